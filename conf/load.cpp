@@ -1,0 +1,751 @@
+// Pass 1: YAML text -> Config, keeping every value's position for error messages and pass 2.
+//
+// Each mapping in the schema is a table of Fields (key, required?, value decoder). mapping()
+// walks the YAML mapping itself rather than looking keys up, because that is the only way to see
+// unknown keys and the duplicates yaml-cpp 0.7 keeps. Value decoders check everything that can
+// be checked on one value alone (type, syntax, range); checks that need two values are in
+// validate.cpp. yaml-cpp exceptions are caught here and become errors.
+
+#include "conf/load.h"
+
+#include "conf/load_internal.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+namespace sy::conf {
+
+namespace {
+
+constexpr bool kRequired = true;
+constexpr bool kOptional = false;
+
+// yaml-cpp counts lines and columns from 0; we report them from 1.
+Mark to_mark(const YAML::Mark& mark) {
+  if (mark.is_null()) {
+    return Mark{};
+  }
+  return Mark{mark.line + 1, mark.column + 1};
+}
+
+std::string join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+// What a node is, for "got ..." in a type error.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+  case YAML::NodeType::Sequence: return "a list";
+  case YAML::NodeType::Map: return "a mapping";
+  case YAML::NodeType::Scalar:
+    // A quoted scalar carries the non-specific tag "!"; a plain one "?".
+    return node.Tag() == "!" ? "the string " + quoted(node.Scalar()) : quoted(node.Scalar());
+  default: return "nothing";
+  }
+}
+
+// YAML says a quoted "8080" is a string; integers and booleans must be written plain.
+bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+
+// Digits followed by a suffix from |units|, value = digits * unit factor. Rejects an empty
+// number, signs, spaces, fractions, unknown suffixes and results above |max|.
+struct Unit {
+  std::string_view suffix;
+  uint64_t factor;
+};
+
+bool parse_scaled(std::string_view text, const Unit* units, size_t unit_count, bool ignore_case,
+                  uint64_t max, uint64_t* out) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0) {
+    return false;
+  }
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, number);
+  if (ec != std::errc{} || end != text.data() + digits) {
+    return false; // more digits than uint64_t holds
+  }
+  std::string_view suffix = text.substr(digits);
+  for (size_t i = 0; i < unit_count; ++i) {
+    const Unit& unit = units[i];
+    bool same =
+        suffix.size() == unit.suffix.size() &&
+        std::equal(suffix.begin(), suffix.end(), unit.suffix.begin(), [&](char a, char b) {
+          auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+          return ignore_case ? lower(a) == lower(b) : a == b;
+        });
+    if (!same) {
+      continue;
+    }
+    if (number > max / unit.factor) {
+      return false;
+    }
+    *out = number * unit.factor;
+    return true;
+  }
+  return false;
+}
+
+// "host:port", "[v6]:port" or "localhost:port" -> host (without brackets) and port text.
+bool split_member_address(std::string_view address, std::string* host, std::string_view* port) {
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string_view::npos || address.substr(close, 2) != "]:") {
+      return false;
+    }
+    *host = std::string(address.substr(1, close - 1));
+    *port = address.substr(close + 2);
+    in6_addr v6;
+    return inet_pton(AF_INET6, host->c_str(), &v6) == 1;
+  }
+  // Unbracketed, the host cannot contain ':', so "::1:80" (ambiguous) fails the host check.
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return false;
+  }
+  *host = std::string(address.substr(0, colon));
+  *port = address.substr(colon + 1);
+  in_addr v4;
+  return *host == "localhost" || inet_pton(AF_INET, host->c_str(), &v4) == 1;
+}
+
+bool is_ip_literal(const std::string& text) {
+  in_addr v4;
+  in6_addr v6;
+  return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+}
+
+// Names appear in the ready file, stats and admin command lines: keep them to one plain word.
+bool is_name(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+// Goes into a request line or header: no spaces, no control characters.
+bool is_header_safe(const std::string& text) {
+  return std::none_of(text.begin(), text.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
+}
+
+class Decoder {
+public:
+  Decoder(std::string file, std::vector<ConfigError>* errors, detail::Positions* positions)
+      : file_(std::move(file)), errors_(errors), positions_(positions) {}
+
+  void document(const YAML::Node& root, Config* config);
+
+private:
+  // Decodes the value at |path|; false when it reported an error (the value is then unusable).
+  using ValueFn = std::function<bool(const YAML::Node& value, const std::string& path)>;
+  struct Field {
+    std::string_view key;
+    bool required;
+    ValueFn decode;
+  };
+
+  void error(const std::string& path, std::string message) {
+    error_at(positions_->find(path), path, std::move(message));
+  }
+  void error_at(Mark mark, const std::string& path, std::string message) {
+    errors_->push_back(ConfigError{file_, mark.line, mark.col, path, std::move(message)});
+  }
+  bool wrong_type(const YAML::Node& node, const std::string& path, const std::string& expected) {
+    if (node.IsNull()) {
+      error(path, "missing value (expected " + expected + ")");
+    } else {
+      error(path, "wrong type: expected " + expected + ", got " + describe(node));
+    }
+    return false;
+  }
+
+  void mapping(const YAML::Node& node, const std::string& path, const std::vector<Field>& fields);
+  template <class T>
+  ValueFn list(std::vector<T>* out, std::string what,
+               void (Decoder::*item)(const YAML::Node&, const std::string&, T*));
+  ValueFn nested(std::function<void(const YAML::Node&, const std::string&)> decode) {
+    return [decode](const YAML::Node& node, const std::string& path) {
+      decode(node, path);
+      return true; // a nested mapping poisons its own failed keys
+    };
+  }
+
+  ValueFn string(std::string* out);
+  ValueFn name(std::string* out);
+  ValueFn one_of(std::string* out, std::vector<std::string_view> allowed);
+  ValueFn balance(Balance* out);
+  ValueFn integer(int* out, int min, int max);
+  ValueFn boolean(bool* out);
+  ValueFn duration(Millis* out);
+  ValueFn size(uint64_t* out, uint64_t min, std::string_view min_text);
+  ValueFn ip_address(std::string* out);
+  ValueFn member_address(Member* out);
+  ValueFn http_path(std::string* out);
+  ValueFn host_header(std::string* out);
+
+  void listener(const YAML::Node& node, const std::string& path, Listener* out);
+  void pool(const YAML::Node& node, const std::string& path, Pool* out);
+  void member(const YAML::Node& node, const std::string& path, Member* out);
+  void limits(const YAML::Node& node, const std::string& path, Limits* out);
+
+  std::string file_;
+  std::vector<ConfigError>* errors_;
+  detail::Positions* positions_;
+};
+
+void Decoder::mapping(const YAML::Node& node, const std::string& path,
+                      const std::vector<Field>& fields) {
+  // An empty document is an empty top-level mapping: it reports the missing required keys.
+  if (!node.IsMap() && !(path.empty() && node.IsNull())) {
+    wrong_type(node, path, "a mapping");
+    positions_->set_failed(path);
+    return;
+  }
+  // Walk the entries ourselves: node[key] would hide unknown keys and yaml-cpp 0.7 keeps
+  // duplicate keys as separate entries.
+  std::vector<Mark> seen(fields.size()); // line 0 = key not seen yet
+  for (const auto& entry : node) {
+    Mark key_mark = to_mark(entry.first.Mark());
+    if (!entry.first.IsScalar()) {
+      error_at(key_mark, path, "wrong type: expected a key name, got " + describe(entry.first));
+      continue;
+    }
+    const std::string& key = entry.first.Scalar();
+    std::string key_path = join(path, key);
+    auto field =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
+    if (field == fields.end()) {
+      std::string expected;
+      for (const Field& f : fields) {
+        expected += (expected.empty() ? "" : ", ") + std::string(f.key);
+      }
+      error_at(key_mark, key_path, "unknown key (expected one of: " + expected + ")");
+      continue;
+    }
+    Mark& first = seen[field - fields.begin()];
+    if (first.line != 0) {
+      error_at(key_mark, key_path,
+               "duplicate key (first at line " + std::to_string(first.line) + ")");
+      continue;
+    }
+    first = key_mark;
+    // yaml-cpp places an empty value ("key:") on the following line; point at the key instead.
+    positions_->set(key_path, entry.second.IsNull() ? key_mark : to_mark(entry.second.Mark()));
+    if (!field->decode(entry.second, key_path)) {
+      positions_->set_failed(key_path);
+    }
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].required && seen[i].line == 0) {
+      std::string key_path = join(path, fields[i].key);
+      // Reported where the mapping starts: the key has no position of its own.
+      error_at(positions_->find(path), key_path, "missing required key");
+      positions_->set_failed(key_path);
+    }
+  }
+}
+
+template <class T>
+Decoder::ValueFn Decoder::list(std::vector<T>* out, std::string what,
+                               void (Decoder::*item)(const YAML::Node&, const std::string&, T*)) {
+  return [this, out, what, item](const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence()) {
+      return wrong_type(node, path, "a list of " + what + "s");
+    }
+    if (node.size() == 0) {
+      error(path, "must not be empty (expected at least one " + what + ")");
+      return false;
+    }
+    size_t index = 0;
+    for (const auto& element : node) {
+      std::string element_path = path + "[" + std::to_string(index++) + "]";
+      positions_->set(element_path, to_mark(element.Mark()));
+      // |item| writes through the pointer only while it runs, before the next emplace_back.
+      out->emplace_back();
+      (this->*item)(element, element_path, &out->back());
+    }
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::string(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a string");
+    }
+    *out = node.Scalar();
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::name(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a name");
+    }
+    if (!is_name(node.Scalar())) {
+      error(path, "bad name " + quoted(node.Scalar()) +
+                      " (expected one word of letters, digits, '-', '_' or '.')");
+      return false;
+    }
+    *out = node.Scalar();
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::one_of(std::string* out, std::vector<std::string_view> allowed) {
+  return [this, out, allowed](const YAML::Node& node, const std::string& path) {
+    std::string expected;
+    for (std::string_view a : allowed) {
+      expected += (expected.empty() ? "" : ", ") + std::string(a);
+    }
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "one of: " + expected);
+    }
+    if (std::find(allowed.begin(), allowed.end(), node.Scalar()) == allowed.end()) {
+      error(path, "bad value " + quoted(node.Scalar()) + " (expected one of: " + expected + ")");
+      return false;
+    }
+    *out = node.Scalar();
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::balance(Balance* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    std::string text;
+    if (!one_of(&text, {"round_robin", "least_conn"})(node, path)) {
+      return false;
+    }
+    *out = text == "least_conn" ? Balance::LeastConn : Balance::RoundRobin;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::integer(int* out, int min, int max) {
+  return [this, out, min, max](const YAML::Node& node, const std::string& path) {
+    std::string range = max == INT_MAX ? ">= " + std::to_string(min)
+                                       : std::to_string(min) + ".." + std::to_string(max);
+    // Quoted scalars are strings in YAML; only a plain scalar can be an integer.
+    if (!is_plain_scalar(node)) {
+      return wrong_type(node, path, "an integer");
+    }
+    const std::string& text = node.Scalar();
+    long long value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+      error(path, text + " is out of range (expected " + range + ")");
+      return false;
+    }
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+      return wrong_type(node, path, "an integer");
+    }
+    if (value < min || value > max) {
+      error(path, text + " is out of range (expected " + range + ")");
+      return false;
+    }
+    *out = static_cast<int>(value);
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::boolean(bool* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    bool value = false;
+    if (!is_plain_scalar(node) || !YAML::convert<bool>::decode(node, value)) {
+      return wrong_type(node, path, "true or false");
+    }
+    *out = value;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::duration(Millis* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a duration such as 250ms, 2s, 1m");
+    }
+    Millis value{};
+    if (!parse_duration(node.Scalar(), &value)) {
+      error(path, "bad duration " + quoted(node.Scalar()) + " (expected e.g. 250ms, 2s, 1m)");
+      return false;
+    }
+    // Every duration in the schema is a timeout or period; 0 would mean "never" or "spin".
+    if (value.count() <= 0) {
+      error(path, quoted(node.Scalar()) + " is out of range (expected > 0)");
+      return false;
+    }
+    *out = value;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::size(uint64_t* out, uint64_t min, std::string_view min_text) {
+  return [this, out, min, min_text](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a size such as 512, 16k, 1m");
+    }
+    uint64_t value = 0;
+    if (!parse_size(node.Scalar(), &value)) {
+      error(path, "bad size " + quoted(node.Scalar()) + " (expected e.g. 512, 16k, 1m, 1g)");
+      return false;
+    }
+    if (value < min) {
+      error(path,
+            quoted(node.Scalar()) + " is out of range (expected >= " + std::string(min_text) + ")");
+      return false;
+    }
+    *out = value;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::ip_address(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "an IP address");
+    }
+    if (!is_ip_literal(node.Scalar())) {
+      error(path, "bad IP address " + quoted(node.Scalar()) +
+                      " (expected an IPv4 or IPv6 literal, e.g. 127.0.0.1, 0.0.0.0, ::1)");
+      return false;
+    }
+    *out = node.Scalar();
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::member_address(Member* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "an address such as 127.0.0.1:9001");
+    }
+    const std::string& text = node.Scalar();
+    std::string host;
+    std::string_view port_text;
+    int port = 0;
+    if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
+        !std::all_of(port_text.begin(), port_text.end(),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      error(path, "bad member address " + quoted(text) +
+                      " (expected ip:port, [v6]:port or localhost:port)");
+      return false;
+    }
+    auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
+      error(path, "port " + std::string(port_text) + " in " + quoted(text) +
+                      " is out of range (expected 1..65535)");
+      return false;
+    }
+    out->address = text;
+    out->host = host;
+    out->port = port;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::http_path(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a path such as /health");
+    }
+    const std::string& text = node.Scalar();
+    if (text.empty() || text.front() != '/' || !is_header_safe(text)) {
+      error(path, "bad path " + quoted(text) +
+                      " (expected a path starting with '/', without spaces, e.g. /health)");
+      return false;
+    }
+    *out = text;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::host_header(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "a Host header value");
+    }
+    if (!is_header_safe(node.Scalar())) {
+      error(path, "bad host " + quoted(node.Scalar()) +
+                      " (expected a Host header value without spaces or control characters)");
+      return false;
+    }
+    *out = node.Scalar();
+    return true;
+  };
+}
+
+void Decoder::document(const YAML::Node& root, Config* config) {
+  positions_->set("", Mark{1, 1});
+  AccessLog* access_log = &config->access_log;
+  mapping(
+      root, "",
+      {
+          {"workers", kOptional, integer(&config->workers, 0, 256)},
+          {"log_level", kOptional, one_of(&config->log_level, {"debug", "info", "warn", "error"})},
+          {"listeners", kRequired, list(&config->listeners, "listener", &Decoder::listener)},
+          {"pools", kRequired, list(&config->pools, "pool", &Decoder::pool)},
+          {"limits", kOptional,
+           nested([this, config](const YAML::Node& node, const std::string& path) {
+             limits(node, path, &config->limits);
+           })},
+          {"access_log", kOptional,
+           nested([this, access_log](const YAML::Node& node, const std::string& path) {
+             mapping(node, path, {{"path", kOptional, string(&access_log->path)}});
+           })},
+      });
+}
+
+void Decoder::listener(const YAML::Node& node, const std::string& path, Listener* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"name", kRequired, name(&out->name)},
+              {"address", kOptional, ip_address(&out->address)},
+              {"port", kRequired, integer(&out->port, 0, 65535)},
+              {"pool", kRequired, name(&out->pool)},
+              {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
+          });
+}
+
+void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
+  out->mark = positions_->find(path);
+  HealthCheck* hc = &out->health_check;
+  PassiveEjection* pe = &out->passive_ejection;
+  mapping(
+      node, path,
+      {
+          {"name", kRequired, name(&out->name)},
+          {"version", kOptional, string(&out->version)},
+          {"balance", kOptional, balance(&out->balance)},
+          {"connect_timeout", kOptional, duration(&out->connect_timeout)},
+          {"response_timeout", kOptional, duration(&out->response_timeout)},
+          {"max_idle_connections", kOptional, integer(&out->max_idle_connections, 0, INT_MAX)},
+          {"retries", kOptional, integer(&out->retries, 0, 10)},
+          {"members", kRequired, list(&out->members, "member", &Decoder::member)},
+          {"health_check", kOptional, nested([this, hc](const YAML::Node& n, const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"enabled", kOptional, boolean(&hc->enabled)},
+                         {"path", kOptional, http_path(&hc->path)},
+                         {"interval", kOptional, duration(&hc->interval)},
+                         {"timeout", kOptional, duration(&hc->timeout)},
+                         {"rise", kOptional, integer(&hc->rise, 1, 1000)},
+                         {"fall", kOptional, integer(&hc->fall, 1, 1000)},
+                         {"host", kOptional, host_header(&hc->host)},
+                     });
+           })},
+          {"passive_ejection", kOptional,
+           nested([this, pe](const YAML::Node& n, const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"consecutive_failures", kOptional,
+                          integer(&pe->consecutive_failures, 0, INT_MAX)},
+                         {"eject_for", kOptional, duration(&pe->eject_for)},
+                     });
+           })},
+      });
+}
+
+void Decoder::member(const YAML::Node& node, const std::string& path, Member* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"address", kRequired, member_address(out)},
+              {"weight", kOptional, integer(&out->weight, 1, 256)},
+          });
+}
+
+void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* out) {
+  mapping(node, path,
+          {
+              {"max_header_bytes", kOptional, size(&out->max_header_bytes, 1, "1")},
+              {"max_headers", kOptional, integer(&out->max_headers, 1, 10000)},
+              {"max_uri_bytes", kOptional, size(&out->max_uri_bytes, 1, "1")},
+              {"max_body_bytes", kOptional, size(&out->max_body_bytes, 0, "0")},
+              {"client_header_timeout", kOptional, duration(&out->client_header_timeout)},
+              {"client_body_timeout", kOptional, duration(&out->client_body_timeout)},
+              {"client_idle_timeout", kOptional, duration(&out->client_idle_timeout)},
+              {"send_timeout", kOptional, duration(&out->send_timeout)},
+              {"drain_timeout", kOptional, duration(&out->drain_timeout)},
+              {"buffer_high_water", kOptional, size(&out->buffer_high_water, 4096, "4k")},
+          });
+}
+
+// Both passes over |yaml|; fills |result|. Never throws.
+void load(std::string_view yaml, const std::string& file_label, LoadResult* result) {
+  // LoadAll rather than Load so a second document is reported instead of silently ignored.
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    Mark mark = to_mark(e.mark);
+    result->errors.push_back(
+        ConfigError{file_label, mark.line, mark.col, "", "YAML syntax error: " + e.msg});
+    return;
+  }
+  try {
+    detail::Positions positions;
+    if (documents.size() > 1) {
+      Mark mark = to_mark(documents[1].Mark());
+      result->errors.push_back(ConfigError{file_label, mark.line, mark.col, "",
+                                           "a second YAML document (expected exactly one)"});
+    }
+    YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+    Decoder(file_label, &result->errors, &positions).document(root, &result->config);
+    detail::validate(result->config, positions, file_label, &result->errors);
+  } catch (const std::exception& e) {
+    // Not expected (we never call as<T>()), but no exception may leave conf/.
+    result->errors.push_back(
+        ConfigError{file_label, 0, 0, "", std::string("internal error: ") + e.what()});
+  }
+  // Pass 1 and pass 2 errors interleave in document order; a stable sort keeps the pass order
+  // for errors at the same position.
+  std::stable_sort(result->errors.begin(), result->errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     return a.line != b.line ? a.line < b.line : a.col < b.col;
+                   });
+}
+
+// Whole file into |out|; false with errno set on failure.
+// POSIX calls rather than ifstream so the error names the real errno (ENOENT, EACCES, EISDIR).
+bool read_file(const std::string& path, std::string* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      out->append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      ::close(fd);
+      return true;
+    } else if (errno != EINTR) {
+      int saved = errno;
+      ::close(fd);
+      errno = saved;
+      return false;
+    }
+  }
+}
+
+} // namespace
+
+namespace detail {
+
+std::string parent_path(std::string_view path) {
+  size_t cut = path.find_last_of(".[");
+  return cut == std::string_view::npos ? std::string() : std::string(path.substr(0, cut));
+}
+
+Mark Positions::find(const std::string& path) const {
+  for (std::string p = path;; p = parent_path(p)) {
+    auto it = marks_.find(p);
+    if (it != marks_.end() && it->second.line > 0) {
+      return it->second;
+    }
+    if (p.empty()) {
+      return Mark{1, 1};
+    }
+  }
+}
+
+bool Positions::failed(const std::string& path) const {
+  for (std::string p = path;; p = parent_path(p)) {
+    if (failed_.count(p) != 0) {
+      return true;
+    }
+    if (p.empty()) {
+      return false;
+    }
+  }
+}
+
+std::string canonical_ip(const std::string& address) {
+  char text[INET6_ADDRSTRLEN];
+  in_addr v4;
+  in6_addr v6;
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1 &&
+      inet_ntop(AF_INET, &v4, text, sizeof text) != nullptr) {
+    return text;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1 &&
+      inet_ntop(AF_INET6, &v6, text, sizeof text) != nullptr) {
+    return text;
+  }
+  return address;
+}
+
+} // namespace detail
+
+std::string format(const ConfigError& error) {
+  std::string out = error.file;
+  if (error.line > 0) {
+    out += ":" + std::to_string(error.line) + ":" + std::to_string(error.col);
+  }
+  out += ": ";
+  if (!error.path.empty()) {
+    out += error.path + ": ";
+  }
+  return out + error.message;
+}
+
+LoadResult load_config_file(const std::string& path) {
+  LoadResult result;
+  result.config.file = path;
+  std::string text;
+  if (!read_file(path, &text)) {
+    result.errors.push_back(
+        ConfigError{path, 0, 0, "", std::string("cannot read file: ") + std::strerror(errno)});
+    return result;
+  }
+  load(text, path, &result);
+  return result;
+}
+
+LoadResult load_config_string(std::string_view yaml, const std::string& file_label) {
+  LoadResult result;
+  load(yaml, file_label, &result);
+  return result;
+}
+
+bool parse_duration(std::string_view text, Millis* out) {
+  static constexpr Unit kUnits[] = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}};
+  uint64_t ms = 0;
+  if (!parse_scaled(text, kUnits, std::size(kUnits), /*ignore_case=*/false,
+                    static_cast<uint64_t>(std::numeric_limits<Millis::rep>::max()), &ms)) {
+    return false;
+  }
+  *out = Millis{static_cast<Millis::rep>(ms)};
+  return true;
+}
+
+bool parse_size(std::string_view text, uint64_t* out) {
+  static constexpr Unit kUnits[] = {
+      {"", 1}, {"k", 1ull << 10}, {"m", 1ull << 20}, {"g", 1ull << 30}};
+  return parse_scaled(text, kUnits, std::size(kUnits), /*ignore_case=*/true,
+                      std::numeric_limits<uint64_t>::max(), out);
+}
+
+} // namespace sy::conf

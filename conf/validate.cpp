@@ -1,0 +1,190 @@
+// Pass 2: checks that need more than one value. Pass 1 has already checked each value alone.
+//
+// A check is skipped when a value it reads failed in pass 1 (Positions::failed): that value is a
+// default or partial, so the check would only echo the first error under another name.
+// Errors point at the later of two conflicting values; the sort in load.cpp puts them in
+// document order.
+
+#include "conf/load_internal.h"
+
+#include <map>
+#include <string>
+
+namespace sy::conf::detail {
+
+namespace {
+
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+std::string index_path(const std::string& list, size_t i, const std::string& key = "") {
+  std::string path = list + "[" + std::to_string(i) + "]";
+  return key.empty() ? path : path + "." + key;
+}
+
+std::string host_port(const std::string& host, int port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+class Validator {
+public:
+  Validator(const Config& config, const Positions& positions, const std::string& file,
+            std::vector<ConfigError>* errors)
+      : config_(config), positions_(positions), file_(file), errors_(errors) {}
+
+  void run() {
+    unique_names();
+    pool_references();
+    unique_listener_addresses();
+    unique_members();
+    limits();
+    health_checks();
+  }
+
+private:
+  void error(const std::string& path, std::string message) {
+    Mark mark = positions_.find(path);
+    errors_->push_back(ConfigError{file_, mark.line, mark.col, path, std::move(message)});
+  }
+  std::string first_at(const std::string& path) const {
+    return "first at line " + std::to_string(positions_.find(path).line);
+  }
+
+  // Listener names and pool names are each unique.
+  void unique_names() {
+    unique_name("listeners", "listener", config_.listeners);
+    unique_name("pools", "pool", config_.pools);
+  }
+  template <class T>
+  void unique_name(const std::string& list, const std::string& what, const std::vector<T>& items) {
+    std::map<std::string, size_t> first;
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string path = index_path(list, i, "name");
+      if (positions_.failed(path)) {
+        continue;
+      }
+      auto [it, inserted] = first.emplace(items[i].name, i);
+      if (!inserted) {
+        error(path, "duplicate " + what + " name " + quoted(items[i].name) + " (" +
+                        first_at(index_path(list, it->second, "name")) + ")");
+      }
+    }
+  }
+
+  // Every listener names a pool that exists. Skipped when some pool's name is unknown, because
+  // the reference might be to that pool.
+  void pool_references() {
+    if (positions_.failed("pools")) {
+      return;
+    }
+    std::string names;
+    for (size_t i = 0; i < config_.pools.size(); ++i) {
+      if (positions_.failed(index_path("pools", i, "name"))) {
+        return;
+      }
+      names += (names.empty() ? "" : ", ") + config_.pools[i].name;
+    }
+    for (size_t i = 0; i < config_.listeners.size(); ++i) {
+      std::string path = index_path("listeners", i, "pool");
+      const Listener& listener = config_.listeners[i];
+      if (!positions_.failed(path) && config_.find_pool(listener.pool) == nullptr) {
+        error(path, "unknown pool " + quoted(listener.pool) + " (expected one of: " + names + ")");
+      }
+    }
+  }
+
+  // No two listeners bind the same address:port. Port 0 binds a fresh ephemeral port each time.
+  void unique_listener_addresses() {
+    std::map<std::string, size_t> first;
+    for (size_t i = 0; i < config_.listeners.size(); ++i) {
+      const Listener& listener = config_.listeners[i];
+      std::string port_path = index_path("listeners", i, "port");
+      if (listener.port == 0 || positions_.failed(port_path) ||
+          positions_.failed(index_path("listeners", i, "address"))) {
+        continue;
+      }
+      std::string key = host_port(canonical_ip(listener.address), listener.port);
+      auto [it, inserted] = first.emplace(key, i);
+      if (!inserted) {
+        error(port_path, key + " is already used by " + index_path("listeners", it->second) + " (" +
+                             first_at(index_path("listeners", it->second)) + ")");
+      }
+    }
+  }
+
+  // A pool lists each member address once.
+  void unique_members() {
+    for (size_t p = 0; p < config_.pools.size(); ++p) {
+      std::string members = index_path("pools", p, "members");
+      std::map<std::string, size_t> first;
+      for (size_t m = 0; m < config_.pools[p].members.size(); ++m) {
+        const Member& member = config_.pools[p].members[m];
+        std::string path = index_path(members, m, "address");
+        if (positions_.failed(path)) {
+          continue;
+        }
+        std::string key = host_port(canonical_ip(member.host), member.port);
+        auto [it, inserted] = first.emplace(key, m);
+        if (!inserted) {
+          error(path, "duplicate member " + key + " (" +
+                          first_at(index_path(members, it->second, "address")) + ")");
+        }
+      }
+    }
+  }
+
+  // The request target is part of the head, so it cannot be allowed to be longer than the head.
+  void limits() {
+    const Limits& limits = config_.limits;
+    if (positions_.failed("limits.max_uri_bytes") || positions_.failed("limits.max_header_bytes") ||
+        limits.max_uri_bytes <= limits.max_header_bytes) {
+      return;
+    }
+    std::string uri = std::to_string(limits.max_uri_bytes);
+    std::string header = std::to_string(limits.max_header_bytes);
+    // Point at whichever of the two the file sets, preferring max_uri_bytes.
+    if (positions_.has("limits.max_uri_bytes")) {
+      error("limits.max_uri_bytes", "is " + uri + " bytes, more than limits.max_header_bytes (" +
+                                        header + ") (expected <= limits.max_header_bytes)");
+    } else {
+      error("limits.max_header_bytes",
+            "is " + header + " bytes, less than limits.max_uri_bytes (default " + uri +
+                ") (expected >= limits.max_uri_bytes, or set limits.max_uri_bytes too)");
+    }
+  }
+
+  // A check must time out before the next one is due.
+  void health_checks() {
+    for (size_t i = 0; i < config_.pools.size(); ++i) {
+      std::string base = index_path("pools", i, "health_check");
+      const HealthCheck& hc = config_.pools[i].health_check;
+      if (positions_.failed(base + ".timeout") || positions_.failed(base + ".interval") ||
+          hc.timeout <= hc.interval) {
+        continue;
+      }
+      std::string timeout = std::to_string(hc.timeout.count()) + "ms";
+      std::string interval = std::to_string(hc.interval.count()) + "ms";
+      if (positions_.has(base + ".timeout")) {
+        error(base + ".timeout", "is " + timeout + ", longer than the interval (" + interval +
+                                     ") (expected <= " + base + ".interval)");
+      } else {
+        error(base + ".interval", "is " + interval + ", shorter than the timeout (default " +
+                                      timeout + ") (expected >= " + base + ".timeout)");
+      }
+    }
+  }
+
+  const Config& config_;
+  const Positions& positions_;
+  const std::string& file_;
+  std::vector<ConfigError>* errors_;
+};
+
+} // namespace
+
+void validate(const Config& config, const Positions& positions, const std::string& file,
+              std::vector<ConfigError>* errors) {
+  Validator(config, positions, file, errors).run();
+}
+
+} // namespace sy::conf::detail

@@ -1,0 +1,880 @@
+// Strict HTTP/1.1 head parser and chunked decoder. See http1_parser.h for the contract.
+//
+// Shape: a single forward scan over the bytes with a character-class table, no allocation, no
+// state between calls for heads. Every error is reported at the first byte that proves it, so a
+// prefix of a valid head is always Incomplete (the unit tests check every prefix) and an invalid
+// head fails without waiting for more input.
+
+#include "proxy/http1_parser.h"
+
+#include <array>
+#include <cstring>
+
+namespace sy::http1 {
+namespace {
+
+// Character classes (RFC 9110 5.6.2 tchar; field-vchar; request-target bytes).
+enum : uint8_t {
+  kToken = 1,       // tchar
+  kFieldValue = 2,  // field-vchar / SP / HTAB / obs-text
+  kTarget = 4,      // visible ASCII and obs-text allowed in a request target
+  kHex = 8,
+};
+
+constexpr std::array<uint8_t, 256> make_classes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t v = 0;
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                     std::string_view::npos) {
+      v |= kToken;
+    }
+    if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
+      v |= kFieldValue;
+    }
+    if (c > 0x20 && c != 0x7f) {
+      v |= kTarget;
+    }
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+      v |= kHex;
+    }
+    t[static_cast<size_t>(c)] = v;
+  }
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kClass = make_classes();
+
+inline bool is(char c, uint8_t cls) { return (kClass[static_cast<unsigned char>(c)] & cls) != 0; }
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// Result of scanning one part of a head: how far we got, or why we stopped.
+struct Scan {
+  ParseStatus status;
+  ParseError error;
+};
+constexpr Scan kOk{ParseStatus::Complete, ParseError::None};
+constexpr Scan kMore{ParseStatus::Incomplete, ParseError::None};
+inline Scan fail(ParseError e) { return Scan{ParseStatus::Error, e}; }
+
+// Expects CRLF at buf[*pos]. Bare CR / bare LF are errors.
+Scan expect_crlf(const char* buf, size_t len, size_t* pos) {
+  size_t p = *pos;
+  if (p >= len) {
+    return kMore;
+  }
+  if (buf[p] == '\n') {
+    return fail(ParseError::BareLF);
+  }
+  if (buf[p] != '\r') {
+    return fail(ParseError::BadRequestLine);
+  }
+  if (p + 1 >= len) {
+    return kMore;
+  }
+  if (buf[p + 1] != '\n') {
+    return fail(ParseError::BareCR);
+  }
+  *pos = p + 2;
+  return kOk;
+}
+
+// Parses "HTTP/1.x" at buf[*pos]. |bad| is the error for a malformed version.
+Scan parse_version(const char* buf, size_t len, size_t* pos, int* minor, ParseError bad) {
+  static constexpr char kPrefix[] = "HTTP/";
+  size_t p = *pos;
+  for (size_t i = 0; i < 5; ++i, ++p) {
+    if (p >= len) {
+      return kMore;
+    }
+    if (buf[p] != kPrefix[i]) {
+      return fail(bad);
+    }
+  }
+  // DIGIT "." DIGIT
+  if (p >= len) {
+    return kMore;
+  }
+  char major = buf[p++];
+  if (major < '0' || major > '9') {
+    return fail(bad);
+  }
+  if (p >= len) {
+    return kMore;
+  }
+  if (buf[p++] != '.') {
+    return fail(bad);
+  }
+  if (p >= len) {
+    return kMore;
+  }
+  char min = buf[p++];
+  if (min < '0' || min > '9') {
+    return fail(bad);
+  }
+  if (major != '1') {
+    return fail(major > '1' && bad == ParseError::BadVersion ? ParseError::UnsupportedVersion
+                                                             : bad);
+  }
+  if (min > '1') {
+    // HTTP/1.2+ would be answered as 1.1 per RFC 9110 2.5, but no such version exists and a
+    // backend may disagree on it; reject.
+    return fail(bad);
+  }
+  *minor = min - '0';
+  *pos = p;
+  return kOk;
+}
+
+// Parses header fields from buf[*pos] up to and including the terminating empty line.
+Scan parse_fields(const char* buf, size_t len, size_t* pos, Header* headers, size_t max_headers,
+                  size_t* num_headers) {
+  size_t p = *pos;
+  size_t n = 0;
+  for (;;) {
+    if (p >= len) {
+      return kMore;
+    }
+    char c = buf[p];
+    if (c == '\r') {
+      if (p + 1 >= len) {
+        return kMore;
+      }
+      if (buf[p + 1] != '\n') {
+        return fail(ParseError::BareCR);
+      }
+      *pos = p + 2;
+      *num_headers = n;
+      return kOk;
+    }
+    if (c == '\n') {
+      return fail(ParseError::BareLF);
+    }
+    if (c == ' ' || c == '\t') {
+      return fail(ParseError::ObsFold);
+    }
+    // field-name
+    size_t name_start = p;
+    while (p < len && is(buf[p], kToken)) {
+      ++p;
+    }
+    if (p >= len) {
+      return kMore;
+    }
+    c = buf[p];
+    if (c != ':') {
+      if (c == ' ' || c == '\t') {
+        return fail(ParseError::WhitespaceBeforeColon);
+      }
+      if (c == '\0') {
+        return fail(ParseError::NulByte);
+      }
+      if (c == '\r' && p + 1 < len && buf[p + 1] != '\n') {
+        return fail(ParseError::BareCR);
+      }
+      if (c == '\n') {
+        return fail(ParseError::BareLF);
+      }
+      return fail(ParseError::BadHeaderName);
+    }
+    if (p == name_start) {
+      return fail(ParseError::BadHeaderName);
+    }
+    size_t name_end = p++;
+    // OWS field-value OWS CRLF
+    while (p < len && (buf[p] == ' ' || buf[p] == '\t')) {
+      ++p;
+    }
+    size_t value_start = p;
+    const char* cr = nullptr;
+    for (; p < len; ++p) {
+      char v = buf[p];
+      if (is(v, kFieldValue)) {
+        continue;
+      }
+      if (v == '\r') {
+        cr = buf + p;
+        break;
+      }
+      if (v == '\0') {
+        return fail(ParseError::NulByte);
+      }
+      if (v == '\n') {
+        return fail(ParseError::BareLF);
+      }
+      return fail(ParseError::BadHeaderValue);
+    }
+    if (cr == nullptr || p + 1 >= len) {
+      return kMore;
+    }
+    if (buf[p + 1] != '\n') {
+      return fail(ParseError::BareCR);
+    }
+    size_t value_end = p;
+    while (value_end > value_start && (buf[value_end - 1] == ' ' || buf[value_end - 1] == '\t')) {
+      --value_end;
+    }
+    p += 2;
+    if (n >= max_headers) {
+      return fail(ParseError::TooManyHeaders);
+    }
+    headers[n].name = std::string_view(buf + name_start, name_end - name_start);
+    headers[n].value = std::string_view(buf + value_start, value_end - value_start);
+    ++n;
+  }
+}
+
+// Splits a comma-separated list value and calls f(element) for each non-empty element, trimmed.
+template <typename F>
+void for_each_element(std::string_view value, F&& f) {
+  size_t i = 0;
+  while (i <= value.size()) {
+    size_t comma = value.find(',', i);
+    if (comma == std::string_view::npos) {
+      comma = value.size();
+    }
+    std::string_view el = value.substr(i, comma - i);
+    while (!el.empty() && (el.front() == ' ' || el.front() == '\t')) {
+      el.remove_prefix(1);
+    }
+    while (!el.empty() && (el.back() == ' ' || el.back() == '\t')) {
+      el.remove_suffix(1);
+    }
+    if (!el.empty()) {
+      f(el);
+    }
+    i = comma + 1;
+  }
+}
+
+bool parse_decimal(std::string_view s, uint64_t* out) {
+  if (s.empty()) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) {
+      return false;
+    }
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// What the framing-relevant fields of a head say.
+struct Framing {
+  int content_length_fields = 0;
+  bool content_length_list = false;   // "5, 5" or "5, 6"
+  bool content_length_bad = false;    // not 1*DIGIT or overflow
+  bool content_length_mismatch = false;  // repeated with a different value
+  uint64_t content_length = 0;
+  int transfer_encoding_fields = 0;
+  int te_codings = 0;              // codings across all Transfer-Encoding fields
+  bool te_final_chunked = false;   // last coding is "chunked"
+  bool te_only_chunked = false;    // exactly one coding and it is "chunked"
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  int host_fields = 0;
+  std::string_view host;
+  bool expect_continue = false;
+};
+
+Framing read_framing(const Header* h, size_t n) {
+  Framing f;
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view name = h[i].name;
+    std::string_view value = h[i].value;
+    switch (lower(name.empty() ? '\0' : name[0])) {
+    case 'c':
+      if (iequals(name, "content-length")) {
+        ++f.content_length_fields;
+        if (value.find(',') != std::string_view::npos) {
+          f.content_length_list = true;
+          for_each_element(value, [&](std::string_view el) {
+            uint64_t v = 0;
+            if (!parse_decimal(el, &v)) {
+              f.content_length_bad = true;
+            } else if (f.content_length_fields > 1 && v != f.content_length) {
+              f.content_length_mismatch = true;
+            } else {
+              f.content_length = v;
+            }
+          });
+          break;
+        }
+        uint64_t v = 0;
+        if (!parse_decimal(value, &v)) {
+          f.content_length_bad = true;
+        } else {
+          if (f.content_length_fields > 1 && v != f.content_length) {
+            f.content_length_mismatch = true;
+          }
+          f.content_length = v;
+        }
+      } else if (iequals(name, "connection")) {
+        for_each_element(value, [&](std::string_view el) {
+          if (iequals(el, "close")) {
+            f.conn_close = true;
+          } else if (iequals(el, "keep-alive")) {
+            f.conn_keep_alive = true;
+          }
+        });
+      }
+      break;
+    case 't':
+      if (iequals(name, "transfer-encoding")) {
+        ++f.transfer_encoding_fields;
+        for_each_element(value, [&](std::string_view el) {
+          ++f.te_codings;
+          f.te_final_chunked = iequals(el, "chunked");
+        });
+        if (value.empty()) {
+          ++f.te_codings;  // an empty coding is still "something other than chunked"
+          f.te_final_chunked = false;
+        }
+      }
+      break;
+    case 'h':
+      if (iequals(name, "host")) {
+        ++f.host_fields;
+        f.host = value;
+      }
+      break;
+    case 'e':
+      if (iequals(name, "expect")) {
+        for_each_element(value, [&](std::string_view el) {
+          if (iequals(el, "100-continue")) {
+            f.expect_continue = true;
+          }
+        });
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  f.te_only_chunked = f.te_codings == 1 && f.te_final_chunked;
+  return f;
+}
+
+// RFC 9110 7.2 / RFC 3986 host syntax, loosely: no whitespace, no control bytes, no '/', '?',
+// '#', '@' (which would change where the authority ends).
+bool valid_host(std::string_view host) {
+  for (char c : host) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '/' || c == '?' || c == '#' || c == '@' || c == '\\') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Scan check_target(std::string_view method, std::string_view target) {
+  if (target[0] == '/') {
+    return kOk;  // origin-form
+  }
+  if (target == "*") {
+    return method == "OPTIONS" ? kOk : fail(ParseError::BadTarget);
+  }
+  if (method == "CONNECT") {
+    return kOk;  // authority-form; the connection answers 501 to CONNECT anyway
+  }
+  // absolute-form: scheme "://" ...
+  size_t colon = target.find("://");
+  if (colon == std::string_view::npos || colon == 0) {
+    return fail(ParseError::BadTarget);
+  }
+  for (size_t i = 0; i < colon; ++i) {
+    char c = target[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+    if (!ok) {
+      return fail(ParseError::BadTarget);
+    }
+  }
+  return kOk;
+}
+
+ParseResult finish(ParseStatus status, size_t consumed) { return ParseResult{status, consumed}; }
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* to_string(ParseError error) {
+  switch (error) {
+  case ParseError::None: return "none";
+  case ParseError::BadRequestLine: return "bad-request-line";
+  case ParseError::BadMethod: return "bad-method";
+  case ParseError::BadTarget: return "bad-target";
+  case ParseError::BadVersion: return "bad-version";
+  case ParseError::UnsupportedVersion: return "unsupported-version";
+  case ParseError::UriTooLong: return "uri-too-long";
+  case ParseError::HeadTooLarge: return "head-too-large";
+  case ParseError::TooManyHeaders: return "too-many-headers";
+  case ParseError::BadHeaderName: return "bad-header-name";
+  case ParseError::WhitespaceBeforeColon: return "whitespace-before-colon";
+  case ParseError::ObsFold: return "obs-fold";
+  case ParseError::BareCR: return "bare-cr";
+  case ParseError::BareLF: return "bare-lf";
+  case ParseError::NulByte: return "nul-byte";
+  case ParseError::BadHeaderValue: return "bad-header-value";
+  case ParseError::BadContentLength: return "bad-content-length";
+  case ParseError::ConflictingContentLength: return "conflicting-content-length";
+  case ParseError::ContentLengthWithTransferEncoding: return "content-length-with-transfer-encoding";
+  case ParseError::BadTransferEncoding: return "bad-transfer-encoding";
+  case ParseError::MissingHost: return "missing-or-repeated-host";
+  case ParseError::BadStatusLine: return "bad-status-line";
+  case ParseError::BadChunkSize: return "bad-chunk-size";
+  case ParseError::BadChunkExtension: return "bad-chunk-extension";
+  case ParseError::BadChunkTerminator: return "bad-chunk-terminator";
+  case ParseError::BadTrailer: return "bad-trailer";
+  }
+  return "unknown";
+}
+
+int status_for(ParseError error) {
+  switch (error) {
+  case ParseError::UriTooLong: return 414;
+  case ParseError::HeadTooLarge:
+  case ParseError::TooManyHeaders: return 431;
+  case ParseError::UnsupportedVersion: return 505;
+  case ParseError::BadStatusLine: return 502;
+  default: return 400;
+  }
+}
+
+ParseResult parse_request(const char* buf, size_t len, const Limits& limits, RequestHead* out) {
+  auto error = [&](ParseError e) {
+    out->error = e;
+    return finish(ParseStatus::Error, 0);
+  };
+  auto more = [&]() {
+    if (len > limits.max_head_bytes) {
+      return error(ParseError::HeadTooLarge);
+    }
+    return finish(ParseStatus::Incomplete, 0);
+  };
+  out->error = ParseError::None;
+  out->num_headers = 0;
+
+  // method SP
+  size_t p = 0;
+  while (p < len && is(buf[p], kToken)) {
+    ++p;
+  }
+  if (p >= len) {
+    return more();
+  }
+  if (buf[p] != ' ') {
+    if (buf[p] == '\0') {
+      return error(ParseError::NulByte);
+    }
+    return error(p == 0 ? ParseError::BadRequestLine : ParseError::BadMethod);
+  }
+  if (p == 0) {
+    return error(ParseError::BadRequestLine);
+  }
+  out->method = std::string_view(buf, p);
+  ++p;
+
+  // request-target SP
+  size_t target_start = p;
+  while (p < len && is(buf[p], kTarget)) {
+    ++p;
+    if (p - target_start > limits.max_uri_bytes) {
+      return error(ParseError::UriTooLong);
+    }
+  }
+  if (p >= len) {
+    return more();
+  }
+  if (buf[p] != ' ') {
+    if (buf[p] == '\0') {
+      return error(ParseError::NulByte);
+    }
+    return error(p == target_start ? ParseError::BadRequestLine : ParseError::BadTarget);
+  }
+  if (p == target_start) {
+    return error(ParseError::BadRequestLine);
+  }
+  out->target = std::string_view(buf + target_start, p - target_start);
+  ++p;
+
+  Scan s = parse_version(buf, len, &p, &out->minor_version, ParseError::BadVersion);
+  if (s.status == ParseStatus::Complete) {
+    s = expect_crlf(buf, len, &p);
+  }
+  if (s.status == ParseStatus::Incomplete) {
+    return more();
+  }
+  if (s.status == ParseStatus::Error) {
+    return error(s.error == ParseError::BadRequestLine ? ParseError::BadVersion : s.error);
+  }
+  if (Scan t = check_target(out->method, out->target); t.status == ParseStatus::Error) {
+    return error(t.error);
+  }
+
+  s = parse_fields(buf, len, &p, out->headers, limits.max_headers, &out->num_headers);
+  if (s.status == ParseStatus::Incomplete) {
+    return more();
+  }
+  if (s.status == ParseStatus::Error) {
+    return error(s.error);
+  }
+  if (p > limits.max_head_bytes) {
+    return error(ParseError::HeadTooLarge);
+  }
+
+  Framing f = read_framing(out->headers, out->num_headers);
+  if (f.transfer_encoding_fields > 0) {
+    if (f.content_length_fields > 0) {
+      return error(ParseError::ContentLengthWithTransferEncoding);
+    }
+    // RFC 9112 6.1: only "chunked", exactly once and last. HTTP/1.0 has no chunked coding, so
+    // a 1.0 request with Transfer-Encoding has faulty framing.
+    if (!f.te_only_chunked || out->minor_version == 0) {
+      return error(ParseError::BadTransferEncoding);
+    }
+    out->body = BodyKind::Chunked;
+  } else if (f.content_length_fields > 0) {
+    if (f.content_length_fields > 1 || f.content_length_list) {
+      return error(ParseError::ConflictingContentLength);
+    }
+    if (f.content_length_bad) {
+      return error(ParseError::BadContentLength);
+    }
+    out->body = BodyKind::Length;
+    out->content_length = f.content_length;
+  } else {
+    out->body = BodyKind::None;
+  }
+  if (out->minor_version == 1 && f.host_fields != 1) {
+    return error(ParseError::MissingHost);
+  }
+  if (f.host_fields > 1 || (f.host_fields == 1 && !valid_host(f.host))) {
+    return error(ParseError::MissingHost);
+  }
+  out->host = f.host_fields == 1 ? f.host : std::string_view();
+  out->keep_alive = out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  out->expect_continue = out->minor_version == 1 && f.expect_continue;
+  return finish(ParseStatus::Complete, p);
+}
+
+ParseResult parse_response(const char* buf, size_t len, const Limits& limits, ResponseHead* out) {
+  auto error = [&](ParseError e) {
+    out->error = e;
+    return finish(ParseStatus::Error, 0);
+  };
+  auto more = [&]() {
+    if (len > limits.max_head_bytes) {
+      return error(ParseError::HeadTooLarge);
+    }
+    return finish(ParseStatus::Incomplete, 0);
+  };
+  out->error = ParseError::None;
+  out->num_headers = 0;
+
+  size_t p = 0;
+  Scan s = parse_version(buf, len, &p, &out->minor_version, ParseError::BadStatusLine);
+  if (s.status == ParseStatus::Incomplete) {
+    return more();
+  }
+  if (s.status == ParseStatus::Error) {
+    return error(ParseError::BadStatusLine);
+  }
+  // SP 3DIGIT
+  if (p >= len) {
+    return more();
+  }
+  if (buf[p++] != ' ') {
+    return error(ParseError::BadStatusLine);
+  }
+  int status = 0;
+  for (int i = 0; i < 3; ++i, ++p) {
+    if (p >= len) {
+      return more();
+    }
+    if (buf[p] < '0' || buf[p] > '9') {
+      return error(ParseError::BadStatusLine);
+    }
+    status = status * 10 + (buf[p] - '0');
+  }
+  if (status < 100) {
+    return error(ParseError::BadStatusLine);
+  }
+  out->status = status;
+  // [SP reason-phrase] CRLF. A missing SP before an empty reason is common; accept it.
+  if (p >= len) {
+    return more();
+  }
+  size_t reason_start = p;
+  if (buf[p] == ' ') {
+    reason_start = ++p;
+    for (; p < len && buf[p] != '\r'; ++p) {
+      if (!is(buf[p], kFieldValue)) {
+        return error(buf[p] == '\n' ? ParseError::BareLF : ParseError::BadStatusLine);
+      }
+    }
+  }
+  out->reason = std::string_view(buf + reason_start, p - reason_start);
+  s = expect_crlf(buf, len, &p);
+  if (s.status == ParseStatus::Incomplete) {
+    return more();
+  }
+  if (s.status == ParseStatus::Error) {
+    return error(s.error == ParseError::BadRequestLine ? ParseError::BadStatusLine : s.error);
+  }
+
+  s = parse_fields(buf, len, &p, out->headers, limits.max_headers, &out->num_headers);
+  if (s.status == ParseStatus::Incomplete) {
+    return more();
+  }
+  if (s.status == ParseStatus::Error) {
+    return error(s.error);
+  }
+  if (p > limits.max_head_bytes) {
+    return error(ParseError::HeadTooLarge);
+  }
+
+  Framing f = read_framing(out->headers, out->num_headers);
+  out->keep_alive =
+      out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  out->has_content_length = false;
+  out->chunked = false;
+  if (f.transfer_encoding_fields > 0) {
+    // Both framings present is how response smuggling starts: refuse the response.
+    if (f.content_length_fields > 0) {
+      return error(ParseError::ContentLengthWithTransferEncoding);
+    }
+    if (f.te_final_chunked && f.te_codings == 1) {
+      out->chunked = true;
+    } else if (f.te_final_chunked) {
+      return error(ParseError::BadTransferEncoding);  // e.g. "gzip, chunked": we cannot relay it as-is safely
+    } else {
+      out->keep_alive = false;  // RFC 9112 6.3 item 4: read until close
+    }
+  } else if (f.content_length_fields > 0) {
+    // Repeated identical values are tolerated from upstream (RFC 9110 8.6); differing ones not.
+    if (f.content_length_bad) {
+      return error(ParseError::BadContentLength);
+    }
+    if (f.content_length_mismatch) {
+      return error(ParseError::ConflictingContentLength);
+    }
+    out->has_content_length = true;
+    out->content_length = f.content_length;
+  }
+  return finish(ParseStatus::Complete, p);
+}
+
+BodyKind response_body_kind(const ResponseHead& head, bool request_was_head) {
+  if (request_was_head || head.status < 200 || head.status == 204 || head.status == 304) {
+    return BodyKind::None;
+  }
+  if (head.chunked) {
+    return BodyKind::Chunked;
+  }
+  if (head.has_content_length) {
+    return head.content_length == 0 ? BodyKind::None : BodyKind::Length;
+  }
+  return BodyKind::UntilClose;
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  switch (name.size()) {
+  case 2: return iequals(name, "te");
+  case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
+  case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
+  case 16: return iequals(name, "proxy-connection");
+  case 17: return iequals(name, "transfer-encoding");
+  default: return false;
+  }
+}
+
+bool connection_lists(const Header* headers, size_t n, std::string_view name) {
+  bool found = false;
+  for (size_t i = 0; i < n && !found; ++i) {
+    if (!iequals(headers[i].name, "connection")) {
+      continue;
+    }
+    for_each_element(headers[i].value, [&](std::string_view el) {
+      if (iequals(el, name)) {
+        found = true;
+      }
+    });
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChunkedDecoder
+
+void ChunkedDecoder::consume_data(uint64_t n) {
+  data_remaining_ -= n;
+  total_payload_ += n;
+  if (data_remaining_ == 0 && state_ == State::Size) {
+    state_ = State::DataCrlf;
+  }
+}
+
+ParseResult ChunkedDecoder::parse_framing(const char* buf, size_t len) {
+  size_t p = 0;
+  trailer_ = std::string_view();
+  auto fail_with = [&](ParseError e) {
+    state_ = State::Error;
+    error_ = e;
+    return finish(ParseStatus::Error, 0);
+  };
+  for (;;) {
+    switch (state_) {
+    case State::Error:
+      return finish(ParseStatus::Error, 0);
+    case State::Done:
+      return finish(ParseStatus::Complete, p);
+    case State::DataCrlf: {
+      if (p >= len) {
+        return finish(ParseStatus::Incomplete, p);
+      }
+      if (buf[p] != '\r') {
+        return fail_with(ParseError::BadChunkTerminator);
+      }
+      if (p + 1 >= len) {
+        return finish(ParseStatus::Incomplete, p);
+      }
+      if (buf[p + 1] != '\n') {
+        return fail_with(ParseError::BadChunkTerminator);
+      }
+      p += 2;
+      state_ = State::Size;
+      break;
+    }
+    case State::Size: {
+      // chunk-size [ chunk-ext ] CRLF
+      size_t q = p;
+      uint64_t size = 0;
+      while (q < len && is(buf[q], kHex)) {
+        char c = buf[q];
+        uint64_t d = static_cast<uint64_t>(c <= '9' ? c - '0' : lower(c) - 'a' + 10);
+        if (size > (UINT64_MAX >> 4)) {
+          return fail_with(ParseError::BadChunkSize);
+        }
+        size = (size << 4) | d;
+        ++q;
+      }
+      if (q >= len) {
+        return finish(ParseStatus::Incomplete, p);
+      }
+      if (q == p) {
+        return fail_with(ParseError::BadChunkSize);
+      }
+      // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ); we validate bytes and
+      // require the line to end in CRLF, and forward nothing of it (extensions are dropped).
+      bool in_quotes = false;
+      while (q < len && (buf[q] == ' ' || buf[q] == '\t')) {
+        ++q;  // BWS
+      }
+      if (q < len && buf[q] != '\r' && buf[q] != ';') {
+        return fail_with(q > p && (buf[q - 1] == ' ' || buf[q - 1] == '\t')
+                             ? ParseError::BadChunkExtension
+                             : ParseError::BadChunkSize);
+      }
+      for (; q < len; ++q) {
+        if (q - p > max_trailer_bytes_) {
+          return fail_with(ParseError::BadChunkExtension);  // at the same byte in any split
+        }
+        char c = buf[q];
+        if (c == '\r' && !in_quotes) {
+          break;
+        }
+        if (c == '"') {
+          in_quotes = !in_quotes;
+        } else if (c == '\\' && in_quotes) {
+          ++q;  // quoted-pair
+        } else if (!is(c, kFieldValue)) {
+          return fail_with(ParseError::BadChunkExtension);
+        }
+      }
+      if (q + 1 >= len) {
+        return finish(ParseStatus::Incomplete, p);
+      }
+      if (buf[q + 1] != '\n') {
+        return fail_with(ParseError::BareCR);
+      }
+      p = q + 2;
+      if (size == 0) {
+        state_ = State::Trailer;
+        break;
+      }
+      data_remaining_ = size;
+      return finish(ParseStatus::Complete, p);
+    }
+    case State::Trailer: {
+      // trailer-section = *( field-line CRLF ) CRLF, all or nothing.
+      size_t q = p;
+      for (;;) {
+        if (q >= len) {
+          break;
+        }
+        if (buf[q] == '\r') {
+          if (q + 1 >= len) {
+            break;
+          }
+          if (buf[q + 1] != '\n' || q + 2 - p > max_trailer_bytes_) {
+            return fail_with(ParseError::BadTrailer);
+          }
+          trailer_ = std::string_view(buf + p, q - p);
+          state_ = State::Done;
+          return finish(ParseStatus::Complete, q + 2);
+        }
+        // One field line: token ":" field-value CRLF. Trailer fields are forwarded as-is, so
+        // they get the same byte rules as head fields.
+        const char* lf = static_cast<const char*>(std::memchr(buf + q, '\n', len - q));
+        if (lf == nullptr) {
+          break;
+        }
+        size_t line_end = static_cast<size_t>(lf - buf) + 1;
+        size_t r = q;
+        while (r < line_end && is(buf[r], kToken)) {
+          ++r;
+        }
+        if (r == q || buf[r] != ':' || buf[line_end - 2] != '\r') {
+          return fail_with(ParseError::BadTrailer);
+        }
+        for (++r; r < line_end - 2; ++r) {
+          if (!is(buf[r], kFieldValue)) {
+            return fail_with(ParseError::BadTrailer);
+          }
+        }
+        q = line_end;
+        if (q - p > max_trailer_bytes_) {
+          return fail_with(ParseError::BadTrailer);
+        }
+      }
+      if (len - p > max_trailer_bytes_) {
+        return fail_with(ParseError::BadTrailer);
+      }
+      return finish(ParseStatus::Incomplete, p);
+    }
+    }
+  }
+}
+
+}  // namespace sy::http1

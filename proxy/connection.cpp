@@ -1,0 +1,1159 @@
+#include "proxy/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/worker.h"
+
+namespace sy::proxy {
+namespace {
+
+constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr uint64_t kLingerMs = 2000;
+constexpr size_t kMaxSingleIo = 64 * 1024;
+
+timeval ms_to_tv(uint64_t ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
+  return tv;
+}
+
+// Per-socket set-up once connected: no Nagle delay (we always write whole messages), and
+// 64 KiB reads/writes instead of libevent's 16 KiB default so bulk bodies take fewer syscalls.
+void tune_socket(bufferevent* bev) {
+  int fd = bufferevent_getfd(bev);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  bufferevent_set_max_single_read(bev, kMaxSingleIo);
+  bufferevent_set_max_single_write(bev, kMaxSingleIo);
+}
+
+void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (sa->sa_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+    port = ntohs(v4->sin_port);
+    *ip = host;
+    *label = *ip + ":" + std::to_string(port);
+  } else if (sa->sa_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    port = ntohs(v6->sin6_port);
+    *ip = host;
+    *label = "[" + *ip + "]:" + std::to_string(port);
+  } else {
+    *ip = "unknown";
+    *label = "unknown";
+  }
+}
+
+const char* reason_for(int status) {
+  switch (status) {
+  case 400: return "Bad Request";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 408: return "Request Timeout";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Error";
+  }
+}
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
+
+// Appends "<hex>\r\n" for a chunk of |n| bytes.
+void add_chunk_header(evbuffer* out, uint64_t n) {
+  char line[24];
+  int len = std::snprintf(line, sizeof(line), "%" PRIx64 "\r\n", n);
+  evbuffer_add(out, line, static_cast<size_t>(len));
+}
+
+double us_to_ms(uint64_t from, uint64_t to) {
+  return (to >= from) ? static_cast<double>(to - from) / 1000.0 : 0.0;
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int fd,
+                                   const sockaddr* peer, int /*peer_len*/)
+    : worker_(worker), listener_(listener),
+      req_chunks_(worker->parse_limits().max_head_bytes),
+      resp_chunks_(worker->parse_limits().max_head_bytes) {
+  format_peer(peer, &client_label_, &client_ip_);
+  client_ = bufferevent_socket_new(worker->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  timer_ = evtimer_new(worker->base(), timer_cb, this);
+  worker->stats().inc(Stat::ConnectionsAccepted);
+  worker->stats().inc(Stat::ConnectionsActive);
+}
+
+ClientConnection::~ClientConnection() {
+  if (upstream_ != nullptr) {
+    release_upstream(false);
+  }
+  if (client_ != nullptr) {
+    bufferevent_free(client_);
+  }
+  if (timer_ != nullptr) {
+    event_free(timer_);
+  }
+  worker_->stats().dec(Stat::ConnectionsActive);
+}
+
+void ClientConnection::start() {
+  tune_socket(client_);
+  uint64_t high = worker_->limits().buffer_high_water;
+  bufferevent_setwatermark(client_, EV_WRITE, high / 2, 0);
+  bufferevent_setcb(client_, client_read_cb, client_write_cb, client_event_cb, this);
+  timeval send_tv = ms_to_tv(static_cast<uint64_t>(worker_->limits().send_timeout.count()));
+  bufferevent_set_timeouts(client_, nullptr, &send_tv);
+  bufferevent_enable(client_, EV_READ | EV_WRITE);
+  // A new connection gets the header timeout: a client that connects and sends nothing is a
+  // slowloris as much as one that dribbles a head.
+  arm_timer(static_cast<uint64_t>(worker_->limits().client_header_timeout.count()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// libevent trampolines: the only code that destroys a connection.
+
+void ClientConnection::finish(ClientConnection* c, Step step) {
+  if (step == Step::Close) {
+    c->worker_->destroy(c);
+  }
+}
+
+void ClientConnection::client_read_cb(bufferevent*, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_client_read());
+}
+
+void ClientConnection::client_write_cb(bufferevent*, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_client_write());
+}
+
+void ClientConnection::client_event_cb(bufferevent*, short what, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_client_event(what));
+}
+
+void ClientConnection::upstream_read_cb(bufferevent*, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_upstream_read());
+}
+
+void ClientConnection::upstream_write_cb(bufferevent*, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_upstream_write());
+}
+
+void ClientConnection::upstream_event_cb(bufferevent*, short what, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_upstream_event(what));
+}
+
+void ClientConnection::timer_cb(int, short, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->on_timer());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drain / kill
+
+ClientConnection::Step ClientConnection::on_drain() {
+  draining_ = true;
+  if (phase_ == Phase::ReadHead && !head_started_ &&
+      evbuffer_get_length(bufferevent_get_input(client_)) == 0) {
+    return Step::Close;
+  }
+  return Step::Keep;
+}
+
+void ClientConnection::on_kill() {
+  if (request_in_progress()) {
+    set_termination("K");
+    log_exchange();
+  }
+}
+
+bool ClientConnection::request_in_progress() const {
+  return phase_ == Phase::Connecting || phase_ == Phase::Exchanging ||
+         (phase_ == Phase::ReadHead && head_started_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side
+
+ClientConnection::Step ClientConnection::on_client_read() {
+  switch (phase_) {
+  case Phase::ReadHead:
+    return parse_head();
+  case Phase::Connecting:
+    return Step::Keep;
+  case Phase::Exchanging:
+    if (!req_done_) {
+      return forward_request_body();
+    }
+    // Pipelined bytes of the next request wait in the input buffer; stop reading when there
+    // are too many of them.
+    if (evbuffer_get_length(bufferevent_get_input(client_)) >
+        worker_->limits().buffer_high_water) {
+      bufferevent_disable(client_, EV_READ);
+    }
+    return Step::Keep;
+  case Phase::Closing: {
+    evbuffer* in = bufferevent_get_input(client_);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return Step::Keep;
+  }
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::on_client_write() {
+  if (phase_ == Phase::Closing) {
+    return evbuffer_get_length(bufferevent_get_output(client_)) == 0 ? linger() : Step::Keep;
+  }
+  if (upstream_paused_ && upstream_ != nullptr) {
+    upstream_paused_ = false;
+    bufferevent_enable(upstream_, EV_READ);
+    // Bytes may be waiting in the upstream input buffer already.
+    if (evbuffer_get_length(bufferevent_get_input(upstream_)) > 0) {
+      return on_upstream_read();
+    }
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::on_client_event(short what) {
+  if (what & BEV_EVENT_TIMEOUT) {
+    worker_->stats().inc(Stat::ClientTimeouts);
+    if (what & BEV_EVENT_WRITING) {
+      // The client stopped reading what we send it.
+      if (request_in_progress()) {
+        set_termination("cD");
+        log_exchange();
+      }
+      return Step::Close;
+    }
+    // Read timeout: only armed while a request body is being received.
+    if (!resp_head_sent_ && phase_ == Phase::Exchanging) {
+      return respond_error(408, nullptr, "request body timeout\n", "cB");
+    }
+    if (request_in_progress()) {
+      set_termination("cB");
+      log_exchange();
+    }
+    return Step::Close;
+  }
+  if (what & BEV_EVENT_EOF) {
+    client_eof_ = true;
+    if (phase_ == Phase::Closing) {
+      return (lingering_ || evbuffer_get_length(bufferevent_get_output(client_)) == 0)
+                 ? Step::Close
+                 : Step::Keep;
+    }
+    if (phase_ == Phase::ReadHead) {
+      if (head_started_) {
+        worker_->stats().inc(Stat::ClientAborts);
+        set_termination("CR");
+        log_exchange();
+      }
+      return Step::Close;
+    }
+    if (!req_done_) {
+      worker_->stats().inc(Stat::ClientAborts);
+      set_termination("CB");
+      log_exchange();
+      return Step::Close;
+    }
+    // The client half-closed after a complete request: answer it, then close.
+    close_after_ = true;
+    return Step::Keep;
+  }
+  // BEV_EVENT_ERROR: reset or other socket error.
+  if (request_in_progress()) {
+    worker_->stats().inc(Stat::ClientAborts);
+    set_termination(phase_ == Phase::ReadHead ? "CR" : (req_done_ ? "CD" : "CB"));
+    log_exchange();
+  }
+  return Step::Close;
+}
+
+ClientConnection::Step ClientConnection::on_timer() {
+  if (phase_ == Phase::Closing) {
+    return lingering_ ? Step::Close : Step::Keep;
+  }
+  if (phase_ != Phase::ReadHead) {
+    return Step::Keep;
+  }
+  worker_->stats().inc(Stat::ClientTimeouts);
+  if (!head_started_) {
+    return Step::Close;  // idle keep-alive connection: close quietly
+  }
+  return respond_error(408, nullptr, "request header timeout\n", "cR");
+}
+
+void ClientConnection::arm_timer(uint64_t ms) {
+  timeval tv = ms_to_tv(ms);
+  evtimer_add(timer_, &tv);
+}
+
+ClientConnection::Step ClientConnection::parse_head() {
+  evbuffer* in = bufferevent_get_input(client_);
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) {
+    return Step::Keep;
+  }
+  if (!head_started_) {
+    // RFC 9112 2.2: ignore empty lines before a request line.
+    unsigned char first2[2];
+    while (evbuffer_copyout(in, first2, 2) == 2 && first2[0] == '\r' && first2[1] == '\n') {
+      evbuffer_drain(in, 2);
+    }
+    len = evbuffer_get_length(in);
+    if (len == 0) {
+      return Step::Keep;
+    }
+    head_started_ = true;
+    t_start_us_ = monotonic_us();
+    arm_timer(static_cast<uint64_t>(worker_->limits().client_header_timeout.count()));
+  }
+  const http1::Limits& limits = worker_->parse_limits();
+  size_t want = len < limits.max_head_bytes + 1 ? len : limits.max_head_bytes + 1;
+  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+  http1::RequestHead head;
+  head.headers = worker_->header_scratch();
+  http1::ParseResult r = http1::parse_request(buf, want, limits, &head);
+  if (r.status == http1::ParseStatus::Incomplete) {
+    return Step::Keep;
+  }
+  if (r.status == http1::ParseStatus::Error) {
+    worker_->stats().inc(Stat::BadRequests);
+    // Keep what we can for the access log.
+    bytes_in_ = want;
+    const char* sp = static_cast<const char*>(std::memchr(buf, ' ', want < 32 ? want : 32));
+    method_.assign(buf, sp != nullptr ? static_cast<size_t>(sp - buf) : 0);
+    target_.clear();
+    int status = http1::status_for(head.error);
+    std::string body = std::string("bad request: ") + http1::to_string(head.error) + "\n";
+    return respond_error(status, nullptr, body, "PR");
+  }
+  return begin_exchange(head, r.consumed);
+}
+
+ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead& head,
+                                                        size_t head_len) {
+  worker_->stats().inc(Stat::Requests);
+  evtimer_del(timer_);
+  method_.assign(head.method.data(), head.method.size());
+  target_.assign(head.target.data(), head.target.size());
+  minor_version_ = head.minor_version;
+  keep_alive_ = head.keep_alive;
+  head_request_ = head.method == "HEAD";
+  idempotent_ = is_idempotent(head.method) && head.body == http1::BodyKind::None;
+  bytes_in_ = head_len;
+  evbuffer* in = bufferevent_get_input(client_);
+
+  if (head.method == "CONNECT") {
+    evbuffer_drain(in, head_len);
+    return respond_error(501, nullptr, "CONNECT is not supported\n", "PR");
+  }
+  req_done_ = false;
+  switch (head.body) {
+  case http1::BodyKind::Length:
+    req_mode_ = head.content_length > 0 ? BodyMode::Length : BodyMode::None;
+    req_remaining_ = head.content_length;
+    break;
+  case http1::BodyKind::Chunked:
+    req_mode_ = BodyMode::Chunked;
+    req_chunks_ = http1::ChunkedDecoder(worker_->parse_limits().max_head_bytes);
+    break;
+  default:
+    req_mode_ = BodyMode::None;
+    break;
+  }
+  uint64_t max_body = worker_->limits().max_body_bytes;
+  if (max_body != 0 && req_mode_ == BodyMode::Length && head.content_length > max_body) {
+    evbuffer_drain(in, head_len);
+    return respond_error(413, nullptr, "request body larger than " + std::to_string(max_body) +
+                                           " bytes\n", "PR");
+  }
+  expect_continue_ = head.expect_continue && req_mode_ != BodyMode::None;
+  WorkerPool* pool = listener_->pool;
+  std::string fallback_host = pool->size() > 0 ? pool->member(0).shared->label : std::string();
+  build_upstream_head(head, fallback_host);
+  evbuffer_drain(in, head_len);
+
+  phase_ = Phase::Connecting;
+  bufferevent_disable(client_, EV_READ);
+  attempts_ = 0;
+  exclude_mask_ = 0;
+  return connect_upstream();
+}
+
+void ClientConnection::build_upstream_head(const http1::RequestHead& head,
+                                           const std::string& fallback_host) {
+  std::string& out = up_head_;
+  out.clear();
+  out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  bool has_connection = false;
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    if (http1::iequals(head.headers[i].name, "connection")) {
+      has_connection = true;
+      break;
+    }
+  }
+  bool has_host = false;
+  std::string_view xff;
+  std::string xff_joined;
+  int xff_count = 0;
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    const http1::Header& h = head.headers[i];
+    if (http1::is_hop_by_hop(h.name) ||
+        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+      continue;
+    }
+    if (http1::iequals(h.name, "expect") && expect_continue_) {
+      continue;  // the proxy answers 100-continue itself
+    }
+    if (http1::iequals(h.name, "x-forwarded-for")) {
+      if (xff_count++ == 0) {
+        xff = h.value;
+      } else {
+        if (xff_count == 2) {
+          xff_joined.assign(xff);
+        }
+        xff_joined.append(", ").append(h.value);
+        xff = xff_joined;
+      }
+      continue;
+    }
+    if (http1::iequals(h.name, "x-forwarded-proto")) {
+      continue;
+    }
+    if (http1::iequals(h.name, "host")) {
+      has_host = true;
+    }
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!has_host) {
+    out.append("Host: ").append(fallback_host).append("\r\n");
+  }
+  out.append("X-Forwarded-For: ");
+  if (!xff.empty()) {
+    out.append(xff).append(", ");
+  }
+  out.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\n").append(kVia);
+  if (req_mode_ == BodyMode::Chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+  out.append("\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream connection
+
+ClientConnection::Step ClientConnection::connect_upstream() {
+  WorkerPool* pool = listener_->pool;
+  const conf::Pool& pc = pool->conf();
+  for (;;) {
+    bool panic = false;
+    uint64_t now_ms = monotonic_ms();
+    WorkerMember* m = pool->pick(exclude_mask_, now_ms, &panic);
+    if (m == nullptr) {
+      return respond_error(502, nullptr,
+                           "no member of pool '" + pc.name + "' could be connected\n", "SC");
+    }
+    if (panic) {
+      worker_->stats().inc(Stat::NoHealthyMember);
+    }
+    member_ = m;
+    ++attempts_;
+    t_connect_us_ = monotonic_us();
+    bufferevent* idle = pool->take_idle(m);
+    if (idle != nullptr) {
+      reused_ = true;
+      upstream_ = idle;
+      worker_->stats().inc(Stat::UpstreamReuses);
+      bufferevent_setcb(upstream_, upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
+      return on_upstream_connected();
+    }
+    reused_ = false;
+    worker_->stats().inc(Stat::UpstreamConnects);
+    upstream_ = bufferevent_socket_new(worker_->base(), -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(upstream_, upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
+    timeval ctv = ms_to_tv(static_cast<uint64_t>(pc.connect_timeout.count()));
+    bufferevent_set_timeouts(upstream_, nullptr, &ctv);
+    bufferevent_enable(upstream_, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&m->shared->addr),
+                                   static_cast<int>(m->shared->addr_len)) == 0) {
+      return Step::Keep;  // on_upstream_event(CONNECTED) continues
+    }
+    // Immediate failure (e.g. no route): try the next member.
+    Step s = on_connect_failed(std::strerror(errno));
+    if (s == Step::Close || phase_ != Phase::Connecting || upstream_ != nullptr) {
+      return s;
+    }
+  }
+}
+
+ClientConnection::Step ClientConnection::on_connect_failed(const char* why) {
+  worker_->stats().inc(Stat::UpstreamConnectFailures);
+  WorkerPool* pool = listener_->pool;
+  pool->record_failure(member_, monotonic_ms());
+  std::string label = member_->shared->label;
+  release_upstream(false);
+  for (size_t i = 0; i < pool->size() && i < 64; ++i) {
+    if (&pool->member(i) == member_) {
+      exclude_mask_ |= (uint64_t{1} << i);
+    }
+  }
+  member_ = nullptr;
+  if (attempts_ <= pool->conf().retries) {
+    worker_->stats().inc(Stat::UpstreamRetries);
+    SY_LOG(Debug, "connect to %s failed (%s); retrying on another member", label.c_str(), why);
+    return connect_upstream();
+  }
+  return respond_error(502, nullptr,
+                       "cannot connect to upstream " + label + ": " + why + "\n", "SC");
+}
+
+ClientConnection::Step ClientConnection::on_upstream_connected() {
+  phase_ = Phase::Exchanging;
+  ++member_->active;
+  t_connected_us_ = monotonic_us();
+  if (!reused_) {
+    tune_socket(upstream_);
+  }
+  const conf::Pool& pc = listener_->pool->conf();
+  const conf::Limits& lim = worker_->limits();
+  uint64_t high = lim.buffer_high_water;
+  bufferevent_setwatermark(upstream_, EV_WRITE, high / 2, 0);
+  timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
+  timeval resp_tv = ms_to_tv(static_cast<uint64_t>(pc.response_timeout.count()));
+  resp_state_ = RespState::Head;
+  evbuffer* up_out = bufferevent_get_output(upstream_);
+  evbuffer_add(up_out, up_head_.data(), up_head_.size());
+  t_sent_us_ = t_connected_us_;
+  if (req_mode_ == BodyMode::None) {
+    req_done_ = true;
+    bufferevent_set_timeouts(upstream_, &resp_tv, &send_tv);
+    bufferevent_set_timeouts(client_, nullptr, &send_tv);
+  } else {
+    // While the body streams, upstream silence is normal: the response timeout starts when
+    // the request is complete.
+    bufferevent_set_timeouts(upstream_, nullptr, &send_tv);
+    timeval body_tv = ms_to_tv(static_cast<uint64_t>(lim.client_body_timeout.count()));
+    bufferevent_set_timeouts(client_, &body_tv, &send_tv);
+    if (expect_continue_ && minor_version_ == 1) {
+      evbuffer_add(bufferevent_get_output(client_), kContinue, sizeof(kContinue) - 1);
+    }
+  }
+  bufferevent_enable(upstream_, EV_READ | EV_WRITE);
+  if (!client_eof_) {
+    bufferevent_enable(client_, EV_READ);
+  }
+  if (req_mode_ != BodyMode::None) {
+    return forward_request_body();
+  }
+  // Pipelined bytes may be waiting; they are parsed when this exchange finishes.
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::forward_request_body() {
+  evbuffer* in = bufferevent_get_input(client_);
+  evbuffer* out = bufferevent_get_output(upstream_);
+  const conf::Limits& lim = worker_->limits();
+  while (!req_done_) {
+    size_t avail = evbuffer_get_length(in);
+    if (req_mode_ == BodyMode::Length) {
+      size_t n = avail < req_remaining_ ? avail : static_cast<size_t>(req_remaining_);
+      if (n == 0) {
+        break;
+      }
+      evbuffer_remove_buffer(in, out, n);
+      req_remaining_ -= n;
+      bytes_in_ += n;
+      if (req_remaining_ == 0) {
+        req_done_ = true;
+      }
+      continue;
+    }
+    // Chunked: payload moves straight across; framing is parsed and re-emitted.
+    uint64_t data_left = req_chunks_.data_remaining();
+    if (data_left > 0) {
+      size_t n = avail < data_left ? avail : static_cast<size_t>(data_left);
+      if (n == 0) {
+        break;
+      }
+      evbuffer_remove_buffer(in, out, n);
+      req_chunks_.consume_data(n);
+      bytes_in_ += n;
+      if (req_chunks_.data_remaining() == 0) {
+        evbuffer_add(out, "\r\n", 2);
+      }
+      continue;
+    }
+    if (avail == 0) {
+      break;
+    }
+    size_t want = avail < worker_->parse_limits().max_head_bytes + 2
+                      ? avail
+                      : worker_->parse_limits().max_head_bytes + 2;
+    const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    http1::ParseResult r = req_chunks_.parse_framing(buf, want);
+    if (r.status == http1::ParseStatus::Error) {
+      worker_->stats().inc(Stat::BadRequests);
+      std::string body = std::string("bad request body: ") +
+                         http1::to_string(req_chunks_.error()) + "\n";
+      if (!resp_head_sent_) {
+        return respond_error(400, nullptr, body, "PB");
+      }
+      return abort_exchange("PB");
+    }
+    if (r.status == http1::ParseStatus::Complete) {
+      if (req_chunks_.done()) {
+        evbuffer_add(out, "0\r\n", 3);
+        std::string_view trailer = req_chunks_.trailer();
+        evbuffer_add(out, trailer.data(), trailer.size());
+        evbuffer_add(out, "\r\n", 2);
+        req_done_ = true;
+      } else {
+        add_chunk_header(out, req_chunks_.data_remaining());
+      }
+    }
+    bytes_in_ += r.consumed;
+    evbuffer_drain(in, r.consumed);
+    if (r.status == http1::ParseStatus::Incomplete && r.consumed == 0) {
+      if (want > worker_->parse_limits().max_head_bytes) {
+        return respond_error(400, nullptr, "bad request body: chunk framing too long\n", "PB");
+      }
+      break;
+    }
+    if (lim.max_body_bytes != 0 && req_chunks_.total_payload() > lim.max_body_bytes) {
+      if (!resp_head_sent_) {
+        return respond_error(413, nullptr, "request body larger than " +
+                                               std::to_string(lim.max_body_bytes) + " bytes\n",
+                             "PB");
+      }
+      return abort_exchange("PB");
+    }
+  }
+  if (req_done_) {
+    t_sent_us_ = monotonic_us();
+    timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
+    timeval resp_tv =
+        ms_to_tv(static_cast<uint64_t>(listener_->pool->conf().response_timeout.count()));
+    bufferevent_set_timeouts(upstream_, &resp_tv, &send_tv);
+    bufferevent_set_timeouts(client_, nullptr, &send_tv);
+    if (resp_state_ == RespState::Done) {
+      return finish_exchange();
+    }
+    return Step::Keep;
+  }
+  if (evbuffer_get_length(out) >= lim.buffer_high_water) {
+    pause_client_reads();
+  }
+  return Step::Keep;
+}
+
+void ClientConnection::pause_client_reads() {
+  client_paused_ = true;
+  bufferevent_disable(client_, EV_READ);
+}
+
+void ClientConnection::resume_client_reads() {
+  client_paused_ = false;
+  if (!client_eof_) {
+    bufferevent_enable(client_, EV_READ);
+  }
+}
+
+ClientConnection::Step ClientConnection::on_upstream_write() {
+  if (client_paused_ && phase_ == Phase::Exchanging) {
+    resume_client_reads();
+    if (!req_done_ && evbuffer_get_length(bufferevent_get_input(client_)) > 0) {
+      return forward_request_body();
+    }
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::on_upstream_read() {
+  if (phase_ != Phase::Exchanging) {
+    return Step::Keep;
+  }
+  while (resp_state_ == RespState::Head) {
+    Step s = parse_response_head();
+    if (s == Step::Close || phase_ != Phase::Exchanging) {
+      return s;
+    }
+    if (resp_state_ == RespState::Head) {
+      return Step::Keep;  // incomplete
+    }
+  }
+  if (resp_state_ == RespState::Body) {
+    return forward_response_body();
+  }
+  // Done: anything further from the upstream is unsolicited; it is handled at release.
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::parse_response_head() {
+  evbuffer* in = bufferevent_get_input(upstream_);
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) {
+    return Step::Keep;
+  }
+  const http1::Limits& limits = worker_->parse_limits();
+  size_t want = len < limits.max_head_bytes + 1 ? len : limits.max_head_bytes + 1;
+  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+  http1::ResponseHead head;
+  head.headers = worker_->header_scratch();
+  http1::ParseResult r = http1::parse_response(buf, want, limits, &head);
+  if (r.status == http1::ParseStatus::Incomplete) {
+    return Step::Keep;
+  }
+  WorkerPool* pool = listener_->pool;
+  if (r.status == http1::ParseStatus::Error || head.status == 101) {
+    worker_->stats().inc(Stat::UpstreamErrors);
+    pool->record_failure(member_, monotonic_ms());
+    std::string why = r.status == http1::ParseStatus::Error
+                          ? std::string(http1::to_string(head.error))
+                          : std::string("unexpected 101 Switching Protocols");
+    return respond_error(502, nullptr,
+                         "bad response from upstream " + member_->shared->label + ": " + why +
+                             "\n",
+                         "SH");
+  }
+  if (head.status < 200) {
+    // Interim response. 100 is ours to send (or not: the Expect field was not forwarded);
+    // others (103 Early Hints) go to HTTP/1.1 clients as they are.
+    if (head.status != 100 && minor_version_ == 1) {
+      evbuffer_remove_buffer(in, bufferevent_get_output(client_), r.consumed);
+      bytes_out_ += r.consumed;
+    } else {
+      evbuffer_drain(in, r.consumed);
+    }
+    return Step::Keep;
+  }
+  t_resp_us_ = monotonic_us();
+  pool->record_success(member_);
+  status_ = head.status;
+  count_status(worker_->stats(), status_);
+
+  http1::BodyKind kind = http1::response_body_kind(head, head_request_);
+  bool client_11 = minor_version_ == 1;
+  close_after_ = close_after_ || !keep_alive_ || draining_ || worker_->draining() || client_eof_;
+  chunk_to_client_ = false;
+  upstream_reusable_ = head.keep_alive;
+  switch (kind) {
+  case http1::BodyKind::None:
+    resp_mode_ = BodyMode::None;
+    break;
+  case http1::BodyKind::Length:
+    resp_mode_ = head.content_length > 0 ? BodyMode::Length : BodyMode::None;
+    resp_remaining_ = head.content_length;
+    break;
+  case http1::BodyKind::Chunked:
+    resp_mode_ = BodyMode::Chunked;
+    resp_chunks_ = http1::ChunkedDecoder(limits.max_head_bytes);
+    chunk_to_client_ = client_11;
+    close_after_ = close_after_ || !client_11;
+    break;
+  case http1::BodyKind::UntilClose:
+    resp_mode_ = BodyMode::UntilClose;
+    upstream_reusable_ = false;
+    chunk_to_client_ = client_11;
+    close_after_ = close_after_ || !client_11;
+    break;
+  }
+
+  std::string& out = worker_->head_scratch();
+  out.clear();
+  char status_line[32];
+  int n = std::snprintf(status_line, sizeof(status_line), "HTTP/1.1 %d ", head.status);
+  out.append(status_line, static_cast<size_t>(n)).append(head.reason).append("\r\n");
+  bool has_connection = false;
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    if (http1::iequals(head.headers[i].name, "connection")) {
+      has_connection = true;
+      break;
+    }
+  }
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    const http1::Header& h = head.headers[i];
+    if (http1::is_hop_by_hop(h.name) ||
+        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+      continue;
+    }
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  out.append(kVia);
+  if (chunk_to_client_) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (close_after_) {
+    out.append("Connection: close\r\n");
+  } else if (!client_11) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+  evbuffer_drain(in, r.consumed);
+  evbuffer_add(bufferevent_get_output(client_), out.data(), out.size());
+  bytes_out_ += out.size();
+  resp_head_sent_ = true;
+  resp_state_ = RespState::Body;
+  if (resp_mode_ == BodyMode::None) {
+    return response_done();
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::forward_response_body() {
+  evbuffer* in = bufferevent_get_input(upstream_);
+  evbuffer* out = bufferevent_get_output(client_);
+  while (resp_state_ == RespState::Body) {
+    size_t avail = evbuffer_get_length(in);
+    if (resp_mode_ == BodyMode::Length) {
+      size_t n = avail < resp_remaining_ ? avail : static_cast<size_t>(resp_remaining_);
+      if (n == 0) {
+        break;
+      }
+      evbuffer_remove_buffer(in, out, n);
+      bytes_out_ += n;
+      resp_remaining_ -= n;
+      if (resp_remaining_ == 0) {
+        return response_done();
+      }
+      continue;
+    }
+    if (resp_mode_ == BodyMode::UntilClose) {
+      if (avail == 0) {
+        break;
+      }
+      if (chunk_to_client_) {
+        add_chunk_header(out, avail);
+      }
+      evbuffer_remove_buffer(in, out, avail);
+      bytes_out_ += avail;
+      if (chunk_to_client_) {
+        evbuffer_add(out, "\r\n", 2);
+      }
+      continue;
+    }
+    // Chunked.
+    uint64_t data_left = resp_chunks_.data_remaining();
+    if (data_left > 0) {
+      size_t n = avail < data_left ? avail : static_cast<size_t>(data_left);
+      if (n == 0) {
+        break;
+      }
+      evbuffer_remove_buffer(in, out, n);
+      resp_chunks_.consume_data(n);
+      bytes_out_ += n;
+      if (chunk_to_client_ && resp_chunks_.data_remaining() == 0) {
+        evbuffer_add(out, "\r\n", 2);
+      }
+      continue;
+    }
+    if (avail == 0) {
+      break;
+    }
+    size_t max = worker_->parse_limits().max_head_bytes + 2;
+    size_t want = avail < max ? avail : max;
+    const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    http1::ParseResult r = resp_chunks_.parse_framing(buf, want);
+    if (r.status == http1::ParseStatus::Error ||
+        (r.status == http1::ParseStatus::Incomplete && r.consumed == 0 && want >= max)) {
+      worker_->stats().inc(Stat::UpstreamErrors);
+      return abort_exchange("SD");
+    }
+    if (r.status == http1::ParseStatus::Complete) {
+      if (resp_chunks_.done()) {
+        if (chunk_to_client_) {
+          evbuffer_add(out, "0\r\n", 3);
+          std::string_view trailer = resp_chunks_.trailer();
+          evbuffer_add(out, trailer.data(), trailer.size());
+          evbuffer_add(out, "\r\n", 2);
+          bytes_out_ += 5 + trailer.size();
+        }
+        evbuffer_drain(in, r.consumed);
+        return response_done();
+      }
+      if (chunk_to_client_) {
+        add_chunk_header(out, resp_chunks_.data_remaining());
+      }
+    }
+    evbuffer_drain(in, r.consumed);
+    if (r.status == http1::ParseStatus::Incomplete && r.consumed == 0) {
+      break;
+    }
+  }
+  if (evbuffer_get_length(out) >= worker_->limits().buffer_high_water) {
+    upstream_paused_ = true;
+    bufferevent_disable(upstream_, EV_READ);
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::response_done() {
+  resp_state_ = RespState::Done;
+  if (resp_mode_ == BodyMode::UntilClose && chunk_to_client_) {
+    evbuffer_add(bufferevent_get_output(client_), "0\r\n\r\n", 5);
+    bytes_out_ += 5;
+  }
+  if (evbuffer_get_length(bufferevent_get_input(upstream_)) > 0) {
+    upstream_reusable_ = false;  // unsolicited bytes after the response
+  }
+  if (!req_done_) {
+    // The upstream answered before the request body was complete: the rest of the body can't
+    // be forwarded, so neither connection can be reused.
+    upstream_reusable_ = false;
+    close_after_ = true;
+  }
+  return finish_exchange();
+}
+
+ClientConnection::Step ClientConnection::finish_exchange() {
+  log_exchange();
+  release_upstream(upstream_reusable_ && req_done_);
+  if (close_after_ || client_eof_) {
+    return enter_closing();
+  }
+  return start_next_request();
+}
+
+ClientConnection::Step ClientConnection::start_next_request() {
+  phase_ = Phase::ReadHead;
+  head_started_ = false;
+  req_done_ = false;
+  req_mode_ = BodyMode::None;
+  resp_state_ = RespState::Head;
+  resp_mode_ = BodyMode::None;
+  status_ = 0;
+  resp_head_sent_ = false;
+  close_after_ = false;
+  chunk_to_client_ = false;
+  upstream_reusable_ = false;
+  expect_continue_ = false;
+  head_request_ = false;
+  bytes_in_ = bytes_out_ = 0;
+  t_start_us_ = t_connect_us_ = t_connected_us_ = t_sent_us_ = t_resp_us_ = 0;
+  termination_[0] = termination_[1] = '-';
+  client_paused_ = false;
+  if (worker_->draining()) {
+    draining_ = true;
+  }
+  if (draining_ && evbuffer_get_length(bufferevent_get_input(client_)) == 0) {
+    return Step::Close;
+  }
+  bufferevent_enable(client_, EV_READ);
+  arm_timer(static_cast<uint64_t>(worker_->limits().client_idle_timeout.count()));
+  if (evbuffer_get_length(bufferevent_get_input(client_)) > 0) {
+    return parse_head();
+  }
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::on_upstream_event(short what) {
+  if (phase_ == Phase::Connecting) {
+    if (what & BEV_EVENT_CONNECTED) {
+      return on_upstream_connected();
+    }
+    const char* why = (what & BEV_EVENT_TIMEOUT) ? "connect timeout"
+                      : (EVUTIL_SOCKET_ERROR() != 0)
+                          ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())
+                          : "connect failed";
+    return on_connect_failed(why);
+  }
+  if (phase_ != Phase::Exchanging) {
+    return Step::Keep;
+  }
+  if ((what & BEV_EVENT_EOF) && resp_state_ == RespState::Body &&
+      resp_mode_ == BodyMode::UntilClose) {
+    // Bytes that arrived with the EOF are forwarded first.
+    Step s = forward_response_body();
+    if (s == Step::Close) {
+      return s;
+    }
+    upstream_reusable_ = false;
+    return response_done();
+  }
+  bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+  if (!timeout && reused_ && resp_state_ == RespState::Head && !resp_head_sent_ &&
+      idempotent_ && evbuffer_get_length(bufferevent_get_input(upstream_)) == 0) {
+    // A pooled keep-alive connection the upstream had closed: the request never reached the
+    // application, and it has no body, so it is sent again on a fresh connection.
+    release_upstream(false);
+    phase_ = Phase::Connecting;
+    --attempts_;
+    return connect_upstream();
+  }
+  listener_->pool->record_failure(member_, monotonic_ms());
+  if (timeout) {
+    worker_->stats().inc(Stat::UpstreamTimeouts);
+    if (!resp_head_sent_) {
+      char body[160];
+      std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
+                    member_->shared->label.c_str(),
+                    static_cast<long long>(listener_->pool->conf().response_timeout.count()));
+      return respond_error(504, nullptr, body, "sH");
+    }
+    return abort_exchange("sD");
+  }
+  worker_->stats().inc(Stat::UpstreamErrors);
+  if (!resp_head_sent_) {
+    return respond_error(502, nullptr,
+                         "upstream " + member_->shared->label +
+                             " closed the connection before sending a response\n",
+                         "SH");
+  }
+  return abort_exchange("SD");
+}
+
+void ClientConnection::release_upstream(bool reusable) {
+  if (upstream_ == nullptr) {
+    return;
+  }
+  if (phase_ == Phase::Exchanging && member_ != nullptr && member_->active > 0) {
+    --member_->active;
+  }
+  if (reusable && member_ != nullptr && !worker_->draining()) {
+    listener_->pool->park(member_, upstream_);
+  } else {
+    bufferevent_free(upstream_);
+  }
+  upstream_ = nullptr;
+  upstream_paused_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and logging
+
+ClientConnection::Step ClientConnection::respond_error(int status, const char* reason_phrase,
+                                                       const std::string& body,
+                                                       const char* termination) {
+  release_upstream(false);
+  status_ = status;
+  count_status(worker_->stats(), status);
+  set_termination(termination);
+  char head[256];
+  int n = std::snprintf(head, sizeof(head),
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
+                        status, reason_phrase != nullptr ? reason_phrase : reason_for(status),
+                        body.size(), kVia, status == 503 ? "Retry-After: 1\r\n" : "");
+  evbuffer* out = bufferevent_get_output(client_);
+  evbuffer_add(out, head, static_cast<size_t>(n));
+  bytes_out_ += static_cast<uint64_t>(n);
+  if (!head_request_) {
+    evbuffer_add(out, body.data(), body.size());
+    bytes_out_ += body.size();
+  }
+  resp_head_sent_ = true;
+  log_exchange();
+  return enter_closing();
+}
+
+ClientConnection::Step ClientConnection::enter_closing() {
+  evtimer_del(timer_);
+  phase_ = Phase::Closing;
+  // Keep reading (and discarding): closing a socket with unread input makes the kernel send a
+  // reset, which can destroy the response before the client has read it.
+  if (!client_eof_) {
+    bufferevent_enable(client_, EV_READ);
+  }
+  bufferevent_setwatermark(client_, EV_WRITE, 0, 0);
+  if (evbuffer_get_length(bufferevent_get_output(client_)) == 0) {
+    return linger();
+  }
+  return Step::Keep;  // on_client_write continues once the response is flushed
+}
+
+ClientConnection::Step ClientConnection::linger() {
+  if (client_eof_) {
+    return Step::Close;
+  }
+  // Lingering close (as nginx and HAProxy do): send FIN, then read and discard until the
+  // client closes too, for at most kLingerMs.
+  lingering_ = true;
+  shutdown(bufferevent_getfd(client_), SHUT_WR);
+  arm_timer(kLingerMs);
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::abort_exchange(const char* termination) {
+  set_termination(termination);
+  log_exchange();
+  release_upstream(false);
+  return Step::Close;
+}
+
+void ClientConnection::set_termination(const char* code) {
+  termination_[0] = code[0];
+  termination_[1] = code[1] != 0 ? code[1] : termination_[1];
+  if (code[1] == 0) {
+    // Only the "who" was given: derive the phase from where the exchange is.
+    char phase = 'R';
+    if (phase_ == Phase::Connecting) {
+      phase = 'C';
+    } else if (phase_ == Phase::Exchanging) {
+      phase = !req_done_ ? 'B' : (resp_state_ == RespState::Head ? 'H' : 'D');
+    }
+    termination_[1] = phase;
+  }
+}
+
+void ClientConnection::log_exchange() {
+  AccessLogBuffer& log = worker_->access_log();
+  if (!log.enabled()) {
+    return;
+  }
+  uint64_t now = monotonic_us();
+  AccessRecord r;
+  r.client = client_label_;
+  r.listener = listener_->conf->name;
+  r.method = method_;
+  r.target = target_;
+  r.minor_version = minor_version_;
+  r.status = status_;
+  r.bytes_in = bytes_in_;
+  r.bytes_out = bytes_out_;
+  r.pool = listener_->pool->conf().name;
+  r.upstream = member_ != nullptr ? std::string_view(member_->shared->label) : std::string_view();
+  r.duration_ms = t_start_us_ != 0 ? us_to_ms(t_start_us_, now) : 0.0;
+  r.connect_ms = (t_connected_us_ != 0 && !reused_) ? us_to_ms(t_connect_us_, t_connected_us_)
+                                                    : -1.0;
+  r.response_ms = t_resp_us_ != 0 ? us_to_ms(t_sent_us_, t_resp_us_) : -1.0;
+  r.termination[0] = termination_[0];
+  r.termination[1] = termination_[1];
+  log.append(r);
+}
+
+}  // namespace sy::proxy

@@ -1,0 +1,162 @@
+#pragma once
+// A downstream (client) HTTP/1.1 connection and the exchange in flight on it.
+//
+// Life of an exchange:
+//
+//   ReadHead ──head parsed──▶ Connecting ──upstream ready──▶ Exchanging ──both sides done──┐
+//      ▲  │                        │ all members failed            │ error / timeout       │
+//      │  └─bad head / timeout─▶ Closing ◀──────────────────────────┘                       │
+//      └──────────────────── keep-alive (pipelined bytes are parsed at once) ◀─────────────┘
+//
+// Requests on one connection are served one at a time, in order, which answers pipelined
+// requests in order by construction: the next head is parsed only when the previous exchange
+// has finished. Request and response bodies are streamed with evbuffer moves; each direction
+// stops reading its source while the destination holds more than limits.buffer_high_water
+// bytes and resumes at half of it.
+//
+// Ownership (STYLE rule 5): the connection owns its client bufferevent, its header/idle timer
+// and, during an exchange, the upstream bufferevent. Only its static libevent callbacks destroy
+// it (through Worker::destroy) when a handler returns Step::Close.
+//
+// Thread: worker thread only, all of it.
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "proxy/http1_parser.h"
+
+struct bufferevent;
+struct event;
+struct evbuffer;
+
+namespace sy::proxy {
+
+class Worker;
+struct WorkerListener;
+struct WorkerMember;
+
+class ClientConnection {
+ public:
+  ClientConnection(Worker* worker, WorkerListener* listener, int fd, const sockaddr* peer,
+                   int peer_len);
+  ~ClientConnection();  // frees both bufferevents and the timer; never logs
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  enum class Step { Keep, Close };
+
+  void start();
+  // Graceful drain. Close = the connection is idle and the caller should destroy it now;
+  // otherwise it finishes its exchange and closes after the response.
+  Step on_drain();
+  // Forced close at the drain deadline: logs the exchange in flight as killed ('K').
+  void on_kill();
+
+  // Worker's intrusive list.
+  ClientConnection* prev_ = nullptr;
+  ClientConnection* next_ = nullptr;
+
+ private:
+  enum class Phase { ReadHead, Connecting, Exchanging, Closing };
+  enum class RespState { Head, Body, Done };
+  enum class BodyMode { None, Length, Chunked, UntilClose };
+
+  static void client_read_cb(bufferevent* bev, void* arg);
+  static void client_write_cb(bufferevent* bev, void* arg);
+  static void client_event_cb(bufferevent* bev, short what, void* arg);
+  static void upstream_read_cb(bufferevent* bev, void* arg);
+  static void upstream_write_cb(bufferevent* bev, void* arg);
+  static void upstream_event_cb(bufferevent* bev, short what, void* arg);
+  static void timer_cb(int fd, short what, void* arg);
+  static void finish(ClientConnection* c, Step step);
+
+  Step on_client_read();
+  Step on_client_write();
+  Step on_client_event(short what);
+  Step on_upstream_read();
+  Step on_upstream_write();
+  Step on_upstream_event(short what);
+  Step on_timer();
+
+  Step parse_head();
+  Step begin_exchange(const http1::RequestHead& head, size_t head_len);
+  void build_upstream_head(const http1::RequestHead& head, const std::string& fallback_host);
+  Step connect_upstream();
+  Step on_upstream_connected();
+  Step on_connect_failed(const char* why);
+  Step forward_request_body();
+  Step parse_response_head();
+  Step forward_response_body();
+  Step response_done();
+  Step finish_exchange();
+  Step start_next_request();
+  // Sends a proxy-generated error response and closes after it. |termination| is 2 chars.
+  Step respond_error(int status, const char* reason_phrase, const std::string& body,
+                     const char* termination);
+  // Ends the exchange abnormally after response bytes were already sent: logs and closes now.
+  Step abort_exchange(const char* termination);
+  // Stops the exchange, flushes what is queued for the client, then closes (lingering).
+  Step enter_closing();
+  Step linger();
+  void release_upstream(bool reusable);
+  void log_exchange();
+  void set_termination(const char* code);
+  void arm_timer(uint64_t ms);
+  void pause_client_reads();
+  void resume_client_reads();
+  bool request_in_progress() const;
+
+  Worker* worker_;
+  WorkerListener* listener_;
+  bufferevent* client_ = nullptr;
+  bufferevent* upstream_ = nullptr;
+  event* timer_ = nullptr;
+  std::string client_label_;  // "ip:port"
+  std::string client_ip_;     // for X-Forwarded-For
+  Phase phase_ = Phase::ReadHead;
+  bool draining_ = false;
+  bool client_eof_ = false;
+  bool lingering_ = false;        // FIN sent; discarding input until the client closes
+  bool client_paused_ = false;    // client reads stopped by backpressure
+  bool upstream_paused_ = false;  // upstream reads stopped by backpressure
+
+  // --- the exchange in flight (reset by start_next_request) ---
+  bool head_started_ = false;  // bytes of a new request head have arrived
+  std::string method_;         // copies (capacity reused across requests)
+  std::string target_;
+  std::string up_head_;        // serialized upstream request head (kept for a retry)
+  int minor_version_ = 1;
+  bool keep_alive_ = true;     // client side
+  bool head_request_ = false;
+  bool expect_continue_ = false;
+  bool idempotent_ = false;
+  BodyMode req_mode_ = BodyMode::None;
+  uint64_t req_remaining_ = 0;
+  http1::ChunkedDecoder req_chunks_;
+  bool req_done_ = false;
+  WorkerMember* member_ = nullptr;
+  uint64_t exclude_mask_ = 0;  // members that failed to connect for this exchange
+  int attempts_ = 0;
+  bool reused_ = false;
+  RespState resp_state_ = RespState::Head;
+  BodyMode resp_mode_ = BodyMode::None;
+  uint64_t resp_remaining_ = 0;
+  http1::ChunkedDecoder resp_chunks_;
+  bool chunk_to_client_ = false;  // re-encode the response body as chunked
+  bool upstream_reusable_ = false;
+  bool close_after_ = false;      // close the client connection after this response
+  int status_ = 0;
+  bool resp_head_sent_ = false;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  uint64_t t_start_us_ = 0;
+  uint64_t t_connect_us_ = 0;
+  uint64_t t_connected_us_ = 0;
+  uint64_t t_sent_us_ = 0;
+  uint64_t t_resp_us_ = 0;
+  char termination_[3] = {'-', '-', 0};
+};
+
+}  // namespace sy::proxy

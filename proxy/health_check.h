@@ -1,0 +1,39 @@
+#pragma once
+// Active health checks. One thread with its own event_base checks every member of every pool
+// whose health_check is enabled: every |interval| it connects, sends
+// `GET <path> HTTP/1.1` with `Connection: close`, and counts a 2xx/3xx status line received
+// within |timeout| as a pass. |rise| passes in a row mark a down member up, |fall| failures in
+// a row mark an up member down; the verdict is published in MemberState::healthy, which the
+// workers read lock-free. Members start up (optimistic), as in HAProxy.
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "proxy/upstream_pool.h"
+
+struct event_base;
+struct event;
+
+namespace sy::proxy {
+
+class HealthChecker {
+ public:
+  // |registry| must outlive the checker. Main thread.
+  explicit HealthChecker(PoolRegistry* registry);
+  ~HealthChecker();  // stops and joins
+
+  void start();  // starts the thread (no-op when nothing is checked)
+  void stop();   // any thread except the checker's; idempotent
+
+  struct Target;  // one checked member (defined in the .cpp)
+
+ private:
+  PoolRegistry* registry_;
+  event_base* base_ = nullptr;
+  event* stop_event_ = nullptr;
+  std::vector<std::unique_ptr<Target>> targets_;
+  std::thread thread_;
+};
+
+}  // namespace sy::proxy

@@ -1,0 +1,223 @@
+// `switchyard`: the proxy process. Parses arguments, loads and validates the configuration,
+// binds listeners, starts the health checker and one worker per core, reports readiness, and
+// drains gracefully on SIGTERM/SIGINT.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <event2/thread.h>
+
+#include "common/log.h"
+#include "conf/load.h"
+#include "proxy/access_log.h"
+#include "proxy/health_check.h"
+#include "proxy/listener.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/worker.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
+    "       switchyard --check-config FILE\n"
+    "\n"
+    "  --config FILE        run with this YAML configuration\n"
+    "  --check-config FILE  validate FILE, print every error as file:line:col: path: message,\n"
+    "                       exit 0 when it is valid and 1 otherwise\n"
+    "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
+    "                       PATH (atomically); used by tests and scripts with port 0\n"
+    "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n";
+
+struct Args {
+  std::string config;
+  std::string check;
+  std::string ready_file;
+  std::string log_level;
+};
+
+bool parse_args(int argc, char** argv, Args* a) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "switchyard: %s needs a value\n%s", arg.c_str(), kUsage);
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    if (arg == "--config" || arg == "-c") {
+      if (!value(&a->config)) return false;
+    } else if (arg == "--check-config") {
+      if (!value(&a->check)) return false;
+    } else if (arg == "--ready-file") {
+      if (!value(&a->ready_file)) return false;
+    } else if (arg == "--log-level") {
+      if (!value(&a->log_level)) return false;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "switchyard: unknown argument '%s'\n%s", arg.c_str(), kUsage);
+      return false;
+    }
+  }
+  if (a->config.empty() && a->check.empty()) {
+    std::fputs(kUsage, stderr);
+    return false;
+  }
+  return true;
+}
+
+// Prints every configuration error; returns true when there were none.
+bool report(const sy::conf::LoadResult& r) {
+  for (const auto& e : r.errors) {
+    std::fprintf(stderr, "%s\n", sy::conf::format(e).c_str());
+  }
+  return r.ok();
+}
+
+bool write_ready_file(const std::string& path,
+                      const std::vector<sy::proxy::BoundListener>& listeners) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) {
+      return false;
+    }
+    f << "pid=" << getpid() << "\n";
+    for (const auto& l : listeners) {
+      f << "listener." << l.conf->name << "=" << l.bound_address << "\n";
+    }
+    if (!f.flush()) {
+      return false;
+    }
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sy;
+  Args args;
+  if (!parse_args(argc, argv, &args)) {
+    return 2;
+  }
+  if (!args.check.empty()) {
+    auto r = conf::load_config_file(args.check);
+    if (!report(r)) {
+      std::fprintf(stderr, "%s: %zu error(s)\n", args.check.c_str(), r.errors.size());
+      return 1;
+    }
+    std::printf("%s: configuration ok\n", args.check.c_str());
+    return 0;
+  }
+
+  auto loaded = conf::load_config_file(args.config);
+  if (!report(loaded)) {
+    std::fprintf(stderr, "switchyard: %s has %zu error(s); not starting\n", args.config.c_str(),
+                 loaded.errors.size());
+    return 1;
+  }
+  const conf::Config& config = loaded.config;
+  log::Level level = log::Level::Info;
+  const std::string& level_text = args.log_level.empty() ? config.log_level : args.log_level;
+  if (!log::parse_level(level_text.c_str(), &level)) {
+    std::fprintf(stderr, "switchyard: unknown log level '%s'\n", level_text.c_str());
+    return 2;
+  }
+  log::set_level(level);
+
+  evthread_use_pthreads();
+  signal(SIGPIPE, SIG_IGN);
+  // Every thread inherits this mask; only the main thread receives these signals (sigwait).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  auto registry = proxy::PoolRegistry::build(config);
+  if (!registry) {
+    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
+    return 1;
+  }
+  int workers = config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (workers < 1) {
+    workers = 1;
+  }
+  auto bound = proxy::bind_listeners(config, workers);
+  if (!bound) {
+    std::fprintf(stderr, "switchyard: %s\n", bound.error().message.c_str());
+    return 1;
+  }
+  std::unique_ptr<proxy::AccessLogWriter> access_log;
+  if (!config.access_log.path.empty()) {
+    auto w = proxy::AccessLogWriter::open(config.access_log.path);
+    if (!w) {
+      std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
+      return 1;
+    }
+    access_log = std::move(*w);
+  }
+
+  proxy::HealthChecker health(registry->get());
+  health.start();
+
+  std::vector<std::unique_ptr<proxy::Worker>> pool;
+  for (int i = 0; i < workers; ++i) {
+    std::vector<std::pair<const conf::Listener*, int>> fds;
+    for (const auto& b : *bound) {
+      fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
+    }
+    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds));
+  }
+  for (auto& w : pool) {
+    w->start();
+  }
+  for (const auto& b : *bound) {
+    SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
+           b.conf->pool.c_str());
+  }
+  SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
+  if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound)) {
+    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
+           std::strerror(errno));
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGHUP) {
+      SY_LOG(Info, "SIGHUP: configuration reload is not available in this version; ignored");
+      continue;
+    }
+    SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+           static_cast<long long>(config.limits.drain_timeout.count()));
+    break;
+  }
+  for (auto& w : pool) {
+    w->begin_drain();
+  }
+  for (auto& w : pool) {
+    w->join();
+  }
+  health.stop();
+  pool.clear();
+  access_log.reset();  // flushes
+  SY_LOG(Info, "switchyard stopped");
+  return 0;
+}

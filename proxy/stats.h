@@ -1,0 +1,58 @@
+#pragma once
+// Per-worker counters (STYLE rule 14). Each counter has exactly one writer, its worker thread,
+// so an increment is a relaxed load + store (no locked instruction on the hot path); any thread
+// may read a counter at any time with a relaxed load and sum the workers' values.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace sy::proxy {
+
+enum class Stat : int {
+  ConnectionsAccepted,
+  ConnectionsActive,  // gauge
+  Requests,           // request heads parsed
+  Responses1xx,
+  Responses2xx,
+  Responses3xx,
+  Responses4xx,
+  Responses5xx,
+  BadRequests,          // rejected by the parser or a limit (4xx from the proxy itself)
+  ClientTimeouts,       // header/body/idle/send timeouts on the client side
+  ClientAborts,         // client went away mid-exchange
+  UpstreamConnects,     // new upstream connections attempted
+  UpstreamConnectFailures,
+  UpstreamReuses,       // requests sent on a pooled keep-alive connection
+  UpstreamRetries,      // attempts moved to another member before any byte was sent
+  UpstreamTimeouts,     // 504s
+  UpstreamErrors,       // 502s (bad response, reset)
+  NoHealthyMember,      // requests that found every member down or ejected (panic mode used)
+  PassiveEjections,
+  kCount
+};
+
+const char* stat_name(Stat stat);
+
+class WorkerStats {
+ public:
+  // Worker thread only.
+  void inc(Stat s, uint64_t n = 1) {
+    auto& c = v_[static_cast<int>(s)];
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void dec(Stat s) {
+    auto& c = v_[static_cast<int>(s)];
+    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  // Any thread.
+  uint64_t get(Stat s) const { return v_[static_cast<int>(s)].load(std::memory_order_relaxed); }
+
+ private:
+  std::array<std::atomic<uint64_t>, static_cast<int>(Stat::kCount)> v_{};
+};
+
+// Counts a response status into the right class counter. Worker thread only.
+void count_status(WorkerStats& stats, int status);
+
+}  // namespace sy::proxy

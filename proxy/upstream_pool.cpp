@@ -1,0 +1,221 @@
+#include "proxy/upstream_pool.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <ctime>
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "proxy/stats.h"
+
+namespace sy::proxy {
+
+uint64_t monotonic_us() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+uint64_t monotonic_ms() { return monotonic_us() / 1000u; }
+
+namespace {
+
+Result<Unit> resolve(const conf::Member& m, MemberState* out) {
+  std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
+  std::memset(&out->addr, 0, sizeof(out->addr));
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out->addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(m.port));
+    out->addr_len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(m.port));
+    out->addr_len = sizeof(sockaddr_in6);
+  } else {
+    return make_error(Errc::Config, "member address " + m.address + " is not an IP literal");
+  }
+  out->label = m.address;
+  return ok_result();
+}
+
+// Idle connection callbacks: anything happening on an idle connection (data, EOF, error)
+// means it cannot be reused; free it.
+void idle_event_cb(bufferevent* bev, short /*what*/, void* arg);
+
+void idle_read_cb(bufferevent* bev, void* arg) { idle_event_cb(bev, BEV_EVENT_READING, arg); }
+
+void idle_event_cb(bufferevent* bev, short /*what*/, void* arg) {
+  auto* idle = static_cast<IdleConn*>(arg);
+  WorkerMember* m = idle->member;
+  for (size_t i = 0; i < m->idle.size(); ++i) {
+    if (m->idle[i] == idle) {
+      m->idle.erase(m->idle.begin() + static_cast<long>(i));
+      break;
+    }
+  }
+  bufferevent_free(bev);
+  delete idle;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& config) {
+  auto reg = std::unique_ptr<PoolRegistry>(new PoolRegistry());
+  for (const auto& p : config.pools) {
+    auto ps = std::make_unique<PoolState>();
+    ps->conf = &p;
+    for (const auto& m : p.members) {
+      auto ms = std::make_unique<MemberState>();
+      ms->conf = &m;
+      auto r = resolve(m, ms.get());
+      if (!r) {
+        return r.error();
+      }
+      ps->members.push_back(std::move(ms));
+    }
+    reg->pools_.push_back(std::move(ps));
+  }
+  return reg;
+}
+
+const PoolState* PoolRegistry::find(const std::string& name) const {
+  for (const auto& p : pools_) {
+    if (p->conf->name == name) {
+      return p.get();
+    }
+  }
+  return nullptr;
+}
+
+WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats)
+    : shared_(shared), base_(base), stats_(stats) {
+  members_.resize(shared->members.size());
+  for (size_t i = 0; i < members_.size(); ++i) {
+    members_[i].shared = shared->members[i].get();
+    members_[i].weight = shared->members[i]->conf->weight;
+  }
+}
+
+WorkerPool::~WorkerPool() { close_idle(); }
+
+bool WorkerPool::usable(const WorkerMember& m, bool respect_health, uint64_t now_ms) const {
+  if (!respect_health) {
+    return true;
+  }
+  if (!m.shared->healthy.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  return m.ejected_until_ms == 0 || m.ejected_until_ms <= now_ms;
+}
+
+WorkerMember* WorkerPool::pick_round_robin(uint64_t exclude_mask, bool respect_health,
+                                           uint64_t now_ms) {
+  WorkerMember* best = nullptr;
+  int total = 0;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    WorkerMember& m = members_[i];
+    if ((i < 64 && (exclude_mask >> i) & 1u) || !usable(m, respect_health, now_ms)) {
+      continue;
+    }
+    m.current_weight += m.weight;
+    total += m.weight;
+    if (best == nullptr || m.current_weight > best->current_weight) {
+      best = &m;
+    }
+  }
+  if (best != nullptr) {
+    best->current_weight -= total;
+  }
+  return best;
+}
+
+WorkerMember* WorkerPool::pick_least_conn(uint64_t exclude_mask, bool respect_health,
+                                          uint64_t now_ms) {
+  WorkerMember* best = nullptr;
+  size_t n = members_.size();
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = (lc_cursor_ + k) % n;
+    WorkerMember& m = members_[i];
+    if ((i < 64 && (exclude_mask >> i) & 1u) || !usable(m, respect_health, now_ms)) {
+      continue;
+    }
+    // Compare active/weight without division: a.active * b.weight < b.active * a.weight.
+    if (best == nullptr ||
+        static_cast<int64_t>(m.active) * best->weight <
+            static_cast<int64_t>(best->active) * m.weight) {
+      best = &m;
+    }
+  }
+  lc_cursor_ = (lc_cursor_ + 1) % (n == 0 ? 1 : n);
+  return best;
+}
+
+WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic) {
+  bool lc = shared_->conf->balance == conf::Balance::LeastConn;
+  *panic = false;
+  WorkerMember* m = lc ? pick_least_conn(exclude_mask, true, now_ms)
+                       : pick_round_robin(exclude_mask, true, now_ms);
+  if (m == nullptr) {
+    m = lc ? pick_least_conn(exclude_mask, false, now_ms)
+           : pick_round_robin(exclude_mask, false, now_ms);
+    *panic = m != nullptr;
+  }
+  return m;
+}
+
+bufferevent* WorkerPool::take_idle(WorkerMember* m) {
+  if (m->idle.empty()) {
+    return nullptr;
+  }
+  IdleConn* idle = m->idle.back();
+  m->idle.pop_back();
+  bufferevent* bev = idle->bev;
+  delete idle;
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  return bev;
+}
+
+void WorkerPool::park(WorkerMember* m, bufferevent* bev) {
+  if (static_cast<int>(m->idle.size()) >= shared_->conf->max_idle_connections) {
+    bufferevent_free(bev);
+    return;
+  }
+  auto* idle = new IdleConn{bev, m};
+  bufferevent_setcb(bev, idle_read_cb, nullptr, idle_event_cb, idle);
+  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  bufferevent_setwatermark(bev, EV_READ, 0, 0);
+  bufferevent_enable(bev, EV_READ);
+  m->idle.push_back(idle);
+}
+
+void WorkerPool::close_idle() {
+  for (auto& m : members_) {
+    for (IdleConn* idle : m.idle) {
+      bufferevent_free(idle->bev);
+      delete idle;
+    }
+    m.idle.clear();
+  }
+}
+
+void WorkerPool::record_success(WorkerMember* m) { m->consecutive_failures = 0; }
+
+void WorkerPool::record_failure(WorkerMember* m, uint64_t now_ms) {
+  const auto& pe = shared_->conf->passive_ejection;
+  if (pe.consecutive_failures <= 0) {
+    return;
+  }
+  if (++m->consecutive_failures >= pe.consecutive_failures) {
+    m->consecutive_failures = 0;
+    m->ejected_until_ms = now_ms + static_cast<uint64_t>(pe.eject_for.count());
+    stats_->inc(Stat::PassiveEjections);
+  }
+}
+
+}  // namespace sy::proxy

@@ -1,0 +1,121 @@
+#pragma once
+// Upstream pools in two halves:
+//
+//   PoolRegistry (shared, built once on the main thread from the Config)
+//     └─ PoolState ── MemberState: resolved address + `healthy` (atomic, written by the
+//                     health checker thread, read by workers with a relaxed load)
+//   WorkerPool (one per pool per worker, worker thread only)
+//     └─ WorkerMember: balancing state, active count, passive-ejection state and the idle
+//                      keep-alive connections to that member
+//
+// Nothing on the hot path takes a lock: workers only read the shared half.
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "conf/config.h"
+
+struct bufferevent;
+struct event_base;
+
+namespace sy::proxy {
+
+class WorkerStats;
+
+struct MemberState {
+  const conf::Member* conf = nullptr;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  std::string label;                  // "127.0.0.1:9001" (as used in logs and Host fallback)
+  std::atomic<bool> healthy{true};    // health checker writes; workers read
+};
+
+struct PoolState {
+  const conf::Pool* conf = nullptr;
+  std::vector<std::unique_ptr<MemberState>> members;
+};
+
+// Immutable after build() apart from MemberState::healthy.
+class PoolRegistry {
+ public:
+  // Resolves every member address (numeric or "localhost"; no DNS on the hot path ever).
+  // Main thread; |config| must outlive the registry.
+  static Result<std::unique_ptr<PoolRegistry>> build(const conf::Config& config);
+  const PoolState* find(const std::string& name) const;
+  const std::vector<std::unique_ptr<PoolState>>& pools() const { return pools_; }
+
+ private:
+  std::vector<std::unique_ptr<PoolState>> pools_;
+};
+
+// An idle keep-alive connection parked in a WorkerMember. While parked its bufferevent
+// callbacks point at the member's idle handler, which frees it if the upstream closes it or
+// sends anything unsolicited.
+struct IdleConn {
+  bufferevent* bev = nullptr;
+  struct WorkerMember* member = nullptr;
+};
+
+struct WorkerMember {
+  MemberState* shared = nullptr;
+  int weight = 1;
+  int current_weight = 0;           // smooth weighted round robin (nginx's algorithm)
+  int active = 0;                   // exchanges in flight on this member (least_conn)
+  int consecutive_failures = 0;     // passive ejection
+  uint64_t ejected_until_ms = 0;    // monotonic ms; 0 = not ejected
+  std::vector<IdleConn*> idle;      // most recently used last
+};
+
+class WorkerPool {
+ public:
+  WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats);
+  ~WorkerPool();  // frees idle connections
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  const conf::Pool& conf() const { return *shared_->conf; }
+
+  // Picks a member by the pool's balance algorithm among healthy, non-ejected members whose
+  // bit in |exclude_mask| is clear; when none qualify it ignores health and ejection (panic
+  // mode, like Envoy's panic threshold) so that a wrong health check cannot black-hole a pool.
+  // nullptr only when every member is excluded. |now_ms| is monotonic. Worker thread only.
+  WorkerMember* pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic);
+
+  // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
+  // must install its own callbacks. Worker thread only.
+  bufferevent* take_idle(WorkerMember* m);
+  // Parks |bev| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
+  void park(WorkerMember* m, bufferevent* bev);
+  // Frees every idle connection (graceful shutdown).
+  void close_idle();
+
+  // Passive health: record the outcome of an exchange with |m|.
+  void record_success(WorkerMember* m);
+  void record_failure(WorkerMember* m, uint64_t now_ms);
+
+  size_t size() const { return members_.size(); }
+  WorkerMember& member(size_t i) { return members_[i]; }
+
+ private:
+  WorkerMember* pick_round_robin(uint64_t exclude_mask, bool respect_health, uint64_t now_ms);
+  WorkerMember* pick_least_conn(uint64_t exclude_mask, bool respect_health, uint64_t now_ms);
+  bool usable(const WorkerMember& m, bool respect_health, uint64_t now_ms) const;
+
+  const PoolState* shared_;
+  event_base* base_;
+  WorkerStats* stats_;
+  std::vector<WorkerMember> members_;
+  size_t lc_cursor_ = 0;  // least_conn tie breaker rotates
+};
+
+// Monotonic clock in milliseconds / microseconds (vDSO, no syscall).
+uint64_t monotonic_ms();
+uint64_t monotonic_us();
+
+}  // namespace sy::proxy

@@ -1,0 +1,216 @@
+#include "proxy/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/log.h"
+#include "proxy/connection.h"
+#include "proxy/listener.h"
+
+namespace sy::proxy {
+namespace {
+
+constexpr timeval kFlushInterval = {0, 100 * 1000};  // access-log hand-off
+
+void accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int peer_len, void* arg) {
+  auto* l = static_cast<WorkerListener*>(arg);
+  l->worker->adopt(l, fd, peer, peer_len);
+}
+
+void accept_error_cb(evconnlistener*, void* arg) {
+  auto* l = static_cast<WorkerListener*>(arg);
+  int err = EVUTIL_SOCKET_ERROR();
+  // EMFILE/ENFILE/ENOBUFS: libevent retries on the next readiness; log, keep serving.
+  SY_LOG(Warn, "worker %d: accept on listener %s failed: %s", l->worker->id(),
+         l->conf->name.c_str(), evutil_socket_error_to_string(err));
+}
+
+}  // namespace
+
+Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
+               AccessLogWriter* log,
+               const std::vector<std::pair<const conf::Listener*, int>>& listener_fds)
+    : id_(id), config_(config), access_log_(log) {
+  base_ = event_base_new();
+  inbox_event_ = event_new(base_, -1, 0, inbox_cb, this);
+  flush_timer_ = event_new(base_, -1, EV_PERSIST, flush_cb, this);
+  drain_timer_ = evtimer_new(base_, drain_timeout_cb, this);
+  for (const auto& p : registry.pools()) {
+    pools_.push_back(std::make_unique<WorkerPool>(p.get(), base_, &stats_));
+  }
+  for (const auto& [lconf, fd] : listener_fds) {
+    auto wl = std::make_unique<WorkerListener>();
+    wl->worker = this;
+    wl->conf = lconf;
+    wl->fd = fd;
+    for (size_t i = 0; i < registry.pools().size(); ++i) {
+      if (registry.pools()[i]->conf->name == lconf->pool) {
+        wl->pool = pools_[i].get();
+      }
+    }
+    listeners_.push_back(std::move(wl));
+  }
+  headers_.resize(static_cast<size_t>(config.limits.max_headers) + 1);
+  head_scratch_.reserve(4096);
+  parse_limits_.max_head_bytes = config.limits.max_header_bytes;
+  parse_limits_.max_headers = static_cast<size_t>(config.limits.max_headers);
+  parse_limits_.max_uri_bytes = config.limits.max_uri_bytes;
+}
+
+Worker::~Worker() {
+  while (conns_ != nullptr) {
+    destroy(conns_);
+  }
+  for (auto& l : listeners_) {
+    if (l->lev != nullptr) {
+      evconnlistener_free(l->lev);  // closes the fd
+    } else if (l->fd >= 0) {
+      ::close(l->fd);
+    }
+  }
+  pools_.clear();
+  event_free(inbox_event_);
+  event_free(flush_timer_);
+  event_free(drain_timer_);
+  event_base_free(base_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::run() {
+  for (auto& l : listeners_) {
+    l->lev = evconnlistener_new(base_, accept_cb, l.get(), LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
+    evconnlistener_set_error_cb(l->lev, accept_error_cb);
+  }
+  event_add(flush_timer_, &kFlushInterval);
+  event_base_dispatch(base_);
+  access_log_.flush();
+}
+
+void Worker::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_.push_back(std::move(fn));
+  }
+  event_active(inbox_event_, EV_READ, 0);
+}
+
+void Worker::inbox_cb(int, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(w->inbox_mu_);
+    batch.swap(w->inbox_);
+  }
+  for (auto& fn : batch) {
+    fn();
+  }
+}
+
+void Worker::flush_cb(int, short, void* arg) { static_cast<Worker*>(arg)->access_log_.flush(); }
+
+void Worker::begin_drain() {
+  post([this] { drain_now(); });
+}
+
+void Worker::drain_now() {
+  if (draining_) {
+    return;
+  }
+  draining_ = true;
+  // Serve what the kernel already queued on our sockets, then stop listening: with
+  // SO_REUSEPORT, closing a socket resets the connections still in its accept queue.
+  for (auto& l : listeners_) {
+    if (l->lev == nullptr) {
+      continue;
+    }
+    for (int fd : accept_pending(l->fd)) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      adopt(l.get(), fd, reinterpret_cast<sockaddr*>(&ss), static_cast<int>(len));
+    }
+    evconnlistener_free(l->lev);
+    l->lev = nullptr;
+    l->fd = -1;
+  }
+  for (auto& p : pools_) {
+    p->close_idle();
+  }
+  ClientConnection* c = conns_;
+  while (c != nullptr) {
+    ClientConnection* next = c->next_;
+    if (c->on_drain() == ClientConnection::Step::Close) {
+      destroy(c);
+    }
+    c = next;
+  }
+  timeval tv;
+  tv.tv_sec = config_.limits.drain_timeout.count() / 1000;
+  tv.tv_usec = static_cast<long>((config_.limits.drain_timeout.count() % 1000) * 1000);
+  evtimer_add(drain_timer_, &tv);
+  maybe_exit();
+}
+
+void Worker::drain_timeout_cb(int, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  if (w->num_conns_ > 0) {
+    SY_LOG(Warn, "worker %d: drain timeout, closing %zu connection(s)", w->id_, w->num_conns_);
+  }
+  while (w->conns_ != nullptr) {
+    w->conns_->on_kill();
+    w->destroy(w->conns_);
+  }
+  w->maybe_exit();
+}
+
+void Worker::maybe_exit() {
+  if (draining_ && num_conns_ == 0) {
+    event_base_loopexit(base_, nullptr);
+  }
+}
+
+void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len) {
+  auto* c = new ClientConnection(this, listener, fd, peer, peer_len);
+  c->next_ = conns_;
+  if (conns_ != nullptr) {
+    conns_->prev_ = c;
+  }
+  conns_ = c;
+  ++num_conns_;
+  // Accepted during a drain (from the kernel's queue): it gets the chance to send its request,
+  // bounded by the header timeout and the drain deadline, and closes after one response.
+  c->start();
+  if (draining_) {
+    (void)c->on_drain();
+  }
+}
+
+void Worker::destroy(ClientConnection* c) {
+  if (c->prev_ != nullptr) {
+    c->prev_->next_ = c->next_;
+  } else {
+    conns_ = c->next_;
+  }
+  if (c->next_ != nullptr) {
+    c->next_->prev_ = c->prev_;
+  }
+  --num_conns_;
+  delete c;
+  maybe_exit();
+}
+
+}  // namespace sy::proxy

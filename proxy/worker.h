@@ -1,0 +1,107 @@
+#pragma once
+// A worker: one thread, one libevent event_base, and everything that thread touches
+// (STYLE rule 2). It owns its listening sockets (one per listener, SO_REUSEPORT), its client
+// connections, its per-pool upstream connection pools, its counters and its access-log buffer.
+// Other threads talk to it only through post().
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conf/config.h"
+#include "proxy/access_log.h"
+#include "proxy/http1_parser.h"
+#include "proxy/stats.h"
+#include "proxy/upstream_pool.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+
+namespace sy::proxy {
+
+class ClientConnection;
+class Worker;
+
+// One listening socket of one worker.
+struct WorkerListener {
+  Worker* worker = nullptr;
+  const conf::Listener* conf = nullptr;
+  WorkerPool* pool = nullptr;  // where this listener's requests go
+  int fd = -1;
+  evconnlistener* lev = nullptr;
+};
+
+class Worker {
+ public:
+  // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
+  // configured listener with this worker's socket for it. Main thread.
+  Worker(int id, const conf::Config& config, const PoolRegistry& registry, AccessLogWriter* log,
+         const std::vector<std::pair<const conf::Listener*, int>>& listener_fds);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();  // main thread: spawns the thread, which runs the loop until it exits
+  void join();   // main thread
+
+  // Runs |fn| on the worker thread soon. Any thread.
+  void post(std::function<void()> fn);
+  // Starts a graceful drain: stop accepting, finish in-flight exchanges, close idle
+  // connections, exit the loop when no connection is left or |drain_timeout| passed.
+  // Any thread (posts).
+  void begin_drain();
+
+  // --- worker thread only ---
+  event_base* base() const { return base_; }
+  int id() const { return id_; }
+  const conf::Limits& limits() const { return config_.limits; }
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }  // any thread (relaxed reads)
+  AccessLogBuffer& access_log() { return access_log_; }
+  bool draining() const { return draining_; }
+  // Reusable per-worker scratch: header array (max_headers entries) and a string for building
+  // heads. Valid until the next call that uses them; never held across callbacks.
+  http1::Header* header_scratch() { return headers_.data(); }
+  std::string& head_scratch() { return head_scratch_; }
+  const http1::Limits& parse_limits() const { return parse_limits_; }
+
+  // Takes ownership of an accepted client socket. Worker thread only.
+  void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
+  // connection's own libevent callbacks at their very end (STYLE rule 5).
+  void destroy(ClientConnection* conn);
+
+ private:
+  void run();
+  void drain_now();
+  void maybe_exit();
+  static void inbox_cb(int, short, void* arg);
+  static void flush_cb(int, short, void* arg);
+  static void drain_timeout_cb(int, short, void* arg);
+
+  int id_;
+  const conf::Config& config_;
+  event_base* base_ = nullptr;
+  event* inbox_event_ = nullptr;
+  event* flush_timer_ = nullptr;
+  event* drain_timer_ = nullptr;
+  std::mutex inbox_mu_;
+  std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
+  std::vector<std::unique_ptr<WorkerPool>> pools_;
+  std::vector<std::unique_ptr<WorkerListener>> listeners_;
+  ClientConnection* conns_ = nullptr;  // intrusive list head
+  size_t num_conns_ = 0;
+  bool draining_ = false;
+  WorkerStats stats_;
+  AccessLogBuffer access_log_;
+  std::vector<http1::Header> headers_;
+  std::string head_scratch_;
+  http1::Limits parse_limits_;
+  std::thread thread_;
+};
+
+}  // namespace sy::proxy

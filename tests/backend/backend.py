@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Demo and test backend: a small HTTP/1.1 origin server with keep-alive and streaming bodies.
+
+It plays an application node of one version ("old" or "new") in the demo and the integration
+tests. Endpoints (any method unless noted):
+
+  /                    "<name> <version>\n"
+  /health              200 "ok" while healthy; 503 after /control/down (until /control/up)
+  /control/down|up     flip the health answer (used by the health-check tests)
+  /headers             the request head as received, as JSON (method, target, headers)
+  /echo                streams the request body back (same framing length or chunked)
+  /upload              reads the whole request body, answers "<bytes> <sha256>\n"
+  /download?bytes=N    N bytes of a repeating pattern, streamed; &chunked=1 for chunked coding
+  /slow?ms=N           waits N ms before answering
+  /status/N            answers status N (no body for 1xx/204/304)
+  /close               closes the connection without answering
+  /info103             sends "103 Early Hints" before the 200
+
+Usage: backend.py --port P [--name N] [--version V] [--ready-file F]
+Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
+"""
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import sys
+import urllib.parse
+
+PATTERN = bytes(range(256)) * 256  # 64 KiB
+
+
+class Backend:
+    def __init__(self, name, version):
+        self.name = name
+        self.version = version
+        self.healthy = True
+        self.requests = 0
+
+    async def handle(self, reader, writer):
+        try:
+            while True:
+                head = await read_head(reader)
+                if head is None:
+                    break
+                keep = await self.respond(head, reader, writer)
+                await writer.drain()
+                if not keep:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    async def respond(self, head, reader, writer):
+        method, target, version, headers = head
+        self.requests += 1
+        url = urllib.parse.urlsplit(target)
+        path = url.path
+        query = dict(urllib.parse.parse_qsl(url.query))
+        conn = headers.get("connection", "").lower()
+        keep = not ("close" in conn or (version == "HTTP/1.0" and "keep-alive" not in conn))
+
+        if path == "/close":
+            await discard_body(headers, reader)
+            return False
+        if path == "/echo":
+            await self.echo(headers, reader, writer, keep)
+            return keep
+        if path == "/upload":
+            h = hashlib.sha256()
+            n = 0
+            async for piece in body_pieces(headers, reader):
+                h.update(piece)
+                n += len(piece)
+            send(writer, 200, f"{n} {h.hexdigest()}\n".encode(), keep)
+            return keep
+
+        await discard_body(headers, reader)
+        if path == "/health":
+            if self.healthy:
+                send(writer, 200, b"ok\n", keep)
+            else:
+                send(writer, 503, b"down\n", keep)
+        elif path == "/control/down":
+            self.healthy = False
+            send(writer, 200, b"down\n", keep)
+        elif path == "/control/up":
+            self.healthy = True
+            send(writer, 200, b"up\n", keep)
+        elif path == "/headers":
+            body = json.dumps({"method": method, "target": target, "version": version,
+                               "headers": headers, "name": self.name}).encode()
+            send(writer, 200, body, keep, ctype="application/json")
+        elif path == "/download":
+            await self.download(writer, int(query.get("bytes", "0")),
+                                query.get("chunked") == "1", keep, method == "HEAD")
+        elif path == "/slow":
+            await asyncio.sleep(int(query.get("ms", "1000")) / 1000)
+            send(writer, 200, f"{self.name} slow\n".encode(), keep)
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            no_body = code < 200 or code in (204, 304)
+            send(writer, code, b"" if no_body else f"status {code}\n".encode(), keep,
+                 with_length=not no_body)
+        elif path == "/info103":
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            send(writer, 200, b"after hints\n", keep)
+        else:
+            body = f"{self.name} {self.version}\n".encode()
+            send(writer, 200, b"" if method == "HEAD" else body, keep,
+                 length=len(body))
+        return keep
+
+    async def echo(self, headers, reader, writer, keep):
+        chunked = "content-length" not in headers
+        out = [b"HTTP/1.1 200 OK\r\n", f"X-Backend: {self.name}\r\n".encode()]
+        if chunked:
+            out.append(b"Transfer-Encoding: chunked\r\n")
+        else:
+            out.append(f"Content-Length: {headers['content-length']}\r\n".encode())
+        if not keep:
+            out.append(b"Connection: close\r\n")
+        writer.write(b"".join(out) + b"\r\n")
+        async for piece in body_pieces(headers, reader):
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            await writer.drain()
+        if chunked:
+            writer.write(b"0\r\n\r\n")
+
+    async def download(self, writer, n, chunked, keep, head_only):
+        out = [b"HTTP/1.1 200 OK\r\n", f"X-Backend: {self.name}\r\n".encode(),
+               b"Content-Type: application/octet-stream\r\n"]
+        out.append(b"Transfer-Encoding: chunked\r\n" if chunked
+                   else f"Content-Length: {n}\r\n".encode())
+        if not keep:
+            out.append(b"Connection: close\r\n")
+        writer.write(b"".join(out) + b"\r\n")
+        if head_only:
+            return
+        left = n
+        while left > 0:
+            piece = PATTERN[: min(left, len(PATTERN))]
+            left -= len(piece)
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            await writer.drain()
+        if chunked:
+            writer.write(b"0\r\n\r\n")
+
+
+def send(writer, code, body, keep, ctype="text/plain", with_length=True, length=None):
+    reason = {200: "OK", 204: "No Content", 304: "Not Modified", 404: "Not Found",
+              500: "Internal Server Error", 503: "Service Unavailable"}.get(code, "Status")
+    lines = [f"HTTP/1.1 {code} {reason}", f"Content-Type: {ctype}"]
+    if with_length:
+        lines.append(f"Content-Length: {len(body) if length is None else length}")
+    if not keep:
+        lines.append("Connection: close")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+
+async def read_head(reader):
+    try:
+        raw = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = raw.decode("latin-1").split("\r\n")
+    method, target, version = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        k, v = line.split(":", 1)
+        k = k.strip().lower()
+        headers[k] = (headers[k] + ", " + v.strip()) if k in headers else v.strip()
+    return method, target, version, headers
+
+
+async def body_pieces(headers, reader):
+    if "transfer-encoding" in headers:
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip(), 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass
+                return
+            left = size
+            while left > 0:
+                piece = await reader.read(min(left, 65536))
+                if not piece:
+                    raise ConnectionError("eof in chunk")
+                left -= len(piece)
+                yield piece
+            await reader.readexactly(2)
+    else:
+        left = int(headers.get("content-length", "0"))
+        while left > 0:
+            piece = await reader.read(min(left, 65536))
+            if not piece:
+                raise ConnectionError("eof in body")
+            left -= len(piece)
+            yield piece
+
+
+async def discard_body(headers, reader):
+    async for _ in body_pieces(headers, reader):
+        pass
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--name", default="backend")
+    ap.add_argument("--version", default="0")
+    ap.add_argument("--ready-file")
+    args = ap.parse_args()
+    backend = Backend(args.name, args.version)
+    server = await asyncio.start_server(backend.handle, args.host, args.port,
+                                        limit=1 << 20, reuse_address=True)
+    port = server.sockets[0].getsockname()[1]
+    if args.ready_file:
+        tmp = args.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"port={port}\n")
+        os.replace(tmp, args.ready_file)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,39 @@
+# Switchyard: the two commands are `make demo` and `make test`. Both install missing Debian
+# packages (scripts/install-deps.sh holds the one list), configure, build, then run.
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+WERROR     ?= ON
+
+.PHONY: all deps configure build test demo bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSY_WERROR=$(WERROR)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The whole suite: unit + integration tests through ctest (with the private MariaDB the
+# database tests need), then a short libFuzzer run of the HTTP/1 parser.
+test: build
+	bash scripts/run-tests.sh $(BUILD_DIR)
+
+demo: build
+	SY_BUILD_DIR=$(BUILD_DIR) bash scripts/demo.sh
+
+bench: build
+	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
+
+fuzz: deps
+	bash tests/fuzz/run.sh 60
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) build-fuzz var

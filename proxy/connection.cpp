@@ -413,6 +413,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   bufferevent_disable(client_, EV_READ);
   attempts_ = 0;
   exclude_mask_ = 0;
+  last_connect_error_.clear();
   return connect_upstream();
 }
 
@@ -486,8 +487,11 @@ ClientConnection::Step ClientConnection::connect_upstream() {
     uint64_t now_ms = monotonic_ms();
     WorkerMember* m = pool->pick(exclude_mask_, now_ms, &panic);
     if (m == nullptr) {
-      return respond_error(502, nullptr,
-                           "no member of pool '" + pc.name + "' could be connected\n", "SC");
+      std::string body = "no member of pool '" + pc.name + "' could be connected";
+      if (!last_connect_error_.empty()) {
+        body += " (last: " + last_connect_error_ + ")";
+      }
+      return respond_error(502, nullptr, body + "\n", "SC");
     }
     if (panic) {
       worker_->stats().inc(Stat::NoHealthyMember);
@@ -527,6 +531,7 @@ ClientConnection::Step ClientConnection::on_connect_failed(const char* why) {
   WorkerPool* pool = listener_->pool;
   pool->record_failure(member_, monotonic_ms());
   std::string label = member_->shared->label;
+  last_connect_error_ = label + ": " + why;
   release_upstream(false);
   for (size_t i = 0; i < pool->size() && i < 64; ++i) {
     if (&pool->member(i) == member_) {

@@ -138,6 +138,7 @@ class ClientConnection {
   bool req_done_ = false;
   WorkerMember* member_ = nullptr;
   uint64_t exclude_mask_ = 0;  // members that failed to connect for this exchange
+  std::string last_connect_error_;  // "member: why" of the last failed connect (error path only)
   int attempts_ = 0;
   bool reused_ = false;
   RespState resp_state_ = RespState::Head;

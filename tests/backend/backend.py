@@ -7,6 +7,7 @@ tests. Endpoints (any method unless noted):
   /                    "<name> <version>\n"
   /health              200 "ok" while healthy; 503 after /control/down (until /control/up)
   /control/down|up     flip the health answer (used by the health-check tests)
+  /control/seen?path=P how many requests for path P this backend has received
   /headers             the request head as received, as JSON (method, target, headers)
   /echo                streams the request body back (same framing length or chunked)
   /upload              reads the whole request body, answers "<bytes> <sha256>\n"
@@ -37,6 +38,7 @@ class Backend:
         self.version = version
         self.healthy = True
         self.requests = 0
+        self.seen = {}  # path -> requests received (not counting /control/*)
 
     async def handle(self, reader, writer):
         try:
@@ -62,6 +64,8 @@ class Backend:
         url = urllib.parse.urlsplit(target)
         path = url.path
         query = dict(urllib.parse.parse_qsl(url.query))
+        if not path.startswith("/control/"):
+            self.seen[path] = self.seen.get(path, 0) + 1
         conn = headers.get("connection", "").lower()
         keep = not ("close" in conn or (version == "HTTP/1.0" and "keep-alive" not in conn))
 
@@ -92,6 +96,8 @@ class Backend:
         elif path == "/control/up":
             self.healthy = True
             send(writer, 200, b"up\n", keep)
+        elif path == "/control/seen":
+            send(writer, 200, f"{self.seen.get(query.get('path', '/'), 0)}\n".encode(), keep)
         elif path == "/headers":
             body = json.dumps({"method": method, "target": target, "version": version,
                                "headers": headers, "name": self.name}).encode()

@@ -10,7 +10,8 @@
 #include <cstring>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <event2/bufferevent.h>  // BEV_EVENT_* flags
+#include "proxy/stream.h"
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -33,13 +34,11 @@ timeval ms_to_tv(uint64_t ms) {
 }
 
 // Per-socket set-up once connected: no Nagle delay (we always write whole messages), and
-// 64 KiB reads/writes instead of libevent's 16 KiB default so bulk bodies take fewer syscalls.
-void tune_socket(bufferevent* bev) {
-  int fd = bufferevent_getfd(bev);
+// 64 KiB reads so bulk bodies take few syscalls.
+void tune_socket(Stream* s) {
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  bufferevent_set_max_single_read(bev, kMaxSingleIo);
-  bufferevent_set_max_single_write(bev, kMaxSingleIo);
+  setsockopt(s->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  s->set_max_single_read(kMaxSingleIo);
 }
 
 void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
@@ -105,7 +104,7 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
       req_chunks_(worker->parse_limits().max_head_bytes),
       resp_chunks_(worker->parse_limits().max_head_bytes) {
   format_peer(peer, &client_label_, &client_ip_);
-  client_ = bufferevent_socket_new(worker->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  client_ = new Stream(worker->base(), fd);
   timer_ = evtimer_new(worker->base(), timer_cb, this);
   worker->stats().inc(Stat::ConnectionsAccepted);
   worker->stats().inc(Stat::ConnectionsActive);
@@ -116,7 +115,7 @@ ClientConnection::~ClientConnection() {
     release_upstream(false);
   }
   if (client_ != nullptr) {
-    bufferevent_free(client_);
+    delete client_;
   }
   if (timer_ != nullptr) {
     event_free(timer_);
@@ -127,11 +126,11 @@ ClientConnection::~ClientConnection() {
 void ClientConnection::start() {
   tune_socket(client_);
   uint64_t high = worker_->limits().buffer_high_water;
-  bufferevent_setwatermark(client_, EV_WRITE, high / 2, 0);
-  bufferevent_setcb(client_, client_read_cb, client_write_cb, client_event_cb, this);
+  client_->set_write_low_water(high / 2);
+  client_->set_callbacks(client_read_cb, client_write_cb, client_event_cb, this);
   timeval send_tv = ms_to_tv(static_cast<uint64_t>(worker_->limits().send_timeout.count()));
-  bufferevent_set_timeouts(client_, nullptr, &send_tv);
-  bufferevent_enable(client_, EV_READ | EV_WRITE);
+  client_->set_timeouts(nullptr, &send_tv);
+  client_->enable(EV_READ | EV_WRITE);
   // A new connection gets the header timeout: a client that connects and sends nothing is a
   // slowloris as much as one that dribbles a head.
   arm_timer(static_cast<uint64_t>(worker_->limits().client_header_timeout.count()));
@@ -146,32 +145,32 @@ void ClientConnection::finish(ClientConnection* c, Step step) {
   }
 }
 
-void ClientConnection::client_read_cb(bufferevent*, void* arg) {
+void ClientConnection::client_read_cb(Stream*, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_client_read());
 }
 
-void ClientConnection::client_write_cb(bufferevent*, void* arg) {
+void ClientConnection::client_write_cb(Stream*, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_client_write());
 }
 
-void ClientConnection::client_event_cb(bufferevent*, short what, void* arg) {
+void ClientConnection::client_event_cb(Stream*, short what, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_client_event(what));
 }
 
-void ClientConnection::upstream_read_cb(bufferevent*, void* arg) {
+void ClientConnection::upstream_read_cb(Stream*, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_upstream_read());
 }
 
-void ClientConnection::upstream_write_cb(bufferevent*, void* arg) {
+void ClientConnection::upstream_write_cb(Stream*, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_upstream_write());
 }
 
-void ClientConnection::upstream_event_cb(bufferevent*, short what, void* arg) {
+void ClientConnection::upstream_event_cb(Stream*, short what, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_upstream_event(what));
 }
@@ -187,7 +186,7 @@ void ClientConnection::timer_cb(int, short, void* arg) {
 ClientConnection::Step ClientConnection::on_drain() {
   draining_ = true;
   if (phase_ == Phase::ReadHead && !head_started_ &&
-      evbuffer_get_length(bufferevent_get_input(client_)) == 0) {
+      evbuffer_get_length(client_->input()) == 0) {
     return Step::Close;
   }
   return Step::Keep;
@@ -220,13 +219,13 @@ ClientConnection::Step ClientConnection::on_client_read() {
     }
     // Pipelined bytes of the next request wait in the input buffer; stop reading when there
     // are too many of them.
-    if (evbuffer_get_length(bufferevent_get_input(client_)) >
+    if (evbuffer_get_length(client_->input()) >
         worker_->limits().buffer_high_water) {
-      bufferevent_disable(client_, EV_READ);
+      client_->disable(EV_READ);
     }
     return Step::Keep;
   case Phase::Closing: {
-    evbuffer* in = bufferevent_get_input(client_);
+    evbuffer* in = client_->input();
     evbuffer_drain(in, evbuffer_get_length(in));
     return Step::Keep;
   }
@@ -236,13 +235,13 @@ ClientConnection::Step ClientConnection::on_client_read() {
 
 ClientConnection::Step ClientConnection::on_client_write() {
   if (phase_ == Phase::Closing) {
-    return evbuffer_get_length(bufferevent_get_output(client_)) == 0 ? linger() : Step::Keep;
+    return evbuffer_get_length(client_->output()) == 0 ? linger() : Step::Keep;
   }
   if (upstream_paused_ && upstream_ != nullptr) {
     upstream_paused_ = false;
-    bufferevent_enable(upstream_, EV_READ);
+    upstream_->enable(EV_READ);
     // Bytes may be waiting in the upstream input buffer already.
-    if (evbuffer_get_length(bufferevent_get_input(upstream_)) > 0) {
+    if (evbuffer_get_length(upstream_->input()) > 0) {
       return on_upstream_read();
     }
   }
@@ -273,7 +272,7 @@ ClientConnection::Step ClientConnection::on_client_event(short what) {
   if (what & BEV_EVENT_EOF) {
     client_eof_ = true;
     if (phase_ == Phase::Closing) {
-      return (lingering_ || evbuffer_get_length(bufferevent_get_output(client_)) == 0)
+      return (lingering_ || evbuffer_get_length(client_->output()) == 0)
                  ? Step::Close
                  : Step::Keep;
     }
@@ -324,7 +323,7 @@ void ClientConnection::arm_timer(uint64_t ms) {
 }
 
 ClientConnection::Step ClientConnection::parse_head() {
-  evbuffer* in = bufferevent_get_input(client_);
+  evbuffer* in = client_->input();
   size_t len = evbuffer_get_length(in);
   if (len == 0) {
     return Step::Keep;
@@ -377,7 +376,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   head_request_ = head.method == "HEAD";
   idempotent_ = is_idempotent(head.method) && head.body == http1::BodyKind::None;
   bytes_in_ = head_len;
-  evbuffer* in = bufferevent_get_input(client_);
+  evbuffer* in = client_->input();
 
   if (head.method == "CONNECT") {
     evbuffer_drain(in, head_len);
@@ -410,7 +409,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   evbuffer_drain(in, head_len);
 
   phase_ = Phase::Connecting;
-  bufferevent_disable(client_, EV_READ);
+  client_->disable(EV_READ);
   attempts_ = 0;
   exclude_mask_ = 0;
   last_connect_error_.clear();
@@ -499,22 +498,22 @@ ClientConnection::Step ClientConnection::connect_upstream() {
     member_ = m;
     ++attempts_;
     t_connect_us_ = monotonic_us();
-    bufferevent* idle = pool->take_idle(m);
+    Stream* idle = pool->take_idle(m);
     if (idle != nullptr) {
       reused_ = true;
       upstream_ = idle;
       worker_->stats().inc(Stat::UpstreamReuses);
-      bufferevent_setcb(upstream_, upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
+      upstream_->set_callbacks(upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
       return on_upstream_connected();
     }
     reused_ = false;
     worker_->stats().inc(Stat::UpstreamConnects);
-    upstream_ = bufferevent_socket_new(worker_->base(), -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(upstream_, upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
+    upstream_ = new Stream(worker_->base(), -1);
+    upstream_->set_callbacks(upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
     timeval ctv = ms_to_tv(static_cast<uint64_t>(pc.connect_timeout.count()));
-    bufferevent_set_timeouts(upstream_, nullptr, &ctv);
-    bufferevent_enable(upstream_, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(upstream_, reinterpret_cast<sockaddr*>(&m->shared->addr),
+    upstream_->set_timeouts(nullptr, &ctv);
+    upstream_->enable(EV_READ | EV_WRITE);
+    if (upstream_->connect(reinterpret_cast<sockaddr*>(&m->shared->addr),
                                    static_cast<int>(m->shared->addr_len)) == 0) {
       return Step::Keep;  // on_upstream_event(CONNECTED) continues
     }
@@ -558,30 +557,30 @@ ClientConnection::Step ClientConnection::on_upstream_connected() {
   const conf::Pool& pc = listener_->pool->conf();
   const conf::Limits& lim = worker_->limits();
   uint64_t high = lim.buffer_high_water;
-  bufferevent_setwatermark(upstream_, EV_WRITE, high / 2, 0);
+  upstream_->set_write_low_water(high / 2);
   timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
   timeval resp_tv = ms_to_tv(static_cast<uint64_t>(pc.response_timeout.count()));
   resp_state_ = RespState::Head;
-  evbuffer* up_out = bufferevent_get_output(upstream_);
+  evbuffer* up_out = upstream_->output();
   evbuffer_add(up_out, up_head_.data(), up_head_.size());
   t_sent_us_ = t_connected_us_;
   if (req_mode_ == BodyMode::None) {
     req_done_ = true;
-    bufferevent_set_timeouts(upstream_, &resp_tv, &send_tv);
-    bufferevent_set_timeouts(client_, nullptr, &send_tv);
+    upstream_->set_timeouts(&resp_tv, &send_tv);
+    client_->set_timeouts(nullptr, &send_tv);
   } else {
     // While the body streams, upstream silence is normal: the response timeout starts when
     // the request is complete.
-    bufferevent_set_timeouts(upstream_, nullptr, &send_tv);
+    upstream_->set_timeouts(nullptr, &send_tv);
     timeval body_tv = ms_to_tv(static_cast<uint64_t>(lim.client_body_timeout.count()));
-    bufferevent_set_timeouts(client_, &body_tv, &send_tv);
+    client_->set_timeouts(&body_tv, &send_tv);
     if (expect_continue_ && minor_version_ == 1) {
-      evbuffer_add(bufferevent_get_output(client_), kContinue, sizeof(kContinue) - 1);
+      evbuffer_add(client_->output(), kContinue, sizeof(kContinue) - 1);
     }
   }
-  bufferevent_enable(upstream_, EV_READ | EV_WRITE);
+  upstream_->enable(EV_READ | EV_WRITE);
   if (!client_eof_) {
-    bufferevent_enable(client_, EV_READ);
+    client_->enable(EV_READ);
   }
   if (req_mode_ != BodyMode::None) {
     return forward_request_body();
@@ -591,8 +590,8 @@ ClientConnection::Step ClientConnection::on_upstream_connected() {
 }
 
 ClientConnection::Step ClientConnection::forward_request_body() {
-  evbuffer* in = bufferevent_get_input(client_);
-  evbuffer* out = bufferevent_get_output(upstream_);
+  evbuffer* in = client_->input();
+  evbuffer* out = upstream_->output();
   const conf::Limits& lim = worker_->limits();
   while (!req_done_) {
     size_t avail = evbuffer_get_length(in);
@@ -674,8 +673,8 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
     timeval resp_tv =
         ms_to_tv(static_cast<uint64_t>(listener_->pool->conf().response_timeout.count()));
-    bufferevent_set_timeouts(upstream_, &resp_tv, &send_tv);
-    bufferevent_set_timeouts(client_, nullptr, &send_tv);
+    upstream_->set_timeouts(&resp_tv, &send_tv);
+    client_->set_timeouts(nullptr, &send_tv);
     if (resp_state_ == RespState::Done) {
       return finish_exchange();
     }
@@ -689,20 +688,20 @@ ClientConnection::Step ClientConnection::forward_request_body() {
 
 void ClientConnection::pause_client_reads() {
   client_paused_ = true;
-  bufferevent_disable(client_, EV_READ);
+  client_->disable(EV_READ);
 }
 
 void ClientConnection::resume_client_reads() {
   client_paused_ = false;
   if (!client_eof_) {
-    bufferevent_enable(client_, EV_READ);
+    client_->enable(EV_READ);
   }
 }
 
 ClientConnection::Step ClientConnection::on_upstream_write() {
   if (client_paused_ && phase_ == Phase::Exchanging) {
     resume_client_reads();
-    if (!req_done_ && evbuffer_get_length(bufferevent_get_input(client_)) > 0) {
+    if (!req_done_ && evbuffer_get_length(client_->input()) > 0) {
       return forward_request_body();
     }
   }
@@ -730,7 +729,7 @@ ClientConnection::Step ClientConnection::on_upstream_read() {
 }
 
 ClientConnection::Step ClientConnection::parse_response_head() {
-  evbuffer* in = bufferevent_get_input(upstream_);
+  evbuffer* in = upstream_->input();
   size_t len = evbuffer_get_length(in);
   if (len == 0) {
     return Step::Keep;
@@ -760,7 +759,7 @@ ClientConnection::Step ClientConnection::parse_response_head() {
     // Interim response. 100 is ours to send (or not: the Expect field was not forwarded);
     // others (103 Early Hints) go to HTTP/1.1 clients as they are.
     if (head.status != 100 && minor_version_ == 1) {
-      evbuffer_remove_buffer(in, bufferevent_get_output(client_), r.consumed);
+      evbuffer_remove_buffer(in, client_->output(), r.consumed);
       bytes_out_ += r.consumed;
     } else {
       evbuffer_drain(in, r.consumed);
@@ -830,7 +829,7 @@ ClientConnection::Step ClientConnection::parse_response_head() {
   }
   out.append("\r\n");
   evbuffer_drain(in, r.consumed);
-  evbuffer_add(bufferevent_get_output(client_), out.data(), out.size());
+  evbuffer_add(client_->output(), out.data(), out.size());
   bytes_out_ += out.size();
   resp_head_sent_ = true;
   resp_state_ = RespState::Body;
@@ -841,8 +840,8 @@ ClientConnection::Step ClientConnection::parse_response_head() {
 }
 
 ClientConnection::Step ClientConnection::forward_response_body() {
-  evbuffer* in = bufferevent_get_input(upstream_);
-  evbuffer* out = bufferevent_get_output(client_);
+  evbuffer* in = upstream_->input();
+  evbuffer* out = client_->output();
   while (resp_state_ == RespState::Body) {
     size_t avail = evbuffer_get_length(in);
     if (resp_mode_ == BodyMode::Length) {
@@ -922,7 +921,7 @@ ClientConnection::Step ClientConnection::forward_response_body() {
   }
   if (evbuffer_get_length(out) >= worker_->limits().buffer_high_water) {
     upstream_paused_ = true;
-    bufferevent_disable(upstream_, EV_READ);
+    upstream_->disable(EV_READ);
   }
   return Step::Keep;
 }
@@ -930,10 +929,10 @@ ClientConnection::Step ClientConnection::forward_response_body() {
 ClientConnection::Step ClientConnection::response_done() {
   resp_state_ = RespState::Done;
   if (resp_mode_ == BodyMode::UntilClose && chunk_to_client_) {
-    evbuffer_add(bufferevent_get_output(client_), "0\r\n\r\n", 5);
+    evbuffer_add(client_->output(), "0\r\n\r\n", 5);
     bytes_out_ += 5;
   }
-  if (evbuffer_get_length(bufferevent_get_input(upstream_)) > 0) {
+  if (evbuffer_get_length(upstream_->input()) > 0) {
     upstream_reusable_ = false;  // unsolicited bytes after the response
   }
   if (!req_done_) {
@@ -975,12 +974,12 @@ ClientConnection::Step ClientConnection::start_next_request() {
   if (worker_->draining()) {
     draining_ = true;
   }
-  if (draining_ && evbuffer_get_length(bufferevent_get_input(client_)) == 0) {
+  if (draining_ && evbuffer_get_length(client_->input()) == 0) {
     return Step::Close;
   }
-  bufferevent_enable(client_, EV_READ);
+  client_->enable(EV_READ);
   arm_timer(static_cast<uint64_t>(worker_->limits().client_idle_timeout.count()));
-  if (evbuffer_get_length(bufferevent_get_input(client_)) > 0) {
+  if (evbuffer_get_length(client_->input()) > 0) {
     return parse_head();
   }
   return Step::Keep;
@@ -1012,7 +1011,7 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
   }
   bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
   if (!timeout && reused_ && resp_state_ == RespState::Head && !resp_head_sent_ &&
-      idempotent_ && evbuffer_get_length(bufferevent_get_input(upstream_)) == 0) {
+      idempotent_ && evbuffer_get_length(upstream_->input()) == 0) {
     // A pooled keep-alive connection the upstream had closed: the request never reached the
     // application, and it has no body, so it is sent again on a fresh connection.
     release_upstream(false);
@@ -1052,7 +1051,7 @@ void ClientConnection::release_upstream(bool reusable) {
   if (reusable && member_ != nullptr && !worker_->draining()) {
     listener_->pool->park(member_, upstream_);
   } else {
-    bufferevent_free(upstream_);
+    delete upstream_;
   }
   upstream_ = nullptr;
   upstream_paused_ = false;
@@ -1074,7 +1073,7 @@ ClientConnection::Step ClientConnection::respond_error(int status, const char* r
                         "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
                         status, reason_phrase != nullptr ? reason_phrase : reason_for(status),
                         body.size(), kVia, status == 503 ? "Retry-After: 1\r\n" : "");
-  evbuffer* out = bufferevent_get_output(client_);
+  evbuffer* out = client_->output();
   evbuffer_add(out, head, static_cast<size_t>(n));
   bytes_out_ += static_cast<uint64_t>(n);
   if (!head_request_) {
@@ -1092,10 +1091,10 @@ ClientConnection::Step ClientConnection::enter_closing() {
   // Keep reading (and discarding): closing a socket with unread input makes the kernel send a
   // reset, which can destroy the response before the client has read it.
   if (!client_eof_) {
-    bufferevent_enable(client_, EV_READ);
+    client_->enable(EV_READ);
   }
-  bufferevent_setwatermark(client_, EV_WRITE, 0, 0);
-  if (evbuffer_get_length(bufferevent_get_output(client_)) == 0) {
+  client_->set_write_low_water(0);
+  if (evbuffer_get_length(client_->output()) == 0) {
     return linger();
   }
   return Step::Keep;  // on_client_write continues once the response is flushed
@@ -1108,7 +1107,7 @@ ClientConnection::Step ClientConnection::linger() {
   // Lingering close (as nginx and HAProxy do): send FIN, then read and discard until the
   // client closes too, for at most kLingerMs.
   lingering_ = true;
-  shutdown(bufferevent_getfd(client_), SHUT_WR);
+  shutdown(client_->fd(), SHUT_WR);
   arm_timer(kLingerMs);
   return Step::Keep;
 }

@@ -14,8 +14,8 @@
 // stops reading its source while the destination holds more than limits.buffer_high_water
 // bytes and resumes at half of it.
 //
-// Ownership (STYLE rule 5): the connection owns its client bufferevent, its header/idle timer
-// and, during an exchange, the upstream bufferevent. Only its static libevent callbacks destroy
+// Ownership (STYLE rule 5): the connection owns its client Stream, its header/idle timer
+// and, during an exchange, the upstream Stream. Only its static libevent callbacks destroy
 // it (through Worker::destroy) when a handler returns Step::Close.
 //
 // Thread: worker thread only, all of it.
@@ -27,11 +27,13 @@
 
 #include "proxy/http1_parser.h"
 
-struct bufferevent;
+
 struct event;
 struct evbuffer;
 
 namespace sy::proxy {
+
+class Stream;
 
 class Worker;
 struct WorkerListener;
@@ -41,7 +43,7 @@ class ClientConnection {
  public:
   ClientConnection(Worker* worker, WorkerListener* listener, int fd, const sockaddr* peer,
                    int peer_len);
-  ~ClientConnection();  // frees both bufferevents and the timer; never logs
+  ~ClientConnection();  // frees both Streams and the timer; never logs
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
@@ -63,12 +65,12 @@ class ClientConnection {
   enum class RespState { Head, Body, Done };
   enum class BodyMode { None, Length, Chunked, UntilClose };
 
-  static void client_read_cb(bufferevent* bev, void* arg);
-  static void client_write_cb(bufferevent* bev, void* arg);
-  static void client_event_cb(bufferevent* bev, short what, void* arg);
-  static void upstream_read_cb(bufferevent* bev, void* arg);
-  static void upstream_write_cb(bufferevent* bev, void* arg);
-  static void upstream_event_cb(bufferevent* bev, short what, void* arg);
+  static void client_read_cb(Stream* s, void* arg);
+  static void client_write_cb(Stream* s, void* arg);
+  static void client_event_cb(Stream* s, short what, void* arg);
+  static void upstream_read_cb(Stream* s, void* arg);
+  static void upstream_write_cb(Stream* s, void* arg);
+  static void upstream_event_cb(Stream* s, short what, void* arg);
   static void timer_cb(int fd, short what, void* arg);
   static void finish(ClientConnection* c, Step step);
 
@@ -110,8 +112,8 @@ class ClientConnection {
 
   Worker* worker_;
   WorkerListener* listener_;
-  bufferevent* client_ = nullptr;
-  bufferevent* upstream_ = nullptr;
+  Stream* client_ = nullptr;
+  Stream* upstream_ = nullptr;
   event* timer_ = nullptr;
   std::string client_label_;  // "ip:port"
   std::string client_ip_;     // for X-Forwarded-For

@@ -6,7 +6,8 @@
 #include <cstring>
 #include <ctime>
 
-#include <event2/bufferevent.h>
+#include <event2/bufferevent.h>  // BEV_EVENT_* flags
+#include "proxy/stream.h"
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -46,11 +47,11 @@ Result<Unit> resolve(const conf::Member& m, MemberState* out) {
 
 // Idle connection callbacks: anything happening on an idle connection (data, EOF, error)
 // means it cannot be reused; free it.
-void idle_event_cb(bufferevent* bev, short /*what*/, void* arg);
+void idle_event_cb(Stream* s, short /*what*/, void* arg);
 
-void idle_read_cb(bufferevent* bev, void* arg) { idle_event_cb(bev, BEV_EVENT_READING, arg); }
+void idle_read_cb(Stream* s, void* arg) { idle_event_cb(s, BEV_EVENT_READING, arg); }
 
-void idle_event_cb(bufferevent* bev, short /*what*/, void* arg) {
+void idle_event_cb(Stream* s, short /*what*/, void* arg) {
   auto* idle = static_cast<IdleConn*>(arg);
   WorkerMember* m = idle->member;
   for (size_t i = 0; i < m->idle.size(); ++i) {
@@ -59,7 +60,7 @@ void idle_event_cb(bufferevent* bev, short /*what*/, void* arg) {
       break;
     }
   }
-  bufferevent_free(bev);
+  delete s;
   delete idle;
 }
 
@@ -169,35 +170,34 @@ WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* pan
   return m;
 }
 
-bufferevent* WorkerPool::take_idle(WorkerMember* m) {
+Stream* WorkerPool::take_idle(WorkerMember* m) {
   if (m->idle.empty()) {
     return nullptr;
   }
   IdleConn* idle = m->idle.back();
   m->idle.pop_back();
-  bufferevent* bev = idle->bev;
+  Stream* s = idle->stream;
   delete idle;
-  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
-  return bev;
+  s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
+  return s;
 }
 
-void WorkerPool::park(WorkerMember* m, bufferevent* bev) {
+void WorkerPool::park(WorkerMember* m, Stream* s) {
   if (static_cast<int>(m->idle.size()) >= shared_->conf->max_idle_connections) {
-    bufferevent_free(bev);
+    delete s;
     return;
   }
-  auto* idle = new IdleConn{bev, m};
-  bufferevent_setcb(bev, idle_read_cb, nullptr, idle_event_cb, idle);
-  bufferevent_set_timeouts(bev, nullptr, nullptr);
-  bufferevent_setwatermark(bev, EV_READ, 0, 0);
-  bufferevent_enable(bev, EV_READ);
+  auto* idle = new IdleConn{s, m};
+  s->set_callbacks(idle_read_cb, nullptr, idle_event_cb, idle);
+  s->set_timeouts(nullptr, nullptr);
+  s->enable(EV_READ);
   m->idle.push_back(idle);
 }
 
 void WorkerPool::close_idle() {
   for (auto& m : members_) {
     for (IdleConn* idle : m.idle) {
-      bufferevent_free(idle->bev);
+      delete idle->stream;
       delete idle;
     }
     m.idle.clear();

@@ -21,10 +21,12 @@
 #include "common/result.h"
 #include "conf/config.h"
 
-struct bufferevent;
+
 struct event_base;
 
 namespace sy::proxy {
+
+class Stream;
 
 class WorkerStats;
 
@@ -54,11 +56,11 @@ class PoolRegistry {
   std::vector<std::unique_ptr<PoolState>> pools_;
 };
 
-// An idle keep-alive connection parked in a WorkerMember. While parked its bufferevent
+// An idle keep-alive connection parked in a WorkerMember. While parked its Stream
 // callbacks point at the member's idle handler, which frees it if the upstream closes it or
 // sends anything unsolicited.
 struct IdleConn {
-  bufferevent* bev = nullptr;
+  Stream* stream = nullptr;
   struct WorkerMember* member = nullptr;
 };
 
@@ -89,9 +91,9 @@ class WorkerPool {
 
   // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
   // must install its own callbacks. Worker thread only.
-  bufferevent* take_idle(WorkerMember* m);
+  Stream* take_idle(WorkerMember* m);
   // Parks |bev| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
-  void park(WorkerMember* m, bufferevent* bev);
+  void park(WorkerMember* m, Stream* bev);
   // Frees every idle connection (graceful shutdown).
   void close_idle();
 

@@ -86,6 +86,7 @@ class Worker {
   int id_;
   const conf::Config& config_;
   event_base* base_ = nullptr;
+  int inbox_fd_ = -1;  // eventfd: post() writes, the worker's loop reads
   event* inbox_event_ = nullptr;
   event* flush_timer_ = nullptr;
   event* drain_timer_ = nullptr;

@@ -52,16 +52,14 @@ void idle_event_cb(Stream* s, short /*what*/, void* arg);
 void idle_read_cb(Stream* s, void* arg) { idle_event_cb(s, BEV_EVENT_READING, arg); }
 
 void idle_event_cb(Stream* s, short /*what*/, void* arg) {
-  auto* idle = static_cast<IdleConn*>(arg);
-  WorkerMember* m = idle->member;
+  auto* m = static_cast<WorkerMember*>(arg);
   for (size_t i = 0; i < m->idle.size(); ++i) {
-    if (m->idle[i] == idle) {
+    if (m->idle[i] == s) {
       m->idle.erase(m->idle.begin() + static_cast<long>(i));
       break;
     }
   }
   delete s;
-  delete idle;
 }
 
 }  // namespace
@@ -174,10 +172,8 @@ Stream* WorkerPool::take_idle(WorkerMember* m) {
   if (m->idle.empty()) {
     return nullptr;
   }
-  IdleConn* idle = m->idle.back();
+  Stream* s = m->idle.back();
   m->idle.pop_back();
-  Stream* s = idle->stream;
-  delete idle;
   s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
   return s;
 }
@@ -187,18 +183,16 @@ void WorkerPool::park(WorkerMember* m, Stream* s) {
     delete s;
     return;
   }
-  auto* idle = new IdleConn{s, m};
-  s->set_callbacks(idle_read_cb, nullptr, idle_event_cb, idle);
+  s->set_callbacks(idle_read_cb, nullptr, idle_event_cb, m);
   s->set_timeouts(nullptr, nullptr);
   s->enable(EV_READ);
-  m->idle.push_back(idle);
+  m->idle.push_back(s);
 }
 
 void WorkerPool::close_idle() {
   for (auto& m : members_) {
-    for (IdleConn* idle : m.idle) {
-      delete idle->stream;
-      delete idle;
+    for (Stream* s : m.idle) {
+      delete s;
     }
     m.idle.clear();
   }

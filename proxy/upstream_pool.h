@@ -56,13 +56,6 @@ class PoolRegistry {
   std::vector<std::unique_ptr<PoolState>> pools_;
 };
 
-// An idle keep-alive connection parked in a WorkerMember. While parked its Stream
-// callbacks point at the member's idle handler, which frees it if the upstream closes it or
-// sends anything unsolicited.
-struct IdleConn {
-  Stream* stream = nullptr;
-  struct WorkerMember* member = nullptr;
-};
 
 struct WorkerMember {
   MemberState* shared = nullptr;
@@ -71,7 +64,10 @@ struct WorkerMember {
   int active = 0;                   // exchanges in flight on this member (least_conn)
   int consecutive_failures = 0;     // passive ejection
   uint64_t ejected_until_ms = 0;    // monotonic ms; 0 = not ejected
-  std::vector<IdleConn*> idle;      // most recently used last
+  // Idle keep-alive connections, most recently used last. While parked a Stream's callbacks
+  // point at the member's idle handler, which frees it if the upstream closes it or sends
+  // anything unsolicited. Parking and taking allocate nothing once the vector has grown.
+  std::vector<Stream*> idle;
 };
 
 class WorkerPool {
@@ -92,7 +88,7 @@ class WorkerPool {
   // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
   // must install its own callbacks. Worker thread only.
   Stream* take_idle(WorkerMember* m);
-  // Parks |bev| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
+  // Parks |s| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
   void park(WorkerMember* m, Stream* bev);
   // Frees every idle connection (graceful shutdown).
   void close_idle();

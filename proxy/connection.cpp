@@ -142,6 +142,14 @@ void ClientConnection::start() {
 void ClientConnection::finish(ClientConnection* c, Step step) {
   if (step == Step::Close) {
     c->worker_->destroy(c);
+    return;
+  }
+  // Send what this event produced before the loop handles the rest of its batch.
+  if (c->client_ != nullptr) {
+    c->client_->flush_now();
+  }
+  if (c->upstream_ != nullptr) {
+    c->upstream_->flush_now();
   }
 }
 

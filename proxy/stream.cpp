@@ -197,9 +197,24 @@ bool Stream::write_some(bool* wrote) {
   return true;
 }
 
+void Stream::flush_now() {
+  if (!flush_scheduled_ || !write_enabled_ || connecting_ || write_registered_) {
+    return;
+  }
+  while (evbuffer_get_length(output_) > 0) {
+    int n = evbuffer_write_atmost(output_, fd_, -1);
+    if (n <= 0) {
+      return;  // EAGAIN or an error: the scheduled flush retries and reports
+    }
+    wrote_early_ = true;
+  }
+}
+
 void Stream::on_flush(int, short, void* arg) {
   auto* s = static_cast<Stream*>(arg);
   s->flush_scheduled_ = false;
+  bool early = s->wrote_early_;
+  s->wrote_early_ = false;
   if (!s->write_enabled_ || s->connecting_ || s->fd_ < 0 || s->write_registered_) {
     return;  // when registered, on_writable does the writing
   }
@@ -207,6 +222,7 @@ void Stream::on_flush(int, short, void* arg) {
   if (!s->write_some(&wrote)) {
     return;
   }
+  wrote = wrote || early;
   if (wrote && evbuffer_get_length(s->output_) <= s->write_low_ && s->write_cb_ != nullptr) {
     s->write_cb_(s, s->arg_);
   }

@@ -220,3 +220,21 @@ TEST_CASE("connect reports CONNECTED, then flushes what was queued; refused is E
   delete r;
   event_base_free(base);
 }
+
+TEST_CASE("flush_now writes before the loop runs; write_cb still follows from the loop") {
+  event_base* base = event_base_new();
+  Pair p;
+  Seen seen;
+  auto* s = new Stream(base, p.a);
+  s->set_callbacks(on_read, on_write, on_event, &seen);
+  s->enable(EV_READ | EV_WRITE);
+  evbuffer_add(s->output(), "early", 5);
+  s->flush_now();
+  CHECK(evbuffer_get_length(s->output()) == 0);
+  CHECK(read_all(p.b) == "early");
+  CHECK(seen.writes == 0);  // no callback from inside flush_now
+  run_until(base, [&] { return seen.writes > 0; });
+  CHECK(seen.writes == 1);
+  delete s;
+  event_base_free(base);
+}

@@ -89,7 +89,7 @@ class WorkerPool {
   // must install its own callbacks. Worker thread only.
   Stream* take_idle(WorkerMember* m);
   // Parks |s| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
-  void park(WorkerMember* m, Stream* bev);
+  void park(WorkerMember* m, Stream* s);
   // Frees every idle connection (graceful shutdown).
   void close_idle();
 

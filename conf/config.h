@@ -89,6 +89,76 @@ struct AccessLog {
   std::string path;  // "" = off; "-" = stdout; otherwise a file opened in append mode
 };
 
+// One database server to try; several are tried in order (DESIGN decision 2).
+struct Dsn {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user;
+  std::string password;
+  std::string database;
+  std::string socket;  // Unix socket path; "" = TCP to host:port
+  Mark mark;
+};
+
+// Per server name: what the database does not say (the compatibility profile has no pool,
+// version or migration URL columns), or overrides for the own profile.
+struct ServerOverride {
+  std::string name;
+  std::string pool;          // pool serving that server here ("" = keep the database's)
+  std::string version;
+  std::string redirect_url;  // absolute http(s) URL without query; "" = keep the database's
+  Mark mark;
+};
+
+enum class Profile { Own, Sql };
+
+struct Database {
+  bool enabled = false;  // true when the `database` section is present
+  std::vector<Dsn> dsns;  // non-empty when enabled
+  Millis connect_timeout{2000};
+  bool wait_at_start = false;   // false: an unreachable database at start is fatal
+  Profile profile = Profile::Own;
+  // Profile sql: SELECTs (see routing/directory_reader.h for their columns); "" = the
+  // Open-Xchange configdb default.
+  std::string servers_sql;
+  std::string contexts_sql;
+  std::string logins_sql;
+  std::string schemas_sql;
+  std::vector<ServerOverride> servers;
+  Millis refresh_interval{250};
+  Millis heartbeat_interval{1000};
+};
+
+enum class KeyType { HostRegex, Header, Cookie, PathSegment, PathRegex, Query, LoginQuery, LoginForm };
+
+struct KeyRule {
+  KeyType type = KeyType::Header;
+  std::string name;     // header / cookie / query / form field name
+  int index = 0;        // path_segment: 0-based segment index
+  std::string pattern;  // host_regex / path_regex: regex with one (?<context>...) group
+  Mark mark;
+};
+
+struct Hold {
+  int max_requests = 1000;           // parked requests per worker; 0 = never hold (503 at once)
+  uint64_t max_bytes = 8 * 1024 * 1024;  // buffered request bytes per worker
+  Millis max_wait{10000};            // longest time one request is held
+};
+
+struct Routing {
+  bool enabled = false;           // true when the `routing` section is present
+  std::string role = "old";       // old | new
+  std::string instance_id;        // "" = <hostname>:<pid>
+  std::string version;            // version label written in the heartbeat
+  std::vector<std::string> serve_pools;  // pools whose servers this instance serves itself
+  std::string moved_action = "redirect";  // redirect | proxy (old role, moved context)
+  std::string no_key = "not_found";       // not_found | default_pool (the listener's pool)
+  std::string loop_guard_header = "X-Switchyard-Redirected";
+  std::vector<KeyRule> keys;      // ordered; first match wins
+  Hold hold;
+  Mark mark;
+};
+
 struct Config {
   std::string file;  // the file this was loaded from ("" when loaded from a string)
   int workers = 0;   // worker threads; 0 = one per online core
@@ -97,6 +167,8 @@ struct Config {
   std::vector<Pool> pools;          // non-empty
   Limits limits;
   AccessLog access_log;
+  Database database;
+  Routing routing;
 
   const Pool* find_pool(const std::string& name) const {
     for (const auto& p : pools) {

@@ -205,6 +205,13 @@ private:
   void pool(const YAML::Node& node, const std::string& path, Pool* out);
   void member(const YAML::Node& node, const std::string& path, Member* out);
   void limits(const YAML::Node& node, const std::string& path, Limits* out);
+  void database(const YAML::Node& node, const std::string& path, Database* out);
+  void dsn(const YAML::Node& node, const std::string& path, Dsn* out);
+  void server_override(const YAML::Node& node, const std::string& path, ServerOverride* out);
+  void routing(const YAML::Node& node, const std::string& path, Routing* out);
+  void key_rule(const YAML::Node& node, const std::string& path, KeyRule* out);
+  ValueFn name_list(std::vector<std::string>* out);
+  ValueFn http_url(std::string* out);
 
   std::string file_;
   std::vector<ConfigError>* errors_;
@@ -511,7 +518,165 @@ void Decoder::document(const YAML::Node& root, Config* config) {
            nested([this, access_log](const YAML::Node& node, const std::string& path) {
              mapping(node, path, {{"path", kOptional, string(&access_log->path)}});
            })},
+          {"database", kOptional,
+           nested([this, config](const YAML::Node& node, const std::string& path) {
+             config->database.enabled = true;
+             database(node, path, &config->database);
+           })},
+          {"routing", kOptional,
+           nested([this, config](const YAML::Node& node, const std::string& path) {
+             config->routing.enabled = true;
+             routing(node, path, &config->routing);
+           })},
       });
+}
+
+void Decoder::database(const YAML::Node& node, const std::string& path, Database* out) {
+  auto profile = [this, out](const YAML::Node& n, const std::string& p) {
+    std::string text;
+    if (!one_of(&text, {"own", "sql"})(n, p)) {
+      return false;
+    }
+    out->profile = text == "sql" ? Profile::Sql : Profile::Own;
+    return true;
+  };
+  mapping(node, path,
+          {
+              {"dsns", kRequired, list(&out->dsns, "dsn", &Decoder::dsn)},
+              {"connect_timeout", kOptional, duration(&out->connect_timeout)},
+              {"wait_at_start", kOptional, boolean(&out->wait_at_start)},
+              {"profile", kOptional, profile},
+              {"servers_sql", kOptional, string(&out->servers_sql)},
+              {"contexts_sql", kOptional, string(&out->contexts_sql)},
+              {"logins_sql", kOptional, string(&out->logins_sql)},
+              {"schemas_sql", kOptional, string(&out->schemas_sql)},
+              {"servers", kOptional,
+               list(&out->servers, "server", &Decoder::server_override)},
+              {"refresh_interval", kOptional, duration(&out->refresh_interval)},
+              {"heartbeat_interval", kOptional, duration(&out->heartbeat_interval)},
+          });
+}
+
+void Decoder::dsn(const YAML::Node& node, const std::string& path, Dsn* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"host", kOptional, string(&out->host)},
+              {"port", kOptional, integer(&out->port, 1, 65535)},
+              {"user", kRequired, string(&out->user)},
+              {"password", kOptional, string(&out->password)},
+              {"database", kRequired, name(&out->database)},
+              {"socket", kOptional, string(&out->socket)},
+          });
+}
+
+void Decoder::server_override(const YAML::Node& node, const std::string& path,
+                              ServerOverride* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"name", kRequired, string(&out->name)},
+              {"pool", kOptional, name(&out->pool)},
+              {"version", kOptional, string(&out->version)},
+              {"redirect_url", kOptional, http_url(&out->redirect_url)},
+          });
+}
+
+void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* out) {
+  out->mark = positions_->find(path);
+  Hold* hold = &out->hold;
+  mapping(
+      node, path,
+      {
+          {"role", kRequired, one_of(&out->role, {"old", "new"})},
+          {"instance_id", kOptional, name(&out->instance_id)},
+          {"version", kOptional, string(&out->version)},
+          {"serve_pools", kRequired, name_list(&out->serve_pools)},
+          {"moved_action", kOptional, one_of(&out->moved_action, {"redirect", "proxy"})},
+          {"no_key", kOptional, one_of(&out->no_key, {"not_found", "default_pool"})},
+          {"loop_guard_header", kOptional, name(&out->loop_guard_header)},
+          {"keys", kRequired, list(&out->keys, "key rule", &Decoder::key_rule)},
+          {"hold", kOptional, nested([this, hold](const YAML::Node& n, const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"max_requests", kOptional, integer(&hold->max_requests, 0, 1000000)},
+                         {"max_bytes", kOptional, size(&hold->max_bytes, 0, "0")},
+                         {"max_wait", kOptional, duration(&hold->max_wait)},
+                     });
+           })},
+      });
+}
+
+void Decoder::key_rule(const YAML::Node& node, const std::string& path, KeyRule* out) {
+  out->mark = positions_->find(path);
+  auto type = [this, out](const YAML::Node& n, const std::string& p) {
+    static const std::vector<std::pair<std::string_view, KeyType>> kTypes = {
+        {"host_regex", KeyType::HostRegex},   {"header", KeyType::Header},
+        {"cookie", KeyType::Cookie},          {"path_segment", KeyType::PathSegment},
+        {"path_regex", KeyType::PathRegex},   {"query", KeyType::Query},
+        {"login_query", KeyType::LoginQuery}, {"login_form", KeyType::LoginForm},
+    };
+    std::vector<std::string_view> names;
+    for (const auto& t : kTypes) {
+      names.push_back(t.first);
+    }
+    std::string text;
+    if (!one_of(&text, names)(n, p)) {
+      return false;
+    }
+    for (const auto& t : kTypes) {
+      if (t.first == text) {
+        out->type = t.second;
+      }
+    }
+    return true;
+  };
+  mapping(node, path,
+          {
+              {"type", kRequired, type},
+              {"name", kOptional, string(&out->name)},
+              {"index", kOptional, integer(&out->index, 0, 64)},
+              {"pattern", kOptional, string(&out->pattern)},
+          });
+}
+
+Decoder::ValueFn Decoder::name_list(std::vector<std::string>* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence() || node.size() == 0) {
+      return wrong_type(node, path, "a non-empty list of names");
+    }
+    bool ok = true;
+    size_t index = 0;
+    for (const auto& element : node) {
+      std::string element_path = path + "[" + std::to_string(index++) + "]";
+      positions_->set(element_path, to_mark(element.Mark()));
+      std::string value;
+      if (name(&value)(element, element_path)) {
+        out->push_back(value);
+      } else {
+        ok = false;
+      }
+    }
+    return ok;
+  };
+}
+
+Decoder::ValueFn Decoder::http_url(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, "an http:// or https:// URL");
+    }
+    const std::string& url = node.Scalar();
+    bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+    size_t host_at = url.find("//") + 2;
+    if (!scheme || url.size() <= host_at || url.find_first_of("?# \t") != std::string::npos) {
+      error(path, "bad URL " + quoted(url) +
+                      " (expected http://host[:port][/path] or https://..., no query)");
+      return false;
+    }
+    *out = url;
+    return true;
+  };
 }
 
 void Decoder::listener(const YAML::Node& node, const std::string& path, Listener* out) {

@@ -39,6 +39,8 @@ public:
     unique_members();
     limits();
     health_checks();
+    routing();
+    database();
   }
 
 private:
@@ -170,6 +172,63 @@ private:
       } else {
         error(base + ".interval", "is " + interval + ", shorter than the timeout (default " +
                                       timeout + ") (expected >= " + base + ".timeout)");
+      }
+    }
+  }
+
+  // A pool name used by routing or a server override exists.
+  void pool_exists(const std::string& path, const std::string& name) {
+    if (!positions_.failed(path) && !positions_.failed("pools") && !name.empty() &&
+        config_.find_pool(name) == nullptr) {
+      error(path, "unknown pool " + quoted(name));
+    }
+  }
+
+  // Routing needs a database; its pools exist; each key rule has what its type needs.
+  void routing() {
+    const Routing& r = config_.routing;
+    if (!r.enabled || positions_.failed("routing")) {
+      return;
+    }
+    if (!config_.database.enabled) {
+      error("routing", "needs a database section (the tenant directory lives there)");
+    }
+    for (size_t i = 0; i < r.serve_pools.size(); ++i) {
+      pool_exists(index_path("routing.serve_pools", i), r.serve_pools[i]);
+    }
+    for (size_t i = 0; i < r.keys.size(); ++i) {
+      const KeyRule& k = r.keys[i];
+      std::string base = index_path("routing.keys", i);
+      if (positions_.failed(base + ".type")) {
+        continue;
+      }
+      bool regex = k.type == KeyType::HostRegex || k.type == KeyType::PathRegex;
+      bool named = !regex && k.type != KeyType::PathSegment;
+      if (regex && k.pattern.find("(?<context>") == std::string::npos) {
+        error(positions_.has(base + ".pattern") ? base + ".pattern" : base,
+              "needs a pattern with a (?<context>...) group");
+      }
+      if (named && k.name.empty()) {
+        error(base, "needs a name (the header, cookie, query parameter or form field)");
+      }
+    }
+  }
+
+  // Server overrides name existing pools; the sql keys belong to the sql profile only.
+  void database() {
+    const Database& d = config_.database;
+    if (!d.enabled) {
+      return;
+    }
+    for (size_t i = 0; i < d.servers.size(); ++i) {
+      pool_exists(index_path("database.servers", i, "pool"), d.servers[i].pool);
+    }
+    if (d.profile == Profile::Own) {
+      for (const char* key : {"servers_sql", "contexts_sql", "logins_sql", "schemas_sql"}) {
+        std::string path = std::string("database.") + key;
+        if (positions_.has(path)) {
+          error(path, "only used with profile: sql (the own profile has fixed tables)");
+        }
       }
     }
   }

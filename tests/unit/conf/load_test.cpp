@@ -768,3 +768,79 @@ TEST_CASE("parse_size") {
     CHECK(out == 7);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// database and routing sections
+
+namespace {
+
+std::string routed(const char* routing_and_db) {
+  return std::string("listeners:\n  - {name: main, port: 0, pool: old}\n"
+                     "pools:\n  - name: old\n    members: [{address: \"127.0.0.1:9\"}]\n"
+                     "  - name: new\n    members: [{address: \"127.0.0.1:10\"}]\n") +
+         routing_and_db;
+}
+
+}  // namespace
+
+TEST_CASE("database and routing sections load with their defaults") {
+  LoadResult r = load_config_string(
+      routed("database:\n"
+             "  dsns:\n"
+             "    - {host: 127.0.0.1, port: 3307, user: sy, password: pw, database: switchyard}\n"
+             "    - {user: sy, database: switchyard, socket: /tmp/m.sock}\n"
+             "routing:\n"
+             "  role: new\n"
+             "  serve_pools: [new]\n"
+             "  keys:\n"
+             "    - {type: host_regex, pattern: '^(?<context>[0-9]+)\\.t\\.example$'}\n"
+             "    - {type: header, name: X-Context}\n"
+             "    - {type: path_segment, index: 1}\n"
+             "    - {type: login_form, name: name}\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  const Config& c = r.config;
+  CHECK(c.database.enabled);
+  CHECK(c.database.dsns.size() == 2);
+  CHECK(c.database.dsns[0].port == 3307);
+  CHECK(c.database.dsns[1].port == 3306);
+  CHECK(c.database.profile == Profile::Own);
+  CHECK(c.database.refresh_interval == Millis(250));
+  CHECK(c.routing.enabled);
+  CHECK(c.routing.role == "new");
+  CHECK(c.routing.keys.size() == 4);
+  CHECK(c.routing.keys[0].type == KeyType::HostRegex);
+  CHECK(c.routing.keys[2].index == 1);
+  CHECK(c.routing.hold.max_requests == 1000);
+  CHECK(c.routing.moved_action == "redirect");
+}
+
+TEST_CASE("routing errors are reported at their keys") {
+  const char* db = "database:\n  dsns: [{user: sy, database: d}]\n";
+  // routed() puts the section at line 8; a mapping's position is its first value's.
+  require_one_error(routed("routing:\n  role: old\n  serve_pools: [old]\n"
+                           "  keys: [{type: header, name: X}]\n"),
+                    9, 3, "routing", "needs a database section");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old, gone]\n"
+                                              "  keys: [{type: header, name: X}]\n")
+                               .c_str()),
+                    12, 22, "routing.serve_pools[1]", "unknown pool \"gone\"");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys:\n    - {type: host_regex, pattern: 'x(.*)'}\n")
+                               .c_str()),
+                    14, 35, "routing.keys[0].pattern", "(?<context>...)");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys:\n    - {type: cookie}\n")
+                               .c_str()),
+                    14, 7, "routing.keys[0]", "needs a name");
+  require_one_error(routed((std::string(db) + "routing:\n  role: sideways\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n")
+                               .c_str()),
+                    11, 9, "routing.role", "bad value \"sideways\"");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  contexts_sql: SELECT 1\n"),
+                    10, 17, "database.contexts_sql", "only used with profile: sql");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  servers: [{name: a, pool: nope}]\n"),
+                    10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
+}

@@ -20,7 +20,7 @@ if [[ -x tests/scripts/mariadb.sh || -f tests/scripts/mariadb.sh ]]; then
   bash tests/scripts/mariadb.sh start
   db_started=1
   eval "$(bash tests/scripts/mariadb.sh env)"
-  export SY_TEST_MYSQL_PORT SY_TEST_MYSQL_USER SY_TEST_MYSQL_PASSWORD SY_TEST_MYSQL_SOCKET
+  export SY_TEST_MYSQL_HOST SY_TEST_MYSQL_PORT SY_TEST_MYSQL_USER SY_TEST_MYSQL_PASSWORD SY_TEST_MYSQL_SOCKET
 fi
 
 ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" --timeout 600

@@ -1,0 +1,356 @@
+// The migrations, as SQL text compiled into the binary. Add a new migration at the end with the
+// next number; never edit one that has shipped (databases in the field recorded it as applied).
+
+#include "admin/db_migrate.h"
+
+#include <algorithm>
+#include <set>
+#include <string_view>
+
+#include "common/log.h"
+
+namespace sy::admin {
+
+using routing::Db;
+using routing::Row;
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  std::vector<std::string_view> statements;  // run in order, one per round trip
+};
+
+// ---- 1: directory tables --------------------------------------------------------------------
+
+constexpr std::string_view kServers = R"sql(
+CREATE TABLE IF NOT EXISTS sy_servers (
+  id            INT UNSIGNED  NOT NULL,
+  name          VARCHAR(191)  NOT NULL,
+  pool          VARCHAR(191)  NOT NULL DEFAULT '',
+  version       VARCHAR(64)   NOT NULL DEFAULT '',
+  redirect_url  VARCHAR(1024) NOT NULL DEFAULT '',
+  PRIMARY KEY (id),
+  UNIQUE KEY uk_name (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+constexpr std::string_view kSchemas = R"sql(
+CREATE TABLE IF NOT EXISTS sy_schemas (
+  name       VARCHAR(64) NOT NULL,
+  state      ENUM('enabled','disabled') NOT NULL DEFAULT 'enabled',
+  server_id  INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (name),
+  KEY by_server (server_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// server_id NULL or 0 = the schema's server.
+constexpr std::string_view kContexts = R"sql(
+CREATE TABLE IF NOT EXISTS sy_contexts (
+  id           INT UNSIGNED NOT NULL,
+  schema_name  VARCHAR(64)  NOT NULL,
+  enabled      BOOL         NOT NULL DEFAULT TRUE,
+  server_id    INT UNSIGNED NULL DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY by_schema (schema_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+constexpr std::string_view kLogins = R"sql(
+CREATE TABLE IF NOT EXISTS sy_logins (
+  login       VARCHAR(255) NOT NULL,
+  context_id  INT UNSIGNED NOT NULL,
+  PRIMARY KEY (login),
+  KEY by_context (context_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// ---- 2: change log --------------------------------------------------------------------------
+
+// by_kind covers the reader's scans; by_at serves the settle window and pruning.
+constexpr std::string_view kChanges = R"sql(
+CREATE TABLE IF NOT EXISTS sy_changes (
+  seq       BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  kind      ENUM('server','schema','context','login') NOT NULL,
+  key_text  VARCHAR(255) NOT NULL,
+  at        TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (seq),
+  KEY by_kind (kind, seq),
+  KEY by_at (at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// Small counters; 'changes_pruned_through' = highest change seq deleted by pruning.
+constexpr std::string_view kMeta = R"sql(
+CREATE TABLE IF NOT EXISTS sy_meta (
+  k  VARCHAR(64)     NOT NULL,
+  v  BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (k)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// The triggers: one per table and event. Each is dropped first so the migration re-runs.
+
+constexpr std::string_view kDropServersAi = "DROP TRIGGER IF EXISTS sy_servers_ai";
+constexpr std::string_view kServersAi = R"sql(
+CREATE TRIGGER sy_servers_ai AFTER INSERT ON sy_servers FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('server', NEW.id);
+END IF
+)sql";
+constexpr std::string_view kDropServersAu = "DROP TRIGGER IF EXISTS sy_servers_au";
+constexpr std::string_view kServersAu = R"sql(
+CREATE TRIGGER sy_servers_au AFTER UPDATE ON sy_servers FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.id <=> OLD.id AND NEW.name <=> OLD.name AND NEW.pool <=> OLD.pool
+            AND NEW.version <=> OLD.version AND NEW.redirect_url <=> OLD.redirect_url) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('server', OLD.id);
+  IF NEW.id <> OLD.id THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('server', NEW.id);
+  END IF;
+END IF
+)sql";
+constexpr std::string_view kDropServersAd = "DROP TRIGGER IF EXISTS sy_servers_ad";
+constexpr std::string_view kServersAd = R"sql(
+CREATE TRIGGER sy_servers_ad AFTER DELETE ON sy_servers FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('server', OLD.id);
+END IF
+)sql";
+
+constexpr std::string_view kDropSchemasAi = "DROP TRIGGER IF EXISTS sy_schemas_ai";
+constexpr std::string_view kSchemasAi = R"sql(
+CREATE TRIGGER sy_schemas_ai AFTER INSERT ON sy_schemas FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('schema', NEW.name);
+END IF
+)sql";
+constexpr std::string_view kDropSchemasAu = "DROP TRIGGER IF EXISTS sy_schemas_au";
+constexpr std::string_view kSchemasAu = R"sql(
+CREATE TRIGGER sy_schemas_au AFTER UPDATE ON sy_schemas FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.name <=> OLD.name AND NEW.state <=> OLD.state
+            AND NEW.server_id <=> OLD.server_id) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('schema', OLD.name);
+  IF NEW.name <> OLD.name THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('schema', NEW.name);
+  END IF;
+END IF
+)sql";
+constexpr std::string_view kDropSchemasAd = "DROP TRIGGER IF EXISTS sy_schemas_ad";
+constexpr std::string_view kSchemasAd = R"sql(
+CREATE TRIGGER sy_schemas_ad AFTER DELETE ON sy_schemas FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('schema', OLD.name);
+END IF
+)sql";
+
+constexpr std::string_view kDropContextsAi = "DROP TRIGGER IF EXISTS sy_contexts_ai";
+constexpr std::string_view kContextsAi = R"sql(
+CREATE TRIGGER sy_contexts_ai AFTER INSERT ON sy_contexts FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('context', NEW.id);
+END IF
+)sql";
+constexpr std::string_view kDropContextsAu = "DROP TRIGGER IF EXISTS sy_contexts_au";
+constexpr std::string_view kContextsAu = R"sql(
+CREATE TRIGGER sy_contexts_au AFTER UPDATE ON sy_contexts FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.id <=> OLD.id AND NEW.schema_name <=> OLD.schema_name
+            AND NEW.enabled <=> OLD.enabled AND NEW.server_id <=> OLD.server_id) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('context', OLD.id);
+  IF NEW.id <> OLD.id THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('context', NEW.id);
+  END IF;
+END IF
+)sql";
+constexpr std::string_view kDropContextsAd = "DROP TRIGGER IF EXISTS sy_contexts_ad";
+constexpr std::string_view kContextsAd = R"sql(
+CREATE TRIGGER sy_contexts_ad AFTER DELETE ON sy_contexts FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('context', OLD.id);
+END IF
+)sql";
+
+constexpr std::string_view kDropLoginsAi = "DROP TRIGGER IF EXISTS sy_logins_ai";
+constexpr std::string_view kLoginsAi = R"sql(
+CREATE TRIGGER sy_logins_ai AFTER INSERT ON sy_logins FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('login', NEW.login);
+END IF
+)sql";
+constexpr std::string_view kDropLoginsAu = "DROP TRIGGER IF EXISTS sy_logins_au";
+constexpr std::string_view kLoginsAu = R"sql(
+CREATE TRIGGER sy_logins_au AFTER UPDATE ON sy_logins FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.login <=> OLD.login AND NEW.context_id <=> OLD.context_id) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('login', OLD.login);
+  IF NEW.login <> OLD.login THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('login', NEW.login);
+  END IF;
+END IF
+)sql";
+constexpr std::string_view kDropLoginsAd = "DROP TRIGGER IF EXISTS sy_logins_ad";
+constexpr std::string_view kLoginsAd = R"sql(
+CREATE TRIGGER sy_logins_ad AFTER DELETE ON sy_logins FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0 THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('login', OLD.login);
+END IF
+)sql";
+
+// ---- 3: instances ---------------------------------------------------------------------------
+
+// One row per running Switchyard process; admin/instances.cpp writes it.
+constexpr std::string_view kInstances = R"sql(
+CREATE TABLE IF NOT EXISTS sy_instances (
+  id             VARCHAR(191) NOT NULL,
+  role           VARCHAR(64)  NOT NULL DEFAULT '',
+  version        VARCHAR(64)  NOT NULL DEFAULT '',
+  pid            INT          NOT NULL DEFAULT 0,
+  started_at     TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  heartbeat_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  inflight_json  TEXT         NULL,
+  PRIMARY KEY (id),
+  KEY by_heartbeat (heartbeat_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "directory tables", {kServers, kSchemas, kContexts, kLogins}},
+      {2,
+       "change log and triggers",
+       {kChanges,        kMeta,       kDropServersAi,  kServersAi,  kDropServersAu,  kServersAu,
+        kDropServersAd,  kServersAd,  kDropSchemasAi,  kSchemasAi,  kDropSchemasAu,  kSchemasAu,
+        kDropSchemasAd,  kSchemasAd,  kDropContextsAi, kContextsAi, kDropContextsAu, kContextsAu,
+        kDropContextsAd, kContextsAd, kDropLoginsAi,   kLoginsAi,   kDropLoginsAu,   kLoginsAu,
+        kDropLoginsAd,   kLoginsAd}},
+      {3, "instances", {kInstances}},
+  };
+  return all;
+}
+
+constexpr std::string_view kVersionTable = R"sql(
+CREATE TABLE IF NOT EXISTS sy_schema_version (
+  version     INT          NOT NULL,
+  name        VARCHAR(128) NOT NULL,
+  applied_at  TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (version)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// Holds the per-database migration lock; released on scope exit. A server that refuses
+// GET_LOCK (MariaDB Galera with wsrep_on: error 1235, MDEV-30473) yields an unlocked holder:
+// the statements are re-runnable and INSERT IGNORE into sy_schema_version keeps the record
+// single, so concurrent runs then at worst repeat a CREATE ... IF NOT EXISTS.
+class MigrateLock {
+ public:
+  static Result<MigrateLock> take(Db& db) {
+    int got = -1;
+    auto r = db.query("SELECT GET_LOCK(CONCAT('sy_migrate.', LEFT(DATABASE(), 50)), 60)",
+                      [&](const Row& row) { got = row.is_null(1) ? -1 : row.i32(1); });
+    if (!r) {
+      SY_LOG(Warn, "migrate: running without the migration lock (%s)", r.error().message.c_str());
+      return MigrateLock(nullptr);
+    }
+    if (got != 1) {
+      return make_error(Errc::Timeout,
+                        "migrate: another migration holds the lock on this database (waited 60 s)");
+    }
+    return MigrateLock(&db);
+  }
+  bool held() const { return db_ != nullptr; }
+  MigrateLock(MigrateLock&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  MigrateLock& operator=(MigrateLock&&) = delete;
+  ~MigrateLock() {
+    if (db_ != nullptr) {
+      (void)db_->query("SELECT RELEASE_LOCK(CONCAT('sy_migrate.', LEFT(DATABASE(), 50)))",
+                       [](const Row&) {});
+    }
+  }
+
+ private:
+  explicit MigrateLock(Db* db) : db_(db) {}
+  Db* db_;
+};
+
+}  // namespace
+
+std::vector<MigrationStep> known_migrations() {
+  std::vector<MigrationStep> out;
+  for (const Migration& m : migrations()) {
+    out.push_back(MigrationStep{m.version, m.name});
+  }
+  return out;
+}
+
+int latest_schema_version() {
+  return migrations().back().version;
+}
+
+Result<MigrateReport> migrate(Db& db) {
+  bool have_database = false;
+  auto r = db.query("SELECT DATABASE()", [&](const Row& row) { have_database = !row.is_null(1); });
+  if (!r) {
+    return r.error();
+  }
+  if (!have_database) {
+    return make_error(Errc::Config,
+                      "migrate: the session has no database selected (" + db.dsn().label() + ")");
+  }
+  auto lock = MigrateLock::take(db);
+  if (!lock) {
+    return lock.error();
+  }
+  if (auto e = db.exec(std::string(kVersionTable)); !e) {
+    return e.error();
+  }
+  std::set<int> recorded;
+  r = db.query("SELECT version FROM sy_schema_version",
+               [&](const Row& row) { recorded.insert(row.i32(1)); });
+  if (!r) {
+    return r.error();
+  }
+
+  MigrateReport report;
+  report.locked = lock->held();
+  auto record = db.prepare("INSERT IGNORE INTO sy_schema_version (version, name) VALUES (?, ?)");
+  if (!record) {
+    return record.error();
+  }
+  for (const Migration& m : migrations()) {
+    if (recorded.count(m.version) != 0) {
+      report.skipped.push_back(MigrationStep{m.version, m.name});
+      continue;
+    }
+    for (std::string_view sql : m.statements) {
+      if (auto e = db.exec(std::string(sql)); !e) {
+        return make_error(Errc::Database, "migration " + std::to_string(m.version) + " (" + m.name +
+                                              "): " + e.error().message);
+      }
+    }
+    auto inserted = record->bind(m.version).bind(m.name).exec();
+    if (!inserted) {
+      return inserted.error();
+    }
+    recorded.insert(m.version);
+    if (*inserted == 0) {
+      report.skipped.push_back(MigrationStep{m.version, m.name});  // a concurrent, unlocked run
+    } else {
+      report.applied.push_back(MigrationStep{m.version, m.name});
+    }
+  }
+  for (int v : recorded) {
+    bool known = std::any_of(migrations().begin(), migrations().end(),
+                             [&](const Migration& m) { return m.version == v; });
+    if (!known) {
+      report.unknown.push_back(v);
+    }
+  }
+  report.version = recorded.empty() ? 0 : *recorded.rbegin();
+  return report;
+}
+
+}  // namespace sy::admin

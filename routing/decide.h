@@ -1,0 +1,87 @@
+#pragma once
+// The whole routing policy on one screen (DESIGN decision 4: route or redirect, never loop).
+//
+// decide() is a pure function of the request facts, the extracted key, the snapshot the request
+// pinned, and this instance's configuration: no I/O, no clock, no shared mutable state. Any
+// thread may call it concurrently; it allocates only for a Redirect location or a Reject body.
+//
+// The checks, in order; the first that applies decides:
+//
+//   key None ........................ no_key: DefaultPool -> Proxy{default_pool}
+//                                             NotFound    -> 404 CTX-0001
+//   login not in the login table ..................................... 404 CTX-0002
+//   context id unknown ............................................... 404 CTX-0003
+//   context disabled ................................................. 403 CTX-0004
+//   schema disabled ............................ Hold{schema, context} (any role)
+//   effective server's pool is in served_pools .................... Proxy{pool}
+//   effective server unknown (or 0) .................................. 502 CTX-0010
+//   role New (context still on another server) ...................... 409 CTX-0012
+//   role Old, context moved:
+//     loop-guard header present ...................................... 508 CTX-0013
+//     moved == Proxy and the server's pool is configured here ........ Proxy{pool, moved}
+//     server has a redirect_url .............. 307 Redirect{redirect_url + target}
+//     otherwise ...................................................... 502 CTX-0011
+//
+// A Redirect's Location is the server's redirect_url without trailing '/' followed by the
+// request's path and query exactly as received; it is never built from the Host header.
+// Reject bodies are one JSON object: {"error":"CTX-0012","message":"...","context":123,
+// "server":"name"} ("context"/"server" only when known).
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "routing/context_key.h"
+#include "routing/snapshot.h"
+
+namespace sy::routing {
+
+enum class Role {
+  Old,  // this instance runs the old version: moved contexts go elsewhere (redirect/proxy)
+  New,  // this instance runs the new version: not-yet-moved contexts are refused (409)
+};
+enum class NoKeyPolicy { DefaultPool, NotFound };
+enum class MovedAction { Redirect, Proxy };
+
+struct DecideConfig {
+  Role role = Role::Old;
+  std::vector<int> served_pools;  // pool indexes this instance serves (its own version's pools)
+  MovedAction moved = MovedAction::Redirect;
+  NoKeyPolicy no_key = NoKeyPolicy::NotFound;
+  int default_pool = -1;  // NoKeyPolicy::DefaultPool: pool index; < 0 gives 502 CTX-0010
+  std::string loop_guard_header = "X-Switchyard-Redirected";  // "" = no loop guard
+};
+
+constexpr uint32_t kNoSchema = UINT32_MAX;  // Proxy::schema for a request without a context
+
+struct Proxy {
+  int pool;            // pool index (SnapshotInput::pool_names), always >= 0
+  uint32_t schema;     // schema index; kNoSchema when no context (default pool)
+  ContextId context;   // 0 when no context
+  bool moved = false;  // true = Old role forwarding a moved context to the new version's pool:
+                       // the forwarder adds the loop-guard header to the upstream request
+};
+struct Redirect {
+  std::string location;  // absolute URL for a 307 (method and body are preserved by clients)
+};
+struct Hold {
+  uint32_t schema;  // schema index to wait for (RoutingSnapshot::schema_enabled)
+  ContextId context;
+};
+struct Reject {
+  int status;             // HTTP status: 403, 404, 409, 502, 508
+  std::string code;       // stable error code "CTX-00NN" (access log, counters, docs)
+  std::string body_json;  // complete response body, Content-Type application/json
+};
+using Decision = std::variant<Proxy, Redirect, Hold, Reject>;
+
+// Decides what to do with one request (see the table above). |s| must be the snapshot the
+// request pinned; pointers into it are not kept. Never fails: every outcome is a Decision.
+Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnapshot& s,
+                const DecideConfig& c);
+
+// "proxy", "redirect", "hold" or "reject": the access-log word for a decision.
+const char* decision_name(const Decision& d);
+
+}  // namespace sy::routing

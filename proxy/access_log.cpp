@@ -152,6 +152,10 @@ void AccessLogBuffer::append(const AccessRecord& r) {
   append_kv_ms(buf_, "upstream_connect_ms", r.connect_ms);
   append_kv_ms(buf_, "upstream_response_ms", r.response_ms);
   append_kv_str(buf_, "termination", std::string_view(r.termination, 2));
+  if (r.route != nullptr) {
+    append_kv_str(buf_, "route", r.route);
+    append_kv_num(buf_, "context", r.context);
+  }
   buf_.append("}\n");
   if (buf_.size() >= kFlushBytes) {
     flush();

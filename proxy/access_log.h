@@ -57,6 +57,8 @@ struct AccessRecord {
   double connect_ms = -1;     // upstream connect time; -1 = reused or none
   double response_ms = -1;    // request sent -> response head received; -1 = none
   char termination[3] = {'-', '-', 0};  // who x phase, see docs/access-log.md
+  const char* route = nullptr;  // routing decision ("proxy", "redirect", ...); null = no routing
+  uint32_t context = 0;         // tenant context id; 0 = none
 };
 
 // A worker's pending lines. Worker thread only.

@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
+#include "proxy/forwarder.h"
 #include "proxy/stream.h"
 #include <event2/event.h>
 
@@ -64,10 +65,12 @@ void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
 
 const char* reason_for(int status) {
   switch (status) {
+  case 307: return "Temporary Redirect";
   case 400: return "Bad Request";
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 408: return "Request Timeout";
+  case 409: return "Conflict";
   case 413: return "Content Too Large";
   case 414: return "URI Too Long";
   case 431: return "Request Header Fields Too Large";
@@ -77,6 +80,7 @@ const char* reason_for(int status) {
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
+  case 508: return "Loop Detected";
   default: return "Error";
   }
 }
@@ -111,6 +115,12 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
 }
 
 ClientConnection::~ClientConnection() {
+  if (inflight_ != nullptr) {
+    --*inflight_;
+  }
+  if (phase_ == Phase::Held) {
+    worker_->forwarder()->hold().remove(this);
+  }
   if (upstream_ != nullptr) {
     release_upstream(false);
   }
@@ -208,7 +218,7 @@ void ClientConnection::on_kill() {
 }
 
 bool ClientConnection::request_in_progress() const {
-  return phase_ == Phase::Connecting || phase_ == Phase::Exchanging ||
+  return phase_ == Phase::Held || phase_ == Phase::Connecting || phase_ == Phase::Exchanging ||
          (phase_ == Phase::ReadHead && head_started_);
 }
 
@@ -219,6 +229,7 @@ ClientConnection::Step ClientConnection::on_client_read() {
   switch (phase_) {
   case Phase::ReadHead:
     return parse_head();
+  case Phase::Held:
   case Phase::Connecting:
     return Step::Keep;
   case Phase::Exchanging:
@@ -315,6 +326,12 @@ ClientConnection::Step ClientConnection::on_timer() {
   if (phase_ == Phase::Closing) {
     return lingering_ ? Step::Close : Step::Keep;
   }
+  if (phase_ == Phase::Held) {
+    // Held past routing.hold.max_wait: re-deciding parks nothing and answers 503.
+    worker_->forwarder()->hold().remove(this);
+    phase_ = Phase::ReadHead;
+    return parse_head();
+  }
   if (phase_ != Phase::ReadHead) {
     return Step::Keep;
   }
@@ -352,7 +369,14 @@ ClientConnection::Step ClientConnection::parse_head() {
   }
   const http1::Limits& limits = worker_->parse_limits();
   size_t want = len < limits.max_head_bytes + 1 ? len : limits.max_head_bytes + 1;
-  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+  // A login_form rule reads a small form body right after the head: make it contiguous too.
+  Forwarder* fw = worker_->forwarder();
+  size_t pull = want;
+  if (fw != nullptr && fw->setup().needs_form_body) {
+    size_t extra = want + kMaxFormBodyForKey;
+    pull = len < extra ? len : extra;
+  }
+  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(pull)));
   http1::RequestHead head;
   head.headers = worker_->header_scratch();
   http1::ParseResult r = http1::parse_request(buf, want, limits, &head);
@@ -370,12 +394,23 @@ ClientConnection::Step ClientConnection::parse_head() {
     std::string body = std::string("bad request: ") + http1::to_string(head.error) + "\n";
     return respond_error(status, nullptr, body, "PR");
   }
-  return begin_exchange(head, r.consumed);
+  return begin_exchange(head, r.consumed, std::string_view(buf, pull));
 }
 
 ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead& head,
-                                                        size_t head_len) {
-  worker_->stats().inc(Stat::Requests);
+                                                        size_t head_len,
+                                                        std::string_view contiguous) {
+  Forwarder* fw = worker_->forwarder();
+  if (fw != nullptr && fw->setup().needs_form_body && head.body == http1::BodyKind::Length &&
+      head.content_length <= kMaxFormBodyForKey &&
+      contiguous.size() < head_len + head.content_length) {
+    // A small form body may carry the login: wait until all of it is here (the header
+    // timeout still runs), then parse the head again.
+    return Step::Keep;
+  }
+  if (!held_) {
+    worker_->stats().inc(Stat::Requests);
+  }
   evtimer_del(timer_);
   method_.assign(head.method.data(), head.method.size());
   target_.assign(head.target.data(), head.target.size());
@@ -411,7 +446,15 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
                                            " bytes\n", "PR");
   }
   expect_continue_ = head.expect_continue && req_mode_ != BodyMode::None;
-  WorkerPool* pool = listener_->pool;
+  pool_ = listener_->pool;
+  if (fw != nullptr) {
+    bool proceed = false;
+    Step s = route(head, head_len, contiguous, &proceed);
+    if (!proceed) {
+      return s;
+    }
+  }
+  WorkerPool* pool = pool_;
   std::string fallback_host = pool->size() > 0 ? pool->member(0).shared->label : std::string();
   build_upstream_head(head, fallback_host);
   evbuffer_drain(in, head_len);
@@ -422,6 +465,123 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   exclude_mask_ = 0;
   last_connect_error_.clear();
   return connect_upstream();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing: carry out routing::decide() (DESIGN decisions 4 and 5)
+
+ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, size_t head_len,
+                                               std::string_view contiguous, bool* proceed) {
+  Forwarder* fw = worker_->forwarder();
+  std::string_view form;
+  if (fw->setup().needs_form_body && head.body == http1::BodyKind::Length &&
+      head.content_length <= kMaxFormBodyForKey &&
+      contiguous.size() >= head_len + head.content_length) {
+    form = contiguous.substr(head_len, head.content_length);
+  }
+  routing::Decision d = fw->decide(head, form, &context_id_);
+  if (const auto* p = std::get_if<routing::Proxy>(&d)) {
+    WorkerPool* pool = worker_->pool_at(p->pool);
+    if (pool == nullptr) {
+      route_ = "reject";
+      worker_->stats().inc(Stat::RouteRejects);
+      return respond_local(502, {}, "application/json",
+                           "{\"error\":\"CTX-0010\",\"message\":\"no pool for this tenant\"}\n",
+                           head_len, "--");
+    }
+    route_ = p->moved ? "proxy-moved" : (held_ ? "held-proxy" : "proxy");
+    worker_->stats().inc(Stat::RouteProxies);
+    pool_ = pool;
+    if (p->schema != routing::kNoSchema) {
+      if (const std::string* name = fw->schema_name(p->schema)) {
+        inflight_ = worker_->inflight_counter(*name);
+        ++*inflight_;
+      }
+    }
+    // Forwarded to the other version's pool: mark it, so that an instance there that would
+    // send it back stops with CTX-0013 instead of looping.
+    add_loop_guard_ = p->moved && !fw->setup().decide.loop_guard_header.empty();
+    *proceed = true;
+    return Step::Keep;
+  }
+  if (const auto* r = std::get_if<routing::Redirect>(&d)) {
+    route_ = "redirect";
+    worker_->stats().inc(Stat::RouteRedirects);
+    std::string location = "Location: " + r->location + "\r\n";
+    return respond_local(307, location, "text/plain; charset=utf-8",
+                         "this tenant has moved to " + r->location + "\n", head_len, "--");
+  }
+  if (const auto* j = std::get_if<routing::Reject>(&d)) {
+    route_ = "reject";
+    worker_->stats().inc(Stat::RouteRejects);
+    return respond_local(j->status, {}, "application/json", j->body_json + "\n", head_len, "--");
+  }
+  const auto& h = std::get<routing::Hold>(d);
+  return hold_request(h.schema, head_len);
+}
+
+ClientConnection::Step ClientConnection::hold_request(uint32_t schema, size_t head_len) {
+  Forwarder* fw = worker_->forwarder();
+  uint64_t now = monotonic_ms();
+  if (!held_) {
+    held_ = true;
+    hold_deadline_ms_ = now + fw->hold().limits().max_wait_ms;
+    worker_->stats().inc(Stat::RouteHolds);
+  }
+  if (now >= hold_deadline_ms_ || !fw->hold().park(this, schema, head_len, now)) {
+    route_ = "hold-refused";
+    worker_->stats().inc(Stat::HoldRefused);
+    return respond_local(503, "Retry-After: 1\r\n", "application/json",
+                         "{\"error\":\"CTX-0021\",\"message\":\"tenant is being migrated; "
+                         "retry shortly\"}\n",
+                         head_len, "H-");
+  }
+  // The head stays in the client input; reading stops until the schema is enabled.
+  phase_ = Phase::Held;
+  client_->disable(EV_READ);
+  arm_timer(hold_deadline_ms_ - now);
+  return Step::Keep;
+}
+
+ClientConnection::Step ClientConnection::on_release() {
+  if (phase_ != Phase::Held) {
+    return Step::Keep;
+  }
+  phase_ = Phase::ReadHead;
+  return parse_head();
+}
+
+ClientConnection::Step ClientConnection::respond_local(int status, std::string_view extra_headers,
+                                                       std::string_view content_type,
+                                                       std::string_view body, size_t head_len,
+                                                       const char* termination) {
+  evtimer_del(timer_);
+  bool keep = keep_alive_ && req_mode_ == BodyMode::None && !draining_ && !worker_->draining();
+  status_ = status;
+  count_status(worker_->stats(), status);
+  set_termination(termination);
+  char head[256];
+  int n = std::snprintf(head, sizeof(head),
+                        "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%s%s",
+                        status, reason_for(status), static_cast<int>(content_type.size()),
+                        content_type.data(), body.size(), keep ? "" : "Connection: close\r\n",
+                        kVia);
+  evbuffer* out = client_->output();
+  evbuffer_add(out, head, static_cast<size_t>(n));
+  evbuffer_add(out, extra_headers.data(), extra_headers.size());
+  evbuffer_add(out, "\r\n", 2);
+  bytes_out_ += static_cast<uint64_t>(n) + extra_headers.size() + 2;
+  if (!head_request_) {
+    evbuffer_add(out, body.data(), body.size());
+    bytes_out_ += body.size();
+  }
+  resp_head_sent_ = true;
+  evbuffer_drain(client_->input(), head_len);
+  log_exchange();
+  if (!keep) {
+    return enter_closing();
+  }
+  return start_next_request();
 }
 
 void ClientConnection::build_upstream_head(const http1::RequestHead& head,
@@ -477,6 +637,9 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
     out.append(xff).append(", ");
   }
   out.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\n").append(kVia);
+  if (add_loop_guard_) {
+    out.append(worker_->forwarder()->setup().decide.loop_guard_header).append(": 1\r\n");
+  }
   if (req_mode_ == BodyMode::Chunked) {
     out.append("Transfer-Encoding: chunked\r\n");
   }
@@ -487,7 +650,7 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
 // Upstream connection
 
 ClientConnection::Step ClientConnection::connect_upstream() {
-  WorkerPool* pool = listener_->pool;
+  WorkerPool* pool = pool_;
   const conf::Pool& pc = pool->conf();
   for (;;) {
     bool panic = false;
@@ -535,7 +698,7 @@ ClientConnection::Step ClientConnection::connect_upstream() {
 
 ClientConnection::Step ClientConnection::on_connect_failed(const char* why) {
   worker_->stats().inc(Stat::UpstreamConnectFailures);
-  WorkerPool* pool = listener_->pool;
+  WorkerPool* pool = pool_;
   pool->record_failure(member_, monotonic_ms());
   std::string label = member_->shared->label;
   last_connect_error_ = label + ": " + why;
@@ -562,7 +725,7 @@ ClientConnection::Step ClientConnection::on_upstream_connected() {
   if (!reused_) {
     tune_socket(upstream_);
   }
-  const conf::Pool& pc = listener_->pool->conf();
+  const conf::Pool& pc = pool_->conf();
   const conf::Limits& lim = worker_->limits();
   uint64_t high = lim.buffer_high_water;
   upstream_->set_write_low_water(high / 2);
@@ -680,7 +843,7 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     t_sent_us_ = monotonic_us();
     timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
     timeval resp_tv =
-        ms_to_tv(static_cast<uint64_t>(listener_->pool->conf().response_timeout.count()));
+        ms_to_tv(static_cast<uint64_t>(pool_->conf().response_timeout.count()));
     upstream_->set_timeouts(&resp_tv, &send_tv);
     client_->set_timeouts(nullptr, &send_tv);
     if (resp_state_ == RespState::Done) {
@@ -744,14 +907,21 @@ ClientConnection::Step ClientConnection::parse_response_head() {
   }
   const http1::Limits& limits = worker_->parse_limits();
   size_t want = len < limits.max_head_bytes + 1 ? len : limits.max_head_bytes + 1;
-  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+  // A login_form rule reads a small form body right after the head: make it contiguous too.
+  Forwarder* fw = worker_->forwarder();
+  size_t pull = want;
+  if (fw != nullptr && fw->setup().needs_form_body) {
+    size_t extra = want + kMaxFormBodyForKey;
+    pull = len < extra ? len : extra;
+  }
+  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(pull)));
   http1::ResponseHead head;
   head.headers = worker_->header_scratch();
   http1::ParseResult r = http1::parse_response(buf, want, limits, &head);
   if (r.status == http1::ParseStatus::Incomplete) {
     return Step::Keep;
   }
-  WorkerPool* pool = listener_->pool;
+  WorkerPool* pool = pool_;
   if (r.status == http1::ParseStatus::Error || head.status == 101) {
     worker_->stats().inc(Stat::UpstreamErrors);
     pool->record_failure(member_, monotonic_ms());
@@ -979,6 +1149,11 @@ ClientConnection::Step ClientConnection::start_next_request() {
   t_start_us_ = t_connect_us_ = t_connected_us_ = t_sent_us_ = t_resp_us_ = 0;
   termination_[0] = termination_[1] = '-';
   client_paused_ = false;
+  route_ = nullptr;
+  context_id_ = 0;
+  add_loop_guard_ = false;
+  held_ = false;
+  hold_deadline_ms_ = 0;
   if (worker_->draining()) {
     draining_ = true;
   }
@@ -1027,14 +1202,14 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
     --attempts_;
     return connect_upstream();
   }
-  listener_->pool->record_failure(member_, monotonic_ms());
+  pool_->record_failure(member_, monotonic_ms());
   if (timeout) {
     worker_->stats().inc(Stat::UpstreamTimeouts);
     if (!resp_head_sent_) {
       char body[160];
       std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
                     member_->shared->label.c_str(),
-                    static_cast<long long>(listener_->pool->conf().response_timeout.count()));
+                    static_cast<long long>(pool_->conf().response_timeout.count()));
       return respond_error(504, nullptr, body, "sH");
     }
     return abort_exchange("sD");
@@ -1057,7 +1232,7 @@ void ClientConnection::release_upstream(bool reusable) {
     --member_->active;
   }
   if (reusable && member_ != nullptr && !worker_->draining()) {
-    listener_->pool->park(member_, upstream_);
+    pool_->park(member_, upstream_);
   } else {
     delete upstream_;
   }
@@ -1143,6 +1318,10 @@ void ClientConnection::set_termination(const char* code) {
 }
 
 void ClientConnection::log_exchange() {
+  if (inflight_ != nullptr) {  // every exchange is logged exactly once, however it ends
+    --*inflight_;
+    inflight_ = nullptr;
+  }
   AccessLogBuffer& log = worker_->access_log();
   if (!log.enabled()) {
     return;
@@ -1157,7 +1336,9 @@ void ClientConnection::log_exchange() {
   r.status = status_;
   r.bytes_in = bytes_in_;
   r.bytes_out = bytes_out_;
-  r.pool = listener_->pool->conf().name;
+  r.pool = pool_ != nullptr ? std::string_view(pool_->conf().name) : std::string_view();
+  r.route = route_;
+  r.context = context_id_;
   r.upstream = member_ != nullptr ? std::string_view(member_->shared->label) : std::string_view();
   r.duration_ms = t_start_us_ != 0 ? us_to_ms(t_start_us_, now) : 0.0;
   r.connect_ms = (t_connected_us_ != 0 && !reused_) ? us_to_ms(t_connect_us_, t_connected_us_)

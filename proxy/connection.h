@@ -38,6 +38,7 @@ class Stream;
 class Worker;
 struct WorkerListener;
 struct WorkerMember;
+class WorkerPool;
 
 class ClientConnection {
  public:
@@ -55,13 +56,17 @@ class ClientConnection {
   Step on_drain();
   // Forced close at the drain deadline: logs the exchange in flight as killed ('K').
   void on_kill();
+  // A held request's schema may have been enabled: decide it again with the worker's current
+  // snapshot (it may be parked again, keeping its deadline). Worker::on_snapshot calls this.
+  Step on_release();
 
   // Worker's intrusive list.
   ClientConnection* prev_ = nullptr;
   ClientConnection* next_ = nullptr;
 
  private:
-  enum class Phase { ReadHead, Connecting, Exchanging, Closing };
+  // Held: a complete request head waits in the client input while its schema is disabled.
+  enum class Phase { ReadHead, Held, Connecting, Exchanging, Closing };
   enum class RespState { Head, Body, Done };
   enum class BodyMode { None, Length, Chunked, UntilClose };
 
@@ -83,7 +88,18 @@ class ClientConnection {
   Step on_timer();
 
   Step parse_head();
-  Step begin_exchange(const http1::RequestHead& head, size_t head_len);
+  // |contiguous|: the pulled-up start of the input (head, and for a login_form rule up to
+  // kMaxFormBodyForKey bytes of body).
+  Step begin_exchange(const http1::RequestHead& head, size_t head_len,
+                      std::string_view contiguous);
+  // Routing (when configured): sets pool_ and returns Keep to proxy, or answers/parks itself.
+  Step route(const http1::RequestHead& head, size_t head_len, std::string_view contiguous,
+             bool* proceed);
+  Step hold_request(uint32_t schema, size_t head_len);
+  // A response made by the proxy itself (redirect, routing error). Keeps the connection when
+  // the request has no body; otherwise answers with Connection: close.
+  Step respond_local(int status, std::string_view extra_headers, std::string_view content_type,
+                     std::string_view body, size_t head_len, const char* termination);
   void build_upstream_head(const http1::RequestHead& head, const std::string& fallback_host);
   Step connect_upstream();
   Step on_upstream_connected();
@@ -138,6 +154,13 @@ class ClientConnection {
   uint64_t req_remaining_ = 0;
   http1::ChunkedDecoder req_chunks_;
   bool req_done_ = false;
+  WorkerPool* pool_ = nullptr;     // pool of this exchange (the listener's, or routing's)
+  const char* route_ = nullptr;   // routing decision for the access log; null = no routing
+  uint32_t context_id_ = 0;
+  bool held_ = false;             // this request has been parked at least once
+  bool add_loop_guard_ = false;   // proxied to the other version: add the loop-guard header
+  int64_t* inflight_ = nullptr;   // the worker's in-flight counter of this request's schema
+  uint64_t hold_deadline_ms_ = 0;  // monotonic; 503 when still held then
   WorkerMember* member_ = nullptr;
   uint64_t exclude_mask_ = 0;  // members that failed to connect for this exchange
   std::string last_connect_error_;  // "member: why" of the last failed connect (error path only)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,22 +23,29 @@
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/upstream_pool.h"
+#include "proxy/tenant_setup.h"
 #include "proxy/worker.h"
+#include "routing/directory_loader.h"
+#include "routing/publisher.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
     "       switchyard --check-config FILE\n"
+    "       switchyard db migrate --config FILE\n"
     "\n"
     "  --config FILE        run with this YAML configuration\n"
     "  --check-config FILE  validate FILE, print every error as file:line:col: path: message,\n"
     "                       exit 0 when it is valid and 1 otherwise\n"
     "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
     "                       PATH (atomically); used by tests and scripts with port 0\n"
-    "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n";
+    "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n"
+    "  db migrate           create or upgrade Switchyard's own tables in the database named\n"
+    "                       by the file's database section, then exit\n";
 
 struct Args {
+  bool db_migrate = false;
   std::string config;
   std::string check;
   std::string ready_file;
@@ -45,7 +53,15 @@ struct Args {
 };
 
 bool parse_args(int argc, char** argv, Args* a) {
-  for (int i = 1; i < argc; ++i) {
+  int first = 1;
+  if (argc >= 3 && std::string(argv[1]) == "db" && std::string(argv[2]) == "migrate") {
+    a->db_migrate = true;
+    first = 3;
+  } else if (argc >= 2 && std::string(argv[1]) == "db") {
+    std::fprintf(stderr, "switchyard: unknown db command (expected: db migrate)\n%s", kUsage);
+    return false;
+  }
+  for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](std::string* out) {
       if (i + 1 >= argc) {
@@ -130,6 +146,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const conf::Config& config = loaded.config;
+  if (args.db_migrate) {
+    return proxy::run_db_migrate(config);
+  }
   log::Level level = log::Level::Info;
   const std::string& level_text = args.log_level.empty() ? config.log_level : args.log_level;
   if (!log::parse_level(level_text.c_str(), &level)) {
@@ -172,20 +191,43 @@ int main(int argc, char** argv) {
     access_log = std::move(*w);
   }
 
+  // Tenant routing: the first directory load happens before any worker serves.
+  std::vector<std::unique_ptr<proxy::Worker>> pool;
+  std::atomic<bool> workers_started{false};
+  routing::SnapshotPublisher publisher;
+  std::unique_ptr<proxy::RoutingSetup> routing_setup;
+  std::unique_ptr<routing::DirectoryLoader> loader;
+  if (config.routing.enabled) {
+    auto setup = proxy::make_routing_setup(config, &publisher);
+    if (!setup.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
+      return 1;
+    }
+    routing_setup = std::move(setup.value());
+    loader = std::make_unique<routing::DirectoryLoader>(
+        proxy::make_loader_options(config, &pool, &workers_started), &publisher);
+    auto started = loader->start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
+      return 1;
+    }
+  }
+
   proxy::HealthChecker health(registry->get());
   health.start();
 
-  std::vector<std::unique_ptr<proxy::Worker>> pool;
   for (int i = 0; i < workers; ++i) {
     std::vector<std::pair<const conf::Listener*, int>> fds;
     for (const auto& b : *bound) {
       fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
     }
-    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds));
+    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds,
+                                                   routing_setup.get()));
   }
   for (auto& w : pool) {
     w->start();
   }
+  workers_started.store(true, std::memory_order_release);
   for (const auto& b : *bound) {
     SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
            b.conf->pool.c_str());
@@ -214,6 +256,9 @@ int main(int argc, char** argv) {
   }
   for (auto& w : pool) {
     w->join();
+  }
+  if (loader) {
+    loader->stop();  // before the workers it posts to are destroyed
   }
   health.stop();
   pool.clear();

@@ -23,6 +23,11 @@ const char* stat_name(Stat stat) {
   case Stat::UpstreamErrors: return "upstream_errors";
   case Stat::NoHealthyMember: return "no_healthy_member";
   case Stat::PassiveEjections: return "passive_ejections";
+  case Stat::RouteProxies: return "route_proxies";
+  case Stat::RouteRedirects: return "route_redirects";
+  case Stat::RouteRejects: return "route_rejects";
+  case Stat::RouteHolds: return "route_holds";
+  case Stat::HoldRefused: return "hold_refused";
   case Stat::kCount: break;
   }
   return "?";

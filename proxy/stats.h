@@ -29,6 +29,11 @@ enum class Stat : int {
   UpstreamErrors,       // 502s (bad response, reset)
   NoHealthyMember,      // requests that found every member down or ejected (panic mode used)
   PassiveEjections,
+  RouteProxies,     // routing decided: proxy (including held requests released)
+  RouteRedirects,   // routing decided: 307 to the tenant's new server
+  RouteRejects,     // routing decided: an error with a CTX-* code
+  RouteHolds,       // requests parked at least once while their schema was disabled
+  HoldRefused,      // 503: a hold bound (count, bytes, time) was passed
   kCount
 };
 

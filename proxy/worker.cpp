@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "proxy/connection.h"
+#include "proxy/forwarder.h"
 #include "proxy/listener.h"
 
 namespace sy::proxy {
@@ -37,7 +38,8 @@ void accept_error_cb(evconnlistener*, void* arg) {
 
 Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
                AccessLogWriter* log,
-               const std::vector<std::pair<const conf::Listener*, int>>& listener_fds)
+               const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
+               const RoutingSetup* routing)
     : id_(id), config_(config), access_log_(log) {
   // The base is touched only by this worker's thread (other threads reach it through the
   // eventfd inbox), so it needs no lock; the changelist folds an add and a delete of the same
@@ -71,6 +73,9 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
       }
     }
     listeners_.push_back(std::move(wl));
+  }
+  if (routing != nullptr) {
+    forwarder_ = std::make_unique<Forwarder>(routing);
   }
   headers_.resize(static_cast<size_t>(config.limits.max_headers) + 1);
   head_scratch_.reserve(4096);
@@ -144,7 +149,39 @@ void Worker::inbox_cb(int, short, void* arg) {
   }
 }
 
-void Worker::flush_cb(int, short, void* arg) { static_cast<Worker*>(arg)->access_log_.flush(); }
+void Worker::on_snapshot() {
+  if (forwarder_ == nullptr || !forwarder_->refresh()) {
+    return;
+  }
+  std::vector<HoldQueue::Key> released;
+  forwarder_->hold().release([](uint32_t) { return false; }, &released);
+  for (HoldQueue::Key key : released) {
+    auto* conn = static_cast<ClientConnection*>(const_cast<void*>(key));
+    if (conn->on_release() == ClientConnection::Step::Close) {
+      destroy(conn);
+    }
+  }
+}
+
+void Worker::flush_cb(int, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  w->access_log_.flush();
+  if (w->forwarder_ != nullptr) {
+    std::vector<std::pair<std::string, uint64_t>> now;
+    for (const auto& [schema, n] : w->inflight_) {
+      if (n > 0) {
+        now.emplace_back(schema, static_cast<uint64_t>(n));
+      }
+    }
+    std::lock_guard<std::mutex> lock(w->inflight_mu_);
+    w->inflight_published_.swap(now);
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> Worker::inflight_copy() const {
+  std::lock_guard<std::mutex> lock(inflight_mu_);
+  return inflight_published_;
+}
 
 void Worker::begin_drain() {
   post([this] { drain_now(); });

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "conf/config.h"
@@ -24,6 +25,8 @@ struct evconnlistener;
 namespace sy::proxy {
 
 class ClientConnection;
+class Forwarder;
+struct RoutingSetup;
 class Worker;
 
 // One listening socket of one worker.
@@ -40,7 +43,8 @@ class Worker {
   // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
   // configured listener with this worker's socket for it. Main thread.
   Worker(int id, const conf::Config& config, const PoolRegistry& registry, AccessLogWriter* log,
-         const std::vector<std::pair<const conf::Listener*, int>>& listener_fds);
+         const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
+         const RoutingSetup* routing = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -69,6 +73,22 @@ class Worker {
   std::string& head_scratch() { return head_scratch_; }
   const http1::Limits& parse_limits() const { return parse_limits_; }
 
+  // Routing (nullptr when the config has no routing section).
+  Forwarder* forwarder() { return forwarder_.get(); }
+  // The worker's pool for config pool index |index|; nullptr when out of range.
+  WorkerPool* pool_at(int index) {
+    return index >= 0 && static_cast<size_t>(index) < pools_.size() ? pools_[index].get()
+                                                                    : nullptr;
+  }
+  // A new routing snapshot was published: pin it and re-decide every held request. Posted by
+  // main to every worker.
+  void on_snapshot();
+  // Requests in flight per schema name (routing only). Worker thread: the counter a proxied
+  // request increments while it runs (node addresses are stable). Any thread: a copy, at
+  // most kFlushInterval old, for the instance heartbeat.
+  int64_t* inflight_counter(const std::string& schema) { return &inflight_[schema]; }
+  std::vector<std::pair<std::string, uint64_t>> inflight_copy() const;
+
   // Takes ownership of an accepted client socket. Worker thread only.
   void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
   // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
@@ -93,6 +113,10 @@ class Worker {
   std::mutex inbox_mu_;
   std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::unordered_map<std::string, int64_t> inflight_;  // worker thread only
+  mutable std::mutex inflight_mu_;
+  std::vector<std::pair<std::string, uint64_t>> inflight_published_;  // guarded by inflight_mu_
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   ClientConnection* conns_ = nullptr;  // intrusive list head
   size_t num_conns_ = 0;

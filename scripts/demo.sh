@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: two demo backend pools (an "old" and a "new" application version, two members
-# each) and Switchyard in front of them on loopback, one listener per pool. Sends requests with
-# curl and shows who answered, the headers the backend saw, a streamed upload, what a dead
-# member looks like, and the access log. Everything runs under var/demo and is stopped on exit.
+# `make demo`, in two parts, everything on loopback under var/ and stopped on exit:
+#  1. the core proxy: two backend pools (an "old" and a "new" application version) behind one
+#     Switchyard; who answered, the headers the backend saw, a streamed upload, failover, a 502.
+#  2. tenant routing on the private MariaDB: an old-role and a new-role Switchyard; a schema is
+#     disabled while a client waits (held), moved to the new server and enabled: the held
+#     request is answered by the new pool, and the old instance now redirects that tenant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,9 +14,13 @@ dir=$root/var/demo
 rm -rf "$dir" && mkdir -p "$dir"
 
 pids=()
+db_started=0
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ $db_started -eq 1 ]]; then
+    bash tests/scripts/mariadb.sh stop >/dev/null || true
+  fi
 }
 trap cleanup EXIT
 
@@ -115,6 +121,93 @@ printf '  old :'; for _ in 1 2 3; do printf ' [%s]' "$(curl -sS "http://$old/")"
 kill "${pids[0]}"
 sleep 0.2
 curl -sS -w '  -> HTTP %{http_code}\n' "http://$old/" | sed 's/^/  /'
+
+# ---------------------------------------------------------------------------------------------
+# Part 2: tenant routing from the private MariaDB. An old-role and a new-role Switchyard share
+# one database; schema s2 is migrated while a client waits on it.
+say "tenant routing: starting the private MariaDB (tests/scripts/mariadb.sh, var/mariadb-demo)"
+export SY_MYSQL_DIR=$root/var/mariadb-demo
+bash tests/scripts/mariadb.sh start
+db_started=1
+eval "$(bash tests/scripts/mariadb.sh env)"
+sql() { mariadb --protocol=TCP -h "$SY_TEST_MYSQL_HOST" -P "$SY_TEST_MYSQL_PORT" \
+          -u "$SY_TEST_MYSQL_USER" "-p$SY_TEST_MYSQL_PASSWORD" --batch "$@"; }
+echo "DROP DATABASE IF EXISTS sy_demo; CREATE DATABASE sy_demo" | sql
+
+tenant_yaml() {  # tenant_yaml ROLE SERVE_POOL
+  cat <<EOF
+workers: 2
+listeners: [{name: main, port: 0, pool: $2}]
+pools:
+  - {name: old, version: "7.10", members: [{address: "127.0.0.1:${port[old-2]}"}], health_check: {enabled: false}}
+  - {name: new, version: "8.0", members: [{address: "127.0.0.1:${port[new-1]}"}], health_check: {enabled: false}}
+database:
+  dsns: [{host: 127.0.0.1, port: $SY_TEST_MYSQL_PORT, user: $SY_TEST_MYSQL_USER, password: "$SY_TEST_MYSQL_PASSWORD", database: sy_demo}]
+  refresh_interval: 250ms
+routing:
+  role: $1
+  serve_pools: [$2]
+  keys: [{type: header, name: X-Context-Id}, {type: login_query, name: name}]
+access_log: {path: "$dir/tenant-$1-access.log"}
+EOF
+}
+# old-2 died in part 1; bring a fresh old member up for this part.
+python3 tests/backend/backend.py --port 0 --name old-2 --version 7.10 \
+  --ready-file "$dir/old-2b.ready" >"$dir/old-2b.log" 2>&1 &
+pids+=($!)
+wait_file "$dir/old-2b.ready"
+port[old-2]=$(sed -n 's/^port=//p' "$dir/old-2b.ready")
+
+tenant_yaml old old >"$dir/tenant-old.yaml"
+tenant_yaml new new >"$dir/tenant-new.yaml"
+say "switchyard db migrate: Switchyard's own tables"
+"$bin" db migrate --config "$dir/tenant-old.yaml"
+
+"$bin" --config "$dir/tenant-new.yaml" --ready-file "$dir/tenant-new.ready" >"$dir/tenant-new.log" 2>&1 &
+pids+=($!)
+wait_file "$dir/tenant-new.ready"
+tnew=$(sed -n 's/^listener.main=//p' "$dir/tenant-new.ready")
+say "directory: server 1 (pool old), server 2 (pool new, migration URL http://$tnew); schemas s1, s2"
+sql sy_demo <<EOF
+INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES
+  (1, 'app-7.10', 'old', '7.10', ''), (2, 'app-8.0', 'new', '8.0', 'http://$tnew');
+INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1), ('s2', 'enabled', 1);
+INSERT INTO sy_contexts (id, schema_name, enabled) VALUES (100, 's1', 1), (200, 's2', 1);
+INSERT INTO sy_logins (login, context_id) VALUES ('bob@example.com', 200);
+EOF
+"$bin" --config "$dir/tenant-old.yaml" --ready-file "$dir/tenant-old.ready" >"$dir/tenant-old.log" 2>&1 &
+pids+=($!)
+wait_file "$dir/tenant-old.ready"
+told=$(sed -n 's/^listener.main=//p' "$dir/tenant-old.ready")
+sleep 0.6
+echo "  old-role switchyard http://$told/   new-role switchyard http://$tnew/"
+
+say "context 200 (schema s2) before the migration"
+echo "  old instance:                        $(curl -sS -H 'X-Context-Id: 200' "http://$told/")"
+echo "  old instance, ?name=bob@example.com: $(curl -sS "http://$told/?name=bob%40example.com")"
+echo "  new instance:                        $(curl -sS -H 'X-Context-Id: 200' "http://$tnew/")"
+
+say "migrating schema s2: disable it (its requests are now held) ..."
+echo "UPDATE sy_schemas SET state='disabled' WHERE name='s2'" | sql sy_demo
+sleep 0.6
+t0=$(date +%s%N)
+(curl -sS -L -H 'X-Context-Id: 200' -w ' [HTTP %{http_code} after %{num_redirects} redirect]' \
+   "http://$told/app?folder=inbox" >"$dir/held.out") &
+held_pid=$!
+sleep 1.5
+echo "  a client asked the old instance for context 200 1.5 s ago: still waiting (held)"
+echo "  ... move s2's contexts to server 2 and enable s2"
+echo "UPDATE sy_schemas SET server_id=2, state='enabled' WHERE name='s2'" | sql sy_demo
+wait $held_pid
+t1=$(date +%s%N)
+echo "  the held request was answered after $(( (t1 - t0) / 1000000 )) ms: $(tr -d '\n' <"$dir/held.out")"
+
+say "after the migration"
+curl -sS -o /dev/null -D - -H 'X-Context-Id: 200' "http://$told/app?folder=inbox" |
+  grep -iE '^HTTP|^location' | tr -d '\r' | sed 's/^/  old instance, context 200: /'
+echo "  new instance, context 200: $(curl -sS -H 'X-Context-Id: 200' "http://$tnew/")"
+echo "  new instance, context 100 (not migrated): $(curl -sS -H 'X-Context-Id: 100' "http://$tnew/")"
+echo "  old instance, context 100: $(curl -sS -H 'X-Context-Id: 100' "http://$told/")"
 
 say "graceful shutdown (SIGTERM)"
 kill -TERM "$sy_pid"

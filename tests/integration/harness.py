@@ -271,3 +271,123 @@ class ProxyTestCase(unittest.TestCase):
         sy = self.switchyard(yaml_text, name)
         sy.access_log_path = access
         return sy
+
+
+# ---------------------------------------------------------------------------------------------
+# The project's private MariaDB (tests/scripts/mariadb.sh; scripts/run-tests.sh exports its env)
+
+class Database:
+    """A fresh database on the private MariaDB server, dropped by drop()."""
+
+    _counter = 0
+
+    def __init__(self, prefix="sy_it"):
+        env = os.environ
+        missing = [k for k in ("SY_TEST_MYSQL_PORT", "SY_TEST_MYSQL_USER") if k not in env]
+        if missing:
+            raise AssertionError(
+                "the private MariaDB is not running: start it with `bash tests/scripts/mariadb.sh "
+                "start` and export `eval \"$(bash tests/scripts/mariadb.sh env)\"` (make test does)")
+        self.host = env.get("SY_TEST_MYSQL_HOST", "127.0.0.1")
+        self.port = int(env["SY_TEST_MYSQL_PORT"])
+        self.user = env["SY_TEST_MYSQL_USER"]
+        self.password = env.get("SY_TEST_MYSQL_PASSWORD", "")
+        Database._counter += 1
+        self.name = f"{prefix}_{os.getpid()}_{Database._counter}"
+        self.sql(f"DROP DATABASE IF EXISTS {self.name}; CREATE DATABASE {self.name}", db="")
+
+    def client(self, db=None):
+        return ["mariadb", "--protocol=TCP", "-h", self.host, "-P", str(self.port), "-u",
+                self.user, f"-p{self.password}", "--batch", "--skip-column-names"] + (
+                    [self.name if db is None else db] if (db is None or db) else [])
+
+    def sql(self, statements, db=None):
+        """Runs |statements| (';'-separated) and returns the output rows as lists of strings."""
+        p = subprocess.run(self.client(db), input=statements.encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"SQL failed: {p.stderr.decode()}\n{statements[:500]}")
+        return [line.split("\t") for line in p.stdout.decode().splitlines()]
+
+    def dsn_yaml(self, port=None):
+        return (f"    - {{host: {self.host}, port: {port or self.port}, user: {self.user}, "
+                f"password: \"{self.password}\", database: {self.name}}}\n")
+
+    def drop(self):
+        try:
+            self.sql(f"DROP DATABASE IF EXISTS {self.name}", db="")
+        except AssertionError:
+            pass
+
+
+class TcpForwarder:
+    """A loopback TCP forwarder the test can cut and restore: simulates a database outage for
+    one Switchyard without stopping the MariaDB server other tests share."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.listen(64)
+        self.up = True
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                c.close()
+                continue
+            try:
+                t = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, t]
+            for a, b in ((c, t), (t, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        """Refuses new connections and resets the open ones."""
+        self.up = False
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+    def restore(self):
+        self.up = True
+
+    def stop(self):
+        self.cut()
+        self.listener.close()

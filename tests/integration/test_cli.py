@@ -41,10 +41,21 @@ class CliTest(unittest.TestCase):
         return subprocess.run([BINARY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=20)
 
-    def test_example_config_is_valid(self):
-        p = self.run_bin("--check-config", os.path.join(SOURCE_DIR, "conf/examples/switchyard.yaml"))
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("configuration ok", p.stdout + p.stderr)
+    def test_example_configs_are_valid(self):
+        for name in ("switchyard.yaml", "routing.yaml", "configdb.yaml"):
+            with self.subTest(example=name):
+                p = self.run_bin("--check-config", os.path.join(SOURCE_DIR, "conf/examples", name))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("configuration ok", p.stdout + p.stderr)
+
+    def test_db_migrate_needs_a_database_section(self):
+        p = self.run_bin("db", "migrate", "--config",
+                         os.path.join(SOURCE_DIR, "conf/examples/switchyard.yaml"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no database section", p.stderr)
+        p = self.run_bin("db", "frobnicate")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unknown db command", p.stderr)
 
     def test_check_config_reports_every_error_with_location(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:

@@ -1,0 +1,62 @@
+#include "proxy/forwarder.h"
+
+namespace sy::proxy {
+
+Forwarder::Forwarder(const RoutingSetup* setup)
+    : setup_(setup), view_(setup->publisher), hold_(setup->hold) {}
+
+const std::string* Forwarder::schema_name(uint32_t index) {
+  const auto& snap = view_.get();
+  if (!snap || index >= snap->schema_count()) {
+    return nullptr;
+  }
+  return &snap->schema(index).name;
+}
+
+bool Forwarder::refresh() {
+  uint64_t generation = setup_->publisher->generation();
+  bool changed = generation != seen_generation_;
+  seen_generation_ = generation;
+  view_.get();  // re-pins when the generation moved
+  return changed;
+}
+
+routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_view form_body,
+                                    routing::ContextId* context) {
+  headers_.clear();
+  std::string_view content_type;
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    headers_.push_back(routing::Header{head.headers[i].name, head.headers[i].value});
+    if (http1::iequals(head.headers[i].name, "content-type")) {
+      content_type = head.headers[i].value;
+    }
+  }
+  routing::RequestFacts facts;
+  facts.method = head.method;
+  facts.target = head.target;
+  facts.host = head.host;
+  facts.headers = headers_.data();
+  facts.header_count = headers_.size();
+  facts.body = form_body;
+  facts.content_type = content_type;
+
+  routing::ContextKey key = setup_->extractor.extract(facts);
+  const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
+  *context = 0;
+  if (!snap) {
+    return routing::Reject{503, "CTX-0020",
+                           "{\"error\":\"CTX-0020\",\"message\":\"tenant directory not loaded "
+                           "yet\"}"};
+  }
+  routing::Decision d = routing::decide(facts, key, *snap, setup_->decide);
+  if (key.kind == routing::ContextKey::Id) {
+    *context = key.id;
+  } else if (key.kind == routing::ContextKey::Login) {
+    if (auto id = snap->find_login(key.login)) {
+      *context = *id;
+    }
+  }
+  return d;
+}
+
+}  // namespace sy::proxy

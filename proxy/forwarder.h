@@ -1,0 +1,62 @@
+#pragma once
+// The proxy's side of tenant routing (DESIGN decisions 1, 4, 5). main builds one RoutingSetup
+// from the config; each worker owns one Forwarder that turns a parsed request head into
+// routing::RequestFacts, extracts the context key and calls the pure routing::decide() with
+// the worker's pinned snapshot. Carrying the decision out (proxy, 307, error, hold) is the
+// connection's job; parked connections are counted in the worker's HoldQueue.
+//
+// Snapshot updates: the loader publishes, main posts Worker::on_snapshot() to every worker,
+// which refreshes the pinned pointer and re-decides every held request (held requests whose
+// schema is still disabled park again, keeping their original deadline).
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "proxy/hold_queue.h"
+#include "proxy/http1_parser.h"
+#include "routing/context_key.h"
+#include "routing/decide.h"
+#include "routing/publisher.h"
+#include "routing/snapshot.h"
+
+namespace sy::proxy {
+
+// Immutable after start; shared read-only by every worker.
+struct RoutingSetup {
+  const routing::SnapshotPublisher* publisher = nullptr;
+  routing::KeyExtractor extractor;
+  routing::DecideConfig decide;
+  HoldLimits hold;
+  bool needs_form_body = false;  // a login_form rule exists: wait for small form bodies
+};
+
+// Largest urlencoded form body a login_form rule waits for before deciding.
+constexpr uint64_t kMaxFormBodyForKey = 8 * 1024;
+
+class Forwarder {
+ public:
+  explicit Forwarder(const RoutingSetup* setup);
+
+  // Decides |head| (|form_body|: the complete small form body when needs_form_body, else "").
+  // Sets *context to the request's context id (0 when none).
+  routing::Decision decide(const http1::RequestHead& head, std::string_view form_body,
+                           routing::ContextId* context);
+  // Name of schema |index| in the snapshot the last decide() used; nullptr when out of range.
+  const std::string* schema_name(uint32_t index);
+  // Picks up a newer snapshot; true when it changed.
+  bool refresh();
+  bool has_snapshot() { return view_.get() != nullptr; }
+
+  HoldQueue& hold() { return hold_; }
+  const RoutingSetup& setup() const { return *setup_; }
+
+ private:
+  const RoutingSetup* setup_;
+  routing::WorkerView view_;
+  uint64_t seen_generation_ = 0;
+  std::vector<routing::Header> headers_;  // scratch, capacity reused
+  HoldQueue hold_;
+};
+
+}  // namespace sy::proxy

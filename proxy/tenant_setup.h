@@ -1,0 +1,39 @@
+#pragma once
+// Composition of tenant routing for the `switchyard` process (main thread, start-up only):
+// config -> RoutingSetup (what workers use) and LoaderOptions (what the loader thread uses),
+// plus the `switchyard db migrate` command. The proxy layer itself never sees SQL; this file
+// is the composition root's helper, like main.cpp.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "conf/config.h"
+#include "proxy/forwarder.h"
+#include "routing/directory_loader.h"
+
+namespace sy::proxy {
+
+class Worker;
+
+// Converts the routing section. Fails on a key rule that does not compile (bad regex).
+Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& config,
+                                                         const routing::SnapshotPublisher* pub);
+
+// Loader options from the database section. |workers| may be empty at first; publishes are
+// forwarded to each worker as on_snapshot() once |workers_started| is true.
+routing::LoaderOptions make_loader_options(const conf::Config& config,
+                                           const std::vector<std::unique_ptr<Worker>>* workers,
+                                           const std::atomic<bool>* workers_started);
+
+// Converts the YAML DSNs.
+std::vector<routing::Dsn> make_dsns(const conf::Database& db);
+
+// `switchyard db migrate --config FILE`: creates or upgrades Switchyard's own tables.
+// Returns the process exit status; prints what it did.
+int run_db_migrate(const conf::Config& config);
+
+}  // namespace sy::proxy

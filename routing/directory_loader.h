@@ -1,0 +1,100 @@
+#pragma once
+// The loader thread (DESIGN decision 1, STYLE rule 4): the only code that reads the tenant
+// directory from the database for the proxy. start() does the first full load before workers
+// serve (or waits for the database when wait_at_start), then a thread refreshes every
+// refresh_interval: incrementally when the profile has a change sequence, otherwise a full
+// reload published only when the data changed. A new immutable snapshot is built on this
+// thread and published; workers never wait on the database.
+//
+// Outages: a failed refresh drops the connection and logs once; the thread reconnects with
+// backoff (250 ms doubling to 5 s, DSNs tried in order) while workers keep the last snapshot.
+// The state is readable from any thread through status().
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "routing/db.h"
+#include "routing/directory_reader.h"
+#include "routing/publisher.h"
+#include "routing/snapshot.h"
+
+namespace sy::routing {
+
+// Values the database does not hold (or that the deployment overrides), by server name.
+struct ServerPatch {
+  std::string name;
+  std::string pool;          // "" = keep
+  std::string version;       // "" = keep
+  std::string redirect_url;  // "" = keep
+};
+
+struct LoaderOptions {
+  std::vector<Dsn> dsns;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds refresh_interval{250};
+  std::chrono::milliseconds tick_interval{1000};
+  bool wait_at_start = false;
+  SnapshotInput input;
+  std::vector<ServerPatch> patches;
+  std::function<std::unique_ptr<DirectoryReader>()> make_reader;
+  // Loader thread, after each publish (e.g. wake the workers to release held requests).
+  std::function<void()> on_publish;
+  // Loader thread, every tick_interval while connected (e.g. the instance heartbeat).
+  std::function<void(Db&)> on_tick;
+};
+
+struct LoaderStatus {
+  std::atomic<bool> db_up{false};
+  std::atomic<uint64_t> refreshes{0};       // successful refresh rounds
+  std::atomic<uint64_t> failures{0};        // failed rounds (query or connect)
+  std::atomic<uint64_t> publishes{0};
+  std::atomic<uint64_t> last_ok_unix_ms{0};
+};
+
+class DirectoryLoader {
+ public:
+  DirectoryLoader(LoaderOptions options, SnapshotPublisher* publisher);
+  ~DirectoryLoader();  // stops and joins
+
+  // First full load and publish, then the refresh thread. Fails with a clear message when the
+  // database is unreachable and wait_at_start is false.
+  Result<Unit> start();
+  void stop();  // idempotent
+  const LoaderStatus& status() const { return status_; }
+
+ private:
+  void run();
+  Result<Unit> connect();
+  Result<Unit> full_load_and_publish(bool only_if_changed);
+  Result<Unit> refresh();
+  void publish(std::shared_ptr<const RoutingSnapshot> snap);
+  void apply_patches(DirectoryData* data) const;
+  bool wait(std::chrono::milliseconds d);  // false when stopping
+
+  LoaderOptions opt_;
+  SnapshotPublisher* publisher_;
+  std::unique_ptr<DirectoryReader> reader_;
+  std::unique_ptr<Db> db_;
+  std::shared_ptr<const RoutingSnapshot> current_;
+  uint64_t generation_ = 0;
+  uint64_t data_hash_ = 0;
+  LoaderStatus status_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// FNV-1a over every field of |data|: a full reload publishes only when this changes.
+uint64_t hash_directory(const DirectoryData& data);
+
+}  // namespace sy::routing

@@ -1,0 +1,291 @@
+"""Tenant routing on the real private MariaDB: an old-role and a new-role Switchyard on one
+database, old and new backend pools, driven with curl.
+
+Topology (all on loopback, port 0):
+    old-role switchyard (serves pool old) --\\                /-- backend old-1 ("old")
+                                           +-- pools old/new +
+    new-role switchyard (serves pool new) --/                \\-- backend new-1 ("new")
+Servers in the directory: 1 = app-old (pool old), 2 = app-new (pool new, redirect URL = the
+new-role instance). Schemas s1..s4 start on server 1; contexts 11, 12 in s1, 21 in s2,
+31 in s3, 41 (disabled) in s4; login "alice@example.com" -> 12.
+"""
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import (BINARY, SOURCE_DIR, Database, ProxyTestCase, TcpForwarder, curl, curl_status,
+                     wait_for)
+
+SEED = """
+INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES
+  (1, 'app-old', 'old', '7.10', ''), (2, 'app-new', 'new', '8.0', '{new_url}');
+INSERT INTO sy_schemas (name, state, server_id) VALUES
+  ('s1', 'enabled', 1), ('s2', 'enabled', 1), ('s3', 'enabled', 1), ('s4', 'enabled', 1);
+INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES
+  (11, 's1', 1, NULL), (12, 's1', 1, NULL), (21, 's2', 1, NULL), (31, 's3', 1, NULL),
+  (41, 's4', 0, NULL);
+INSERT INTO sy_logins (login, context_id) VALUES ('alice@example.com', 12);
+"""
+
+
+def routing_yaml(db_dsn, role, serve, old_addr, new_addr, extra_routing="", access_log="",
+                 refresh="100ms"):
+    return f"""workers: 2
+listeners:
+  - name: main
+    port: 0
+    pool: {serve}
+pools:
+  - name: old
+    version: "7.10"
+    members: [{{address: "{old_addr}"}}]
+    health_check: {{enabled: false}}
+  - name: new
+    version: "8.0"
+    members: [{{address: "{new_addr}"}}]
+    health_check: {{enabled: false}}
+database:
+  dsns:
+{db_dsn}  refresh_interval: {refresh}
+  heartbeat_interval: 200ms
+routing:
+  role: {role}
+  instance_id: it-{role}-{os.getpid()}
+  version: "{'7.10' if role == 'old' else '8.0'}"
+  serve_pools: [{serve}]
+  keys:
+    - {{type: header, name: X-Context-Id}}
+    - {{type: query, name: cid}}
+    - {{type: login_query, name: name}}
+    - {{type: login_form, name: name}}
+{extra_routing}""" + (f'access_log:\n  path: "{access_log}"\n' if access_log else "")
+
+
+class RoutingTest(ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.db = Database()
+        self.addCleanup(self.db.drop)
+        self.old_b = self.backend("old-1", "old")
+        self.new_b = self.backend("new-1", "new")
+        # The new-role instance first: its address is the migration URL of server 2.
+        self.migrate()
+        self.db.sql(SEED.format(new_url="http://127.0.0.1:1"))
+        self.new = self.start("new", "new")
+        self.db.sql(f"UPDATE sy_servers SET redirect_url='http://{self.new.listeners['main']}' "
+                    "WHERE id=2")
+        self.old = self.start("old", "old")
+
+    def migrate(self):
+        cfg = os.path.join(self.workdir, "migrate.yaml")
+        with open(cfg, "w") as f:
+            f.write(routing_yaml(self.db.dsn_yaml(), "old", "old", "127.0.0.1:1", "127.0.0.1:2"))
+        p = subprocess.run([BINARY, "db", "migrate", "--config", cfg], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        return p.stdout
+
+    def start(self, role, serve, extra="", dsn=None):
+        access = os.path.join(self.workdir, f"{role}-access.log")
+        sy = self.switchyard(routing_yaml(dsn or self.db.dsn_yaml(), role, serve,
+                                          self.old_b.address, self.new_b.address, extra, access),
+                             name=f"sy-{role}")
+        sy.access_log_path = access
+        return sy
+
+    def get(self, sy, path="/", ctx=None, *args):
+        extra = ["-H", f"X-Context-Id: {ctx}"] if ctx is not None else []
+        return curl_status(sy.url(path), *extra, *args)
+
+    def wait_route(self, sy, ctx, expect_code, what):
+        wait_for(lambda: self.get(sy, "/", ctx)[0] == expect_code, timeout=10, what=what)
+
+    # --- proxy / redirect / reject -----------------------------------------------------------
+
+    def test_old_instance_proxies_contexts_it_serves(self):
+        self.assertEqual(self.get(self.old, "/", 11), (200, b"old-1 old\n"))
+        self.assertEqual(self.get(self.old, "/?cid=21"), (200, b"old-1 old\n"))
+        self.assertEqual(self.get(self.old, "/?name=alice%40example.com"), (200, b"old-1 old\n"))
+        code, body = curl_status(self.old.url("/login"), "--data", "name=alice@example.com")
+        self.assertEqual((code, body), (200, b"old-1 old\n"))
+
+    def test_moved_context_is_redirected_307_and_followed_to_the_new_pool(self):
+        self.db.sql("UPDATE sy_schemas SET server_id=2 WHERE name='s1'")
+        self.wait_route(self.old, 11, 307, "s1 moved on the old instance")
+        rc, out, err = curl("-sS", "-D", "-", "-o", "/dev/null", "-H", "X-Context-Id: 11",
+                            self.old.url("/app/page?x=1&y=%20z"))
+        self.assertIn("HTTP/1.1 307", out.decode())
+        location = [l for l in out.decode().splitlines() if l.lower().startswith("location:")][0]
+        self.assertEqual(location.split(":", 1)[1].strip(),
+                         f"http://{self.new.listeners['main']}/app/page?x=1&y=%20z")
+        # A spoofed Host never ends up in Location (no open redirect).
+        rc, out, err = curl("-sS", "-D", "-", "-o", "/dev/null", "-H", "X-Context-Id: 11",
+                            "-H", "Host: evil.example", self.old.url("/"))
+        self.assertNotIn("evil", out.decode())
+        # Followed (method and body preserved by 307): the new pool answers.
+        code, body = curl_status(self.old.url("/upload"), "-L", "-H", "X-Context-Id: 11",
+                                 "--data-binary", "payload")
+        self.assertEqual(code, 200)
+        self.assertIn(b"7 ", body)
+        self.assertEqual(self.get(self.new, "/", 11), (200, b"new-1 new\n"))
+
+    def test_new_instance_rejects_a_context_still_on_the_old_server(self):
+        code, body = self.get(self.new, "/", 21)
+        self.assertEqual(code, 409)
+        err = json.loads(body)
+        self.assertEqual(err["error"], "CTX-0012")
+        self.assertEqual(err["context"], 21)
+        self.assertIn("app-old", json.dumps(err))
+        rc, out, _ = curl("-sS", "-D", "-", "-o", "/dev/null", "-H", "X-Context-Id: 21",
+                          self.new.url("/"))
+        self.assertNotIn("location:", out.decode().lower())
+
+    def test_loop_guard_stops_a_second_redirect(self):
+        self.db.sql("UPDATE sy_schemas SET server_id=2 WHERE name='s1'")
+        self.wait_route(self.old, 11, 307, "s1 moved")
+        code, body = self.get(self.old, "/", 11, "-H", "X-Switchyard-Redirected: 1")
+        self.assertEqual(code, 508)
+        self.assertEqual(json.loads(body)["error"], "CTX-0013")
+
+    def test_errors_for_unknown_missing_and_disabled_tenants(self):
+        code, body = self.get(self.old, "/", 999)
+        self.assertEqual((code, json.loads(body)["error"]), (404, "CTX-0003"))
+        code, body = self.get(self.old, "/")
+        self.assertEqual((code, json.loads(body)["error"]), (404, "CTX-0001"))
+        code, body = self.get(self.old, "/?name=nobody%40example.com")
+        self.assertEqual((code, json.loads(body)["error"]), (404, "CTX-0002"))
+        code, body = self.get(self.old, "/", 41)
+        self.assertEqual((code, json.loads(body)["error"]), (403, "CTX-0004"))
+        # Local answers keep the connection: two requests, one connect.
+        rc, out, _ = curl("-w", "%{num_connects}\n", "-H", "X-Context-Id: 999",
+                          self.old.url("/"), self.old.url("/"))
+        self.assertEqual([l for l in out.decode().splitlines() if l.isdigit()], ["1", "0"])
+
+    # --- hold ------------------------------------------------------------------------------
+
+    def test_request_is_held_while_schema_disabled_and_answered_by_new_pool_after(self):
+        self.db.sql("UPDATE sy_schemas SET state='disabled' WHERE name='s2'")
+        time.sleep(0.5)  # two refresh intervals: both instances have the disabled schema
+        result = {}
+
+        def client():
+            t0 = time.monotonic()
+            result["r"] = self.get(self.new, "/", 21)
+            result["t"] = time.monotonic() - t0
+
+        th = threading.Thread(target=client)
+        th.start()
+        time.sleep(1.0)
+        self.assertTrue(th.is_alive(), f"request was not held: {result}")
+        # The migration step: move the schema's contexts to the new server, enable it.
+        self.db.sql("UPDATE sy_schemas SET server_id=2, state='enabled' WHERE name='s2'")
+        th.join(timeout=10)
+        self.assertEqual(result["r"], (200, b"new-1 new\n"))
+        self.assertGreater(result["t"], 0.9)
+
+    def test_hold_past_its_bound_is_503_with_retry_after(self):
+        self.old.stop()
+        self.old = self.start("old", "old", extra="  hold: {max_wait: 700ms}\n")
+        self.db.sql("UPDATE sy_schemas SET state='disabled' WHERE name='s3'")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        rc, out, err = curl("-sS", "-D", "-", "-H", "X-Context-Id: 31", self.old.url("/"))
+        elapsed = time.monotonic() - t0
+        text = out.decode()
+        self.assertIn("HTTP/1.1 503", text)
+        self.assertIn("Retry-After: 1", text)
+        self.assertIn("CTX-0021", text)
+        self.assertGreater(elapsed, 0.6)
+
+    # --- fleet awareness ----------------------------------------------------------------------
+
+    def test_instances_write_heartbeats_with_inflight_per_schema(self):
+        rows = wait_for(lambda: [r for r in self.db.sql(
+            "SELECT id, role, version FROM sy_instances ORDER BY id") if r[0].startswith("it-")]
+            if len(self.db.sql("SELECT id FROM sy_instances")) >= 2 else None,
+            what="two heartbeat rows")
+        self.assertEqual([(r[1], r[2]) for r in rows], [("new", "8.0"), ("old", "7.10")])
+        th = threading.Thread(target=lambda: self.get(self.old, "/slow?ms=2000", 11))
+        th.start()
+
+        def inflight():
+            r = self.db.sql(f"SELECT inflight_json FROM sy_instances WHERE id='it-old-{os.getpid()}'")
+            return r and "s1" in r[0][0] and r[0][0]
+
+        text = wait_for(inflight, timeout=5, what="s1 in flight in the heartbeat")
+        self.assertIn("s1", text)
+        th.join()
+        wait_for(lambda: not inflight(), timeout=5, what="s1 no longer in flight")
+
+    # --- database outage ---------------------------------------------------------------------
+
+    def test_serving_continues_while_the_database_is_away(self):
+        fwd = TcpForwarder(self.db.port)
+        self.addCleanup(fwd.stop)
+        sy = self.start("old", "old", dsn=self.db.dsn_yaml(port=fwd.port))
+        self.assertEqual(self.get(sy, "/", 11)[0], 200)
+        fwd.cut()
+        wait_for(lambda: "database unavailable" in sy.log(), what="outage logged")
+        for _ in range(5):
+            self.assertEqual(self.get(sy, "/", 11), (200, b"old-1 old\n"))
+        # Changes made during the outage arrive once the database is back.
+        self.db.sql("UPDATE sy_schemas SET server_id=2 WHERE name='s1'")
+        fwd.restore()
+        wait_for(lambda: "database reachable again" in sy.log(), timeout=15, what="reconnect")
+        self.wait_route(sy, 11, 307, "change made during the outage")
+
+    def test_startup_with_unreachable_database_fails_clearly(self):
+        cfg = os.path.join(self.workdir, "down.yaml")
+        with open(cfg, "w") as f:
+            f.write(routing_yaml("    - {host: 127.0.0.1, port: 1, user: x, database: d}\n",
+                                 "old", "old", self.old_b.address, self.new_b.address))
+        p = subprocess.run([BINARY, "--config", cfg], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot load the tenant directory", p.stdout)
+        self.assertIn("127.0.0.1:1", p.stdout)
+
+
+class ConfigdbProfileTest(ProxyTestCase):
+    """The compatibility profile: an Open-Xchange-style configdb, unchanged, queried with the
+    default SELECTs; pools and migration URLs come from the YAML per server name."""
+
+    def test_routes_from_an_existing_configdb(self):
+        db = Database("sy_it_cfgdb")
+        self.addCleanup(db.drop)
+        with open(os.path.join(SOURCE_DIR, "tests/fixtures/sql/configdb.sql")) as f:
+            fixture = f.read()
+        db.sql(fixture)
+        rows = db.sql("SELECT s.name, c.cid FROM context_server2db_pool p JOIN server s "
+                      "ON s.server_id = p.server_id JOIN context c ON c.cid = p.cid "
+                      "WHERE c.enabled = 1 ORDER BY c.cid")
+        self.assertTrue(rows, "fixture has no enabled contexts")
+        server_names = sorted({r[0] for r in rows})
+        old_b = self.backend("old-1", "old")
+        new_b = self.backend("new-1", "new")
+        overrides = "".join(
+            f"    - {{name: {n}, pool: {'old' if i == 0 else 'new'}, "
+            f"redirect_url: \"http://127.0.0.1:9\"}}\n" for i, n in enumerate(server_names))
+        yaml_text = routing_yaml(db.dsn_yaml(), "old", "old", old_b.address, new_b.address)
+        yaml_text = yaml_text.replace("  refresh_interval:", "  profile: sql\n  servers:\n" +
+                                      overrides + "  refresh_interval:")
+        sy = self.switchyard(yaml_text)
+        first_server_ctx = [int(r[1]) for r in rows if r[0] == server_names[0]][0]
+        self.assertEqual(curl_status(sy.url("/"), "-H", f"X-Context-Id: {first_server_ctx}"),
+                         (200, b"old-1 old\n"))
+        if len(server_names) > 1:
+            other = [int(r[1]) for r in rows if r[0] == server_names[1]][0]
+            code, _ = curl_status(sy.url("/"), "-H", f"X-Context-Id: {other}")
+            self.assertEqual(code, 307)
+        # A change in the configdb is seen at the next full reload.
+        db.sql(f"UPDATE context SET enabled=0 WHERE cid={first_server_ctx}")
+        wait_for(lambda: curl_status(sy.url("/"), "-H",
+                                     f"X-Context-Id: {first_server_ctx}")[0] == 403,
+                 what="disabled context seen")
+
+
+if __name__ == "__main__":
+    unittest.main()

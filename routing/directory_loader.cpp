@@ -1,5 +1,8 @@
 #include "routing/directory_loader.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -196,6 +199,11 @@ Result<Unit> DirectoryLoader::start() {
 }
 
 void DirectoryLoader::run() {
+  // Building and copying snapshots must not take CPU from the workers when cores are scarce:
+  // the loader runs at a lower priority (Linux: nice is per thread).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0) {
+    SY_LOG(Debug, "directory: cannot lower the loader thread's priority");
+  }
   auto backoff = std::chrono::milliseconds(250);
   auto next_tick = std::chrono::steady_clock::now();
   bool outage_logged = false;

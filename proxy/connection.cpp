@@ -110,6 +110,7 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
   format_peer(peer, &client_label_, &client_ip_);
   client_ = new Stream(worker->base(), fd);
   timer_ = evtimer_new(worker->base(), timer_cb, this);
+  resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
   worker->stats().inc(Stat::ConnectionsAccepted);
   worker->stats().inc(Stat::ConnectionsActive);
 }
@@ -126,6 +127,9 @@ ClientConnection::~ClientConnection() {
   }
   if (client_ != nullptr) {
     delete client_;
+  }
+  if (resume_ev_ != nullptr) {
+    event_free(resume_ev_);
   }
   if (timer_ != nullptr) {
     event_free(timer_);
@@ -581,7 +585,14 @@ ClientConnection::Step ClientConnection::respond_local(int status, std::string_v
   if (!keep) {
     return enter_closing();
   }
-  return start_next_request();
+  // Pipelined requests answered locally would otherwise recurse here once per request.
+  if (local_depth_ >= 8) {
+    return start_next_request(false);
+  }
+  ++local_depth_;
+  Step s = start_next_request();
+  --local_depth_;
+  return s;
 }
 
 void ClientConnection::build_upstream_head(const http1::RequestHead& head,
@@ -1131,7 +1142,12 @@ ClientConnection::Step ClientConnection::finish_exchange() {
   return start_next_request();
 }
 
-ClientConnection::Step ClientConnection::start_next_request() {
+void ClientConnection::resume_cb(int, short, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  finish(c, c->phase_ == Phase::ReadHead ? c->parse_head() : Step::Keep);
+}
+
+ClientConnection::Step ClientConnection::start_next_request(bool parse_now) {
   phase_ = Phase::ReadHead;
   head_started_ = false;
   req_done_ = false;
@@ -1163,6 +1179,10 @@ ClientConnection::Step ClientConnection::start_next_request() {
   client_->enable(EV_READ);
   arm_timer(static_cast<uint64_t>(worker_->limits().client_idle_timeout.count()));
   if (evbuffer_get_length(client_->input()) > 0) {
+    if (!parse_now) {
+      event_active(resume_ev_, EV_READ, 1);
+      return Step::Keep;
+    }
     return parse_head();
   }
   return Step::Keep;

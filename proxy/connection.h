@@ -109,7 +109,10 @@ class ClientConnection {
   Step forward_response_body();
   Step response_done();
   Step finish_exchange();
-  Step start_next_request();
+  // |parse_now| false: reset for the next request but leave buffered pipelined bytes for the
+  // resume event (bounds recursion when many pipelined requests get local answers).
+  Step start_next_request(bool parse_now = true);
+  static void resume_cb(int fd, short what, void* arg);
   // Sends a proxy-generated error response and closes after it. |termination| is 2 chars.
   Step respond_error(int status, const char* reason_phrase, const std::string& body,
                      const char* termination);
@@ -131,6 +134,8 @@ class ClientConnection {
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
   event* timer_ = nullptr;
+  event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later
+  int local_depth_ = 0;         // nested local answers on the current call stack
   std::string client_label_;  // "ip:port"
   std::string client_ip_;     // for X-Forwarded-For
   Phase phase_ = Phase::ReadHead;

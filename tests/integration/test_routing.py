@@ -11,6 +11,7 @@ new-role instance). Schemas s1..s4 start on server 1; contexts 11, 12 in s1, 21 
 """
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -163,6 +164,22 @@ class RoutingTest(ProxyTestCase):
         rc, out, _ = curl("-w", "%{num_connects}\n", "-H", "X-Context-Id: 999",
                           self.old.url("/"), self.old.url("/"))
         self.assertEqual([l for l in out.decode().splitlines() if l.isdigit()], ["1", "0"])
+
+    def test_many_pipelined_local_answers(self):
+        # Every request gets a local 404: answers must come in order without deep recursion.
+        n = 3000
+        s = socket.create_connection(self.old.addr(), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" * (n - 1) +
+                  b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            data += b
+        s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 404 Not Found"), n)
+        self.assertEqual(data.count(b"CTX-0001"), n)
 
     # --- hold ------------------------------------------------------------------------------
 

@@ -284,7 +284,7 @@ ClientConnection::Step ClientConnection::on_client_event(short what) {
     }
     // Read timeout: only armed while a request body is being received.
     if (!resp_head_sent_ && phase_ == Phase::Exchanging) {
-      return respond_error(408, nullptr, "request body timeout\n", "cB");
+      return respond_error(408, "request body timeout\n", "cB");
     }
     if (request_in_progress()) {
       set_termination("cB");
@@ -343,7 +343,7 @@ ClientConnection::Step ClientConnection::on_timer() {
   if (!head_started_) {
     return Step::Close;  // idle keep-alive connection: close quietly
   }
-  return respond_error(408, nullptr, "request header timeout\n", "cR");
+  return respond_error(408, "request header timeout\n", "cR");
 }
 
 void ClientConnection::arm_timer(uint64_t ms) {
@@ -396,7 +396,7 @@ ClientConnection::Step ClientConnection::parse_head() {
     target_.clear();
     int status = http1::status_for(head.error);
     std::string body = std::string("bad request: ") + http1::to_string(head.error) + "\n";
-    return respond_error(status, nullptr, body, "PR");
+    return respond_error(status, body, "PR");
   }
   return begin_exchange(head, r.consumed, std::string_view(buf, pull));
 }
@@ -405,12 +405,15 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
                                                         size_t head_len,
                                                         std::string_view contiguous) {
   Forwarder* fw = worker_->forwarder();
+  std::string_view form;  // a small urlencoded body for a login_form rule
   if (fw != nullptr && fw->setup().needs_form_body && head.body == http1::BodyKind::Length &&
-      head.content_length <= kMaxFormBodyForKey &&
-      contiguous.size() < head_len + head.content_length) {
-    // A small form body may carry the login: wait until all of it is here (the header
-    // timeout still runs), then parse the head again.
-    return Step::Keep;
+      head.content_length <= kMaxFormBodyForKey) {
+    if (contiguous.size() < head_len + head.content_length) {
+      // The form may carry the login: wait until all of it is here (the header timeout
+      // still runs), then parse the head again.
+      return Step::Keep;
+    }
+    form = contiguous.substr(head_len, head.content_length);
   }
   if (!held_) {
     worker_->stats().inc(Stat::Requests);
@@ -427,7 +430,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
 
   if (head.method == "CONNECT") {
     evbuffer_drain(in, head_len);
-    return respond_error(501, nullptr, "CONNECT is not supported\n", "PR");
+    return respond_error(501, "CONNECT is not supported\n", "PR");
   }
   req_done_ = false;
   switch (head.body) {
@@ -446,14 +449,14 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   uint64_t max_body = worker_->limits().max_body_bytes;
   if (max_body != 0 && req_mode_ == BodyMode::Length && head.content_length > max_body) {
     evbuffer_drain(in, head_len);
-    return respond_error(413, nullptr, "request body larger than " + std::to_string(max_body) +
+    return respond_error(413, "request body larger than " + std::to_string(max_body) +
                                            " bytes\n", "PR");
   }
   expect_continue_ = head.expect_continue && req_mode_ != BodyMode::None;
   pool_ = listener_->pool;
   if (fw != nullptr) {
     bool proceed = false;
-    Step s = route(head, head_len, contiguous, &proceed);
+    Step s = route(head, head_len, form, &proceed);
     if (!proceed) {
       return s;
     }
@@ -475,17 +478,13 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
 // Routing: carry out routing::decide() (DESIGN decisions 4 and 5)
 
 ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, size_t head_len,
-                                               std::string_view contiguous, bool* proceed) {
+                                               std::string_view form, bool* proceed) {
   Forwarder* fw = worker_->forwarder();
-  std::string_view form;
-  if (fw->setup().needs_form_body && head.body == http1::BodyKind::Length &&
-      head.content_length <= kMaxFormBodyForKey &&
-      contiguous.size() >= head_len + head.content_length) {
-    form = contiguous.substr(head_len, head.content_length);
-  }
   routing::Decision d = fw->decide(head, form, &context_id_);
   if (const auto* p = std::get_if<routing::Proxy>(&d)) {
-    WorkerPool* pool = worker_->pool_at(p->pool);
+    // No tenant key and no_key: default_pool -> this listener's pool.
+    WorkerPool* pool =
+        p->schema == routing::kNoSchema && p->context == 0 ? listener_->pool : worker_->pool_at(p->pool);
     if (pool == nullptr) {
       route_ = "reject";
       worker_->stats().inc(Stat::RouteRejects);
@@ -520,11 +519,10 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
     worker_->stats().inc(Stat::RouteRejects);
     return respond_local(j->status, {}, "application/json", j->body_json + "\n", head_len, "--");
   }
-  const auto& h = std::get<routing::Hold>(d);
-  return hold_request(h.schema, head_len);
+  return hold_request(head_len);
 }
 
-ClientConnection::Step ClientConnection::hold_request(uint32_t schema, size_t head_len) {
+ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
   Forwarder* fw = worker_->forwarder();
   uint64_t now = monotonic_ms();
   if (!held_) {
@@ -532,7 +530,7 @@ ClientConnection::Step ClientConnection::hold_request(uint32_t schema, size_t he
     hold_deadline_ms_ = now + fw->hold().limits().max_wait_ms;
     worker_->stats().inc(Stat::RouteHolds);
   }
-  if (now >= hold_deadline_ms_ || !fw->hold().park(this, schema, head_len, now)) {
+  if (now >= hold_deadline_ms_ || !fw->hold().park(this, head_len)) {
     route_ = "hold-refused";
     worker_->stats().inc(Stat::HoldRefused);
     return respond_local(503, "Retry-After: 1\r\n", "application/json",
@@ -558,9 +556,10 @@ ClientConnection::Step ClientConnection::on_release() {
 ClientConnection::Step ClientConnection::respond_local(int status, std::string_view extra_headers,
                                                        std::string_view content_type,
                                                        std::string_view body, size_t head_len,
-                                                       const char* termination) {
+                                                       const char* termination, bool may_keep) {
   evtimer_del(timer_);
-  bool keep = keep_alive_ && req_mode_ == BodyMode::None && !draining_ && !worker_->draining();
+  bool keep = may_keep && keep_alive_ && req_mode_ == BodyMode::None && !draining_ &&
+              !worker_->draining();
   status_ = status;
   count_status(worker_->stats(), status);
   set_termination(termination);
@@ -672,7 +671,7 @@ ClientConnection::Step ClientConnection::connect_upstream() {
       if (!last_connect_error_.empty()) {
         body += " (last: " + last_connect_error_ + ")";
       }
-      return respond_error(502, nullptr, body + "\n", "SC");
+      return respond_error(502, body + "\n", "SC");
     }
     if (panic) {
       worker_->stats().inc(Stat::NoHealthyMember);
@@ -725,8 +724,7 @@ ClientConnection::Step ClientConnection::on_connect_failed(const char* why) {
     SY_LOG(Debug, "connect to %s failed (%s); retrying on another member", label.c_str(), why);
     return connect_upstream();
   }
-  return respond_error(502, nullptr,
-                       "cannot connect to upstream " + label + ": " + why + "\n", "SC");
+  return respond_error(502, "cannot connect to upstream " + label + ": " + why + "\n", "SC");
 }
 
 ClientConnection::Step ClientConnection::on_upstream_connected() {
@@ -818,7 +816,7 @@ ClientConnection::Step ClientConnection::forward_request_body() {
       std::string body = std::string("bad request body: ") +
                          http1::to_string(req_chunks_.error()) + "\n";
       if (!resp_head_sent_) {
-        return respond_error(400, nullptr, body, "PB");
+        return respond_error(400, body, "PB");
       }
       return abort_exchange("PB");
     }
@@ -837,13 +835,13 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     evbuffer_drain(in, r.consumed);
     if (r.status == http1::ParseStatus::Incomplete && r.consumed == 0) {
       if (want > worker_->parse_limits().max_head_bytes) {
-        return respond_error(400, nullptr, "bad request body: chunk framing too long\n", "PB");
+        return respond_error(400, "bad request body: chunk framing too long\n", "PB");
       }
       break;
     }
     if (lim.max_body_bytes != 0 && req_chunks_.total_payload() > lim.max_body_bytes) {
       if (!resp_head_sent_) {
-        return respond_error(413, nullptr, "request body larger than " +
+        return respond_error(413, "request body larger than " +
                                                std::to_string(lim.max_body_bytes) + " bytes\n",
                              "PB");
       }
@@ -918,14 +916,7 @@ ClientConnection::Step ClientConnection::parse_response_head() {
   }
   const http1::Limits& limits = worker_->parse_limits();
   size_t want = len < limits.max_head_bytes + 1 ? len : limits.max_head_bytes + 1;
-  // A login_form rule reads a small form body right after the head: make it contiguous too.
-  Forwarder* fw = worker_->forwarder();
-  size_t pull = want;
-  if (fw != nullptr && fw->setup().needs_form_body) {
-    size_t extra = want + kMaxFormBodyForKey;
-    pull = len < extra ? len : extra;
-  }
-  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(pull)));
+  const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
   http1::ResponseHead head;
   head.headers = worker_->header_scratch();
   http1::ParseResult r = http1::parse_response(buf, want, limits, &head);
@@ -939,8 +930,7 @@ ClientConnection::Step ClientConnection::parse_response_head() {
     std::string why = r.status == http1::ParseStatus::Error
                           ? std::string(http1::to_string(head.error))
                           : std::string("unexpected 101 Switching Protocols");
-    return respond_error(502, nullptr,
-                         "bad response from upstream " + member_->shared->label + ": " + why +
+    return respond_error(502, "bad response from upstream " + member_->shared->label + ": " + why +
                              "\n",
                          "SH");
   }
@@ -1230,14 +1220,13 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
       std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
                     member_->shared->label.c_str(),
                     static_cast<long long>(pool_->conf().response_timeout.count()));
-      return respond_error(504, nullptr, body, "sH");
+      return respond_error(504, body, "sH");
     }
     return abort_exchange("sD");
   }
   worker_->stats().inc(Stat::UpstreamErrors);
   if (!resp_head_sent_) {
-    return respond_error(502, nullptr,
-                         "upstream " + member_->shared->label +
+    return respond_error(502, "upstream " + member_->shared->label +
                              " closed the connection before sending a response\n",
                          "SH");
   }
@@ -1263,29 +1252,11 @@ void ClientConnection::release_upstream(bool reusable) {
 // ---------------------------------------------------------------------------------------------
 // Errors and logging
 
-ClientConnection::Step ClientConnection::respond_error(int status, const char* reason_phrase,
-                                                       const std::string& body,
+ClientConnection::Step ClientConnection::respond_error(int status, const std::string& body,
                                                        const char* termination) {
   release_upstream(false);
-  status_ = status;
-  count_status(worker_->stats(), status);
-  set_termination(termination);
-  char head[256];
-  int n = std::snprintf(head, sizeof(head),
-                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
-                        status, reason_phrase != nullptr ? reason_phrase : reason_for(status),
-                        body.size(), kVia, status == 503 ? "Retry-After: 1\r\n" : "");
-  evbuffer* out = client_->output();
-  evbuffer_add(out, head, static_cast<size_t>(n));
-  bytes_out_ += static_cast<uint64_t>(n);
-  if (!head_request_) {
-    evbuffer_add(out, body.data(), body.size());
-    bytes_out_ += body.size();
-  }
-  resp_head_sent_ = true;
-  log_exchange();
-  return enter_closing();
+  return respond_local(status, status == 503 ? "Retry-After: 1\r\n" : "",
+                       "text/plain; charset=utf-8", body, 0, termination, false);
 }
 
 ClientConnection::Step ClientConnection::enter_closing() {

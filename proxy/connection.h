@@ -93,13 +93,16 @@ class ClientConnection {
   Step begin_exchange(const http1::RequestHead& head, size_t head_len,
                       std::string_view contiguous);
   // Routing (when configured): sets pool_ and returns Keep to proxy, or answers/parks itself.
-  Step route(const http1::RequestHead& head, size_t head_len, std::string_view contiguous,
+  // |form|: the complete small form body when a login_form rule needs it, else "".
+  Step route(const http1::RequestHead& head, size_t head_len, std::string_view form,
              bool* proceed);
-  Step hold_request(uint32_t schema, size_t head_len);
-  // A response made by the proxy itself (redirect, routing error). Keeps the connection when
-  // the request has no body; otherwise answers with Connection: close.
+  Step hold_request(size_t head_len);
+  // A response made by the proxy itself (error, redirect, routing error); drains |head_len|
+  // bytes of request head. Keeps the connection when |may_keep| and the request has no body;
+  // otherwise answers with Connection: close and closes after it.
   Step respond_local(int status, std::string_view extra_headers, std::string_view content_type,
-                     std::string_view body, size_t head_len, const char* termination);
+                     std::string_view body, size_t head_len, const char* termination,
+                     bool may_keep = true);
   void build_upstream_head(const http1::RequestHead& head, const std::string& fallback_host);
   Step connect_upstream();
   Step on_upstream_connected();
@@ -114,8 +117,7 @@ class ClientConnection {
   Step start_next_request(bool parse_now = true);
   static void resume_cb(int fd, short what, void* arg);
   // Sends a proxy-generated error response and closes after it. |termination| is 2 chars.
-  Step respond_error(int status, const char* reason_phrase, const std::string& body,
-                     const char* termination);
+  Step respond_error(int status, const std::string& body, const char* termination);
   // Ends the exchange abnormally after response bytes were already sent: logs and closes now.
   Step abort_exchange(const char* termination);
   // Stops the exchange, flushes what is queued for the client, then closes (lingering).

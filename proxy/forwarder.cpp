@@ -43,18 +43,19 @@ routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_
   routing::ContextKey key = setup_->extractor.extract(facts);
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
   *context = 0;
-  if (!snap) {
+  if (!snap) {  // not reachable: main publishes the first snapshot before workers start
     return routing::Reject{503, "CTX-0020",
                            "{\"error\":\"CTX-0020\",\"message\":\"tenant directory not loaded "
                            "yet\"}"};
   }
   routing::Decision d = routing::decide(facts, key, *snap, setup_->decide);
-  if (key.kind == routing::ContextKey::Id) {
+  // decide() already resolved the login; a rejected id key is still worth logging.
+  if (const auto* p = std::get_if<routing::Proxy>(&d)) {
+    *context = p->context;
+  } else if (const auto* h = std::get_if<routing::Hold>(&d)) {
+    *context = h->context;
+  } else if (key.kind == routing::ContextKey::Id) {
     *context = key.id;
-  } else if (key.kind == routing::ContextKey::Login) {
-    if (auto id = snap->find_login(key.login)) {
-      *context = *id;
-    }
   }
   return d;
 }

@@ -2,64 +2,34 @@
 
 namespace sy::proxy {
 
-bool HoldQueue::park(Key key, uint32_t schema, uint64_t bytes, uint64_t now_ms) {
+bool HoldQueue::park(Key key, uint64_t bytes) {
   if (index_.count(key) != 0 || entries_.size() >= limits_.max_requests ||
       bytes_ + bytes > limits_.max_bytes) {
     return false;
   }
-  // Keep the list ordered by time even if a caller's clock reading goes backwards.
-  if (!entries_.empty() && now_ms < entries_.back().parked_at_ms) {
-    now_ms = entries_.back().parked_at_ms;
-  }
-  entries_.push_back(Entry{key, schema, bytes, now_ms});
+  entries_.push_back(Entry{key, bytes});
   index_[key] = std::prev(entries_.end());
-  ++per_schema_[schema];
   bytes_ += bytes;
   return true;
 }
 
-void HoldQueue::erase(std::list<Entry>::iterator it) {
-  bytes_ -= it->bytes;
-  auto ps = per_schema_.find(it->schema);
-  if (ps != per_schema_.end() && --ps->second == 0) {
-    per_schema_.erase(ps);
-  }
-  index_.erase(it->key);
-  entries_.erase(it);
-}
-
 void HoldQueue::remove(Key key) {
   auto it = index_.find(key);
-  if (it != index_.end()) {
-    erase(it->second);
+  if (it == index_.end()) {
+    return;
   }
+  bytes_ -= it->second->bytes;
+  entries_.erase(it->second);
+  index_.erase(it);
 }
 
-void HoldQueue::release(const std::function<bool(uint32_t)>& still_held, std::vector<Key>* out) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    auto next = std::next(it);
-    if (!still_held(it->schema)) {
-      out->push_back(it->key);
-      erase(it);
-    }
-    it = next;
+void HoldQueue::release_all(std::vector<Key>* out) {
+  for (const Entry& e : entries_) {
+    out->push_back(e.key);
   }
-}
-
-void HoldQueue::expire(uint64_t now_ms, std::vector<Key>* out) {
-  while (!entries_.empty() && entries_.front().parked_at_ms + limits_.max_wait_ms <= now_ms) {
-    out->push_back(entries_.front().key);
-    erase(entries_.begin());
-  }
-}
-
-uint64_t HoldQueue::next_deadline_ms() const {
-  return entries_.empty() ? 0 : entries_.front().parked_at_ms + limits_.max_wait_ms;
-}
-
-size_t HoldQueue::held_for(uint32_t schema) const {
-  auto it = per_schema_.find(schema);
-  return it == per_schema_.end() ? 0 : it->second;
+  entries_.clear();
+  index_.clear();
+  bytes_ = 0;
 }
 
 }  // namespace sy::proxy

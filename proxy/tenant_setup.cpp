@@ -93,6 +93,8 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   d.moved = r.moved_action == "proxy" ? routing::MovedAction::Proxy : routing::MovedAction::Redirect;
   d.no_key = r.no_key == "default_pool" ? routing::NoKeyPolicy::DefaultPool
                                         : routing::NoKeyPolicy::NotFound;
+  // Any configured pool lets decide() answer Proxy for a keyless request; the connection then
+  // uses its own listener's pool (the promise of routing.no_key: default_pool).
   d.default_pool = config.listeners.empty() ? -1 : pool_index(config, config.listeners[0].pool);
   d.loop_guard_header = r.loop_guard_header;
   setup->hold.max_requests = static_cast<size_t>(r.hold.max_requests);
@@ -115,7 +117,7 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
     o.input.pool_names.push_back(p.name);
   }
   for (const auto& s : db.servers) {
-    o.patches.push_back(routing::ServerPatch{s.name, s.pool, s.version, s.redirect_url});
+    o.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
   }
   if (db.profile == conf::Profile::Sql) {
     routing::SqlProfileQueries q;

@@ -154,7 +154,7 @@ void Worker::on_snapshot() {
     return;
   }
   std::vector<HoldQueue::Key> released;
-  forwarder_->hold().release([](uint32_t) { return false; }, &released);
+  forwarder_->hold().release_all(&released);
   for (HoldQueue::Key key : released) {
     auto* conn = static_cast<ClientConnection*>(const_cast<void*>(key));
     if (conn->on_release() == ClientConnection::Step::Close) {

@@ -98,19 +98,6 @@ Result<Unit> DirectoryLoader::connect() {
   return ok_result();
 }
 
-void DirectoryLoader::apply_patches(DirectoryData* data) const {
-  for (const auto& p : opt_.patches) {
-    for (auto& s : data->servers) {
-      if (s.name != p.name) {
-        continue;
-      }
-      if (!p.pool.empty()) s.pool = p.pool;
-      if (!p.version.empty()) s.version = p.version;
-      if (!p.redirect_url.empty()) s.redirect_url = p.redirect_url;
-    }
-  }
-}
-
 void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
   current_ = snap;
   publisher_->publish(std::move(snap));
@@ -125,7 +112,7 @@ Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
   if (!data.ok()) {
     return data.error();
   }
-  apply_patches(&data.value());
+  apply_overrides(opt_.overrides, &data->servers);
   uint64_t h = hash_directory(*data);
   if (only_if_changed && current_ && h == data_hash_) {
     return ok_result();
@@ -155,17 +142,7 @@ Result<Unit> DirectoryLoader::refresh() {
   if (delta->empty() && delta->to_seq <= current_->change_seq()) {
     return ok_result();
   }
-  if (!opt_.patches.empty()) {
-    for (auto& s : delta->servers) {
-      for (const auto& p : opt_.patches) {
-        if (s.name == p.name) {
-          if (!p.pool.empty()) s.pool = p.pool;
-          if (!p.version.empty()) s.version = p.version;
-          if (!p.redirect_url.empty()) s.redirect_url = p.redirect_url;
-        }
-      }
-    }
-  }
+  apply_overrides(opt_.overrides, &delta->servers);
   publish(current_->apply(*delta, ++generation_));
   return ok_result();
 }

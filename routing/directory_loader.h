@@ -29,14 +29,6 @@
 
 namespace sy::routing {
 
-// Values the database does not hold (or that the deployment overrides), by server name.
-struct ServerPatch {
-  std::string name;
-  std::string pool;          // "" = keep
-  std::string version;       // "" = keep
-  std::string redirect_url;  // "" = keep
-};
-
 struct LoaderOptions {
   std::vector<Dsn> dsns;
   std::chrono::milliseconds connect_timeout{2000};
@@ -44,7 +36,7 @@ struct LoaderOptions {
   std::chrono::milliseconds tick_interval{1000};
   bool wait_at_start = false;
   SnapshotInput input;
-  std::vector<ServerPatch> patches;
+  std::vector<ServerOverride> overrides;  // applied to every load and delta
   std::function<std::unique_ptr<DirectoryReader>()> make_reader;
   // Loader thread, after each publish (e.g. wake the workers to release held requests).
   std::function<void()> on_publish;
@@ -77,7 +69,6 @@ class DirectoryLoader {
   Result<Unit> full_load_and_publish(bool only_if_changed);
   Result<Unit> refresh();
   void publish(std::shared_ptr<const RoutingSnapshot> snap);
-  void apply_patches(DirectoryData* data) const;
   bool wait(std::chrono::milliseconds d);  // false when stopping
 
   LoaderOptions opt_;

@@ -692,16 +692,7 @@ Result<DirectoryData> SqlProfileReader::full_load(Db& db) {
   if (servers.error) {
     return *servers.error;
   }
-  for (const ServerOverride& o : overrides_) {
-    for (ServerRow& s : data.servers) {
-      if (s.name != o.name) {
-        continue;
-      }
-      if (!o.pool.empty()) s.pool = o.pool;
-      if (!o.version.empty()) s.version = o.version;
-      if (!o.redirect_url.empty()) s.redirect_url = o.redirect_url;
-    }
-  }
+  apply_overrides(overrides_, &data.servers);
 
   if (!queries_.schemas.empty()) {
     ColumnCheck schemas{"schemas", "schema, enabled, [server_id]", 2, 3, {}};
@@ -768,6 +759,20 @@ Result<DirectoryData> SqlProfileReader::full_load(Db& db) {
 Result<DirectoryDelta> SqlProfileReader::changes_since(Db&, uint64_t) {
   return make_error(Errc::InvalidArgument,
                     "the SQL profile has no change sequence; use full_load()");
+}
+
+void apply_overrides(const std::vector<ServerOverride>& overrides,
+                     std::vector<ServerRow>* servers) {
+  for (const ServerOverride& o : overrides) {
+    for (ServerRow& s : *servers) {
+      if (s.name != o.name) {
+        continue;
+      }
+      if (!o.pool.empty()) s.pool = o.pool;
+      if (!o.version.empty()) s.version = o.version;
+      if (!o.redirect_url.empty()) s.redirect_url = o.redirect_url;
+    }
+  }
 }
 
 }  // namespace sy::routing

@@ -118,6 +118,10 @@ struct ServerOverride {
   std::string redirect_url;  // "" = keep
 };
 
+// Applies |overrides| to the rows of the servers they name (the YAML's database.servers).
+void apply_overrides(const std::vector<ServerOverride>& overrides,
+                     std::vector<ServerRow>* servers);
+
 // Defaults for an Open-Xchange configdb (tests/fixtures/sql/configdb.sql has the tables).
 // Schemas have no state there, so kConfigdbSchemasSql is empty.
 inline constexpr std::string_view kConfigdbServersSql = "SELECT server_id, name FROM server";

@@ -17,8 +17,8 @@ import threading
 import time
 import unittest
 
-from harness import (BINARY, SOURCE_DIR, Database, ProxyTestCase, TcpForwarder, curl, curl_status,
-                     wait_for)
+from harness import (BINARY, SOURCE_DIR, Database, ProxyTestCase, TcpForwarder, access_log_lines,
+                     curl, curl_status, wait_for)
 
 SEED = """
 INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES
@@ -132,6 +132,23 @@ class RoutingTest(ProxyTestCase):
         self.assertEqual(code, 200)
         self.assertIn(b"7 ", body)
         self.assertEqual(self.get(self.new, "/", 11), (200, b"new-1 new\n"))
+        routes = wait_for(lambda: [(l.get("route"), l.get("context")) for l in
+                                   access_log_lines(self.old.access_log_path)
+                                   if l.get("status") == 307], what="307 in the access log")
+        self.assertIn(("redirect", 11), routes)
+
+    def test_moved_action_proxy_forwards_with_the_loop_guard(self):
+        self.old.stop()
+        sy = self.start("old", "old", extra="  moved_action: proxy\n")
+        self.db.sql("UPDATE sy_schemas SET server_id=2 WHERE name='s1'")
+        wait_for(lambda: self.get(sy, "/", 11) == (200, b"new-1 new\n"), what="proxied to new")
+        code, body = self.get(sy, "/headers", 11)
+        self.assertEqual(code, 200)
+        self.assertEqual(json.loads(body)["headers"].get("x-switchyard-redirected"), "1")
+        code, body = self.get(sy, "/headers", 12)  # also moved with s1
+        self.assertEqual(json.loads(body)["name"], "new-1")
+        code, body = self.get(sy, "/headers", 21)  # not moved: no guard header
+        self.assertNotIn("x-switchyard-redirected", json.loads(body)["headers"])
 
     def test_new_instance_rejects_a_context_still_on_the_old_server(self):
         code, body = self.get(self.new, "/", 21)
@@ -164,6 +181,19 @@ class RoutingTest(ProxyTestCase):
         rc, out, _ = curl("-w", "%{num_connects}\n", "-H", "X-Context-Id: 999",
                           self.old.url("/"), self.old.url("/"))
         self.assertEqual([l for l in out.decode().splitlines() if l.isdigit()], ["1", "0"])
+
+    def test_request_without_key_goes_to_its_listeners_pool_with_default_pool(self):
+        self.old.stop()
+        yaml_text = routing_yaml(self.db.dsn_yaml(), "old", "old", self.old_b.address,
+                                 self.new_b.address, "  no_key: default_pool\n")
+        yaml_text = yaml_text.replace("    pool: old\n", "    pool: old\n  - name: alt\n"
+                                      "    port: 0\n    pool: new\n", 1)
+        sy = self.switchyard(yaml_text, name="sy-nokey")
+        self.assertEqual(curl_status(sy.url("/", "main")), (200, b"old-1 old\n"))
+        self.assertEqual(curl_status(sy.url("/", "alt")), (200, b"new-1 new\n"))
+        # A request with a key is still routed by its tenant, whatever the listener.
+        self.assertEqual(curl_status(sy.url("/", "alt"), "-H", "X-Context-Id: 11"),
+                         (200, b"old-1 old\n"))
 
     def test_many_pipelined_local_answers(self):
         # Every request gets a local 404: answers must come in order without deep recursion.
@@ -253,6 +283,20 @@ class RoutingTest(ProxyTestCase):
         fwd.restore()
         wait_for(lambda: "database reachable again" in sy.log(), timeout=15, what="reconnect")
         self.wait_route(sy, 11, 307, "change made during the outage")
+
+    def test_wait_at_start_waits_for_the_database(self):
+        fwd = TcpForwarder(self.db.port)
+        self.addCleanup(fwd.stop)
+        fwd.cut()
+        timer = threading.Timer(1.5, fwd.restore)
+        timer.start()
+        t0 = time.monotonic()
+        sy = self.start("old", "old", dsn=self.db.dsn_yaml(port=fwd.port).replace(
+            "}\n", "}\n  wait_at_start: true\n", 1))
+        timer.join()
+        self.assertGreater(time.monotonic() - t0, 1.4)
+        self.assertIn("retrying", sy.log())
+        self.assertEqual(self.get(sy, "/", 11), (200, b"old-1 old\n"))
 
     def test_startup_with_unreachable_database_fails_clearly(self):
         cfg = os.path.join(self.workdir, "down.yaml")

@@ -74,4 +74,13 @@ struct TestDb {
   }
 };
 
+// The single number |sql| selects (COUNT(*) and the like).
+inline uint64_t count(sy::routing::Db& db, const std::string& sql) {
+  uint64_t n = 0;
+  auto r = db.query(sql, [&](const sy::routing::Row& row) { n = row.u64(1); });
+  INFO(sql);
+  REQUIRE(r.ok());
+  return n;
+}
+
 }  // namespace sy::test

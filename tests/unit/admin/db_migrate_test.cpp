@@ -24,14 +24,7 @@ namespace {
 using sy::test::TestDb;
 using sy::test::env_dsn;
 using sy::test::must_connect;
-
-uint64_t count(Db& db, const std::string& sql) {
-  uint64_t n = 0;
-  auto r = db.query(sql, [&](const Row& row) { n = row.u64(1); });
-  INFO(sql);
-  REQUIRE(r.ok());
-  return n;
-}
+using sy::test::count;
 
 // The change log as "kind:key" strings, in sequence order.
 std::vector<std::string> changes(Db& db) {

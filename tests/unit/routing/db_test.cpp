@@ -22,13 +22,7 @@ namespace {
 using sy::test::TestDb;
 using sy::test::env_dsn;
 using sy::test::must_connect;
-
-uint64_t count(Db& db, const std::string& sql) {
-  uint64_t n = 0;
-  auto r = db.query(sql, [&](const Row& row) { n = row.u64(1); });
-  REQUIRE(r.ok());
-  return n;
-}
+using sy::test::count;
 
 }  // namespace
 

@@ -33,6 +33,7 @@ namespace {
 using sy::test::TestDb;
 using sy::test::env_dsn;
 using sy::test::must_connect;
+using sy::test::count;
 
 // A test database with the own-profile tables.
 struct OwnDb : TestDb {
@@ -50,14 +51,6 @@ void run(Db& db, const std::string& sql) {
   if (!r) {
     FAIL(r.error().message);
   }
-}
-
-uint64_t count(Db& db, const std::string& sql) {
-  uint64_t n = 0;
-  auto r = db.query(sql, [&](const Row& row) { n = row.u64(1); });
-  INFO(sql);
-  REQUIRE(r.ok());
-  return n;
 }
 
 uint64_t max_seq(Db& db) {

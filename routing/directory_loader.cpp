@@ -136,6 +136,11 @@ Result<Unit> DirectoryLoader::refresh() {
     return full_load_and_publish(true);
   }
   auto delta = reader_->changes_since(*db_, current_->change_seq());
+  if (!delta.ok() && delta.error().code == Errc::NotFound) {
+    // The change log was pruned past our sequence: the session is fine, start over.
+    SY_LOG(Info, "directory: %s; doing a full load", delta.error().message.c_str());
+    return full_load_and_publish(false);  // always: the new snapshot carries the new sequence
+  }
   if (!delta.ok()) {
     return delta.error();
   }
@@ -204,7 +209,7 @@ void DirectoryLoader::run() {
         outage_logged = true;
       }
       db_.reset();
-      backoff = db_ ? backoff : std::min(backoff * 2, std::chrono::milliseconds(5000));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
     if (outage_logged) {

@@ -306,6 +306,13 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
       }
     }
   }
+  // A quiet log pruned to nothing has MAX(seq) 0 below the pruning point; this load contains
+  // every pruned change, so continue from there (else each refresh would ask for a full load).
+  auto pruned = pruned_through(db);
+  if (!pruned) {
+    return pruned.error();
+  }
+  data.change_seq = std::max(data.change_seq, *pruned);
   if (auto c = txn->commit(); !c) {
     return c.error();
   }

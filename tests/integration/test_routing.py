@@ -284,6 +284,18 @@ class RoutingTest(ProxyTestCase):
         wait_for(lambda: "database reachable again" in sy.log(), timeout=15, what="reconnect")
         self.wait_route(sy, 11, 307, "change made during the outage")
 
+    def test_a_pruned_change_log_leads_to_one_full_load(self):
+        # One transaction: a change, then what prune_changes() leaves behind when every row
+        # was old (no rows, a marker past the loader's sequence).
+        self.db.sql("START TRANSACTION; UPDATE sy_schemas SET server_id=2 WHERE name='s1'; "
+                    "REPLACE INTO sy_meta (k, v) SELECT 'changes_pruned_through', MAX(seq) "
+                    "FROM sy_changes; DELETE FROM sy_changes; COMMIT")
+        self.wait_route(self.old, 11, 307, "the move seen through a full load")
+        time.sleep(1.0)  # four more refresh rounds
+        log = self.old.log()
+        self.assertEqual(log.count("doing a full load"), 1, log)
+        self.assertNotIn("database unavailable", log)
+
     def test_wait_at_start_waits_for_the_database(self):
         fwd = TcpForwarder(self.db.port)
         self.addCleanup(fwd.stop)

@@ -31,6 +31,9 @@ struct InstanceBeat {
   std::string version;  // Switchyard version
   int pid = 0;
   InflightPerSchema inflight_per_schema;  // schemas with requests in flight (others: 0)
+  // The sy_changes seq of the routing snapshot every worker of this instance has pinned (the
+  // minimum over workers), so the sequencer knows a disable/enable has reached it. 0 = unknown.
+  uint64_t applied_seq = 0;
 };
 
 // One row of sy_instances as read back.
@@ -43,6 +46,7 @@ struct InstanceRow {
   int64_t heartbeat_at_us = 0;   // unix microseconds (database clock): last beat
   int64_t heartbeat_age_ms = 0;  // how long ago the last beat was, on the database clock
   InflightPerSchema inflight_per_schema;
+  uint64_t applied_seq = 0;  // see InstanceBeat::applied_seq
 
   // Requests in flight for |schema| as last reported; 0 when not listed.
   uint64_t inflight(std::string_view schema) const;

@@ -32,11 +32,19 @@ struct Error {
   Errc code = Errc::Internal;
   ErrorSource source = ErrorSource::Internal;
   std::string message;  // short, human readable, no trailing newline
+  // A stable, machine-readable code for the admin protocol ("one-way-door", "driver-busy",
+  // ...; `ERR <tag>: <message>`). nullptr = use to_string(code). Always a string literal.
+  const char* tag = nullptr;
 };
 
 inline Error make_error(Errc code, std::string message,
                         ErrorSource source = ErrorSource::Internal) {
   return Error{code, source, std::move(message)};
+}
+
+// An admin-layer error with a stable protocol code; |tag| must be a string literal.
+inline Error make_tagged_error(Errc code, const char* tag, std::string message) {
+  return Error{code, ErrorSource::Internal, std::move(message), tag};
 }
 
 // Result<T>: either a value or an Error. Result<void> is spelled Result<Unit>.

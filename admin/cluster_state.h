@@ -1,0 +1,79 @@
+#pragma once
+// The cluster upgrade state machine (DESIGN decision 6), stored in the database so every
+// instance and every admin agrees:
+//
+//   STABLE ─prepare(server)─▶ READY_TO_UPGRADE ─mixed─▶ MIXED ─ready─▶ READY_TO_RUN_UPGRADE_TASKS
+//     ▲                                                                    │ approve
+//     │                 finish (every schema done)                         ▼
+//     └──────────────────────────────────────────────────────── RUNNING_UPGRADE_TASKS
+//                                                                          │ fail    ▲ retry
+//                                                                          ▼         │
+//                                                                   UPGRADE_TASKS_FAILED
+//   cancel: READY_TO_UPGRADE / MIXED / READY_TO_RUN_UPGRADE_TASKS ─▶ STABLE, only while no
+//   schema has moved to the target server in this upgrade.
+//
+// `mixed` needs at least one live instance with role "new" (a new-version node is serving).
+// Every transition is one row in sy_cluster_history; illegal ones fail with tag
+// "illegal-transition" and a message naming the state, the event, and what is allowed.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "routing/db.h"
+
+namespace sy::admin {
+
+enum class ClusterState {
+  Stable,
+  ReadyToUpgrade,
+  Mixed,
+  ReadyToRunUpgradeTasks,
+  RunningUpgradeTasks,
+  UpgradeTasksFailed,
+};
+
+enum class ClusterEvent { Prepare, Mixed, Ready, Approve, Finish, Fail, Retry, Cancel };
+
+const char* to_string(ClusterState s);  // "STABLE", "READY_TO_UPGRADE", ...
+const char* to_string(ClusterEvent e);  // "prepare", "mixed", ...
+std::optional<ClusterEvent> parse_cluster_event(std::string_view word);
+
+// What the pure transition check needs to know besides the state.
+struct TransitionFacts {
+  bool any_schema_moved = false;    // some schema is on the target server (cancel)
+  int live_new_instances = 0;       // live heartbeats with role "new" (mixed)
+  bool target_server_set = false;   // prepare was given a registered server
+};
+
+// Pure: the next state, or an Error tagged "illegal-transition" saying why.
+Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
+                                const TransitionFacts& facts);
+
+struct ClusterStatus {
+  ClusterState state = ClusterState::Stable;
+  uint32_t target_server_id = 0;  // set by prepare; 0 in STABLE
+  std::string target_server_name;
+  int64_t since_unix_ms = 0;
+  std::string reason;  // of the last transition (e.g. the failure)
+};
+
+struct ClusterHistoryRow {
+  int64_t at_unix_ms = 0;
+  std::string from, to, event, actor, reason;
+};
+
+// Reads the state (a missing row reads as STABLE).
+Result<ClusterStatus> read_cluster(routing::Db& db);
+Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& db, int limit);
+
+// Applies |event| in one transaction (SELECT ... FOR UPDATE on the single state row, facts
+// gathered inside it, history row written). |server| is required for Prepare (name or id of a
+// registered server). |actor| names who did it (instance id / admin user).
+Result<ClusterStatus> transition(routing::Db& db, ClusterEvent event, const std::string& actor,
+                                 const std::string& reason = {}, const std::string& server = {});
+
+}  // namespace sy::admin

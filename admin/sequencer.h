@@ -1,0 +1,114 @@
+#pragma once
+// The per-schema migration sequencer (`upgrade schemata`, DESIGN decision 6). For every
+// schema, in name order, steps run in this order and each is journaled before and after
+// (sy_upgrade_journal: run id, schema, step, phase begin|done|failed, at, detail):
+//
+//   disable  set_schema_enabled(false); every instance starts holding its requests
+//   drain    wait until every live instance (heartbeat within live_within) reports
+//            applied_seq >= the disable's change seq AND no request in flight for the schema;
+//            bounded by drain_timeout, failing with the instances that still have work
+//   move     move_schema(schema, target server)  (the one-way door applies)
+//   update   run_update_tasks()  (a failure leaves the schema disabled, marked failed)
+//   enable   set_schema_enabled(true); held requests are released to the new pool
+//   verify   the schema row reads enabled on the target server and every live instance
+//            reports applied_seq >= the enable's change seq (bounded by drain_timeout)
+//
+// One driver at a time across the fleet: GET_LOCK('sy_upgrade_driver') on the driver's own
+// session plus a row in sy_upgrade_driver naming the holder; a second driver is refused with
+// tag "driver-busy" and the holder's identity. The lock dies with the session, so after
+// `kill -9` of the driver the next run takes it and resumes: a run that is not finished in
+// sy_upgrade_runs is continued, and a step whose journal says done is never repeated.
+//
+// Control: pause / resume / abort are rows in sy_upgrade_runs.control, read between steps
+// (pause waits, abort ends the run with status "aborted" after the current step).
+// Blocks for the whole run: admin thread only (the command streams progress meanwhile).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admin/directory_ops.h"
+#include "admin/events.h"
+#include "admin/update_tasks.h"
+#include "common/result.h"
+#include "routing/db.h"
+
+namespace sy::admin {
+
+enum class Step { Disable, Drain, Move, Update, Enable, Verify };
+const char* to_string(Step s);  // "disable", "drain", ...
+
+struct UpgradeOptions {
+  // The target server: registered when missing (register_new), used when it exists and
+  // use_existing is set, otherwise refused with tag "exists" (never a silent reuse).
+  ServerInfo server;              // name required; id 0 = next free id
+  bool register_new = true;
+  bool use_existing = false;      // --continue
+  bool force = false;             // --force: a failed schema is recorded and the run goes on
+  std::string resume_from;        // --resume-from SCHEMA: schemas before it (by name) skipped
+  std::vector<std::string> skip;  // --skip a,b,c
+  std::string actor;              // who drives (instance id / admin user), for the lock row
+  std::chrono::seconds live_within{10};            // heartbeat age of a live instance
+  std::chrono::milliseconds drain_timeout{30000};  // drain and verify bound per schema
+  std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
+  UpdateTaskConfig tasks;
+  std::vector<routing::Dsn> dsns;  // for the update tasks' own sessions
+  EventSink* events = nullptr;     // schema results and cluster transitions; may be null
+};
+
+// One line of live progress (switchyardctl prints one line per schema step).
+struct Progress {
+  uint64_t run_id = 0;
+  std::string schema;
+  Step step = Step::Disable;
+  std::string phase;   // "begin", "done", "failed", "skipped"
+  std::string detail;  // e.g. "held 3 requests", the failure reason
+  int schemas_done = 0;
+  int schemas_total = 0;
+  int64_t elapsed_ms = 0;  // since the run (re)started
+};
+
+struct SchemaOutcome {
+  std::string schema;
+  std::string status;  // "done", "failed", "skipped"
+  std::string error;
+  int64_t duration_ms = 0;
+};
+
+struct UpgradeReport {
+  uint64_t run_id = 0;
+  bool resumed = false;   // continued a run left unfinished
+  std::string status;     // "done", "failed" (stopped at a failure), "aborted"
+  std::vector<SchemaOutcome> schemas;
+  int64_t duration_ms = 0;
+};
+
+// Runs (or resumes) `upgrade schemata` on the session |db|, which must stay this call's own.
+// Cluster state: the run needs RUNNING_UPGRADE_TASKS (after approve) or
+// UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
+// target server and enabled, and fail when a schema fails without --force. |progress| is called
+// on this thread for every step (may be empty).
+Result<UpgradeReport> run_upgrade(routing::Db& db, const UpgradeOptions& options,
+                                  const std::function<void(const Progress&)>& progress);
+
+// The state of the newest run and its journal (for `upgrade status` / `show migrations`).
+struct RunStatus {
+  uint64_t run_id = 0;
+  std::string status;   // "running", "paused", "done", "failed", "aborted"
+  std::string control;  // "run", "pause", "abort"
+  std::string driver;   // holder of the driver lock now, "" = none
+  uint32_t target_server_id = 0;
+  int64_t started_unix_ms = 0;
+  int64_t finished_unix_ms = 0;
+  std::vector<SchemaOutcome> schemas;  // per schema, as journaled
+};
+Result<RunStatus> read_run_status(routing::Db& db, std::optional<uint64_t> run_id = {});
+Result<std::vector<RunStatus>> list_runs(routing::Db& db, int limit);
+
+// Sets the control of the unfinished run (tag "not-found" when none is unfinished).
+Result<Unit> control_run(routing::Db& db, const std::string& control);  // pause|resume|abort
+
+}  // namespace sy::admin

@@ -53,6 +53,9 @@ struct TransitionFacts {
 Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
                                 const TransitionFacts& facts);
 
+// Illegal transitions refused by transition() since the process started (each is also logged).
+uint64_t illegal_transition_count();
+
 struct ClusterStatus {
   ClusterState state = ClusterState::Stable;
   uint32_t target_server_id = 0;  // set by prepare; 0 in STABLE

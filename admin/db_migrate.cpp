@@ -217,6 +217,109 @@ CREATE TABLE IF NOT EXISTS sy_instances (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
+// ---- 4: admin -------------------------------------------------------------------------------
+
+// The cluster upgrade state (admin/cluster_state.h): exactly one row, id 1.
+constexpr std::string_view kCluster = R"sql(
+CREATE TABLE IF NOT EXISTS sy_cluster (
+  id                TINYINT UNSIGNED NOT NULL,
+  state             VARCHAR(32)  NOT NULL DEFAULT 'STABLE',
+  target_server_id  INT UNSIGNED NOT NULL DEFAULT 0,
+  since             TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  reason            TEXT         NULL,
+  PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+constexpr std::string_view kClusterRow =
+    "INSERT IGNORE INTO sy_cluster (id, state, target_server_id) VALUES (1, 'STABLE', 0)";
+
+constexpr std::string_view kClusterHistory = R"sql(
+CREATE TABLE IF NOT EXISTS sy_cluster_history (
+  id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  at          TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  from_state  VARCHAR(32)  NOT NULL,
+  to_state    VARCHAR(32)  NOT NULL,
+  event       VARCHAR(16)  NOT NULL,
+  actor       VARCHAR(191) NOT NULL DEFAULT '',
+  reason      TEXT         NULL,
+  PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// One row per `upgrade schemata` run (admin/sequencer.h).
+constexpr std::string_view kUpgradeRuns = R"sql(
+CREATE TABLE IF NOT EXISTS sy_upgrade_runs (
+  id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  target_server_id  INT UNSIGNED NOT NULL,
+  status            ENUM('running','paused','done','failed','aborted') NOT NULL DEFAULT 'running',
+  control           ENUM('run','pause','abort') NOT NULL DEFAULT 'run',
+  flags             TEXT         NULL,
+  actor             VARCHAR(191) NOT NULL DEFAULT '',
+  started_at        TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  finished_at       TIMESTAMP(6) NULL DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY by_status (status)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// Every step of every schema, before (begin) and after (done|failed|skipped). change_seq: the
+// sy_changes seq a disable/enable step produced, so a resumed run can wait for it.
+constexpr std::string_view kUpgradeJournal = R"sql(
+CREATE TABLE IF NOT EXISTS sy_upgrade_journal (
+  id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  run_id       BIGINT UNSIGNED NOT NULL,
+  schema_name  VARCHAR(64)  NOT NULL,
+  step         VARCHAR(16)  NOT NULL,
+  phase        VARCHAR(16)  NOT NULL,
+  at           TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  change_seq   BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  detail       TEXT         NULL,
+  PRIMARY KEY (id),
+  KEY by_run (run_id, schema_name, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// Who holds the driver lock (GET_LOCK); the row is informative, the lock is the truth.
+constexpr std::string_view kUpgradeDriver = R"sql(
+CREATE TABLE IF NOT EXISTS sy_upgrade_driver (
+  name           VARCHAR(64)     NOT NULL,
+  holder         VARCHAR(191)    NOT NULL DEFAULT '',
+  connection_id  BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  since          TIMESTAMP(6)    NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// One row per schema and update task (admin/update_tasks.h).
+constexpr std::string_view kUpdateTasks = R"sql(
+CREATE TABLE IF NOT EXISTS sy_update_tasks (
+  schema_name  VARCHAR(64)  NOT NULL,
+  task         VARCHAR(191) NOT NULL,
+  status       ENUM('running','ok','failed') NOT NULL,
+  started_at   TIMESTAMP(6) NULL DEFAULT NULL,
+  finished_at  TIMESTAMP(6) NULL DEFAULT NULL,
+  output       TEXT         NULL,
+  error        TEXT         NULL,
+  PRIMARY KEY (schema_name, task)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+// Runtime state of pool members (admin/member_store.h).
+constexpr std::string_view kMemberState = R"sql(
+CREATE TABLE IF NOT EXISTS sy_member_state (
+  pool         VARCHAR(191) NOT NULL,
+  member       VARCHAR(191) NOT NULL,
+  admin_state  ENUM('ready','drain','maintenance') NOT NULL DEFAULT 'ready',
+  weight       INT          NOT NULL DEFAULT 0,
+  updated_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (pool, member)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
+constexpr std::string_view kInstancesAppliedSeq =
+    "ALTER TABLE sy_instances ADD COLUMN IF NOT EXISTS applied_seq BIGINT UNSIGNED NOT NULL "
+    "DEFAULT 0";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "directory tables", {kServers, kSchemas, kContexts, kLogins}},
@@ -228,6 +331,11 @@ const std::vector<Migration>& migrations() {
         kDropContextsAd, kContextsAd, kDropLoginsAi,   kLoginsAi,   kDropLoginsAu,   kLoginsAu,
         kDropLoginsAd,   kLoginsAd}},
       {3, "instances", {kInstances}},
+      {4,
+       "admin: cluster state, upgrade runs and journal, update tasks, member state, instance "
+       "applied_seq",
+       {kCluster, kClusterRow, kClusterHistory, kUpgradeRuns, kUpgradeJournal, kUpgradeDriver,
+        kUpdateTasks, kMemberState, kInstancesAppliedSeq}},
   };
   return all;
 }

@@ -19,6 +19,10 @@
 //   1 directory   sy_servers, sy_schemas, sy_contexts, sy_logins
 //   2 changes     sy_changes (+ triggers on the four tables above), sy_meta
 //   3 instances   sy_instances (heartbeats, admin/instances.h)
+//   4 admin       sy_cluster (one row) + sy_cluster_history (admin/cluster_state.h),
+//                 sy_upgrade_runs, sy_upgrade_journal, sy_upgrade_driver (admin/sequencer.h),
+//                 sy_update_tasks (admin/update_tasks.h), sy_member_state
+//                 (admin/member_store.h), sy_instances.applied_seq
 //
 // The change log: AFTER INSERT/UPDATE/DELETE triggers on the four directory tables append
 // (kind, key_text) to sy_changes for every row that really changed (an UPDATE that rewrites

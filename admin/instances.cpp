@@ -259,12 +259,13 @@ Result<Unit> write_heartbeat(Db& db, const InstanceBeat& beat) {
   // started_at is assigned before pid: MySQL applies ON DUPLICATE KEY UPDATE assignments left
   // to right, so it still compares against the old pid.
   auto stmt = db.prepare(
-      "INSERT INTO sy_instances (id, role, version, pid, started_at, heartbeat_at, inflight_json)"
-      " VALUES (?, ?, ?, ?, NOW(6), NOW(6), ?)"
+      "INSERT INTO sy_instances (id, role, version, pid, started_at, heartbeat_at, inflight_json,"
+      " applied_seq) VALUES (?, ?, ?, ?, NOW(6), NOW(6), ?, ?)"
       " ON DUPLICATE KEY UPDATE"
       " started_at = IF(pid <=> VALUES(pid), started_at, NOW(6)),"
       " role = VALUES(role), version = VALUES(version), pid = VALUES(pid),"
-      " heartbeat_at = NOW(6), inflight_json = VALUES(inflight_json)");
+      " heartbeat_at = NOW(6), inflight_json = VALUES(inflight_json),"
+      " applied_seq = VALUES(applied_seq)");
   if (!stmt) {
     return stmt.error();
   }
@@ -273,6 +274,7 @@ Result<Unit> write_heartbeat(Db& db, const InstanceBeat& beat) {
                .bind(beat.version)
                .bind(static_cast<int32_t>(beat.pid))
                .bind(encode_inflight(beat.inflight_per_schema))
+               .bind(beat.applied_seq)
                .exec();
   if (!r) {
     return r.error();
@@ -286,7 +288,7 @@ Result<std::vector<InstanceRow>> list_instances(Db& db, std::chrono::seconds liv
       " CAST(UNIX_TIMESTAMP(started_at) * 1000000 AS SIGNED),"
       " CAST(UNIX_TIMESTAMP(heartbeat_at) * 1000000 AS SIGNED),"
       " TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) DIV 1000,"
-      " COALESCE(inflight_json, '{}')"
+      " COALESCE(inflight_json, '{}'), applied_seq"
       " FROM sy_instances WHERE heartbeat_at >= NOW(6) - INTERVAL ? SECOND ORDER BY id");
   if (!stmt) {
     return stmt.error();
@@ -302,6 +304,7 @@ Result<std::vector<InstanceRow>> list_instances(Db& db, std::chrono::seconds liv
     i.started_at_us = row.i64(5);
     i.heartbeat_at_us = row.i64(6);
     i.heartbeat_age_ms = row.i64(7);
+    i.applied_seq = row.u64(9);
     rows.push_back(std::move(i));
     json.push_back(row.str(8));
   });

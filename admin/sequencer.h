@@ -13,14 +13,16 @@
 //   verify   the schema row reads enabled on the target server and every live instance
 //            reports applied_seq >= the enable's change seq (bounded by drain_timeout)
 //
-// One driver at a time across the fleet: GET_LOCK('sy_upgrade_driver') on the driver's own
-// session plus a row in sy_upgrade_driver naming the holder; a second driver is refused with
+// One driver at a time across the fleet: GET_LOCK('sy_upgrade_driver.<database>') on the
+// driver's own session (per database, so clusters sharing a MariaDB server do not exclude each
+// other) plus a row in sy_upgrade_driver naming the holder; a second driver is refused with
 // tag "driver-busy" and the holder's identity. The lock dies with the session, so after
 // `kill -9` of the driver the next run takes it and resumes: a run that is not finished in
 // sy_upgrade_runs is continued, and a step whose journal says done is never repeated.
 //
-// Control: pause / resume / abort are rows in sy_upgrade_runs.control, read between steps
-// (pause waits, abort ends the run with status "aborted" after the current step).
+// Control: pause / resume / abort are rows in sy_upgrade_runs.control, read before each schema
+// (pause waits, abort ends the run with status "aborted"); a schema in progress always finishes
+// its steps first, so no tenant is left held by a paused or aborted run.
 // Blocks for the whole run: admin thread only (the command streams progress meanwhile).
 
 #include <chrono>

@@ -153,3 +153,18 @@ TEST_CASE("in-flight counts round-trip through JSON, odd schema names included")
     CHECK_FALSE(decode_inflight(bad).ok());
   }
 }
+
+TEST_CASE("applied_seq is written with every beat and read back") {
+  TestDb t;
+  REQUIRE(migrate(*t.db).ok());
+  InstanceBeat b = beat("host-s:1", 1);
+  b.applied_seq = 41;
+  REQUIRE(write_heartbeat(*t.db, b).ok());
+  auto first = list_instances(*t.db, 60s);
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 1);
+  CHECK(first->front().applied_seq == 41);
+  b.applied_seq = uint64_t{1} << 62;  // the column is BIGINT UNSIGNED
+  REQUIRE(write_heartbeat(*t.db, b).ok());
+  CHECK(list_instances(*t.db, 60s)->front().applied_seq == uint64_t{1} << 62);
+}

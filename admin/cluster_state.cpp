@@ -1,0 +1,306 @@
+// The cluster upgrade state machine: one table of legal transitions, one pure check over it,
+// and the stored state (sy_cluster, one row) with its history (sy_cluster_history).
+//
+//   STABLE ─prepare─▶ READY_TO_UPGRADE ─mixed─▶ MIXED ─ready─▶ READY_TO_RUN_UPGRADE_TASKS
+//     ▲  ▲                 │ cancel               │ cancel          │ cancel   │ approve
+//     │  └─────────────────┴──────────────────────┴─────────────────┘          ▼
+//     └──────────────── finish ─────────────────────────────────── RUNNING_UPGRADE_TASKS
+//                                                                      fail │   ▲ retry
+//                                                                           ▼   │
+//                                                                  UPGRADE_TASKS_FAILED
+
+#include "admin/cluster_state.h"
+
+#include <array>
+#include <atomic>
+
+#include "admin/directory_ops.h"
+#include "admin/instances.h"
+#include "common/log.h"
+
+namespace sy::admin {
+
+using routing::Db;
+using routing::Row;
+
+namespace {
+
+struct Edge {
+  ClusterState from;
+  ClusterEvent event;
+  ClusterState to;
+};
+
+constexpr std::array<Edge, 10> kEdges = {{
+    {ClusterState::Stable, ClusterEvent::Prepare, ClusterState::ReadyToUpgrade},
+    {ClusterState::ReadyToUpgrade, ClusterEvent::Mixed, ClusterState::Mixed},
+    {ClusterState::Mixed, ClusterEvent::Ready, ClusterState::ReadyToRunUpgradeTasks},
+    {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Approve,
+     ClusterState::RunningUpgradeTasks},
+    {ClusterState::RunningUpgradeTasks, ClusterEvent::Finish, ClusterState::Stable},
+    {ClusterState::RunningUpgradeTasks, ClusterEvent::Fail, ClusterState::UpgradeTasksFailed},
+    {ClusterState::UpgradeTasksFailed, ClusterEvent::Retry, ClusterState::RunningUpgradeTasks},
+    {ClusterState::ReadyToUpgrade, ClusterEvent::Cancel, ClusterState::Stable},
+    {ClusterState::Mixed, ClusterEvent::Cancel, ClusterState::Stable},
+    {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Cancel, ClusterState::Stable},
+}};
+
+constexpr std::array<ClusterState, 6> kAllStates = {
+    ClusterState::Stable,          ClusterState::ReadyToUpgrade,
+    ClusterState::Mixed,           ClusterState::ReadyToRunUpgradeTasks,
+    ClusterState::RunningUpgradeTasks, ClusterState::UpgradeTasksFailed};
+
+constexpr std::array<ClusterEvent, 8> kAllEvents = {
+    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
+    ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
+
+// Heartbeat age within which a "new" instance counts for `mixed` (the sequencer's default).
+constexpr std::chrono::seconds kLiveWithin{10};
+
+std::atomic<uint64_t> g_illegal_transitions{0};
+
+Error illegal(ClusterState from, ClusterEvent event, const std::string& why) {
+  std::string allowed;
+  for (const Edge& e : kEdges) {
+    if (e.from == from) {
+      allowed += std::string(allowed.empty() ? "" : ", ") + to_string(e.event);
+    }
+  }
+  return make_tagged_error(Errc::InvalidArgument, "illegal-transition",
+                           std::string("cluster ") + to_string(event) + " in state " +
+                               to_string(from) + ": " + why + " (allowed in " + to_string(from) +
+                               ": " + (allowed.empty() ? "nothing" : allowed) + ")");
+}
+
+std::optional<ClusterState> parse_state(const std::string& s) {
+  for (ClusterState st : kAllStates) {
+    if (s == to_string(st)) {
+      return st;
+    }
+  }
+  return std::nullopt;
+}
+
+Error db_error(const std::string& what, const Error& e) {
+  return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
+}
+
+}  // namespace
+
+const char* to_string(ClusterState s) {
+  switch (s) {
+    case ClusterState::Stable:
+      return "STABLE";
+    case ClusterState::ReadyToUpgrade:
+      return "READY_TO_UPGRADE";
+    case ClusterState::Mixed:
+      return "MIXED";
+    case ClusterState::ReadyToRunUpgradeTasks:
+      return "READY_TO_RUN_UPGRADE_TASKS";
+    case ClusterState::RunningUpgradeTasks:
+      return "RUNNING_UPGRADE_TASKS";
+    case ClusterState::UpgradeTasksFailed:
+      return "UPGRADE_TASKS_FAILED";
+  }
+  return "?";
+}
+
+const char* to_string(ClusterEvent e) {
+  switch (e) {
+    case ClusterEvent::Prepare:
+      return "prepare";
+    case ClusterEvent::Mixed:
+      return "mixed";
+    case ClusterEvent::Ready:
+      return "ready";
+    case ClusterEvent::Approve:
+      return "approve";
+    case ClusterEvent::Finish:
+      return "finish";
+    case ClusterEvent::Fail:
+      return "fail";
+    case ClusterEvent::Retry:
+      return "retry";
+    case ClusterEvent::Cancel:
+      return "cancel";
+  }
+  return "?";
+}
+
+std::optional<ClusterEvent> parse_cluster_event(std::string_view word) {
+  for (ClusterEvent e : kAllEvents) {
+    if (word == to_string(e)) {
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t illegal_transition_count() { return g_illegal_transitions.load(); }
+
+Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
+                                const TransitionFacts& facts) {
+  for (const Edge& e : kEdges) {
+    if (e.from != from || e.event != event) {
+      continue;
+    }
+    if (event == ClusterEvent::Prepare && !facts.target_server_set) {
+      return illegal(from, event, "prepare needs a registered target server");
+    }
+    if (event == ClusterEvent::Mixed && facts.live_new_instances <= 0) {
+      return illegal(from, event, "no live instance with role \"new\" is serving yet");
+    }
+    if (event == ClusterEvent::Cancel && facts.any_schema_moved) {
+      return illegal(from, event,
+                     "a schema has moved to the target server already (the one-way door)");
+    }
+    return e.to;
+  }
+  return illegal(from, event, "not a transition of this state");
+}
+
+Result<ClusterStatus> read_cluster(Db& db) {
+  ClusterStatus st;
+  std::string state;
+  bool found = false;
+  auto r = db.query(
+      "SELECT c.state, c.target_server_id, COALESCE(v.name, ''),"
+      " CAST(UNIX_TIMESTAMP(c.since) * 1000 AS SIGNED), COALESCE(c.reason, '')"
+      " FROM sy_cluster c LEFT JOIN sy_servers v ON v.id = c.target_server_id WHERE c.id = 1",
+      [&](const Row& row) {
+        found = true;
+        state = row.str(1);
+        st.target_server_id = row.u32(2);
+        st.target_server_name = row.str(3);
+        st.since_unix_ms = row.i64(4);
+        st.reason = row.str(5);
+      });
+  if (!r) {
+    return db_error("reading sy_cluster", r.error());
+  }
+  if (!found) {
+    return st;
+  }
+  auto parsed = parse_state(state);
+  if (!parsed) {
+    return make_tagged_error(Errc::Database, "database",
+                             "sy_cluster holds an unknown state '" + state + "'");
+  }
+  st.state = *parsed;
+  return st;
+}
+
+Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
+  auto stmt = db.prepare(
+      "SELECT CAST(UNIX_TIMESTAMP(at) * 1000 AS SIGNED), from_state, to_state, event, actor,"
+      " COALESCE(reason, '') FROM sy_cluster_history ORDER BY id DESC LIMIT ?");
+  if (!stmt) {
+    return db_error("reading sy_cluster_history", stmt.error());
+  }
+  std::vector<ClusterHistoryRow> out;
+  auto r = stmt->bind(static_cast<int64_t>(limit < 0 ? 0 : limit)).query([&](const Row& row) {
+    out.push_back(ClusterHistoryRow{row.i64(1), row.str(2), row.str(3), row.str(4), row.str(5),
+                                    row.str(6)});
+  });
+  if (!r) {
+    return db_error("reading sy_cluster_history", r.error());
+  }
+  return out;
+}
+
+Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& actor,
+                                 const std::string& reason, const std::string& server) {
+  const std::string what = std::string("cluster ") + to_string(event);
+  if (auto r = db.exec("INSERT IGNORE INTO sy_cluster (id, state) VALUES (1, 'STABLE')"); !r) {
+    return db_error(what, r.error());
+  }
+  auto txn = db.begin();
+  if (!txn) {
+    return db_error(what, txn.error());
+  }
+  std::string state_text;
+  uint32_t target = 0;
+  auto r = db.query("SELECT state, target_server_id FROM sy_cluster WHERE id = 1 FOR UPDATE",
+                    [&](const Row& row) {
+                      state_text = row.str(1);
+                      target = row.u32(2);
+                    });
+  if (!r) {
+    return db_error(what, r.error());
+  }
+  auto from = parse_state(state_text);
+  if (!from) {
+    return make_tagged_error(Errc::Database, "database",
+                             "sy_cluster holds an unknown state '" + state_text + "'");
+  }
+
+  TransitionFacts facts;
+  if (event == ClusterEvent::Prepare) {
+    if (!server.empty()) {
+      auto s = find_server(db, server);
+      if (!s) {
+        return s.error();
+      }
+      target = s->id;
+      facts.target_server_set = true;
+    }
+  }
+  if (event == ClusterEvent::Mixed) {
+    auto live = list_instances(db, kLiveWithin);
+    if (!live) {
+      return live.error();
+    }
+    for (const InstanceRow& i : *live) {
+      facts.live_new_instances += i.role == "new" ? 1 : 0;
+    }
+  }
+  if (event == ClusterEvent::Cancel && target != 0) {
+    auto stmt = db.prepare("SELECT COUNT(*) FROM sy_schemas WHERE server_id = ?");
+    if (!stmt) {
+      return db_error(what, stmt.error());
+    }
+    uint64_t moved = 0;
+    auto q = stmt->bind(target).query([&](const Row& row) { moved = row.u64(1); });
+    if (!q) {
+      return db_error(what, q.error());
+    }
+    facts.any_schema_moved = moved > 0;
+  }
+  auto to = next_state(*from, event, facts);
+  if (!to) {
+    ++g_illegal_transitions;
+    SY_LOG(Warn, "%s (by %s)", to.error().message.c_str(), actor.c_str());
+    return to.error();
+  }
+  if (*to == ClusterState::Stable) {
+    target = 0;
+  }
+  auto upd = db.prepare(
+      "UPDATE sy_cluster SET state = ?, target_server_id = ?, since = NOW(6), reason = ?"
+      " WHERE id = 1");
+  if (!upd) {
+    return db_error(what, upd.error());
+  }
+  if (auto u = upd->bind(to_string(*to)).bind(target).bind(reason).exec(); !u) {
+    return db_error(what, u.error());
+  }
+  auto hist = db.prepare(
+      "INSERT INTO sy_cluster_history (from_state, to_state, event, actor, reason)"
+      " VALUES (?, ?, ?, ?, ?)");
+  if (!hist) {
+    return db_error(what, hist.error());
+  }
+  if (auto h = hist->bind(to_string(*from)).bind(to_string(*to)).bind(to_string(event))
+                   .bind(actor).bind(reason).exec();
+      !h) {
+    return db_error(what, h.error());
+  }
+  if (auto c = txn->commit(); !c) {
+    return db_error(what, c.error());
+  }
+  SY_LOG(Info, "cluster: %s -> %s (%s by %s)%s%s", to_string(*from), to_string(*to),
+         to_string(event), actor.c_str(), reason.empty() ? "" : ": ", reason.c_str());
+  return read_cluster(db);
+}
+
+}  // namespace sy::admin

@@ -1,0 +1,170 @@
+// admin/cluster_state.h: the pure transition table (every state x every event), the facts that
+// gate prepare / mixed / cancel, and the stored state with its history.
+
+#include "admin/cluster_state.h"
+
+#include <map>
+
+#include <catch.hpp>
+
+#include "admin/directory_ops.h"
+#include "unit/admin/admin_fixture.h"
+
+using namespace sy::admin;
+using sy::test::run_sql;
+using sy::test::seed_directory;
+using sy::test::TestDb;
+
+namespace {
+
+const std::vector<ClusterState> kStates = {
+    ClusterState::Stable,          ClusterState::ReadyToUpgrade,
+    ClusterState::Mixed,           ClusterState::ReadyToRunUpgradeTasks,
+    ClusterState::RunningUpgradeTasks, ClusterState::UpgradeTasksFailed};
+const std::vector<ClusterEvent> kEvents = {
+    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
+    ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
+
+using S = ClusterState;
+using E = ClusterEvent;
+const std::map<std::pair<S, E>, S> kLegal = {
+    {{S::Stable, E::Prepare}, S::ReadyToUpgrade},
+    {{S::ReadyToUpgrade, E::Mixed}, S::Mixed},
+    {{S::Mixed, E::Ready}, S::ReadyToRunUpgradeTasks},
+    {{S::ReadyToRunUpgradeTasks, E::Approve}, S::RunningUpgradeTasks},
+    {{S::RunningUpgradeTasks, E::Finish}, S::Stable},
+    {{S::RunningUpgradeTasks, E::Fail}, S::UpgradeTasksFailed},
+    {{S::UpgradeTasksFailed, E::Retry}, S::RunningUpgradeTasks},
+    {{S::ReadyToUpgrade, E::Cancel}, S::Stable},
+    {{S::Mixed, E::Cancel}, S::Stable},
+    {{S::ReadyToRunUpgradeTasks, E::Cancel}, S::Stable},
+};
+
+}  // namespace
+
+TEST_CASE("next_state: every legal transition, and every other pair is illegal") {
+  TransitionFacts permissive;
+  permissive.target_server_set = true;
+  permissive.live_new_instances = 1;
+  permissive.any_schema_moved = false;
+  int legal = 0;
+  int illegal = 0;
+  for (S from : kStates) {
+    for (E event : kEvents) {
+      INFO(to_string(from) << " + " << to_string(event));
+      auto r = next_state(from, event, permissive);
+      auto it = kLegal.find({from, event});
+      if (it != kLegal.end()) {
+        REQUIRE(r.ok());
+        CHECK(*r == it->second);
+        ++legal;
+      } else {
+        REQUIRE_FALSE(r.ok());
+        CHECK(std::string(r.error().tag) == "illegal-transition");
+        CHECK(r.error().message.find(to_string(from)) != std::string::npos);
+        CHECK(r.error().message.find(to_string(event)) != std::string::npos);
+        ++illegal;
+      }
+    }
+  }
+  CHECK(legal == 10);
+  CHECK(illegal == 38);
+}
+
+TEST_CASE("next_state: the facts gate prepare, mixed and cancel") {
+  TransitionFacts none;
+  auto prepare = next_state(S::Stable, E::Prepare, none);
+  REQUIRE_FALSE(prepare.ok());
+  CHECK(prepare.error().message.find("registered target server") != std::string::npos);
+  auto mixed = next_state(S::ReadyToUpgrade, E::Mixed, none);
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(mixed.error().message.find("\"new\"") != std::string::npos);
+  TransitionFacts moved;
+  moved.any_schema_moved = true;
+  for (S from : {S::ReadyToUpgrade, S::Mixed, S::ReadyToRunUpgradeTasks}) {
+    auto cancel = next_state(from, E::Cancel, moved);
+    REQUIRE_FALSE(cancel.ok());
+    CHECK(std::string(cancel.error().tag) == "illegal-transition");
+    CHECK(cancel.error().message.find("one-way door") != std::string::npos);
+  }
+}
+
+TEST_CASE("names of states and events round-trip") {
+  for (E e : kEvents) {
+    CHECK(parse_cluster_event(to_string(e)) == e);
+  }
+  CHECK_FALSE(parse_cluster_event("PREPARE").has_value());
+  CHECK(std::string(to_string(S::ReadyToRunUpgradeTasks)) == "READY_TO_RUN_UPGRADE_TASKS");
+}
+
+TEST_CASE("the stored state walks the whole cycle and writes a history row per transition") {
+  TestDb t;
+  seed_directory(*t.db, {"s_a"});
+  auto st = read_cluster(*t.db);
+  REQUIRE(st.ok());
+  CHECK(st->state == S::Stable);
+  CHECK(st->target_server_id == 0);
+
+  // Illegal ones change nothing and are counted.
+  const uint64_t illegal_before = illegal_transition_count();
+  auto approve = transition(*t.db, E::Approve, "tester");
+  REQUIRE_FALSE(approve.ok());
+  CHECK(std::string(approve.error().tag) == "illegal-transition");
+  CHECK(approve.error().message.find("STABLE") != std::string::npos);
+  CHECK(illegal_transition_count() == illegal_before + 1);
+  auto unknown = transition(*t.db, E::Prepare, "tester", "", "no-such-server");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(std::string(unknown.error().tag) == "not-found");
+  REQUIRE_FALSE(transition(*t.db, E::Prepare, "tester").ok());  // no server given
+
+  auto prepared = transition(*t.db, E::Prepare, "tester", "go", "app-new");
+  REQUIRE(prepared.ok());
+  CHECK(prepared->state == S::ReadyToUpgrade);
+  CHECK(prepared->target_server_id == 2);
+  CHECK(prepared->target_server_name == "app-new");
+  CHECK(prepared->reason == "go");
+
+  // mixed needs a live "new" instance.
+  auto early = transition(*t.db, E::Mixed, "tester");
+  REQUIRE_FALSE(early.ok());
+  REQUIRE(write_heartbeat(*t.db, InstanceBeat{"n1", "new", "8.0.0", 7, {}, 0}).ok());
+  REQUIRE(transition(*t.db, E::Mixed, "tester").ok());
+  REQUIRE(transition(*t.db, E::Ready, "tester").ok());
+  REQUIRE(transition(*t.db, E::Approve, "tester").ok());
+  REQUIRE(transition(*t.db, E::Fail, "driver", "s_a: update failed").ok());
+  CHECK(read_cluster(*t.db)->state == S::UpgradeTasksFailed);
+  CHECK(read_cluster(*t.db)->reason == "s_a: update failed");
+  REQUIRE(transition(*t.db, E::Retry, "driver").ok());
+  auto fin = transition(*t.db, E::Finish, "driver");
+  REQUIRE(fin.ok());
+  CHECK(fin->state == S::Stable);
+  CHECK(fin->target_server_id == 0);
+
+  auto history = cluster_history(*t.db, 100);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 7);
+  CHECK(history->front().event == "finish");  // newest first
+  CHECK(history->front().from == "RUNNING_UPGRADE_TASKS");
+  CHECK(history->front().to == "STABLE");
+  CHECK(history->back().event == "prepare");
+  CHECK(history->back().actor == "tester");
+  CHECK(history->back().at_unix_ms > 1600000000000LL);
+  CHECK(cluster_history(*t.db, 2)->size() == 2);
+}
+
+TEST_CASE("cancel goes back to STABLE until a schema has moved to the target") {
+  TestDb t;
+  seed_directory(*t.db, {"s_a", "s_b"});
+  REQUIRE(transition(*t.db, E::Prepare, "t", "", "app-new").ok());
+  auto cancel = transition(*t.db, E::Cancel, "t");
+  REQUIRE(cancel.ok());
+  CHECK(cancel->state == S::Stable);
+  CHECK(cancel->target_server_id == 0);
+
+  REQUIRE(transition(*t.db, E::Prepare, "t", "", "2").ok());
+  REQUIRE(move_schema(*t.db, "s_a", 2).ok());
+  auto refused = transition(*t.db, E::Cancel, "t");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(std::string(refused.error().tag) == "illegal-transition");
+  CHECK(read_cluster(*t.db)->state == S::ReadyToUpgrade);
+}

@@ -19,6 +19,9 @@ using Millis = std::chrono::milliseconds;
 struct Mark {
   int line = 0;
   int col = 0;
+  // Where a value was written is not part of the value: a reload compares configurations
+  // with ==, and moving a line must not count as a change.
+  bool operator==(const Mark&) const { return true; }
 };
 
 struct Listener {
@@ -28,6 +31,8 @@ struct Listener {
   std::string pool;                  // name of the pool requests are proxied to (must exist)
   int backlog = 511;                 // listen(2) backlog; > 0
   Mark mark;
+
+  bool operator==(const Listener&) const = default;
 };
 
 struct HealthCheck {
@@ -38,6 +43,8 @@ struct HealthCheck {
   int rise = 2;                  // consecutive passes to mark a down member up; >= 1
   int fall = 3;                  // consecutive failures to mark an up member down; >= 1
   std::string host;              // Host header; "" = the member's host:port
+
+  bool operator==(const HealthCheck&) const = default;
 };
 
 // Passive ejection: a worker that sees |consecutive_failures| connect errors, timeouts or bad
@@ -45,6 +52,8 @@ struct HealthCheck {
 struct PassiveEjection {
   int consecutive_failures = 5;  // >= 1; 0 disables passive ejection
   Millis eject_for{10000};       // > 0
+
+  bool operator==(const PassiveEjection&) const = default;
 };
 
 struct Member {
@@ -54,6 +63,8 @@ struct Member {
   int port = 0;         // parsed port, 1..65535
   int weight = 1;       // 1..256
   Mark mark;
+
+  bool operator==(const Member&) const = default;
 };
 
 enum class Balance { RoundRobin, LeastConn };
@@ -70,6 +81,8 @@ struct Pool {
   int max_idle_connections = 64;   // idle keep-alive upstream connections per member per worker
   int retries = 2;                 // extra members tried when a connect fails (no byte sent)
   Mark mark;
+
+  bool operator==(const Pool&) const = default;
 };
 
 struct Limits {
@@ -83,10 +96,14 @@ struct Limits {
   Millis send_timeout{60000};             // a peer not reading what we must write to it
   Millis drain_timeout{30000};            // SIGTERM: longest wait for in-flight requests
   uint64_t buffer_high_water = 256 * 1024;  // per direction; reading the peer stops above it
+
+  bool operator==(const Limits&) const = default;
 };
 
 struct AccessLog {
   std::string path;  // "" = off; "-" = stdout; otherwise a file opened in append mode
+
+  bool operator==(const AccessLog&) const = default;
 };
 
 // One database server to try; several are tried in order (DESIGN decision 2).
@@ -98,6 +115,8 @@ struct Dsn {
   std::string database;
   std::string socket;  // Unix socket path; "" = TCP to host:port
   Mark mark;
+
+  bool operator==(const Dsn&) const = default;
 };
 
 // Per server name: what the database does not say (the compatibility profile has no pool,
@@ -108,6 +127,8 @@ struct ServerOverride {
   std::string version;
   std::string redirect_url;  // absolute http(s) URL without query; "" = keep the database's
   Mark mark;
+
+  bool operator==(const ServerOverride&) const = default;
 };
 
 enum class Profile { Own, Sql };
@@ -127,6 +148,8 @@ struct Database {
   std::vector<ServerOverride> servers;
   Millis refresh_interval{250};
   Millis heartbeat_interval{1000};
+
+  bool operator==(const Database&) const = default;
 };
 
 enum class KeyType { HostRegex, Header, Cookie, PathSegment, PathRegex, Query, LoginQuery, LoginForm };
@@ -137,12 +160,16 @@ struct KeyRule {
   int index = 0;        // path_segment: 0-based segment index
   std::string pattern;  // host_regex / path_regex: regex with one (?<context>...) group
   Mark mark;
+
+  bool operator==(const KeyRule&) const = default;
 };
 
 struct Hold {
   int max_requests = 1000;           // parked requests per worker; 0 = never hold (503 at once)
   uint64_t max_bytes = 8 * 1024 * 1024;  // buffered request bytes per worker
   Millis max_wait{10000};            // longest time one request is held
+
+  bool operator==(const Hold&) const = default;
 };
 
 struct Routing {
@@ -157,6 +184,54 @@ struct Routing {
   std::vector<KeyRule> keys;      // ordered; first match wins
   Hold hold;
   Mark mark;
+
+  bool operator==(const Routing&) const = default;
+};
+
+// The admin socket (admin/server.h). Optional: without the `admin` section there is no admin
+// socket. Privilege per listener: "admin" may run every command, "read-only" only show/help.
+enum class AdminLevel { Admin, ReadOnly };
+
+struct AdminSocket {
+  bool enabled = false;       // true when admin.socket is present
+  std::string path;           // Unix socket path; required; a stale file there is replaced
+  int mode = 0600;            // permission bits of the socket file (YAML: octal string "0600")
+  AdminLevel level = AdminLevel::Admin;
+  Mark mark;
+
+  bool operator==(const AdminSocket&) const = default;
+};
+
+struct AdminTcp {
+  bool enabled = false;       // true when admin.tcp is present
+  std::string address = "127.0.0.1";  // must be a loopback address (127.0.0.0/8 or ::1)
+  int port = 0;               // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
+  std::string token_file;     // file holding the token (first line); required
+  AdminLevel level = AdminLevel::Admin;
+  Mark mark;
+
+  bool operator==(const AdminTcp&) const = default;
+};
+
+struct AdminUpdateTasks {
+  std::string sql_dir;        // "" = no SQL tasks
+  std::string command;        // "" = no command task; "{schema}" is substituted
+  Millis command_timeout{std::chrono::minutes(10)};
+
+  bool operator==(const AdminUpdateTasks&) const = default;
+};
+
+struct Admin {
+  bool enabled = false;  // true when the `admin` section is present
+  AdminSocket socket;
+  AdminTcp tcp;
+  std::string event_hook;             // command run for each upgrade event; "" = none
+  Millis drain_timeout{30000};        // sequencer: per schema wait for in-flight requests
+  Millis live_within{10000};          // heartbeat age of a live instance
+  AdminUpdateTasks update_tasks;
+  Mark mark;
+
+  bool operator==(const Admin&) const = default;
 };
 
 struct Config {
@@ -169,6 +244,7 @@ struct Config {
   AccessLog access_log;
   Database database;
   Routing routing;
+  Admin admin;
 
   const Pool* find_pool(const std::string& name) const {
     for (const auto& p : pools) {

@@ -210,6 +210,10 @@ private:
   void server_override(const YAML::Node& node, const std::string& path, ServerOverride* out);
   void routing(const YAML::Node& node, const std::string& path, Routing* out);
   void key_rule(const YAML::Node& node, const std::string& path, KeyRule* out);
+  void admin(const YAML::Node& node, const std::string& path, Admin* out);
+  ValueFn admin_level(AdminLevel* out);
+  ValueFn file_mode(int* out);
+  ValueFn loopback_address(std::string* out);
   ValueFn name_list(std::vector<std::string>* out);
   ValueFn http_url(std::string* out);
 
@@ -527,6 +531,111 @@ void Decoder::document(const YAML::Node& root, Config* config) {
            nested([this, config](const YAML::Node& node, const std::string& path) {
              config->routing.enabled = true;
              routing(node, path, &config->routing);
+           })},
+          {"admin", kOptional,
+           nested([this, config](const YAML::Node& node, const std::string& path) {
+             config->admin.enabled = true;
+             admin(node, path, &config->admin);
+           })},
+      });
+}
+
+Decoder::ValueFn Decoder::admin_level(AdminLevel* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    std::string text;
+    if (!one_of(&text, {"admin", "read-only"})(node, path)) {
+      return false;
+    }
+    *out = text == "read-only" ? AdminLevel::ReadOnly : AdminLevel::Admin;
+    return true;
+  };
+}
+
+// Permission bits written as an octal string ("0600", "660"); a plain integer would be read
+// as decimal by YAML, so only the quoted form is accepted.
+Decoder::ValueFn Decoder::file_mode(int* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar() || node.Tag() != "!") {
+      return wrong_type(node, path, "an octal mode in quotes, e.g. \"0600\"");
+    }
+    const std::string& text = node.Scalar();
+    int value = 0;
+    bool good = !text.empty() && text.size() <= 4;
+    for (char c : text) {
+      good = good && c >= '0' && c <= '7';
+      value = value * 8 + (c - '0');
+    }
+    if (!good || value > 0777) {
+      error(path, "bad mode " + quoted(text) + " (expected an octal mode such as \"0600\")");
+      return false;
+    }
+    *out = value;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::loopback_address(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    std::string text;
+    if (!ip_address(&text)(node, path)) {
+      return false;
+    }
+    in_addr v4;
+    in6_addr v6;
+    bool loopback = (inet_pton(AF_INET, text.c_str(), &v4) == 1 &&
+                     (ntohl(v4.s_addr) >> 24) == 127) ||
+                    (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+    if (!loopback) {
+      error(path, "address " + quoted(text) +
+                      " is not a loopback address (expected 127.0.0.1 or ::1: the admin TCP "
+                      "listener must not be reachable from the network)");
+      return false;
+    }
+    *out = text;
+    return true;
+  };
+}
+
+void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out) {
+  out->mark = positions_->find(path);
+  AdminSocket* sock = &out->socket;
+  AdminTcp* tcp = &out->tcp;
+  AdminUpdateTasks* tasks = &out->update_tasks;
+  mapping(
+      node, path,
+      {
+          {"socket", kOptional, nested([this, sock](const YAML::Node& n, const std::string& p) {
+             sock->enabled = true;
+             sock->mark = positions_->find(p);
+             mapping(n, p,
+                     {
+                         {"path", kRequired, string(&sock->path)},
+                         {"mode", kOptional, file_mode(&sock->mode)},
+                         {"level", kOptional, admin_level(&sock->level)},
+                     });
+           })},
+          {"tcp", kOptional, nested([this, tcp](const YAML::Node& n, const std::string& p) {
+             tcp->enabled = true;
+             tcp->mark = positions_->find(p);
+             mapping(n, p,
+                     {
+                         {"address", kOptional, loopback_address(&tcp->address)},
+                         {"port", kRequired, integer(&tcp->port, 0, 65535)},
+                         {"token_file", kRequired, string(&tcp->token_file)},
+                         {"level", kOptional, admin_level(&tcp->level)},
+                     });
+           })},
+          {"event_hook", kOptional, string(&out->event_hook)},
+          {"drain_timeout", kOptional, duration(&out->drain_timeout)},
+          {"live_within", kOptional, duration(&out->live_within)},
+          {"update_tasks", kOptional,
+           nested([this, tasks](const YAML::Node& n, const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"sql_dir", kOptional, string(&tasks->sql_dir)},
+                         {"command", kOptional, string(&tasks->command)},
+                         {"command_timeout", kOptional, duration(&tasks->command_timeout)},
+                     });
            })},
       });
 }

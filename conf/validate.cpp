@@ -41,6 +41,7 @@ public:
     health_checks();
     routing();
     database();
+    admin();
   }
 
 private:
@@ -181,6 +182,24 @@ private:
     if (!positions_.failed(path) && !positions_.failed("pools") && !name.empty() &&
         config_.find_pool(name) == nullptr) {
       error(path, "unknown pool " + quoted(name));
+    }
+  }
+
+  // The admin section needs at least one listener; its commands work on the database.
+  void admin() {
+    const Admin& a = config_.admin;
+    if (!a.enabled || positions_.failed("admin")) {
+      return;
+    }
+    if (!a.socket.enabled && !a.tcp.enabled) {
+      error("admin", "needs a socket or a tcp listener (expected admin.socket.path or admin.tcp)");
+    }
+    if (a.socket.enabled && !positions_.failed("admin.socket.path") && a.socket.path.empty()) {
+      error("admin.socket.path", "must not be empty");
+    }
+    if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") &&
+        a.tcp.token_file.empty()) {
+      error("admin.tcp.token_file", "must not be empty (the TCP listener needs a token)");
     }
   }
 

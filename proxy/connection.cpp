@@ -470,6 +470,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   client_->disable(EV_READ);
   attempts_ = 0;
   exclude_mask_ = 0;
+  pool->count_request();
   last_connect_error_.clear();
   return connect_upstream();
 }
@@ -488,6 +489,7 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
     if (pool == nullptr) {
       route_ = "reject";
       worker_->stats().inc(Stat::RouteRejects);
+      worker_->stats().inc_error("CTX-0010");
       return respond_local(502, {}, "application/json",
                            "{\"error\":\"CTX-0010\",\"message\":\"no pool for this tenant\"}\n",
                            head_len, "--");
@@ -517,6 +519,7 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
   if (const auto* j = std::get_if<routing::Reject>(&d)) {
     route_ = "reject";
     worker_->stats().inc(Stat::RouteRejects);
+    worker_->stats().inc_error(j->code);
     return respond_local(j->status, {}, "application/json", j->body_json + "\n", head_len, "--");
   }
   return hold_request(head_len);
@@ -533,6 +536,7 @@ ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
   if (now >= hold_deadline_ms_ || !fw->hold().park(this, head_len)) {
     route_ = "hold-refused";
     worker_->stats().inc(Stat::HoldRefused);
+    worker_->stats().inc_error("CTX-0021");
     return respond_local(503, "Retry-After: 1\r\n", "application/json",
                          "{\"error\":\"CTX-0021\",\"message\":\"tenant is being migrated; "
                          "retry shortly\"}\n",
@@ -679,6 +683,7 @@ ClientConnection::Step ClientConnection::connect_upstream() {
     member_ = m;
     ++attempts_;
     t_connect_us_ = monotonic_us();
+    pool->upstream_attached(m);  // paired with upstream_released() in release_upstream()
     Stream* idle = pool->take_idle(m);
     if (idle != nullptr) {
       reused_ = true;
@@ -729,7 +734,7 @@ ClientConnection::Step ClientConnection::on_connect_failed(const char* why) {
 
 ClientConnection::Step ClientConnection::on_upstream_connected() {
   phase_ = Phase::Exchanging;
-  ++member_->active;
+  pool_->exchange_started(member_);
   t_connected_us_ = monotonic_us();
   if (!reused_) {
     tune_socket(upstream_);
@@ -1157,6 +1162,7 @@ ClientConnection::Step ClientConnection::start_next_request(bool parse_now) {
   client_paused_ = false;
   route_ = nullptr;
   context_id_ = 0;
+  attempts_ = 0;
   add_loop_guard_ = false;
   held_ = false;
   hold_deadline_ms_ = 0;
@@ -1238,7 +1244,10 @@ void ClientConnection::release_upstream(bool reusable) {
     return;
   }
   if (phase_ == Phase::Exchanging && member_ != nullptr && member_->active > 0) {
-    --member_->active;
+    pool_->exchange_finished(member_);
+  }
+  if (member_ != nullptr) {
+    pool_->upstream_released(member_);
   }
   if (reusable && member_ != nullptr && !worker_->draining()) {
     pool_->park(member_, upstream_);
@@ -1312,6 +1321,9 @@ void ClientConnection::log_exchange() {
   if (inflight_ != nullptr) {  // every exchange is logged exactly once, however it ends
     --*inflight_;
     inflight_ = nullptr;
+  }
+  if (pool_ != nullptr && attempts_ > 0 && status_ >= 500) {  // proxied (or tried), then 5xx
+    pool_->count_5xx();
   }
   AccessLogBuffer& log = worker_->access_log();
   if (!log.enabled()) {

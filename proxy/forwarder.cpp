@@ -17,7 +17,10 @@ bool Forwarder::refresh() {
   uint64_t generation = setup_->publisher->generation();
   bool changed = generation != seen_generation_;
   seen_generation_ = generation;
-  view_.get();  // re-pins when the generation moved
+  const auto& snap = view_.get();  // re-pins when the generation moved
+  if (snap) {
+    pinned_seq_ = snap->change_seq();
+  }
   return changed;
 }
 
@@ -43,6 +46,9 @@ routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_
   routing::ContextKey key = setup_->extractor.extract(facts);
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
   *context = 0;
+  if (snap) {
+    pinned_seq_ = snap->change_seq();  // decide() may have re-pinned a newer one
+  }
   if (!snap) {  // not reachable: main publishes the first snapshot before workers start
     return routing::Reject{503, "CTX-0020",
                            "{\"error\":\"CTX-0020\",\"message\":\"tenant directory not loaded "

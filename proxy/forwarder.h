@@ -46,6 +46,9 @@ class Forwarder {
   const std::string* schema_name(uint32_t index);
   // Picks up a newer snapshot; true when it changed.
   bool refresh();
+  // change_seq() of the snapshot this worker pinned last (0 = none or no change log). Every
+  // decision made from now on uses this snapshot or a newer one.
+  uint64_t pinned_seq() const { return pinned_seq_; }
   bool has_snapshot() { return view_.get() != nullptr; }
 
   HoldQueue& hold() { return hold_; }
@@ -55,6 +58,7 @@ class Forwarder {
   const RoutingSetup* setup_;
   routing::WorkerView view_;
   uint64_t seen_generation_ = 0;
+  uint64_t pinned_seq_ = 0;
   std::vector<routing::Header> headers_;  // scratch, capacity reused
   HoldQueue hold_;
 };

@@ -19,7 +19,9 @@
 
 #include "common/log.h"
 #include "conf/load.h"
+#include "admin/server.h"
 #include "proxy/access_log.h"
+#include "proxy/admin_setup.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/upstream_pool.h"
@@ -103,7 +105,8 @@ bool report(const sy::conf::LoadResult& r) {
 }
 
 bool write_ready_file(const std::string& path,
-                      const std::vector<sy::proxy::BoundListener>& listeners) {
+                      const std::vector<sy::proxy::BoundListener>& listeners,
+                      const std::vector<std::string>& extra) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
@@ -113,6 +116,9 @@ bool write_ready_file(const std::string& path,
     f << "pid=" << getpid() << "\n";
     for (const auto& l : listeners) {
       f << "listener." << l.conf->name << "=" << l.bound_address << "\n";
+    }
+    for (const auto& line : extra) {
+      f << line << "\n";
     }
     if (!f.flush()) {
       return false;
@@ -228,12 +234,51 @@ int main(int argc, char** argv) {
     w->start();
   }
   workers_started.store(true, std::memory_order_release);
+  // The admin server: after the workers (its hooks read them), stopped before them.
+  proxy::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  std::unique_ptr<admin::AdminServer> admin_server;
+  std::vector<std::string> ready_extra;
+  if (config.admin.enabled) {
+    admin::ServerOptions opts;
+    opts.admin = config.admin;
+    if (config.database.enabled && config.database.profile == conf::Profile::Own) {
+      opts.dsns = proxy::make_dsns(config.database);
+      opts.connect_timeout = config.database.connect_timeout;
+    }
+    admin_server = std::make_unique<admin::AdminServer>(
+        std::move(opts),
+        proxy::make_admin_context(config, args.config, registry->get(), &pool,
+                                  loader ? &loader->status() : nullptr,
+                                  config.routing.enabled ? &publisher : nullptr, &reloader));
+    auto started = admin_server->start();
+    if (!started.ok()) {
+      SY_LOG(Error, "admin: %s", started.error().message.c_str());
+      for (auto& w : pool) {
+        w->begin_drain();
+      }
+      for (auto& w : pool) {
+        w->join();
+      }
+      if (loader) {
+        loader->stop();
+      }
+      health.stop();
+      std::fprintf(stderr, "switchyard: admin: %s\n", started.error().message.c_str());
+      return 1;
+    }
+    if (config.admin.socket.enabled) {
+      ready_extra.push_back("admin.socket=" + config.admin.socket.path);
+    }
+    if (config.admin.tcp.enabled) {
+      ready_extra.push_back("admin.tcp=" + admin_server->tcp_address());
+    }
+  }
   for (const auto& b : *bound) {
     SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
            b.conf->pool.c_str());
   }
   SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
-  if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound)) {
+  if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound, ready_extra)) {
     SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
            std::strerror(errno));
   }
@@ -244,12 +289,27 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      SY_LOG(Info, "SIGHUP: configuration reload is not available in this version; ignored");
+      auto r = reloader.reload();
+      if (!r.ok()) {
+        SY_LOG(Error, "SIGHUP: reload refused: %s", r.error().message.c_str());
+        continue;
+      }
+      SY_LOG(Info, "SIGHUP: configuration reloaded: %zu change(s) applied, %zu need a restart",
+             r->applied.size(), r->needs_restart.size());
+      for (const auto& a : r->applied) {
+        SY_LOG(Info, "reload applied: %s", a.c_str());
+      }
+      for (const auto& n : r->needs_restart) {
+        SY_LOG(Warn, "reload: %s changed; needs a restart", n.c_str());
+      }
       continue;
     }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
            static_cast<long long>(config.limits.drain_timeout.count()));
     break;
+  }
+  if (admin_server) {
+    admin_server->stop();  // first: its hooks read the workers
   }
   for (auto& w : pool) {
     w->begin_drain();

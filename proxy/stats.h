@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 namespace sy::proxy {
 
@@ -34,8 +35,18 @@ enum class Stat : int {
   RouteRejects,     // routing decided: an error with a CTX-* code
   RouteHolds,       // requests parked at least once while their schema was disabled
   HoldRefused,      // 503: a hold bound (count, bytes, time) was passed
+  HeldNow,          // gauge: requests parked now (refreshed every flush interval)
   kCount
 };
+
+// Stable error codes counted per code (routing/decide.h, README table). The last slot counts
+// any other code.
+constexpr const char* kErrorCodes[] = {"CTX-0001", "CTX-0002", "CTX-0003", "CTX-0004",
+                                       "CTX-0010", "CTX-0011", "CTX-0012", "CTX-0013",
+                                       "CTX-0020", "CTX-0021", "other"};
+constexpr int kErrorCodeCount = sizeof(kErrorCodes) / sizeof(kErrorCodes[0]);
+// Slot of |code| in kErrorCodes (the "other" slot when unknown). No allocation.
+int error_code_slot(std::string_view code);
 
 const char* stat_name(Stat stat);
 
@@ -50,11 +61,22 @@ class WorkerStats {
     auto& c = v_[static_cast<int>(s)];
     c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
+  void set(Stat s, uint64_t value) {
+    v_[static_cast<int>(s)].store(value, std::memory_order_relaxed);
+  }
+  void inc_error(std::string_view code) {
+    auto& c = errors_[static_cast<size_t>(error_code_slot(code))];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   // Any thread.
   uint64_t get(Stat s) const { return v_[static_cast<int>(s)].load(std::memory_order_relaxed); }
+  uint64_t get_error(int slot) const {
+    return errors_[static_cast<size_t>(slot)].load(std::memory_order_relaxed);
+  }
 
  private:
   std::array<std::atomic<uint64_t>, static_cast<int>(Stat::kCount)> v_{};
+  std::array<std::atomic<uint64_t>, kErrorCodeCount> errors_{};
 };
 
 // Counts a response status into the right class counter. Worker thread only.

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 
@@ -39,7 +41,9 @@ int pool_index(const conf::Config& config, const std::string& name) {
   return -1;
 }
 
-std::string instance_id(const conf::Config& config) {
+}  // namespace
+
+std::string make_instance_id(const conf::Config& config) {
   if (!config.routing.instance_id.empty()) {
     return config.routing.instance_id;
   }
@@ -47,8 +51,6 @@ std::string instance_id(const conf::Config& config) {
   gethostname(host, sizeof(host) - 1);
   return std::string(host) + ":" + std::to_string(getpid());
 }
-
-}  // namespace
 
 std::vector<routing::Dsn> make_dsns(const conf::Database& db) {
   std::vector<routing::Dsn> out;
@@ -141,20 +143,25 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
   };
   if (config.routing.enabled) {
     admin::InstanceBeat beat;
-    beat.id = instance_id(config);
+    beat.id = make_instance_id(config);
     beat.role = config.routing.role;
     beat.version = config.routing.version;
     beat.pid = static_cast<int>(getpid());
     o.on_tick = [beat, workers, workers_started](routing::Db& db) mutable {
       beat.inflight_per_schema.clear();
+      beat.applied_seq = 0;
       if (workers_started->load(std::memory_order_acquire)) {
         std::map<std::string, uint64_t> sum;
+        uint64_t min_seq = UINT64_MAX;
         for (const auto& w : *workers) {
-          for (const auto& [schema, n] : w->inflight_copy()) {
+          uint64_t seq = 0;  // each worker's counts were taken after it pinned |seq|
+          for (const auto& [schema, n] : w->inflight_copy(&seq)) {
             sum[schema] += n;
           }
+          min_seq = std::min(min_seq, seq);
         }
         beat.inflight_per_schema.assign(sum.begin(), sum.end());
+        beat.applied_seq = workers->empty() ? 0 : min_seq;
       }
       auto r = admin::write_heartbeat(db, beat);
       if (!r.ok()) {

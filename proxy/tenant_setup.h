@@ -29,6 +29,9 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
                                            const std::vector<std::unique_ptr<Worker>>* workers,
                                            const std::atomic<bool>* workers_started);
 
+// routing.instance_id, else "<hostname>:<pid>".
+std::string make_instance_id(const conf::Config& config);
+
 // Converts the YAML DSNs.
 std::vector<routing::Dsn> make_dsns(const conf::Database& db);
 

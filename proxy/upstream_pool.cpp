@@ -72,6 +72,7 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
     for (const auto& m : p.members) {
       auto ms = std::make_unique<MemberState>();
       ms->conf = &m;
+      ms->yaml_weight.store(m.weight, std::memory_order_relaxed);
       auto r = resolve(m, ms.get());
       if (!r) {
         return r.error();
@@ -95,6 +96,7 @@ const PoolState* PoolRegistry::find(const std::string& name) const {
 WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats)
     : shared_(shared), base_(base), stats_(stats) {
   members_.resize(shared->members.size());
+  inflight_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].shared = shared->members[i].get();
     members_[i].weight = shared->members[i]->conf->weight;
@@ -104,6 +106,9 @@ WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* s
 WorkerPool::~WorkerPool() { close_idle(); }
 
 bool WorkerPool::usable(const WorkerMember& m, bool respect_health, uint64_t now_ms) const {
+  if (!m.shared->in_service()) {
+    return false;  // drain / maintenance: never, not even in panic mode
+  }
   if (!respect_health) {
     return true;
   }
@@ -122,8 +127,9 @@ WorkerMember* WorkerPool::pick_round_robin(uint64_t exclude_mask, bool respect_h
     if ((i < 64 && (exclude_mask >> i) & 1u) || !usable(m, respect_health, now_ms)) {
       continue;
     }
-    m.current_weight += m.weight;
-    total += m.weight;
+    int weight = m.shared->effective_weight();
+    m.current_weight += weight;
+    total += weight;
     if (best == nullptr || m.current_weight > best->current_weight) {
       best = &m;
     }
@@ -146,8 +152,8 @@ WorkerMember* WorkerPool::pick_least_conn(uint64_t exclude_mask, bool respect_he
     }
     // Compare active/weight without division: a.active * b.weight < b.active * a.weight.
     if (best == nullptr ||
-        static_cast<int64_t>(m.active) * best->weight <
-            static_cast<int64_t>(best->active) * m.weight) {
+        static_cast<int64_t>(m.active) * best->shared->effective_weight() <
+            static_cast<int64_t>(best->active) * m.shared->effective_weight()) {
       best = &m;
     }
   }

@@ -30,12 +30,31 @@ class Stream;
 
 class WorkerStats;
 
+// Runtime admin state of a member (admin socket, stored in sy_member_state).
+enum class MemberAdminState : uint8_t {
+  Ready = 0,        // in service
+  Drain = 1,        // no new requests; exchanges in flight finish
+  Maintenance = 2,  // out of service (no new requests either)
+};
+
 struct MemberState {
   const conf::Member* conf = nullptr;
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   std::string label;                  // "127.0.0.1:9001" (as used in logs and Host fallback)
   std::atomic<bool> healthy{true};    // health checker writes; workers read
+  // Written by the admin thread (and reload), read by workers with relaxed loads.
+  std::atomic<uint8_t> admin{0};      // MemberAdminState
+  std::atomic<int> weight_override{0};  // 1..256; 0 = use yaml_weight
+  std::atomic<int> yaml_weight{1};    // the configured weight (a reload may change it)
+
+  int effective_weight() const {
+    int w = weight_override.load(std::memory_order_relaxed);
+    return w > 0 ? w : yaml_weight.load(std::memory_order_relaxed);
+  }
+  bool in_service() const {
+    return admin.load(std::memory_order_relaxed) == static_cast<uint8_t>(MemberAdminState::Ready);
+  }
 };
 
 struct PoolState {
@@ -82,7 +101,10 @@ class WorkerPool {
   // Picks a member by the pool's balance algorithm among healthy, non-ejected members whose
   // bit in |exclude_mask| is clear; when none qualify it ignores health and ejection (panic
   // mode, like Envoy's panic threshold) so that a wrong health check cannot black-hole a pool.
-  // nullptr only when every member is excluded. |now_ms| is monotonic. Worker thread only.
+  // Members an operator set to drain or maintenance are never picked, not even in panic mode:
+  // that is an explicit decision, not a possibly wrong health check. Weights are the admin
+  // override when set, else the configured weight. nullptr when every member is excluded.
+  // |now_ms| is monotonic. Worker thread only.
   WorkerMember* pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic);
 
   // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
@@ -100,15 +122,44 @@ class WorkerPool {
   size_t size() const { return members_.size(); }
   WorkerMember& member(size_t i) { return members_[i]; }
 
+  // Counters. Worker thread writes (single writer, relaxed); any thread reads.
+  void count_request() { bump(requests_); }
+  void count_5xx() { bump(responses_5xx_); }
+  // An exchange starts / ends on |m| (WorkerMember::active, used by least_conn).
+  void exchange_started(WorkerMember* m) { ++m->active; }
+  void exchange_finished(WorkerMember* m) { --m->active; }
+  // A request holds an upstream connection to |m| (from the pick, through connecting, until
+  // the connection is released): what `pool member wait` waits for.
+  void upstream_attached(WorkerMember* m) { add_inflight(m, 1); }
+  void upstream_released(WorkerMember* m) { add_inflight(m, -1); }
+  uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  uint64_t responses_5xx() const { return responses_5xx_.load(std::memory_order_relaxed); }
+  // Requests holding a connection to member |i| now. Any thread.
+  int64_t inflight_on(size_t i) const {
+    return inflight_mirror_[i].load(std::memory_order_relaxed);
+  }
+  const PoolState& shared() const { return *shared_; }
+
  private:
   WorkerMember* pick_round_robin(uint64_t exclude_mask, bool respect_health, uint64_t now_ms);
   WorkerMember* pick_least_conn(uint64_t exclude_mask, bool respect_health, uint64_t now_ms);
   bool usable(const WorkerMember& m, bool respect_health, uint64_t now_ms) const;
 
+  static void bump(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void add_inflight(WorkerMember* m, int64_t delta) {
+    auto& c = inflight_mirror_[static_cast<size_t>(m - members_.data())];
+    c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
   const PoolState* shared_;
   event_base* base_;
   WorkerStats* stats_;
   std::vector<WorkerMember> members_;
+  std::unique_ptr<std::atomic<int64_t>[]> inflight_mirror_;  // per member; single writer
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> responses_5xx_{0};
   size_t lc_cursor_ = 0;  // least_conn tie breaker rotates
 };
 

@@ -167,6 +167,10 @@ void Worker::flush_cb(int, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   w->access_log_.flush();
   if (w->forwarder_ != nullptr) {
+    w->stats_.set(Stat::HeldNow, w->forwarder_->hold().size());
+    // The seq first, then the counts: both read on this thread in this callback, so every
+    // request decided with a snapshot older than |seq| is still counted below.
+    uint64_t seq = w->forwarder_->pinned_seq();
     std::vector<std::pair<std::string, uint64_t>> now;
     for (const auto& [schema, n] : w->inflight_) {
       if (n > 0) {
@@ -175,11 +179,15 @@ void Worker::flush_cb(int, short, void* arg) {
     }
     std::lock_guard<std::mutex> lock(w->inflight_mu_);
     w->inflight_published_.swap(now);
+    w->applied_seq_published_ = seq;
   }
 }
 
-std::vector<std::pair<std::string, uint64_t>> Worker::inflight_copy() const {
+std::vector<std::pair<std::string, uint64_t>> Worker::inflight_copy(uint64_t* applied_seq) const {
   std::lock_guard<std::mutex> lock(inflight_mu_);
+  if (applied_seq != nullptr) {
+    *applied_seq = applied_seq_published_;
+  }
   return inflight_published_;
 }
 

@@ -87,7 +87,16 @@ class Worker {
   // request increments while it runs (node addresses are stable). Any thread: a copy, at
   // most kFlushInterval old, for the instance heartbeat.
   int64_t* inflight_counter(const std::string& schema) { return &inflight_[schema]; }
-  std::vector<std::pair<std::string, uint64_t>> inflight_copy() const;
+  // |applied_seq| (optional) receives the change_seq of the snapshot the worker had pinned when
+  // it took that copy: published together, so the counts include every request decided with
+  // an older snapshot (the sequencer's drain relies on it).
+  std::vector<std::pair<std::string, uint64_t>> inflight_copy(
+      uint64_t* applied_seq = nullptr) const;
+
+  // Any thread: the worker's pools (the vector never changes after construction; read only
+  // their atomic counters).
+  size_t pool_count() const { return pools_.size(); }
+  const WorkerPool* pool_view(size_t i) const { return pools_[i].get(); }
 
   // Takes ownership of an accepted client socket. Worker thread only.
   void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
@@ -117,6 +126,7 @@ class Worker {
   std::unordered_map<std::string, int64_t> inflight_;  // worker thread only
   mutable std::mutex inflight_mu_;
   std::vector<std::pair<std::string, uint64_t>> inflight_published_;  // guarded by inflight_mu_
+  uint64_t applied_seq_published_ = 0;                                // guarded by inflight_mu_
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   ClientConnection* conns_ = nullptr;  // intrusive list head
   size_t num_conns_ = 0;

@@ -126,7 +126,9 @@ class RoutingTest(ProxyTestCase):
         rc, out, err = curl("-sS", "-D", "-", "-o", "/dev/null", "-H", "X-Context-Id: 11",
                             "-H", "Host: evil.example", self.old.url("/"))
         self.assertNotIn("evil", out.decode())
-        # Followed (method and body preserved by 307): the new pool answers.
+        # Followed (method and body preserved by 307): the new pool answers, once the new
+        # instance has seen the move too (each instance refreshes on its own timer).
+        self.wait_route(self.new, 11, 200, "s1 moved on the new instance")
         code, body = curl_status(self.old.url("/upload"), "-L", "-H", "X-Context-Id: 11",
                                  "--data-binary", "payload")
         self.assertEqual(code, 200)

@@ -844,3 +844,88 @@ TEST_CASE("routing errors are reported at their keys") {
                            "  servers: [{name: a, pool: nope}]\n"),
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
 }
+
+// --- admin section ---------------------------------------------------------------------------
+
+namespace {
+
+std::string with_admin(std::initializer_list<const char*> admin_lines) {
+  std::string out = "listeners: [{name: main, port: 8080, pool: old}]\n"       // 1
+                    "pools: [{name: old, members: [{address: '127.0.0.1:1'}]}]\n";  // 2
+  for (const char* line : admin_lines) {
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("admin section: defaults and every key") {
+  LoadResult none = load_config_string(with_admin({}), "t.yaml");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none.config.admin.enabled);
+
+  LoadResult minimal = load_config_string(with_admin({"admin:", "  socket: {path: /run/a.sock}"}));
+  INFO(all(minimal));
+  REQUIRE(minimal.ok());
+  const Admin& m = minimal.config.admin;
+  CHECK(m.enabled);
+  CHECK(m.socket.enabled);
+  CHECK(m.socket.path == "/run/a.sock");
+  CHECK(m.socket.mode == 0600);
+  CHECK(m.socket.level == AdminLevel::Admin);
+  CHECK_FALSE(m.tcp.enabled);
+  CHECK(m.drain_timeout == Millis(30000));
+  CHECK(m.live_within == Millis(10000));
+  CHECK(m.update_tasks.command_timeout == Millis(600000));
+
+  LoadResult full = load_config_string(with_admin({
+      "admin:",
+      "  socket: {path: /run/a.sock, mode: \"0660\", level: read-only}",
+      "  tcp: {address: \"::1\", port: 9999, token_file: /etc/sy/token, level: admin}",
+      "  event_hook: /usr/local/bin/hook",
+      "  drain_timeout: 5s",
+      "  live_within: 3s",
+      "  update_tasks: {sql_dir: /srv/sql, command: \"/bin/up {schema}\", command_timeout: 1m}",
+  }));
+  INFO(all(full));
+  REQUIRE(full.ok());
+  const Admin& a = full.config.admin;
+  CHECK(a.socket.mode == 0660);
+  CHECK(a.socket.level == AdminLevel::ReadOnly);
+  CHECK(a.tcp.enabled);
+  CHECK(a.tcp.address == "::1");
+  CHECK(a.tcp.port == 9999);
+  CHECK(a.tcp.token_file == "/etc/sy/token");
+  CHECK(a.tcp.level == AdminLevel::Admin);
+  CHECK(a.event_hook == "/usr/local/bin/hook");
+  CHECK(a.drain_timeout == Millis(5000));
+  CHECK(a.live_within == Millis(3000));
+  CHECK(a.update_tasks.sql_dir == "/srv/sql");
+  CHECK(a.update_tasks.command == "/bin/up {schema}");
+  CHECK(a.update_tasks.command_timeout == Millis(60000));
+}
+
+TEST_CASE("admin section: errors are located") {
+  require_one_error(with_admin({"admin:", "  socket: {path: /a, mode: \"0800\"}"}), 4, 28,
+                    "admin.socket.mode", "bad mode \"0800\"");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a, mode: 600}"}), 4, 28,
+                    "admin.socket.mode", "expected an octal mode in quotes");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a, level: root}"}), 4, 29,
+                    "admin.socket.level", "expected one of: admin, read-only");
+  require_one_error(with_admin({"admin:", "  socket: {mode: \"0600\"}"}), 4, 11, "admin.socket.path",
+                    "missing");
+  require_one_error(with_admin({"admin:", "  tcp: {address: 10.0.0.1, port: 1, token_file: t}"}),
+                    4, 18, "admin.tcp.address", "not a loopback address");
+  require_one_error(with_admin({"admin:", "  tcp: {port: 1}"}), 4, 8, "admin.tcp.token_file",
+                    "missing");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  socket: {path: /b}"}), 5, 3,
+                    "admin.socket", "duplicate");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  drain_timeout: soon"}), 5, 18,
+                    "admin.drain_timeout", "bad duration");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  sockt: 1"}), 5, 3,
+                    "admin.sockt", "unknown key");
+  require_one_error(with_admin({"admin:", "  live_within: 2s"}), 4, 3, "admin",
+                    "needs a socket or a tcp listener");
+}

@@ -1,0 +1,1051 @@
+// The admin command table and its handlers. Every handler builds a Json document; the text
+// form is rendered from it (protocol.h), so `--json` works for every command.
+
+#include "admin/commands.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <sstream>
+
+#include "admin/cluster_state.h"
+#include "admin/directory_ops.h"
+#include "admin/instances.h"
+#include "admin/member_store.h"
+#include "admin/sequencer.h"
+#include "admin/update_tasks.h"
+#include "common/log.h"
+
+namespace sy::admin {
+
+Reply ok_reply(Json doc) {
+  Reply r;
+  r.doc = std::move(doc);
+  return r;
+}
+
+Reply message_reply(std::string message) {
+  return ok_reply(Json::object().set("message", std::move(message)));
+}
+
+Reply error_reply(std::string code, std::string message) {
+  Reply r;
+  r.ok = false;
+  r.code = std::move(code);
+  r.message = std::move(message);
+  return r;
+}
+
+Reply error_reply(const Error& e) { return error_reply(error_code(e), e.message); }
+
+std::string Command::usage() const {
+  std::string out;
+  for (const auto& w : words) {
+    out += (out.empty() ? "" : " ") + w;
+  }
+  if (args != nullptr && *args != '\0') {
+    out += " " + std::string(args);
+  }
+  return out;
+}
+
+std::string render_reply(const Reply& reply, bool json) {
+  if (!reply.ok) {
+    return format_error(reply.code, reply.message, json);
+  }
+  if (json) {
+    return reply.doc.dump();
+  }
+  std::string text = reply.text.empty() ? render_text(reply.doc) : reply.text;
+  // An empty line ends a reply: never send one inside it.
+  for (size_t pos; (pos = text.find("\n\n")) != std::string::npos;) {
+    text.erase(pos, 1);
+  }
+  while (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+  }
+  return text;
+}
+
+namespace {
+
+void set_cloexec_on_all_fds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) {
+    return;
+  }
+  int self = dirfd(d);
+  while (dirent* e = readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd > 2 && fd != self) {
+      int flags = fcntl(fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC)) {
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+      }
+    }
+  }
+  closedir(d);
+}
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool parse_u32(const std::string& text, uint32_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+}
+
+bool parse_int(const std::string& text, int* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) {
+      out.push_back(item);
+    }
+  }
+  return out;
+}
+
+// Runs |fn| with the admin session; a database failure becomes `ERR database`.
+template <class Fn>
+Reply with_db(CommandEnv& env, Fn&& fn) {
+  auto db = env.db();
+  if (!db.ok()) {
+    return error_reply(db.error());
+  }
+  return fn(**db);
+}
+
+Json server_json(const ServerInfo& s) {
+  return Json::object()
+      .set("id", s.id)
+      .set("name", s.name)
+      .set("pool", s.pool)
+      .set("version", s.version)
+      .set("redirect_url", s.redirect_url);
+}
+
+Json schema_json(const SchemaInfo& s) {
+  return Json::object()
+      .set("schema", s.name)
+      .set("enabled", s.enabled)
+      .set("server_id", s.server_id)
+      .set("server", s.server_name)
+      .set("contexts", s.contexts)
+      .set("update", s.update_status)
+      .set("update_error", s.update_error);
+}
+
+Json run_json(const RunStatus& r) {
+  Json schemas = Json::array();
+  for (const auto& s : r.schemas) {
+    schemas.push(Json::object()
+                     .set("schema", s.schema)
+                     .set("status", s.status)
+                     .set("duration_ms", s.duration_ms)
+                     .set("error", s.error));
+  }
+  return Json::object()
+      .set("run_id", r.run_id)
+      .set("status", r.status)
+      .set("control", r.control)
+      .set("driver", r.driver)
+      .set("target_server_id", r.target_server_id)
+      .set("started_unix_ms", r.started_unix_ms)
+      .set("finished_unix_ms", r.finished_unix_ms)
+      .set("schemas", std::move(schemas));
+}
+
+Json pairs_json(const std::vector<std::pair<std::string, uint64_t>>& pairs) {
+  Json j = Json::object();
+  for (const auto& [k, v] : pairs) {
+    j.set(k, v);
+  }
+  return j;
+}
+
+// --- help --------------------------------------------------------------------------------------
+
+Reply cmd_help(CommandEnv&, const Args&) {
+  Json rows = Json::array();
+  std::string text =
+      "commands (one per line, several separated by ';'; add --json for a JSON reply;\n"
+      "[admin] = needs an admin-level listener; TCP listeners need `auth <token>` first):\n";
+  for (const auto& c : command_table()) {
+    const char* level = c.privilege == Privilege::Admin ? "admin" : "read-only";
+    rows.push(Json::object().set("command", c.usage()).set("level", level).set("help", c.help));
+    text += "  " + c.usage() + (c.privilege == Privilege::Admin ? "  [admin]" : "") + "\n" +
+            "      " + c.help + "\n";
+  }
+  Reply r = ok_reply(Json::object().set("commands", std::move(rows)));
+  r.text = std::move(text);
+  return r;
+}
+
+// --- show --------------------------------------------------------------------------------------
+
+Reply cmd_show_info(CommandEnv& env, const Args&) {
+  const AdminContext& c = *env.ctx;
+  Json j = Json::object();
+  j.set("instance", c.instance_id)
+      .set("role", c.role)
+      .set("version", c.version)
+      .set("pid", static_cast<int>(getpid()))
+      .set("workers", c.workers)
+      .set("uptime_s", (now_unix_ms() - c.started_unix_ms) / 1000)
+      .set("config", c.config_path)
+      .set("database", !env.options->dsns.empty())
+      .set("upgrade_running", env.upgrade_running->load());
+  if (c.publisher != nullptr) {
+    auto snap = c.publisher->current();
+    Json r = Json::object();
+    r.set("generation", c.publisher->generation());
+    if (snap) {
+      r.set("change_seq", snap->change_seq())
+          .set("contexts", static_cast<uint64_t>(snap->context_count()))
+          .set("schemas", static_cast<uint64_t>(snap->schema_count()))
+          .set("servers", static_cast<uint64_t>(snap->server_count()));
+    }
+    j.set("snapshot", std::move(r));
+  }
+  return ok_reply(std::move(j));
+}
+
+Json loader_json(const routing::LoaderStatus* l) {
+  if (l == nullptr) {
+    return Json::object().set("enabled", false);
+  }
+  return Json::object()
+      .set("enabled", true)
+      .set("db_up", l->db_up.load(std::memory_order_relaxed))
+      .set("refreshes", l->refreshes.load(std::memory_order_relaxed))
+      .set("failures", l->failures.load(std::memory_order_relaxed))
+      .set("publishes", l->publishes.load(std::memory_order_relaxed))
+      .set("last_ok_unix_ms", l->last_ok_unix_ms.load(std::memory_order_relaxed));
+}
+
+Reply cmd_show_stats(CommandEnv& env, const Args&) {
+  StatsView s = env.ctx->stats();
+  Json pools = Json::array();
+  for (const auto& p : env.ctx->pools()) {
+    pools.push(Json::object()
+                   .set("pool", p.name)
+                   .set("requests", p.requests)
+                   .set("responses_5xx", p.responses_5xx)
+                   .set("active", p.active));
+  }
+  Json j = Json::object();
+  j.set("decisions", pairs_json(s.decisions))
+      .set("errors", pairs_json(s.errors))
+      .set("held_now", s.held_now)
+      .set("loader", loader_json(env.ctx->loader))
+      .set("proxy", pairs_json(s.proxy))
+      .set("pools", std::move(pools));
+  if (env.events != nullptr) {
+    Json ev = Json::object();
+    for (const auto& [k, v] : env.events->counts()) {
+      ev.set(k, v);
+    }
+    j.set("events", std::move(ev));
+  }
+  return ok_reply(std::move(j));
+}
+
+Reply cmd_show_pools(CommandEnv& env, const Args&) {
+  Json rows = Json::array();
+  for (const auto& p : env.ctx->pools()) {
+    for (const auto& m : p.members) {
+      rows.push(Json::object()
+                    .set("pool", p.name)
+                    .set("version", p.version)
+                    .set("member", m.address)
+                    .set("admin", to_string(m.admin))
+                    .set("healthy", m.healthy)
+                    .set("weight", m.weight)
+                    .set("weight_override", m.weight_override)
+                    .set("inflight", m.inflight));
+    }
+  }
+  return ok_reply(Json::object().set("members", std::move(rows)));
+}
+
+Reply cmd_server_list(CommandEnv& env, const Args&) {
+  return with_db(env, [](routing::Db& db) {
+    auto r = list_servers(db);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& s : *r) {
+      rows.push(server_json(s));
+    }
+    return ok_reply(Json::object().set("servers", std::move(rows)));
+  });
+}
+
+Reply cmd_schema_list(CommandEnv& env, const Args&) {
+  return with_db(env, [](routing::Db& db) {
+    auto r = list_schemas(db);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& s : *r) {
+      rows.push(schema_json(s));
+    }
+    return ok_reply(Json::object().set("schemas", std::move(rows)));
+  });
+}
+
+Reply cmd_show_context(CommandEnv& env, const Args& a) {
+  uint32_t id = 0;
+  if (!parse_u32(a.positional[0], &id) || id == 0) {
+    return error_reply("invalid-argument",
+                       "context id '" + a.positional[0] + "' is not a positive integer");
+  }
+  return with_db(env, [id](routing::Db& db) {
+    auto r = find_context(db, id);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json logins = Json::array();
+    for (const auto& l : r->logins) {
+      logins.push(l);
+    }
+    return ok_reply(Json::object()
+                        .set("context", r->id)
+                        .set("schema", r->schema)
+                        .set("enabled", r->enabled)
+                        .set("schema_enabled", r->schema_enabled)
+                        .set("server_id", r->server_id)
+                        .set("server", r->server_name)
+                        .set("logins", std::move(logins)));
+  });
+}
+
+Reply cmd_show_instances(CommandEnv& env, const Args&) {
+  auto live = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
+  return with_db(env, [live](routing::Db& db) {
+    auto r = list_instances(db, live);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& i : *r) {
+      Json inflight = Json::object();
+      for (const auto& [schema, n] : i.inflight_per_schema) {
+        inflight.set(schema, n);
+      }
+      rows.push(Json::object()
+                    .set("id", i.id)
+                    .set("role", i.role)
+                    .set("version", i.version)
+                    .set("pid", i.pid)
+                    .set("heartbeat_age_ms", i.heartbeat_age_ms)
+                    .set("applied_seq", i.applied_seq)
+                    .set("inflight", std::move(inflight)));
+    }
+    return ok_reply(Json::object().set("instances", std::move(rows)));
+  });
+}
+
+Reply cmd_show_migrations(CommandEnv& env, const Args&) {
+  return with_db(env, [](routing::Db& db) {
+    auto r = list_runs(db, 20);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& run : *r) {
+      int done = 0, failed = 0;
+      for (const auto& s : run.schemas) {
+        done += s.status == "done";
+        failed += s.status == "failed";
+      }
+      rows.push(Json::object()
+                    .set("run_id", run.run_id)
+                    .set("status", run.status)
+                    .set("target_server_id", run.target_server_id)
+                    .set("schemas", static_cast<uint64_t>(run.schemas.size()))
+                    .set("done", done)
+                    .set("failed", failed)
+                    .set("started_unix_ms", run.started_unix_ms)
+                    .set("finished_unix_ms", run.finished_unix_ms));
+    }
+    return ok_reply(Json::object().set("runs", std::move(rows)));
+  });
+}
+
+Json cluster_json(const ClusterStatus& s) {
+  return Json::object()
+      .set("state", to_string(s.state))
+      .set("target_server_id", s.target_server_id)
+      .set("target_server", s.target_server_name)
+      .set("since_unix_ms", s.since_unix_ms)
+      .set("reason", s.reason);
+}
+
+Reply cmd_cluster_status(CommandEnv& env, const Args&) {
+  return with_db(env, [](routing::Db& db) {
+    auto r = read_cluster(db);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    return ok_reply(cluster_json(*r));
+  });
+}
+
+Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
+  int limit = 20;
+  if (a.has("--limit") && (!parse_int(a.get("--limit"), &limit) || limit < 1)) {
+    return error_reply("invalid-argument", "--limit needs a positive integer");
+  }
+  return with_db(env, [limit](routing::Db& db) {
+    auto r = cluster_history(db, limit);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& h : *r) {
+      rows.push(Json::object()
+                    .set("at_unix_ms", h.at_unix_ms)
+                    .set("from", h.from)
+                    .set("to", h.to)
+                    .set("event", h.event)
+                    .set("actor", h.actor)
+                    .set("reason", h.reason));
+    }
+    return ok_reply(Json::object().set("history", std::move(rows)));
+  });
+}
+
+Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
+                    const std::string& reason) {
+  return with_db(env, [&](routing::Db& db) {
+    auto r = transition(db, event, env.actor, reason, server);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    if (env.events != nullptr) {
+      env.events->emit(Event{"cluster.transition", "", to_string(r->state),
+                             std::string("event ") + to_string(event)});
+    }
+    return ok_reply(cluster_json(*r));
+  });
+}
+
+Reply cmd_cluster_prepare(CommandEnv& env, const Args& a) {
+  return cluster_event(env, ClusterEvent::Prepare, a.positional[0], a.get("--reason"));
+}
+Reply cmd_cluster_mixed(CommandEnv& env, const Args& a) {
+  return cluster_event(env, ClusterEvent::Mixed, "", a.get("--reason"));
+}
+Reply cmd_cluster_ready(CommandEnv& env, const Args& a) {
+  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"));
+}
+Reply cmd_cluster_approve(CommandEnv& env, const Args& a) {
+  return cluster_event(env, ClusterEvent::Approve, "", a.get("--reason"));
+}
+Reply cmd_cluster_cancel(CommandEnv& env, const Args& a) {
+  return cluster_event(env, ClusterEvent::Cancel, "", a.get("--reason"));
+}
+
+// --- servers and schemas ---------------------------------------------------------------------
+
+Reply cmd_server_register(CommandEnv& env, const Args& a) {
+  if (a.has("--continue") && a.has("--abort")) {
+    return error_reply("usage", "--continue and --abort exclude each other");
+  }
+  for (const char* f : {"--pool", "--version", "--redirect-url"}) {
+    if (!a.has(f)) {
+      return error_reply("usage",
+                         "server register NAME --pool P --version V --redirect-url U "
+                         "[--id N] [--continue|--abort] (missing " + std::string(f) + ")");
+    }
+  }
+  ServerInfo s;
+  s.name = a.positional[0];
+  s.pool = a.get("--pool");
+  s.version = a.get("--version");
+  s.redirect_url = a.get("--redirect-url");
+  if (a.has("--id") && (!parse_u32(a.get("--id"), &s.id) || s.id == 0)) {
+    return error_reply("invalid-argument", "--id needs a positive integer");
+  }
+  IfExists mode = a.has("--continue") ? IfExists::Continue
+                  : a.has("--abort")  ? IfExists::Abort
+                                      : IfExists::Refuse;
+  return with_db(env, [&](routing::Db& db) {
+    auto r = register_server(db, s, mode);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json j = server_json(r->server);
+    j.set("existed", r->existed).set("warning", r->warning).set("change_seq", r->change_seq);
+    return ok_reply(std::move(j));
+  });
+}
+
+Reply set_enabled(CommandEnv& env, const std::string& schema, bool enabled) {
+  return with_db(env, [&](routing::Db& db) {
+    auto r = set_schema_enabled(db, schema, enabled);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    return ok_reply(Json::object()
+                        .set("message", "schema " + schema + (enabled ? " enabled" : " disabled") +
+                                            (*r == 0 ? " (unchanged)" : ""))
+                        .set("change_seq", *r));
+  });
+}
+
+Reply cmd_schema_disable(CommandEnv& env, const Args& a) {
+  return set_enabled(env, a.positional[0], false);
+}
+Reply cmd_schema_enable(CommandEnv& env, const Args& a) {
+  return set_enabled(env, a.positional[0], true);
+}
+
+Reply cmd_schema_move(CommandEnv& env, const Args& a) {
+  if (!a.has("--server")) {
+    return error_reply("usage", "schema move SCHEMA --server ID");
+  }
+  std::string schema = a.positional[0];
+  std::string server = a.get("--server");
+  return with_db(env, [&](routing::Db& db) {
+    uint32_t id = 0;
+    if (!parse_u32(server, &id)) {
+      auto found = find_server(db, server);
+      if (!found.ok()) {
+        return error_reply(found.error());
+      }
+      id = found->id;
+    }
+    auto r = move_schema(db, schema, id);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    return ok_reply(Json::object()
+                        .set("message", "schema " + schema + " on server " + std::to_string(id) +
+                                            (*r == 0 ? " (unchanged)" : ""))
+                        .set("change_seq", *r));
+  });
+}
+
+UpdateTaskConfig task_config(const ServerOptions& o) {
+  UpdateTaskConfig t;
+  t.sql_dir = o.admin.update_tasks.sql_dir;
+  t.command = o.admin.update_tasks.command;
+  t.command_timeout = o.admin.update_tasks.command_timeout;
+  return t;
+}
+
+Reply cmd_schema_update(CommandEnv& env, const Args& a) {
+  std::string schema = a.positional[0];
+  UpdateTaskConfig tasks = task_config(*env.options);
+  if (tasks.sql_dir.empty() && tasks.command.empty()) {
+    return error_reply("invalid-argument",
+                       "no update tasks configured (admin.update_tasks.sql_dir / command)");
+  }
+  return with_db(env, [&](routing::Db& db) {
+    auto r = run_update_tasks(db, env.options->dsns, schema, tasks, nullptr);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& t : *r) {
+      rows.push(Json::object()
+                    .set("task", t.task)
+                    .set("status", t.status)
+                    .set("duration_ms", t.duration_ms)
+                    .set("error", t.error));
+    }
+    return ok_reply(Json::object().set("schema", schema).set("tasks", std::move(rows)));
+  });
+}
+
+// --- upgrade -----------------------------------------------------------------------------------
+
+Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
+  if (env.options->dsns.empty()) {
+    return error_reply("database", "no database configured");
+  }
+  if (env.upgrade_running->load()) {
+    return error_reply("driver-busy", "an upgrade run is already driven by this instance");
+  }
+  UpgradeOptions o;
+  o.server.name = a.get("--server");
+  o.server.pool = a.get("--pool");
+  o.server.version = a.get("--version");
+  o.server.redirect_url = a.get("--redirect-url");
+  o.register_new = a.has("--pool") && a.has("--version") && a.has("--redirect-url");
+  o.use_existing = a.has("--continue") || !o.register_new;
+  o.force = a.has("--force");
+  o.resume_from = a.get("--resume-from");
+  o.skip = split_list(a.get("--skip"));
+  o.actor = env.actor;
+  o.live_within = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
+  if (o.live_within.count() < 1) {
+    o.live_within = std::chrono::seconds(1);
+  }
+  o.drain_timeout = env.options->admin.drain_timeout;
+  o.tasks = task_config(*env.options);
+  o.dsns = env.options->dsns;
+  o.events = env.events;
+  if (o.server.name.empty()) {
+    return error_reply("usage", "upgrade schemata --server NAME [--pool P --version V "
+                                "--redirect-url U] [--continue] [--force] [--resume-from S] "
+                                "[--skip a,b,c]");
+  }
+  std::vector<routing::Dsn> dsns = env.options->dsns;
+  auto timeout = env.options->connect_timeout;
+  Reply r;
+  r.long_job = [o, dsns, timeout, keep = env.events_owner](const ProgressFn& progress) {
+    auto db = routing::Db::connect(dsns, timeout, std::chrono::seconds(0));
+    if (!db.ok()) {
+      return error_reply("database", db.error().message);
+    }
+    // The client library opens its socket without O_CLOEXEC: an update-task command would
+    // inherit it and keep the driver lock (which dies with this session) alive after a
+    // kill -9 of this process, until the command exits.
+    set_cloexec_on_all_fds();
+    auto report = run_upgrade(**db, o, [&](const Progress& p) {
+      ProgressLine line;
+      line.done = p.schemas_done;
+      line.total = p.schemas_total;
+      line.schema = p.schema;
+      line.step = to_string(p.step);
+      line.phase = p.phase;
+      line.elapsed_ms = p.elapsed_ms;
+      line.detail = p.detail;
+      progress(line);
+    });
+    if (!report.ok()) {
+      return error_reply(report.error());
+    }
+    Json schemas = Json::array();
+    int failed = 0;
+    for (const auto& s : report->schemas) {
+      failed += s.status == "failed";
+      schemas.push(Json::object()
+                       .set("schema", s.schema)
+                       .set("status", s.status)
+                       .set("duration_ms", s.duration_ms)
+                       .set("error", s.error));
+    }
+    Json j = Json::object();
+    j.set("run_id", report->run_id)
+        .set("resumed", report->resumed)
+        .set("status", report->status)
+        .set("duration_ms", report->duration_ms)
+        .set("failed", failed)
+        .set("schemas", std::move(schemas));
+    if (report->status != "done") {
+      std::string why;
+      for (const auto& s : report->schemas) {
+        if (s.status == "failed") {
+          why += (why.empty() ? ": " : "; ") + s.schema + ": " + s.error;
+        }
+      }
+      return error_reply("upgrade-" + report->status,
+                         "run " + std::to_string(report->run_id) + " ended " + report->status +
+                             " (" + std::to_string(failed) + " schema(s) failed" + why +
+                             "); see `upgrade status`");
+    }
+    return ok_reply(std::move(j));
+  };
+  return r;
+}
+
+Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
+  return with_db(env, [&](routing::Db& db) {
+    auto r = read_run_status(db);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json j = run_json(*r);
+    j.set("driving_here", env.upgrade_running->load());
+    return ok_reply(std::move(j));
+  });
+}
+
+Reply control(CommandEnv& env, const char* what) {
+  return with_db(env, [&](routing::Db& db) {
+    auto r = control_run(db, what);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    return message_reply(std::string("upgrade ") + what + " requested");
+  });
+}
+Reply cmd_upgrade_pause(CommandEnv& env, const Args&) { return control(env, "pause"); }
+Reply cmd_upgrade_resume(CommandEnv& env, const Args&) { return control(env, "resume"); }
+Reply cmd_upgrade_abort(CommandEnv& env, const Args&) { return control(env, "abort"); }
+
+// --- pool members ------------------------------------------------------------------------------
+
+// Finds |pool| / |member| in the proxy's view; an error reply when either is unknown.
+std::optional<Reply> find_member(CommandEnv& env, const std::string& pool,
+                                 const std::string& member, MemberView* out) {
+  for (const auto& p : env.ctx->pools()) {
+    if (p.name != pool) {
+      continue;
+    }
+    for (const auto& m : p.members) {
+      if (m.address == member) {
+        *out = m;
+        return std::nullopt;
+      }
+    }
+    std::string known;
+    for (const auto& m : p.members) {
+      known += (known.empty() ? "" : ", ") + m.address;
+    }
+    return error_reply("not-found", "pool " + pool + " has no member " + member + " (members: " +
+                                        known + ")");
+  }
+  return error_reply("not-found", "no pool named " + pool);
+}
+
+// Stores (when there is a database) and applies a member's runtime state.
+Reply change_member(CommandEnv& env, const MemberRuntime& m, const std::string& what) {
+  bool persisted = false;
+  if (!env.options->dsns.empty()) {
+    auto db = env.db();
+    if (!db.ok()) {
+      return error_reply(db.error());
+    }
+    auto r = store_member_state(**db, m);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    persisted = true;
+  }
+  if (!env.ctx->set_member(m)) {
+    return error_reply("not-found", "member " + m.pool + "/" + m.member + " is not known here");
+  }
+  return ok_reply(Json::object()
+                      .set("message", "member " + m.pool + "/" + m.member + " " + what +
+                                          (persisted ? "" : " (not persisted: no database)"))
+                      .set("pool", m.pool)
+                      .set("member", m.member)
+                      .set("admin", to_string(m.admin))
+                      .set("weight_override", m.weight)
+                      .set("persisted", persisted));
+}
+
+Reply member_admin(CommandEnv& env, const Args& a, MemberAdmin state) {
+  MemberView view;
+  if (auto err = find_member(env, a.positional[0], a.positional[1], &view)) {
+    return *err;
+  }
+  MemberRuntime m;
+  m.pool = a.positional[0];
+  m.member = a.positional[1];
+  m.admin = state;
+  m.weight = view.weight_override;
+  m.updated_unix_ms = now_unix_ms();
+  return change_member(env, m, std::string("is now ") + to_string(state));
+}
+
+Reply cmd_member_drain(CommandEnv& env, const Args& a) {
+  return member_admin(env, a, MemberAdmin::Drain);
+}
+Reply cmd_member_maintenance(CommandEnv& env, const Args& a) {
+  return member_admin(env, a, MemberAdmin::Maintenance);
+}
+Reply cmd_member_ready(CommandEnv& env, const Args& a) {
+  return member_admin(env, a, MemberAdmin::Ready);
+}
+
+Reply cmd_member_weight(CommandEnv& env, const Args& a) {
+  int weight = 0;
+  if (!parse_int(a.positional[2], &weight) || weight < 0 || weight > 256) {
+    return error_reply("invalid-argument", "weight '" + a.positional[2] +
+                                               "' is not an integer in 0..256 (0 = the YAML "
+                                               "weight)");
+  }
+  MemberView view;
+  if (auto err = find_member(env, a.positional[0], a.positional[1], &view)) {
+    return *err;
+  }
+  MemberRuntime m;
+  m.pool = a.positional[0];
+  m.member = a.positional[1];
+  m.admin = view.admin;
+  m.weight = weight;
+  m.updated_unix_ms = now_unix_ms();
+  return change_member(env, m,
+                       weight == 0 ? "weight reset to the YAML weight"
+                                   : "weight is now " + std::to_string(weight));
+}
+
+Reply cmd_member_wait(CommandEnv& env, const Args& a) {
+  int64_t timeout_ms = 30000;
+  if (a.has("--timeout") && !parse_duration_arg(a.get("--timeout"), &timeout_ms)) {
+    return error_reply("invalid-argument",
+                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  }
+  MemberView view;
+  if (auto err = find_member(env, a.positional[0], a.positional[1], &view)) {
+    return *err;
+  }
+  std::string pool = a.positional[0];
+  std::string member = a.positional[1];
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + std::chrono::milliseconds(timeout_ms);
+  AdminContext* ctx = env.ctx;
+  Reply r;
+  r.poll = [ctx, pool, member, start, deadline]() -> std::optional<Reply> {
+    MemberView now;
+    bool found = false;
+    for (const auto& p : ctx->pools()) {
+      for (const auto& m : p.members) {
+        if (p.name == pool && m.address == member) {
+          now = m;
+          found = true;
+        }
+      }
+    }
+    if (!found) {
+      return error_reply("not-found", "member " + pool + "/" + member + " disappeared");
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    if (now.inflight == 0) {
+      return ok_reply(Json::object()
+                          .set("message", "member " + pool + "/" + member +
+                                              " has no request in flight (" + to_string(now.admin) +
+                                              ", waited " + std::to_string(waited) + " ms)")
+                          .set("inflight", 0)
+                          .set("admin", to_string(now.admin))
+                          .set("waited_ms", waited));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string why = std::to_string(now.inflight) + " request(s) still in flight after " +
+                        std::to_string(waited) + " ms";
+      if (now.admin == MemberAdmin::Ready) {
+        why += "; the member is ready, so new requests keep arriving (drain it first)";
+      } else {
+        why += " (" + std::string(to_string(now.admin)) + ": long-running requests)";
+      }
+      return error_reply("timeout", "member " + pool + "/" + member + ": " + why);
+    }
+    return std::nullopt;
+  };
+  return r;
+}
+
+// --- reload ------------------------------------------------------------------------------------
+
+Reply cmd_reload(CommandEnv& env, const Args&) {
+  auto r = env.ctx->reload();
+  if (!r.ok()) {
+    return error_reply(r.error());
+  }
+  Json applied = Json::array();
+  for (const auto& s : r->applied) {
+    applied.push(s);
+  }
+  Json restart = Json::array();
+  for (const auto& s : r->needs_restart) {
+    restart.push(s);
+  }
+  std::string msg = "configuration reloaded: " + std::to_string(r->applied.size()) +
+                    " change(s) applied, " + std::to_string(r->needs_restart.size()) +
+                    " need a restart";
+  return ok_reply(Json::object()
+                      .set("message", msg)
+                      .set("applied", std::move(applied))
+                      .set("needs_restart", std::move(restart)));
+}
+
+using P = Privilege;
+
+}  // namespace
+
+const std::vector<Command>& command_table() {
+  static const std::vector<Command> table = {
+      {{"help"}, "", "this table", P::ReadOnly, 0, 0, {}, cmd_help},
+      {{"show", "info"}, "", "instance, role, version, workers, routing snapshot", P::ReadOnly,
+       0, 0, {}, cmd_show_info},
+      {{"show", "stats"}, "",
+       "counters: per decision, per error code, per pool, held now, loader, proxy", P::ReadOnly,
+       0, 0, {}, cmd_show_stats},
+      {{"show", "pools"}, "", "pools and members: admin state, health, weight, in flight",
+       P::ReadOnly, 0, 0, {}, cmd_show_pools},
+      {{"show", "servers"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
+      {{"show", "schemas"}, "", "schemas with state, server, contexts, update status",
+       P::ReadOnly, 0, 0, {}, cmd_schema_list},
+      {{"show", "context"}, "ID", "one context: schema, server, state, logins", P::ReadOnly, 1,
+       1, {}, cmd_show_context},
+      {{"show", "instances"}, "", "live instances (heartbeats, applied seq, in flight)",
+       P::ReadOnly, 0, 0, {}, cmd_show_instances},
+      {{"show", "migrations"}, "", "recent upgrade runs", P::ReadOnly, 0, 0, {},
+       cmd_show_migrations},
+      {{"show", "cluster"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
+       cmd_cluster_status},
+      {{"server", "register"}, "NAME --pool P --version V --redirect-url U [--id N] "
+                               "[--continue|--abort]",
+       "register a server; an existing name needs --continue (use it) or --abort", P::Admin, 1,
+       1,
+       {{"--pool", true}, {"--version", true}, {"--redirect-url", true}, {"--id", true},
+        {"--continue", false}, {"--abort", false}},
+       cmd_server_register},
+      {{"server", "list"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
+      {{"schema", "list"}, "", "schemas with state and server", P::ReadOnly, 0, 0, {},
+       cmd_schema_list},
+      {{"schema", "disable"}, "SCHEMA", "hold every request for SCHEMA (all instances)",
+       P::Admin, 1, 1, {}, cmd_schema_disable},
+      {{"schema", "enable"}, "SCHEMA", "serve SCHEMA again; held requests are released",
+       P::Admin, 1, 1, {}, cmd_schema_enable},
+      {{"schema", "move"}, "SCHEMA --server ID",
+       "move SCHEMA's contexts to server ID (never back to a lower version)", P::Admin, 1, 1,
+       {{"--server", true}}, cmd_schema_move},
+      {{"schema", "update"}, "SCHEMA", "run the update tasks on SCHEMA", P::Admin, 1, 1, {},
+       cmd_schema_update},
+      {{"upgrade", "schemata"},
+       "--server NAME [--pool P --version V --redirect-url U] [--continue] [--force] "
+       "[--resume-from S] [--skip a,b,c]",
+       "disable, drain, move, update, enable every schema in order (streams progress)",
+       P::Admin, 0, 0,
+       {{"--server", true}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
+        {"--continue", false}, {"--force", false}, {"--resume-from", true}, {"--skip", true}},
+       cmd_upgrade_schemata},
+      {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
+       cmd_upgrade_status},
+      {{"upgrade", "pause"}, "", "pause the running upgrade after its current step", P::Admin,
+       0, 0, {}, cmd_upgrade_pause},
+      {{"upgrade", "resume"}, "", "resume a paused upgrade", P::Admin, 0, 0, {},
+       cmd_upgrade_resume},
+      {{"upgrade", "abort"}, "", "end the running upgrade after its current step", P::Admin, 0,
+       0, {}, cmd_upgrade_abort},
+      {{"cluster", "status"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
+       cmd_cluster_status},
+      {{"cluster", "history"}, "[--limit N]", "cluster state transitions, newest first",
+       P::ReadOnly, 0, 0, {{"--limit", true}}, cmd_cluster_history},
+      {{"cluster", "prepare"}, "SERVER [--reason R]", "STABLE -> READY_TO_UPGRADE to SERVER",
+       P::Admin, 1, 1, {{"--reason", true}}, cmd_cluster_prepare},
+      {{"cluster", "mixed"}, "[--reason R]", "READY_TO_UPGRADE -> MIXED (a new node serves)",
+       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_mixed},
+      {{"cluster", "ready"}, "[--reason R]", "MIXED -> READY_TO_RUN_UPGRADE_TASKS", P::Admin, 0,
+       0, {{"--reason", true}}, cmd_cluster_ready},
+      {{"cluster", "approve"}, "[--reason R]", "approve: -> RUNNING_UPGRADE_TASKS", P::Admin, 0,
+       0, {{"--reason", true}}, cmd_cluster_approve},
+      {{"cluster", "cancel"}, "[--reason R]", "back to STABLE (only before a schema moved)",
+       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_cancel},
+      {{"pool", "member", "drain"}, "POOL MEMBER", "no new requests; those in flight finish",
+       P::Admin, 2, 2, {}, cmd_member_drain},
+      {{"pool", "member", "maintenance"}, "POOL MEMBER", "out of service (no requests)",
+       P::Admin, 2, 2, {}, cmd_member_maintenance},
+      {{"pool", "member", "ready"}, "POOL MEMBER", "back in service", P::Admin, 2, 2, {},
+       cmd_member_ready},
+      {{"pool", "member", "weight"}, "POOL MEMBER N",
+       "weight override 1..256 (0 = the YAML weight)", P::Admin, 3, 3, {}, cmd_member_weight},
+      {{"pool", "member", "wait"}, "POOL MEMBER [--timeout 30s]",
+       "return when no request is in flight on MEMBER, or say why not", P::ReadOnly, 2, 2,
+       {{"--timeout", true}}, cmd_member_wait},
+      {{"reload"}, "", "re-read and validate the YAML; apply what can change at runtime",
+       P::Admin, 0, 0, {}, cmd_reload},
+  };
+  return table;
+}
+
+Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
+  const auto& words = request.words;
+  if (words.empty()) {
+    return error_reply("usage", "empty command (try `help`)");
+  }
+  const Command* best = nullptr;
+  for (const auto& c : command_table()) {
+    if (c.words.size() > words.size() ||
+        (best != nullptr && best->words.size() >= c.words.size())) {
+      continue;
+    }
+    if (std::equal(c.words.begin(), c.words.end(), words.begin())) {
+      best = &c;
+    }
+  }
+  if (best == nullptr) {
+    // Name the commands that start like this one, when any.
+    std::string like;
+    for (const auto& c : command_table()) {
+      if (c.words[0] == words[0]) {
+        like += (like.empty() ? "" : ", ") + c.usage();
+      }
+    }
+    std::string said;
+    for (size_t i = 0; i < words.size() && i < 3; ++i) {
+      said += (i ? " " : "") + words[i];
+    }
+    return error_reply("unknown-command",
+                       "'" + said + "'" +
+                           (like.empty() ? " (try `help`)" : " (did you mean: " + like + ")"));
+  }
+  if (best->privilege == Privilege::Admin && level != Privilege::Admin) {
+    std::string name;
+    for (const auto& w : best->words) {
+      name += (name.empty() ? "" : " ") + w;
+    }
+    return error_reply("permission",
+                       "'" + name + "' needs the admin level; this listener is read-only");
+  }
+  Args args;
+  for (size_t i = best->words.size(); i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w.size() > 2 && w[0] == '-' && w[1] == '-') {
+      std::string name = w;
+      std::string value;
+      bool inline_value = false;
+      size_t eq = w.find('=');
+      if (eq != std::string::npos) {
+        name = w.substr(0, eq);
+        value = w.substr(eq + 1);
+        inline_value = true;
+      }
+      auto spec = std::find_if(best->flags.begin(), best->flags.end(),
+                               [&](const FlagSpec& f) { return name == f.name; });
+      if (spec == best->flags.end()) {
+        return error_reply("usage", best->usage() + " (unknown flag " + name + ")");
+      }
+      if (spec->takes_value && !inline_value) {
+        if (i + 1 >= words.size()) {
+          return error_reply("usage", best->usage() + " (" + name + " needs a value)");
+        }
+        value = words[++i];
+      } else if (!spec->takes_value && inline_value) {
+        return error_reply("usage", best->usage() + " (" + name + " takes no value)");
+      }
+      args.flags[name] = value;
+    } else {
+      args.positional.push_back(w);
+    }
+  }
+  int n = static_cast<int>(args.positional.size());
+  if (n < best->min_positional) {
+    return error_reply("usage", best->usage());
+  }
+  if (n > best->max_positional) {
+    return error_reply("usage",
+                       best->usage() + " (unexpected '" + args.positional[best->max_positional] +
+                           "')");
+  }
+  return best->handler(env, args);
+}
+
+}  // namespace sy::admin

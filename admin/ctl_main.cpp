@@ -1,0 +1,345 @@
+// `switchyardctl`: the command-line client of the admin socket. Maps 1:1 onto the socket
+// commands (admin/commands.h), prints the reply, and exits 0 on success, 1 when the server
+// answered ERR, 2 on a usage or connection problem. Progress lines of long commands are printed
+// as they arrive, or drawn as one progress bar with counts and ETA when stdout is a terminal.
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "admin/commands.h"
+#include "admin/protocol.h"
+
+namespace {
+
+using namespace sy::admin;
+
+constexpr char kDefaultSocket[] = "/run/switchyard/admin.sock";
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: switchyardctl [-s SOCKET | --tcp HOST:PORT --token-file F] [--json] "
+               "COMMAND [ARGS...]\n"
+               "\n"
+               "  -s, --socket SOCKET  admin Unix socket (default $SY_ADMIN_SOCKET or %s)\n"
+               "  --tcp HOST:PORT      loopback TCP admin listener (needs --token-file)\n"
+               "  --token-file F       file whose first line is the admin token\n"
+               "  --json               the reply as one JSON document\n"
+               "\n"
+               "exit status: 0 success, 1 the server answered ERR, 2 usage or connection "
+               "error\n\ncommands (`switchyardctl help` asks the server):\n",
+               kDefaultSocket);
+  for (const auto& c : command_table()) {
+    std::fprintf(out, "  %s\n", c.usage().c_str());
+  }
+}
+
+struct Options {
+  std::string socket;
+  std::string tcp;
+  std::string token_file;
+  bool json = false;
+  std::vector<std::string> words;
+};
+
+int connect_unix(const std::string& path, std::string* why) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(sun.sun_path)) {
+    *why = "socket path too long";
+    return -1;
+  }
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+    *why = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int connect_tcp(const std::string& hostport, std::string* why) {
+  size_t colon = hostport.rfind(':');
+  if (colon == std::string::npos) {
+    *why = "expected HOST:PORT";
+    return -1;
+  }
+  std::string host = hostport.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string port = hostport.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    *why = gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd >= 0 && ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      break;
+    }
+    *why = std::strerror(errno);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  // False at EOF / error before a whole line.
+  bool next(std::string* line) {
+    for (;;) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        *line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return true;
+      }
+      char chunk[4096];
+      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return false;
+      }
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+bool send_all(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool is_error_line(const std::string& line) {
+  return line.rfind("ERR ", 0) == 0 || line.rfind("{\"error\":", 0) == 0;
+}
+
+// "[#####-----] 3/20 schema12 update 1m10s elapsed, ETA 4m" on one terminal line.
+void draw_bar(const ProgressLine& p) {
+  constexpr int kWidth = 30;
+  int filled = p.total > 0 ? p.done * kWidth / p.total : 0;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar += std::string(static_cast<size_t>(kWidth - filled), '-');
+  auto fmt = [](int64_t ms) {
+    int64_t s = ms / 1000;
+    char buf[32];
+    if (s >= 60) {
+      std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                    static_cast<long long>(s % 60));
+    } else {
+      std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+    }
+    return std::string(buf);
+  };
+  std::string eta = "?";
+  if (p.done > 0 && p.total >= p.done) {
+    eta = fmt(p.elapsed_ms * (p.total - p.done) / p.done);
+  }
+  std::printf("\r\033[K[%s] %d/%d %s %s %s  %s elapsed, ETA %s", bar.c_str(), p.done, p.total,
+              p.schema.c_str(), p.step.c_str(), p.phase.c_str(), fmt(p.elapsed_ms).c_str(),
+              eta.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "switchyardctl: %s needs a value\n", a.c_str());
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    if (!o.words.empty()) {
+      if (a == "--json") {
+        o.json = true;
+      } else {
+        o.words.push_back(a);
+      }
+    } else if (a == "-s" || a == "--socket") {
+      if (!value(&o.socket)) return 2;
+    } else if (a == "--tcp") {
+      if (!value(&o.tcp)) return 2;
+    } else if (a == "--token-file") {
+      if (!value(&o.token_file)) return 2;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else if (a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "switchyardctl: unknown option '%s'\n", a.c_str());
+      usage(stderr);
+      return 2;
+    } else {
+      o.words.push_back(a);
+    }
+  }
+  if (o.words.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  if (!o.tcp.empty() && !o.socket.empty()) {
+    std::fprintf(stderr, "switchyardctl: use either -s SOCKET or --tcp HOST:PORT\n");
+    return 2;
+  }
+  if (!o.tcp.empty() && o.token_file.empty()) {
+    std::fprintf(stderr, "switchyardctl: --tcp needs --token-file\n");
+    return 2;
+  }
+  std::string token;
+  if (!o.token_file.empty()) {
+    std::ifstream f(o.token_file);
+    if (!f || !std::getline(f, token)) {
+      std::fprintf(stderr, "switchyardctl: cannot read token file %s: %s\n",
+                   o.token_file.c_str(), std::strerror(errno));
+      return 2;
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
+      token.pop_back();
+    }
+  }
+  if (o.socket.empty() && o.tcp.empty()) {
+    const char* env = std::getenv("SY_ADMIN_SOCKET");
+    o.socket = env != nullptr && *env != '\0' ? env : kDefaultSocket;
+  }
+  std::string why;
+  int fd = o.tcp.empty() ? connect_unix(o.socket, &why) : connect_tcp(o.tcp, &why);
+  if (fd < 0) {
+    std::fprintf(stderr, "switchyardctl: cannot connect to %s: %s\n",
+                 o.tcp.empty() ? o.socket.c_str() : o.tcp.c_str(), why.c_str());
+    return 2;
+  }
+  LineReader in(fd);
+  std::string line;
+  if (!o.tcp.empty()) {
+    if (!send_all(fd, "auth " + quote_word(token) + "\n")) {
+      std::fprintf(stderr, "switchyardctl: connection lost while authenticating\n");
+      return 2;
+    }
+    bool failed = false;
+    while (in.next(&line) && !line.empty()) {
+      if (is_error_line(line)) {
+        std::fprintf(stderr, "%s\n", line.c_str());
+        failed = true;
+      }
+    }
+    if (failed) {
+      return 1;
+    }
+  }
+  // One argument holding ';' or blanks is sent as a whole line (several commands); otherwise
+  // the words are quoted so that the server sees exactly these words.
+  std::string request;
+  if (o.words.size() == 1 && o.words[0].find_first_of("; \t") != std::string::npos) {
+    request = o.words[0];
+  } else {
+    for (const auto& w : o.words) {
+      request += (request.empty() ? "" : " ") + quote_word(w);
+    }
+  }
+  size_t replies = split_commands(request).size();
+  if (replies == 0) {
+    usage(stderr);
+    return 2;
+  }
+  if (o.json) {
+    // Applies to every command on the line.
+    std::string with_json;
+    for (const auto& c : split_commands(request)) {
+      with_json += (with_json.empty() ? "" : ";") + c + " --json";
+    }
+    request = with_json;
+  }
+  if (!send_all(fd, request + "\n")) {
+    std::fprintf(stderr, "switchyardctl: connection lost while sending\n");
+    return 2;
+  }
+  bool tty = isatty(STDOUT_FILENO) != 0;
+  bool bar_shown = false;
+  bool error = false;
+  size_t done = 0;
+  bool first_line = true;
+  while (done < replies) {
+    if (!in.next(&line)) {
+      if (bar_shown) {
+        std::printf("\n");
+      }
+      std::fprintf(stderr, "switchyardctl: the server closed the connection\n");
+      return 2;
+    }
+    if (line.empty()) {
+      ++done;
+      first_line = true;
+      continue;
+    }
+    if (tty) {
+      if (auto p = parse_progress(line)) {
+        draw_bar(*p);
+        bar_shown = true;
+        continue;
+      }
+    }
+    if (bar_shown) {
+      std::printf("\r\033[K");
+      bar_shown = false;
+    }
+    if (first_line && is_error_line(line)) {
+      error = true;
+      std::fprintf(stderr, "%s\n", line.c_str());
+    } else {
+      std::printf("%s\n", line.c_str());
+    }
+    if (line.rfind("progress ", 0) != 0 && line.rfind("{\"progress\":", 0) != 0) {
+      first_line = false;
+    }
+  }
+  std::fflush(stdout);
+  ::close(fd);
+  return error ? 1 : 0;
+}

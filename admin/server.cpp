@@ -1,0 +1,641 @@
+// The admin thread: a poll(2) loop over the admin listeners and their connections. Commands run
+// one at a time on this thread (blocking database work included); `upgrade schemata` runs on
+// its own thread and streams to its connection through |Job|; `pool member wait` is polled.
+
+#include "admin/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "admin/commands.h"
+#include "admin/events.h"
+#include "admin/member_store.h"
+#include "admin/protocol.h"
+#include "common/log.h"
+
+namespace sy::admin {
+
+namespace {
+
+constexpr size_t kMaxLine = 64 * 1024;
+constexpr int kMaxAuthFailures = 3;
+
+std::string errno_text() { return std::strerror(errno); }
+
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// Constant-time token check: both sides hashed first, so neither the content nor the length
+// of the right token leaks through timing.
+bool token_matches(const std::string& given, const std::string& expected) {
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+}  // namespace
+
+// The upgrade job's hand-off to the admin thread; shared with the job thread, which may outlive
+// the server at shutdown (it is detached then), hence the shared_ptr.
+struct Job {
+  std::mutex mu;
+  std::vector<std::string> lines;  // guarded by mu: progress lines not yet sent
+  bool done = false;               // guarded by mu
+  Reply reply;                     // guarded by mu; valid when done
+  int wake_fd = -1;
+  void wake() {
+    uint64_t one = 1;
+    ssize_t n = ::write(wake_fd, &one, sizeof one);
+    (void)n;
+  }
+};
+
+struct Conn {
+  int id = 0;
+  int fd = -1;
+  bool tcp = false;
+  Privilege level = Privilege::Admin;
+  bool authed = false;
+  int auth_failures = 0;
+  bool close_after_flush = false;  // stop reading and running; close once written
+  bool peer_eof = false;           // the peer finished sending: close once all is answered
+  std::string in;
+  std::string out;
+  std::deque<std::string> queue;  // commands received but not yet run (this one is busy)
+  // Busy with a deferred command:
+  std::function<std::optional<Reply>()> poll;
+  bool busy_json = false;
+  std::shared_ptr<Job> job;
+};
+
+struct AdminServer::Impl {
+  ServerOptions opt;
+  AdminContext ctx;
+  std::shared_ptr<EventSink> events;
+  int unix_fd = -1;
+  int tcp_fd = -1;
+  int wake_fd = -1;
+  std::string token;
+  std::map<int, std::unique_ptr<Conn>> conns;  // by id
+  int next_id = 1;
+  std::unique_ptr<routing::Db> db;
+  bool db_down_logged = false;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> upgrade_running{false};
+  std::thread thread;
+  std::thread job_thread;
+  std::chrono::steady_clock::time_point next_member_poll{};
+  CommandEnv env;
+
+  Impl(ServerOptions o, AdminContext c)
+      : opt(std::move(o)), ctx(std::move(c)),
+        events(std::make_shared<EventSink>(opt.admin.event_hook)) {}
+
+  Result<routing::Db*> session() {
+    if (opt.dsns.empty()) {
+      return make_tagged_error(Errc::Database, "database",
+                               "no database configured (the config has no database section)");
+    }
+    if (db && !db->alive()) {
+      db.reset();
+    }
+    if (!db) {
+      auto c = routing::Db::connect(opt.dsns, opt.connect_timeout, std::chrono::seconds(30));
+      if (!c.ok()) {
+        return make_tagged_error(Errc::Database, "database", c.error().message);
+      }
+      db = std::move(c.value());
+    }
+    return db.get();
+  }
+
+  void run();
+  void accept_on(int listen_fd, bool tcp);
+  void on_readable(Conn& c);
+  void on_line(Conn& c, std::string line);
+  void run_queue(Conn& c);
+  void finish_reply(Conn& c, const Reply& r, bool json);
+  void flush(Conn& c);
+  bool poll_members();  // false when the database could not be read
+  void drain_job(Conn* c);
+};
+
+void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
+  if (!r.ok && r.code == "database") {
+    db.reset();  // reconnect on the next command
+  }
+  std::string text = render_reply(r, json);
+  c.out += text;
+  if (!text.empty()) {
+    c.out += "\n";
+  }
+  c.out += "\n";
+}
+
+void AdminServer::Impl::on_line(Conn& c, std::string line) {
+  if (!line.empty() && line.back() == '\r') {
+    line.pop_back();
+  }
+  if (c.tcp && !c.authed) {
+    auto words = tokenize(line);
+    bool json = false;
+    std::string why = "send `auth <token>` first";
+    if (words.ok()) {
+      Request rq = make_request(std::move(words.value()));
+      json = rq.json;
+      if (rq.words.size() == 2 && rq.words[0] == "auth" && token_matches(rq.words[1], token)) {
+        c.authed = true;
+        finish_reply(c, message_reply("authenticated"), json);
+        return;
+      }
+      if (!rq.words.empty() && rq.words[0] == "auth") {
+        why = "wrong token";
+      }
+    }
+    if (++c.auth_failures >= kMaxAuthFailures) {
+      why += "; too many failures, closing";
+      c.close_after_flush = true;
+    }
+    finish_reply(c, error_reply("auth", why), json);
+    return;
+  }
+  for (auto& cmd : split_commands(line)) {
+    c.queue.push_back(std::move(cmd));
+  }
+  run_queue(c);
+}
+
+void AdminServer::Impl::run_queue(Conn& c) {
+  while (!c.queue.empty() && !c.poll && !c.job && !c.close_after_flush) {
+    std::string cmd = std::move(c.queue.front());
+    c.queue.pop_front();
+    auto words = tokenize(cmd);
+    if (!words.ok()) {
+      bool json = cmd.find("--json") != std::string::npos;
+      finish_reply(c, error_reply(words.error()), json);
+      continue;
+    }
+    Request rq = make_request(std::move(words.value()));
+    if (rq.words.size() == 2 && rq.words[0] == "auth") {
+      finish_reply(c, message_reply(c.tcp ? "already authenticated" : "no token needed here"),
+                   rq.json);
+      continue;
+    }
+    Reply r = dispatch(env, rq, c.level);
+    // Audit: every command that may change something is logged with its outcome.
+    static const char* const kChanging[] = {"server", "schema", "upgrade", "cluster", "pool",
+                                            "reload"};
+    bool changing = false;
+    for (const char* w : kChanging) {
+      changing = changing || (!rq.words.empty() && rq.words[0] == w);
+    }
+    if (changing && rq.words.size() >= 2 &&
+        (rq.words[1] == "list" || rq.words[1] == "status" || rq.words[1] == "history")) {
+      changing = false;
+    }
+    if (changing) {
+      SY_LOG(Info, "admin: %s connection %d: %s -> %s", c.tcp ? "tcp" : "unix", c.id,
+             cmd.c_str(), r.ok ? "ok" : ("ERR " + r.code).c_str());
+    }
+    if (r.poll) {
+      c.poll = std::move(r.poll);
+      c.busy_json = rq.json;
+      if (auto done = c.poll()) {  // maybe already true
+        c.poll = nullptr;
+        finish_reply(c, *done, rq.json);
+      }
+      continue;
+    }
+    if (r.long_job) {
+      if (upgrade_running.exchange(true)) {
+        finish_reply(c, error_reply("driver-busy", "an upgrade run is already driven here"),
+                     rq.json);
+        continue;
+      }
+      if (job_thread.joinable()) {
+        job_thread.join();
+      }
+      auto job = std::make_shared<Job>();
+      job->wake_fd = wake_fd;
+      c.job = job;
+      c.busy_json = rq.json;
+      bool json = rq.json;
+      job_thread = std::thread([job, fn = std::move(r.long_job), json] {
+        Reply final = fn([&](const ProgressLine& p) {
+          std::lock_guard<std::mutex> lock(job->mu);
+          job->lines.push_back(format_progress(p, json));
+          job->wake();
+        });
+        std::lock_guard<std::mutex> lock(job->mu);
+        job->reply = std::move(final);
+        job->done = true;
+        job->wake();
+      });
+      continue;
+    }
+    finish_reply(c, r, rq.json);
+  }
+}
+
+void AdminServer::Impl::drain_job(Conn* c) {
+  // The connection that owns the running job (if still connected) gets its lines.
+  Conn* owner = c;
+  std::shared_ptr<Job> job;
+  if (owner != nullptr) {
+    job = owner->job;
+  }
+  if (!job) {
+    return;
+  }
+  std::vector<std::string> lines;
+  bool done = false;
+  Reply reply;
+  {
+    std::lock_guard<std::mutex> lock(job->mu);
+    lines.swap(job->lines);
+    done = job->done;
+    if (done) {
+      reply = job->reply;
+    }
+  }
+  for (auto& l : lines) {
+    owner->out += l + "\n";
+  }
+  if (done) {
+    owner->job.reset();
+    finish_reply(*owner, reply, owner->busy_json);
+    if (job_thread.joinable()) {
+      job_thread.join();
+    }
+    upgrade_running.store(false);
+    run_queue(*owner);
+  }
+}
+
+void AdminServer::Impl::flush(Conn& c) {
+  while (!c.out.empty()) {
+    ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      return;
+    }
+    c.close_after_flush = true;
+    c.out.clear();
+    return;
+  }
+}
+
+void AdminServer::Impl::on_readable(Conn& c) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      c.in.append(buf, static_cast<size_t>(n));
+      if (c.in.size() > kMaxLine && c.in.find('\n') == std::string::npos) {
+        c.out += format_error("usage", "line longer than 64 KiB; closing", false) + "\n\n";
+        c.close_after_flush = true;
+        c.in.clear();
+        return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      c.peer_eof = true;  // answer what it sent, then close
+      break;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      c.close_after_flush = true;
+    }
+    break;
+  }
+  size_t nl;
+  while (!c.close_after_flush && (nl = c.in.find('\n')) != std::string::npos) {
+    std::string line = c.in.substr(0, nl);
+    c.in.erase(0, nl + 1);
+    on_line(c, std::move(line));
+  }
+}
+
+void AdminServer::Impl::accept_on(int listen_fd, bool tcp) {
+  for (;;) {
+    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      return;
+    }
+    auto c = std::make_unique<Conn>();
+    c->id = next_id++;
+    c->fd = fd;
+    c->tcp = tcp;
+    c->authed = !tcp;
+    const conf::AdminLevel lvl = tcp ? opt.admin.tcp.level : opt.admin.socket.level;
+    c->level = lvl == conf::AdminLevel::Admin ? Privilege::Admin : Privilege::ReadOnly;
+    conns[c->id] = std::move(c);
+  }
+}
+
+bool AdminServer::Impl::poll_members() {
+  if (opt.dsns.empty() || !ctx.set_member) {
+    return true;
+  }
+  auto s = session();
+  if (!s.ok()) {
+    if (!db_down_logged) {
+      SY_LOG(Warn, "admin: member state not refreshed: %s", s.error().message.c_str());
+      db_down_logged = true;
+    }
+    return false;
+  }
+  auto rows = load_member_states(**s);
+  if (!rows.ok()) {
+    if (!db_down_logged) {
+      SY_LOG(Warn, "admin: member state not refreshed: %s", rows.error().message.c_str());
+      db_down_logged = true;
+    }
+    db.reset();
+    return false;
+  }
+  db_down_logged = false;
+  for (const auto& m : *rows) {
+    ctx.set_member(m);
+  }
+  return true;
+}
+
+void AdminServer::Impl::run() {
+  poll_members();  // runtime state survives restarts: reapplied before the first command
+  next_member_poll = std::chrono::steady_clock::now() + opt.member_poll_interval;
+  std::vector<pollfd> fds;
+  std::vector<int> ids;
+  while (!stopping.load()) {
+    fds.clear();
+    ids.clear();
+    fds.push_back({wake_fd, POLLIN, 0});
+    ids.push_back(0);
+    if (unix_fd >= 0) {
+      fds.push_back({unix_fd, POLLIN, 0});
+      ids.push_back(-1);
+    }
+    if (tcp_fd >= 0) {
+      fds.push_back({tcp_fd, POLLIN, 0});
+      ids.push_back(-2);
+    }
+    bool polling = false;
+    for (auto& [id, c] : conns) {
+      polling = polling || static_cast<bool>(c->poll);
+      // A closing connection is not read again (its peer may be gone: POLLHUP would wake
+      // this loop forever); it stays only to be written or until its job ends.
+      short ev = c->close_after_flush || c->peer_eof ? 0 : POLLIN;
+      if (!c->out.empty()) {
+        ev |= POLLOUT;
+      }
+      fds.push_back({ev == 0 ? -1 : c->fd, ev, 0});
+      ids.push_back(id);
+    }
+    int timeout = polling ? 50 : 200;
+    int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) {
+      SY_LOG(Error, "admin: poll: %s", errno_text().c_str());
+      break;
+    }
+    for (size_t i = 0; i < fds.size() && n > 0; ++i) {
+      if (fds[i].revents == 0) {
+        continue;
+      }
+      if (ids[i] == 0) {
+        uint64_t count;
+        ssize_t r = ::read(wake_fd, &count, sizeof count);
+        (void)r;
+      } else if (ids[i] == -1) {
+        accept_on(unix_fd, false);
+      } else if (ids[i] == -2) {
+        accept_on(tcp_fd, true);
+      } else {
+        auto it = conns.find(ids[i]);
+        if (it == conns.end()) {
+          continue;
+        }
+        Conn& c = *it->second;
+        if (!c.close_after_flush && !c.peer_eof &&
+            (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+          on_readable(c);
+        }
+      }
+    }
+    // Deferred work: jobs, polls, then writes and closes.
+    for (auto& [id, c] : conns) {
+      if (c->job) {
+        drain_job(c.get());
+      }
+      if (c->poll) {
+        if (auto done = c->poll()) {
+          c->poll = nullptr;
+          finish_reply(*c, *done, c->busy_json);
+          run_queue(*c);
+        }
+      }
+      flush(*c);
+    }
+    for (auto it = conns.begin(); it != conns.end();) {
+      Conn& c = *it->second;
+      // Close once everything is answered; a connection whose job still runs stays until the
+      // job ends (its output is then dropped if the peer left).
+      bool done = c.out.empty() && !c.poll && !c.job &&
+                  (c.close_after_flush || (c.peer_eof && c.queue.empty()));
+      if (done) {
+        ::close(c.fd);
+        it = conns.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_member_poll) {
+      // Backs off while the database is down, so that commands are not kept waiting behind
+      // a connect attempt every interval.
+      bool ok = poll_members();
+      next_member_poll = std::chrono::steady_clock::now() +
+                         (ok ? opt.member_poll_interval : 5 * opt.member_poll_interval);
+    }
+  }
+}
+
+AdminServer::AdminServer(ServerOptions options, AdminContext context)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(context))) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+Result<Unit> AdminServer::start() {
+  Impl& s = *impl_;
+  const conf::Admin& a = s.opt.admin;
+  if (a.tcp.enabled) {
+    std::ifstream f(a.tcp.token_file);
+    if (!f) {
+      return make_error(Errc::Config, "admin.tcp.token_file " + a.tcp.token_file + ": " +
+                                          errno_text());
+    }
+    std::getline(f, s.token);
+    while (!s.token.empty() && (s.token.back() == '\r' || s.token.back() == ' ' ||
+                                s.token.back() == '\t')) {
+      s.token.pop_back();
+    }
+    if (s.token.size() < 8) {
+      return make_error(Errc::Config, "admin.tcp.token_file " + a.tcp.token_file +
+                                          ": the token must have at least 8 characters");
+    }
+  }
+  if (a.socket.enabled) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (a.socket.path.size() >= sizeof(sun.sun_path)) {
+      return make_error(Errc::Config, "admin.socket.path is too long: " + a.socket.path);
+    }
+    std::memcpy(sun.sun_path, a.socket.path.c_str(), a.socket.path.size() + 1);
+    struct stat st;
+    if (::lstat(a.socket.path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return make_error(Errc::Config,
+                          "admin.socket.path " + a.socket.path + " exists and is not a socket");
+      }
+      // A live server there refuses to be replaced; a stale file is removed.
+      int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+      ::close(probe);
+      if (live) {
+        return make_error(Errc::Io, "admin socket " + a.socket.path +
+                                        " is in use by another process");
+      }
+      ::unlink(a.socket.path.c_str());
+    }
+    s.unix_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    mode_t old = ::umask(0177);
+    int rc = ::bind(s.unix_fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    ::umask(old);
+    if (rc != 0 || ::chmod(a.socket.path.c_str(), static_cast<mode_t>(a.socket.mode)) != 0 ||
+        ::listen(s.unix_fd, 64) != 0) {
+      std::string why = errno_text();
+      ::close(s.unix_fd);
+      s.unix_fd = -1;
+      return make_error(Errc::Io, "admin socket " + a.socket.path + ": " + why);
+    }
+  }
+  if (a.tcp.enabled) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET, a.tcp.address.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(static_cast<uint16_t>(a.tcp.port));
+      len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, a.tcp.address.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(static_cast<uint16_t>(a.tcp.port));
+      len = sizeof(sockaddr_in6);
+    } else {
+      return make_error(Errc::Config, "admin.tcp.address is not an IP literal");
+    }
+    s.tcp_fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(s.tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(s.tcp_fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        ::listen(s.tcp_fd, 64) != 0) {
+      std::string why = errno_text();
+      ::close(s.tcp_fd);
+      s.tcp_fd = -1;
+      return make_error(Errc::Io, "admin tcp " + a.tcp.address + ":" +
+                                      std::to_string(a.tcp.port) + ": " + why);
+    }
+    sockaddr_storage bound{};
+    socklen_t blen = sizeof bound;
+    getsockname(s.tcp_fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+    char host[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    if (bound.ss_family == AF_INET) {
+      auto* b4 = reinterpret_cast<sockaddr_in*>(&bound);
+      inet_ntop(AF_INET, &b4->sin_addr, host, sizeof host);
+      port = ntohs(b4->sin_port);
+      tcp_address_ = std::string(host) + ":" + std::to_string(port);
+    } else {
+      auto* b6 = reinterpret_cast<sockaddr_in6*>(&bound);
+      inet_ntop(AF_INET6, &b6->sin6_addr, host, sizeof host);
+      port = ntohs(b6->sin6_port);
+      tcp_address_ = "[" + std::string(host) + "]:" + std::to_string(port);
+    }
+  }
+  s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  set_nonblocking(s.wake_fd);
+  s.env.ctx = &s.ctx;
+  s.env.options = &s.opt;
+  s.env.events = s.events.get();
+  s.env.events_owner = s.events;
+  s.env.upgrade_running = &s.upgrade_running;
+  s.env.actor = s.ctx.instance_id + "/admin";
+  s.env.db = [&s] { return s.session(); };
+  s.thread = std::thread([&s] { s.run(); });
+  SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
+         a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",
+         a.tcp.enabled ? tcp_address_.c_str() : "");
+  return ok_result();
+}
+
+void AdminServer::stop() {
+  if (!impl_) {
+    return;
+  }
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) {
+    return;
+  }
+  if (s.wake_fd >= 0) {
+    uint64_t one = 1;
+    ssize_t n = ::write(s.wake_fd, &one, sizeof one);
+    (void)n;
+  }
+  if (s.thread.joinable()) {
+    s.thread.join();
+  }
+  if (s.job_thread.joinable()) {
+    // A run in progress keeps its journal; the next driver resumes it. Its thread only
+    // touches its own Job and Db.
+    s.job_thread.detach();
+  }
+  for (auto& [id, c] : s.conns) {
+    ::close(c->fd);
+  }
+  s.conns.clear();
+  if (s.unix_fd >= 0) {
+    ::close(s.unix_fd);
+    ::unlink(s.opt.admin.socket.path.c_str());
+    s.unix_fd = -1;
+  }
+  if (s.tcp_fd >= 0) {
+    ::close(s.tcp_fd);
+    s.tcp_fd = -1;
+  }
+}
+
+}  // namespace sy::admin

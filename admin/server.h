@@ -1,0 +1,121 @@
+#pragma once
+// The admin server (DESIGN: admin thread): one thread with its own poll loop serving the Unix
+// socket and, optionally, the loopback TCP listener, in the line protocol of admin/protocol.h
+// with the command table of admin/commands.h.
+//
+//   admin thread   accepts, reads lines, runs one command at a time (blocking database work on
+//                  its own routing::Db session, connected lazily, dropped and reconnected after
+//                  a failure), polls sy_member_state every ~2 s and applies it
+//   upgrade thread `upgrade schemata` runs here, one at a time, with its own Db session; its
+//                  progress lines are queued to the connection that started it (mutex + eventfd
+//                  wake-up), so `upgrade status|pause|abort` and `show *` from other
+//                  connections keep working during a run
+//
+// The proxy side is reached only through AdminContext (admin/ never includes proxy/ headers;
+// proxy/main.cpp composes both).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "admin/member_store.h"
+#include "common/result.h"
+#include "conf/config.h"
+#include "routing/db.h"
+#include "routing/directory_loader.h"
+#include "routing/publisher.h"
+
+namespace sy::admin {
+
+// One pool member as the proxy sees it now.
+struct MemberView {
+  std::string address;   // "host:port" as in the YAML
+  int weight = 1;        // effective weight (override, else the YAML's)
+  int weight_override = 0;  // 0 = none
+  MemberAdmin admin = MemberAdmin::Ready;
+  bool healthy = true;
+  uint64_t inflight = 0;  // requests holding a connection to this member (picked, connecting
+                          // or exchanging), summed over workers
+};
+
+struct PoolView {
+  std::string name;
+  std::string version;
+  std::string balance;
+  uint64_t requests = 0;         // exchanges started on this pool (all workers)
+  uint64_t responses_5xx = 0;    // 5xx answered for requests of this pool
+  uint64_t active = 0;           // exchanges in flight now
+  std::vector<MemberView> members;
+};
+
+// Counters summed over workers (relaxed reads).
+struct StatsView {
+  std::vector<std::pair<std::string, uint64_t>> proxy;      // proxy/stats.h names
+  std::vector<std::pair<std::string, uint64_t>> decisions;  // proxies, redirects, ...
+  std::vector<std::pair<std::string, uint64_t>> errors;     // "CTX-0012" -> count
+  uint64_t held_now = 0;                                    // requests parked now
+};
+
+// What a successful reload did.
+struct ReloadOutcome {
+  std::vector<std::string> applied;        // e.g. "log_level: info -> debug"
+  std::vector<std::string> needs_restart;  // e.g. "listeners changed"
+};
+
+// The proxy's side, filled by proxy/main.cpp. Every hook may be called from the admin thread
+// (reload also from main on SIGHUP); each must be thread-safe against the workers.
+struct AdminContext {
+  std::string instance_id;
+  std::string role;       // routing role, "" without routing
+  std::string version;    // Switchyard version
+  std::string config_path;
+  int workers = 0;
+  int64_t started_unix_ms = 0;
+  const conf::Config* config = nullptr;                // as loaded at start (immutable)
+  const routing::LoaderStatus* loader = nullptr;       // null without routing
+  const routing::SnapshotPublisher* publisher = nullptr;  // null without routing
+  std::function<StatsView()> stats;
+  std::function<std::vector<PoolView>()> pools;
+  // Applies a member's runtime state; false when pool/member is unknown here.
+  std::function<bool(const MemberRuntime&)> set_member;
+  // Validates and applies the YAML at config_path (same code as startup).
+  std::function<Result<ReloadOutcome>()> reload;
+};
+
+struct ServerOptions {
+  conf::Admin admin;                 // socket, tcp, timeouts, update tasks, event hook
+  std::vector<routing::Dsn> dsns;    // empty = no database (database commands fail)
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds member_poll_interval{2000};
+};
+
+class AdminServer {
+ public:
+  AdminServer(ServerOptions options, AdminContext context);
+  ~AdminServer();  // stops
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds the listeners (the Unix socket with its mode, replacing a stale file; TCP on its
+  // loopback address), reads the token file, then starts the admin thread. Main thread.
+  Result<Unit> start();
+  // Stops the thread (an upgrade run in progress is left to be resumed from its journal),
+  // closes every connection, unlinks the socket file. Idempotent. Main thread.
+  void stop();
+
+  // "ip:port" of the TCP listener ("" without one), valid after start().
+  const std::string& tcp_address() const { return tcp_address_; }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::string tcp_address_;
+};
+
+}  // namespace sy::admin

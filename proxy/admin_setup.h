@@ -1,0 +1,48 @@
+#pragma once
+// Composition of the admin server for the `switchyard` process: the AdminContext hooks that
+// let admin/ read the proxy's counters and pools and change member state, and the reload
+// logic shared by the `reload` command and SIGHUP. Like tenant_setup, this is the composition
+// root's helper: admin/ never includes proxy/ headers, sy_proxy never includes admin/.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "admin/server.h"
+#include "common/result.h"
+#include "conf/config.h"
+#include "proxy/upstream_pool.h"
+
+namespace sy::proxy {
+
+class Worker;
+
+// Re-reads the YAML with the startup code (conf::load_config_file) and applies what can change
+// at runtime: log_level (unless --log-level was given) and member weights. Everything else
+// that differs is listed as needing a restart. A file with errors changes nothing. Any thread
+// (serialised by a mutex); the registry must outlive it.
+class Reloader {
+ public:
+  Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
+           bool log_level_fixed);
+  Result<admin::ReloadOutcome> reload();
+
+ private:
+  std::mutex mu_;
+  conf::Config current_;  // guarded by mu_: the last configuration applied
+  const PoolRegistry* registry_;
+  std::string path_;
+  bool log_level_fixed_;
+};
+
+// The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
+// (no routing).
+admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
+                                       const PoolRegistry* registry,
+                                       const std::vector<std::unique_ptr<Worker>>* workers,
+                                       const routing::LoaderStatus* loader,
+                                       const routing::SnapshotPublisher* publisher,
+                                       Reloader* reloader);
+
+}  // namespace sy::proxy

@@ -1,0 +1,111 @@
+// admin/commands.h: dispatch through the one table with an in-memory AdminContext (no
+// database): each kind of mistake gets its own error code, privilege is enforced, and `help`
+// lists every row.
+
+#include "admin/commands.h"
+
+#include <catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace sy::admin;
+
+namespace {
+
+struct Fixture {
+  AdminContext ctx;
+  ServerOptions options;
+  std::atomic<bool> running{false};
+  CommandEnv env;
+  MemberRuntime last;
+
+  Fixture() {
+    ctx.instance_id = "test";
+    ctx.stats = [] { return StatsView{}; };
+    ctx.pools = [] {
+      PoolView p;
+      p.name = "old";
+      MemberView m;
+      m.address = "127.0.0.1:9001";
+      m.inflight = 2;
+      p.members.push_back(m);
+      return std::vector<PoolView>{p};
+    };
+    ctx.set_member = [this](const MemberRuntime& m) {
+      last = m;
+      return true;
+    };
+    env.ctx = &ctx;
+    env.options = &options;
+    env.upgrade_running = &running;
+    env.db = []() -> sy::Result<sy::routing::Db*> {
+      return sy::make_tagged_error(sy::Errc::Database, "database", "no database configured");
+    };
+  }
+
+  Reply run(const std::string& line, Privilege level = Privilege::Admin) {
+    auto words = tokenize(line);
+    REQUIRE(words.ok());
+    return dispatch(env, make_request(words.value()), level);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every mistake has its own error code") {
+  Fixture f;
+  CHECK(f.run("bogus").code == "unknown-command");
+  CHECK(f.run("show bogus").code == "unknown-command");
+  CHECK_THAT(f.run("show bogus").message, Catch::Contains("show stats"));
+  Reply usage = f.run("show context");
+  CHECK(usage.code == "usage");
+  CHECK(usage.message == "show context ID");
+  CHECK(f.run("show context 1 2").code == "usage");
+  CHECK(f.run("show info --nope").code == "usage");
+  CHECK(f.run("pool member wait old 127.0.0.1:9001 --timeout").code == "usage");
+  CHECK(f.run("show context abc").code == "invalid-argument");
+  CHECK(f.run("pool member weight old 127.0.0.1:9001 999").code == "invalid-argument");
+  CHECK(f.run("pool member drain old 127.0.0.1:1").code == "not-found");
+  CHECK(f.run("pool member drain nopool x").code == "not-found");
+  CHECK(f.run("show servers").code == "database");
+  CHECK(f.run("").code == "usage");
+}
+
+TEST_CASE("admin commands are refused on a read-only listener") {
+  Fixture f;
+  Reply r = f.run("pool member drain old 127.0.0.1:9001", Privilege::ReadOnly);
+  CHECK(r.code == "permission");
+  CHECK(f.run("show info", Privilege::ReadOnly).ok);
+  CHECK(f.run("help", Privilege::ReadOnly).ok);
+}
+
+TEST_CASE("member commands apply through the context (no database: not persisted)") {
+  Fixture f;
+  Reply r = f.run("pool member drain old 127.0.0.1:9001");
+  REQUIRE(r.ok);
+  CHECK(f.last.admin == MemberAdmin::Drain);
+  CHECK_THAT(render_reply(r, false), Catch::Contains("not persisted"));
+  REQUIRE(f.run("pool member weight old 127.0.0.1:9001 7").ok);
+  CHECK(f.last.weight == 7);
+  // wait: 2 requests in flight and a 0 ms timeout -> says why.
+  Reply w = f.run("pool member wait old 127.0.0.1:9001 --timeout 0ms");
+  REQUIRE(w.poll);
+  auto done = w.poll();
+  REQUIRE(done);
+  CHECK(done->code == "timeout");
+  CHECK_THAT(done->message, Catch::Contains("2 request(s) still in flight"));
+}
+
+TEST_CASE("help lists every row of the table, in text and JSON") {
+  Fixture f;
+  Reply r = f.run("help --json");
+  REQUIRE(r.ok);
+  std::string json = render_reply(r, true);
+  std::string text = render_reply(f.run("help"), false);
+  for (const auto& c : command_table()) {
+    CHECK_THAT(json, Catch::Contains(json_escape(c.usage())));
+    CHECK_THAT(text, Catch::Contains(c.usage()));
+  }
+  CHECK(text.find("\n\n") == std::string::npos);  // an empty line would end the reply
+}

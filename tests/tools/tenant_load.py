@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A steady client across many tenants, for the upgrade test and the demo.
+
+Threads send GET requests with the tenant header (X-Context-Id) to one Switchyard, round robin
+over the given contexts, on keep-alive connections, and follow a 307 exactly like a browser
+would (same method, to the Location, once). A request counts as failed when it raises, times
+out, or ends with any status other than 200. The longest request time is the longest any
+tenant waited (held requests included).
+
+As a module: TenantLoad(url, contexts, threads).start() ... stop() -> summary dict.
+As a command: tenant_load.py URL FIRST-LAST [--threads N] [--seconds S | --until-file F]
+  prints one JSON summary line at the end; exits 1 when any request failed.
+"""
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+
+
+class TenantLoad:
+    def __init__(self, url, contexts, threads=4, timeout=30.0):
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port = parsed.hostname, parsed.port
+        self.contexts = list(contexts)
+        self.threads = threads
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers = []
+        self.ok = 0
+        self.failed = 0
+        self.redirects = 0
+        self.failures = []  # first few (context, what)
+        self.max_ms = 0.0
+        self.by_version = {}  # body version word -> count
+
+    def start(self):
+        for i in range(self.threads):
+            t = threading.Thread(target=self._run, args=(i,), daemon=True)
+            t.start()
+            self._workers.append(t)
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._workers:
+            t.join(self.timeout + 5)
+        return self.summary()
+
+    def summary(self):
+        with self._lock:
+            return {"ok": self.ok, "failed": self.failed, "redirects_followed": self.redirects,
+                    "max_request_ms": round(self.max_ms, 1), "answered_by": dict(self.by_version),
+                    "first_failures": self.failures[:5]}
+
+    def _record(self, ctx, ok, ms, what="", version=None, redirected=False):
+        with self._lock:
+            if ok:
+                self.ok += 1
+            else:
+                self.failed += 1
+                if len(self.failures) < 20:
+                    self.failures.append((ctx, what))
+            if redirected:
+                self.redirects += 1
+            if version:
+                self.by_version[version] = self.by_version.get(version, 0) + 1
+            self.max_ms = max(self.max_ms, ms)
+
+    def _run(self, index):
+        conns = {}
+
+        def conn_for(host, port):
+            c = conns.get((host, port))
+            if c is None:
+                c = http.client.HTTPConnection(host, port, timeout=self.timeout)
+                conns[(host, port)] = c
+            return c
+
+        def request(host, port, path, ctx):
+            for attempt in (0, 1):  # a keep-alive connection the server closed: reconnect once
+                c = conn_for(host, port)
+                try:
+                    c.request("GET", path, headers={"X-Context-Id": str(ctx)})
+                    r = c.getresponse()
+                    body = r.read()
+                    if r.getheader("Connection", "").lower() == "close":
+                        c.close()
+                        conns.pop((host, port), None)
+                    return r.status, r.getheader("Location"), body
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                    c.close()
+                    conns.pop((host, port), None)
+                    if attempt == 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        i = index
+        while not self._stop.is_set():
+            ctx = self.contexts[i % len(self.contexts)]
+            i += self.threads
+            start = time.monotonic()
+            try:
+                status, location, body = request(self.host, self.port, f"/app?c={ctx}", ctx)
+                redirected = False
+                if status == 307 and location:
+                    loc = urllib.parse.urlsplit(location)
+                    path = loc.path + ("?" + loc.query if loc.query else "")
+                    status, location, body = request(loc.hostname, loc.port, path, ctx)
+                    redirected = True
+                ms = (time.monotonic() - start) * 1000
+                words = body.split()
+                version = words[1].decode() if status == 200 and len(words) >= 2 else None
+                self._record(ctx, status == 200, ms, f"status {status}: {body[:120]!r}", version,
+                             redirected)
+            except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
+                ms = (time.monotonic() - start) * 1000
+                self._record(ctx, False, ms, f"{type(e).__name__}: {e}")
+                conns.clear()
+        for c in conns.values():
+            c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("url")
+    ap.add_argument("contexts", help="FIRST-LAST context ids")
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=0)
+    ap.add_argument("--until-file", help="run until this file exists")
+    a = ap.parse_args()
+    first, last = (int(x) for x in a.contexts.split("-"))
+    load = TenantLoad(a.url, range(first, last + 1), a.threads).start()
+    start = time.monotonic()
+    try:
+        while True:
+            time.sleep(0.2)
+            if a.seconds and time.monotonic() - start >= a.seconds:
+                break
+            if a.until_file and os.path.exists(a.until_file):
+                break
+    except KeyboardInterrupt:
+        pass
+    s = load.stop()
+    print(json.dumps(s))
+    return 1 if s["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include "proxy/forwarder.h"
 #include "proxy/stream.h"
+#include "proxy/tls.h"
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -135,6 +136,12 @@ ClientConnection::~ClientConnection() {
     event_free(timer_);
   }
   worker_->stats().dec(Stat::ConnectionsActive);
+}
+
+void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {
+  tls_pin_ = std::move(pin);
+  timeval tv = ms_to_tv(static_cast<uint64_t>(listener_->conf->tls.handshake_timeout.count()));
+  client_->start_tls_server(ssl, tv);
 }
 
 void ClientConnection::start() {
@@ -646,7 +653,10 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   if (!xff.empty()) {
     out.append(xff).append(", ");
   }
-  out.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\n").append(kVia);
+  out.append(client_ip_)
+      .append(listener_->conf->tls.enabled ? "\r\nX-Forwarded-Proto: https\r\n"
+                                           : "\r\nX-Forwarded-Proto: http\r\n")
+      .append(kVia);
   if (add_loop_guard_) {
     out.append(worker_->forwarder()->setup().decide.loop_guard_header).append(": 1\r\n");
   }
@@ -1281,7 +1291,7 @@ ClientConnection::Step ClientConnection::linger() {
   // Lingering close (as nginx and HAProxy do): send FIN, then read and discard until the
   // client closes too, for at most kLingerMs.
   lingering_ = true;
-  shutdown(client_->fd(), SHUT_WR);
+  client_->shutdown_write();  // TLS: close_notify first
   arm_timer(kLingerMs);
   return Step::Keep;
 }

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "proxy/http1_parser.h"
@@ -30,10 +31,12 @@
 
 struct event;
 struct evbuffer;
+struct ssl_st;
 
 namespace sy::proxy {
 
 class Stream;
+struct TlsContexts;
 
 class Worker;
 struct WorkerListener;
@@ -50,6 +53,9 @@ class ClientConnection {
 
   enum class Step { Keep, Close };
 
+  // Makes the client side TLS: takes ownership of |ssl| (a server SSL in accept state) and
+  // keeps |pin| (the contexts it came from) until the connection closes. Before start().
+  void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
   void start();
   // Graceful drain. Close = the connection is idle and the caller should destroy it now;
   // otherwise it finishes its exchange and closes after the response.
@@ -135,6 +141,7 @@ class ClientConnection {
   WorkerListener* listener_;
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
+  std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
   event* timer_ = nullptr;
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later
   int local_depth_ = 0;         // nested local answers on the current call stack

@@ -24,6 +24,7 @@
 #include "proxy/listener.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/tenant_setup.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 #include "routing/directory_loader.h"
 #include "routing/publisher.h"
@@ -213,6 +214,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  // TLS listeners: every certificate and key is loaded (and checked) before anything serves.
+  auto tls = proxy::TlsStore::create(config);
+  if (!tls) {
+    std::fprintf(stderr, "switchyard: %s\n", tls.error().message.c_str());
+    return 1;
+  }
+
   proxy::HealthChecker health(registry->get());
   health.start();
 
@@ -222,7 +230,7 @@ int main(int argc, char** argv) {
       fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
     }
     pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds,
-                                                   routing_setup.get()));
+                                                   routing_setup.get(), tls->get()));
   }
   for (auto& w : pool) {
     w->start();
@@ -244,7 +252,17 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      SY_LOG(Info, "SIGHUP: configuration reload is not available in this version; ignored");
+      if (*tls != nullptr) {  // certificates and keys only; live connections keep theirs
+        auto reloaded = (*tls)->reload();
+        if (reloaded) {
+          SY_LOG(Info, "SIGHUP: TLS certificates reloaded");
+        } else {
+          SY_LOG(Error, "SIGHUP: TLS reload failed, keeping the current certificates: %s",
+                 reloaded.error().message.c_str());
+        }
+      } else {
+        SY_LOG(Info, "SIGHUP: nothing to reload (no TLS listener)");
+      }
       continue;
     }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -39,8 +39,8 @@ void accept_error_cb(evconnlistener*, void* arg) {
 Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
                AccessLogWriter* log,
                const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-               const RoutingSetup* routing)
-    : id_(id), config_(config), access_log_(log) {
+               const RoutingSetup* routing, const TlsStore* tls)
+    : id_(id), config_(config), access_log_(log), tls_view_(tls) {
   // The base is touched only by this worker's thread (other threads reach it through the
   // eventfd inbox), so it needs no lock; the changelist folds an add and a delete of the same
   // fd within one loop iteration into one epoll_ctl (or none).
@@ -245,7 +245,21 @@ void Worker::maybe_exit() {
 }
 
 void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len) {
+  SSL* ssl = nullptr;
+  std::shared_ptr<const TlsContexts> tls_pin;
+  if (listener->conf->tls.enabled) {
+    ssl = tls_view_.new_ssl(listener->conf, &tls_pin);
+    if (ssl == nullptr) {
+      SY_LOG(Error, "worker %d: listener %s: no TLS context; connection closed", id_,
+             listener->conf->name.c_str());
+      ::close(fd);
+      return;
+    }
+  }
   auto* c = new ClientConnection(this, listener, fd, peer, peer_len);
+  if (ssl != nullptr) {
+    c->use_tls(ssl, std::move(tls_pin));
+  }
   c->next_ = conns_;
   if (conns_ != nullptr) {
     conns_->prev_ = c;

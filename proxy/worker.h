@@ -16,6 +16,7 @@
 #include "proxy/access_log.h"
 #include "proxy/http1_parser.h"
 #include "proxy/stats.h"
+#include "proxy/tls.h"
 #include "proxy/upstream_pool.h"
 
 struct event_base;
@@ -41,10 +42,11 @@ struct WorkerListener {
 class Worker {
  public:
   // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
-  // configured listener with this worker's socket for it. Main thread.
+  // configured listener with this worker's socket for it. |tls| (outlives the worker; nullptr
+  // when no listener has TLS) supplies the TLS listeners' contexts. Main thread.
   Worker(int id, const conf::Config& config, const PoolRegistry& registry, AccessLogWriter* log,
          const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-         const RoutingSetup* routing = nullptr);
+         const RoutingSetup* routing = nullptr, const TlsStore* tls = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -126,6 +128,7 @@ class Worker {
   std::vector<http1::Header> headers_;
   std::string head_scratch_;
   http1::Limits parse_limits_;
+  TlsView tls_view_;
   std::thread thread_;
 };
 

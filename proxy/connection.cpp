@@ -11,7 +11,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
+#include <openssl/ssl.h>
+
 #include "proxy/forwarder.h"
+#include "proxy/h2_convert.h"
 #include "proxy/stream.h"
 #include "proxy/tls.h"
 #include <event2/event.h>
@@ -214,6 +217,9 @@ void ClientConnection::timer_cb(int, short, void* arg) {
 
 ClientConnection::Step ClientConnection::on_drain() {
   draining_ = true;
+  if (internal_) {
+    return Step::Keep;  // an HTTP/2 stream's request may not be read yet; its session closes it
+  }
   if (phase_ == Phase::ReadHead && !head_started_ &&
       evbuffer_get_length(client_->input()) == 0) {
     return Step::Close;
@@ -358,11 +364,50 @@ void ClientConnection::arm_timer(uint64_t ms) {
   evtimer_add(timer_, &tv);
 }
 
+ClientConnection::Step ClientConnection::check_h2(bool* handed_over) {
+  *handed_over = false;
+  evbuffer* in = client_->input();
+  bool h2 = false;
+  if (client_->ssl() != nullptr) {
+    const unsigned char* proto = nullptr;
+    unsigned int proto_len = 0;
+    SSL_get0_alpn_selected(client_->ssl(), &proto, &proto_len);
+    h2 = proto_len == 2 && proto[0] == 'h' && proto[1] == '2';
+  } else {
+    size_t n = evbuffer_get_length(in);
+    size_t want = n < h2::kClientPreface.size() ? n : h2::kClientPreface.size();
+    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    h2::PrefaceMatch m = h2::match_preface(std::string_view(p, want));
+    if (m == h2::PrefaceMatch::Partial) {
+      return Step::Keep;  // h2_checked_ stays false: look again with more bytes
+    }
+    h2 = m == h2::PrefaceMatch::Yes;
+  }
+  h2_checked_ = true;
+  if (h2) {
+    // The session takes the Stream with its buffered bytes; this connection goes away.
+    evtimer_del(timer_);
+    Stream* s = client_;
+    client_ = nullptr;
+    worker_->adopt_h2(listener_, s, std::move(tls_pin_));
+    *handed_over = true;
+    return Step::Close;
+  }
+  return Step::Keep;
+}
+
 ClientConnection::Step ClientConnection::parse_head() {
   evbuffer* in = client_->input();
   size_t len = evbuffer_get_length(in);
   if (len == 0) {
     return Step::Keep;
+  }
+  if (!h2_checked_) {
+    bool handed_over = false;
+    Step s = check_h2(&handed_over);
+    if (handed_over || !h2_checked_) {
+      return s;
+    }
   }
   if (!head_started_) {
     // RFC 9112 2.2: ignore empty lines before a request line.

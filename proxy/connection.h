@@ -56,6 +56,8 @@ class ClientConnection {
   // Makes the client side TLS: takes ownership of |ssl| (a server SSL in accept state) and
   // keeps |pin| (the contexts it came from) until the connection closes. Before start().
   void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
+  // The socketpair end of an HTTP/2 stream (proxy/h2_connection.h): always HTTP/1.1.
+  void set_internal() { internal_ = true; h2_checked_ = true; }
   void start();
   // Graceful drain. Close = the connection is idle and the caller should destroy it now;
   // otherwise it finishes its exchange and closes after the response.
@@ -94,6 +96,9 @@ class ClientConnection {
   Step on_timer();
 
   Step parse_head();
+  // HTTP/2 on this connection (ALPN h2, or the h2c preface)? Keep with *handed_over = true:
+  // the client Stream now belongs to an H2Connection and this connection must be destroyed.
+  Step check_h2(bool* handed_over);
   // |contiguous|: the pulled-up start of the input (head, and for a login_form rule up to
   // kMaxFormBodyForKey bytes of body).
   Step begin_exchange(const http1::RequestHead& head, size_t head_len,
@@ -152,6 +157,8 @@ class ClientConnection {
   bool client_eof_ = false;
   bool lingering_ = false;        // FIN sent; discarding input until the client closes
   bool client_paused_ = false;    // client reads stopped by backpressure
+  bool internal_ = false;         // an HTTP/2 stream's socketpair end
+  bool h2_checked_ = false;       // the first bytes were checked for HTTP/2
   bool upstream_paused_ = false;  // upstream reads stopped by backpressure
 
   // --- the exchange in flight (reset by start_next_request) ---

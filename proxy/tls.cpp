@@ -23,7 +23,8 @@ constexpr char kCipherList[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr unsigned char kAlpnProtocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// Server preference order: h2 first.
+constexpr unsigned char kAlpnProtocols[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kSessionIdContext[] = "switchyard";
 constexpr int64_t kTicketKeyLifetimeS = 3600;  // encrypt with a key this long
 constexpr long kSessionTimeoutS = 2 * kTicketKeyLifetimeS;

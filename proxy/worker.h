@@ -27,6 +27,8 @@ namespace sy::proxy {
 
 class ClientConnection;
 class Forwarder;
+class H2Connection;
+class Stream;
 struct RoutingSetup;
 class Worker;
 
@@ -91,8 +93,16 @@ class Worker {
   int64_t* inflight_counter(const std::string& schema) { return &inflight_[schema]; }
   std::vector<std::pair<std::string, uint64_t>> inflight_copy() const;
 
-  // Takes ownership of an accepted client socket. Worker thread only.
-  void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // Takes ownership of an accepted client socket. |internal|: the socketpair end of an HTTP/2
+  // stream (proxy/h2_connection.h): never TLS, whatever the listener. Worker thread only.
+  void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len,
+             bool internal = false);
+  // Takes over |client| (a connection that turned out to speak HTTP/2) as an H2Connection.
+  // Worker thread only.
+  void adopt_h2(WorkerListener* listener, Stream* client,
+                std::shared_ptr<const TlsContexts> tls_pin);
+  // Unlinks and deletes |conn|; called only by the H2Connection's own callbacks (rule 5).
+  void destroy_h2(H2Connection* conn);
   // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
   // connection's own libevent callbacks at their very end (STYLE rule 5).
   void destroy(ClientConnection* conn);
@@ -122,6 +132,8 @@ class Worker {
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   ClientConnection* conns_ = nullptr;  // intrusive list head
   size_t num_conns_ = 0;
+  H2Connection* h2_conns_ = nullptr;  // intrusive list head
+  size_t num_h2_ = 0;
   bool draining_ = false;
   WorkerStats stats_;
   AccessLogBuffer access_log_;

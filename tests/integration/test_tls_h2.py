@@ -97,6 +97,61 @@ def https_get(sock, path="/", host="a.test"):
     return int(head.split(b" ")[1]), body
 
 
+# --- a minimal raw HTTP/2 client (frames only; HPACK literals without Huffman) -------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
+END_STREAM, END_HEADERS = 0x1, 0x4
+ENHANCE_YOUR_CALM = 0xb
+
+
+def h2_frame(ftype, flags, stream_id, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags]) +
+            stream_id.to_bytes(4, "big") + payload)
+
+
+def hpack_literal(name, value):
+    """Literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2)."""
+    def string(b):
+        assert len(b) < 127
+        return bytes([len(b)]) + b
+    return b"\x00" + string(name.encode()) + string(value.encode())
+
+
+def h2_request_block(path, authority="a", scheme="http", method="GET"):
+    return b"".join(hpack_literal(n, v) for n, v in (
+        (":method", method), (":scheme", scheme), (":path", path), (":authority", authority)))
+
+
+class RawH2:
+    """Preface + SETTINGS on a plain socket; read_frame() returns (type, flags, stream, payload)."""
+
+    def __init__(self, addr, settings=b""):
+        self.sock = socket.create_connection(addr, timeout=10)
+        self.buf = b""
+        self.sock.sendall(H2_PREFACE + h2_frame(SETTINGS, 0, 0, settings))
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_frame(self):
+        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        n = int.from_bytes(self.buf[:3], "big")
+        frame = (self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7fffffff,
+                 self.buf[9:9 + n])
+        self.buf = self.buf[9 + n:]
+        if frame[0] == SETTINGS and not frame[1] & 1:
+            self.send(h2_frame(SETTINGS, 1, 0))  # ACK
+        return frame
+
+    def close(self):
+        self.sock.close()
+
+
 class TlsTest(ProxyTestCase):
     def setUp(self):
         super().setUp()
@@ -250,6 +305,49 @@ class TlsTest(ProxyTestCase):
         self.assertEqual(out[:len(pattern)], pattern)
         self.assertLess(sy.peak_rss_kib(), 64 * 1024, "RSS grew with the body size")
 
+    def test_slow_reader_gets_every_byte_with_bounded_memory(self):
+        # The client reads in bursts with pauses: SSL_write meets a full socket (WANT_WRITE),
+        # the proxy stops reading the backend above the high-water mark and resumes below it.
+        sy = self.start(limits="buffer_high_water: 64k")
+        size = 30 * 1000 * 1000
+        s = self.connect()
+        s.sendall(f"GET /download?bytes={size} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        data = bytearray()
+        head = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 16)
+            self.assertTrue(chunk, "connection closed early")
+            data += chunk
+            if head is None and b"\r\n\r\n" in data:
+                head, _, rest = bytes(data).partition(b"\r\n\r\n")
+                data = bytearray(rest)
+            if head is not None and len(data) >= size:
+                break
+            if len(data) % (4 << 20) < len(chunk):
+                time.sleep(0.2)  # a pause every ~4 MB
+        s.close()
+        self.assertIn(b"200 OK", head)
+        self.assertEqual(len(data), size)
+        # The backend sends byte i = i % 256: sample it (and the very end).
+        for i in list(range(0, size, 999_983)) + [size - 1]:
+            self.assertEqual(data[i], i % 256, i)
+        self.assertLess(sy.peak_rss_kib(), 48 * 1024)
+
+    def test_many_concurrent_tls_clients(self):
+        sy = self.start(workers=2)
+        p = subprocess.run(["h2load", "--h1", "-n", "2000", "-c", "40", "-m", "1",
+                            self.https("127.0.0.1")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("2000 succeeded, 0 failed, 0 errored", p.stdout)
+        # New connection per request: 300 full handshakes (and tickets) back to back.
+        p = subprocess.run(["h2load", "--h1", "-n", "300", "-c", "300", "-m", "1",
+                            self.https("127.0.0.1")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertIn("300 succeeded, 0 failed, 0 errored", p.stdout)
+        self.assertEqual(curl_status(sy.url("/", "plain"))[0], 200)
+
     # --- timeouts, bad clients, shutdown --------------------------------------------------------
 
     def test_handshake_timeout_closes_a_silent_client(self):
@@ -374,27 +472,198 @@ class TlsTest(ProxyTestCase):
         self.assertIn("cannot load certificate " + unreadable, p.stdout)
 
 
+class H2Test(TlsTest):
+    """HTTP/2: h2 by ALPN on the TLS listener, h2c with prior knowledge on the plain one."""
+
+    def test_h2_h2c_and_h1_on_the_same_listeners(self):
+        sy = self.start()
+        for args, url, version, proto in (
+                (["--http2", "--cacert", self.a_cert, *self.resolve()], self.https(path="/headers"),
+                 "2", "https"),
+                (["--http1.1", "--cacert", self.a_cert, *self.resolve()],
+                 self.https(path="/headers"), "1.1", "https"),
+                (["--http2-prior-knowledge"], sy.url("/headers", "plain"), "2", "http"),
+                ([], sy.url("/headers", "plain"), "1.1", "http")):
+            rc, out, err = curl("-w", "\n%{http_version}", *args, url, check=True)
+            body, _, got = out.rpartition(b"\n")
+            self.assertEqual(got.decode(), version, args)
+            self.assertIn(f'"x-forwarded-proto": "{proto}"'.encode(), body)
+            self.assertIn(b'"via": "1.1 switchyard"', body)
+
+    def test_many_concurrent_streams_on_one_connection(self):
+        sy = self.start()
+        for url in (self.https("127.0.0.1", "/slow?ms=300"), sy.url("/slow?ms=300", "plain")):
+            t0 = time.monotonic()
+            p = subprocess.run(["nghttp", "-n", "-s", "-m", "100", url], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            rows = [l for l in p.stdout.splitlines() if l.strip().endswith("/slow?ms=300")]
+            self.assertEqual(len(rows), 100, p.stdout)
+            self.assertTrue(all(" 200 " in r for r in rows), p.stdout)
+            # 100 requests of 300 ms each in well under 100 x 300 ms: they ran concurrently.
+            self.assertLess(time.monotonic() - t0, 10)
+        p = subprocess.run(["h2load", "-n", "3000", "-c", "4", "-m", "50",
+                            self.https("127.0.0.1")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertIn("3000 succeeded, 0 failed, 0 errored", p.stdout)
+        self.assertIn("h2", p.stdout)
+
+    def test_large_upload_and_download_over_h2(self):
+        sy = self.start()
+        size = 50 * 1000 * 1000
+        data = (os.urandom(1 << 20) * 50)[:size]
+        path = os.path.join(self.workdir, "up.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        digest = hashlib.sha256(data).hexdigest()
+        for args in (["--data-binary", f"@{path}"],          # content-length
+                     ["-T", "-"]):                            # unknown length (chunked upstream)
+            p = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.a_cert,
+                                *self.resolve(), *args, self.https(path="/upload")],
+                               input=data if args[0] == "-T" else None,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.decode().split(), [str(size), digest], args)
+        for url, args in ((self.https(path=f"/download?bytes={size}"),
+                           ["--http2", "--cacert", self.a_cert, *self.resolve()]),
+                          (sy.url(f"/download?bytes={size}&chunked=1", "plain"),
+                           ["--http2-prior-knowledge"])):
+            rc, out, err = curl(*args, "-o", "-", url, check=True)
+            self.assertEqual(len(out), size)
+            self.assertEqual(out[:65536], bytes(range(256)) * 256)
+        self.assertLess(sy.peak_rss_kib(), 64 * 1024, "RSS grew with the body size")
+
+    def test_flow_control_holds_the_upstream_when_the_client_stalls(self):
+        # A client that never opens its 64 KiB window: the proxy must stop reading the backend
+        # instead of buffering the whole 40 MB body.
+        sy = self.start(limits="buffer_high_water: 64k")
+        size = 40 * 1000 * 1000
+        c = RawH2(sy.addr("plain"))
+        c.send(h2_frame(HEADERS, END_STREAM | END_HEADERS, 1,
+                        h2_request_block(f"/download?bytes={size}")))
+        got = 0
+        deadline = time.monotonic() + 2
+        c.sock.settimeout(0.3)
+        while time.monotonic() < deadline:
+            try:
+                f = c.read_frame()
+            except socket.timeout:
+                continue
+            self.assertIsNotNone(f)
+            if f[0] == DATA:
+                got += len(f[3])
+        self.assertLessEqual(got, 65535)
+        self.assertLess(sy.rss_kib(), 40 * 1024, "the body was buffered despite flow control")
+        # Open the windows: everything arrives.
+        c.sock.settimeout(10)
+        big = (2 ** 31 - 1 - 65535).to_bytes(4, "big")
+        c.send(h2_frame(WINDOW_UPDATE, 0, 0, big) + h2_frame(WINDOW_UPDATE, 0, 1, big))
+        while True:
+            f = c.read_frame()
+            self.assertIsNotNone(f, f"closed after {got} bytes")
+            if f[0] == DATA and f[2] == 1:
+                got += len(f[3])
+                if f[1] & END_STREAM:
+                    break
+            self.assertNotEqual(f[0], RST_STREAM)
+        c.close()
+        self.assertEqual(got, size)
+
+    def test_rapid_reset_gets_goaway_and_others_are_served(self):
+        sy = self.start()
+        c = RawH2(sy.addr("plain"))
+        burst = b"".join(
+            h2_frame(HEADERS, END_STREAM | END_HEADERS, sid, h2_request_block("/slow?ms=500")) +
+            h2_frame(RST_STREAM, 0, sid, (8).to_bytes(4, "big"))  # CANCEL
+            for sid in range(1, 2 * 1000, 2))
+        try:
+            c.send(burst)
+        except OSError:
+            pass  # the proxy may close before the whole burst is written
+        goaway = None
+        c.sock.settimeout(10)
+        try:
+            while goaway is None:
+                f = c.read_frame()
+                if f is None:
+                    break
+                if f[0] == GOAWAY:
+                    goaway = f
+        except (ConnectionResetError, socket.timeout):
+            pass
+        c.close()
+        self.assertIsNotNone(goaway, "no GOAWAY after 1000 resets")
+        self.assertEqual(int.from_bytes(goaway[3][4:8], "big"), ENHANCE_YOUR_CALM)
+        self.assertIn("ENHANCE_YOUR_CALM", sy.log())
+        # Everybody else is still served, over every protocol.
+        rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
+        self.assertEqual(out, b"b1 old\n")
+        code, _ = curl_status(self.https(), "--http2", "--cacert", self.a_cert, *self.resolve())
+        self.assertEqual(code, 200)
+
+    def test_sigterm_sends_goaway_and_finishes_open_streams(self):
+        sy = self.start(workers=2, limits="drain_timeout: 10s")
+        procs = [subprocess.Popen(["nghttp", "-n", "-s", "-m", "5", url],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for url in (self.https("127.0.0.1", "/slow?ms=1500"),
+                             sy.url("/slow?ms=1500", "plain"))]
+        wait_for(lambda: int(curl_status(f"http://{self.b.address}/control/seen?path=/slow")[1])
+                 == 10, what="10 streams in flight at the backend")
+        sy.proc.send_signal(signal.SIGTERM)
+        for p in procs:
+            out, _ = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, out)
+            rows = [l for l in out.splitlines() if l.strip().endswith("/slow?ms=1500")]
+            self.assertEqual(len(rows), 5, out)
+            self.assertTrue(all(" 200 " in r for r in rows), out)
+        self.assertEqual(sy.terminate(timeout=15), 0)
+        self.assertEqual(len(access_log_lines(sy.access_log_path)), 10)
+
+    def test_oversized_header_list_resets_only_that_stream(self):
+        sy = self.start(limits="max_header_bytes: 4k\nmax_uri_bytes: 2k")
+        rc, out, err = curl("--http2-prior-knowledge", "-H", "X-Big: " + "a" * 6000,
+                            sy.url("/", "plain"))
+        self.assertNotEqual((rc, out), (0, b"b1 old\n"))
+        rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
+        self.assertEqual(out, b"b1 old\n")
+
+
 # ---------------------------------------------------------------------------------------------
-# Routing over TLS: test_routing's set-up with both instances' listeners on TLS.
+# Routing over h1+TLS, h2+TLS and h2c: test_routing's set-up and cases with both instances'
+# listeners on TLS (or not, for h2c) and every curl call forced to the protocol.
 
 class RoutingOverTls(test_routing.RoutingTest):
+    TLS = True
+    CURL_FLAGS = ["--http1.1"]
+
     def setUp(self):
         self.cert = None
-        self._saved_bundle = os.environ.get("CURL_CA_BUNDLE")
+        self._saved = (os.environ.get("CURL_CA_BUNDLE"), test_routing.curl,
+                       test_routing.curl_status)
+        flags = self.CURL_FLAGS
+        test_routing.curl = lambda *a, **k: curl(*flags, *a, **k)
+        test_routing.curl_status = lambda url, *a, **k: curl_status(url, *flags, *a, **k)
         super().setUp()
-        # curl trusts the test certificate (test_routing's helpers call curl directly).
-        os.environ["CURL_CA_BUNDLE"] = self.cert
-        self.db.sql(f"UPDATE sy_servers SET redirect_url='https://{self.new.listeners['main']}' "
-                    "WHERE id=2")
+        if self.TLS:
+            # curl trusts the test certificate (test_routing's helpers call curl directly).
+            os.environ["CURL_CA_BUNDLE"] = self.cert
+            scheme = "https"
+        else:
+            scheme = "http"
+        self.db.sql(f"UPDATE sy_servers SET redirect_url='{scheme}://"
+                    f"{self.new.listeners['main']}' WHERE id=2")
 
     def tearDown(self):
-        if self._saved_bundle is None:
+        bundle, test_routing.curl, test_routing.curl_status = self._saved
+        if bundle is None:
             os.environ.pop("CURL_CA_BUNDLE", None)
         else:
-            os.environ["CURL_CA_BUNDLE"] = self._saved_bundle
+            os.environ["CURL_CA_BUNDLE"] = bundle
         super().tearDown()
 
     def start(self, role, serve, extra="", dsn=None):
+        if not self.TLS:
+            return super().start(role, serve, extra, dsn)
         if self.cert is None:
             self.cert, self.key = make_cert(self.workdir, "sy", ["127.0.0.1", "localhost"])
         access = os.path.join(self.workdir, f"{role}-access.log")
@@ -409,22 +678,36 @@ class RoutingOverTls(test_routing.RoutingTest):
                                    f"https://{s.listeners[listener or 'main']}{path}", sy)
         return sy
 
-    def test_moved_context_is_redirected_307_over_tls(self):
+    def test_moved_context_is_redirected_307_in_this_protocol(self):
         self.db.sql("UPDATE sy_schemas SET server_id=2 WHERE name='s1'")
         self.wait_route(self.old, 11, 307, "s1 moved on the old instance")
         self.wait_route(self.new, 11, 200, "s1 moved on the new instance")
-        rc, out, err = curl("-sS", "-D", "-", "-o", "/dev/null", "-H", "X-Context-Id: 11",
-                            self.old.url("/app/page?x=1"))
-        self.assertIn("HTTP/1.1 307", out.decode())
-        self.assertIn(f"https://{self.new.listeners['main']}/app/page?x=1", out.decode())
-        code, body = curl_status(self.old.url("/upload"), "-L", "-H", "X-Context-Id: 11",
-                                 "--data-binary", "payload")
+        rc, out, err = test_routing.curl("-sS", "-D", "-", "-o", "/dev/null",
+                                         "-w", "%{http_version}", "-H", "X-Context-Id: 11",
+                                         self.old.url("/app/page?x=1"))
+        text = out.decode()
+        status_line = text.splitlines()[0]
+        self.assertIn(" 307", status_line)
+        self.assertEqual(text.rsplit("\n", 1)[-1], "1.1" if "1.1" in self.CURL_FLAGS[0] else "2")
+        scheme = "https" if self.TLS else "http"
+        self.assertIn(f"{scheme}://{self.new.listeners['main']}/app/page?x=1", text.lower())
+        code, body = test_routing.curl_status(self.old.url("/upload"), "-L", "-H",
+                                              "X-Context-Id: 11", "--data-binary", "payload")
         self.assertEqual((code, body[:2]), (200, b"7 "))
+
+
+class RoutingOverH2(RoutingOverTls):
+    CURL_FLAGS = ["--http2"]
+
+
+class RoutingOverH2c(RoutingOverTls):
+    TLS = False
+    CURL_FLAGS = ["--http2-prior-knowledge"]
 
 
 ROUTING_CASES = (
     "test_old_instance_proxies_contexts_it_serves",
-    "test_moved_context_is_redirected_307_over_tls",
+    "test_moved_context_is_redirected_307_in_this_protocol",
     "test_new_instance_rejects_a_context_still_on_the_old_server",
     "test_errors_for_unknown_missing_and_disabled_tenants",
     "test_request_is_held_while_schema_disabled_and_answered_by_new_pool_after",
@@ -434,7 +717,10 @@ ROUTING_CASES = (
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
     suite.addTests(loader.loadTestsFromTestCase(TlsTest))
-    suite.addTests(RoutingOverTls(name) for name in ROUTING_CASES)
+    suite.addTests(H2Test(name) for name in loader.getTestCaseNames(H2Test)
+                   if name not in loader.getTestCaseNames(TlsTest))
+    for cls in (RoutingOverTls, RoutingOverH2, RoutingOverH2c):
+        suite.addTests(cls(name) for name in ROUTING_CASES)
     return suite
 
 

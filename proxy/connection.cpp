@@ -119,6 +119,19 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
   worker->stats().inc(Stat::ConnectionsActive);
 }
 
+ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
+                                   const sockaddr* peer)
+    : worker_(worker), listener_(listener),
+      req_chunks_(worker->parse_limits().max_head_bytes),
+      resp_chunks_(worker->parse_limits().max_head_bytes) {
+  format_peer(peer, &client_label_, &client_ip_);
+  client_ = client;
+  timer_ = evtimer_new(worker->base(), timer_cb, this);
+  resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
+  internal_ = true;
+  h2_checked_ = true;
+}
+
 ClientConnection::~ClientConnection() {
   if (inflight_ != nullptr) {
     --*inflight_;
@@ -218,7 +231,7 @@ void ClientConnection::timer_cb(int, short, void* arg) {
 ClientConnection::Step ClientConnection::on_drain() {
   draining_ = true;
   if (internal_) {
-    return Step::Keep;  // an HTTP/2 stream's request may not be read yet; its session closes it
+    return Step::Keep;  // an HTTP/2 stream's request may not be read yet; its session ends it
   }
   if (phase_ == Phase::ReadHead && !head_started_ &&
       evbuffer_get_length(client_->input()) == 0) {

@@ -47,6 +47,10 @@ class ClientConnection {
  public:
   ClientConnection(Worker* worker, WorkerListener* listener, int fd, const sockaddr* peer,
                    int peer_len);
+  // An internal connection over an in-memory |client| Stream (an HTTP/2 stream's other end;
+  // see h2_connection.h), owned from now on; |peer| is the HTTP/2 client's address.
+  ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
+                   const sockaddr* peer);
   ~ClientConnection();  // frees both Streams and the timer; never logs
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -56,8 +60,6 @@ class ClientConnection {
   // Makes the client side TLS: takes ownership of |ssl| (a server SSL in accept state) and
   // keeps |pin| (the contexts it came from) until the connection closes. Before start().
   void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
-  // The socketpair end of an HTTP/2 stream (proxy/h2_connection.h): always HTTP/1.1.
-  void set_internal() { internal_ = true; h2_checked_ = true; }
   void start();
   // Graceful drain. Close = the connection is idle and the caller should destroy it now;
   // otherwise it finishes its exchange and closes after the response.
@@ -157,7 +159,7 @@ class ClientConnection {
   bool client_eof_ = false;
   bool lingering_ = false;        // FIN sent; discarding input until the client closes
   bool client_paused_ = false;    // client reads stopped by backpressure
-  bool internal_ = false;         // an HTTP/2 stream's socketpair end
+  bool internal_ = false;         // an HTTP/2 stream's in-memory end (always HTTP/1.1)
   bool h2_checked_ = false;       // the first bytes were checked for HTTP/2
   bool upstream_paused_ = false;  // upstream reads stopped by backpressure
 

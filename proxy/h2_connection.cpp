@@ -54,7 +54,8 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-// One request/response exchanged through a socketpair with an internal ClientConnection.
+// One request/response exchanged through an in-memory Stream pair with an internal
+// ClientConnection.
 struct H2Connection::H2Stream {
   H2Connection* conn = nullptr;
   int32_t id = 0;
@@ -62,7 +63,7 @@ struct H2Connection::H2Stream {
   size_t header_bytes = 0;  // name + value + 32 per field (RFC 9113 6.5.2)
   bool chunked_request = false;
   bool request_done = false;
-  Stream* pipe = nullptr;   // our end of the socketpair (owned)
+  Stream* pipe = nullptr;   // our end of the pair (owned)
   uint64_t unconsumed = 0;  // request DATA bytes not yet acknowledged to the client
   // Response.
   bool head_done = false;
@@ -74,7 +75,9 @@ struct H2Connection::H2Stream {
   bool body_done = false;
   bool deferred = false;     // the data provider returned DEFERRED
   bool pipe_eof = false;
-  bool pipe_paused = false;  // reading the socketpair stopped (body above kBodyCap)
+  bool pipe_paused = false;  // reading the pair stopped (body above kBodyCap)
+  std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
+  std::string response_trailer;  // as received after the last chunk
 
   ~H2Stream() {
     delete pipe;
@@ -114,15 +117,19 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
   if (st == nullptr) {
     return 0;
   }
-  if (st->head_done || st->pipe != nullptr) {
-    return 0;  // request trailers: not forwarded (see docs/tls-h2.md)
-  }
   st->header_bytes += namelen + valuelen + 32;
   if (st->header_bytes > c->worker()->limits().max_header_bytes) {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM; the session goes on
   }
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (st->pipe != nullptr) {
+    // Request trailers: HTTP/1.1 can carry them only after the last chunk.
+    if (st->chunked_request && !h2::is_connection_specific(n)) {
+      st->request_trailer.append(n).append(": ").append(v).append("\r\n");
+    }
+    return 0;
+  }
   h2::Request& r = st->req;
   if (!n.empty() && n[0] == ':') {
     if (n == ":method") {
@@ -214,7 +221,46 @@ int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t, void*
   return 0;
 }
 
-ssize_t read_response_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+// Submits |st|'s response trailer ("Name: value\r\n"...) as a HEADERS frame ending the stream;
+// false when there is none worth sending (then DATA ends the stream).
+bool submit_response_trailer(nghttp2_session* session, H2Stream* st) {
+  std::vector<std::string> parts;  // lower-case names and values, kept until submit returns
+  std::string_view text = st->response_trailer;
+  while (!text.empty()) {
+    size_t eol = text.find("\r\n");
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      continue;
+    }
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+      value.remove_suffix(1);
+    }
+    if (h2::is_connection_specific(name)) {
+      continue;
+    }
+    parts.push_back(lower(name));
+    parts.emplace_back(value);
+  }
+  if (parts.empty()) {
+    return false;
+  }
+  std::vector<nghttp2_nv> nv;
+  for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+    nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(parts[i].data()),
+                            reinterpret_cast<uint8_t*>(parts[i + 1].data()), parts[i].size(),
+                            parts[i + 1].size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nghttp2_submit_trailer(session, st->id, nv.data(), nv.size()) == 0;
+}
+
+ssize_t read_response_body(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
                            uint32_t* flags, nghttp2_data_source* source, void*) {
   auto* st = static_cast<H2Stream*>(source->ptr);
   int n = evbuffer_remove(st->body, buf, length);
@@ -226,6 +272,9 @@ ssize_t read_response_body(nghttp2_session*, int32_t, uint8_t* buf, size_t lengt
   if (n <= 0) {
     if (st->body_done) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!st->response_trailer.empty() && submit_response_trailer(session, st)) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;  // the trailer HEADERS ends the stream
+      }
       return 0;
     }
     if (st->pipe_eof) {
@@ -236,6 +285,9 @@ ssize_t read_response_body(nghttp2_session*, int32_t, uint8_t* buf, size_t lengt
   }
   if (st->body_done && left == 0) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!st->response_trailer.empty() && submit_response_trailer(session, st)) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
   }
   return n;
 }
@@ -439,7 +491,7 @@ H2Connection::Step H2Connection::after_event() {
   if (!send_pending()) {
     failed_ = true;
   }
-  closed_.clear();  // streams nghttp2 closed during this event (their socketpairs close)
+  closed_.clear();  // streams nghttp2 closed during this event (their pairs close)
   bool out_empty = evbuffer_get_length(client_->output()) == 0;
   bool done = failed_ || (!nghttp2_session_want_read(session_) &&
                           !nghttp2_session_want_write(session_)) ||
@@ -492,26 +544,20 @@ bool H2Connection::start_request(H2Stream* st) {
   if (r.method.empty() || r.path.empty()) {
     return false;  // CONNECT (no :path) and the like: not proxied
   }
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-    SY_LOG(Warn, "h2: socketpair: %s", std::strerror(errno));
-    return false;
-  }
   st->head_request = r.method == "HEAD";
   st->chunked_request = !st->request_done && !r.has_content_length;
   scratch_.clear();
   h2::build_h1_request(r, st->chunked_request, &scratch_);
-  st->pipe = new Stream(worker_->base(), fds[0]);
+  Stream* inner = nullptr;
+  Stream::make_pair(worker_->base(), &st->pipe, &inner);
   st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
   uint64_t high = worker_->limits().buffer_high_water;
   st->pipe->set_write_low_water(high / 2);
-  st->pipe->set_max_single_read(64 * 1024);
   evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
   st->pipe->enable(EV_READ | EV_WRITE);
   // The other end is an ordinary HTTP/1.1 client connection of this listener, with the
-  // client's address (X-Forwarded-For, access log). It reads the head on the next loop turn.
-  worker_->adopt(listener_, fds[1], reinterpret_cast<const sockaddr*>(&peer_), peer_len_,
-                 /*internal=*/true);
+  // client's address (X-Forwarded-For, access log). It reads the head when the flush runs.
+  worker_->adopt_internal(listener_, inner, reinterpret_cast<const sockaddr*>(&peer_));
   // Free the request fields now: a long-lived stream keeps no copy of its head.
   st->req.fields.clear();
   st->req.fields.shrink_to_fit();
@@ -536,7 +582,10 @@ void H2Connection::request_data(H2Stream* st, const uint8_t* data, size_t len) {
 void H2Connection::request_end(H2Stream* st) {
   st->request_done = true;
   if (st->pipe != nullptr && st->chunked_request) {
-    evbuffer_add(st->pipe->output(), "0\r\n\r\n", 5);
+    evbuffer* out = st->pipe->output();
+    evbuffer_add(out, "0\r\n", 3);
+    evbuffer_add(out, st->request_trailer.data(), st->request_trailer.size());
+    evbuffer_add(out, "\r\n", 2);
   }
 }
 
@@ -667,6 +716,9 @@ void H2Connection::move_response_body(H2Stream* st) {
         st->pipe_eof = true;  // treat as truncated: the stream is reset
         evbuffer_drain(in, evbuffer_get_length(in));
         break;
+      }
+      if (st->chunks.done()) {
+        st->response_trailer.assign(st->chunks.trailer());  // valid until the drain
       }
       evbuffer_drain(in, r.consumed);
       if (st->chunks.done()) {

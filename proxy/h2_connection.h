@@ -7,18 +7,19 @@
 // CTX errors, hold), upstream pools, retries, timeouts and the access log are the same code
 // for every protocol (nothing is copied):
 //
-//   client ══h2══▶ H2Connection ── stream 1: Stream ◀═socketpair═▶ ClientConnection ──▶ pool
-//                               └─ stream 3: Stream ◀═socketpair═▶ ClientConnection ──▶ pool
+//   client ══h2══▶ H2Connection ── stream 1: Stream ◀═pair═▶ Stream: ClientConnection ──▶ pool
+//                               └─ stream 3: Stream ◀═pair═▶ Stream: ClientConnection ──▶ pool
 //
 // For each request the session writes an HTTP/1.1 head (h2_convert.h) and the body (chunked
-// unless content-length was given) into its end of a socketpair; the worker adopts the other
-// end as an internal ClientConnection with the client's address. The HTTP/1.1 response coming
-// back is parsed with the HTTP/1 codec and submitted as HTTP/2 HEADERS + DATA.
+// unless content-length was given) into its end of an in-memory Stream pair
+// (Stream::make_pair: evbuffer moves, no fd, no syscall); the worker adopts the other end as an
+// internal ClientConnection with the client's address. The HTTP/1.1 response coming back is
+// parsed with the HTTP/1 codec and submitted as HTTP/2 HEADERS + DATA.
 //
 // Flow control follows backpressure on both sides: request DATA is acknowledged to the client
-// (nghttp2_session_consume, automatic WINDOW_UPDATE off) only while the socketpair is below
-// its high-water mark, and again as it drains; response DATA is produced by a deferred data
-// provider from a per-stream buffer, and the socketpair is not read while that buffer holds
+// (nghttp2_session_consume, automatic WINDOW_UPDATE off) only while the pair is below its
+// high-water mark, and again as it drains; response DATA is produced by a deferred data
+// provider from a per-stream buffer, and the pair is not read while that buffer holds
 // more than kBodyCap bytes — which in turn stops the ClientConnection reading the upstream.
 //
 // Protection: SETTINGS_MAX_CONCURRENT_STREAMS (100), a header list size limit
@@ -63,7 +64,7 @@ class H2Connection {
   // yet consumed (the preface onwards) are processed from the loop soon after start().
   H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
                std::shared_ptr<const TlsContexts> tls_pin);
-  ~H2Connection();  // frees every stream (closing its socketpair end) and the session
+  ~H2Connection();  // frees every stream (its pair end: the internal side sees EOF) and the session
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
 
@@ -93,7 +94,7 @@ class H2Connection {
   void adopt_stream(std::unique_ptr<H2Stream> st);  // a new request stream (HEADERS begun)
   bool send_pending();  // false: session error
   void stream_closed(H2Stream* st);
-  bool start_request(H2Stream* st);  // headers complete: open the socketpair, write the head
+  bool start_request(H2Stream* st);  // headers complete: open the pair, write the head
   void request_data(H2Stream* st, const uint8_t* data, size_t len);
   void request_end(H2Stream* st);
   void consume_request_data(H2Stream* st);

@@ -45,6 +45,11 @@ Stream::Stream(event_base* base, int fd) : base_(base), fd_(-1) {
 }
 
 Stream::~Stream() {
+  if (peer_ != nullptr) {
+    peer_->peer_ = nullptr;  // the peer reads what it has, then EOF
+    peer_->mem_eof_ = true;
+    event_active(peer_->read_ev_, EV_READ, 1);
+  }
   if (ssl_ != nullptr) {
     if (!handshaking_ && !tls_failed_ && !tls_shutdown_sent_ && fd_ >= 0) {
       ERR_clear_error();
@@ -72,6 +77,72 @@ Stream::~Stream() {
   }
 }
 
+void Stream::make_pair(event_base* base, Stream** a, Stream** b) {
+  Stream* x = new Stream(base, -1);
+  Stream* y = new Stream(base, -1);
+  for (Stream* s : {x, y}) {
+    s->mem_ = true;
+    s->read_ev_ = event_new(base, -1, 0, on_mem_readable, s);  // activated by hand only
+  }
+  x->peer_ = y;
+  y->peer_ = x;
+  *a = x;
+  *b = y;
+}
+
+void Stream::on_mem_readable(int, short, void* arg) {
+  auto* s = static_cast<Stream*>(arg);
+  if (!s->read_enabled_) {
+    return;  // enable(EV_READ) lets the peer's held output move, which activates us again
+  }
+  if (s->mem_new_data_) {
+    s->mem_new_data_ = false;
+    s->arm_read_timer();
+    if (s->mem_eof_) {
+      event_active(s->read_ev_, EV_READ, 1);  // the end after the data
+    }
+    if (s->read_cb_ != nullptr) {
+      s->read_cb_(s, s->arg_);
+    }
+    return;
+  }
+  if (s->mem_eof_ && !s->mem_eof_reported_) {
+    s->mem_eof_reported_ = true;
+    s->read_enabled_ = false;
+    evtimer_del(s->read_timer_);
+    if (s->event_cb_ != nullptr) {
+      errno = 0;
+      s->event_cb_(s, BEV_EVENT_EOF | BEV_EVENT_READING, s->arg_);
+    }
+  }
+}
+
+bool Stream::write_mem(bool* wrote) {
+  *wrote = false;
+  if (peer_ == nullptr) {
+    write_enabled_ = false;
+    if (event_cb_ != nullptr) {
+      errno = EPIPE;
+      event_cb_(this, BEV_EVENT_ERROR | BEV_EVENT_WRITING, arg_);
+    }
+    return false;
+  }
+  size_t len = evbuffer_get_length(output_);
+  if (len == 0) {
+    return true;
+  }
+  if (!peer_->read_enabled_) {
+    mem_waiting_ = true;  // the peer's enable(EV_READ) schedules our flush
+    return true;
+  }
+  mem_waiting_ = false;
+  evbuffer_remove_buffer(output_, peer_->input_, len);
+  *wrote = true;
+  peer_->mem_new_data_ = true;
+  event_active(peer_->read_ev_, EV_READ, 1);
+  return true;
+}
+
 void Stream::set_callbacks(DataCb read_cb, DataCb write_cb, EventCb event_cb, void* arg) {
   read_cb_ = read_cb;
   write_cb_ = write_cb;
@@ -97,6 +168,26 @@ void Stream::set_timeouts(const timeval* read, const timeval* write) {
 }
 
 void Stream::enable(short what) {
+  if (mem_) {
+    if (what & EV_READ) {
+      read_enabled_ = true;
+      arm_read_timer();
+      if (peer_ != nullptr && peer_->mem_waiting_) {
+        peer_->mem_waiting_ = false;
+        peer_->schedule_flush();
+      }
+      if (mem_eof_ && !mem_eof_reported_) {
+        event_active(read_ev_, EV_READ, 1);
+      }
+    }
+    if (what & EV_WRITE) {
+      write_enabled_ = true;
+      if (evbuffer_get_length(output_) > 0) {
+        schedule_flush();
+      }
+    }
+    return;
+  }
   if (what & EV_READ) {
     read_enabled_ = true;
     if (read_ev_ != nullptr && !connecting_ && !read_registered_) {
@@ -159,6 +250,13 @@ void Stream::start_tls_server(ssl_st* ssl, const timeval& handshake_timeout) {
 }
 
 void Stream::shutdown_write() {
+  if (mem_) {
+    if (peer_ != nullptr) {
+      peer_->mem_eof_ = true;
+      event_active(peer_->read_ev_, EV_READ, 1);
+    }
+    return;
+  }
   if (ssl_ != nullptr && !handshaking_ && !tls_failed_ && !tls_shutdown_sent_) {
     tls_shutdown_sent_ = true;
     ERR_clear_error();
@@ -335,13 +433,17 @@ int Stream::write_tls(size_t* written, size_t budget) {
 }
 
 void Stream::schedule_flush() {
-  if (!flush_scheduled_ && write_enabled_ && !connecting_ && !handshaking_ && fd_ >= 0) {
+  if (!flush_scheduled_ && write_enabled_ && !connecting_ && !handshaking_ &&
+      (fd_ >= 0 || mem_)) {
     flush_scheduled_ = true;
     event_active(flush_ev_, EV_WRITE, 1);  // runs later in this loop iteration; no syscall
   }
 }
 
 void Stream::watch_writable(bool on) {
+  if (mem_) {
+    return;  // no socket to poll: the peer's enable(EV_READ) restarts a held flush
+  }
   if (on && !write_registered_) {
     event_add(write_ev_, nullptr);
     write_registered_ = true;
@@ -370,6 +472,9 @@ void Stream::arm_write_timer() {
 }
 
 bool Stream::write_some(bool* wrote) {
+  if (mem_) {
+    return write_mem(wrote);
+  }
   *wrote = false;
   size_t written = 0;
   bool fatal = false;
@@ -414,7 +519,8 @@ bool Stream::write_some(bool* wrote) {
 }
 
 void Stream::flush_now() {
-  if (!flush_scheduled_ || !write_enabled_ || connecting_ || handshaking_ || write_registered_) {
+  if (!flush_scheduled_ || !write_enabled_ || connecting_ || handshaking_ || write_registered_ ||
+      mem_) {
     return;
   }
   if (ssl_ != nullptr) {
@@ -439,7 +545,7 @@ void Stream::on_flush(int, short, void* arg) {
   s->flush_scheduled_ = false;
   bool early = s->wrote_early_;
   s->wrote_early_ = false;
-  if (!s->write_enabled_ || s->connecting_ || s->handshaking_ || s->fd_ < 0 ||
+  if (!s->write_enabled_ || s->connecting_ || s->handshaking_ || (s->fd_ < 0 && !s->mem_) ||
       s->write_registered_) {
     return;  // when registered, on_writable does the writing
   }

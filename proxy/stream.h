@@ -25,6 +25,14 @@
 // writes output() -> SSL_write in records of at most 16 KiB. WANT_READ/WANT_WRITE map onto the
 // same EAGAIN handling; data OpenSSL already decrypted but we did not take (a read budget, or
 // reading disabled) is picked up by re-activating the read event, since epoll cannot see it.
+//
+// In-memory pair (make_pair): two Streams without a socket, each one's output moving into the
+// other's input by evbuffer_remove_buffer from the same scheduled flush, with the same
+// callbacks: read_cb when bytes arrived, write_cb at the low-water mark, EOF when the peer is
+// destroyed or called shutdown_write(). While the reader has reading disabled, the bytes stay
+// in the writer's output (so the writer's high/low-water logic sees the backpressure) and move
+// when the reader enables reading again. No fd, no syscall; no timeouts on the write side.
+// Used between an HTTP/2 stream and its internal HTTP/1.1 connection (h2_connection.h).
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -47,6 +55,9 @@ class Stream {
 
   // Takes ownership of |fd| (closed by the destructor); -1 for a Stream that will connect().
   Stream(event_base* base, int fd);
+  // Two connected in-memory Streams (see above); the caller owns both, either may be freed
+  // first (the other then reports EOF).
+  static void make_pair(event_base* base, Stream** a, Stream** b);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -94,6 +105,9 @@ class Stream {
   static void on_read_timeout(int fd, short what, void* arg);
   static void on_write_timeout(int fd, short what, void* arg);
   static void on_output_changed(evbuffer* buf, const evbuffer_cb_info* info, void* arg);
+  static void on_mem_readable(int fd, short what, void* arg);
+  // In-memory pair: moves output into the peer's input. Same contract as write_some.
+  bool write_mem(bool* wrote);
 
   void schedule_flush();
   // Writes what the kernel takes. Returns false after reporting an error through event_cb
@@ -138,6 +152,14 @@ class Stream {
   bool flush_scheduled_ = false;
   bool wrote_early_ = false;  // flush_now() wrote; the scheduled flush owes the write_cb
   bool connecting_ = false;
+
+  // --- in-memory pair (all unused when mem_ is false) ---
+  bool mem_ = false;
+  Stream* peer_ = nullptr;        // null once the peer is gone
+  bool mem_eof_ = false;          // the peer is gone or shut its write side
+  bool mem_new_data_ = false;     // bytes arrived since the last read_cb
+  bool mem_eof_reported_ = false;
+  bool mem_waiting_ = false;      // output held because the peer is not reading
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;          // owned

@@ -261,11 +261,10 @@ void Worker::maybe_exit() {
   }
 }
 
-void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len,
-                   bool internal) {
+void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len) {
   SSL* ssl = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin;
-  if (listener->conf->tls.enabled && !internal) {
+  if (listener->conf->tls.enabled) {
     ssl = tls_view_.new_ssl(listener->conf, &tls_pin);
     if (ssl == nullptr) {
       SY_LOG(Error, "worker %d: listener %s: no TLS context; connection closed", id_,
@@ -277,9 +276,6 @@ void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int p
   auto* c = new ClientConnection(this, listener, fd, peer, peer_len);
   if (ssl != nullptr) {
     c->use_tls(ssl, std::move(tls_pin));
-  }
-  if (internal) {
-    c->set_internal();
   }
   c->next_ = conns_;
   if (conns_ != nullptr) {
@@ -312,6 +308,17 @@ void Worker::destroy(ClientConnection* c) {
 }  // namespace sy::proxy
 
 namespace sy::proxy {
+
+void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer) {
+  auto* c = new ClientConnection(this, listener, client, peer);
+  c->next_ = conns_;
+  if (conns_ != nullptr) {
+    conns_->prev_ = c;
+  }
+  conns_ = c;
+  ++num_conns_;
+  c->start();
+}
 
 void Worker::adopt_h2(WorkerListener* listener, Stream* client,
                       std::shared_ptr<const TlsContexts> tls_pin) {

@@ -93,10 +93,11 @@ class Worker {
   int64_t* inflight_counter(const std::string& schema) { return &inflight_[schema]; }
   std::vector<std::pair<std::string, uint64_t>> inflight_copy() const;
 
-  // Takes ownership of an accepted client socket. |internal|: the socketpair end of an HTTP/2
-  // stream (proxy/h2_connection.h): never TLS, whatever the listener. Worker thread only.
-  void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len,
-             bool internal = false);
+  // Takes ownership of an accepted client socket. Worker thread only.
+  void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // Takes ownership of |client|, the in-memory end of an HTTP/2 stream, as an internal
+  // HTTP/1.1 ClientConnection of |listener| for the client at |peer|. Worker thread only.
+  void adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer);
   // Takes over |client| (a connection that turned out to speak HTTP/2) as an H2Connection.
   // Worker thread only.
   void adopt_h2(WorkerListener* listener, Stream* client,

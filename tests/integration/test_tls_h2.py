@@ -619,6 +619,49 @@ class H2Test(TlsTest):
         self.assertEqual(sy.terminate(timeout=15), 0)
         self.assertEqual(len(access_log_lines(sy.access_log_path)), 10)
 
+    def test_trailers_pass_through_both_ways(self):
+        # A raw origin: checks the request's trailer after the last chunk and answers with a
+        # chunked body and a trailer of its own.
+        import threading
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        seen = {}
+
+        def origin():
+            conn, _ = srv.accept()
+            data = b""
+            while not (b"\r\n0\r\n" in data and data.endswith(b"\r\n\r\n")):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            seen["request"] = data
+            value = b"none"
+            for line in data.split(b"\r\n0\r\n", 1)[-1].split(b"\r\n"):
+                if line.lower().startswith(b"x-req:"):
+                    value = line.split(b":", 1)[1].strip()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-echo\r\n"
+                         b"\r\n5\r\nhello\r\n0\r\nx-echo: " + value + b"\r\n\r\n")
+            conn.close()
+
+        th = threading.Thread(target=origin, daemon=True)
+        th.start()
+        text = config_yaml([pool_yaml("main", [f"127.0.0.1:{srv.getsockname()[1]}"], "v1")],
+                           listeners=(("plain", "main"),))
+        sy = self.switchyard(text, "sy-trailers")
+        body = os.path.join(self.workdir, "body.txt")
+        with open(body, "w") as f:
+            f.write("some body\n")
+        p = subprocess.run(["nghttp", "-v", "--no-content-length", "-d", body,
+                            "--trailer=x-req: abc123", sy.url("/t", "plain")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+        th.join(timeout=10)
+        srv.close()
+        self.assertIn(b"x-req: abc123", seen.get("request", b""))
+        self.assertIn("x-echo: abc123", p.stdout)
+        self.assertIn("hello", p.stdout)
+
     def test_oversized_header_list_resets_only_that_stream(self):
         sy = self.start(limits="max_header_bytes: 4k\nmax_uri_bytes: 2k")
         rc, out, err = curl("--http2-prior-knowledge", "-H", "X-Big: " + "a" * 6000,

@@ -151,7 +151,9 @@ ClientConnection::~ClientConnection() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
-  worker_->stats().dec(Stat::ConnectionsActive);
+  if (!internal_) {  // an HTTP/2 stream is not a connection (its H2Connection counts itself)
+    worker_->stats().dec(Stat::ConnectionsActive);
+  }
 }
 
 void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {

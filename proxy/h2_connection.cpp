@@ -305,6 +305,8 @@ H2Connection::H2Connection(Worker* worker, WorkerListener* listener, Stream* cli
   }
   timer_ = evtimer_new(worker->base(), timer_cb, this);
   resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
+  // The ClientConnection that handed over counted the accept and has left the gauge.
+  worker->stats().inc(Stat::ConnectionsActive);
 }
 
 H2Connection::~H2Connection() {
@@ -316,6 +318,7 @@ H2Connection::~H2Connection() {
   delete client_;
   event_free(timer_);
   event_free(resume_ev_);
+  worker_->stats().dec(Stat::ConnectionsActive);
 }
 
 void H2Connection::adopt_stream(std::unique_ptr<H2Stream> st) {

@@ -100,7 +100,8 @@ def https_get(sock, path="/", host="a.test"):
 # --- a minimal raw HTTP/2 client (frames only; HPACK literals without Huffman) -------------
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
+    0, 1, 3, 4, 6, 7, 8, 9)
 END_STREAM, END_HEADERS = 0x1, 0x4
 ENHANCE_YOUR_CALM = 0xb
 
@@ -126,8 +127,12 @@ def h2_request_block(path, authority="a", scheme="http", method="GET"):
 class RawH2:
     """Preface + SETTINGS on a plain socket; read_frame() returns (type, flags, stream, payload)."""
 
-    def __init__(self, addr, settings=b""):
-        self.sock = socket.create_connection(addr, timeout=10)
+    def __init__(self, addr, settings=b"", rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(10)
+        self.sock.connect(addr)
         self.buf = b""
         self.sock.sendall(H2_PREFACE + h2_frame(SETTINGS, 0, 0, settings))
 
@@ -661,6 +666,50 @@ class H2Test(TlsTest):
         self.assertIn(b"x-req: abc123", seen.get("request", b""))
         self.assertIn("x-echo: abc123", p.stdout)
         self.assertIn("hello", p.stdout)
+
+    def wait_closed(self, c, timeout=10):
+        """Reads |c| until the proxy closes it; returns the frame types seen."""
+        types = []
+        c.sock.settimeout(timeout)
+        try:
+            while True:
+                f = c.read_frame()
+                if f is None:
+                    return types
+                types.append(f[0])
+        except (ConnectionResetError, BrokenPipeError):
+            return types
+
+    def test_continuation_flood_ends_the_session(self):
+        sy = self.start()
+        c = RawH2(sy.addr("plain"))
+        frames = h2_frame(HEADERS, 0, 1, h2_request_block("/"))
+        frames += b"".join(h2_frame(CONTINUATION, 0, 1, hpack_literal(f"x-{i}", "v"))
+                           for i in range(40))
+        c.send(frames)
+        self.wait_closed(c)  # returns only once the proxy closed the connection
+        c.close()
+        rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
+        self.assertEqual(out, b"b1 old\n")
+
+    def test_ping_flood_from_a_client_that_does_not_read(self):
+        sy = self.start()
+        c = RawH2(sy.addr("plain"), rcvbuf=4096)
+        ping = h2_frame(PING, 0, 0, b"12345678")
+        sent = 0
+        c.sock.settimeout(5)
+        try:
+            for _ in range(200):
+                c.send(ping * 1000)  # 17 KB of PINGs, never reading the ACKs
+                sent += 1000
+        except (OSError, socket.timeout):
+            pass
+        types = self.wait_closed(c)
+        c.close()
+        self.assertLess(types.count(PING), sent, "every PING was answered: no flood limit")
+        self.assertLess(sy.peak_rss_kib(), 64 * 1024)
+        rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
+        self.assertEqual(out, b"b1 old\n")
 
     def test_oversized_header_list_resets_only_that_stream(self):
         sy = self.start(limits="max_header_bytes: 4k\nmax_uri_bytes: 2k")

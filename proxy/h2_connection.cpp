@@ -34,6 +34,8 @@ constexpr int kMaxResetsPerWindow = 200;   // client RST_STREAMs ...
 constexpr uint64_t kResetWindowMs = 1000;  // ... per this window
 constexpr size_t kMaxOutboundAck = 1000;   // queued SETTINGS/PING ACKs
 constexpr size_t kMaxSettingsEntries = 32;
+constexpr size_t kMaxIdlePipes = 16;       // idle internal connections kept per session
+constexpr uint64_t kLingerMs = 2000;       // lingering close: wait this long for the client's FIN
 
 timeval ms_to_tv(uint64_t ms) {
   timeval tv;
@@ -76,6 +78,7 @@ struct H2Connection::H2Stream {
   bool deferred = false;     // the data provider returned DEFERRED
   bool pipe_eof = false;
   bool pipe_paused = false;  // reading the pair stopped (body above kBodyCap)
+  bool keep_alive = false;   // the internal connection keeps going after this response
   std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
   std::string response_trailer;  // as received after the last chunk
 
@@ -315,6 +318,9 @@ H2Connection::~H2Connection() {
   }
   streams_.clear();
   closed_.clear();
+  for (Stream* p : idle_pipes_) {
+    delete p;
+  }
   delete client_;
   event_free(timer_);
   event_free(resume_ev_);
@@ -414,6 +420,10 @@ void H2Connection::client_event_cb(Stream*, short, void* arg) {
 
 void H2Connection::timer_cb(int, short, void* arg) {
   auto* c = static_cast<H2Connection*>(arg);
+  if (c->lingering_) {
+    finish(c, Step::Close);
+    return;
+  }
   if (!c->streams_.empty()) {
     finish(c, Step::Keep);
     return;
@@ -449,7 +459,7 @@ void H2Connection::pipe_event_cb(Stream*, short what, void* arg) {
 
 H2Connection::Step H2Connection::on_client_read() {
   evbuffer* in = client_->input();
-  if (failed_) {
+  if (failed_ || lingering_) {
     evbuffer_drain(in, evbuffer_get_length(in));
     return Step::Keep;
   }
@@ -500,11 +510,20 @@ H2Connection::Step H2Connection::after_event() {
                           !nghttp2_session_want_write(session_)) ||
               (draining_ && streams_.empty() && !nghttp2_session_want_write(session_));
   if (done) {
-    if (out_empty) {
-      return Step::Close;
+    if (lingering_) {
+      return Step::Keep;
     }
-    client_->disable(EV_READ);
-    client_->set_write_low_water(0);  // write_cb once everything is out
+    if (!out_empty) {
+      client_->set_write_low_water(0);  // write_cb once everything is out
+      return Step::Keep;
+    }
+    // Lingering close, as for HTTP/1.1: closing with unread input (e.g. the rest of a rapid-
+    // reset burst) would send a reset that can destroy the GOAWAY before the client reads it.
+    lingering_ = true;
+    client_->shutdown_write();
+    timeval tv = ms_to_tv(kLingerMs);
+    evtimer_add(timer_, &tv);
+    return Step::Keep;
   } else if (streams_.empty() && !evtimer_pending(timer_, nullptr)) {
     arm_idle_timer();
   }
@@ -551,16 +570,25 @@ bool H2Connection::start_request(H2Stream* st) {
   st->chunked_request = !st->request_done && !r.has_content_length;
   scratch_.clear();
   h2::build_h1_request(r, st->chunked_request, &scratch_);
-  Stream* inner = nullptr;
-  Stream::make_pair(worker_->base(), &st->pipe, &inner);
-  st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
-  uint64_t high = worker_->limits().buffer_high_water;
-  st->pipe->set_write_low_water(high / 2);
-  evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
-  st->pipe->enable(EV_READ | EV_WRITE);
-  // The other end is an ordinary HTTP/1.1 client connection of this listener, with the
-  // client's address (X-Forwarded-For, access log). It reads the head when the flush runs.
-  worker_->adopt_internal(listener_, inner, reinterpret_cast<const sockaddr*>(&peer_));
+  if (!idle_pipes_.empty()) {
+    // An internal connection that finished an earlier stream of this session: reuse it.
+    st->pipe = idle_pipes_.back();
+    idle_pipes_.pop_back();
+    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
+    st->pipe->enable(EV_READ | EV_WRITE);
+  } else {
+    Stream* inner = nullptr;
+    Stream::make_pair(worker_->base(), &st->pipe, &inner);
+    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    uint64_t high = worker_->limits().buffer_high_water;
+    st->pipe->set_write_low_water(high / 2);
+    evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
+    st->pipe->enable(EV_READ | EV_WRITE);
+    // The other end is an ordinary HTTP/1.1 client connection of this listener, with the
+    // client's address (X-Forwarded-For, access log). It reads the head when the flush runs.
+    worker_->adopt_internal(listener_, inner, reinterpret_cast<const sockaddr*>(&peer_));
+  }
   // Free the request fields now: a long-lived stream keeps no copy of its head.
   st->req.fields.clear();
   st->req.fields.shrink_to_fit();
@@ -610,8 +638,42 @@ H2Connection::Step H2Connection::on_pipe_read(H2Stream* st) {
   }
   if (st->head_done) {
     move_response_body(st);
+    maybe_recycle_pipe(st);
   }
   return Step::Keep;
+}
+
+void H2Connection::maybe_recycle_pipe(H2Stream* st) {
+  Stream* p = st->pipe;
+  if (!st->body_done || !st->request_done || !st->keep_alive || st->pipe_eof || p == nullptr ||
+      draining_ || idle_pipes_.size() >= kMaxIdlePipes ||
+      evbuffer_get_length(p->input()) != 0 || evbuffer_get_length(p->output()) != 0) {
+    return;
+  }
+  st->pipe = nullptr;  // the stream no longer touches it (its body is all in st->body)
+  p->set_callbacks(idle_pipe_read_cb, nullptr, idle_pipe_event_cb, this);
+  p->enable(EV_READ);  // notice the internal connection closing (idle timeout, drain)
+  idle_pipes_.push_back(p);
+}
+
+void H2Connection::drop_idle_pipe(Stream* pipe) {
+  for (size_t i = 0; i < idle_pipes_.size(); ++i) {
+    if (idle_pipes_[i] == pipe) {
+      idle_pipes_[i] = idle_pipes_.back();
+      idle_pipes_.pop_back();
+      break;
+    }
+  }
+  delete pipe;
+}
+
+void H2Connection::idle_pipe_read_cb(Stream* s, void* arg) {
+  // Bytes from an idle HTTP/1.1 connection (e.g. a 408): it is of no use any more.
+  static_cast<H2Connection*>(arg)->drop_idle_pipe(s);
+}
+
+void H2Connection::idle_pipe_event_cb(Stream* s, short, void* arg) {
+  static_cast<H2Connection*>(arg)->drop_idle_pipe(s);
 }
 
 H2Connection::Step H2Connection::on_pipe_event(H2Stream* st, short what) {
@@ -676,6 +738,7 @@ bool H2Connection::parse_response_head(H2Stream* st) {
                               names.back().size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     st->body_kind = http1::response_body_kind(head, st->head_request);
+    st->keep_alive = head.keep_alive;
     st->remaining = head.content_length;
     st->head_done = true;
     nghttp2_data_provider provider;

@@ -85,6 +85,8 @@ class H2Connection {
   static void pipe_read_cb(Stream* s, void* arg);
   static void pipe_write_cb(Stream* s, void* arg);
   static void pipe_event_cb(Stream* s, short what, void* arg);
+  static void idle_pipe_read_cb(Stream* s, void* arg);
+  static void idle_pipe_event_cb(Stream* s, short what, void* arg);
   static void timer_cb(int fd, short what, void* arg);
   static void resume_cb(int fd, short what, void* arg);
   static void finish(H2Connection* c, Step step);
@@ -107,6 +109,10 @@ class H2Connection {
   Step on_pipe_event(H2Stream* st, short what);
   Step after_event();  // flush nghttp2's output, free closed streams, decide whether to close
   bool parse_response_head(H2Stream* st);
+  // After a complete keep-alive exchange, keeps |st|'s pair (and its internal connection) for
+  // the session's next stream.
+  void maybe_recycle_pipe(H2Stream* st);
+  void drop_idle_pipe(Stream* pipe);
   void move_response_body(H2Stream* st);
   void arm_idle_timer();
 
@@ -121,11 +127,13 @@ class H2Connection {
   event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<std::unique_ptr<H2Stream>> closed_;  // deferred delete
+  std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
   std::string scratch_;          // request head being built
   uint64_t reset_window_start_ms_ = 0;
   int resets_in_window_ = 0;
   bool draining_ = false;
   bool failed_ = false;  // session error: flush what is queued, then close
+  bool lingering_ = false;  // FIN sent; discarding input until the client closes (or 2 s)
 };
 
 }  // namespace sy::proxy

@@ -120,7 +120,9 @@ void Worker::join() {
 
 void Worker::run() {
   for (auto& l : listeners_) {
-    l->lev = evconnlistener_new(base_, accept_cb, l.get(), LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
+    // Backlog 0: the socket already listens with the configured backlog (listener.cpp); -1
+    // made libevent call listen(fd, 128) again, silently capping every listener at 128.
+    l->lev = evconnlistener_new(base_, accept_cb, l.get(), LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
     evconnlistener_set_error_cb(l->lev, accept_error_cb);
   }
   event_add(flush_timer_, &kFlushInterval);

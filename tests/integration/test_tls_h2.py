@@ -353,6 +353,16 @@ class TlsTest(ProxyTestCase):
         self.assertIn("300 succeeded, 0 failed, 0 errored", p.stdout)
         self.assertEqual(curl_status(sy.url("/", "plain"))[0], 200)
 
+    def test_listeners_keep_their_configured_backlog(self):
+        # libevent used to re-listen with 128; 300 simultaneous TLS connects then waited for
+        # SYN retransmits (1 s) in bench/compare_h2.
+        sy = self.start()
+        for name in ("tls", "plain"):
+            port = sy.addr(name)[1]
+            out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], stdout=subprocess.PIPE,
+                                 text=True, check=True).stdout.split()
+            self.assertEqual(out[2], "511", out)  # Send-Q of a listener = its backlog
+
     # --- timeouts, bad clients, shutdown --------------------------------------------------------
 
     def test_handshake_timeout_closes_a_silent_client(self):

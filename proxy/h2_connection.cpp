@@ -193,9 +193,7 @@ int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* us
     return 0;
   }
   case NGHTTP2_RST_STREAM:
-    if (!c->on_reset_from_client()) {
-      return 0;  // the session is being terminated
-    }
+    (void)c->on_reset_from_client();  // false: the session is being terminated
     return 0;
   default:
     return 0;

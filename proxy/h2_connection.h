@@ -20,7 +20,7 @@
 // (nghttp2_session_consume, automatic WINDOW_UPDATE off) only while the pair is below its
 // high-water mark, and again as it drains; response DATA is produced by a deferred data
 // provider from a per-stream buffer, and the pair is not read while that buffer holds
-// more than kBodyCap bytes — which in turn stops the ClientConnection reading the upstream.
+// more than kBodyCap (64 KiB) — which in turn stops the ClientConnection reading the upstream.
 //
 // Protection: SETTINGS_MAX_CONCURRENT_STREAMS (100), a header list size limit
 // (limits.max_header_bytes, enforced per stream), at most kMaxContinuations CONTINUATION frames

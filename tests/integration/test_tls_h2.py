@@ -587,6 +587,22 @@ class H2Test(TlsTest):
         c.close()
         self.assertEqual(got, size)
 
+    def test_many_stalled_streams_keep_memory_bounded(self):
+        # 100 streams of 20 MB downloads (2 GB) on one connection that never opens its window:
+        # each stream may hold about 64 KiB + buffer_high_water in the proxy, no more.
+        sy = self.start()
+        c = RawH2(sy.addr("plain"))
+        c.send(b"".join(h2_frame(HEADERS, END_STREAM | END_HEADERS, sid,
+                                 h2_request_block("/download?bytes=20000000"))
+                        for sid in range(1, 200, 2)))
+        wait_for(lambda: int(curl_status(f"http://{self.b.address}/control/seen?path=/download")
+                             [1]) == 100, what="100 downloads started at the backend")
+        time.sleep(1.5)
+        self.assertLess(sy.rss_kib(), 96 * 1024)
+        c.close()
+        rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
+        self.assertEqual(out, b"b1 old\n")
+
     def test_rapid_reset_gets_goaway_and_others_are_served(self):
         sy = self.start()
         c = RawH2(sy.addr("plain"))

@@ -24,12 +24,33 @@ struct Mark {
   bool operator==(const Mark&) const { return true; }
 };
 
+// One certificate chain and its private key (PEM files). A relative path is relative to the
+// directory of the configuration file.
+struct TlsCertificate {
+  std::string cert;  // PEM: the leaf certificate first, then its intermediates
+  std::string key;   // PEM private key matching |cert|
+  Mark mark;
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+// TLS termination on a listener (present when the listener has a `tls` mapping).
+struct ListenerTls {
+  bool enabled = false;                       // true when the `tls` mapping is present
+  std::vector<TlsCertificate> certificates;   // non-empty; [0] is the default (no SNI match)
+  std::string min_version = "1.2";            // "1.2" | "1.3"; never below 1.2
+  Millis handshake_timeout{10000};            // accept to finished handshake; > 0
+  bool session_tickets = true;                // stateless resumption, keys rotated hourly
+  Mark mark;
+  bool operator==(const ListenerTls&) const = default;
+};
+
 struct Listener {
   std::string name;                  // unique; reported in --ready-file as listener.<name>
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal; "0.0.0.0" / "::" for any
   int port = 0;                      // 0..65535; 0 = ephemeral (see --ready-file)
   std::string pool;                  // name of the pool requests are proxied to (must exist)
   int backlog = 511;                 // listen(2) backlog; > 0
+  ListenerTls tls;                   // TLS termination; tls.enabled = false: cleartext
   Mark mark;
 
   bool operator==(const Listener&) const = default;

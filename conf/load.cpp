@@ -202,6 +202,8 @@ private:
   ValueFn host_header(std::string* out);
 
   void listener(const YAML::Node& node, const std::string& path, Listener* out);
+  void listener_tls(const YAML::Node& node, const std::string& path, ListenerTls* out);
+  void tls_certificate(const YAML::Node& node, const std::string& path, TlsCertificate* out);
   void pool(const YAML::Node& node, const std::string& path, Pool* out);
   void member(const YAML::Node& node, const std::string& path, Member* out);
   void limits(const YAML::Node& node, const std::string& path, Limits* out);
@@ -797,6 +799,45 @@ void Decoder::listener(const YAML::Node& node, const std::string& path, Listener
               {"port", kRequired, integer(&out->port, 0, 65535)},
               {"pool", kRequired, name(&out->pool)},
               {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
+              {"tls", kOptional,
+               nested([this, out](const YAML::Node& n, const std::string& p) {
+                 out->tls.enabled = true;
+                 listener_tls(n, p, &out->tls);
+               })},
+          });
+}
+
+void Decoder::listener_tls(const YAML::Node& node, const std::string& path, ListenerTls* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"certificates", kRequired,
+               list(&out->certificates, "certificate", &Decoder::tls_certificate)},
+              {"min_version", kOptional, one_of(&out->min_version, {"1.2", "1.3"})},
+              {"handshake_timeout", kOptional, duration(&out->handshake_timeout)},
+              {"session_tickets", kOptional, boolean(&out->session_tickets)},
+          });
+}
+
+void Decoder::tls_certificate(const YAML::Node& node, const std::string& path,
+                              TlsCertificate* out) {
+  out->mark = positions_->find(path);
+  auto file = [this](std::string* target) {
+    return [this, target](const YAML::Node& n, const std::string& p) {
+      if (!string(target)(n, p)) {
+        return false;
+      }
+      if (target->empty()) {
+        error(p, "must not be empty (expected the path of a PEM file)");
+        return false;
+      }
+      return true;
+    };
+  };
+  mapping(node, path,
+          {
+              {"cert", kRequired, file(&out->cert)},
+              {"key", kRequired, file(&out->key)},
           });
 }
 

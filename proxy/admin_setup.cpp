@@ -1,5 +1,6 @@
 #include "proxy/admin_setup.h"
 
+
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include "conf/load.h"
 #include "proxy/stats.h"
 #include "proxy/tenant_setup.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 namespace sy::proxy {
@@ -75,6 +77,15 @@ Result<admin::ReloadOutcome> Reloader::reload() {
   const conf::Config& next = loaded.config;
   std::lock_guard<std::mutex> lock(mu_);
   admin::ReloadOutcome out;
+  if (tls_ != nullptr) {  // first: a certificate that fails to load changes nothing at all
+    auto reloaded = tls_->reload();
+    if (!reloaded.ok()) {
+      return make_tagged_error(Errc::Config, "tls",
+                               "TLS reload failed, keeping the current certificates and "
+                               "configuration: " + reloaded.error().message);
+    }
+    out.applied.push_back("tls: TLS certificates reloaded (live connections keep theirs)");
+  }
   if (next.log_level != current_.log_level) {
     if (log_level_fixed_) {
       out.needs_restart.push_back("log_level (fixed by --log-level on the command line)");

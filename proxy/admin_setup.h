@@ -17,6 +17,7 @@
 namespace sy::proxy {
 
 class Worker;
+class TlsStore;
 
 // Re-reads the YAML with the startup code (conf::load_config_file) and applies what can change
 // at runtime: log_level (unless --log-level was given) and member weights. Everything else
@@ -27,9 +28,13 @@ class Reloader {
   Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
            bool log_level_fixed);
   Result<admin::ReloadOutcome> reload();
+  // TLS listeners: reload() also re-reads every certificate and key first; if that fails the
+  // reload fails and nothing changes. Main thread, before the admin server starts.
+  void set_tls(TlsStore* tls) { tls_ = tls; }
 
  private:
   std::mutex mu_;
+  TlsStore* tls_ = nullptr;
   conf::Config current_;  // guarded by mu_: the last configuration applied
   const PoolRegistry* registry_;
   std::string path_;

@@ -11,8 +11,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
+#include <openssl/ssl.h>
+
 #include "proxy/forwarder.h"
+#include "proxy/h2_convert.h"
 #include "proxy/stream.h"
+#include "proxy/tls.h"
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -115,6 +119,19 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
   worker->stats().inc(Stat::ConnectionsActive);
 }
 
+ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
+                                   const sockaddr* peer)
+    : worker_(worker), listener_(listener),
+      req_chunks_(worker->parse_limits().max_head_bytes),
+      resp_chunks_(worker->parse_limits().max_head_bytes) {
+  format_peer(peer, &client_label_, &client_ip_);
+  client_ = client;
+  timer_ = evtimer_new(worker->base(), timer_cb, this);
+  resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
+  internal_ = true;
+  h2_checked_ = true;
+}
+
 ClientConnection::~ClientConnection() {
   if (inflight_ != nullptr) {
     --*inflight_;
@@ -134,7 +151,15 @@ ClientConnection::~ClientConnection() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
-  worker_->stats().dec(Stat::ConnectionsActive);
+  if (!internal_) {  // an HTTP/2 stream is not a connection (its H2Connection counts itself)
+    worker_->stats().dec(Stat::ConnectionsActive);
+  }
+}
+
+void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {
+  tls_pin_ = std::move(pin);
+  timeval tv = ms_to_tv(static_cast<uint64_t>(listener_->conf->tls.handshake_timeout.count()));
+  client_->start_tls_server(ssl, tv);
 }
 
 void ClientConnection::start() {
@@ -207,6 +232,9 @@ void ClientConnection::timer_cb(int, short, void* arg) {
 
 ClientConnection::Step ClientConnection::on_drain() {
   draining_ = true;
+  if (internal_) {
+    return Step::Keep;  // an HTTP/2 stream's request may not be read yet; its session ends it
+  }
   if (phase_ == Phase::ReadHead && !head_started_ &&
       evbuffer_get_length(client_->input()) == 0) {
     return Step::Close;
@@ -351,11 +379,50 @@ void ClientConnection::arm_timer(uint64_t ms) {
   evtimer_add(timer_, &tv);
 }
 
+ClientConnection::Step ClientConnection::check_h2(bool* handed_over) {
+  *handed_over = false;
+  evbuffer* in = client_->input();
+  bool h2 = false;
+  if (client_->ssl() != nullptr) {
+    const unsigned char* proto = nullptr;
+    unsigned int proto_len = 0;
+    SSL_get0_alpn_selected(client_->ssl(), &proto, &proto_len);
+    h2 = proto_len == 2 && proto[0] == 'h' && proto[1] == '2';
+  } else {
+    size_t n = evbuffer_get_length(in);
+    size_t want = n < h2::kClientPreface.size() ? n : h2::kClientPreface.size();
+    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    h2::PrefaceMatch m = h2::match_preface(std::string_view(p, want));
+    if (m == h2::PrefaceMatch::Partial) {
+      return Step::Keep;  // h2_checked_ stays false: look again with more bytes
+    }
+    h2 = m == h2::PrefaceMatch::Yes;
+  }
+  h2_checked_ = true;
+  if (h2) {
+    // The session takes the Stream with its buffered bytes; this connection goes away.
+    evtimer_del(timer_);
+    Stream* s = client_;
+    client_ = nullptr;
+    worker_->adopt_h2(listener_, s, std::move(tls_pin_));
+    *handed_over = true;
+    return Step::Close;
+  }
+  return Step::Keep;
+}
+
 ClientConnection::Step ClientConnection::parse_head() {
   evbuffer* in = client_->input();
   size_t len = evbuffer_get_length(in);
   if (len == 0) {
     return Step::Keep;
+  }
+  if (!h2_checked_) {
+    bool handed_over = false;
+    Step s = check_h2(&handed_over);
+    if (handed_over || !h2_checked_) {
+      return s;
+    }
   }
   if (!head_started_) {
     // RFC 9112 2.2: ignore empty lines before a request line.
@@ -650,7 +717,10 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   if (!xff.empty()) {
     out.append(xff).append(", ");
   }
-  out.append(client_ip_).append("\r\nX-Forwarded-Proto: http\r\n").append(kVia);
+  out.append(client_ip_)
+      .append(listener_->conf->tls.enabled ? "\r\nX-Forwarded-Proto: https\r\n"
+                                           : "\r\nX-Forwarded-Proto: http\r\n")
+      .append(kVia);
   if (add_loop_guard_) {
     out.append(worker_->forwarder()->setup().decide.loop_guard_header).append(": 1\r\n");
   }
@@ -1290,7 +1360,7 @@ ClientConnection::Step ClientConnection::linger() {
   // Lingering close (as nginx and HAProxy do): send FIN, then read and discard until the
   // client closes too, for at most kLingerMs.
   lingering_ = true;
-  shutdown(client_->fd(), SHUT_WR);
+  client_->shutdown_write();  // TLS: close_notify first
   arm_timer(kLingerMs);
   return Step::Keep;
 }

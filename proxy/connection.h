@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "proxy/http1_parser.h"
@@ -30,10 +31,12 @@
 
 struct event;
 struct evbuffer;
+struct ssl_st;
 
 namespace sy::proxy {
 
 class Stream;
+struct TlsContexts;
 
 class Worker;
 struct WorkerListener;
@@ -44,12 +47,19 @@ class ClientConnection {
  public:
   ClientConnection(Worker* worker, WorkerListener* listener, int fd, const sockaddr* peer,
                    int peer_len);
+  // An internal connection over an in-memory |client| Stream (an HTTP/2 stream's other end;
+  // see h2_connection.h), owned from now on; |peer| is the HTTP/2 client's address.
+  ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
+                   const sockaddr* peer);
   ~ClientConnection();  // frees both Streams and the timer; never logs
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
   enum class Step { Keep, Close };
 
+  // Makes the client side TLS: takes ownership of |ssl| (a server SSL in accept state) and
+  // keeps |pin| (the contexts it came from) until the connection closes. Before start().
+  void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
   void start();
   // Graceful drain. Close = the connection is idle and the caller should destroy it now;
   // otherwise it finishes its exchange and closes after the response.
@@ -88,6 +98,9 @@ class ClientConnection {
   Step on_timer();
 
   Step parse_head();
+  // HTTP/2 on this connection (ALPN h2, or the h2c preface)? Keep with *handed_over = true:
+  // the client Stream now belongs to an H2Connection and this connection must be destroyed.
+  Step check_h2(bool* handed_over);
   // |contiguous|: the pulled-up start of the input (head, and for a login_form rule up to
   // kMaxFormBodyForKey bytes of body).
   Step begin_exchange(const http1::RequestHead& head, size_t head_len,
@@ -135,6 +148,7 @@ class ClientConnection {
   WorkerListener* listener_;
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
+  std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
   event* timer_ = nullptr;
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later
   int local_depth_ = 0;         // nested local answers on the current call stack
@@ -145,6 +159,8 @@ class ClientConnection {
   bool client_eof_ = false;
   bool lingering_ = false;        // FIN sent; discarding input until the client closes
   bool client_paused_ = false;    // client reads stopped by backpressure
+  bool internal_ = false;         // an HTTP/2 stream's in-memory end (always HTTP/1.1)
+  bool h2_checked_ = false;       // the first bytes were checked for HTTP/2
   bool upstream_paused_ = false;  // upstream reads stopped by backpressure
 
   // --- the exchange in flight (reset by start_next_request) ---

@@ -26,6 +26,7 @@
 #include "proxy/listener.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/tenant_setup.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 #include "routing/directory_loader.h"
 #include "routing/publisher.h"
@@ -219,6 +220,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  // TLS listeners: every certificate and key is loaded (and checked) before anything serves.
+  auto tls = proxy::TlsStore::create(config);
+  if (!tls) {
+    std::fprintf(stderr, "switchyard: %s\n", tls.error().message.c_str());
+    return 1;
+  }
+
   proxy::HealthChecker health(registry->get());
   health.start();
 
@@ -228,7 +236,7 @@ int main(int argc, char** argv) {
       fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
     }
     pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds,
-                                                   routing_setup.get()));
+                                                   routing_setup.get(), tls->get()));
   }
   for (auto& w : pool) {
     w->start();
@@ -236,6 +244,7 @@ int main(int argc, char** argv) {
   workers_started.store(true, std::memory_order_release);
   // The admin server: after the workers (its hooks read them), stopped before them.
   proxy::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {

@@ -18,6 +18,21 @@
 // at most the write low-water mark in output(); event_cb with BEV_EVENT_* flags for CONNECTED,
 // EOF, ERROR (errno set) and TIMEOUT (with READING or WRITING; that direction is disabled).
 // Every callback is the last thing a Stream method does, so a callback may free the Stream.
+//
+// TLS (start_tls_server): the same Stream over an OpenSSL SSL on the same fd, so the HTTP code
+// above it does not change. The handshake runs first on the Stream's own events (read_cb is
+// called only once decrypted application data arrived); then reads go SSL_read -> input() and
+// writes output() -> SSL_write in records of at most 16 KiB. WANT_READ/WANT_WRITE map onto the
+// same EAGAIN handling; data OpenSSL already decrypted but we did not take (a read budget, or
+// reading disabled) is picked up by re-activating the read event, since epoll cannot see it.
+//
+// In-memory pair (make_pair): two Streams without a socket, each one's output moving into the
+// other's input by evbuffer_remove_buffer from the same scheduled flush, with the same
+// callbacks: read_cb when bytes arrived, write_cb at the low-water mark, EOF when the peer is
+// destroyed or called shutdown_write(). While the reader has reading disabled, the bytes stay
+// in the writer's output (so the writer's high/low-water logic sees the backpressure) and move
+// when the reader enables reading again. No fd, no syscall; no timeouts on the write side.
+// Used between an HTTP/2 stream and its internal HTTP/1.1 connection (h2_connection.h).
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,6 +42,7 @@
 
 struct event;
 struct event_base;
+struct ssl_st;
 struct evbuffer;
 struct evbuffer_cb_info;
 
@@ -39,6 +55,9 @@ class Stream {
 
   // Takes ownership of |fd| (closed by the destructor); -1 for a Stream that will connect().
   Stream(event_base* base, int fd);
+  // Two connected in-memory Streams (see above); the caller owns both, either may be freed
+  // first (the other then reports EOF).
+  static void make_pair(event_base* base, Stream** a, Stream** b);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -58,6 +77,17 @@ class Stream {
   evbuffer* output() { return output_; }
   int fd() const { return fd_; }
 
+  // Makes this a TLS server stream: takes ownership of |ssl| (in accept state, not yet bound
+  // to a socket) and runs the handshake once enabled. A failed handshake is reported as
+  // ERROR|READING, one not finished within |handshake_timeout| as TIMEOUT|READING. Call once,
+  // before enable().
+  void start_tls_server(ssl_st* ssl, const timeval& handshake_timeout);
+  ssl_st* ssl() const { return ssl_; }
+  bool handshake_done() const { return ssl_ != nullptr && !handshaking_; }
+  // Ends the write direction: a TLS close_notify first (best effort, never blocks), then
+  // shutdown(SHUT_WR). For a lingering close once output() is empty.
+  void shutdown_write();
+
   // Writes now what a scheduled flush would write later in this loop iteration. For the owner
   // to call after it finished handling an event, so a response leaves before the rest of the
   // batch is processed (lower tail latency). Never calls a callback: errors, EAGAIN and the
@@ -75,6 +105,9 @@ class Stream {
   static void on_read_timeout(int fd, short what, void* arg);
   static void on_write_timeout(int fd, short what, void* arg);
   static void on_output_changed(evbuffer* buf, const evbuffer_cb_info* info, void* arg);
+  static void on_mem_readable(int fd, short what, void* arg);
+  // In-memory pair: moves output into the peer's input. Same contract as write_some.
+  bool write_mem(bool* wrote);
 
   void schedule_flush();
   // Writes what the kernel takes. Returns false after reporting an error through event_cb
@@ -84,6 +117,14 @@ class Stream {
   void arm_read_timer();
   void arm_write_timer();
   void watch_writable(bool on);
+  // TLS: drives the handshake; returns false after reporting a failure through event_cb.
+  bool continue_handshake();
+  static void on_handshake_timeout(int fd, short what, void* arg);
+  // TLS: reads what OpenSSL gives, up to the read budget, and calls read_cb/event_cb.
+  void read_tls();
+  // TLS: SSL_write from output(); same contract as the plain loop in write_some.
+  // Returns 1 = progress or EAGAIN-equivalent, -1 = fatal (errno or an OpenSSL error).
+  int write_tls(size_t* written, size_t budget);
 
   event_base* base_;
   int fd_;
@@ -111,6 +152,26 @@ class Stream {
   bool flush_scheduled_ = false;
   bool wrote_early_ = false;  // flush_now() wrote; the scheduled flush owes the write_cb
   bool connecting_ = false;
+
+  // --- in-memory pair (all unused when mem_ is false) ---
+  bool mem_ = false;
+  Stream* peer_ = nullptr;        // null once the peer is gone
+  bool mem_eof_ = false;          // the peer is gone or shut its write side
+  bool mem_new_data_ = false;     // bytes arrived since the last read_cb
+  bool mem_eof_reported_ = false;
+  bool mem_waiting_ = false;      // output held because the peer is not reading
+
+  // --- TLS (all unused when ssl_ is null) ---
+  ssl_st* ssl_ = nullptr;          // owned
+  event* handshake_timer_ = nullptr;
+  bool handshaking_ = false;
+  bool tls_failed_ = false;        // fatal TLS error: no close_notify on close
+  bool tls_shutdown_sent_ = false;  // close_notify sent
+  short tls_pending_end_ = 0;      // EOF/ERROR seen after data: reported on the next read round
+  int tls_pending_errno_ = 0;
+  bool read_wants_write_ = false;  // SSL_read returned WANT_WRITE: retry on writable
+  bool write_wants_read_ = false;  // SSL_write returned WANT_READ: retry after a read
+  size_t tls_retry_len_ = 0;       // length of an SSL_write to repeat after WANT_*; 0 = none
 };
 
 }  // namespace sy::proxy

@@ -14,7 +14,9 @@
 #include "common/log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
+#include "proxy/h2_connection.h"
 #include "proxy/listener.h"
+#include "proxy/stream.h"
 
 namespace sy::proxy {
 namespace {
@@ -39,8 +41,8 @@ void accept_error_cb(evconnlistener*, void* arg) {
 Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
                AccessLogWriter* log,
                const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-               const RoutingSetup* routing)
-    : id_(id), config_(config), access_log_(log) {
+               const RoutingSetup* routing, const TlsStore* tls)
+    : id_(id), config_(config), access_log_(log), tls_view_(tls) {
   // The base is touched only by this worker's thread (other threads reach it through the
   // eventfd inbox), so it needs no lock; the changelist folds an add and a delete of the same
   // fd within one loop iteration into one epoll_ctl (or none).
@@ -85,6 +87,9 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
 }
 
 Worker::~Worker() {
+  while (h2_conns_ != nullptr) {
+    destroy_h2(h2_conns_);
+  }
   while (conns_ != nullptr) {
     destroy(conns_);
   }
@@ -115,7 +120,9 @@ void Worker::join() {
 
 void Worker::run() {
   for (auto& l : listeners_) {
-    l->lev = evconnlistener_new(base_, accept_cb, l.get(), LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
+    // Backlog 0: the socket already listens with the configured backlog (listener.cpp); -1
+    // made libevent call listen(fd, 128) again, silently capping every listener at 128.
+    l->lev = evconnlistener_new(base_, accept_cb, l.get(), LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
     evconnlistener_set_error_cb(l->lev, accept_error_cb);
   }
   event_add(flush_timer_, &kFlushInterval);
@@ -219,6 +226,15 @@ void Worker::drain_now() {
   for (auto& p : pools_) {
     p->close_idle();
   }
+  // HTTP/2 first: GOAWAY, and closing an idle session closes nothing a stream still needs.
+  H2Connection* h = h2_conns_;
+  while (h != nullptr) {
+    H2Connection* next = h->next_;
+    if (h->on_drain() == H2Connection::Step::Close) {
+      destroy_h2(h);
+    }
+    h = next;
+  }
   ClientConnection* c = conns_;
   while (c != nullptr) {
     ClientConnection* next = c->next_;
@@ -239,6 +255,9 @@ void Worker::drain_timeout_cb(int, short, void* arg) {
   if (w->num_conns_ > 0) {
     SY_LOG(Warn, "worker %d: drain timeout, closing %zu connection(s)", w->id_, w->num_conns_);
   }
+  while (w->h2_conns_ != nullptr) {
+    w->destroy_h2(w->h2_conns_);
+  }
   while (w->conns_ != nullptr) {
     w->conns_->on_kill();
     w->destroy(w->conns_);
@@ -247,13 +266,27 @@ void Worker::drain_timeout_cb(int, short, void* arg) {
 }
 
 void Worker::maybe_exit() {
-  if (draining_ && num_conns_ == 0) {
+  if (draining_ && num_conns_ == 0 && num_h2_ == 0) {
     event_base_loopexit(base_, nullptr);
   }
 }
 
 void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len) {
+  SSL* ssl = nullptr;
+  std::shared_ptr<const TlsContexts> tls_pin;
+  if (listener->conf->tls.enabled) {
+    ssl = tls_view_.new_ssl(listener->conf, &tls_pin);
+    if (ssl == nullptr) {
+      SY_LOG(Error, "worker %d: listener %s: no TLS context; connection closed", id_,
+             listener->conf->name.c_str());
+      ::close(fd);
+      return;
+    }
+  }
   auto* c = new ClientConnection(this, listener, fd, peer, peer_len);
+  if (ssl != nullptr) {
+    c->use_tls(ssl, std::move(tls_pin));
+  }
   c->next_ = conns_;
   if (conns_ != nullptr) {
     conns_->prev_ = c;
@@ -279,6 +312,55 @@ void Worker::destroy(ClientConnection* c) {
   }
   --num_conns_;
   delete c;
+  maybe_exit();
+}
+
+}  // namespace sy::proxy
+
+namespace sy::proxy {
+
+void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer) {
+  auto* c = new ClientConnection(this, listener, client, peer);
+  c->next_ = conns_;
+  if (conns_ != nullptr) {
+    conns_->prev_ = c;
+  }
+  conns_ = c;
+  ++num_conns_;
+  c->start();
+}
+
+void Worker::adopt_h2(WorkerListener* listener, Stream* client,
+                      std::shared_ptr<const TlsContexts> tls_pin) {
+  auto* h = new H2Connection(this, listener, client, std::move(tls_pin));
+  h->next_ = h2_conns_;
+  if (h2_conns_ != nullptr) {
+    h2_conns_->prev_ = h;
+  }
+  h2_conns_ = h;
+  ++num_h2_;
+  if (h->start() == H2Connection::Step::Close) {
+    destroy_h2(h);
+    return;
+  }
+  if (draining_) {
+    if (h->on_drain() == H2Connection::Step::Close) {
+      destroy_h2(h);
+    }
+  }
+}
+
+void Worker::destroy_h2(H2Connection* h) {
+  if (h->prev_ != nullptr) {
+    h->prev_->next_ = h->next_;
+  } else {
+    h2_conns_ = h->next_;
+  }
+  if (h->next_ != nullptr) {
+    h->next_->prev_ = h->prev_;
+  }
+  --num_h2_;
+  delete h;
   maybe_exit();
 }
 

@@ -16,6 +16,7 @@
 #include "proxy/access_log.h"
 #include "proxy/http1_parser.h"
 #include "proxy/stats.h"
+#include "proxy/tls.h"
 #include "proxy/upstream_pool.h"
 
 struct event_base;
@@ -26,6 +27,8 @@ namespace sy::proxy {
 
 class ClientConnection;
 class Forwarder;
+class H2Connection;
+class Stream;
 struct RoutingSetup;
 class Worker;
 
@@ -41,10 +44,11 @@ struct WorkerListener {
 class Worker {
  public:
   // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
-  // configured listener with this worker's socket for it. Main thread.
+  // configured listener with this worker's socket for it. |tls| (outlives the worker; nullptr
+  // when no listener has TLS) supplies the TLS listeners' contexts. Main thread.
   Worker(int id, const conf::Config& config, const PoolRegistry& registry, AccessLogWriter* log,
          const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-         const RoutingSetup* routing = nullptr);
+         const RoutingSetup* routing = nullptr, const TlsStore* tls = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -100,6 +104,15 @@ class Worker {
 
   // Takes ownership of an accepted client socket. Worker thread only.
   void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // Takes ownership of |client|, the in-memory end of an HTTP/2 stream, as an internal
+  // HTTP/1.1 ClientConnection of |listener| for the client at |peer|. Worker thread only.
+  void adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer);
+  // Takes over |client| (a connection that turned out to speak HTTP/2) as an H2Connection.
+  // Worker thread only.
+  void adopt_h2(WorkerListener* listener, Stream* client,
+                std::shared_ptr<const TlsContexts> tls_pin);
+  // Unlinks and deletes |conn|; called only by the H2Connection's own callbacks (rule 5).
+  void destroy_h2(H2Connection* conn);
   // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
   // connection's own libevent callbacks at their very end (STYLE rule 5).
   void destroy(ClientConnection* conn);
@@ -130,12 +143,15 @@ class Worker {
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   ClientConnection* conns_ = nullptr;  // intrusive list head
   size_t num_conns_ = 0;
+  H2Connection* h2_conns_ = nullptr;  // intrusive list head
+  size_t num_h2_ = 0;
   bool draining_ = false;
   WorkerStats stats_;
   AccessLogBuffer access_log_;
   std::vector<http1::Header> headers_;
   std::string head_scratch_;
   http1::Limits parse_limits_;
+  TlsView tls_view_;
   std::thread thread_;
 };
 

@@ -238,7 +238,7 @@ TEST_CASE("unknown key") {
                         "      - address: 127.0.0.1:9001",
                     }),
                     5, 5, "listeners[0].bakclog",
-                    "unknown key (expected one of: name, address, port, pool, backlog)");
+                    "unknown key (expected one of: name, address, port, pool, backlog, tls)");
   require_one_error(doc({
                         "listeners: [{name: main, port: 8080, pool: old}]",
                         "pools: [{name: old, members: [{address: '127.0.0.1:1'}]}]",
@@ -608,7 +608,7 @@ TEST_CASE("several errors are all reported, in document order") {
       "m.yaml:5:11: listeners[0].pool: unknown pool \"nope\" (expected one of: old)",
       "m.yaml:6:11: listeners[1].name: duplicate listener name \"main\" (first at line 3)",
       "m.yaml:9:5: listeners[1].colour: unknown key (expected one of: name, address, port, "
-      "pool, backlog)",
+      "pool, backlog, tls)",
       "m.yaml:12:22: pools[0].connect_timeout: bad duration \"soon\" (expected e.g. 250ms, 2s, "
       "1m)",
       "m.yaml:16:9: pools[0].members[0].weight: duplicate key (first at line 15)",

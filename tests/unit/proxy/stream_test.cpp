@@ -238,3 +238,76 @@ TEST_CASE("flush_now writes before the loop runs; write_cb still follows from th
   delete s;
   event_base_free(base);
 }
+
+TEST_CASE("an in-memory pair moves bytes both ways with the socket callbacks") {
+  event_base* base = event_base_new();
+  Stream* a = nullptr;
+  Stream* b = nullptr;
+  Stream::make_pair(base, &a, &b);
+  Seen sa, sb;
+  a->set_callbacks(on_read, on_write, on_event, &sa);
+  b->set_callbacks(on_read, on_write, on_event, &sb);
+  a->enable(EV_READ | EV_WRITE);
+  b->enable(EV_READ | EV_WRITE);
+  evbuffer_add(a->output(), "ping", 4);
+  run_until(base, [&] { return sb.data == "ping"; });
+  CHECK(sb.data == "ping");
+  CHECK(sa.writes == 1);
+  evbuffer_add(b->output(), "pong", 4);
+  run_until(base, [&] { return sa.data == "pong"; });
+  CHECK(sa.data == "pong");
+  CHECK(a->fd() == -1);
+  delete a;
+  delete b;
+  event_base_free(base);
+}
+
+TEST_CASE("an in-memory pair holds output while the reader is disabled") {
+  event_base* base = event_base_new();
+  Stream* a = nullptr;
+  Stream* b = nullptr;
+  Stream::make_pair(base, &a, &b);
+  Seen sa, sb;
+  a->set_callbacks(on_read, on_write, on_event, &sa);
+  b->set_callbacks(on_read, on_write, on_event, &sb);
+  a->enable(EV_READ | EV_WRITE);
+  b->enable(EV_WRITE);  // not reading
+  evbuffer_add(a->output(), "held", 4);
+  run_until(base, [&] { return false; });
+  CHECK(evbuffer_get_length(a->output()) == 4);  // backpressure stays with the writer
+  CHECK(sb.reads == 0);
+  CHECK(sa.writes == 0);
+  b->enable(EV_READ);
+  run_until(base, [&] { return sb.data == "held"; });
+  CHECK(sb.data == "held");
+  CHECK(sa.writes == 1);
+  delete a;
+  delete b;
+  event_base_free(base);
+}
+
+TEST_CASE("an in-memory pair reports EOF after the data when a side goes away") {
+  event_base* base = event_base_new();
+  Stream* a = nullptr;
+  Stream* b = nullptr;
+  Stream::make_pair(base, &a, &b);
+  Seen sa, sb;
+  a->set_callbacks(on_read, on_write, on_event, &sa);
+  b->set_callbacks(on_read, on_write, on_event, &sb);
+  a->enable(EV_READ | EV_WRITE);
+  b->enable(EV_READ | EV_WRITE);
+  evbuffer_add(a->output(), "last", 4);
+  run_until(base, [&] { return sb.data == "last"; });
+  a->shutdown_write();
+  run_until(base, [&] { return sb.last_event != 0; });
+  CHECK(sb.last_event == (BEV_EVENT_EOF | BEV_EVENT_READING));
+  // Writing to a side whose peer is gone is an error, as on a closed socket.
+  delete a;
+  sb.last_event = 0;
+  evbuffer_add(b->output(), "x", 1);
+  run_until(base, [&] { return sb.last_event != 0; });
+  CHECK((sb.last_event & BEV_EVENT_ERROR) != 0);
+  CHECK(sb.last_errno == EPIPE);
+  delete b;
+  event_base_free(base);
+}

@@ -1,0 +1,139 @@
+#pragma once
+// A downstream HTTP/2 connection (h2 negotiated by ALPN on a TLS listener, or h2c with prior
+// knowledge on a cleartext one): one nghttp2 server session driven through the memory API
+// (mem_recv/mem_send) into the client Stream's output, which stops growing above kOutputCap.
+//
+// Each HTTP/2 stream is carried out by the HTTP/1.1 path itself, so routing (proxy, 307,
+// CTX errors, hold), upstream pools, retries, timeouts and the access log are the same code
+// for every protocol (nothing is copied):
+//
+//   client ══h2══▶ H2Connection ── stream 1: Stream ◀═pair═▶ Stream: ClientConnection ──▶ pool
+//                               └─ stream 3: Stream ◀═pair═▶ Stream: ClientConnection ──▶ pool
+//
+// For each request the session writes an HTTP/1.1 head (h2_convert.h) and the body (chunked
+// unless content-length was given) into its end of an in-memory Stream pair
+// (Stream::make_pair: evbuffer moves, no fd, no syscall); the worker adopts the other end as an
+// internal ClientConnection with the client's address. The HTTP/1.1 response coming back is
+// parsed with the HTTP/1 codec and submitted as HTTP/2 HEADERS + DATA.
+//
+// Flow control follows backpressure on both sides: request DATA is acknowledged to the client
+// (nghttp2_session_consume, automatic WINDOW_UPDATE off) only while the pair is below its
+// high-water mark, and again as it drains; response DATA is produced by a deferred data
+// provider from a per-stream buffer, and the pair is not read while that buffer holds
+// more than kBodyCap (64 KiB) — which in turn stops the ClientConnection reading the upstream.
+//
+// Protection: SETTINGS_MAX_CONCURRENT_STREAMS (100), a header list size limit
+// (limits.max_header_bytes, enforced per stream), at most kMaxContinuations CONTINUATION frames
+// per header block, nghttp2's caps on queued SETTINGS/PING ACKs (max_outbound_ack) and on
+// SETTINGS entries, and a rapid-reset guard (CVE-2023-44487): more than kMaxResetsPerWindow
+// RST_STREAM frames from the client within kResetWindowMs ends the session with GOAWAY
+// ENHANCE_YOUR_CALM.
+//
+// Ownership (STYLE rule 5): the worker owns H2Connections (its h2 list) and destroys one only
+// when a static callback here returns Close. Streams closed by nghttp2 are moved to a
+// deferred-delete list and freed at the end of the callback that closed them.
+// Thread: worker thread only.
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/h2_convert.h"
+#include "proxy/http1_parser.h"
+
+struct event;
+struct evbuffer;
+struct nghttp2_session;
+
+namespace sy::proxy {
+
+class Stream;
+class Worker;
+struct WorkerListener;
+struct TlsContexts;
+
+class H2Connection {
+ public:
+  enum class Step { Keep, Close };
+
+  // Takes ownership of |client| (connected, TLS done when TLS) and |tls_pin|. Its bytes not
+  // yet consumed (the preface onwards) are processed from the loop soon after start().
+  H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
+               std::shared_ptr<const TlsContexts> tls_pin);
+  ~H2Connection();  // frees every stream (its pair end: the internal side sees EOF) and the session
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // Close = could not set up the session (the caller destroys it).
+  Step start();
+  // Graceful drain: GOAWAY (NO_ERROR) now; streams in flight finish. Close = nothing left.
+  Step on_drain();
+
+  H2Connection* prev_ = nullptr;  // Worker's intrusive list
+  H2Connection* next_ = nullptr;
+
+  struct H2Stream;  // one request/response (h2_connection.cpp)
+
+ private:
+  static void client_read_cb(Stream* s, void* arg);
+  static void client_write_cb(Stream* s, void* arg);
+  static void client_event_cb(Stream* s, short what, void* arg);
+  static void pipe_read_cb(Stream* s, void* arg);
+  static void pipe_write_cb(Stream* s, void* arg);
+  static void pipe_event_cb(Stream* s, short what, void* arg);
+  static void idle_pipe_read_cb(Stream* s, void* arg);
+  static void idle_pipe_event_cb(Stream* s, short what, void* arg);
+  static void timer_cb(int fd, short what, void* arg);
+  static void resume_cb(int fd, short what, void* arg);
+  static void finish(H2Connection* c, Step step);
+
+ public:  // for the nghttp2 callbacks in the .cpp (file-local functions)
+  Step on_client_read();
+  void adopt_stream(std::unique_ptr<H2Stream> st);  // a new request stream (HEADERS begun)
+  bool send_pending();  // false: session error
+  void stream_closed(H2Stream* st);
+  bool start_request(H2Stream* st);  // headers complete: open the pair, write the head
+  void request_data(H2Stream* st, const uint8_t* data, size_t len);
+  void request_end(H2Stream* st);
+  void consume_request_data(H2Stream* st);
+  bool on_reset_from_client();  // false: rapid reset, session terminated
+  int continuation_count_ = 0;  // CONTINUATION frames in the current header block
+  Worker* worker() const { return worker_; }
+
+ private:
+  Step on_pipe_read(H2Stream* st);
+  Step on_pipe_event(H2Stream* st, short what);
+  Step after_event();  // flush nghttp2's output, free closed streams, decide whether to close
+  bool parse_response_head(H2Stream* st);
+  // After a complete keep-alive exchange, keeps |st|'s pair (and its internal connection) for
+  // the session's next stream.
+  void maybe_recycle_pipe(H2Stream* st);
+  void drop_idle_pipe(Stream* pipe);
+  void move_response_body(H2Stream* st);
+  void arm_idle_timer();
+
+  Worker* worker_;
+  WorkerListener* listener_;
+  Stream* client_;
+  std::shared_ptr<const TlsContexts> tls_pin_;
+  sockaddr_storage peer_{};
+  int peer_len_ = 0;
+  nghttp2_session* session_ = nullptr;
+  event* timer_ = nullptr;      // idle timeout (no stream open)
+  event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
+  std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::vector<std::unique_ptr<H2Stream>> closed_;  // deferred delete
+  std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
+  std::string scratch_;          // request head being built
+  uint64_t reset_window_start_ms_ = 0;
+  int resets_in_window_ = 0;
+  bool draining_ = false;
+  bool failed_ = false;  // session error: flush what is queued, then close
+  bool lingering_ = false;  // FIN sent; discarding input until the client closes (or 2 s)
+};
+
+}  // namespace sy::proxy

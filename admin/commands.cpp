@@ -674,6 +674,14 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
 Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
   return with_db(env, [&](routing::Db& db) {
     auto r = read_run_status(db);
+    if (!r.ok() && r.error().code == Errc::NotFound && env.upgrade_running->load()) {
+      // The job has started here but has not yet written its run row (it takes the
+      // driver lock and registers the server first): say so instead of "no run yet".
+      return ok_reply(Json::object()
+                          .set("status", "starting")
+                          .set("driving_here", true)
+                          .set("schemas", Json::array()));
+    }
     if (!r.ok()) {
       return error_reply(r.error());
     }

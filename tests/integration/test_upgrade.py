@@ -161,11 +161,18 @@ class UpgradeTest(ProxyTestCase):
     def ctl_json(self, sy, *args):
         return json.loads(self.ctl(sy, "--json", *args).stdout)
 
+    def wait_new_heartbeat(self, sy):
+        """`cluster mixed` needs a live new-role instance; its first heartbeat may lag its start."""
+        wait_for(lambda: any(i["role"] == "new"
+                             for i in self.ctl_json(sy, "show", "instances")["instances"]),
+                 timeout=30, what="the new-role instance's first heartbeat")
+
     def prepare_cluster(self, sy):
         """Registers the new server and walks the cluster to RUNNING_UPGRADE_TASKS."""
         new_url = f"http://{self.new.listeners['main']}"
         self.ctl(sy, "server", "register", "app-new", "--pool", "new", "--version", "8.0",
                  "--redirect-url", new_url)
+        self.wait_new_heartbeat(sy)
         for step in (("prepare", "app-new"), ("mixed",), ("ready",), ("approve",)):
             self.ctl(sy, "cluster", *step)
         self.assertIn("RUNNING_UPGRADE_TASKS", self.ctl(sy, "cluster", "status").stdout)
@@ -358,6 +365,7 @@ class ClusterStateTest(UpgradeTest):
         self.ctl(self.old, "cluster", "cancel")
         self.assertIn("STABLE", self.ctl(self.old, "cluster", "status").stdout)
         # ... and refused after one has: the one-way door.
+        self.wait_new_heartbeat(self.old)
         for step in (("prepare", "app-new"), ("mixed",)):
             self.ctl(self.old, "cluster", *step)
         self.ctl(self.old, "schema", "move", self.schemas[0], "--server", "2")

@@ -281,6 +281,11 @@ sleep 1
 
 run_ctl() { echo "  \$ switchyardctl $*"; "$ctl" -s "$dir/admin-old.sock" "$@" | sed 's/^/    /'; }
 say "register the new server and walk the cluster to RUNNING_UPGRADE_TASKS"
+# `cluster mixed` needs a live new-role instance: wait for its first heartbeat (at most ~1 s).
+for _ in $(seq 100); do
+  "$ctl" -s "$dir/admin-old.sock" --json show instances | grep -q '"role": *"new"' && break
+  sleep 0.1
+done
 run_ctl server register app-8.0 --pool new --version 8.0 --redirect-url "http://$unew"
 run_ctl cluster prepare app-8.0
 run_ctl cluster mixed
@@ -295,7 +300,7 @@ sleep 1
 touch "$dir/load.stop"
 wait "$load_pid" || true
 run_ctl cluster status
-run_ctl schema list | head -n 6
+{ run_ctl schema list || true; } | head -n 6
 echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 20 schemas ($(( (t1 - t0) / 20000000 )) ms per schema)"
 python3 -c '
 import json, sys

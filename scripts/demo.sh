@@ -305,9 +305,10 @@ echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 20 schemas ($(( (t1 - t0)
 python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-print(f"  the client during the upgrade: {s[\"ok\"]} requests answered, {s[\"failed\"]} failed, "
-      f"{s[\"redirects_followed\"]} redirects followed, longest request {s[\"max_request_ms\"]} ms, "
-      f"answered by {s[\"answered_by\"]}")
+print("  the client during the upgrade: {ok} requests answered, {failed} failed, "
+      "{redirects_followed} redirects followed, longest request {max_request_ms} ms, "
+      "answered by {answered_by}".format(**s))
+sys.exit(1 if s["failed"] else 0)
 ' "$dir/load.json"
 
 say "graceful shutdown (SIGTERM)"

@@ -131,6 +131,22 @@ Reply with_db(CommandEnv& env, Fn&& fn) {
   return fn(**db);
 }
 
+// A `show`/`list` reply: {key: [row_json(row) for row in read(db)]}.
+template <class Read, class RowJson>
+Reply rows_reply(CommandEnv& env, const char* key, Read&& read, RowJson&& row_json) {
+  return with_db(env, [&](routing::Db& db) {
+    auto r = read(db);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json rows = Json::array();
+    for (const auto& row : *r) {
+      rows.push(row_json(row));
+    }
+    return ok_reply(Json::object().set(key, std::move(rows)));
+  });
+}
+
 Json server_json(const ServerInfo& s) {
   return Json::object()
       .set("id", s.id)
@@ -285,31 +301,11 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_server_list(CommandEnv& env, const Args&) {
-  return with_db(env, [](routing::Db& db) {
-    auto r = list_servers(db);
-    if (!r.ok()) {
-      return error_reply(r.error());
-    }
-    Json rows = Json::array();
-    for (const auto& s : *r) {
-      rows.push(server_json(s));
-    }
-    return ok_reply(Json::object().set("servers", std::move(rows)));
-  });
+  return rows_reply(env, "servers", [](routing::Db& db) { return list_servers(db); }, server_json);
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
-  return with_db(env, [](routing::Db& db) {
-    auto r = list_schemas(db);
-    if (!r.ok()) {
-      return error_reply(r.error());
-    }
-    Json rows = Json::array();
-    for (const auto& s : *r) {
-      rows.push(schema_json(s));
-    }
-    return ok_reply(Json::object().set("schemas", std::move(rows)));
-  });
+  return rows_reply(env, "schemas", [](routing::Db& db) { return list_schemas(db); }, schema_json);
 }
 
 Reply cmd_show_context(CommandEnv& env, const Args& a) {
@@ -365,30 +361,24 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
-  return with_db(env, [](routing::Db& db) {
-    auto r = list_runs(db, 20);
-    if (!r.ok()) {
-      return error_reply(r.error());
-    }
-    Json rows = Json::array();
-    for (const auto& run : *r) {
-      int done = 0, failed = 0;
-      for (const auto& s : run.schemas) {
-        done += s.status == "done";
-        failed += s.status == "failed";
-      }
-      rows.push(Json::object()
-                    .set("run_id", run.run_id)
-                    .set("status", run.status)
-                    .set("target_server_id", run.target_server_id)
-                    .set("schemas", static_cast<uint64_t>(run.schemas.size()))
-                    .set("done", done)
-                    .set("failed", failed)
-                    .set("started_unix_ms", run.started_unix_ms)
-                    .set("finished_unix_ms", run.finished_unix_ms));
-    }
-    return ok_reply(Json::object().set("runs", std::move(rows)));
-  });
+  return rows_reply(
+      env, "runs", [](routing::Db& db) { return list_runs(db, 20); },
+      [](const RunStatus& run) {
+        int done = 0, failed = 0;
+        for (const auto& s : run.schemas) {
+          done += s.status == "done";
+          failed += s.status == "failed";
+        }
+        return Json::object()
+            .set("run_id", run.run_id)
+            .set("status", run.status)
+            .set("target_server_id", run.target_server_id)
+            .set("schemas", static_cast<uint64_t>(run.schemas.size()))
+            .set("done", done)
+            .set("failed", failed)
+            .set("started_unix_ms", run.started_unix_ms)
+            .set("finished_unix_ms", run.finished_unix_ms);
+      });
 }
 
 Json cluster_json(const ClusterStatus& s) {

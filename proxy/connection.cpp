@@ -139,6 +139,9 @@ ClientConnection::~ClientConnection() {
   if (phase_ == Phase::Held) {
     worker_->forwarder()->hold().remove(this);
   }
+  if (hold_watch_ != nullptr) {
+    event_free(hold_watch_);
+  }
   if (upstream_ != nullptr) {
     release_upstream(false);
   }
@@ -225,6 +228,38 @@ void ClientConnection::upstream_event_cb(Stream*, short what, void* arg) {
 void ClientConnection::timer_cb(int, short, void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   finish(c, c->on_timer());
+}
+
+void ClientConnection::hold_closed_cb(int, short, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  if (c->phase_ != Phase::Held) {
+    return;
+  }
+  // The client closed (or half-closed) while its request waited: like nginx with EPOLLRDHUP,
+  // treat it as gone. Its hold slot is freed now; nothing was sent upstream.
+  c->worker_->forwarder()->hold().remove(c);
+  c->worker_->stats().inc(Stat::ClientAborts);
+  c->set_termination("CW");
+  c->log_exchange();
+  finish(c, Step::Close);
+}
+
+void ClientConnection::watch_hold(bool on) {
+  if (!on) {
+    if (hold_watch_ != nullptr) {
+      event_del(hold_watch_);
+    }
+    return;
+  }
+  if (client_->fd() < 0) {
+    return;  // an HTTP/2 stream: its session frees the pair end on RST_STREAM, we see EOF
+  }
+  if (hold_watch_ == nullptr) {
+    hold_watch_ = event_new(worker_->base(), client_->fd(), EV_CLOSED, hold_closed_cb, this);
+  }
+  if (hold_watch_ != nullptr) {
+    event_add(hold_watch_, nullptr);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,6 +396,7 @@ ClientConnection::Step ClientConnection::on_timer() {
   if (phase_ == Phase::Held) {
     // Held past routing.hold.max_wait: re-deciding parks nothing and answers 503.
     worker_->forwarder()->hold().remove(this);
+    watch_hold(false);
     phase_ = Phase::ReadHead;
     return parse_head();
   }
@@ -600,7 +636,10 @@ ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
     hold_deadline_ms_ = now + fw->hold().limits().max_wait_ms;
     worker_->stats().inc(Stat::RouteHolds);
   }
-  if (now >= hold_deadline_ms_ || !fw->hold().park(this, head_len)) {
+  // What the proxy holds in memory for this request: its head plus whatever body (and
+  // pipelined bytes) arrived with it; reading stops below, so the rest stays in the kernel.
+  const uint64_t buffered = evbuffer_get_length(client_->input());
+  if (now >= hold_deadline_ms_ || !fw->hold().park(this, buffered)) {
     route_ = "hold-refused";
     worker_->stats().inc(Stat::HoldRefused);
     worker_->stats().inc_error("CTX-0021");
@@ -612,6 +651,7 @@ ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
   // The head stays in the client input; reading stops until the schema is enabled.
   phase_ = Phase::Held;
   client_->disable(EV_READ);
+  watch_hold(true);
   arm_timer(hold_deadline_ms_ - now);
   return Step::Keep;
 }
@@ -620,6 +660,7 @@ ClientConnection::Step ClientConnection::on_release() {
   if (phase_ != Phase::Held) {
     return Step::Keep;
   }
+  watch_hold(false);
   phase_ = Phase::ReadHead;
   return parse_head();
 }

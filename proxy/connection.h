@@ -129,6 +129,10 @@ class ClientConnection {
   // resume event (bounds recursion when many pipelined requests get local answers).
   Step start_next_request(bool parse_now = true);
   static void resume_cb(int fd, short what, void* arg);
+  // While held, reading is off; this EV_CLOSED watch (EPOLLRDHUP) notices a client that gives
+  // up, so its hold slot is freed at once instead of at max_wait.
+  static void hold_closed_cb(int fd, short what, void* arg);
+  void watch_hold(bool on);
   // Sends a proxy-generated error response and closes after it. |termination| is 2 chars.
   Step respond_error(int status, const std::string& body, const char* termination);
   // Ends the exchange abnormally after response bytes were already sent: logs and closes now.
@@ -150,6 +154,7 @@ class ClientConnection {
   Stream* upstream_ = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
   event* timer_ = nullptr;
+  event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later
   int local_depth_ = 0;         // nested local answers on the current call stack
   std::string client_label_;  // "ip:port"

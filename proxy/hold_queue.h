@@ -3,7 +3,8 @@
 //
 // One HoldQueue per worker, worker thread only. It is the bookkeeping of the per-worker bounds;
 // the connection does the rest:
-//   - park() refuses (returns false) when the count or byte bound would be passed: the caller
+//   - park() refuses (returns false) when the count or byte bound would be passed (bytes =
+//     what the connection has buffered: head, any body read with it, pipelined data): the caller
 //     answers 503 with Retry-After at once, so nothing waits without a bound;
 //   - each held connection arms its own timer for max_wait (the time bound);
 //   - on a new routing snapshot the worker takes every entry back with release_all(), in
@@ -21,7 +22,7 @@ namespace sy::proxy {
 
 struct HoldLimits {
   size_t max_requests = 1000;            // parked requests per worker; 0 = holding disabled
-  uint64_t max_bytes = 8 * 1024 * 1024;  // buffered request bytes (the heads) per worker
+  uint64_t max_bytes = 8 * 1024 * 1024;  // request bytes buffered (head + body read so far) per worker
   uint64_t max_wait_ms = 10000;          // longest time one request stays parked
 };
 

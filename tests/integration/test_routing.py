@@ -11,6 +11,7 @@ new-role instance). Schemas s1..s4 start on server 1; contexts 11, 12 in s1, 21 
 """
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -251,6 +252,54 @@ class RoutingTest(ProxyTestCase):
         self.assertIn("Retry-After: 1", text)
         self.assertIn("CTX-0021", text)
         self.assertGreater(elapsed, 0.6)
+
+    def test_hold_count_and_byte_bounds_answer_503_at_once(self):
+        self.old.stop()
+        self.old = self.start("old", "old",
+                              extra="  hold: {max_requests: 2, max_bytes: 4k, max_wait: 60s}\n")
+        self.db.sql("UPDATE sy_schemas SET state='disabled' WHERE name='s3'")
+        time.sleep(0.5)
+        # Eight requests on two workers with room for two each: at least four are refused at
+        # once (long before max_wait), the others stay held.
+        conns = []
+        for _ in range(8):
+            s = socket.create_connection(self.old.addr(), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Context-Id: 31\r\n\r\n")
+            conns.append(s)
+        time.sleep(1.0)
+        answered, _, _ = select.select(conns, [], [], 0)
+        self.assertGreaterEqual(len(answered), 4)
+        self.assertLess(len(answered), 8, "nothing was held")
+        for s in answered:
+            reply = s.recv(4096)
+            self.assertIn(b"HTTP/1.1 503", reply)
+            self.assertIn(b"CTX-0021", reply)
+        for s in conns:
+            s.close()
+        time.sleep(0.3)  # the closed ones leave the queue
+        # One request whose body alone passes the byte bound: refused at once too, because
+        # the body bytes the proxy has already read count, not only the head.
+        body = b"x" * 16384
+        s = socket.create_connection(self.old.addr(), timeout=10)
+        s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nX-Context-Id: 31\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        self.assertIn(b"HTTP/1.1 503", data)
+        # A small request still fits and is held, then answered once the schema is enabled.
+        result = {}
+        th = threading.Thread(target=lambda: result.update(r=self.get(self.old, "/", 31)))
+        th.start()
+        time.sleep(0.5)
+        self.assertTrue(th.is_alive(), f"request was not held: {result}")
+        self.db.sql("UPDATE sy_schemas SET state='enabled' WHERE name='s3'")
+        th.join(timeout=10)
+        self.assertEqual(result["r"][0], 200)
 
     # --- fleet awareness ----------------------------------------------------------------------
 

@@ -582,6 +582,9 @@ SSL* UpstreamTls::new_ssl(const std::string& name, SSL_SESSION** session_slot) c
 }
 
 std::string describe_tls_client_failure(const SSL* ssl, unsigned long ssl_error, int sys_errno) {
+  // Loads the reason strings once (a no-op afterwards), so the text never depends on whether
+  // this process happened to build a context first.
+  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
   // With verify: false the result is only informative: it did not fail the handshake.
   long verify = ssl != nullptr && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0
                     ? SSL_get_verify_result(ssl)

@@ -20,9 +20,9 @@ tests. Endpoints (any method unless noted):
                        resumed a TLS session, the CNs of the client certificates seen
 
 Usage: backend.py --port P [--name N] [--version V] [--ready-file F]
-                  [--tls-cert C --tls-key K [--tls-client-ca CA]]
+                  [--tls-cert C --tls-key K [--tls-client-ca CA] [--tls-max-version 1.2]]
 With --tls-cert/--tls-key the origin speaks TLS (1.2+, Python's ssl); --tls-client-ca makes it
-require a client certificate signed by CA (mutual TLS).
+require a client certificate signed by CA (mutual TLS); --tls-max-version 1.2 keeps it at 1.2.
 Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
 """
 import argparse
@@ -253,6 +253,7 @@ async def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca")
+    ap.add_argument("--tls-max-version", choices=["1.2", "1.3"], default="1.3")
     args = ap.parse_args()
     backend = Backend(args.name, args.version)
     ctx = None
@@ -260,6 +261,8 @@ async def main():
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if args.tls_max_version == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         ctx.set_alpn_protocols(["http/1.1"])
         if args.tls_client_ca:

@@ -63,7 +63,7 @@ class Pki:
 class TlsBackend:
     """tests/backend/backend.py speaking TLS on a free loopback port."""
 
-    def __init__(self, workdir, name, cert, key, client_ca=None):
+    def __init__(self, workdir, name, cert, key, client_ca=None, max_version=None):
         self.name = name
         ready = os.path.join(workdir, f"backend-{name}.ready")
         self.log_path = os.path.join(workdir, f"backend-{name}.log")
@@ -72,6 +72,8 @@ class TlsBackend:
                 "--ready-file", ready, "--tls-cert", cert, "--tls-key", key]
         if client_ca:
             args += ["--tls-client-ca", client_ca]
+        if max_version:
+            args += ["--tls-max-version", max_version]
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
         info = wait_for(lambda: self._ready(ready), what=f"backend {name} to start")
         self.port = int(info["port"])
@@ -157,9 +159,9 @@ class UpstreamTlsTest(ProxyTestCase):
         self.server = self.pki.leaf(self.ca, "origin",
                                     ["DNS:app.test", "DNS:localhost", "IP:127.0.0.1"])
 
-    def tls_backend(self, name="tls-a", cert=None, client_ca=None):
+    def tls_backend(self, name="tls-a", cert=None, client_ca=None, max_version=None):
         cert, key = cert or self.server
-        b = TlsBackend(self.workdir, name, cert, key, client_ca)
+        b = TlsBackend(self.workdir, name, cert, key, client_ca, max_version)
         self._procs.append(b)
         return b
 
@@ -267,6 +269,24 @@ class UpstreamTlsTest(ProxyTestCase):
         conns, resumed, _ = b.conns()
         self.assertEqual(conns, 10)
         self.assertGreaterEqual(resumed, 8, "reconnects did full handshakes")
+
+    def test_tls_1_2_member_with_keep_alive_and_resumption(self):
+        b = self.tls_backend(max_version="1.2")
+        sy = self.proxy([b.address], tls_block(ca=self.ca[0]),
+                        extra="max_idle_connections: 0\n")
+        for i in range(6):
+            self.assertEqual(curl_status(sy.url(f"/?i={i}")), (200, b"tls-a v1\n"))
+        conns, resumed, _ = b.conns()
+        self.assertEqual(conns, 6)
+        self.assertGreaterEqual(resumed, 4, "TLS 1.2 reconnects did full handshakes")
+
+    def test_min_version_1_3_refuses_a_tls_1_2_member(self):
+        b = self.tls_backend(max_version="1.2")
+        sy = self.proxy([b.address], tls_block(ca=self.ca[0], min_version="1.3"),
+                        extra="retries: 0\n")
+        code, body = curl_status(sy.url("/"))
+        self.assertEqual(code, 502)
+        self.assertIn(b"upstream TLS handshake failed", body)
 
     def test_session_reuse_off_does_full_handshakes(self):
         b = self.tls_backend()

@@ -480,9 +480,12 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::build(const conf::Pool& pool,
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
   // Partial and moving writes: Stream::write_tls hands SSL_write evbuffer_pullup() memory,
-  // which may move between a WANT_WRITE and the retry.
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+  // which may move between a WANT_WRITE and the retry. Unlike the listeners, no
+  // SSL_MODE_RELEASE_BUFFERS: idle upstream connections are few (max_idle_connections per
+  // member per worker, about 35 KiB of record buffers each), and freeing and reallocating the
+  // buffers on every exchange cost 11% more CPU per keep-alive request and 20% per new
+  // connection (bench/RESULTS.md).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1) {
     return make_error(Errc::Internal, where + ": cipher list: " + openssl_error());
   }

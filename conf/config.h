@@ -90,6 +90,25 @@ struct Member {
 
 enum class Balance { RoundRobin, LeastConn };
 
+// TLS from Switchyard to the members of a pool (present when the pool has a `tls` mapping).
+// Relative paths are relative to the directory of the configuration file; the files are read
+// at start-up (a pool's TLS settings change only with a restart).
+struct PoolTls {
+  bool enabled = false;             // true when the `tls` mapping is present
+  bool verify = true;               // check the member's certificate chain and name
+  std::string ca;                   // PEM CA bundle to verify against; "" = the system store
+  std::string server_name;          // SNI and the name the certificate must carry; "" = the
+                                    // member's host (an IP literal is checked as an IP and
+                                    // sends no SNI)
+  std::string cert;                 // client certificate chain (PEM) for mutual TLS; with key
+  std::string key;                  // its private key (PEM); with cert
+  std::string min_version = "1.2";  // "1.2" | "1.3"; never below 1.2
+  bool session_reuse = true;        // resume the last session per member per worker
+  Mark mark;
+
+  bool operator==(const PoolTls&) const = default;
+};
+
 struct Pool {
   std::string name;     // unique
   std::string version;  // free-form version label, e.g. "7.10.6"; reported in stats
@@ -97,10 +116,11 @@ struct Pool {
   std::vector<Member> members;  // non-empty
   HealthCheck health_check;
   PassiveEjection passive_ejection;
-  Millis connect_timeout{2000};    // TCP connect to a member; > 0
+  Millis connect_timeout{2000};    // TCP connect (+ TLS handshake) to a member; > 0
   Millis response_timeout{30000};  // upstream silence while a response is awaited/read; > 0
   int max_idle_connections = 64;   // idle keep-alive upstream connections per member per worker
   int retries = 2;                 // extra members tried when a connect fails (no byte sent)
+  PoolTls tls;                     // TLS to the members; tls.enabled = false: cleartext
   Mark mark;
 
   bool operator==(const Pool&) const = default;

@@ -205,6 +205,9 @@ private:
   void listener_tls(const YAML::Node& node, const std::string& path, ListenerTls* out);
   void tls_certificate(const YAML::Node& node, const std::string& path, TlsCertificate* out);
   void pool(const YAML::Node& node, const std::string& path, Pool* out);
+  void pool_tls(const YAML::Node& node, const std::string& path, PoolTls* out);
+  ValueFn pem_file(std::string* out);
+  ValueFn server_name(std::string* out);
   void member(const YAML::Node& node, const std::string& path, Member* out);
   void limits(const YAML::Node& node, const std::string& path, Limits* out);
   void database(const YAML::Node& node, const std::string& path, Database* out);
@@ -856,6 +859,10 @@ void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
           {"max_idle_connections", kOptional, integer(&out->max_idle_connections, 0, INT_MAX)},
           {"retries", kOptional, integer(&out->retries, 0, 10)},
           {"members", kRequired, list(&out->members, "member", &Decoder::member)},
+          {"tls", kOptional, nested([this, out](const YAML::Node& n, const std::string& p) {
+             out->tls.enabled = true;
+             pool_tls(n, p, &out->tls);
+           })},
           {"health_check", kOptional, nested([this, hc](const YAML::Node& n, const std::string& p) {
              mapping(n, p,
                      {
@@ -878,6 +885,64 @@ void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
                      });
            })},
       });
+}
+
+Decoder::ValueFn Decoder::pem_file(std::string* out) {
+  return [this, out](const YAML::Node& n, const std::string& p) {
+    if (!string(out)(n, p)) {
+      return false;
+    }
+    if (out->empty()) {
+      error(p, "must not be empty (expected the path of a PEM file)");
+      return false;
+    }
+    return true;
+  };
+}
+
+// A DNS name (letters, digits, '-', dots; labels of 1..63, at most 253 in all) or an IP literal.
+Decoder::ValueFn Decoder::server_name(std::string* out) {
+  return [this, out](const YAML::Node& n, const std::string& p) {
+    if (!n.IsScalar()) {
+      return wrong_type(n, p, "a host name or an IP address");
+    }
+    const std::string& text = n.Scalar();
+    bool good = !text.empty() && text.size() <= 253;
+    size_t label = 0;
+    for (size_t i = 0; good && i < text.size(); ++i) {
+      char c = text[i];
+      if (c == '.') {
+        good = label > 0;
+        label = 0;
+      } else {
+        good = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-') &&
+               ++label <= 63;
+      }
+    }
+    good = good && label > 0;
+    if (!good && !is_ip_literal(text)) {
+      error(p, "bad server name " + quoted(text) +
+                   " (expected a host name like app.example.com or an IP address)");
+      return false;
+    }
+    *out = text;
+    return true;
+  };
+}
+
+void Decoder::pool_tls(const YAML::Node& node, const std::string& path, PoolTls* out) {
+  out->mark = positions_->find(path);
+  mapping(node, path,
+          {
+              {"verify", kOptional, boolean(&out->verify)},
+              {"ca", kOptional, pem_file(&out->ca)},
+              {"server_name", kOptional, server_name(&out->server_name)},
+              {"cert", kOptional, pem_file(&out->cert)},
+              {"key", kOptional, pem_file(&out->key)},
+              {"min_version", kOptional, one_of(&out->min_version, {"1.2", "1.3"})},
+              {"session_reuse", kOptional, boolean(&out->session_reuse)},
+          });
 }
 
 void Decoder::member(const YAML::Node& node, const std::string& path, Member* out) {

@@ -39,6 +39,7 @@ public:
     unique_members();
     limits();
     health_checks();
+    pool_tls();
     routing();
     database();
     admin();
@@ -153,6 +154,23 @@ private:
       error("limits.max_header_bytes",
             "is " + header + " bytes, less than limits.max_uri_bytes (default " + uri +
                 ") (expected >= limits.max_uri_bytes, or set limits.max_uri_bytes too)");
+    }
+  }
+
+  // A client certificate needs its key and a key its certificate.
+  void pool_tls() {
+    for (size_t i = 0; i < config_.pools.size(); ++i) {
+      std::string base = index_path("pools", i, "tls");
+      const PoolTls& t = config_.pools[i].tls;
+      if (!t.enabled || positions_.failed(base) || positions_.failed(base + ".cert") ||
+          positions_.failed(base + ".key")) {
+        continue;
+      }
+      if (!t.cert.empty() && t.key.empty()) {
+        error(base + ".cert", "a client certificate needs its key (expected " + base + ".key)");
+      } else if (t.cert.empty() && !t.key.empty()) {
+        error(base + ".key", "a client key needs its certificate (expected " + base + ".cert)");
+      }
     }
   }
 

@@ -120,6 +120,14 @@ Result<admin::ReloadOutcome> Reloader::reload() {
   } else {
     out.needs_restart.push_back("pools (names, members or pool settings changed)");
   }
+  // Upstream TLS is built into the pools at start (CA and client certificate files are read
+  // then): say so by name, even when the pools changed otherwise too.
+  for (const auto& np : next.pools) {
+    const conf::Pool* op = current_.find_pool(np.name);
+    if (op != nullptr && !(op->tls == np.tls)) {
+      out.needs_restart.push_back("pools." + np.name + ".tls (upstream TLS settings)");
+    }
+  }
   if (next.workers != current_.workers) out.needs_restart.push_back("workers");
   if (!(next.listeners == current_.listeners)) out.needs_restart.push_back("listeners");
   if (!(next.limits == current_.limits)) out.needs_restart.push_back("limits");

@@ -809,6 +809,18 @@ ClientConnection::Step ClientConnection::connect_upstream() {
     upstream_->set_callbacks(upstream_read_cb, upstream_write_cb, upstream_event_cb, this);
     timeval ctv = ms_to_tv(static_cast<uint64_t>(pc.connect_timeout.count()));
     upstream_->set_timeouts(nullptr, &ctv);
+    if (pool->tls() != nullptr) {
+      // TLS member: CONNECTED arrives after the handshake, both within connect_timeout.
+      SSL* ssl = pool->new_tls(m);
+      if (ssl == nullptr) {
+        Step s = on_connect_failed("upstream TLS: cannot create a session (out of memory)");
+        if (s == Step::Close || phase_ != Phase::Connecting || upstream_ != nullptr) {
+          return s;
+        }
+        continue;
+      }
+      upstream_->start_tls_client(ssl, ctv);
+    }
     upstream_->enable(EV_READ | EV_WRITE);
     if (upstream_->connect(reinterpret_cast<sockaddr*>(&m->shared->addr),
                                    static_cast<int>(m->shared->addr_len)) == 0) {
@@ -1300,10 +1312,23 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
       return on_upstream_connected();
     }
+    int err = EVUTIL_SOCKET_ERROR();
+    if (upstream_->ssl() != nullptr &&
+        ((what & BEV_EVENT_TIMEOUT) ? upstream_->tls_timed_out()
+                                    : (what & BEV_EVENT_READING) != 0)) {
+      // The TCP connect worked and the TLS handshake did not: a connect failure all the same
+      // (no request byte was sent), with the TLS reason, e.g. a refused certificate.
+      std::string why = upstream_->tls_timed_out()
+                            ? std::string("upstream TLS handshake timeout")
+                            : describe_tls_client_failure(upstream_->ssl(), upstream_->tls_error(),
+                                                          upstream_->tls_errno());
+      SY_LOG(Debug, "pool %s member %s: %s", pool_->conf().name.c_str(),
+             member_->shared->label.c_str(), why.c_str());
+      return on_connect_failed(why.c_str());
+    }
     const char* why = (what & BEV_EVENT_TIMEOUT) ? "connect timeout"
-                      : (EVUTIL_SOCKET_ERROR() != 0)
-                          ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())
-                          : "connect failed";
+                      : (err != 0) ? evutil_socket_error_to_string(err)
+                                   : "connect failed";
     return on_connect_failed(why);
   }
   if (phase_ != Phase::Exchanging) {

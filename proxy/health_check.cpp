@@ -5,7 +5,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 
@@ -20,6 +23,7 @@ struct HealthChecker::Target {
   event* timeout_timer = nullptr;
   bufferevent* bev = nullptr;  // the check in flight, if any
   std::string request;
+  SSL_SESSION* tls_session = nullptr;  // TLS pools: resumed by the next check
   int passes = 0;
   int failures = 0;
 };
@@ -35,9 +39,9 @@ timeval to_timeval(conf::Millis ms) {
   return tv;
 }
 
-void finish_check(Target* t, bool pass, const char* why) {
+void finish_check(Target* t, bool pass, const std::string& why) {
   if (t->bev != nullptr) {
-    bufferevent_free(t->bev);
+    bufferevent_free(t->bev);  // BEV_OPT_CLOSE_ON_FREE: frees the SSL too
     t->bev = nullptr;
   }
   evtimer_del(t->timeout_timer);
@@ -54,7 +58,7 @@ void finish_check(Target* t, bool pass, const char* why) {
     if (up && ++t->failures >= t->hc->fall) {
       t->member->healthy.store(false, std::memory_order_relaxed);
       SY_LOG(Warn, "health: pool %s member %s is DOWN (%s)", t->pool->conf->name.c_str(),
-             t->member->label.c_str(), why);
+             t->member->label.c_str(), why.c_str());
     }
   }
   timeval tv = to_timeval(t->hc->interval);
@@ -83,15 +87,39 @@ void check_read_cb(bufferevent* bev, void* arg) {
   }
 }
 
+// A TLS member whose handshake did not complete (a refused certificate, a member that does
+// not speak TLS, a close during the handshake): finishes the check as failed with the reason
+// and returns true. False for a cleartext member or an established TLS stream.
+bool tls_failed(Target* t, bufferevent* bev) {
+  if (t->pool->tls == nullptr) {
+    return false;
+  }
+  SSL* ssl = bufferevent_openssl_get_ssl(bev);
+  unsigned long e = bufferevent_get_openssl_error(bev);
+  // SSL_in_before: no ClientHello left yet, i.e. the TCP connect itself failed.
+  if (ssl == nullptr || (e == 0 && (SSL_is_init_finished(ssl) || SSL_in_before(ssl)))) {
+    return false;
+  }
+  int err = EVUTIL_SOCKET_ERROR();
+  finish_check(t, false, describe_tls_client_failure(ssl, e, e == 0 ? err : 0));
+  return true;
+}
+
 void check_event_cb(bufferevent* bev, short what, void* arg) {
   auto* t = static_cast<Target*>(arg);
   if (what & BEV_EVENT_CONNECTED) {
     bufferevent_write(bev, t->request.data(), t->request.size());
     return;
   }
+  if ((what & BEV_EVENT_EOF) && tls_failed(t, bev)) {
+    return;
+  }
   if (what & BEV_EVENT_EOF) {
     int verdict = judge_status_line(bufferevent_get_input(bev));
     finish_check(t, verdict == 1, "closed without a good status line");
+    return;
+  }
+  if (tls_failed(t, bev)) {
     return;
   }
   finish_check(t, false, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connect/read error");
@@ -103,7 +131,25 @@ void timeout_cb(evutil_socket_t, short, void* arg) {
 
 void interval_cb(evutil_socket_t, short, void* arg) {
   auto* t = static_cast<Target*>(arg);
-  t->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (t->pool->tls != nullptr) {
+    // The same client context, name check and session reuse as the workers' connections.
+    SSL* ssl = t->pool->tls->new_ssl(t->member->tls_name, &t->tls_session);
+    if (ssl == nullptr) {
+      finish_check(t, false, "cannot create a TLS session");
+      return;
+    }
+    t->bev = bufferevent_openssl_socket_new(t->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (t->bev == nullptr) {
+      SSL_free(ssl);
+      finish_check(t, false, "cannot create a TLS session");
+      return;
+    }
+    // The check asks for Connection: close; a member may close without close_notify.
+    bufferevent_openssl_set_allow_dirty_shutdown(t->bev, 1);
+  } else {
+    t->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
+  }
   bufferevent_setcb(t->bev, check_read_cb, nullptr, check_event_cb, t);
   bufferevent_enable(t->bev, EV_READ | EV_WRITE);
   timeval tv = to_timeval(t->hc->timeout);
@@ -128,6 +174,7 @@ HealthChecker::~HealthChecker() {
     if (t->bev != nullptr) {
       bufferevent_free(t->bev);
     }
+    free_tls_session(&t->tls_session);
     if (t->interval_timer != nullptr) {
       event_free(t->interval_timer);
     }

@@ -231,6 +231,9 @@ int Stream::connect(const sockaddr* addr, socklen_t len) {
     fd_ = fd;
     read_ev_ = event_new(base_, fd_, EV_READ | EV_PERSIST, on_readable, this);
     write_ev_ = event_new(base_, fd_, EV_WRITE | EV_PERSIST, on_writable, this);
+    if (ssl_ != nullptr) {
+      SSL_set_fd(ssl_, fd_);
+    }
   }
   if (::connect(fd_, addr, len) != 0 && errno != EINPROGRESS) {
     return -1;
@@ -244,6 +247,17 @@ int Stream::connect(const sockaddr* addr, socklen_t len) {
 void Stream::start_tls_server(ssl_st* ssl, const timeval& handshake_timeout) {
   ssl_ = ssl;
   SSL_set_fd(ssl_, fd_);
+  handshaking_ = true;
+  handshake_timer_ = evtimer_new(base_, on_handshake_timeout, this);
+  evtimer_add(handshake_timer_, &handshake_timeout);
+}
+
+void Stream::start_tls_client(ssl_st* ssl, const timeval& handshake_timeout) {
+  ssl_ = ssl;
+  tls_client_ = true;
+  if (fd_ >= 0) {
+    SSL_set_fd(ssl_, fd_);
+  }
   handshaking_ = true;
   handshake_timer_ = evtimer_new(base_, on_handshake_timeout, this);
   evtimer_add(handshake_timer_, &handshake_timeout);
@@ -275,6 +289,27 @@ bool Stream::continue_handshake() {
     handshaking_ = false;
     evtimer_del(handshake_timer_);
     watch_writable(false);
+    if (tls_client_) {
+      // As finish_connect() does for a cleartext stream, now that the channel is up.
+      if (!read_enabled_ && read_registered_) {
+        event_del(read_ev_);
+        read_registered_ = false;
+      } else if (read_enabled_ && !read_registered_) {
+        event_add(read_ev_, nullptr);
+        read_registered_ = true;
+      }
+      arm_read_timer();
+      if (SSL_has_pending(ssl_)) {
+        event_active(read_ev_, EV_READ, 1);
+      }
+      if (evbuffer_get_length(output_) > 0) {
+        schedule_flush();
+      }
+      if (event_cb_ != nullptr) {
+        event_cb_(this, BEV_EVENT_CONNECTED, arg_);
+      }
+      return true;
+    }
     arm_read_timer();
     // The client's first request often arrives with its Finished message, already read.
     event_active(read_ev_, EV_READ, 1);
@@ -297,6 +332,8 @@ bool Stream::continue_handshake() {
     return true;
   }
   int err = e == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+  tls_errno_ = e == SSL_ERROR_SYSCALL ? errno : 0;
+  tls_error_ = ERR_peek_last_error();
   ERR_clear_error();
   handshaking_ = false;
   tls_failed_ = true;
@@ -320,10 +357,14 @@ void Stream::on_handshake_timeout(int, short, void* arg) {
     return;
   }
   s->handshaking_ = false;
+  s->tls_timed_out_ = !s->connecting_;  // still connecting: a connect timeout
+  s->connecting_ = false;
   s->tls_failed_ = true;  // no close_notify for a peer that never finished the handshake
   s->read_enabled_ = false;
   s->write_enabled_ = false;
-  event_del(s->read_ev_);
+  if (s->read_ev_ != nullptr) {  // null: a client stream whose connect() never ran
+    event_del(s->read_ev_);
+  }
   s->read_registered_ = false;
   s->watch_writable(false);
   if (s->event_cb_ != nullptr) {
@@ -605,10 +646,19 @@ void Stream::finish_connect() {
     read_enabled_ = false;
     write_enabled_ = false;
     evtimer_del(read_timer_);
+    if (handshake_timer_ != nullptr) {
+      evtimer_del(handshake_timer_);
+    }
+    handshaking_ = false;
+    tls_failed_ = true;  // (TLS client) no handshake happened: nothing to close_notify
     if (event_cb_ != nullptr) {
       errno = err;
       event_cb_(this, BEV_EVENT_ERROR, arg_);
     }
+    return;
+  }
+  if (ssl_ != nullptr && handshaking_) {
+    continue_handshake();  // CONNECTED is reported when it is done
     return;
   }
   if (read_enabled_ && !read_registered_) {

@@ -19,7 +19,7 @@
 // EOF, ERROR (errno set) and TIMEOUT (with READING or WRITING; that direction is disabled).
 // Every callback is the last thing a Stream method does, so a callback may free the Stream.
 //
-// TLS (start_tls_server): the same Stream over an OpenSSL SSL on the same fd, so the HTTP code
+// TLS (start_tls_server, start_tls_client): the same Stream over an OpenSSL SSL on the same fd, so the HTTP code
 // above it does not change. The handshake runs first on the Stream's own events (read_cb is
 // called only once decrypted application data arrived); then reads go SSL_read -> input() and
 // writes output() -> SSL_write in records of at most 16 KiB. WANT_READ/WANT_WRITE map onto the
@@ -82,7 +82,20 @@ class Stream {
   // ERROR|READING, one not finished within |handshake_timeout| as TIMEOUT|READING. Call once,
   // before enable().
   void start_tls_server(ssl_st* ssl, const timeval& handshake_timeout);
+  // Makes this a TLS client stream: takes ownership of |ssl| (in connect state) and runs the
+  // handshake right after the TCP connect succeeds; CONNECTED is reported only once the
+  // handshake is done. |handshake_timeout| counts from this call (so it bounds connect and
+  // handshake together). A failed handshake is reported as ERROR (tls_error()/tls_errno()
+  // say why, and SSL_get_verify_result on ssl() whether the peer's certificate was refused),
+  // one not finished in time as TIMEOUT|READING. Call once, before connect().
+  void start_tls_client(ssl_st* ssl, const timeval& handshake_timeout);
   ssl_st* ssl() const { return ssl_; }
+  // After a failed client handshake: the OpenSSL error code (0 = none) and the errno of a
+  // failed socket call (0 = none: the peer closed); the handshake (not the TCP connect)
+  // timed out.
+  unsigned long tls_error() const { return tls_error_; }
+  int tls_errno() const { return tls_errno_; }
+  bool tls_timed_out() const { return tls_timed_out_; }
   bool handshake_done() const { return ssl_ != nullptr && !handshaking_; }
   // Ends the write direction: a TLS close_notify first (best effort, never blocks), then
   // shutdown(SHUT_WR). For a lingering close once output() is empty.
@@ -172,6 +185,10 @@ class Stream {
   bool read_wants_write_ = false;  // SSL_read returned WANT_WRITE: retry on writable
   bool write_wants_read_ = false;  // SSL_write returned WANT_READ: retry after a read
   size_t tls_retry_len_ = 0;       // length of an SSL_write to repeat after WANT_*; 0 = none
+  bool tls_client_ = false;        // start_tls_client: CONNECTED after the handshake
+  bool tls_timed_out_ = false;     // the handshake timer fired
+  int tls_errno_ = 0;              // failed handshake: socket errno (0 = none)
+  unsigned long tls_error_ = 0;    // failed handshake: OpenSSL error code (0 = none)
 };
 
 }  // namespace sy::proxy

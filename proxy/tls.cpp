@@ -1,5 +1,6 @@
 #include "proxy/tls.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +24,8 @@ constexpr char kCipherList[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// Upstream connections carry HTTP/1.1 only.
+constexpr unsigned char kUpstreamAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 // Server preference order: h2 first.
 constexpr unsigned char kAlpnProtocols[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kSessionIdContext[] = "switchyard";
@@ -423,6 +426,197 @@ std::shared_ptr<const TlsContexts> TlsStore::current(uint64_t* generation) const
   std::lock_guard<std::mutex> lock(mu_);
   *generation = generation_.load(std::memory_order_relaxed);
   return current_;
+}
+
+// --- TLS to upstream members -------------------------------------------------------------
+
+namespace {
+
+// SSL ex_data index of an upstream SSL's session slot (SSL_SESSION**).
+int session_slot_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// A server handed out a session (TLS 1.2: at the handshake; TLS 1.3: a ticket after it). Runs
+// on the thread driving the SSL, which owns the slot. 1 = we keep the reference.
+int upstream_new_session_cb(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<SSL_SESSION**>(SSL_get_ex_data(ssl, session_slot_index()));
+  if (slot == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+    return 0;
+  }
+  if (*slot != nullptr) {
+    SSL_SESSION_free(*slot);
+  }
+  *slot = session;
+  return 1;
+}
+
+bool is_ip(const std::string& name) {
+  in_addr v4;
+  in6_addr v6;
+  return inet_pton(AF_INET, name.c_str(), &v4) == 1 || inet_pton(AF_INET6, name.c_str(), &v6) == 1;
+}
+
+}  // namespace
+
+UpstreamTls::~UpstreamTls() { SSL_CTX_free(ctx_); }
+
+Result<std::unique_ptr<UpstreamTls>> UpstreamTls::build(const conf::Pool& pool,
+                                                        const std::string& base_dir) {
+  std::unique_ptr<UpstreamTls> out(new UpstreamTls());
+  out->pool_ = &pool;
+  const conf::PoolTls& tls = pool.tls;
+  std::string where = "pool " + pool.name + ": tls";
+  ERR_clear_error();
+  (void)session_slot_index();  // allocated here, on the main thread, before any worker runs
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    return make_error(Errc::Internal, where + ": SSL_CTX_new: " + openssl_error());
+  }
+  out->ctx_ = ctx;
+  SSL_CTX_set_min_proto_version(ctx, tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  // Partial and moving writes: Stream::write_tls hands SSL_write evbuffer_pullup() memory,
+  // which may move between a WANT_WRITE and the retry. Unlike the listeners, no
+  // SSL_MODE_RELEASE_BUFFERS: idle upstream connections are few (max_idle_connections per
+  // member per worker, about 35 KiB of record buffers each), and freeing and reallocating the
+  // buffers on every exchange cost 11% more CPU per keep-alive request and 20% per new
+  // connection (bench/RESULTS.md).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1) {
+    return make_error(Errc::Internal, where + ": cipher list: " + openssl_error());
+  }
+  if (SSL_CTX_set_alpn_protos(ctx, kUpstreamAlpn, sizeof kUpstreamAlpn) != 0) {
+    return make_error(Errc::Internal, where + ": ALPN: " + openssl_error());
+  }
+  if (tls.verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (!tls.ca.empty()) {
+      std::string ca = resolve(tls.ca, base_dir);
+      if (auto r = readable(where + ".ca", ca); !r) {
+        return r.error();
+      }
+      if (SSL_CTX_load_verify_file(ctx, ca.c_str()) != 1) {
+        return make_error(Errc::Config, where + ".ca: cannot load CA certificates from " + ca +
+                                            ": " + openssl_error());
+      }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      return make_error(Errc::Config,
+                        where + ": cannot load the system CA store: " + openssl_error());
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    SY_LOG(Warn,
+           "pool %s: tls.verify is false: member certificates are not checked (the traffic "
+           "is encrypted but the members are not authenticated)",
+           pool.name.c_str());
+  }
+  if (!tls.cert.empty()) {
+    std::string cert = resolve(tls.cert, base_dir);
+    std::string key = resolve(tls.key, base_dir);
+    if (auto r = readable(where + ".cert", cert); !r) {
+      return r.error();
+    }
+    if (auto r = readable(where + ".key", key); !r) {
+      return r.error();
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+      return make_error(Errc::Config, where + ".cert: cannot load certificate " + cert + ": " +
+                                          openssl_error());
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+        ERR_clear_error();
+        return make_error(Errc::Config,
+                          where + ".key: key " + key + " does not match certificate " + cert);
+      }
+      return make_error(Errc::Config,
+                        where + ".key: cannot load key " + key + ": " + openssl_error());
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      ERR_clear_error();
+      return make_error(Errc::Config,
+                        where + ".key: key " + key + " does not match certificate " + cert);
+    }
+  }
+  if (tls.session_reuse) {
+    // No internal store: sessions live in the callers' slots (see the header).
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, upstream_new_session_cb);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  }
+  SSL_CTX_set_read_ahead(ctx, 1);
+  return out;
+}
+
+SSL* UpstreamTls::new_ssl(const std::string& name, SSL_SESSION** session_slot) const {
+  SSL* ssl = SSL_new(ctx_);
+  if (ssl == nullptr) {
+    return nullptr;
+  }
+  SSL_set_connect_state(ssl);
+  bool ip = is_ip(name);
+  bool ok = ip || SSL_set_tlsext_host_name(ssl, name.c_str()) == 1;  // no SNI for an IP
+  if (ok && pool_->tls.verify) {
+    if (ip) {
+      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+    } else {
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      ok = SSL_set1_host(ssl, name.c_str()) == 1;
+    }
+  }
+  if (ok && session_slot != nullptr && pool_->tls.session_reuse) {
+    ok = SSL_set_ex_data(ssl, session_slot_index(), session_slot) == 1;
+    if (ok && *session_slot != nullptr) {
+      SSL_set_session(ssl, *session_slot);  // a failure only means a full handshake
+    }
+  }
+  if (!ok) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return nullptr;
+  }
+  return ssl;
+}
+
+std::string describe_tls_client_failure(const SSL* ssl, unsigned long ssl_error, int sys_errno) {
+  // Loads the reason strings once (a no-op afterwards), so the text never depends on whether
+  // this process happened to build a context first.
+  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
+  // With verify: false the result is only informative: it did not fail the handshake.
+  long verify = ssl != nullptr && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0
+                    ? SSL_get_verify_result(ssl)
+                    : X509_V_OK;
+  if (verify != X509_V_OK) {
+    return std::string("upstream TLS verification failed: ") +
+           X509_verify_cert_error_string(verify);
+  }
+  std::string out = "upstream TLS handshake failed: ";
+  if (ssl_error != 0) {
+    const char* reason = ERR_reason_error_string(ssl_error);
+    if (reason != nullptr) {
+      return out + reason;
+    }
+    char buf[256];
+    ERR_error_string_n(ssl_error, buf, sizeof buf);
+    return out + buf;
+  }
+  if (sys_errno != 0) {
+    return out + std::strerror(sys_errno);
+  }
+  return out + "the member closed the connection";
+}
+
+void free_tls_session(SSL_SESSION** slot) {
+  if (*slot != nullptr) {
+    SSL_SESSION_free(*slot);
+    *slot = nullptr;
+  }
 }
 
 SSL* TlsView::new_ssl(const conf::Listener* listener, std::shared_ptr<const TlsContexts>* pin) {

@@ -111,6 +111,52 @@ class TlsStore {
   std::atomic<uint64_t> generation_{0};         // written under mu_
 };
 
+// TLS to the members of one pool (conf::PoolTls): one client SSL_CTX, built at start-up and
+// immutable afterwards, shared by the workers and the health checker (SSL_new on a shared
+// SSL_CTX is thread-safe). TLS 1.2+, Mozilla "intermediate" ciphers for 1.2, ALPN http/1.1,
+// peer verification against `ca` (or the system store) unless verify is false.
+//
+// Session resumption: the context keeps no session cache of its own. Each SSL carries a
+// pointer to a caller-owned slot (one per member per worker, or per health-check target);
+// every session the server hands out (TLS 1.2 at the handshake, TLS 1.3 tickets after it) is
+// stored there, replacing the previous one, and the next SSL for that slot offers it. Only the
+// thread that owns the slot uses SSLs pointing at it, so the slot needs no lock.
+class UpstreamTls {
+ public:
+  ~UpstreamTls();
+  UpstreamTls(const UpstreamTls&) = delete;
+  UpstreamTls& operator=(const UpstreamTls&) = delete;
+
+  // Reads the pool's CA, client certificate and key files. Blocking (file I/O): main thread
+  // only. The error names the pool, the key path and the file. |pool| must outlive the result.
+  static Result<std::unique_ptr<UpstreamTls>> build(const conf::Pool& pool,
+                                                    const std::string& base_dir);
+
+  // A new client SSL (connect state) for a member whose name to check is |name| (the pool's
+  // server_name, else the member's host): SNI when it is a DNS name, hostname or IP check when
+  // verifying. Offers the session in |*session_slot| (if any, and session_reuse is on) and
+  // stores new sessions there; |session_slot| may be null and must outlive the SSL's use.
+  // The caller owns the SSL. nullptr on out-of-memory. Any thread.
+  SSL* new_ssl(const std::string& name, SSL_SESSION** session_slot) const;
+
+  const conf::PoolTls& conf() const { return pool_->tls; }
+
+ private:
+  UpstreamTls() = default;
+  const conf::Pool* pool_ = nullptr;
+  SSL_CTX* ctx_ = nullptr;  // owned
+};
+
+// Why a TLS client handshake on |ssl| failed, for a 502 body, a log line and the health
+// check: "upstream TLS verification failed: <OpenSSL's reason>" when the peer's certificate
+// was rejected, "upstream TLS handshake failed: <reason>" otherwise. |ssl_error| is the
+// OpenSSL error code taken from the error queue when it failed (0 = none: |sys_errno|, or the
+// peer closed the connection). Any thread.
+std::string describe_tls_client_failure(const SSL* ssl, unsigned long ssl_error, int sys_errno);
+
+// Frees a session slot's session (SSL_SESSION_free; null is fine) and clears it.
+void free_tls_session(SSL_SESSION** slot);
+
 // One worker's pinned view of a TlsStore. Worker thread only.
 class TlsView {
  public:

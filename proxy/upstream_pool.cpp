@@ -66,9 +66,21 @@ void idle_event_cb(Stream* s, short /*what*/, void* arg) {
 
 Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& config) {
   auto reg = std::unique_ptr<PoolRegistry>(new PoolRegistry());
+  std::string base_dir;
+  size_t slash = config.file.rfind('/');
+  if (slash != std::string::npos) {
+    base_dir = config.file.substr(0, slash);
+  }
   for (const auto& p : config.pools) {
     auto ps = std::make_unique<PoolState>();
     ps->conf = &p;
+    if (p.tls.enabled) {
+      auto tls = UpstreamTls::build(p, base_dir);
+      if (!tls) {
+        return tls.error();
+      }
+      ps->tls = std::move(*tls);
+    }
     for (const auto& m : p.members) {
       auto ms = std::make_unique<MemberState>();
       ms->conf = &m;
@@ -76,6 +88,9 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
       auto r = resolve(m, ms.get());
       if (!r) {
         return r.error();
+      }
+      if (p.tls.enabled) {
+        ms->tls_name = p.tls.server_name.empty() ? m.host : p.tls.server_name;
       }
       ps->members.push_back(std::move(ms));
     }
@@ -103,7 +118,19 @@ WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* s
   }
 }
 
-WorkerPool::~WorkerPool() { close_idle(); }
+WorkerPool::~WorkerPool() {
+  close_idle();
+  for (auto& m : members_) {
+    free_tls_session(&m.tls_session);
+  }
+}
+
+SSL* WorkerPool::new_tls(WorkerMember* m) const {
+  if (shared_->tls == nullptr) {
+    return nullptr;
+  }
+  return shared_->tls->new_ssl(m->shared->tls_name, &m->tls_session);
+}
 
 bool WorkerPool::usable(const WorkerMember& m, bool respect_health, uint64_t now_ms) const {
   if (!m.shared->in_service()) {

@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "conf/config.h"
+#include "proxy/tls.h"
 
 
 struct event_base;
@@ -42,6 +43,7 @@ struct MemberState {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   std::string label;                  // "127.0.0.1:9001" (as used in logs and Host fallback)
+  std::string tls_name;               // TLS pools: SNI / name to verify (server_name or host)
   std::atomic<bool> healthy{true};    // health checker writes; workers read
   // Written by the admin thread (and reload), read by workers with relaxed loads.
   std::atomic<uint8_t> admin{0};      // MemberAdminState
@@ -60,13 +62,15 @@ struct MemberState {
 struct PoolState {
   const conf::Pool* conf = nullptr;
   std::vector<std::unique_ptr<MemberState>> members;
+  std::unique_ptr<UpstreamTls> tls;  // null: cleartext to the members
 };
 
 // Immutable after build() apart from MemberState::healthy.
 class PoolRegistry {
  public:
-  // Resolves every member address (numeric or "localhost"; no DNS on the hot path ever).
-  // Main thread; |config| must outlive the registry.
+  // Resolves every member address (numeric or "localhost"; no DNS on the hot path ever) and
+  // builds the client TLS context of each pool with `tls` (reads its CA / certificate files;
+  // the error names the pool and the file). Main thread; |config| must outlive the registry.
   static Result<std::unique_ptr<PoolRegistry>> build(const conf::Config& config);
   const PoolState* find(const std::string& name) const;
   const std::vector<std::unique_ptr<PoolState>>& pools() const { return pools_; }
@@ -87,6 +91,9 @@ struct WorkerMember {
   // point at the member's idle handler, which frees it if the upstream closes it or sends
   // anything unsolicited. Parking and taking allocate nothing once the vector has grown.
   std::vector<Stream*> idle;
+  // TLS pools: the last session this member's server handed out on this worker, offered by
+  // the next connection (abbreviated handshake). Owned; freed with the WorkerPool.
+  SSL_SESSION* tls_session = nullptr;
 };
 
 class WorkerPool {
@@ -114,6 +121,12 @@ class WorkerPool {
   void park(WorkerMember* m, Stream* s);
   // Frees every idle connection (graceful shutdown).
   void close_idle();
+
+  // TLS pools: a new client SSL for a connection to |m| (offering |m|'s last session); the
+  // caller owns it and hands it to Stream::start_tls_client. nullptr for a cleartext pool or
+  // on out-of-memory (tls() tells which). Worker thread only.
+  SSL* new_tls(WorkerMember* m) const;
+  const UpstreamTls* tls() const { return shared_->tls.get(); }
 
   // Passive health: record the outcome of an exchange with |m|.
   void record_success(WorkerMember* m);

@@ -16,8 +16,13 @@ tests. Endpoints (any method unless noted):
   /status/N            answers status N (no body for 1xx/204/304)
   /close               closes the connection without answering
   /info103             sends "103 Early Hints" before the 200
+  /control/conns       JSON: connections accepted (after the TLS handshake), how many of them
+                       resumed a TLS session, the CNs of the client certificates seen
 
 Usage: backend.py --port P [--name N] [--version V] [--ready-file F]
+                  [--tls-cert C --tls-key K [--tls-client-ca CA] [--tls-max-version 1.2]]
+With --tls-cert/--tls-key the origin speaks TLS (1.2+, Python's ssl); --tls-client-ca makes it
+require a client certificate signed by CA (mutual TLS); --tls-max-version 1.2 keeps it at 1.2.
 Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
 """
 import argparse
@@ -39,8 +44,22 @@ class Backend:
         self.healthy = True
         self.requests = 0
         self.seen = {}  # path -> requests received (not counting /control/*)
+        self.connections = 0
+        self.resumed = 0
+        self.peer_cns = []  # CNs of the client certificates seen, first use order
 
     async def handle(self, reader, writer):
+        self.connections += 1
+        tls = writer.get_extra_info("ssl_object")
+        if tls is not None:
+            if tls.session_reused:
+                self.resumed += 1
+            cert = tls.getpeercert()
+            if cert:
+                for rdn in cert.get("subject", ()):
+                    for key, value in rdn:
+                        if key == "commonName" and value not in self.peer_cns:
+                            self.peer_cns.append(value)
         try:
             while True:
                 head = await read_head(reader)
@@ -96,6 +115,10 @@ class Backend:
         elif path == "/control/up":
             self.healthy = True
             send(writer, 200, b"up\n", keep)
+        elif path == "/control/conns":
+            body = json.dumps({"connections": self.connections, "resumed": self.resumed,
+                               "peer_cns": self.peer_cns}).encode()
+            send(writer, 200, body, keep, ctype="application/json")
         elif path == "/control/seen":
             send(writer, 200, f"{self.seen.get(query.get('path', '/'), 0)}\n".encode(), keep)
         elif path == "/headers":
@@ -227,9 +250,25 @@ async def main():
     ap.add_argument("--name", default="backend")
     ap.add_argument("--version", default="0")
     ap.add_argument("--ready-file")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
+    ap.add_argument("--tls-max-version", choices=["1.2", "1.3"], default="1.3")
     args = ap.parse_args()
     backend = Backend(args.name, args.version)
-    server = await asyncio.start_server(backend.handle, args.host, args.port,
+    ctx = None
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if args.tls_max_version == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        ctx.set_alpn_protocols(["http/1.1"])
+        if args.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.tls_client_ca)
+    server = await asyncio.start_server(backend.handle, args.host, args.port, ssl=ctx,
                                         limit=1 << 20, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
     if args.ready_file:

@@ -670,13 +670,7 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   std::string& out = up_head_;
   out.clear();
   out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
-  bool has_connection = false;
-  for (size_t i = 0; i < head.num_headers; ++i) {
-    if (http1::iequals(head.headers[i].name, "connection")) {
-      has_connection = true;
-      break;
-    }
-  }
+  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
   bool has_host = false;
   std::string_view xff;
   std::string xff_joined;
@@ -1054,16 +1048,12 @@ ClientConnection::Step ClientConnection::parse_response_head() {
 
   std::string& out = worker_->head_scratch();
   out.clear();
-  char status_line[32];
-  int n = std::snprintf(status_line, sizeof(status_line), "HTTP/1.1 %d ", head.status);
-  out.append(status_line, static_cast<size_t>(n)).append(head.reason).append("\r\n");
-  bool has_connection = false;
-  for (size_t i = 0; i < head.num_headers; ++i) {
-    if (http1::iequals(head.headers[i].name, "connection")) {
-      has_connection = true;
-      break;
-    }
-  }
+  char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',  // no snprintf per response
+                          static_cast<char>('0' + head.status / 100 % 10),
+                          static_cast<char>('0' + head.status / 10 % 10),
+                          static_cast<char>('0' + head.status % 10), ' '};
+  out.append(status_line, sizeof(status_line)).append(head.reason).append("\r\n");
+  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
     if (http1::is_hop_by_hop(h.name) ||

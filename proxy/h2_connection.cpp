@@ -29,13 +29,18 @@ constexpr int32_t kStreamWindow = 256 * 1024;          // initial per-stream rec
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 constexpr size_t kOutputCap = 64 * 1024;   // stop generating frames above this much output
 constexpr size_t kBodyCap = 64 * 1024;     // per stream: response bytes waiting for nghttp2
+constexpr size_t kSendChunk = 16 * 1024;   // output space reserved at a time for frames
 constexpr int kMaxContinuations = 16;      // per header block
 constexpr int kMaxResetsPerWindow = 200;   // client RST_STREAMs ...
 constexpr uint64_t kResetWindowMs = 1000;  // ... per this window
 constexpr size_t kMaxOutboundAck = 1000;   // queued SETTINGS/PING ACKs
 constexpr size_t kMaxSettingsEntries = 32;
 constexpr size_t kMaxIdlePipes = 16;       // idle internal connections kept per session
+constexpr size_t kMaxSpareStreams = 16;    // closed stream objects kept for reuse per session
 constexpr uint64_t kLingerMs = 2000;       // lingering close: wait this long for the client's FIN
+
+// Response fields being submitted; per thread (a worker's sessions take turns), capacity reused.
+thread_local std::vector<nghttp2_nv> nv_scratch;
 
 timeval ms_to_tv(uint64_t ms) {
   timeval tv;
@@ -81,6 +86,38 @@ struct H2Connection::H2Stream {
   bool keep_alive = false;   // the internal connection keeps going after this response
   std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
   std::string response_trailer;  // as received after the last chunk
+
+  // Back to a fresh stream's state, keeping the body buffer and string capacities (streams
+  // are recycled by their session: one allocation less per request). The pair end is freed.
+  void reset() {
+    delete pipe;
+    pipe = nullptr;
+    conn = nullptr;
+    id = 0;
+    req.method.clear();
+    req.scheme.clear();
+    req.authority.clear();
+    req.path.clear();
+    req.fields.clear();
+    req.has_content_length = false;
+    header_bytes = 0;
+    chunked_request = false;
+    request_done = false;
+    unconsumed = 0;
+    head_done = false;
+    head_request = false;
+    body_kind = http1::BodyKind::None;
+    remaining = 0;
+    chunks = http1::ChunkedDecoder{16 * 1024};
+    evbuffer_drain(body, evbuffer_get_length(body));
+    body_done = false;
+    deferred = false;
+    pipe_eof = false;
+    pipe_paused = false;
+    keep_alive = false;
+    request_trailer.clear();
+    response_trailer.clear();
+  }
 
   ~H2Stream() {
     delete pipe;
@@ -158,10 +195,9 @@ int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
   }
-  auto st = std::make_unique<H2Stream>();
+  std::unique_ptr<H2Stream> st = c->new_stream();
   st->conn = c;
   st->id = frame->hd.stream_id;
-  st->body = evbuffer_new();
   nghttp2_session_set_stream_user_data(session, st->id, st.get());
   c->adopt_stream(std::move(st));
   return 0;
@@ -316,6 +352,7 @@ H2Connection::~H2Connection() {
   }
   streams_.clear();
   closed_.clear();
+  spare_streams_.clear();
   for (Stream* p : idle_pipes_) {
     delete p;
   }
@@ -323,6 +360,17 @@ H2Connection::~H2Connection() {
   event_free(timer_);
   event_free(resume_ev_);
   worker_->stats().dec(Stat::ConnectionsActive);
+}
+
+std::unique_ptr<H2Connection::H2Stream> H2Connection::new_stream() {
+  if (!spare_streams_.empty()) {
+    std::unique_ptr<H2Stream> st = std::move(spare_streams_.back());
+    spare_streams_.pop_back();
+    return st;
+  }
+  auto st = std::make_unique<H2Stream>();
+  st->body = evbuffer_new();
+  return st;
 }
 
 void H2Connection::adopt_stream(std::unique_ptr<H2Stream> st) {
@@ -481,19 +529,47 @@ H2Connection::Step H2Connection::on_client_read() {
 }
 
 bool H2Connection::send_pending() {
+  // Frames are copied into space reserved at the end of the client's output, 16 KiB at a
+  // time, instead of one evbuffer_add per frame: one chain allocation and one output callback
+  // per batch rather than two or three per response (callgrind).
   evbuffer* out = client_->output();
-  while (evbuffer_get_length(out) < kOutputCap) {
+  size_t queued = evbuffer_get_length(out);
+  evbuffer_iovec vec{};
+  size_t used = 0;
+  bool reserved = false;
+  bool ok = true;
+  while (queued + used < kOutputCap) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      return false;
-    }
-    if (n == 0) {
+    if (n <= 0) {
+      ok = n == 0;
       break;
     }
-    evbuffer_add(out, data, static_cast<size_t>(n));
+    size_t len = static_cast<size_t>(n);
+    if (!reserved || vec.iov_len - used < len) {
+      if (reserved) {
+        vec.iov_len = used;
+        evbuffer_commit_space(out, &vec, 1);
+        queued += used;
+        reserved = false;
+      }
+      used = 0;
+      if (evbuffer_reserve_space(out, static_cast<ev_ssize_t>(len > kSendChunk ? len : kSendChunk),
+                                 &vec, 1) < 1) {
+        evbuffer_add(out, data, len);
+        queued += len;
+        continue;
+      }
+      reserved = true;
+    }
+    std::memcpy(static_cast<char*>(vec.iov_base) + used, data, len);
+    used += len;
   }
-  return true;
+  if (reserved) {
+    vec.iov_len = used;
+    evbuffer_commit_space(out, &vec, 1);
+  }
+  return ok;
 }
 
 H2Connection::Step H2Connection::after_event() {
@@ -503,7 +579,14 @@ H2Connection::Step H2Connection::after_event() {
   if (!send_pending()) {
     failed_ = true;
   }
-  closed_.clear();  // streams nghttp2 closed during this event (their pairs close)
+  // Streams nghttp2 closed during this event: their pairs close; a few are kept for reuse.
+  for (std::unique_ptr<H2Stream>& st : closed_) {
+    if (spare_streams_.size() < kMaxSpareStreams) {
+      st->reset();
+      spare_streams_.push_back(std::move(st));
+    }
+  }
+  closed_.clear();
   bool out_empty = evbuffer_get_length(client_->output()) == 0;
   bool done = failed_ || (!nghttp2_session_want_read(session_) &&
                           !nghttp2_session_want_write(session_)) ||
@@ -712,29 +795,36 @@ bool H2Connection::parse_response_head(H2Stream* st) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
       return false;
     }
-    if (head.status < 200) {
-      evbuffer_drain(in, r.consumed);  // interim responses are not relayed over HTTP/2
-      continue;
-    }
-    // Field names must be lower case in HTTP/2; the strings live until submit returns.
-    std::vector<std::string> names;
-    names.reserve(head.num_headers);
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(head.num_headers + 1);
-    char status[4];
-    std::snprintf(status, sizeof(status), "%03d", head.status);
+    // The head sits contiguous in |in| (pulled up) until the drain below: field names are
+    // lower-cased there in place (HTTP/2 requires lower case) and nghttp2 copies the nv array
+    // in submit, so no per-field string is allocated.
+    std::vector<nghttp2_nv>& nv = nv_scratch;
+    nv.clear();
+    char status[3] = {static_cast<char>('0' + head.status / 100 % 10),
+                      static_cast<char>('0' + head.status / 10 % 10),
+                      static_cast<char>('0' + head.status % 10)};
     nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                             reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
+    bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
     for (size_t i = 0; i < head.num_headers; ++i) {
       const http1::Header& h = head.headers[i];
       if (h2::is_connection_specific(h.name) ||
-          http1::connection_lists(head.headers, head.num_headers, h.name)) {
+          (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
         continue;
       }
-      names.push_back(lower(h.name));
-      nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(names.back().data()),
+      char* name = const_cast<char*>(h.name.data());  // inside the pulled-up head
+      for (size_t k = 0; k < h.name.size(); ++k) {
+        if (name[k] >= 'A' && name[k] <= 'Z') {
+          name[k] = static_cast<char>(name[k] + 32);
+        }
+      }
+      nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(name),
                               reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data())),
-                              names.back().size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
+                              h.name.size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    if (head.status < 200) {
+      evbuffer_drain(in, r.consumed);  // interim responses are not relayed over HTTP/2
+      continue;
     }
     st->body_kind = http1::response_body_kind(head, st->head_request);
     st->keep_alive = head.keep_alive;

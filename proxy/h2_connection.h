@@ -93,6 +93,7 @@ class H2Connection {
 
  public:  // for the nghttp2 callbacks in the .cpp (file-local functions)
   Step on_client_read();
+  std::unique_ptr<H2Stream> new_stream();  // a fresh or recycled stream object
   void adopt_stream(std::unique_ptr<H2Stream> st);  // a new request stream (HEADERS begun)
   bool send_pending();  // false: session error
   void stream_closed(H2Stream* st);
@@ -127,6 +128,7 @@ class H2Connection {
   event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<std::unique_ptr<H2Stream>> closed_;  // deferred delete
+  std::vector<std::unique_ptr<H2Stream>> spare_streams_;  // reset, for the next streams
   std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
   std::string scratch_;          // request head being built
   uint64_t reset_window_start_ms_ = 0;

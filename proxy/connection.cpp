@@ -962,12 +962,13 @@ ClientConnection::Step ClientConnection::on_upstream_read() {
     return Step::Keep;
   }
   while (resp_state_ == RespState::Head) {
+    size_t before = evbuffer_get_length(upstream_->input());
     Step s = parse_response_head();
     if (s == Step::Close || phase_ != Phase::Exchanging) {
       return s;
     }
-    if (resp_state_ == RespState::Head) {
-      return Step::Keep;  // incomplete
+    if (resp_state_ == RespState::Head && evbuffer_get_length(upstream_->input()) == before) {
+      return Step::Keep;  // incomplete (an interim response consumed bytes: parse on)
     }
   }
   if (resp_state_ == RespState::Body) {

@@ -823,7 +823,14 @@ bool H2Connection::parse_response_head(H2Stream* st) {
                               h.name.size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     if (head.status < 200) {
-      evbuffer_drain(in, r.consumed);  // interim responses are not relayed over HTTP/2
+      // Interim response (100 Continue from the internal connection, 103 Early Hints from
+      // the upstream): a HEADERS frame without END_STREAM before the final one (RFC 9113
+      // 8.1). 101 never gets here: the HTTP/1.1 side answers an upstream's 101 with a 502.
+      if (head.status != 101) {
+        nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, st->id, nullptr, nv.data(),
+                               nv.size(), nullptr);
+      }
+      evbuffer_drain(in, r.consumed);
       continue;
     }
     st->body_kind = http1::response_body_kind(head, st->head_request);

@@ -696,6 +696,78 @@ class H2Test(TlsTest):
         self.assertIn("x-echo: abc123", p.stdout)
         self.assertIn("hello", p.stdout)
 
+    def raw_origin(self, answer):
+        """A one-connection origin: reads a request head (and a body announced by
+        content-length, or a chunked body up to its last chunk), records it, sends |answer|."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        seen = {}
+
+        def origin():
+            conn, _ = srv.accept()
+            data = b""
+            while True:
+                head, sep, rest = data.partition(b"\r\n\r\n")
+                if sep:
+                    low = head.lower()
+                    if b"transfer-encoding: chunked" in low:
+                        if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
+                            break
+                    elif b"content-length:" in low:
+                        n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
+                        if len(rest) >= n:
+                            break
+                    else:
+                        break
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            seen["request"] = data
+            conn.sendall(answer)
+            conn.close()
+
+        th = threading.Thread(target=origin, daemon=True)
+        th.start()
+        self.addCleanup(srv.close)
+        return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
+
+    def test_interim_responses_are_relayed_as_non_final_headers(self):
+        # 103 Early Hints from the upstream, then the final response.
+        addr, th, _ = self.raw_origin(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-1xx")
+        p = subprocess.run(["nghttp", "-v", sy.url("/hints", "plain")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        th.join(timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        out = p.stdout
+        self.assertIn(":status: 103", out)
+        self.assertIn("link: </style.css>; rel=preload", out)
+        self.assertIn(":status: 200", out)
+        self.assertLess(out.index(":status: 103"), out.index(":status: 200"))
+        # The 103 HEADERS frame does not end the stream; the final one's DATA does.
+        hints = out[out.index(":status: 103"):out.index(":status: 200")]
+        self.assertNotIn("END_STREAM", hints.split("recv HEADERS frame")[0])
+
+    def test_expect_100_continue_is_answered_over_h2(self):
+        # The client waits for 100 Continue before it sends the body (nghttp
+        # --expect-continue); the proxy's own 100 reaches it as an interim HEADERS frame.
+        sy = self.start()
+        body = os.path.join(self.workdir, "body.txt")
+        with open(body, "w") as f:
+            f.write("x" * 1000)
+        p = subprocess.run(["nghttp", "-v", "--expect-continue", "-d", body,
+                            sy.url("/echo", "plain")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(":status: 100", p.stdout)
+        self.assertIn(":status: 200", p.stdout)
+        self.assertLess(p.stdout.index(":status: 100"), p.stdout.index(":status: 200"))
+
     def wait_closed(self, c, timeout=10):
         """Reads |c| until the proxy closes it; returns the frame types seen."""
         types = []

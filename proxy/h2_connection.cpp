@@ -100,6 +100,7 @@ struct H2Connection::H2Stream {
     req.path.clear();
     req.fields.clear();
     req.has_content_length = false;
+    req.announces_trailer = false;
     header_bytes = 0;
     chunked_request = false;
     request_done = false;
@@ -185,6 +186,8 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
   }
   if (n == "content-length") {
     r.has_content_length = true;
+  } else if (n == "trailer") {
+    r.announces_trailer = true;
   }
   r.fields.push_back(h2::Field{std::string(n), std::string(v)});
   return 0;
@@ -649,7 +652,9 @@ bool H2Connection::start_request(H2Stream* st) {
     return false;  // CONNECT (no :path) and the like: not proxied
   }
   st->head_request = r.method == "HEAD";
-  st->chunked_request = !st->request_done && !r.has_content_length;
+  // Chunked when the length is unknown, or when trailer fields are announced: HTTP/1.1 can
+  // carry request trailers only after the last chunk (the content-length is then dropped).
+  st->chunked_request = !st->request_done && (!r.has_content_length || r.announces_trailer);
   scratch_.clear();
   h2::build_h1_request(r, st->chunked_request, &scratch_);
   if (!idle_pipes_.empty()) {

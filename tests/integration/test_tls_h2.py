@@ -768,6 +768,29 @@ class H2Test(TlsTest):
         self.assertIn(":status: 200", p.stdout)
         self.assertLess(p.stdout.index(":status: 100"), p.stdout.index(":status: 200"))
 
+    def test_request_trailers_with_content_length_when_announced(self):
+        # With content-length and a "trailer" field, the request goes upstream chunked so
+        # that its trailer fields survive; the upstream sees no content-length.
+        addr, th, seen = self.raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-trailer-cl")
+        body = os.path.join(self.workdir, "body.txt")
+        with open(body, "w") as f:
+            f.write("some body\n")
+        p = subprocess.run(["nghttp", "-v", "-d", body, "-H", "trailer: x-req",
+                            "--trailer=x-req: abc123", sy.url("/t", "plain")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=30)
+        th.join(timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("content-length: 10", p.stdout.lower())  # the client did send one
+        request = seen.get("request", b"")
+        head, _, rest = request.partition(b"\r\n\r\n")
+        self.assertIn(b"transfer-encoding: chunked", head.lower())
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertTrue(rest.startswith(b"a\r\nsome body\n\r\n0\r\n"), rest)
+        self.assertIn(b"x-req: abc123", rest)
+
     def wait_closed(self, c, timeout=10):
         """Reads |c| until the proxy closes it; returns the frame types seen."""
         types = []

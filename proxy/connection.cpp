@@ -1397,6 +1397,8 @@ void ClientConnection::log_exchange() {
   r.method = method_;
   r.target = target_;
   r.minor_version = minor_version_;
+  r.h2 = internal_;  // an internal connection is always an HTTP/2 stream's
+  r.tls = listener_->conf->tls.enabled;
   r.status = status_;
   r.bytes_in = bytes_in_;
   r.bytes_out = bytes_out_;

@@ -507,6 +507,13 @@ class H2Test(TlsTest):
             self.assertEqual(got.decode(), version, args)
             self.assertIn(f'"x-forwarded-proto": "{proto}"'.encode(), body)
             self.assertIn(b'"via": "1.1 switchyard"', body)
+        # The access log tells the four apart: h2 streams are logged by their internal
+        # HTTP/1.1 connection, which must not call them HTTP/1.1.
+        lines = wait_for(lambda: (lambda l: l if len(l) >= 4 else None)(
+            access_log_lines(sy.access_log_path)), what="4 access log lines")
+        self.assertEqual([(l["listener"], l["proto"], l["tls"]) for l in lines],
+                         [("tls", "HTTP/2.0", True), ("tls", "HTTP/1.1", True),
+                          ("plain", "HTTP/2.0", False), ("plain", "HTTP/1.1", False)])
 
     def test_many_concurrent_streams_on_one_connection(self):
         sy = self.start()

@@ -657,17 +657,20 @@ bool H2Connection::start_request(H2Stream* st) {
   st->chunked_request = !st->request_done && (!r.has_content_length || r.announces_trailer);
   scratch_.clear();
   h2::build_h1_request(r, st->chunked_request, &scratch_);
+  // The write callback only acknowledges request DATA as the pair drains; a request without a
+  // body (most) does without it, and so without one callback and session round per request.
+  Stream::DataCb body_cb = st->request_done ? nullptr : pipe_write_cb;
   if (!idle_pipes_.empty()) {
     // An internal connection that finished an earlier stream of this session: reuse it.
     st->pipe = idle_pipes_.back();
     idle_pipes_.pop_back();
-    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
     st->pipe->enable(EV_READ | EV_WRITE);
   } else {
     Stream* inner = nullptr;
     Stream::make_pair(worker_->base(), &st->pipe, &inner);
-    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
     uint64_t high = worker_->limits().buffer_high_water;
     st->pipe->set_write_low_water(high / 2);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());

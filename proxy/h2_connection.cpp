@@ -16,6 +16,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/log.h"
+#include "proxy/response_head_sink.h"
 #include "proxy/stream.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -63,7 +64,14 @@ std::string lower(std::string_view s) {
 
 // One request/response exchanged through an in-memory Stream pair with an internal
 // ClientConnection.
-struct H2Connection::H2Stream {
+struct H2Connection::H2Stream final : public ResponseHeadSink {
+  bool take_response_head(int status, const HeadField* fields, size_t num_fields, Body body,
+                          uint64_t content_length, bool keep_alive) override {
+    return conn->take_response_head(this, status, fields, num_fields, body, content_length,
+                                    keep_alive);
+  }
+  void send_head_now() override { conn->schedule_send(); }
+
   H2Connection* conn = nullptr;
   int32_t id = 0;
   h2::Request req;
@@ -345,6 +353,7 @@ H2Connection::H2Connection(Worker* worker, WorkerListener* listener, Stream* cli
   }
   timer_ = evtimer_new(worker->base(), timer_cb, this);
   resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
+  send_ev_ = event_new(worker->base(), -1, 0, send_cb, this);
   // The ClientConnection that handed over counted the accept and has left the gauge.
   worker->stats().inc(Stat::ConnectionsActive);
 }
@@ -362,6 +371,7 @@ H2Connection::~H2Connection() {
   delete client_;
   event_free(timer_);
   event_free(resume_ev_);
+  event_free(send_ev_);
   worker_->stats().dec(Stat::ConnectionsActive);
 }
 
@@ -457,6 +467,12 @@ void H2Connection::client_read_cb(Stream*, void* arg) {
 void H2Connection::resume_cb(int, short, void* arg) {
   auto* c = static_cast<H2Connection*>(arg);
   finish(c, c->on_client_read());
+}
+
+void H2Connection::schedule_send() { event_active(send_ev_, EV_WRITE, 1); }
+
+void H2Connection::send_cb(int, short, void* arg) {
+  finish(static_cast<H2Connection*>(arg), Step::Keep);  // after_event() sends what was submitted
 }
 
 void H2Connection::client_write_cb(Stream*, void* arg) {
@@ -665,12 +681,14 @@ bool H2Connection::start_request(H2Stream* st) {
     st->pipe = idle_pipes_.back();
     idle_pipes_.pop_back();
     st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
+    st->pipe->set_head_sink(st);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
     st->pipe->enable(EV_READ | EV_WRITE);
   } else {
     Stream* inner = nullptr;
     Stream::make_pair(worker_->base(), &st->pipe, &inner);
     st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
+    st->pipe->set_head_sink(st);
     uint64_t high = worker_->limits().buffer_high_water;
     st->pipe->set_write_low_water(high / 2);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
@@ -742,6 +760,7 @@ void H2Connection::maybe_recycle_pipe(H2Stream* st) {
   }
   st->pipe = nullptr;  // the stream no longer touches it (its body is all in st->body)
   p->set_callbacks(idle_pipe_read_cb, nullptr, idle_pipe_event_cb, this);
+  p->set_head_sink(nullptr);
   p->enable(EV_READ);  // notice the internal connection closing (idle timeout, drain)
   idle_pipes_.push_back(p);
 }
@@ -780,6 +799,59 @@ H2Connection::Step H2Connection::on_pipe_event(H2Stream* st, short what) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
   }
   return Step::Keep;
+}
+
+bool H2Connection::take_response_head(H2Stream* st, int status, const HeadField* fields,
+                                      size_t num_fields, ResponseHeadSink::Body body,
+                                      uint64_t content_length, bool keep_alive) {
+  if (session_ == nullptr || failed_ || st->head_done || st->pipe == nullptr ||
+      evbuffer_get_length(st->pipe->input()) != 0 || stream_of(session_, st->id) != st) {
+    return false;  // the bytes path handles it (or finds the stream gone)
+  }
+  // Field names lower-cased into one per-thread buffer, sized first so that the nv pointers
+  // into it stay valid; nghttp2 copies names and values in submit.
+  thread_local std::string names;
+  size_t total = 0;
+  for (size_t i = 0; i < num_fields; ++i) {
+    total += fields[i].name.size();
+  }
+  names.resize(total);  // lower-cased names, back to back
+  size_t at = 0;
+  std::vector<nghttp2_nv>& nv = nv_scratch;
+  nv.clear();
+  char code[3] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10),
+                  static_cast<char>('0' + status % 10)};
+  nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
+                          reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE});
+  for (size_t i = 0; i < num_fields; ++i) {
+    std::string_view n = fields[i].name;
+    if (h2::is_connection_specific(n)) {
+      continue;
+    }
+    char* lowered = names.data() + at;
+    for (size_t k = 0; k < n.size(); ++k) {
+      char c = n[k];
+      lowered[k] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    at += n.size();
+    nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(lowered),
+                            reinterpret_cast<uint8_t*>(const_cast<char*>(fields[i].value.data())),
+                            n.size(), fields[i].value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = st;
+  provider.read_callback = read_response_body;
+  if (nghttp2_submit_response(session_, st->id, nv.data(), nv.size(), &provider) != 0) {
+    return false;
+  }
+  st->body_kind = body == ResponseHeadSink::Body::Length ? http1::BodyKind::Length
+                                                         : http1::BodyKind::Chunked;
+  st->remaining = content_length;
+  st->keep_alive = keep_alive;
+  st->head_done = true;
+  st->body_done = false;
+  return true;  // HEADERS leave with the body's first DATA, or on send_head_now()
 }
 
 bool H2Connection::parse_response_head(H2Stream* st) {

@@ -48,6 +48,8 @@ struct evbuffer_cb_info;
 
 namespace sy::proxy {
 
+class ResponseHeadSink;
+
 class Stream {
  public:
   using DataCb = void (*)(Stream* s, void* arg);
@@ -72,6 +74,14 @@ class Stream {
   void enable(short what);   // EV_READ and/or EV_WRITE
   void disable(short what);
   bool read_enabled() const { return read_enabled_; }
+
+  // In-memory pair only: what the owner of this end takes parsed response heads with
+  // (response_head_sink.h); the other end's owner finds it through peer_head_sink().
+  // nullptr (the default) = none. Not owned.
+  void set_head_sink(ResponseHeadSink* sink) { head_sink_ = sink; }
+  ResponseHeadSink* peer_head_sink() const {
+    return (mem_ && peer_ != nullptr) ? peer_->head_sink_ : nullptr;
+  }
 
   evbuffer* input() { return input_; }
   evbuffer* output() { return output_; }
@@ -177,6 +187,7 @@ class Stream {
   bool mem_new_data_ = false;     // bytes arrived since the last read_cb
   bool mem_eof_reported_ = false;
   bool mem_waiting_ = false;      // output held because the peer is not reading
+  ResponseHeadSink* head_sink_ = nullptr;  // see set_head_sink()
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;          // owned

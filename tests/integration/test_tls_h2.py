@@ -759,6 +759,18 @@ class H2Test(TlsTest):
         # The 103 HEADERS frame does not end the stream; the final one's DATA does.
         hints = out[out.index(":status: 103"):out.index(":status: 200")]
         self.assertNotIn("END_STREAM", hints.split("recv HEADERS frame")[0])
+        # HTTP/1.1 the same way: the final response right behind the 103 in the same read
+        # used to wait for more upstream bytes (and got a 502 when the upstream closed).
+        addr, th, _ = self.raw_origin(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-1xx-h1")
+        rc, body, err = curl("-sv", sy.url("/hints", "plain"))
+        th.join(timeout=10)
+        self.assertEqual(body, b"ok", err)
+        self.assertIn("< HTTP/1.1 103", err)
+        self.assertIn("< HTTP/1.1 200", err)
 
     def test_expect_100_continue_is_answered_over_h2(self):
         # The client waits for 100 Continue before it sends the body (nghttp

@@ -142,7 +142,9 @@ void AccessLogBuffer::append(const AccessRecord& r) {
   append_kv_str(buf_, "listener", r.listener);
   append_kv_str(buf_, "method", r.method);
   append_kv_str(buf_, "path", r.target);
-  append_kv_str(buf_, "proto", r.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1");
+  append_kv_str(buf_, "proto",
+                r.h2 ? "HTTP/2.0" : (r.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1"));
+  buf_.append(r.tls ? ",\"tls\":true" : ",\"tls\":false");
   append_kv_num(buf_, "status", static_cast<uint64_t>(r.status));
   append_kv_num(buf_, "bytes_in", r.bytes_in);
   append_kv_num(buf_, "bytes_out", r.bytes_out);

@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
@@ -15,6 +16,7 @@
 
 #include "proxy/forwarder.h"
 #include "proxy/h2_convert.h"
+#include "proxy/response_head_sink.h"
 #include "proxy/stream.h"
 #include "proxy/tls.h"
 #include <event2/event.h>
@@ -711,13 +713,7 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   std::string& out = up_head_;
   out.clear();
   out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
-  bool has_connection = false;
-  for (size_t i = 0; i < head.num_headers; ++i) {
-    if (http1::iequals(head.headers[i].name, "connection")) {
-      has_connection = true;
-      break;
-    }
-  }
+  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
   bool has_host = false;
   std::string_view xff;
   std::string xff_joined;
@@ -1021,16 +1017,25 @@ ClientConnection::Step ClientConnection::on_upstream_read() {
     return Step::Keep;
   }
   while (resp_state_ == RespState::Head) {
+    size_t before = evbuffer_get_length(upstream_->input());
     Step s = parse_response_head();
     if (s == Step::Close || phase_ != Phase::Exchanging) {
       return s;
     }
-    if (resp_state_ == RespState::Head) {
-      return Step::Keep;  // incomplete
+    if (resp_state_ == RespState::Head && evbuffer_get_length(upstream_->input()) == before) {
+      return Step::Keep;  // incomplete (an interim response consumed bytes: parse on)
     }
   }
   if (resp_state_ == RespState::Body) {
-    return forward_response_body();
+    ResponseHeadSink* handed = head_handed_to_;
+    head_handed_to_ = nullptr;
+    Step s = forward_response_body();
+    if (handed != nullptr && s == Step::Keep && evbuffer_get_length(client_->output()) == 0) {
+      // No body bytes came with the head: its HEADERS frame must not wait for them. (When
+      // some did, the pair delivers them and the stream sends HEADERS and DATA together.)
+      handed->send_head_now();
+    }
+    return s;
   }
   // Done: anything further from the upstream is unsolicited; it is handled at release.
   return Step::Keep;
@@ -1105,18 +1110,21 @@ ClientConnection::Step ClientConnection::parse_response_head() {
     break;
   }
 
+  if (internal_ && resp_mode_ != BodyMode::None && hand_head_over(head)) {
+    evbuffer_drain(in, r.consumed);  // the HTTP/2 stream has taken the head as it is
+    resp_head_sent_ = true;
+    resp_state_ = RespState::Body;
+    return Step::Keep;
+  }
+
   std::string& out = worker_->head_scratch();
   out.clear();
-  char status_line[32];
-  int n = std::snprintf(status_line, sizeof(status_line), "HTTP/1.1 %d ", head.status);
-  out.append(status_line, static_cast<size_t>(n)).append(head.reason).append("\r\n");
-  bool has_connection = false;
-  for (size_t i = 0; i < head.num_headers; ++i) {
-    if (http1::iequals(head.headers[i].name, "connection")) {
-      has_connection = true;
-      break;
-    }
-  }
+  char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',  // no snprintf per response
+                          static_cast<char>('0' + head.status / 100 % 10),
+                          static_cast<char>('0' + head.status / 10 % 10),
+                          static_cast<char>('0' + head.status % 10), ' '};
+  out.append(status_line, sizeof(status_line)).append(head.reason).append("\r\n");
+  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
     if (http1::is_hop_by_hop(h.name) ||
@@ -1144,6 +1152,45 @@ ClientConnection::Step ClientConnection::parse_response_head() {
     return response_done();
   }
   return Step::Keep;
+}
+
+bool ClientConnection::hand_head_over(const http1::ResponseHead& head) {
+  ResponseHeadSink* sink = client_->peer_head_sink();
+  if (sink == nullptr || evbuffer_get_length(client_->output()) != 0) {
+    return false;  // no HTTP/2 stream there, or bytes queued that the head must not overtake
+  }
+  ResponseHeadSink::Body body;
+  if (resp_mode_ == BodyMode::Length) {
+    body = ResponseHeadSink::Body::Length;
+  } else if (chunk_to_client_) {
+    body = ResponseHeadSink::Body::Chunked;
+  } else {
+    return false;
+  }
+  // The same fields the serialised head would carry; its size is what bytes_out counts.
+  thread_local std::vector<HeadField> fields;
+  fields.clear();
+  size_t h1_bytes = 13 + head.reason.size() + 2 + (sizeof(kVia) - 1) + 2;
+  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
+  for (size_t i = 0; i < head.num_headers; ++i) {
+    const http1::Header& h = head.headers[i];
+    if (http1::is_hop_by_hop(h.name) ||
+        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+      continue;
+    }
+    fields.push_back(HeadField{h.name, h.value});
+    h1_bytes += h.name.size() + 2 + h.value.size() + 2;
+  }
+  fields.push_back(HeadField{"Via", "1.1 switchyard"});
+  h1_bytes += chunk_to_client_ ? sizeof("Transfer-Encoding: chunked\r\n") - 1 : 0;
+  h1_bytes += close_after_ ? sizeof("Connection: close\r\n") - 1 : 0;
+  if (!sink->take_response_head(head.status, fields.data(), fields.size(), body,
+                                resp_remaining_, !close_after_)) {
+    return false;
+  }
+  bytes_out_ += h1_bytes;
+  head_handed_to_ = sink;
+  return true;
 }
 
 ClientConnection::Step ClientConnection::forward_response_body() {
@@ -1274,6 +1321,7 @@ ClientConnection::Step ClientConnection::start_next_request(bool parse_now) {
   resp_mode_ = BodyMode::None;
   status_ = 0;
   resp_head_sent_ = false;
+  head_handed_to_ = nullptr;
   close_after_ = false;
   chunk_to_client_ = false;
   upstream_reusable_ = false;
@@ -1472,6 +1520,8 @@ void ClientConnection::log_exchange() {
   r.method = method_;
   r.target = target_;
   r.minor_version = minor_version_;
+  r.h2 = internal_;  // an internal connection is always an HTTP/2 stream's
+  r.tls = listener_->conf->tls.enabled;
   r.status = status_;
   r.bytes_in = bytes_in_;
   r.bytes_out = bytes_out_;

@@ -35,6 +35,7 @@ struct ssl_st;
 
 namespace sy::proxy {
 
+class ResponseHeadSink;
 class Stream;
 struct TlsContexts;
 
@@ -122,6 +123,10 @@ class ClientConnection {
   Step on_connect_failed(const char* why);
   Step forward_request_body();
   Step parse_response_head();
+  // Internal connections: gives the parsed response head to the HTTP/2 stream at the other
+  // end of the pair (response_head_sink.h) instead of serialising it. False = not taken;
+  // write it as bytes. Call after resp_mode_, chunk_to_client_ and close_after_ are set.
+  bool hand_head_over(const http1::ResponseHead& head);
   Step forward_response_body();
   Step response_done();
   Step finish_exchange();
@@ -203,6 +208,7 @@ class ClientConnection {
   bool close_after_ = false;      // close the client connection after this response
   int status_ = 0;
   bool resp_head_sent_ = false;
+  ResponseHeadSink* head_handed_to_ = nullptr;  // took this response's head, this read only
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   uint64_t t_start_us_ = 0;

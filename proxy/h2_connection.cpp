@@ -16,6 +16,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/log.h"
+#include "proxy/response_head_sink.h"
 #include "proxy/stream.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -35,7 +36,11 @@ constexpr uint64_t kResetWindowMs = 1000;  // ... per this window
 constexpr size_t kMaxOutboundAck = 1000;   // queued SETTINGS/PING ACKs
 constexpr size_t kMaxSettingsEntries = 32;
 constexpr size_t kMaxIdlePipes = 16;       // idle internal connections kept per session
+constexpr size_t kMaxSpareStreams = 16;    // closed stream objects kept for reuse per session
 constexpr uint64_t kLingerMs = 2000;       // lingering close: wait this long for the client's FIN
+
+// Response fields being submitted; per thread (a worker's sessions take turns), capacity reused.
+thread_local std::vector<nghttp2_nv> nv_scratch;
 
 timeval ms_to_tv(uint64_t ms) {
   timeval tv;
@@ -58,7 +63,14 @@ std::string lower(std::string_view s) {
 
 // One request/response exchanged through an in-memory Stream pair with an internal
 // ClientConnection.
-struct H2Connection::H2Stream {
+struct H2Connection::H2Stream final : public ResponseHeadSink {
+  bool take_response_head(int status, const HeadField* fields, size_t num_fields, Body body,
+                          uint64_t content_length, bool keep_alive) override {
+    return conn->take_response_head(this, status, fields, num_fields, body, content_length,
+                                    keep_alive);
+  }
+  void send_head_now() override { conn->schedule_send(); }
+
   H2Connection* conn = nullptr;
   int32_t id = 0;
   h2::Request req;
@@ -81,6 +93,39 @@ struct H2Connection::H2Stream {
   bool keep_alive = false;   // the internal connection keeps going after this response
   std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
   std::string response_trailer;  // as received after the last chunk
+
+  // Back to a fresh stream's state, keeping the body buffer and string capacities (streams
+  // are recycled by their session: one allocation less per request). The pair end is freed.
+  void reset() {
+    delete pipe;
+    pipe = nullptr;
+    conn = nullptr;
+    id = 0;
+    req.method.clear();
+    req.scheme.clear();
+    req.authority.clear();
+    req.path.clear();
+    req.fields.clear();
+    req.has_content_length = false;
+    req.announces_trailer = false;
+    header_bytes = 0;
+    chunked_request = false;
+    request_done = false;
+    unconsumed = 0;
+    head_done = false;
+    head_request = false;
+    body_kind = http1::BodyKind::None;
+    remaining = 0;
+    chunks = http1::ChunkedDecoder{16 * 1024};
+    evbuffer_drain(body, evbuffer_get_length(body));
+    body_done = false;
+    deferred = false;
+    pipe_eof = false;
+    pipe_paused = false;
+    keep_alive = false;
+    request_trailer.clear();
+    response_trailer.clear();
+  }
 
   ~H2Stream() {
     delete pipe;
@@ -148,6 +193,8 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
   }
   if (n == "content-length") {
     r.has_content_length = true;
+  } else if (n == "trailer") {
+    r.announces_trailer = true;
   }
   r.fields.push_back(h2::Field{std::string(n), std::string(v)});
   return 0;
@@ -158,10 +205,9 @@ int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
   }
-  auto st = std::make_unique<H2Stream>();
+  std::unique_ptr<H2Stream> st = c->new_stream();
   st->conn = c;
   st->id = frame->hd.stream_id;
-  st->body = evbuffer_new();
   nghttp2_session_set_stream_user_data(session, st->id, st.get());
   c->adopt_stream(std::move(st));
   return 0;
@@ -306,6 +352,7 @@ H2Connection::H2Connection(Worker* worker, WorkerListener* listener, Stream* cli
   }
   timer_ = evtimer_new(worker->base(), timer_cb, this);
   resume_ev_ = event_new(worker->base(), -1, 0, resume_cb, this);
+  send_ev_ = event_new(worker->base(), -1, 0, send_cb, this);
   // The ClientConnection that handed over counted the accept and has left the gauge.
   worker->stats().inc(Stat::ConnectionsActive);
 }
@@ -316,13 +363,26 @@ H2Connection::~H2Connection() {
   }
   streams_.clear();
   closed_.clear();
+  spare_streams_.clear();
   for (Stream* p : idle_pipes_) {
     delete p;
   }
   delete client_;
   event_free(timer_);
   event_free(resume_ev_);
+  event_free(send_ev_);
   worker_->stats().dec(Stat::ConnectionsActive);
+}
+
+std::unique_ptr<H2Connection::H2Stream> H2Connection::new_stream() {
+  if (!spare_streams_.empty()) {
+    std::unique_ptr<H2Stream> st = std::move(spare_streams_.back());
+    spare_streams_.pop_back();
+    return st;
+  }
+  auto st = std::make_unique<H2Stream>();
+  st->body = evbuffer_new();
+  return st;
 }
 
 void H2Connection::adopt_stream(std::unique_ptr<H2Stream> st) {
@@ -408,6 +468,12 @@ void H2Connection::resume_cb(int, short, void* arg) {
   finish(c, c->on_client_read());
 }
 
+void H2Connection::schedule_send() { event_active(send_ev_, EV_WRITE, 1); }
+
+void H2Connection::send_cb(int, short, void* arg) {
+  finish(static_cast<H2Connection*>(arg), Step::Keep);  // after_event() sends what was submitted
+}
+
 void H2Connection::client_write_cb(Stream*, void* arg) {
   finish(static_cast<H2Connection*>(arg), Step::Keep);  // after_event() generates more
 }
@@ -481,6 +547,9 @@ H2Connection::Step H2Connection::on_client_read() {
 }
 
 bool H2Connection::send_pending() {
+  // One evbuffer_add per frame. (Reserving 16 KiB of output per batch instead saved no
+  // instructions, and freeing that chunk after each TLS write made glibc trim its heap with
+  // madvise about once per 100 requests; the pages then faulted back in: kernel time.)
   evbuffer* out = client_->output();
   while (evbuffer_get_length(out) < kOutputCap) {
     const uint8_t* data = nullptr;
@@ -503,7 +572,14 @@ H2Connection::Step H2Connection::after_event() {
   if (!send_pending()) {
     failed_ = true;
   }
-  closed_.clear();  // streams nghttp2 closed during this event (their pairs close)
+  // Streams nghttp2 closed during this event: their pairs close; a few are kept for reuse.
+  for (std::unique_ptr<H2Stream>& st : closed_) {
+    if (spare_streams_.size() < kMaxSpareStreams) {
+      st->reset();
+      spare_streams_.push_back(std::move(st));
+    }
+  }
+  closed_.clear();
   bool out_empty = evbuffer_get_length(client_->output()) == 0;
   bool done = failed_ || (!nghttp2_session_want_read(session_) &&
                           !nghttp2_session_want_write(session_)) ||
@@ -566,20 +642,27 @@ bool H2Connection::start_request(H2Stream* st) {
     return false;  // CONNECT (no :path) and the like: not proxied
   }
   st->head_request = r.method == "HEAD";
-  st->chunked_request = !st->request_done && !r.has_content_length;
+  // Chunked when the length is unknown, or when trailer fields are announced: HTTP/1.1 can
+  // carry request trailers only after the last chunk (the content-length is then dropped).
+  st->chunked_request = !st->request_done && (!r.has_content_length || r.announces_trailer);
   scratch_.clear();
   h2::build_h1_request(r, st->chunked_request, &scratch_);
+  // The write callback only acknowledges request DATA as the pair drains; a request without a
+  // body (most) does without it, and so without one callback and session round per request.
+  Stream::DataCb body_cb = st->request_done ? nullptr : pipe_write_cb;
   if (!idle_pipes_.empty()) {
     // An internal connection that finished an earlier stream of this session: reuse it.
     st->pipe = idle_pipes_.back();
     idle_pipes_.pop_back();
-    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
+    st->pipe->set_head_sink(st);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
     st->pipe->enable(EV_READ | EV_WRITE);
   } else {
     Stream* inner = nullptr;
     Stream::make_pair(worker_->base(), &st->pipe, &inner);
-    st->pipe->set_callbacks(pipe_read_cb, pipe_write_cb, pipe_event_cb, st);
+    st->pipe->set_callbacks(pipe_read_cb, body_cb, pipe_event_cb, st);
+    st->pipe->set_head_sink(st);
     uint64_t high = worker_->limits().buffer_high_water;
     st->pipe->set_write_low_water(high / 2);
     evbuffer_add(st->pipe->output(), scratch_.data(), scratch_.size());
@@ -651,6 +734,7 @@ void H2Connection::maybe_recycle_pipe(H2Stream* st) {
   }
   st->pipe = nullptr;  // the stream no longer touches it (its body is all in st->body)
   p->set_callbacks(idle_pipe_read_cb, nullptr, idle_pipe_event_cb, this);
+  p->set_head_sink(nullptr);
   p->enable(EV_READ);  // notice the internal connection closing (idle timeout, drain)
   idle_pipes_.push_back(p);
 }
@@ -691,6 +775,59 @@ H2Connection::Step H2Connection::on_pipe_event(H2Stream* st, short what) {
   return Step::Keep;
 }
 
+bool H2Connection::take_response_head(H2Stream* st, int status, const HeadField* fields,
+                                      size_t num_fields, ResponseHeadSink::Body body,
+                                      uint64_t content_length, bool keep_alive) {
+  if (session_ == nullptr || failed_ || st->head_done || st->pipe == nullptr ||
+      evbuffer_get_length(st->pipe->input()) != 0 || stream_of(session_, st->id) != st) {
+    return false;  // the bytes path handles it (or finds the stream gone)
+  }
+  // Field names lower-cased into one per-thread buffer, sized first so that the nv pointers
+  // into it stay valid; nghttp2 copies names and values in submit.
+  thread_local std::string names;
+  size_t total = 0;
+  for (size_t i = 0; i < num_fields; ++i) {
+    total += fields[i].name.size();
+  }
+  names.resize(total);  // lower-cased names, back to back
+  size_t at = 0;
+  std::vector<nghttp2_nv>& nv = nv_scratch;
+  nv.clear();
+  char code[3] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10),
+                  static_cast<char>('0' + status % 10)};
+  nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
+                          reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE});
+  for (size_t i = 0; i < num_fields; ++i) {
+    std::string_view n = fields[i].name;
+    if (h2::is_connection_specific(n)) {
+      continue;
+    }
+    char* lowered = names.data() + at;
+    for (size_t k = 0; k < n.size(); ++k) {
+      char c = n[k];
+      lowered[k] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    at += n.size();
+    nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(lowered),
+                            reinterpret_cast<uint8_t*>(const_cast<char*>(fields[i].value.data())),
+                            n.size(), fields[i].value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = st;
+  provider.read_callback = read_response_body;
+  if (nghttp2_submit_response(session_, st->id, nv.data(), nv.size(), &provider) != 0) {
+    return false;
+  }
+  st->body_kind = body == ResponseHeadSink::Body::Length ? http1::BodyKind::Length
+                                                         : http1::BodyKind::Chunked;
+  st->remaining = content_length;
+  st->keep_alive = keep_alive;
+  st->head_done = true;
+  st->body_done = false;
+  return true;  // HEADERS leave with the body's first DATA, or on send_head_now()
+}
+
 bool H2Connection::parse_response_head(H2Stream* st) {
   evbuffer* in = st->pipe->input();
   for (;;) {
@@ -712,29 +849,43 @@ bool H2Connection::parse_response_head(H2Stream* st) {
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
       return false;
     }
-    if (head.status < 200) {
-      evbuffer_drain(in, r.consumed);  // interim responses are not relayed over HTTP/2
-      continue;
-    }
-    // Field names must be lower case in HTTP/2; the strings live until submit returns.
-    std::vector<std::string> names;
-    names.reserve(head.num_headers);
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(head.num_headers + 1);
-    char status[4];
-    std::snprintf(status, sizeof(status), "%03d", head.status);
+    // The head sits contiguous in |in| (pulled up) until the drain below: field names are
+    // lower-cased there in place (HTTP/2 requires lower case) and nghttp2 copies the nv array
+    // in submit, so no per-field string is allocated.
+    std::vector<nghttp2_nv>& nv = nv_scratch;
+    nv.clear();
+    char status[3] = {static_cast<char>('0' + head.status / 100 % 10),
+                      static_cast<char>('0' + head.status / 10 % 10),
+                      static_cast<char>('0' + head.status % 10)};
     nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                             reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
+    bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
     for (size_t i = 0; i < head.num_headers; ++i) {
       const http1::Header& h = head.headers[i];
       if (h2::is_connection_specific(h.name) ||
-          http1::connection_lists(head.headers, head.num_headers, h.name)) {
+          (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
         continue;
       }
-      names.push_back(lower(h.name));
-      nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(names.back().data()),
+      char* name = const_cast<char*>(h.name.data());  // inside the pulled-up head
+      for (size_t k = 0; k < h.name.size(); ++k) {
+        if (name[k] >= 'A' && name[k] <= 'Z') {
+          name[k] = static_cast<char>(name[k] + 32);
+        }
+      }
+      nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(name),
                               reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data())),
-                              names.back().size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
+                              h.name.size(), h.value.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    if (head.status < 200) {
+      // Interim response (100 Continue from the internal connection, 103 Early Hints from
+      // the upstream): a HEADERS frame without END_STREAM before the final one (RFC 9113
+      // 8.1). 101 never gets here: the HTTP/1.1 side answers an upstream's 101 with a 502.
+      if (head.status != 101) {
+        nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, st->id, nullptr, nv.data(),
+                               nv.size(), nullptr);
+      }
+      evbuffer_drain(in, r.consumed);
+      continue;
     }
     st->body_kind = http1::response_body_kind(head, st->head_request);
     st->keep_alive = head.keep_alive;

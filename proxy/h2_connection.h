@@ -44,6 +44,7 @@
 
 #include "proxy/h2_convert.h"
 #include "proxy/http1_parser.h"
+#include "proxy/response_head_sink.h"
 
 struct event;
 struct evbuffer;
@@ -89,10 +90,12 @@ class H2Connection {
   static void idle_pipe_event_cb(Stream* s, short what, void* arg);
   static void timer_cb(int fd, short what, void* arg);
   static void resume_cb(int fd, short what, void* arg);
+  static void send_cb(int fd, short what, void* arg);
   static void finish(H2Connection* c, Step step);
 
  public:  // for the nghttp2 callbacks in the .cpp (file-local functions)
   Step on_client_read();
+  std::unique_ptr<H2Stream> new_stream();  // a fresh or recycled stream object
   void adopt_stream(std::unique_ptr<H2Stream> st);  // a new request stream (HEADERS begun)
   bool send_pending();  // false: session error
   void stream_closed(H2Stream* st);
@@ -101,6 +104,12 @@ class H2Connection {
   void request_end(H2Stream* st);
   void consume_request_data(H2Stream* st);
   bool on_reset_from_client();  // false: rapid reset, session terminated
+  void schedule_send();  // after_event() soon, from the loop (send_ev_)
+  // A response head handed over by |st|'s internal connection (response_head_sink.h):
+  // submitted as HEADERS with the body to follow through the pair. False = not taken.
+  bool take_response_head(H2Stream* st, int status, const HeadField* fields, size_t num_fields,
+                          ResponseHeadSink::Body body, uint64_t content_length,
+                          bool keep_alive);
   int continuation_count_ = 0;  // CONTINUATION frames in the current header block
   Worker* worker() const { return worker_; }
 
@@ -125,8 +134,10 @@ class H2Connection {
   nghttp2_session* session_ = nullptr;
   event* timer_ = nullptr;      // idle timeout (no stream open)
   event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
+  event* send_ev_ = nullptr;    // activated by hand: send what a handed-over head submitted
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<std::unique_ptr<H2Stream>> closed_;  // deferred delete
+  std::vector<std::unique_ptr<H2Stream>> spare_streams_;  // reset, for the next streams
   std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
   std::string scratch_;          // request head being built
   uint64_t reset_window_start_ms_ = 0;

@@ -26,7 +26,8 @@ void build_h1_request(const Request& req, bool chunked_body, std::string* out) {
   }
   std::string cookie;
   for (const Field& f : req.fields) {
-    if (is_connection_specific(f.name) || (!req.authority.empty() && f.name == "host")) {
+    if (is_connection_specific(f.name) || (!req.authority.empty() && f.name == "host") ||
+        (chunked_body && f.name == "content-length")) {
       continue;
     }
     if (f.name == "cookie") {

@@ -33,11 +33,13 @@ struct Request {
   std::string path;
   std::vector<Field> fields;  // regular fields in order, including "cookie" crumbs
   bool has_content_length = false;
+  bool announces_trailer = false;  // a "trailer" field: trailer fields will follow the body
 };
 
 // Appends the HTTP/1.1 request head of |req| (request line, Host from :authority, fields
 // without connection-specific ones, cookie crumbs joined with "; " (RFC 9113 8.2.3), and
-// "Transfer-Encoding: chunked" when |chunked_body|) and the blank line to |out|.
+// "Transfer-Encoding: chunked" instead of any content-length when |chunked_body|) and the
+// blank line to |out|.
 void build_h1_request(const Request& req, bool chunked_body, std::string* out);
 
 // True for HTTP/1.1 fields that are connection-specific and never sent in HTTP/2

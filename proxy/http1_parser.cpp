@@ -406,18 +406,6 @@ ParseResult finish(ParseStatus status, size_t consumed) { return ParseResult{sta
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 const char* to_string(ParseError error) {
   switch (error) {
   case ParseError::None: return "none";
@@ -722,6 +710,21 @@ bool connection_lists(const Header* headers, size_t n, std::string_view name) {
     });
   }
   return found;
+}
+
+bool connection_names_fields(const Header* headers, size_t n) {
+  bool other = false;
+  for (size_t i = 0; i < n && !other; ++i) {
+    if (!iequals(headers[i].name, "connection")) {
+      continue;
+    }
+    for_each_element(headers[i].value, [&](std::string_view el) {
+      if (!iequals(el, "keep-alive")) {
+        other = true;
+      }
+    });
+  }
+  return other;
 }
 
 // ---------------------------------------------------------------------------------------------

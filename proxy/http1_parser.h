@@ -128,8 +128,30 @@ bool is_hop_by_hop(std::string_view name);
 // True when |name| appears (case-insensitively) as a token in any Connection field value of
 // |headers[0..n)|.
 bool connection_lists(const Header* headers, size_t n, std::string_view name);
+// False when no Connection field of |headers[0..n)| lists anything but "keep-alive" (a field
+// that is hop-by-hop anyway): then connection_lists() is false for every field that is not
+// hop-by-hop and need not be asked per field (it scans every field, O(n^2) per head).
+bool connection_names_fields(const Header* headers, size_t n);
 
-bool iequals(std::string_view a, std::string_view b);
+inline bool iequals(std::string_view a, std::string_view b) {
+  // Inline: called for nearly every header field of every head (framing, hop-by-hop and
+  // Connection lists), where the call itself cost as much as the compare (callgrind).
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x != y) {
+      x = (x >= 'A' && x <= 'Z') ? static_cast<char>(x + 32) : x;
+      y = (y >= 'A' && y <= 'Z') ? static_cast<char>(y + 32) : y;
+      if (x != y) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 // Streaming decoder for the chunked transfer coding. It is the one stateful piece of this file:
 // it remembers where in the chunk stream it is, so a body can arrive in any split.

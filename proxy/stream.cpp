@@ -109,7 +109,7 @@ void Stream::on_mem_readable(int, short, void* arg) {
   if (s->mem_eof_ && !s->mem_eof_reported_) {
     s->mem_eof_reported_ = true;
     s->read_enabled_ = false;
-    evtimer_del(s->read_timer_);
+    s->del_read_timer();
     if (s->event_cb_ != nullptr) {
       errno = 0;
       s->event_cb_(s, BEV_EVENT_EOF | BEV_EVENT_READING, s->arg_);
@@ -163,7 +163,7 @@ void Stream::set_timeouts(const timeval* read, const timeval* write) {
   if (write_registered_) {
     arm_write_timer();
   } else {
-    evtimer_del(write_timer_);
+    del_write_timer();
   }
 }
 
@@ -212,7 +212,7 @@ void Stream::disable(short what) {
   if (what & EV_READ) {
     // Lazy: stay registered; on_readable unregisters if the peer actually sends meanwhile.
     read_enabled_ = false;
-    evtimer_del(read_timer_);
+    del_read_timer();
   }
   if (what & EV_WRITE) {
     write_enabled_ = false;
@@ -343,7 +343,7 @@ bool Stream::continue_handshake() {
   read_registered_ = false;
   watch_writable(false);
   evtimer_del(handshake_timer_);
-  evtimer_del(read_timer_);
+  del_read_timer();
   if (event_cb_ != nullptr) {
     errno = err;
     event_cb_(this, BEV_EVENT_ERROR | BEV_EVENT_READING, arg_);
@@ -434,7 +434,7 @@ void Stream::read_tls() {
   read_enabled_ = false;
   event_del(read_ev_);
   read_registered_ = false;
-  evtimer_del(read_timer_);
+  del_read_timer();
   if (event_cb_ != nullptr) {
     errno = err;
     event_cb_(this, static_cast<short>(end | BEV_EVENT_READING), arg_);
@@ -492,23 +492,27 @@ void Stream::watch_writable(bool on) {
   } else if (!on && write_registered_) {
     event_del(write_ev_);
     write_registered_ = false;
-    evtimer_del(write_timer_);
+    del_write_timer();
   }
 }
+
+void Stream::evtimer_del_(event* ev) { evtimer_del(ev); }
 
 void Stream::arm_read_timer() {
   if (has_read_tv_ && read_enabled_) {
     evtimer_add(read_timer_, &read_tv_);
+    read_timer_armed_ = true;
   } else {
-    evtimer_del(read_timer_);
+    del_read_timer();
   }
 }
 
 void Stream::arm_write_timer() {
   if (has_write_tv_) {
     evtimer_add(write_timer_, &write_tv_);
+    write_timer_armed_ = true;
   } else {
-    evtimer_del(write_timer_);
+    del_write_timer();
   }
 }
 
@@ -645,7 +649,7 @@ void Stream::finish_connect() {
   if (err != 0) {
     read_enabled_ = false;
     write_enabled_ = false;
-    evtimer_del(read_timer_);
+    del_read_timer();
     if (handshake_timer_ != nullptr) {
       evtimer_del(handshake_timer_);
     }
@@ -711,7 +715,7 @@ void Stream::on_readable(int fd, short, void* arg) {
   s->read_enabled_ = false;
   event_del(s->read_ev_);
   s->read_registered_ = false;
-  evtimer_del(s->read_timer_);
+  s->del_read_timer();
   if (s->event_cb_ != nullptr) {
     errno = err;
     s->event_cb_(s, static_cast<short>((n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR) |
@@ -722,6 +726,7 @@ void Stream::on_readable(int fd, short, void* arg) {
 
 void Stream::on_read_timeout(int, short, void* arg) {
   auto* s = static_cast<Stream*>(arg);
+  s->read_timer_armed_ = false;
   s->read_enabled_ = false;
   if (s->event_cb_ != nullptr) {
     s->event_cb_(s, BEV_EVENT_TIMEOUT | BEV_EVENT_READING, s->arg_);
@@ -730,6 +735,7 @@ void Stream::on_read_timeout(int, short, void* arg) {
 
 void Stream::on_write_timeout(int, short, void* arg) {
   auto* s = static_cast<Stream*>(arg);
+  s->write_timer_armed_ = false;
   s->watch_writable(false);
   s->write_enabled_ = false;
   if (s->event_cb_ != nullptr) {

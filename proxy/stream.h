@@ -48,6 +48,8 @@ struct evbuffer_cb_info;
 
 namespace sy::proxy {
 
+class ResponseHeadSink;
+
 class Stream {
  public:
   using DataCb = void (*)(Stream* s, void* arg);
@@ -72,6 +74,14 @@ class Stream {
   void enable(short what);   // EV_READ and/or EV_WRITE
   void disable(short what);
   bool read_enabled() const { return read_enabled_; }
+
+  // In-memory pair only: what the owner of this end takes parsed response heads with
+  // (response_head_sink.h); the other end's owner finds it through peer_head_sink().
+  // nullptr (the default) = none. Not owned.
+  void set_head_sink(ResponseHeadSink* sink) { head_sink_ = sink; }
+  ResponseHeadSink* peer_head_sink() const {
+    return (mem_ && peer_ != nullptr) ? peer_->head_sink_ : nullptr;
+  }
 
   evbuffer* input() { return input_; }
   evbuffer* output() { return output_; }
@@ -129,6 +139,21 @@ class Stream {
   void finish_connect();
   void arm_read_timer();
   void arm_write_timer();
+  // event_del costs a call into libevent even for a timer that is not pending; a proxied
+  // request used to make about ten such calls (callgrind), so the Stream remembers.
+  void del_read_timer() {
+    if (read_timer_armed_) {
+      evtimer_del_(read_timer_);
+      read_timer_armed_ = false;
+    }
+  }
+  void del_write_timer() {
+    if (write_timer_armed_) {
+      evtimer_del_(write_timer_);
+      write_timer_armed_ = false;
+    }
+  }
+  static void evtimer_del_(event* ev);
   void watch_writable(bool on);
   // TLS: drives the handshake; returns false after reporting a failure through event_cb.
   bool continue_handshake();
@@ -156,6 +181,8 @@ class Stream {
   timeval write_tv_{};
   size_t write_low_ = 0;
   size_t max_read_ = 64 * 1024;
+  bool read_timer_armed_ = false;   // read_timer_ is pending (added, not fired or deleted)
+  bool write_timer_armed_ = false;  // write_timer_ is pending
   bool has_read_tv_ = false;
   bool has_write_tv_ = false;
   bool read_enabled_ = false;
@@ -173,6 +200,7 @@ class Stream {
   bool mem_new_data_ = false;     // bytes arrived since the last read_cb
   bool mem_eof_reported_ = false;
   bool mem_waiting_ = false;      // output held because the peer is not reading
+  ResponseHeadSink* head_sink_ = nullptr;  // see set_head_sink()
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;          // owned

@@ -507,6 +507,13 @@ class H2Test(TlsTest):
             self.assertEqual(got.decode(), version, args)
             self.assertIn(f'"x-forwarded-proto": "{proto}"'.encode(), body)
             self.assertIn(b'"via": "1.1 switchyard"', body)
+        # The access log tells the four apart: h2 streams are logged by their internal
+        # HTTP/1.1 connection, which must not call them HTTP/1.1.
+        lines = wait_for(lambda: (lambda l: l if len(l) >= 4 else None)(
+            access_log_lines(sy.access_log_path)), what="4 access log lines")
+        self.assertEqual([(l["listener"], l["proto"], l["tls"]) for l in lines],
+                         [("tls", "HTTP/2.0", True), ("tls", "HTTP/1.1", True),
+                          ("plain", "HTTP/2.0", False), ("plain", "HTTP/1.1", False)])
 
     def test_many_concurrent_streams_on_one_connection(self):
         sy = self.start()
@@ -695,6 +702,116 @@ class H2Test(TlsTest):
         self.assertIn(b"x-req: abc123", seen.get("request", b""))
         self.assertIn("x-echo: abc123", p.stdout)
         self.assertIn("hello", p.stdout)
+
+    def raw_origin(self, answer):
+        """A one-connection origin: reads a request head (and a body announced by
+        content-length, or a chunked body up to its last chunk), records it, sends |answer|."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        seen = {}
+
+        def origin():
+            conn, _ = srv.accept()
+            data = b""
+            while True:
+                head, sep, rest = data.partition(b"\r\n\r\n")
+                if sep:
+                    low = head.lower()
+                    if b"transfer-encoding: chunked" in low:
+                        if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
+                            break
+                    elif b"content-length:" in low:
+                        n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
+                        if len(rest) >= n:
+                            break
+                    else:
+                        break
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            seen["request"] = data
+            conn.sendall(answer)
+            conn.close()
+
+        th = threading.Thread(target=origin, daemon=True)
+        th.start()
+        self.addCleanup(srv.close)
+        return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
+
+    def test_interim_responses_are_relayed_as_non_final_headers(self):
+        # 103 Early Hints from the upstream, then the final response.
+        addr, th, _ = self.raw_origin(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-1xx")
+        p = subprocess.run(["nghttp", "-v", sy.url("/hints", "plain")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        th.join(timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        out = p.stdout
+        self.assertIn(":status: 103", out)
+        self.assertIn("link: </style.css>; rel=preload", out)
+        self.assertIn(":status: 200", out)
+        self.assertLess(out.index(":status: 103"), out.index(":status: 200"))
+        # The 103 HEADERS frame does not end the stream; the final one's DATA does.
+        hints = out[out.index(":status: 103"):out.index(":status: 200")]
+        self.assertNotIn("END_STREAM", hints.split("recv HEADERS frame")[0])
+        # HTTP/1.1 the same way: the final response right behind the 103 in the same read
+        # used to wait for more upstream bytes (and got a 502 when the upstream closed).
+        addr, th, _ = self.raw_origin(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-1xx-h1")
+        rc, body, err = curl("-sv", sy.url("/hints", "plain"))
+        th.join(timeout=10)
+        self.assertEqual(body, b"ok", err)
+        self.assertIn("< HTTP/1.1 103", err)
+        self.assertIn("< HTTP/1.1 200", err)
+
+    def test_expect_100_continue_is_answered_over_h2(self):
+        # The client waits for 100 Continue before it sends the body (nghttp
+        # --expect-continue); the proxy's own 100 reaches it as an interim HEADERS frame.
+        sy = self.start()
+        body = os.path.join(self.workdir, "body.txt")
+        with open(body, "w") as f:
+            f.write("x" * 1000)
+        # /upload answers after the whole body (/echo sends its head first, and nghttp sends
+        # no body once a final response came: the two would wait for each other).
+        p = subprocess.run(["nghttp", "-v", "--expect-continue", "-d", body,
+                            sy.url("/upload", "plain")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("1000 " + hashlib.sha256(b"x" * 1000).hexdigest(), p.stdout)
+        self.assertIn(":status: 100", p.stdout)
+        self.assertIn(":status: 200", p.stdout)
+        self.assertLess(p.stdout.index(":status: 100"), p.stdout.index(":status: 200"))
+
+    def test_request_trailers_with_content_length_when_announced(self):
+        # With content-length and a "trailer" field, the request goes upstream chunked so
+        # that its trailer fields survive; the upstream sees no content-length.
+        addr, th, seen = self.raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
+                                         listeners=(("plain", "main"),)), "sy-trailer-cl")
+        body = os.path.join(self.workdir, "body.txt")
+        with open(body, "w") as f:
+            f.write("some body\n")
+        p = subprocess.run(["nghttp", "-v", "-d", body, "-H", "trailer: x-req",
+                            "--trailer=x-req: abc123", sy.url("/t", "plain")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=30)
+        th.join(timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("content-length: 10", p.stdout.lower())  # the client did send one
+        request = seen.get("request", b"")
+        head, _, rest = request.partition(b"\r\n\r\n")
+        self.assertIn(b"transfer-encoding: chunked", head.lower())
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertTrue(rest.startswith(b"a\r\nsome body\n\r\n0\r\n"), rest)
+        self.assertIn(b"x-req: abc123", rest)
 
     def wait_closed(self, c, timeout=10):
         """Reads |c| until the proxy closes it; returns the frame types seen."""

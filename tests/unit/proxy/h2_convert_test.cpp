@@ -43,6 +43,33 @@ TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head") {
         "\r\n");
 }
 
+TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
+  // Request trailers announced with content-length: the body goes upstream chunked.
+  Request r;
+  r.method = "POST";
+  r.authority = "a.test";
+  r.path = "/t";
+  r.fields = {{"content-length", "10"}, {"trailer", "x-req"}};
+  r.has_content_length = true;
+  r.announces_trailer = true;
+  std::string out;
+  build_h1_request(r, true, &out);
+  CHECK(out ==
+        "POST /t HTTP/1.1\r\n"
+        "Host: a.test\r\n"
+        "trailer: x-req\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "\r\n");
+  out.clear();
+  build_h1_request(r, false, &out);
+  CHECK(out ==
+        "POST /t HTTP/1.1\r\n"
+        "Host: a.test\r\n"
+        "content-length: 10\r\n"
+        "trailer: x-req\r\n"
+        "\r\n");
+}
+
 TEST_CASE("without :authority the host field is kept") {
   Request r;
   r.method = "GET";

@@ -603,8 +603,8 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
     worker_->stats().inc(Stat::RouteProxies);
     pool_ = pool;
     if (p->schema != routing::kNoSchema) {
-      if (const std::string* name = fw->schema_name(p->schema)) {
-        inflight_ = worker_->inflight_counter(*name);
+      inflight_ = worker_->inflight_counter(p->schema);
+      if (inflight_ != nullptr) {
         ++*inflight_;
       }
     }

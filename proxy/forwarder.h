@@ -49,6 +49,9 @@ class Forwarder {
   // change_seq() of the snapshot this worker pinned last (0 = none or no change log). Every
   // decision made from now on uses this snapshot or a newer one.
   uint64_t pinned_seq() const { return pinned_seq_; }
+  // Publisher generation of the pinned snapshot: schema indexes mean the same schema for as
+  // long as it does not change (a full reload may renumber them).
+  uint64_t snapshot_generation() const { return view_.generation(); }
   bool has_snapshot() { return view_.get() != nullptr; }
 
   HoldQueue& hold() { return hold_; }

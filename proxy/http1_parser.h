@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/ascii.h"
+
 namespace sy::http1 {
 
 enum class ParseStatus { Complete, Incomplete, Error };
@@ -133,25 +135,7 @@ bool connection_lists(const Header* headers, size_t n, std::string_view name);
 // hop-by-hop and need not be asked per field (it scans every field, O(n^2) per head).
 bool connection_names_fields(const Header* headers, size_t n);
 
-inline bool iequals(std::string_view a, std::string_view b) {
-  // Inline: called for nearly every header field of every head (framing, hop-by-hop and
-  // Connection lists), where the call itself cost as much as the compare (callgrind).
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x != y) {
-      x = (x >= 'A' && x <= 'Z') ? static_cast<char>(x + 32) : x;
-      y = (y >= 'A' && y <= 'Z') ? static_cast<char>(y + 32) : y;
-      if (x != y) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
+using ::sy::iequals;  // common/ascii.h: inline, shared with routing/
 
 // Streaming decoder for the chunked transfer coding. It is the one stateful piece of this file:
 // it remembers where in the chunk stream it is, so a body can arrive in any split.

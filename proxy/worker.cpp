@@ -170,6 +170,24 @@ void Worker::on_snapshot() {
   }
 }
 
+int64_t* Worker::inflight_counter(uint32_t schema_index) {
+  if (forwarder_->snapshot_generation() != inflight_index_generation_) {
+    inflight_by_index_.clear();  // indexes of another snapshot
+    inflight_index_generation_ = forwarder_->snapshot_generation();
+  }
+  if (schema_index < inflight_by_index_.size() && inflight_by_index_[schema_index] != nullptr) {
+    return inflight_by_index_[schema_index];
+  }
+  const std::string* name = forwarder_->schema_name(schema_index);
+  if (name == nullptr) {
+    return nullptr;
+  }
+  if (schema_index >= inflight_by_index_.size()) {
+    inflight_by_index_.resize(schema_index + 1, nullptr);
+  }
+  return inflight_by_index_[schema_index] = &inflight_[*name];
+}
+
 void Worker::flush_cb(int, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   w->access_log_.flush();

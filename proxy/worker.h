@@ -90,7 +90,9 @@ class Worker {
   // Requests in flight per schema name (routing only). Worker thread: the counter a proxied
   // request increments while it runs (node addresses are stable). Any thread: a copy, at
   // most kFlushInterval old, for the instance heartbeat.
-  int64_t* inflight_counter(const std::string& schema) { return &inflight_[schema]; }
+  // The counter of the schema at |schema_index| of the forwarder's pinned snapshot (null when
+  // there is none): an array lookup, the name is hashed once per schema and snapshot.
+  int64_t* inflight_counter(uint32_t schema_index);
   // |applied_seq| (optional) receives the change_seq of the snapshot the worker had pinned when
   // it took that copy: published together, so the counts include every request decided with
   // an older snapshot (the sequencer's drain relies on it).
@@ -136,7 +138,9 @@ class Worker {
   std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;
   std::unique_ptr<Forwarder> forwarder_;
-  std::unordered_map<std::string, int64_t> inflight_;  // worker thread only
+  std::unordered_map<std::string, int64_t> inflight_;  // worker thread only; never erased
+  std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_index_generation_
+  uint64_t inflight_index_generation_ = 0;
   mutable std::mutex inflight_mu_;
   std::vector<std::pair<std::string, uint64_t>> inflight_published_;  // guarded by inflight_mu_
   uint64_t applied_seq_published_ = 0;                                // guarded by inflight_mu_

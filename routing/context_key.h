@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.h"
 #include "common/result.h"
 #include "routing/directory_rows.h"
 
@@ -123,7 +124,6 @@ std::string_view strip_port(std::string_view host);
 // Appends the percent-decoding of |in| to |out|; |plus_is_space| for urlencoded forms/queries.
 void percent_decode(std::string_view in, bool plus_is_space, std::string* out);
 
-// Case-insensitive ASCII comparison (header names, media types).
-bool iequals(std::string_view a, std::string_view b);
+using ::sy::iequals;  // case-insensitive ASCII (common/ascii.h, inline)
 
 }  // namespace sy::routing

@@ -23,6 +23,29 @@ namespace {
 
 constexpr timeval kFlushInterval = {0, 100 * 1000};  // access-log hand-off
 
+// The worker's intrusive lists (client connections, HTTP/2 sessions): O(1) link and unlink,
+// no allocation.
+template <class T>
+void list_push_front(T*& head, T* n) {
+  n->next_ = head;
+  if (head != nullptr) {
+    head->prev_ = n;
+  }
+  head = n;
+}
+
+template <class T>
+void list_unlink(T*& head, T* n) {
+  if (n->prev_ != nullptr) {
+    n->prev_->next_ = n->next_;
+  } else {
+    head = n->next_;
+  }
+  if (n->next_ != nullptr) {
+    n->next_->prev_ = n->prev_;
+  }
+}
+
 void accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int peer_len, void* arg) {
   auto* l = static_cast<WorkerListener*>(arg);
   l->worker->adopt(l, fd, peer, peer_len);
@@ -305,11 +328,7 @@ void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int p
   if (ssl != nullptr) {
     c->use_tls(ssl, std::move(tls_pin));
   }
-  c->next_ = conns_;
-  if (conns_ != nullptr) {
-    conns_->prev_ = c;
-  }
-  conns_ = c;
+  list_push_front(conns_, c);
   ++num_conns_;
   // Accepted during a drain (from the kernel's queue): it gets the chance to send its request,
   // bounded by the header timeout and the drain deadline, and closes after one response.
@@ -320,30 +339,15 @@ void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int p
 }
 
 void Worker::destroy(ClientConnection* c) {
-  if (c->prev_ != nullptr) {
-    c->prev_->next_ = c->next_;
-  } else {
-    conns_ = c->next_;
-  }
-  if (c->next_ != nullptr) {
-    c->next_->prev_ = c->prev_;
-  }
+  list_unlink(conns_, c);
   --num_conns_;
   delete c;
   maybe_exit();
 }
 
-}  // namespace sy::proxy
-
-namespace sy::proxy {
-
 void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer) {
   auto* c = new ClientConnection(this, listener, client, peer);
-  c->next_ = conns_;
-  if (conns_ != nullptr) {
-    conns_->prev_ = c;
-  }
-  conns_ = c;
+  list_push_front(conns_, c);
   ++num_conns_;
   c->start();
 }
@@ -351,11 +355,7 @@ void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sock
 void Worker::adopt_h2(WorkerListener* listener, Stream* client,
                       std::shared_ptr<const TlsContexts> tls_pin) {
   auto* h = new H2Connection(this, listener, client, std::move(tls_pin));
-  h->next_ = h2_conns_;
-  if (h2_conns_ != nullptr) {
-    h2_conns_->prev_ = h;
-  }
-  h2_conns_ = h;
+  list_push_front(h2_conns_, h);
   ++num_h2_;
   if (h->start() == H2Connection::Step::Close) {
     destroy_h2(h);
@@ -369,14 +369,7 @@ void Worker::adopt_h2(WorkerListener* listener, Stream* client,
 }
 
 void Worker::destroy_h2(H2Connection* h) {
-  if (h->prev_ != nullptr) {
-    h->prev_->next_ = h->next_;
-  } else {
-    h2_conns_ = h->next_;
-  }
-  if (h->next_ != nullptr) {
-    h->next_->prev_ = h->prev_;
-  }
+  list_unlink(h2_conns_, h);
   --num_h2_;
   delete h;
   maybe_exit();

@@ -2,6 +2,7 @@
 // exact file:line:col and key path, all of them at once, in document order.
 
 #include "conf/load.h"
+#include "unit/conf/load_helpers.h"
 
 #include <catch.hpp>
 
@@ -16,6 +17,7 @@
 #include <string>
 
 using namespace sy::conf;
+using namespace sy::conf::test;
 
 namespace {
 
@@ -28,28 +30,6 @@ std::string doc(std::initializer_list<const char*> lines) {
     out += '\n';
   }
   return out;
-}
-
-std::string all(const LoadResult& result) {
-  std::string out;
-  for (const auto& e : result.errors) {
-    out += format(e) + "\n";
-  }
-  return out;
-}
-
-// The only error of |yaml| is at |line|:|col| on |path| and its message contains |part|.
-void require_one_error(const std::string& yaml, int line, int col, const std::string& path,
-                       const std::string& part) {
-  LoadResult result = load_config_string(yaml, "t.yaml");
-  INFO(all(result));
-  REQUIRE(result.errors.size() == 1);
-  const ConfigError& e = result.errors[0];
-  CHECK(e.file == "t.yaml");
-  CHECK(e.line == line);
-  CHECK(e.col == col);
-  CHECK(e.path == path);
-  CHECK_THAT(e.message, Catch::Contains(part));
 }
 
 // A valid document; tests below replace single lines.

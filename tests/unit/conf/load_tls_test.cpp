@@ -2,22 +2,16 @@
 // file:line:col. (Whether the files exist and match is checked at start-up by proxy/tls.)
 
 #include "conf/load.h"
+#include "unit/conf/load_helpers.h"
 
 #include <catch.hpp>
 
 #include <string>
 
 using namespace sy::conf;
+using namespace sy::conf::test;
 
 namespace {
-
-std::string all(const LoadResult& result) {
-  std::string out;
-  for (const auto& e : result.errors) {
-    out += format(e) + "\n";
-  }
-  return out;
-}
 
 // A valid document with |tls| (indented under the listener, starting at line 5).
 std::string with_tls(const std::string& tls) {
@@ -29,18 +23,6 @@ std::string with_tls(const std::string& tls) {
          "pools:\n"
          "  - name: old\n"
          "    members: [{address: 127.0.0.1:9001}]\n";
-}
-
-void require_one_error(const std::string& yaml, int line, int col, const std::string& path,
-                       const std::string& part) {
-  LoadResult result = load_config_string(yaml, "t.yaml");
-  INFO(all(result));
-  REQUIRE(result.errors.size() == 1);
-  const ConfigError& e = result.errors[0];
-  CHECK(e.line == line);
-  CHECK(e.col == col);
-  CHECK(e.path == path);
-  CHECK_THAT(e.message, Catch::Contains(part));
 }
 
 }  // namespace

@@ -463,6 +463,41 @@ class TlsTest(ProxyTestCase):
         code, _ = curl_status(self.https(), "--cacert", self.a_cert, *self.resolve())
         self.assertEqual(code, 200)
 
+    def test_admin_reload_reloads_certificates_or_refuses_with_the_reason(self):
+        ctl = os.environ.get("SY_CTL", os.path.join(os.path.dirname(BINARY), "..", "admin",
+                                                    "switchyardctl"))
+        sock = os.path.join(self.workdir, "admin.sock")
+        access = os.path.join(self.workdir, "sy-access.log")
+        text = tls_config(self.b, [(self.a_cert, self.a_key), (self.b_cert, self.b_key)],
+                          access_log=access)
+        sy = self.switchyard(text + f'admin:\n  socket: {{path: "{sock}"}}\n', "sy")
+        self.port = sy.addr("tls")[1]
+        # A key that does not belong to the certificate: ERR tls, nothing changes.
+        _, other_key = make_cert(self.workdir, "other", ["other.test"])
+        shutil.copy(other_key, self.a_key)
+        p = subprocess.run([ctl, "-s", sock, "reload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("ERR tls:", p.stderr)
+        self.assertIn("does not match certificate", p.stderr)
+        s = self.connect()
+        self.assertIn("O = first", peer_subject_org(s))
+        s.close()
+        # New files at the same paths: reloaded, new connections get the new certificate.
+        new_dir = os.path.join(self.workdir, "new")
+        os.mkdir(new_dir)
+        cert, key = make_cert(new_dir, "a", ["a.test", "*.a.test"], org="second")
+        os.replace(cert, self.a_cert)
+        os.replace(key, self.a_key)
+        p = subprocess.run([ctl, "-s", sock, "reload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("TLS certificates reloaded", p.stdout)
+        s = self.connect()
+        self.assertIn("O = second", peer_subject_org(s))
+        self.assertEqual(https_get(s)[0], 200)
+        s.close()
+
     # --- start-up errors ----------------------------------------------------------------------
 
     def start_fails(self, certs):

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +30,14 @@ namespace sy::proxy {
 namespace {
 
 constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
+
+// |value| in decimal, written into |buf| (|size| bytes, enough for any T).
+template <class T>
+std::string_view decimal(T value, char* buf, size_t size) {
+  auto r = std::to_chars(buf, buf + size, value);
+  return {buf, static_cast<size_t>(r.ptr - buf)};
+}
+
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr uint64_t kLingerMs = 2000;
 constexpr size_t kMaxSingleIo = 64 * 1024;
@@ -617,15 +626,19 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
   if (const auto* r = std::get_if<routing::Redirect>(&d)) {
     route_ = "redirect";
     worker_->stats().inc(Stat::RouteRedirects);
-    std::string location = "Location: " + r->location + "\r\n";
-    return respond_local(307, location, "text/plain; charset=utf-8",
-                         "this tenant has moved to " + r->location + "\n", head_len, "--");
+    std::string& location = fw->header_scratch();
+    location.assign("Location: ").append(r->location).append("\r\n");
+    std::string& body = fw->body_scratch();
+    body.assign("this tenant has moved to ").append(r->location).append("\n");
+    return respond_local(307, location, "text/plain; charset=utf-8", body, head_len, "--");
   }
   if (const auto* j = std::get_if<routing::Reject>(&d)) {
     route_ = "reject";
     worker_->stats().inc(Stat::RouteRejects);
     worker_->stats().inc_error(j->code);
-    return respond_local(j->status, {}, "application/json", j->body_json + "\n", head_len, "--");
+    std::string& body = fw->body_scratch();
+    body.assign(j->body_json).append("\n");
+    return respond_local(j->status, {}, "application/json", body, head_len, "--");
   }
   return hold_request(head_len);
 }
@@ -677,21 +690,45 @@ ClientConnection::Step ClientConnection::respond_local(int status, std::string_v
   status_ = status;
   count_status(worker_->stats(), status);
   set_termination(termination);
-  char head[256];
-  int n = std::snprintf(head, sizeof(head),
-                        "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%s%s",
-                        status, reason_for(status), static_cast<int>(content_type.size()),
-                        content_type.data(), body.size(), keep ? "" : "Connection: close\r\n",
-                        kVia);
-  evbuffer* out = client_->output();
-  evbuffer_add(out, head, static_cast<size_t>(n));
-  evbuffer_add(out, extra_headers.data(), extra_headers.size());
-  evbuffer_add(out, "\r\n", 2);
-  bytes_out_ += static_cast<uint64_t>(n) + extra_headers.size() + 2;
-  if (!head_request_) {
-    evbuffer_add(out, body.data(), body.size());
-    bytes_out_ += body.size();
+  // Assembled by hand and added in one piece when it fits: snprintf alone cost about 2,400
+  // instructions per answer, a quarter of a whole redirect (callgrind).
+  char code[8];
+  char length[24];
+  const std::string_view pieces[] = {
+      "HTTP/1.1 ",
+      decimal(status, code, sizeof(code)),
+      " ",
+      reason_for(status),
+      "\r\nContent-Type: ",
+      content_type,
+      "\r\nContent-Length: ",
+      decimal(body.size(), length, sizeof(length)),
+      "\r\n",
+      keep ? std::string_view() : std::string_view("Connection: close\r\n"),
+      kVia,
+      extra_headers,
+      "\r\n",
+      head_request_ ? std::string_view() : body,
+  };
+  size_t total = 0;
+  for (std::string_view piece : pieces) {
+    total += piece.size();
   }
+  evbuffer* out = client_->output();
+  char buf[2048];
+  if (total <= sizeof(buf)) {
+    char* p = buf;
+    for (std::string_view piece : pieces) {
+      std::memcpy(p, piece.data(), piece.size());
+      p += piece.size();
+    }
+    evbuffer_add(out, buf, total);
+  } else {
+    for (std::string_view piece : pieces) {
+      evbuffer_add(out, piece.data(), piece.size());
+    }
+  }
+  bytes_out_ += total;
   resp_head_sent_ = true;
   evbuffer_drain(client_->input(), head_len);
   log_exchange();

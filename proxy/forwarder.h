@@ -10,6 +10,7 @@
 // schema is still disabled park again, keeping their original deadline).
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,11 @@ class Forwarder {
   bool refresh();
   // change_seq() of the snapshot this worker pinned last (0 = none or no change log). Every
   // decision made from now on uses this snapshot or a newer one.
+  // Worker-thread scratch for the headers and body of a locally built answer (307, CTX-00NN):
+  // their capacity is reused, so answering allocates nothing.
+  std::string& header_scratch() { return header_scratch_; }
+  std::string& body_scratch() { return body_scratch_; }
+
   uint64_t pinned_seq() const { return pinned_seq_; }
   // Publisher generation of the pinned snapshot: schema indexes mean the same schema for as
   // long as it does not change (a full reload may renumber them).
@@ -63,6 +69,8 @@ class Forwarder {
   uint64_t seen_generation_ = 0;
   uint64_t pinned_seq_ = 0;
   std::vector<routing::Header> headers_;  // scratch, capacity reused
+  std::string header_scratch_;
+  std::string body_scratch_;
   HoldQueue hold_;
 };
 

@@ -750,15 +750,14 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   std::string& out = up_head_;
   out.clear();
   out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
-  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
+  const http1::ConnectionListed listed(head.headers, head.num_headers);
   bool has_host = false;
   std::string_view xff;
   std::string xff_joined;
   int xff_count = 0;
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
-    if (http1::is_hop_by_hop(h.name) ||
-        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+    if (!listed.forwards(h.name)) {
       continue;
     }
     if (http1::iequals(h.name, "expect") && expect_continue_) {
@@ -1161,11 +1160,10 @@ ClientConnection::Step ClientConnection::parse_response_head() {
                           static_cast<char>('0' + head.status / 10 % 10),
                           static_cast<char>('0' + head.status % 10), ' '};
   out.append(status_line, sizeof(status_line)).append(head.reason).append("\r\n");
-  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
+  const http1::ConnectionListed listed(head.headers, head.num_headers);
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
-    if (http1::is_hop_by_hop(h.name) ||
-        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+    if (!listed.forwards(h.name)) {
       continue;
     }
     out.append(h.name).append(": ").append(h.value).append("\r\n");
@@ -1208,11 +1206,10 @@ bool ClientConnection::hand_head_over(const http1::ResponseHead& head) {
   thread_local std::vector<HeadField> fields;
   fields.clear();
   size_t h1_bytes = 13 + head.reason.size() + 2 + (sizeof(kVia) - 1) + 2;
-  bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
+  const http1::ConnectionListed listed(head.headers, head.num_headers);
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
-    if (http1::is_hop_by_hop(h.name) ||
-        (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+    if (!listed.forwards(h.name)) {
       continue;
     }
     fields.push_back(HeadField{h.name, h.value});

@@ -859,11 +859,10 @@ bool H2Connection::parse_response_head(H2Stream* st) {
                       static_cast<char>('0' + head.status % 10)};
     nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                             reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
-    bool has_connection = http1::connection_names_fields(head.headers, head.num_headers);
+    const http1::ConnectionListed listed(head.headers, head.num_headers);
     for (size_t i = 0; i < head.num_headers; ++i) {
       const http1::Header& h = head.headers[i];
-      if (h2::is_connection_specific(h.name) ||
-          (has_connection && http1::connection_lists(head.headers, head.num_headers, h.name))) {
+      if (h2::is_connection_specific(h.name) || listed(h.name)) {
         continue;
       }
       char* name = const_cast<char*>(h.name.data());  // inside the pulled-up head

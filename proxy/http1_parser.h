@@ -135,6 +135,25 @@ bool connection_lists(const Header* headers, size_t n, std::string_view name);
 // hop-by-hop and need not be asked per field (it scans every field, O(n^2) per head).
 bool connection_names_fields(const Header* headers, size_t n);
 
+// The fields of one head that are hop-by-hop for this message because a Connection field
+// names them. Scans the Connection fields once, so asking per field stays cheap when (as
+// almost always) they name nothing but keep-alive.
+class ConnectionListed {
+ public:
+  ConnectionListed(const Header* headers, size_t n)
+      : headers_(headers), n_(n), any_(connection_names_fields(headers, n)) {}
+  bool operator()(std::string_view name) const {
+    return any_ && connection_lists(headers_, n_, name);
+  }
+  // What an HTTP/1.1 proxy forwards: neither hop-by-hop by definition nor listed.
+  bool forwards(std::string_view name) const { return !is_hop_by_hop(name) && !(*this)(name); }
+
+ private:
+  const Header* headers_;
+  size_t n_;
+  bool any_;
+};
+
 using ::sy::iequals;  // common/ascii.h: inline, shared with routing/
 
 // Streaming decoder for the chunked transfer coding. It is the one stateful piece of this file:

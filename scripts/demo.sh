@@ -136,16 +136,23 @@ sql() { mariadb --protocol=TCP -h "$SY_TEST_MYSQL_HOST" -P "$SY_TEST_MYSQL_PORT"
           -u "$SY_TEST_MYSQL_USER" "-p$SY_TEST_MYSQL_PASSWORD" --batch "$@"; }
 echo "DROP DATABASE IF EXISTS sy_demo; CREATE DATABASE sy_demo" | sql
 
-tenant_yaml() {  # tenant_yaml ROLE SERVE_POOL
+# The part every tenant-routing config of the demo shares: one listener in front of SERVE_POOL,
+# the old and new pools, and the private MariaDB's DATABASE refreshed every REFRESH.
+pools_db_yaml() {  # pools_db_yaml SERVE_POOL DATABASE REFRESH
   cat <<EOF
 workers: 2
-listeners: [{name: main, port: 0, pool: $2}]
+listeners: [{name: main, port: 0, pool: $1}]
 pools:
   - {name: old, version: "7.10", members: [{address: "127.0.0.1:${port[old-2]}"}], health_check: {enabled: false}}
   - {name: new, version: "8.0", members: [{address: "127.0.0.1:${port[new-1]}"}], health_check: {enabled: false}}
 database:
-  dsns: [{host: 127.0.0.1, port: $SY_TEST_MYSQL_PORT, user: $SY_TEST_MYSQL_USER, password: "$SY_TEST_MYSQL_PASSWORD", database: sy_demo}]
-  refresh_interval: 250ms
+  dsns: [{host: 127.0.0.1, port: $SY_TEST_MYSQL_PORT, user: $SY_TEST_MYSQL_USER, password: "$SY_TEST_MYSQL_PASSWORD", database: $2}]
+  refresh_interval: $3
+EOF
+}
+tenant_yaml() {  # tenant_yaml ROLE SERVE_POOL
+  pools_db_yaml "$2" sy_demo 250ms
+  cat <<EOF
 routing:
   role: $1
   serve_pools: [$2]
@@ -224,15 +231,8 @@ CREATE TABLE IF NOT EXISTS calendar_v8 (id INT PRIMARY KEY, note VARCHAR(64));
 INSERT IGNORE INTO calendar_v8 VALUES (1, 'created by the 8.0 update task');
 SQL
 upgrade_yaml() {  # upgrade_yaml ROLE SERVE_POOL VERSION
+  pools_db_yaml "$2" sy_demo_up 100ms
   cat <<YAML
-workers: 2
-listeners: [{name: main, port: 0, pool: $2}]
-pools:
-  - {name: old, version: "7.10", members: [{address: "127.0.0.1:${port[old-2]}"}], health_check: {enabled: false}}
-  - {name: new, version: "8.0", members: [{address: "127.0.0.1:${port[new-1]}"}], health_check: {enabled: false}}
-database:
-  dsns: [{host: 127.0.0.1, port: $SY_TEST_MYSQL_PORT, user: $SY_TEST_MYSQL_USER, password: "$SY_TEST_MYSQL_PASSWORD", database: sy_demo_up}]
-  refresh_interval: 100ms
   heartbeat_interval: 200ms
 routing:
   role: $1

@@ -825,22 +825,10 @@ void Decoder::listener_tls(const YAML::Node& node, const std::string& path, List
 void Decoder::tls_certificate(const YAML::Node& node, const std::string& path,
                               TlsCertificate* out) {
   out->mark = positions_->find(path);
-  auto file = [this](std::string* target) {
-    return [this, target](const YAML::Node& n, const std::string& p) {
-      if (!string(target)(n, p)) {
-        return false;
-      }
-      if (target->empty()) {
-        error(p, "must not be empty (expected the path of a PEM file)");
-        return false;
-      }
-      return true;
-    };
-  };
   mapping(node, path,
           {
-              {"cert", kRequired, file(&out->cert)},
-              {"key", kRequired, file(&out->key)},
+              {"cert", kRequired, pem_file(&out->cert)},
+              {"key", kRequired, pem_file(&out->key)},
           });
 }
 

@@ -5,8 +5,9 @@ namespace sy::proxy {
 Forwarder::Forwarder(const RoutingSetup* setup)
     : setup_(setup), view_(setup->publisher), hold_(setup->hold) {}
 
-const std::string* Forwarder::schema_name(uint32_t index) {
-  const auto& snap = view_.get();
+const std::string* Forwarder::schema_name(uint32_t index) const {
+  // The pinned snapshot, not a newer one: |index| came from a decision made with it.
+  const auto& snap = view_.pinned();
   if (!snap || index >= snap->schema_count()) {
     return nullptr;
   }
@@ -17,10 +18,7 @@ bool Forwarder::refresh() {
   uint64_t generation = setup_->publisher->generation();
   bool changed = generation != seen_generation_;
   seen_generation_ = generation;
-  const auto& snap = view_.get();  // re-pins when the generation moved
-  if (snap) {
-    pinned_seq_ = snap->change_seq();
-  }
+  (void)view_.get();  // re-pins when the generation moved
   return changed;
 }
 
@@ -46,9 +44,6 @@ routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_
   routing::ContextKey key = setup_->extractor.extract(facts);
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
   *context = 0;
-  if (snap) {
-    pinned_seq_ = snap->change_seq();  // decide() may have re-pinned a newer one
-  }
   if (!snap) {  // not reachable: main publishes the first snapshot before workers start
     return routing::Reject{503, "CTX-0020",
                            "{\"error\":\"CTX-0020\",\"message\":\"tenant directory not loaded "

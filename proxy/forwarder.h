@@ -44,17 +44,17 @@ class Forwarder {
   routing::Decision decide(const http1::RequestHead& head, std::string_view form_body,
                            routing::ContextId* context);
   // Name of schema |index| in the snapshot the last decide() used; nullptr when out of range.
-  const std::string* schema_name(uint32_t index);
+  const std::string* schema_name(uint32_t index) const;
   // Picks up a newer snapshot; true when it changed.
   bool refresh();
-  // change_seq() of the snapshot this worker pinned last (0 = none or no change log). Every
-  // decision made from now on uses this snapshot or a newer one.
   // Worker-thread scratch for the headers and body of a locally built answer (307, CTX-00NN):
   // their capacity is reused, so answering allocates nothing.
   std::string& header_scratch() { return header_scratch_; }
   std::string& body_scratch() { return body_scratch_; }
 
-  uint64_t pinned_seq() const { return pinned_seq_; }
+  // change_seq() of the snapshot this worker pinned last (0 = none or no change log). Every
+  // decision made from now on uses this snapshot or a newer one.
+  uint64_t pinned_seq() const { return view_.pinned() ? view_.pinned()->change_seq() : 0; }
   // Publisher generation of the pinned snapshot: schema indexes mean the same schema for as
   // long as it does not change (a full reload may renumber them).
   uint64_t snapshot_generation() const { return view_.generation(); }
@@ -67,7 +67,6 @@ class Forwarder {
   const RoutingSetup* setup_;
   routing::WorkerView view_;
   uint64_t seen_generation_ = 0;
-  uint64_t pinned_seq_ = 0;
   std::vector<routing::Header> headers_;  // scratch, capacity reused
   std::string header_scratch_;
   std::string body_scratch_;

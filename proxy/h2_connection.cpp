@@ -798,11 +798,10 @@ bool H2Connection::take_response_head(H2Stream* st, int status, const HeadField*
                   static_cast<char>('0' + status % 10)};
   nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                           reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE});
+  // |fields| were filtered by ClientConnection::hand_head_over (hop-by-hop and Connection-
+  // listed fields dropped), a superset of HTTP/2's connection-specific fields.
   for (size_t i = 0; i < num_fields; ++i) {
     std::string_view n = fields[i].name;
-    if (h2::is_connection_specific(n)) {
-      continue;
-    }
     char* lowered = names.data() + at;
     for (size_t k = 0; k < n.size(); ++k) {
       char c = n[k];

@@ -111,15 +111,12 @@ void check_event_cb(bufferevent* bev, short what, void* arg) {
     bufferevent_write(bev, t->request.data(), t->request.size());
     return;
   }
-  if ((what & BEV_EVENT_EOF) && tls_failed(t, bev)) {
+  if (tls_failed(t, bev)) {
     return;
   }
   if (what & BEV_EVENT_EOF) {
     int verdict = judge_status_line(bufferevent_get_input(bev));
     finish_check(t, verdict == 1, "closed without a good status line");
-    return;
-  }
-  if (tls_failed(t, bev)) {
     return;
   }
   finish_check(t, false, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connect/read error");

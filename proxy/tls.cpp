@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "common/ascii.h"
 #include "common/log.h"
 
 namespace sy::proxy {
@@ -231,33 +232,48 @@ Result<Unit> readable(const std::string& what, const std::string& path) {
   return ok_result();
 }
 
+
+// Loads the certificate chain |cert| and its private |key| into |ctx|. Errors start with
+// |cert_where| or |key_where| and name the files; a key of another certificate is said so.
+Result<Unit> use_cert_and_key(SSL_CTX* ctx, const std::string& cert_where,
+                              const std::string& cert, const std::string& key_where,
+                              const std::string& key) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    return make_error(Errc::Config,
+                      cert_where + ": cannot load certificate " + cert + ": " + openssl_error());
+  }
+  bool mismatch = false;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL refuses a key of the certificate's type that is not its key here already.
+    if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+      return make_error(Errc::Config,
+                        key_where + ": cannot load key " + key + ": " + openssl_error());
+    }
+    mismatch = true;
+  } else {
+    mismatch = SSL_CTX_check_private_key(ctx) != 1;
+  }
+  if (mismatch) {
+    ERR_clear_error();
+    return make_error(Errc::Config,
+                      key_where + ": key " + key + " does not match certificate " + cert);
+  }
+  return ok_result();
+}
 }  // namespace
 
 bool tls_name_matches(std::string_view pattern, std::string_view host) {
   if (!host.empty() && host.back() == '.') {
     host.remove_suffix(1);  // "example.com." is "example.com"
   }
-  auto iequal = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-      return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-      char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-      char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-      if (x != y) {
-        return false;
-      }
-    }
-    return true;
-  };
   if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
     size_t dot = host.find('.');
     if (dot == std::string_view::npos || dot == 0) {
       return false;
     }
-    return iequal(pattern.substr(1), host.substr(dot));  // ".rest" == ".rest"
+    return iequals(pattern.substr(1), host.substr(dot));  // ".rest" == ".rest"
   }
-  return iequal(pattern, host);
+  return iequals(pattern, host);
 }
 
 TlsListenerContexts::~TlsListenerContexts() {
@@ -300,24 +316,8 @@ Result<std::unique_ptr<TlsListenerContexts>> TlsListenerContexts::build(
     if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1) {
       return make_error(Errc::Internal, where + ": cipher list: " + openssl_error());
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_path.c_str()) != 1) {
-      return make_error(Errc::Config, where + ": cannot load certificate " + cert_path + ": " +
-                                          openssl_error());
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
-      // OpenSSL refuses a key of the certificate's type that is not its key here already.
-      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-        ERR_clear_error();
-        return make_error(Errc::Config, where + ": key " + key_path +
-                                            " does not match certificate " + cert_path);
-      }
-      return make_error(Errc::Config,
-                        where + ": cannot load key " + key_path + ": " + openssl_error());
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-      ERR_clear_error();
-      return make_error(Errc::Config, where + ": key " + key_path +
-                                          " does not match certificate " + cert_path);
+    if (auto r = use_cert_and_key(ctx, where, cert_path, where, key_path); !r) {
+      return r.error();
     }
     out->certs_.back().names = certificate_names(SSL_CTX_get0_certificate(ctx));
     SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
@@ -470,6 +470,9 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::build(const conf::Pool& pool,
   std::string where = "pool " + pool.name + ": tls";
   ERR_clear_error();
   (void)session_slot_index();  // allocated here, on the main thread, before any worker runs
+  // The reason strings describe_tls_client_failure() prints, loaded once here and not on a
+  // worker at the first failure.
+  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr) {
     return make_error(Errc::Internal, where + ": SSL_CTX_new: " + openssl_error());
@@ -523,23 +526,8 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::build(const conf::Pool& pool,
     if (auto r = readable(where + ".key", key); !r) {
       return r.error();
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
-      return make_error(Errc::Config, where + ".cert: cannot load certificate " + cert + ": " +
-                                          openssl_error());
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-        ERR_clear_error();
-        return make_error(Errc::Config,
-                          where + ".key: key " + key + " does not match certificate " + cert);
-      }
-      return make_error(Errc::Config,
-                        where + ".key: cannot load key " + key + ": " + openssl_error());
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-      ERR_clear_error();
-      return make_error(Errc::Config,
-                        where + ".key: key " + key + " does not match certificate " + cert);
+    if (auto r = use_cert_and_key(ctx, where + ".cert", cert, where + ".key", key); !r) {
+      return r.error();
     }
   }
   if (tls.session_reuse) {
@@ -585,9 +573,6 @@ SSL* UpstreamTls::new_ssl(const std::string& name, SSL_SESSION** session_slot) c
 }
 
 std::string describe_tls_client_failure(const SSL* ssl, unsigned long ssl_error, int sys_errno) {
-  // Loads the reason strings once (a no-op afterwards), so the text never depends on whether
-  // this process happened to build a context first.
-  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
   // With verify: false the result is only informative: it did not fail the handshake.
   long verify = ssl != nullptr && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0
                     ? SSL_get_verify_result(ssl)

@@ -114,7 +114,6 @@ WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* s
   inflight_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].shared = shared->members[i].get();
-    members_[i].weight = shared->members[i]->conf->weight;
   }
 }
 

@@ -82,7 +82,6 @@ class PoolRegistry {
 
 struct WorkerMember {
   MemberState* shared = nullptr;
-  int weight = 1;
   int current_weight = 0;           // smooth weighted round robin (nginx's algorithm)
   int active = 0;                   // exchanges in flight on this member (least_conn)
   int consecutive_failures = 0;     // passive ejection

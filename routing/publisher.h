@@ -80,6 +80,9 @@ class WorkerView {
   // view; copy it to pin a snapshot for longer (e.g. for a request's lifetime).
   const std::shared_ptr<const RoutingSnapshot>& get();
 
+  // The snapshot the last get() returned, without looking for a newer one.
+  const std::shared_ptr<const RoutingSnapshot>& pinned() const { return cached_; }
+
   // Publisher generation of the cached snapshot (0 = none yet).
   uint64_t generation() const { return generation_; }
 

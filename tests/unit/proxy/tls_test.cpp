@@ -8,6 +8,7 @@
 #include "conf/load.h"
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <cerrno>
 #include <string>
@@ -114,6 +115,8 @@ TEST_CASE("the system CA store is the default; SSLs get SNI only for DNS names")
 
 TEST_CASE("an upstream TLS failure names its cause") {
   using sy::proxy::describe_tls_client_failure;
+  // The reason strings, loaded by UpstreamTls::build before any failure can be described.
+  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
   CHECK(describe_tls_client_failure(nullptr, 0, 0) ==
         "upstream TLS handshake failed: the member closed the connection");
   CHECK(describe_tls_client_failure(nullptr, 0, ECONNRESET) ==

@@ -266,17 +266,23 @@ class RoutingTest(ProxyTestCase):
             s = socket.create_connection(self.old.addr(), timeout=10)
             s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Context-Id: 31\r\n\r\n")
             conns.append(s)
-        time.sleep(1.0)
-        answered, _, _ = select.select(conns, [], [], 0)
-        self.assertGreaterEqual(len(answered), 4)
-        self.assertLess(len(answered), 8, "nothing was held")
+        answered = wait_for(lambda: (lambda r: r if len(r) >= 4 else None)(
+            select.select(conns, [], [], 0)[0]), what="four requests refused at once")
         for s in answered:
             reply = s.recv(4096)
             self.assertIn(b"HTTP/1.1 503", reply)
             self.assertIn(b"CTX-0021", reply)
         for s in conns:
             s.close()
-        time.sleep(0.3)  # the closed ones leave the queue
+        # Every one of the eight is accounted for: refused at once (H-), or held until its
+        # client closed, which frees its slot (CW). None waited for max_wait.
+        lines = wait_for(lambda: (lambda l: l if len(l) >= 8 else None)(
+            access_log_lines(self.old.access_log_path)), what="eight access-log lines")
+        terms = [l["termination"] for l in lines]
+        self.assertEqual(len(terms), 8, terms)
+        self.assertGreaterEqual(terms.count("H-"), 4, terms)
+        self.assertGreaterEqual(terms.count("CW"), 1, "nothing was held")
+        self.assertEqual(terms.count("H-") + terms.count("CW"), 8, terms)
         # One request whose body alone passes the byte bound: refused at once too, because
         # the body bytes the proxy has already read count, not only the head.
         body = b"x" * 16384

@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 
+#include "admin/db_error.h"
 #include "admin/directory_ops.h"
 #include "admin/instances.h"
 #include "common/log.h"
@@ -54,8 +55,6 @@ constexpr std::array<ClusterEvent, 8> kAllEvents = {
     ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
     ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
 
-// Heartbeat age within which a "new" instance counts for `mixed` (the sequencer's default).
-constexpr std::chrono::seconds kLiveWithin{10};
 
 std::atomic<uint64_t> g_illegal_transitions{0};
 
@@ -79,10 +78,6 @@ std::optional<ClusterState> parse_state(const std::string& s) {
     }
   }
   return std::nullopt;
-}
-
-Error db_error(const std::string& what, const Error& e) {
-  return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
 }
 
 }  // namespace
@@ -209,7 +204,8 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
 }
 
 Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& actor,
-                                 const std::string& reason, const std::string& server) {
+                                 const std::string& reason, const std::string& server,
+                                 std::chrono::seconds live_within) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = db.exec("INSERT IGNORE INTO sy_cluster (id, state) VALUES (1, 'STABLE')"); !r) {
     return db_error(what, r.error());
@@ -246,7 +242,7 @@ Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& 
     }
   }
   if (event == ClusterEvent::Mixed) {
-    auto live = list_instances(db, kLiveWithin);
+    auto live = list_instances(db, live_within);
     if (!live) {
       return live.error();
     }

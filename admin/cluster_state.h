@@ -16,6 +16,7 @@
 // Every transition is one row in sy_cluster_history; illegal ones fail with tag
 // "illegal-transition" and a message naming the state, the event, and what is allowed.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,8 +76,10 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& db, int limi
 
 // Applies |event| in one transaction (SELECT ... FOR UPDATE on the single state row, facts
 // gathered inside it, history row written). |server| is required for Prepare (name or id of a
-// registered server). |actor| names who did it (instance id / admin user).
+// registered server). |actor| names who did it (instance id / admin user). |live_within|: the
+// heartbeat age within which a "new" instance counts as serving (for Mixed; admin.live_within).
 Result<ClusterStatus> transition(routing::Db& db, ClusterEvent event, const std::string& actor,
-                                 const std::string& reason = {}, const std::string& server = {});
+                                 const std::string& reason = {}, const std::string& server = {},
+                                 std::chrono::seconds live_within = std::chrono::seconds(10));
 
 }  // namespace sy::admin

@@ -3,8 +3,6 @@
 
 #include "admin/commands.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -21,6 +19,7 @@
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
+#include "conf/load.h"
 
 namespace sy::admin {
 
@@ -75,24 +74,6 @@ std::string render_reply(const Reply& reply, bool json) {
 
 namespace {
 
-void set_cloexec_on_all_fds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) {
-    return;
-  }
-  int self = dirfd(d);
-  while (dirent* e = readdir(d)) {
-    int fd = std::atoi(e->d_name);
-    if (fd > 2 && fd != self) {
-      int flags = fcntl(fd, F_GETFD);
-      if (flags >= 0 && !(flags & FD_CLOEXEC)) {
-        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-      }
-    }
-  }
-  closedir(d);
-}
-
 int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -119,6 +100,12 @@ std::vector<std::string> split_list(const std::string& text) {
     }
   }
   return out;
+}
+
+// admin.live_within in whole seconds (at least 1): the heartbeat age of a live instance.
+std::chrono::seconds live_within(const CommandEnv& env) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
+  return std::max(s, std::chrono::seconds(1));
 }
 
 // Runs |fn| with the admin session; a database failure becomes `ERR database`.
@@ -335,7 +322,7 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_show_instances(CommandEnv& env, const Args&) {
-  auto live = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
+  auto live = live_within(env);
   return with_db(env, [live](routing::Db& db) {
     auto r = list_instances(db, live);
     if (!r.ok()) {
@@ -427,7 +414,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
                     const std::string& reason) {
   return with_db(env, [&](routing::Db& db) {
-    auto r = transition(db, event, env.actor, reason, server);
+    auto r = transition(db, event, env.actor, reason, server, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -574,10 +561,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   if (env.options->dsns.empty()) {
     return error_reply("database", "no database configured");
   }
-  if (env.upgrade_running->load()) {
-    return error_reply("driver-busy", "an upgrade run is already driven by this instance");
-  }
-  UpgradeOptions o;
+  UpgradeOptions o;  // (one run per instance: AdminServer refuses a second with driver-busy)
   o.server.name = a.get("--server");
   o.server.pool = a.get("--pool");
   o.server.version = a.get("--version");
@@ -588,10 +572,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.resume_from = a.get("--resume-from");
   o.skip = split_list(a.get("--skip"));
   o.actor = env.actor;
-  o.live_within = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
-  if (o.live_within.count() < 1) {
-    o.live_within = std::chrono::seconds(1);
-  }
+  o.live_within = live_within(env);
   o.drain_timeout = env.options->admin.drain_timeout;
   o.tasks = task_config(*env.options);
   o.dsns = env.options->dsns;
@@ -609,10 +590,6 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
     if (!db.ok()) {
       return error_reply("database", db.error().message);
     }
-    // The client library opens its socket without O_CLOEXEC: an update-task command would
-    // inherit it and keep the driver lock (which dies with this session) alive after a
-    // kill -9 of this process, until the command exits.
-    set_cloexec_on_all_fds();
     auto report = run_upgrade(**db, o, [&](const Progress& p) {
       ProgressLine line;
       line.done = p.schemas_done;
@@ -793,8 +770,8 @@ Reply cmd_member_weight(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_member_wait(CommandEnv& env, const Args& a) {
-  int64_t timeout_ms = 30000;
-  if (a.has("--timeout") && !parse_duration_arg(a.get("--timeout"), &timeout_ms)) {
+  conf::Millis timeout{30000};
+  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
     return error_reply("invalid-argument",
                        "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
   }
@@ -805,7 +782,7 @@ Reply cmd_member_wait(CommandEnv& env, const Args& a) {
   std::string pool = a.positional[0];
   std::string member = a.positional[1];
   auto start = std::chrono::steady_clock::now();
-  auto deadline = start + std::chrono::milliseconds(timeout_ms);
+  auto deadline = start + timeout;
   AdminContext* ctx = env.ctx;
   Reply r;
   r.poll = [ctx, pool, member, start, deadline]() -> std::optional<Reply> {
@@ -927,11 +904,11 @@ const std::vector<Command>& command_table() {
        cmd_upgrade_schemata},
       {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
        cmd_upgrade_status},
-      {{"upgrade", "pause"}, "", "pause the running upgrade after its current step", P::Admin,
+      {{"upgrade", "pause"}, "", "pause the running upgrade once its current schema is done", P::Admin,
        0, 0, {}, cmd_upgrade_pause},
       {{"upgrade", "resume"}, "", "resume a paused upgrade", P::Admin, 0, 0, {},
        cmd_upgrade_resume},
-      {{"upgrade", "abort"}, "", "end the running upgrade after its current step", P::Admin, 0,
+      {{"upgrade", "abort"}, "", "end the running upgrade once its current schema is done", P::Admin, 0,
        0, {}, cmd_upgrade_abort},
       {{"cluster", "status"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
        cmd_cluster_status},

@@ -10,16 +10,14 @@
 #include <map>
 #include <optional>
 
+#include "admin/db_error.h"
+
 namespace sy::admin {
 
 using routing::Db;
 using routing::Row;
 
 namespace {
-
-Error db_error(const std::string& what, const Error& e) {
-  return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
-}
 
 Result<uint64_t> max_change_seq(Db& db) {
   uint64_t seq = 0;

@@ -2,6 +2,8 @@
 
 #include "admin/member_store.h"
 
+#include "admin/db_error.h"
+
 namespace sy::admin {
 
 using routing::Db;
@@ -44,14 +46,12 @@ Result<Unit> store_member_state(Db& db, const MemberRuntime& m) {
       " VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE admin_state = VALUES(admin_state),"
       " weight = VALUES(weight), updated_at = NOW(6)");
   if (!stmt) {
-    return make_tagged_error(Errc::Database, "database", stmt.error().message);
+    return db_error("storing member " + m.pool + "/" + m.member, stmt.error());
   }
   auto r = stmt->bind(m.pool).bind(m.member).bind(to_string(m.admin))
                .bind(static_cast<int32_t>(m.weight)).exec();
   if (!r) {
-    return make_tagged_error(Errc::Database, "database",
-                             "storing member " + m.pool + "/" + m.member + ": " +
-                                 r.error().message);
+    return db_error("storing member " + m.pool + "/" + m.member, r.error());
   }
   return ok_result();
 }
@@ -74,8 +74,7 @@ Result<std::vector<MemberRuntime>> load_member_states(Db& db) {
         out.push_back(std::move(m));
       });
   if (!r) {
-    return make_tagged_error(Errc::Database, "database",
-                             "reading sy_member_state: " + r.error().message);
+    return db_error("reading sy_member_state", r.error());
   }
   if (!bad.empty()) {
     return make_tagged_error(Errc::Database, "database", "sy_member_state: " + bad);

@@ -408,31 +408,4 @@ std::optional<ProgressLine> parse_progress(std::string_view line) {
   return p;
 }
 
-bool parse_duration_arg(std::string_view text, int64_t* ms) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-    ++digits;
-  }
-  if (digits == 0 || digits > 12) {
-    return false;
-  }
-  int64_t n = 0;
-  std::from_chars(text.data(), text.data() + digits, n);
-  std::string_view unit = text.substr(digits);
-  int64_t factor = 0;
-  if (unit.empty() || unit == "ms") {
-    factor = 1;
-  } else if (unit == "s") {
-    factor = 1000;
-  } else if (unit == "m") {
-    factor = 60000;
-  } else if (unit == "h") {
-    factor = 3600000;
-  } else {
-    return false;
-  }
-  *ms = n * factor;
-  return true;
-}
-
 }  // namespace sy::admin

@@ -120,7 +120,4 @@ std::string format_progress(const ProgressLine& p, bool json);
 // Parses a text progress line; nullopt when |line| is not one.
 std::optional<ProgressLine> parse_progress(std::string_view line);
 
-// Parses "30s", "250ms", "2m" (like the YAML durations); false on anything else.
-bool parse_duration_arg(std::string_view text, int64_t* ms);
-
 }  // namespace sy::admin

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "admin/cluster_state.h"
+#include "admin/db_error.h"
 #include "admin/instances.h"
 #include "common/log.h"
 
@@ -42,10 +43,6 @@ constexpr const char* kDriverRow = "upgrade";  // sy_upgrade_driver.name
 // The server frees a dead driver's lock when it has torn its session down, which happens just
 // after the client is gone; a rerun right after a crash waits this long for that.
 constexpr int kLockWaitSeconds = 1;
-
-Error db_error(const std::string& what, const Error& e) {
-  return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
-}
 
 int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
@@ -208,7 +205,7 @@ Result<Unit> Runner::journal(const std::string& schema, const char* step, const 
 }
 
 Result<Unit> Runner::fire(ClusterEvent event, const std::string& reason) {
-  auto st = transition(db_, event, options_.actor, reason);
+  auto st = transition(db_, event, options_.actor, reason, {}, options_.live_within);
   if (!st) {
     return st.error();
   }

@@ -5,7 +5,6 @@
 #include "admin/server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -39,8 +38,6 @@ constexpr size_t kMaxLine = 64 * 1024;
 constexpr int kMaxAuthFailures = 3;
 
 std::string errno_text() { return std::strerror(errno); }
-
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Constant-time token check: both sides hashed first, so neither the content nor the length
 // of the right token leaks through timing.
@@ -587,7 +584,6 @@ Result<Unit> AdminServer::start() {
     }
   }
   s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  set_nonblocking(s.wake_fd);
   s.env.ctx = &s.ctx;
   s.env.options = &s.opt;
   s.env.events = s.events.get();

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "admin/child_process.h"
+#include "admin/db_error.h"
 #include "common/log.h"
 
 namespace sy::admin {
@@ -25,10 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCommandPrefix = "command:";
 constexpr size_t kKeepOutput = 4096;
-
-Error db_error(const std::string& what, const Error& e) {
-  return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
-}
 
 std::string first_word(const std::string& command) {
   auto words = command_argv(command, "");

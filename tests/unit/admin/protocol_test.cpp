@@ -143,15 +143,3 @@ TEST_CASE("progress lines: format and parse round-trip") {
         "{\"progress\":{\"done\":3,\"total\":20,\"schema\":\"s07\",\"step\":\"update\","
         "\"phase\":\"done\",\"elapsed_ms\":12345,\"detail\":\"2 tasks ok\"}}");
 }
-
-TEST_CASE("parse_duration_arg") {
-  int64_t ms = 0;
-  CHECK((parse_duration_arg("30s", &ms) && ms == 30000));
-  CHECK((parse_duration_arg("250ms", &ms) && ms == 250));
-  CHECK((parse_duration_arg("2m", &ms) && ms == 120000));
-  CHECK((parse_duration_arg("15", &ms) && ms == 15));
-  CHECK_FALSE(parse_duration_arg("", &ms));
-  CHECK_FALSE(parse_duration_arg("s", &ms));
-  CHECK_FALSE(parse_duration_arg("5 s", &ms));
-  CHECK_FALSE(parse_duration_arg("-5s", &ms));
-}

@@ -260,8 +260,9 @@ class UpgradeFlagsTest(UpgradeTest):
         self.write_list("fail", [b])
         self.prepare_cluster(self.old)
         p = self.upgrade(self.old, check=False)
-        self.assertNotEqual(p.returncode, 0, p.stdout)
-        self.assertIn(b, p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 1, p.stdout)  # the server answered ERR
+        self.assertIn("ERR upgrade-failed:", p.stderr)
+        self.assertIn(b, p.stderr)
         rows = self.schema_rows()
         self.assertEqual(rows[a], ("enabled", 2))
         self.assertEqual(rows[b][0], "disabled")

@@ -287,6 +287,9 @@ class Parser {
     for (auto it = n.begin(); it != n.end(); ++it) {
       std::string key = it->first.Scalar();
       std::string kpath = join(path, key);
+      if (path.empty() && key == "timeline") {
+        continue;  // the document's timeline is decoded by timeline()
+      }
       if (!seen.insert(key).second) {
         error(it->first, kpath, "duplicate key");
         ok = false;
@@ -320,6 +323,8 @@ class Parser {
         std::string v;
         if (g != got.end()) {
           v = g->second;
+        } else if (seen.count(f.key) != 0) {
+          continue;  // present but bad: already reported
         } else if (f.required) {
           error(n, join(path, f.key), "missing (required)");
           ok = false;
@@ -408,7 +413,7 @@ class Parser {
       }
       return v;
     }();
-    std::string head = mapping(root_without(root), "", kWithoutTimeline);
+    std::string head = mapping(root, "", kWithoutTimeline);
     std::string tl_json = tl ? timeline(tl, "timeline") : "[]";
     if (head.empty() || tl_json.empty()) {
       return "";
@@ -497,16 +502,6 @@ class Parser {
         error(p["kind"], "peers.kind", "h2load compares the h2 load (set load.protocol: h2)");
       }
     }
-  }
-
-  // |root| without its timeline key, keeping the marks (Clone would drop them).
-  YAML::Node root_without(const YAML::Node& root) {
-    YAML::Node out(YAML::NodeType::Map);
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      if (it->first.IsScalar() && it->first.Scalar() == "timeline") continue;
-      out.force_insert(it->first, it->second);
-    }
-    return out;
   }
 
   const std::map<std::string, conf::Mark>& marks() const { return marks_; }

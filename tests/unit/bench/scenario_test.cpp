@@ -93,7 +93,7 @@ TEST_CASE("an action's parameters come from the action type table") {
       replace(kGood, "action: upgrade, task_time: 500ms", "action: db_stop"), "s.yaml");
   CHECK(first_error(r) == "s.yaml:18:5: timeline[0].duration: missing (required)");
   r = parse_scenario_string(replace(kGood, "task_time: 500ms", "pool: old"), "s.yaml");
-  CHECK(first_error(r).find("s.yaml:18:41: timeline[0].pool: unknown key (expected one of: at, "
+  CHECK(first_error(r).find("s.yaml:18:31: timeline[0].pool: unknown key (expected one of: at, "
                             "action, task_time, server)") == 0);
 }
 
@@ -118,9 +118,9 @@ TEST_CASE("cross-field mistakes are located too") {
   CHECK(first_error(parse_scenario_string(replace(kGood, "entry: sy-old", "entry: nobody"), "s.yaml")) ==
         "s.yaml:12:10: topology.entry: no instance \"nobody\"");
   CHECK(first_error(parse_scenario_string(replace(kGood, "member: 1,", "member: 2,"), "s.yaml")) ==
-        "s.yaml:19:40: timeline[1].member: no member 2 in pool old (it has 2)");
+        "s.yaml:19:48: timeline[1].member: no member 2 in pool old (it has 2)");
   CHECK(first_error(parse_scenario_string(replace(kGood, "at: 5s", "at: 10s"), "s.yaml")) ==
-        "s.yaml:19:11: timeline[1].at: at or after the end of the run (duration)");
+        "s.yaml:19:10: timeline[1].at: at or after the end of the run (duration)");
   CHECK(first_error(parse_scenario_string(replace(kGood, "rate: 500", "rate: 0"), "s.yaml")) ==
         "s.yaml:14:9: load.rate: open loop needs a rate > 0 (requests/s)");
   CHECK(first_error(parse_scenario_string(replace(kGood, "serve: new,", "serve: newer,"), "s.yaml")) ==

@@ -25,6 +25,7 @@ const char* kUsage =
     "         --mode open|closed   open: --rate requests/s, latency from the intended send time\n"
     "                              closed: each connection keeps --streams requests in flight\n"
     "         --rate R --connections N --threads T --duration S --warmup S --timeout S\n"
+    "         --max-connections N  open loop: more connections while requests queue (1024)\n"
     "         --h2 [--streams N]   HTTP/2 (h2c prior knowledge, or ALPN h2 on https://)\n"
     "         --tenants FIRST-LAST [--zipf S]   tenant ids, uniform or Zipf(S)\n"
     "         --tenant-in header|cookie|host|login  [--tenant-header X-Context-Id]\n"
@@ -72,6 +73,8 @@ int cmd_load(int argc, char** argv) {
       o.rate = number("--rate", next());
     } else if (a == "--connections") {
       o.connections = static_cast<int>(number("--connections", next()));
+    } else if (a == "--max-connections") {
+      o.max_connections = static_cast<int>(number("--max-connections", next()));
     } else if (a == "--threads") {
       o.threads = static_cast<int>(number("--threads", next()));
     } else if (a == "--duration") {

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -117,7 +118,6 @@ struct Target {
   std::string authority;  // for Host / :authority
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  int max_conns = 1;
   std::vector<std::unique_ptr<Conn>> conns;
   std::deque<Req*> queue;  // open loop and redirects: waiting for a free connection
 };
@@ -201,6 +201,8 @@ class Worker {
     if (o.open_loop) {
       schedule_ = OpenLoopSchedule::make(start_ns, o.rate, o.threads, index);
     }
+    max_conns_per_target_ = static_cast<size_t>(std::max(
+        conns, (o.max_connections > 0 ? o.max_connections : 1024) / std::max(1, o.threads)));
     tenant_header_lower_ = o.tenant_header;
     for (char& ch : tenant_header_lower_) {
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -282,12 +284,28 @@ class Worker {
       }
     }
     t->queue.push_back(r);
+    size_t opening = 0;
     for (auto& c : t->conns) {  // a redirect target's connections open on first use
       if (c->state == Conn::State::Idle) {
         connect_conn(c.get());
-        break;
+        return;
       }
+      opening += c->state == Conn::State::Connecting || c->state == Conn::State::Handshake;
     }
+    // Open loop: users do not wait for each other's connections. While requests queue, open
+    // more connections, up to --max-connections (a held request keeps its connection busy).
+    if (o_.open_loop && t->queue.size() > opening && t->conns.size() < max_conns_per_target_) {
+      add_conn(t);
+      connect_conn(t->conns.back().get());
+    }
+  }
+
+  void add_conn(Target* t) {
+    auto c = std::make_unique<Conn>();
+    c->w = this;
+    c->tgt = t;
+    c->state = Conn::State::Idle;
+    t->conns.push_back(std::move(c));
   }
 
   bool has_room(Conn* c) const {
@@ -319,8 +337,7 @@ class Worker {
 
   void tenant_fields(Req* r, std::string* out, bool h1) {
     char id[24];
-    int n = std::snprintf(id, sizeof id, "%llu", static_cast<unsigned long long>(r->tenant));
-    std::string_view idv(id, static_cast<size_t>(n));
+    std::string_view idv(id, static_cast<size_t>(std::to_chars(id, id + sizeof id, r->tenant).ptr - id));
     (void)h1;
     switch (o_.tenant_in) {
     case TenantIn::Header:
@@ -575,7 +592,7 @@ class Worker {
     st->req = r;
     st->host = host_for(r);
     char id[24];
-    int n = std::snprintf(id, sizeof id, "%llu", static_cast<unsigned long long>(r->tenant));
+    auto n = std::to_chars(id, id + sizeof id, r->tenant).ptr - id;
     st->tenant.clear();
     bool cookie = (o_.tenant_in == TenantIn::Cookie || o_.tenant_in == TenantIn::Login) && !r->login;
     if (cookie) {
@@ -725,13 +742,8 @@ class Worker {
       inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
       t->addr_len = sizeof(sockaddr_in);
     }
-    t->max_conns = std::max(conns, 1);
-    for (int i = 0; i < t->max_conns; ++i) {
-      auto c = std::make_unique<Conn>();
-      c->w = this;
-      c->tgt = t.get();
-      c->state = Conn::State::Idle;
-      t->conns.push_back(std::move(c));
+    for (int i = 0; i < std::max(conns, 1); ++i) {
+      add_conn(t.get());
     }
     targets_.push_back(std::move(t));
     return targets_.back().get();
@@ -1153,6 +1165,7 @@ class Worker {
   std::vector<Req*> free_;
   std::vector<H2Stream*> free_streams_;
   std::string tenant_header_lower_;
+  size_t max_conns_per_target_ = 1;
 };
 
 double process_cpu_s() {

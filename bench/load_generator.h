@@ -36,6 +36,8 @@ struct LoadOptions {
   bool open_loop = false;
   double rate = 0;                 // open loop: requests per second, all threads together
   int connections = 16;            // per run (split over threads)
+  int max_connections = 0;         // open loop: grow up to this many while requests queue
+                                   // (0 = 1024); closed loop: always |connections|
   int threads = 1;
   bool h2 = false;                 // HTTP/2 (prior knowledge on http://, ALPN h2 on https://)
   int streams = 10;                // h2 closed loop: requests in flight per connection

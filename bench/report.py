@@ -214,23 +214,48 @@ def build_results(sc, runs, machine):
                       for m, a, b in rows]
     out["peer_comparison"] = comparison
     tools = []
-    if "total" in sy:
-        ours_rps = sy["total"]["rps"]
-        ours_cpu = sy["total"]["generator_cpu_s"]
-        ours_per_core = ours_rps * sy["total"]["measured_s"] / ours_cpu if ours_cpu else None
-        for kind, t in sy.get("tools", {}).items():
-            per_core = (t["requests"] / t["cpu_s"]) if t.get("requests") and t.get("cpu_s") else None
-            tools.append({"tool": kind, "tool_rps": t.get("rps"), "bench_rps": ours_rps,
-                          "rps_ratio": ratio(ours_rps, t.get("rps")),
-                          "tool_rps_per_core": round(per_core) if per_core else None,
-                          "bench_rps_per_core": round(ours_per_core) if ours_per_core else None,
-                          "per_core_ratio": ratio(ours_per_core, per_core),
-                          "tool_p50_ms": t.get("p50_ms"), "tool_p99_ms": t.get("p99_ms"),
-                          "bench_p50_ms": sy["total"]["latency_ms"]["p50"],
-                          "bench_p99_ms": sy["total"]["latency_ms"]["p99"],
-                          "tool_failed": t.get("failed"), "argv": t.get("argv")})
+    for kind, t in sy.get("tools", {}).items():
+        tools.append(tool_row(kind, t))
     out["tool_comparison"] = tools
     return out
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def tool_row(kind, t):
+    """switchyard-bench vs wrk / h2load over interleaved rounds: medians, and the median of the
+    per-round ratios (a round's two runs share their noise)."""
+    rounds = t["rounds"]
+
+    def per_core(x):
+        return x["requests"] / x["cpu_s"] if x.get("requests") and x.get("cpu_s") else None
+
+    def r3(v):
+        return round(v, 3) if v is not None else None
+    rps_ratios = [ratio(r["bench"]["rps"], r["tool"].get("rps")) for r in rounds]
+    core_ratios = [ratio(per_core(r["bench"]), per_core(r["tool"])) for r in rounds]
+    b_core = median(per_core(r["bench"]) for r in rounds)
+    t_core = median(per_core(r["tool"]) for r in rounds)
+    return {"tool": kind, "rounds": len(rounds), "round_duration_s": t["round_duration_s"],
+            "tool_rps": median(r["tool"].get("rps") for r in rounds),
+            "bench_rps": median(r["bench"]["rps"] for r in rounds),
+            "rps_ratio": r3(median(rps_ratios)), "rps_ratios": rps_ratios,
+            "tool_rps_per_core": round(t_core) if t_core else None,
+            "bench_rps_per_core": round(b_core) if b_core else None,
+            "per_core_ratio": r3(median(core_ratios)), "per_core_ratios": core_ratios,
+            "tool_p50_ms": median(r["tool"].get("p50_ms") for r in rounds),
+            "tool_p99_ms": median(r["tool"].get("p99_ms") for r in rounds),
+            "bench_p50_ms": median(r["bench"]["p50_ms"] for r in rounds),
+            "bench_p99_ms": median(r["bench"]["p99_ms"] for r in rounds),
+            "tool_failed": sum(r["tool"].get("failed") or 0 for r in rounds),
+            "bench_failed": sum(r["bench"]["failed"] for r in rounds),
+            "tool_argv": t["tool_argv"], "bench_argv": t["bench_argv"]}
 
 
 def fmt(v):
@@ -264,9 +289,11 @@ def summary_lines(results):
         lines.append(f"  {row['metric']:<34} switchyard {fmt(row['switchyard']):>10}  haproxy "
                      f"{fmt(row['haproxy']):>10}  ratio {fmt(row['ratio'])}")
     for t in results["tool_comparison"]:
-        lines.append(f"  vs {t['tool']}: rps {fmt(t['bench_rps'])} / {fmt(t['tool_rps'])} = "
-                     f"{fmt(t['rps_ratio'])}x; req/s per core {fmt(t['bench_rps_per_core'])} / "
-                     f"{fmt(t['tool_rps_per_core'])} = {fmt(t['per_core_ratio'])}x")
+        lines.append(f"  switchyard-bench vs {t['tool']} ({t['rounds']} interleaved rounds, medians): "
+                     f"req/s {fmt(t['bench_rps'])} / {fmt(t['tool_rps'])}, paired ratio "
+                     f"{fmt(t['rps_ratio'])}x {t['rps_ratios']}; requests per CPU-second "
+                     f"{fmt(t['bench_rps_per_core'])} / {fmt(t['tool_rps_per_core'])}, paired "
+                     f"ratio {fmt(t['per_core_ratio'])}x {t['per_core_ratios']}")
     return lines
 
 
@@ -453,9 +480,12 @@ def render_html(results):
                            [[r["metric"], r["switchyard"], r["haproxy"], r["ratio"]]
                             for r in results["peer_comparison"]], "peers"))
     if results["tool_comparison"]:
-        parts.append("<h2>The load generator against wrk / h2load</h2>")
+        parts.append("<h2>The load generator against wrk / h2load</h2><p>Interleaved rounds "
+                     "against the same Switchyard, closed loop with the same connections; "
+                     "medians, and the median of the per-round ratios (ours / theirs). Per core "
+                     "= requests per CPU-second of the client process.</p>")
         parts.append(table(["tool", "its req/s", "switchyard-bench req/s", "ratio",
-                            "its req/s per core", "ours per core", "ratio", "its p50 ms",
+                            "its req/CPU-s", "ours", "ratio", "its p50 ms",
                             "our p50 ms", "its p99 ms", "our p99 ms"],
                            [[t["tool"], t["tool_rps"], t["bench_rps"], t["rps_ratio"],
                              t["tool_rps_per_core"], t["bench_rps_per_core"], t["per_core_ratio"],

@@ -3,6 +3,8 @@
 
 #include "bench/scenario.h"
 
+#include "admin/protocol.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -84,10 +86,17 @@ const std::vector<Field> kLoad = {
     {"timeout", Kind::Duration, false, "30000"},
     {"path", Kind::String, false, "\"/app\""},
     {"warmup", Kind::Duration, false, "1000"},
+    // Pin the load generator (and wrk/h2load) to the last CPU, everything else to the others,
+    // so the client and the proxy do not take each other's core.
+    {"pin", Kind::Bool, false, "false"},
 };
 
 const std::vector<Field> kPeer = {
     {"kind", Kind::Choice, true, "", nullptr, {"haproxy", "wrk", "h2load"}},
+    // wrk / h2load: interleaved rounds of the tool and switchyard-bench (closed loop, the same
+    // connections), medians reported.
+    {"rounds", Kind::Int, false, "3", nullptr, {}, 1, 50},
+    {"round_duration", Kind::Duration, false, "5000"},
 };
 
 // ---- the action type table ----------------------------------------------------------------
@@ -111,26 +120,7 @@ const std::vector<ActionType> kActions = {
 
 // ---- JSON output --------------------------------------------------------------------------
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += c;
-      }
-    }
-  }
-  return out + "\"";
-}
+std::string json_string(std::string_view s) { return "\"" + admin::json_escape(s) + "\""; }
 
 std::string number_json(double v) {
   if (std::floor(v) == v && std::fabs(v) < 1e15) {

@@ -63,7 +63,7 @@ TEST_CASE("a good scenario becomes JSON with defaults filled in and durations in
         std::string::npos);
   CHECK(j.find("{\"at\":5000,\"action\":\"drain\",\"pool\":\"old\",\"member\":1,\"stop\":true}") !=
         std::string::npos);
-  CHECK(j.find("\"peers\":[{\"kind\":\"haproxy\"}]") != std::string::npos);
+  CHECK(j.find("\"peers\":[{\"kind\":\"haproxy\",\"rounds\":3,\"round_duration\":5000}]") != std::string::npos);
 }
 
 TEST_CASE("bad YAML is one syntax error at its line and column") {

@@ -33,6 +33,7 @@
 #include <memory>
 #include <thread>
 
+#include "bench/answer.h"
 #include "bench/tenant_sampler.h"
 #include "proxy/http1_parser.h"
 
@@ -211,7 +212,7 @@ class Worker {
   ~Worker() {
     for (auto& t : targets_) {
       for (auto& c : t->conns) {
-        close_conn(c.get(), false);
+        close_conn(c.get());
         if (c->ev_retry != nullptr) event_free(c->ev_retry);
       }
       for (Req* r : t->queue) delete r;
@@ -335,10 +336,9 @@ class Worker {
     flush(c);
   }
 
-  void tenant_fields(Req* r, std::string* out, bool h1) {
+  void tenant_fields(Req* r, std::string* out) {
     char id[24];
     std::string_view idv(id, static_cast<size_t>(std::to_chars(id, id + sizeof id, r->tenant).ptr - id));
-    (void)h1;
     switch (o_.tenant_in) {
     case TenantIn::Header:
       *out += o_.tenant_header;
@@ -384,7 +384,7 @@ class Worker {
     o += " HTTP/1.1\r\nHost: ";
     o += host_for(r);
     o += "\r\n";
-    tenant_fields(r, &o, true);
+    tenant_fields(r, &o);
     if (r->login) {
       std::string body = login_body(r);
       o += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ";
@@ -426,7 +426,7 @@ class Worker {
     if (status >= 300 || (!body.empty() && body.front() == '{')) {
       code = find_error_code(body);
     }
-    bool failed = status == 0 || status >= 400 || !code.empty();
+    bool failed = is_failure(status, code);
     if (status != 0) {
       s.latency.record(now > r->intended_ns ? now - r->intended_ns : 0);
     }
@@ -963,7 +963,7 @@ class Worker {
   void conn_broken(Conn* c) {
     sec(now_ns()).conn_errors++;
     fail_all(c);
-    close_conn(c, true);
+    close_conn(c);
     schedule_reconnect(c);
   }
 
@@ -976,7 +976,7 @@ class Worker {
       conn_broken(c);
       return;
     }
-    close_conn(c, true);
+    close_conn(c);
     if (sending() || !c->tgt->queue.empty()) {
       connect_conn(c);
     } else {
@@ -1007,8 +1007,7 @@ class Worker {
     }
   }
 
-  void close_conn(Conn* c, bool keep_events) {
-    (void)keep_events;
+  void close_conn(Conn* c) {
     if (c->h2 != nullptr) {
       fail_all(c);
     }
@@ -1101,7 +1100,7 @@ class Worker {
         }
         if (late) {
           fail_all(c.get(), /*timeout=*/true);
-          close_conn(c.get(), true);
+          close_conn(c.get());
           schedule_reconnect(c.get());
         }
       }
@@ -1188,36 +1187,6 @@ void merge_into(SecondStats* into, const SecondStats& s) {
 }
 
 }  // namespace
-
-std::string find_error_code(std::string_view body) {
-  auto value_of = [&](std::string_view key) -> std::string {
-    size_t k = body.find(key);
-    if (k == std::string_view::npos) return "";
-    size_t p = k + key.size();
-    while (p < body.size() && (body[p] == ' ' || body[p] == ':')) ++p;
-    if (p >= body.size() || body[p] != '"') return "";
-    size_t end = body.find('"', p + 1);
-    if (end == std::string_view::npos) return "";
-    return std::string(body.substr(p + 1, end - p - 1));
-  };
-  // A code looks like ABC-0123: letters, a dash, digits.
-  auto is_code = [](const std::string& s) {
-    size_t dash = s.find('-');
-    if (dash == std::string::npos || dash == 0 || dash + 1 >= s.size() || s.size() > 16) {
-      return false;
-    }
-    for (size_t i = 0; i < s.size(); ++i) {
-      char c = s[i];
-      if (i < dash ? !(c >= 'A' && c <= 'Z') : i > dash && !(c >= '0' && c <= '9')) return false;
-    }
-    return true;
-  };
-  std::string e = value_of("\"error\"");
-  if (is_code(e)) return e;
-  std::string c = value_of("\"code\"");
-  if (is_code(c)) return c;
-  return "";
-}
 
 LoadReport run_load(const LoadOptions& o, std::string* error) {
   LoadReport report;

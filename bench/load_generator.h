@@ -90,8 +90,4 @@ LoadReport run_load(const LoadOptions& options, std::string* error);
 // {"start_unix_ms":..,"seconds":[...],"total":{...}} — see bench/README.md for the fields.
 std::string report_json(const LoadReport& report, const LoadOptions& options);
 
-// Finds an application error code in a response body: the value of "error" when it looks like
-// a code (e.g. "CTX-0021"), else the value of "code" (OX envelope). "" when none. Pure.
-std::string find_error_code(std::string_view body);
-
 }  // namespace sy::bench

@@ -140,7 +140,9 @@ def summarise_run(run):
                        "p99_ms": s["latency_ms"]["p99"], "max_ms": s["latency_ms"]["max"],
                        "codes": s["codes"], "hist": s["hist"]})
     warm = int(math.ceil(load["warmup_s"]))
-    end = int(math.ceil(load["measured_s"] + warm))
+    # Phases end before the last second in which requests were sent: it is only partly loaded.
+    sending = [i for i, s in enumerate(secs) if s["sent"] > 0]
+    end = sending[-1] if sending and sending[-1] > warm else len(secs)
     events = run.get("events", [])
     upgrade = [e for e in events if e["action"] == "upgrade"]
     phases = {}

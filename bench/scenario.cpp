@@ -134,11 +134,6 @@ std::string number_json(double v) {
 
 // ---- the walker ---------------------------------------------------------------------------
 
-struct Parsed {
-  std::string json;
-  conf::Mark mark;
-};
-
 class Parser {
  public:
   Parser(std::string file, std::vector<ScenarioError>* errors)
@@ -302,7 +297,6 @@ class Parser {
         continue;
       }
       got[key] = v;
-      marks_[kpath] = mark(it->second);
     }
     std::string out = "{";
     bool first = true;
@@ -494,12 +488,10 @@ class Parser {
     }
   }
 
-  const std::map<std::string, conf::Mark>& marks() const { return marks_; }
 
  private:
   std::string file_;
   std::vector<ScenarioError>* errors_;
-  std::map<std::string, conf::Mark> marks_;
 };
 
 }  // namespace

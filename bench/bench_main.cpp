@@ -32,6 +32,7 @@ const char* kUsage =
     "           [--cookie-name sy_ctx] [--host-suffix .tenants.example.com]\n"
     "           [--login-path /ajax/login?action=login] [--login-every N]\n"
     "         --follow-redirects   follow 301/302/303/307/308 like a browser\n"
+    "         --header 'NAME: VALUE'  one more field in every request (repeatable)\n"
     "         --out FILE           results JSON (default: stdout)\n"
     "         --progress           one JSON progress line per second on stderr\n"
     "         --stop-file F        stop sending early once F exists\n"
@@ -115,6 +116,12 @@ int cmd_load(int argc, char** argv) {
       o.login_path = next();
     } else if (a == "--login-every") {
       o.login_every = static_cast<int>(number("--login-every", next()));
+    } else if (a == "--header") {
+      std::string h = next();
+      size_t colon = h.find(':');
+      if (colon == std::string::npos || colon == 0) usage_error("--header: expected NAME: VALUE, got " + h);
+      size_t v = h.find_first_not_of(' ', colon + 1);
+      o.headers.emplace_back(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
     } else if (a == "--follow-redirects") {
       o.follow_redirects = true;
     } else if (a == "--out") {

@@ -204,6 +204,14 @@ class Worker {
     }
     max_conns_per_target_ = static_cast<size_t>(std::max(
         conns, (o.max_connections > 0 ? o.max_connections : 1024) / std::max(1, o.threads)));
+    for (const auto& [name, value] : o.headers) {
+      extra_h1_ += name + ": " + value + "\r\n";
+      std::string lower = name;
+      for (char& ch : lower) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
+      extra_h2_.emplace_back(std::move(lower), value);
+    }
     tenant_header_lower_ = o.tenant_header;
     for (char& ch : tenant_header_lower_) {
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -385,6 +393,7 @@ class Worker {
     o += host_for(r);
     o += "\r\n";
     tenant_fields(r, &o);
+    o += extra_h1_;
     if (r->login) {
       std::string body = login_body(r);
       o += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ";
@@ -606,7 +615,8 @@ class Worker {
                         reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                         value.size(), kNoCopy};
     };
-    nghttp2_nv hdrs[8];
+    std::vector<nghttp2_nv>& hdrs = nv_scratch_;
+    hdrs.resize(8 + extra_h2_.size());
     size_t nh = 0;
     hdrs[nh++] = nv(":method", r->login ? "POST" : "GET");
     hdrs[nh++] = nv(":scheme", r->tgt->url.tls ? "https" : "http");
@@ -617,6 +627,9 @@ class Worker {
     } else if (cookie) {
       hdrs[nh++] = nv("cookie", st->tenant);
     }
+    for (const auto& [name, value] : extra_h2_) {
+      hdrs[nh++] = nv(name, value);
+    }
     nghttp2_data_provider prov{};
     if (r->login) {
       st->req_body = login_body(r);
@@ -626,7 +639,8 @@ class Worker {
       prov.source.ptr = st;
       prov.read_callback = &Worker::h2_read_body;
     }
-    int32_t id32 = nghttp2_submit_request(c->h2, nullptr, hdrs, nh, r->login ? &prov : nullptr, st);
+    int32_t id32 =
+        nghttp2_submit_request(c->h2, nullptr, hdrs.data(), nh, r->login ? &prov : nullptr, st);
     if (id32 < 0) {
       release_stream(st);
       fail(r, false);
@@ -1164,6 +1178,9 @@ class Worker {
   std::vector<Req*> free_;
   std::vector<H2Stream*> free_streams_;
   std::string tenant_header_lower_;
+  std::string extra_h1_;                                        // --header fields, h1 text
+  std::vector<std::pair<std::string, std::string>> extra_h2_;   // the same, lower-case names
+  std::vector<nghttp2_nv> nv_scratch_;
   size_t max_conns_per_target_ = 1;
 };
 

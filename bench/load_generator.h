@@ -54,6 +54,7 @@ struct LoadOptions {
   std::string login_path = "/ajax/login?action=login";
   int login_every = 10;            // tenant_in login: every Nth request is the login POST
   bool follow_redirects = false;
+  std::vector<std::pair<std::string, std::string>> headers;  // more fields in every request
   uint64_t seed = 1;
   std::string stop_file;           // sending stops early when this file exists
   // Called about once a second from the calling thread with the totals so far (progress).

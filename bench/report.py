@@ -341,7 +341,7 @@ def svg_chart(chart_id, title, series, events, ylabel, log=False, width=900, hei
         out.append(f'<line class="grid" x1="{pad_l}" y1="{y:.1f}" x2="{width - pad_r}" y2="{y:.1f}"/>')
         out.append(f'<text class="tick" x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end">'
                    f'{fmt(round(t, 3) if t < 100 else round(t))}</text>')
-    step = max(1, int(xmax / 10))
+    step = next((s for s in (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600) if s >= xmax / 12), 1200)
     for x in range(0, int(xmax) + 1, step):
         out.append(f'<text class="tick" x="{X(x):.1f}" y="{height - pad_b + 14}" '
                    f'text-anchor="middle">{x}</text>')

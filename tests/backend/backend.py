@@ -30,7 +30,7 @@ Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
 Application emulation (the bench harness, bench/run): --latency-ms makes every answer of the
 default endpoint take that long (an application's own time). With --app-db the backend plays
 an application node that checks its tenant's schema the way an Open-Xchange node does: the
-tenant comes from X-Context-Id, the sy_ctx cookie, a "<id>." Host or a login form field
+tenant comes from X-Context-Id, the sy_ctx cookie, a "<id>.tenants." Host or a login form field
 name=user@<id>; tenants 1..N live in S schemas <prefix>NNN in contiguous ranges; the table
 app_schemas(name, state) in DB is read every 100 ms (one long-lived mariadb client), and a
 request for a schema whose state is not 'enabled' gets an OX-style error envelope (HTTP 200,
@@ -99,6 +99,7 @@ class AppDirectory:
             time.sleep(0.1)
 
 
+TENANT_HOST = re.compile(r"^(\d+)\.tenants\.")  # "<id>.tenants.example.com", not "127.0.0.1"
 TENANT_FORM = re.compile(rb"(?:^|&)name=[^&]*?(?:%40|@)(\d+)")
 
 
@@ -111,9 +112,9 @@ def tenant_of(headers, body):
         k, _, v = part.strip().partition("=")
         if k == "sy_ctx" and v.isdigit():
             return int(v)
-    host = headers.get("host", "").split(".", 1)[0]
-    if host.isdigit():
-        return int(host)
+    m = TENANT_HOST.match(headers.get("host", ""))
+    if m:
+        return int(m.group(1))
     m = TENANT_FORM.search(body or b"")
     return int(m.group(1)) if m else None
 

@@ -110,6 +110,8 @@ def parse_tool_output(kind, out):
         for name, pat in (("p50_ms", r"^\s+50%\s+(\S+)"), ("p99_ms", r"^\s+99%\s+(\S+)")):
             m = re.search(pat, out, re.M)
             res[name] = _ms(m.group(1)) if m else None
+        m = re.search(r"^\s+Latency\s+(\S+)", out, re.M)
+        res["mean_ms"] = _ms(m.group(1)) if m else None
         m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
         res["failed"] = int(m.group(1)) if m else 0
     else:
@@ -255,6 +257,8 @@ def tool_row(kind, t):
             "tool_p99_ms": median(r["tool"].get("p99_ms") for r in rounds),
             "bench_p50_ms": median(r["bench"]["p50_ms"] for r in rounds),
             "bench_p99_ms": median(r["bench"]["p99_ms"] for r in rounds),
+            "tool_mean_ms": median(r["tool"].get("mean_ms") for r in rounds),
+            "bench_mean_ms": median(r["bench"].get("mean_ms") for r in rounds),
             "tool_failed": sum(r["tool"].get("failed") or 0 for r in rounds),
             "bench_failed": sum(r["bench"]["failed"] for r in rounds),
             "tool_argv": t["tool_argv"], "bench_argv": t["bench_argv"]}
@@ -487,12 +491,13 @@ def render_html(results):
                      "medians, and the median of the per-round ratios (ours / theirs). Per core "
                      "= requests per CPU-second of the client process.</p>")
         parts.append(table(["tool", "its req/s", "switchyard-bench req/s", "ratio",
-                            "its req/CPU-s", "ours", "ratio", "its p50 ms",
-                            "our p50 ms", "its p99 ms", "our p99 ms"],
+                            "its req/CPU-s", "ours", "ratio", "its mean ms", "our mean ms",
+                            "its p50 ms", "our p50 ms", "its p99 ms", "our p99 ms"],
                            [[t["tool"], t["tool_rps"], t["bench_rps"], t["rps_ratio"],
                              t["tool_rps_per_core"], t["bench_rps_per_core"], t["per_core_ratio"],
-                             t["tool_p50_ms"], t["bench_p50_ms"], t["tool_p99_ms"],
-                             t["bench_p99_ms"]] for t in results["tool_comparison"]], "tools"))
+                             t["tool_mean_ms"], t["bench_mean_ms"], t["tool_p50_ms"],
+                             t["bench_p50_ms"], t["tool_p99_ms"], t["bench_p99_ms"]]
+                            for t in results["tool_comparison"]], "tools"))
     # Charts.
     events = []
     for mode, r in runs.items():

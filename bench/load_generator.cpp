@@ -105,13 +105,11 @@ class Worker;
 
 struct Req {
   uint64_t intended_ns = 0;
-  uint64_t sent_ns = 0;
   uint64_t tenant = 0;
   bool login = false;
   int redirects = 0;
   std::string target;  // path and query on |tgt|
   Target* tgt = nullptr;
-  bool closed_loop_slot = false;  // closed loop: its completion issues the next request
 };
 
 struct Target {
@@ -192,7 +190,7 @@ class Worker {
  public:
   Worker(const LoadOptions& o, const TenantSampler& sampler, SSL_CTX* ssl_ctx, int index,
          int conns, uint64_t start_ns, ThreadSeconds* stats)
-      : o_(o), sampler_(sampler), ssl_ctx_(ssl_ctx), index_(index), start_ns_(start_ns),
+      : o_(o), sampler_(sampler), ssl_ctx_(ssl_ctx), start_ns_(start_ns),
         stats_(stats), rng_(o.seed * 7919 + static_cast<uint64_t>(index)) {
     base_ = event_base_new();
     Url u;
@@ -262,14 +260,12 @@ class Worker {
       free_.pop_back();
     }
     r->intended_ns = intended;
-    r->sent_ns = 0;
     r->tenant = sampler_.sample(rng_);
     r->login = o_.tenant_in == TenantIn::Login && o_.login_every > 0 &&
                (seq_++ % static_cast<uint64_t>(o_.login_every)) == 0;
     r->redirects = 0;
     r->target = r->login ? o_.login_path : base_target_;
     r->tgt = entry_;
-    r->closed_loop_slot = false;
     sec(intended).sent++;
     stats_->sent.fetch_add(1, std::memory_order_relaxed);
     stats_->inflight.fetch_add(1, std::memory_order_relaxed);
@@ -299,7 +295,7 @@ class Worker {
         connect_conn(c.get());
         return;
       }
-      opening += c->state == Conn::State::Connecting || c->state == Conn::State::Handshake;
+      opening += c->state != Conn::State::Ready;  // connecting, or waiting to reconnect
     }
     // Open loop: users do not wait for each other's connections. While requests queue, open
     // more connections, up to --max-connections (a held request keeps its connection busy).
@@ -335,7 +331,6 @@ class Worker {
         send_req(c, r);
       } else if (!o_.open_loop && t == entry_ && sending()) {
         Req* r = new_req(now_ns());
-        r->closed_loop_slot = true;
         send_req(c, r);
       } else {
         break;
@@ -379,7 +374,6 @@ class Worker {
   }
 
   void send_req(Conn* c, Req* r) {
-    r->sent_ns = now_ns();
     if (c->h2 != nullptr) {
       send_h2(c, r);
       return;
@@ -1160,7 +1154,6 @@ class Worker {
   const LoadOptions& o_;
   const TenantSampler& sampler_;
   SSL_CTX* ssl_ctx_;
-  int index_;
   uint64_t start_ns_;
   uint64_t end_send_ns_ = 0;
   ThreadSeconds* stats_;

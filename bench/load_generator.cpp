@@ -33,6 +33,7 @@
 #include <memory>
 #include <thread>
 
+#include "admin/protocol.h"
 #include "bench/answer.h"
 #include "bench/tenant_sampler.h"
 #include "proxy/http1_parser.h"
@@ -49,6 +50,19 @@ uint64_t now_ns() {
 
 constexpr size_t kCaptureBytes = 4096;  // body bytes kept to look for an error code
 constexpr int kMaxRedirects = 5;
+constexpr size_t kMaxErrorSamples = 20;  // connection errors described in the results, per thread
+
+std::string tls_error(int ssl_error) {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    return buf;
+  }
+  return ssl_error == SSL_ERROR_SYSCALL ? std::string(std::strerror(errno))
+                                        : "SSL error " + std::to_string(ssl_error);
+}
 
 struct Url {
   bool tls = false;
@@ -90,6 +104,7 @@ bool parse_url(std::string_view text, Url* out) {
 struct ThreadSeconds {
   std::vector<SecondStats> seconds;
   std::atomic<uint64_t> sent{0}, ok{0}, failed{0}, inflight{0};
+  std::vector<std::string> error_samples;  // "12.345 s host:port: why (after N answers ...)"
   SecondStats& at(uint64_t t_ns_since_start) {
     size_t i = t_ns_since_start / 1000000000ull;
     if (i >= seconds.size()) {
@@ -153,6 +168,7 @@ struct Conn {
   std::string in;
   size_t in_off = 0;
   uint64_t backoff_ms = 0;
+  uint64_t answered = 0;  // responses completed on this connection since it connected
   event* ev_retry = nullptr;
   // HTTP/1.1: one request in flight and the state of its answer.
   Req* h1_req = nullptr;
@@ -539,6 +555,7 @@ class Worker {
         std::string loc = std::move(c->location);
         int status = c->status;
         bool keep = c->keep_alive;
+        c->answered++;
         finish(r, status, body, loc);
         if (!keep) {
           return false;
@@ -687,6 +704,7 @@ class Worker {
     }
     nghttp2_session_set_stream_user_data(s, stream_id, nullptr);
     c->unlink(st);
+    c->answered++;
     Req* r = st->req;
     int status = st->status;
     if (status < 300 || status >= 400) {
@@ -773,9 +791,10 @@ class Worker {
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int rc = connect(c->fd, reinterpret_cast<sockaddr*>(&t->addr), t->addr_len);
     if (rc != 0 && errno != EINPROGRESS) {
-      conn_broken(c);
+      conn_broken(c, std::string("connect: ") + std::strerror(errno));
       return;
     }
+    c->answered = 0;
     c->state = Conn::State::Connecting;
     c->ev_read = event_new(base_, c->fd, EV_READ | EV_PERSIST, &Worker::on_read, c);
     c->ev_write = event_new(base_, c->fd, EV_WRITE | EV_PERSIST, &Worker::on_write, c);
@@ -788,7 +807,7 @@ class Worker {
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      conn_broken(c);
+      conn_broken(c, std::string("connect: ") + std::strerror(err));
       return;
     }
     event_add(c->ev_read, nullptr);
@@ -815,8 +834,7 @@ class Worker {
     } else if (e == SSL_ERROR_WANT_WRITE) {
       set_write(c, true);
     } else {
-      ERR_clear_error();
-      conn_broken(c);
+      conn_broken(c, "TLS handshake: " + tls_error(e));
     }
   }
 
@@ -862,8 +880,7 @@ class Worker {
             set_write(c, true);
             return;
           }
-          ERR_clear_error();
-          conn_broken(c);
+          conn_broken(c, "TLS write: " + tls_error(e));
           return;
         }
         w = rc;
@@ -874,7 +891,7 @@ class Worker {
             set_write(c, true);
             return;
           }
-          conn_broken(c);
+          conn_broken(c, std::string("send: ") + std::strerror(errno));
           return;
         }
       }
@@ -895,6 +912,7 @@ class Worker {
     }
     char buf[65536];
     bool eof = false;
+    std::string why = "closed by the server";
     for (int rounds = 0; rounds < 4; ++rounds) {
       ssize_t n;
       if (c->ssl != nullptr) {
@@ -904,7 +922,9 @@ class Worker {
           if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             break;
           }
-          ERR_clear_error();
+          if (e != SSL_ERROR_ZERO_RETURN) {
+            why = "TLS read: " + tls_error(e);
+          }
           eof = true;
           break;
         }
@@ -915,6 +935,7 @@ class Worker {
           if (errno == EAGAIN || errno == EINTR) {
             break;
           }
+          why = std::string("recv: ") + std::strerror(errno);
           eof = true;
           break;
         }
@@ -927,7 +948,7 @@ class Worker {
         ssize_t rv = nghttp2_session_mem_recv(c->h2, reinterpret_cast<uint8_t*>(buf),
                                               static_cast<size_t>(n));
         if (rv < 0) {
-          conn_broken(c);
+          conn_broken(c, std::string("h2: ") + nghttp2_strerror(static_cast<int>(rv)));
           return;
         }
       } else {
@@ -953,7 +974,7 @@ class Worker {
     }
     if (eof) {
       if (c->in_flight() > 0) {
-        conn_broken(c);
+        conn_broken(c, why + " with a request in flight");
       } else {
         close_and_reconnect(c);
       }
@@ -968,8 +989,18 @@ class Worker {
   }
 
   // The connection failed or broke with requests on it: they fail, it reconnects later.
-  void conn_broken(Conn* c) {
-    sec(now_ns()).conn_errors++;
+  // The connection failed or broke: its requests fail, a sample of |why| is kept for the
+  // report, and it reconnects with backoff.
+  void conn_broken(Conn* c, const std::string& why) {
+    uint64_t now = now_ns();
+    sec(now).conn_errors++;
+    if (stats_->error_samples.size() < kMaxErrorSamples) {
+      char at[32];
+      std::snprintf(at, sizeof at, "%.3f", static_cast<double>(now - std::min(now, start_ns_)) / 1e9);
+      stats_->error_samples.push_back(std::string(at) + " s " + c->tgt->authority + ": " + why +
+                                      " (after " + std::to_string(c->answered) +
+                                      " answers on the connection)");
+    }
     fail_all(c);
     close_conn(c);
     schedule_reconnect(c);
@@ -981,7 +1012,8 @@ class Worker {
       return;
     }
     if (c->in_flight() > 0) {
-      conn_broken(c);
+      conn_broken(c, c->h2 != nullptr ? "h2 session ended with streams open"
+                                       : "bad response or Connection: close with a request in flight");
       return;
     }
     close_conn(c);
@@ -1280,6 +1312,11 @@ LoadReport run_load(const LoadOptions& o, std::string* error) {
       merge_into(&report.seconds[i], s->seconds[i]);
     }
   }
+  for (auto& s : stats) {
+    for (auto& e : s->error_samples) {
+      report.conn_error_samples.push_back(std::move(e));
+    }
+  }
   auto first = static_cast<size_t>(std::ceil(o.warmup_s));
   for (size_t i = first; i < report.seconds.size(); ++i) {
     merge_into(&report.total, report.seconds[i]);
@@ -1334,7 +1371,11 @@ std::string report_json(const LoadReport& r, const LoadOptions& o) {
                 o.connections, o.open_loop ? "open" : "closed", o.rate, o.h2 ? "h2" : "h1",
                 o.warmup_s);
   std::string out = head;
-  out += "\"total\":" + stats_json(r.total) + ",\"seconds\":[";
+  out += "\"conn_error_samples\":[";
+  for (size_t i = 0; i < r.conn_error_samples.size(); ++i) {
+    out += (i ? ",\"" : "\"") + admin::json_escape(r.conn_error_samples[i]) + "\"";
+  }
+  out += "],\"total\":" + stats_json(r.total) + ",\"seconds\":[";
   for (size_t i = 0; i < r.seconds.size(); ++i) {
     out += (i ? "," : "") + stats_json(r.seconds[i]);
   }

@@ -82,6 +82,7 @@ struct LoadReport {
   // Everything after the warm-up, merged.
   SecondStats total;
   double measured_s = 0;              // seconds in |total|
+  std::vector<std::string> conn_error_samples;  // the first connection errors, with why
 };
 
 // Runs the load described by |options|. Errors in |options| (bad URL, ...) come back as a

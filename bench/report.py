@@ -177,10 +177,11 @@ def summarise_run(run):
                   "redirects_followed": total["redirects"], "status": total["status"],
                   "codes": codes, "latency_ms": total["latency_ms"],
                   "rps": load["rps"], "generator_cpu_s": load["cpu_s"],
-                  "measured_s": load["measured_s"]},
+                  "measured_s": load["measured_s"],
+                  "conn_error_samples": load.get("conn_error_samples", [])},
         "phases": phases, "events": events, "schemas": holds,
         "action_errors": run.get("action_errors", []), "tools": run.get("tools", {}),
-        "seconds": series, "hist_total": total["hist"],
+        "seconds": series, "hist_total": total["hist"], "full_seconds": end,
     }
 
 
@@ -291,6 +292,8 @@ def summary_lines(results):
                          f"max {max(hs):.0f} ms")
         for e in r["action_errors"]:
             lines.append(f"    ACTION ERROR: {e}")
+        for e in t["conn_error_samples"]:
+            lines.append(f"    connection error: {e}")
     for row in results["peer_comparison"]:
         lines.append(f"  {row['metric']:<34} switchyard {fmt(row['switchyard']):>10}  haproxy "
                      f"{fmt(row['haproxy']):>10}  ratio {fmt(row['ratio'])}")
@@ -440,7 +443,9 @@ td:first-child,th:first-child{text-align:left}
 
 def render_html(results):
     sc = results["scenario"]
-    runs = {m: r for m, r in results["runs"].items() if "seconds" in r}
+    # Charts stop before the last, partly loaded second (sending stopped within it).
+    runs = {m: dict(r, seconds=r["seconds"][:r["full_seconds"]])
+            for m, r in results["runs"].items() if "seconds" in r}
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench: "
              f"{html.escape(sc['name'])}</title><style>{CSS}</style></head><body>",
              f"<h1>Switchyard bench: {html.escape(sc['name'])}</h1>",
@@ -474,6 +479,9 @@ def render_html(results):
                      f"{html.escape(json.dumps(tot['status']))}; {tot['conn_errors']} connection "
                      f"errors, {tot['timeouts']} timeouts; {tot['redirects_followed']:,} redirects "
                      f"followed.</p>")
+        if tot["conn_error_samples"]:
+            parts.append("<ul class='bad'>" + "".join(
+                f"<li>{html.escape(e)}</li>" for e in tot["conn_error_samples"]) + "</ul>")
     parts.append(table(["run", "phase", "window", "req/s", "ok", "failed", "p50 ms", "p99 ms",
                         "p99.9 ms", "max ms"], rows, "phases"))
     if results["peer_comparison"]:

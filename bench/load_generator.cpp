@@ -1108,7 +1108,10 @@ class Worker {
     uint64_t limit = std::min(now, end_send_ns_ - 1);
     uint64_t count = stopping_ ? next_ : schedule_.due_count(limit);
     while (next_ < count) {
-      dispatch(new_req(schedule_.due(next_)));
+      uint64_t due = schedule_.due(next_);
+      SecondStats& sd = sec(due);
+      sd.max_send_lag_ns = std::max(sd.max_send_lag_ns, now > due ? now - due : 0);
+      dispatch(new_req(due));
       ++next_;
     }
     if (sending() && schedule_.due(next_) < end_send_ns_) {
@@ -1223,6 +1226,7 @@ void merge_into(SecondStats* into, const SecondStats& s) {
   into->redirects += s.redirects;
   into->conn_errors += s.conn_errors;
   into->timeouts += s.timeouts;
+  into->max_send_lag_ns = std::max(into->max_send_lag_ns, s.max_send_lag_ns);
   for (size_t k = 0; k < s.status.size(); ++k) into->status[k] += s.status[k];
   for (const auto& [k, v] : s.codes) into->codes[k] += v;
   into->latency.merge(s.latency);
@@ -1332,7 +1336,9 @@ std::string stats_json(const SecondStats& s) {
                     ",\"failed\":" + std::to_string(s.failed) +
                     ",\"redirects\":" + std::to_string(s.redirects) +
                     ",\"conn_errors\":" + std::to_string(s.conn_errors) +
-                    ",\"timeouts\":" + std::to_string(s.timeouts) + ",\"status\":{";
+                    ",\"timeouts\":" + std::to_string(s.timeouts) +
+                    ",\"send_lag_ms\":" + std::to_string(static_cast<double>(s.max_send_lag_ns) / 1e6) +
+                    ",\"status\":{";
   bool first = true;
   for (size_t k = 0; k < s.status.size(); ++k) {
     if (s.status[k] != 0) {

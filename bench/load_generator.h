@@ -69,6 +69,10 @@ struct SecondStats {
   uint64_t redirects = 0;    // redirects followed
   uint64_t conn_errors = 0;  // connections that failed or broke (connect, reset, EOF mid-answer)
   uint64_t timeouts = 0;
+  // Open loop: the latest the generator itself sent a request after its intended time, before
+  // any connection wait. A large value means the client was stalled (descheduled), not the
+  // server; every request's latency still counts from its intended time.
+  uint64_t max_send_lag_ns = 0;
   std::array<uint64_t, 600> status{};       // by final status (0 = no answer; 1xx..5xx)
   std::map<std::string, uint64_t> codes;   // CTX-00NN / OX codes found in error bodies
   LatencyHistogram latency;                // every answered request, ns from intended send

@@ -139,6 +139,7 @@ def summarise_run(run):
         series.append({"t": i, "ok": s["ok"], "failed": s["failed"],
                        "conn_errors": s["conn_errors"], "timeouts": s["timeouts"],
                        "redirects": s["redirects"], "p50_ms": s["latency_ms"]["p50"],
+                       "send_lag_ms": s.get("send_lag_ms", 0),
                        "p99_ms": s["latency_ms"]["p99"], "max_ms": s["latency_ms"]["max"],
                        "codes": s["codes"], "hist": s["hist"]})
     warm = int(math.ceil(load["warmup_s"]))
@@ -444,7 +445,7 @@ td:first-child,th:first-child{text-align:left}
 def render_html(results):
     sc = results["scenario"]
     # Charts stop before the last, partly loaded second (sending stopped within it).
-    runs = {m: dict(r, seconds=r["seconds"][:r["full_seconds"]])
+    runs = {m: dict(r, seconds=r["seconds"][:r["full_seconds"]], scenario_mode=sc["load"]["mode"])
             for m, r in results["runs"].items() if "seconds" in r}
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench: "
              f"{html.escape(sc['name'])}</title><style>{CSS}</style></head><body>",
@@ -532,8 +533,14 @@ def render_html(results):
             lat.append((f"{m} {label}", SERIES_COLORS[(3 * k + j) % len(SERIES_COLORS)],
                         m != "switchyard",
                         [(s["t"] + 0.5, s[key] if s[key] > 0 else None) for s in r["seconds"]]))
-    parts.append(svg_chart("latency", "Latency per second from the intended send time (ms, log)",
-                           lat, events, "ms", log=True))
+    if any(r["scenario_mode"] == "open" for r in runs.values()):
+        for m, r in runs.items():
+            lat.append((f"{m} client send lag", "#999999", True,
+                        [(s["t"] + 0.5, s["send_lag_ms"] if s["send_lag_ms"] > 0.1 else None)
+                         for s in r["seconds"]]))
+    parts.append(svg_chart("latency", "Latency per second from the intended send time (ms, log); "
+                           "client send lag = how late the generator itself sent (a stalled "
+                           "client, not server)", lat, events, "ms", log=True))
     err = []
     for k, (m, r) in enumerate(runs.items()):
         err.append((f"{m} failed/s", COLORS.get(m), m != "switchyard",

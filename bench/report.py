@@ -6,6 +6,8 @@ them and percentile() reads them exactly as LatencyHistogram::percentile() does,
 of seconds (steady state, during the migration) gets true percentiles, not averages of
 per-second percentiles. bucket_high() must match bench/histogram.cpp.
 
+Re-render a report from its results: python3 bench/report.py results.json > report.html
+
 The HTML report has no external resource: inline SVG charts (throughput, latency percentiles,
 errors over time with the admin actions marked, per-schema hold bars) and tables.
 """
@@ -445,7 +447,7 @@ td:first-child,th:first-child{text-align:left}
 def render_html(results):
     sc = results["scenario"]
     # Charts stop before the last, partly loaded second (sending stopped within it).
-    runs = {m: dict(r, seconds=r["seconds"][:r["full_seconds"]], scenario_mode=sc["load"]["mode"])
+    runs = {m: dict(r, seconds=r["seconds"][:r.get("full_seconds")], scenario_mode=sc["load"]["mode"])
             for m, r in results["runs"].items() if "seconds" in r}
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench: "
              f"{html.escape(sc['name'])}</title><style>{CSS}</style></head><body>",
@@ -536,11 +538,10 @@ def render_html(results):
     if any(r["scenario_mode"] == "open" for r in runs.values()):
         for m, r in runs.items():
             lat.append((f"{m} client send lag", "#999999", True,
-                        [(s["t"] + 0.5, s["send_lag_ms"] if s["send_lag_ms"] > 0.1 else None)
+                        [(s["t"] + 0.5, s.get("send_lag_ms") if s.get("send_lag_ms", 0) > 0.1 else None)
                          for s in r["seconds"]]))
     parts.append(svg_chart("latency", "Latency per second from the intended send time (ms, log); "
-                           "client send lag = how late the generator itself sent (a stalled "
-                           "client, not server)", lat, events, "ms", log=True))
+                           "grey: the generator's own send lag", lat, events, "ms", log=True))
     err = []
     for k, (m, r) in enumerate(runs.items()):
         err.append((f"{m} failed/s", COLORS.get(m), m != "switchyard",
@@ -562,3 +563,9 @@ def render_html(results):
             parts.append(f"<p>Load command ({mode}): <code>{html.escape(' '.join(r['argv']))}</code></p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    import sys
+    with open(sys.argv[1]) as f:
+        sys.stdout.write(render_html(json.load(f)))

@@ -317,7 +317,9 @@ SERIES_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 def svg_chart(chart_id, title, series, events, ylabel, log=False, width=900, height=260):
     """A line chart: |series| = [(name, color, dash, [(x, y), ...])]; |events| = [(x, label)]."""
-    pad_l, pad_r, pad_t, pad_b = 60, 20, 28, 36
+    legend_rows = max(1, math.ceil(len(series) / 5))  # five legend entries per row
+    height += 12 * (legend_rows - 1)
+    pad_l, pad_r, pad_t, pad_b = 60, 20, 28, 36 + 12 * (legend_rows - 1)
     xs = [x for _, _, _, pts in series for x, _ in pts] + [x for x, _ in events]
     ys = [y for _, _, _, pts in series for _, y in pts if y is not None]
     xmax = max(xs + [1])
@@ -355,8 +357,8 @@ def svg_chart(chart_id, title, series, events, ylabel, log=False, width=900, hei
     for x in range(0, int(xmax) + 1, step):
         out.append(f'<text class="tick" x="{X(x):.1f}" y="{height - pad_b + 14}" '
                    f'text-anchor="middle">{x}</text>')
-    out.append(f'<text class="tick" x="{width - pad_r}" y="{height - 4}" text-anchor="end">'
-               f'seconds</text>')
+    out.append(f'<text class="tick" x="{width - pad_r}" y="{height - pad_b + 26}" '
+               f'text-anchor="end">seconds</text>')
     out.append(f'<text class="tick" x="12" y="{pad_t - 8}">{html.escape(ylabel)}</text>')
     for i, (x, label) in enumerate(events):
         out.append(f'<line class="marker" data-action="{html.escape(label)}" x1="{X(x):.1f}" '
@@ -372,9 +374,10 @@ def svg_chart(chart_id, title, series, events, ylabel, log=False, width=900, hei
         out.append(f'<polyline class="series" data-series="{html.escape(name)}" '
                    f'data-points="{len(pts)}" fill="none" stroke="{color}" stroke-width="1.6" '
                    f'{dashed}points="{coords}"/>')
-        lx = pad_l + 10 + 150 * k
-        out.append(f'<rect x="{lx}" y="{height - 12}" width="10" height="4" fill="{color}"/>'
-                   f'<text class="legend" x="{lx + 14}" y="{height - 7}">{html.escape(name)}</text>')
+        lx = pad_l + 10 + 160 * (k % 5)
+        ly = height - 12 * (legend_rows - k // 5)
+        out.append(f'<rect x="{lx}" y="{ly}" width="10" height="4" fill="{color}"/>'
+                   f'<text class="legend" x="{lx + 14}" y="{ly + 5}">{html.escape(name)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

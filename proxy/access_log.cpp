@@ -1,5 +1,8 @@
 #include "proxy/access_log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -51,6 +54,24 @@ void append_kv_ms(std::string& out, const char* key, double ms) {
 }
 
 }  // namespace
+
+void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+    *ip = host;
+    *label = *ip + ":" + std::to_string(ntohs(v4->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    *ip = host;
+    *label = "[" + *ip + "]:" + std::to_string(ntohs(v6->sin6_port));
+  } else {
+    *ip = "unknown";
+    *label = "unknown";
+  }
+}
 
 Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string& path) {
   if (path == "-") {

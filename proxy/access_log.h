@@ -6,6 +6,8 @@
 // AccessLogWriter thread, which does the blocking write(2). The hand-off takes a mutex once per
 // batch, never per request.
 
+#include <sys/socket.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -40,6 +42,10 @@ class AccessLogWriter {
   bool stopping_ = false;           // guarded by mu_
   std::thread thread_;
 };
+
+// The access log's "client" of a peer address: "ip:port" ("[ip]:port" for IPv6) into |label|
+// and the bare address into |ip| (for X-Forwarded-For). Any thread.
+void format_peer(const sockaddr* sa, std::string* label, std::string* ip);
 
 // What one request did; filled by the connection, formatted by AccessLogBuffer::append().
 struct AccessRecord {

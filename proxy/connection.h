@@ -149,6 +149,9 @@ class ClientConnection {
   void log_exchange();
   void set_termination(const char* code);
   void arm_timer(uint64_t ms);
+  // Adds the trailer fields of |trailer| (ChunkedDecoder::trailer()) that may be forwarded
+  // (http1::append_allowed_trailer; the others are counted); returns the bytes added.
+  size_t add_trailer(evbuffer* out, std::string_view trailer, bool drop_underscores);
   void pause_client_reads();
   void resume_client_reads();
   bool request_in_progress() const;

@@ -99,6 +99,7 @@ double us_to_ms(uint64_t from, uint64_t to) {
 ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int fd,
                                    const sockaddr* peer, int /*peer_len*/)
     : worker_(worker), listener_(listener),
+      slot_(worker->connection_limits(), listener->index),
       req_chunks_(worker->parse_limits().max_head_bytes),
       resp_chunks_(worker->parse_limits().max_head_bytes) {
   format_peer(peer, &client_label_, &client_ip_);
@@ -430,7 +431,7 @@ ClientConnection::Step ClientConnection::check_h2(bool* handed_over) {
     evtimer_del(timer_);
     Stream* s = client_;
     client_ = nullptr;
-    worker_->adopt_h2(listener_, s, std::move(tls_pin_));
+    worker_->adopt_h2(listener_, s, std::move(tls_pin_), std::move(slot_));
     *handed_over = true;
     return Step::Close;
   }

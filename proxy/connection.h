@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
 
 
@@ -161,6 +162,7 @@ class ClientConnection {
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
+  ConnectionSlot slot_;  // counted against the connection caps (not for internal ones)
   event* timer_ = nullptr;
   event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later

@@ -385,8 +385,9 @@ ssize_t read_response_body(nghttp2_session* session, int32_t, uint8_t* buf, size
 // -----------------------------------------------------------------------------------------------
 
 H2Connection::H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
-                           std::shared_ptr<const TlsContexts> tls_pin)
-    : worker_(worker), listener_(listener), client_(client), tls_pin_(std::move(tls_pin)) {
+                           std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot)
+    : worker_(worker), listener_(listener), client_(client), tls_pin_(std::move(tls_pin)),
+      slot_(std::move(slot)) {
   socklen_t len = sizeof(peer_);
   if (getpeername(client_->fd(), reinterpret_cast<sockaddr*>(&peer_), &len) == 0) {
     peer_len_ = static_cast<int>(len);

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "proxy/connection_limits.h"
 #include "proxy/h2_convert.h"
 #include "proxy/http1_parser.h"
 #include "proxy/response_head_sink.h"
@@ -76,7 +77,7 @@ class H2Connection {
   // Takes ownership of |client| (connected, TLS done when TLS) and |tls_pin|. Its bytes not
   // yet consumed (the preface onwards) are processed from the loop soon after start().
   H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
-               std::shared_ptr<const TlsContexts> tls_pin);
+               std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot);
   ~H2Connection();  // frees every stream (its pair end: the internal side sees EOF) and the session
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -156,6 +157,7 @@ class H2Connection {
   WorkerListener* listener_;
   Stream* client_;
   std::shared_ptr<const TlsContexts> tls_pin_;
+  ConnectionSlot slot_;  // the client connection's place in ConnectionLimits
   sockaddr_storage peer_{};
   int peer_len_ = 0;
   nghttp2_session* session_ = nullptr;

@@ -80,9 +80,10 @@ class Backend:
 
 
 class Switchyard:
-    """The real switchyard binary with a config written from |yaml_text|."""
+    """The real switchyard binary with a config written from |yaml_text|. |preexec_fn| runs in
+    the child before exec (e.g. to lower its resource limits)."""
 
-    def __init__(self, workdir, yaml_text, name="sy"):
+    def __init__(self, workdir, yaml_text, name="sy", preexec_fn=None):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         with open(self.config_path, "w") as f:
@@ -94,7 +95,7 @@ class Switchyard:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [BINARY, "--config", self.config_path, "--ready-file", self.ready_path],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         info = wait_for(self._ready, what="switchyard to start")
         self.pid = int(info["pid"])
         self.listeners = {k.split(".", 1)[1]: v for k, v in info.items()
@@ -118,6 +119,12 @@ class Switchyard:
         self._log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def cpu_ticks(self):
+        """User + system CPU of the process so far, in clock ticks (usually 1/100 s)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
@@ -257,8 +264,8 @@ class ProxyTestCase(unittest.TestCase):
         self._procs.append(b)
         return b
 
-    def switchyard(self, yaml_text, name="sy"):
-        s = Switchyard(self.workdir, yaml_text, name)
+    def switchyard(self, yaml_text, name="sy", preexec_fn=None):
+        s = Switchyard(self.workdir, yaml_text, name, preexec_fn)
         self._procs.append(s)
         return s
 

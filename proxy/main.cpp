@@ -168,6 +168,9 @@ int main(int argc, char** argv) {
 
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
+  // A log file past RLIMIT_FSIZE gets EFBIG from write(2) (handled: lines are dropped and
+  // counted) instead of a signal that would kill the process.
+  signal(SIGXFSZ, SIG_IGN);
   // Every thread inherits this mask; only the main thread receives these signals (sigwait).
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -192,7 +195,8 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<proxy::AccessLogWriter> access_log;
   if (!config.access_log.path.empty()) {
-    auto w = proxy::AccessLogWriter::open(config.access_log.path);
+    auto w = proxy::AccessLogWriter::open(config.access_log.path,
+                                          config.access_log.max_queue_bytes);
     if (!w) {
       std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
       return 1;

@@ -83,7 +83,11 @@ TEST_CASE("the example config loads with no errors") {
   CHECK(c.limits.max_header_bytes == 16 * 1024);
   CHECK(c.limits.buffer_high_water == 256 * 1024);
   CHECK(c.limits.client_idle_timeout == Millis(60000));
+  CHECK(c.limits.max_connections == 0);
+  CHECK_FALSE(c.limits.underscores_in_headers);
+  CHECK(c.listeners[0].max_connections == 0);
   CHECK(c.access_log.path == "-");
+  CHECK(c.access_log.max_queue_bytes == 4 * 1024 * 1024);
 }
 
 TEST_CASE("defaults apply when optional keys are absent") {

@@ -782,8 +782,10 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
     }
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
-  if (!has_host) {
-    out.append("Host: ").append(fallback_host).append("\r\n");
+  if (!has_host) {  // HTTP/1.0 may omit it: the target's authority, else the member
+    out.append("Host: ")
+        .append(head.absolute_form ? head.host : std::string_view(fallback_host))
+        .append("\r\n");
   }
   out.append("X-Forwarded-For: ");
   if (!xff.empty()) {

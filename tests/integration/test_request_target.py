@@ -143,6 +143,10 @@ class TenantIsolationTest(ProxyTestCase):
                                        b"Host: t11.example\r\nConnection: close\r\n\r\n", tls)
                 self.assertEqual((code, seen["name"], seen["target"], seen["headers"]["host"]),
                                  (200, "b-1", "/headers", "t21.example:8443"))
+                # HTTP/1.0 without a Host field: the authority is still the one sent.
+                code, seen = self.echo(b"GET http://t21.example/headers HTTP/1.0\r\n\r\n", tls)
+                self.assertEqual((code, seen["name"], seen["headers"]["host"]),
+                                 (200, "b-1", "t21.example"))
         self.assertEqual(self.seen(self.a), 0, "a request for tenant 21 reached tenant 11's pool")
         logged = wait_for(lambda: [l for l in access_log_lines(self.access)
                                    if l["status"] == 200], what="access log lines")

@@ -236,9 +236,7 @@ bool AccessLogWriter::write_batch(const std::string& batch) {
       done = line_start;
     }
   }
-  uint64_t lost = count_lines(std::string_view(batch).substr(line_start));
-  write_dropped_.fetch_add(lost, std::memory_order_relaxed);
-  dropped_since_failure_ += lost;
+  dropped_since_failure_ += count_lines(std::string_view(batch).substr(line_start));
   return false;
 }
 

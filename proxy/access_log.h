@@ -49,11 +49,6 @@ class AccessLogWriter {
   // Queues a batch of complete lines for writing; drops (and counts) it when the queue is
   // full. Never blocks on the writer. Any thread; takes ownership of |batch|.
   void submit(std::string&& batch);
-  // Lines dropped so far (queue full, or the write failed). Any thread.
-  uint64_t dropped_lines() const {
-    return queue_dropped_.load(std::memory_order_relaxed) +
-           write_dropped_.load(std::memory_order_relaxed);
-  }
 
   static constexpr uint64_t kStopTimeoutMs = 2000;
   static constexpr uint64_t kReportIntervalMs = 10000;
@@ -83,12 +78,11 @@ class AccessLogWriter {
   bool stopping_ = false;          // guarded by mu_
   std::atomic<uint64_t> stop_deadline_ms_{0};  // monotonic; 0 = not stopping
   std::atomic<uint64_t> queue_dropped_{0};     // lines dropped because the queue was full
-  std::atomic<uint64_t> write_dropped_{0};     // lines dropped because writing failed
   // Writer thread only.
   uint64_t queue_dropped_reported_ = 0;
   uint64_t last_report_ms_ = 0;
   bool failing_ = false;          // the last write failed; reported once until one works
-  uint64_t dropped_since_failure_ = 0;
+  uint64_t dropped_since_failure_ = 0;  // lines a failing write lost, for "writing again"
   std::thread thread_;
 };
 

@@ -147,7 +147,14 @@ class H2Connection {
   // One access-log line for a stream that never reached an internal connection.
   void log_stream(const H2Stream* st, int status, uint64_t bytes_out, const char* termination);
 
-  // What timer_ is counting down (one timer per connection).
+  // What timer_ is counting down (one timer per connection); after_event() moves it:
+  //
+  //   Preface ──first SETTINGS──▶ Idle ◀────last stream closed──── Streams
+  //      │                         │ └──────HEADERS begins──────▶    │
+  //      │ client_header_timeout   │ client_idle_timeout             │ every sweep_interval_ms:
+  //      ▼                         ▼                                 ▼ check_timeouts()
+  //    close                    GOAWAY
+  //   (any) ──session done, last frame out──▶ Linger ──client's FIN or 2 s──▶ close
   enum class TimerMode { Preface, Idle, Streams, Linger };
   void set_timer(TimerMode mode);  // (re)arms timer_ for |mode|
   static uint64_t sweep_interval_ms(const conf::Limits& limits);

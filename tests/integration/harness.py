@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -221,6 +222,59 @@ def raw_exchange(addr, data, timeout=5.0, read_until_close=True):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+def read_until_close(s, timeout):
+    """Reads |s| until the peer closes it or |timeout| passes; returns (data, closed)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data, True
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        return data, False
+
+
+def raw_origin(test, answer):
+    """A one-connection origin for |test| (a unittest.TestCase, which closes it): reads a request
+    head (and a body announced by content-length, or a chunked body up to its last chunk),
+    records it, sends |answer| and closes. Returns (address, thread, {"request": bytes})."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    seen = {}
+
+    def origin():
+        conn, _ = srv.accept()
+        data = b""
+        while True:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                low = head.lower()
+                if b"transfer-encoding: chunked" in low:
+                    if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
+                        break
+                elif b"content-length:" in low:
+                    n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
+                    if len(rest) >= n:
+                        break
+                else:
+                    break
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        seen["request"] = data
+        conn.sendall(answer)
+        conn.close()
+
+    th = threading.Thread(target=origin, daemon=True)
+    th.start()
+    test.addCleanup(srv.close)
+    return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
 
 
 def status_lines(raw):

@@ -15,7 +15,8 @@ import subprocess
 import time
 import unittest
 
-from harness import ProxyTestCase, config_yaml, curl_status, pool_yaml, wait_for
+from harness import (ProxyTestCase, config_yaml, curl_status, pool_yaml, read_until_close,
+                     wait_for)
 
 WINDOW = 2.0  # seconds of CPU measured while the proxy is held at its limit
 # CPU ticks allowed over WINDOW: a quarter of a core. A proxy that retries accept(2) in a loop
@@ -33,17 +34,7 @@ def request_on(s):
 
 
 def response_of(s, timeout=20):
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return out
+    return read_until_close(s, timeout)[0]
 
 
 class FdLimitTest(ProxyTestCase):

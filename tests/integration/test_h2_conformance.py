@@ -2,14 +2,12 @@
 enforces itself and for the ones it relies on nghttp2 for; docs/tls-h2.md has the whole
 checklist (which MUST, who enforces it, which test). Raw frames over h2c.
 """
-import socket
-import threading
 import unittest
 
 import h2raw
 from h2raw import (COMPRESSION_ERROR, CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS,
                    NO_ERROR, PING, PROTOCOL_ERROR, RawH2)
-from harness import ProxyTestCase, config_yaml, curl_status, pool_yaml
+from harness import ProxyTestCase, config_yaml, curl_status, pool_yaml, raw_origin
 
 
 class H2ConformanceTest(ProxyTestCase):
@@ -95,32 +93,9 @@ class H2ConformanceTest(ProxyTestCase):
 
     # --- RFC 9113 8.2: fields (Switchyard on the way out, nghttp2 on the way in) ------------
 
-    def raw_origin(self, answer):
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(4)
-        self.addCleanup(srv.close)
-
-        def serve():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    more = conn.recv(65536)
-                    if not more:
-                        break
-                    data += more
-                conn.sendall(answer)
-                conn.close()
-
-        threading.Thread(target=serve, daemon=True).start()
-        return f"127.0.0.1:{srv.getsockname()[1]}"
-
     def test_responses_carry_no_connection_specific_fields_and_lower_case_names(self):
-        origin = self.raw_origin(
+        origin, _, _ = raw_origin(
+            self,
             b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\n"
             b"X-Hop: 1\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nTE: trailers\r\n"
             b"Transfer-Encoding: chunked\r\nX-Mixed-Case: v\r\n\r\n"

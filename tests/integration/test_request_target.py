@@ -18,7 +18,7 @@ import unittest
 import h2raw
 from h2raw import END_HEADERS, END_STREAM, HEADERS, DATA, RawH2
 from harness import (BINARY, Database, ProxyTestCase, access_log_lines, config_yaml, curl_status,
-                     pool_yaml, status_lines, wait_for)
+                     pool_yaml, read_until_close, status_lines, wait_for)
 from test_admin import CTL
 from test_tls_h2 import make_cert
 
@@ -68,16 +68,7 @@ def h1(addr, raw, tls=False):
         s = ctx.wrap_socket(s, server_hostname="t11.example")
     try:
         s.sendall(raw)
-        out = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except (socket.timeout, ConnectionResetError):
-                break
-            if not b:
-                break
-            out += b
-        return out
+        return read_until_close(s, 10)[0]
     finally:
         s.close()
 

@@ -23,7 +23,7 @@ import unittest
 
 import test_routing
 from harness import (BINARY, ProxyTestCase, access_log_lines, config_yaml, curl, curl_status,
-                     pool_yaml, wait_for)
+                     pool_yaml, raw_origin, wait_for)
 
 
 def make_cert(workdir, name, names, key_type="rsa", org="first"):
@@ -686,46 +686,10 @@ class H2Test(TlsTest):
         self.assertIn("x-echo: abc123", p.stdout)
         self.assertIn("hello", p.stdout)
 
-    def raw_origin(self, answer):
-        """A one-connection origin: reads a request head (and a body announced by
-        content-length, or a chunked body up to its last chunk), records it, sends |answer|."""
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(4)
-        seen = {}
-
-        def origin():
-            conn, _ = srv.accept()
-            data = b""
-            while True:
-                head, sep, rest = data.partition(b"\r\n\r\n")
-                if sep:
-                    low = head.lower()
-                    if b"transfer-encoding: chunked" in low:
-                        if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
-                            break
-                    elif b"content-length:" in low:
-                        n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
-                        if len(rest) >= n:
-                            break
-                    else:
-                        break
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            seen["request"] = data
-            conn.sendall(answer)
-            conn.close()
-
-        th = threading.Thread(target=origin, daemon=True)
-        th.start()
-        self.addCleanup(srv.close)
-        return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
-
     def test_interim_responses_are_relayed_as_non_final_headers(self):
         # 103 Early Hints from the upstream, then the final response.
-        addr, th, _ = self.raw_origin(
+        addr, th, _ = raw_origin(
+            self,
             b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
@@ -744,7 +708,8 @@ class H2Test(TlsTest):
         self.assertNotIn("END_STREAM", hints.split("recv HEADERS frame")[0])
         # HTTP/1.1 the same way: the final response right behind the 103 in the same read
         # used to wait for more upstream bytes (and got a 502 when the upstream closed).
-        addr, th, _ = self.raw_origin(
+        addr, th, _ = raw_origin(
+            self,
             b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
@@ -776,7 +741,7 @@ class H2Test(TlsTest):
     def test_request_trailers_with_content_length_when_announced(self):
         # With content-length and a "trailer" field, the request goes upstream chunked so
         # that its trailer fields survive; the upstream sees no content-length.
-        addr, th, seen = self.raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        addr, th, seen = raw_origin(self, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
                                          listeners=(("plain", "main"),)), "sy-trailer-cl")
         body = os.path.join(self.workdir, "body.txt")

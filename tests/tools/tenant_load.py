@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A steady client across many tenants, for the upgrade test and the demo.
 
-Threads send GET requests with the tenant header (X-Context-Id) to one Switchyard, round robin
-over the given contexts, on keep-alive connections, and follow a 307 exactly like a browser
-would (same method, to the Location, once). A request counts as failed when it raises, times
-out, or ends with any status other than 200. The longest request time is the longest any
-tenant waited (held requests included).
+Threads send requests to one Switchyard, round robin over the given contexts, on keep-alive
+connections, and follow a 307 exactly like a browser would (same method and body, to the
+Location, once). By default a request is a GET with the tenant header (X-Context-Id); a
+|request| function can make others (an OX form login, a cookie). A request counts as failed
+when it raises, times out, or does not end with a 200 from a backend (a local error in OX's
+envelope comes with status 200 and a JSON body: failed too). The longest request time is the
+longest any tenant waited (held requests included), also kept per context.
 
 As a module: TenantLoad(url, contexts, threads).start() ... stop() -> summary dict.
 As a command: tenant_load.py URL FIRST-LAST [--threads N] [--seconds S | --until-file F]
@@ -21,8 +23,15 @@ import time
 import urllib.parse
 
 
+def header_request(ctx, n):
+    """The default request: GET with the tenant header."""
+    return "GET", f"/app?c={ctx}", {"X-Context-Id": str(ctx)}, None
+
+
 class TenantLoad:
-    def __init__(self, url, contexts, threads=4, timeout=30.0):
+    def __init__(self, url, contexts, threads=4, timeout=30.0, request=header_request):
+        """|request|(ctx, n) -> (method, path, headers, body) makes the n-th request."""
+        self.request_for = request
         parsed = urllib.parse.urlsplit(url)
         self.host, self.port = parsed.hostname, parsed.port
         self.contexts = list(contexts)
@@ -36,6 +45,7 @@ class TenantLoad:
         self.redirects = 0
         self.failures = []  # first few (context, what)
         self.max_ms = 0.0
+        self.max_ms_by_context = {}
         self.by_version = {}  # body version word -> count
 
     def start(self):
@@ -70,6 +80,7 @@ class TenantLoad:
             if version:
                 self.by_version[version] = self.by_version.get(version, 0) + 1
             self.max_ms = max(self.max_ms, ms)
+            self.max_ms_by_context[ctx] = max(self.max_ms_by_context.get(ctx, 0.0), ms)
 
     def _run(self, index):
         conns = {}
@@ -81,11 +92,11 @@ class TenantLoad:
                 conns[(host, port)] = c
             return c
 
-        def request(host, port, path, ctx):
+        def request(host, port, method, path, headers, body):
             for attempt in (0, 1):  # a keep-alive connection the server closed: reconnect once
                 c = conn_for(host, port)
                 try:
-                    c.request("GET", path, headers={"X-Context-Id": str(ctx)})
+                    c.request(method, path, body=body, headers=headers)
                     r = c.getresponse()
                     body = r.read()
                     if r.getheader("Connection", "").lower() == "close":
@@ -102,21 +113,24 @@ class TenantLoad:
         i = index
         while not self._stop.is_set():
             ctx = self.contexts[i % len(self.contexts)]
+            method, path, headers, req_body = self.request_for(ctx, i)
             i += self.threads
             start = time.monotonic()
             try:
-                status, location, body = request(self.host, self.port, f"/app?c={ctx}", ctx)
+                status, location, body = request(self.host, self.port, method, path, headers,
+                                                 req_body)
                 redirected = False
                 if status == 307 and location:
                     loc = urllib.parse.urlsplit(location)
                     path = loc.path + ("?" + loc.query if loc.query else "")
-                    status, location, body = request(loc.hostname, loc.port, path, ctx)
+                    status, location, body = request(loc.hostname, loc.port, method, path,
+                                                     headers, req_body)
                     redirected = True
                 ms = (time.monotonic() - start) * 1000
+                ok = status == 200 and not body.startswith(b"{")
                 words = body.split()
-                version = words[1].decode() if status == 200 and len(words) >= 2 else None
-                self._record(ctx, status == 200, ms, f"status {status}: {body[:120]!r}", version,
-                             redirected)
+                version = words[1].decode() if ok and len(words) >= 2 else None
+                self._record(ctx, ok, ms, f"status {status}: {body[:160]!r}", version, redirected)
             except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
                 ms = (time.monotonic() - start) * 1000
                 self._record(ctx, False, ms, f"{type(e).__name__}: {e}")

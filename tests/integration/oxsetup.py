@@ -21,7 +21,7 @@ from harness import BINARY, SOURCE_DIR, Database, ProxyTestCase, wait_for
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "tools"))
 import ox_configdb  # noqa: E402
-from tenant_load import TenantLoad  # noqa: E402
+from tenant_load import TenantLoad, ox_request  # noqa: E402
 
 CTL = os.environ.get("SY_CTL", os.path.join(SOURCE_DIR, "build", "admin", "switchyardctl"))
 
@@ -102,22 +102,6 @@ database:
 
 def ctx_name(cid):
     return f"ctx{cid}.example.com"
-
-
-def ox_request(ctx, n):
-    """An OX client: a form login (every other request), else a request of its session (the
-    cookie). Every fifth login is made without '@' by the context mapped as defaultcontext
-    (context 1) and some logins shout (case-insensitive mappings)."""
-    if n % 2 == 0:
-        if ctx == 1 and n % 4 == 0:
-            login = "admin"
-        else:
-            domain = ctx_name(ctx).upper() if n % 3 == 0 else ctx_name(ctx)
-            login = f"user{n % 7}@{domain}"
-        body = f"name={login}&password=secret&client=open-xchange-appsuite".encode()
-        return ("POST", "/ajax/login?action=login", {
-            "Content-Type": "application/x-www-form-urlencoded"}, body)
-    return "GET", "/appsuite/api/apps/manifests?action=config", {"Cookie": f"ox_ctx={ctx}"}, None
 
 
 class OxTestCase(ProxyTestCase):

@@ -10,8 +10,9 @@ envelope comes with status 200 and a JSON body: failed too). The longest request
 longest any tenant waited (held requests included), also kept per context.
 
 As a module: TenantLoad(url, contexts, threads).start() ... stop() -> summary dict.
-As a command: tenant_load.py URL FIRST-LAST [--threads N] [--seconds S | --until-file F]
-  prints one JSON summary line at the end; exits 1 when any request failed.
+As a command: tenant_load.py URL FIRST-LAST [--threads N] [--seconds S | --until-file F] [--ox]
+  prints one JSON summary line at the end; exits 1 when any request failed. --ox: OX clients
+  (form logins and cookies, ox_request) instead of the tenant header.
 """
 import argparse
 import http.client
@@ -26,6 +27,23 @@ import urllib.parse
 def header_request(ctx, n):
     """The default request: GET with the tenant header."""
     return "GET", f"/app?c={ctx}", {"X-Context-Id": str(ctx)}, None
+
+
+def ox_request(ctx, n, domain="example.com"):
+    """An Open-Xchange client of context |ctx| (named ctx<ctx>.<domain>): every other request
+    is a form login (name=user@context; some shouted, as OX's mappings ignore case; context 1
+    also logs in without '@', as the context mapped as defaultcontext), the others are requests
+    of its session, found by the cookie ox_ctx=<cid>."""
+    if n % 2 == 0:
+        if ctx == 1 and n % 4 == 0:
+            login = "admin"
+        else:
+            name = f"ctx{ctx}.{domain}"
+            login = f"user{n % 7}@{name.upper() if n % 3 == 0 else name}"
+        body = f"name={login}&password=secret&client=open-xchange-appsuite".encode()
+        return ("POST", "/ajax/login?action=login",
+                {"Content-Type": "application/x-www-form-urlencoded"}, body)
+    return "GET", "/appsuite/api/apps/manifests?action=config", {"Cookie": f"ox_ctx={ctx}"}, None
 
 
 class TenantLoad:
@@ -146,9 +164,14 @@ def main():
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=0)
     ap.add_argument("--until-file", help="run until this file exists")
+    ap.add_argument("--ox", action="store_true", help="OX form logins and session cookies")
+    ap.add_argument("--skip", default="", help="context ids to leave out, comma-separated")
     a = ap.parse_args()
     first, last = (int(x) for x in a.contexts.split("-"))
-    load = TenantLoad(a.url, range(first, last + 1), a.threads).start()
+    skip = {int(x) for x in a.skip.split(",") if x}
+    contexts = [c for c in range(first, last + 1) if c not in skip]
+    load = TenantLoad(a.url, contexts, a.threads,
+                      request=ox_request if a.ox else header_request).start()
     start = time.monotonic()
     try:
         while True:

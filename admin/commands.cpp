@@ -304,8 +304,9 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_server_list(CommandEnv& env, const Args&) {
-  return with_directory(env,
-                        [](Directory& dir) { return rows_reply("servers", dir.list_servers(), server_json); });
+  return with_directory(env, [](Directory& dir) {
+    return rows_reply("servers", dir.list_servers(), server_json);
+  });
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
@@ -612,9 +613,9 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.dsns = env.stores->options().dsns;
   o.events = env.events;
   if (o.server.name.empty()) {
-    return error_reply("usage", "upgrade schemata --server NAME [--pool P --version V "
-                                "--redirect-url U] [--continue] [--force] [--resume-from S | "
-                                "--continue-after S] [--skip a,b,c]");
+    return error_reply("usage", "upgrade schemata --server|-n NAME [--pool P --version V "
+                                "--redirect-url U] [--continue] [--force|-f] [--resume-from S | "
+                                "--continue-after|-m S] [--skip|-k a,b,c]");
   }
   if (auto dir = env.stores->directory(); !dir.ok()) {  // no database, or profile sql
     return error_reply(dir.error());
@@ -937,14 +938,15 @@ const std::vector<Command>& command_table() {
       {{"schema", "update"}, "SCHEMA", "run the update tasks on SCHEMA", P::Admin, 1, 1, {},
        cmd_schema_update},
       {{"upgrade", "schemata"},
-       "--server NAME [--pool P --version V --redirect-url U] [--continue] [--force] "
-       "[--resume-from S | --continue-after S | -m S] [--skip a,b,c]",
+       "--server|-n NAME [--pool P --version V --redirect-url U] [--continue] [--force|-f] "
+       "[--resume-from S | --continue-after|-m S] [--skip|-k a,b,c]",
        "disable, drain, move, update, enable every schema in schema order (numbers in names "
-       "as numbers); --resume-from S starts at S, --continue-after S (-m, as OX) after S",
+       "as numbers); --resume-from S starts at S, --continue-after S after S (OX's -m); the "
+       "short flags are OX upgradeschemata's",
        P::Admin, 0, 0,
-       {{"--server", true}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
-        {"--continue", false}, {"--force", false}, {"--resume-from", true},
-        {"--continue-after", true, "-m"}, {"--skip", true}},
+       {{"--server", true, "-n"}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
+        {"--continue", false}, {"--force", false, "-f"}, {"--resume-from", true},
+        {"--continue-after", true, "-m"}, {"--skip", true, "-k"}},
        cmd_upgrade_schemata},
       {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
        cmd_upgrade_status},

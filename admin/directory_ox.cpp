@@ -316,7 +316,8 @@ Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
   if (auto s = find_server(std::to_string(found->server_id))) {
     found->server_name = s->name;
   }
-  auto logins = db_.prepare("SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info");
+  auto logins =
+      db_.prepare("SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info");
   if (!logins) {
     return db_error("reading login2context", logins.error());
   }

@@ -109,7 +109,8 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   // routing.errors: by default OX's envelope with HTTP 200 on the ox profile (what OX clients
   // expect of an OX node), Switchyard's JSON with each code's own status otherwise.
   const bool ox_envelope = r.errors.envelope.empty() ? ox : r.errors.envelope == "ox";
-  setup->errors.envelope = ox_envelope ? routing::ErrorEnvelope::Ox : routing::ErrorEnvelope::Json;
+  setup->errors.envelope =
+      ox_envelope ? routing::ErrorEnvelope::Ox : routing::ErrorEnvelope::Json;
   setup->errors.status = r.errors.status >= 0 ? r.errors.status : ox_envelope ? 200 : 0;
   setup->hold.max_requests = static_cast<size_t>(r.hold.max_requests);
   setup->hold.max_bytes = r.hold.max_bytes;

@@ -73,6 +73,8 @@ TEST_CASE("every mistake has its own error code") {
   // -m is --continue-after's short spelling; other short flags are unknown.
   CHECK(f.run("upgrade schemata --server x --resume-from a -m b").code == "usage");
   CHECK(f.run("upgrade schemata --server x -m b").code == "database");
+  CHECK(f.run("upgrade schemata -n x -f -k a,b -m c").code == "database");  // OX's spelling
+  CHECK(f.run("upgrade schemata -f").code == "usage");  // -f takes no value, -n is missing
   CHECK(f.run("upgrade schemata --server x -q b").code == "usage");
 }
 

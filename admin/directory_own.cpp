@@ -30,6 +30,20 @@ Result<uint64_t> max_change_seq(Db& db) {
   return seq;
 }
 
+// Ends a write transaction: reads the change seq the write produced (or, when nothing
+// |changed|, the seq of now) and commits.
+Result<WriteResult> finish_write(Db& db, routing::Transaction& txn, bool changed,
+                                 const std::string& what) {
+  auto seq = max_change_seq(db);
+  if (!seq) {
+    return seq.error();
+  }
+  if (auto c = txn.commit(); !c) {
+    return db_error(what, c.error());
+  }
+  return WriteResult{changed, *seq};
+}
+
 constexpr const char* kServerColumns = "SELECT id, name, pool, version, redirect_url FROM sy_servers";
 
 ServerInfo server_from(const Row& row) {
@@ -248,12 +262,7 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema");
   }
   if (*is_enabled == enabled) {
-    (void)txn->commit();
-    auto now = max_change_seq(db);
-    if (!now) {
-      return now.error();
-    }
-    return WriteResult{false, *now};
+    return finish_write(db, *txn, false, what);
   }
   auto upd = db.prepare("UPDATE sy_schemas SET state = ? WHERE name = ?");
   if (!upd) {
@@ -262,14 +271,7 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
   if (auto u = upd->bind(enabled ? "enabled" : "disabled").bind(schema).exec(); !u) {
     return db_error(what, u.error());
   }
-  auto seq = max_change_seq(db);
-  if (!seq) {
-    return seq.error();
-  }
-  if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
-  }
-  return WriteResult{true, *seq};
+  return finish_write(db, *txn, true, what);
 }
 
 Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
@@ -299,12 +301,7 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server");
   }
   if (*from == to_server) {
-    (void)txn->commit();
-    auto now = max_change_seq(db);
-    if (!now) {
-      return now.error();
-    }
-    return WriteResult{false, *now};
+    return finish_write(db, *txn, false, what);
   }
   auto current = server_where(db, "id = ?", std::to_string(*from), true);
   if (!current) {
@@ -331,16 +328,8 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
   if (auto u = clear->bind(schema).exec(); !u) {
     return db_error(what, u.error());
   }
-  auto seq = max_change_seq(db);
-  if (!seq) {
-    return seq.error();
-  }
-  if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
-  }
-  return WriteResult{true, *seq};
+  return finish_write(db, *txn, true, what);
 }
-
 
 class OwnDirectory final : public Directory {
  public:

@@ -27,30 +27,24 @@ constexpr const char* kSchemaSumsSql =
     " COALESCE(c.enabled, 'n'), COALESCE(c.reason_id, 'n'), p.server_id))), 0)"
     " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid";
 
-struct ContextFields {
-  ContextId cid = 0;
-  bool enabled = false;
-  bool null_enabled = false;
-  uint32_t reason = 0;  // 0 = NULL
-  ServerId server = 0;
-};
+using Sentinel = OxProfileReader::Sentinel;
 
-ContextFields parse_context(const Row& row, std::string* schema) {
-  ContextFields f;
+Sentinel parse_context(const Row& row) {
+  Sentinel f;
   f.cid = row.u32(1);
   f.null_enabled = row.is_null(2);
   f.enabled = row.boolean(2);
   f.reason = row.u32(3);
   f.server = row.u32(4);
-  row.str_into(5, *schema);
+  row.str_into(5, f.schema);
   return f;
 }
 
 // Prefer, as a schema's sentinel, the lowest cid that OX's schema statements change: an
 // enabled context, or one disabled by the maintenance reason. Otherwise the lowest cid (it
 // still shows a changeserver).
-bool better_sentinel(const ContextFields& f, uint32_t reason, const ContextFields* have) {
-  auto watched = [reason](const ContextFields& c) { return c.enabled || c.reason == reason; };
+bool better_sentinel(const Sentinel& f, uint32_t reason, const Sentinel* have) {
+  auto watched = [reason](const Sentinel& c) { return c.enabled || c.reason == reason; };
   if (have == nullptr) {
     return true;
   }
@@ -60,6 +54,24 @@ bool better_sentinel(const ContextFields& f, uint32_t reason, const ContextField
     return a;
   }
   return f.cid < have->cid;
+}
+
+// One context row of OX's tables into |contexts| (schema |index|, whose row is |*schema|):
+// the schema is disabled when the context carries the maintenance |reason| (such a context is
+// not a disabled tenant), and |*best| keeps the schema's sentinel candidate.
+void take_context(const Sentinel& f, uint32_t reason, uint32_t index, SchemaRow* schema,
+                  std::vector<ContextRow>* contexts, std::map<std::string, Sentinel>* best) {
+  const bool held = !f.enabled && f.reason == reason;
+  if (held) {
+    schema->state = SchemaState::Disabled;
+  }
+  contexts->push_back(ContextRow{f.cid, index, f.server, f.enabled || held});
+  auto b = best->find(schema->name);
+  if (better_sentinel(f, reason, b == best->end() ? nullptr : &b->second)) {
+    Sentinel& kept = (*best)[schema->name];
+    kept = f;
+    kept.schema = schema->name;
+  }
 }
 
 }  // namespace
@@ -241,28 +253,16 @@ Result<DirectoryData> OxProfileReader::full_load(Db& db) {
     return r.error();
   }
 
-  std::map<uint32_t, ContextFields> best;  // schema index -> sentinel candidate
-  std::string name;
+  std::map<std::string, Sentinel> best;  // schema -> sentinel candidate
   r = db.query(kContextsSql, [&](const Row& row) {
-    ContextFields f = parse_context(row, &name);
-    const uint32_t index = schemas.get(name);
-    const bool held = !f.enabled && f.reason == opt_.maintenance_reason;
-    if (held) {
-      data.schemas[index].state = SchemaState::Disabled;
-    }
-    data.contexts.push_back(ContextRow{f.cid, index, f.server, f.enabled || held});
-    auto it = best.find(index);
-    if (better_sentinel(f, opt_.maintenance_reason, it == best.end() ? nullptr : &it->second)) {
-      best[index] = f;
-    }
+    Sentinel f = parse_context(row);
+    const uint32_t index = schemas.get(f.schema);
+    take_context(f, opt_.maintenance_reason, index, &data.schemas[index], &data.contexts, &best);
   });
   if (!r) {
     return r.error();
   }
-  for (const auto& [index, f] : best) {
-    const std::string& schema = data.schemas[index].name;
-    base.sentinels[schema] = Sentinel{f.cid, f.enabled, f.null_enabled, f.reason, f.server, schema};
-  }
+  base.sentinels = std::move(best);
   r = db.query("SELECT login_info, cid FROM login2context", [&](const Row& row) {
     data.logins.push_back(LoginRow{row.str(1), row.u32(2)});
   });
@@ -298,16 +298,14 @@ Result<std::map<std::string, OxProfileReader::Sentinel>> OxProfileReader::read_s
     delta->schema_names.push_back(n);
     delta->schemas.push_back(SchemaRow{n, SchemaState::Enabled, 0});
   }
-  std::map<std::string, Sentinel> sentinels;
-  std::map<std::string, ContextFields> best;
-  std::string name;
+  std::map<std::string, Sentinel> best;
   auto r = query_in_chunks(db, kContextsSql, "p.db_schema", names, [&](const Row& row) {
-    ContextFields f = parse_context(row, &name);
-    auto it = local.find(name);
+    Sentinel f = parse_context(row);
+    auto it = local.find(f.schema);
     if (it == local.end()) {
       // The column compares case-insensitively; deliver under the name asked for.
       for (const auto& [n, i] : local) {
-        if (iequals(n, name)) {
+        if (iequals(n, f.schema)) {
           it = local.find(n);
           break;
         }
@@ -316,23 +314,13 @@ Result<std::map<std::string, OxProfileReader::Sentinel>> OxProfileReader::read_s
         return;
       }
     }
-    const bool held = !f.enabled && f.reason == opt_.maintenance_reason;
-    if (held) {
-      delta->schemas[it->second].state = SchemaState::Disabled;
-    }
-    delta->contexts.push_back(ContextRow{f.cid, it->second, f.server, f.enabled || held});
-    auto b = best.find(it->first);
-    if (better_sentinel(f, opt_.maintenance_reason, b == best.end() ? nullptr : &b->second)) {
-      best[it->first] = f;
-    }
+    take_context(f, opt_.maintenance_reason, it->second, &delta->schemas[it->second],
+                 &delta->contexts, &best);
   });
   if (!r) {
     return r.error();
   }
-  for (const auto& [schema, f] : best) {
-    sentinels[schema] = Sentinel{f.cid, f.enabled, f.null_enabled, f.reason, f.server, schema};
-  }
-  return sentinels;
+  return best;
 }
 
 Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
@@ -380,17 +368,15 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
   std::sort(cids.begin(), cids.end());
   std::set<std::string> changed;
   std::set<uint32_t> seen;
-  std::string name;
   auto probed = query_in_chunks(db, kContextsSql, "c.cid", cids, [&](const Row& row) {
-    ContextFields f = parse_context(row, &name);
+    Sentinel f = parse_context(row);
     auto it = by_cid.find(f.cid);
     if (it == by_cid.end()) {
       return;
     }
     seen.insert(f.cid);
     const Sentinel& was = *it->second;
-    if (f.enabled != was.enabled || f.null_enabled != was.null_enabled ||
-        f.reason != was.reason || f.server != was.server || name != was.schema) {
+    if (!(f == was)) {
       changed.insert(was.schema);
     }
   });

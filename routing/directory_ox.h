@@ -74,16 +74,18 @@ class OxProfileReader final : public DirectoryReader {
   Result<DirectoryDelta> changes_since(Db& db, uint64_t seq) override;
   void set_state(Db* state) override { state_ = state; }
 
- private:
+  // What the probe compares of one context: a context row of OX's tables.
   struct Sentinel {
     ContextId cid = 0;
-    bool enabled = false;
-    bool null_enabled = false;
-    uint32_t reason = 0;   // 0 = NULL
-    ServerId server = 0;
-    std::string schema;
+    bool enabled = false;       // context.enabled = 1
+    bool null_enabled = false;  // context.enabled IS NULL
+    uint32_t reason = 0;        // context.reason_id; 0 = NULL
+    ServerId server = 0;        // context_server2db_pool.server_id
+    std::string schema;         // context_server2db_pool.db_schema
     bool operator==(const Sentinel&) const = default;
   };
+
+ private:
   struct Sum {
     uint64_t count = 0;
     uint64_t sum = 0;

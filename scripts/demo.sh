@@ -40,6 +40,17 @@ wait_file() {  # wait_file PATH: until PATH exists and ends with a newline
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+load_summary() {  # load_summary WHO FILE: tenant_load.py's JSON line; fails when a request did
+  python3 -c '
+import json, sys
+s = json.load(open(sys.argv[2]))
+print("  {w} during the upgrade: {ok} requests answered, {failed} failed, "
+      "{redirects_followed} redirects followed, longest request {max_request_ms} ms, "
+      "answered by {answered_by}".format(w=sys.argv[1], **s))
+sys.exit(1 if s["failed"] else 0)
+' "$1" "$2"
+}
+
 say "starting backends: pool old (v7.10) and pool new (v8.0), two members each"
 declare -A port
 for b in old-1:7.10 old-2:7.10 new-1:8.0 new-2:8.0; do
@@ -305,14 +316,7 @@ wait "$load_pid" || true
 run_ctl cluster status
 { run_ctl schema list || true; } | head -n 6
 echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 20 schemas ($(( (t1 - t0) / 20000000 )) ms per schema)"
-python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-print("  the client during the upgrade: {ok} requests answered, {failed} failed, "
-      "{redirects_followed} redirects followed, longest request {max_request_ms} ms, "
-      "answered by {answered_by}".format(**s))
-sys.exit(1 if s["failed"] else 0)
-' "$dir/load.json"
+load_summary "the client" "$dir/load.json"
 
 # ---------------------------------------------------------------------------------------------
 # Part 4: the Open-Xchange procedure on an unchanged OX configdb (profile ox). Switchyard's state
@@ -397,13 +401,7 @@ sleep 1
 touch "$dir/ox/load.stop"
 wait "$ox_load" || true
 echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 6 schemas"
-python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-print("  OX clients during the upgrade: {ok} requests answered, {failed} failed, "
-      "{redirects_followed} redirects followed, longest {max_request_ms} ms".format(**s))
-sys.exit(1 if s["failed"] else 0)
-' "$dir/ox/load.json"
+load_summary "OX clients" "$dir/ox/load.json"
 say "the configdb afterwards: OX's rows as OX's own commands leave them, and no table of ours"
 sql configdb_demo -e "SELECT * FROM server; SELECT id AS configdb_sequence FROM configdb_sequence;
   SELECT db_schema, server_id, COUNT(*) AS contexts, SUM(enabled) AS enabled

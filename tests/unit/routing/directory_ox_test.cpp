@@ -15,6 +15,7 @@
 
 #include "admin/db_migrate.h"
 #include "unit/ox_fixture.h"
+#include "unit/routing/rows_text.h"
 #include "unit/test_db.h"
 
 using namespace sy::routing;
@@ -23,6 +24,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using sy::test::TestDb;
+using sy::test::contexts_of;
 
 void run(Db& db, const std::string& sql) {
   auto r = db.exec(sql);
@@ -85,23 +87,6 @@ std::string schema_state(const DirectoryData& d, const std::string& name) {
   return "missing";
 }
 
-// Context id -> "schema/server/on|off" of a full load or a delta.
-std::map<ContextId, std::string> contexts_of(const DirectoryData& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schemas.at(c.schema_index).name + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
-std::map<ContextId, std::string> contexts_of(const DirectoryDelta& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schema_names.at(c.schema_index) + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <catch.hpp>
 
 #include "unit/ox_fixture.h"
+#include "unit/routing/rows_text.h"
 #include "unit/test_db.h"
 
 #include <unistd.h>
@@ -32,6 +33,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using sy::test::TestDb;
+using sy::test::contexts_of;
 using sy::test::env_dsn;
 using sy::test::must_connect;
 using sy::test::count;
@@ -66,24 +68,6 @@ T must(sy::Result<T> r) {
   return std::move(r.value());
 }
 
-// Context id -> "schema/server/enabled" for easy comparison.
-std::map<ContextId, std::string> contexts_of(const DirectoryData& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schemas.at(c.schema_index).name + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
-
-std::map<ContextId, std::string> contexts_of(const DirectoryDelta& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schema_names.at(c.schema_index) + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
 
 std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
   std::map<std::string, ContextId> out;

@@ -170,6 +170,12 @@ class OxProfileTest(OxTestCase):
             "SELECT DISTINCT c.enabled, COALESCE(c.reason_id, 0) FROM context c JOIN "
             f"context_server2db_pool p ON p.cid = c.cid WHERE p.db_schema = '{schema}'"),
             [["1", "0"]])
+        # Member state is Switchyard's: kept in the state database, not the configdb.
+        drained = self.ctl_json(self.old, "pool", "member", "drain", "old", self.old_b.address)
+        self.assertTrue(drained["persisted"])
+        self.assertEqual(self.state.sql("SELECT pool, admin_state FROM sy_member_state"),
+                         [["old", "drain"]])
+        self.ctl(self.old, "pool", "member", "ready", "old", self.old_b.address)
         self.assertEqual(self.sy_tables_in_configdb(), [])
 
 

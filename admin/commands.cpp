@@ -228,7 +228,8 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
       .set("uptime_s", (now_unix_ms() - c.started_unix_ms) / 1000)
       .set("config", c.config_path)
       .set("database", env.stores->configured())
-      .set("profile", env.stores->configured() ? profile_name(env.stores->options().profile) : "")
+      .set("profile",
+           env.stores->configured() ? profile_name(env.stores->options().profile) : "")
       .set("upgrade_running", env.upgrade_running->load());
   if (c.publisher != nullptr) {
     auto snap = c.publisher->current();
@@ -377,20 +378,20 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
   return with_state(env, [](routing::Db& state) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
-        int done = 0, failed = 0;
-        for (const auto& s : run.schemas) {
-          done += s.status == "done";
-          failed += s.status == "failed";
-        }
-        return Json::object()
-            .set("run_id", run.run_id)
-            .set("status", run.status)
-            .set("target_server_id", run.target_server_id)
-            .set("schemas", static_cast<uint64_t>(run.schemas.size()))
-            .set("done", done)
-            .set("failed", failed)
-            .set("started_unix_ms", run.started_unix_ms)
-            .set("finished_unix_ms", run.finished_unix_ms);
+      int done = 0, failed = 0;
+      for (const auto& s : run.schemas) {
+        done += s.status == "done";
+        failed += s.status == "failed";
+      }
+      return Json::object()
+          .set("run_id", run.run_id)
+          .set("status", run.status)
+          .set("target_server_id", run.target_server_id)
+          .set("schemas", static_cast<uint64_t>(run.schemas.size()))
+          .set("done", done)
+          .set("failed", failed)
+          .set("started_unix_ms", run.started_unix_ms)
+          .set("finished_unix_ms", run.finished_unix_ms);
     });
   });
 }

@@ -188,17 +188,14 @@ Result<std::map<std::string, OxProfileReader::Sum>> OxProfileReader::schema_sums
     Db& db, const std::vector<std::string>& only) {
   std::map<std::string, Sum> out;
   auto visit = [&](const Row& row) { out[row.str(1)] = Sum{row.u64(2), row.u64(3)}; };
-  Result<Unit> r = ok_result();
   if (only.empty()) {
-    auto q = db.query(std::string(kSchemaSumsSql) + " GROUP BY p.db_schema", visit);
-    if (!q) {
+    if (auto q = db.query(std::string(kSchemaSumsSql) + " GROUP BY p.db_schema", visit); !q) {
       return q.error();
     }
-  } else {
-    r = query_in_chunks(db, kSchemaSumsSql, "p.db_schema", only, visit, " GROUP BY p.db_schema");
-    if (!r) {
-      return r.error();
-    }
+  } else if (auto r = query_in_chunks(db, kSchemaSumsSql, "p.db_schema", only, visit,
+                                      " GROUP BY p.db_schema");
+             !r) {
+    return r.error();
   }
   return out;
 }

@@ -29,6 +29,9 @@ class OxProfileTest(OxTestCase):
     def ctx_in(self, schema, skip=()):
         return next(c for c in self.contexts if self.schema_of[c] == schema and c not in skip)
 
+    def generation(self, sy):
+        return self.ctl_json(sy, "show", "info")["snapshot"]["generation"]
+
     def held_now(self, sy):
         return self.ctl_json(sy, "show", "stats")["held_now"]
 
@@ -45,7 +48,11 @@ class OxProfileTest(OxTestCase):
         schema = "oxdatabase_10"
         ctx = self.ctx_in(schema)
         self.assertEqual(login(self.old, f"u@{ctx_name(ctx)}"), (200, b"old-1 old\n"))
+        before = self.generation(self.old)
         self.configdb.sql(ox_configdb.disable_schema_sql(schema))
+        # Within one refresh the instance sees OX's reason and publishes a new snapshot.
+        wait_for(lambda: self.generation(self.old) > before, timeout=10,
+                 what="the instance to see OX's disableschema")
         result = {}
 
         def request():
@@ -53,7 +60,7 @@ class OxProfileTest(OxTestCase):
 
         t = threading.Thread(target=request, daemon=True)
         t.start()
-        # Held (not 403): within one refresh the instance sees OX's reason and parks it.
+        # Held, not 403.
         wait_for(lambda: self.held_now(self.old) >= 1, timeout=10, what="the request held")
         self.assertTrue(t.is_alive(), result)
         # The administrator's disabled context is refused meanwhile, not held.

@@ -82,7 +82,7 @@ TEST_CASE("ox directory: schemas as listdatabaseschema lists them, in numeric or
   CHECK(c->logins == std::vector<std::string>{"10", "disabled.example.com"});
 }
 
-TEST_CASE("ox directory: disable and enable write OX's statements; other reasons stay") {
+TEST_CASE("ox directory: disable and enable write OX's statements, other reasons stay") {
   Ox ox;
   const uint64_t e0 = ox.epoch();
   auto off = ox.dir->set_schema_enabled("oxdatabase_6", false);

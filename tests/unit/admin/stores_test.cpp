@@ -40,7 +40,7 @@ TEST_CASE("stores: profile own with a state database of its own") {
   REQUIRE(stores.directory().ok());
 }
 
-TEST_CASE("stores: profile ox needs a state database; profile sql is read-only") {
+TEST_CASE("stores: profile ox needs a state database, profile sql is read-only") {
   TestDb configdb;
   sy::test::load_ox_configdb(*configdb.db);
   StoreOptions ox;

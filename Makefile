@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 WERROR     ?= ON
 
-.PHONY: all deps configure build test demo bench fuzz format clean
+.PHONY: all deps configure build test demo bench bench-compare fuzz format clean
 
 all: build
 
@@ -26,7 +26,14 @@ test: build
 demo: build
 	SY_BUILD_DIR=$(BUILD_DIR) bash scripts/demo.sh
 
+# The bench harness (bench/README.md): one scenario, everything started and stopped by the
+# harness, results.json + report.html under var/bench/. SCENARIO=steady, redirect_storm, ...
+SCENARIO ?= migration
 bench: build
+	bench/run bench/scenarios/$(SCENARIO).yaml --build $(BUILD_DIR)
+
+# Proxy-vs-proxy ratios on one request shape (HAProxy, nginx): the former `make bench`.
+bench-compare: build
 	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
 
 fuzz: deps

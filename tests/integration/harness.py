@@ -53,7 +53,7 @@ def read_ready_file(path):
 class Backend:
     """One tests/backend/backend.py process on a free loopback port."""
 
-    def __init__(self, workdir, name, version="old"):
+    def __init__(self, workdir, name, version="old", extra_args=()):
         self.name = name
         self.version = version
         ready = os.path.join(workdir, f"backend-{name}.ready")
@@ -61,7 +61,7 @@ class Backend:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, BACKEND, "--port", "0", "--name", name, "--version", version,
-             "--ready-file", ready],
+             "--ready-file", ready, *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT)
         info = wait_for(lambda: self._ready(ready), what=f"backend {name} to start")
         self.port = int(info["port"])
@@ -252,8 +252,8 @@ class ProxyTestCase(unittest.TestCase):
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def backend(self, name, version="old"):
-        b = Backend(self.workdir, name, version)
+    def backend(self, name, version="old", extra_args=()):
+        b = Backend(self.workdir, name, version, extra_args)
         self._procs.append(b)
         return b
 

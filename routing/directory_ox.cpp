@@ -133,18 +133,26 @@ Result<uint64_t> bump_directory_epoch(Db& state) {
 
 // ---- OxProfileReader ------------------------------------------------------------------------
 
-Result<uint64_t> OxProfileReader::read_epoch() {
-  if (state_ == nullptr) {
-    return uint64_t{0};
+Result<OxProfileReader::Read> OxProfileReader::begin_read(Db& db) {
+  uint64_t epoch = 0;
+  std::vector<ServerOverride> meta;
+  if (state_ != nullptr) {
+    auto e = read_directory_epoch(*state_);
+    if (!e) {
+      return e.error();
+    }
+    epoch = *e;
+    auto m = read_server_meta(*state_);
+    if (!m) {
+      return m.error();
+    }
+    meta = std::move(m.value());
   }
-  return read_directory_epoch(*state_);
-}
-
-Result<std::vector<ServerOverride>> OxProfileReader::read_meta() {
-  if (state_ == nullptr) {
-    return std::vector<ServerOverride>{};
+  auto txn = db.begin(TxnMode::Snapshot);
+  if (!txn) {
+    return txn.error();
   }
-  return read_server_meta(*state_);
+  return Read{epoch, std::move(meta), std::move(txn.value())};
 }
 
 Result<uint64_t> OxProfileReader::small_hash(Db& db, const std::vector<ServerRow>& servers,
@@ -213,21 +221,13 @@ Result<OxProfileReader::Sum> OxProfileReader::login_sum(Db& db) {
 
 Result<DirectoryData> OxProfileReader::full_load(Db& db) {
   base_.valid = false;
-  // The state database first: whatever epoch we see, the configdb read below starts later.
-  auto epoch = read_epoch();
-  if (!epoch) {
-    return epoch.error();
+  auto read = begin_read(db);
+  if (!read) {
+    return read.error();
   }
-  auto meta = read_meta();
-  if (!meta) {
-    return meta.error();
-  }
-  auto txn = db.begin(TxnMode::Snapshot);
-  if (!txn) {
-    return txn.error();
-  }
+  const std::vector<ServerOverride>& meta = read->meta;
   DirectoryData data;
-  data.change_seq = *epoch;
+  data.change_seq = read->epoch;
   auto r = db.query("SELECT server_id, name FROM server ORDER BY server_id", [&](const Row& row) {
     data.servers.push_back(ServerRow{row.u32(1), row.str(2), {}, {}, {}});
   });
@@ -235,12 +235,12 @@ Result<DirectoryData> OxProfileReader::full_load(Db& db) {
     return r.error();
   }
   Baseline base;
-  auto small = small_hash(db, data.servers, *meta);
+  auto small = small_hash(db, data.servers, meta);
   if (!small) {
     return small.error();
   }
   base.small_hash = *small;
-  apply_overrides(*meta, &data.servers);
+  apply_overrides(meta, &data.servers);
 
   // Schemas in OX's order of registration (pool, name); empty ones included.
   SchemaIndex schemas(&data.schemas);
@@ -277,10 +277,10 @@ Result<DirectoryData> OxProfileReader::full_load(Db& db) {
     return logins.error();
   }
   base.logins = *logins;
-  if (auto c = txn->commit(); !c) {
+  if (auto c = read->txn.commit(); !c) {
     return c.error();
   }
-  base.epoch = *epoch;
+  base.epoch = read->epoch;
   base.valid = true;
   base_ = std::move(base);
   next_checksum_ = Clock::now() + opt_.checksum_interval;
@@ -325,17 +325,9 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
     return make_error(Errc::NotFound, "ox profile: no baseline at epoch " + std::to_string(seq) +
                                           ": full reload needed");
   }
-  auto epoch = read_epoch();
-  if (!epoch) {
-    return epoch.error();
-  }
-  auto meta = read_meta();
-  if (!meta) {
-    return meta.error();
-  }
-  auto txn = db.begin(TxnMode::Snapshot);
-  if (!txn) {
-    return txn.error();
+  auto read = begin_read(db);
+  if (!read) {
+    return read.error();
   }
   std::vector<ServerRow> servers;
   auto r = db.query("SELECT server_id, name FROM server ORDER BY server_id", [&](const Row& row) {
@@ -344,7 +336,7 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
   if (!r) {
     return r.error();
   }
-  auto small = small_hash(db, servers, *meta);
+  auto small = small_hash(db, servers, read->meta);
   if (!small) {
     return small.error();
   }
@@ -425,7 +417,7 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
 
   DirectoryDelta delta;
   delta.from_seq = seq;
-  delta.to_seq = std::max(seq, *epoch);
+  delta.to_seq = std::max(seq, read->epoch);
   std::vector<std::string> names(changed.begin(), changed.end());
   if (!names.empty()) {
     auto sentinels = read_schemas(db, names, &delta);
@@ -454,7 +446,7 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
       }
     }
   }
-  if (auto c = txn->commit(); !c) {
+  if (auto c = read->txn.commit(); !c) {
     return c.error();
   }
   if (checksum) {

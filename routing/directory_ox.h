@@ -100,9 +100,14 @@ class OxProfileReader final : public DirectoryReader {
     Sum logins;
   };
 
-  // The state database's part: epoch and server metadata (hash and rows).
-  Result<uint64_t> read_epoch();
-  Result<std::vector<ServerOverride>> read_meta();
+  // The start of every read: the state database's epoch and server metadata first, then a
+  // consistent snapshot of the configdb (whatever epoch was seen, the snapshot starts later).
+  struct Read {
+    uint64_t epoch = 0;  // 0 without a state database
+    std::vector<ServerOverride> meta;
+    Transaction txn;
+  };
+  Result<Read> begin_read(Db& db);
   // Tier 1 hash of the configdb's small tables plus |meta|, in the open snapshot.
   Result<uint64_t> small_hash(Db& db, const std::vector<ServerRow>& servers,
                               const std::vector<ServerOverride>& meta);

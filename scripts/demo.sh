@@ -40,6 +40,12 @@ wait_file() {  # wait_file PATH: until PATH exists and ends with a newline
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+start_switchyard() {  # start_switchyard CONFIG READY LOG: in the background, until it is ready
+  "$bin" --config "$1" --ready-file "$2" >"$3" 2>&1 &
+  pids+=($!)
+  wait_file "$2"
+}
+
 load_summary() {  # load_summary WHO FILE: tenant_load.py's JSON line; fails when a request did
   python3 -c '
 import json, sys
@@ -186,9 +192,7 @@ tenant_yaml new new >"$dir/tenant-new.yaml"
 say "switchyard db migrate: Switchyard's own tables"
 "$bin" db migrate --config "$dir/tenant-old.yaml"
 
-"$bin" --config "$dir/tenant-new.yaml" --ready-file "$dir/tenant-new.ready" >"$dir/tenant-new.log" 2>&1 &
-pids+=($!)
-wait_file "$dir/tenant-new.ready"
+start_switchyard "$dir/tenant-new.yaml" "$dir/tenant-new.ready" "$dir/tenant-new.log"
 tnew=$(sed -n 's/^listener.main=//p' "$dir/tenant-new.ready")
 say "directory: server 1 (pool old), server 2 (pool new, migration URL http://$tnew); schemas s1, s2"
 sql sy_demo <<EOF
@@ -198,9 +202,7 @@ INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1), ('s
 INSERT INTO sy_contexts (id, schema_name, enabled) VALUES (100, 's1', 1), (200, 's2', 1);
 INSERT INTO sy_logins (login, context_id) VALUES ('bob@example.com', 200);
 EOF
-"$bin" --config "$dir/tenant-old.yaml" --ready-file "$dir/tenant-old.ready" >"$dir/tenant-old.log" 2>&1 &
-pids+=($!)
-wait_file "$dir/tenant-old.ready"
+start_switchyard "$dir/tenant-old.yaml" "$dir/tenant-old.ready" "$dir/tenant-old.log"
 told=$(sed -n 's/^listener.main=//p' "$dir/tenant-old.ready")
 sleep 0.6
 echo "  old-role switchyard http://$told/   new-role switchyard http://$tnew/"
@@ -277,10 +279,7 @@ upgrade_yaml new new 8.0 >"$dir/upgrade-new.yaml"
   done
 } | sql sy_demo_up
 for role in new old; do
-  "$bin" --config "$dir/upgrade-$role.yaml" --ready-file "$dir/upgrade-$role.ready" \
-    >"$dir/upgrade-$role.log" 2>&1 &
-  pids+=($!)
-  wait_file "$dir/upgrade-$role.ready"
+  start_switchyard "$dir/upgrade-$role.yaml" "$dir/upgrade-$role.ready" "$dir/upgrade-$role.log"
 done
 uold=$(sed -n 's/^listener.main=//p' "$dir/upgrade-old.ready")
 unew=$(sed -n 's/^listener.main=//p' "$dir/upgrade-new.ready")
@@ -363,10 +362,7 @@ ox_yaml new new 8.0 >"$dir/ox/new.yaml"
 say "switchyard db migrate: the state database only; the configdb is checked, never changed"
 "$bin" db migrate --config "$dir/ox/old.yaml" | sed 's/^/  /'
 for role in new old; do
-  "$bin" --config "$dir/ox/$role.yaml" --ready-file "$dir/ox/$role.ready" \
-    >"$dir/ox/$role.log" 2>&1 &
-  pids+=($!)
-  wait_file "$dir/ox/$role.ready"
+  start_switchyard "$dir/ox/$role.yaml" "$dir/ox/$role.ready" "$dir/ox/$role.log"
 done
 xold=$(sed -n 's/^listener.main=//p' "$dir/ox/old.ready")
 xnew=$(sed -n 's/^listener.main=//p' "$dir/ox/new.ready")

@@ -587,10 +587,7 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
     if (pool == nullptr) {
       route_ = "reject";
       worker_->stats().inc(Stat::RouteRejects);
-      worker_->stats().inc_error("CTX-0010");
-      return respond_local(502, {}, "application/json",
-                           "{\"error\":\"CTX-0010\",\"message\":\"no pool for this tenant\"}\n",
-                           head_len, "--");
+      return respond_reject(routing::Reject{routing::CtxCode::NoPool, p->context}, head_len, "--");
     }
     route_ = p->moved ? "proxy-moved" : (held_ ? "held-proxy" : "proxy");
     worker_->stats().inc(Stat::RouteProxies);
@@ -619,12 +616,18 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
   if (const auto* j = std::get_if<routing::Reject>(&d)) {
     route_ = "reject";
     worker_->stats().inc(Stat::RouteRejects);
-    worker_->stats().inc_error(j->code);
-    std::string& body = fw->body_scratch();
-    body.assign(j->body_json).append("\n");
-    return respond_local(j->status, {}, "application/json", body, head_len, "--");
+    return respond_reject(*j, head_len, "--");
   }
   return hold_request(head_len);
+}
+
+ClientConnection::Step ClientConnection::respond_reject(const routing::Reject& reject,
+                                                        size_t head_len,
+                                                        const char* termination) {
+  worker_->stats().inc_error(reject.code);
+  LocalAnswer a = worker_->forwarder()->render(reject);
+  return respond_local(a.status, a.extra_headers, "application/json", a.body, head_len,
+                       termination);
 }
 
 ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
@@ -641,11 +644,8 @@ ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
   if (now >= hold_deadline_ms_ || !fw->hold().park(this, buffered)) {
     route_ = "hold-refused";
     worker_->stats().inc(Stat::HoldRefused);
-    worker_->stats().inc_error("CTX-0021");
-    return respond_local(503, "Retry-After: 1\r\n", "application/json",
-                         "{\"error\":\"CTX-0021\",\"message\":\"tenant is being migrated; "
-                         "retry shortly\"}\n",
-                         head_len, "H-");
+    return respond_reject(routing::Reject{routing::CtxCode::HoldRefused, context_id_}, head_len,
+                          "H-");
   }
   // The head stays in the client input; reading stops until the schema is enabled.
   phase_ = Phase::Held;

@@ -28,6 +28,7 @@
 
 #include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
+#include "routing/decide.h"
 
 
 struct event;
@@ -112,6 +113,8 @@ class ClientConnection {
   Step route(const http1::RequestHead& head, size_t head_len, std::string_view form,
              bool* proceed);
   Step hold_request(size_t head_len);
+  // Answers |reject| locally (counted per code, rendered in the deployment's envelope).
+  Step respond_reject(const routing::Reject& reject, size_t head_len, const char* termination);
   // A response made by the proxy itself (error, redirect, routing error); drains |head_len|
   // bytes of request head. Keeps the connection when |may_keep| and the request has no body;
   // otherwise answers with Connection: close and closes after it.

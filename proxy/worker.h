@@ -161,6 +161,8 @@ class Worker {
   std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;
   std::unique_ptr<Forwarder> forwarder_;
+  // Copies the in-flight counts and the pinned change_seq for inflight_copy(). Worker thread.
+  void publish_inflight();
   std::unordered_map<std::string, int64_t> inflight_;  // worker thread only; never erased
   std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_index_generation_
   uint64_t inflight_index_generation_ = 0;

@@ -849,6 +849,78 @@ TEST_CASE("routing errors are reported at their keys") {
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
 }
 
+TEST_CASE("profile ox: state database, OX options and error envelope") {
+  LoadResult r = load_config_string(
+      routed("database:\n"
+             "  dsns: [{user: ox, database: configdb}]\n"
+             "  profile: ox\n"
+             "  state_database: switchyard\n"
+             "  ox: {maintenance_reason: 42, default_context: dflt, checksum_interval: 30s}\n"
+             "routing:\n"
+             "  role: old\n"
+             "  serve_pools: [old]\n"
+             "  keys: [{type: login_form, name: name}]\n"
+             "  errors: {envelope: ox, status: native}\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  const Config& c = r.config;
+  CHECK(c.database.profile == Profile::Ox);
+  CHECK(c.database.state_database == "switchyard");
+  CHECK(c.database.ox.maintenance_reason == 42);
+  CHECK(c.database.ox.default_context == "dflt");
+  CHECK(c.database.ox.checksum_interval == Millis(30000));
+  CHECK(c.routing.errors.envelope == "ox");
+  CHECK(c.routing.errors.status == 0);
+
+  // Defaults: OX's reason and mapping; errors by profile (resolved by the binary).
+  r = load_config_string(
+      routed("database:\n  dsns: [{user: ox, database: configdb}]\n  profile: ox\n"
+             "  state_dsns: [{host: 10.0.0.9, user: sy, database: state}]\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  CHECK(r.config.database.ox.maintenance_reason == 1431655765);
+  CHECK(r.config.database.ox.default_context == "defaultcontext");
+  CHECK(r.config.database.state_dsns.size() == 1);
+  CHECK(r.config.routing.errors.envelope.empty());
+  CHECK(r.config.routing.errors.status == -1);
+}
+
+TEST_CASE("profile ox and state store mistakes are reported at their keys") {
+  // Line 8 is the first line after routed()'s pools.
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n"),
+                    9, 3, "database", "state_database");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: configdb\n"),
+                    11, 19, "database.state_database", "is the directory database itself");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: s\n"
+                           "  state_dsns: [{user: sy, database: s}]\n"),
+                    12, 15, "database.state_dsns", "not both");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  ox: {maintenance_reason: 5}\n"),
+                    10, 7, "database.ox", "only used with profile: ox");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  profile: sql\n"
+                           "  servers_sql: SELECT 1, 'a'\n"),
+                    9, 3, "database", "profile sql needs contexts_sql");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: c}]\n  profile: ox\n"
+                           "  state_database: s\n  ox: {maintenance_reason: 0}\n"),
+                    12, 28, "database.ox.maintenance_reason", "out of range");
+  const char* db = "database:\n  dsns: [{user: sy, database: d}]\n";
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {envelope: soap}\n")
+                               .c_str()),
+                    14, 22, "routing.errors.envelope", "bad value \"soap\"");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {status: 99}\n")
+                               .c_str()),
+                    14, 20, "routing.errors.status", "out of range");
+}
+
 // --- admin section ---------------------------------------------------------------------------
 
 namespace {

@@ -630,6 +630,8 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"path", kRequired, string(&sock->path)},
                          {"mode", kOptional, file_mode(&sock->mode)},
                          {"level", kOptional, admin_level(&sock->level)},
+                         {"max_connections", kOptional,
+                          integer(&sock->max_connections, 1, 10000)},
                      });
            })},
           {"tcp", kOptional, nested([this, tcp](const YAML::Node& n, const std::string& p) {
@@ -641,6 +643,7 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"port", kRequired, integer(&tcp->port, 0, 65535)},
                          {"token_file", kRequired, string(&tcp->token_file)},
                          {"level", kOptional, admin_level(&tcp->level)},
+                         {"max_connections", kOptional, integer(&tcp->max_connections, 1, 10000)},
                      });
            })},
           {"event_hook", kOptional, string(&out->event_hook)},

@@ -943,8 +943,9 @@ TEST_CASE("admin section: defaults and every key") {
 
   LoadResult full = load_config_string(with_admin({
       "admin:",
-      "  socket: {path: /run/a.sock, mode: \"0660\", level: read-only}",
-      "  tcp: {address: \"::1\", port: 9999, token_file: /etc/sy/token, level: admin}",
+      "  socket: {path: /run/a.sock, mode: \"0660\", level: read-only, max_connections: 2}",
+      "  tcp: {address: \"::1\", port: 9999, token_file: /etc/sy/token, level: admin,",
+      "        max_connections: 300}",
       "  event_hook: /usr/local/bin/hook",
       "  drain_timeout: 5s",
       "  live_within: 3s",
@@ -955,6 +956,8 @@ TEST_CASE("admin section: defaults and every key") {
   const Admin& a = full.config.admin;
   CHECK(a.socket.mode == 0660);
   CHECK(a.socket.level == AdminLevel::ReadOnly);
+  CHECK(a.socket.max_connections == 2);
+  CHECK(a.tcp.max_connections == 300);
   CHECK(a.tcp.enabled);
   CHECK(a.tcp.address == "::1");
   CHECK(a.tcp.port == 9999);
@@ -987,6 +990,8 @@ TEST_CASE("admin section: errors are located") {
                     "admin.drain_timeout", "bad duration");
   require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  sockt: 1"}), 5, 3,
                     "admin.sockt", "unknown key");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a, max_connections: 0}"}), 4, 39,
+                    "admin.socket.max_connections", "out of range (expected 1..10000)");
   require_one_error(with_admin({"admin:", "  live_within: 2s"}), 4, 3, "admin",
                     "needs a socket or a tcp listener");
 }

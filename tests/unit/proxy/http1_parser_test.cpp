@@ -2,6 +2,7 @@
 
 #include <catch.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,16 +10,20 @@ using namespace sy::http1;
 
 namespace {
 
+// The views in |head| point into |input| and |storage|; both are shared so that a Req stays
+// valid when copied or when the caller's string was a temporary.
 struct Req {
   ParseResult r;
   RequestHead head;
-  std::vector<Header> storage = std::vector<Header>(128);
+  std::shared_ptr<const std::string> input;
+  std::shared_ptr<std::vector<Header>> storage = std::make_shared<std::vector<Header>>(128);
 };
 
-Req parse_req(const std::string& s, Limits limits = {}) {
+Req parse_req(std::string s, Limits limits = {}) {
   Req out;
-  out.head.headers = out.storage.data();
-  out.r = parse_request(s.data(), s.size(), limits, &out.head);
+  out.input = std::make_shared<const std::string>(std::move(s));
+  out.head.headers = out.storage->data();
+  out.r = parse_request(out.input->data(), out.input->size(), limits, &out.head);
   return out;
 }
 
@@ -28,16 +33,18 @@ ParseError req_error(const std::string& s, Limits limits = {}) {
   return r.head.error;
 }
 
-struct Resp {
+struct Resp {  // like Req
   ParseResult r;
   ResponseHead head;
-  std::vector<Header> storage = std::vector<Header>(128);
+  std::shared_ptr<const std::string> input;
+  std::shared_ptr<std::vector<Header>> storage = std::make_shared<std::vector<Header>>(128);
 };
 
-Resp parse_resp(const std::string& s) {
+Resp parse_resp(std::string s) {
   Resp out;
-  out.head.headers = out.storage.data();
-  out.r = parse_response(s.data(), s.size(), Limits{}, &out.head);
+  out.input = std::make_shared<const std::string>(std::move(s));
+  out.head.headers = out.storage->data();
+  out.r = parse_response(out.input->data(), out.input->size(), Limits{}, &out.head);
   return out;
 }
 
@@ -107,7 +114,7 @@ TEST_CASE("a simple request parses with views into the buffer") {
   CHECK(r.head.host == "example.com");
   CHECK(r.head.body == BodyKind::None);
   CHECK(r.head.keep_alive);
-  CHECK(r.head.headers[0].name.data() == s.data() + 24);
+  CHECK(r.head.headers[0].name.data() == r.input->data() + 24);
 }
 
 TEST_CASE("every prefix of a valid head is incomplete") {

@@ -719,8 +719,10 @@ ClientConnection::Step ClientConnection::respond_local(int status, std::string_v
   if (total <= sizeof(buf)) {
     char* p = buf;
     for (std::string_view piece : pieces) {
-      std::memcpy(p, piece.data(), piece.size());
-      p += piece.size();
+      if (!piece.empty()) {  // an empty view may hold nullptr: memcpy(p, nullptr, 0) is UB
+        std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+      }
     }
     evbuffer_add(out, buf, total);
   } else {

@@ -55,7 +55,9 @@ run_one() {
               -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-")
   [[ -f "$here/$t.dict" ]] && args+=(-dict="$here/$t.dict")
   # ASan/UBSan options of the target: leaks are checked per input by libFuzzer itself.
-  "$out/tests/fuzz/${t}_fuzz" "${args[@]}" "$corpus" "$here/corpus/$t" >"$out/$t.log" 2>&1
+  local seeds=("$here/corpus/$t")
+  [[ $t == config ]] && seeds+=("$root/conf/examples")  # the example configs seed it too
+  "$out/tests/fuzz/${t}_fuzz" "${args[@]}" "$corpus" "${seeds[@]}" >"$out/$t.log" 2>&1
 }
 
 echo "fuzz: running ${targets[*]} for ${seconds}s each, $jobs at a time"

@@ -177,7 +177,6 @@ void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
   }
 }
 
-
 void AdminServer::Impl::on_line(Conn& c, std::string line) {
   if (!line.empty() && line.back() == '\r') {
     line.pop_back();

@@ -49,16 +49,33 @@ fi
 
 summary=()
 failed=0
-# part NAME COMMAND...: runs one part, records its outcome and duration.
+passed_total=0
+failed_total=0
+out=$(mktemp)
+# part NAME COMMAND...: runs one part, records its outcome, duration and test counts (from
+# ctest's "N tests failed out of M" or the fuzz script's one line per target).
 part() {
   local name=$1
   shift
   local start=$SECONDS
   echo "=== $name"
-  if "$@"; then
-    summary+=("$name: passed ($((SECONDS - start)) s)")
+  local ok=1
+  "$@" 2>&1 | tee "$out" || ok=0
+  local line n_failed n_all
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)
+  if [[ -n "$line" ]]; then
+    n_failed=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+    n_all=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
   else
-    summary+=("$name: FAILED ($((SECONDS - start)) s)")
+    n_failed=$(grep -c '^fuzz: .*: FINDING' "$out" || true)
+    n_all=$(grep -c -E '^fuzz: [a-z0-9_]+: ([0-9]+s,|FINDING)' "$out" || true)
+  fi
+  passed_total=$((passed_total + n_all - n_failed))
+  failed_total=$((failed_total + n_failed))
+  if [[ $ok -eq 1 ]]; then
+    summary+=("$name: passed, $((n_all - n_failed)) of $n_all ($((SECONDS - start)) s)")
+  else
+    summary+=("$name: FAILED, $n_failed of $n_all failed ($((SECONDS - start)) s)")
     failed=1
   fi
 }
@@ -83,4 +100,9 @@ echo
 for line in "${summary[@]}"; do
   echo "run-tests: $line"
 done
+rm -f "$out"
+if [[ $failed -eq 1 && $failed_total -eq 0 ]]; then
+  failed_total=1  # a part failed without a count (e.g. a build or set-up step)
+fi
+echo "run-tests: $passed_total passed, $failed_total failed"
 exit $failed

@@ -259,9 +259,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   delete client;
   settle();
   if (h->worker->connection_count() != 0 || !h->origin_streams.empty()) {
-    std::fprintf(stderr, "h2_fuzz: %zu connection(s) and %zu origin stream(s) left after the "
-                         "client closed\n",
-                 h->worker->connection_count(), h->origin_streams.size());
+    std::fprintf(stderr, "h2_fuzz: %zu connection(s) (%llu HTTP/2 sessions) and %zu origin "
+                         "stream(s) left after the client closed\n",
+                 h->worker->connection_count(),
+                 static_cast<unsigned long long>(h->worker->stats().get(Stat::ConnectionsActive)),
+                 h->origin_streams.size());
     std::abort();
   }
   return 0;

@@ -976,6 +976,14 @@ void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* ou
 
 // Both passes over |yaml|; fills |result|. Never throws.
 void load(std::string_view yaml, const std::string& file_label, LoadResult* result) {
+  Mark comma = detail::comma_starting_document(yaml);
+  if (comma.line > 0) {
+    result->errors.push_back(ConfigError{
+        file_label, comma.line, comma.col, "",
+        "YAML syntax error: a document cannot start with ',' (it only separates items inside "
+        "[ ] or { })"});
+    return;
+  }
   // LoadAll rather than Load so a second document is reported instead of silently ignored.
   std::vector<YAML::Node> documents;
   try {
@@ -1226,6 +1234,56 @@ Mark deepest_nesting(std::string_view yaml, int* depth) {
   }
   *depth = best < 0 ? 0 : best;
   return best_mark;
+}
+
+Mark comma_starting_document(std::string_view yaml) {
+  bool at_start = true;  // no node of the current document seen yet
+  bool directives = true;  // before the first "---": % lines are directives
+  int line_no = 0;
+  for (size_t pos = 0; pos < yaml.size();) {
+    size_t end = yaml.find('\n', pos);
+    if (end == std::string_view::npos) {
+      end = yaml.size();
+    }
+    std::string_view line = yaml.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string_view::npos || line[i] == '#') {
+      continue;
+    }
+    if (i == 0 && (line.substr(0, 3) == "---" || line.substr(0, 3) == "...") &&
+        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r')) {
+      at_start = true;
+      directives = line[0] == '.';
+      i = line.find_first_not_of(" \t\r", 3);
+      if (i == std::string_view::npos || line[i] == '#' || line[0] == '.') {
+        continue;
+      }
+    } else if (directives && i == 0 && line[0] == '%') {
+      continue;
+    }
+    directives = false;
+    if (!at_start) {
+      continue;
+    }
+    // Node properties first: "!tag" and "&anchor" words.
+    while (i < line.size() && (line[i] == '!' || line[i] == '&')) {
+      i = line.find_first_of(" \t\r", i);
+      i = i == std::string_view::npos ? line.size() : line.find_first_not_of(" \t\r", i);
+      if (i == std::string_view::npos) {
+        i = line.size();
+      }
+    }
+    if (i >= line.size() || line[i] == '#') {
+      continue;  // the node itself is on a later line
+    }
+    if (line[i] == ',') {
+      return Mark{line_no, static_cast<int>(i) + 1};
+    }
+    at_start = false;
+  }
+  return Mark{};
 }
 
 std::string canonical_ip(const std::string& address) {

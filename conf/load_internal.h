@@ -52,6 +52,12 @@ std::string escape_controls(std::string_view text);
 // receives the depth found there.
 Mark deepest_nesting(std::string_view yaml, int* depth);
 
+// Where a document's first node starts with ',' (after optional !tag and &anchor properties),
+// or {0, 0} when none does. yaml-cpp 0.7 never returns from such a document (found by
+// config_fuzz: the file "," hung --check-config, startup and admin reload), so load() refuses
+// it before calling yaml-cpp.
+Mark comma_starting_document(std::string_view yaml);
+
 // "127.0.0.1" -> "127.0.0.1", "::0001" -> "::1"; |address| unchanged if it is not an IP literal.
 std::string canonical_ip(const std::string& address);
 

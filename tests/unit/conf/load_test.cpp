@@ -654,6 +654,23 @@ TEST_CASE("very deep nesting is one located error, not yaml-cpp's \"bad file\"")
   CHECK(t.errors[0].line == 6);
 }
 
+TEST_CASE("a document starting with ',' is a located error, not a hang in yaml-cpp") {
+  // Regression (config_fuzz): yaml-cpp 0.7 never returns from these documents.
+  require_one_error(",", 1, 1, "", "a document cannot start with ','");
+  require_one_error("\n# comment\n  ,x\n", 3, 3, "", "a document cannot start with ','");
+  require_one_error("!tag &anchor ,\n", 1, 14, "", "a document cannot start with ','");
+  require_one_error("a: 1\n...\n,\n", 3, 1, "", "a document cannot start with ','");
+  require_one_error("%YAML 1.2\n---\n&a\n  , b\n", 4, 3, "", "a document cannot start with ','");
+  // A ',' anywhere else is yaml-cpp's to judge (and it does return).
+  LoadResult r = load_config_string("a: 1\n, b\n", "t.yaml");
+  REQUIRE(r.errors.size() == 1);
+  CHECK_THAT(r.errors[0].message, Catch::Contains("YAML syntax error: end of map not found"));
+  CHECK(load_config_string(doc({"listeners: [{name: a, port: 1, pool: p}]",
+                                "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]"}),
+                           "t.yaml")
+            .ok());
+}
+
 TEST_CASE("values in errors are escaped and cut: one short printable line per error") {
   // A raw control byte (ESC) in a value is written as \x1b, never echoed.
   std::string esc = doc({"workers: \x1b[2Jx", "log_level: \x07" "bell"});

@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 600
 FUZZ         ?=
 
 .PHONY: all deps configure build build-asan build-tsan test test-normal test-sanitize \
-        test-asan test-tsan test-fuzz demo bench fuzz format clean
+        test-asan test-tsan test-fuzz demo bench bench-compare fuzz format clean
 
 all: build
 
@@ -59,7 +59,14 @@ test-fuzz: deps
 demo: build
 	SY_BUILD_DIR=$(BUILD_DIR) bash scripts/demo.sh
 
+# The bench harness (bench/README.md): one scenario, everything started and stopped by the
+# harness, results.json + report.html under var/bench/. SCENARIO=steady, redirect_storm, ...
+SCENARIO ?= migration
 bench: build
+	bench/run bench/scenarios/$(SCENARIO).yaml --build $(BUILD_DIR)
+
+# Proxy-vs-proxy ratios on one request shape (HAProxy, nginx): the former `make bench`.
+bench-compare: build
 	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
 
 # Long fuzzer runs: `make fuzz FUZZ_SECONDS=3600 FUZZ="h2 config"`; findings are in

@@ -50,6 +50,9 @@ struct Listener {
   int port = 0;                      // 0..65535; 0 = ephemeral (see --ready-file)
   std::string pool;                  // name of the pool requests are proxied to (must exist)
   int backlog = 511;                 // listen(2) backlog; > 0
+  int max_connections = 0;           // client connections at once on this listener (all
+                                     // workers); 0 = only limits.max_connections. Beyond it
+                                     // new connections wait in the backlog
   ListenerTls tls;                   // TLS termination; tls.enabled = false: cleartext
   Mark mark;
 
@@ -137,12 +140,19 @@ struct Limits {
   Millis send_timeout{60000};             // a peer not reading what we must write to it
   Millis drain_timeout{30000};            // SIGTERM: longest wait for in-flight requests
   uint64_t buffer_high_water = 256 * 1024;  // per direction; reading the peer stops above it
+  int max_connections = 0;   // client connections at once, all listeners; 0 = automatic: half
+                             // of the descriptors the open-file limit leaves (the other half
+                             // is for upstream connections). Never more than that
+  bool underscores_in_headers = false;  // forward request fields with '_' in the name (nginx's
+                                        // underscores_in_headers); false = drop and count
 
   bool operator==(const Limits&) const = default;
 };
 
 struct AccessLog {
   std::string path;  // "" = off; "-" = stdout; otherwise a file opened in append mode
+  uint64_t max_queue_bytes = 4 * 1024 * 1024;  // lines waiting for the writer; beyond it
+                                               // lines are dropped and counted; >= 64k
 
   bool operator==(const AccessLog&) const = default;
 };

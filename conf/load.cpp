@@ -538,7 +538,10 @@ void Decoder::document(const YAML::Node& root, Config* config) {
            })},
           {"access_log", kOptional,
            nested([this, access_log](const YAML::Node& node, const std::string& path) {
-             mapping(node, path, {{"path", kOptional, string(&access_log->path)}});
+             mapping(node, path,
+                     {{"path", kOptional, string(&access_log->path)},
+                      {"max_queue_bytes", kOptional,
+                       size(&access_log->max_queue_bytes, 64 * 1024, "64k")}});
            })},
           {"database", kOptional,
            nested([this, config](const YAML::Node& node, const std::string& path) {
@@ -818,6 +821,7 @@ void Decoder::listener(const YAML::Node& node, const std::string& path, Listener
               {"port", kRequired, integer(&out->port, 0, 65535)},
               {"pool", kRequired, name(&out->pool)},
               {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
+              {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
               {"tls", kOptional,
                nested([this, out](const YAML::Node& n, const std::string& p) {
                  out->tls.enabled = true;
@@ -971,6 +975,8 @@ void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* ou
               {"send_timeout", kOptional, duration(&out->send_timeout)},
               {"drain_timeout", kOptional, duration(&out->drain_timeout)},
               {"buffer_high_water", kOptional, size(&out->buffer_high_water, 4096, "4k")},
+              {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
+              {"underscores_in_headers", kOptional, boolean(&out->underscores_in_headers)},
           });
 }
 

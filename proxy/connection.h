@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
 
 
@@ -149,6 +150,9 @@ class ClientConnection {
   void log_exchange();
   void set_termination(const char* code);
   void arm_timer(uint64_t ms);
+  // Adds the trailer fields of |trailer| (ChunkedDecoder::trailer()) that may be forwarded
+  // (http1::append_allowed_trailer; the others are counted); returns the bytes added.
+  size_t add_trailer(evbuffer* out, std::string_view trailer, bool drop_underscores);
   void pause_client_reads();
   void resume_client_reads();
   bool request_in_progress() const;
@@ -158,6 +162,7 @@ class ClientConnection {
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
+  ConnectionSlot slot_;  // counted against the connection caps (not for internal ones)
   event* timer_ = nullptr;
   event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later

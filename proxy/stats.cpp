@@ -29,6 +29,8 @@ const char* stat_name(Stat stat) {
   case Stat::RouteHolds: return "route_holds";
   case Stat::HoldRefused: return "hold_refused";
   case Stat::HeldNow: return "held_now";
+  case Stat::TrailerFieldsDropped: return "trailer_fields_dropped";
+  case Stat::UnderscoreFieldsDropped: return "underscore_fields_dropped";
   case Stat::kCount: break;
   }
   return "?";

@@ -36,6 +36,8 @@ enum class Stat : int {
   RouteHolds,       // requests parked at least once while their schema was disabled
   HoldRefused,      // 503: a hold bound (count, bytes, time) was passed
   HeldNow,          // gauge: requests parked now (refreshed every flush interval)
+  TrailerFieldsDropped,     // trailer fields not allowed in a trailer (RFC 9110 6.5.1)
+  UnderscoreFieldsDropped,  // request fields with '_' in the name (limits.underscores_in_headers)
   kCount
 };
 

@@ -14,6 +14,10 @@ PACKAGES=(
   mariadb-server mariadb-client
   # tests, demo and benchmarks: real clients, real peers
   curl python3 openssl nghttp2-client nghttp2-proxy wrk haproxy nginx-light procps
+  # the bench report is checked in headless Chromium (tests/integration/test_bench_harness.py)
+  chromium
+  # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
+  python3-hpack
 )
 
 missing=()

@@ -16,29 +16,116 @@ tests. Endpoints (any method unless noted):
   /status/N            answers status N (no body for 1xx/204/304)
   /close               closes the connection without answering
   /info103             sends "103 Early Hints" before the 200
+  /trailers            reads the body, answers JSON {"trailers": {name: value}} of the request
+                       trailer fields it received, chunked, with a trailer of its own: X-Ok
+                       and fields no trailer may carry (Content-Length, Host, Set-Cookie)
   /control/conns       JSON: connections accepted (after the TLS handshake), how many of them
                        resumed a TLS session, the CNs of the client certificates seen
 
 Usage: backend.py --port P [--name N] [--version V] [--ready-file F]
                   [--tls-cert C --tls-key K [--tls-client-ca CA] [--tls-max-version 1.2]]
+                  [--latency-ms MS] [--app-db HOST:PORT:USER:PASSWORD:DB --app-tenants N
+                   --app-schemas S --app-schema-prefix P]
 With --tls-cert/--tls-key the origin speaks TLS (1.2+, Python's ssl); --tls-client-ca makes it
 require a client certificate signed by CA (mutual TLS); --tls-max-version 1.2 keeps it at 1.2.
 Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
+
+Application emulation (the bench harness, bench/run): --latency-ms makes every answer of the
+default endpoint take that long (an application's own time). With --app-db the backend plays
+an application node that checks its tenant's schema the way an Open-Xchange node does: the
+tenant comes from X-Context-Id, the sy_ctx cookie, a "<id>.tenants." Host or a login form field
+name=user@<id>; tenants 1..N live in S schemas <prefix>NNN in contiguous ranges; the table
+app_schemas(name, state) in DB is read every 100 ms (one long-lived mariadb client), and a
+request for a schema whose state is not 'enabled' gets an OX-style error envelope (HTTP 200,
+{"error":...,"code":"APP-0001"}): what users see while a schema is disabled or being updated.
+If the database is unreachable the last state read stays in force.
 """
 import argparse
 import asyncio
 import hashlib
 import json
 import os
+import re
 import signal
+import subprocess
 import sys
+import threading
+import time
 import urllib.parse
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
 
 
+class AppDirectory:
+    """The application's view of its schemas (see the module docstring): read every 100 ms."""
+
+    def __init__(self, dsn, tenants, schemas, prefix):
+        host, port, user, password, db = dsn.split(":", 4)
+        self.argv = ["mariadb", "--protocol=TCP", "-h", host, "-P", port, "-u", user,
+                     f"-p{password}", "--batch", "--skip-column-names", "-n", db]
+        self.tenants, self.schemas, self.prefix = tenants, schemas, prefix
+        self.disabled = set()
+        self.client = None
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def schema_of(self, tenant):
+        if tenant < 1 or tenant > self.tenants:
+            return None
+        return f"{self.prefix}{(tenant - 1) * self.schemas // self.tenants + 1:03d}"
+
+    def _poll(self):
+        while True:
+            try:
+                if self.client is None or self.client.poll() is not None:
+                    self.client = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                                   stdout=subprocess.PIPE,
+                                                   stderr=subprocess.DEVNULL, text=True)
+                self.client.stdin.write("SELECT name, state FROM app_schemas; SELECT '__end__';\n")
+                self.client.stdin.flush()
+                disabled = set()
+                while True:
+                    line = self.client.stdout.readline()
+                    if not line:
+                        raise OSError("client ended")
+                    line = line.rstrip("\n")
+                    if line == "__end__":
+                        break
+                    name, _, state = line.partition("\t")
+                    if state != "enabled":
+                        disabled.add(name)
+                self.disabled = disabled
+            except (OSError, ValueError):
+                if self.client is not None:
+                    self.client.kill()
+                    self.client = None
+                time.sleep(0.5)
+            time.sleep(0.1)
+
+
+TENANT_HOST = re.compile(r"^(\d+)\.tenants\.")  # "<id>.tenants.example.com", not "127.0.0.1"
+TENANT_FORM = re.compile(rb"(?:^|&)name=[^&]*?(?:%40|@)(\d+)")
+
+
+def tenant_of(headers, body):
+    """The tenant id a request names (header, cookie, Host, login form), or None."""
+    value = headers.get("x-context-id")
+    if value and value.isdigit():
+        return int(value)
+    for part in headers.get("cookie", "").split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == "sy_ctx" and v.isdigit():
+            return int(v)
+    m = TENANT_HOST.match(headers.get("host", ""))
+    if m:
+        return int(m.group(1))
+    m = TENANT_FORM.search(body or b"")
+    return int(m.group(1)) if m else None
+
+
 class Backend:
-    def __init__(self, name, version):
+    def __init__(self, name, version, latency_ms=0.0, app=None):
+        self.latency = latency_ms / 1000.0
+        self.app = app
         self.name = name
         self.version = version
         self.healthy = True
@@ -94,6 +181,18 @@ class Backend:
         if path == "/echo":
             await self.echo(headers, reader, writer, keep)
             return keep
+        if path == "/trailers":
+            trailers = {}
+            async for _ in body_pieces(headers, reader, trailers):
+                pass
+            body = json.dumps({"trailers": trailers}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\nTrailer: X-Ok\r\n" +
+                         (b"" if keep else b"Connection: close\r\n") + b"\r\n" +
+                         b"%x\r\n%s\r\n" % (len(body), body) +
+                         b"0\r\nX-Ok: 1\r\nContent-Length: 999\r\nHost: evil.example\r\n"
+                         b"Set-Cookie: stolen=1\r\n\r\n")
+            return keep
         if path == "/upload":
             h = hashlib.sha256()
             n = 0
@@ -103,7 +202,7 @@ class Backend:
             send(writer, 200, f"{n} {h.hexdigest()}\n".encode(), keep)
             return keep
 
-        await discard_body(headers, reader)
+        body_in = b"".join([piece async for piece in body_pieces(headers, reader)])
         if path == "/health":
             if self.healthy:
                 send(writer, 200, b"ok\n", keep)
@@ -142,6 +241,17 @@ class Backend:
             await asyncio.sleep(0.05)
             send(writer, 200, b"after hints\n", keep)
         else:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if self.app is not None:
+                tenant = tenant_of(headers, body_in)
+                schema = self.app.schema_of(tenant) if tenant is not None else None
+                if schema in self.app.disabled:
+                    err = json.dumps({"error": f"context {tenant}: schema {schema} is disabled "
+                                      "or being updated, try again later", "error_params": [],
+                                      "categories": "TRY_AGAIN", "code": "APP-0001"}).encode()
+                    send(writer, 200, err, keep, ctype="application/json")
+                    return keep
             body = f"{self.name} {self.version}\n".encode()
             send(writer, 200, b"" if method == "HEAD" else body, keep,
                  length=len(body))
@@ -211,14 +321,17 @@ async def read_head(reader):
     return method, target, version, headers
 
 
-async def body_pieces(headers, reader):
+async def body_pieces(headers, reader, trailers=None):
+    """Yields the request body; |trailers| (a dict) receives the trailer fields, if given."""
     if "transfer-encoding" in headers:
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";")[0].strip(), 16)
             if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
+                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    if trailers is not None:
+                        k, _, v = line.decode("latin-1").partition(":")
+                        trailers[k.strip().lower()] = v.strip()
                 return
             left = size
             while left > 0:
@@ -254,8 +367,15 @@ async def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca")
     ap.add_argument("--tls-max-version", choices=["1.2", "1.3"], default="1.3")
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--app-db", help="HOST:PORT:USER:PASSWORD:DB (application emulation)")
+    ap.add_argument("--app-tenants", type=int, default=0)
+    ap.add_argument("--app-schemas", type=int, default=1)
+    ap.add_argument("--app-schema-prefix", default="s")
     args = ap.parse_args()
-    backend = Backend(args.name, args.version)
+    app = (AppDirectory(args.app_db, args.app_tenants, args.app_schemas, args.app_schema_prefix)
+           if args.app_db else None)
+    backend = Backend(args.name, args.version, args.latency_ms, app)
     ctx = None
     if args.tls_cert:
         import ssl

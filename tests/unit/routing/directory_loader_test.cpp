@@ -24,7 +24,6 @@ LoaderOptions options(const Dsn& dsn) {
   LoaderOptions o;
   o.dsns = {dsn};
   o.refresh_interval = 20ms;
-  o.tick_interval = 20ms;
   o.input.pool_names = {"old", "new"};
   o.make_reader = [] { return std::make_unique<OwnProfileReader>(); };
   return o;

@@ -130,3 +130,53 @@ TEST_CASE("workers see every publish in order while the loader publishes concurr
   CHECK(pub.generation() == kPublishes);
   CHECK(pub.collect() == 0);
 }
+
+TEST_CASE("shards shared between snapshots are freed by the loader, never by a worker's unpin") {
+  DirectoryData d;
+  d.schemas = {{"s", SchemaState::Enabled, 1}};
+  for (ContextId id = 1; id <= 100000; ++id) {
+    d.contexts.push_back({id, 0, 0, true});
+  }
+  SnapshotPublisher pub;
+  auto a = RoutingSnapshot::build(std::move(d), SnapshotInput{}, 1);
+  pub.publish(a);
+  DirectoryDelta delta;
+  delta.schema_names = {"s"};
+  delta.contexts = {{7, 0, 0, false}};
+  const size_t before_b = sy::routing::detail::table_bytes_live();
+  pub.publish(a->apply(delta, 2));  // |b| shares all but one shard with |a|
+  const size_t one_shard = sy::routing::detail::table_bytes_live() - before_b;
+  CHECK(one_shard > 0);
+
+  // A worker pins |a| (as a request would), then moves on to |b| and drops its pin.
+  std::atomic<bool> pinned{false}, release{false};
+  size_t live_before_unpin = 0, live_after_unpin = 0;
+  std::thread worker([&] {
+    WorkerView view(&pub);
+    std::shared_ptr<const RoutingSnapshot> pin = a;
+    pinned.store(true);
+    while (!release.load()) {
+      std::this_thread::yield();
+    }
+    view.get();
+    live_before_unpin = sy::routing::detail::table_bytes_live();
+    pin.reset();  // only a count drops: the publisher still holds |a|
+    live_after_unpin = sy::routing::detail::table_bytes_live();
+  });
+  while (!pinned.load()) {
+    std::this_thread::yield();
+  }
+  a.reset();
+  CHECK(pub.collect() == 1);  // pinned by the worker: kept
+  release.store(true);
+  worker.join();
+  CHECK(live_after_unpin == live_before_unpin);
+  CHECK(pub.retired_count() == 1);
+
+  const size_t live = sy::routing::detail::table_bytes_live();
+  CHECK(pub.collect() == 0);  // the loader frees |a|: exactly the shard |b| replaced
+  CHECK(sy::routing::detail::table_bytes_live() == live - one_shard);
+  CHECK(pub.current()->find_context(7) != nullptr);
+  CHECK_FALSE(pub.current()->find_context(7)->enabled);
+  CHECK(pub.current()->find_context(8)->enabled);
+}

@@ -3,8 +3,8 @@
 // tables (once; --keep keeps it for the next run), then measures
 //   - full load: OwnProfileReader::full_load (the database read) + RoutingSnapshot::build,
 //     median of --runs                                                        target < 5 s at 10M
-//   - resident bytes per context: the process's RSS before and after the build (malloc_trim'd),
-//     not RoutingSnapshot::memory_bytes() (printed next to it)                target <= 40 B
+//   - resident bytes per context: what the process's RSS drops by when the snapshot is freed
+//     (malloc_trim'd), not RoutingSnapshot::memory_bytes() (printed next to it)  target <= 40 B
 //   - find_context(): random existing ids, random missing ids, and one dependent chain of hits
 //     (each id taken from the previous answer: the latency one request sees) target < 100 ns
 //   - apply(): a one-row delta (median and worst of --applies, each on the previous result) and
@@ -24,6 +24,7 @@
 // (eval "$(tests/scripts/mariadb.sh env)").
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,6 +87,14 @@ size_t resident_bytes() {
   size_t total = 0, resident = 0;
   statm >> total >> resident;
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// CPU time of this process (user + system), ms.
+double cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + t.tv_usec / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 // "4G", "512M", "1073741824" -> bytes; 0 = not a size.
@@ -171,12 +180,13 @@ Lookup time_lookups(const RoutingSnapshot& snap, uint32_t contexts) {
   Lookup out{};
   out.hit_ns = pipelined(hit_ids);
   out.miss_ns = pipelined(miss_ids);
-  // Dependent: the next id depends on the previous answer, so no two lookups overlap.
+  // Dependent: the next id depends on the previous answer (schema >> 31 is always 0, which
+  // the compiler cannot know), so no two lookups overlap.
   uint32_t id = hit_ids[0];
   auto t0 = Clock::now();
-  for (size_t i = 0; i < hit_ids.size(); ++i) {
+  for (size_t i = 1; i < hit_ids.size(); ++i) {
     const routing::ContextInfo* c = snap.find_context(id);
-    id = hit_ids[(i + c->schema) & (hit_ids.size() - 1)];
+    id = hit_ids[i] + (c->schema >> 31);
   }
   out.chain_ns = ms_since(t0) * 1e6 / static_cast<double>(hit_ids.size());
   if (id == 0) std::printf(" ");
@@ -316,33 +326,35 @@ int main(int argc, char** argv) {
   routing::OwnProfileReader reader;
   routing::SnapshotInput input;
   input.pool_names = {"pool-1", "pool-2"};
-  std::vector<double> read_ms, build_ms, login_build_ms, total_ms;
-  size_t rows_resident = 0, ctx_resident = 0, login_resident = 0;
+  std::vector<double> read_ms, read_cpu_ms, scan_ms, build_ms, login_build_ms, total_ms;
+  size_t rows_resident = 0, total_resident = 0;
   Snap snap, login_snap;
   for (int r = 0; r < runs; ++r) {
     snap.reset();
     login_snap.reset();
-    size_t rss0 = resident_bytes();
+    // What the server alone needs to go through every row (nothing crosses the wire).
+    auto ts = Clock::now();
+    query_u64(*db, "SELECT SUM(enabled) + SUM(LENGTH(schema_name)) + COUNT(server_id)"
+                   " FROM sy_contexts");
+    scan_ms.push_back(ms_since(ts));
+    const size_t rss0 = resident_bytes();
+    const double cpu0 = cpu_ms();
     auto t0 = Clock::now();
     routing::DirectoryData data = check(reader.full_load(*db));
     read_ms.push_back(ms_since(t0));
+    read_cpu_ms.push_back(cpu_ms() - cpu0);
     routing::DirectoryData logins = take_logins(data);
-    size_t rss1 = resident_bytes();
+    const size_t rss1 = resident_bytes();
     auto t1 = Clock::now();
-    snap = RoutingSnapshot::build(std::move(data), input, r + 1);
+    snap = RoutingSnapshot::build(std::move(data), input, r + 1);  // frees the context rows
     build_ms.push_back(ms_since(t1));
-    data = {};
-    size_t rss2 = resident_bytes();
     auto t2 = Clock::now();
-    login_snap = RoutingSnapshot::build(std::move(logins), input, r + 1);
+    login_snap = RoutingSnapshot::build(std::move(logins), input, r + 1);  // and the logins
     login_build_ms.push_back(ms_since(t2));
-    logins = {};
-    size_t rss3 = resident_bytes();
     total_ms.push_back(ms_since(t0));
-    // The rows are freed before each measurement, so each difference is what a snapshot keeps.
+    const size_t rss2 = resident_bytes();
     rows_resident = rss1 > rss0 ? rss1 - rss0 : 0;
-    ctx_resident = rss2 > rss0 ? rss2 - rss0 : 0;
-    login_resident = rss3 > rss2 ? rss3 - rss2 : 0;
+    total_resident = rss2 > rss0 ? rss2 - rss0 : 0;
   }
   if (snap->context_count() != contexts) die("snapshot holds a different number of contexts");
 
@@ -398,31 +410,49 @@ int main(int argc, char** argv) {
   Snap after_rt = snap->apply(rt, 999);
   double rt_apply_ms = ms_since(t_rt2);
   exec(*db, "UPDATE sy_contexts SET enabled = 1 WHERE id = 3");
-  if (rt.contexts.size() != 1 || after_rt->find_context(3)->enabled == snap->find_context(3)->enabled) {
+  if (rt.contexts.size() != 1 ||
+      after_rt->find_context(3)->enabled == snap->find_context(3)->enabled) {
     die("the round trip did not deliver the one changed context");
   }
+  after_rt.reset();
+
+  // ---- resident bytes: what freeing each snapshot gives back (nothing else holds them now) ----
+  const size_t rss_both = resident_bytes();
+  const double snap_bytes = static_cast<double>(snap->memory_bytes());
+  const double login_snap_bytes = static_cast<double>(login_snap->memory_bytes());
+  login_snap.reset();
+  const size_t rss_ctx = resident_bytes();
+  snap.reset();
+  const size_t rss_none = resident_bytes();
+  const size_t login_resident = rss_both > rss_ctx ? rss_both - rss_ctx : 0;
+  const size_t ctx_resident = rss_ctx > rss_none ? rss_ctx - rss_none : 0;
 
   const double per_ctx = static_cast<double>(ctx_resident) / static_cast<double>(contexts);
+  const double per_ctx_built = static_cast<double>(total_resident) / static_cast<double>(contexts);
   std::printf("contexts %llu, schemas %llu, logins %llu; %d run(s), median:\n",
               static_cast<unsigned long long>(contexts), static_cast<unsigned long long>(schemas),
               static_cast<unsigned long long>(contexts * logins_per_context), runs);
   std::printf("  full load (read + build)     %9.0f ms   (target < 5000 ms at 10M)\n",
               median(total_ms));
-  std::printf("    database read              %9.0f ms   (rows read: RSS +%zu MiB)\n",
-              median(read_ms), rows_resident >> 20);
+  std::printf("    database read              %9.0f ms   (client CPU %.0f ms; rows read: RSS +%zu "
+              "MiB)\n",
+              median(read_ms), median(read_cpu_ms), rows_resident >> 20);
+  std::printf("      server scan alone        %9.0f ms   (SUM over every row, nothing sent)\n",
+              median(scan_ms));
   std::printf("    snapshot build (contexts)  %9.0f ms\n", median(build_ms));
   if (logins_per_context > 0) {
     std::printf("    snapshot build (logins)    %9.0f ms\n", median(login_build_ms));
   }
-  std::printf("  resident per context         %9.1f B    (target <= 40 B; RSS +%zu MiB; "
-              "memory_bytes() %.1f B)\n",
-              per_ctx, ctx_resident >> 20,
-              static_cast<double>(snap->memory_bytes()) / static_cast<double>(contexts));
+  std::printf("  resident per context         %9.1f B    (target <= 40 B; RSS -%zu MiB when freed; "
+              "memory_bytes() %.1f B; RSS +%.1f B after the build, logins included)\n",
+              per_ctx, ctx_resident >> 20, snap_bytes / static_cast<double>(contexts),
+              per_ctx_built);
   if (logins_per_context > 0) {
     const double logins = static_cast<double>(contexts * logins_per_context);
-    std::printf("  resident per login           %9.1f B    (RSS +%zu MiB; memory_bytes() %.1f B)\n",
+    std::printf("  resident per login           %9.1f B    (RSS -%zu MiB when freed; memory_bytes() "
+                "%.1f B)\n",
                 static_cast<double>(login_resident) / logins, login_resident >> 20,
-                static_cast<double>(login_snap->memory_bytes()) / logins);
+                login_snap_bytes / logins);
   }
   std::printf("  find_context, random hits    %9.1f ns   (target < 100 ns)\n", lk.hit_ns);
   std::printf("  find_context, random misses  %9.1f ns\n", lk.miss_ns);

@@ -16,10 +16,12 @@
 //                                  v
 //                       ContextTable: [ {id=7 ...} | {0} | {id=70 ...} | ... ]  ~1,000 contexts
 //
-// A lookup reads views_[g] (L1), the group's view (16 B; 256 KiB of them at 10M, mostly in
-// cache) and one slot: one cache miss, as with a single flat table. apply() copies the G group pointers, each group it touches (K
-// slots) and each shard it touches; everything else is shared. At 10M contexts b = 14: a
-// one-row delta copies 128 + 128 pointers and one ~25 KB shard instead of a 256 MiB table.
+// A lookup reads views_[g] (1 KiB at 10M: L1), the group's view (16 B; 256 KiB of them at 10M:
+// L2 or L3) and one slot: one more cache line than a single flat table, never a lock or an
+// allocation. apply() copies the G group pointers, each group it touches (K views and owners)
+// and each shard it touches; everything else is shared. At 10M contexts b = 14: a one-row
+// delta copies 128 pointers, one group (128 + 128) and one ~15 KB shard of ~610 contexts
+// instead of a 256 MiB table. Memory math and measurements: docs/decisions.md 34.
 //
 // Sharing changes who frees what: a shard is freed when the last snapshot holding it is freed.
 // Snapshots are only ever freed by their owner, the publisher, on the loader thread

@@ -37,7 +37,7 @@ unsigned shift_for(unsigned bits) { return bits == 0 ? 63 : 64 - bits; }
 
 }  // namespace
 
-// ---- LargePageAllocator ------------------------------------------------------------------------
+// ---- large_allocate ----------------------------------------------------------------------------
 
 size_t large_allocation_size(size_t bytes) {
   return bytes < kHugePage ? bytes : (bytes + kHugePage - 1) / kHugePage * kHugePage;
@@ -134,12 +134,6 @@ void ContextTable::rehash(size_t capacity) {
     if (e.id != 0) {
       upsert(e);
     }
-  }
-}
-
-void ContextTable::reserve(size_t n) {
-  if (over_max_load(n, slots_.size())) {
-    rehash(capacity_for(n));
   }
 }
 

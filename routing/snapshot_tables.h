@@ -76,15 +76,6 @@ size_t large_allocation_size(size_t bytes);  // what large_allocate really reser
 // copied and which thread freed it.
 size_t table_bytes_live();
 
-template <class T> struct LargePageAllocator {
-  using value_type = T;
-  LargePageAllocator() = default;
-  template <class U> LargePageAllocator(const LargePageAllocator<U>&) {}  // NOLINT: rebind
-  T* allocate(size_t n) { return static_cast<T*>(large_allocate(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) { large_deallocate(p, n * sizeof(T)); }
-  template <class U> bool operator==(const LargePageAllocator<U>&) const { return true; }
-};
-
 // One block holding the slots of every shard a build sizes at once (ContextIndex::presize):
 // 2 MiB-aligned, THP-hinted and populated by one madvise(MADV_POPULATE_WRITE), because on our
 // VMs faulting memory in page by page costs 10-30 us per 4 KiB page (a second or more for the
@@ -194,8 +185,6 @@ class ContextTable {
   Upsert upsert(const ContextInfo& info);
   // Removes |id|; false when absent.
   bool erase(ContextId id);
-  // Makes room for |n| entries at load <= 0.7 (one rehash now instead of several later).
-  void reserve(size_t n);
   // Rehashes to load ~0.65 when erasures left it below 0.25 (memory goes back).
   void shrink_if_sparse();
   // Calls |f|(const ContextInfo&) for every entry, in slot order.
@@ -239,7 +228,6 @@ class LoginIndex {
   LoginIndex(bool fold_case, size_t logins, size_t bytes, TableAllocator<char> alloc);
   // What LoginIndex(fold, |logins|, |bytes|, ...) asks its allocator for, in all.
   static size_t reserved_bytes(size_t logins, size_t bytes);
-  void set_fold_case(bool fold) { fold_case_ = fold; }
   bool fold_case() const { return fold_case_; }
   View view() const { return this; }
 
@@ -495,7 +483,6 @@ class LoginShards {
     const uint32_t h = LoginIndex::hash(login, fold_case_);
     return shards_.view(shard_of(h))->find(login, h);
   }
-  bool fold_case() const { return fold_case_; }
   size_t size() const { return size_; }
 
   // Build: every login of |rows| (counted per shard first, so each shard is allocated once,

@@ -420,3 +420,137 @@ TEST_CASE("snapshot timings", "[.bench]") {
               ms(t5 - t4).count(), static_cast<unsigned long long>(found));
   CHECK(next->context_count() == 1000001);
 }
+
+namespace {
+
+// A reference model of what a snapshot should answer: context -> (schema name, server,
+// enabled), login -> context.
+struct Model {
+  struct Ctx {
+    std::string schema;
+    ServerId server;
+    bool enabled;
+  };
+  std::unordered_map<ContextId, Ctx> contexts;
+  std::unordered_map<std::string, ContextId> logins;
+};
+
+size_t disagreements(const RoutingSnapshot& s, const Model& m, ContextId max_id,
+                     size_t max_login) {
+  size_t bad = s.context_count() == m.contexts.size() ? 0 : 1;
+  bad += s.login_count() == m.logins.size() ? 0 : 1;
+  for (ContextId id = 1; id <= max_id; ++id) {
+    const ContextInfo* c = s.find_context(id);
+    auto it = m.contexts.find(id);
+    if (it == m.contexts.end()) {
+      bad += c != nullptr;
+    } else {
+      bad += c == nullptr || s.schema(c->schema).name != it->second.schema ||
+             c->server != it->second.server || c->enabled != it->second.enabled;
+    }
+  }
+  for (size_t i = 0; i <= max_login; ++i) {
+    std::string login = "u" + std::to_string(i);
+    auto got = s.find_login(login);
+    auto it = m.logins.find(login);
+    bad += it == m.logins.end() ? got.has_value() : got != std::optional<ContextId>(it->second);
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("chained deltas on a many-shard snapshot agree with a model; earlier ones stay intact") {
+  constexpr ContextId kContexts = 40000;
+  constexpr size_t kLogins = 20000;
+  DirectoryData d;
+  Model m;
+  for (int i = 0; i < 300; ++i) {
+    d.schemas.push_back({"oxdb_" + std::to_string(i), SchemaState::Enabled, 1});
+  }
+  for (ContextId id = 1; id <= kContexts; ++id) {
+    d.contexts.push_back({id, id % 300, 0, true});
+    m.contexts[id] = {"oxdb_" + std::to_string(id % 300), 0, true};
+  }
+  for (size_t i = 0; i < kLogins; ++i) {
+    d.logins.push_back({"u" + std::to_string(i), static_cast<ContextId>(i + 1)});
+    m.logins["u" + std::to_string(i)] = static_cast<ContextId>(i + 1);
+  }
+  std::vector<std::pair<std::shared_ptr<const RoutingSnapshot>, Model>> history;
+  history.emplace_back(RoutingSnapshot::build(std::move(d), pools(), 1), m);
+  std::mt19937 rng(31337);
+  for (uint64_t g = 2; g <= 30; ++g) {
+    DirectoryDelta delta;
+    delta.schema_names = {"oxdb_" + std::to_string(rng() % 300), "new_" + std::to_string(g)};
+    const int rows = g % 5 == 0 ? 1500 : 1 + static_cast<int>(rng() % 20);
+    for (int r = 0; r < rows; ++r) {
+      const ContextId id = 1 + rng() % (kContexts + 2000);
+      const uint32_t local = rng() % 2;
+      const bool on = rng() % 3 != 0;
+      const ServerId server = rng() % 3;
+      delta.contexts.push_back({id, local, server, on});
+      m.contexts[id] = {delta.schema_names[local], server, on};
+    }
+    for (int r = 0; r < 5; ++r) {
+      const ContextId id = 1 + rng() % (kContexts + 2000);
+      delta.removed_contexts.push_back(id);
+      m.contexts.erase(id);
+    }
+    for (int r = 0; r < 10; ++r) {
+      const std::string login = "u" + std::to_string(rng() % (kLogins + 500));
+      if (rng() % 3 == 0) {
+        delta.removed_logins.push_back(login);
+        m.logins.erase(login);
+      } else {
+        const ContextId to = 1 + rng() % kContexts;
+        delta.logins.push_back({login, to});
+        m.logins[login] = to;
+      }
+    }
+    // A login both upserted and removed in one delta is gone.
+    for (const std::string& gone : delta.removed_logins) {
+      m.logins.erase(gone);
+    }
+    auto next = history.back().first->apply(delta, g);
+    REQUIRE(disagreements(*next, m, kContexts + 2000, kLogins + 500) == 0);
+    history.emplace_back(next, m);
+  }
+  for (const auto& [snap, model] : history) {
+    REQUIRE(disagreements(*snap, model, kContexts + 2000, kLogins + 500) == 0);
+  }
+}
+
+TEST_CASE("a one-row apply shares everything but one shard with the snapshot it came from") {
+  auto base = RoutingSnapshot::build(million(200000, 1000), pools(), 1);
+  const size_t live = detail::table_bytes_live();
+  DirectoryDelta d;
+  d.schema_names = {"oxdb_3"};
+  d.contexts = {{5, 0, 2, false}};
+  auto next = base->apply(d, 2);
+  const size_t copied = detail::table_bytes_live() - live;
+  INFO("copied " << copied << " of " << base->memory_bytes() << " bytes");
+  CHECK(copied > 0);
+  CHECK(copied < 64 * 1024);  // one shard of ~1,000 contexts, not the 5 MiB table
+  CHECK(next->find_context(5)->schema == 3);
+  CHECK(base->find_context(5)->schema == 4);
+  CHECK(next->find_context(150000) == base->find_context(150000));  // the very same slot
+}
+
+TEST_CASE("a re-read schema whose contexts did not change copies no context") {
+  // The ox profile re-reads a whole schema after OX's disableschema: every context row comes
+  // back as it was; only the schema row changed.
+  auto base = RoutingSnapshot::build(million(100000, 100), pools(), 1);
+  DirectoryDelta d;
+  d.schema_names = {"oxdb_7"};
+  d.schemas = {{"oxdb_7", SchemaState::Disabled, base->schema(7).server_id}};
+  for (ContextId id = 8; id <= 100000; id += 100) {  // i % 100 == 7: the contexts of oxdb_7
+    d.contexts.push_back({id, 0, 0, true});
+  }
+  const size_t live = detail::table_bytes_live();
+  auto next = base->apply(d, 2);
+  CHECK(detail::table_bytes_live() == live);
+  CHECK_FALSE(next->schema_enabled(7));
+  CHECK(base->schema_enabled(7));
+  CHECK(next->find_context(8) == base->find_context(8));
+  CHECK(next->context_count() == 100000);
+}

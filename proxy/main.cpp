@@ -18,12 +18,14 @@
 #include <event2/thread.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "conf/load.h"
 #include "admin/server.h"
 #include "proxy/access_log.h"
 #include "proxy/admin_setup.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
+#include "proxy/sd_notify.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/tenant_setup.h"
 #include "proxy/tls.h"
@@ -37,13 +39,16 @@ constexpr char kUsage[] =
     "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
     "       switchyard --check-config FILE\n"
     "       switchyard db migrate --config FILE\n"
+    "       switchyard --version\n"
     "\n"
-    "  --config FILE        run with this YAML configuration\n"
-    "  --check-config FILE  validate FILE, print every error as file:line:col: path: message,\n"
-    "                       exit 0 when it is valid and 1 otherwise\n"
+    "  --config FILE        run with this YAML configuration (and the overlays its\n"
+    "                       include_dir names, merged in name order)\n"
+    "  --check-config FILE  validate FILE with its overlays, print every error as\n"
+    "                       file:line:col: path: message, exit 0 when valid and 1 otherwise\n"
     "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
     "                       PATH (atomically); used by tests and scripts with port 0\n"
     "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n"
+    "  --version            print the version and exit\n"
     "  db migrate           create or upgrade Switchyard's own tables in the database named\n"
     "                       by the file's database section, then exit\n";
 
@@ -85,6 +90,9 @@ bool parse_args(int argc, char** argv, Args* a) {
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("switchyard %s\n", sy::version_line());
+      std::exit(0);
     } else {
       std::fprintf(stderr, "switchyard: unknown argument '%s'\n%s", arg.c_str(), kUsage);
       return false;
@@ -95,6 +103,15 @@ bool parse_args(int argc, char** argv, Args* a) {
     return false;
   }
   return true;
+}
+
+// " (overlays: a.yaml, b.yaml)" when |config| merged overlays, else "".
+std::string overlays(const sy::conf::Config& config) {
+  std::string out;
+  for (size_t i = 1; i < config.files.size(); ++i) {
+    out += (i == 1 ? " (overlays: " : ", ") + config.files[i];
+  }
+  return out.empty() ? out : out + ")";
 }
 
 // Prints every configuration error; returns true when there were none.
@@ -142,7 +159,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %zu error(s)\n", args.check.c_str(), r.errors.size());
       return 1;
     }
-    std::printf("%s: configuration ok\n", args.check.c_str());
+    std::printf("%s: configuration ok%s\n", args.check.c_str(), overlays(r.config).c_str());
     return 0;
   }
 
@@ -163,6 +180,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::set_level(level);
+  // Before any thread exists: from_environment() unsets NOTIFY_SOCKET.
+  const proxy::ServiceNotifier notifier = proxy::ServiceNotifier::from_environment();
+  if (config.files.size() > 1) {
+    SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
+  }
 
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
@@ -172,6 +194,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   auto registry = proxy::PoolRegistry::build(config);
@@ -205,6 +228,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<routing::DirectoryLoader> loader;
   if (config.routing.enabled) {
+    notifier.status("Loading the tenant directory");
     auto setup = proxy::make_routing_setup(config, &publisher);
     if (!setup.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
@@ -245,6 +269,7 @@ int main(int argc, char** argv) {
   // The admin server: after the workers (its hooks read them), stopped before them.
   proxy::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
+  reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {
@@ -291,10 +316,20 @@ int main(int argc, char** argv) {
     SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
            std::strerror(errno));
   }
+  // Listeners are bound, workers run, and with routing the first snapshot is published
+  // (loader->start() returned only after it).
+  notifier.ready("Serving: " + std::to_string(bound->size()) + " listener(s), " +
+                 std::to_string(workers) + " worker(s)");
 
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGUSR1) {
+      // Reserved for reopening the access log (logrotate, packaging/switchyard.logrotate);
+      // blocked here so that the signal never kills the process before that exists.
+      SY_LOG(Warn, "SIGUSR1: reopening the access log is not implemented yet; ignored");
       continue;
     }
     if (sig == SIGHUP) {
@@ -315,6 +350,8 @@ int main(int argc, char** argv) {
     }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
            static_cast<long long>(config.limits.drain_timeout.count()));
+    notifier.stopping("Draining connections (up to " +
+                      std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
     break;
   }
   if (admin_server) {

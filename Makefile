@@ -4,8 +4,9 @@ BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 WERROR     ?= ON
+PREFIX     ?= /usr
 
-.PHONY: all deps configure build test demo bench bench-compare fuzz format clean
+.PHONY: all deps configure build test demo bench bench-compare fuzz format clean package install
 
 all: build
 
@@ -13,7 +14,8 @@ deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSY_WERROR=$(WERROR)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSY_WERROR=$(WERROR) \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
@@ -35,6 +37,15 @@ bench: build
 # Proxy-vs-proxy ratios on one request shape (HAProxy, nginx): the former `make bench`.
 bench-compare: build
 	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
+
+# The Debian package (packaging/CMakeLists.txt, docs/packaging.md): build/package/*.deb.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
+
+# FHS install (PREFIX=/usr: /usr/sbin, /etc/switchyard, /lib/systemd/system); stage it with
+# DESTDIR=/some/root.
+install: build
+	cmake --install $(BUILD_DIR)
 
 fuzz: deps
 	bash tests/fuzz/run.sh 60

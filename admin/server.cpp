@@ -94,7 +94,7 @@ struct AdminServer::Impl {
   std::string token;
   std::map<int, std::unique_ptr<Conn>> conns;  // by id
   int next_id = 1;
-  std::unique_ptr<routing::Db> db;
+  Stores stores;
   bool db_down_logged = false;
   std::atomic<bool> stopping{false};
   std::atomic<bool> upgrade_running{false};
@@ -105,25 +105,7 @@ struct AdminServer::Impl {
 
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
-        events(std::make_shared<EventSink>(opt.admin.event_hook)) {}
-
-  Result<routing::Db*> session() {
-    if (opt.dsns.empty()) {
-      return make_tagged_error(Errc::Database, "database",
-                               "no database configured (the config has no database section)");
-    }
-    if (db && !db->alive()) {
-      db.reset();
-    }
-    if (!db) {
-      auto c = routing::Db::connect(opt.dsns, opt.connect_timeout, std::chrono::seconds(30));
-      if (!c.ok()) {
-        return make_tagged_error(Errc::Database, "database", c.error().message);
-      }
-      db = std::move(c.value());
-    }
-    return db.get();
-  }
+        events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores) {}
 
   void run();
   void accept_on(int listen_fd, bool tcp);
@@ -138,7 +120,7 @@ struct AdminServer::Impl {
 
 void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
   if (!r.ok && r.code == "database") {
-    db.reset();  // reconnect on the next command
+    stores.reset();  // reconnect on the next command
   }
   std::string text = render_reply(r, json);
   c.out += text;
@@ -356,10 +338,10 @@ void AdminServer::Impl::accept_on(int listen_fd, bool tcp) {
 }
 
 bool AdminServer::Impl::poll_members() {
-  if (opt.dsns.empty() || !ctx.set_member) {
+  if (!stores.has_state() || !ctx.set_member) {
     return true;
   }
-  auto s = session();
+  auto s = stores.state();
   if (!s.ok()) {
     if (!db_down_logged) {
       SY_LOG(Warn, "admin: member state not refreshed: %s", s.error().message.c_str());
@@ -373,7 +355,7 @@ bool AdminServer::Impl::poll_members() {
       SY_LOG(Warn, "admin: member state not refreshed: %s", rows.error().message.c_str());
       db_down_logged = true;
     }
-    db.reset();
+    stores.reset();
     return false;
   }
   db_down_logged = false;
@@ -590,7 +572,7 @@ Result<Unit> AdminServer::start() {
   s.env.events_owner = s.events;
   s.env.upgrade_running = &s.upgrade_running;
   s.env.actor = s.ctx.instance_id + "/admin";
-  s.env.db = [&s] { return s.session(); };
+  s.env.stores = &s.stores;
   s.thread = std::thread([&s] { s.run(); });
   SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
          a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",

@@ -530,7 +530,10 @@ void Decoder::document(const YAML::Node& root, Config* config) {
            })},
           {"access_log", kOptional,
            nested([this, access_log](const YAML::Node& node, const std::string& path) {
-             mapping(node, path, {{"path", kOptional, string(&access_log->path)}});
+             mapping(node, path,
+                     {{"path", kOptional, string(&access_log->path)},
+                      {"max_queue_bytes", kOptional,
+                       size(&access_log->max_queue_bytes, 64 * 1024, "64k")}});
            })},
           {"database", kOptional,
            nested([this, config](const YAML::Node& node, const std::string& path) {
@@ -653,18 +656,31 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
 void Decoder::database(const YAML::Node& node, const std::string& path, Database* out) {
   auto profile = [this, out](const YAML::Node& n, const std::string& p) {
     std::string text;
-    if (!one_of(&text, {"own", "sql"})(n, p)) {
+    if (!one_of(&text, {"own", "sql", "ox"})(n, p)) {
       return false;
     }
-    out->profile = text == "sql" ? Profile::Sql : Profile::Own;
+    out->profile = text == "sql" ? Profile::Sql : text == "ox" ? Profile::Ox : Profile::Own;
     return true;
   };
+  OxOptions* ox = &out->ox;
   mapping(node, path,
           {
               {"dsns", kRequired, list(&out->dsns, "dsn", &Decoder::dsn)},
               {"connect_timeout", kOptional, duration(&out->connect_timeout)},
               {"wait_at_start", kOptional, boolean(&out->wait_at_start)},
               {"profile", kOptional, profile},
+              {"state_database", kOptional, name(&out->state_database)},
+              {"state_dsns", kOptional, list(&out->state_dsns, "dsn", &Decoder::dsn)},
+              {"ox", kOptional, nested([this, ox](const YAML::Node& n, const std::string& p) {
+                 mapping(n, p,
+                         {
+                             {"maintenance_reason", kOptional,
+                              integer(&ox->maintenance_reason, 1, INT_MAX)},
+                             {"default_context", kOptional, string(&ox->default_context)},
+                             {"checksum_interval", kOptional,
+                              duration(&ox->checksum_interval)},
+                         });
+               })},
               {"servers_sql", kOptional, string(&out->servers_sql)},
               {"contexts_sql", kOptional, string(&out->contexts_sql)},
               {"logins_sql", kOptional, string(&out->logins_sql)},
@@ -705,6 +721,18 @@ void Decoder::server_override(const YAML::Node& node, const std::string& path,
 void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* out) {
   out->mark = positions_->find(path);
   Hold* hold = &out->hold;
+  RoutingErrors* errors = &out->errors;
+  // An HTTP status (100..599) or "native" (each code's own).
+  auto status = [this, errors](const YAML::Node& n, const std::string& p) {
+    if (n.IsScalar() && n.Scalar() == "native") {
+      errors->status = 0;
+      return true;
+    }
+    if (!is_plain_scalar(n)) {
+      return wrong_type(n, p, "an HTTP status such as 200, or native");
+    }
+    return integer(&errors->status, 100, 599)(n, p);
+  };
   mapping(
       node, path,
       {
@@ -722,6 +750,14 @@ void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* 
                          {"max_requests", kOptional, integer(&hold->max_requests, 0, 1000000)},
                          {"max_bytes", kOptional, size(&hold->max_bytes, 0, "0")},
                          {"max_wait", kOptional, duration(&hold->max_wait)},
+                     });
+           })},
+          {"errors", kOptional, nested([this, errors, status](const YAML::Node& n,
+                                                              const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"envelope", kOptional, one_of(&errors->envelope, {"json", "ox"})},
+                         {"status", kOptional, status},
                      });
            })},
       });
@@ -841,6 +877,7 @@ void Decoder::listener(const YAML::Node& node, const std::string& path, Listener
               {"port", kRequired, integer(&out->port, 0, 65535)},
               {"pool", kRequired, name(&out->pool)},
               {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
+              {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
               {"tls", kOptional,
                nested([this, out](const YAML::Node& n, const std::string& p) {
                  out->tls.enabled = true;
@@ -994,6 +1031,8 @@ void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* ou
               {"send_timeout", kOptional, duration(&out->send_timeout)},
               {"drain_timeout", kOptional, duration(&out->drain_timeout)},
               {"buffer_high_water", kOptional, size(&out->buffer_high_water, 4096, "4k")},
+              {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
+              {"underscores_in_headers", kOptional, boolean(&out->underscores_in_headers)},
           });
 }
 

@@ -1,19 +1,32 @@
 #include "proxy/access_log.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
 #include "common/log.h"
+#include "proxy/upstream_pool.h"  // monotonic_ms
 
 namespace sy::proxy {
 namespace {
 
 constexpr size_t kFlushBytes = 64 * 1024;
+
+uint64_t count_lines(std::string_view text) {
+  return static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 // Appends |s| as a JSON string body (without quotes).
 void append_json_escaped(std::string& out, std::string_view s) {
@@ -52,18 +65,58 @@ void append_kv_ms(std::string& out, const char* key, double ms) {
 
 }  // namespace
 
-Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string& path) {
-  if (path == "-") {
-    return std::unique_ptr<AccessLogWriter>(new AccessLogWriter(STDOUT_FILENO, false));
+void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+    *ip = host;
+    *label = *ip + ":" + std::to_string(ntohs(v4->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    *ip = host;
+    *label = "[" + *ip + "]:" + std::to_string(ntohs(v6->sin6_port));
+  } else {
+    *ip = "unknown";
+    *label = "unknown";
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return make_error(Errc::Io, "cannot open access log " + path + ": " + std::strerror(errno));
-  }
-  return std::unique_ptr<AccessLogWriter>(new AccessLogWriter(fd, true));
 }
 
-AccessLogWriter::AccessLogWriter(int fd, bool owns_fd) : fd_(fd), owns_fd_(owns_fd) {
+Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string& path,
+                                                                uint64_t max_queue_bytes) {
+  if (path == "-") {
+    struct stat st {};
+    if (fstat(STDOUT_FILENO, &st) != 0 || S_ISREG(st.st_mode)) {
+      return std::unique_ptr<AccessLogWriter>(
+          new AccessLogWriter(STDOUT_FILENO, false, Mode::File, max_queue_bytes));
+    }
+    // A pipe or tty: a description of our own can be non-blocking without changing the one
+    // the parent (or a shell) shares. A socket cannot be reopened: poll and write small.
+    int fd = ::open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      return std::unique_ptr<AccessLogWriter>(
+          new AccessLogWriter(fd, true, Mode::NonBlocking, max_queue_bytes));
+    }
+    return std::unique_ptr<AccessLogWriter>(
+        new AccessLogWriter(STDOUT_FILENO, false, Mode::PollSmall, max_queue_bytes));
+  }
+  // O_NONBLOCK: a FIFO without a reader fails now (ENXIO) instead of hanging the start, and
+  // a full one makes write(2) return EAGAIN; a regular file ignores the flag.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0) {
+    int err = errno;
+    return make_error(Errc::Io, "cannot open access log " + path + ": " + std::strerror(err) +
+                                    (err == ENXIO ? " (a FIFO needs a reader first)" : ""));
+  }
+  struct stat st {};
+  fstat(fd, &st);
+  return std::unique_ptr<AccessLogWriter>(new AccessLogWriter(
+      fd, true, S_ISREG(st.st_mode) ? Mode::File : Mode::NonBlocking, max_queue_bytes));
+}
+
+AccessLogWriter::AccessLogWriter(int fd, bool owns_fd, Mode mode, uint64_t max_queue_bytes)
+    : fd_(fd), owns_fd_(owns_fd), mode_(mode), max_queue_bytes_(max_queue_bytes) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -71,59 +124,149 @@ AccessLogWriter::~AccessLogWriter() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    stop_deadline_ms_.store(monotonic_ms() + kStopTimeoutMs, std::memory_order_relaxed);
   }
   cv_.notify_one();
-  thread_.join();
+  thread_.join();  // the writer gives up at the deadline: this returns
   if (owns_fd_) {
     ::close(fd_);
   }
 }
 
 void AccessLogWriter::submit(std::string&& batch) {
+  size_t n = batch.size();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(batch));
+    if (!stopping_ && queued_bytes_ + n <= max_queue_bytes_) {
+      queued_bytes_ += n;
+      queue_.push_back(std::move(batch));
+      n = 0;
+    }
+  }
+  if (n != 0) {
+    queue_dropped_.fetch_add(count_lines(batch), std::memory_order_relaxed);
+    return;
   }
   cv_.notify_one();
 }
 
 void AccessLogWriter::run() {
-  std::vector<std::string> batch;
-  bool warned = false;
   for (;;) {
+    std::string batch;
     bool stop;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      batch.swap(queue_);
+      // Woken by work, by the stop, or once per second to report drops.
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
       stop = stopping_;
-    }
-    for (const auto& b : batch) {
-      size_t off = 0;
-      while (off < b.size()) {
-        ssize_t n = ::write(fd_, b.data() + off, b.size() - off);
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n <= 0) {
-          if (!warned) {
-            SY_LOG(Error, "access log write failed: %s (lines are being dropped)",
-                   std::strerror(errno));
-            warned = true;
-          }
-          break;
-        }
-        off += static_cast<size_t>(n);
+      if (!queue_.empty()) {
+        batch.swap(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= batch.size();
       }
     }
-    batch.clear();
+    if (!batch.empty()) {
+      write_batch(batch);
+    }
+    report_drops(false);
     if (stop) {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) {
-        return;
+        break;
       }
     }
   }
+  report_drops(true);
+}
+
+bool AccessLogWriter::write_batch(const std::string& batch) {
+  size_t done = 0;        // bytes of |batch| written
+  size_t line_start = 0;  // where the line being written starts in |batch|
+  while (done < batch.size()) {
+    size_t want = batch.size() - done;
+    if (mode_ == Mode::PollSmall) {
+      if (!wait_writable()) {
+        break;
+      }
+      want = std::min<size_t>(want, PIPE_BUF);
+    }
+    ssize_t n = ::write(fd_, batch.data() + done, want);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      const void* nl = memrchr(batch.data() + line_start, '\n', done - line_start);
+      if (nl != nullptr) {
+        line_start = static_cast<size_t>(static_cast<const char*>(nl) - batch.data()) + 1;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (wait_writable()) {
+        continue;
+      }
+      break;  // shutting down and out of time
+    }
+    // ENOSPC, EFBIG, EIO, EPIPE...: this batch cannot be written now.
+    int err = n < 0 ? errno : EIO;
+    if (!failing_) {
+      SY_LOG(Error, "access log write failed: %s; lines are dropped (and counted) until "
+                    "writing works again", std::strerror(err));
+      failing_ = true;
+    }
+    break;
+  }
+  if (done == batch.size()) {
+    if (failing_) {
+      SY_LOG(Warn, "access log writing again; %" PRIu64 " line(s) were dropped while it failed",
+             dropped_since_failure_);
+      failing_ = false;  // the next failure is reported again
+      dropped_since_failure_ = 0;
+    }
+    return true;
+  }
+  if (done > line_start && mode_ == Mode::File) {
+    // Half a line reached the file: cut it, so that the next line starts on a line of its
+    // own (an O_APPEND file's offset is its end; a plain stdout file's offset is ours).
+    off_t end = lseek(fd_, 0, SEEK_CUR);
+    off_t cut = end - static_cast<off_t>(done - line_start);
+    if (end >= 0 && cut >= 0 && ftruncate(fd_, cut) == 0) {
+      lseek(fd_, cut, SEEK_SET);
+      done = line_start;
+    }
+  }
+  dropped_since_failure_ += count_lines(std::string_view(batch).substr(line_start));
+  return false;
+}
+
+bool AccessLogWriter::wait_writable() {
+  for (;;) {
+    uint64_t deadline = stop_deadline_ms_.load(std::memory_order_relaxed);
+    if (deadline != 0 && monotonic_ms() >= deadline) {
+      return false;
+    }
+    pollfd p{fd_, POLLOUT, 0};
+    int r = ::poll(&p, 1, 100);
+    if (r > 0) {
+      return true;  // writable, or an error that the next write reports
+    }
+    report_drops(false);
+  }
+}
+
+void AccessLogWriter::report_drops(bool force) {
+  uint64_t dropped = queue_dropped_.load(std::memory_order_relaxed);
+  uint64_t now = monotonic_ms();
+  if (dropped == queue_dropped_reported_ ||
+      (!force && last_report_ms_ != 0 && now - last_report_ms_ < kReportIntervalMs)) {
+    return;
+  }
+  SY_LOG(Warn, "access log writer behind: %" PRIu64 " line(s) dropped (queue full, "
+               "access_log.max_queue_bytes %" PRIu64 "); %" PRIu64 " in all",
+         dropped - queue_dropped_reported_, max_queue_bytes_, dropped);
+  queue_dropped_reported_ = dropped;
+  last_report_ms_ = now;
 }
 
 void AccessLogBuffer::append(const AccessRecord& r) {

@@ -3,11 +3,28 @@
 //
 // Workers never touch the file (STYLE rule 3): each worker formats lines into its own
 // AccessLogBuffer and hands whole batches (at 64 KiB, or from a 100 ms timer) to the single
-// AccessLogWriter thread, which does the blocking write(2). The hand-off takes a mutex once per
-// batch, never per request.
+// AccessLogWriter thread, which does the write(2). The hand-off takes a mutex once per batch,
+// never per request.
+//
+// The log cannot take the process down (issue 17 item 6):
+//  * The queue between workers and the writer is bounded (access_log.max_queue_bytes): a
+//    batch that does not fit is dropped and its lines counted; the writer says so at most
+//    once per kReportIntervalMs.
+//  * The writer never blocks for good: a pipe or FIFO is written non-blocking (through a
+//    description of its own, so the flag does not leak to whoever shares it), waiting for
+//    room in short polls; at shutdown it gets kStopTimeoutMs to flush, then drops the rest,
+//    so SIGTERM exits even when nobody reads the pipe.
+//  * Whole lines only: a write cut short by a full disk (or RLIMIT_FSIZE) is continued, and
+//    if the next write fails, the partial line is truncated away from a regular file, so the
+//    next line never glues onto half a line. The failure is logged once, and again after
+//    writing has worked in between ("writing again; N lines dropped").
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,25 +38,57 @@ namespace sy::proxy {
 
 class AccessLogWriter {
  public:
-  // Opens |path| ("-" = stdout, else appended to) and starts the writer thread. Main thread.
-  static Result<std::unique_ptr<AccessLogWriter>> open(const std::string& path);
-  ~AccessLogWriter();  // flushes everything submitted, then joins the thread
+  // Opens |path| ("-" = stdout, else appended to; a FIFO must have a reader) and starts the
+  // writer thread; at most |max_queue_bytes| wait for it. Main thread.
+  static Result<std::unique_ptr<AccessLogWriter>> open(const std::string& path,
+                                                       uint64_t max_queue_bytes);
+  // Flushes what is queued, for at most kStopTimeoutMs (the rest is dropped), then joins the
+  // thread and closes what it opened.
+  ~AccessLogWriter();
 
-  // Queues a batch of complete lines for writing. Any thread; takes ownership of |batch|.
+  // Queues a batch of complete lines for writing; drops (and counts) it when the queue is
+  // full. Never blocks on the writer. Any thread; takes ownership of |batch|.
   void submit(std::string&& batch);
 
+  static constexpr uint64_t kStopTimeoutMs = 2000;
+  static constexpr uint64_t kReportIntervalMs = 10000;
+
  private:
-  explicit AccessLogWriter(int fd, bool owns_fd);
+  // How the fd is written. Regular files do not block; a FIFO, pipe or tty is written through
+  // an O_NONBLOCK description of our own; what cannot be reopened (a socket on stdout) is
+  // polled for room and written at most PIPE_BUF bytes at a time.
+  enum class Mode { File, NonBlocking, PollSmall };
+  AccessLogWriter(int fd, bool owns_fd, Mode mode, uint64_t max_queue_bytes);
   void run();
+  // Writes |batch| whole; false when it had to give up (error or shutdown deadline), after
+  // counting the lines it did not write and cutting a partial line from a regular file.
+  bool write_batch(const std::string& batch);
+  // Waits until the fd takes bytes (or 100 ms pass); false once the shutdown deadline passed.
+  bool wait_writable();
+  void report_drops(bool force);
 
   int fd_;
   bool owns_fd_;
+  Mode mode_;
+  uint64_t max_queue_bytes_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::string> queue_;  // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
+  std::deque<std::string> queue_;  // guarded by mu_
+  uint64_t queued_bytes_ = 0;      // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::atomic<uint64_t> stop_deadline_ms_{0};  // monotonic; 0 = not stopping
+  std::atomic<uint64_t> queue_dropped_{0};     // lines dropped because the queue was full
+  // Writer thread only.
+  uint64_t queue_dropped_reported_ = 0;
+  uint64_t last_report_ms_ = 0;
+  bool failing_ = false;          // the last write failed; reported once until one works
+  uint64_t dropped_since_failure_ = 0;  // lines a failing write lost, for "writing again"
   std::thread thread_;
 };
+
+// The access log's "client" of a peer address: "ip:port" ("[ip]:port" for IPv6) into |label|
+// and the bare address into |ip| (for X-Forwarded-For). Any thread.
+void format_peer(const sockaddr* sa, std::string* label, std::string* ip);
 
 // What one request did; filled by the connection, formatted by AccessLogBuffer::append().
 struct AccessRecord {

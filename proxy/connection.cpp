@@ -57,27 +57,6 @@ void tune_socket(Stream* s) {
   s->set_max_single_read(kMaxSingleIo);
 }
 
-void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (sa->sa_family == AF_INET) {
-    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-    port = ntohs(v4->sin_port);
-    *ip = host;
-    *label = *ip + ":" + std::to_string(port);
-  } else if (sa->sa_family == AF_INET6) {
-    auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-    port = ntohs(v6->sin6_port);
-    *ip = host;
-    *label = "[" + *ip + "]:" + std::to_string(port);
-  } else {
-    *ip = "unknown";
-    *label = "unknown";
-  }
-}
-
 const char* reason_for(int status) {
   switch (status) {
   case 307: return "Temporary Redirect";
@@ -120,6 +99,7 @@ double us_to_ms(uint64_t from, uint64_t to) {
 ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int fd,
                                    const sockaddr* peer, int /*peer_len*/)
     : worker_(worker), listener_(listener),
+      slot_(worker->connection_limits(), listener->index),
       req_chunks_(worker->parse_limits().max_head_bytes),
       resp_chunks_(worker->parse_limits().max_head_bytes) {
   format_peer(peer, &client_label_, &client_ip_);
@@ -451,7 +431,7 @@ ClientConnection::Step ClientConnection::check_h2(bool* handed_over) {
     evtimer_del(timer_);
     Stream* s = client_;
     client_ = nullptr;
-    worker_->adopt_h2(listener_, s, std::move(tls_pin_));
+    worker_->adopt_h2(listener_, s, std::move(tls_pin_), std::move(slot_));
     *handed_over = true;
     return Step::Close;
   }
@@ -534,7 +514,9 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   }
   evtimer_del(timer_);
   method_.assign(head.method.data(), head.method.size());
-  target_.assign(head.target.data(), head.target.size());
+  // What is routed, forwarded and logged is the origin-form target: an absolute-form target
+  // is reduced to its path (its authority is head.host, routed on and sent as Host).
+  http1::origin_form(head, &target_);
   minor_version_ = head.minor_version;
   keep_alive_ = head.keep_alive;
   head_request_ = head.method == "HEAD";
@@ -570,7 +552,9 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   pool_ = listener_->pool;
   if (fw != nullptr) {
     bool proceed = false;
-    Step s = route(head, head_len, form, &proceed);
+    http1::RequestHead routed = head;
+    routed.target = target_;
+    Step s = route(routed, head_len, form, &proceed);
     if (!proceed) {
       return s;
     }
@@ -603,10 +587,7 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
     if (pool == nullptr) {
       route_ = "reject";
       worker_->stats().inc(Stat::RouteRejects);
-      worker_->stats().inc_error("CTX-0010");
-      return respond_local(502, {}, "application/json",
-                           "{\"error\":\"CTX-0010\",\"message\":\"no pool for this tenant\"}\n",
-                           head_len, "--");
+      return respond_reject(routing::Reject{routing::CtxCode::NoPool, p->context}, head_len, "--");
     }
     route_ = p->moved ? "proxy-moved" : (held_ ? "held-proxy" : "proxy");
     worker_->stats().inc(Stat::RouteProxies);
@@ -635,12 +616,18 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
   if (const auto* j = std::get_if<routing::Reject>(&d)) {
     route_ = "reject";
     worker_->stats().inc(Stat::RouteRejects);
-    worker_->stats().inc_error(j->code);
-    std::string& body = fw->body_scratch();
-    body.assign(j->body_json).append("\n");
-    return respond_local(j->status, {}, "application/json", body, head_len, "--");
+    return respond_reject(*j, head_len, "--");
   }
   return hold_request(head_len);
+}
+
+ClientConnection::Step ClientConnection::respond_reject(const routing::Reject& reject,
+                                                        size_t head_len,
+                                                        const char* termination) {
+  worker_->stats().inc_error(reject.code);
+  LocalAnswer a = worker_->forwarder()->render(reject);
+  return respond_local(a.status, a.extra_headers, "application/json", a.body, head_len,
+                       termination);
 }
 
 ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
@@ -657,11 +644,8 @@ ClientConnection::Step ClientConnection::hold_request(size_t head_len) {
   if (now >= hold_deadline_ms_ || !fw->hold().park(this, buffered)) {
     route_ = "hold-refused";
     worker_->stats().inc(Stat::HoldRefused);
-    worker_->stats().inc_error("CTX-0021");
-    return respond_local(503, "Retry-After: 1\r\n", "application/json",
-                         "{\"error\":\"CTX-0021\",\"message\":\"tenant is being migrated; "
-                         "retry shortly\"}\n",
-                         head_len, "H-");
+    return respond_reject(routing::Reject{routing::CtxCode::HoldRefused, context_id_}, head_len,
+                          "H-");
   }
   // The head stays in the client input; reading stops until the schema is enabled.
   phase_ = Phase::Held;
@@ -719,8 +703,10 @@ ClientConnection::Step ClientConnection::respond_local(int status, std::string_v
   if (total <= sizeof(buf)) {
     char* p = buf;
     for (std::string_view piece : pieces) {
-      std::memcpy(p, piece.data(), piece.size());
-      p += piece.size();
+      if (!piece.empty()) {  // an empty view may hold nullptr: memcpy(p, nullptr, 0) is UB
+        std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+      }
     }
     evbuffer_add(out, buf, total);
   } else {
@@ -749,8 +735,9 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
                                            const std::string& fallback_host) {
   std::string& out = up_head_;
   out.clear();
-  out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  out.append(head.method).append(" ").append(target_).append(" HTTP/1.1\r\n");
   const http1::ConnectionListed listed(head.headers, head.num_headers);
+  const bool drop_underscores = !worker_->limits().underscores_in_headers;
   bool has_host = false;
   std::string_view xff;
   std::string xff_joined;
@@ -758,6 +745,12 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
   for (size_t i = 0; i < head.num_headers; ++i) {
     const http1::Header& h = head.headers[i];
     if (!listed.forwards(h.name)) {
+      continue;
+    }
+    if (drop_underscores && h.name.find('_') != std::string_view::npos) {
+      // CGI-style back ends read X_Forwarded_For as X-Forwarded-For: a client could pass one
+      // for the other (nginx's underscores_in_headers off does the same).
+      worker_->stats().inc(Stat::UnderscoreFieldsDropped);
       continue;
     }
     if (http1::iequals(h.name, "expect") && expect_continue_) {
@@ -780,11 +773,19 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
     }
     if (http1::iequals(h.name, "host")) {
       has_host = true;
+      if (head.absolute_form) {
+        // RFC 9112 3.2.2: a proxy forwarding an absolute-form request sends the target's
+        // authority as Host, never the Host it received (which may name another tenant).
+        out.append("Host: ").append(head.host).append("\r\n");
+        continue;
+      }
     }
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
-  if (!has_host) {
-    out.append("Host: ").append(fallback_host).append("\r\n");
+  if (!has_host) {  // HTTP/1.0 may omit it: the target's authority, else the member
+    out.append("Host: ")
+        .append(head.absolute_form ? head.host : std::string_view(fallback_host))
+        .append("\r\n");
   }
   out.append("X-Forwarded-For: ");
   if (!xff.empty()) {
@@ -983,8 +984,7 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     if (r.status == http1::ParseStatus::Complete) {
       if (req_chunks_.done()) {
         evbuffer_add(out, "0\r\n", 3);
-        std::string_view trailer = req_chunks_.trailer();
-        evbuffer_add(out, trailer.data(), trailer.size());
+        add_trailer(out, req_chunks_.trailer(), !lim.underscores_in_headers);
         evbuffer_add(out, "\r\n", 2);
         req_done_ = true;
       } else {
@@ -1024,6 +1024,21 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     pause_client_reads();
   }
   return Step::Keep;
+}
+
+size_t ClientConnection::add_trailer(evbuffer* out, std::string_view trailer,
+                                     bool drop_underscores) {
+  if (trailer.empty()) {
+    return 0;
+  }
+  std::string& kept = worker_->head_scratch();
+  kept.clear();
+  size_t dropped = http1::append_allowed_trailer(trailer, drop_underscores, &kept);
+  if (dropped > 0) {
+    worker_->stats().inc(Stat::TrailerFieldsDropped, dropped);
+  }
+  evbuffer_add(out, kept.data(), kept.size());
+  return kept.size();
 }
 
 void ClientConnection::pause_client_reads() {
@@ -1290,10 +1305,8 @@ ClientConnection::Step ClientConnection::forward_response_body() {
       if (resp_chunks_.done()) {
         if (chunk_to_client_) {
           evbuffer_add(out, "0\r\n", 3);
-          std::string_view trailer = resp_chunks_.trailer();
-          evbuffer_add(out, trailer.data(), trailer.size());
+          bytes_out_ += 5 + add_trailer(out, resp_chunks_.trailer(), false);
           evbuffer_add(out, "\r\n", 2);
-          bytes_out_ += 5 + trailer.size();
         }
         evbuffer_drain(in, r.consumed);
         return response_done();

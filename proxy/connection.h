@@ -26,7 +26,9 @@
 #include <memory>
 #include <string>
 
+#include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
+#include "routing/decide.h"
 
 
 struct event;
@@ -111,6 +113,8 @@ class ClientConnection {
   Step route(const http1::RequestHead& head, size_t head_len, std::string_view form,
              bool* proceed);
   Step hold_request(size_t head_len);
+  // Answers |reject| locally (counted per code, rendered in the deployment's envelope).
+  Step respond_reject(const routing::Reject& reject, size_t head_len, const char* termination);
   // A response made by the proxy itself (error, redirect, routing error); drains |head_len|
   // bytes of request head. Keeps the connection when |may_keep| and the request has no body;
   // otherwise answers with Connection: close and closes after it.
@@ -149,6 +153,9 @@ class ClientConnection {
   void log_exchange();
   void set_termination(const char* code);
   void arm_timer(uint64_t ms);
+  // Adds the trailer fields of |trailer| (ChunkedDecoder::trailer()) that may be forwarded
+  // (http1::append_allowed_trailer; the others are counted); returns the bytes added.
+  size_t add_trailer(evbuffer* out, std::string_view trailer, bool drop_underscores);
   void pause_client_reads();
   void resume_client_reads();
   bool request_in_progress() const;
@@ -158,6 +165,7 @@ class ClientConnection {
   Stream* client_ = nullptr;
   Stream* upstream_ = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
+  ConnectionSlot slot_;  // counted against the connection caps (not for internal ones)
   event* timer_ = nullptr;
   event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
   event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later

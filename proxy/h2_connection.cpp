@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -93,6 +94,10 @@ struct H2Connection::H2Stream final : public ResponseHeadSink {
   bool keep_alive = false;   // the internal connection keeps going after this response
   std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
   std::string response_trailer;  // as received after the last chunk
+  // Timeouts (H2Connection::check_timeouts).
+  uint64_t opened_ms = 0;         // monotonic: HEADERS began
+  bool headers_done = false;      // the request header block is complete
+  uint64_t stalled_since_ms = 0;  // response bytes wait for a window the client keeps shut
 
   // Back to a fresh stream's state, keeping the body buffer and string capacities (streams
   // are recycled by their session: one allocation less per request). The pair end is freed.
@@ -125,6 +130,9 @@ struct H2Connection::H2Stream final : public ResponseHeadSink {
     keep_alive = false;
     request_trailer.clear();
     response_trailer.clear();
+    opened_ms = 0;
+    headers_done = false;
+    stalled_since_ms = 0;
   }
 
   ~H2Stream() {
@@ -149,6 +157,9 @@ int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
   auto* c = static_cast<H2Connection*>(user);
   if (hd->type == NGHTTP2_HEADERS) {
     c->continuation_count_ = 0;
+    if (!c->headers_stream_id_ok(hd->stream_id)) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;  // GOAWAY PROTOCOL_ERROR already submitted
+    }
   } else if (hd->type == NGHTTP2_CONTINUATION && ++c->continuation_count_ > kMaxContinuations) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // CONTINUATION flood: end the session
   }
@@ -171,9 +182,12 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
   }
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
-  if (st->pipe != nullptr) {
-    // Request trailers: HTTP/1.1 can carry them only after the last chunk.
-    if (st->chunked_request && !h2::is_connection_specific(n)) {
+  if (st->headers_done) {
+    // Request trailers: HTTP/1.1 can carry them only after the last chunk. Fields that must
+    // not appear in a trailer section (framing, routing, ...) are dropped and counted.
+    if (!http1::allowed_in_trailer(n)) {
+      c->worker()->stats().inc(Stat::TrailerFieldsDropped);
+    } else if (st->chunked_request) {
       st->request_trailer.append(n).append(": ").append(v).append("\r\n");
     }
     return 0;
@@ -216,12 +230,16 @@ int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*
 int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<H2Connection*>(user);
   switch (frame->hd.type) {
+  case NGHTTP2_SETTINGS:
+    c->settings_received_ = true;
+    return 0;
   case NGHTTP2_HEADERS: {
     H2Stream* st = stream_of(session, frame->hd.stream_id);
     if (st == nullptr) {
       return 0;
     }
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      st->headers_done = true;
       st->request_done = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
       if (!c->start_request(st)) {
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
@@ -258,6 +276,29 @@ int on_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t stream_id, con
   return 0;
 }
 
+int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* c = static_cast<H2Connection*>(user);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    c->remember_reset(frame->hd.stream_id);
+    return 0;
+  }
+  if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) {
+    return 0;
+  }
+  H2Stream* st = stream_of(session, frame->hd.stream_id);
+  if (st == nullptr) {
+    return 0;
+  }
+  st->stalled_since_ms = 0;  // the response moved
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->request_done) {
+    // The response is complete and the client is still sending (a request body the upstream
+    // did not wait for, a body that timed out, a CONNECT): RFC 9113 8.1 lets the server end
+    // the stream with RST_STREAM NO_ERROR so that the stream does not stay half-open.
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
 int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t, void* user) {
   auto* c = static_cast<H2Connection*>(user);
   H2Stream* st = stream_of(session, stream_id);
@@ -289,8 +330,8 @@ bool submit_response_trailer(nghttp2_session* session, H2Stream* st) {
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
       value.remove_suffix(1);
     }
-    if (h2::is_connection_specific(name)) {
-      continue;
+    if (!http1::allowed_in_trailer(name)) {
+      continue;  // the internal connection dropped (and counted) these already
     }
     parts.push_back(lower(name));
     parts.emplace_back(value);
@@ -344,8 +385,9 @@ ssize_t read_response_body(nghttp2_session* session, int32_t, uint8_t* buf, size
 // -----------------------------------------------------------------------------------------------
 
 H2Connection::H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
-                           std::shared_ptr<const TlsContexts> tls_pin)
-    : worker_(worker), listener_(listener), client_(client), tls_pin_(std::move(tls_pin)) {
+                           std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot)
+    : worker_(worker), listener_(listener), client_(client), tls_pin_(std::move(tls_pin)),
+      slot_(std::move(slot)) {
   socklen_t len = sizeof(peer_);
   if (getpeername(client_->fd(), reinterpret_cast<sockaddr*>(&peer_), &len) == 0) {
     peer_len_ = static_cast<int>(len);
@@ -387,8 +429,8 @@ std::unique_ptr<H2Connection::H2Stream> H2Connection::new_stream() {
 
 void H2Connection::adopt_stream(std::unique_ptr<H2Stream> st) {
   int32_t id = st->id;
+  st->opened_ms = monotonic_ms();
   streams_[id] = std::move(st);
-  evtimer_del(timer_);
 }
 
 H2Connection::Step H2Connection::start() {
@@ -400,6 +442,7 @@ H2Connection::Step H2Connection::start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -424,7 +467,8 @@ H2Connection::Step H2Connection::start() {
   client_->set_callbacks(client_read_cb, client_write_cb, client_event_cb, this);
   client_->set_write_low_water(kOutputCap / 2);
   client_->enable(EV_READ | EV_WRITE);
-  arm_idle_timer();
+  // Until the client's SETTINGS arrive the connection is still "reading its head".
+  set_timer(TimerMode::Preface);
   event_active(resume_ev_, EV_READ, 1);  // bytes already in the input (preface onwards)
   return Step::Keep;
 }
@@ -439,9 +483,79 @@ H2Connection::Step H2Connection::on_drain() {
   return after_event();
 }
 
-void H2Connection::arm_idle_timer() {
-  timeval tv = ms_to_tv(static_cast<uint64_t>(worker_->limits().client_idle_timeout.count()));
+void H2Connection::set_timer(TimerMode mode) {
+  timer_mode_ = mode;
+  const conf::Limits& lim = worker_->limits();
+  uint64_t ms = 0;
+  switch (mode) {
+  case TimerMode::Preface:
+    ms = static_cast<uint64_t>(lim.client_header_timeout.count());
+    break;
+  case TimerMode::Idle:
+    ms = static_cast<uint64_t>(lim.client_idle_timeout.count());
+    break;
+  case TimerMode::Streams:
+    ms = sweep_interval_ms(lim);
+    break;
+  case TimerMode::Linger:
+    ms = kLingerMs;
+    break;
+  }
+  timeval tv = ms_to_tv(ms);
   evtimer_add(timer_, &tv);
+}
+
+uint64_t H2Connection::sweep_interval_ms(const conf::Limits& lim) {
+  // A stream's timeouts are checked every quarter of the shortest one, so each fires between
+  // 1x and 1.25x its configured value, and a connection with open streams wakes up rarely.
+  uint64_t shortest = static_cast<uint64_t>(
+      std::min(lim.client_header_timeout.count(), lim.send_timeout.count()));
+  return std::clamp<uint64_t>(shortest / 4, 10, 5000);
+}
+
+H2Connection::Step H2Connection::check_timeouts() {
+  const conf::Limits& lim = worker_->limits();
+  const uint64_t now = monotonic_ms();
+  const uint64_t header_ms = static_cast<uint64_t>(lim.client_header_timeout.count());
+  const uint64_t send_ms = static_cast<uint64_t>(lim.send_timeout.count());
+  const bool conn_window_shut = nghttp2_session_get_remote_window_size(session_) <= 0;
+  for (auto& [id, st] : streams_) {
+    if (!st->headers_done) {
+      if (now - st->opened_ms < header_ms) {
+        continue;
+      }
+      // A header block (HEADERS without END_HEADERS and no CONTINUATION, or a HEADERS frame
+      // cut short) blocks the whole connection: no other frame may come before its end. As
+      // for an HTTP/1.1 head, client_header_timeout ends it, here with GOAWAY.
+      SY_LOG(Debug, "h2: stream %d: request header block not complete after %" PRIu64 " ms",
+             id, now - st->opened_ms);
+      worker_->stats().inc(Stat::ClientTimeouts);
+      log_stream(st.get(), 0, 0, "cR");
+      nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+      failed_ = true;
+      return Step::Keep;
+    }
+    // Response bytes are waiting and the client keeps its window shut (initial window 0, or
+    // never a WINDOW_UPDATE): the HTTP/1.1 send_timeout, per stream. A stream whose bytes
+    // wait only for the socket is the connection's send timeout (the client Stream's).
+    bool waiting = st->head_done && evbuffer_get_length(st->body) > 0 &&
+                   (conn_window_shut ||
+                    nghttp2_session_get_stream_remote_window_size(session_, id) <= 0);
+    if (!waiting) {
+      st->stalled_since_ms = 0;
+      continue;
+    }
+    if (st->stalled_since_ms == 0) {
+      st->stalled_since_ms = now;
+    } else if (now - st->stalled_since_ms >= send_ms) {
+      SY_LOG(Debug, "h2: stream %d: client window shut for %" PRIu64 " ms: RST_STREAM", id,
+             now - st->stalled_since_ms);
+      worker_->stats().inc(Stat::ClientTimeouts);
+      st->stalled_since_ms = 0;
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
+  }
+  return Step::Keep;
 }
 
 // --- trampolines: the only code that destroys an H2Connection ---------------------------------
@@ -485,15 +599,25 @@ void H2Connection::client_event_cb(Stream*, short, void* arg) {
 
 void H2Connection::timer_cb(int, short, void* arg) {
   auto* c = static_cast<H2Connection*>(arg);
-  if (c->lingering_) {
+  switch (c->timer_mode_) {
+  case TimerMode::Linger:
     finish(c, Step::Close);
     return;
-  }
-  if (!c->streams_.empty()) {
-    finish(c, Step::Keep);
+  case TimerMode::Preface:
+    // The client sent the preface (or ALPN chose h2) but no SETTINGS: like a silent
+    // HTTP/1.1 client, closed at client_header_timeout.
+    c->worker_->stats().inc(Stat::ClientTimeouts);
+    finish(c, Step::Close);
     return;
+  case TimerMode::Streams:
+    c->set_timer(TimerMode::Streams);  // periodic while streams are open
+    finish(c, c->check_timeouts());
+    return;
+  case TimerMode::Idle:
+    break;
   }
   // Idle: say goodbye properly, then close once the GOAWAY is out.
+  c->worker_->stats().inc(Stat::ClientTimeouts);
   c->draining_ = true;
   nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(c->session_), NGHTTP2_NO_ERROR,
@@ -596,13 +720,109 @@ H2Connection::Step H2Connection::after_event() {
     // reset burst) would send a reset that can destroy the GOAWAY before the client reads it.
     lingering_ = true;
     client_->shutdown_write();
-    timeval tv = ms_to_tv(kLingerMs);
-    evtimer_add(timer_, &tv);
+    set_timer(TimerMode::Linger);
     return Step::Keep;
-  } else if (streams_.empty() && !evtimer_pending(timer_, nullptr)) {
-    arm_idle_timer();
+  }
+  // The one timer follows the connection's state: idle timeout without streams, periodic
+  // stream checks with them (check_timeouts), the preface's header timeout until SETTINGS.
+  if (timer_mode_ != TimerMode::Preface || settings_received_) {
+    TimerMode want = streams_.empty() ? TimerMode::Idle : TimerMode::Streams;
+    if (timer_mode_ != want) {
+      set_timer(want);
+    }
   }
   return Step::Keep;
+}
+
+bool H2Connection::headers_stream_id_ok(int32_t id) {
+  if (id > max_headers_stream_id_) {
+    max_headers_stream_id_ = id;  // a new stream (nghttp2 checks parity and the rest)
+    return true;
+  }
+  // RFC 9113 5.1.1: a new stream's id must be above every id the client used before; a
+  // HEADERS frame on a lower one is a connection error PROTOCOL_ERROR. nghttp2 ignores it
+  // instead (it cannot tell a new stream from trailers racing a RST_STREAM it sent), so it is
+  // checked here: trailers of an open stream, and trailers of a stream this side reset
+  // recently (the client may not have seen the reset yet) are the legitimate cases. After a
+  // GOAWAY nghttp2 ignores streams on its own.
+  if (nghttp2_session_find_stream(session_, id) != nullptr || draining_) {
+    return true;
+  }
+  for (int32_t reset : recent_resets_) {
+    if (reset == id) {
+      return true;
+    }
+  }
+  SY_LOG(Debug, "h2: HEADERS on stream %d after stream %d: GOAWAY PROTOCOL_ERROR", id,
+         max_headers_stream_id_);
+  nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+  failed_ = true;
+  return false;
+}
+
+void H2Connection::remember_reset(int32_t id) {
+  recent_resets_[next_reset_slot_] = id;
+  next_reset_slot_ = (next_reset_slot_ + 1) % recent_resets_.size();
+}
+
+void H2Connection::answer_locally(H2Stream* st, int status, const char* why) {
+  std::string text = status == 501 ? std::string("CONNECT is not supported\n")
+                                   : std::string("bad request: ") + why + "\n";
+  evbuffer_add(st->body, text.data(), text.size());
+  st->head_done = true;
+  st->body_kind = http1::BodyKind::Length;
+  st->remaining = 0;
+  st->body_done = true;
+  char code[3] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10)};
+  std::string length = std::to_string(text.size());
+  static constexpr char kType[] = "text/plain; charset=utf-8";
+  nghttp2_nv nv[] = {
+      {reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
+       reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<uint8_t*>(const_cast<char*>("content-type")),
+       reinterpret_cast<uint8_t*>(const_cast<char*>(kType)), 12, sizeof(kType) - 1,
+       NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<uint8_t*>(const_cast<char*>("content-length")),
+       reinterpret_cast<uint8_t*>(length.data()), 14, length.size(), NGHTTP2_NV_FLAG_NONE},
+  };
+  nghttp2_data_provider provider;
+  provider.source.ptr = st;
+  provider.read_callback = read_response_body;
+  nghttp2_submit_response(session_, st->id, nv, 3, &provider);
+  WorkerStats& stats = worker_->stats();
+  stats.inc(Stat::Requests);
+  if (status == 400) {
+    stats.inc(Stat::BadRequests);
+  }
+  count_status(stats, status);
+  log_stream(st, status, text.size(), "PR");
+}
+
+void H2Connection::log_stream(const H2Stream* st, int status, uint64_t bytes_out,
+                              const char* termination) {
+  AccessLogBuffer& log = worker_->access_log();
+  if (!log.enabled()) {
+    return;
+  }
+  if (client_label_.empty()) {
+    std::string ip;
+    format_peer(reinterpret_cast<const sockaddr*>(&peer_), &client_label_, &ip);
+  }
+  AccessRecord r;
+  r.client = client_label_;
+  r.listener = listener_->conf->name;
+  r.method = st->req.method;
+  r.target = st->req.path;
+  r.h2 = true;
+  r.tls = listener_->conf->tls.enabled;
+  r.status = status;
+  r.bytes_in = st->header_bytes;
+  r.bytes_out = bytes_out;
+  r.duration_ms = static_cast<double>(monotonic_ms() - st->opened_ms);
+  r.termination[0] = termination[0];
+  r.termination[1] = termination[1];
+  log.append(r);
 }
 
 bool H2Connection::on_reset_from_client() {
@@ -638,8 +858,9 @@ void H2Connection::stream_closed(H2Stream* st) {
 
 bool H2Connection::start_request(H2Stream* st) {
   const h2::Request& r = st->req;
-  if (r.method.empty() || r.path.empty()) {
-    return false;  // CONNECT (no :path) and the like: not proxied
+  if (h2::Refusal no = h2::check_request(r); no.status != 0) {
+    answer_locally(st, no.status, no.why);
+    return true;
   }
   st->head_request = r.method == "HEAD";
   // Chunked when the length is unknown, or when trailer fields are announced: HTTP/1.1 can

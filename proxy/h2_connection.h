@@ -22,6 +22,16 @@
 // provider from a per-stream buffer, and the pair is not read while that buffer holds
 // more than kBodyCap (64 KiB) — which in turn stops the ClientConnection reading the upstream.
 //
+// Timeouts (the HTTP/1.1 client timeouts, per connection and per stream): until the client's
+// SETTINGS arrive, client_header_timeout; with no stream open, client_idle_timeout (then
+// GOAWAY); with streams open, a periodic check (check_timeouts): a request header block not
+// complete within client_header_timeout ends the connection (GOAWAY: nothing else may be sent
+// before its end), and a stream whose response waits for a window the client keeps shut gets
+// RST_STREAM(CANCEL) after send_timeout. Request bodies are timed by the internal connection
+// (client_body_timeout: 408), and a stream whose response is complete while the client is
+// still sending is ended with RST_STREAM(NO_ERROR) (RFC 9113 8.1). A client that does not
+// read the socket meets the client Stream's send timeout.
+//
 // Protection: SETTINGS_MAX_CONCURRENT_STREAMS (100), a header list size limit
 // (limits.max_header_bytes, enforced per stream), at most kMaxContinuations CONTINUATION frames
 // per header block, nghttp2's caps on queued SETTINGS/PING ACKs (max_outbound_ack) and on
@@ -36,12 +46,15 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "conf/config.h"
+#include "proxy/connection_limits.h"
 #include "proxy/h2_convert.h"
 #include "proxy/http1_parser.h"
 #include "proxy/response_head_sink.h"
@@ -64,7 +77,7 @@ class H2Connection {
   // Takes ownership of |client| (connected, TLS done when TLS) and |tls_pin|. Its bytes not
   // yet consumed (the preface onwards) are processed from the loop soon after start().
   H2Connection(Worker* worker, WorkerListener* listener, Stream* client,
-               std::shared_ptr<const TlsContexts> tls_pin);
+               std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot);
   ~H2Connection();  // frees every stream (its pair end: the internal side sees EOF) and the session
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -110,7 +123,12 @@ class H2Connection {
   bool take_response_head(H2Stream* st, int status, const HeadField* fields, size_t num_fields,
                           ResponseHeadSink::Body body, uint64_t content_length,
                           bool keep_alive);
+  // A HEADERS frame for stream |id| begins: false (after submitting GOAWAY PROTOCOL_ERROR)
+  // when |id| is below a stream the client already opened and is no open stream's trailers.
+  bool headers_stream_id_ok(int32_t id);
+  void remember_reset(int32_t id);  // a RST_STREAM for |id| was sent
   int continuation_count_ = 0;  // CONTINUATION frames in the current header block
+  bool settings_received_ = false;  // the client's first SETTINGS frame arrived
   Worker* worker() const { return worker_; }
 
  private:
@@ -123,16 +141,35 @@ class H2Connection {
   void maybe_recycle_pipe(H2Stream* st);
   void drop_idle_pipe(Stream* pipe);
   void move_response_body(H2Stream* st);
-  void arm_idle_timer();
+  // A request the proxy answers itself (h2::check_request): |status| with a short text body,
+  // counted and logged like an HTTP/1.1 local answer.
+  void answer_locally(H2Stream* st, int status, const char* why);
+  // One access-log line for a stream that never reached an internal connection.
+  void log_stream(const H2Stream* st, int status, uint64_t bytes_out, const char* termination);
+
+  // What timer_ is counting down (one timer per connection); after_event() moves it:
+  //
+  //   Preface ──first SETTINGS──▶ Idle ◀────last stream closed──── Streams
+  //      │                         │ └──────HEADERS begins──────▶    │
+  //      │ client_header_timeout   │ client_idle_timeout             │ every sweep_interval_ms:
+  //      ▼                         ▼                                 ▼ check_timeouts()
+  //    close                    GOAWAY
+  //   (any) ──session done, last frame out──▶ Linger ──client's FIN or 2 s──▶ close
+  enum class TimerMode { Preface, Idle, Streams, Linger };
+  void set_timer(TimerMode mode);  // (re)arms timer_ for |mode|
+  static uint64_t sweep_interval_ms(const conf::Limits& limits);
+  Step check_timeouts();  // the per-stream timeouts (TimerMode::Streams)
 
   Worker* worker_;
   WorkerListener* listener_;
   Stream* client_;
   std::shared_ptr<const TlsContexts> tls_pin_;
+  ConnectionSlot slot_;  // the client connection's place in ConnectionLimits
   sockaddr_storage peer_{};
   int peer_len_ = 0;
   nghttp2_session* session_ = nullptr;
-  event* timer_ = nullptr;      // idle timeout (no stream open)
+  event* timer_ = nullptr;      // see TimerMode
+  TimerMode timer_mode_ = TimerMode::Preface;
   event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
   event* send_ev_ = nullptr;    // activated by hand: send what a handed-over head submitted
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
@@ -140,6 +177,10 @@ class H2Connection {
   std::vector<std::unique_ptr<H2Stream>> spare_streams_;  // reset, for the next streams
   std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
   std::string scratch_;          // request head being built
+  std::string client_label_;     // "ip:port" for the access log, made on first use
+  int32_t max_headers_stream_id_ = 0;       // highest stream id a HEADERS frame opened
+  std::array<int32_t, 128> recent_resets_{};  // ids this side reset lately (ring)
+  size_t next_reset_slot_ = 0;
   uint64_t reset_window_start_ms_ = 0;
   int resets_in_window_ = 0;
   bool draining_ = false;

@@ -19,6 +19,27 @@ bool is_connection_specific(std::string_view name) {
          http1::iequals(name, "upgrade") || http1::iequals(name, "te");
 }
 
+Refusal check_request(const Request& req) {
+  if (req.method == "CONNECT") {
+    return {501, "connect-not-supported"};
+  }
+  if (!http1::iequals(req.scheme, "http") && !http1::iequals(req.scheme, "https")) {
+    return {400, "bad-scheme"};
+  }
+  if (req.path.empty() || (req.path[0] != '/' && !(req.path == "*" && req.method == "OPTIONS"))) {
+    return {400, "bad-path"};
+  }
+  if (req.authority.find('@') != std::string::npos) {
+    return {400, "userinfo-in-authority"};
+  }
+  for (const Field& f : req.fields) {
+    if (f.name == "host" && !req.authority.empty() && !http1::iequals(f.value, req.authority)) {
+      return {400, "host-differs-from-authority"};
+    }
+  }
+  return {};
+}
+
 void build_h1_request(const Request& req, bool chunked_body, std::string* out) {
   out->append(req.method).append(" ").append(req.path).append(" HTTP/1.1\r\n");
   if (!req.authority.empty()) {

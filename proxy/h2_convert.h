@@ -36,6 +36,21 @@ struct Request {
   bool announces_trailer = false;  // a "trailer" field: trailer fields will follow the body
 };
 
+// Why a complete HTTP/2 request head is answered by the proxy itself instead of being
+// proxied: |status| 0 = proxy it; else the status to answer with and a short stable reason.
+struct Refusal {
+  int status = 0;
+  const char* why = "";
+};
+
+// Checks what nghttp2 leaves to the application (RFC 9113 8.3.1, 8.5; nghttp2 itself checks
+// pseudo-header presence, order and syntax): CONNECT is not supported (501, as over HTTP/1.1);
+// :scheme must be http or https and :path origin-form ("*" only for OPTIONS), so that no
+// absolute URI reaches the HTTP/1.1 side; :authority must carry no userinfo; and a host field
+// that names another authority than :authority makes the request malformed (the proxy routes
+// on one name, so the two must agree). Each failure is a 400 except CONNECT.
+Refusal check_request(const Request& req);
+
 // Appends the HTTP/1.1 request head of |req| (request line, Host from :authority, fields
 // without connection-specific ones, cookie crumbs joined with "; " (RFC 9113 8.2.3), and
 // "Transfer-Encoding: chunked" instead of any content-length when |chunked_body|) and the

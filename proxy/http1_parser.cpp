@@ -118,12 +118,10 @@ Scan parse_version(const char* buf, size_t len, size_t* pos, int* minor, ParseEr
     return fail(major > '1' && bad == ParseError::BadVersion ? ParseError::UnsupportedVersion
                                                              : bad);
   }
-  if (min > '1') {
-    // HTTP/1.2+ would be answered as 1.1 per RFC 9110 2.5, but no such version exists and a
-    // backend may disagree on it; reject.
-    return fail(bad);
-  }
-  *minor = min - '0';
+  // HTTP/1.2 and later minor versions are handled as 1.1, the highest we speak (RFC 9110 2.5:
+  // a recipient of a higher minor version treats the message as if it were the highest minor
+  // version it conforms to). The message is forwarded as 1.1.
+  *minor = min > '1' ? 1 : min - '0';
   *pos = p;
   return kOk;
 }
@@ -376,7 +374,16 @@ bool valid_host(std::string_view host) {
   return true;
 }
 
-Scan check_target(std::string_view method, std::string_view target) {
+// Checks the form of |out->target| (RFC 9112 3.2) and, for absolute-form, splits it into
+// authority (-> out->host) and path. Only "http" and "https" are accepted as schemes, and the
+// authority must be a plain host[:port]: userinfo ("user@host") is how a target can name one
+// host to a proxy and another to whoever reads it after, so it is refused, as HAProxy does.
+Scan check_target(RequestHead* out) {
+  std::string_view method = out->method;
+  std::string_view target = out->target;
+  if (target.empty()) {
+    return fail(ParseError::BadTarget);  // "GET #frag HTTP/1.1"
+  }
   if (target[0] == '/') {
     return kOk;  // origin-form
   }
@@ -386,7 +393,7 @@ Scan check_target(std::string_view method, std::string_view target) {
   if (method == "CONNECT") {
     return kOk;  // authority-form; the connection answers 501 to CONNECT anyway
   }
-  // absolute-form: scheme "://" ...
+  // absolute-form: scheme "://" authority [path-abempty] ["?" query]
   size_t colon = target.find("://");
   if (colon == std::string_view::npos || colon == 0) {
     return fail(ParseError::BadTarget);
@@ -399,6 +406,25 @@ Scan check_target(std::string_view method, std::string_view target) {
       return fail(ParseError::BadTarget);
     }
   }
+  std::string_view scheme = target.substr(0, colon);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) {
+    return fail(ParseError::BadScheme);
+  }
+  std::string_view rest = target.substr(colon + 3);
+  size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.find('@') != std::string_view::npos) {
+    return fail(ParseError::UserinfoInTarget);
+  }
+  if (authority.empty()) {
+    return fail(ParseError::EmptyAuthority);
+  }
+  if (!valid_host(authority)) {
+    return fail(ParseError::BadTarget);
+  }
+  out->absolute_form = true;
+  out->host = authority;
+  out->path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
   return kOk;
 }
 
@@ -412,6 +438,9 @@ const char* to_string(ParseError error) {
   case ParseError::BadRequestLine: return "bad-request-line";
   case ParseError::BadMethod: return "bad-method";
   case ParseError::BadTarget: return "bad-target";
+  case ParseError::BadScheme: return "bad-scheme";
+  case ParseError::UserinfoInTarget: return "userinfo-in-target";
+  case ParseError::EmptyAuthority: return "empty-authority";
   case ParseError::BadVersion: return "bad-version";
   case ParseError::UnsupportedVersion: return "unsupported-version";
   case ParseError::UriTooLong: return "uri-too-long";
@@ -462,6 +491,9 @@ ParseResult parse_request(const char* buf, size_t len, const Limits& limits, Req
   };
   out->error = ParseError::None;
   out->num_headers = 0;
+  out->absolute_form = false;
+  out->path = std::string_view();
+  out->host = std::string_view();
 
   // method SP
   size_t p = 0;
@@ -504,6 +536,9 @@ ParseResult parse_request(const char* buf, size_t len, const Limits& limits, Req
     return error(ParseError::BadRequestLine);
   }
   out->target = std::string_view(buf + target_start, p - target_start);
+  if (size_t hash = out->target.find('#'); hash != std::string_view::npos) {
+    out->target = out->target.substr(0, hash);  // a fragment is not part of a request-target
+  }
   ++p;
 
   Scan s = parse_version(buf, len, &p, &out->minor_version, ParseError::BadVersion);
@@ -516,7 +551,7 @@ ParseResult parse_request(const char* buf, size_t len, const Limits& limits, Req
   if (s.status == ParseStatus::Error) {
     return error(s.error == ParseError::BadRequestLine ? ParseError::BadVersion : s.error);
   }
-  if (Scan t = check_target(out->method, out->target); t.status == ParseStatus::Error) {
+  if (Scan t = check_target(out); t.status == ParseStatus::Error) {
     return error(t.error);
   }
 
@@ -560,10 +595,26 @@ ParseResult parse_request(const char* buf, size_t len, const Limits& limits, Req
   if (f.host_fields > 1 || (f.host_fields == 1 && !valid_host(f.host))) {
     return error(ParseError::MissingHost);
   }
-  out->host = f.host_fields == 1 ? f.host : std::string_view();
+  if (!out->absolute_form) {
+    out->host = f.host_fields == 1 ? f.host : std::string_view();
+  }
   out->keep_alive = out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
   out->expect_continue = out->minor_version == 1 && f.expect_continue;
   return finish(ParseStatus::Complete, p);
+}
+
+void origin_form(const RequestHead& head, std::string* out) {
+  if (!head.absolute_form) {
+    out->assign(head.target.data(), head.target.size());
+    return;
+  }
+  if (head.path.empty()) {
+    out->assign(head.method == "OPTIONS" ? "*" : "/");
+  } else if (head.path[0] == '?') {
+    out->assign("/").append(head.path.data(), head.path.size());
+  } else {
+    out->assign(head.path.data(), head.path.size());
+  }
 }
 
 ParseResult parse_response(const char* buf, size_t len, const Limits& limits, ResponseHead* out) {
@@ -695,6 +746,41 @@ bool is_hop_by_hop(std::string_view name) {
   case 17: return iequals(name, "transfer-encoding");
   default: return false;
   }
+}
+
+bool allowed_in_trailer(std::string_view name) {
+  static constexpr std::string_view kForbidden[] = {
+      "content-length", "transfer-encoding", "trailer", "te", "connection", "keep-alive",
+      "proxy-connection", "upgrade", "host", "cache-control", "expect", "max-forwards", "pragma",
+      "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
+      "if-range", "authorization", "proxy-authorization", "www-authenticate",
+      "proxy-authenticate", "cookie", "set-cookie", "age", "date", "expires", "location",
+      "retry-after", "vary", "warning", "content-encoding", "content-range", "content-type"};
+  for (std::string_view f : kForbidden) {
+    if (iequals(name, f)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores,
+                              std::string* out) {
+  size_t dropped = 0;
+  while (!trailer.empty()) {
+    size_t eol = trailer.find("\r\n");
+    size_t line_len = eol == std::string_view::npos ? trailer.size() : eol + 2;
+    std::string_view line = trailer.substr(0, line_len);
+    trailer.remove_prefix(line_len);
+    std::string_view name = line.substr(0, line.find(':'));
+    if (!allowed_in_trailer(name) ||
+        (drop_underscores && name.find('_') != std::string_view::npos)) {
+      ++dropped;
+      continue;
+    }
+    out->append(line.data(), line.size());
+  }
+  return dropped;
 }
 
 bool connection_lists(const Header* headers, size_t n, std::string_view name) {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "common/ascii.h"
@@ -30,6 +31,9 @@ enum class ParseError {
   BadRequestLine,        // 400 malformed request line
   BadMethod,             // 400 method is not a token
   BadTarget,             // 400 request target has forbidden bytes or a bad form
+  BadScheme,             // 400 absolute-form target whose scheme is not http or https
+  UserinfoInTarget,      // 400 absolute-form target with "user@" before the host
+  EmptyAuthority,        // 400 absolute-form target without a host ("http:///p")
   BadVersion,            // 400 (505 for HTTP/2+ on an HTTP/1 connection: status_for says 505)
   UnsupportedVersion,    // 505 "HTTP/2.0" etc. on the text protocol
   UriTooLong,            // 414 request target longer than Limits::max_uri_bytes
@@ -79,7 +83,15 @@ enum class BodyKind {
 
 struct RequestHead {
   std::string_view method;
+  // The request-target as received, without a "#fragment" (never part of a request-target;
+  // RFC 9112 3.2: it is dropped, not forwarded).
   std::string_view target;
+  // Absolute-form ("http://host:port/path?query", RFC 9112 3.2.2): the target's authority
+  // decides where the request goes (|host| is set to it; the Host field is ignored, as an
+  // origin server must) and |path| is what follows the authority: the path and query, which
+  // may be empty or start with '?' (origin_form() turns it into a request-target).
+  bool absolute_form = false;
+  std::string_view path;  // absolute-form only
   int minor_version = 1;  // HTTP/1.<minor_version>; 0 or 1
   Header* headers = nullptr;  // caller-provided array (input: capacity via max_headers)
   size_t num_headers = 0;     // output
@@ -88,7 +100,9 @@ struct RequestHead {
   uint64_t content_length = 0;     // valid when body == Length
   bool keep_alive = true;          // HTTP/1.1 default; "Connection: close" / 1.0 rules applied
   bool expect_continue = false;    // "Expect: 100-continue"
-  std::string_view host;           // the Host field value ("" if absent, only for HTTP/1.0)
+  // Where the request is for: the target's authority for an absolute-form target, else the
+  // Host field value ("" if absent, only for HTTP/1.0).
+  std::string_view host;
   ParseError error = ParseError::None;  // set when Error is returned
 };
 
@@ -115,6 +129,12 @@ struct ParseResult {
 // limits.max_head_bytes without a complete head the result is Error/HeadTooLarge, and a request
 // line longer than limits.max_uri_bytes allows gives Error/UriTooLong as soon as it is seen.
 ParseResult parse_request(const char* buf, size_t len, const Limits& limits, RequestHead* out);
+
+// Writes the origin-form request-target a proxy forwards for |head| into |out| (replacing its
+// contents): |head.target| itself for origin-form (and "*", authority-form); for absolute-form
+// its path and query, "/" when the path is empty, "*" for an OPTIONS without path and query
+// (RFC 9112 3.2.1 and 3.2.4).
+void origin_form(const RequestHead& head, std::string* out);
 
 // Parses a response (status line + headers). Same contract as parse_request().
 ParseResult parse_response(const char* buf, size_t len, const Limits& limits, ResponseHead* out);
@@ -153,6 +173,22 @@ class ConnectionListed {
   size_t n_;
   bool any_;
 };
+
+// False for the fields RFC 9110 6.5.1 keeps out of a trailer section because they must be
+// known before the content is processed: message framing (Content-Length, Transfer-Encoding,
+// Trailer and the other hop-by-hop fields), routing (Host), request modifiers (Cache-Control,
+// Expect, Max-Forwards, Pragma, Range, TE, If-*), authentication (Authorization, Cookie,
+// Set-Cookie, *-Authenticate), response control (Age, Date, Expires, Location, Retry-After,
+// Vary, Warning) and content format (Content-Encoding, Content-Range, Content-Type). A proxy
+// drops them: a recipient that merges trailers into the head would otherwise let a trailer
+// redefine framing or routing after the fact. Case-insensitive.
+bool allowed_in_trailer(std::string_view name);
+
+// Appends to |out| the field lines of |trailer| (ChunkedDecoder::trailer(): "Name: value"
+// lines each ending in CRLF) that allowed_in_trailer() accepts, and with |drop_underscores|
+// only those whose name has no '_'; returns how many lines were left out.
+size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores,
+                              std::string* out);
 
 using ::sy::iequals;  // common/ascii.h: inline, shared with routing/
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "admin/server.h"
 #include "proxy/access_log.h"
 #include "proxy/admin_setup.h"
+#include "proxy/connection_limits.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/sd_notify.h"
@@ -188,6 +190,9 @@ int main(int argc, char** argv) {
 
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
+  // A log file past RLIMIT_FSIZE gets EFBIG from write(2) (handled: lines are dropped and
+  // counted) instead of a signal that would kill the process.
+  signal(SIGXFSZ, SIG_IGN);
   // Every thread inherits this mask; only the main thread receives these signals (sigwait).
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -213,13 +218,38 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<proxy::AccessLogWriter> access_log;
   if (!config.access_log.path.empty()) {
-    auto w = proxy::AccessLogWriter::open(config.access_log.path);
+    auto w = proxy::AccessLogWriter::open(config.access_log.path,
+                                          config.access_log.max_queue_bytes);
     if (!w) {
       std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
       return 1;
     }
     access_log = std::move(*w);
   }
+
+  // Descriptors: the soft limit goes up to the hard one, and client connections get half of
+  // what is left after the reserve (the other half is for their upstream connections).
+  proxy::DescriptorBudget fds = proxy::raise_descriptor_limit(config, workers);
+  if (fds.limit != fds.soft_before) {
+    SY_LOG(Info, "open-file limit raised from %" PRIu64 " to %" PRIu64 " (the hard limit)",
+           fds.soft_before, fds.limit);
+  }
+  int max_connections = fds.automatic;
+  if (config.limits.max_connections > fds.automatic) {
+    SY_LOG(Warn, "limits.max_connections %d is more than the open-file limit %" PRIu64
+                 " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
+           config.limits.max_connections, fds.limit, fds.automatic);
+  } else if (config.limits.max_connections > 0) {
+    max_connections = config.limits.max_connections;
+  }
+  std::vector<int> listener_caps;
+  for (const auto& l : config.listeners) {
+    listener_caps.push_back(l.max_connections);
+  }
+  proxy::ConnectionLimits connection_limits(max_connections, listener_caps);
+  SY_LOG(Info, "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
+               "connection(s) at once (limits.max_connections)",
+         fds.limit, fds.reserved, max_connections);
 
   // Tenant routing: the first directory load happens before any worker serves.
   std::vector<std::unique_ptr<proxy::Worker>> pool;
@@ -255,12 +285,13 @@ int main(int argc, char** argv) {
   health.start();
 
   for (int i = 0; i < workers; ++i) {
-    std::vector<std::pair<const conf::Listener*, int>> fds;
+    std::vector<std::pair<const conf::Listener*, int>> listener_fds;
     for (const auto& b : *bound) {
-      fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
+      listener_fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
     }
-    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(), fds,
-                                                   routing_setup.get(), tls->get()));
+    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(),
+                                                   listener_fds, routing_setup.get(), tls->get(),
+                                                   &connection_limits));
   }
   for (auto& w : pool) {
     w->start();
@@ -275,10 +306,7 @@ int main(int argc, char** argv) {
   if (config.admin.enabled) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
-    if (config.database.enabled && config.database.profile == conf::Profile::Own) {
-      opts.dsns = proxy::make_dsns(config.database);
-      opts.connect_timeout = config.database.connect_timeout;
-    }
+    opts.stores = proxy::make_store_options(config);
     admin_server = std::make_unique<admin::AdminServer>(
         std::move(opts),
         proxy::make_admin_context(config, args.config, registry->get(), &pool,

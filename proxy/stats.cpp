@@ -29,18 +29,11 @@ const char* stat_name(Stat stat) {
   case Stat::RouteHolds: return "route_holds";
   case Stat::HoldRefused: return "hold_refused";
   case Stat::HeldNow: return "held_now";
+  case Stat::TrailerFieldsDropped: return "trailer_fields_dropped";
+  case Stat::UnderscoreFieldsDropped: return "underscore_fields_dropped";
   case Stat::kCount: break;
   }
   return "?";
-}
-
-int error_code_slot(std::string_view code) {
-  for (int i = 0; i + 1 < kErrorCodeCount; ++i) {
-    if (code == kErrorCodes[i]) {
-      return i;
-    }
-  }
-  return kErrorCodeCount - 1;
 }
 
 void count_status(WorkerStats& stats, int status) {

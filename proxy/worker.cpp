@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cinttypes>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,6 +19,7 @@
 #include "proxy/h2_connection.h"
 #include "proxy/listener.h"
 #include "proxy/stream.h"
+#include "proxy/upstream_pool.h"
 
 namespace sy::proxy {
 namespace {
@@ -46,17 +49,20 @@ void list_unlink(T*& head, T* n) {
   }
 }
 
+constexpr uint64_t kMinAcceptBackoffMs = 20;
+constexpr uint64_t kMaxAcceptBackoffMs = 1000;
+constexpr uint64_t kAcceptLogIntervalMs = 10000;
+
 void accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int peer_len, void* arg) {
   auto* l = static_cast<WorkerListener*>(arg);
+  l->backoff_ms = kMinAcceptBackoffMs;  // accepting works: the next pause starts short again
   l->worker->adopt(l, fd, peer, peer_len);
+  l->worker->after_accept(l);
 }
 
 void accept_error_cb(evconnlistener*, void* arg) {
   auto* l = static_cast<WorkerListener*>(arg);
-  int err = EVUTIL_SOCKET_ERROR();
-  // EMFILE/ENFILE/ENOBUFS: libevent retries on the next readiness; log, keep serving.
-  SY_LOG(Warn, "worker %d: accept on listener %s failed: %s", l->worker->id(),
-         l->conf->name.c_str(), evutil_socket_error_to_string(err));
+  l->worker->on_accept_error(l, EVUTIL_SOCKET_ERROR());
 }
 
 }  // namespace
@@ -64,8 +70,8 @@ void accept_error_cb(evconnlistener*, void* arg) {
 Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
                AccessLogWriter* log,
                const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-               const RoutingSetup* routing, const TlsStore* tls)
-    : id_(id), config_(config), access_log_(log), tls_view_(tls) {
+               const RoutingSetup* routing, const TlsStore* tls, ConnectionLimits* limits)
+    : id_(id), config_(config), access_log_(log), tls_view_(tls), connection_limits_(limits) {
   // The base is touched only by this worker's thread (other threads reach it through the
   // eventfd inbox), so it needs no lock; the changelist folds an add and a delete of the same
   // fd within one loop iteration into one epoll_ctl (or none).
@@ -91,7 +97,10 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
     auto wl = std::make_unique<WorkerListener>();
     wl->worker = this;
     wl->conf = lconf;
+    wl->index = static_cast<size_t>(lconf - config.listeners.data());
     wl->fd = fd;
+    wl->resume_timer = evtimer_new(base_, resume_accept_cb, wl.get());
+    wl->backoff_ms = kMinAcceptBackoffMs;
     for (size_t i = 0; i < registry.pools().size(); ++i) {
       if (registry.pools()[i]->conf->name == lconf->pool) {
         wl->pool = pools_[i].get();
@@ -100,7 +109,7 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
     listeners_.push_back(std::move(wl));
   }
   if (routing != nullptr) {
-    forwarder_ = std::make_unique<Forwarder>(routing);
+    forwarder_ = std::make_unique<Forwarder>(routing, id_);
   }
   headers_.resize(static_cast<size_t>(config.limits.max_headers) + 1);
   head_scratch_.reserve(4096);
@@ -122,6 +131,7 @@ Worker::~Worker() {
     } else if (l->fd >= 0) {
       ::close(l->fd);
     }
+    event_free(l->resume_timer);
   }
   pools_.clear();
   event_free(inbox_event_);
@@ -191,6 +201,9 @@ void Worker::on_snapshot() {
       destroy(conn);
     }
   }
+  // At once, not at the next flush: the heartbeat reports this snapshot as applied, and the
+  // sequencer's drain waits for that.
+  publish_inflight();
 }
 
 int64_t* Worker::inflight_counter(uint32_t schema_index) {
@@ -216,19 +229,23 @@ void Worker::flush_cb(int, short, void* arg) {
   w->access_log_.flush();
   if (w->forwarder_ != nullptr) {
     w->stats_.set(Stat::HeldNow, w->forwarder_->hold().size());
-    // The seq first, then the counts: both read on this thread in this callback, so every
-    // request decided with a snapshot older than |seq| is still counted below.
-    uint64_t seq = w->forwarder_->pinned_seq();
-    std::vector<std::pair<std::string, uint64_t>> now;
-    for (const auto& [schema, n] : w->inflight_) {
-      if (n > 0) {
-        now.emplace_back(schema, static_cast<uint64_t>(n));
-      }
-    }
-    std::lock_guard<std::mutex> lock(w->inflight_mu_);
-    w->inflight_published_.swap(now);
-    w->applied_seq_published_ = seq;
+    w->publish_inflight();
   }
+}
+
+void Worker::publish_inflight() {
+  // The seq first, then the counts: both read on this thread, so every request decided with a
+  // snapshot older than |seq| is still counted below.
+  uint64_t seq = forwarder_->pinned_seq();
+  std::vector<std::pair<std::string, uint64_t>> now;
+  for (const auto& [schema, n] : inflight_) {
+    if (n > 0) {
+      now.emplace_back(schema, static_cast<uint64_t>(n));
+    }
+  }
+  std::lock_guard<std::mutex> lock(inflight_mu_);
+  inflight_published_.swap(now);
+  applied_seq_published_ = seq;
 }
 
 std::vector<std::pair<std::string, uint64_t>> Worker::inflight_copy(uint64_t* applied_seq) const {
@@ -263,7 +280,10 @@ void Worker::drain_now() {
     evconnlistener_free(l->lev);
     l->lev = nullptr;
     l->fd = -1;
+    evtimer_del(l->resume_timer);
+    l->paused = false;
   }
+  paused_listeners_ = 0;
   for (auto& p : pools_) {
     p->close_idle();
   }
@@ -342,7 +362,89 @@ void Worker::destroy(ClientConnection* c) {
   list_unlink(conns_, c);
   --num_conns_;
   delete c;
+  resume_accepting();
   maybe_exit();
+}
+
+void Worker::after_accept(WorkerListener* l) {
+  if (connection_limits_ == nullptr || l->paused || l->lev == nullptr ||
+      connection_limits_->has_room(l->index)) {
+    return;
+  }
+  ++l->unlogged_full;
+  uint64_t now = monotonic_ms();
+  if (l->last_log_ms == 0 || now - l->last_log_ms >= kAcceptLogIntervalMs) {
+    int cap = connection_limits_->listener_cap(l->index);
+    SY_LOG(Warn, "worker %d: listener %s: at the connection cap (%d open; max %d, listener max "
+                 "%d) %" PRIu64 " time(s) in the last %" PRIu64 " s: new connections wait in "
+                 "the backlog",
+           id_, l->conf->name.c_str(), connection_limits_->total(),
+           connection_limits_->max_total(), cap, l->unlogged_full,
+           l->last_log_ms == 0 ? 0 : (now - l->last_log_ms) / 1000);
+    l->last_log_ms = now;
+    l->unlogged_full = 0;
+  }
+  pause_accepting(l);
+}
+
+void Worker::on_accept_error(WorkerListener* l, int err) {
+  ++l->unlogged_errors;
+  uint64_t now = monotonic_ms();
+  if (l->last_log_ms == 0 || now - l->last_log_ms >= kAcceptLogIntervalMs) {
+    SY_LOG(Warn, "worker %d: listener %s: accept failed %" PRIu64 " time(s) in the last %" PRIu64
+                 " s (last: %s); accepting pauses for up to %" PRIu64 " ms at a time",
+           id_, l->conf->name.c_str(), l->unlogged_errors,
+           l->last_log_ms == 0 ? 0 : (now - l->last_log_ms) / 1000,
+           evutil_socket_error_to_string(err), kMaxAcceptBackoffMs);
+    l->last_log_ms = now;
+    l->unlogged_errors = 0;
+  }
+  pause_accepting(l);
+}
+
+void Worker::pause_accepting(WorkerListener* l) {
+  if (l->lev == nullptr) {
+    return;  // draining: the listener is gone
+  }
+  if (!l->paused) {
+    evconnlistener_disable(l->lev);
+    l->paused = true;
+    ++paused_listeners_;
+  }
+  timeval tv = {static_cast<time_t>(l->backoff_ms / 1000),
+                static_cast<suseconds_t>((l->backoff_ms % 1000) * 1000)};
+  evtimer_add(l->resume_timer, &tv);
+  l->backoff_ms = std::min(l->backoff_ms * 2, kMaxAcceptBackoffMs);
+}
+
+void Worker::resume_accept_cb(int, short, void* arg) {
+  auto* l = static_cast<WorkerListener*>(arg);
+  Worker* w = l->worker;
+  if (!l->paused || l->lev == nullptr) {
+    return;
+  }
+  if (w->connection_limits_ != nullptr && !w->connection_limits_->has_room(l->index)) {
+    w->pause_accepting(l);  // still full: look again later
+    return;
+  }
+  l->paused = false;
+  --w->paused_listeners_;
+  evconnlistener_enable(l->lev);  // a failing accept pauses it again, with a longer backoff
+}
+
+void Worker::resume_accepting() {
+  if (paused_listeners_ == 0) {
+    return;
+  }
+  for (auto& l : listeners_) {
+    if (l->paused && l->lev != nullptr &&
+        (connection_limits_ == nullptr || connection_limits_->has_room(l->index))) {
+      evtimer_del(l->resume_timer);
+      l->paused = false;
+      --paused_listeners_;
+      evconnlistener_enable(l->lev);
+    }
+  }
 }
 
 void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer) {
@@ -353,8 +455,8 @@ void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sock
 }
 
 void Worker::adopt_h2(WorkerListener* listener, Stream* client,
-                      std::shared_ptr<const TlsContexts> tls_pin) {
-  auto* h = new H2Connection(this, listener, client, std::move(tls_pin));
+                      std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot) {
+  auto* h = new H2Connection(this, listener, client, std::move(tls_pin), std::move(slot));
   list_push_front(h2_conns_, h);
   ++num_h2_;
   if (h->start() == H2Connection::Step::Close) {
@@ -372,6 +474,7 @@ void Worker::destroy_h2(H2Connection* h) {
   list_unlink(h2_conns_, h);
   --num_h2_;
   delete h;
+  resume_accepting();
   maybe_exit();
 }
 

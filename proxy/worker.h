@@ -14,6 +14,7 @@
 
 #include "conf/config.h"
 #include "proxy/access_log.h"
+#include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
 #include "proxy/stats.h"
 #include "proxy/tls.h"
@@ -36,9 +37,18 @@ class Worker;
 struct WorkerListener {
   Worker* worker = nullptr;
   const conf::Listener* conf = nullptr;
+  size_t index = 0;            // in config.listeners (and ConnectionLimits)
   WorkerPool* pool = nullptr;  // where this listener's requests go
   int fd = -1;
   evconnlistener* lev = nullptr;
+  // Accepting paused (connection cap reached, or accept failed: out of descriptors): the
+  // listener is disabled and resume_timer looks again after backoff_ms.
+  bool paused = false;
+  event* resume_timer = nullptr;
+  uint64_t backoff_ms = 0;        // next pause; doubles up to kMaxAcceptBackoffMs
+  uint64_t last_log_ms = 0;       // monotonic: the last "accept paused" log line
+  uint64_t unlogged_errors = 0;   // accept failures since that line
+  uint64_t unlogged_full = 0;     // pauses at the connection cap since that line
 };
 
 class Worker {
@@ -46,9 +56,11 @@ class Worker {
   // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
   // configured listener with this worker's socket for it. |tls| (outlives the worker; nullptr
   // when no listener has TLS) supplies the TLS listeners' contexts. Main thread.
+  // |limits| (outlives the worker; nullptr = no cap) counts client connections across workers.
   Worker(int id, const conf::Config& config, const PoolRegistry& registry, AccessLogWriter* log,
          const std::vector<std::pair<const conf::Listener*, int>>& listener_fds,
-         const RoutingSetup* routing = nullptr, const TlsStore* tls = nullptr);
+         const RoutingSetup* routing = nullptr, const TlsStore* tls = nullptr,
+         ConnectionLimits* limits = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -76,6 +88,7 @@ class Worker {
   http1::Header* header_scratch() { return headers_.data(); }
   std::string& head_scratch() { return head_scratch_; }
   const http1::Limits& parse_limits() const { return parse_limits_; }
+  ConnectionLimits* connection_limits() const { return connection_limits_; }
 
   // Routing (nullptr when the config has no routing section).
   Forwarder* forwarder() { return forwarder_.get(); }
@@ -106,13 +119,19 @@ class Worker {
 
   // Takes ownership of an accepted client socket. Worker thread only.
   void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // After an accept: stops accepting on |listener| while it is at its connection cap.
+  void after_accept(WorkerListener* listener);
+  // accept(2) failed with |err| (EMFILE, ENFILE, ENOBUFS, ...): pause with backoff instead of
+  // retrying at once (the pending connection keeps the socket readable: a busy loop), and log
+  // once per interval with a count.
+  void on_accept_error(WorkerListener* listener, int err);
   // Takes ownership of |client|, the in-memory end of an HTTP/2 stream, as an internal
   // HTTP/1.1 ClientConnection of |listener| for the client at |peer|. Worker thread only.
   void adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer);
   // Takes over |client| (a connection that turned out to speak HTTP/2) as an H2Connection.
   // Worker thread only.
   void adopt_h2(WorkerListener* listener, Stream* client,
-                std::shared_ptr<const TlsContexts> tls_pin);
+                std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot);
   // Unlinks and deletes |conn|; called only by the H2Connection's own callbacks (rule 5).
   void destroy_h2(H2Connection* conn);
   // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
@@ -126,6 +145,10 @@ class Worker {
   static void inbox_cb(int, short, void* arg);
   static void flush_cb(int, short, void* arg);
   static void drain_timeout_cb(int, short, void* arg);
+  static void resume_accept_cb(int, short, void* arg);
+  void pause_accepting(WorkerListener* l);
+  // A client connection closed: paused listeners that have room again resume now.
+  void resume_accepting();
 
   int id_;
   const conf::Config& config_;
@@ -138,6 +161,8 @@ class Worker {
   std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;
   std::unique_ptr<Forwarder> forwarder_;
+  // Copies the in-flight counts and the pinned change_seq for inflight_copy(). Worker thread.
+  void publish_inflight();
   std::unordered_map<std::string, int64_t> inflight_;  // worker thread only; never erased
   std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_index_generation_
   uint64_t inflight_index_generation_ = 0;
@@ -156,6 +181,8 @@ class Worker {
   std::string head_scratch_;
   http1::Limits parse_limits_;
   TlsView tls_view_;
+  ConnectionLimits* connection_limits_;
+  size_t paused_listeners_ = 0;
   std::thread thread_;
 };
 

@@ -19,6 +19,8 @@ PACKAGES=(
   # packaging (make package, tests/integration/test_package.py): CPack DEB with dpkg-shlibdeps,
   # systemd-analyze verify of the unit, man pages rendered with man/groff, logrotate -d
   dpkg-dev file systemd man-db groff-base logrotate
+  # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
+  python3-hpack
 )
 
 missing=()

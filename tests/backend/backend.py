@@ -16,6 +16,9 @@ tests. Endpoints (any method unless noted):
   /status/N            answers status N (no body for 1xx/204/304)
   /close               closes the connection without answering
   /info103             sends "103 Early Hints" before the 200
+  /trailers            reads the body, answers JSON {"trailers": {name: value}} of the request
+                       trailer fields it received, chunked, with a trailer of its own: X-Ok
+                       and fields no trailer may carry (Content-Length, Host, Set-Cookie)
   /control/conns       JSON: connections accepted (after the TLS handshake), how many of them
                        resumed a TLS session, the CNs of the client certificates seen
 
@@ -178,6 +181,18 @@ class Backend:
         if path == "/echo":
             await self.echo(headers, reader, writer, keep)
             return keep
+        if path == "/trailers":
+            trailers = {}
+            async for _ in body_pieces(headers, reader, trailers):
+                pass
+            body = json.dumps({"trailers": trailers}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\nTrailer: X-Ok\r\n" +
+                         (b"" if keep else b"Connection: close\r\n") + b"\r\n" +
+                         b"%x\r\n%s\r\n" % (len(body), body) +
+                         b"0\r\nX-Ok: 1\r\nContent-Length: 999\r\nHost: evil.example\r\n"
+                         b"Set-Cookie: stolen=1\r\n\r\n")
+            return keep
         if path == "/upload":
             h = hashlib.sha256()
             n = 0
@@ -306,14 +321,17 @@ async def read_head(reader):
     return method, target, version, headers
 
 
-async def body_pieces(headers, reader):
+async def body_pieces(headers, reader, trailers=None):
+    """Yields the request body; |trailers| (a dict) receives the trailer fields, if given."""
     if "transfer-encoding" in headers:
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";")[0].strip(), 16)
             if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
+                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    if trailers is not None:
+                        k, _, v = line.decode("latin-1").partition(":")
+                        trailers[k.strip().lower()] = v.strip()
                 return
             left = size
             while left > 0:

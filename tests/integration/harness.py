@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -80,9 +81,10 @@ class Backend:
 
 
 class Switchyard:
-    """The real switchyard binary with a config written from |yaml_text|."""
+    """The real switchyard binary with a config written from |yaml_text|. |preexec_fn| runs in
+    the child before exec (e.g. to lower its resource limits)."""
 
-    def __init__(self, workdir, yaml_text, name="sy"):
+    def __init__(self, workdir, yaml_text, name="sy", preexec_fn=None):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         with open(self.config_path, "w") as f:
@@ -94,7 +96,7 @@ class Switchyard:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [BINARY, "--config", self.config_path, "--ready-file", self.ready_path],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         info = wait_for(self._ready, what="switchyard to start")
         self.pid = int(info["pid"])
         self.listeners = {k.split(".", 1)[1]: v for k, v in info.items()
@@ -118,6 +120,12 @@ class Switchyard:
         self._log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def cpu_ticks(self):
+        """User + system CPU of the process so far, in clock ticks (usually 1/100 s)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
@@ -216,6 +224,59 @@ def raw_exchange(addr, data, timeout=5.0, read_until_close=True):
         s.close()
 
 
+def read_until_close(s, timeout):
+    """Reads |s| until the peer closes it or |timeout| passes; returns (data, closed)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data, True
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        return data, False
+
+
+def raw_origin(test, answer):
+    """A one-connection origin for |test| (a unittest.TestCase, which closes it): reads a request
+    head (and a body announced by content-length, or a chunked body up to its last chunk),
+    records it, sends |answer| and closes. Returns (address, thread, {"request": bytes})."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    seen = {}
+
+    def origin():
+        conn, _ = srv.accept()
+        data = b""
+        while True:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                low = head.lower()
+                if b"transfer-encoding: chunked" in low:
+                    if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
+                        break
+                elif b"content-length:" in low:
+                    n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
+                    if len(rest) >= n:
+                        break
+                else:
+                    break
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        seen["request"] = data
+        conn.sendall(answer)
+        conn.close()
+
+    th = threading.Thread(target=origin, daemon=True)
+    th.start()
+    test.addCleanup(srv.close)
+    return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
+
+
 def status_lines(raw):
     """Status codes of every response in |raw| (heads only; bodies may contain anything)."""
     codes = []
@@ -257,8 +318,8 @@ class ProxyTestCase(unittest.TestCase):
         self._procs.append(b)
         return b
 
-    def switchyard(self, yaml_text, name="sy"):
-        s = Switchyard(self.workdir, yaml_text, name)
+    def switchyard(self, yaml_text, name="sy", preexec_fn=None):
+        s = Switchyard(self.workdir, yaml_text, name, preexec_fn)
         self._procs.append(s)
         return s
 

@@ -6,20 +6,8 @@ import threading
 import time
 import unittest
 
-from harness import (ProxyTestCase, access_log_lines, curl_status, status_lines, wait_for)
-
-
-def read_until_close(s, timeout):
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return data, True
-            data += b
-    except socket.timeout:
-        return data, False
+from harness import (ProxyTestCase, access_log_lines, curl_status, read_until_close,
+                     status_lines, wait_for)
 
 
 class TimeoutTest(ProxyTestCase):

@@ -23,7 +23,7 @@ import unittest
 
 import test_routing
 from harness import (BINARY, ProxyTestCase, access_log_lines, config_yaml, curl, curl_status,
-                     pool_yaml, wait_for)
+                     pool_yaml, raw_origin, wait_for)
 
 
 def make_cert(workdir, name, names, key_type="rsa", org="first"):
@@ -98,64 +98,12 @@ def https_get(sock, path="/", host="a.test"):
     return int(head.split(b" ")[1]), body
 
 
-# --- a minimal raw HTTP/2 client (frames only; HPACK literals without Huffman) -------------
-
-H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
-    0, 1, 3, 4, 6, 7, 8, 9)
-END_STREAM, END_HEADERS = 0x1, 0x4
-ENHANCE_YOUR_CALM = 0xb
-
-
-def h2_frame(ftype, flags, stream_id, payload=b""):
-    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags]) +
-            stream_id.to_bytes(4, "big") + payload)
-
-
-def hpack_literal(name, value):
-    """Literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2)."""
-    def string(b):
-        assert len(b) < 127
-        return bytes([len(b)]) + b
-    return b"\x00" + string(name.encode()) + string(value.encode())
-
-
-def h2_request_block(path, authority="a", scheme="http", method="GET"):
-    return b"".join(hpack_literal(n, v) for n, v in (
-        (":method", method), (":scheme", scheme), (":path", path), (":authority", authority)))
-
-
-class RawH2:
-    """Preface + SETTINGS on a plain socket; read_frame() returns (type, flags, stream, payload)."""
-
-    def __init__(self, addr, settings=b"", rcvbuf=None):
-        self.sock = socket.socket()
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(10)
-        self.sock.connect(addr)
-        self.buf = b""
-        self.sock.sendall(H2_PREFACE + h2_frame(SETTINGS, 0, 0, settings))
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def read_frame(self):
-        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        n = int.from_bytes(self.buf[:3], "big")
-        frame = (self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7fffffff,
-                 self.buf[9:9 + n])
-        self.buf = self.buf[9 + n:]
-        if frame[0] == SETTINGS and not frame[1] & 1:
-            self.send(h2_frame(SETTINGS, 1, 0))  # ACK
-        return frame
-
-    def close(self):
-        self.sock.close()
+# The raw HTTP/2 client is shared with the other h2 tests (h2raw.py).
+from h2raw import (CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, GOAWAY,  # noqa: E402
+                   HEADERS, PING, RST_STREAM, WINDOW_UPDATE, RawH2)
+from h2raw import frame as h2_frame  # noqa: E402
+from h2raw import literal as hpack_literal  # noqa: E402
+from h2raw import request_block as h2_request_block  # noqa: E402
 
 
 class TlsTest(ProxyTestCase):
@@ -738,46 +686,10 @@ class H2Test(TlsTest):
         self.assertIn("x-echo: abc123", p.stdout)
         self.assertIn("hello", p.stdout)
 
-    def raw_origin(self, answer):
-        """A one-connection origin: reads a request head (and a body announced by
-        content-length, or a chunked body up to its last chunk), records it, sends |answer|."""
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(4)
-        seen = {}
-
-        def origin():
-            conn, _ = srv.accept()
-            data = b""
-            while True:
-                head, sep, rest = data.partition(b"\r\n\r\n")
-                if sep:
-                    low = head.lower()
-                    if b"transfer-encoding: chunked" in low:
-                        if b"\r\n0\r\n" in b"\r\n" + rest and rest.endswith(b"\r\n\r\n"):
-                            break
-                    elif b"content-length:" in low:
-                        n = int(low.split(b"content-length:", 1)[1].split(b"\r\n")[0])
-                        if len(rest) >= n:
-                            break
-                    else:
-                        break
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            seen["request"] = data
-            conn.sendall(answer)
-            conn.close()
-
-        th = threading.Thread(target=origin, daemon=True)
-        th.start()
-        self.addCleanup(srv.close)
-        return f"127.0.0.1:{srv.getsockname()[1]}", th, seen
-
     def test_interim_responses_are_relayed_as_non_final_headers(self):
         # 103 Early Hints from the upstream, then the final response.
-        addr, th, _ = self.raw_origin(
+        addr, th, _ = raw_origin(
+            self,
             b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
@@ -796,7 +708,8 @@ class H2Test(TlsTest):
         self.assertNotIn("END_STREAM", hints.split("recv HEADERS frame")[0])
         # HTTP/1.1 the same way: the final response right behind the 103 in the same read
         # used to wait for more upstream bytes (and got a 502 when the upstream closed).
-        addr, th, _ = self.raw_origin(
+        addr, th, _ = raw_origin(
+            self,
             b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
@@ -828,7 +741,7 @@ class H2Test(TlsTest):
     def test_request_trailers_with_content_length_when_announced(self):
         # With content-length and a "trailer" field, the request goes upstream chunked so
         # that its trailer fields survive; the upstream sees no content-length.
-        addr, th, seen = self.raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        addr, th, seen = raw_origin(self, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         sy = self.switchyard(config_yaml([pool_yaml("main", [addr], "v1")],
                                          listeners=(("plain", "main"),)), "sy-trailer-cl")
         body = os.path.join(self.workdir, "body.txt")

@@ -83,7 +83,11 @@ TEST_CASE("the example config loads with no errors") {
   CHECK(c.limits.max_header_bytes == 16 * 1024);
   CHECK(c.limits.buffer_high_water == 256 * 1024);
   CHECK(c.limits.client_idle_timeout == Millis(60000));
+  CHECK(c.limits.max_connections == 0);
+  CHECK_FALSE(c.limits.underscores_in_headers);
+  CHECK(c.listeners[0].max_connections == 0);
   CHECK(c.access_log.path == "-");
+  CHECK(c.access_log.max_queue_bytes == 4 * 1024 * 1024);
 }
 
 TEST_CASE("defaults apply when optional keys are absent") {
@@ -128,7 +132,11 @@ TEST_CASE("defaults apply when optional keys are absent") {
   CHECK(p.health_check.host.empty());
   CHECK(p.passive_ejection.consecutive_failures == 5);
   CHECK(p.passive_ejection.eject_for == Millis(10000));
+  CHECK(c.listeners[0].max_connections == 0);
+  CHECK(c.access_log.max_queue_bytes == 4 * 1024 * 1024);
   const Limits& l = c.limits;
+  CHECK(l.max_connections == 0);
+  CHECK_FALSE(l.underscores_in_headers);
   CHECK(l.max_header_bytes == 16384);
   CHECK(l.max_headers == 100);
   CHECK(l.max_uri_bytes == 8192);
@@ -163,8 +171,9 @@ TEST_CASE("every value form is decoded") {
       " fall: 1, host: example.org}",
       "    passive_ejection: {consecutive_failures: 0, eject_for: 250ms}",
       "limits: {max_header_bytes: 1M, max_uri_bytes: 1m, max_body_bytes: 1g,"
-      " buffer_high_water: 4k, max_headers: 10000}",
-      "access_log: {path: /var/log/sy.log}",
+      " buffer_high_water: 4k, max_headers: 10000, max_connections: 5000,"
+      " underscores_in_headers: true}",
+      "access_log: {path: /var/log/sy.log, max_queue_bytes: 64k}",
   }));
   INFO(all(result));
   REQUIRE(result.ok());
@@ -194,7 +203,10 @@ TEST_CASE("every value form is decoded") {
   CHECK(c.limits.max_uri_bytes == 1024 * 1024);
   CHECK(c.limits.max_body_bytes == 1024ull * 1024 * 1024);
   CHECK(c.limits.buffer_high_water == 4096);
+  CHECK(c.limits.max_connections == 5000);
+  CHECK(c.limits.underscores_in_headers);
   CHECK(c.access_log.path == "/var/log/sy.log");
+  CHECK(c.access_log.max_queue_bytes == 64 * 1024);
 }
 
 TEST_CASE("format prints file:line:col: path: message") {
@@ -218,7 +230,8 @@ TEST_CASE("unknown key") {
                         "      - address: 127.0.0.1:9001",
                     }),
                     5, 5, "listeners[0].bakclog",
-                    "unknown key (expected one of: name, address, port, pool, backlog, tls)");
+                    "unknown key (expected one of: name, address, port, pool, backlog, "
+                    "max_connections, tls)");
   require_one_error(doc({
                         "listeners: [{name: main, port: 8080, pool: old}]",
                         "pools: [{name: old, members: [{address: '127.0.0.1:1'}]}]",
@@ -399,6 +412,17 @@ TEST_CASE("ranges") {
                          "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]",
                          "limits:", "  max_headers: 0"}),
                     4, 16, "limits.max_headers", "(expected 1..10000)");
+  require_one_error(doc({"listeners: [{name: a, port: 1, pool: p, max_connections: -1}]",
+                         "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]"}),
+                    1, 58, "listeners[0].max_connections", "-1 is out of range (expected >= 0)");
+  require_one_error(doc({"listeners: [{name: a, port: 1, pool: p}]",
+                         "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]",
+                         "limits:", "  underscores_in_headers: drop"}),
+                    4, 27, "limits.underscores_in_headers", "");
+  require_one_error(doc({"listeners: [{name: a, port: 1, pool: p}]",
+                         "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]",
+                         "access_log: {path: x, max_queue_bytes: 1k}"}),
+                    3, 40, "access_log.max_queue_bytes", "(expected >= 64k)");
 }
 
 TEST_CASE("bad duration and bad size") {
@@ -588,7 +612,7 @@ TEST_CASE("several errors are all reported, in document order") {
       "m.yaml:5:11: listeners[0].pool: unknown pool \"nope\" (expected one of: old)",
       "m.yaml:6:11: listeners[1].name: duplicate listener name \"main\" (first at line 3)",
       "m.yaml:9:5: listeners[1].colour: unknown key (expected one of: name, address, port, "
-      "pool, backlog, tls)",
+      "pool, backlog, max_connections, tls)",
       "m.yaml:12:22: pools[0].connect_timeout: bad duration \"soon\" (expected e.g. 250ms, 2s, "
       "1m)",
       "m.yaml:16:9: pools[0].members[0].weight: duplicate key (first at line 15)",
@@ -823,6 +847,78 @@ TEST_CASE("routing errors are reported at their keys") {
   require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
                            "  servers: [{name: a, pool: nope}]\n"),
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
+}
+
+TEST_CASE("profile ox: state database, OX options and error envelope") {
+  LoadResult r = load_config_string(
+      routed("database:\n"
+             "  dsns: [{user: ox, database: configdb}]\n"
+             "  profile: ox\n"
+             "  state_database: switchyard\n"
+             "  ox: {maintenance_reason: 42, default_context: dflt, checksum_interval: 30s}\n"
+             "routing:\n"
+             "  role: old\n"
+             "  serve_pools: [old]\n"
+             "  keys: [{type: login_form, name: name}]\n"
+             "  errors: {envelope: ox, status: native}\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  const Config& c = r.config;
+  CHECK(c.database.profile == Profile::Ox);
+  CHECK(c.database.state_database == "switchyard");
+  CHECK(c.database.ox.maintenance_reason == 42);
+  CHECK(c.database.ox.default_context == "dflt");
+  CHECK(c.database.ox.checksum_interval == Millis(30000));
+  CHECK(c.routing.errors.envelope == "ox");
+  CHECK(c.routing.errors.status == 0);
+
+  // Defaults: OX's reason and mapping; errors by profile (resolved by the binary).
+  r = load_config_string(
+      routed("database:\n  dsns: [{user: ox, database: configdb}]\n  profile: ox\n"
+             "  state_dsns: [{host: 10.0.0.9, user: sy, database: state}]\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  CHECK(r.config.database.ox.maintenance_reason == 1431655765);
+  CHECK(r.config.database.ox.default_context == "defaultcontext");
+  CHECK(r.config.database.state_dsns.size() == 1);
+  CHECK(r.config.routing.errors.envelope.empty());
+  CHECK(r.config.routing.errors.status == -1);
+}
+
+TEST_CASE("profile ox and state store mistakes are reported at their keys") {
+  // Line 8 is the first line after routed()'s pools.
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n"),
+                    9, 3, "database", "state_database");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: configdb\n"),
+                    11, 19, "database.state_database", "is the directory database itself");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: s\n"
+                           "  state_dsns: [{user: sy, database: s}]\n"),
+                    12, 15, "database.state_dsns", "not both");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  ox: {maintenance_reason: 5}\n"),
+                    10, 7, "database.ox", "only used with profile: ox");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  profile: sql\n"
+                           "  servers_sql: SELECT 1, 'a'\n"),
+                    9, 3, "database", "profile sql needs contexts_sql");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: c}]\n  profile: ox\n"
+                           "  state_database: s\n  ox: {maintenance_reason: 0}\n"),
+                    12, 28, "database.ox.maintenance_reason", "out of range");
+  const char* db = "database:\n  dsns: [{user: sy, database: d}]\n";
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {envelope: soap}\n")
+                               .c_str()),
+                    14, 22, "routing.errors.envelope", "bad value \"soap\"");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {status: 99}\n")
+                               .c_str()),
+                    14, 20, "routing.errors.status", "out of range");
 }
 
 // --- admin section ---------------------------------------------------------------------------

@@ -88,3 +88,34 @@ TEST_CASE("connection-specific fields") {
   CHECK_FALSE(is_connection_specific("content-length"));
   CHECK_FALSE(is_connection_specific("trailer"));
 }
+
+TEST_CASE("requests the proxy answers itself: CONNECT, other schemes, disagreeing names") {
+  auto with = [](std::string method, std::string scheme, std::string authority,
+                 std::string path, std::vector<Field> fields = {}) {
+    Request r;
+    r.method = std::move(method);
+    r.scheme = std::move(scheme);
+    r.authority = std::move(authority);
+    r.path = std::move(path);
+    r.fields = std::move(fields);
+    return check_request(r);
+  };
+  CHECK(with("GET", "https", "a.test", "/x").status == 0);
+  CHECK(with("GET", "HTTP", "a.test", "/x").status == 0);
+  CHECK(with("OPTIONS", "http", "a.test", "*").status == 0);
+  CHECK(with("GET", "http", "", "/x", {{"host", "a.test"}}).status == 0);
+  CHECK(with("GET", "http", "a.test", "/x", {{"host", "A.TEST"}}).status == 0);
+
+  Refusal connect = with("CONNECT", "", "a.test:443", "");
+  CHECK(connect.status == 501);
+  CHECK(std::string(connect.why) == "connect-not-supported");
+  Refusal scheme = with("GET", "ftp", "a.test", "http://b.test/x");
+  CHECK(scheme.status == 400);
+  CHECK(std::string(scheme.why) == "bad-scheme");
+  CHECK(std::string(with("GET", "http", "a.test", "http://b.test/x").why) == "bad-path");
+  CHECK(std::string(with("GET", "http", "a.test", "*").why) == "bad-path");
+  CHECK(std::string(with("GET", "http", "u@b.test", "/x").why) == "userinfo-in-authority");
+  Refusal host = with("GET", "http", "a.test", "/x", {{"host", "b.test"}});
+  CHECK(host.status == 400);
+  CHECK(std::string(host.why) == "host-differs-from-authority");
+}

@@ -2,6 +2,7 @@
 
 #include <catch.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,16 +10,20 @@ using namespace sy::http1;
 
 namespace {
 
+// The parsed views point into |text|, which the result owns on the heap so that they stay
+// valid however the result is moved (a temporary argument would leave them dangling).
 struct Req {
   ParseResult r;
   RequestHead head;
   std::vector<Header> storage = std::vector<Header>(128);
+  std::unique_ptr<std::string> text;
 };
 
 Req parse_req(const std::string& s, Limits limits = {}) {
   Req out;
+  out.text = std::make_unique<std::string>(s);
   out.head.headers = out.storage.data();
-  out.r = parse_request(s.data(), s.size(), limits, &out.head);
+  out.r = parse_request(out.text->data(), out.text->size(), limits, &out.head);
   return out;
 }
 
@@ -32,12 +37,14 @@ struct Resp {
   ParseResult r;
   ResponseHead head;
   std::vector<Header> storage = std::vector<Header>(128);
+  std::unique_ptr<std::string> text;  // as in Req
 };
 
 Resp parse_resp(const std::string& s) {
   Resp out;
+  out.text = std::make_unique<std::string>(s);
   out.head.headers = out.storage.data();
-  out.r = parse_response(s.data(), s.size(), Limits{}, &out.head);
+  out.r = parse_response(out.text->data(), out.text->size(), Limits{}, &out.head);
   return out;
 }
 
@@ -89,6 +96,9 @@ const char* kValidHeads[] = {
     "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
     "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\nX-Utf8: caf\xc3\xa9\t \r\n\r\n",
+    "GET /p?q#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET HTTPS://b.example:8443?q HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
 };
 
 }  // namespace
@@ -107,7 +117,7 @@ TEST_CASE("a simple request parses with views into the buffer") {
   CHECK(r.head.host == "example.com");
   CHECK(r.head.body == BodyKind::None);
   CHECK(r.head.keep_alive);
-  CHECK(r.head.headers[0].name.data() == s.data() + 24);
+  CHECK(r.head.headers[0].name.data() == r.text->data() + 24);
 }
 
 TEST_CASE("every prefix of a valid head is incomplete") {
@@ -234,7 +244,16 @@ TEST_CASE("each request smuggling vector is rejected with its reason") {
       {"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", E::BadTarget},
       {"GET x HTTP/1.1\r\nHost: a\r\n\r\n", E::BadTarget},
       {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", E::BadTarget},
-      {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", E::BadVersion},
+      {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", E::BadVersion},
+      {"GET ftp://b.example/p HTTP/1.1\r\nHost: a\r\n\r\n", E::BadScheme},
+      {"GET httpx://b.example/p HTTP/1.1\r\nHost: a\r\n\r\n", E::BadScheme},
+      {"GET http://user@b.example/p HTTP/1.1\r\nHost: a\r\n\r\n", E::UserinfoInTarget},
+      {"GET http://a.example@b.example HTTP/1.1\r\nHost: a\r\n\r\n", E::UserinfoInTarget},
+      {"GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n", E::EmptyAuthority},
+      {"GET http://?q HTTP/1.1\r\nHost: a\r\n\r\n", E::EmptyAuthority},
+      {"GET http://b\\c/ HTTP/1.1\r\nHost: a\r\n\r\n", E::BadTarget},
+      {"GET #frag HTTP/1.1\r\nHost: a\r\n\r\n", E::BadTarget},
+      {"GET http://b.example/ HTTP/1.1\r\n\r\n", E::MissingHost},
       {"GET / HTTPS/1.1\r\nHost: a\r\n\r\n", E::BadVersion},
       {"GET / http/1.1\r\nHost: a\r\n\r\n", E::BadVersion},
       {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", E::BadVersion},
@@ -254,6 +273,80 @@ TEST_CASE("each request smuggling vector is rejected with its reason") {
   CHECK(req_error(nul_target) == E::NulByte);
 }
 
+TEST_CASE("an absolute-form target is routed and forwarded by its authority") {
+  // RFC 9112 3.2.2: the target's authority names the origin; the Host field does not.
+  std::string s = "GET http://b.example:8080/p/q?x=1#frag HTTP/1.1\r\nHost: a.example\r\n\r\n";
+  Req r = parse_req(s);
+  REQUIRE(r.r.status == ParseStatus::Complete);
+  CHECK(r.head.absolute_form);
+  CHECK(r.head.target == "http://b.example:8080/p/q?x=1");
+  CHECK(r.head.host == "b.example:8080");
+  CHECK(r.head.path == "/p/q?x=1");
+  std::string out = "stale";
+  origin_form(r.head, &out);
+  CHECK(out == "/p/q?x=1");
+
+  struct Case {
+    const char* request;
+    const char* origin;
+    const char* host;
+  };
+  const Case cases[] = {
+      {"GET https://b.example HTTP/1.1\r\nHost: a\r\n\r\n", "/", "b.example"},
+      {"GET http://b.example?x HTTP/1.1\r\nHost: a\r\n\r\n", "/?x", "b.example"},
+      {"OPTIONS http://b.example HTTP/1.1\r\nHost: a\r\n\r\n", "*", "b.example"},
+      {"OPTIONS http://b.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "/", "b.example"},
+      {"GET HTTP://[::1]:81/x HTTP/1.1\r\nHost: a\r\n\r\n", "/x", "[::1]:81"},
+      {"GET /o?k#f HTTP/1.1\r\nHost: a\r\n\r\n", "/o?k", "a"},
+      {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "*", "a"},
+      {"CONNECT b.example:443 HTTP/1.1\r\nHost: b.example:443\r\n\r\n", "b.example:443",
+       "b.example:443"},
+  };
+  for (const Case& c : cases) {
+    std::string text = c.request;  // alive while the views are read
+    INFO(text);
+    Req cr = parse_req(text);
+    REQUIRE(cr.r.status == ParseStatus::Complete);
+    origin_form(cr.head, &out);
+    CHECK(out == c.origin);
+    CHECK(cr.head.host == c.host);
+  }
+}
+
+TEST_CASE("HTTP/1.2 and later 1.x are handled as 1.1 (RFC 9110 2.5)") {
+  std::string req = "GET / HTTP/1.9\r\nHost: a\r\n\r\n";
+  Req r = parse_req(req);
+  REQUIRE(r.r.status == ParseStatus::Complete);
+  CHECK(r.head.minor_version == 1);
+  CHECK(r.head.keep_alive);
+  Resp resp = parse_resp("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(resp.r.status == ParseStatus::Complete);
+  CHECK(resp.head.minor_version == 1);
+  CHECK(resp.head.keep_alive);
+}
+
+TEST_CASE("trailer fields that must not be in a trailer are left out") {
+  CHECK(allowed_in_trailer("X-Checksum"));
+  CHECK(allowed_in_trailer("grpc-status"));
+  for (const char* name : {"Content-Length", "transfer-encoding", "HOST", "Trailer", "TE",
+                           "Connection", "Authorization", "Set-Cookie", "Content-Type",
+                           "Cache-Control", "If-None-Match", "Location"}) {
+    INFO(name);
+    CHECK_FALSE(allowed_in_trailer(name));
+  }
+  std::string out = "kept-before\r\n";
+  const std::string trailer =
+      "X-Sum: 1\r\nContent-Length: 5\r\nHost: evil\r\nX_Under: 2\r\nx-b: 3\r\n";
+  CHECK(append_allowed_trailer(trailer, true, &out) == 3);
+  CHECK(out == "kept-before\r\nX-Sum: 1\r\nx-b: 3\r\n");
+  out.clear();
+  CHECK(append_allowed_trailer(trailer, false, &out) == 2);
+  CHECK(out == "X-Sum: 1\r\nX_Under: 2\r\nx-b: 3\r\n");
+  out.clear();
+  CHECK(append_allowed_trailer("", true, &out) == 0);
+  CHECK(out.empty());
+}
+
 TEST_CASE("statuses map the errors a server answers with") {
   CHECK(status_for(ParseError::UriTooLong) == 414);
   CHECK(status_for(ParseError::HeadTooLarge) == 431);
@@ -261,6 +354,9 @@ TEST_CASE("statuses map the errors a server answers with") {
   CHECK(status_for(ParseError::UnsupportedVersion) == 505);
   CHECK(status_for(ParseError::ObsFold) == 400);
   CHECK(status_for(ParseError::ContentLengthWithTransferEncoding) == 400);
+  CHECK(status_for(ParseError::BadScheme) == 400);
+  CHECK(status_for(ParseError::UserinfoInTarget) == 400);
+  CHECK(status_for(ParseError::EmptyAuthority) == 400);
 }
 
 TEST_CASE("size limits: 414 as soon as the URI is too long, 431 for heads and header counts") {

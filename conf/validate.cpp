@@ -267,10 +267,13 @@ private:
     for (size_t i = 0; i < d.servers.size(); ++i) {
       pool_exists(index_path("database.servers", i, "pool"), d.servers[i].pool);
     }
-    for (size_t i = 0; i < d.dsns.size(); ++i) {
-      std::string base = index_path("database.dsns", i);
-      if (positions_.has(base + ".password") && positions_.has(base + ".password_file")) {
-        error(base + ".password_file", "password is set too (expected password or password_file)");
+    for (const auto& [list, count] : {std::pair{"database.dsns", d.dsns.size()},
+                                      std::pair{"database.state_dsns", d.state_dsns.size()}}) {
+      for (size_t i = 0; i < count; ++i) {
+        std::string base = index_path(list, i);
+        if (positions_.has(base + ".password") && positions_.has(base + ".password_file")) {
+          error(base + ".password_file", "password is set too (expected password or password_file)");
+        }
       }
     }
     if (d.profile != Profile::Sql) {

@@ -45,9 +45,9 @@ size_t comment_only_column(const std::string& line) {
   return first != std::string::npos && line[first] == '#' ? first : std::string::npos;
 }
 
-// The text of a comment after a value on |line| ("key: v  # text" -> "text"); '#' inside
+// The column of a comment after a value on |line| ("key: v  # text"), or npos; '#' inside
 // quotes or not preceded by a blank does not start a comment.
-std::string trailing_comment(const std::string& line) {
+size_t trailing_comment_column(const std::string& line) {
   char quote = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
@@ -56,10 +56,16 @@ std::string trailing_comment(const std::string& line) {
     } else if (c == '"' || c == '\'') {
       quote = c;
     } else if (c == '#' && i > 0 && (line[i - 1] == ' ' || line[i - 1] == '\t')) {
-      return trim(line.substr(i + 1));
+      return i;
     }
   }
-  return "";
+  return std::string::npos;
+}
+
+// The text of that comment ("key: v  # text" -> "text"), or "".
+std::string trailing_comment(const std::string& line) {
+  size_t at = trailing_comment_column(line);
+  return at == std::string::npos ? "" : trim(line.substr(at + 1));
 }
 
 std::string comment_text(const std::string& line) {
@@ -295,17 +301,35 @@ std::string roff_escape(std::string_view text) {
 std::string uncomment_keys(std::string_view text) {
   static const std::regex kKeyLine("^ *(- )?[a-z][a-z_]*:( .*)?$");
   std::string out;
+  // The column of the previous line's trailing comment: a comment-only line with its '#' there
+  // continues that comment (even when its prose looks like "key: ..."), as do the lines after it.
+  size_t continues = std::string::npos;
   for (const std::string& line : split_lines(text)) {
     size_t hash = comment_only_column(line);
+    if (hash != std::string::npos && hash == continues) {
+      out += line + '\n';
+      continue;
+    }
     std::string candidate = line;
+    size_t skip = 0;
     if (hash == 0) {
+      skip = 1;
       candidate = line.substr(1);
     } else if (hash != std::string::npos) {
-      size_t skip = hash + 1 < line.size() && line[hash + 1] == ' ' ? 2 : 1;
+      skip = hash + 1 < line.size() && line[hash + 1] == ' ' ? 2 : 1;
       candidate = line.substr(0, hash) + line.substr(hash + skip);
     }
-    out += (hash != std::string::npos && std::regex_match(candidate, kKeyLine) ? candidate : line);
-    out += '\n';
+    bool key = hash != std::string::npos && std::regex_match(candidate, kKeyLine);
+    out += (key ? candidate : line) + '\n';
+    // Where this line's own trailing comment starts, in the original columns.
+    continues = std::string::npos;
+    if (hash == std::string::npos || key) {
+      std::string body = key ? candidate : line;
+      size_t at = trailing_comment_column(body);
+      if (at != std::string::npos) {
+        continues = key && at >= hash ? at + skip : at;
+      }
+    }
   }
   return out;
 }

@@ -147,6 +147,18 @@ TEST_CASE("password_file errors name the file, never its content") {
   CHECK_THAT(format(r.errors[4]), Catch::Contains(":15:59: database.dsns[4].password_file: password is set too"));
   require_no_secret(r, kSecret);
   require_no_secret(r, "second-line-zz9");
+
+  // The state database's DSNs have the same two forms.
+  r = load_config_file(dir.write("state.yaml", std::string(kBase) +
+                                                   "database:\n"
+                                                   "  dsns: [{user: sy, database: d}]\n"
+                                                   "  state_dsns:\n"
+                                                   "    - {user: sy, database: s, password_file: crlf}\n"
+                                                   "    - {user: sy, database: s, password: x, password_file: crlf}\n"));
+  INFO(all(r));
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].path == "database.state_dsns[1].password_file");
+  CHECK_THAT(r.errors[0].message, Catch::Contains("password is set too"));
 }
 
 TEST_CASE("a secret from the environment never shows in an error") {

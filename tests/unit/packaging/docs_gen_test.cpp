@@ -55,6 +55,11 @@ TEST_CASE("commented-out keys are uncommented, prose is not") {
   CHECK(uncomment_keys("# Durations: 250ms\n# note that x\n#   openssl req -x\n") ==
         "# Durations: 250ms\n# note that x\n#   openssl req -x\n");
   CHECK(uncomment_keys("key: 1  # comment: here\n") == "key: 1  # comment: here\n");
+  // A comment continued on the next lines stays a comment, even where it reads "key: ...".
+  CHECK(uncomment_keys("a: 1    # about a,\n        # see: also b\n") ==
+        "a: 1    # about a,\n        # see: also b\n");
+  CHECK(uncomment_keys("  # b: 2    # about b,\n            # more\n            # c: 3\n") ==
+        "  b: 2    # about b,\n            # more\n            # c: 3\n");
 }
 
 TEST_CASE("keys, comments, continuations, section texts and example values") {

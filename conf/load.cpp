@@ -827,7 +827,7 @@ Decoder::ValueFn Decoder::secret_file(std::string* out) {
     constexpr size_t kMaxSecret = 64 * 1024;
     std::string file = detail::resolve_path(base_dir_, node.Scalar());
     std::string text;
-    if (!detail::read_file(file, &text)) {
+    if (!detail::read_file(file, &text, kMaxSecret + 3)) {  // "\r\n" + one byte more
       error(path, "cannot read " + quoted(file) + ": " + std::strerror(errno));
       return false;
     }

@@ -264,7 +264,7 @@ bool gather_sources(std::string_view main_text, const std::string& main_label,
   return errors->size() == errors_before;
 }
 
-bool read_file(const std::string& path, std::string* out) {
+bool read_file(const std::string& path, std::string* out, size_t max_bytes) {
   // POSIX calls rather than ifstream so the error names the real errno (ENOENT, EACCES, EISDIR).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -272,7 +272,9 @@ bool read_file(const std::string& path, std::string* out) {
   }
   char buffer[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    ssize_t n = out->size() < max_bytes
+                    ? ::read(fd, buffer, std::min(sizeof buffer, max_bytes - out->size()))
+                    : 0;
     if (n > 0) {
       out->append(buffer, static_cast<size_t>(n));
     } else if (n == 0) {

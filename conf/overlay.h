@@ -20,6 +20,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,9 @@ bool gather_sources(std::string_view main_text, const std::string& main_label,
                     const EnvLookup& env, YAML::Node* root, Positions* positions,
                     std::vector<ConfigError>* errors);
 
-// Whole file into |out|; false with errno set on failure (ENOENT, EACCES, EISDIR, ...).
-bool read_file(const std::string& path, std::string* out);
+// Whole file into |out| (at most |max_bytes|, e.g. for /dev/zero named by mistake); false with
+// errno set on failure (ENOENT, EACCES, EISDIR, ...).
+bool read_file(const std::string& path, std::string* out, size_t max_bytes = SIZE_MAX);
 
 // "dir/x.yaml" -> "dir", "/x.yaml" -> "/", "x.yaml" -> "".
 std::string directory_of(const std::string& path);

@@ -131,12 +131,13 @@ TEST_CASE("password_file errors name the file, never its content") {
                      "    - {user: sy, database: d, password_file: empty}\n"          // 12
                      "    - {user: sy, database: d, password_file: two-lines}\n"      // 13
                      "    - {user: sy, database: d, password_file: \"\"}\n"           // 14
-                     "    - {user: sy, database: d, password: x, password_file: crlf}\n";  // 15
+                     "    - {user: sy, database: d, password: x, password_file: crlf}\n"   // 15
+                     "    - {user: sy, database: d, password_file: /dev/zero}\n";          // 16
   ScopedEnv port("SY_T_PORT", "1");
   std::string main = dir.write("sy.yaml", yaml);
   LoadResult r = load_config_file(main);
   INFO(all(r));
-  REQUIRE(r.errors.size() == 5);
+  REQUIRE(r.errors.size() == 6);
   CHECK(format(r.errors[0]) == main + ":11:46: database.dsns[0].password_file: cannot read \"" +
                                    dir.path() + "/missing\": No such file or directory");
   CHECK_THAT(format(r.errors[1]), Catch::Contains(":12:46: database.dsns[1].password_file: \"" +
@@ -145,6 +146,7 @@ TEST_CASE("password_file errors name the file, never its content") {
                                                   dir.path() + "/two-lines\" has more than one line"));
   CHECK_THAT(format(r.errors[3]), Catch::Contains(":14:46: database.dsns[3].password_file: wrong type"));
   CHECK_THAT(format(r.errors[4]), Catch::Contains(":15:59: database.dsns[4].password_file: password is set too"));
+  CHECK_THAT(format(r.errors[5]), Catch::Contains(":16:46: database.dsns[5].password_file: \"/dev/zero\" is larger than 64k"));
   require_no_secret(r, kSecret);
   require_no_secret(r, "second-line-zz9");
 

@@ -112,6 +112,18 @@ class AdminServer {
   // "ip:port" of the TCP listener ("" without one), valid after start().
   const std::string& tcp_address() const { return tcp_address_; }
 
+  // Connection counters, written by the admin thread, readable from any thread.
+  struct Counters {
+    std::atomic<uint64_t> open{0};     // connections open now (both listeners)
+    std::atomic<uint64_t> paused{0};   // of those, not read: their unsent replies reached
+                                       // the output bound (a client that does not read)
+    std::atomic<uint64_t> refused{0};  // refused with `ERR busy` (max_connections), ever
+    struct Snapshot {
+      uint64_t open, paused, refused;
+    };
+  };
+  Counters::Snapshot counters() const;
+
   struct Impl;
 
  private:

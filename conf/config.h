@@ -281,6 +281,7 @@ struct AdminSocket {
   std::string path;           // Unix socket path; required; a stale file there is replaced
   int mode = 0600;            // permission bits of the socket file (YAML: octal string "0600")
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminSocket&) const = default;
@@ -292,6 +293,7 @@ struct AdminTcp {
   int port = 0;               // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
   std::string token_file;     // file holding the token (first line); required
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminTcp&) const = default;

@@ -7,6 +7,8 @@
 
 #include "conf/overlay.h"
 
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion (not in yaml.h in 0.7)
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,6 +23,9 @@
 namespace sy::conf::detail {
 
 namespace {
+
+// yaml-cpp 0.7's parser gives up (DeepRecursion) a little below this many nested collections.
+constexpr int kYamlMaxDepth = 500;
 
 // Lists of items that merge by their `name` key; every other list is replaced whole. Paths
 // without indices ("pools", not "pools[0]").
@@ -75,10 +80,26 @@ public:
   // One YAML document of |text| into |out| (null for an empty text). False on a syntax error
   // or a second document.
   bool parse(std::string_view text, const std::string& label, YAML::Node* out) {
+    Mark comma = comma_starting_document(text);
+    if (comma.line > 0) {
+      error(label, comma, "",
+            "YAML syntax error: a document cannot start with ',' (it only separates items inside "
+            "[ ] or { })");
+      return false;
+    }
     std::vector<YAML::Node> documents;
     try {
       // LoadAll rather than Load so a second document is reported instead of silently ignored.
       documents = YAML::LoadAll(std::string(text));
+    } catch (const YAML::DeepRecursion&) {
+      // yaml-cpp 0.7 throws this with no position and the message "bad file".
+      int depth = 0;
+      Mark mark = deepest_nesting(text, &depth);
+      error(label, mark, "",
+            "YAML nested too deeply: " + std::to_string(depth) +
+                " levels of lists/mappings reached here (the YAML parser stops at about " +
+                std::to_string(kYamlMaxDepth) + "; a Switchyard config needs fewer than 10)");
+      return false;
     } catch (const YAML::Exception& e) {
       error(label, to_mark(e.mark), "", "YAML syntax error: " + e.msg);
       return false;

@@ -169,7 +169,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const routing::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader) {
+                                       Reloader* reloader, AccessLogWriter* access_log) {
   admin::AdminContext c;
   c.instance_id = make_instance_id(config);
   c.role = config.routing.enabled ? config.routing.role : "";
@@ -261,7 +261,18 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     return true;
   };
   c.reload = [reloader] { return reloader->reload(); };
+  if (access_log != nullptr) {
+    c.reopen_logs = [access_log] { return reopen_access_log(access_log); };
+  }
   return c;
+}
+
+Result<std::string> reopen_access_log(AccessLogWriter* access_log) {
+  auto r = access_log->reopen();
+  if (!r.ok()) {
+    return r.error();
+  }
+  return "access log reopened: " + access_log->path();
 }
 
 }  // namespace sy::proxy

@@ -12,6 +12,7 @@
 #include "admin/server.h"
 #include "common/result.h"
 #include "conf/config.h"
+#include "proxy/access_log.h"
 #include "proxy/upstream_pool.h"
 
 namespace sy::proxy {
@@ -50,12 +51,16 @@ class Reloader {
 };
 
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
-// (no routing).
+// (no routing), |access_log| too (none configured).
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
                                        const PoolRegistry* registry,
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const routing::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader);
+                                       Reloader* reloader, AccessLogWriter* access_log);
+
+// Reopens |access_log| (SIGUSR1 and the admin `reopen-logs`): "access log reopened: PATH",
+// or the error. Main or admin thread.
+Result<std::string> reopen_access_log(AccessLogWriter* access_log);
 
 }  // namespace sy::proxy

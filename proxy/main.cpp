@@ -311,7 +311,8 @@ int main(int argc, char** argv) {
         std::move(opts),
         proxy::make_admin_context(config, args.config, registry->get(), &pool,
                                   loader ? &loader->status() : nullptr,
-                                  config.routing.enabled ? &publisher : nullptr, &reloader));
+                                  config.routing.enabled ? &publisher : nullptr, &reloader,
+                                  access_log.get()));
     auto started = admin_server->start();
     if (!started.ok()) {
       SY_LOG(Error, "admin: %s", started.error().message.c_str());
@@ -354,10 +355,17 @@ int main(int argc, char** argv) {
     if (sigwait(&sigs, &sig) != 0) {
       continue;
     }
-    if (sig == SIGUSR1) {
-      // Reserved for reopening the access log (logrotate, packaging/switchyard.logrotate);
-      // blocked here so that the signal never kills the process before that exists.
-      SY_LOG(Warn, "SIGUSR1: reopening the access log is not implemented yet; ignored");
+    if (sig == SIGUSR1) {  // logrotate (packaging/switchyard.logrotate)
+      if (!access_log) {
+        SY_LOG(Info, "SIGUSR1: no access log configured; nothing to reopen");
+        continue;
+      }
+      auto r = proxy::reopen_access_log(access_log.get());
+      if (r.ok()) {
+        SY_LOG(Info, "SIGUSR1: %s", r->c_str());
+      } else {
+        SY_LOG(Error, "SIGUSR1: %s; still writing to the old file", r.error().message.c_str());
+      }
       continue;
     }
     if (sig == SIGHUP) {

@@ -23,11 +23,11 @@ void RequestIdSource::next(std::string* out) {
 
 uint64_t RequestIdSource::random_prefix() {
   uint64_t value = 0;
-  if (getrandom(&value, sizeof value, 0) == static_cast<ssize_t>(sizeof value)) {
+  if (getrandom(&value, sizeof value, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof value)) {
     return value;
   }
-  // No entropy (a very old kernel or a seccomp filter): the clock and this thread's stack
-  // address still differ between workers and restarts.
+  // No entropy yet (early boot), a very old kernel or a seccomp filter: the clock and this
+  // thread's stack address still differ between workers and restarts.
   uint64_t x = static_cast<uint64_t>(
                    std::chrono::steady_clock::now().time_since_epoch().count()) ^
                reinterpret_cast<uintptr_t>(&value);

@@ -25,7 +25,8 @@ class RequestIdSource {
   // The next id into |out| (replaced; its capacity is reused). Owner thread only.
   void next(std::string* out);
 
-  // 64 random bits for a prefix; falls back to time and address mixing when getrandom fails.
+  // 64 random bits for a prefix; falls back to time and address mixing when getrandom fails
+  // (never blocks: GRND_NONBLOCK, as it runs on a worker thread at its first request).
   static uint64_t random_prefix();
 
  private:

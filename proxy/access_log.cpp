@@ -147,13 +147,12 @@ void RequestFields::capture(const http1::Header* headers, size_t count) {
     out->assign(h.value.data(), h.value.size());
     return true;
   };
-  std::string received_id;
   for (size_t i = 0; i < count; ++i) {
     const http1::Header& h = headers[i];
     take(h, "host", &seen_host, &host) || take(h, "user-agent", &seen_ua, &user_agent) ||
         take(h, "referer", &seen_referer, &referer) ||
         take(h, "x-forwarded-for", &seen_xff, &forwarded_for) ||
-        take(h, "x-request-id", &seen_id, &received_id);
+        take(h, "x-request-id", &seen_id, &request_id);
   }
   if (!seen_host) {
     host.clear();
@@ -168,7 +167,6 @@ void RequestFields::capture(const http1::Header* headers, size_t count) {
     forwarded_for.clear();
   }
   if (seen_id) {
-    request_id.swap(received_id);
     request_id_generated = false;
   } else if (!request_id_generated) {
     tls_request_ids.next(&request_id);

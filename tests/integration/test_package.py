@@ -34,9 +34,6 @@ def tree(root):
     return out
 
 
-# The package is built from the normal tree; a sanitizer build's package (its binaries linked
-# to libasan) would be slower to make and check nothing more.
-@unittest.skipIf(os.environ.get("SY_SANITIZE"), "packaging is checked in the normal build")
 class PackageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

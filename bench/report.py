@@ -152,8 +152,10 @@ def summarise_run(run):
     upgrade = [e for e in events if e["action"] == "upgrade"]
     phases = {}
     first = min((e["at_s"] for e in events), default=None)
-    if first is not None and int(first) > warm:
-        phases["steady"] = window_stats(secs, warm, int(first))
+    # Steady: the whole seconds before the first action, at least one (an action due at 2 s
+    # may be stamped 1.95 s once re-based on the load's clock).
+    if first is not None and first > warm:
+        phases["steady"] = window_stats(secs, warm, max(warm + 1, int(first)))
     else:
         phases["steady"] = window_stats(secs, warm, end)
     if upgrade:
@@ -458,8 +460,10 @@ def render_html(results):
              f"<p>{html.escape(sc.get('description', ''))}</p>"]
     t = sc["topology"]
     L = sc["load"]
+    directory = ("an Open-Xchange configdb (profile ox, logins user@context)"
+                 if t.get("profile") == "ox" else "Switchyard's own tables")
     parts.append(f"<p>{t['tenants']:,} tenants over {t['schemas']} schemas "
-                 f"({t['schema_rows']:,} rows each); pools "
+                 f"({t['schema_rows']:,} rows each) in {directory}; pools "
                  + ", ".join(f"{p['name']} v{p['version']} × {p['members']} "
                              f"({p['latency']} ms)" for p in t["pools"])
                  + f"; load {L['mode']} loop "
@@ -495,7 +499,11 @@ def render_html(results):
                      "migration: Switchyard's <code>upgrade schemata</code> (requests of a schema "
                      "are held while it moves) vs HAProxy in front of the same pools with the "
                      "schemas disabled, updated, moved and enabled by plain SQL (users get "
-                     "errors while their schema is disabled). Ratio = switchyard / haproxy.</p>")
+                     "errors while their schema is disabled)"
+                     + (": OX's own statements on the configdb (context.enabled = 0 with "
+                        "reason_id 1431655765, changeserver on context_server2db_pool, enable)"
+                        if t.get("profile") == "ox" else "")
+                     + ". Ratio = switchyard / haproxy.</p>")
         parts.append(table(["metric", "switchyard", "haproxy (plain SQL)", "ratio"],
                            [[r["metric"], r["switchyard"], r["haproxy"], r["ratio"]]
                             for r in results["peer_comparison"]], "peers"))

@@ -60,6 +60,9 @@ const std::vector<Field> kTopology = {
     {"schema_rows", Kind::Int, false, "0", nullptr, {}, 0, 100000000},  // rows per schema table
     {"moved_schemas", Kind::Int, false, "0", nullptr, {}, 0, 100000},   // already on the new server
     {"logins", Kind::Bool, false, "false"},     // seed the login table user@<id> -> id
+    // own: Switchyard's tables; ox: an OX configdb (tests/tools/ox_configdb.py) with
+    // database.profile ox and a state database of its own (bench/README.md)
+    {"profile", Kind::Choice, false, "\"own\"", nullptr, {"own", "ox"}},
     {"backend", Kind::Choice, false, "\"app\"", nullptr, {"app", "nginx"}},
     {"pools", Kind::List, true, "", &kPool},
     {"instances", Kind::List, true, "", &kInstance},
@@ -416,9 +419,14 @@ class Parser {
     const YAML::Node load = root["load"];
     std::set<std::string> pools;
     std::map<std::string, int> members;
+    const bool ox = topo["profile"] && topo["profile"].Scalar() == "ox";
     for (const auto& p : topo["pools"]) {
       std::string name = p["name"].Scalar();
       if (!pools.insert(name).second) error(p["name"], "topology.pools", "duplicate pool \"" + name + "\"");
+      if (ox && p["server_id"]) {
+        error(p["server_id"], "topology.pools.server_id",
+              "profile ox takes server ids from configdb_sequence (pools in order); leave it out");
+      }
       members[name] = p["members"] ? p["members"].as<int>() : 1;
     }
     std::set<std::string> instances;
@@ -445,9 +453,10 @@ class Parser {
     if (load["mode"].Scalar() == "open" && (!load["rate"] || load["rate"].as<double>() <= 0)) {
       error(load["mode"], "load.rate", "open loop needs a rate > 0 (requests/s)");
     }
-    if (load["tenant_in"] && load["tenant_in"].Scalar() == "login" &&
+    // On profile ox every context is a login mapping already (createcontext maps the cid).
+    if (load["tenant_in"] && load["tenant_in"].Scalar() == "login" && !ox &&
         !(topo["logins"] && topo["logins"].as<bool>())) {
-      error(load["tenant_in"], "load.tenant_in", "login needs topology.logins: true");
+      error(load["tenant_in"], "load.tenant_in", "login needs topology.logins: true (or profile ox)");
     }
     conf::Millis duration{};
     conf::parse_duration(root["duration"].Scalar(), &duration);

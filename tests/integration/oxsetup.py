@@ -131,17 +131,9 @@ class OxTestCase(ProxyTestCase):
     # --- the configdb ---------------------------------------------------------------------------
 
     def seed(self):
-        c = ox_configdb.OxConfigdb()
-        self.server_ids = [c.register_server(n) for n in OLD_SERVERS]
-        pool = c.register_database("oxdatabase")
-        for s in SCHEMAS:
-            c.create_schema(pool, s)
-        self.schema_of = {}
-        for cid in range(1, self.CONTEXTS + 1):
-            k = (cid - 1) % len(SCHEMAS)
-            c.create_context(cid, ctx_name(cid), self.server_ids[k % 3], pool, SCHEMAS[k],
-                             ["defaultcontext"] if cid == 1 else [])
-            self.schema_of[cid] = SCHEMAS[k]
+        place = ox_configdb.round_robin(len(OLD_SERVERS), len(SCHEMAS))
+        c, self.server_ids, _ = ox_configdb.build(OLD_SERVERS, SCHEMAS, self.CONTEXTS, place)
+        self.schema_of = {cid: SCHEMAS[place(cid)[1]] for cid in range(1, self.CONTEXTS + 1)}
         c.disable_context(DISABLED_CTX, DISABLED_REASON)
         self.configdb.sql(ox_configdb.tables_sql() + c.sql() +
                           f"INSERT INTO reason_text VALUES ({DISABLED_REASON}, 'unpaid');\n")

@@ -5,7 +5,6 @@ opened in headless Chromium: a screenshot, and the DOM checked for the drawn cha
 Needs the private MariaDB (make test exports SY_TEST_MYSQL_*), HAProxy and Chromium
 (scripts/install-deps.sh installs both).
 """
-import json
 import os
 import re
 import shutil
@@ -15,13 +14,12 @@ import sys
 import tempfile
 import unittest
 
-from harness import BINARY, SOURCE_DIR
+from benchrun import BenchRunCase
+from harness import SOURCE_DIR
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
 import report  # noqa: E402
 
-BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(BINARY)))
-RUN = os.path.join(SOURCE_DIR, "bench", "run")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -33,29 +31,8 @@ def chromium():
     return path
 
 
-class BenchHarnessTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        if "SY_TEST_MYSQL_PORT" not in os.environ:
-            raise AssertionError("the private MariaDB is not running (make test starts it)")
-        cls.out = tempfile.mkdtemp(prefix="sy-bench-it-")
-        cls.run_proc = subprocess.run(
-            [RUN, os.path.join(SOURCE_DIR, "bench", "scenarios", "smoke.yaml"), "--out", cls.out,
-             "--build", BUILD_DIR, "--quiet"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400)
-        sys.stderr.write("\n" + cls.run_proc.stdout[-3000:] + "\n")
-        path = os.path.join(cls.out, "results.json")
-        cls.results = None
-        if os.path.exists(path):
-            with open(path) as f:
-                cls.results = json.load(f)
-
-    @classmethod
-    def tearDownClass(cls):
-        if os.environ.get("SY_KEEP_TMP"):
-            sys.stderr.write(f"\n(bench output kept in {cls.out})\n")
-        else:
-            shutil.rmtree(cls.out, ignore_errors=True)
+class BenchHarnessTest(BenchRunCase):
+    SCENARIO = "smoke.yaml"
 
     def test_the_smoke_run_succeeds(self):
         self.assertEqual(self.run_proc.returncode, 0, self.run_proc.stdout[-3000:])

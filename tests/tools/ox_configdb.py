@@ -137,6 +137,29 @@ class OxConfigdb:
         return "\n".join(out) + "\n"
 
 
+def build(servers, schemas, contexts, place, domain="example.com"):
+    """A configdb as an OX administrator sets one up: |servers| registered in order
+    (registerserver), one database pool `oxdatabase` (registerdatabase) with |schemas|
+    (createschema), and contexts 1..|contexts| named ctxN.DOMAIN (createcontext), context N on
+    server index and schema index place(N); context 1 is also mapped as `defaultcontext`
+    (createcontext -L). Returns (OxConfigdb, server ids, pool id)."""
+    c = OxConfigdb()
+    server_ids = [c.register_server(n) for n in servers]
+    pool = c.register_database("oxdatabase")
+    for s in schemas:
+        c.create_schema(pool, s)
+    for cid in range(1, contexts + 1):
+        server, schema = place(cid)
+        c.create_context(cid, f"ctx{cid}.{domain}", server_ids[server], pool, schemas[schema],
+                         ["defaultcontext"] if cid == 1 else [])
+    return c, server_ids, pool
+
+
+def round_robin(n_servers, n_schemas):
+    """place() for build(): contexts dealt over the schemas in turn, schemas over the servers."""
+    return lambda cid: (((cid - 1) % n_schemas) % n_servers, (cid - 1) % n_schemas)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--servers", default="oxserver-1,oxserver-2",
@@ -145,17 +168,9 @@ def main():
     ap.add_argument("--contexts", type=int, default=40, help="contexts, spread over the schemas")
     ap.add_argument("--domain", default="example.com", help="context names: ctxN.DOMAIN")
     a = ap.parse_args()
-    c = OxConfigdb()
-    servers = [c.register_server(n) for n in a.servers.split(",")]
-    pool = c.register_database("oxdatabase")
-    schemas = a.schemas.split(",")
-    for s in schemas:
-        c.create_schema(pool, s)
-    for cid in range(1, a.contexts + 1):
-        k = (cid - 1) % len(schemas)
-        # Context 1 also gets the mapping OX uses for logins without '@' (createcontext -L).
-        c.create_context(cid, f"ctx{cid}.{a.domain}", servers[k % len(servers)], pool, schemas[k],
-                         ["defaultcontext"] if cid == 1 else [])
+    servers, schemas = a.servers.split(","), a.schemas.split(",")
+    c, _, _ = build(servers, schemas, a.contexts, round_robin(len(servers), len(schemas)),
+                    a.domain)
     sys.stdout.write(tables_sql())
     sys.stdout.write(c.sql())
     return 0

@@ -127,6 +127,26 @@ TEST_CASE("cross-field mistakes are located too") {
         "s.yaml:11:40: topology.instances.serve: no pool \"newer\"");
 }
 
+TEST_CASE("profile ox: server ids come from configdb_sequence, every context is a login") {
+  std::string ox = replace(kGood, "  pools:\n", "  profile: ox\n  pools:\n");
+  ScenarioResult r = parse_scenario_string(replace(ox, "  tenants: {", "  tenant_in: login\n  tenants: {"),
+                                           "s.yaml");
+  INFO((r.errors.empty() ? "" : sy::conf::format(r.errors.front())));
+  REQUIRE(r.ok());
+  CHECK(r.json.find("\"profile\":\"ox\"") != std::string::npos);
+  CHECK(parse_scenario_string(kGood, "s.yaml").json.find("\"profile\":\"own\"") != std::string::npos);
+  CHECK(first_error(parse_scenario_string(replace(ox, "name: new, version: '8.0'",
+                                                  "name: new, version: '8.0', server_id: 9"),
+                                          "s.yaml")) ==
+        "s.yaml:9:46: topology.pools.server_id: profile ox takes server ids from configdb_sequence "
+        "(pools in order); leave it out");
+  CHECK(first_error(parse_scenario_string(replace(kGood, "  tenants: {", "  tenant_in: login\n  tenants: {"),
+                                          "s.yaml")) ==
+        "s.yaml:16:14: load.tenant_in: login needs topology.logins: true (or profile ox)");
+  CHECK(first_error(parse_scenario_string(replace(ox, "profile: ox", "profile: configdb"), "s.yaml"))
+            .find("topology.profile") != std::string::npos);
+}
+
 TEST_CASE("a missing file is one error without a position") {
   ScenarioResult r = parse_scenario_file("/nonexistent/x.yaml");
   CHECK(first_error(r) == "/nonexistent/x.yaml: cannot read file");

@@ -6,12 +6,14 @@ TSAN_DIR   ?= build-tsan
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 WERROR     ?= ON
+PREFIX     ?= /usr
 # make fuzz: seconds per fuzz target, and which targets (default: all of tests/fuzz)
 FUZZ_SECONDS ?= 600
 FUZZ         ?=
 
 .PHONY: all deps configure build build-asan build-tsan test test-normal test-sanitize \
-        test-asan test-tsan test-fuzz demo bench bench-compare fuzz format clean
+        test-asan test-tsan test-fuzz demo bench bench-compare fuzz format clean \
+        package install
 
 all: build
 
@@ -19,7 +21,8 @@ deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSY_WERROR=$(WERROR)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSY_WERROR=$(WERROR) \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
@@ -69,6 +72,15 @@ bench: build
 # Proxy-vs-proxy ratios on one request shape (HAProxy, nginx): the former `make bench`.
 bench-compare: build
 	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
+
+# The Debian package (packaging/CMakeLists.txt, docs/packaging.md): build/package/*.deb.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
+
+# FHS install (PREFIX=/usr: /usr/sbin, /etc/switchyard, /lib/systemd/system); stage it with
+# DESTDIR=/some/root.
+install: build
+	cmake --install $(BUILD_DIR)
 
 # Long fuzzer runs: `make fuzz FUZZ_SECONDS=3600 FUZZ="h2 config"`; findings are in
 # build-fuzz/artifacts/ (tests/fuzz/run.sh).

@@ -894,6 +894,19 @@ Reply cmd_reload(CommandEnv& env, const Args&) {
                       .set("needs_restart", std::move(restart)));
 }
 
+// --- reopen-logs -------------------------------------------------------------------------------
+
+Reply cmd_reopen_logs(CommandEnv& env, const Args&) {
+  if (!env.ctx->reopen_logs) {
+    return message_reply("no access log configured (access_log.path is empty): nothing to reopen");
+  }
+  auto r = env.ctx->reopen_logs();
+  if (!r.ok()) {
+    return error_reply(r.error());
+  }
+  return message_reply(*r);
+}
+
 using P = Privilege;
 
 }  // namespace
@@ -984,6 +997,9 @@ const std::vector<Command>& command_table() {
        {{"--timeout", true}}, cmd_member_wait},
       {{"reload"}, "", "re-read and validate the YAML; apply what can change at runtime",
        P::Admin, 0, 0, {}, cmd_reload},
+      {{"reopen-logs"}, "",
+       "reopen the access log at its path (after logrotate moved it; SIGUSR1 does the same)",
+       P::Admin, 0, 0, {}, cmd_reopen_logs},
   };
   return table;
 }

@@ -21,6 +21,7 @@
 
 #include "admin/commands.h"
 #include "admin/protocol.h"
+#include "common/version.h"
 
 namespace {
 
@@ -32,11 +33,13 @@ void usage(FILE* out) {
   std::fprintf(out,
                "usage: switchyardctl [-s SOCKET | --tcp HOST:PORT --token-file F] [--json] "
                "COMMAND [ARGS...]\n"
+               "       switchyardctl --version\n"
                "\n"
                "  -s, --socket SOCKET  admin Unix socket (default $SY_ADMIN_SOCKET or %s)\n"
                "  --tcp HOST:PORT      loopback TCP admin listener (needs --token-file)\n"
                "  --token-file F       file whose first line is the admin token\n"
                "  --json               the reply as one JSON document\n"
+               "  --version            print the version of switchyardctl and exit\n"
                "\n"
                "exit status: 0 success, 1 the server answered ERR, 2 usage or connection "
                "error\n\ncommands (`switchyardctl help` asks the server):\n",
@@ -233,6 +236,9 @@ int main(int argc, char** argv) {
       o.json = true;
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("switchyardctl %s\n", sy::version_line());
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "switchyardctl: unknown option '%s'\n", a.c_str());

@@ -211,7 +211,7 @@ void AdminServer::Impl::run_queue(Conn& c) {
     Reply r = dispatch(env, rq, c.level);
     // Audit: every command that may change something is logged with its outcome.
     static const char* const kChanging[] = {"server", "schema", "upgrade", "cluster", "pool",
-                                            "reload"};
+                                            "reload", "reopen-logs"};
     bool changing = false;
     for (const char* w : kChanging) {
       changing = changing || (!rq.words.empty() && rq.words[0] == w);

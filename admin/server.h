@@ -86,6 +86,9 @@ struct AdminContext {
   std::function<bool(const MemberRuntime&)> set_member;
   // Validates and applies the YAML at config_path (same code as startup).
   std::function<Result<ReloadOutcome>()> reload;
+  // Reopens the access log at its path (after logrotate moved it); the message says which
+  // file. Null = no access log configured.
+  std::function<Result<std::string>()> reopen_logs;
 };
 
 struct ServerOptions {

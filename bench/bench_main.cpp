@@ -15,6 +15,7 @@
 
 #include "bench/load_generator.h"
 #include "bench/scenario.h"
+#include "common/version.h"
 
 using namespace sy::bench;
 
@@ -38,7 +39,8 @@ const char* kUsage =
     "         --stop-file F        stop sending early once F exists\n"
     "         --seed N\n"
     "       switchyard-bench scenario FILE\n"
-    "       switchyard-bench actions\n";
+    "       switchyard-bench actions\n"
+    "       switchyard-bench --version\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "switchyard-bench: %s\n%s", msg.c_str(), kUsage);
@@ -217,6 +219,10 @@ int main(int argc, char** argv) {
   if (cmd == "actions") return cmd_actions();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("switchyard-bench %s\n", sy::version_line());
     return 0;
   }
   usage_error("unknown command " + cmd);

@@ -15,17 +15,18 @@ namespace sy::conf {
 
 using Millis = std::chrono::milliseconds;
 
-// Where a value came from in the YAML file; 1-based. 0 means "not from a file" (a default).
+// Where a value came from in the YAML files; 1-based. 0 means "not from a file" (a default).
 struct Mark {
   int line = 0;
   int col = 0;
+  int file = 0;  // index into Config::files: 0 = the main file, then the overlays in order
   // Where a value was written is not part of the value: a reload compares configurations
   // with ==, and moving a line must not count as a change.
   bool operator==(const Mark&) const { return true; }
 };
 
 // One certificate chain and its private key (PEM files). A relative path is relative to the
-// directory of the configuration file.
+// directory of the main configuration file, also when an overlay holds it.
 struct TlsCertificate {
   std::string cert;  // PEM: the leaf certificate first, then its intermediates
   std::string key;   // PEM private key matching |cert|
@@ -94,7 +95,7 @@ struct Member {
 enum class Balance { RoundRobin, LeastConn };
 
 // TLS from Switchyard to the members of a pool (present when the pool has a `tls` mapping).
-// Relative paths are relative to the directory of the configuration file; the files are read
+// Relative paths are relative to the main configuration file's directory; the files are read
 // at start-up (a pool's TLS settings change only with a restart).
 struct PoolTls {
   bool enabled = false;             // true when the `tls` mapping is present
@@ -162,7 +163,7 @@ struct Dsn {
   std::string host = "127.0.0.1";
   int port = 3306;
   std::string user;
-  std::string password;
+  std::string password;  // inline, or read from `password_file`; never logged or echoed
   std::string database;
   std::string socket;  // Unix socket path; "" = TCP to host:port
   Mark mark;
@@ -321,6 +322,10 @@ struct Admin {
 
 struct Config {
   std::string file;  // the file this was loaded from ("" when loaded from a string)
+  // The overlay directory (docs/configuration.md): its *.yaml files are merged over the main
+  // file in name order. As written; relative to the main file's directory. "" = none.
+  std::string include_dir;
+  std::vector<std::string> files;  // every file read: the main file, then each overlay
   int workers = 0;   // worker threads; 0 = one per online core
   std::string log_level = "info";  // debug|info|warn|error
   std::vector<Listener> listeners;  // non-empty

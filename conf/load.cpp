@@ -9,14 +9,11 @@
 #include "conf/load.h"
 
 #include "conf/load_internal.h"
+#include "conf/overlay.h"
 
-#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion (not in yaml.h in 0.7)
 #include <yaml-cpp/yaml.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,20 +29,8 @@ namespace {
 
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
-// yaml-cpp 0.7's parser gives up (DeepRecursion) a little below this many nested collections.
-constexpr int kYamlMaxDepth = 500;
 
-// yaml-cpp counts lines and columns from 0; we report them from 1.
-Mark to_mark(const YAML::Mark& mark) {
-  if (mark.is_null()) {
-    return Mark{};
-  }
-  return Mark{mark.line + 1, mark.column + 1};
-}
-
-std::string join(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
+using detail::to_mark;
 
 std::string quoted(std::string_view text) { return detail::quote_value(text); }
 
@@ -161,8 +146,9 @@ bool is_header_safe(const std::string& text) {
 
 class Decoder {
 public:
-  Decoder(std::string file, std::vector<ConfigError>* errors, detail::Positions* positions)
-      : file_(std::move(file)), errors_(errors), positions_(positions) {}
+  // |base_dir|: where relative *_file paths are read from (the main file's directory).
+  Decoder(std::string base_dir, std::vector<ConfigError>* errors, detail::Positions* positions)
+      : base_dir_(std::move(base_dir)), errors_(errors), positions_(positions) {}
 
   void document(const YAML::Node& root, Config* config);
 
@@ -179,7 +165,8 @@ private:
     error_at(positions_->find(path), path, std::move(message));
   }
   void error_at(Mark mark, const std::string& path, std::string message) {
-    errors_->push_back(ConfigError{file_, mark.line, mark.col, path, std::move(message)});
+    errors_->push_back(ConfigError{positions_->file_name(mark.file), mark.line, mark.col, path,
+                                   std::move(message)});
   }
   bool wrong_type(const YAML::Node& node, const std::string& path, const std::string& expected) {
     if (node.IsNull()) {
@@ -234,8 +221,9 @@ private:
   ValueFn loopback_address(std::string* out);
   ValueFn name_list(std::vector<std::string>* out);
   ValueFn http_url(std::string* out);
+  ValueFn secret_file(std::string* out);
 
-  std::string file_;
+  std::string base_dir_;
   std::vector<ConfigError>* errors_;
   detail::Positions* positions_;
 };
@@ -253,12 +241,14 @@ void Decoder::mapping(const YAML::Node& node, const std::string& path,
   std::vector<Mark> seen(fields.size()); // line 0 = key not seen yet
   for (const auto& entry : node) {
     Mark key_mark = to_mark(entry.first.Mark());
+    key_mark.file = positions_->origin(path);
     if (!entry.first.IsScalar()) {
       error_at(key_mark, path, "wrong type: expected a key name, got " + describe(entry.first));
       continue;
     }
     const std::string& key = entry.first.Scalar();
-    std::string key_path = join(path, plain_or_quoted(key));
+    std::string key_path = detail::join_path(path, plain_or_quoted(key));
+    key_mark.file = positions_->origin(key_path);
     auto field =
         std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
     if (field == fields.end()) {
@@ -284,7 +274,7 @@ void Decoder::mapping(const YAML::Node& node, const std::string& path,
   }
   for (size_t i = 0; i < fields.size(); ++i) {
     if (fields[i].required && seen[i].line == 0) {
-      std::string key_path = join(path, fields[i].key);
+      std::string key_path = detail::join_path(path, fields[i].key);
       // Reported where the mapping starts: the key has no position of its own.
       error_at(positions_->find(path), key_path, "missing required key");
       positions_->set_failed(key_path);
@@ -528,6 +518,18 @@ void Decoder::document(const YAML::Node& root, Config* config) {
   mapping(
       root, "",
       {
+          {"include_dir", kOptional,
+           [this, config](const YAML::Node& node, const std::string& path) {
+             // Read by stage 0 (conf/overlay.h); here only checked and kept.
+             if (!string(&config->include_dir)(node, path)) {
+               return false;
+             }
+             if (config->include_dir.empty()) {
+               error(path, "must not be empty (expected a directory, e.g. conf.d)");
+               return false;
+             }
+             return true;
+           }},
           {"workers", kOptional, integer(&config->workers, 0, 256)},
           {"log_level", kOptional, one_of(&config->log_level, {"debug", "info", "warn", "error"})},
           {"listeners", kRequired, list(&config->listeners, "listener", &Decoder::listener)},
@@ -711,6 +713,7 @@ void Decoder::dsn(const YAML::Node& node, const std::string& path, Dsn* out) {
               {"port", kOptional, integer(&out->port, 1, 65535)},
               {"user", kRequired, string(&out->user)},
               {"password", kOptional, string(&out->password)},
+              {"password_file", kOptional, secret_file(&out->password)},
               {"database", kRequired, name(&out->database)},
               {"socket", kOptional, string(&out->socket)},
           });
@@ -824,6 +827,39 @@ Decoder::ValueFn Decoder::name_list(std::vector<std::string>* out) {
       }
     }
     return ok;
+  };
+}
+
+// The `<secret>_file` form: the value is the content of the named file (relative to the main
+// file's directory), without one trailing newline. Messages name the file, never the content.
+Decoder::ValueFn Decoder::secret_file(std::string* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      return wrong_type(node, path, "the path of a file holding the secret");
+    }
+    constexpr size_t kMaxSecret = 64 * 1024;
+    std::string file = detail::resolve_path(base_dir_, node.Scalar());
+    std::string text;
+    if (!detail::read_file(file, &text, kMaxSecret + 3)) {  // "\r\n" + one byte more
+      error(path, "cannot read " + quoted(file) + ": " + std::strerror(errno));
+      return false;
+    }
+    if (!text.empty() && text.back() == '\n') {
+      text.pop_back();
+    }
+    if (!text.empty() && text.back() == '\r') {
+      text.pop_back();
+    }
+    const char* problem = text.empty()                               ? "is empty"
+                          : text.size() > kMaxSecret                 ? "is larger than 64k"
+                          : text.find('\n') != std::string::npos     ? "has more than one line"
+                                                                     : nullptr;
+    if (problem != nullptr) {
+      error(path, quoted(file) + " " + problem + " (expected the secret alone on one line)");
+      return false;
+    }
+    *out = std::move(text);
+    return true;
   };
 }
 
@@ -1013,81 +1049,34 @@ void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* ou
           });
 }
 
-// Both passes over |yaml|; fills |result|. Never throws.
+// Stage 0 (conf/overlay.h: the main document, its overlays, ${VAR}) and both passes over
+// |yaml|; fills |result|. Never throws.
 void load(std::string_view yaml, const std::string& file_label, LoadResult* result) {
-  Mark comma = detail::comma_starting_document(yaml);
-  if (comma.line > 0) {
-    result->errors.push_back(ConfigError{
-        file_label, comma.line, comma.col, "",
-        "YAML syntax error: a document cannot start with ',' (it only separates items inside "
-        "[ ] or { })"});
-    return;
-  }
-  // LoadAll rather than Load so a second document is reported instead of silently ignored.
-  std::vector<YAML::Node> documents;
+  detail::Positions positions;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::DeepRecursion&) {
-    // yaml-cpp 0.7 throws this with no position and the message "bad file".
-    int depth = 0;
-    Mark mark = detail::deepest_nesting(yaml, &depth);
-    result->errors.push_back(ConfigError{
-        file_label, mark.line, mark.col, "",
-        "YAML nested too deeply: " + std::to_string(depth) +
-            " levels of lists/mappings reached here (the YAML parser stops at about " +
-            std::to_string(kYamlMaxDepth) + "; a Switchyard config needs fewer than 10)"});
-    return;
-  } catch (const YAML::Exception& e) {
-    Mark mark = to_mark(e.mark);
-    result->errors.push_back(
-        ConfigError{file_label, mark.line, mark.col, "", "YAML syntax error: " + e.msg});
-    return;
-  }
-  try {
-    detail::Positions positions;
-    if (documents.size() > 1) {
-      Mark mark = to_mark(documents[1].Mark());
-      result->errors.push_back(ConfigError{file_label, mark.line, mark.col, "",
-                                           "a second YAML document (expected exactly one)"});
+    YAML::Node root;
+    if (detail::gather_sources(yaml, file_label, process_environment(), &root, &positions,
+                               &result->errors)) {
+      Decoder(detail::directory_of(file_label), &result->errors, &positions)
+          .document(root, &result->config);
+      detail::validate(result->config, positions, &result->errors);
     }
-    YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-    Decoder(file_label, &result->errors, &positions).document(root, &result->config);
-    detail::validate(result->config, positions, file_label, &result->errors);
   } catch (const std::exception& e) {
     // Not expected (we never call as<T>()), but no exception may leave conf/.
     result->errors.push_back(
         ConfigError{file_label, 0, 0, "", std::string("internal error: ") + e.what()});
   }
-  // Pass 1 and pass 2 errors interleave in document order; a stable sort keeps the pass order
-  // for errors at the same position.
+  result->config.files = positions.files();
+  // Pass 1 and pass 2 errors interleave in document order, file by file (main file first);
+  // a stable sort keeps the pass order for errors at the same position.
   std::stable_sort(result->errors.begin(), result->errors.end(),
-                   [](const ConfigError& a, const ConfigError& b) {
+                   [&](const ConfigError& a, const ConfigError& b) {
+                     size_t fa = positions.file_index(a.file), fb = positions.file_index(b.file);
+                     if (fa != fb) {
+                       return fa < fb;
+                     }
                      return a.line != b.line ? a.line < b.line : a.col < b.col;
                    });
-}
-
-// Whole file into |out|; false with errno set on failure.
-// POSIX calls rather than ifstream so the error names the real errno (ENOENT, EACCES, EISDIR).
-bool read_file(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return false;
-  }
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) {
-      out->append(buffer, static_cast<size_t>(n));
-    } else if (n == 0) {
-      ::close(fd);
-      return true;
-    } else if (errno != EINTR) {
-      int saved = errno;
-      ::close(fd);
-      errno = saved;
-      return false;
-    }
-  }
 }
 
 } // namespace
@@ -1360,7 +1349,7 @@ LoadResult load_config_file(const std::string& path) {
   LoadResult result;
   result.config.file = path;
   std::string text;
-  if (!read_file(path, &text)) {
+  if (!detail::read_file(path, &text)) {
     result.errors.push_back(
         ConfigError{path, 0, 0, "", std::string("cannot read file: ") + std::strerror(errno)});
     return result;

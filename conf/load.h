@@ -1,10 +1,14 @@
 #pragma once
-// YAML -> Config in two passes (STYLE rule 9): pass 1 decodes into plain structs keeping each
-// node's position, pass 2 (validate.cpp) checks across fields. Every error is collected; none
-// stops the others from being found.
+// YAML -> Config (docs/configuration.md). Stage 0 (conf/overlay.h) reads the main file and the
+// overlays its `include_dir` names, expands ${VAR} references, and merges them into one tree;
+// then two passes (STYLE rule 9): pass 1 decodes into plain structs keeping each node's
+// position (and file), pass 2 (validate.cpp) checks across fields. Every error is collected;
+// none stops the others from being found (stage 0 errors stop the passes: a broken overlay
+// would only cause echo errors). Secrets (`password`, `password_file`, substituted values in
+// them) never appear in a message.
 //
-// Startup, `switchyard --check-config` and (later) the admin reload call these same functions.
-// Thread: any thread; blocking (reads a file); never call on a worker loop.
+// Startup, `switchyard --check-config`, SIGHUP and the admin `reload` call these same functions.
+// Thread: any thread; blocking (reads files); never call on a worker loop.
 
 #include "conf/config.h"
 
@@ -15,7 +19,8 @@
 namespace sy::conf {
 
 struct ConfigError {
-  std::string file;     // as given by the caller; "<string>" for load_config_string
+  std::string file;     // the file holding the value: the main file as given by the caller
+                        // ("<string>" for load_config_string) or an overlay's path
   int line = 0;         // 1-based; 0 when the error has no position (e.g. unreadable file)
   int col = 0;          // 1-based
   std::string path;     // key path, e.g. "pools[1].members[0].address"; "" for the document
@@ -31,9 +36,11 @@ struct LoadResult {
   bool ok() const { return errors.empty(); }
 };
 
-// Reads and parses |path|. An unreadable file is one error with line 0.
+// Reads and parses |path| and the overlays it includes. An unreadable file is one error with
+// line 0. config.files lists every file read.
 LoadResult load_config_file(const std::string& path);
-// Parses |yaml|; errors carry |file_label| as their file.
+// Parses |yaml|; errors carry |file_label| as their file; an include_dir is relative to the
+// directory part of |file_label|.
 LoadResult load_config_string(std::string_view yaml, const std::string& file_label = "<string>");
 
 // Parses "250ms", "2s", "1m", "1h", and a bare integer (milliseconds). False on anything else.

@@ -13,15 +13,22 @@
 namespace sy::conf::detail {
 
 // Where each value was written and which values pass 1 rejected, by key path
-// ("", "limits", "pools[1]", "pools[1].members[0].address").
+// ("", "limits", "pools[1]", "pools[1].members[0].address"), and which file holds each path
+// when overlays were merged (conf/overlay.h).
 class Positions {
 public:
-  // Records that the value at |path| was written at |mark|.
-  void set(const std::string& path, Mark mark) { marks_[path] = mark; }
+  // |files|: the main file first, then each overlay; error messages name them.
+  explicit Positions(std::vector<std::string> files = {""}) : files_(std::move(files)) {}
+
+  // Records that the value at |path| was written at |mark|, in the file that holds |path|.
+  void set(const std::string& path, Mark mark) {
+    mark.file = origin(path);
+    marks_[path] = mark;
+  }
   // True when |path| itself was written in the file (not defaulted).
   bool has(const std::string& path) const { return marks_.count(path) != 0; }
   // Mark of |path|, else of its nearest written ancestor (so a defaulted key is reported where
-  // its mapping is), else {1, 1}.
+  // its mapping is), else {1, 1} in the main file.
   Mark find(const std::string& path) const;
 
   // Records that pass 1 reported an error for |path| (its value is a default or partial).
@@ -29,10 +36,33 @@ public:
   // True when |path| or an ancestor failed; pass 2 skips such values so a mistake shows once.
   bool failed(const std::string& path) const;
 
+  // Records that overlay |file| replaced or added the value at |path| (and everything below
+  // it: origins recorded under |path| before are dropped).
+  void set_origin(const std::string& path, int file);
+  // The file holding |path|: the origin of |path| or of its nearest ancestor; 0 = main file.
+  int origin(const std::string& path) const;
+
+  // Adds a file to the list; returns its index.
+  int add_file(std::string name) {
+    files_.push_back(std::move(name));
+    return static_cast<int>(files_.size() - 1);
+  }
+  const std::vector<std::string>& files() const { return files_; }
+  const std::string& file_name(int file) const { return files_[static_cast<size_t>(file)]; }
+  // Index of |name| in files(); files().size() when it is not there.
+  size_t file_index(const std::string& name) const;
+
 private:
+  std::vector<std::string> files_;
   std::map<std::string, Mark> marks_;
   std::set<std::string> failed_;
+  std::map<std::string, int> origins_;
 };
+
+// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
+inline std::string join_path(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
 
 // "pools[1].members[0]" -> "pools[1].members" -> "pools[1]" -> "pools" -> "".
 std::string parent_path(std::string_view path);
@@ -62,8 +92,8 @@ Mark comma_starting_document(std::string_view yaml);
 std::string canonical_ip(const std::string& address);
 
 // Pass 2: cross-field checks of |config| (pool references, unique names and addresses, limits
-// that depend on each other). Appends to |errors|, labelled with |file|; never throws.
-void validate(const Config& config, const Positions& positions, const std::string& file,
-              std::vector<ConfigError>* errors);
+// that depend on each other). Appends to |errors|, each labelled with the file that holds the
+// value (positions.file_name); never throws.
+void validate(const Config& config, const Positions& positions, std::vector<ConfigError>* errors);
 
 } // namespace sy::conf::detail

@@ -28,9 +28,8 @@ std::string host_port(const std::string& host, int port) {
 
 class Validator {
 public:
-  Validator(const Config& config, const Positions& positions, const std::string& file,
-            std::vector<ConfigError>* errors)
-      : config_(config), positions_(positions), file_(file), errors_(errors) {}
+  Validator(const Config& config, const Positions& positions, std::vector<ConfigError>* errors)
+      : config_(config), positions_(positions), errors_(errors) {}
 
   void run() {
     unique_names();
@@ -48,10 +47,17 @@ public:
 private:
   void error(const std::string& path, std::string message) {
     Mark mark = positions_.find(path);
-    errors_->push_back(ConfigError{file_, mark.line, mark.col, path, std::move(message)});
+    errors_->push_back(ConfigError{positions_.file_name(mark.file), mark.line, mark.col, path,
+                                   std::move(message)});
   }
-  std::string first_at(const std::string& path) const {
-    return "first at line " + std::to_string(positions_.find(path).line);
+  // Where the value at |first| was written, as seen from the error at |here|: the line, and
+  // the file too when it is another one (an overlay).
+  std::string first_at(const std::string& first, const std::string& here) const {
+    Mark a = positions_.find(first);
+    std::string where = a.file == positions_.find(here).file
+                            ? "line " + std::to_string(a.line)
+                            : positions_.file_name(a.file) + ":" + std::to_string(a.line);
+    return "first at " + where;
   }
 
   // Listener names and pool names are each unique.
@@ -70,7 +76,7 @@ private:
       auto [it, inserted] = first.emplace(items[i].name, i);
       if (!inserted) {
         error(path, "duplicate " + what + " name " + quoted(items[i].name) + " (" +
-                        first_at(index_path(list, it->second, "name")) + ")");
+                        first_at(index_path(list, it->second, "name"), path) + ")");
       }
     }
   }
@@ -111,7 +117,7 @@ private:
       auto [it, inserted] = first.emplace(key, i);
       if (!inserted) {
         error(port_path, key + " is already used by " + index_path("listeners", it->second) + " (" +
-                             first_at(index_path("listeners", it->second)) + ")");
+                             first_at(index_path("listeners", it->second), port_path) + ")");
       }
     }
   }
@@ -131,7 +137,7 @@ private:
         auto [it, inserted] = first.emplace(key, m);
         if (!inserted) {
           error(path, "duplicate member " + key + " (" +
-                          first_at(index_path(members, it->second, "address")) + ")");
+                          first_at(index_path(members, it->second, "address"), path) + ")");
         }
       }
     }
@@ -261,6 +267,15 @@ private:
     for (size_t i = 0; i < d.servers.size(); ++i) {
       pool_exists(index_path("database.servers", i, "pool"), d.servers[i].pool);
     }
+    for (const auto& [list, count] : {std::pair{"database.dsns", d.dsns.size()},
+                                      std::pair{"database.state_dsns", d.state_dsns.size()}}) {
+      for (size_t i = 0; i < count; ++i) {
+        std::string base = index_path(list, i);
+        if (positions_.has(base + ".password") && positions_.has(base + ".password_file")) {
+          error(base + ".password_file", "password is set too (expected password or password_file)");
+        }
+      }
+    }
     if (d.profile != Profile::Sql) {
       for (const char* key : {"servers_sql", "contexts_sql", "logins_sql", "schemas_sql"}) {
         std::string path = std::string("database.") + key;
@@ -305,15 +320,13 @@ private:
 
   const Config& config_;
   const Positions& positions_;
-  const std::string& file_;
   std::vector<ConfigError>* errors_;
 };
 
 } // namespace
 
-void validate(const Config& config, const Positions& positions, const std::string& file,
-              std::vector<ConfigError>* errors) {
-  Validator(config, positions, file, errors).run();
+void validate(const Config& config, const Positions& positions, std::vector<ConfigError>* errors) {
+  Validator(config, positions, errors).run();
 }
 
 } // namespace sy::conf::detail

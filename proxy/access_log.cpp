@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "proxy/request_id.h"
 #include "proxy/upstream_pool.h"  // monotonic_ms
 
 namespace sy::proxy {
@@ -28,26 +29,9 @@ uint64_t count_lines(std::string_view text) {
   return static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-// Appends |s| as a JSON string body (without quotes).
-void append_json_escaped(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20 || c == 0x7f) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", c);
-      out.append(esc);
-    } else {
-      out.push_back(ch);
-    }
-  }
-}
-
 void append_kv_str(std::string& out, const char* key, std::string_view value) {
   out.append(",\"").append(key).append("\":\"");
-  append_json_escaped(out, value);
+  append_json_string(out, value);
   out.push_back('"');
 }
 
@@ -63,7 +47,138 @@ void append_kv_ms(std::string& out, const char* key, double ms) {
   out.append(",\"").append(key).append("\":").append(num, n);
 }
 
+void append_byte_escape(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+  out.append(esc, sizeof esc);
+}
+
+// Length of the well-formed UTF-8 sequence starting at |p| (lead byte >= 0x80), at most |n|
+// bytes available; 0 when it is not one (RFC 3629 table 3-7).
+size_t utf8_sequence_length(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) {
+      lo = 0xa0;  // no overlong forms
+    } else if (c == 0xed) {
+      hi = 0x9f;  // no UTF-16 surrogates
+    }
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) {
+      lo = 0x90;  // no overlong forms
+    } else if (c == 0xf4) {
+      hi = 0x8f;  // nothing above U+10FFFF
+    }
+  } else {
+    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
+  }
+  if (n < len || p[1] < lo || p[1] > hi) {
+    return 0;
+  }
+  for (size_t i = 2; i < len; ++i) {
+    if (p[i] < 0x80 || p[i] > 0xbf) {
+      return 0;
+    }
+  }
+  return len;
+}
+
+// One per worker thread: ids need no lock, and the prefix tells the workers apart.
+thread_local RequestIdSource tls_request_ids(RequestIdSource::random_prefix());
+
 }  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    size_t plain = i;  // a run of bytes written as they are
+    while (plain < n && p[plain] >= 0x20 && p[plain] < 0x7f && p[plain] != '"' &&
+           p[plain] != '\\') {
+      ++plain;
+    }
+    out.append(s.data() + i, plain - i);
+    i = plain;
+    if (i == n) {
+      break;
+    }
+    unsigned char c = p[i];
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x80) {  // control byte or DEL
+      append_byte_escape(out, c);
+      ++i;
+    } else if (size_t len = utf8_sequence_length(p + i, n - i); len != 0) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      append_byte_escape(out, c);  // one byte; the next is looked at afresh
+      ++i;
+    }
+  }
+}
+
+void RequestFields::clear() {
+  host.clear();
+  user_agent.clear();
+  referer.clear();
+  forwarded_for.clear();
+  request_id.clear();
+  request_id_generated = false;
+}
+
+void RequestFields::capture(const http1::Header* headers, size_t count) {
+  bool seen_host = false, seen_ua = false, seen_referer = false, seen_xff = false,
+       seen_id = false;
+  auto take = [](const http1::Header& h, std::string_view name, bool* seen, std::string* out) {
+    if (*seen || !http1::iequals(h.name, name)) {
+      return false;
+    }
+    *seen = true;
+    out->assign(h.value.data(), h.value.size());
+    return true;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    const http1::Header& h = headers[i];
+    take(h, "host", &seen_host, &host) || take(h, "user-agent", &seen_ua, &user_agent) ||
+        take(h, "referer", &seen_referer, &referer) ||
+        take(h, "x-forwarded-for", &seen_xff, &forwarded_for) ||
+        take(h, "x-request-id", &seen_id, &request_id);
+  }
+  if (!seen_host) {
+    host.clear();
+  }
+  if (!seen_ua) {
+    user_agent.clear();
+  }
+  if (!seen_referer) {
+    referer.clear();
+  }
+  if (!seen_xff) {
+    forwarded_for.clear();
+  }
+  if (seen_id) {
+    request_id_generated = false;
+  } else if (!request_id_generated) {
+    tls_request_ids.next(&request_id);
+    request_id_generated = true;
+  }
+}
+
+void RequestFields::append_generated_id(std::string* head) const {
+  if (request_id_generated) {
+    head->append("X-Request-Id: ").append(request_id).append("\r\n");
+  }
+}
 
 void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -89,18 +204,27 @@ Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string
     struct stat st {};
     if (fstat(STDOUT_FILENO, &st) != 0 || S_ISREG(st.st_mode)) {
       return std::unique_ptr<AccessLogWriter>(
-          new AccessLogWriter(STDOUT_FILENO, false, Mode::File, max_queue_bytes));
+          new AccessLogWriter(path, STDOUT_FILENO, false, Mode::File, max_queue_bytes));
     }
     // A pipe or tty: a description of our own can be non-blocking without changing the one
     // the parent (or a shell) shares. A socket cannot be reopened: poll and write small.
     int fd = ::open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
       return std::unique_ptr<AccessLogWriter>(
-          new AccessLogWriter(fd, true, Mode::NonBlocking, max_queue_bytes));
+          new AccessLogWriter(path, fd, true, Mode::NonBlocking, max_queue_bytes));
     }
     return std::unique_ptr<AccessLogWriter>(
-        new AccessLogWriter(STDOUT_FILENO, false, Mode::PollSmall, max_queue_bytes));
+        new AccessLogWriter(path, STDOUT_FILENO, false, Mode::PollSmall, max_queue_bytes));
   }
+  auto opened = open_path(path);
+  if (!opened) {
+    return opened.error();
+  }
+  return std::unique_ptr<AccessLogWriter>(
+      new AccessLogWriter(path, opened->first, true, opened->second, max_queue_bytes));
+}
+
+Result<std::pair<int, AccessLogWriter::Mode>> AccessLogWriter::open_path(const std::string& path) {
   // O_NONBLOCK: a FIFO without a reader fails now (ENXIO) instead of hanging the start, and
   // a full one makes write(2) return EAGAIN; a regular file ignores the flag.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
@@ -111,13 +235,51 @@ Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string
   }
   struct stat st {};
   fstat(fd, &st);
-  return std::unique_ptr<AccessLogWriter>(new AccessLogWriter(
-      fd, true, S_ISREG(st.st_mode) ? Mode::File : Mode::NonBlocking, max_queue_bytes));
+  return std::make_pair(fd, S_ISREG(st.st_mode) ? Mode::File : Mode::NonBlocking);
 }
 
-AccessLogWriter::AccessLogWriter(int fd, bool owns_fd, Mode mode, uint64_t max_queue_bytes)
-    : fd_(fd), owns_fd_(owns_fd), mode_(mode), max_queue_bytes_(max_queue_bytes) {
+AccessLogWriter::AccessLogWriter(std::string path, int fd, bool owns_fd, Mode mode,
+                                 uint64_t max_queue_bytes)
+    : path_(std::move(path)), fd_(fd), owns_fd_(owns_fd), mode_(mode),
+      max_queue_bytes_(max_queue_bytes) {
   thread_ = std::thread([this] { run(); });
+}
+
+Result<Unit> AccessLogWriter::reopen() {
+  if (path_ == "-") {
+    return ok_result();
+  }
+  std::lock_guard<std::mutex> one_at_a_time(reopen_mu_);
+  auto opened = open_path(path_);
+  if (!opened) {
+    return opened.error();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  reopened_fd_ = opened->first;
+  reopened_mode_ = opened->second;
+  cv_.notify_one();
+  // The writer switches between two batches; one stuck on a full pipe may take a while.
+  bool taken = reopened_cv_.wait_for(lock, std::chrono::milliseconds(kStopTimeoutMs),
+                                     [this] { return reopened_fd_ < 0; });
+  if (!taken) {
+    SY_LOG(Warn, "access log %s reopened; the writer switches to it after its current batch",
+           path_.c_str());
+  }
+  return ok_result();
+}
+
+void AccessLogWriter::take_reopened_fd() {
+  if (reopened_fd_ < 0) {
+    return;
+  }
+  if (owns_fd_) {
+    ::close(fd_);
+  }
+  fd_ = reopened_fd_;
+  mode_ = reopened_mode_;
+  owns_fd_ = true;
+  reopened_fd_ = -1;
+  reopened_cv_.notify_all();
 }
 
 AccessLogWriter::~AccessLogWriter() {
@@ -130,6 +292,9 @@ AccessLogWriter::~AccessLogWriter() {
   thread_.join();  // the writer gives up at the deadline: this returns
   if (owns_fd_) {
     ::close(fd_);
+  }
+  if (reopened_fd_ >= 0) {  // handed over after the writer's last look
+    ::close(reopened_fd_);
   }
 }
 
@@ -157,7 +322,9 @@ void AccessLogWriter::run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Woken by work, by the stop, or once per second to report drops.
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait_for(lock, std::chrono::seconds(1),
+                   [this] { return stopping_ || !queue_.empty() || reopened_fd_ >= 0; });
+      take_reopened_fd();  // between two batches: every line is whole in one file
       stop = stopping_;
       if (!queue_.empty()) {
         batch.swap(queue_.front());
@@ -297,6 +464,13 @@ void AccessLogBuffer::append(const AccessRecord& r) {
   append_kv_ms(buf_, "upstream_connect_ms", r.connect_ms);
   append_kv_ms(buf_, "upstream_response_ms", r.response_ms);
   append_kv_str(buf_, "termination", std::string_view(r.termination, 2));
+  static const RequestFields kNone;
+  const RequestFields& f = r.fields != nullptr ? *r.fields : kNone;
+  append_kv_str(buf_, "host", f.host);
+  append_kv_str(buf_, "user_agent", f.user_agent);
+  append_kv_str(buf_, "referer", f.referer);
+  append_kv_str(buf_, "forwarded_for", f.forwarded_for);
+  append_kv_str(buf_, "request_id", f.request_id);
   if (r.route != nullptr) {
     append_kv_str(buf_, "route", r.route);
     append_kv_num(buf_, "context", r.context);

@@ -18,6 +18,13 @@
 //    if the next write fails, the partial line is truncated away from a regular file, so the
 //    next line never glues onto half a line. The failure is logged once, and again after
 //    writing has worked in between ("writing again; N lines dropped").
+//
+// Reopen (logrotate: `mv access.log access.log.1`, then SIGUSR1 or the admin `reopen-logs`):
+// the new file is opened by the caller (main or admin thread, never a worker) and handed to
+// the writer thread, which switches between two batches. Batches are whole lines, so every
+// line lands whole in the old file or in the new one; none is lost (test_access_log_reopen.py).
+//
+// Every line is valid UTF-8 JSON whatever bytes a client sent: see append_json_string().
 
 #include <sys/socket.h>
 
@@ -33,6 +40,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "proxy/http1_parser.h"
 
 namespace sy::proxy {
 
@@ -50,6 +58,13 @@ class AccessLogWriter {
   // full. Never blocks on the writer. Any thread; takes ownership of |batch|.
   void submit(std::string&& batch);
 
+  // Opens the log's path again (a rotated file keeps its lines; new ones go to a new file at
+  // the path) and waits up to kStopTimeoutMs for the writer to switch, so that the old file is
+  // complete when this returns. On failure the old file stays in use. "-" (stdout) has
+  // nothing to reopen: Ok. Main or admin thread (opens a file); never a worker.
+  Result<Unit> reopen();
+  const std::string& path() const { return path_; }
+
   static constexpr uint64_t kStopTimeoutMs = 2000;
   static constexpr uint64_t kReportIntervalMs = 10000;
 
@@ -58,8 +73,12 @@ class AccessLogWriter {
   // an O_NONBLOCK description of our own; what cannot be reopened (a socket on stdout) is
   // polled for room and written at most PIPE_BUF bytes at a time.
   enum class Mode { File, NonBlocking, PollSmall };
-  AccessLogWriter(int fd, bool owns_fd, Mode mode, uint64_t max_queue_bytes);
+  AccessLogWriter(std::string path, int fd, bool owns_fd, Mode mode, uint64_t max_queue_bytes);
+  // Opens |path| for appending; the fd and its Mode.
+  static Result<std::pair<int, Mode>> open_path(const std::string& path);
   void run();
+  // Writer thread: switches to the fd reopen() handed over, if any (mu_ held).
+  void take_reopened_fd();
   // Writes |batch| whole; false when it had to give up (error or shutdown deadline), after
   // counting the lines it did not write and cutting a partial line from a regular file.
   bool write_batch(const std::string& batch);
@@ -67,12 +86,17 @@ class AccessLogWriter {
   bool wait_writable();
   void report_drops(bool force);
 
+  std::string path_;
   int fd_;
   bool owns_fd_;
   Mode mode_;
   uint64_t max_queue_bytes_;
+  std::mutex reopen_mu_;  // one reopen() at a time (SIGUSR1 and the admin may race)
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;           // wakes the writer
+  std::condition_variable reopened_cv_;  // wakes reopen(): the writer took the new fd
+  int reopened_fd_ = -1;                 // guarded by mu_; handed over by reopen()
+  Mode reopened_mode_ = Mode::File;      // guarded by mu_
   std::deque<std::string> queue_;  // guarded by mu_
   uint64_t queued_bytes_ = 0;      // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
@@ -89,6 +113,36 @@ class AccessLogWriter {
 // The access log's "client" of a peer address: "ip:port" ("[ip]:port" for IPv6) into |label|
 // and the bare address into |ip| (for X-Forwarded-For). Any thread.
 void format_peer(const sockaddr* sa, std::string* label, std::string* ip);
+
+// Appends |s| to |out| as the body of a JSON string (no quotes): '"' and '\\' escaped,
+// control bytes (< 0x20, 0x7f) and every byte that is not part of a well-formed UTF-8
+// sequence (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) written as
+// \u00XX, XX being the byte. So the line is valid UTF-8 and valid JSON, and the exact bytes a
+// client sent stay readable in it (\ufffd would lose them). Pure; any thread.
+void append_json_string(std::string& out, std::string_view s);
+
+// The request header fields the access log keeps, copied when the exchange begins (the
+// parsed head's views die with the input buffer), and the X-Request-Id the request carries
+// or was given. One per connection, reused (capacity kept) across its requests.
+struct RequestFields {
+  std::string host;            // Host (HTTP/2: from :authority)
+  std::string user_agent;
+  std::string referer;
+  std::string forwarded_for;   // X-Forwarded-For as received: what the client claims, not
+                               // trusted (the trusted address is the peer, "client")
+  std::string request_id;      // X-Request-Id as received, else generated
+  bool request_id_generated = false;  // generated here: add it to the upstream request
+
+  // Forgets the last request. Worker thread only.
+  void clear();
+  // Copies the fields from |headers| (the first of each name); when there is no X-Request-Id
+  // and none was generated since clear() (a held request's head is parsed again), generates
+  // one from the calling worker thread's RequestIdSource. Worker thread only.
+  void capture(const http1::Header* headers, size_t count);
+  // "X-Request-Id: <id>\r\n" onto |head| when the id was generated here (a received one
+  // is forwarded with the other fields).
+  void append_generated_id(std::string* head) const;
+};
 
 // What one request did; filled by the connection, formatted by AccessLogBuffer::append().
 struct AccessRecord {
@@ -110,6 +164,7 @@ struct AccessRecord {
   char termination[3] = {'-', '-', 0};  // who x phase, see docs/access-log.md
   const char* route = nullptr;  // routing decision ("proxy", "redirect", ...); null = no routing
   uint32_t context = 0;         // tenant context id; 0 = none
+  const RequestFields* fields = nullptr;  // null = none known (all logged as "")
 };
 
 // A worker's pending lines. Worker thread only.

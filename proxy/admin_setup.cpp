@@ -6,7 +6,9 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "conf/load.h"
+#include "proxy/sd_notify.h"
 #include "proxy/stats.h"
 #include "proxy/tenant_setup.h"
 #include "proxy/tls.h"
@@ -64,6 +66,22 @@ Reloader::Reloader(const conf::Config& initial, const PoolRegistry* registry, st
       log_level_fixed_(log_level_fixed) {}
 
 Result<admin::ReloadOutcome> Reloader::reload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (notifier_ != nullptr) {
+    notifier_->reloading("Reloading the configuration");
+  }
+  auto r = reload_locked();
+  if (notifier_ != nullptr) {
+    // READY=1 also after a refused reload: the old configuration is serving.
+    notifier_->ready(r.ok() ? "Serving; last reload: " + std::to_string(r->applied.size()) +
+                                  " change(s) applied, " + std::to_string(r->needs_restart.size()) +
+                                  " need a restart"
+                            : "Serving; last reload refused: " + r.error().message);
+  }
+  return r;
+}
+
+Result<admin::ReloadOutcome> Reloader::reload_locked() {
   auto loaded = conf::load_config_file(path_);
   if (!loaded.ok()) {
     std::string msg = path_ + " has " + std::to_string(loaded.errors.size()) +
@@ -75,7 +93,6 @@ Result<admin::ReloadOutcome> Reloader::reload() {
     return make_tagged_error(Errc::Config, "config", msg);
   }
   const conf::Config& next = loaded.config;
-  std::lock_guard<std::mutex> lock(mu_);
   admin::ReloadOutcome out;
   if (tls_ != nullptr) {  // first: a certificate that fails to load changes nothing at all
     auto reloaded = tls_->reload();
@@ -152,11 +169,11 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const routing::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader) {
+                                       Reloader* reloader, AccessLogWriter* access_log) {
   admin::AdminContext c;
   c.instance_id = make_instance_id(config);
   c.role = config.routing.enabled ? config.routing.role : "";
-  c.version = config.routing.version.empty() ? "0.1.0" : config.routing.version;
+  c.version = config.routing.version.empty() ? sy::version() : config.routing.version;
   c.config_path = config_path;
   c.workers = static_cast<int>(workers->size());
   c.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -244,7 +261,18 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     return true;
   };
   c.reload = [reloader] { return reloader->reload(); };
+  if (access_log != nullptr) {
+    c.reopen_logs = [access_log] { return reopen_access_log(access_log); };
+  }
   return c;
+}
+
+Result<std::string> reopen_access_log(AccessLogWriter* access_log) {
+  auto r = access_log->reopen();
+  if (!r.ok()) {
+    return r.error();
+  }
+  return "access log reopened: " + access_log->path();
 }
 
 }  // namespace sy::proxy

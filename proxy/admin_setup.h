@@ -12,17 +12,20 @@
 #include "admin/server.h"
 #include "common/result.h"
 #include "conf/config.h"
+#include "proxy/access_log.h"
 #include "proxy/upstream_pool.h"
 
 namespace sy::proxy {
 
 class Worker;
 class TlsStore;
+class ServiceNotifier;
 
-// Re-reads the YAML with the startup code (conf::load_config_file) and applies what can change
-// at runtime: log_level (unless --log-level was given) and member weights. Everything else
-// that differs is listed as needing a restart. A file with errors changes nothing. Any thread
-// (serialised by a mutex); the registry must outlive it.
+// Re-reads the YAML with the startup code (conf::load_config_file: the main file and its
+// overlays) and applies what can change at runtime: log_level (unless --log-level was given)
+// and member weights. Everything else that differs is listed as needing a restart. A file
+// with errors changes nothing. Any thread (serialised by a mutex); the registry must outlive
+// it. With a notifier, each reload is bracketed by RELOADING=1 and READY=1 (systemd).
 class Reloader {
  public:
   Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
@@ -31,10 +34,16 @@ class Reloader {
   // TLS listeners: reload() also re-reads every certificate and key first; if that fails the
   // reload fails and nothing changes. Main thread, before the admin server starts.
   void set_tls(TlsStore* tls) { tls_ = tls; }
+  // systemd: RELOADING=1 before, READY=1 + STATUS (the outcome) after every reload. Main
+  // thread, before the admin server starts; |notifier| must outlive the reloader.
+  void set_notifier(const ServiceNotifier* notifier) { notifier_ = notifier; }
 
  private:
   std::mutex mu_;
+  Result<admin::ReloadOutcome> reload_locked();
+
   TlsStore* tls_ = nullptr;
+  const ServiceNotifier* notifier_ = nullptr;
   conf::Config current_;  // guarded by mu_: the last configuration applied
   const PoolRegistry* registry_;
   std::string path_;
@@ -42,12 +51,16 @@ class Reloader {
 };
 
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
-// (no routing).
+// (no routing), |access_log| too (none configured).
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
                                        const PoolRegistry* registry,
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const routing::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader);
+                                       Reloader* reloader, AccessLogWriter* access_log);
+
+// Reopens |access_log| (SIGUSR1 and the admin `reopen-logs`): "access log reopened: PATH",
+// or the error. Main or admin thread.
+Result<std::string> reopen_access_log(AccessLogWriter* access_log);
 
 }  // namespace sy::proxy

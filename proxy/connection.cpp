@@ -514,6 +514,7 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
   }
   evtimer_del(timer_);
   method_.assign(head.method.data(), head.method.size());
+  fields_.capture(head.headers, head.num_headers);
   // What is routed, forwarded and logged is the origin-form target: an absolute-form target
   // is reduced to its path (its authority is head.host, routed on and sent as Host).
   http1::origin_form(head, &target_);
@@ -795,6 +796,7 @@ void ClientConnection::build_upstream_head(const http1::RequestHead& head,
       .append(listener_->conf->tls.enabled ? "\r\nX-Forwarded-Proto: https\r\n"
                                            : "\r\nX-Forwarded-Proto: http\r\n")
       .append(kVia);
+  fields_.append_generated_id(&out);
   if (add_loop_guard_) {
     out.append(worker_->forwarder()->setup().decide.loop_guard_header).append(": 1\r\n");
   }
@@ -1384,6 +1386,7 @@ ClientConnection::Step ClientConnection::start_next_request(bool parse_now) {
   add_loop_guard_ = false;
   held_ = false;
   hold_deadline_ms_ = 0;
+  fields_.clear();
   if (worker_->draining()) {
     draining_ = true;
   }
@@ -1582,6 +1585,7 @@ void ClientConnection::log_exchange() {
   r.response_ms = t_resp_us_ != 0 ? us_to_ms(t_sent_us_, t_resp_us_) : -1.0;
   r.termination[0] = termination_[0];
   r.termination[1] = termination_[1];
+  r.fields = &fields_;
   log.append(r);
 }
 

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/access_log.h"
 #include "proxy/connection_limits.h"
 #include "proxy/http1_parser.h"
 #include "routing/decide.h"
@@ -185,6 +186,7 @@ class ClientConnection {
   bool head_started_ = false;  // bytes of a new request head have arrived
   std::string method_;         // copies (capacity reused across requests)
   std::string target_;
+  RequestFields fields_;       // Host, User-Agent, ..., X-Request-Id for the log and upstream
   std::string up_head_;        // serialized upstream request head (kept for a retry)
   int minor_version_ = 1;
   bool keep_alive_ = true;     // client side

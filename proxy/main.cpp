@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "conf/load.h"
 #include "admin/server.h"
 #include "proxy/access_log.h"
@@ -26,6 +27,7 @@
 #include "proxy/connection_limits.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
+#include "proxy/sd_notify.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/tenant_setup.h"
 #include "proxy/tls.h"
@@ -39,13 +41,16 @@ constexpr char kUsage[] =
     "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
     "       switchyard --check-config FILE\n"
     "       switchyard db migrate --config FILE\n"
+    "       switchyard --version\n"
     "\n"
-    "  --config FILE        run with this YAML configuration\n"
-    "  --check-config FILE  validate FILE, print every error as file:line:col: path: message,\n"
-    "                       exit 0 when it is valid and 1 otherwise\n"
+    "  --config FILE        run with this YAML configuration (and the overlays its\n"
+    "                       include_dir names, merged in name order)\n"
+    "  --check-config FILE  validate FILE with its overlays, print every error as\n"
+    "                       file:line:col: path: message, exit 0 when valid and 1 otherwise\n"
     "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
     "                       PATH (atomically); used by tests and scripts with port 0\n"
     "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n"
+    "  --version            print the version and exit\n"
     "  db migrate           create or upgrade Switchyard's own tables in the database named\n"
     "                       by the file's database section, then exit\n";
 
@@ -87,6 +92,9 @@ bool parse_args(int argc, char** argv, Args* a) {
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("switchyard %s\n", sy::version_line());
+      std::exit(0);
     } else {
       std::fprintf(stderr, "switchyard: unknown argument '%s'\n%s", arg.c_str(), kUsage);
       return false;
@@ -97,6 +105,15 @@ bool parse_args(int argc, char** argv, Args* a) {
     return false;
   }
   return true;
+}
+
+// " (overlays: a.yaml, b.yaml)" when |config| merged overlays, else "".
+std::string overlays(const sy::conf::Config& config) {
+  std::string out;
+  for (size_t i = 1; i < config.files.size(); ++i) {
+    out += (i == 1 ? " (overlays: " : ", ") + config.files[i];
+  }
+  return out.empty() ? out : out + ")";
 }
 
 // Prints every configuration error; returns true when there were none.
@@ -144,7 +161,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %zu error(s)\n", args.check.c_str(), r.errors.size());
       return 1;
     }
-    std::printf("%s: configuration ok\n", args.check.c_str());
+    std::printf("%s: configuration ok%s\n", args.check.c_str(), overlays(r.config).c_str());
     return 0;
   }
 
@@ -165,6 +182,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::set_level(level);
+  // Before any thread exists: from_environment() unsets NOTIFY_SOCKET.
+  const proxy::ServiceNotifier notifier = proxy::ServiceNotifier::from_environment();
+  if (config.files.size() > 1) {
+    SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
+  }
 
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
@@ -177,6 +199,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   auto registry = proxy::PoolRegistry::build(config);
@@ -235,6 +258,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<routing::DirectoryLoader> loader;
   if (config.routing.enabled) {
+    notifier.status("Loading the tenant directory");
     auto setup = proxy::make_routing_setup(config, &publisher);
     if (!setup.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
@@ -276,6 +300,7 @@ int main(int argc, char** argv) {
   // The admin server: after the workers (its hooks read them), stopped before them.
   proxy::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
+  reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {
@@ -286,7 +311,8 @@ int main(int argc, char** argv) {
         std::move(opts),
         proxy::make_admin_context(config, args.config, registry->get(), &pool,
                                   loader ? &loader->status() : nullptr,
-                                  config.routing.enabled ? &publisher : nullptr, &reloader));
+                                  config.routing.enabled ? &publisher : nullptr, &reloader,
+                                  access_log.get()));
     auto started = admin_server->start();
     if (!started.ok()) {
       SY_LOG(Error, "admin: %s", started.error().message.c_str());
@@ -319,10 +345,27 @@ int main(int argc, char** argv) {
     SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
            std::strerror(errno));
   }
+  // Listeners are bound, workers run, and with routing the first snapshot is published
+  // (loader->start() returned only after it).
+  notifier.ready("Serving: " + std::to_string(bound->size()) + " listener(s), " +
+                 std::to_string(workers) + " worker(s)");
 
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGUSR1) {  // logrotate (packaging/switchyard.logrotate)
+      if (!access_log) {
+        SY_LOG(Info, "SIGUSR1: no access log configured; nothing to reopen");
+        continue;
+      }
+      auto r = proxy::reopen_access_log(access_log.get());
+      if (r.ok()) {
+        SY_LOG(Info, "SIGUSR1: %s", r->c_str());
+      } else {
+        SY_LOG(Error, "SIGUSR1: %s; still writing to the old file", r.error().message.c_str());
+      }
       continue;
     }
     if (sig == SIGHUP) {
@@ -343,6 +386,8 @@ int main(int argc, char** argv) {
     }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
            static_cast<long long>(config.limits.drain_timeout.count()));
+    notifier.stopping("Draining connections (up to " +
+                      std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
     break;
   }
   if (admin_server) {

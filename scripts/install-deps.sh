@@ -16,6 +16,9 @@ PACKAGES=(
   curl python3 openssl nghttp2-client nghttp2-proxy wrk haproxy nginx-light procps
   # the bench report is checked in headless Chromium (tests/integration/test_bench_harness.py)
   chromium
+  # packaging (make package, tests/integration/test_package.py): CPack DEB with dpkg-shlibdeps,
+  # systemd-analyze verify of the unit, man pages rendered with man/groff, logrotate -d
+  dpkg-dev file systemd man-db groff-base logrotate
   # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
   python3-hpack
 )

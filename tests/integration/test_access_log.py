@@ -47,8 +47,12 @@ class AccessLogTest(ProxyTestCase):
         # more than the pipe (64 KiB) and the queue (256 KiB) hold. Without a bound the
         # process kept every line.
         # (Longer under a sanitizer: the proxy is slower, and its allowance is larger.)
-        done = self.load(sy, seconds=12 if SANITIZER else 4, path="/" + "x" * 3000)
         pressure = (48 if SANITIZER else 16) * 1024 * 1024
+        done = 0
+        for _ in range(3):  # a busy machine may need more than one round to get there
+            done += self.load(sy, seconds=12 if SANITIZER else 4, path="/" + "x" * 3000)
+            if done * 3000 > pressure:
+                break
         self.assertGreater(done * 3000, pressure, f"only {done} requests: no pressure")
         grown = sy.rss_kib() - before
         self.assertLess(grown, rss_growth_limit_kib(10 * 1024),

@@ -6,6 +6,9 @@
 
 #include <catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace sy::conf::test {
@@ -33,5 +36,36 @@ inline void require_one_error(const std::string& yaml, int line, int col, const 
   CHECK(e.path == path);
   CHECK_THAT(e.message, Catch::Contains(part));
 }
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                          "/sy-conf-test-XXXXXX";
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // Writes |text| to |name| (relative to the directory; parent directories are created) and
+  // returns its full path.
+  std::string write(const std::string& name, const std::string& text) const {
+    std::string full = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
+    std::ofstream(full, std::ios::trunc) << text;
+    return full;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace sy::conf::test

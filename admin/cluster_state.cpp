@@ -15,15 +15,15 @@
 #include <array>
 #include <atomic>
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 #include "admin/directory.h"
-#include "admin/instances.h"
+#include "store/instances.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -170,7 +170,7 @@ Result<ClusterStatus> read_cluster(Db& db, Directory* dir) {
         st.reason = row.str(4);
       });
   if (!r) {
-    return db_error("reading sy_cluster", r.error());
+    return store::db_error("reading sy_cluster", r.error());
   }
   if (!found) {
     return st;
@@ -194,7 +194,7 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
       "SELECT CAST(UNIX_TIMESTAMP(at) * 1000 AS SIGNED), from_state, to_state, event, actor,"
       " COALESCE(reason, '') FROM sy_cluster_history ORDER BY id DESC LIMIT ?");
   if (!stmt) {
-    return db_error("reading sy_cluster_history", stmt.error());
+    return store::db_error("reading sy_cluster_history", stmt.error());
   }
   std::vector<ClusterHistoryRow> out;
   auto r = stmt->bind(static_cast<int64_t>(limit < 0 ? 0 : limit)).query([&](const Row& row) {
@@ -202,7 +202,7 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
                                     row.str(6)});
   });
   if (!r) {
-    return db_error("reading sy_cluster_history", r.error());
+    return store::db_error("reading sy_cluster_history", r.error());
   }
   return out;
 }
@@ -212,11 +212,11 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                                  const std::string& server, std::chrono::seconds live_within) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = db.exec("INSERT IGNORE INTO sy_cluster (id, state) VALUES (1, 'STABLE')"); !r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   auto txn = db.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   std::string state_text;
   uint32_t target = 0;
@@ -226,7 +226,7 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                       target = row.u32(2);
                     });
   if (!r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   auto from = parse_state(state_text);
   if (!from) {
@@ -250,7 +250,7 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
     if (!live) {
       return live.error();
     }
-    for (const InstanceRow& i : *live) {
+    for (const store::InstanceRow& i : *live) {
       facts.live_new_instances += i.role == "new" ? 1 : 0;
     }
   }
@@ -277,24 +277,24 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
       "UPDATE sy_cluster SET state = ?, target_server_id = ?, since = NOW(6), reason = ?"
       " WHERE id = 1");
   if (!upd) {
-    return db_error(what, upd.error());
+    return store::db_error(what, upd.error());
   }
   if (auto u = upd->bind(to_string(*to)).bind(target).bind(reason).exec(); !u) {
-    return db_error(what, u.error());
+    return store::db_error(what, u.error());
   }
   auto hist = db.prepare(
       "INSERT INTO sy_cluster_history (from_state, to_state, event, actor, reason)"
       " VALUES (?, ?, ?, ?, ?)");
   if (!hist) {
-    return db_error(what, hist.error());
+    return store::db_error(what, hist.error());
   }
   if (auto h = hist->bind(to_string(*from)).bind(to_string(*to)).bind(to_string(event))
                    .bind(actor).bind(reason).exec();
       !h) {
-    return db_error(what, h.error());
+    return store::db_error(what, h.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
   SY_LOG(Info, "cluster: %s -> %s (%s by %s)%s%s", to_string(*from), to_string(*to),
          to_string(event), actor.c_str(), reason.empty() ? "" : ": ", reason.c_str());

@@ -14,8 +14,8 @@
 
 #include "admin/cluster_state.h"
 #include "admin/directory.h"
-#include "admin/instances.h"
-#include "admin/member_store.h"
+#include "store/instances.h"
+#include "store/member_store.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -132,7 +132,7 @@ Reply with_directory(CommandEnv& env, Fn&& fn) {
 template <class Fn>
 Reply with_both(CommandEnv& env, Fn&& fn) {
   return with_directory(env, [&](Directory& dir) {
-    return with_state(env, [&](routing::Db& state) { return fn(dir, state); });
+    return with_state(env, [&](store::Db& state) { return fn(dir, state); });
   });
 }
 
@@ -246,7 +246,7 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
   return ok_reply(std::move(j));
 }
 
-Json loader_json(const routing::LoaderStatus* l) {
+Json loader_json(const store::LoaderStatus* l) {
   if (l == nullptr) {
     return Json::object().set("enabled", false);
   }
@@ -311,7 +311,7 @@ Reply cmd_server_list(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, routing::Db& state) {
+  return with_both(env, [](Directory& dir, store::Db& state) {
     auto schemas = dir.list_schemas();
     if (schemas.ok()) {
       if (auto m = merge_update_states(state, &schemas.value()); !m) {
@@ -351,7 +351,7 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
 
 Reply cmd_show_instances(CommandEnv& env, const Args&) {
   auto live = live_within(env);
-  return with_state(env, [live](routing::Db& db) {
+  return with_state(env, [live](store::Db& db) {
     auto r = list_instances(db, live);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -376,7 +376,7 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
-  return with_state(env, [](routing::Db& state) {
+  return with_state(env, [](store::Db& state) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
       int done = 0, failed = 0;
       for (const auto& s : run.schemas) {
@@ -406,7 +406,7 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, routing::Db& state) {
+  return with_both(env, [](Directory& dir, store::Db& state) {
     auto r = read_cluster(state, &dir);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -420,7 +420,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
   if (a.has("--limit") && (!parse_int(a.get("--limit"), &limit) || limit < 1)) {
     return error_reply("invalid-argument", "--limit needs a positive integer");
   }
-  return with_state(env, [limit](routing::Db& db) {
+  return with_state(env, [limit](store::Db& db) {
     auto r = cluster_history(db, limit);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -441,7 +441,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
                     const std::string& reason) {
-  return with_both(env, [&](Directory& dir, routing::Db& state) {
+  return with_both(env, [&](Directory& dir, store::Db& state) {
     auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
@@ -568,7 +568,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     return error_reply("invalid-argument",
                        "no update tasks configured (admin.update_tasks.sql_dir / command)");
   }
-  return with_both(env, [&](Directory& dir, routing::Db& state) {
+  return with_both(env, [&](Directory& dir, store::Db& state) {
     // The schema must be one the directory knows (a typo must not create task rows).
     if (auto known = dir.find_schema(schema); !known.ok()) {
       return error_reply(known.error());
@@ -683,7 +683,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
-  return with_state(env, [&](routing::Db& db) {
+  return with_state(env, [&](store::Db& db) {
     auto r = read_run_status(db);
     if (!r.ok() && r.error().code == Errc::NotFound && env.upgrade_running->load()) {
       // The job has started here but has not yet written its run row (it takes the
@@ -703,7 +703,7 @@ Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
 }
 
 Reply control(CommandEnv& env, const char* what) {
-  return with_state(env, [&](routing::Db& db) {
+  return with_state(env, [&](store::Db& db) {
     auto r = control_run(db, what);
     if (!r.ok()) {
       return error_reply(r.error());

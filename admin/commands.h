@@ -29,7 +29,7 @@
 #include "admin/server.h"
 #include "admin/stores.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::admin {
 

@@ -11,12 +11,12 @@
 #include <map>
 #include <optional>
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -25,21 +25,21 @@ Result<uint64_t> max_change_seq(Db& db) {
   auto r = db.query("SELECT COALESCE(MAX(seq), 0) FROM sy_changes",
                     [&](const Row& row) { seq = row.u64(1); });
   if (!r) {
-    return db_error("reading the change seq", r.error());
+    return store::db_error("reading the change seq", r.error());
   }
   return seq;
 }
 
 // Ends a write transaction: reads the change seq the write produced (or, when nothing
 // |changed|, the seq of now) and commits.
-Result<WriteResult> finish_write(Db& db, routing::Transaction& txn, bool changed,
+Result<WriteResult> finish_write(Db& db, store::Transaction& txn, bool changed,
                                  const std::string& what) {
   auto seq = max_change_seq(db);
   if (!seq) {
     return seq.error();
   }
   if (auto c = txn.commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
   return WriteResult{changed, *seq};
 }
@@ -54,7 +54,7 @@ Result<std::optional<ServerInfo>> server_where(Db& db, const std::string& where,
                                                const std::string& value, bool numeric) {
   auto stmt = db.prepare(std::string(kServerColumns) + " WHERE " + where);
   if (!stmt) {
-    return db_error("reading sy_servers", stmt.error());
+    return store::db_error("reading sy_servers", stmt.error());
   }
   std::optional<ServerInfo> found;
   if (numeric) {
@@ -66,7 +66,7 @@ Result<std::optional<ServerInfo>> server_where(Db& db, const std::string& where,
   }
   auto r = stmt->query([&](const Row& row) { found = server_from(row); });
   if (!r) {
-    return db_error("reading sy_servers", r.error());
+    return store::db_error("reading sy_servers", r.error());
   }
   return found;
 }
@@ -83,7 +83,7 @@ Result<std::vector<SchemaInfo>> read_schemas(Db& db, const std::string* only) {
 
   auto stmt = db.prepare(sql);
   if (!stmt) {
-    return db_error("reading sy_schemas", stmt.error());
+    return store::db_error("reading sy_schemas", stmt.error());
   }
   if (only != nullptr) {
     stmt->bind(*only);
@@ -99,7 +99,7 @@ Result<std::vector<SchemaInfo>> read_schemas(Db& db, const std::string* only) {
     out.push_back(std::move(s));
   });
   if (!r) {
-    return db_error("reading sy_schemas", r.error());
+    return store::db_error("reading sy_schemas", r.error());
   }
   std::sort(out.begin(), out.end(),
             [](const SchemaInfo& a, const SchemaInfo& b) { return schema_less(a.name, b.name); });
@@ -112,7 +112,7 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
   }
   auto txn = db.begin();
   if (!txn) {
-    return db_error("register server '" + wanted.name + "'", txn.error());
+    return store::db_error("register server '" + wanted.name + "'", txn.error());
   }
   auto existing = server_where(db, "name = ? FOR UPDATE", wanted.name, false);
   if (!existing) {
@@ -128,7 +128,7 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
     auto r = db.query("SELECT COALESCE(MAX(id), 0) + 1 FROM sy_servers FOR UPDATE",
                       [&](const Row& x) { row.id = x.u32(1); });
     if (!r) {
-      return db_error("register server '" + wanted.name + "'", r.error());
+      return store::db_error("register server '" + wanted.name + "'", r.error());
     }
   } else {
     auto taken = server_where(db, "id = ? FOR UPDATE", std::to_string(row.id), true);
@@ -144,19 +144,19 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
   auto ins = db.prepare(
       "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES (?, ?, ?, ?, ?)");
   if (!ins) {
-    return db_error("register server '" + wanted.name + "'", ins.error());
+    return store::db_error("register server '" + wanted.name + "'", ins.error());
   }
   auto r = ins->bind(row.id).bind(row.name).bind(row.pool).bind(row.version).bind(row.redirect_url)
                .exec();
   if (!r) {
-    return db_error("register server '" + wanted.name + "'", r.error());
+    return store::db_error("register server '" + wanted.name + "'", r.error());
   }
   auto seq = max_change_seq(db);
   if (!seq) {
     return seq.error();
   }
   if (auto c = txn->commit(); !c) {
-    return db_error("register server '" + wanted.name + "'", c.error());
+    return store::db_error("register server '" + wanted.name + "'", c.error());
   }
   result.server = row;
   result.version = *seq;
@@ -168,7 +168,7 @@ Result<std::vector<ServerInfo>> list_servers(Db& db) {
   auto r = db.query(std::string(kServerColumns) + " ORDER BY id",
                     [&](const Row& row) { out.push_back(server_from(row)); });
   if (!r) {
-    return db_error("reading sy_servers", r.error());
+    return store::db_error("reading sy_servers", r.error());
   }
   return out;
 }
@@ -213,7 +213,7 @@ Result<ContextInfo> find_context(Db& db, uint32_t id) {
       " LEFT JOIN sy_servers v ON v.id = COALESCE(NULLIF(c.server_id, 0), s.server_id)"
       " WHERE c.id = ?");
   if (!stmt) {
-    return db_error("reading sy_contexts", stmt.error());
+    return store::db_error("reading sy_contexts", stmt.error());
   }
   std::optional<ContextInfo> found;
   auto r = stmt->bind(id).query([&](const Row& row) {
@@ -227,18 +227,18 @@ Result<ContextInfo> find_context(Db& db, uint32_t id) {
     found = std::move(c);
   });
   if (!r) {
-    return db_error("reading sy_contexts", r.error());
+    return store::db_error("reading sy_contexts", r.error());
   }
   if (!found) {
     return make_tagged_error(Errc::NotFound, "not-found", "no context " + std::to_string(id));
   }
   auto logins = db.prepare("SELECT login FROM sy_logins WHERE context_id = ? ORDER BY login");
   if (!logins) {
-    return db_error("reading sy_logins", logins.error());
+    return store::db_error("reading sy_logins", logins.error());
   }
   r = logins->bind(id).query([&](const Row& row) { found->logins.push_back(row.str(1)); });
   if (!r) {
-    return db_error("reading sy_logins", r.error());
+    return store::db_error("reading sy_logins", r.error());
   }
   return std::move(*found);
 }
@@ -247,16 +247,16 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
   const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
   auto txn = db.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   auto sel = db.prepare("SELECT state = 'enabled' FROM sy_schemas WHERE name = ? FOR UPDATE");
   if (!sel) {
-    return db_error(what, sel.error());
+    return store::db_error(what, sel.error());
   }
   std::optional<bool> is_enabled;
   auto r = sel->bind(schema).query([&](const Row& row) { is_enabled = row.boolean(1); });
   if (!r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   if (!is_enabled) {
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema");
@@ -266,10 +266,10 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
   }
   auto upd = db.prepare("UPDATE sy_schemas SET state = ? WHERE name = ?");
   if (!upd) {
-    return db_error(what, upd.error());
+    return store::db_error(what, upd.error());
   }
   if (auto u = upd->bind(enabled ? "enabled" : "disabled").bind(schema).exec(); !u) {
-    return db_error(what, u.error());
+    return store::db_error(what, u.error());
   }
   return finish_write(db, *txn, true, what);
 }
@@ -279,16 +279,16 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
       "move schema '" + schema + "' to server " + std::to_string(to_server);
   auto txn = db.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   auto sel = db.prepare("SELECT server_id FROM sy_schemas WHERE name = ? FOR UPDATE");
   if (!sel) {
-    return db_error(what, sel.error());
+    return store::db_error(what, sel.error());
   }
   std::optional<uint32_t> from;
   auto r = sel->bind(schema).query([&](const Row& row) { from = row.u32(1); });
   if (!r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   if (!from) {
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema");
@@ -315,18 +315,18 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
   }
   auto upd = db.prepare("UPDATE sy_schemas SET server_id = ? WHERE name = ?");
   if (!upd) {
-    return db_error(what, upd.error());
+    return store::db_error(what, upd.error());
   }
   if (auto u = upd->bind(to_server).bind(schema).exec(); !u) {
-    return db_error(what, u.error());
+    return store::db_error(what, u.error());
   }
   auto clear = db.prepare(
       "UPDATE sy_contexts SET server_id = NULL WHERE schema_name = ? AND server_id IS NOT NULL");
   if (!clear) {
-    return db_error(what, clear.error());
+    return store::db_error(what, clear.error());
   }
   if (auto u = clear->bind(schema).exec(); !u) {
-    return db_error(what, u.error());
+    return store::db_error(what, u.error());
   }
   return finish_write(db, *txn, true, what);
 }

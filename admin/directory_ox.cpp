@@ -21,15 +21,15 @@
 #include <map>
 #include <optional>
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 #include "admin/directory.h"
 #include "common/ascii.h"
-#include "routing/directory_ox.h"
+#include "store/directory_ox.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -67,9 +67,9 @@ class OxDirectory final : public Directory {
 };
 
 Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) {
-  auto epoch = routing::bump_directory_epoch(state_);
+  auto epoch = store::bump_directory_epoch(state_);
   if (!epoch) {
-    return db_error(what + ": the configdb was written, but bumping the directory epoch in the "
+    return store::db_error(what + ": the configdb was written, but bumping the directory epoch in the "
                            "state database failed (instances see the change at their next probe)",
                     epoch.error());
   }
@@ -77,9 +77,9 @@ Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) 
 }
 
 Result<uint64_t> OxDirectory::current_version() {
-  auto epoch = routing::read_directory_epoch(state_);
+  auto epoch = store::read_directory_epoch(state_);
   if (!epoch) {
-    return db_error("reading the directory epoch", epoch.error());
+    return store::db_error("reading the directory epoch", epoch.error());
   }
   return *epoch;
 }
@@ -90,14 +90,14 @@ Result<std::vector<ServerInfo>> OxDirectory::list_servers() {
     rows.push_back(routing::ServerRow{row.u32(1), row.str(2), {}, {}, {}});
   });
   if (!r) {
-    return db_error("reading server", r.error());
+    return store::db_error("reading server", r.error());
   }
-  auto meta = routing::read_server_meta(state_);
+  auto meta = store::read_server_meta(state_);
   if (!meta) {
-    return db_error("reading sy_server_meta", meta.error());
+    return store::db_error("reading sy_server_meta", meta.error());
   }
-  routing::apply_overrides(*meta, &rows);
-  routing::apply_overrides(opt_.overrides, &rows);
+  store::apply_overrides(*meta, &rows);
+  store::apply_overrides(opt_.overrides, &rows);
   std::vector<ServerInfo> out;
   for (routing::ServerRow& s : rows) {
     out.push_back(ServerInfo{s.id, std::move(s.name), std::move(s.pool), std::move(s.version),
@@ -144,10 +144,10 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
       return answer;
     }
     // Registered by OX's registerserver: record what Switchyard needs to route to it.
-    if (auto w = routing::write_server_meta(
+    if (auto w = store::write_server_meta(
             state_, {existing->name, wanted.pool, wanted.version, wanted.redirect_url});
         !w) {
-      return db_error(what + ": recording pool, version and redirect URL", w.error());
+      return store::db_error(what + ": recording pool, version and redirect URL", w.error());
     }
     auto done = written(false, what);
     if (!done) {
@@ -167,30 +167,30 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
   }
   auto txn = db_.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   if (auto r = db_.exec("UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
-    return db_error(what + ": configdb_sequence", r.error());
+    return store::db_error(what + ": configdb_sequence", r.error());
   }
   uint32_t id = 0;
   auto q = db_.query("SELECT LAST_INSERT_ID()", [&](const Row& row) { id = row.u32(1); });
   if (!q) {
-    return db_error(what + ": configdb_sequence", q.error());
+    return store::db_error(what + ": configdb_sequence", q.error());
   }
   auto ins = db_.prepare("INSERT INTO server (server_id, name) VALUES (?, ?)");
   if (!ins) {
-    return db_error(what, ins.error());
+    return store::db_error(what, ins.error());
   }
   if (auto r = ins->bind(id).bind(wanted.name).exec(); !r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
-  if (auto w = routing::write_server_meta(
+  if (auto w = store::write_server_meta(
           state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
       !w) {
-    return db_error(what + ": server " + std::to_string(id) +
+    return store::db_error(what + ": server " + std::to_string(id) +
                         " is registered, but recording its pool, version and redirect URL "
                         "failed (run the command again with --continue)",
                     w.error());
@@ -220,7 +220,7 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
   auto listed = db_.prepare(std::string("SELECT schemaname FROM contexts_per_dbschema") +
                             (only != nullptr ? " WHERE schemaname = ?" : ""));
   if (!listed) {
-    return db_error("reading contexts_per_dbschema", listed.error());
+    return store::db_error("reading contexts_per_dbschema", listed.error());
   }
   if (only != nullptr) {
     listed->bind(*only);
@@ -231,13 +231,13 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
     by_name.emplace(s.name, s);
   });
   if (!r) {
-    return db_error("reading contexts_per_dbschema", r.error());
+    return store::db_error("reading contexts_per_dbschema", r.error());
   }
   auto stmt = db_.prepare(std::string(kSchemaRowsSql) +
                           (only != nullptr ? " WHERE p.db_schema = ?" : "") +
                           " GROUP BY p.db_schema");
   if (!stmt) {
-    return db_error("reading context_server2db_pool", stmt.error());
+    return store::db_error("reading context_server2db_pool", stmt.error());
   }
   stmt->bind(opt_.maintenance_reason);
   if (only != nullptr) {
@@ -260,7 +260,7 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
     }
   });
   if (!r) {
-    return db_error("reading context_server2db_pool", r.error());
+    return store::db_error("reading context_server2db_pool", r.error());
   }
   std::vector<SchemaInfo> out;
   for (auto& [name, s] : by_name) {
@@ -288,7 +288,7 @@ Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
       " COALESCE(p.server_id, 0) FROM context c"
       " LEFT JOIN context_server2db_pool p ON p.cid = c.cid WHERE c.cid = ?");
   if (!stmt) {
-    return db_error("reading context", stmt.error());
+    return store::db_error("reading context", stmt.error());
   }
   std::optional<ContextInfo> found;
   auto r = stmt->bind(id).query([&](const Row& row) {
@@ -301,7 +301,7 @@ Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
     found = std::move(c);
   });
   if (!r) {
-    return db_error("reading context", r.error());
+    return store::db_error("reading context", r.error());
   }
   if (!found) {
     return make_tagged_error(Errc::NotFound, "not-found", "no context " + std::to_string(id));
@@ -319,11 +319,11 @@ Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
   auto logins =
       db_.prepare("SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info");
   if (!logins) {
-    return db_error("reading login2context", logins.error());
+    return store::db_error("reading login2context", logins.error());
   }
   r = logins->bind(id).query([&](const Row& row) { found->logins.push_back(row.str(1)); });
   if (!r) {
-    return db_error("reading login2context", r.error());
+    return store::db_error("reading login2context", r.error());
   }
   return std::move(*found);
 }
@@ -342,11 +342,11 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
     auto stmt = db_.prepare(
         "SELECT COUNT(DISTINCT write_db_pool_id) FROM context_server2db_pool WHERE db_schema = ?");
     if (!stmt) {
-      return db_error(what, stmt.error());
+      return store::db_error(what, stmt.error());
     }
     auto r = stmt->bind(schema).query([&](const Row& row) { pools = row.u64(1); });
     if (!r) {
-      return db_error(what, r.error());
+      return store::db_error(what, r.error());
     }
     if (pools > 1) {
       return make_tagged_error(
@@ -361,7 +361,7 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
               : "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT cid FROM"
                 " context_server2db_pool WHERE db_schema = ?) AND enabled = 1");
   if (!stmt) {
-    return db_error(what, stmt.error());
+    return store::db_error(what, stmt.error());
   }
   if (enabled) {
     stmt->bind(schema).bind(opt_.maintenance_reason);
@@ -370,7 +370,7 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
   }
   auto rows = stmt->exec();  // autocommit, as OX runs it
   if (!rows) {
-    return db_error(what, rows.error());
+    return store::db_error(what, rows.error());
   }
   return written(*rows > 0, what);
 }
@@ -403,7 +403,7 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
   }
   auto txn = db_.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   // OX's isSchemaDisabled: every context of the schema must be disabled.
   std::optional<uint32_t> enabled_cid;
@@ -411,11 +411,11 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
       "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
       " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE");
   if (!check) {
-    return db_error(what, check.error());
+    return store::db_error(what, check.error());
   }
   auto r = check->bind(schema).query([&](const Row& row) { enabled_cid = row.u32(1); });
   if (!r) {
-    return db_error(what, r.error());
+    return store::db_error(what, r.error());
   }
   if (enabled_cid) {
     return make_tagged_error(Errc::InvalidArgument, "not-disabled",
@@ -425,14 +425,14 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
   }
   auto upd = db_.prepare("UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?");
   if (!upd) {
-    return db_error(what, upd.error());
+    return store::db_error(what, upd.error());
   }
   auto rows = upd->bind(to_server).bind(schema).exec();
   if (!rows) {
-    return db_error(what, rows.error());
+    return store::db_error(what, rows.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
   return written(*rows > 0, what);
 }

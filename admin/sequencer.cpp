@@ -20,14 +20,14 @@
 #include <thread>
 
 #include "admin/cluster_state.h"
-#include "admin/db_error.h"
-#include "admin/instances.h"
+#include "store/db_error.h"
+#include "store/instances.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -59,7 +59,7 @@ class DriverLock {
       got = row.is_null(1) ? -1 : row.i32(1);
     });
     if (!r) {
-      return db_error("taking the upgrade driver lock", r.error());
+      return store::db_error("taking the upgrade driver lock", r.error());
     }
     if (got != 1) {
       std::string holder;
@@ -87,11 +87,11 @@ class DriverLock {
         " VALUES (?, ?, CONNECTION_ID(), NOW(6))");
     if (!row) {
       DriverLock release(&db);
-      return db_error("recording the upgrade driver", row.error());
+      return store::db_error("recording the upgrade driver", row.error());
     }
     if (auto w = row->bind(kDriverRow).bind(actor).exec(); !w) {
       DriverLock release(&db);
-      return db_error("recording the upgrade driver", w.error());
+      return store::db_error("recording the upgrade driver", w.error());
     }
     return DriverLock(&db);
   }
@@ -194,12 +194,12 @@ Result<Unit> Runner::journal(const std::string& schema, const char* step, const 
       "INSERT INTO sy_upgrade_journal (run_id, schema_name, step, phase, at, change_seq, detail)"
       " VALUES (?, ?, ?, ?, NOW(6), ?, ?)");
   if (!stmt) {
-    return db_error("writing the upgrade journal", stmt.error());
+    return store::db_error("writing the upgrade journal", stmt.error());
   }
   auto r = stmt->bind(report_.run_id).bind(schema).bind(step).bind(phase).bind(seq).bind(detail)
                .exec();
   if (!r) {
-    return db_error("writing the upgrade journal (schema '" + schema + "', step " + step + ")",
+    return store::db_error("writing the upgrade journal (schema '" + schema + "', step " + step + ")",
                     r.error());
   }
   return ok_result();
@@ -264,7 +264,7 @@ Result<std::optional<UnfinishedRun>> Runner::find_unfinished() {
       " ORDER BY id DESC LIMIT 1",
       [&](const Row& row) { run = UnfinishedRun{row.u64(1), row.u32(2)}; });
   if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
+    return store::db_error("reading sy_upgrade_runs", r.error());
   }
   return run;
 }
@@ -285,10 +285,10 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
     auto upd = db_.prepare(
         "UPDATE sy_upgrade_runs SET status = 'running', control = 'run', actor = ? WHERE id = ?");
     if (!upd) {
-      return db_error("resuming the upgrade run", upd.error());
+      return store::db_error("resuming the upgrade run", upd.error());
     }
     if (auto w = upd->bind(options_.actor).bind(u.id).exec(); !w) {
-      return db_error("resuming upgrade run " + std::to_string(u.id), w.error());
+      return store::db_error("resuming upgrade run " + std::to_string(u.id), w.error());
     }
     report_.run_id = u.id;
     report_.resumed = true;
@@ -308,15 +308,15 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
       "INSERT INTO sy_upgrade_runs (target_server_id, status, control, flags, actor, started_at)"
       " VALUES (?, 'running', 'run', ?, ?, NOW(6))");
   if (!ins) {
-    return db_error("creating the upgrade run", ins.error());
+    return store::db_error("creating the upgrade run", ins.error());
   }
   if (auto w = ins->bind(target).bind(flags).bind(options_.actor).exec(); !w) {
-    return db_error("creating the upgrade run", w.error());
+    return store::db_error("creating the upgrade run", w.error());
   }
   auto r = db_.query("SELECT LAST_INSERT_ID()",
                      [&](const Row& row) { report_.run_id = row.u64(1); });
   if (!r) {
-    return db_error("creating the upgrade run", r.error());
+    return store::db_error("creating the upgrade run", r.error());
   }
   return ok_result();
 }
@@ -327,7 +327,7 @@ Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
       "SELECT schema_name, step, phase, change_seq FROM sy_upgrade_journal WHERE run_id = ?"
       " ORDER BY id");
   if (!stmt) {
-    return db_error("reading the upgrade journal", stmt.error());
+    return store::db_error("reading the upgrade journal", stmt.error());
   }
   auto r = stmt->bind(report_.run_id).query([&](const Row& row) {
     SchemaJournal& j = out[row.str(1)];
@@ -346,7 +346,7 @@ Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
     }
   });
   if (!r) {
-    return db_error("reading the upgrade journal", r.error());
+    return store::db_error("reading the upgrade journal", r.error());
   }
   return out;
 }
@@ -361,7 +361,7 @@ Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
   auto r = db_.query("SELECT schema_name, task FROM sy_update_tasks WHERE status = 'ok'",
                      [&](const Row& row) { ok_tasks[row.str(1)].insert(row.str(2)); });
   if (!r) {
-    return db_error("reading sy_update_tasks", r.error());
+    return store::db_error("reading sy_update_tasks", r.error());
   }
   std::set<std::string> out;
   for (const SchemaInfo& s : all) {
@@ -377,23 +377,23 @@ Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
 Result<std::string> Runner::check_control() {
   auto stmt = db_.prepare("SELECT control FROM sy_upgrade_runs WHERE id = ?");
   if (!stmt) {
-    return db_error("reading the run control", stmt.error());
+    return store::db_error("reading the run control", stmt.error());
   }
   auto set_status = db_.prepare("UPDATE sy_upgrade_runs SET status = ? WHERE id = ?");
   if (!set_status) {
-    return db_error("writing the run status", set_status.error());
+    return store::db_error("writing the run status", set_status.error());
   }
   bool paused = false;
   for (;;) {
     std::string control = "run";
     auto r = stmt->bind(report_.run_id).query([&](const Row& row) { control = row.str(1); });
     if (!r) {
-      return db_error("reading the run control", r.error());
+      return store::db_error("reading the run control", r.error());
     }
     if (control != "pause") {
       if (paused) {
         if (auto w = set_status->bind("running").bind(report_.run_id).exec(); !w) {
-          return db_error("writing the run status", w.error());
+          return store::db_error("writing the run status", w.error());
         }
         SY_LOG(Info, "upgrade run %llu: resumed", static_cast<unsigned long long>(report_.run_id));
       }
@@ -402,7 +402,7 @@ Result<std::string> Runner::check_control() {
     if (!paused) {
       paused = true;
       if (auto w = set_status->bind("paused").bind(report_.run_id).exec(); !w) {
-        return db_error("writing the run status", w.error());
+        return store::db_error("writing the run status", w.error());
       }
       SY_LOG(Info, "upgrade run %llu: paused", static_cast<unsigned long long>(report_.run_id));
     }
@@ -420,7 +420,7 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
     }
     std::string busy;
     std::string behind;
-    for (const InstanceRow& i : *live) {
+    for (const store::InstanceRow& i : *live) {
       if (!schema.empty() && i.inflight(schema) > 0) {
         busy += (busy.empty() ? "" : ", ") + ("'" + i.id + "' (" +
                                               std::to_string(i.inflight(schema)) + " requests)");
@@ -695,10 +695,10 @@ Result<UpgradeReport> Runner::run() {
   report_.status = aborted ? "aborted" : failed ? "failed" : "done";
   auto fin = db_.prepare("UPDATE sy_upgrade_runs SET status = ?, finished_at = NOW(6) WHERE id = ?");
   if (!fin) {
-    return db_error("finishing the upgrade run", fin.error());
+    return store::db_error("finishing the upgrade run", fin.error());
   }
   if (auto w = fin->bind(report_.status).bind(report_.run_id).exec(); !w) {
-    return db_error("finishing upgrade run " + std::to_string(report_.run_id), w.error());
+    return store::db_error("finishing upgrade run " + std::to_string(report_.run_id), w.error());
   }
   if (failed) {
     std::string which;
@@ -771,7 +771,7 @@ Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
                   " FROM sy_upgrade_runs") +
       (run_id ? " WHERE id = ?" : " ORDER BY id DESC LIMIT 1"));
   if (!stmt) {
-    return db_error("reading sy_upgrade_runs", stmt.error());
+    return store::db_error("reading sy_upgrade_runs", stmt.error());
   }
   if (run_id) {
     stmt->bind(*run_id);
@@ -788,7 +788,7 @@ Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
     st = std::move(s);
   });
   if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
+    return store::db_error("reading sy_upgrade_runs", r.error());
   }
   if (!st) {
     return make_tagged_error(Errc::NotFound, "not-found",
@@ -799,18 +799,18 @@ Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
                                        " AND connection_id = IS_USED_LOCK(") +
                            kLockName + ")");
   if (!holder) {
-    return db_error("reading sy_upgrade_driver", holder.error());
+    return store::db_error("reading sy_upgrade_driver", holder.error());
   }
   r = holder->bind(kDriverRow).query([&](const Row& row) { st->driver = row.str(1); });
   if (!r) {
-    return db_error("reading sy_upgrade_driver", r.error());
+    return store::db_error("reading sy_upgrade_driver", r.error());
   }
   auto journal = db.prepare(
       "SELECT schema_name, step, phase, COALESCE(detail, ''),"
       " CAST(UNIX_TIMESTAMP(at) * 1000 AS SIGNED) FROM sy_upgrade_journal WHERE run_id = ?"
       " ORDER BY id");
   if (!journal) {
-    return db_error("reading the upgrade journal", journal.error());
+    return store::db_error("reading the upgrade journal", journal.error());
   }
   std::map<std::string, size_t> index;
   std::map<std::string, int64_t> first_at;
@@ -839,7 +839,7 @@ Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
     }
   });
   if (!r) {
-    return db_error("reading the upgrade journal", r.error());
+    return store::db_error("reading the upgrade journal", r.error());
   }
   return std::move(*st);
 }
@@ -847,14 +847,14 @@ Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
 Result<std::vector<RunStatus>> list_runs(Db& db, int limit) {
   auto stmt = db.prepare("SELECT id FROM sy_upgrade_runs ORDER BY id DESC LIMIT ?");
   if (!stmt) {
-    return db_error("reading sy_upgrade_runs", stmt.error());
+    return store::db_error("reading sy_upgrade_runs", stmt.error());
   }
   std::vector<uint64_t> ids;
   auto r = stmt->bind(static_cast<int64_t>(std::max(limit, 0))).query([&](const Row& row) {
     ids.push_back(row.u64(1));
   });
   if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
+    return store::db_error("reading sy_upgrade_runs", r.error());
   }
   std::vector<RunStatus> out;
   for (uint64_t id : ids) {
@@ -885,7 +885,7 @@ Result<Unit> control_run(Db& db, const std::string& control) {
       " LIMIT 1",
       [&](const Row& row) { run = row.u64(1); });
   if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
+    return store::db_error("reading sy_upgrade_runs", r.error());
   }
   if (!run) {
     return make_tagged_error(Errc::NotFound, "not-found",
@@ -893,10 +893,10 @@ Result<Unit> control_run(Db& db, const std::string& control) {
   }
   auto upd = db.prepare("UPDATE sy_upgrade_runs SET control = ? WHERE id = ?");
   if (!upd) {
-    return db_error("writing the run control", upd.error());
+    return store::db_error("writing the run control", upd.error());
   }
   if (auto w = upd->bind(stored).bind(*run).exec(); !w) {
-    return db_error("writing the control of upgrade run " + std::to_string(*run), w.error());
+    return store::db_error("writing the control of upgrade run " + std::to_string(*run), w.error());
   }
   SY_LOG(Info, "upgrade run %llu: control %s", static_cast<unsigned long long>(*run),
          stored.c_str());

@@ -40,7 +40,7 @@
 #include "admin/events.h"
 #include "admin/update_tasks.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::admin {
 
@@ -63,7 +63,7 @@ struct UpgradeOptions {
   std::chrono::milliseconds drain_timeout{30000};  // drain and verify bound per schema
   std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
   UpdateTaskConfig tasks;
-  std::vector<routing::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
+  std::vector<store::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
   EventSink* events = nullptr;     // schema results and cluster transitions; may be null
 };
 
@@ -100,7 +100,7 @@ struct UpgradeReport {
 // UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
 // target server and enabled, and fail when a schema fails without --force. |progress| is called
 // on this thread for every step (may be empty).
-Result<UpgradeReport> run_upgrade(Directory& dir, routing::Db& state,
+Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state,
                                   const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
 
@@ -116,10 +116,10 @@ struct RunStatus {
   int64_t finished_unix_ms = 0;
   std::vector<SchemaOutcome> schemas;  // per schema, as journaled
 };
-Result<RunStatus> read_run_status(routing::Db& db, std::optional<uint64_t> run_id = {});
-Result<std::vector<RunStatus>> list_runs(routing::Db& db, int limit);
+Result<RunStatus> read_run_status(store::Db& db, std::optional<uint64_t> run_id = {});
+Result<std::vector<RunStatus>> list_runs(store::Db& db, int limit);
 
 // Sets the control of the unfinished run (tag "not-found" when none is unfinished).
-Result<Unit> control_run(routing::Db& db, const std::string& control);  // pause|resume|abort
+Result<Unit> control_run(store::Db& db, const std::string& control);  // pause|resume|abort
 
 }  // namespace sy::admin

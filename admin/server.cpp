@@ -26,7 +26,7 @@
 
 #include "admin/commands.h"
 #include "admin/events.h"
-#include "admin/member_store.h"
+#include "store/member_store.h"
 #include "admin/protocol.h"
 #include "common/log.h"
 

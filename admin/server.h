@@ -23,15 +23,19 @@
 #include <utility>
 #include <vector>
 
-#include "admin/member_store.h"
+#include "store/member_store.h"
 #include "admin/stores.h"
 #include "common/result.h"
 #include "conf/config.h"
-#include "routing/db.h"
-#include "routing/directory_loader.h"
+#include "store/db.h"
+#include "store/directory_loader.h"
 #include "routing/publisher.h"
 
 namespace sy::admin {
+
+// A member's runtime state is stored by store/member_store.h; the admin context speaks it.
+using store::MemberAdmin;
+using store::MemberRuntime;
 
 // One pool member as the proxy sees it now.
 struct MemberView {
@@ -78,7 +82,7 @@ struct AdminContext {
   int workers = 0;
   int64_t started_unix_ms = 0;
   const conf::Config* config = nullptr;                // as loaded at start (immutable)
-  const routing::LoaderStatus* loader = nullptr;       // null without routing
+  const store::LoaderStatus* loader = nullptr;       // null without routing
   const routing::SnapshotPublisher* publisher = nullptr;  // null without routing
   std::function<StatsView()> stats;
   std::function<std::vector<PoolView>()> pools;

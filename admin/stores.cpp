@@ -14,14 +14,14 @@ const char* profile_name(conf::Profile p) {
   return "?";
 }
 
-Result<routing::Db*> Stores::connect(std::unique_ptr<routing::Db>* slot,
-                                     const std::vector<routing::Dsn>& dsns, const char* what) {
+Result<store::Db*> Stores::connect(std::unique_ptr<store::Db>* slot,
+                                     const std::vector<store::Dsn>& dsns, const char* what) {
   if (*slot && !(*slot)->alive()) {
     directory_.reset();  // it refers to this session
     slot->reset();
   }
   if (!*slot) {
-    auto c = routing::Db::connect(dsns, opt_.connect_timeout, opt_.io_timeout);
+    auto c = store::Db::connect(dsns, opt_.connect_timeout, opt_.io_timeout);
     if (!c.ok()) {
       return make_tagged_error(Errc::Database, "database",
                                std::string(what) + ": " + c.error().message);
@@ -31,7 +31,7 @@ Result<routing::Db*> Stores::connect(std::unique_ptr<routing::Db>* slot,
   return slot->get();
 }
 
-Result<routing::Db*> Stores::directory_db() {
+Result<store::Db*> Stores::directory_db() {
   if (opt_.dsns.empty()) {
     return make_tagged_error(Errc::Database, "database",
                              "no database configured (the config has no database section)");
@@ -39,7 +39,7 @@ Result<routing::Db*> Stores::directory_db() {
   return connect(&db_, opt_.dsns, "directory database");
 }
 
-Result<routing::Db*> Stores::state() {
+Result<store::Db*> Stores::state() {
   if (opt_.state_dsns.empty()) {
     if (opt_.profile != conf::Profile::Own) {
       return make_tagged_error(Errc::Database, "database",

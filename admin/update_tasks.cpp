@@ -12,13 +12,13 @@
 #include <sstream>
 
 #include "admin/child_process.h"
-#include "admin/db_error.h"
+#include "store/db_error.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -38,10 +38,10 @@ Result<Unit> mark_running(Db& db, const std::string& schema, const std::string& 
       " error) VALUES (?, ?, 'running', NOW(6), NULL, NULL, NULL) ON DUPLICATE KEY UPDATE"
       " status = 'running', started_at = NOW(6), finished_at = NULL, output = NULL, error = NULL");
   if (!stmt) {
-    return db_error("recording update task '" + task + "'", stmt.error());
+    return store::db_error("recording update task '" + task + "'", stmt.error());
   }
   if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
+    return store::db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
   }
   return ok_result();
 }
@@ -52,7 +52,7 @@ Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string&
       "UPDATE sy_update_tasks SET status = ?, finished_at = NOW(6), output = ?, error = ?"
       " WHERE schema_name = ? AND task = ?");
   if (!stmt) {
-    return db_error("recording update task '" + task + "'", stmt.error());
+    return store::db_error("recording update task '" + task + "'", stmt.error());
   }
   stmt->bind(ok ? "ok" : "failed").bind(output);
   if (ok) {
@@ -61,7 +61,7 @@ Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string&
     stmt->bind(error);
   }
   if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
+    return store::db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
   }
   return ok_result();
 }
@@ -72,7 +72,7 @@ struct Outcome {
   std::string error;
 };
 
-Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<routing::Dsn>& dsns,
+Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<store::Dsn>& dsns,
                      const std::string& schema, const std::string& path) {
   Outcome out;
   std::ifstream in(path, std::ios::binary);
@@ -84,8 +84,8 @@ Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<routing::Ds
   text << in.rdbuf();
   const auto statements = split_sql_statements(text.str());
   if (!session) {
-    std::vector<routing::Dsn> in_schema = dsns;
-    for (routing::Dsn& d : in_schema) {
+    std::vector<store::Dsn> in_schema = dsns;
+    for (store::Dsn& d : in_schema) {
       d.database = schema;
     }
     // SQL tasks may run long (ALTER TABLE on a big schema): an hour per statement.
@@ -161,7 +161,7 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
 }
 
 Result<std::vector<TaskResult>> run_update_tasks(
-    Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
+    Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
     const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task) {
   auto tasks = list_tasks(config);
   if (!tasks) {
@@ -170,14 +170,14 @@ Result<std::vector<TaskResult>> run_update_tasks(
   std::map<std::string, std::string> recorded;  // task -> status
   auto sel = db.prepare("SELECT task, status FROM sy_update_tasks WHERE schema_name = ?");
   if (!sel) {
-    return db_error("reading sy_update_tasks", sel.error());
+    return store::db_error("reading sy_update_tasks", sel.error());
   }
   auto q = sel->bind(schema).query([&](const Row& row) { recorded[row.str(1)] = row.str(2); });
   if (!q) {
-    return db_error("reading sy_update_tasks", q.error());
+    return store::db_error("reading sy_update_tasks", q.error());
   }
-  const std::vector<routing::Dsn> dsns =
-      dsns_template.empty() ? std::vector<routing::Dsn>{db.dsn()} : dsns_template;
+  const std::vector<store::Dsn> dsns =
+      dsns_template.empty() ? std::vector<store::Dsn>{db.dsn()} : dsns_template;
   std::unique_ptr<Db> session;  // the SQL tasks' own session, in the schema's database
   std::vector<TaskResult> results;
   for (const std::string& task : *tasks) {
@@ -235,7 +235,7 @@ Result<Unit> merge_update_states(Db& state, std::vector<SchemaInfo>* schemas) {
   sql += " ORDER BY schema_name, started_at, task";
   auto stmt = state.prepare(sql);
   if (!stmt) {
-    return db_error("reading sy_update_tasks", stmt.error());
+    return store::db_error("reading sy_update_tasks", stmt.error());
   }
   if (one) {
     stmt->bind(schemas->front().name);
@@ -257,7 +257,7 @@ Result<Unit> merge_update_states(Db& state, std::vector<SchemaInfo>* schemas) {
     }
   });
   if (!r) {
-    return db_error("reading sy_update_tasks", r.error());
+    return store::db_error("reading sy_update_tasks", r.error());
   }
   for (SchemaInfo& s : *schemas) {
     auto it = states.find(s.name);

@@ -1,4 +1,4 @@
-#include "proxy/admin_setup.h"
+#include "app/admin_setup.h"
 
 
 #include <unistd.h>
@@ -8,11 +8,19 @@
 #include "common/log.h"
 #include "conf/load.h"
 #include "proxy/stats.h"
-#include "proxy/tenant_setup.h"
+#include "app/tenant_setup.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
 
-namespace sy::proxy {
+namespace sy::app {
+
+using proxy::MemberAdminState;
+using proxy::MemberState;
+using proxy::PoolRegistry;
+using proxy::PoolState;
+using proxy::Stat;
+using proxy::TlsStore;
+using proxy::Worker;
 
 namespace {
 
@@ -150,7 +158,7 @@ Result<admin::ReloadOutcome> Reloader::reload() {
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
                                        const PoolRegistry* registry,
                                        const std::vector<std::unique_ptr<Worker>>* workers,
-                                       const routing::LoaderStatus* loader,
+                                       const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
                                        Reloader* reloader) {
   admin::AdminContext c;
@@ -182,7 +190,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                    {"reject", sum(Stat::RouteRejects)},
                    {"hold", sum(Stat::RouteHolds)},
                    {"hold_refused", sum(Stat::HoldRefused)}};
-    for (int slot = 0; slot < kErrorCodeCount; ++slot) {
+    for (int slot = 0; slot < proxy::kErrorCodeCount; ++slot) {
       uint64_t n = 0;
       for (const auto& w : *workers) {
         n += w->stats().get_error(slot);
@@ -239,7 +247,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     int weight_before = ms->weight_override.exchange(m.weight, std::memory_order_relaxed);
     if (before != state || weight_before != m.weight) {
       SY_LOG(Info, "pool %s member %s: %s, weight override %d", m.pool.c_str(),
-             m.member.c_str(), admin::to_string(m.admin), m.weight);
+             m.member.c_str(), store::to_string(m.admin), m.weight);
     }
     return true;
   };
@@ -247,4 +255,4 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
   return c;
 }
 
-}  // namespace sy::proxy
+}  // namespace sy::app

@@ -15,9 +15,11 @@
 #include "proxy/upstream_pool.h"
 
 namespace sy::proxy {
-
 class Worker;
 class TlsStore;
+}  // namespace sy::proxy
+
+namespace sy::app {
 
 // Re-reads the YAML with the startup code (conf::load_config_file) and applies what can change
 // at runtime: log_level (unless --log-level was given) and member weights. Everything else
@@ -25,18 +27,18 @@ class TlsStore;
 // (serialised by a mutex); the registry must outlive it.
 class Reloader {
  public:
-  Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
+  Reloader(const conf::Config& initial, const proxy::PoolRegistry* registry, std::string path,
            bool log_level_fixed);
   Result<admin::ReloadOutcome> reload();
   // TLS listeners: reload() also re-reads every certificate and key first; if that fails the
   // reload fails and nothing changes. Main thread, before the admin server starts.
-  void set_tls(TlsStore* tls) { tls_ = tls; }
+  void set_tls(proxy::TlsStore* tls) { tls_ = tls; }
 
  private:
   std::mutex mu_;
-  TlsStore* tls_ = nullptr;
+  proxy::TlsStore* tls_ = nullptr;
   conf::Config current_;  // guarded by mu_: the last configuration applied
-  const PoolRegistry* registry_;
+  const proxy::PoolRegistry* registry_;
   std::string path_;
   bool log_level_fixed_;
 };
@@ -44,10 +46,10 @@ class Reloader {
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
 // (no routing).
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
-                                       const PoolRegistry* registry,
-                                       const std::vector<std::unique_ptr<Worker>>* workers,
-                                       const routing::LoaderStatus* loader,
+                                       const proxy::PoolRegistry* registry,
+                                       const std::vector<std::unique_ptr<proxy::Worker>>* workers,
+                                       const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
                                        Reloader* reloader);
 
-}  // namespace sy::proxy
+}  // namespace sy::app

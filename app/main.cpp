@@ -22,15 +22,15 @@
 #include "conf/load.h"
 #include "admin/server.h"
 #include "proxy/access_log.h"
-#include "proxy/admin_setup.h"
+#include "app/admin_setup.h"
 #include "proxy/connection_limits.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/upstream_pool.h"
-#include "proxy/tenant_setup.h"
+#include "app/tenant_setup.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
-#include "routing/directory_loader.h"
+#include "store/directory_loader.h"
 #include "routing/publisher.h"
 
 namespace {
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   }
   const conf::Config& config = loaded.config;
   if (args.db_migrate) {
-    return proxy::run_db_migrate(config);
+    return app::run_db_migrate(config);
   }
   log::Level level = log::Level::Info;
   const std::string& level_text = args.log_level.empty() ? config.log_level : args.log_level;
@@ -233,16 +233,16 @@ int main(int argc, char** argv) {
   std::atomic<bool> workers_started{false};
   routing::SnapshotPublisher publisher;
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
-  std::unique_ptr<routing::DirectoryLoader> loader;
+  std::unique_ptr<store::DirectoryLoader> loader;
   if (config.routing.enabled) {
-    auto setup = proxy::make_routing_setup(config, &publisher);
+    auto setup = app::make_routing_setup(config, &publisher);
     if (!setup.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
       return 1;
     }
     routing_setup = std::move(setup.value());
-    loader = std::make_unique<routing::DirectoryLoader>(
-        proxy::make_loader_options(config, &pool, &workers_started), &publisher);
+    loader = std::make_unique<store::DirectoryLoader>(
+        app::make_loader_options(config, &pool, &workers_started), &publisher);
     auto started = loader->start();
     if (!started.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
@@ -274,17 +274,17 @@ int main(int argc, char** argv) {
   }
   workers_started.store(true, std::memory_order_release);
   // The admin server: after the workers (its hooks read them), stopped before them.
-  proxy::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
-    opts.stores = proxy::make_store_options(config);
+    opts.stores = app::make_store_options(config);
     admin_server = std::make_unique<admin::AdminServer>(
         std::move(opts),
-        proxy::make_admin_context(config, args.config, registry->get(), &pool,
+        app::make_admin_context(config, args.config, registry->get(), &pool,
                                   loader ? &loader->status() : nullptr,
                                   config.routing.enabled ? &publisher : nullptr, &reloader));
     auto started = admin_server->start();

@@ -1,4 +1,4 @@
-#include "proxy/tenant_setup.h"
+#include "app/tenant_setup.h"
 
 #include <unistd.h>
 
@@ -8,15 +8,18 @@
 #include <cstdio>
 #include <map>
 
-#include "admin/db_migrate.h"
-#include "admin/instances.h"
+#include "store/db_migrate.h"
+#include "store/instances.h"
 #include "common/log.h"
 #include "proxy/worker.h"
-#include "routing/db.h"
-#include "routing/directory_ox.h"
-#include "routing/directory_reader.h"
+#include "store/db.h"
+#include "store/directory_ox.h"
+#include "store/directory_reader.h"
 
-namespace sy::proxy {
+namespace sy::app {
+
+using proxy::RoutingSetup;
+using proxy::Worker;
 
 namespace {
 
@@ -54,10 +57,10 @@ std::string make_instance_id(const conf::Config& config) {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
-std::vector<routing::Dsn> make_dsns(const conf::Database& db) {
-  std::vector<routing::Dsn> out;
+std::vector<store::Dsn> make_dsns(const conf::Database& db) {
+  std::vector<store::Dsn> out;
   for (const auto& d : db.dsns) {
-    routing::Dsn dsn;
+    store::Dsn dsn;
     dsn.host = d.host;
     dsn.port = d.port;
     dsn.user = d.user;
@@ -118,7 +121,7 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   return setup;
 }
 
-std::vector<routing::Dsn> make_state_dsns(const conf::Database& db) {
+std::vector<store::Dsn> make_state_dsns(const conf::Database& db) {
   if (!db.state_dsns.empty()) {
     conf::Database state = db;
     state.dsns = db.state_dsns;
@@ -127,23 +130,23 @@ std::vector<routing::Dsn> make_state_dsns(const conf::Database& db) {
   if (db.state_database.empty()) {
     return {};
   }
-  std::vector<routing::Dsn> out = make_dsns(db);
-  for (routing::Dsn& d : out) {
+  std::vector<store::Dsn> out = make_dsns(db);
+  for (store::Dsn& d : out) {
     d.database = db.state_database;
   }
   return out;
 }
 
-routing::LoaderOptions make_loader_options(const conf::Config& config,
+store::LoaderOptions make_loader_options(const conf::Config& config,
                                            const std::vector<std::unique_ptr<Worker>>* workers,
                                            const std::atomic<bool>* workers_started) {
   const conf::Database& db = config.database;
-  routing::LoaderOptions o;
+  store::LoaderOptions o;
   o.dsns = make_dsns(db);
   o.state_dsns = make_state_dsns(db);
-  o.state = !o.state_dsns.empty()             ? routing::StateStore::Separate
-            : db.profile == conf::Profile::Sql ? routing::StateStore::None
-                                               : routing::StateStore::Directory;
+  o.state = !o.state_dsns.empty()             ? store::StateStore::Separate
+            : db.profile == conf::Profile::Sql ? store::StateStore::None
+                                               : store::StateStore::Directory;
   o.connect_timeout = db.connect_timeout;
   o.refresh_interval = db.refresh_interval;
   o.wait_at_start = db.wait_at_start;
@@ -151,25 +154,25 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
     o.input.pool_names.push_back(p.name);
   }
   for (const auto& s : db.servers) {
-    o.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
+    o.overrides.push_back(store::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
   }
   switch (db.profile) {
     case conf::Profile::Sql: {
-      routing::SqlProfileQueries q{db.servers_sql, db.contexts_sql, db.logins_sql,
+      store::SqlProfileQueries q{db.servers_sql, db.contexts_sql, db.logins_sql,
                                    db.schemas_sql};
-      o.make_reader = [q] { return std::make_unique<routing::SqlProfileReader>(q); };
+      o.make_reader = [q] { return std::make_unique<store::SqlProfileReader>(q); };
       break;
     }
     case conf::Profile::Ox: {
-      routing::OxProfileOptions ox;
+      store::OxProfileOptions ox;
       ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
       ox.checksum_interval = db.ox.checksum_interval;
       o.input.fold_login_case = true;  // login2context.login_info is utf8_unicode_ci
-      o.make_reader = [ox] { return std::make_unique<routing::OxProfileReader>(ox); };
+      o.make_reader = [ox] { return std::make_unique<store::OxProfileReader>(ox); };
       break;
     }
     case conf::Profile::Own:
-      o.make_reader = [] { return std::make_unique<routing::OwnProfileReader>(); };
+      o.make_reader = [] { return std::make_unique<store::OwnProfileReader>(); };
       break;
   }
   o.on_publish = [workers, workers_started] {
@@ -181,8 +184,8 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
       worker->post([worker] { worker->on_snapshot(); });
     }
   };
-  if (config.routing.enabled && o.state != routing::StateStore::None) {
-    admin::InstanceBeat beat;
+  if (config.routing.enabled && o.state != store::StateStore::None) {
+    store::InstanceBeat beat;
     beat.id = make_instance_id(config);
     beat.role = config.routing.role;
     beat.version = config.routing.version;
@@ -192,7 +195,7 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
     // worker has pinned a newer snapshot, so the sequencer's drain does not wait a whole
     // interval to learn that a disable reached this instance.
     o.on_tick = [beat, workers, workers_started, every = db.heartbeat_interval,
-                 last = Clock::time_point{}](routing::Db& state) mutable {
+                 last = Clock::time_point{}](store::Db& state) mutable {
       beat.inflight_per_schema.clear();
       uint64_t applied = 0;
       if (workers_started->load(std::memory_order_acquire)) {
@@ -214,7 +217,7 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
       }
       last = now;
       beat.applied_seq = applied;
-      auto r = admin::write_heartbeat(state, beat);
+      auto r = store::write_heartbeat(state, beat);
       if (!r.ok()) {
         SY_LOG(Warn, "heartbeat: %s", r.error().message.c_str());
       }
@@ -235,14 +238,14 @@ admin::StoreOptions make_store_options(const conf::Config& config) {
   o.connect_timeout = db.connect_timeout;
   o.ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
   for (const auto& s : db.servers) {
-    o.ox.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
+    o.ox.overrides.push_back(store::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
   }
   return o;
 }
 
 namespace {
 
-void print_report(const char* where, const admin::MigrateReport& report) {
+void print_report(const char* where, const store::MigrateReport& report) {
   for (const auto& step : report.applied) {
     std::printf("%s: applied  %03d %s\n", where, step.version, step.name.c_str());
   }
@@ -257,15 +260,15 @@ void print_report(const char* where, const admin::MigrateReport& report) {
 }
 
 // Migrates |scope| in the database of |dsns|; false (and a message) on failure.
-bool migrate_one(const conf::Config& config, const std::vector<routing::Dsn>& dsns,
-                 admin::MigrateScope scope, const char* where) {
-  auto db = routing::Db::connect(dsns, config.database.connect_timeout);
+bool migrate_one(const conf::Config& config, const std::vector<store::Dsn>& dsns,
+                 store::MigrateScope scope, const char* where) {
+  auto db = store::Db::connect(dsns, config.database.connect_timeout);
   if (!db.ok()) {
     std::fprintf(stderr, "switchyard: db migrate: %s database: %s\n", where,
                  db.error().message.c_str());
     return false;
   }
-  auto report = admin::migrate(**db, scope);
+  auto report = store::migrate(**db, scope);
   if (!report.ok()) {
     std::fprintf(stderr, "switchyard: db migrate: %s database: %s\n", where,
                  report.error().message.c_str());
@@ -277,7 +280,7 @@ bool migrate_one(const conf::Config& config, const std::vector<routing::Dsn>& ds
 
 // Profile ox: the configdb is OX's; only say whether its tables are there.
 bool check_configdb(const conf::Config& config) {
-  auto db = routing::Db::connect(make_dsns(config.database), config.database.connect_timeout);
+  auto db = store::Db::connect(make_dsns(config.database), config.database.connect_timeout);
   if (!db.ok()) {
     std::fprintf(stderr, "switchyard: db migrate: configdb: %s\n", db.error().message.c_str());
     return false;
@@ -289,7 +292,7 @@ bool check_configdb(const conf::Config& config) {
     auto stmt = (*db)->prepare(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND"
         " table_name = ?");
-    if (!stmt || !stmt->bind(table).query([&](const routing::Row& r) { n = r.u64(1); })) {
+    if (!stmt || !stmt->bind(table).query([&](const store::Row& r) { n = r.u64(1); })) {
       std::fprintf(stderr, "switchyard: db migrate: configdb: cannot read its tables\n");
       return false;
     }
@@ -320,30 +323,30 @@ int run_db_migrate(const conf::Config& config) {
     return 1;
   }
   const conf::Database& db = config.database;
-  const std::vector<routing::Dsn> state = make_state_dsns(db);
+  const std::vector<store::Dsn> state = make_state_dsns(db);
   bool ok = true;
   switch (db.profile) {
     case conf::Profile::Own:
       if (state.empty()) {
-        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::All, "directory+state");
+        ok = migrate_one(config, make_dsns(db), store::MigrateScope::All, "directory+state");
       } else {
-        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::Directory, "directory") &&
-             migrate_one(config, state, admin::MigrateScope::State, "state");
+        ok = migrate_one(config, make_dsns(db), store::MigrateScope::Directory, "directory") &&
+             migrate_one(config, state, store::MigrateScope::State, "state");
       }
       break;
     case conf::Profile::Ox:
       ok = check_configdb(config) &&
-           migrate_one(config, state, admin::MigrateScope::State, "state");
+           migrate_one(config, state, store::MigrateScope::State, "state");
       break;
     case conf::Profile::Sql:
       if (state.empty()) {
         std::printf("profile sql without a state database: nothing to migrate\n");
       } else {
-        ok = migrate_one(config, state, admin::MigrateScope::State, "state");
+        ok = migrate_one(config, state, store::MigrateScope::State, "state");
       }
       break;
   }
   return ok ? 0 : 1;
 }
 
-}  // namespace sy::proxy
+}  // namespace sy::app

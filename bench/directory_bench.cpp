@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "admin/db_migrate.h"
-#include "routing/db.h"
-#include "routing/directory_reader.h"
+#include "store/db_migrate.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
 #include "routing/snapshot.h"
 
 using namespace sy;
@@ -54,14 +54,14 @@ int main(int argc, char** argv) {
     else if (a == "--keep") keep = true;
     else die("unknown argument " + a);
   }
-  routing::Dsn dsn;
+  store::Dsn dsn;
   dsn.host = env_or("SY_TEST_MYSQL_HOST", "127.0.0.1");
   dsn.port = std::atoi(env_or("SY_TEST_MYSQL_PORT", "3306"));
   dsn.user = env_or("SY_TEST_MYSQL_USER", "switchyard");
   dsn.password = env_or("SY_TEST_MYSQL_PASSWORD", "switchyard");
   std::string dbname = "sy_bench_" + std::to_string(contexts) + "_" + std::to_string(schemas);
 
-  auto admin_db = routing::Db::connect({dsn}, std::chrono::seconds(5));
+  auto admin_db = store::Db::connect({dsn}, std::chrono::seconds(5));
   if (!admin_db.ok()) die(admin_db.error().message);
   bool exists = false;
   {
@@ -69,28 +69,28 @@ int main(int argc, char** argv) {
     if (!r.ok()) die(r.error().message);
   }
   dsn.database = dbname;
-  auto db = routing::Db::connect({dsn}, std::chrono::seconds(5));
+  auto db = store::Db::connect({dsn}, std::chrono::seconds(5));
   if (!db.ok()) die(db.error().message);
-  auto mig = admin::migrate(**db);
+  auto mig = store::migrate(**db);
   if (!mig.ok()) die(mig.error().message);
   {
     uint64_t n = 0;
     auto st = (*db)->prepare("SELECT COUNT(*) FROM sy_contexts");
     if (!st.ok()) die(st.error().message);
-    auto q = st->query([&](const routing::Row& row) { n = row.u64(1); });
+    auto q = st->query([&](const store::Row& row) { n = row.u64(1); });
     if (!q.ok()) die(q.error().message);
     exists = n == static_cast<uint64_t>(contexts);
     if (!exists && n != 0) die(dbname + " holds another data set; drop it first");
   }
   if (!exists) {
     auto t0 = Clock::now();
-    auto s = routing::seed_own_profile(**db, contexts, schemas, 2);
+    auto s = store::seed_own_profile(**db, contexts, schemas, 2);
     if (!s.ok()) die(s.error().message);
     std::printf("seeded %d contexts over %d schemas in %.0f ms (kept in database %s)\n", contexts,
                 schemas, ms_since(t0), dbname.c_str());
   }
 
-  routing::OwnProfileReader reader;
+  store::OwnProfileReader reader;
   std::vector<double> load_ms, build_ms;
   std::shared_ptr<const routing::RoutingSnapshot> snap;
   routing::SnapshotInput input;

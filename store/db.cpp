@@ -3,7 +3,7 @@
 // to a bad column index, by throwing sql::SQLException (STYLE rule 8 keeps those out of the
 // rest of the code).
 
-#include "routing/db.h"
+#include "store/db.h"
 
 #include <cppconn/connection.h>
 #include <cppconn/driver.h>
@@ -18,7 +18,7 @@
 #include <mutex>
 #include <utility>
 
-namespace sy::routing {
+namespace sy::store {
 
 namespace {
 
@@ -462,4 +462,4 @@ bool Db::alive() {
   }
 }
 
-}  // namespace sy::routing
+}  // namespace sy::store

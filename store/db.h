@@ -37,7 +37,7 @@ class PreparedStatement;
 class ResultSet;
 }  // namespace sql
 
-namespace sy::routing {
+namespace sy::store {
 
 // Where to find a database server.
 struct Dsn {
@@ -245,4 +245,4 @@ Result<Unit> query_in_chunks(Db& db, const std::string& select, std::string_view
   return ok_result();
 }
 
-}  // namespace sy::routing
+}  // namespace sy::store

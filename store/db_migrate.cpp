@@ -1,7 +1,7 @@
 // The migrations, as SQL text compiled into the binary. Add a new migration at the end with the
 // next number; never edit one that has shipped (databases in the field recorded it as applied).
 
-#include "admin/db_migrate.h"
+#include "store/db_migrate.h"
 
 #include <algorithm>
 #include <set>
@@ -9,10 +9,8 @@
 
 #include "common/log.h"
 
-namespace sy::admin {
+namespace sy::store {
 
-using routing::Db;
-using routing::Row;
 
 namespace {
 
@@ -490,4 +488,4 @@ Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
   return report;
 }
 
-}  // namespace sy::admin
+}  // namespace sy::store

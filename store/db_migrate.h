@@ -39,9 +39,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
-namespace sy::admin {
+namespace sy::store {
 
 // Which migrations a run applies.
 enum class MigrateScope {
@@ -68,7 +68,7 @@ struct MigrateReport {
 // Applies every migration of |scope| not yet recorded, in version order, in the session's
 // current database. Blocks (admin/CLI thread). Fails on the first failing statement, with the
 // migration's number and name in the message; migrations before it stay applied.
-Result<MigrateReport> migrate(routing::Db& db, MigrateScope scope = MigrateScope::All);
+Result<MigrateReport> migrate(Db& db, MigrateScope scope = MigrateScope::All);
 
 // The migrations compiled into this binary, in order.
 std::vector<MigrationStep> known_migrations(MigrateScope scope = MigrateScope::All);
@@ -76,4 +76,4 @@ std::vector<MigrationStep> known_migrations(MigrateScope scope = MigrateScope::A
 // The highest version known_migrations() reaches.
 int latest_schema_version();
 
-}  // namespace sy::admin
+}  // namespace sy::store

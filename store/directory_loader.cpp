@@ -1,4 +1,4 @@
-#include "routing/directory_loader.h"
+#include "store/directory_loader.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include "common/fnv.h"
 #include "common/log.h"
 
-namespace sy::routing {
+namespace sy::store {
 
 namespace {
 
@@ -237,4 +237,4 @@ void DirectoryLoader::run() {
   }
 }
 
-}  // namespace sy::routing
+}  // namespace sy::store

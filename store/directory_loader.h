@@ -24,12 +24,16 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
-#include "routing/directory_reader.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
 #include "routing/publisher.h"
 #include "routing/snapshot.h"
 
-namespace sy::routing {
+namespace sy::store {
+
+using routing::RoutingSnapshot;
+using routing::SnapshotInput;
+using routing::SnapshotPublisher;
 
 // Where Switchyard's state database is, as the loader sees it (heartbeats, the ox profile's
 // server metadata and epoch).
@@ -106,4 +110,4 @@ class DirectoryLoader {
 // FNV-1a over every field of |data|: a full reload publishes only when this changes.
 uint64_t hash_directory(const DirectoryData& data);
 
-}  // namespace sy::routing
+}  // namespace sy::store

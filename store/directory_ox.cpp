@@ -1,7 +1,7 @@
 // The ox profile's reader: a full load of OX's tables, and the two-tier probe that turns
 // OX's (and Switchyard's) writes into deltas without a change log. See directory_ox.h.
 
-#include "routing/directory_ox.h"
+#include "store/directory_ox.h"
 
 #include <algorithm>
 #include <set>
@@ -10,7 +10,7 @@
 #include "common/ascii.h"
 #include "common/fnv.h"
 
-namespace sy::routing {
+namespace sy::store {
 
 namespace {
 
@@ -457,4 +457,4 @@ Result<DirectoryDelta> OxProfileReader::changes_since(Db& db, uint64_t seq) {
   return delta;
 }
 
-}  // namespace sy::routing
+}  // namespace sy::store

@@ -46,10 +46,10 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
-#include "routing/directory_reader.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
 
-namespace sy::routing {
+namespace sy::store {
 
 // OX's SCHEMA_MOVE_MAINTENANCE_REASON default (hosting.properties).
 inline constexpr uint32_t kOxMaintenanceReason = 1431655765;
@@ -138,4 +138,4 @@ Result<uint64_t> read_directory_epoch(Db& state);
 // Adds 1 atomically and returns the new value. Call AFTER the configdb write committed.
 Result<uint64_t> bump_directory_epoch(Db& state);
 
-}  // namespace sy::routing
+}  // namespace sy::store

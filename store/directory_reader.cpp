@@ -1,7 +1,7 @@
 // Directory readers: the own profile (full load + change log) and the SQL compatibility profile.
 // Table layouts are created by admin/db_migrate.cpp; the change log is written by triggers.
 
-#include "routing/directory_reader.h"
+#include "store/directory_reader.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
-namespace sy::routing {
+namespace sy::store {
 
 namespace {
 
@@ -719,4 +719,4 @@ void apply_overrides(const std::vector<ServerOverride>& overrides,
   }
 }
 
-}  // namespace sy::routing
+}  // namespace sy::store

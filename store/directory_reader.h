@@ -22,10 +22,21 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 #include "routing/directory_rows.h"
 
-namespace sy::routing {
+namespace sy::store {
+
+// The rows are routing's (routing/directory_rows.h): the contract with the snapshot builder.
+using routing::ContextId;
+using routing::ContextRow;
+using routing::DirectoryData;
+using routing::DirectoryDelta;
+using routing::LoginRow;
+using routing::SchemaRow;
+using routing::SchemaState;
+using routing::ServerId;
+using routing::ServerRow;
 
 class DirectoryReader {
  public:
@@ -169,4 +180,4 @@ class SqlProfileReader final : public DirectoryReader {
   std::vector<ServerOverride> overrides_;
 };
 
-}  // namespace sy::routing
+}  // namespace sy::store

@@ -1,14 +1,12 @@
 // Heartbeat rows in sy_instances and the small JSON codec for their in-flight counts.
 
-#include "admin/instances.h"
+#include "store/instances.h"
 
 #include <charconv>
 #include <cstdio>
 
-namespace sy::admin {
+namespace sy::store {
 
-using routing::Db;
-using routing::Row;
 
 namespace {
 
@@ -333,4 +331,4 @@ Result<Unit> remove_instance(Db& db, const std::string& id) {
   return ok_result();
 }
 
-}  // namespace sy::admin
+}  // namespace sy::store

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
-namespace sy::admin {
+namespace sy::store {
 
 using InflightPerSchema = std::vector<std::pair<std::string, uint64_t>>;  // schema -> requests
 
@@ -54,17 +54,17 @@ struct InstanceRow {
 
 // Upserts |beat| into sy_instances with heartbeat_at = NOW(6). started_at is set by the first
 // beat of an id and again whenever the pid changes (a restarted process reusing its id).
-Result<Unit> write_heartbeat(routing::Db& db, const InstanceBeat& beat);
+Result<Unit> write_heartbeat(Db& db, const InstanceBeat& beat);
 
 // Instances whose last beat is at most |live_within| old, ordered by id.
-Result<std::vector<InstanceRow>> list_instances(routing::Db& db, std::chrono::seconds live_within);
+Result<std::vector<InstanceRow>> list_instances(Db& db, std::chrono::seconds live_within);
 
 // Deletes the row of |id| (clean shutdown). Not finding it is not an error.
-Result<Unit> remove_instance(routing::Db& db, const std::string& id);
+Result<Unit> remove_instance(Db& db, const std::string& id);
 
 // The JSON object stored in inflight_json, and back. decode fails on anything that is not an
 // object of string keys to non-negative integers.
 std::string encode_inflight(const InflightPerSchema& inflight);
 Result<InflightPerSchema> decode_inflight(std::string_view json);
 
-}  // namespace sy::admin
+}  // namespace sy::store

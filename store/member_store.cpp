@@ -1,13 +1,11 @@
 // Pool member runtime state in sy_member_state: one upsert per change, one read at start.
 
-#include "admin/member_store.h"
+#include "store/member_store.h"
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 
-namespace sy::admin {
+namespace sy::store {
 
-using routing::Db;
-using routing::Row;
 
 const char* to_string(MemberAdmin m) {
   switch (m) {
@@ -82,4 +80,4 @@ Result<std::vector<MemberRuntime>> load_member_states(Db& db) {
   return out;
 }
 
-}  // namespace sy::admin
+}  // namespace sy::store

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
-namespace sy::admin {
+namespace sy::store {
 
 enum class MemberAdmin { Ready, Drain, Maintenance };
 const char* to_string(MemberAdmin m);  // "ready", "drain", "maintenance"
@@ -24,7 +24,7 @@ struct MemberRuntime {
   int64_t updated_unix_ms = 0;
 };
 
-Result<Unit> store_member_state(routing::Db& db, const MemberRuntime& m);
-Result<std::vector<MemberRuntime>> load_member_states(routing::Db& db);
+Result<Unit> store_member_state(Db& db, const MemberRuntime& m);
+Result<std::vector<MemberRuntime>> load_member_states(Db& db);
 
-}  // namespace sy::admin
+}  // namespace sy::store

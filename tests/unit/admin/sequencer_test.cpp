@@ -18,6 +18,7 @@
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using namespace std::chrono_literals;
 using sy::test::approve_upgrade;
 using sy::test::count;

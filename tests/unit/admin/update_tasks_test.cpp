@@ -17,6 +17,7 @@
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using sy::test::count;
 using sy::test::run_sql;
 using sy::test::text;
@@ -54,7 +55,7 @@ struct SchemaDb {
   ~SchemaDb() { (void)t.db->exec("DROP DATABASE IF EXISTS " + name); }
 };
 
-std::string task_status(sy::routing::Db& db, const std::string& schema, const std::string& task) {
+std::string task_status(sy::store::Db& db, const std::string& schema, const std::string& task) {
   return text(db, "SELECT CONCAT(status, '|', COALESCE(error, '')) FROM sy_update_tasks WHERE"
                   " schema_name = '" + schema + "' AND task = '" + task + "'");
 }

@@ -1,7 +1,7 @@
 // admin/db_migrate.h against the real private MariaDB: migrations apply once and are recorded,
 // a second run changes nothing, and the triggers turn every kind of write into change rows.
 
-#include "admin/db_migrate.h"
+#include "store/db_migrate.h"
 
 #include <catch.hpp>
 
@@ -16,8 +16,7 @@
 #include <thread>
 #include <vector>
 
-using namespace sy::admin;
-using namespace sy::routing;
+using namespace sy::store;
 using namespace std::chrono_literals;
 
 namespace {

@@ -2,7 +2,7 @@
 // it). Connection failover, error text, typed binding and reading, streaming, transactions,
 // and what a dead session looks like. Every test case works in a database of its own.
 
-#include "routing/db.h"
+#include "store/db.h"
 
 #include <catch.hpp>
 
@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <string>
 
-using namespace sy::routing;
+using namespace sy::store;
 using namespace std::chrono_literals;
 
 namespace {

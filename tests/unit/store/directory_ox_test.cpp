@@ -5,7 +5,7 @@
 // The 1M-context measurement is hidden from ctest; run it with
 //   build/tests/unit_routing_directory_ox_test '[bench]'
 
-#include "routing/directory_ox.h"
+#include "store/directory_ox.h"
 
 #include <catch.hpp>
 
@@ -13,12 +13,12 @@
 #include <map>
 #include <string>
 
-#include "admin/db_migrate.h"
+#include "store/db_migrate.h"
 #include "unit/ox_fixture.h"
-#include "unit/routing/rows_text.h"
+#include "unit/store/rows_text.h"
 #include "unit/test_db.h"
 
-using namespace sy::routing;
+using namespace sy::store;
 using namespace std::chrono_literals;
 
 namespace {
@@ -70,7 +70,7 @@ struct Ox {
     } else {
       sy::test::load_ox_tables(*configdb.db);
     }
-    auto m = sy::admin::migrate(*state.db, sy::admin::MigrateScope::State);
+    auto m = sy::store::migrate(*state.db, sy::store::MigrateScope::State);
     if (!m) {
       FAIL(m.error().message);
     }

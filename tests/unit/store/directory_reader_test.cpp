@@ -6,14 +6,14 @@
 //   build/tests/unit_routing_directory_reader_test '[bench]'
 
 // The own-profile tables come from admin's migrations (tests/CMakeLists.txt links sy_admin).
-#include "admin/db_migrate.h"
+#include "store/db_migrate.h"
 
-#include "routing/directory_reader.h"
+#include "store/directory_reader.h"
 
 #include <catch.hpp>
 
 #include "unit/ox_fixture.h"
-#include "unit/routing/rows_text.h"
+#include "unit/store/rows_text.h"
 #include "unit/test_db.h"
 
 #include <unistd.h>
@@ -27,7 +27,7 @@
 #include <sstream>
 #include <string>
 
-using namespace sy::routing;
+using namespace sy::store;
 using namespace std::chrono_literals;
 
 namespace {
@@ -41,7 +41,7 @@ using sy::test::count;
 // A test database with the own-profile tables.
 struct OwnDb : TestDb {
   OwnDb() {
-    auto r = sy::admin::migrate(*db);
+    auto r = sy::store::migrate(*db);
     if (!r) {
       FAIL("migrate: " << r.error().message);
     }

@@ -1,9 +1,9 @@
 // admin/instances.h: heartbeats are upserted with the database clock, listed by liveness, and
 // their in-flight counts survive the JSON round trip (or fail loudly when garbled).
 
-#include "admin/instances.h"
+#include "store/instances.h"
 
-#include "admin/db_migrate.h"
+#include "store/db_migrate.h"
 
 #include <catch.hpp>
 
@@ -15,8 +15,7 @@
 #include <cstdlib>
 #include <string>
 
-using namespace sy::admin;
-using namespace sy::routing;
+using namespace sy::store;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,13 +1,15 @@
 // admin/member_store.h: runtime member state is upserted and read back.
 
-#include "admin/member_store.h"
+#include "store/member_store.h"
 
 #include <catch.hpp>
 
-#include "unit/admin/admin_fixture.h"
+#include "store/db_migrate.h"
+#include "unit/test_db.h"
 
-using namespace sy::admin;
+using namespace sy::store;
 using sy::test::TestDb;
+using sy::store::migrate;
 
 TEST_CASE("member admin words round-trip") {
   for (MemberAdmin m : {MemberAdmin::Ready, MemberAdmin::Drain, MemberAdmin::Maintenance}) {

@@ -1,14 +1,14 @@
 #pragma once
-// The one shape of a database failure in the admin layer: `ERR database: <what>: <cause>`.
+// The one shape of a database failure for the admin commands: `ERR database: <what>: <cause>`.
 
 #include <string>
 
 #include "common/result.h"
 
-namespace sy::admin {
+namespace sy::store {
 
 inline Error db_error(const std::string& what, const Error& e) {
   return make_tagged_error(Errc::Database, "database", what + ": " + e.message);
 }
 
-}  // namespace sy::admin
+}  // namespace sy::store

@@ -25,6 +25,7 @@
 
 #include "admin/directory.h"
 #include "common/result.h"
+#include "store/cluster_store.h"
 #include "store/db.h"
 
 namespace sy::admin {
@@ -66,10 +67,7 @@ struct ClusterStatus {
   std::string reason;  // of the last transition (e.g. the failure)
 };
 
-struct ClusterHistoryRow {
-  int64_t at_unix_ms = 0;
-  std::string from, to, event, actor, reason;
-};
+using store::ClusterHistoryRow;  // as stored (store/cluster_store.h)
 
 // Reads the state from the state database |state| (a missing row reads as STABLE). With |dir|
 // the target server's name is looked up there (left empty when that fails).

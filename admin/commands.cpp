@@ -174,14 +174,14 @@ Json run_json(const RunStatus& r) {
   for (const auto& s : r.schemas) {
     schemas.push(Json::object()
                      .set("schema", s.schema)
-                     .set("status", s.status)
+                     .set("status", to_string(s.status))
                      .set("duration_ms", s.duration_ms)
                      .set("error", s.error));
   }
   return Json::object()
       .set("run_id", r.run_id)
-      .set("status", r.status)
-      .set("control", r.control)
+      .set("status", to_string(r.status))
+      .set("control", to_string(r.control))
       .set("driver", r.driver)
       .set("target_server_id", r.target_server_id)
       .set("started_unix_ms", r.started_unix_ms)
@@ -380,12 +380,12 @@ Reply cmd_show_migrations(CommandEnv& env, const Args&) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
       int done = 0, failed = 0;
       for (const auto& s : run.schemas) {
-        done += s.status == "done";
-        failed += s.status == "failed";
+        done += s.status == SchemaStatus::Done;
+        failed += s.status == SchemaStatus::Failed;
       }
       return Json::object()
           .set("run_id", run.run_id)
-          .set("status", run.status)
+          .set("status", to_string(run.status))
           .set("target_server_id", run.target_server_id)
           .set("schemas", static_cast<uint64_t>(run.schemas.size()))
           .set("done", done)
@@ -581,7 +581,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     for (const auto& t : *r) {
       rows.push(Json::object()
                     .set("task", t.task)
-                    .set("status", t.status)
+                    .set("status", to_string(t.status))
                     .set("duration_ms", t.duration_ms)
                     .set("error", t.error));
     }
@@ -640,7 +640,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
       line.total = p.schemas_total;
       line.schema = p.schema;
       line.step = to_string(p.step);
-      line.phase = p.phase;
+      line.phase = to_string(p.phase);
       line.elapsed_ms = p.elapsed_ms;
       line.detail = p.detail;
       progress(line);
@@ -651,29 +651,30 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
     Json schemas = Json::array();
     int failed = 0;
     for (const auto& s : report->schemas) {
-      failed += s.status == "failed";
+      failed += s.status == SchemaStatus::Failed;
       schemas.push(Json::object()
                        .set("schema", s.schema)
-                       .set("status", s.status)
+                       .set("status", to_string(s.status))
                        .set("duration_ms", s.duration_ms)
                        .set("error", s.error));
     }
     Json j = Json::object();
     j.set("run_id", report->run_id)
         .set("resumed", report->resumed)
-        .set("status", report->status)
+        .set("status", to_string(report->status))
         .set("duration_ms", report->duration_ms)
         .set("failed", failed)
         .set("schemas", std::move(schemas));
-    if (report->status != "done") {
+    if (report->status != RunState::Done) {
       std::string why;
       for (const auto& s : report->schemas) {
-        if (s.status == "failed") {
+        if (s.status == SchemaStatus::Failed) {
           why += (why.empty() ? ": " : "; ") + s.schema + ": " + s.error;
         }
       }
-      return error_reply("upgrade-" + report->status,
-                         "run " + std::to_string(report->run_id) + " ended " + report->status +
+      const std::string status = to_string(report->status);
+      return error_reply("upgrade-" + status,
+                         "run " + std::to_string(report->run_id) + " ended " + status +
                              " (" + std::to_string(failed) + " schema(s) failed" + why +
                              "); see `upgrade status`");
     }

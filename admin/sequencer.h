@@ -41,11 +41,21 @@
 #include "admin/update_tasks.h"
 #include "common/result.h"
 #include "store/db.h"
+#include "store/upgrade_store.h"
 
 namespace sy::admin {
 
-enum class Step { Disable, Drain, Move, Update, Enable, Verify };
-const char* to_string(Step s);  // "disable", "drain", ...
+// The words of the runs and the journal, typed (store/upgrade_store.h).
+using store::Phase;
+using store::RunControl;
+using store::RunState;
+using store::RunStatus;
+using store::SchemaOutcome;
+using store::SchemaStatus;
+using store::Step;
+// The newest run (or run |run_id|) and its journal; the newest |limit| runs. One query each.
+using store::list_runs;
+using store::read_run_status;
 
 struct UpgradeOptions {
   // The target server: registered when missing (register_new), used when it exists and
@@ -72,24 +82,17 @@ struct Progress {
   uint64_t run_id = 0;
   std::string schema;
   Step step = Step::Disable;
-  std::string phase;   // "begin", "done", "failed", "skipped"
+  Phase phase = Phase::Begin;
   std::string detail;  // e.g. "held 3 requests", the failure reason
   int schemas_done = 0;
   int schemas_total = 0;
   int64_t elapsed_ms = 0;  // since the run (re)started
 };
 
-struct SchemaOutcome {
-  std::string schema;
-  std::string status;  // "done", "failed", "skipped"
-  std::string error;
-  int64_t duration_ms = 0;
-};
-
 struct UpgradeReport {
   uint64_t run_id = 0;
   bool resumed = false;   // continued a run left unfinished
-  std::string status;     // "done", "failed" (stopped at a failure), "aborted"
+  RunState status = RunState::Done;  // Done, Failed (stopped at a failure), Aborted
   std::vector<SchemaOutcome> schemas;
   int64_t duration_ms = 0;
 };
@@ -103,21 +106,6 @@ struct UpgradeReport {
 Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state,
                                   const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
-
-// The state of the newest run and its journal (for `upgrade status` / `show migrations`), read
-// from the state database.
-struct RunStatus {
-  uint64_t run_id = 0;
-  std::string status;   // "running", "paused", "done", "failed", "aborted"
-  std::string control;  // "run", "pause", "abort"
-  std::string driver;   // holder of the driver lock now, "" = none
-  uint32_t target_server_id = 0;
-  int64_t started_unix_ms = 0;
-  int64_t finished_unix_ms = 0;
-  std::vector<SchemaOutcome> schemas;  // per schema, as journaled
-};
-Result<RunStatus> read_run_status(store::Db& db, std::optional<uint64_t> run_id = {});
-Result<std::vector<RunStatus>> list_runs(store::Db& db, int limit);
 
 // Sets the control of the unfinished run (tag "not-found" when none is unfinished).
 Result<Unit> control_run(store::Db& db, const std::string& control);  // pause|resume|abort

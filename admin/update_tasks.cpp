@@ -9,16 +9,17 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "admin/child_process.h"
 #include "store/db_error.h"
+#include "store/update_task_store.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
 using store::Db;
-using store::Row;
 
 namespace {
 
@@ -30,40 +31,6 @@ constexpr size_t kKeepOutput = 4096;
 std::string first_word(const std::string& command) {
   auto words = command_argv(command, "");
   return words.empty() ? std::string() : words.front();
-}
-
-Result<Unit> mark_running(Db& db, const std::string& schema, const std::string& task) {
-  auto stmt = db.prepare(
-      "INSERT INTO sy_update_tasks (schema_name, task, status, started_at, finished_at, output,"
-      " error) VALUES (?, ?, 'running', NOW(6), NULL, NULL, NULL) ON DUPLICATE KEY UPDATE"
-      " status = 'running', started_at = NOW(6), finished_at = NULL, output = NULL, error = NULL");
-  if (!stmt) {
-    return store::db_error("recording update task '" + task + "'", stmt.error());
-  }
-  if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return store::db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
-  }
-  return ok_result();
-}
-
-Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string& task,
-                           bool ok, const std::string& output, const std::string& error) {
-  auto stmt = db.prepare(
-      "UPDATE sy_update_tasks SET status = ?, finished_at = NOW(6), output = ?, error = ?"
-      " WHERE schema_name = ? AND task = ?");
-  if (!stmt) {
-    return store::db_error("recording update task '" + task + "'", stmt.error());
-  }
-  stmt->bind(ok ? "ok" : "failed").bind(output);
-  if (ok) {
-    stmt->bind_null();
-  } else {
-    stmt->bind(error);
-  }
-  if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return store::db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
-  }
-  return ok_result();
 }
 
 struct Outcome {
@@ -167,14 +134,9 @@ Result<std::vector<TaskResult>> run_update_tasks(
   if (!tasks) {
     return tasks.error();
   }
-  std::map<std::string, std::string> recorded;  // task -> status
-  auto sel = db.prepare("SELECT task, status FROM sy_update_tasks WHERE schema_name = ?");
-  if (!sel) {
-    return store::db_error("reading sy_update_tasks", sel.error());
-  }
-  auto q = sel->bind(schema).query([&](const Row& row) { recorded[row.str(1)] = row.str(2); });
-  if (!q) {
-    return store::db_error("reading sy_update_tasks", q.error());
+  auto recorded = store::task_statuses(db, schema);
+  if (!recorded) {
+    return recorded.error();
   }
   const std::vector<store::Dsn> dsns =
       dsns_template.empty() ? std::vector<store::Dsn>{db.dsn()} : dsns_template;
@@ -183,16 +145,16 @@ Result<std::vector<TaskResult>> run_update_tasks(
   for (const std::string& task : *tasks) {
     TaskResult result;
     result.task = task;
-    auto it = recorded.find(task);
-    if (it != recorded.end() && it->second == "ok") {
-      result.status = "skipped";
+    auto it = recorded->find(task);
+    if (it != recorded->end() && it->second == TaskStatus::Ok) {
+      result.status = TaskStatus::Skipped;
       if (on_task) {
         on_task(result);
       }
       results.push_back(std::move(result));
       continue;
     }
-    if (auto r = mark_running(db, schema, task); !r) {
+    if (auto r = store::mark_task_running(db, schema, task); !r) {
       return r.error();
     }
     const auto start = Clock::now();
@@ -202,9 +164,11 @@ Result<std::vector<TaskResult>> run_update_tasks(
                                          (std::filesystem::path(config.sql_dir) / task).string());
     result.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    result.status = outcome.ok ? "ok" : "failed";
+    result.status = outcome.ok ? TaskStatus::Ok : TaskStatus::Failed;
     result.error = outcome.error;
-    if (auto r = mark_finished(db, schema, task, outcome.ok, outcome.output, outcome.error); !r) {
+    if (auto r = store::mark_task_finished(db, schema, task, outcome.ok, outcome.output,
+                                           outcome.error);
+        !r) {
       return r.error();
     }
     if (outcome.ok) {
@@ -220,49 +184,39 @@ Result<std::vector<TaskResult>> run_update_tasks(
     if (!outcome.ok) {
       return make_tagged_error(Errc::Unavailable, "update-failed",
                                "update task '" + task + "' failed for schema '" + schema +
-                                   "': " + outcome.error);
+                                   "': " + outcome.error,
+                               ErrorSource::Upstream);
     }
   }
   return results;
 }
 
 Result<Unit> merge_update_states(Db& state, std::vector<SchemaInfo>* schemas) {
-  std::string sql = "SELECT schema_name, status, COALESCE(error, '') FROM sy_update_tasks";
-  const bool one = schemas->size() == 1;
-  if (one) {
-    sql += " WHERE schema_name = ?";
-  }
-  sql += " ORDER BY schema_name, started_at, task";
-  auto stmt = state.prepare(sql);
-  if (!stmt) {
-    return store::db_error("reading sy_update_tasks", stmt.error());
-  }
-  if (one) {
-    stmt->bind(schemas->front().name);
+  auto rows = store::task_rows(state, schemas->size() == 1 ? &schemas->front().name : nullptr);
+  if (!rows) {
+    return rows.error();
   }
   struct UpdateState {
-    std::string status;
+    std::optional<TaskStatus> status;
     std::string error;
   };
   std::map<std::string, UpdateState> states;
-  auto rank = [](const std::string& s) { return s == "failed" ? 3 : s == "running" ? 2 : 1; };
-  auto r = stmt->query([&](const Row& row) {
-    UpdateState& u = states[row.str(1)];
-    std::string status = row.str(2);
-    if (status == "failed") {
-      u.error = row.str(3);  // the last failed task's reason
+  auto rank = [](TaskStatus s) {
+    return s == TaskStatus::Failed ? 3 : s == TaskStatus::Running ? 2 : 1;
+  };
+  for (const store::TaskRow& row : *rows) {
+    UpdateState& u = states[row.schema];
+    if (row.status == TaskStatus::Failed) {
+      u.error = row.error;  // the last failed task's reason
     }
-    if (u.status.empty() || rank(status) > rank(u.status)) {
-      u.status = status;
+    if (!u.status || rank(row.status) > rank(*u.status)) {
+      u.status = row.status;
     }
-  });
-  if (!r) {
-    return store::db_error("reading sy_update_tasks", r.error());
   }
   for (SchemaInfo& s : *schemas) {
     auto it = states.find(s.name);
     if (it != states.end()) {
-      s.update_status = it->second.status;
+      s.update_status = to_string(*it->second.status);
       s.update_error = it->second.error;
     }
   }

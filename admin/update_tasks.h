@@ -22,6 +22,7 @@
 #include "admin/directory.h"
 #include "common/result.h"
 #include "store/db.h"
+#include "store/update_task_store.h"
 
 namespace sy::admin {
 
@@ -31,9 +32,11 @@ struct UpdateTaskConfig {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(10)};
 };
 
+using store::TaskStatus;  // as stored in sy_update_tasks (store/update_task_store.h)
+
 struct TaskResult {
   std::string task;    // file name, or "command:<argv0>"
-  std::string status;  // "ok", "failed", "skipped" (already ok for this schema)
+  TaskStatus status = TaskStatus::Ok;  // Ok, Failed, Skipped (already ok for this schema)
   int64_t duration_ms = 0;
   std::string error;   // why it failed (SQL error, exit status, timeout) with output tail
 };

@@ -82,11 +82,13 @@ std::string describe(const sql::SQLException& e) {
 }
 
 Error db_error(const Dsn& dsn, std::string_view what, const sql::SQLException& e) {
-  return make_error(Errc::Database, std::string(what) + " on " + dsn.label() + ": " + describe(e));
+  return make_error(Errc::Database, std::string(what) + " on " + dsn.label() + ": " + describe(e),
+                    ErrorSource::Upstream);
 }
 
 Error other_error(const Dsn& dsn, std::string_view what, const char* reason) {
-  return make_error(Errc::Database, std::string(what) + " on " + dsn.label() + ": " + reason);
+  return make_error(Errc::Database, std::string(what) + " on " + dsn.label() + ": " + reason,
+                    ErrorSource::Upstream);
 }
 
 std::string query_what(std::string_view sql) {
@@ -192,7 +194,8 @@ Result<uint64_t> Db::visit_rows(sql::ResultSet& rs, const RowVisitor& visit, con
   while (rs.next()) {
     visit(row);
     if (row.failed_) {
-      return make_error(Errc::Database, query_what(sql) + " on " + dsn.label() + ": " + row.error_);
+      return make_error(Errc::Database, query_what(sql) + " on " + dsn.label() + ": " + row.error_,
+                        ErrorSource::Upstream);
     }
     ++n;
   }
@@ -331,6 +334,7 @@ Db::Db(Dsn dsn, std::unique_ptr<sql::Connection> conn)
     : dsn_(std::move(dsn)), conn_(std::move(conn)) {}
 
 Db::~Db() {
+  cache_.clear();  // statements first, while their connection is open
   if (conn_) {
     try {
       conn_->close();
@@ -391,7 +395,7 @@ Result<std::unique_ptr<Db>> Db::connect(const std::vector<Dsn>& dsns,
                   d.label() + ": " + e.what();
     }
   }
-  return make_error(Errc::Database, "no database reachable: " + failures);
+  return make_error(Errc::Database, "no database reachable: " + failures, ErrorSource::Upstream);
 }
 
 Result<Unit> Db::exec(const std::string& sql) {
@@ -436,6 +440,24 @@ Result<Stmt> Db::prepare(const std::string& sql) {
   } catch (const std::exception& e) {
     return other_error(dsn_, "preparing '" + sql_excerpt(sql) + "'", e.what());
   }
+}
+
+Result<Stmt*> Db::cached(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end()) {
+    return it->second.get();
+  }
+  if (cache_.size() >= kMaxCached) {
+    cache_.clear();  // SQL built from data would otherwise grow the server's statement count
+  }
+  auto stmt = prepare(std::string(sql));
+  if (!stmt) {
+    return stmt.error();
+  }
+  auto owned = std::make_unique<Stmt>(std::move(stmt.value()));
+  Stmt* out = owned.get();
+  cache_.emplace(std::string(sql), std::move(owned));
+  return out;
 }
 
 Result<Transaction> Db::begin(TxnMode mode) {

@@ -17,7 +17,11 @@
 //   auto rows = stmt->bind(uint32_t{7}).query([&](const Row& r) { use(r.u32(1), r.str(2)); });
 //
 // SQL that carries values always goes through prepare() + bind(); exec() and query() on Db are
-// for fixed SQL text only.
+// for fixed SQL text only. Above the session, code runs statements with store/query.h.
+//
+// Error sources (common/result.h): what the server or the network did is ErrorSource::Upstream
+// (the database is the loader's and the admin's upstream); a statement used the wrong way
+// (exec() on a SELECT, a parameter that does not bind) is Internal.
 
 #include <chrono>
 #include <cstdint>
@@ -27,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -183,6 +188,13 @@ class Db {
   // Prepares |sql| on the server. The Stmt must not outlive this Db.
   Result<Stmt> prepare(const std::string& sql);
 
+  // The statement for |sql|, prepared on the first call and kept for the session (at most
+  // kMaxCached statements; the oldest set is dropped beyond that). The pointer is valid until
+  // the next cached() call. store/query.h runs every statement through here, so a statement
+  // is prepared once per session, not once per use.
+  Result<Stmt*> cached(std::string_view sql);
+  static constexpr size_t kMaxCached = 128;
+
   // Starts a transaction; see TxnMode. The Transaction must not outlive this Db.
   Result<Transaction> begin(TxnMode mode = TxnMode::ReadWrite);
 
@@ -199,6 +211,7 @@ class Db {
 
   Dsn dsn_;
   std::unique_ptr<sql::Connection> conn_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // by SQL text; see cached()
 };
 
 // "?,?,...,?" with |n| placeholders.

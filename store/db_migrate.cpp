@@ -4,10 +4,14 @@
 #include "store/db_migrate.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <set>
 #include <string_view>
 
 #include "common/log.h"
+#include "store/named_lock.h"
+#include "store/query.h"
 
 namespace sy::store {
 
@@ -367,40 +371,12 @@ CREATE TABLE IF NOT EXISTS sy_schema_version (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
-// Holds the per-database migration lock; released on scope exit. A server that refuses
-// GET_LOCK (MariaDB Galera with wsrep_on: error 1235, MDEV-30473) yields an unlocked holder:
-// the statements are re-runnable and INSERT IGNORE into sy_schema_version keeps the record
-// single, so concurrent runs then at worst repeat a CREATE ... IF NOT EXISTS.
-class MigrateLock {
- public:
-  static Result<MigrateLock> take(Db& db) {
-    int got = -1;
-    auto r = db.query("SELECT GET_LOCK(CONCAT('sy_migrate.', LEFT(DATABASE(), 50)), 60)",
-                      [&](const Row& row) { got = row.is_null(1) ? -1 : row.i32(1); });
-    if (!r) {
-      SY_LOG(Warn, "migrate: running without the migration lock (%s)", r.error().message.c_str());
-      return MigrateLock(nullptr);
-    }
-    if (got != 1) {
-      return make_error(Errc::Timeout,
-                        "migrate: another migration holds the lock on this database (waited 60 s)");
-    }
-    return MigrateLock(&db);
-  }
-  bool held() const { return db_ != nullptr; }
-  MigrateLock(MigrateLock&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
-  MigrateLock& operator=(MigrateLock&&) = delete;
-  ~MigrateLock() {
-    if (db_ != nullptr) {
-      (void)db_->query("SELECT RELEASE_LOCK(CONCAT('sy_migrate.', LEFT(DATABASE(), 50)))",
-                       [](const Row&) {});
-    }
-  }
-
- private:
-  explicit MigrateLock(Db* db) : db_(db) {}
-  Db* db_;
-};
+// The per-database migration lock. A server that refuses GET_LOCK (MariaDB Galera with
+// wsrep_on: error 1235, MDEV-30473) runs the migration unlocked: the statements are
+// re-runnable and INSERT IGNORE into sy_schema_version keeps the record single, so concurrent
+// runs then at worst repeat a CREATE ... IF NOT EXISTS.
+constexpr NamedLock::Name kMigrateLock{"sy_migrate", 50};
+constexpr std::chrono::seconds kMigrateLockWait{60};
 
 bool in_scope(const Migration& m, MigrateScope scope) {
   return scope == MigrateScope::All || m.scope == scope;
@@ -423,35 +399,37 @@ int latest_schema_version() {
 }
 
 Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
-  bool have_database = false;
-  auto r = db.query("SELECT DATABASE()", [&](const Row& row) { have_database = !row.is_null(1); });
-  if (!r) {
-    return r.error();
-  }
+  auto have_database =
+      query_value<bool>(db, "SELECT DATABASE() IS NOT NULL");
   if (!have_database) {
+    return have_database.error();
+  }
+  if (!*have_database) {
     return make_error(Errc::Config,
                       "migrate: the session has no database selected (" + db.dsn().label() + ")");
   }
-  auto lock = MigrateLock::take(db);
-  if (!lock) {
-    return lock.error();
+  std::optional<NamedLock> lock;
+  if (auto taken = NamedLock::take(db, kMigrateLock, kMigrateLockWait); taken) {
+    lock.emplace(std::move(taken.value()));
+  } else if (taken.error().code == Errc::Unavailable) {
+    return make_error(Errc::Timeout,
+                      "migrate: another migration holds the lock on this database (waited 60 s)");
+  } else {
+    SY_LOG(Warn, "migrate: running without the migration lock (%s)",
+           taken.error().message.c_str());
   }
   if (auto e = db.exec(std::string(kVersionTable)); !e) {
     return e.error();
   }
-  std::set<int> recorded;
-  r = db.query("SELECT version FROM sy_schema_version",
-               [&](const Row& row) { recorded.insert(row.i32(1)); });
-  if (!r) {
-    return r.error();
+  auto versions = query_all(db, "SELECT version FROM sy_schema_version",
+                            [](const Row& row) { return row.i32(1); });
+  if (!versions) {
+    return versions.error();
   }
+  std::set<int> recorded(versions->begin(), versions->end());
 
   MigrateReport report;
-  report.locked = lock->held();
-  auto record = db.prepare("INSERT IGNORE INTO sy_schema_version (version, name) VALUES (?, ?)");
-  if (!record) {
-    return record.error();
-  }
+  report.locked = lock.has_value();
   for (const Migration& m : migrations()) {
     if (!in_scope(m, scope)) {
       continue;
@@ -466,7 +444,8 @@ Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
                                               "): " + e.error().message);
       }
     }
-    auto inserted = record->bind(m.version).bind(m.name).exec();
+    auto inserted = exec(db, "INSERT IGNORE INTO sy_schema_version (version, name) VALUES (?, ?)",
+                         m.version, m.name);
     if (!inserted) {
       return inserted.error();
     }

@@ -9,6 +9,7 @@
 
 #include "common/ascii.h"
 #include "common/fnv.h"
+#include "store/query.h"
 
 namespace sy::store {
 
@@ -79,56 +80,34 @@ void take_context(const Sentinel& f, uint32_t reason, uint32_t index, SchemaRow*
 // ---- state database ---------------------------------------------------------------------------
 
 Result<std::vector<ServerOverride>> read_server_meta(Db& state) {
-  std::vector<ServerOverride> out;
-  auto r = state.query(
-      "SELECT name, pool, version, redirect_url FROM sy_server_meta ORDER BY name",
-      [&](const Row& row) {
-        out.push_back(ServerOverride{row.str(1), row.str(2), row.str(3), row.str(4)});
-      });
-  if (!r) {
-    return r.error();
-  }
-  return out;
+  return query_all(state, "SELECT name, pool, version, redirect_url FROM sy_server_meta ORDER BY name",
+                   [](const Row& row) {
+                     return ServerOverride{row.str(1), row.str(2), row.str(3), row.str(4)};
+                   });
 }
 
 Result<Unit> write_server_meta(Db& state, const ServerOverride& meta) {
-  auto stmt = state.prepare(
-      "INSERT INTO sy_server_meta (name, pool, version, redirect_url) VALUES (?, ?, ?, ?)"
-      " ON DUPLICATE KEY UPDATE pool = VALUES(pool), version = VALUES(version),"
-      " redirect_url = VALUES(redirect_url), updated_at = NOW(6)");
-  if (!stmt) {
-    return stmt.error();
-  }
-  auto r = stmt->bind(meta.name).bind(meta.pool).bind(meta.version).bind(meta.redirect_url).exec();
-  if (!r) {
-    return r.error();
-  }
-  return ok_result();
+  return done(exec(state,
+                   "INSERT INTO sy_server_meta (name, pool, version, redirect_url)"
+                   " VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE pool = VALUES(pool),"
+                   " version = VALUES(version), redirect_url = VALUES(redirect_url),"
+                   " updated_at = NOW(6)",
+                   meta.name, meta.pool, meta.version, meta.redirect_url));
 }
 
 Result<uint64_t> read_directory_epoch(Db& state) {
-  uint64_t epoch = 0;
-  auto r = state.query("SELECT v FROM sy_meta WHERE k = 'directory_epoch'",
-                       [&](const Row& row) { epoch = row.u64(1); });
-  if (!r) {
-    return r.error();
-  }
-  return epoch;
+  return query_value<uint64_t>(state, "SELECT v FROM sy_meta WHERE k = 'directory_epoch'");
 }
 
 Result<uint64_t> bump_directory_epoch(Db& state) {
   // LAST_INSERT_ID(expr) makes the new value this session's, without a second read race.
-  if (auto r = state.exec("INSERT INTO sy_meta (k, v) VALUES ('directory_epoch', LAST_INSERT_ID(1))"
-                          " ON DUPLICATE KEY UPDATE v = LAST_INSERT_ID(v + 1)");
-      !r) {
-    return r.error();
-  }
-  uint64_t epoch = 0;
-  auto r = state.query("SELECT LAST_INSERT_ID()", [&](const Row& row) { epoch = row.u64(1); });
+  auto r = exec(state,
+                "INSERT INTO sy_meta (k, v) VALUES ('directory_epoch', LAST_INSERT_ID(1))"
+                " ON DUPLICATE KEY UPDATE v = LAST_INSERT_ID(v + 1)");
   if (!r) {
     return r.error();
   }
-  return epoch;
+  return query_value<uint64_t>(state, "SELECT LAST_INSERT_ID()");
 }
 
 // ---- OxProfileReader ------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "store/query.h"
+
 namespace sy::store {
 
 namespace {
@@ -76,35 +78,18 @@ struct ChangeRow {
 
 Result<std::vector<ChangeRow>> read_changes(Db& db, uint64_t from, size_t limit,
                                             std::chrono::milliseconds settle) {
-  auto stmt = db.prepare(
+  return query_all(
+      db,
       "SELECT seq, FIELD(kind, 'server', 'schema', 'context', 'login'), key_text,"
       " at < NOW(6) - INTERVAL ? MICROSECOND"
-      " FROM sy_changes WHERE seq > ? ORDER BY seq LIMIT ?");
-  if (!stmt) {
-    return stmt.error();
-  }
-  std::vector<ChangeRow> rows;
-  auto r = stmt->bind(micros(settle))
-               .bind(from)
-               .bind(static_cast<uint64_t>(limit))
-               .query([&](const Row& row) {
-                 rows.push_back(ChangeRow{row.u64(1), row.i32(2), row.str(3), row.boolean(4)});
-               });
-  if (!r) {
-    return r.error();
-  }
-  return rows;
+      " FROM sy_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+      [](const Row& row) { return ChangeRow{row.u64(1), row.i32(2), row.str(3), row.boolean(4)}; },
+      micros(settle), from, static_cast<uint64_t>(limit));
 }
 
 // The highest change seq prune_changes() deleted; 0 = never pruned.
 Result<uint64_t> pruned_through(Db& db) {
-  uint64_t pruned = 0;
-  auto r = db.query("SELECT v FROM sy_meta WHERE k = 'changes_pruned_through'",
-                    [&](const Row& row) { pruned = row.u64(1); });
-  if (!r) {
-    return r.error();
-  }
-  return pruned;
+  return query_value<uint64_t>(db, "SELECT v FROM sy_meta WHERE k = 'changes_pruned_through'");
 }
 
 // Fails when prune_changes() removed change rows after |from|.
@@ -192,57 +177,43 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
 
   // Where changes_since() continues: the last sequence number with no young gap below it.
   // Only rows newer than |settle| can sit above such a gap, and the by_at index finds them.
-  uint64_t first_young = 0;
-  {
-    auto stmt =
-        db.prepare("SELECT MIN(seq) FROM sy_changes WHERE at >= NOW(6) - INTERVAL ? MICROSECOND");
-    if (!stmt) {
-      return stmt.error();
-    }
-    r = stmt->bind(micros(opt_.settle)).query([&](const Row& row) { first_young = row.u64(1); });
-    if (!r) {
-      return r.error();
-    }
+  auto first_young = query_value<uint64_t>(
+      db, "SELECT MIN(seq) FROM sy_changes WHERE at >= NOW(6) - INTERVAL ? MICROSECOND",
+      micros(opt_.settle));
+  if (!first_young) {
+    return first_young.error();
   }
   std::vector<uint64_t> delivered;
-  if (first_young == 0) {
-    r = db.query("SELECT COALESCE(MAX(seq), 0) FROM sy_changes",
-                 [&](const Row& row) { data.change_seq = row.u64(1); });
-    if (!r) {
-      return r.error();
+  if (*first_young == 0) {
+    auto max = query_value<uint64_t>(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes");
+    if (!max) {
+      return max.error();
     }
+    data.change_seq = *max;
   } else {
     // The walk starts at the last row before the young ones (or where pruning stopped, when
     // the rows before are gone).
-    uint64_t before = 0;
-    auto stmt = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM sy_changes WHERE seq < ?");
-    if (!stmt) {
-      return stmt.error();
-    }
-    r = stmt->bind(first_young).query([&](const Row& row) { before = row.u64(1); });
-    if (!r) {
-      return r.error();
+    auto before = query_value<uint64_t>(
+        db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes WHERE seq < ?", *first_young);
+    if (!before) {
+      return before.error();
     }
     auto pruned = pruned_through(db);
     if (!pruned) {
       return pruned.error();
     }
-    before = std::max(before, std::min(*pruned, first_young - 1));
-    std::vector<SeqRow> rows;
-    auto young = db.prepare(
+    const uint64_t from = std::max(*before, std::min(*pruned, *first_young - 1));
+    auto rows = query_all(
+        db,
         "SELECT seq, at < NOW(6) - INTERVAL ? MICROSECOND FROM sy_changes WHERE seq >= ?"
-        " ORDER BY seq");
-    if (!young) {
-      return young.error();
+        " ORDER BY seq",
+        [](const Row& row) { return SeqRow{row.u64(1), row.boolean(2)}; }, micros(opt_.settle),
+        *first_young);
+    if (!rows) {
+      return rows.error();
     }
-    r = young->bind(micros(opt_.settle)).bind(first_young).query([&](const Row& row) {
-      rows.push_back(SeqRow{row.u64(1), row.boolean(2)});
-    });
-    if (!r) {
-      return r.error();
-    }
-    data.change_seq = safe_point(before, rows);
-    for (const SeqRow& row : rows) {
+    data.change_seq = safe_point(from, *rows);
+    for (const SeqRow& row : *rows) {
       if (row.seq > data.change_seq) {
         delivered.push_back(row.seq);  // already in this snapshot
       }
@@ -523,52 +494,34 @@ Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep) {
                       "newest ones while gaps settle)");
   }
   // The newest change row older than |keep|, but never the newest row of all.
-  uint64_t through = 0;
-  {
-    auto stmt = db.prepare(
-        "SELECT COALESCE(MIN(seq), 0) FROM ("
-        " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
-        " ORDER BY at DESC LIMIT 1) newest_old");
-    if (!stmt) {
-      return stmt.error();
-    }
-    auto r = stmt->bind(static_cast<int64_t>(keep.count())).query([&](const Row& row) {
-      through = row.u64(1);
-    });
-    if (!r) {
-      return r.error();
-    }
-    uint64_t max = 0;
-    r = db.query("SELECT COALESCE(MAX(seq), 0) FROM sy_changes",
-                 [&](const Row& row) { max = row.u64(1); });
-    if (!r) {
-      return r.error();
-    }
-    through = std::min(through, max == 0 ? 0 : max - 1);
+  auto oldest = query_value<uint64_t>(db,
+                                      "SELECT COALESCE(MIN(seq), 0) FROM ("
+                                      " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
+                                      " ORDER BY at DESC LIMIT 1) newest_old",
+                                      static_cast<int64_t>(keep.count()));
+  if (!oldest) {
+    return oldest.error();
   }
+  auto max = query_value<uint64_t>(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes");
+  if (!max) {
+    return max.error();
+  }
+  const uint64_t through = std::min(*oldest, *max == 0 ? 0 : *max - 1);
   if (through == 0) {
     return uint64_t{0};
   }
   // Record first: a reader that sees the mark before the rows are gone reloads a bit early,
   // never late.
-  {
-    auto stmt = db.prepare(
-        "INSERT INTO sy_meta (k, v) VALUES ('changes_pruned_through', ?)"
-        " ON DUPLICATE KEY UPDATE v = GREATEST(v, VALUES(v))");
-    if (!stmt) {
-      return stmt.error();
-    }
-    if (auto r = stmt->bind(through).exec(); !r) {
-      return r.error();
-    }
-  }
-  auto del = db.prepare("DELETE FROM sy_changes WHERE seq <= ? ORDER BY seq LIMIT 10000");
-  if (!del) {
-    return del.error();
+  if (auto r = exec(db,
+                    "INSERT INTO sy_meta (k, v) VALUES ('changes_pruned_through', ?)"
+                    " ON DUPLICATE KEY UPDATE v = GREATEST(v, VALUES(v))",
+                    through);
+      !r) {
+    return r.error();
   }
   uint64_t total = 0;
   for (;;) {
-    auto n = del->bind(through).exec();
+    auto n = exec(db, "DELETE FROM sy_changes WHERE seq <= ? ORDER BY seq LIMIT 10000", through);
     if (!n) {
       return n.error();
     }

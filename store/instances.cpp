@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "store/query.h"
+
 namespace sy::store {
 
 
@@ -256,79 +258,59 @@ Result<Unit> write_heartbeat(Db& db, const InstanceBeat& beat) {
   }
   // started_at is assigned before pid: MySQL applies ON DUPLICATE KEY UPDATE assignments left
   // to right, so it still compares against the old pid.
-  auto stmt = db.prepare(
-      "INSERT INTO sy_instances (id, role, version, pid, started_at, heartbeat_at, inflight_json,"
-      " applied_seq) VALUES (?, ?, ?, ?, NOW(6), NOW(6), ?, ?)"
-      " ON DUPLICATE KEY UPDATE"
-      " started_at = IF(pid <=> VALUES(pid), started_at, NOW(6)),"
-      " role = VALUES(role), version = VALUES(version), pid = VALUES(pid),"
-      " heartbeat_at = NOW(6), inflight_json = VALUES(inflight_json),"
-      " applied_seq = VALUES(applied_seq)");
-  if (!stmt) {
-    return stmt.error();
-  }
-  auto r = stmt->bind(beat.id)
-               .bind(beat.role)
-               .bind(beat.version)
-               .bind(static_cast<int32_t>(beat.pid))
-               .bind(encode_inflight(beat.inflight_per_schema))
-               .bind(beat.applied_seq)
-               .exec();
-  if (!r) {
-    return r.error();
-  }
-  return ok_result();
+  return done(exec(db,
+                   "INSERT INTO sy_instances (id, role, version, pid, started_at, heartbeat_at,"
+                   " inflight_json, applied_seq) VALUES (?, ?, ?, ?, NOW(6), NOW(6), ?, ?)"
+                   " ON DUPLICATE KEY UPDATE"
+                   " started_at = IF(pid <=> VALUES(pid), started_at, NOW(6)),"
+                   " role = VALUES(role), version = VALUES(version), pid = VALUES(pid),"
+                   " heartbeat_at = NOW(6), inflight_json = VALUES(inflight_json),"
+                   " applied_seq = VALUES(applied_seq)",
+                   beat.id, beat.role, beat.version, static_cast<int32_t>(beat.pid),
+                   encode_inflight(beat.inflight_per_schema), beat.applied_seq));
 }
 
 Result<std::vector<InstanceRow>> list_instances(Db& db, std::chrono::seconds live_within) {
-  auto stmt = db.prepare(
+  std::vector<std::string> json;
+  auto rows = query_all(
+      db,
       "SELECT id, role, version, pid,"
       " CAST(UNIX_TIMESTAMP(started_at) * 1000000 AS SIGNED),"
       " CAST(UNIX_TIMESTAMP(heartbeat_at) * 1000000 AS SIGNED),"
       " TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) DIV 1000,"
       " COALESCE(inflight_json, '{}'), applied_seq"
-      " FROM sy_instances WHERE heartbeat_at >= NOW(6) - INTERVAL ? SECOND ORDER BY id");
-  if (!stmt) {
-    return stmt.error();
+      " FROM sy_instances WHERE heartbeat_at >= NOW(6) - INTERVAL ? SECOND ORDER BY id",
+      [&](const Row& row) {
+        InstanceRow i;
+        i.id = row.str(1);
+        i.role = row.str(2);
+        i.version = row.str(3);
+        i.pid = row.i32(4);
+        i.started_at_us = row.i64(5);
+        i.heartbeat_at_us = row.i64(6);
+        i.heartbeat_age_ms = row.i64(7);
+        i.applied_seq = row.u64(9);
+        json.push_back(row.str(8));
+        return i;
+      },
+      static_cast<int64_t>(live_within.count()));
+  if (!rows) {
+    return rows.error();
   }
-  std::vector<InstanceRow> rows;
-  std::vector<std::string> json;
-  auto r = stmt->bind(static_cast<int64_t>(live_within.count())).query([&](const Row& row) {
-    InstanceRow i;
-    i.id = row.str(1);
-    i.role = row.str(2);
-    i.version = row.str(3);
-    i.pid = row.i32(4);
-    i.started_at_us = row.i64(5);
-    i.heartbeat_at_us = row.i64(6);
-    i.heartbeat_age_ms = row.i64(7);
-    i.applied_seq = row.u64(9);
-    rows.push_back(std::move(i));
-    json.push_back(row.str(8));
-  });
-  if (!r) {
-    return r.error();
-  }
-  for (size_t k = 0; k < rows.size(); ++k) {
+  for (size_t k = 0; k < rows->size(); ++k) {
     auto inflight = decode_inflight(json[k]);
     if (!inflight) {
       return make_error(Errc::Protocol,
-                        "instance '" + rows[k].id + "': " + inflight.error().message);
+                        "instance '" + (*rows)[k].id + "': " + inflight.error().message,
+                        ErrorSource::Upstream);
     }
-    rows[k].inflight_per_schema = std::move(inflight.value());
+    (*rows)[k].inflight_per_schema = std::move(inflight.value());
   }
   return rows;
 }
 
 Result<Unit> remove_instance(Db& db, const std::string& id) {
-  auto stmt = db.prepare("DELETE FROM sy_instances WHERE id = ?");
-  if (!stmt) {
-    return stmt.error();
-  }
-  if (auto r = stmt->bind(id).exec(); !r) {
-    return r.error();
-  }
-  return ok_result();
+  return done(exec(db, "DELETE FROM sy_instances WHERE id = ?", id));
 }
 
 }  // namespace sy::store

@@ -3,6 +3,7 @@
 #include "store/member_store.h"
 
 #include "store/db_error.h"
+#include "store/query.h"
 
 namespace sy::store {
 
@@ -32,32 +33,29 @@ bool parse_member_admin(const std::string& word, MemberAdmin* out) {
 Result<Unit> store_member_state(Db& db, const MemberRuntime& m) {
   if (m.pool.empty() || m.member.empty()) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "member state: pool and member are required");
+                             "member state: pool and member are required",
+                             ErrorSource::Downstream);
   }
   if (m.weight < 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
                              "member " + m.pool + "/" + m.member + ": weight " +
-                                 std::to_string(m.weight) + " is negative");
+                                 std::to_string(m.weight) + " is negative",
+                             ErrorSource::Downstream);
   }
-  auto stmt = db.prepare(
-      "INSERT INTO sy_member_state (pool, member, admin_state, weight, updated_at)"
-      " VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE admin_state = VALUES(admin_state),"
-      " weight = VALUES(weight), updated_at = NOW(6)");
-  if (!stmt) {
-    return db_error("storing member " + m.pool + "/" + m.member, stmt.error());
-  }
-  auto r = stmt->bind(m.pool).bind(m.member).bind(to_string(m.admin))
-               .bind(static_cast<int32_t>(m.weight)).exec();
-  if (!r) {
-    return db_error("storing member " + m.pool + "/" + m.member, r.error());
-  }
-  return ok_result();
+  return in_context("storing member " + m.pool + "/" + m.member,
+                    done(exec(db,
+                              "INSERT INTO sy_member_state (pool, member, admin_state, weight,"
+                              " updated_at) VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE"
+                              " admin_state = VALUES(admin_state), weight = VALUES(weight),"
+                              " updated_at = NOW(6)",
+                              m.pool, m.member, to_string(m.admin),
+                              static_cast<int32_t>(m.weight))));
 }
 
 Result<std::vector<MemberRuntime>> load_member_states(Db& db) {
-  std::vector<MemberRuntime> out;
   std::string bad;
-  auto r = db.query(
+  auto rows = query_all(
+      db,
       "SELECT pool, member, admin_state, weight, CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED)"
       " FROM sy_member_state ORDER BY pool, member",
       [&](const Row& row) {
@@ -69,15 +67,16 @@ Result<std::vector<MemberRuntime>> load_member_states(Db& db) {
         }
         m.weight = row.i32(4);
         m.updated_unix_ms = row.i64(5);
-        out.push_back(std::move(m));
+        return m;
       });
-  if (!r) {
-    return db_error("reading sy_member_state", r.error());
+  if (!rows) {
+    return db_error("reading sy_member_state", rows.error());
   }
   if (!bad.empty()) {
-    return make_tagged_error(Errc::Database, "database", "sy_member_state: " + bad);
+    return make_tagged_error(Errc::Database, "database", "sy_member_state: " + bad,
+                             ErrorSource::Upstream);
   }
-  return out;
+  return rows;
 }
 
 }  // namespace sy::store

@@ -128,7 +128,8 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (wanted.name.empty()) {
     if (cluster.target_server_id == 0) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                               "upgrade schemata: no target server given and none prepared");
+                               "upgrade schemata: no target server given and none prepared",
+                               ErrorSource::Downstream);
     }
     return cluster.target_server_id;
   }
@@ -136,13 +137,16 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (found) {
     if (cluster.target_server_id != 0 && found->id != cluster.target_server_id) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                               "upgrade schemata: server '" + wanted.name + "' is not the target '" +
-                                   cluster.target_server_name + "' prepared for this upgrade");
+                               "upgrade schemata: server '" + wanted.name +
+                                   "' is not the target '" + cluster.target_server_name +
+                                   "' prepared for this upgrade",
+                               ErrorSource::Downstream);
     }
     if (!options_.use_existing) {
       return make_tagged_error(Errc::InvalidArgument, "exists",
                                "server '" + wanted.name + "' exists already (id " +
-                                   std::to_string(found->id) + "); pass --continue to use it");
+                                   std::to_string(found->id) + "); pass --continue to use it",
+                               ErrorSource::Downstream);
     }
     return found->id;
   }
@@ -153,10 +157,12 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
                              "upgrade schemata: server '" + wanted.name +
                                  "' is not registered and the upgrade targets '" +
-                                 cluster.target_server_name + "'");
+                                 cluster.target_server_name + "'",
+                             ErrorSource::Downstream);
   }
   if (!options_.register_new) {
-    return make_tagged_error(Errc::NotFound, "not-found", "no server '" + wanted.name + "'");
+    return make_tagged_error(Errc::NotFound, "not-found", "no server '" + wanted.name + "'",
+                             ErrorSource::Downstream);
   }
   auto reg = dir_.register_server(wanted, IfExists::Refuse);
   if (!reg) {
@@ -452,7 +458,8 @@ Result<UpgradeReport> Runner::run() {
     return make_tagged_error(Errc::InvalidArgument, "illegal-transition",
                              std::string("upgrade schemata needs cluster state "
                                          "RUNNING_UPGRADE_TASKS or UPGRADE_TASKS_FAILED; it is ") +
-                                 to_string(cluster->state) + " (prepare, mixed, ready, approve)");
+                                 to_string(cluster->state) + " (prepare, mixed, ready, approve)",
+                             ErrorSource::Downstream);
   }
   auto target = resolve_target(*cluster);
   if (!target) {
@@ -482,11 +489,11 @@ Result<UpgradeReport> Runner::run() {
     if (!named->empty() &&
         std::none_of(schemas->begin(), schemas->end(),
                      [&](const SchemaInfo& s) { return s.name == *named; })) {
-      return make_tagged_error(Errc::NotFound, "not-found",
-                               "upgrade schemata: no schema '" + *named + "' (" +
-                                   (named == &options_.resume_from ? "--resume-from"
-                                                                   : "--continue-after") +
-                                   ")");
+      return make_tagged_error(
+          Errc::NotFound, "not-found",
+          "upgrade schemata: no schema '" + *named + "' (" +
+              (named == &options_.resume_from ? "--resume-from" : "--continue-after") + ")",
+          ErrorSource::Downstream);
     }
   }
   auto journal_state = load_journal();

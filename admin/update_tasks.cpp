@@ -102,9 +102,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
     std::error_code ec;
     std::filesystem::directory_iterator it(config.sql_dir, ec);
     if (ec) {
-      return make_tagged_error(Errc::Config, "invalid-argument",
-                               "update tasks: cannot read sql_dir '" + config.sql_dir +
-                                   "': " + ec.message());
+      return make_tagged_error(
+          Errc::Config, "invalid-argument",
+          "update tasks: cannot read sql_dir '" + config.sql_dir + "': " + ec.message(),
+          ErrorSource::Downstream);
     }
     for (const auto& entry : it) {
       const std::string name = entry.path().filename().string();
@@ -120,7 +121,7 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
     const std::string argv0 = first_word(config.command);
     if (argv0.empty()) {
       return make_tagged_error(Errc::Config, "invalid-argument",
-                               "update tasks: the command is only spaces");
+                               "update tasks: the command is only spaces", ErrorSource::Downstream);
     }
     tasks.push_back(kCommandPrefix + argv0);
   }

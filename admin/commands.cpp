@@ -43,17 +43,6 @@ Reply error_reply(std::string code, std::string message) {
 
 Reply error_reply(const Error& e) { return error_reply(error_code(e), e.message); }
 
-std::string Command::usage() const {
-  std::string out;
-  for (const auto& w : words) {
-    out += (out.empty() ? "" : " ") + w;
-  }
-  if (args != nullptr && *args != '\0') {
-    out += " " + std::string(args);
-  }
-  return out;
-}
-
 std::string render_reply(const Reply& reply, bool json) {
   if (!reply.ok) {
     return format_error(reply.code, reply.message, json);
@@ -895,97 +884,95 @@ Reply cmd_reload(CommandEnv& env, const Args&) {
                       .set("needs_restart", std::move(restart)));
 }
 
-using P = Privilege;
+using Handler = Reply (*)(CommandEnv&, const Args&);
+
+// The handler of each row; a CommandId without one does not compile (-Wswitch).
+Handler handler_of(CommandId id) {
+  switch (id) {
+    case CommandId::Help:
+      return cmd_help;
+    case CommandId::ShowInfo:
+      return cmd_show_info;
+    case CommandId::ShowStats:
+      return cmd_show_stats;
+    case CommandId::ShowPools:
+      return cmd_show_pools;
+    case CommandId::ShowServers:
+      return cmd_server_list;
+    case CommandId::ShowSchemas:
+      return cmd_schema_list;
+    case CommandId::ShowContext:
+      return cmd_show_context;
+    case CommandId::ShowInstances:
+      return cmd_show_instances;
+    case CommandId::ShowMigrations:
+      return cmd_show_migrations;
+    case CommandId::ShowCluster:
+      return cmd_cluster_status;
+    case CommandId::ServerRegister:
+      return cmd_server_register;
+    case CommandId::ServerList:
+      return cmd_server_list;
+    case CommandId::SchemaList:
+      return cmd_schema_list;
+    case CommandId::SchemaDisable:
+      return cmd_schema_disable;
+    case CommandId::SchemaEnable:
+      return cmd_schema_enable;
+    case CommandId::SchemaMove:
+      return cmd_schema_move;
+    case CommandId::SchemaUpdate:
+      return cmd_schema_update;
+    case CommandId::UpgradeSchemata:
+      return cmd_upgrade_schemata;
+    case CommandId::UpgradeStatus:
+      return cmd_upgrade_status;
+    case CommandId::UpgradePause:
+      return cmd_upgrade_pause;
+    case CommandId::UpgradeResume:
+      return cmd_upgrade_resume;
+    case CommandId::UpgradeAbort:
+      return cmd_upgrade_abort;
+    case CommandId::ClusterStatus:
+      return cmd_cluster_status;
+    case CommandId::ClusterHistory:
+      return cmd_cluster_history;
+    case CommandId::ClusterPrepare:
+      return cmd_cluster_prepare;
+    case CommandId::ClusterMixed:
+      return cmd_cluster_mixed;
+    case CommandId::ClusterReady:
+      return cmd_cluster_ready;
+    case CommandId::ClusterApprove:
+      return cmd_cluster_approve;
+    case CommandId::ClusterCancel:
+      return cmd_cluster_cancel;
+    case CommandId::PoolMemberDrain:
+      return cmd_member_drain;
+    case CommandId::PoolMemberMaintenance:
+      return cmd_member_maintenance;
+    case CommandId::PoolMemberReady:
+      return cmd_member_ready;
+    case CommandId::PoolMemberWeight:
+      return cmd_member_weight;
+    case CommandId::PoolMemberWait:
+      return cmd_member_wait;
+    case CommandId::Reload:
+      return cmd_reload;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
 const std::vector<Command>& command_table() {
-  static const std::vector<Command> table = {
-      {{"help"}, "", "this table", P::ReadOnly, 0, 0, {}, cmd_help},
-      {{"show", "info"}, "", "instance, role, version, workers, routing snapshot", P::ReadOnly,
-       0, 0, {}, cmd_show_info},
-      {{"show", "stats"}, "",
-       "counters: per decision, per error code, per pool, held now, loader, proxy", P::ReadOnly,
-       0, 0, {}, cmd_show_stats},
-      {{"show", "pools"}, "", "pools and members: admin state, health, weight, in flight",
-       P::ReadOnly, 0, 0, {}, cmd_show_pools},
-      {{"show", "servers"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
-      {{"show", "schemas"}, "", "schemas with state, server, contexts, update status",
-       P::ReadOnly, 0, 0, {}, cmd_schema_list},
-      {{"show", "context"}, "ID", "one context: schema, server, state, logins", P::ReadOnly, 1,
-       1, {}, cmd_show_context},
-      {{"show", "instances"}, "", "live instances (heartbeats, applied seq, in flight)",
-       P::ReadOnly, 0, 0, {}, cmd_show_instances},
-      {{"show", "migrations"}, "", "recent upgrade runs", P::ReadOnly, 0, 0, {},
-       cmd_show_migrations},
-      {{"show", "cluster"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
-       cmd_cluster_status},
-      {{"server", "register"}, "NAME --pool P --version V --redirect-url U [--id N] "
-                               "[--continue|--abort]",
-       "register a server; an existing name needs --continue (use it) or --abort", P::Admin, 1,
-       1,
-       {{"--pool", true}, {"--version", true}, {"--redirect-url", true}, {"--id", true},
-        {"--continue", false}, {"--abort", false}},
-       cmd_server_register},
-      {{"server", "list"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
-      {{"schema", "list"}, "", "schemas with state and server", P::ReadOnly, 0, 0, {},
-       cmd_schema_list},
-      {{"schema", "disable"}, "SCHEMA", "hold every request for SCHEMA (all instances)",
-       P::Admin, 1, 1, {}, cmd_schema_disable},
-      {{"schema", "enable"}, "SCHEMA", "serve SCHEMA again; held requests are released",
-       P::Admin, 1, 1, {}, cmd_schema_enable},
-      {{"schema", "move"}, "SCHEMA --server ID",
-       "move SCHEMA's contexts to server ID (never back to a lower version)", P::Admin, 1, 1,
-       {{"--server", true}}, cmd_schema_move},
-      {{"schema", "update"}, "SCHEMA", "run the update tasks on SCHEMA", P::Admin, 1, 1, {},
-       cmd_schema_update},
-      {{"upgrade", "schemata"},
-       "--server|-n NAME [--pool P --version V --redirect-url U] [--continue] [--force|-f] "
-       "[--resume-from S | --continue-after|-m S] [--skip|-k a,b,c]",
-       "disable, drain, move, update, enable every schema in schema order (numbers in names "
-       "as numbers); --resume-from S starts at S, --continue-after S after S (OX's -m); the "
-       "short flags are OX upgradeschemata's",
-       P::Admin, 0, 0,
-       {{"--server", true, "-n"}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
-        {"--continue", false}, {"--force", false, "-f"}, {"--resume-from", true},
-        {"--continue-after", true, "-m"}, {"--skip", true, "-k"}},
-       cmd_upgrade_schemata},
-      {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
-       cmd_upgrade_status},
-      {{"upgrade", "pause"}, "", "pause the running upgrade once its current schema is done", P::Admin,
-       0, 0, {}, cmd_upgrade_pause},
-      {{"upgrade", "resume"}, "", "resume a paused upgrade", P::Admin, 0, 0, {},
-       cmd_upgrade_resume},
-      {{"upgrade", "abort"}, "", "end the running upgrade once its current schema is done", P::Admin, 0,
-       0, {}, cmd_upgrade_abort},
-      {{"cluster", "status"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
-       cmd_cluster_status},
-      {{"cluster", "history"}, "[--limit N]", "cluster state transitions, newest first",
-       P::ReadOnly, 0, 0, {{"--limit", true}}, cmd_cluster_history},
-      {{"cluster", "prepare"}, "SERVER [--reason R]", "STABLE -> READY_TO_UPGRADE to SERVER",
-       P::Admin, 1, 1, {{"--reason", true}}, cmd_cluster_prepare},
-      {{"cluster", "mixed"}, "[--reason R]", "READY_TO_UPGRADE -> MIXED (a new node serves)",
-       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_mixed},
-      {{"cluster", "ready"}, "[--reason R]", "MIXED -> READY_TO_RUN_UPGRADE_TASKS", P::Admin, 0,
-       0, {{"--reason", true}}, cmd_cluster_ready},
-      {{"cluster", "approve"}, "[--reason R]", "approve: -> RUNNING_UPGRADE_TASKS", P::Admin, 0,
-       0, {{"--reason", true}}, cmd_cluster_approve},
-      {{"cluster", "cancel"}, "[--reason R]", "back to STABLE (only before a schema moved)",
-       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_cancel},
-      {{"pool", "member", "drain"}, "POOL MEMBER", "no new requests; those in flight finish",
-       P::Admin, 2, 2, {}, cmd_member_drain},
-      {{"pool", "member", "maintenance"}, "POOL MEMBER", "out of service (no requests)",
-       P::Admin, 2, 2, {}, cmd_member_maintenance},
-      {{"pool", "member", "ready"}, "POOL MEMBER", "back in service", P::Admin, 2, 2, {},
-       cmd_member_ready},
-      {{"pool", "member", "weight"}, "POOL MEMBER N",
-       "weight override 1..256 (0 = the YAML weight)", P::Admin, 3, 3, {}, cmd_member_weight},
-      {{"pool", "member", "wait"}, "POOL MEMBER [--timeout 30s]",
-       "return when no request is in flight on MEMBER, or say why not", P::ReadOnly, 2, 2,
-       {{"--timeout", true}}, cmd_member_wait},
-      {{"reload"}, "", "re-read and validate the YAML; apply what can change at runtime",
-       P::Admin, 0, 0, {}, cmd_reload},
-  };
+  static const std::vector<Command> table = [] {
+    std::vector<Command> rows;
+    for (const CommandSpec& spec : command_specs()) {
+      rows.push_back(Command{spec, handler_of(spec.id)});
+    }
+    return rows;
+  }();
   return table;
 }
 

@@ -239,9 +239,14 @@ Json loader_json(const store::LoaderStatus* l) {
   if (l == nullptr) {
     return Json::object().set("enabled", false);
   }
+  const auto now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  const char* state = l->db_state(now_ms);
   return Json::object()
       .set("enabled", true)
-      .set("db_up", l->db_up.load(std::memory_order_relaxed))
+      .set("db_up", std::string_view(state) == "up")
+      .set("db_state", state)
       .set("refreshes", l->refreshes.load(std::memory_order_relaxed))
       .set("failures", l->failures.load(std::memory_order_relaxed))
       .set("publishes", l->publishes.load(std::memory_order_relaxed))
@@ -613,7 +618,9 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   StoreOptions stores = env.stores->options();
   stores.io_timeout = std::chrono::seconds(0);  // a run may wait long on a lock or a task
   Reply r;
-  r.long_job = [o, stores, keep = env.events_owner](const ProgressFn& progress) {
+  o.stop = env.stop_jobs.get();
+  r.long_job = [o, stores, keep = env.events_owner,
+                keep_stop = env.stop_jobs](const ProgressFn& progress) {
     Stores own(stores);  // the upgrade thread's own sessions
     auto dir = own.directory();
     if (!dir.ok()) {

@@ -66,6 +66,9 @@ struct CommandEnv {
   // "database", or "read-only" for the directory of profile sql).
   Stores* stores = nullptr;
   std::atomic<bool>* upgrade_running = nullptr;  // an upgrade job is running on this instance
+  // Set by AdminServer::stop(): long jobs stop at their next step boundary. Shared, since a
+  // job that does not stop in time is detached and may outlive the server.
+  std::shared_ptr<const std::atomic<bool>> stop_jobs;
   std::string actor;                             // "<instance id>/admin"
 };
 

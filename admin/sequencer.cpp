@@ -62,8 +62,12 @@ class Runner {
   Result<Unit> start_or_resume(uint32_t target);
   Result<std::map<std::string, SchemaJournal>> load_journal();
   Result<std::set<std::string>> schemas_with_all_tasks_ok(const std::vector<SchemaInfo>& all);
-  // Run or Abort (after waiting out a pause).
+  // Run or Abort (after waiting out a pause; Run at once when stopping).
   Result<RunControl> check_control();
+  bool stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+  // Journals that the run stopped before |step| of |schema| (the process is shutting down)
+  // and gives the schema back to its server when nothing has moved yet.
+  Result<Unit> journal_stop(const std::string& schema, Step step, bool moved);
   Result<Unit> journal(const std::string& schema, Step step, Phase phase, uint64_t seq,
                        const std::string& detail) {
     return store::append_journal(db_, report_.run_id, schema, step, phase, seq, detail);
@@ -227,6 +231,11 @@ Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
       case Phase::Skipped:
         j.finished = true;
         break;
+      case Phase::Stopped:
+        if (j.done.count(Step::Move) != 0) {
+          break;  // moved: the next run continues with the step that was not run
+        }
+        [[fallthrough]];  // given back to its server: the next run starts the schema over
       case Phase::Failed:
         j.done.clear();
         j.seqs.clear();
@@ -267,7 +276,7 @@ Result<RunControl> Runner::check_control() {
     if (!control) {
       return control.error();
     }
-    if (*control != RunControl::Pause) {
+    if (*control != RunControl::Pause || stopping()) {
       if (paused) {
         if (auto w = store::set_run_state(db_, report_.run_id, RunState::Running); !w) {
           return w.error();
@@ -291,6 +300,9 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
                                    std::string& detail) {
   const auto deadline = Clock::now() + options_.drain_timeout;
   for (;;) {
+    if (stopping()) {
+      return "stopped: switchyard is shutting down";
+    }
     auto live = list_instances(db_, options_.live_within);
     if (!live) {
       return "listing instances: " + live.error().message;
@@ -328,6 +340,23 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
   }
 }
 
+Result<Unit> Runner::journal_stop(const std::string& schema, Step step, bool moved) {
+  std::string why = "switchyard is shutting down; the run resumes with the next upgrade schemata";
+  if (!moved && step != Step::Disable) {
+    // As after a failure: tenants go back to their server instead of staying held.
+    auto re = dir_.set_schema_enabled(schema, true);
+    why += re ? "; the schema was enabled again on its server"
+              : "; enabling it again failed: " + re.error().message;
+  }
+  if (auto w = journal(schema, step, Phase::Stopped, 0, why); !w) {
+    return w.error();
+  }
+  notify(schema, step, Phase::Stopped, why);
+  SY_LOG(Info, "upgrade run %llu: stopped before %s of schema %s (shutting down)",
+         static_cast<unsigned long long>(report_.run_id), to_string(step), schema.c_str());
+  return ok_result();
+}
+
 Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJournal& j) {
   const auto schema_started = Clock::now();
   SchemaOutcome outcome;
@@ -339,6 +368,18 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
   for (Step step : store::kSteps) {
     if (j.done.count(step) != 0) {
       continue;  // journaled done: never repeated
+    }
+    // Stopping: no step that holds tenants or takes long runs any more, but a schema that is
+    // moved and updated is still enabled (one write) so that its tenants are served.
+    const bool give_back = step == Step::Enable && moved && j.done.count(Step::Update) != 0;
+    if (stopping() && !give_back) {
+      if (auto w = journal_stop(schema, step, moved); !w) {
+        return w.error();
+      }
+      outcome.status = SchemaStatus::Running;
+      outcome.error = std::string("stopped before ") + to_string(step);
+      outcome.duration_ms = ms_since(schema_started);
+      return outcome;
     }
     if (auto w = journal(schema, step, Phase::Begin, 0, {}); !w) {
       return w.error();
@@ -416,6 +457,16 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
         failure = wait_instances({}, enable_seq, detail);
         break;
       }
+    }
+    if (!failure.empty() && stopping() && (step == Step::Drain || step == Step::Verify)) {
+      // The wait ended because the process is shutting down: the step did not happen.
+      if (auto w = journal_stop(schema, step, moved); !w) {
+        return w.error();
+      }
+      outcome.status = SchemaStatus::Running;
+      outcome.error = std::string("stopped during ") + to_string(step);
+      outcome.duration_ms = ms_since(schema_started);
+      return outcome;
     }
     if (!failure.empty()) {
       // Nothing moved yet: give the tenants back to their server instead of holding them.
@@ -526,6 +577,7 @@ Result<UpgradeReport> Runner::run() {
 
   bool aborted = false;
   bool failed = false;
+  bool stopped = false;
   for (const SchemaInfo* s : todo) {
     auto control = check_control();
     if (!control) {
@@ -533,6 +585,10 @@ Result<UpgradeReport> Runner::run() {
     }
     if (*control == RunControl::Abort) {
       aborted = true;
+      break;
+    }
+    if (stopping()) {
+      stopped = true;
       break;
     }
     SchemaJournal& j = (*journal_state)[s->name];
@@ -557,6 +613,10 @@ Result<UpgradeReport> Runner::run() {
     if (!outcome) {
       return outcome.error();
     }
+    if (outcome->status == SchemaStatus::Running) {  // stopped mid-schema
+      stopped = true;
+      break;
+    }
     ++schemas_done_;
     emit(outcome->status == SchemaStatus::Done ? "schema.done" : "schema.failed", s->name, {},
          outcome->error);
@@ -569,6 +629,15 @@ Result<UpgradeReport> Runner::run() {
     }
   }
 
+  if (stopped) {
+    // Unfinished on purpose (status stays running): the next driver resumes from the journal.
+    emit("upgrade.stopped", "", {}, "run " + std::to_string(report_.run_id));
+    return make_tagged_error(Errc::Unavailable, "stopped",
+                             "upgrade run " + std::to_string(report_.run_id) +
+                                 " stopped at a step boundary: switchyard is shutting down; "
+                                 "upgrade schemata --continue resumes it",
+                             ErrorSource::Internal);
+  }
   report_.status = aborted ? RunState::Aborted : failed ? RunState::Failed : RunState::Done;
   if (auto w = store::finish_run(db_, report_.run_id, report_.status); !w) {
     return w.error();

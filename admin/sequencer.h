@@ -29,6 +29,7 @@
 // its steps first, so no tenant is left held by a paused or aborted run.
 // Blocks for the whole run: admin thread only (the command streams progress meanwhile).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -75,6 +76,12 @@ struct UpgradeOptions {
   UpdateTaskConfig tasks;
   std::vector<store::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
   EventSink* events = nullptr;     // schema results and cluster transitions; may be null
+  // Set when the process shuts down (SIGTERM): the run stops at the next step boundary (a
+  // wait in progress ends early; a moved and updated schema is still enabled), journals phase
+  // "stopped" on the step it did not run, gives a schema that has not moved back to its
+  // server, and ends with tag "stopped", leaving the run unfinished for the next driver (which
+  // continues a moved schema at that step, and starts a given-back one over). May be null.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One line of live progress (switchyardctl prints one line per schema step).

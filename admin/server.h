@@ -97,6 +97,9 @@ struct ServerOptions {
   StoreOptions stores;   // directory and state databases (stores.dsns empty = no database:
                          // database commands fail)
   std::chrono::milliseconds member_poll_interval{2000};
+  // stop(): how long a running upgrade job gets to reach its next step boundary (it is told to
+  // stop there) before the server gives up waiting and detaches it.
+  std::chrono::milliseconds job_stop_wait{60000};
 };
 
 class AdminServer {
@@ -109,8 +112,10 @@ class AdminServer {
   // Binds the listeners (the Unix socket with its mode, replacing a stale file; TCP on its
   // loopback address), reads the token file, then starts the admin thread. Main thread.
   Result<Unit> start();
-  // Stops the thread (an upgrade run in progress is left to be resumed from its journal),
-  // closes every connection, unlinks the socket file. Idempotent. Main thread.
+  // Stops the threads, tells an upgrade run in progress to stop at its next step boundary and
+  // waits for that (up to ServerOptions::job_stop_wait; the run journals "stopped" and is
+  // resumed from its journal by the next driver), closes every connection, unlinks the socket
+  // file. Idempotent. Main thread.
   void stop();
 
   // "ip:port" of the TCP listener ("" without one), valid after start().

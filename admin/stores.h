@@ -31,7 +31,7 @@ struct StoreOptions {
   std::vector<store::Dsn> dsns;        // the directory; empty = no database configured
   std::vector<store::Dsn> state_dsns;  // empty = the directory database holds the state
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::seconds io_timeout{30};   // per network read/write; 0 = none (long runs)
+  std::chrono::seconds io_timeout{5};    // per network read/write; 0 = none (long runs)
   OxDirectoryOptions ox;                 // profile ox
 };
 

@@ -345,11 +345,14 @@ int main(int argc, char** argv) {
            static_cast<long long>(config.limits.drain_timeout.count()));
     break;
   }
-  if (admin_server) {
-    admin_server->stop();  // first: its hooks read the workers
-  }
   for (auto& w : pool) {
     w->begin_drain();
+  }
+  if (admin_server) {
+    // Before the workers are joined (its hooks read them). Waits for an upgrade run to stop
+    // at its next step boundary (journaled) while the workers drain: nothing of the run
+    // happens after "switchyard stopped".
+    admin_server->stop();
   }
   for (auto& w : pool) {
     w->join();

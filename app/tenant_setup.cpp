@@ -177,7 +177,7 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
   }
   o.on_publish = [workers, workers_started] {
     if (!workers_started->load(std::memory_order_acquire)) {
-      return;
+      return;  // the first publish: each worker pins it at its first flush (Worker::flush_cb)
     }
     for (const auto& w : *workers) {
       Worker* worker = w.get();

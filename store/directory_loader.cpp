@@ -73,12 +73,12 @@ bool DirectoryLoader::wait(std::chrono::milliseconds d) {
 }
 
 Result<Unit> DirectoryLoader::connect() {
-  auto db = Db::connect(opt_.dsns, opt_.connect_timeout);
+  auto db = Db::connect(opt_.dsns, opt_.connect_timeout, opt_.io_timeout);
   if (!db.ok()) {
     return db.error();
   }
   if (opt_.state == StateStore::Separate) {
-    auto st = Db::connect(opt_.state_dsns, opt_.connect_timeout);
+    auto st = Db::connect(opt_.state_dsns, opt_.connect_timeout, opt_.io_timeout);
     if (!st.ok()) {
       return make_error(Errc::Database, "state database: " + st.error().message);
     }
@@ -199,6 +199,7 @@ void DirectoryLoader::run() {
   auto backoff = std::chrono::milliseconds(250);
   bool outage_logged = false;
   while (wait(db_ ? opt_.refresh_interval : backoff)) {
+    status_.round_started_unix_ms = now_unix_ms();
     Result<Unit> r = ok_result();
     if (!db_) {
       r = connect();
@@ -209,6 +210,7 @@ void DirectoryLoader::run() {
     } else {
       r = refresh();
     }
+    status_.round_started_unix_ms = 0;
     if (!r.ok()) {
       status_.failures.fetch_add(1, std::memory_order_relaxed);
       status_.db_up = false;
@@ -232,7 +234,9 @@ void DirectoryLoader::run() {
     status_.refreshes.fetch_add(1, std::memory_order_relaxed);
     status_.last_ok_unix_ms = now_unix_ms();
     if (opt_.on_tick && state() != nullptr) {
+      status_.round_started_unix_ms = now_unix_ms();  // a heartbeat write can stall too
       opt_.on_tick(*state());
+      status_.round_started_unix_ms = 0;
     }
   }
 }

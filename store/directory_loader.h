@@ -49,6 +49,9 @@ struct LoaderOptions {
   std::vector<Dsn> state_dsns;  // StateStore::Separate
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds refresh_interval{250};
+  // Bounds each network read or write of the loader's sessions: a frozen database fails the
+  // round after this instead of holding it (and db_up) for the client library's 120 s.
+  std::chrono::seconds io_timeout{5};
   bool wait_at_start = false;
   SnapshotInput input;
   std::vector<ServerOverride> overrides;  // applied to every load and delta
@@ -61,12 +64,29 @@ struct LoaderOptions {
   std::function<void(Db&)> on_tick;
 };
 
+// A refresh round (or reconnect) running longer than this makes the database "slow".
+inline constexpr uint64_t kSlowRoundMs = 1000;
+
 struct LoaderStatus {
+  // Whether the last round succeeded. The database's state as the admin shows it is
+  // db_state(): a round still running after kSlowRoundMs reads "slow" at once, long before
+  // the read timeout ends it (a frozen server answers nothing and resets nothing).
   std::atomic<bool> db_up{false};
+  std::atomic<uint64_t> round_started_unix_ms{0};  // 0 = no round running
   std::atomic<uint64_t> refreshes{0};       // successful refresh rounds
   std::atomic<uint64_t> failures{0};        // failed rounds (query or connect)
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> last_ok_unix_ms{0};
+
+  // "up", "slow" (a round has been running for kSlowRoundMs or more) or "down" (the last round
+  // failed), at |now_unix_ms|. Any thread.
+  const char* db_state(uint64_t now_unix_ms) const {
+    const uint64_t started = round_started_unix_ms.load(std::memory_order_relaxed);
+    if (started != 0 && now_unix_ms >= started + kSlowRoundMs) {
+      return "slow";
+    }
+    return db_up.load(std::memory_order_relaxed) ? "up" : "down";
+  }
 };
 
 class DirectoryLoader {

@@ -27,16 +27,43 @@ struct SeqRow {
 };
 
 // Walks |rows| (ascending) from |from| and returns the last sequence number reached before a
-// gap that is still young: a gap right before a settled row is taken as permanent.
-uint64_t safe_point(uint64_t from, const std::vector<SeqRow>& rows) {
+// gap that may still fill: a gap is passed when the row after it is settled (older than
+// OwnProfileOptions::settle) or when |rolled_back|(lo, hi) proves no writer holds it (asked for
+// at most kMaxGapProbes gaps per walk, so a log full of gaps costs a bounded number of reads).
+constexpr int kMaxGapProbes = 16;
+
+template <class RolledBack>
+uint64_t safe_point(uint64_t from, const std::vector<SeqRow>& rows, RolledBack&& rolled_back) {
   uint64_t prev = from;
+  int probes = 0;
   for (const SeqRow& r : rows) {
-    if (r.seq != prev + 1 && !r.settled) {
+    if (r.seq != prev + 1 && !r.settled &&
+        !(probes++ < kMaxGapProbes && rolled_back(prev + 1, r.seq - 1))) {
       break;
     }
     prev = r.seq;
   }
   return prev;
+}
+
+// Whether no change row numbered lo..hi exists or is being written, read without waiting: an
+// uncommitted writer holds the lock of the row it inserted, so the locking read fails at once
+// (the gap may still fill); no row and no lock means the numbers were rolled back, and
+// AUTO_INCREMENT never hands a number out twice. A row committed since the caller's snapshot
+// counts as "not rolled back" (the next round reads it). Takes no lock a writer waits for:
+// new numbers are above every existing row, outside the range read here.
+bool gap_rolled_back(Db& db, uint64_t lo, uint64_t hi) {
+  auto n = query_value<uint64_t>(
+      db, "SELECT COUNT(*) FROM sy_changes WHERE seq BETWEEN ? AND ? LOCK IN SHARE MODE NOWAIT", lo,
+      hi);
+  return n && *n == 0;
+}
+
+// Whether gap_rolled_back() can prove anything on this session's server: not on Galera, where
+// a writer on another node holds no lock here (settle alone decides there).
+bool gaps_provable(Db& db) {
+  auto wsrep = query_value<uint64_t>(db, "SELECT COALESCE(@@GLOBAL.wsrep_on, 0)");
+  return wsrep && *wsrep == 0;
 }
 
 int64_t micros(std::chrono::milliseconds d) {
@@ -133,6 +160,7 @@ uint32_t SchemaIndex::get(const std::string& name) {
 // ---- OwnProfileReader -----------------------------------------------------------------------
 
 Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
+  probe_gaps_ = gaps_provable(db);  // a full load follows every (re)connect
   auto txn = db.begin(TxnMode::Snapshot);
   if (!txn) {
     return txn.error();
@@ -179,7 +207,7 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
   // Only rows newer than |settle| can sit above such a gap, and the by_at index finds them.
   auto first_young = query_value<uint64_t>(
       db, "SELECT MIN(seq) FROM sy_changes WHERE at >= NOW(6) - INTERVAL ? MICROSECOND",
-      micros(opt_.settle));
+      micros(window()));
   if (!first_young) {
     return first_young.error();
   }
@@ -207,12 +235,16 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
         db,
         "SELECT seq, at < NOW(6) - INTERVAL ? MICROSECOND FROM sy_changes WHERE seq >= ?"
         " ORDER BY seq",
-        [](const Row& row) { return SeqRow{row.u64(1), row.boolean(2)}; }, micros(opt_.settle),
-        *first_young);
+        [](const Row& row) {
+          return SeqRow{row.u64(1), row.boolean(2)};
+        },
+        micros(window()), *first_young);
     if (!rows) {
       return rows.error();
     }
-    data.change_seq = safe_point(from, *rows);
+    data.change_seq = safe_point(from, *rows, [&](uint64_t lo, uint64_t hi) {
+      return probe_gaps_ && gap_rolled_back(db, lo, hi);
+    });
     for (const SeqRow& row : *rows) {
       if (row.seq > data.change_seq) {
         delivered.push_back(row.seq);  // already in this snapshot
@@ -245,7 +277,7 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   if (auto r = check_not_pruned(db, seq); !r) {
     return r.error();
   }
-  auto changes = read_changes(db, seq, opt_.max_changes, opt_.settle);
+  auto changes = read_changes(db, seq, opt_.max_changes, window());
   if (!changes) {
     return changes.error();
   }
@@ -353,7 +385,9 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   }
 
   // Everything read above the safe point stays "delivered" until the walk passes it.
-  delta.to_seq = safe_point(seq, seqs);
+  delta.to_seq = safe_point(seq, seqs, [&](uint64_t lo, uint64_t hi) {
+    return probe_gaps_ && gap_rolled_back(db, lo, hi);
+  });
   std::vector<uint64_t> delivered;
   for (const SeqRow& s : seqs) {
     if (s.seq > delta.to_seq) {

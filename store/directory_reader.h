@@ -87,8 +87,15 @@ struct OwnProfileOptions {
   // Sequence numbers are handed out at INSERT time but become visible at COMMIT, so a writer
   // that commits late fills a gap below numbers already read; a rolled-back writer (or Galera's
   // auto_increment_increment) leaves one for good. Rows newer than this are read again until
-  // every gap below them is filled or old enough; each change is still delivered only once.
-  std::chrono::milliseconds settle{30000};
+  // every gap below them is filled, proven rolled back, or old enough; each change is still
+  // delivered only once. The rule (docs/decisions.md 35): a gap no writer holds (a locking
+  // read that does not wait finds neither row nor lock) is passed at once; a gap whose writer
+  // is still open (its row is locked) waits for the commit up to |settle_pending|; a gap that
+  // cannot be proven either way (Galera, where a writer on another node holds no lock here)
+  // is passed after |settle|. Both must stay below the sequencer's drain timeout
+  // (admin.drain_timeout, default 30 s): the applied seq an instance reports waits for them.
+  std::chrono::milliseconds settle{5000};
+  std::chrono::milliseconds settle_pending{20000};
 };
 
 // Reads sy_servers, sy_schemas, sy_contexts, sy_logins and follows sy_changes.
@@ -118,6 +125,11 @@ class OwnProfileReader final : public DirectoryReader {
   // Valid only while the caller continues from continue_seq_; any other |seq| resets it.
   uint64_t continue_seq_ = 0;
   std::vector<uint64_t> delivered_;
+  bool probe_gaps_ = false;  // the server can prove a gap rolled back (not Galera)
+  // The window a gap waits for: settle_pending where gaps are probed, else settle.
+  std::chrono::milliseconds window() const {
+    return probe_gaps_ ? opt_.settle_pending : opt_.settle;
+  }
 };
 
 // Bulk-inserts a synthetic own-profile directory for tests and benchmarks: |servers| servers

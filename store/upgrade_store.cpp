@@ -29,7 +29,8 @@ std::optional<E> parse_word(const E (&all)[N], std::string_view word) {
   return std::nullopt;
 }
 
-constexpr Phase kPhases[] = {Phase::Begin, Phase::Done, Phase::Failed, Phase::Skipped};
+constexpr Phase kPhases[] = {Phase::Begin, Phase::Done, Phase::Failed, Phase::Skipped,
+                             Phase::Stopped};
 constexpr RunState kRunStates[] = {RunState::Running, RunState::Paused, RunState::Done,
                                    RunState::Failed, RunState::Aborted};
 constexpr RunControl kControls[] = {RunControl::Run, RunControl::Pause, RunControl::Abort};
@@ -117,6 +118,10 @@ class RunReader {
         o.status = SchemaStatus::Skipped;
         o.error = row.str(11);
         break;
+      case Phase::Stopped:
+        o.status = SchemaStatus::Running;  // unfinished: the next driver resumes it
+        o.error = row.str(11);
+        break;
       case Phase::Done:
         if (*step == Step::Verify) {
           o.status = SchemaStatus::Done;
@@ -186,6 +191,8 @@ const char* to_string(Phase p) {
       return "failed";
     case Phase::Skipped:
       return "skipped";
+    case Phase::Stopped:
+      return "stopped";
   }
   return "?";
 }

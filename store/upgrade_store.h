@@ -30,9 +30,10 @@ namespace sy::store {
 enum class Step { Disable, Drain, Move, Update, Enable, Verify };
 inline constexpr Step kSteps[] = {Step::Disable, Step::Drain,  Step::Move,
                                   Step::Update,  Step::Enable, Step::Verify};
-// A journal row's phase: before a step (Begin), after it (Done, Failed), or a schema left alone
-// (Skipped, journaled on step Verify).
-enum class Phase { Begin, Done, Failed, Skipped };
+// A journal row's phase: before a step (Begin), after it (Done, Failed), a schema left alone
+// (Skipped, journaled on step Verify), or the run stopped before the step because the process
+// is shutting down (Stopped; the run stays unfinished and the next driver resumes it).
+enum class Phase { Begin, Done, Failed, Skipped, Stopped };
 enum class RunState { Running, Paused, Done, Failed, Aborted };
 // What the operator asked of a run (`upgrade pause|resume|abort`); Run = go on.
 enum class RunControl { Run, Pause, Abort };
@@ -40,7 +41,7 @@ enum class RunControl { Run, Pause, Abort };
 enum class SchemaStatus { Running, Done, Failed, Skipped };
 
 const char* to_string(Step s);          // "disable", "drain", ...
-const char* to_string(Phase p);         // "begin", "done", "failed", "skipped"
+const char* to_string(Phase p);         // "begin", "done", "failed", "skipped", "stopped"
 const char* to_string(RunState s);      // "running", "paused", "done", "failed", "aborted"
 const char* to_string(RunControl c);    // "run", "pause", "abort"
 const char* to_string(SchemaStatus s);  // "running", "done", "failed", "skipped"

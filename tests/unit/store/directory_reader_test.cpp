@@ -297,14 +297,19 @@ TEST_CASE("own profile: a writer that commits after a later one is not missed") 
   CHECK(second.to_seq == start + 2);
 }
 
-TEST_CASE("own profile: a rolled-back writer's gap is passed once it is settled") {
+TEST_CASE(
+    "own profile: a gap is held while its writer is open, passed once settled or rolled back") {
   OwnDb t;
   seed_small(*t.db);
   auto other = must_connect(t.dsn);
 
-  OwnProfileReader patient;  // default settle: 30 s
+  OwnProfileOptions patient_opt;
+  patient_opt.settle = 30s;  // both longer than this test
+  patient_opt.settle_pending = 30s;
+  OwnProfileReader patient(patient_opt);
   OwnProfileOptions at_once_opt;
   at_once_opt.settle = 0ms;
+  at_once_opt.settle_pending = 0ms;
   OwnProfileReader at_once(at_once_opt);
   DirectoryData d = must(patient.full_load(*t.db));
   DirectoryData d2 = must(at_once.full_load(*t.db));
@@ -312,10 +317,10 @@ TEST_CASE("own profile: a rolled-back writer's gap is passed once it is settled"
   const uint64_t start = d.change_seq;
 
   run(*other, "START TRANSACTION");
-  run(*other, "INSERT INTO sy_contexts (id, schema_name) VALUES (200, 'oxdb_1')");
-  run(*other, "ROLLBACK");  // start+1 is never used
+  run(*other, "INSERT INTO sy_contexts (id, schema_name) VALUES (200, 'oxdb_1')");  // start+1
   run(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (201, 'oxdb_1')");
 
+  // The writer of start+1 is open: the gap may still fill.
   DirectoryDelta held = must(patient.changes_since(*t.db, start));
   CHECK(contexts_of(held) == std::map<ContextId, std::string>{{201, "oxdb_1/0/on"}});
   CHECK(held.to_seq == start);
@@ -325,11 +330,19 @@ TEST_CASE("own profile: a rolled-back writer's gap is passed once it is settled"
   CHECK(passed.to_seq == start + 2);
 
   // full_load() applies the same rule to where it says changes continue.
-  OwnProfileReader later;
+  OwnProfileReader later(patient_opt);
   DirectoryData d3 = must(later.full_load(*t.db));
   CHECK(d3.change_seq == start);
   DirectoryDelta after_load = must(later.changes_since(*t.db, d3.change_seq));
   CHECK(after_load.empty());  // 201 is in the load already
+
+  // Rolled back: start+1 is never used, and no reader waits for it (issue 17 item 5).
+  run(*other, "ROLLBACK");
+  DirectoryDelta rolled_back = must(patient.changes_since(*t.db, held.to_seq));
+  CHECK(rolled_back.to_seq == start + 2);
+  CHECK(contexts_of(rolled_back).empty());  // 201 was delivered already
+  OwnProfileReader fresh(patient_opt);
+  CHECK(must(fresh.full_load(*t.db)).change_seq == start + 2);
 }
 
 TEST_CASE("own profile: a pruned change log makes changes_since ask for a full load") {

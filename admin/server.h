@@ -12,7 +12,7 @@
 //                  connections keep working during a run
 //
 // The proxy side is reached only through AdminContext (admin/ never includes proxy/ headers;
-// proxy/main.cpp composes both).
+// app/main.cpp composes both).
 
 #include <atomic>
 #include <chrono>
@@ -72,7 +72,7 @@ struct ReloadOutcome {
   std::vector<std::string> needs_restart;  // e.g. "listeners changed"
 };
 
-// The proxy's side, filled by proxy/main.cpp. Every hook may be called from the admin thread
+// The proxy's side, filled by app/admin_setup.cpp. Every hook may be called from the admin thread
 // (reload also from main on SIGHUP); each must be thread-safe against the workers.
 struct AdminContext {
   std::string instance_id;
@@ -120,6 +120,18 @@ class AdminServer {
 
   // "ip:port" of the TCP listener ("" without one), valid after start().
   const std::string& tcp_address() const { return tcp_address_; }
+
+  // Connection counters, written by the admin thread, readable from any thread.
+  struct Counters {
+    std::atomic<uint64_t> open{0};     // connections open now (both listeners)
+    std::atomic<uint64_t> paused{0};   // of those, not read: their unsent replies reached
+                                       // the output bound (a client that does not read)
+    std::atomic<uint64_t> refused{0};  // refused with `ERR busy` (max_connections), ever
+    struct Snapshot {
+      uint64_t open, paused, refused;
+    };
+  };
+  Counters::Snapshot counters() const;
 
   struct Impl;
 

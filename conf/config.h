@@ -210,7 +210,7 @@ struct Database {
   // of |dsns| (same credentials); state_dsns: servers of their own. At most one of the two.
   std::string state_database;
   std::vector<Dsn> state_dsns;
-  // Profile sql: SELECTs (see routing/directory_reader.h for their columns); servers_sql and
+  // Profile sql: SELECTs (see store/directory_reader.h for their columns); servers_sql and
   // contexts_sql are required.
   std::string servers_sql;
   std::string contexts_sql;
@@ -280,6 +280,7 @@ struct AdminSocket {
   std::string path;           // Unix socket path; required; a stale file there is replaced
   int mode = 0600;            // permission bits of the socket file (YAML: octal string "0600")
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminSocket&) const = default;
@@ -291,6 +292,7 @@ struct AdminTcp {
   int port = 0;               // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
   std::string token_file;     // file holding the token (first line); required
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminTcp&) const = default;

@@ -14,7 +14,7 @@ namespace sy::conf::detail {
 
 namespace {
 
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text) { return quote_value(text); }
 
 std::string index_path(const std::string& list, size_t i, const std::string& key = "") {
   std::string path = list + "[" + std::to_string(i) + "]";

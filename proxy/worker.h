@@ -83,6 +83,9 @@ class Worker {
   const WorkerStats& stats() const { return stats_; }  // any thread (relaxed reads)
   AccessLogBuffer& access_log() { return access_log_; }
   bool draining() const { return draining_; }
+  // Client connections (accepted and the internal ones of HTTP/2 streams) plus HTTP/2 sessions
+  // alive now.
+  size_t connection_count() const { return num_conns_ + num_h2_; }
   // Reusable per-worker scratch: header array (max_headers entries) and a string for building
   // heads. Valid until the next call that uses them; never held across callbacks.
   http1::Header* header_scratch() { return headers_.data(); }

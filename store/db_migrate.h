@@ -32,7 +32,7 @@
 // (kind, key_text) to sy_changes for every row that really changed (an UPDATE that rewrites
 // the same values logs nothing; one that changes a primary key logs the old and the new key).
 // Any writer produces change rows, including an operator's plain SQL, except:
-//   - a session that set @sy_skip_changes = 1 (bulk seeding; routing/directory_reader.h), and
+//   - a session that set @sy_skip_changes = 1 (bulk seeding; store/directory_reader.h), and
 //   - TRUNCATE, which fires no triggers: follow it with a full reload.
 
 #include <string>

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BINARY, SOURCE_DIR
+from harness import BINARY, SOURCE_DIR, ProxyTestCase
 
 BAD = """\
 workers: two
@@ -70,7 +70,7 @@ class LayersTest(unittest.TestCase):
             self.assertIn(command, usage.stdout)
 
 
-class CliTest(unittest.TestCase):
+class CliTest(ProxyTestCase):  # for its sanitizer-report check
     def run_bin(self, *args):
         return subprocess.run([BINARY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=20)

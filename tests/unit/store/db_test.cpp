@@ -1,4 +1,4 @@
-// routing/db.h against the real private MariaDB (tests/scripts/mariadb.sh; `make test` starts
+// store/db.h against the real private MariaDB (tests/scripts/mariadb.sh; `make test` starts
 // it). Connection failover, error text, typed binding and reading, streaming, transactions,
 // and what a dead session looks like. Every test case works in a database of its own.
 

@@ -1,4 +1,4 @@
-// routing/directory_reader.h against the real private MariaDB: the own profile's full load and
+// store/directory_reader.h against the real private MariaDB: the own profile's full load and
 // change following (including writers that commit out of sequence order, bulk moves, pruning),
 // seeding, and the SQL profile with generic SELECTs (over the OX fixture's tables).
 //

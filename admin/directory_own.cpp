@@ -209,12 +209,9 @@ Result<ContextInfo> find_context(Db& db, uint32_t id) {
   return c;
 }
 
-Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
-  const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
-  auto txn = db.begin();
-  if (!txn) {
-    return store::db_error(what, txn.error());
-  }
+// |schema|'s row, locked until the transaction ends; tag "not-found" when there is none.
+Result<routing::SchemaRow> locked_schema(Db& db, const std::string& schema,
+                                         const std::string& what) {
   auto row = store::own_schema_for_update(db, schema);
   if (!row) {
     return store::db_error(what, row.error());
@@ -223,7 +220,20 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema",
                              ErrorSource::Downstream);
   }
-  const bool is_enabled = (*row)->state == routing::SchemaState::Enabled;
+  return std::move(**row);
+}
+
+Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
+  const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
+  auto txn = db.begin();
+  if (!txn) {
+    return store::db_error(what, txn.error());
+  }
+  auto row = locked_schema(db, schema, what);
+  if (!row) {
+    return row.error();
+  }
+  const bool is_enabled = row->state == routing::SchemaState::Enabled;
   if (is_enabled == enabled) {
     return finish_write(db, *txn, false, what);
   }
@@ -242,15 +252,11 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
   if (!txn) {
     return store::db_error(what, txn.error());
   }
-  auto row = store::own_schema_for_update(db, schema);
+  auto row = locked_schema(db, schema, what);
   if (!row) {
-    return store::db_error(what, row.error());
+    return row.error();
   }
-  if (!row->has_value()) {
-    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema",
-                             ErrorSource::Downstream);
-  }
-  const uint32_t from = (*row)->server_id;
+  const uint32_t from = row->server_id;
   auto target = server_by_id(db, to_server);
   if (!target) {
     return target.error();

@@ -14,38 +14,22 @@ import os
 import subprocess
 import unittest
 
-from harness import BINARY, Database, ProxyTestCase, TcpForwarder, wait_for
+from harness import TcpForwarder, wait_for
 import test_admin  # its config, seed and switchyardctl path (its tests are not loaded here)
 
 
-class DbFaultsTest(ProxyTestCase):
+class DbFaultsTest(test_admin.AdminTest):
+    """test_admin's set-up: an old-role instance (self.sy) on a seeded own-profile database,
+    started and never sent a request."""
+
     def setUp(self):
         super().setUp()
-        self.db = Database("sy_dbf")
-        self.addCleanup(self.db.drop)
-        self.old1 = self.backend("old-1", "old")
-        self.old2 = self.backend("old-2", "old")
-        self.new1 = self.backend("new-1", "new")
-        self.sock = os.path.join(self.workdir, "admin.sock")
-        self.token_file = os.path.join(self.workdir, "token")
-        with open(self.token_file, "w") as f:
-            f.write("s3cret-token-for-tests\n")
-        cfg = os.path.join(self.workdir, "migrate.yaml")
-        with open(cfg, "w") as f:
-            f.write(self.yaml())
-        p = subprocess.run([BINARY, "db", "migrate", "--config", cfg], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stdout)
-        self.db.sql(test_admin.SEED)
         self.instance = f"it-admin-old-{os.getpid()}"
 
-    def yaml(self, dsn=None):
-        return test_admin.admin_yaml(dsn or self.db.dsn_yaml(),
-                                     [self.old1.address, self.old2.address], self.new1.address,
-                                     self.sock, self.token_file)
-
-    def start(self, name="sy", dsn=None):
-        return self.switchyard(self.yaml(dsn), name=name)
+    def restart(self, name, dsn=None):
+        self.sy.terminate()
+        self.sy = self.start(name=name, dsn=dsn)
+        return self.sy
 
     def stats(self):
         """`show stats` as JSON; the admin socket must answer within 15 s whatever the database
@@ -71,20 +55,18 @@ class DbFaultsTest(ProxyTestCase):
     def test_an_idle_instance_fresh_or_restarted_reports_the_seq_it_applied(self):
         seq = self.max_seq()
         self.assertGreater(seq, 0)  # the seed wrote change rows
-        sy = self.start()
         # No request is ever sent to this instance.
         self.wait_applied(seq, 20, "a fresh idle instance")
         self.db.sql("UPDATE sy_schemas SET state = 'disabled' WHERE name = 's2'")
         self.wait_applied(self.max_seq(), 20, "after a change")
-        sy.terminate()
+        self.sy.terminate()
         self.db.sql("DELETE FROM sy_instances")
-        self.start(name="sy-again")
+        self.sy = self.start(name="sy-again")
         self.wait_applied(self.max_seq(), 20, "a restarted idle instance")
 
     # --- item 5 -------------------------------------------------------------------------------
 
     def test_a_rolled_back_directory_write_does_not_hold_the_applied_seq_back(self):
-        self.start()
         self.wait_applied(self.max_seq(), 20, "start")
         # One session: a write that is rolled back leaves a gap below the next write's seq.
         self.db.sql("START TRANSACTION;"
@@ -105,7 +87,7 @@ class DbFaultsTest(ProxyTestCase):
         fwd = TcpForwarder(self.db.port)
         self.addCleanup(fwd.stop)
         self.addCleanup(fwd.thaw)  # first: never leave the sessions frozen
-        sy = self.start(dsn=self.db.dsn_yaml(port=fwd.port))
+        sy = self.restart("sy-fwd", dsn=self.db.dsn_yaml(port=fwd.port))
         wait_for(lambda: self.stats()["loader"]["db_state"] == "up", timeout=20, what="db up")
         fwd.freeze()
         # Within a refresh or so (refresh_interval 100 ms; a round is slow after 1 s), not at the
@@ -123,6 +105,12 @@ class DbFaultsTest(ProxyTestCase):
         fwd.thaw()
         wait_for(lambda: self.stats()["loader"]["db_state"] == "up", timeout=30,
                  what="the database back")
+
+
+def load_tests(loader, tests, pattern):
+    """Only this file's tests (test_admin.py runs AdminTest's)."""
+    return unittest.TestSuite(DbFaultsTest(name) for name in loader.getTestCaseNames(
+        DbFaultsTest) if name in vars(DbFaultsTest))
 
 
 if __name__ == "__main__":

@@ -15,15 +15,15 @@
 #include <array>
 #include <atomic>
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 #include "admin/directory.h"
-#include "admin/instances.h"
+#include "store/cluster_store.h"
+#include "store/instances.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
 
 namespace {
 
@@ -69,7 +69,14 @@ Error illegal(ClusterState from, ClusterEvent event, const std::string& why) {
   return make_tagged_error(Errc::InvalidArgument, "illegal-transition",
                            std::string("cluster ") + to_string(event) + " in state " +
                                to_string(from) + ": " + why + " (allowed in " + to_string(from) +
-                               ": " + (allowed.empty() ? "nothing" : allowed) + ")");
+                               ": " + (allowed.empty() ? "nothing" : allowed) + ")",
+                           ErrorSource::Downstream);
+}
+
+Error unknown_state(const std::string& text) {
+  return make_tagged_error(Errc::Database, "database",
+                           "sy_cluster holds an unknown state '" + text + "'",
+                           ErrorSource::Upstream);
 }
 
 std::optional<ClusterState> parse_state(const std::string& s) {
@@ -156,82 +163,54 @@ Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
 }
 
 Result<ClusterStatus> read_cluster(Db& db, Directory* dir) {
-  ClusterStatus st;
-  std::string state;
-  bool found = false;
-  auto r = db.query(
-      "SELECT state, target_server_id, CAST(UNIX_TIMESTAMP(since) * 1000 AS SIGNED),"
-      " COALESCE(reason, '') FROM sy_cluster WHERE id = 1",
-      [&](const Row& row) {
-        found = true;
-        state = row.str(1);
-        st.target_server_id = row.u32(2);
-        st.since_unix_ms = row.i64(3);
-        st.reason = row.str(4);
-      });
-  if (!r) {
-    return db_error("reading sy_cluster", r.error());
+  auto row = store::read_cluster_row(db);
+  if (!row) {
+    return store::db_error("reading sy_cluster", row.error());
   }
-  if (!found) {
+  ClusterStatus st;
+  if (!row->has_value()) {
     return st;
   }
+  st.target_server_id = (*row)->target_server_id;
+  st.since_unix_ms = (*row)->since_unix_ms;
+  st.reason = (*row)->reason;
   if (dir != nullptr && st.target_server_id != 0) {
     if (auto s = dir->find_server(std::to_string(st.target_server_id))) {
       st.target_server_name = s->name;
     }
   }
-  auto parsed = parse_state(state);
+  auto parsed = parse_state((*row)->state);
   if (!parsed) {
-    return make_tagged_error(Errc::Database, "database",
-                             "sy_cluster holds an unknown state '" + state + "'");
+    return unknown_state((*row)->state);
   }
   st.state = *parsed;
   return st;
 }
 
 Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
-  auto stmt = db.prepare(
-      "SELECT CAST(UNIX_TIMESTAMP(at) * 1000 AS SIGNED), from_state, to_state, event, actor,"
-      " COALESCE(reason, '') FROM sy_cluster_history ORDER BY id DESC LIMIT ?");
-  if (!stmt) {
-    return db_error("reading sy_cluster_history", stmt.error());
-  }
-  std::vector<ClusterHistoryRow> out;
-  auto r = stmt->bind(static_cast<int64_t>(limit < 0 ? 0 : limit)).query([&](const Row& row) {
-    out.push_back(ClusterHistoryRow{row.i64(1), row.str(2), row.str(3), row.str(4), row.str(5),
-                                    row.str(6)});
-  });
-  if (!r) {
-    return db_error("reading sy_cluster_history", r.error());
-  }
-  return out;
+  return store::in_context("reading sy_cluster_history", store::read_cluster_history(db, limit));
 }
 
 Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason,
                                  const std::string& server, std::chrono::seconds live_within) {
   const std::string what = std::string("cluster ") + to_string(event);
-  if (auto r = db.exec("INSERT IGNORE INTO sy_cluster (id, state) VALUES (1, 'STABLE')"); !r) {
-    return db_error(what, r.error());
+  if (auto r = store::ensure_cluster_row(db); !r) {
+    return store::db_error(what, r.error());
   }
   auto txn = db.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
-  std::string state_text;
-  uint32_t target = 0;
-  auto r = db.query("SELECT state, target_server_id FROM sy_cluster WHERE id = 1 FOR UPDATE",
-                    [&](const Row& row) {
-                      state_text = row.str(1);
-                      target = row.u32(2);
-                    });
-  if (!r) {
-    return db_error(what, r.error());
+  auto row = store::read_cluster_row(db, /*for_update=*/true);
+  if (!row) {
+    return store::db_error(what, row.error());
   }
+  const std::string state_text = row->has_value() ? (*row)->state : std::string();
+  uint32_t target = row->has_value() ? (*row)->target_server_id : 0;
   auto from = parse_state(state_text);
   if (!from) {
-    return make_tagged_error(Errc::Database, "database",
-                             "sy_cluster holds an unknown state '" + state_text + "'");
+    return unknown_state(state_text);
   }
 
   TransitionFacts facts;
@@ -246,11 +225,11 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
     }
   }
   if (event == ClusterEvent::Mixed) {
-    auto live = list_instances(db, live_within);
+    auto live = store::list_instances(db, live_within);
     if (!live) {
       return live.error();
     }
-    for (const InstanceRow& i : *live) {
+    for (const store::InstanceRow& i : *live) {
       facts.live_new_instances += i.role == "new" ? 1 : 0;
     }
   }
@@ -273,28 +252,16 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
   if (*to == ClusterState::Stable) {
     target = 0;
   }
-  auto upd = db.prepare(
-      "UPDATE sy_cluster SET state = ?, target_server_id = ?, since = NOW(6), reason = ?"
-      " WHERE id = 1");
-  if (!upd) {
-    return db_error(what, upd.error());
+  if (auto u = store::write_cluster_row(db, to_string(*to), target, reason); !u) {
+    return store::db_error(what, u.error());
   }
-  if (auto u = upd->bind(to_string(*to)).bind(target).bind(reason).exec(); !u) {
-    return db_error(what, u.error());
-  }
-  auto hist = db.prepare(
-      "INSERT INTO sy_cluster_history (from_state, to_state, event, actor, reason)"
-      " VALUES (?, ?, ?, ?, ?)");
-  if (!hist) {
-    return db_error(what, hist.error());
-  }
-  if (auto h = hist->bind(to_string(*from)).bind(to_string(*to)).bind(to_string(event))
-                   .bind(actor).bind(reason).exec();
+  if (auto h = store::append_cluster_history(db, to_string(*from), to_string(*to),
+                                             to_string(event), actor, reason);
       !h) {
-    return db_error(what, h.error());
+    return store::db_error(what, h.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
   SY_LOG(Info, "cluster: %s -> %s (%s by %s)%s%s", to_string(*from), to_string(*to),
          to_string(event), actor.c_str(), reason.empty() ? "" : ": ", reason.c_str());

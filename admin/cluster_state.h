@@ -25,7 +25,8 @@
 
 #include "admin/directory.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/cluster_store.h"
+#include "store/db.h"
 
 namespace sy::admin {
 
@@ -66,15 +67,12 @@ struct ClusterStatus {
   std::string reason;  // of the last transition (e.g. the failure)
 };
 
-struct ClusterHistoryRow {
-  int64_t at_unix_ms = 0;
-  std::string from, to, event, actor, reason;
-};
+using store::ClusterHistoryRow;  // as stored (store/cluster_store.h)
 
 // Reads the state from the state database |state| (a missing row reads as STABLE). With |dir|
 // the target server's name is looked up there (left empty when that fails).
-Result<ClusterStatus> read_cluster(routing::Db& state, Directory* dir = nullptr);
-Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& state, int limit);
+Result<ClusterStatus> read_cluster(store::Db& state, Directory* dir = nullptr);
+Result<std::vector<ClusterHistoryRow>> cluster_history(store::Db& state, int limit);
 
 // Applies |event| in one transaction of the state database (SELECT ... FOR UPDATE on the single
 // state row, facts gathered inside it, history row written); |dir| answers the directory's
@@ -82,7 +80,7 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& state, int l
 // Prepare (name or id of a registered server). |actor| names who did it (instance id / admin
 // user). |live_within|: the heartbeat age within which a "new" instance counts as serving (for
 // Mixed; admin.live_within).
-Result<ClusterStatus> transition(routing::Db& state, Directory& dir, ClusterEvent event,
+Result<ClusterStatus> transition(store::Db& state, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason = {},
                                  const std::string& server = {},
                                  std::chrono::seconds live_within = std::chrono::seconds(10));

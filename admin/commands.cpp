@@ -14,8 +14,8 @@
 
 #include "admin/cluster_state.h"
 #include "admin/directory.h"
-#include "admin/instances.h"
-#include "admin/member_store.h"
+#include "store/instances.h"
+#include "store/member_store.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -42,17 +42,6 @@ Reply error_reply(std::string code, std::string message) {
 }
 
 Reply error_reply(const Error& e) { return error_reply(error_code(e), e.message); }
-
-std::string Command::usage() const {
-  std::string out;
-  for (const auto& w : words) {
-    out += (out.empty() ? "" : " ") + w;
-  }
-  if (args != nullptr && *args != '\0') {
-    out += " " + std::string(args);
-  }
-  return out;
-}
 
 std::string render_reply(const Reply& reply, bool json) {
   if (!reply.ok) {
@@ -132,7 +121,7 @@ Reply with_directory(CommandEnv& env, Fn&& fn) {
 template <class Fn>
 Reply with_both(CommandEnv& env, Fn&& fn) {
   return with_directory(env, [&](Directory& dir) {
-    return with_state(env, [&](routing::Db& state) { return fn(dir, state); });
+    return with_state(env, [&](store::Db& state) { return fn(dir, state); });
   });
 }
 
@@ -174,14 +163,14 @@ Json run_json(const RunStatus& r) {
   for (const auto& s : r.schemas) {
     schemas.push(Json::object()
                      .set("schema", s.schema)
-                     .set("status", s.status)
+                     .set("status", to_string(s.status))
                      .set("duration_ms", s.duration_ms)
                      .set("error", s.error));
   }
   return Json::object()
       .set("run_id", r.run_id)
-      .set("status", r.status)
-      .set("control", r.control)
+      .set("status", to_string(r.status))
+      .set("control", to_string(r.control))
       .set("driver", r.driver)
       .set("target_server_id", r.target_server_id)
       .set("started_unix_ms", r.started_unix_ms)
@@ -246,13 +235,18 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
   return ok_reply(std::move(j));
 }
 
-Json loader_json(const routing::LoaderStatus* l) {
+Json loader_json(const store::LoaderStatus* l) {
   if (l == nullptr) {
     return Json::object().set("enabled", false);
   }
+  const auto now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  const char* state = l->db_state(now_ms);
   return Json::object()
       .set("enabled", true)
-      .set("db_up", l->db_up.load(std::memory_order_relaxed))
+      .set("db_up", std::string_view(state) == "up")
+      .set("db_state", state)
       .set("refreshes", l->refreshes.load(std::memory_order_relaxed))
       .set("failures", l->failures.load(std::memory_order_relaxed))
       .set("publishes", l->publishes.load(std::memory_order_relaxed))
@@ -311,7 +305,7 @@ Reply cmd_server_list(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, routing::Db& state) {
+  return with_both(env, [](Directory& dir, store::Db& state) {
     auto schemas = dir.list_schemas();
     if (schemas.ok()) {
       if (auto m = merge_update_states(state, &schemas.value()); !m) {
@@ -351,7 +345,7 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
 
 Reply cmd_show_instances(CommandEnv& env, const Args&) {
   auto live = live_within(env);
-  return with_state(env, [live](routing::Db& db) {
+  return with_state(env, [live](store::Db& db) {
     auto r = list_instances(db, live);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -376,16 +370,16 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
-  return with_state(env, [](routing::Db& state) {
+  return with_state(env, [](store::Db& state) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
       int done = 0, failed = 0;
       for (const auto& s : run.schemas) {
-        done += s.status == "done";
-        failed += s.status == "failed";
+        done += s.status == SchemaStatus::Done;
+        failed += s.status == SchemaStatus::Failed;
       }
       return Json::object()
           .set("run_id", run.run_id)
-          .set("status", run.status)
+          .set("status", to_string(run.status))
           .set("target_server_id", run.target_server_id)
           .set("schemas", static_cast<uint64_t>(run.schemas.size()))
           .set("done", done)
@@ -406,7 +400,7 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, routing::Db& state) {
+  return with_both(env, [](Directory& dir, store::Db& state) {
     auto r = read_cluster(state, &dir);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -420,7 +414,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
   if (a.has("--limit") && (!parse_int(a.get("--limit"), &limit) || limit < 1)) {
     return error_reply("invalid-argument", "--limit needs a positive integer");
   }
-  return with_state(env, [limit](routing::Db& db) {
+  return with_state(env, [limit](store::Db& db) {
     auto r = cluster_history(db, limit);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -441,7 +435,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
                     const std::string& reason) {
-  return with_both(env, [&](Directory& dir, routing::Db& state) {
+  return with_both(env, [&](Directory& dir, store::Db& state) {
     auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
@@ -568,7 +562,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     return error_reply("invalid-argument",
                        "no update tasks configured (admin.update_tasks.sql_dir / command)");
   }
-  return with_both(env, [&](Directory& dir, routing::Db& state) {
+  return with_both(env, [&](Directory& dir, store::Db& state) {
     // The schema must be one the directory knows (a typo must not create task rows).
     if (auto known = dir.find_schema(schema); !known.ok()) {
       return error_reply(known.error());
@@ -581,7 +575,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     for (const auto& t : *r) {
       rows.push(Json::object()
                     .set("task", t.task)
-                    .set("status", t.status)
+                    .set("status", to_string(t.status))
                     .set("duration_ms", t.duration_ms)
                     .set("error", t.error));
     }
@@ -624,7 +618,9 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   StoreOptions stores = env.stores->options();
   stores.io_timeout = std::chrono::seconds(0);  // a run may wait long on a lock or a task
   Reply r;
-  r.long_job = [o, stores, keep = env.events_owner](const ProgressFn& progress) {
+  o.stop = env.stop_jobs.get();
+  r.long_job = [o, stores, keep = env.events_owner,
+                keep_stop = env.stop_jobs](const ProgressFn& progress) {
     Stores own(stores);  // the upgrade thread's own sessions
     auto dir = own.directory();
     if (!dir.ok()) {
@@ -640,7 +636,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
       line.total = p.schemas_total;
       line.schema = p.schema;
       line.step = to_string(p.step);
-      line.phase = p.phase;
+      line.phase = to_string(p.phase);
       line.elapsed_ms = p.elapsed_ms;
       line.detail = p.detail;
       progress(line);
@@ -651,29 +647,30 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
     Json schemas = Json::array();
     int failed = 0;
     for (const auto& s : report->schemas) {
-      failed += s.status == "failed";
+      failed += s.status == SchemaStatus::Failed;
       schemas.push(Json::object()
                        .set("schema", s.schema)
-                       .set("status", s.status)
+                       .set("status", to_string(s.status))
                        .set("duration_ms", s.duration_ms)
                        .set("error", s.error));
     }
     Json j = Json::object();
     j.set("run_id", report->run_id)
         .set("resumed", report->resumed)
-        .set("status", report->status)
+        .set("status", to_string(report->status))
         .set("duration_ms", report->duration_ms)
         .set("failed", failed)
         .set("schemas", std::move(schemas));
-    if (report->status != "done") {
+    if (report->status != RunState::Done) {
       std::string why;
       for (const auto& s : report->schemas) {
-        if (s.status == "failed") {
+        if (s.status == SchemaStatus::Failed) {
           why += (why.empty() ? ": " : "; ") + s.schema + ": " + s.error;
         }
       }
-      return error_reply("upgrade-" + report->status,
-                         "run " + std::to_string(report->run_id) + " ended " + report->status +
+      const std::string status = to_string(report->status);
+      return error_reply("upgrade-" + status,
+                         "run " + std::to_string(report->run_id) + " ended " + status +
                              " (" + std::to_string(failed) + " schema(s) failed" + why +
                              "); see `upgrade status`");
     }
@@ -683,7 +680,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
-  return with_state(env, [&](routing::Db& db) {
+  return with_state(env, [&](store::Db& db) {
     auto r = read_run_status(db);
     if (!r.ok() && r.error().code == Errc::NotFound && env.upgrade_running->load()) {
       // The job has started here but has not yet written its run row (it takes the
@@ -703,7 +700,7 @@ Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
 }
 
 Reply control(CommandEnv& env, const char* what) {
-  return with_state(env, [&](routing::Db& db) {
+  return with_state(env, [&](store::Db& db) {
     auto r = control_run(db, what);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -907,100 +904,97 @@ Reply cmd_reopen_logs(CommandEnv& env, const Args&) {
   return message_reply(*r);
 }
 
-using P = Privilege;
+using Handler = Reply (*)(CommandEnv&, const Args&);
+
+// The handler of each row; a CommandId without one does not compile (-Wswitch).
+Handler handler_of(CommandId id) {
+  switch (id) {
+    case CommandId::Help:
+      return cmd_help;
+    case CommandId::ShowInfo:
+      return cmd_show_info;
+    case CommandId::ShowStats:
+      return cmd_show_stats;
+    case CommandId::ShowPools:
+      return cmd_show_pools;
+    case CommandId::ShowServers:
+      return cmd_server_list;
+    case CommandId::ShowSchemas:
+      return cmd_schema_list;
+    case CommandId::ShowContext:
+      return cmd_show_context;
+    case CommandId::ShowInstances:
+      return cmd_show_instances;
+    case CommandId::ShowMigrations:
+      return cmd_show_migrations;
+    case CommandId::ShowCluster:
+      return cmd_cluster_status;
+    case CommandId::ServerRegister:
+      return cmd_server_register;
+    case CommandId::ServerList:
+      return cmd_server_list;
+    case CommandId::SchemaList:
+      return cmd_schema_list;
+    case CommandId::SchemaDisable:
+      return cmd_schema_disable;
+    case CommandId::SchemaEnable:
+      return cmd_schema_enable;
+    case CommandId::SchemaMove:
+      return cmd_schema_move;
+    case CommandId::SchemaUpdate:
+      return cmd_schema_update;
+    case CommandId::UpgradeSchemata:
+      return cmd_upgrade_schemata;
+    case CommandId::UpgradeStatus:
+      return cmd_upgrade_status;
+    case CommandId::UpgradePause:
+      return cmd_upgrade_pause;
+    case CommandId::UpgradeResume:
+      return cmd_upgrade_resume;
+    case CommandId::UpgradeAbort:
+      return cmd_upgrade_abort;
+    case CommandId::ClusterStatus:
+      return cmd_cluster_status;
+    case CommandId::ClusterHistory:
+      return cmd_cluster_history;
+    case CommandId::ClusterPrepare:
+      return cmd_cluster_prepare;
+    case CommandId::ClusterMixed:
+      return cmd_cluster_mixed;
+    case CommandId::ClusterReady:
+      return cmd_cluster_ready;
+    case CommandId::ClusterApprove:
+      return cmd_cluster_approve;
+    case CommandId::ClusterCancel:
+      return cmd_cluster_cancel;
+    case CommandId::PoolMemberDrain:
+      return cmd_member_drain;
+    case CommandId::PoolMemberMaintenance:
+      return cmd_member_maintenance;
+    case CommandId::PoolMemberReady:
+      return cmd_member_ready;
+    case CommandId::PoolMemberWeight:
+      return cmd_member_weight;
+    case CommandId::PoolMemberWait:
+      return cmd_member_wait;
+    case CommandId::Reload:
+      return cmd_reload;
+    case CommandId::ReopenLogs:
+      return cmd_reopen_logs;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
 const std::vector<Command>& command_table() {
-  static const std::vector<Command> table = {
-      {{"help"}, "", "this table", P::ReadOnly, 0, 0, {}, cmd_help},
-      {{"show", "info"}, "", "instance, role, version, workers, routing snapshot", P::ReadOnly,
-       0, 0, {}, cmd_show_info},
-      {{"show", "stats"}, "",
-       "counters: per decision, per error code, per pool, held now, loader, proxy", P::ReadOnly,
-       0, 0, {}, cmd_show_stats},
-      {{"show", "pools"}, "", "pools and members: admin state, health, weight, in flight",
-       P::ReadOnly, 0, 0, {}, cmd_show_pools},
-      {{"show", "servers"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
-      {{"show", "schemas"}, "", "schemas with state, server, contexts, update status",
-       P::ReadOnly, 0, 0, {}, cmd_schema_list},
-      {{"show", "context"}, "ID", "one context: schema, server, state, logins", P::ReadOnly, 1,
-       1, {}, cmd_show_context},
-      {{"show", "instances"}, "", "live instances (heartbeats, applied seq, in flight)",
-       P::ReadOnly, 0, 0, {}, cmd_show_instances},
-      {{"show", "migrations"}, "", "recent upgrade runs", P::ReadOnly, 0, 0, {},
-       cmd_show_migrations},
-      {{"show", "cluster"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
-       cmd_cluster_status},
-      {{"server", "register"}, "NAME --pool P --version V --redirect-url U [--id N] "
-                               "[--continue|--abort]",
-       "register a server; an existing name needs --continue (use it) or --abort", P::Admin, 1,
-       1,
-       {{"--pool", true}, {"--version", true}, {"--redirect-url", true}, {"--id", true},
-        {"--continue", false}, {"--abort", false}},
-       cmd_server_register},
-      {{"server", "list"}, "", "registered servers", P::ReadOnly, 0, 0, {}, cmd_server_list},
-      {{"schema", "list"}, "", "schemas with state and server", P::ReadOnly, 0, 0, {},
-       cmd_schema_list},
-      {{"schema", "disable"}, "SCHEMA", "hold every request for SCHEMA (all instances)",
-       P::Admin, 1, 1, {}, cmd_schema_disable},
-      {{"schema", "enable"}, "SCHEMA", "serve SCHEMA again; held requests are released",
-       P::Admin, 1, 1, {}, cmd_schema_enable},
-      {{"schema", "move"}, "SCHEMA --server ID",
-       "move SCHEMA's contexts to server ID (never back to a lower version)", P::Admin, 1, 1,
-       {{"--server", true}}, cmd_schema_move},
-      {{"schema", "update"}, "SCHEMA", "run the update tasks on SCHEMA", P::Admin, 1, 1, {},
-       cmd_schema_update},
-      {{"upgrade", "schemata"},
-       "--server|-n NAME [--pool P --version V --redirect-url U] [--continue] [--force|-f] "
-       "[--resume-from S | --continue-after|-m S] [--skip|-k a,b,c]",
-       "disable, drain, move, update, enable every schema in schema order (numbers in names "
-       "as numbers); --resume-from S starts at S, --continue-after S after S (OX's -m); the "
-       "short flags are OX upgradeschemata's",
-       P::Admin, 0, 0,
-       {{"--server", true, "-n"}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
-        {"--continue", false}, {"--force", false, "-f"}, {"--resume-from", true},
-        {"--continue-after", true, "-m"}, {"--skip", true, "-k"}},
-       cmd_upgrade_schemata},
-      {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
-       cmd_upgrade_status},
-      {{"upgrade", "pause"}, "", "pause the running upgrade once its current schema is done", P::Admin,
-       0, 0, {}, cmd_upgrade_pause},
-      {{"upgrade", "resume"}, "", "resume a paused upgrade", P::Admin, 0, 0, {},
-       cmd_upgrade_resume},
-      {{"upgrade", "abort"}, "", "end the running upgrade once its current schema is done", P::Admin, 0,
-       0, {}, cmd_upgrade_abort},
-      {{"cluster", "status"}, "", "cluster upgrade state", P::ReadOnly, 0, 0, {},
-       cmd_cluster_status},
-      {{"cluster", "history"}, "[--limit N]", "cluster state transitions, newest first",
-       P::ReadOnly, 0, 0, {{"--limit", true}}, cmd_cluster_history},
-      {{"cluster", "prepare"}, "SERVER [--reason R]", "STABLE -> READY_TO_UPGRADE to SERVER",
-       P::Admin, 1, 1, {{"--reason", true}}, cmd_cluster_prepare},
-      {{"cluster", "mixed"}, "[--reason R]", "READY_TO_UPGRADE -> MIXED (a new node serves)",
-       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_mixed},
-      {{"cluster", "ready"}, "[--reason R]", "MIXED -> READY_TO_RUN_UPGRADE_TASKS", P::Admin, 0,
-       0, {{"--reason", true}}, cmd_cluster_ready},
-      {{"cluster", "approve"}, "[--reason R]", "approve: -> RUNNING_UPGRADE_TASKS", P::Admin, 0,
-       0, {{"--reason", true}}, cmd_cluster_approve},
-      {{"cluster", "cancel"}, "[--reason R]", "back to STABLE (only before a schema moved)",
-       P::Admin, 0, 0, {{"--reason", true}}, cmd_cluster_cancel},
-      {{"pool", "member", "drain"}, "POOL MEMBER", "no new requests; those in flight finish",
-       P::Admin, 2, 2, {}, cmd_member_drain},
-      {{"pool", "member", "maintenance"}, "POOL MEMBER", "out of service (no requests)",
-       P::Admin, 2, 2, {}, cmd_member_maintenance},
-      {{"pool", "member", "ready"}, "POOL MEMBER", "back in service", P::Admin, 2, 2, {},
-       cmd_member_ready},
-      {{"pool", "member", "weight"}, "POOL MEMBER N",
-       "weight override 1..256 (0 = the YAML weight)", P::Admin, 3, 3, {}, cmd_member_weight},
-      {{"pool", "member", "wait"}, "POOL MEMBER [--timeout 30s]",
-       "return when no request is in flight on MEMBER, or say why not", P::ReadOnly, 2, 2,
-       {{"--timeout", true}}, cmd_member_wait},
-      {{"reload"}, "", "re-read and validate the YAML; apply what can change at runtime",
-       P::Admin, 0, 0, {}, cmd_reload},
-      {{"reopen-logs"}, "",
-       "reopen the access log at its path (after logrotate moved it; SIGUSR1 does the same)",
-       P::Admin, 0, 0, {}, cmd_reopen_logs},
-  };
+  static const std::vector<Command> table = [] {
+    std::vector<Command> rows;
+    for (const CommandSpec& spec : command_specs()) {
+      rows.push_back(Command{spec, handler_of(spec.id)});
+    }
+    return rows;
+  }();
   return table;
 }
 

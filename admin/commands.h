@@ -1,7 +1,8 @@
 #pragma once
 // The admin command table (STYLE rule 10): ONE table of rows (words, usage, help, privilege,
-// handler) that is the single source for dispatch, `help`, and switchyardctl's usage (which
-// asks the server for `help`).
+// handler) that is the single source for dispatch, `help`, and switchyardctl's usage. The text
+// of the rows is in command_text.h (switchyardctl links only that and the protocol); each row
+// gets its handler here, by CommandId.
 //
 // Dispatch: the longest row whose words prefix the request wins. Errors, each its own line:
 //   ERR unknown-command: ...   no row matches the words
@@ -24,16 +25,15 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/command_text.h"
 #include "admin/events.h"
 #include "admin/protocol.h"
 #include "admin/server.h"
 #include "admin/stores.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::admin {
-
-enum class Privilege { ReadOnly, Admin };
 
 struct Reply;
 using ProgressFn = std::function<void(const ProgressLine&)>;
@@ -66,6 +66,9 @@ struct CommandEnv {
   // "database", or "read-only" for the directory of profile sql).
   Stores* stores = nullptr;
   std::atomic<bool>* upgrade_running = nullptr;  // an upgrade job is running on this instance
+  // Set by AdminServer::stop(): long jobs stop at their next step boundary. Shared, since a
+  // job that does not stop in time is detached and may outlive the server.
+  std::shared_ptr<const std::atomic<bool>> stop_jobs;
   std::string actor;                             // "<instance id>/admin"
 };
 
@@ -80,23 +83,9 @@ struct Args {
   }
 };
 
-struct FlagSpec {
-  const char* name;  // "--pool"
-  bool takes_value;
-  const char* short_name = nullptr;  // e.g. "-m" (OX's spelling); nullptr = none
-};
-
-struct Command {
-  std::vector<std::string> words;  // e.g. {"pool", "member", "drain"}
-  const char* args;                // usage of the arguments, e.g. "POOL MEMBER [--timeout 30s]"
-  const char* help;                // one line
-  Privilege privilege;
-  int min_positional;
-  int max_positional;
-  std::vector<FlagSpec> flags;
+// A row of the table: its text (command_text.h) and its handler.
+struct Command : CommandSpec {
   Reply (*handler)(CommandEnv& env, const Args& args);
-
-  std::string usage() const;  // words + args
 };
 
 // The table, in help order.

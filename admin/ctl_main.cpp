@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "admin/commands.h"
+#include "admin/command_text.h"
 #include "admin/protocol.h"
 #include "common/version.h"
 
@@ -44,7 +44,7 @@ void usage(FILE* out) {
                "exit status: 0 success, 1 the server answered ERR, 2 usage or connection "
                "error\n\ncommands (`switchyardctl help` asks the server):\n",
                kDefaultSocket);
-  for (const auto& c : command_table()) {
+  for (const auto& c : command_specs()) {
     std::fprintf(out, "  %s\n", c.usage().c_str());
   }
 }

@@ -133,12 +133,13 @@ std::string differences(const ServerInfo& stored, const ServerInfo& wanted) {
 Result<Unit> check_server_name(const std::string& name) {
   if (name.empty()) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "register server: a name is required");
+                             "register server: a name is required", ErrorSource::Downstream);
   }
   if (all_digits(name)) {
-    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "register server: the name '" + name +
-                                 "' is all digits and would read as an id");
+    return make_tagged_error(
+        Errc::InvalidArgument, "invalid-argument",
+        "register server: the name '" + name + "' is all digits and would read as an id",
+        ErrorSource::Downstream);
   }
   return ok_result();
 }
@@ -149,11 +150,13 @@ Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo&
     case IfExists::Refuse:
       return make_tagged_error(Errc::InvalidArgument, "exists",
                                "server '" + wanted.name + "' exists already (" + describe(have) +
-                                   "); use it with --continue or pick another name");
+                                   "); use it with --continue or pick another name",
+                               ErrorSource::Downstream);
     case IfExists::Abort:
-      return make_tagged_error(Errc::InvalidArgument, "aborted",
-                               "server '" + wanted.name + "' exists already (" + describe(have) +
-                                   "); nothing changed");
+      return make_tagged_error(
+          Errc::InvalidArgument, "aborted",
+          "server '" + wanted.name + "' exists already (" + describe(have) + "); nothing changed",
+          ErrorSource::Downstream);
     case IfExists::Continue:
       break;
   }
@@ -175,11 +178,12 @@ Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& cur
   // A schema on a server without a version has no door to close.
   if (!current.version.empty() && !target.version.empty() &&
       version_less(target.version, current.version)) {
-    return make_tagged_error(
-        Errc::InvalidArgument, "one-way-door",
-        "schema '" + schema + "' is on server '" + current.name + "' (version " +
-            current.version + "); moving it to '" + target.name + "' (version " +
-            target.version + ") would go back to an older version");
+    return make_tagged_error(Errc::InvalidArgument, "one-way-door",
+                             "schema '" + schema + "' is on server '" + current.name +
+                                 "' (version " + current.version + "); moving it to '" +
+                                 target.name + "' (version " + target.version +
+                                 ") would go back to an older version",
+                             ErrorSource::Downstream);
   }
   return ok_result();
 }

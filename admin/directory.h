@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "routing/db.h"
-#include "routing/directory_reader.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
 
 namespace sy::admin {
 
@@ -109,15 +109,15 @@ class Directory {
 };
 
 // Profile own: Switchyard's tables in |db|.
-std::unique_ptr<Directory> make_own_directory(routing::Db& db);
+std::unique_ptr<Directory> make_own_directory(store::Db& db);
 
 struct OxDirectoryOptions {
   uint32_t maintenance_reason = 1431655765;  // reason_id of a disabled schema (OX's default)
-  std::vector<routing::ServerOverride> overrides;  // YAML database.servers: applied over what
+  std::vector<store::ServerOverride> overrides;  // YAML database.servers: applied over what
                                                    // the state database records per server
 };
 // Profile ox: OX's tables in |configdb|, Switchyard's part in |state| (sy_server_meta, sy_meta).
-std::unique_ptr<Directory> make_ox_directory(routing::Db& configdb, routing::Db& state,
+std::unique_ptr<Directory> make_ox_directory(store::Db& configdb, store::Db& state,
                                              OxDirectoryOptions options);
 
 // ---- pure helpers ---------------------------------------------------------------------------

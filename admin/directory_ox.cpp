@@ -21,15 +21,16 @@
 #include <map>
 #include <optional>
 
-#include "admin/db_error.h"
+#include "store/db_error.h"
 #include "admin/directory.h"
 #include "common/ascii.h"
-#include "routing/directory_ox.h"
+#include "store/query.h"
+#include "store/directory_ox.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Row;
 
 namespace {
 
@@ -67,9 +68,9 @@ class OxDirectory final : public Directory {
 };
 
 Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) {
-  auto epoch = routing::bump_directory_epoch(state_);
+  auto epoch = store::bump_directory_epoch(state_);
   if (!epoch) {
-    return db_error(what + ": the configdb was written, but bumping the directory epoch in the "
+    return store::db_error(what + ": the configdb was written, but bumping the directory epoch in the "
                            "state database failed (instances see the change at their next probe)",
                     epoch.error());
   }
@@ -77,27 +78,28 @@ Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) 
 }
 
 Result<uint64_t> OxDirectory::current_version() {
-  auto epoch = routing::read_directory_epoch(state_);
+  auto epoch = store::read_directory_epoch(state_);
   if (!epoch) {
-    return db_error("reading the directory epoch", epoch.error());
+    return store::db_error("reading the directory epoch", epoch.error());
   }
   return *epoch;
 }
 
 Result<std::vector<ServerInfo>> OxDirectory::list_servers() {
-  std::vector<routing::ServerRow> rows;
-  auto r = db_.query("SELECT server_id, name FROM server ORDER BY server_id", [&](const Row& row) {
-    rows.push_back(routing::ServerRow{row.u32(1), row.str(2), {}, {}, {}});
-  });
-  if (!r) {
-    return db_error("reading server", r.error());
+  auto listed = store::query_all(db_, "SELECT server_id, name FROM server ORDER BY server_id",
+                                 [](const Row& row) {
+                                   return routing::ServerRow{row.u32(1), row.str(2), {}, {}, {}};
+                                 });
+  if (!listed) {
+    return store::db_error("reading server", listed.error());
   }
-  auto meta = routing::read_server_meta(state_);
+  std::vector<routing::ServerRow>& rows = *listed;
+  auto meta = store::read_server_meta(state_);
   if (!meta) {
-    return db_error("reading sy_server_meta", meta.error());
+    return store::db_error("reading sy_server_meta", meta.error());
   }
-  routing::apply_overrides(*meta, &rows);
-  routing::apply_overrides(opt_.overrides, &rows);
+  store::apply_overrides(*meta, &rows);
+  store::apply_overrides(opt_.overrides, &rows);
   std::vector<ServerInfo> out;
   for (routing::ServerRow& s : rows) {
     out.push_back(ServerInfo{s.id, std::move(s.name), std::move(s.pool), std::move(s.version),
@@ -123,7 +125,8 @@ Result<ServerInfo> OxDirectory::find_server(const std::string& name_or_id) {
     }
   }
   return make_tagged_error(Errc::NotFound, "not-found",
-                           "no server '" + name_or_id + "' (by name or id)");
+                           "no server '" + name_or_id + "' (by name or id)",
+                           ErrorSource::Downstream);
 }
 
 Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
@@ -134,8 +137,10 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
   }
   if (wanted.id != 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             what + ": on profile ox server ids come from configdb_sequence, as "
-                                    "OX's registerserver takes them; leave --id out");
+                             what +
+                                 ": on profile ox server ids come from configdb_sequence, as "
+                                 "OX's registerserver takes them; leave --id out",
+                             ErrorSource::Downstream);
   }
   auto existing = find_server(wanted.name);
   if (existing) {
@@ -144,10 +149,10 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
       return answer;
     }
     // Registered by OX's registerserver: record what Switchyard needs to route to it.
-    if (auto w = routing::write_server_meta(
+    if (auto w = store::write_server_meta(
             state_, {existing->name, wanted.pool, wanted.version, wanted.redirect_url});
         !w) {
-      return db_error(what + ": recording pool, version and redirect URL", w.error());
+      return store::db_error(what + ": recording pool, version and redirect URL", w.error());
     }
     auto done = written(false, what);
     if (!done) {
@@ -167,30 +172,28 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
   }
   auto txn = db_.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
-  if (auto r = db_.exec("UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
-    return db_error(what + ": configdb_sequence", r.error());
+  if (auto r = store::exec(db_, "UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
+    return store::db_error(what + ": configdb_sequence", r.error());
   }
-  uint32_t id = 0;
-  auto q = db_.query("SELECT LAST_INSERT_ID()", [&](const Row& row) { id = row.u32(1); });
-  if (!q) {
-    return db_error(what + ": configdb_sequence", q.error());
+  auto next = store::query_value<uint32_t>(db_, "SELECT LAST_INSERT_ID()");
+  if (!next) {
+    return store::db_error(what + ": configdb_sequence", next.error());
   }
-  auto ins = db_.prepare("INSERT INTO server (server_id, name) VALUES (?, ?)");
-  if (!ins) {
-    return db_error(what, ins.error());
-  }
-  if (auto r = ins->bind(id).bind(wanted.name).exec(); !r) {
-    return db_error(what, r.error());
+  const uint32_t id = *next;
+  if (auto r =
+          store::exec(db_, "INSERT INTO server (server_id, name) VALUES (?, ?)", id, wanted.name);
+      !r) {
+    return store::db_error(what, r.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
-  if (auto w = routing::write_server_meta(
+  if (auto w = store::write_server_meta(
           state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
       !w) {
-    return db_error(what + ": server " + std::to_string(id) +
+    return store::db_error(what + ": server " + std::to_string(id) +
                         " is registered, but recording its pool, version and redirect URL "
                         "failed (run the command again with --continue)",
                     w.error());
@@ -217,33 +220,19 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
   }
   std::map<std::string, SchemaInfo> by_name;
   // The schemas OX lists (listdatabaseschema): the count table has the empty ones too.
-  auto listed = db_.prepare(std::string("SELECT schemaname FROM contexts_per_dbschema") +
-                            (only != nullptr ? " WHERE schemaname = ?" : ""));
-  if (!listed) {
-    return db_error("reading contexts_per_dbschema", listed.error());
-  }
-  if (only != nullptr) {
-    listed->bind(*only);
-  }
-  auto r = listed->query([&](const Row& row) {
+  auto list = [&](const Row& row) {
     SchemaInfo s;
     s.name = row.str(1);
     by_name.emplace(s.name, s);
-  });
+  };
+  constexpr const char* kListed = "SELECT schemaname FROM contexts_per_dbschema";
+  auto r = only != nullptr
+               ? store::query_each(db_, std::string(kListed) + " WHERE schemaname = ?", list, *only)
+               : store::query_each(db_, kListed, list);
   if (!r) {
-    return db_error("reading contexts_per_dbschema", r.error());
+    return store::db_error("reading contexts_per_dbschema", r.error());
   }
-  auto stmt = db_.prepare(std::string(kSchemaRowsSql) +
-                          (only != nullptr ? " WHERE p.db_schema = ?" : "") +
-                          " GROUP BY p.db_schema");
-  if (!stmt) {
-    return db_error("reading context_server2db_pool", stmt.error());
-  }
-  stmt->bind(opt_.maintenance_reason);
-  if (only != nullptr) {
-    stmt->bind(*only);
-  }
-  r = stmt->query([&](const Row& row) {
+  auto take = [&](const Row& row) {
     SchemaInfo& s = by_name[row.str(1)];
     s.name = row.str(1);
     s.contexts = row.u64(2);
@@ -258,9 +247,14 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
       s.server_id = 0;
       s.server_name = "mixed: " + std::to_string(lo) + ".." + std::to_string(hi);
     }
-  });
+  };
+  const std::string rows_sql = std::string(kSchemaRowsSql) +
+                               (only != nullptr ? " WHERE p.db_schema = ?" : "") +
+                               " GROUP BY p.db_schema";
+  r = only != nullptr ? store::query_each(db_, rows_sql, take, opt_.maintenance_reason, *only)
+                      : store::query_each(db_, rows_sql, take, opt_.maintenance_reason);
   if (!r) {
-    return db_error("reading context_server2db_pool", r.error());
+    return store::db_error("reading context_server2db_pool", r.error());
   }
   std::vector<SchemaInfo> out;
   for (auto& [name, s] : by_name) {
@@ -277,34 +271,35 @@ Result<SchemaInfo> OxDirectory::find_schema(const std::string& name) {
     return rows.error();
   }
   if (rows->empty()) {
-    return make_tagged_error(Errc::NotFound, "not-found", "no schema '" + name + "'");
+    return make_tagged_error(Errc::NotFound, "not-found", "no schema '" + name + "'",
+                             ErrorSource::Downstream);
   }
   return rows->front();
 }
 
 Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
-  auto stmt = db_.prepare(
+  auto row = store::query_one(
+      db_,
       "SELECT c.cid, COALESCE(p.db_schema, ''), COALESCE(c.enabled, 0), COALESCE(c.reason_id, 0),"
       " COALESCE(p.server_id, 0) FROM context c"
-      " LEFT JOIN context_server2db_pool p ON p.cid = c.cid WHERE c.cid = ?");
-  if (!stmt) {
-    return db_error("reading context", stmt.error());
+      " LEFT JOIN context_server2db_pool p ON p.cid = c.cid WHERE c.cid = ?",
+      [&](const Row& row) {
+        ContextInfo c;
+        c.id = row.u32(1);
+        c.schema = row.str(2);
+        c.reason_id = row.u32(4);
+        c.enabled = row.boolean(3) || c.reason_id == opt_.maintenance_reason;
+        c.server_id = row.u32(5);
+        return c;
+      },
+      id);
+  if (!row) {
+    return store::db_error("reading context", row.error());
   }
-  std::optional<ContextInfo> found;
-  auto r = stmt->bind(id).query([&](const Row& row) {
-    ContextInfo c;
-    c.id = row.u32(1);
-    c.schema = row.str(2);
-    c.reason_id = row.u32(4);
-    c.enabled = row.boolean(3) || c.reason_id == opt_.maintenance_reason;
-    c.server_id = row.u32(5);
-    found = std::move(c);
-  });
-  if (!r) {
-    return db_error("reading context", r.error());
-  }
+  std::optional<ContextInfo>& found = *row;
   if (!found) {
-    return make_tagged_error(Errc::NotFound, "not-found", "no context " + std::to_string(id));
+    return make_tagged_error(Errc::NotFound, "not-found", "no context " + std::to_string(id),
+                             ErrorSource::Downstream);
   }
   if (!found->schema.empty()) {
     auto schema = find_schema(found->schema);
@@ -316,15 +311,13 @@ Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
   if (auto s = find_server(std::to_string(found->server_id))) {
     found->server_name = s->name;
   }
-  auto logins =
-      db_.prepare("SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info");
+  auto logins = store::query_all(
+      db_, "SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info",
+      [](const Row& row) { return row.str(1); }, id);
   if (!logins) {
-    return db_error("reading login2context", logins.error());
+    return store::db_error("reading login2context", logins.error());
   }
-  r = logins->bind(id).query([&](const Row& row) { found->logins.push_back(row.str(1)); });
-  if (!r) {
-    return db_error("reading login2context", r.error());
-  }
+  found->logins = std::move(logins.value());
   return std::move(*found);
 }
 
@@ -333,44 +326,42 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
   auto exists = find_schema(schema);
   if (!exists) {
     return exists.error().code == Errc::NotFound
-               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema")
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema",
+                                   ErrorSource::Downstream)
                : exists.error();
   }
   if (!enabled) {
     // OX's precondition (isDistinctWritePoolIDForSchema): one write pool per schema.
-    uint64_t pools = 0;
-    auto stmt = db_.prepare(
-        "SELECT COUNT(DISTINCT write_db_pool_id) FROM context_server2db_pool WHERE db_schema = ?");
-    if (!stmt) {
-      return db_error(what, stmt.error());
+    auto pools = store::query_value<uint64_t>(
+        db_,
+        "SELECT COUNT(DISTINCT write_db_pool_id) FROM context_server2db_pool WHERE db_schema = ?",
+        schema);
+    if (!pools) {
+      return store::db_error(what, pools.error());
     }
-    auto r = stmt->bind(schema).query([&](const Row& row) { pools = row.u64(1); });
-    if (!r) {
-      return db_error(what, r.error());
-    }
-    if (pools > 1) {
+    if (*pools > 1) {
       return make_tagged_error(
           Errc::InvalidArgument, "invalid-argument",
-          what + ": Cannot proceed with schema move: Multiple write pool IDs are in use for "
-                 "schema " + schema);
+          what +
+              ": Cannot proceed with schema move: Multiple write pool IDs are in use for "
+              "schema " +
+              schema,
+          ErrorSource::Downstream);
     }
   }
-  auto stmt = db_.prepare(
-      enabled ? "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT cid FROM"
-                " context_server2db_pool WHERE db_schema = ?) AND enabled = 0 AND reason_id = ?"
-              : "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT cid FROM"
-                " context_server2db_pool WHERE db_schema = ?) AND enabled = 1");
-  if (!stmt) {
-    return db_error(what, stmt.error());
-  }
-  if (enabled) {
-    stmt->bind(schema).bind(opt_.maintenance_reason);
-  } else {
-    stmt->bind(opt_.maintenance_reason).bind(schema);
-  }
-  auto rows = stmt->exec();  // autocommit, as OX runs it
+  // Autocommit, as OX runs them.
+  auto rows =
+      enabled ? store::exec(db_,
+                            "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT"
+                            " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 0"
+                            " AND reason_id = ?",
+                            schema, opt_.maintenance_reason)
+              : store::exec(db_,
+                            "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT"
+                            " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 1",
+                            opt_.maintenance_reason, schema);
   if (!rows) {
-    return db_error(what, rows.error());
+    return store::db_error(what, rows.error());
   }
   return written(*rows > 0, what);
 }
@@ -380,13 +371,15 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
   auto current = find_schema(schema);
   if (!current) {
     return current.error().code == Errc::NotFound
-               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema")
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema",
+                                   ErrorSource::Downstream)
                : current.error();
   }
   auto target = find_server(std::to_string(to_server));
   if (!target) {
     return target.error().code == Errc::NotFound
-               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such server")
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                                   ErrorSource::Downstream)
                : target.error();
   }
   if (current->contexts == 0 || current->server_id == to_server) {
@@ -403,36 +396,32 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
   }
   auto txn = db_.begin();
   if (!txn) {
-    return db_error(what, txn.error());
+    return store::db_error(what, txn.error());
   }
   // OX's isSchemaDisabled: every context of the schema must be disabled.
-  std::optional<uint32_t> enabled_cid;
-  auto check = db_.prepare(
+  auto enabled_cid = store::query_one(
+      db_,
       "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
-      " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE");
-  if (!check) {
-    return db_error(what, check.error());
+      " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE",
+      [](const Row& row) { return row.u32(1); }, schema);
+  if (!enabled_cid) {
+    return store::db_error(what, enabled_cid.error());
   }
-  auto r = check->bind(schema).query([&](const Row& row) { enabled_cid = row.u32(1); });
-  if (!r) {
-    return db_error(what, r.error());
-  }
-  if (enabled_cid) {
+  if (enabled_cid->has_value()) {
     return make_tagged_error(Errc::InvalidArgument, "not-disabled",
-                             what + ": context " + std::to_string(*enabled_cid) +
+                             what + ": context " + std::to_string(**enabled_cid) +
                                  " is enabled; OX's changeserver needs a disabled schema "
-                                 "(schema disable " + schema + " first)");
+                                 "(schema disable " +
+                                 schema + " first)",
+                             ErrorSource::Downstream);
   }
-  auto upd = db_.prepare("UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?");
-  if (!upd) {
-    return db_error(what, upd.error());
-  }
-  auto rows = upd->bind(to_server).bind(schema).exec();
+  auto rows = store::exec(db_, "UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?",
+                          to_server, schema);
   if (!rows) {
-    return db_error(what, rows.error());
+    return store::db_error(what, rows.error());
   }
   if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
+    return store::db_error(what, c.error());
   }
   return written(*rows > 0, what);
 }

@@ -92,8 +92,8 @@ Result<std::vector<std::string>> tokenize(std::string_view command) {
   }
   if (quote != 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             std::string("unterminated ") + (quote == '"' ? "\"" : "'") +
-                                 " quote");
+                             std::string("unterminated ") + (quote == '"' ? "\"" : "'") + " quote",
+                             ErrorSource::Downstream);
   }
   if (in_word) {
     words.push_back(std::move(word));

@@ -20,109 +20,33 @@
 #include <thread>
 
 #include "admin/cluster_state.h"
-#include "admin/db_error.h"
-#include "admin/instances.h"
+#include "store/db_error.h"
+#include "store/instances.h"
+#include "store/update_task_store.h"
+#include "store/upgrade_store.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
+using store::Phase;
+using store::RunControl;
+using store::RunState;
+using store::SchemaStatus;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr Step kSteps[] = {Step::Disable, Step::Drain,  Step::Move,
-                           Step::Update,  Step::Enable, Step::Verify};
-
-// The lock is per database, so clusters (and tests) sharing one MariaDB server do not
-// exclude each other.
-constexpr const char* kLockName = "CONCAT('sy_upgrade_driver.', LEFT(DATABASE(), 40))";
-constexpr const char* kDriverRow = "upgrade";  // sy_upgrade_driver.name
-// The server frees a dead driver's lock when it has torn its session down, which happens just
-// after the client is gone; a rerun right after a crash waits this long for that.
-constexpr int kLockWaitSeconds = 1;
-
 int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
-// The driver lock and its holder row; released (lock and row) when destroyed.
-class DriverLock {
- public:
-  static Result<DriverLock> take(Db& db, const std::string& actor) {
-    int got = -1;
-    auto r = db.query(std::string("SELECT GET_LOCK(") + kLockName + ", " +
-                          std::to_string(kLockWaitSeconds) + ")",
-                      [&](const Row& row) {
-      got = row.is_null(1) ? -1 : row.i32(1);
-    });
-    if (!r) {
-      return db_error("taking the upgrade driver lock", r.error());
-    }
-    if (got != 1) {
-      std::string holder;
-      uint64_t connection = 0;
-      std::string since;
-      auto stmt = db.prepare(
-          "SELECT holder, connection_id, CAST(since AS CHAR) FROM sy_upgrade_driver"
-          " WHERE name = ?");
-      if (stmt) {
-        (void)stmt->bind(kDriverRow).query([&](const Row& row) {
-          holder = row.str(1);
-          connection = row.u64(2);
-          since = row.str(3);
-        });
-      }
-      return make_tagged_error(
-          Errc::Unavailable, "driver-busy",
-          holder.empty()
-              ? std::string("another session holds the upgrade driver lock (no holder recorded)")
-              : "another upgrade driver is running: '" + holder + "' (database connection " +
-                    std::to_string(connection) + ") since " + since + " UTC");
-    }
-    auto row = db.prepare(
-        "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
-        " VALUES (?, ?, CONNECTION_ID(), NOW(6))");
-    if (!row) {
-      DriverLock release(&db);
-      return db_error("recording the upgrade driver", row.error());
-    }
-    if (auto w = row->bind(kDriverRow).bind(actor).exec(); !w) {
-      DriverLock release(&db);
-      return db_error("recording the upgrade driver", w.error());
-    }
-    return DriverLock(&db);
-  }
-  DriverLock(DriverLock&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
-  DriverLock& operator=(DriverLock&&) = delete;
-  ~DriverLock() {
-    if (db_ == nullptr) {
-      return;
-    }
-    if (auto stmt = db_->prepare(
-            "DELETE FROM sy_upgrade_driver WHERE name = ? AND connection_id = CONNECTION_ID()")) {
-      (void)stmt->bind(kDriverRow).exec();
-    }
-    (void)db_->query(std::string("SELECT RELEASE_LOCK(") + kLockName + ")", [](const Row&) {});
-  }
-
- private:
-  explicit DriverLock(Db* db) : db_(db) {}
-  Db* db_;
-};
-
 // What this run's journal says about one schema.
 struct SchemaJournal {
-  std::set<std::string> done;            // steps journaled done (cleared by a failure)
-  std::map<std::string, uint64_t> seqs;  // step -> change seq of its done row
-  bool finished = false;                 // verify done, or the schema was skipped
-};
-
-struct UnfinishedRun {
-  uint64_t id = 0;
-  uint32_t target = 0;
+  std::set<Step> done;            // steps journaled done (cleared by a failure)
+  std::map<Step, uint64_t> seqs;  // step -> change seq of its done row
+  bool finished = false;          // verify done, or the schema was skipped
 };
 
 class Runner {
@@ -135,15 +59,20 @@ class Runner {
 
  private:
   Result<uint32_t> resolve_target(const ClusterStatus& cluster);
-  Result<std::optional<UnfinishedRun>> find_unfinished();
   Result<Unit> start_or_resume(uint32_t target);
   Result<std::map<std::string, SchemaJournal>> load_journal();
   Result<std::set<std::string>> schemas_with_all_tasks_ok(const std::vector<SchemaInfo>& all);
-  // "run", "abort" (after waiting out a pause).
-  Result<std::string> check_control();
-  Result<Unit> journal(const std::string& schema, const char* step, const char* phase,
-                       uint64_t seq, const std::string& detail);
-  void notify(const std::string& schema, Step step, const char* phase, const std::string& detail);
+  // Run or Abort (after waiting out a pause; Run at once when stopping).
+  Result<RunControl> check_control();
+  bool stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+  // Journals that the run stopped before |step| of |schema| (the process is shutting down)
+  // and gives the schema back to its server when nothing has moved yet.
+  Result<Unit> journal_stop(const std::string& schema, Step step, bool moved);
+  Result<Unit> journal(const std::string& schema, Step step, Phase phase, uint64_t seq,
+                       const std::string& detail) {
+    return store::append_journal(db_, report_.run_id, schema, step, phase, seq, detail);
+  }
+  void notify(const std::string& schema, Step step, Phase phase, const std::string& detail);
   void emit(const std::string& kind, const std::string& schema, const std::string& state,
             const std::string& detail);
   // Runs the steps of one schema; an Error only for a broken journal (database gone).
@@ -164,7 +93,7 @@ class Runner {
   int schemas_total_ = 0;
 };
 
-void Runner::notify(const std::string& schema, Step step, const char* phase,
+void Runner::notify(const std::string& schema, Step step, Phase phase,
                     const std::string& detail) {
   if (!progress_) {
     return;
@@ -188,23 +117,6 @@ void Runner::emit(const std::string& kind, const std::string& schema, const std:
   }
 }
 
-Result<Unit> Runner::journal(const std::string& schema, const char* step, const char* phase,
-                             uint64_t seq, const std::string& detail) {
-  auto stmt = db_.prepare(
-      "INSERT INTO sy_upgrade_journal (run_id, schema_name, step, phase, at, change_seq, detail)"
-      " VALUES (?, ?, ?, ?, NOW(6), ?, ?)");
-  if (!stmt) {
-    return db_error("writing the upgrade journal", stmt.error());
-  }
-  auto r = stmt->bind(report_.run_id).bind(schema).bind(step).bind(phase).bind(seq).bind(detail)
-               .exec();
-  if (!r) {
-    return db_error("writing the upgrade journal (schema '" + schema + "', step " + step + ")",
-                    r.error());
-  }
-  return ok_result();
-}
-
 Result<Unit> Runner::fire(ClusterEvent event, const std::string& reason) {
   auto st = transition(db_, dir_, event, options_.actor, reason, {}, options_.live_within);
   if (!st) {
@@ -220,7 +132,8 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (wanted.name.empty()) {
     if (cluster.target_server_id == 0) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                               "upgrade schemata: no target server given and none prepared");
+                               "upgrade schemata: no target server given and none prepared",
+                               ErrorSource::Downstream);
     }
     return cluster.target_server_id;
   }
@@ -228,13 +141,16 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (found) {
     if (cluster.target_server_id != 0 && found->id != cluster.target_server_id) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                               "upgrade schemata: server '" + wanted.name + "' is not the target '" +
-                                   cluster.target_server_name + "' prepared for this upgrade");
+                               "upgrade schemata: server '" + wanted.name +
+                                   "' is not the target '" + cluster.target_server_name +
+                                   "' prepared for this upgrade",
+                               ErrorSource::Downstream);
     }
     if (!options_.use_existing) {
       return make_tagged_error(Errc::InvalidArgument, "exists",
                                "server '" + wanted.name + "' exists already (id " +
-                                   std::to_string(found->id) + "); pass --continue to use it");
+                                   std::to_string(found->id) + "); pass --continue to use it",
+                               ErrorSource::Downstream);
     }
     return found->id;
   }
@@ -245,10 +161,12 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
                              "upgrade schemata: server '" + wanted.name +
                                  "' is not registered and the upgrade targets '" +
-                                 cluster.target_server_name + "'");
+                                 cluster.target_server_name + "'",
+                             ErrorSource::Downstream);
   }
   if (!options_.register_new) {
-    return make_tagged_error(Errc::NotFound, "not-found", "no server '" + wanted.name + "'");
+    return make_tagged_error(Errc::NotFound, "not-found", "no server '" + wanted.name + "'",
+                             ErrorSource::Downstream);
   }
   auto reg = dir_.register_server(wanted, IfExists::Refuse);
   if (!reg) {
@@ -257,38 +175,22 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   return reg->server.id;
 }
 
-Result<std::optional<UnfinishedRun>> Runner::find_unfinished() {
-  std::optional<UnfinishedRun> run;
-  auto r = db_.query(
-      "SELECT id, target_server_id FROM sy_upgrade_runs WHERE status IN ('running', 'paused')"
-      " ORDER BY id DESC LIMIT 1",
-      [&](const Row& row) { run = UnfinishedRun{row.u64(1), row.u32(2)}; });
-  if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
-  }
-  return run;
-}
-
 Result<Unit> Runner::start_or_resume(uint32_t target) {
-  auto unfinished = find_unfinished();
+  auto unfinished = store::find_unfinished_run(db_);
   if (!unfinished) {
     return unfinished.error();
   }
   if (unfinished->has_value()) {
-    const UnfinishedRun& u = **unfinished;
+    const store::UnfinishedRun& u = **unfinished;
     if (u.target != target) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
                                "unfinished upgrade run " + std::to_string(u.id) +
                                    " targets server " + std::to_string(u.target) + ", not " +
-                                   std::to_string(target));
+                                   std::to_string(target),
+                               ErrorSource::Downstream);
     }
-    auto upd = db_.prepare(
-        "UPDATE sy_upgrade_runs SET status = 'running', control = 'run', actor = ? WHERE id = ?");
-    if (!upd) {
-      return db_error("resuming the upgrade run", upd.error());
-    }
-    if (auto w = upd->bind(options_.actor).bind(u.id).exec(); !w) {
-      return db_error("resuming upgrade run " + std::to_string(u.id), w.error());
+    if (auto w = store::resume_run(db_, u.id, options_.actor); !w) {
+      return w.error();
     }
     report_.run_id = u.id;
     report_.resumed = true;
@@ -304,49 +206,44 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
       flags += (i == 0 ? "" : ",") + options_.skip[i];
     }
   }
-  auto ins = db_.prepare(
-      "INSERT INTO sy_upgrade_runs (target_server_id, status, control, flags, actor, started_at)"
-      " VALUES (?, 'running', 'run', ?, ?, NOW(6))");
-  if (!ins) {
-    return db_error("creating the upgrade run", ins.error());
+  auto id = store::create_run(db_, target, flags, options_.actor);
+  if (!id) {
+    return id.error();
   }
-  if (auto w = ins->bind(target).bind(flags).bind(options_.actor).exec(); !w) {
-    return db_error("creating the upgrade run", w.error());
-  }
-  auto r = db_.query("SELECT LAST_INSERT_ID()",
-                     [&](const Row& row) { report_.run_id = row.u64(1); });
-  if (!r) {
-    return db_error("creating the upgrade run", r.error());
-  }
+  report_.run_id = *id;
   return ok_result();
 }
 
 Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
-  std::map<std::string, SchemaJournal> out;
-  auto stmt = db_.prepare(
-      "SELECT schema_name, step, phase, change_seq FROM sy_upgrade_journal WHERE run_id = ?"
-      " ORDER BY id");
-  if (!stmt) {
-    return db_error("reading the upgrade journal", stmt.error());
+  auto rows = store::read_journal(db_, report_.run_id);
+  if (!rows) {
+    return rows.error();
   }
-  auto r = stmt->bind(report_.run_id).query([&](const Row& row) {
-    SchemaJournal& j = out[row.str(1)];
-    const std::string step = row.str(2);
-    const std::string phase = row.str(3);
-    if (phase == "done") {
-      j.done.insert(step);
-      j.seqs[step] = row.u64(4);
-      j.finished = j.finished || step == to_string(Step::Verify);
-    } else if (phase == "skipped") {
-      j.finished = true;
-    } else if (phase == "failed") {
-      j.done.clear();
-      j.seqs.clear();
-      j.finished = false;
+  std::map<std::string, SchemaJournal> out;
+  for (const store::JournalRow& row : *rows) {
+    SchemaJournal& j = out[row.schema];
+    switch (row.phase) {
+      case Phase::Done:
+        j.done.insert(row.step);
+        j.seqs[row.step] = row.change_seq;
+        j.finished = j.finished || row.step == Step::Verify;
+        break;
+      case Phase::Skipped:
+        j.finished = true;
+        break;
+      case Phase::Stopped:
+        if (j.done.count(Step::Move) != 0) {
+          break;  // moved: the next run continues with the step that was not run
+        }
+        [[fallthrough]];  // given back to its server: the next run starts the schema over
+      case Phase::Failed:
+        j.done.clear();
+        j.seqs.clear();
+        j.finished = false;
+        break;
+      case Phase::Begin:
+        break;
     }
-  });
-  if (!r) {
-    return db_error("reading the upgrade journal", r.error());
   }
   return out;
 }
@@ -357,15 +254,13 @@ Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
   if (!tasks) {
     return tasks.error();
   }
-  std::map<std::string, std::set<std::string>> ok_tasks;
-  auto r = db_.query("SELECT schema_name, task FROM sy_update_tasks WHERE status = 'ok'",
-                     [&](const Row& row) { ok_tasks[row.str(1)].insert(row.str(2)); });
-  if (!r) {
-    return db_error("reading sy_update_tasks", r.error());
+  auto ok_tasks = store::tasks_ok(db_);
+  if (!ok_tasks) {
+    return ok_tasks.error();
   }
   std::set<std::string> out;
   for (const SchemaInfo& s : all) {
-    const auto& have = ok_tasks[s.name];
+    const auto& have = (*ok_tasks)[s.name];
     if (std::all_of(tasks->begin(), tasks->end(),
                     [&](const std::string& t) { return have.count(t) != 0; })) {
       out.insert(s.name);
@@ -374,35 +269,26 @@ Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
   return out;
 }
 
-Result<std::string> Runner::check_control() {
-  auto stmt = db_.prepare("SELECT control FROM sy_upgrade_runs WHERE id = ?");
-  if (!stmt) {
-    return db_error("reading the run control", stmt.error());
-  }
-  auto set_status = db_.prepare("UPDATE sy_upgrade_runs SET status = ? WHERE id = ?");
-  if (!set_status) {
-    return db_error("writing the run status", set_status.error());
-  }
+Result<RunControl> Runner::check_control() {
   bool paused = false;
   for (;;) {
-    std::string control = "run";
-    auto r = stmt->bind(report_.run_id).query([&](const Row& row) { control = row.str(1); });
-    if (!r) {
-      return db_error("reading the run control", r.error());
+    auto control = store::read_run_control(db_, report_.run_id);
+    if (!control) {
+      return control.error();
     }
-    if (control != "pause") {
+    if (*control != RunControl::Pause || stopping()) {
       if (paused) {
-        if (auto w = set_status->bind("running").bind(report_.run_id).exec(); !w) {
-          return db_error("writing the run status", w.error());
+        if (auto w = store::set_run_state(db_, report_.run_id, RunState::Running); !w) {
+          return w.error();
         }
         SY_LOG(Info, "upgrade run %llu: resumed", static_cast<unsigned long long>(report_.run_id));
       }
-      return control;
+      return *control;
     }
     if (!paused) {
       paused = true;
-      if (auto w = set_status->bind("paused").bind(report_.run_id).exec(); !w) {
-        return db_error("writing the run status", w.error());
+      if (auto w = store::set_run_state(db_, report_.run_id, RunState::Paused); !w) {
+        return w.error();
       }
       SY_LOG(Info, "upgrade run %llu: paused", static_cast<unsigned long long>(report_.run_id));
     }
@@ -414,13 +300,16 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
                                    std::string& detail) {
   const auto deadline = Clock::now() + options_.drain_timeout;
   for (;;) {
+    if (stopping()) {
+      return "stopped: switchyard is shutting down";
+    }
     auto live = list_instances(db_, options_.live_within);
     if (!live) {
       return "listing instances: " + live.error().message;
     }
     std::string busy;
     std::string behind;
-    for (const InstanceRow& i : *live) {
+    for (const store::InstanceRow& i : *live) {
       if (!schema.empty() && i.inflight(schema) > 0) {
         busy += (busy.empty() ? "" : ", ") + ("'" + i.id + "' (" +
                                               std::to_string(i.inflight(schema)) + " requests)");
@@ -451,23 +340,51 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
   }
 }
 
+Result<Unit> Runner::journal_stop(const std::string& schema, Step step, bool moved) {
+  std::string why = "switchyard is shutting down; the run resumes with the next upgrade schemata";
+  if (!moved && step != Step::Disable) {
+    // As after a failure: tenants go back to their server instead of staying held.
+    auto re = dir_.set_schema_enabled(schema, true);
+    why += re ? "; the schema was enabled again on its server"
+              : "; enabling it again failed: " + re.error().message;
+  }
+  if (auto w = journal(schema, step, Phase::Stopped, 0, why); !w) {
+    return w.error();
+  }
+  notify(schema, step, Phase::Stopped, why);
+  SY_LOG(Info, "upgrade run %llu: stopped before %s of schema %s (shutting down)",
+         static_cast<unsigned long long>(report_.run_id), to_string(step), schema.c_str());
+  return ok_result();
+}
+
 Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJournal& j) {
   const auto schema_started = Clock::now();
   SchemaOutcome outcome;
   outcome.schema = schema;
-  uint64_t disable_seq = j.seqs.count("disable") != 0 ? j.seqs["disable"] : 0;
-  uint64_t enable_seq = j.seqs.count("enable") != 0 ? j.seqs["enable"] : 0;
-  bool moved = j.done.count("move") != 0;
+  uint64_t disable_seq = j.seqs.count(Step::Disable) != 0 ? j.seqs[Step::Disable] : 0;
+  uint64_t enable_seq = j.seqs.count(Step::Enable) != 0 ? j.seqs[Step::Enable] : 0;
+  bool moved = j.done.count(Step::Move) != 0;
 
-  for (Step step : kSteps) {
-    const char* name = to_string(step);
-    if (j.done.count(name) != 0) {
+  for (Step step : store::kSteps) {
+    if (j.done.count(step) != 0) {
       continue;  // journaled done: never repeated
     }
-    if (auto w = journal(schema, name, "begin", 0, {}); !w) {
+    // Stopping: no step that holds tenants or takes long runs any more, but a schema that is
+    // moved and updated is still enabled (one write) so that its tenants are served.
+    const bool give_back = step == Step::Enable && moved && j.done.count(Step::Update) != 0;
+    if (stopping() && !give_back) {
+      if (auto w = journal_stop(schema, step, moved); !w) {
+        return w.error();
+      }
+      outcome.status = SchemaStatus::Running;
+      outcome.error = std::string("stopped before ") + to_string(step);
+      outcome.duration_ms = ms_since(schema_started);
+      return outcome;
+    }
+    if (auto w = journal(schema, step, Phase::Begin, 0, {}); !w) {
       return w.error();
     }
-    notify(schema, step, "begin", {});
+    notify(schema, step, Phase::Begin, {});
     std::string failure;
     std::string detail;
     uint64_t seq = 0;
@@ -507,7 +424,7 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
           break;
         }
         for (const TaskResult& t : *r) {
-          detail += (detail.empty() ? "" : ", ") + t.task + " " + t.status;
+          detail += (detail.empty() ? "" : ", ") + t.task + " " + to_string(t.status);
         }
         if (detail.empty()) {
           detail = "no update tasks";
@@ -541,6 +458,16 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
         break;
       }
     }
+    if (!failure.empty() && stopping() && (step == Step::Drain || step == Step::Verify)) {
+      // The wait ended because the process is shutting down: the step did not happen.
+      if (auto w = journal_stop(schema, step, moved); !w) {
+        return w.error();
+      }
+      outcome.status = SchemaStatus::Running;
+      outcome.error = std::string("stopped during ") + to_string(step);
+      outcome.duration_ms = ms_since(schema_started);
+      return outcome;
+    }
     if (!failure.empty()) {
       // Nothing moved yet: give the tenants back to their server instead of holding them.
       if (!moved && step != Step::Disable) {
@@ -548,28 +475,28 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
         failure += re ? "; the schema was enabled again on its server"
                       : "; enabling it again failed too: " + re.error().message;
       }
-      if (auto w = journal(schema, name, "failed", 0, failure); !w) {
+      if (auto w = journal(schema, step, Phase::Failed, 0, failure); !w) {
         return w.error();
       }
-      notify(schema, step, "failed", failure);
-      outcome.status = "failed";
-      outcome.error = std::string(name) + ": " + failure;
+      notify(schema, step, Phase::Failed, failure);
+      outcome.status = SchemaStatus::Failed;
+      outcome.error = std::string(to_string(step)) + ": " + failure;
       outcome.duration_ms = ms_since(schema_started);
       return outcome;
     }
-    if (auto w = journal(schema, name, "done", seq, detail); !w) {
+    if (auto w = journal(schema, step, Phase::Done, seq, detail); !w) {
       return w.error();
     }
-    j.done.insert(name);
-    notify(schema, step, "done", detail);
+    j.done.insert(step);
+    notify(schema, step, Phase::Done, detail);
   }
-  outcome.status = "done";
+  outcome.status = SchemaStatus::Done;
   outcome.duration_ms = ms_since(schema_started);
   return outcome;
 }
 
 Result<UpgradeReport> Runner::run() {
-  auto lock = DriverLock::take(db_, options_.actor);
+  auto lock = store::DriverLock::take(db_, options_.actor);
   if (!lock) {
     return lock.error();
   }
@@ -582,7 +509,8 @@ Result<UpgradeReport> Runner::run() {
     return make_tagged_error(Errc::InvalidArgument, "illegal-transition",
                              std::string("upgrade schemata needs cluster state "
                                          "RUNNING_UPGRADE_TASKS or UPGRADE_TASKS_FAILED; it is ") +
-                                 to_string(cluster->state) + " (prepare, mixed, ready, approve)");
+                                 to_string(cluster->state) + " (prepare, mixed, ready, approve)",
+                             ErrorSource::Downstream);
   }
   auto target = resolve_target(*cluster);
   if (!target) {
@@ -612,11 +540,11 @@ Result<UpgradeReport> Runner::run() {
     if (!named->empty() &&
         std::none_of(schemas->begin(), schemas->end(),
                      [&](const SchemaInfo& s) { return s.name == *named; })) {
-      return make_tagged_error(Errc::NotFound, "not-found",
-                               "upgrade schemata: no schema '" + *named + "' (" +
-                                   (named == &options_.resume_from ? "--resume-from"
-                                                                   : "--continue-after") +
-                                   ")");
+      return make_tagged_error(
+          Errc::NotFound, "not-found",
+          "upgrade schemata: no schema '" + *named + "' (" +
+              (named == &options_.resume_from ? "--resume-from" : "--continue-after") + ")",
+          ErrorSource::Downstream);
     }
   }
   auto journal_state = load_journal();
@@ -640,7 +568,7 @@ Result<UpgradeReport> Runner::run() {
       why = "not after --continue-after " + options_.continue_after;
     }
     if (!why.empty()) {
-      report_.schemas.push_back(SchemaOutcome{s.name, "skipped", why, 0});
+      report_.schemas.push_back(SchemaOutcome{s.name, SchemaStatus::Skipped, why, 0});
       continue;
     }
     todo.push_back(&s);
@@ -649,30 +577,35 @@ Result<UpgradeReport> Runner::run() {
 
   bool aborted = false;
   bool failed = false;
+  bool stopped = false;
   for (const SchemaInfo* s : todo) {
     auto control = check_control();
     if (!control) {
       return control.error();
     }
-    if (*control == "abort") {
+    if (*control == RunControl::Abort) {
       aborted = true;
+      break;
+    }
+    if (stopping()) {
+      stopped = true;
       break;
     }
     SchemaJournal& j = (*journal_state)[s->name];
     if (j.finished) {  // done earlier in this run (before a restart)
-      report_.schemas.push_back(SchemaOutcome{s->name, "done", {}, 0});
+      report_.schemas.push_back(SchemaOutcome{s->name, SchemaStatus::Done, {}, 0});
       ++schemas_done_;
       continue;
     }
     if (j.done.empty() && s->enabled && on_server(*s, target_) &&
         tasks_ok->count(s->name) != 0) {
       const std::string why = "already on the target server, enabled, update tasks ok";
-      if (auto w = journal(s->name, to_string(Step::Verify), "skipped", 0, why); !w) {
+      if (auto w = journal(s->name, Step::Verify, Phase::Skipped, 0, why); !w) {
         return w.error();
       }
-      notify(s->name, Step::Verify, "skipped", why);
+      notify(s->name, Step::Verify, Phase::Skipped, why);
       emit("schema.skipped", s->name, {}, why);
-      report_.schemas.push_back(SchemaOutcome{s->name, "skipped", why, 0});
+      report_.schemas.push_back(SchemaOutcome{s->name, SchemaStatus::Skipped, why, 0});
       ++schemas_done_;
       continue;
     }
@@ -680,11 +613,15 @@ Result<UpgradeReport> Runner::run() {
     if (!outcome) {
       return outcome.error();
     }
+    if (outcome->status == SchemaStatus::Running) {  // stopped mid-schema
+      stopped = true;
+      break;
+    }
     ++schemas_done_;
-    emit(outcome->status == "done" ? "schema.done" : "schema.failed", s->name, {},
+    emit(outcome->status == SchemaStatus::Done ? "schema.done" : "schema.failed", s->name, {},
          outcome->error);
     report_.schemas.push_back(*outcome);
-    if (outcome->status == "failed") {
+    if (outcome->status == SchemaStatus::Failed) {
       failed = true;
       if (!options_.force) {
         break;
@@ -692,18 +629,23 @@ Result<UpgradeReport> Runner::run() {
     }
   }
 
-  report_.status = aborted ? "aborted" : failed ? "failed" : "done";
-  auto fin = db_.prepare("UPDATE sy_upgrade_runs SET status = ?, finished_at = NOW(6) WHERE id = ?");
-  if (!fin) {
-    return db_error("finishing the upgrade run", fin.error());
+  if (stopped) {
+    // Unfinished on purpose (status stays running): the next driver resumes from the journal.
+    emit("upgrade.stopped", "", {}, "run " + std::to_string(report_.run_id));
+    return make_tagged_error(Errc::Unavailable, "stopped",
+                             "upgrade run " + std::to_string(report_.run_id) +
+                                 " stopped at a step boundary: switchyard is shutting down; "
+                                 "upgrade schemata --continue resumes it",
+                             ErrorSource::Internal);
   }
-  if (auto w = fin->bind(report_.status).bind(report_.run_id).exec(); !w) {
-    return db_error("finishing upgrade run " + std::to_string(report_.run_id), w.error());
+  report_.status = aborted ? RunState::Aborted : failed ? RunState::Failed : RunState::Done;
+  if (auto w = store::finish_run(db_, report_.run_id, report_.status); !w) {
+    return w.error();
   }
   if (failed) {
     std::string which;
     for (const SchemaOutcome& o : report_.schemas) {
-      if (o.status == "failed") {
+      if (o.status == SchemaStatus::Failed) {
         which += (which.empty() ? "" : "; ") + o.schema + ": " + o.error;
       }
     }
@@ -733,29 +675,11 @@ Result<UpgradeReport> Runner::run() {
                    });
   report_.duration_ms = ms_since(started_);
   emit("upgrade.finished", "", {},
-       "run " + std::to_string(report_.run_id) + ": " + report_.status);
+       "run " + std::to_string(report_.run_id) + ": " + to_string(report_.status));
   return report_;
 }
 
 }  // namespace
-
-const char* to_string(Step s) {
-  switch (s) {
-    case Step::Disable:
-      return "disable";
-    case Step::Drain:
-      return "drain";
-    case Step::Move:
-      return "move";
-    case Step::Update:
-      return "update";
-    case Step::Enable:
-      return "enable";
-    case Step::Verify:
-      return "verify";
-  }
-  return "?";
-}
 
 Result<UpgradeReport> run_upgrade(Directory& dir, Db& state, const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress) {
@@ -763,143 +687,29 @@ Result<UpgradeReport> run_upgrade(Directory& dir, Db& state, const UpgradeOption
   return runner.run();
 }
 
-Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
-  auto stmt = db.prepare(
-      std::string("SELECT id, status, control, target_server_id,"
-                  " CAST(UNIX_TIMESTAMP(started_at) * 1000 AS SIGNED),"
-                  " COALESCE(CAST(UNIX_TIMESTAMP(finished_at) * 1000 AS SIGNED), 0)"
-                  " FROM sy_upgrade_runs") +
-      (run_id ? " WHERE id = ?" : " ORDER BY id DESC LIMIT 1"));
-  if (!stmt) {
-    return db_error("reading sy_upgrade_runs", stmt.error());
-  }
-  if (run_id) {
-    stmt->bind(*run_id);
-  }
-  std::optional<RunStatus> st;
-  auto r = stmt->query([&](const Row& row) {
-    RunStatus s;
-    s.run_id = row.u64(1);
-    s.status = row.str(2);
-    s.control = row.str(3);
-    s.target_server_id = row.u32(4);
-    s.started_unix_ms = row.i64(5);
-    s.finished_unix_ms = row.i64(6);
-    st = std::move(s);
-  });
-  if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
-  }
-  if (!st) {
-    return make_tagged_error(Errc::NotFound, "not-found",
-                             run_id ? "no upgrade run " + std::to_string(*run_id)
-                                    : std::string("no upgrade run yet"));
-  }
-  auto holder = db.prepare(std::string("SELECT holder FROM sy_upgrade_driver WHERE name = ?"
-                                       " AND connection_id = IS_USED_LOCK(") +
-                           kLockName + ")");
-  if (!holder) {
-    return db_error("reading sy_upgrade_driver", holder.error());
-  }
-  r = holder->bind(kDriverRow).query([&](const Row& row) { st->driver = row.str(1); });
-  if (!r) {
-    return db_error("reading sy_upgrade_driver", r.error());
-  }
-  auto journal = db.prepare(
-      "SELECT schema_name, step, phase, COALESCE(detail, ''),"
-      " CAST(UNIX_TIMESTAMP(at) * 1000 AS SIGNED) FROM sy_upgrade_journal WHERE run_id = ?"
-      " ORDER BY id");
-  if (!journal) {
-    return db_error("reading the upgrade journal", journal.error());
-  }
-  std::map<std::string, size_t> index;
-  std::map<std::string, int64_t> first_at;
-  r = journal->bind(st->run_id).query([&](const Row& row) {
-    const std::string schema = row.str(1);
-    auto [it, fresh] = index.emplace(schema, st->schemas.size());
-    if (fresh) {
-      st->schemas.push_back(SchemaOutcome{schema, "running", {}, 0});
-      first_at[schema] = row.i64(5);
-    }
-    SchemaOutcome& o = st->schemas[it->second];
-    const std::string step = row.str(2);
-    const std::string phase = row.str(3);
-    o.duration_ms = row.i64(5) - first_at[schema];
-    if (phase == "failed") {
-      o.status = "failed";
-      o.error = step + ": " + row.str(4);
-    } else if (phase == "skipped") {
-      o.status = "skipped";
-      o.error = row.str(4);
-    } else if (phase == "done" && step == to_string(Step::Verify)) {
-      o.status = "done";
-      o.error.clear();
-    } else if (phase == "begin") {
-      o.status = "running";
-    }
-  });
-  if (!r) {
-    return db_error("reading the upgrade journal", r.error());
-  }
-  return std::move(*st);
-}
-
-Result<std::vector<RunStatus>> list_runs(Db& db, int limit) {
-  auto stmt = db.prepare("SELECT id FROM sy_upgrade_runs ORDER BY id DESC LIMIT ?");
-  if (!stmt) {
-    return db_error("reading sy_upgrade_runs", stmt.error());
-  }
-  std::vector<uint64_t> ids;
-  auto r = stmt->bind(static_cast<int64_t>(std::max(limit, 0))).query([&](const Row& row) {
-    ids.push_back(row.u64(1));
-  });
-  if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
-  }
-  std::vector<RunStatus> out;
-  for (uint64_t id : ids) {
-    auto st = read_run_status(db, id);
-    if (!st) {
-      return st.error();
-    }
-    out.push_back(std::move(st.value()));
-  }
-  return out;
-}
-
-Result<Unit> control_run(Db& db, const std::string& control) {
-  std::string stored;
-  if (control == "pause") {
-    stored = "pause";
-  } else if (control == "resume") {
-    stored = "run";
-  } else if (control == "abort") {
-    stored = "abort";
-  } else {
+Result<Unit> control_run(Db& db, const std::string& word) {
+  // The operator's words: pause, resume (= run again) and abort.
+  const std::optional<RunControl> control =
+      word == "pause"    ? std::optional(RunControl::Pause)
+      : word == "resume" ? std::optional(RunControl::Run)
+      : word == "abort"  ? std::optional(RunControl::Abort)
+                         : std::nullopt;
+  if (!control) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "upgrade control '" + control + "': expected pause, resume or abort");
+                             "upgrade control '" + word + "': expected pause, resume or abort",
+                             ErrorSource::Downstream);
   }
-  std::optional<uint64_t> run;
-  auto r = db.query(
-      "SELECT id FROM sy_upgrade_runs WHERE status IN ('running', 'paused') ORDER BY id DESC"
-      " LIMIT 1",
-      [&](const Row& row) { run = row.u64(1); });
-  if (!r) {
-    return db_error("reading sy_upgrade_runs", r.error());
-  }
+  auto run = store::control_unfinished_run(db, *control);
   if (!run) {
-    return make_tagged_error(Errc::NotFound, "not-found",
-                             "upgrade " + control + ": no upgrade run is unfinished");
-  }
-  auto upd = db.prepare("UPDATE sy_upgrade_runs SET control = ? WHERE id = ?");
-  if (!upd) {
-    return db_error("writing the run control", upd.error());
-  }
-  if (auto w = upd->bind(stored).bind(*run).exec(); !w) {
-    return db_error("writing the control of upgrade run " + std::to_string(*run), w.error());
+    if (run.error().code == Errc::NotFound) {
+      return make_tagged_error(Errc::NotFound, "not-found",
+                               "upgrade " + word + ": no upgrade run is unfinished",
+                               ErrorSource::Downstream);
+    }
+    return run.error();
   }
   SY_LOG(Info, "upgrade run %llu: control %s", static_cast<unsigned long long>(*run),
-         stored.c_str());
+         to_string(*control));
   return ok_result();
 }
 

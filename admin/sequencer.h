@@ -29,6 +29,7 @@
 // its steps first, so no tenant is left held by a paused or aborted run.
 // Blocks for the whole run: admin thread only (the command streams progress meanwhile).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -40,12 +41,22 @@
 #include "admin/events.h"
 #include "admin/update_tasks.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
+#include "store/upgrade_store.h"
 
 namespace sy::admin {
 
-enum class Step { Disable, Drain, Move, Update, Enable, Verify };
-const char* to_string(Step s);  // "disable", "drain", ...
+// The words of the runs and the journal, typed (store/upgrade_store.h).
+using store::Phase;
+using store::RunControl;
+using store::RunState;
+using store::RunStatus;
+using store::SchemaOutcome;
+using store::SchemaStatus;
+using store::Step;
+// The newest run (or run |run_id|) and its journal; the newest |limit| runs. One query each.
+using store::list_runs;
+using store::read_run_status;
 
 struct UpgradeOptions {
   // The target server: registered when missing (register_new), used when it exists and
@@ -63,8 +74,14 @@ struct UpgradeOptions {
   std::chrono::milliseconds drain_timeout{30000};  // drain and verify bound per schema
   std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
   UpdateTaskConfig tasks;
-  std::vector<routing::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
+  std::vector<store::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
   EventSink* events = nullptr;     // schema results and cluster transitions; may be null
+  // Set when the process shuts down (SIGTERM): the run stops at the next step boundary (a
+  // wait in progress ends early; a moved and updated schema is still enabled), journals phase
+  // "stopped" on the step it did not run, gives a schema that has not moved back to its
+  // server, and ends with tag "stopped", leaving the run unfinished for the next driver (which
+  // continues a moved schema at that step, and starts a given-back one over). May be null.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One line of live progress (switchyardctl prints one line per schema step).
@@ -72,24 +89,17 @@ struct Progress {
   uint64_t run_id = 0;
   std::string schema;
   Step step = Step::Disable;
-  std::string phase;   // "begin", "done", "failed", "skipped"
+  Phase phase = Phase::Begin;
   std::string detail;  // e.g. "held 3 requests", the failure reason
   int schemas_done = 0;
   int schemas_total = 0;
   int64_t elapsed_ms = 0;  // since the run (re)started
 };
 
-struct SchemaOutcome {
-  std::string schema;
-  std::string status;  // "done", "failed", "skipped"
-  std::string error;
-  int64_t duration_ms = 0;
-};
-
 struct UpgradeReport {
   uint64_t run_id = 0;
   bool resumed = false;   // continued a run left unfinished
-  std::string status;     // "done", "failed" (stopped at a failure), "aborted"
+  RunState status = RunState::Done;  // Done, Failed (stopped at a failure), Aborted
   std::vector<SchemaOutcome> schemas;
   int64_t duration_ms = 0;
 };
@@ -100,26 +110,11 @@ struct UpgradeReport {
 // UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
 // target server and enabled, and fail when a schema fails without --force. |progress| is called
 // on this thread for every step (may be empty).
-Result<UpgradeReport> run_upgrade(Directory& dir, routing::Db& state,
+Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state,
                                   const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
 
-// The state of the newest run and its journal (for `upgrade status` / `show migrations`), read
-// from the state database.
-struct RunStatus {
-  uint64_t run_id = 0;
-  std::string status;   // "running", "paused", "done", "failed", "aborted"
-  std::string control;  // "run", "pause", "abort"
-  std::string driver;   // holder of the driver lock now, "" = none
-  uint32_t target_server_id = 0;
-  int64_t started_unix_ms = 0;
-  int64_t finished_unix_ms = 0;
-  std::vector<SchemaOutcome> schemas;  // per schema, as journaled
-};
-Result<RunStatus> read_run_status(routing::Db& db, std::optional<uint64_t> run_id = {});
-Result<std::vector<RunStatus>> list_runs(routing::Db& db, int limit);
-
 // Sets the control of the unfinished run (tag "not-found" when none is unfinished).
-Result<Unit> control_run(routing::Db& db, const std::string& control);  // pause|resume|abort
+Result<Unit> control_run(store::Db& db, const std::string& control);  // pause|resume|abort
 
 }  // namespace sy::admin

@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -26,7 +27,7 @@
 
 #include "admin/commands.h"
 #include "admin/events.h"
-#include "admin/member_store.h"
+#include "store/member_store.h"
 #include "admin/protocol.h"
 #include "common/log.h"
 
@@ -65,6 +66,7 @@ struct Job {
   std::mutex mu;
   std::vector<std::string> lines;  // guarded by mu: progress lines not yet sent
   bool done = false;               // guarded by mu
+  std::condition_variable done_cv;  // notified when done is set (AdminServer::stop waits)
   Reply reply;                     // guarded by mu; valid when done
   int wake_fd = -1;
   void wake() {
@@ -116,20 +118,31 @@ struct AdminServer::Impl {
   std::map<int, std::unique_ptr<Conn>> conns;  // by id
   int next_id = 1;
   Stores stores;
-  bool db_down_logged = false;
+  // The member poller: its own thread and session, so that a slow or frozen state database
+  // never keeps the admin thread (and `show stats`) waiting.
+  Stores member_stores;
+  bool db_down_logged = false;  // member poller only
+  std::mutex member_mu;
+  std::condition_variable member_cv;  // wakes the poller at stop
+  std::thread member_thread;
   std::atomic<bool> stopping{false};
+  std::shared_ptr<std::atomic<bool>> stop_jobs = std::make_shared<std::atomic<bool>>(false);
+  std::mutex job_mu;
+  std::shared_ptr<Job> running_job;  // guarded by job_mu: the job job_thread runs
   std::atomic<bool> upgrade_running{false};
   std::thread thread;
   std::thread job_thread;
-  std::chrono::steady_clock::time_point next_member_poll{};
   CommandEnv env;
   AdminServer::Counters counters;
   uint64_t refused_unlogged = 0;  // refused since the last log line
   std::chrono::steady_clock::time_point refused_logged_at{};
 
   Impl(ServerOptions o, AdminContext c)
-      : opt(std::move(o)), ctx(std::move(c)),
-        events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores) {}
+      : opt(std::move(o)),
+        ctx(std::move(c)),
+        events(std::make_shared<EventSink>(opt.admin.event_hook)),
+        stores(opt.stores),
+        member_stores(opt.stores) {}
 
   void run();
   void accept_on(int listen_fd, bool tcp);
@@ -140,7 +153,8 @@ struct AdminServer::Impl {
   void run_queue(Conn& c);
   void finish_reply(Conn& c, const Reply& r, bool json);
   void flush(Conn& c);
-  bool poll_members();  // false when the database could not be read
+  bool poll_members();  // false when the database could not be read; member poller only
+  void member_loop();
   void drain_job(Conn* c);
 };
 
@@ -242,8 +256,17 @@ void AdminServer::Impl::run_queue(Conn& c) {
       if (job_thread.joinable()) {
         job_thread.join();
       }
+      if (stop_jobs->load()) {
+        upgrade_running.store(false);
+        finish_reply(c, error_reply("stopped", "switchyard is shutting down"), rq.json);
+        continue;
+      }
       auto job = std::make_shared<Job>();
       job->wake_fd = wake_fd;
+      {
+        std::lock_guard<std::mutex> lock(job_mu);
+        running_job = job;
+      }
       c.job = job;
       c.busy_json = rq.json;
       bool json = rq.json;
@@ -257,6 +280,7 @@ void AdminServer::Impl::run_queue(Conn& c) {
         job->reply = std::move(final);
         job->done = true;
         job->wake();
+        job->done_cv.notify_all();
       });
       continue;
     }
@@ -419,7 +443,7 @@ bool AdminServer::Impl::poll_members() {
   if (!stores.has_state() || !ctx.set_member) {
     return true;
   }
-  auto s = stores.state();
+  auto s = member_stores.state();
   if (!s.ok()) {
     if (!db_down_logged) {
       SY_LOG(Warn, "admin: member state not refreshed: %s", s.error().message.c_str());
@@ -433,7 +457,7 @@ bool AdminServer::Impl::poll_members() {
       SY_LOG(Warn, "admin: member state not refreshed: %s", rows.error().message.c_str());
       db_down_logged = true;
     }
-    stores.reset();
+    member_stores.reset();
     return false;
   }
   db_down_logged = false;
@@ -443,9 +467,18 @@ bool AdminServer::Impl::poll_members() {
   return true;
 }
 
+void AdminServer::Impl::member_loop() {
+  auto next = opt.member_poll_interval;
+  std::unique_lock<std::mutex> lock(member_mu);
+  while (!member_cv.wait_for(lock, next, [this] { return stopping.load(); })) {
+    lock.unlock();
+    // Backs off while the database is down.
+    next = poll_members() ? opt.member_poll_interval : 5 * opt.member_poll_interval;
+    lock.lock();
+  }
+}
+
 void AdminServer::Impl::run() {
-  poll_members();  // runtime state survives restarts: reapplied before the first command
-  next_member_poll = std::chrono::steady_clock::now() + opt.member_poll_interval;
   std::vector<pollfd> fds;
   std::vector<int> ids;
   while (!stopping.load()) {
@@ -542,13 +575,6 @@ void AdminServer::Impl::run() {
       }
     }
     counters.open.store(conns.size(), std::memory_order_relaxed);
-    if (std::chrono::steady_clock::now() >= next_member_poll) {
-      // Backs off while the database is down, so that commands are not kept waiting behind
-      // a connect attempt every interval.
-      bool ok = poll_members();
-      next_member_poll = std::chrono::steady_clock::now() +
-                         (ok ? opt.member_poll_interval : 5 * opt.member_poll_interval);
-    }
   }
 }
 
@@ -667,8 +693,11 @@ Result<Unit> AdminServer::start() {
   s.env.events = s.events.get();
   s.env.events_owner = s.events;
   s.env.upgrade_running = &s.upgrade_running;
+  s.env.stop_jobs = s.stop_jobs;
   s.env.actor = s.ctx.instance_id + "/admin";
   s.env.stores = &s.stores;
+  s.poll_members();  // runtime state survives restarts: reapplied before the first command
+  s.member_thread = std::thread([&s] { s.member_loop(); });
   s.thread = std::thread([&s] { s.run(); });
   SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
          a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",
@@ -681,21 +710,49 @@ void AdminServer::stop() {
     return;
   }
   Impl& s = *impl_;
-  if (s.stopping.exchange(true)) {
+  if (s.stop_jobs->exchange(true)) {
     return;
   }
+  // First, while the admin thread still delivers its progress lines and reply: a run in
+  // progress stops at its next step boundary and journals it; the next driver resumes it.
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard<std::mutex> lock(s.job_mu);
+    job = s.running_job;
+  }
+  bool job_done = true;
+  if (job) {
+    std::unique_lock<std::mutex> lock(job->mu);
+    job_done = job->done_cv.wait_for(lock, s.opt.job_stop_wait, [&] { return job->done; });
+  }
+  s.stopping = true;
   if (s.wake_fd >= 0) {
     uint64_t one = 1;
     ssize_t n = ::write(s.wake_fd, &one, sizeof one);
     (void)n;
   }
+  {
+    std::lock_guard<std::mutex> lock(s.member_mu);  // the poller sees stopping when it waits
+  }
+  s.member_cv.notify_all();
+  if (s.member_thread.joinable()) {
+    s.member_thread.join();
+  }
   if (s.thread.joinable()) {
     s.thread.join();
   }
   if (s.job_thread.joinable()) {
-    // A run in progress keeps its journal; the next driver resumes it. Its thread only
-    // touches its own Job and Db.
-    s.job_thread.detach();
+    // A run that did not get to a step boundary in time (an update task still running) is
+    // detached: its thread only touches its own Job, Db and the shared stop flag.
+    if (job_done) {
+      s.job_thread.join();
+    } else {
+      SY_LOG(Warn,
+             "admin: the upgrade run did not reach a step boundary within %lld ms; "
+             "leaving it (its journal lets the next driver resume)",
+             static_cast<long long>(s.opt.job_stop_wait.count()));
+      s.job_thread.detach();
+    }
   }
   for (auto& [id, c] : s.conns) {
     ::close(c->fd);

@@ -12,7 +12,7 @@
 //                  connections keep working during a run
 //
 // The proxy side is reached only through AdminContext (admin/ never includes proxy/ headers;
-// proxy/main.cpp composes both).
+// app/main.cpp composes both).
 
 #include <atomic>
 #include <chrono>
@@ -23,15 +23,19 @@
 #include <utility>
 #include <vector>
 
-#include "admin/member_store.h"
+#include "store/member_store.h"
 #include "admin/stores.h"
 #include "common/result.h"
 #include "conf/config.h"
-#include "routing/db.h"
-#include "routing/directory_loader.h"
+#include "store/db.h"
+#include "store/directory_loader.h"
 #include "routing/publisher.h"
 
 namespace sy::admin {
+
+// A member's runtime state is stored by store/member_store.h; the admin context speaks it.
+using store::MemberAdmin;
+using store::MemberRuntime;
 
 // One pool member as the proxy sees it now.
 struct MemberView {
@@ -68,7 +72,7 @@ struct ReloadOutcome {
   std::vector<std::string> needs_restart;  // e.g. "listeners changed"
 };
 
-// The proxy's side, filled by proxy/main.cpp. Every hook may be called from the admin thread
+// The proxy's side, filled by app/admin_setup.cpp. Every hook may be called from the admin thread
 // (reload also from main on SIGHUP); each must be thread-safe against the workers.
 struct AdminContext {
   std::string instance_id;
@@ -78,7 +82,7 @@ struct AdminContext {
   int workers = 0;
   int64_t started_unix_ms = 0;
   const conf::Config* config = nullptr;                // as loaded at start (immutable)
-  const routing::LoaderStatus* loader = nullptr;       // null without routing
+  const store::LoaderStatus* loader = nullptr;       // null without routing
   const routing::SnapshotPublisher* publisher = nullptr;  // null without routing
   std::function<StatsView()> stats;
   std::function<std::vector<PoolView>()> pools;
@@ -96,6 +100,9 @@ struct ServerOptions {
   StoreOptions stores;   // directory and state databases (stores.dsns empty = no database:
                          // database commands fail)
   std::chrono::milliseconds member_poll_interval{2000};
+  // stop(): how long a running upgrade job gets to reach its next step boundary (it is told to
+  // stop there) before the server gives up waiting and detaches it.
+  std::chrono::milliseconds job_stop_wait{60000};
 };
 
 class AdminServer {
@@ -108,8 +115,10 @@ class AdminServer {
   // Binds the listeners (the Unix socket with its mode, replacing a stale file; TCP on its
   // loopback address), reads the token file, then starts the admin thread. Main thread.
   Result<Unit> start();
-  // Stops the thread (an upgrade run in progress is left to be resumed from its journal),
-  // closes every connection, unlinks the socket file. Idempotent. Main thread.
+  // Stops the threads, tells an upgrade run in progress to stop at its next step boundary and
+  // waits for that (up to ServerOptions::job_stop_wait; the run journals "stopped" and is
+  // resumed from its journal by the next driver), closes every connection, unlinks the socket
+  // file. Idempotent. Main thread.
   void stop();
 
   // "ip:port" of the TCP listener ("" without one), valid after start().

@@ -14,37 +14,39 @@ const char* profile_name(conf::Profile p) {
   return "?";
 }
 
-Result<routing::Db*> Stores::connect(std::unique_ptr<routing::Db>* slot,
-                                     const std::vector<routing::Dsn>& dsns, const char* what) {
+Result<store::Db*> Stores::connect(std::unique_ptr<store::Db>* slot,
+                                     const std::vector<store::Dsn>& dsns, const char* what) {
   if (*slot && !(*slot)->alive()) {
     directory_.reset();  // it refers to this session
     slot->reset();
   }
   if (!*slot) {
-    auto c = routing::Db::connect(dsns, opt_.connect_timeout, opt_.io_timeout);
+    auto c = store::Db::connect(dsns, opt_.connect_timeout, opt_.io_timeout);
     if (!c.ok()) {
       return make_tagged_error(Errc::Database, "database",
-                               std::string(what) + ": " + c.error().message);
+                               std::string(what) + ": " + c.error().message, ErrorSource::Upstream);
     }
     *slot = std::move(c.value());
   }
   return slot->get();
 }
 
-Result<routing::Db*> Stores::directory_db() {
+Result<store::Db*> Stores::directory_db() {
   if (opt_.dsns.empty()) {
     return make_tagged_error(Errc::Database, "database",
-                             "no database configured (the config has no database section)");
+                             "no database configured (the config has no database section)",
+                             ErrorSource::Upstream);
   }
   return connect(&db_, opt_.dsns, "directory database");
 }
 
-Result<routing::Db*> Stores::state() {
+Result<store::Db*> Stores::state() {
   if (opt_.state_dsns.empty()) {
     if (opt_.profile != conf::Profile::Own) {
       return make_tagged_error(Errc::Database, "database",
                                "no state database configured (database.state_database or "
-                               "database.state_dsns)");
+                               "database.state_dsns)",
+                               ErrorSource::Upstream);
     }
     return directory_db();
   }
@@ -55,7 +57,8 @@ Result<Directory*> Stores::directory() {
   if (opt_.profile == conf::Profile::Sql) {
     return make_tagged_error(Errc::InvalidArgument, "read-only",
                              "profile sql reads the directory through the configured SELECTs "
-                             "and never writes it; directory commands need profile own or ox");
+                             "and never writes it; directory commands need profile own or ox",
+                             ErrorSource::Downstream);
   }
   auto db = directory_db();
   if (!db) {

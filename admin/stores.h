@@ -22,16 +22,16 @@
 #include "admin/directory.h"
 #include "common/result.h"
 #include "conf/config.h"
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::admin {
 
 struct StoreOptions {
   conf::Profile profile = conf::Profile::Own;
-  std::vector<routing::Dsn> dsns;        // the directory; empty = no database configured
-  std::vector<routing::Dsn> state_dsns;  // empty = the directory database holds the state
+  std::vector<store::Dsn> dsns;        // the directory; empty = no database configured
+  std::vector<store::Dsn> state_dsns;  // empty = the directory database holds the state
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::seconds io_timeout{30};   // per network read/write; 0 = none (long runs)
+  std::chrono::seconds io_timeout{5};    // per network read/write; 0 = none (long runs)
   OxDirectoryOptions ox;                 // profile ox
 };
 
@@ -55,20 +55,20 @@ class Stores {
   // is unreachable, tag "read-only" on profile sql.
   Result<Directory*> directory();
   // The state database, connected; tag "database" when there is none or it is unreachable.
-  Result<routing::Db*> state();
+  Result<store::Db*> state();
   // The directory's own session (SQL update tasks connect next to it); same errors as
   // directory().
-  Result<routing::Db*> directory_db();
+  Result<store::Db*> directory_db();
   // Drops both sessions (after a database error); the next call connects again.
   void reset();
 
  private:
-  Result<routing::Db*> connect(std::unique_ptr<routing::Db>* slot,
-                               const std::vector<routing::Dsn>& dsns, const char* what);
+  Result<store::Db*> connect(std::unique_ptr<store::Db>* slot,
+                               const std::vector<store::Dsn>& dsns, const char* what);
 
   StoreOptions opt_;
-  std::unique_ptr<routing::Db> db_;
-  std::unique_ptr<routing::Db> state_db_;  // only with state_dsns
+  std::unique_ptr<store::Db> db_;
+  std::unique_ptr<store::Db> state_db_;  // only with state_dsns
   std::unique_ptr<Directory> directory_;   // made over db_ (and the state session)
 };
 

@@ -9,16 +9,17 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "admin/child_process.h"
-#include "admin/db_error.h"
+#include "store/db_error.h"
+#include "store/update_task_store.h"
 #include "common/log.h"
 
 namespace sy::admin {
 
-using routing::Db;
-using routing::Row;
+using store::Db;
 
 namespace {
 
@@ -32,47 +33,13 @@ std::string first_word(const std::string& command) {
   return words.empty() ? std::string() : words.front();
 }
 
-Result<Unit> mark_running(Db& db, const std::string& schema, const std::string& task) {
-  auto stmt = db.prepare(
-      "INSERT INTO sy_update_tasks (schema_name, task, status, started_at, finished_at, output,"
-      " error) VALUES (?, ?, 'running', NOW(6), NULL, NULL, NULL) ON DUPLICATE KEY UPDATE"
-      " status = 'running', started_at = NOW(6), finished_at = NULL, output = NULL, error = NULL");
-  if (!stmt) {
-    return db_error("recording update task '" + task + "'", stmt.error());
-  }
-  if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
-  }
-  return ok_result();
-}
-
-Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string& task,
-                           bool ok, const std::string& output, const std::string& error) {
-  auto stmt = db.prepare(
-      "UPDATE sy_update_tasks SET status = ?, finished_at = NOW(6), output = ?, error = ?"
-      " WHERE schema_name = ? AND task = ?");
-  if (!stmt) {
-    return db_error("recording update task '" + task + "'", stmt.error());
-  }
-  stmt->bind(ok ? "ok" : "failed").bind(output);
-  if (ok) {
-    stmt->bind_null();
-  } else {
-    stmt->bind(error);
-  }
-  if (auto r = stmt->bind(schema).bind(task).exec(); !r) {
-    return db_error("recording update task '" + task + "' of schema '" + schema + "'", r.error());
-  }
-  return ok_result();
-}
-
 struct Outcome {
   bool ok = false;
   std::string output;
   std::string error;
 };
 
-Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<routing::Dsn>& dsns,
+Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<store::Dsn>& dsns,
                      const std::string& schema, const std::string& path) {
   Outcome out;
   std::ifstream in(path, std::ios::binary);
@@ -84,8 +51,8 @@ Outcome run_sql_file(std::unique_ptr<Db>& session, const std::vector<routing::Ds
   text << in.rdbuf();
   const auto statements = split_sql_statements(text.str());
   if (!session) {
-    std::vector<routing::Dsn> in_schema = dsns;
-    for (routing::Dsn& d : in_schema) {
+    std::vector<store::Dsn> in_schema = dsns;
+    for (store::Dsn& d : in_schema) {
       d.database = schema;
     }
     // SQL tasks may run long (ALTER TABLE on a big schema): an hour per statement.
@@ -135,9 +102,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
     std::error_code ec;
     std::filesystem::directory_iterator it(config.sql_dir, ec);
     if (ec) {
-      return make_tagged_error(Errc::Config, "invalid-argument",
-                               "update tasks: cannot read sql_dir '" + config.sql_dir +
-                                   "': " + ec.message());
+      return make_tagged_error(
+          Errc::Config, "invalid-argument",
+          "update tasks: cannot read sql_dir '" + config.sql_dir + "': " + ec.message(),
+          ErrorSource::Downstream);
     }
     for (const auto& entry : it) {
       const std::string name = entry.path().filename().string();
@@ -153,7 +121,7 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
     const std::string argv0 = first_word(config.command);
     if (argv0.empty()) {
       return make_tagged_error(Errc::Config, "invalid-argument",
-                               "update tasks: the command is only spaces");
+                               "update tasks: the command is only spaces", ErrorSource::Downstream);
     }
     tasks.push_back(kCommandPrefix + argv0);
   }
@@ -161,38 +129,33 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
 }
 
 Result<std::vector<TaskResult>> run_update_tasks(
-    Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
+    Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
     const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task) {
   auto tasks = list_tasks(config);
   if (!tasks) {
     return tasks.error();
   }
-  std::map<std::string, std::string> recorded;  // task -> status
-  auto sel = db.prepare("SELECT task, status FROM sy_update_tasks WHERE schema_name = ?");
-  if (!sel) {
-    return db_error("reading sy_update_tasks", sel.error());
+  auto recorded = store::task_statuses(db, schema);
+  if (!recorded) {
+    return recorded.error();
   }
-  auto q = sel->bind(schema).query([&](const Row& row) { recorded[row.str(1)] = row.str(2); });
-  if (!q) {
-    return db_error("reading sy_update_tasks", q.error());
-  }
-  const std::vector<routing::Dsn> dsns =
-      dsns_template.empty() ? std::vector<routing::Dsn>{db.dsn()} : dsns_template;
+  const std::vector<store::Dsn> dsns =
+      dsns_template.empty() ? std::vector<store::Dsn>{db.dsn()} : dsns_template;
   std::unique_ptr<Db> session;  // the SQL tasks' own session, in the schema's database
   std::vector<TaskResult> results;
   for (const std::string& task : *tasks) {
     TaskResult result;
     result.task = task;
-    auto it = recorded.find(task);
-    if (it != recorded.end() && it->second == "ok") {
-      result.status = "skipped";
+    auto it = recorded->find(task);
+    if (it != recorded->end() && it->second == TaskStatus::Ok) {
+      result.status = TaskStatus::Skipped;
       if (on_task) {
         on_task(result);
       }
       results.push_back(std::move(result));
       continue;
     }
-    if (auto r = mark_running(db, schema, task); !r) {
+    if (auto r = store::mark_task_running(db, schema, task); !r) {
       return r.error();
     }
     const auto start = Clock::now();
@@ -202,9 +165,11 @@ Result<std::vector<TaskResult>> run_update_tasks(
                                          (std::filesystem::path(config.sql_dir) / task).string());
     result.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    result.status = outcome.ok ? "ok" : "failed";
+    result.status = outcome.ok ? TaskStatus::Ok : TaskStatus::Failed;
     result.error = outcome.error;
-    if (auto r = mark_finished(db, schema, task, outcome.ok, outcome.output, outcome.error); !r) {
+    if (auto r = store::mark_task_finished(db, schema, task, outcome.ok, outcome.output,
+                                           outcome.error);
+        !r) {
       return r.error();
     }
     if (outcome.ok) {
@@ -220,49 +185,39 @@ Result<std::vector<TaskResult>> run_update_tasks(
     if (!outcome.ok) {
       return make_tagged_error(Errc::Unavailable, "update-failed",
                                "update task '" + task + "' failed for schema '" + schema +
-                                   "': " + outcome.error);
+                                   "': " + outcome.error,
+                               ErrorSource::Upstream);
     }
   }
   return results;
 }
 
 Result<Unit> merge_update_states(Db& state, std::vector<SchemaInfo>* schemas) {
-  std::string sql = "SELECT schema_name, status, COALESCE(error, '') FROM sy_update_tasks";
-  const bool one = schemas->size() == 1;
-  if (one) {
-    sql += " WHERE schema_name = ?";
-  }
-  sql += " ORDER BY schema_name, started_at, task";
-  auto stmt = state.prepare(sql);
-  if (!stmt) {
-    return db_error("reading sy_update_tasks", stmt.error());
-  }
-  if (one) {
-    stmt->bind(schemas->front().name);
+  auto rows = store::task_rows(state, schemas->size() == 1 ? &schemas->front().name : nullptr);
+  if (!rows) {
+    return rows.error();
   }
   struct UpdateState {
-    std::string status;
+    std::optional<TaskStatus> status;
     std::string error;
   };
   std::map<std::string, UpdateState> states;
-  auto rank = [](const std::string& s) { return s == "failed" ? 3 : s == "running" ? 2 : 1; };
-  auto r = stmt->query([&](const Row& row) {
-    UpdateState& u = states[row.str(1)];
-    std::string status = row.str(2);
-    if (status == "failed") {
-      u.error = row.str(3);  // the last failed task's reason
+  auto rank = [](TaskStatus s) {
+    return s == TaskStatus::Failed ? 3 : s == TaskStatus::Running ? 2 : 1;
+  };
+  for (const store::TaskRow& row : *rows) {
+    UpdateState& u = states[row.schema];
+    if (row.status == TaskStatus::Failed) {
+      u.error = row.error;  // the last failed task's reason
     }
-    if (u.status.empty() || rank(status) > rank(u.status)) {
-      u.status = status;
+    if (!u.status || rank(row.status) > rank(*u.status)) {
+      u.status = row.status;
     }
-  });
-  if (!r) {
-    return db_error("reading sy_update_tasks", r.error());
   }
   for (SchemaInfo& s : *schemas) {
     auto it = states.find(s.name);
     if (it != states.end()) {
-      s.update_status = it->second.status;
+      s.update_status = to_string(*it->second.status);
       s.update_error = it->second.error;
     }
   }

@@ -21,7 +21,8 @@
 
 #include "admin/directory.h"
 #include "common/result.h"
-#include "routing/db.h"
+#include "store/db.h"
+#include "store/update_task_store.h"
 
 namespace sy::admin {
 
@@ -31,9 +32,11 @@ struct UpdateTaskConfig {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(10)};
 };
 
+using store::TaskStatus;  // as stored in sy_update_tasks (store/update_task_store.h)
+
 struct TaskResult {
   std::string task;    // file name, or "command:<argv0>"
-  std::string status;  // "ok", "failed", "skipped" (already ok for this schema)
+  TaskStatus status = TaskStatus::Ok;  // Ok, Failed, Skipped (already ok for this schema)
   int64_t duration_ms = 0;
   std::string error;   // why it failed (SQL error, exit status, timeout) with output tail
 };
@@ -45,13 +48,13 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config);
 // (whose Error names the task and reason, tag "update-failed"). |dsns_template| connects the
 // SQL tasks' own session; |on_task| (may be empty) is called after each task.
 Result<std::vector<TaskResult>> run_update_tasks(
-    routing::Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
+    store::Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
     const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task);
 
 // Fills update_status/update_error of |schemas| from sy_update_tasks in the state database
 // |state| ("failed" wins over "running" over "ok"; the error is the last failed task's). With
 // one schema in |schemas| only its rows are read.
-Result<Unit> merge_update_states(routing::Db& state, std::vector<SchemaInfo>* schemas);
+Result<Unit> merge_update_states(store::Db& state, std::vector<SchemaInfo>* schemas);
 
 // Splits SQL text into statements at ';' outside '...', "...", `...`, -- and /* */ comments.
 // Empty statements are dropped. Pure.

@@ -42,9 +42,12 @@ inline Error make_error(Errc code, std::string message,
   return Error{code, source, std::move(message)};
 }
 
-// An admin-layer error with a stable protocol code; |tag| must be a string literal.
-inline Error make_tagged_error(Errc code, const char* tag, std::string message) {
-  return Error{code, ErrorSource::Internal, std::move(message), tag};
+// An admin-layer error with a stable protocol code; |tag| must be a string literal. |source|:
+// Downstream = the request was wrong (an operator's argument, a state that forbids it),
+// Upstream = a dependency failed (the database, an update task), Internal = a bug.
+inline Error make_tagged_error(Errc code, const char* tag, std::string message,
+                               ErrorSource source = ErrorSource::Internal) {
+  return Error{code, source, std::move(message), tag};
 }
 
 // Result<T>: either a value or an Error. Result<void> is spelled Result<Unit>.

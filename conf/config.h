@@ -211,7 +211,7 @@ struct Database {
   // of |dsns| (same credentials); state_dsns: servers of their own. At most one of the two.
   std::string state_database;
   std::vector<Dsn> state_dsns;
-  // Profile sql: SELECTs (see routing/directory_reader.h for their columns); servers_sql and
+  // Profile sql: SELECTs (see store/directory_reader.h for their columns); servers_sql and
   // contexts_sql are required.
   std::string servers_sql;
   std::string contexts_sql;

@@ -228,6 +228,11 @@ void Worker::flush_cb(int, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   w->access_log_.flush();
   if (w->forwarder_ != nullptr) {
+    // Pins a snapshot published since the last look even when no request came: the one the
+    // loader published before this worker started (its on_snapshot post is dropped then) or
+    // one whose post is still queued. Else an idle or restarted instance reports applied seq
+    // 0 and an upgrade's drain waits on it in vain (issue 17 item 4).
+    w->on_snapshot();
     w->stats_.set(Stat::HeldNow, w->forwarder_->hold().size());
     w->publish_inflight();
   }

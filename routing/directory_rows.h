@@ -1,6 +1,6 @@
 #pragma once
 // Raw rows read from the shared database, profile-independent. The directory reader
-// (routing/directory_reader.*, blocking, loader thread only) produces them from either data
+// (store/directory_reader.*, blocking, loader thread only) produces them from either data
 // profile; the snapshot builder (routing/snapshot.*, pure) turns them into an immutable
 // RoutingSnapshot. This header is the contract between the two.
 

@@ -472,8 +472,10 @@ class Database:
 
 
 class TcpForwarder:
-    """A loopback TCP forwarder the test can cut and restore: simulates a database outage for
-    one Switchyard without stopping the MariaDB server other tests share."""
+    """A loopback TCP forwarder the test can cut and restore, or freeze and thaw: simulates a
+    database outage, or a database that stops answering (as a SIGSTOPped server does: its
+    connections stay open, nothing comes back), for one Switchyard without stopping or freezing
+    the MariaDB server other tests share."""
 
     def __init__(self, target_port):
         import threading
@@ -484,6 +486,8 @@ class TcpForwarder:
         self.port = self.listener.getsockname()[1]
         self.listener.listen(64)
         self.up = True
+        self.flowing = threading.Event()  # cleared while frozen
+        self.flowing.set()
         self.conns = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -498,6 +502,7 @@ class TcpForwarder:
             if not self.up:
                 c.close()
                 continue
+            self.flowing.wait()  # frozen: the connection is accepted and then nothing happens
             try:
                 t = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -508,13 +513,13 @@ class TcpForwarder:
             for a, b in ((c, t), (t, c)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a, b):
+    def _pipe(self, a, b):
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
+                self.flowing.wait()
                 b.sendall(data)
         except OSError:
             pass
@@ -539,6 +544,14 @@ class TcpForwarder:
     def restore(self):
         self.up = True
 
+    def freeze(self):
+        """Keeps every connection open and forwards nothing, either way, until thaw()."""
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+
     def stop(self):
+        self.thaw()
         self.cut()
         self.listener.close()

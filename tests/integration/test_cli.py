@@ -1,6 +1,7 @@
 """The binary's command line: --check-config reports every error with its location and exits 1;
 startup refuses a bad file with the same messages; a good file checks clean."""
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -34,6 +35,39 @@ EXPECTED = [
     ":12:22: pools[0].connect_timeout:",
     ":14:21: limits.max_header_bytes:",
 ]
+
+
+CTL = os.environ.get("SY_CTL", os.path.join(os.path.dirname(BINARY), "..", "admin",
+                                            "switchyardctl"))
+
+
+class LayersTest(unittest.TestCase):
+    """The folders' dependencies (docs/architecture.md): proxy/ never includes admin/ or store/
+    (the composition root app/ does), and switchyardctl links the protocol and the command
+    table's text only."""
+
+    def test_proxy_includes_neither_admin_nor_store(self):
+        pattern = re.compile(r'#include "(admin|store|app)/')
+        found = []
+        for name in sorted(os.listdir(os.path.join(SOURCE_DIR, "proxy"))):
+            with open(os.path.join(SOURCE_DIR, "proxy", name), encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if pattern.match(line):
+                        found.append(f"proxy/{name}:{n}: {line.strip()}")
+        self.assertEqual(found, [])
+
+    def test_switchyardctl_links_no_database_yaml_or_tls_library(self):
+        p = subprocess.run(["ldd", CTL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("libc.so", p.stdout)
+        for lib in ("mysql", "mariadb", "yaml", "libssl", "libcrypto", "event"):
+            self.assertNotIn(lib, p.stdout)
+        usage = subprocess.run([CTL, "--help"], stdout=subprocess.PIPE, text=True, timeout=20)
+        self.assertEqual(usage.returncode, 0)
+        for command in ("show migrations", "upgrade schemata --server|-n NAME",
+                        "pool member wait POOL MEMBER [--timeout 30s]", "reload"):
+            self.assertIn(command, usage.stdout)
 
 
 class CliTest(ProxyTestCase):  # for its sanitizer-report check

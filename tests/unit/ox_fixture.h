@@ -16,12 +16,12 @@
 
 #include <catch.hpp>
 
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::test {
 
 // Runs tests/fixtures/sql/ox_configdb.sql statement by statement (';' at a line end).
-inline void load_ox_tables(sy::routing::Db& db) {
+inline void load_ox_tables(sy::store::Db& db) {
   std::ifstream in(std::string(SY_SOURCE_DIR) + "/tests/fixtures/sql/ox_configdb.sql");
   REQUIRE(in.good());
   std::string line;
@@ -44,7 +44,7 @@ inline void load_ox_tables(sy::routing::Db& db) {
   REQUIRE(statements > 10);
 }
 
-inline void load_ox_configdb(sy::routing::Db& db) {
+inline void load_ox_configdb(sy::store::Db& db) {
   load_ox_tables(db);
   const char* seed[] = {
       "INSERT INTO server (server_id, name) VALUES (1, 'oxserver-1'), (2, 'oxserver-2')",

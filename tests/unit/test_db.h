@@ -13,7 +13,7 @@
 
 #include <catch.hpp>
 
-#include "routing/db.h"
+#include "store/db.h"
 
 namespace sy::test {
 
@@ -30,8 +30,8 @@ inline const char* env_or_fail(const char* name) {
   return v;
 }
 
-inline sy::routing::Dsn env_dsn() {
-  sy::routing::Dsn d;
+inline sy::store::Dsn env_dsn() {
+  sy::store::Dsn d;
   const char* host = std::getenv("SY_TEST_MYSQL_HOST");
   d.host = host != nullptr && *host != '\0' ? host : "127.0.0.1";
   d.port = std::atoi(env_or_fail("SY_TEST_MYSQL_PORT"));
@@ -40,8 +40,8 @@ inline sy::routing::Dsn env_dsn() {
   return d;
 }
 
-inline std::unique_ptr<sy::routing::Db> must_connect(const sy::routing::Dsn& d) {
-  auto db = sy::routing::Db::connect({d}, std::chrono::seconds(5));
+inline std::unique_ptr<sy::store::Db> must_connect(const sy::store::Dsn& d) {
+  auto db = sy::store::Db::connect({d}, std::chrono::seconds(5));
   if (!db) {
     FAIL("cannot connect to the test database: " << db.error().message);
   }
@@ -50,9 +50,9 @@ inline std::unique_ptr<sy::routing::Db> must_connect(const sy::routing::Dsn& d) 
 
 // A fresh database sy_test_<pid>_<n>, dropped again at the end of the test.
 struct TestDb {
-  sy::routing::Dsn dsn;
+  sy::store::Dsn dsn;
   std::string name;
-  std::unique_ptr<sy::routing::Db> db;
+  std::unique_ptr<sy::store::Db> db;
 
   TestDb() {
     static std::atomic<int> counter{0};
@@ -66,18 +66,18 @@ struct TestDb {
   }
   ~TestDb() {
     db.reset();
-    sy::routing::Dsn d = dsn;
+    sy::store::Dsn d = dsn;
     d.database.clear();
-    if (auto admin = sy::routing::Db::connect({d}, std::chrono::seconds(5))) {
+    if (auto admin = sy::store::Db::connect({d}, std::chrono::seconds(5))) {
       (void)(*admin)->exec("DROP DATABASE IF EXISTS " + name);
     }
   }
 };
 
 // The single number |sql| selects (COUNT(*) and the like).
-inline uint64_t count(sy::routing::Db& db, const std::string& sql) {
+inline uint64_t count(sy::store::Db& db, const std::string& sql) {
   uint64_t n = 0;
-  auto r = db.query(sql, [&](const sy::routing::Row& row) { n = row.u64(1); });
+  auto r = db.query(sql, [&](const sy::store::Row& row) { n = row.u64(1); });
   INFO(sql);
   REQUIRE(r.ok());
   return n;

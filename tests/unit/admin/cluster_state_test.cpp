@@ -11,6 +11,7 @@
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using sy::test::run_sql;
 using sy::test::seed_directory;
 using sy::test::TestDb;

@@ -82,7 +82,7 @@ TEST_CASE("the profile decides what the directory commands may do") {
   Fixture f;
   StoreOptions sql;
   sql.profile = sy::conf::Profile::Sql;
-  sql.dsns.push_back(sy::routing::Dsn{});
+  sql.dsns.push_back(sy::store::Dsn{});
   Stores read_only(sql);
   f.env.stores = &read_only;
   Reply r = f.run("schema disable s1");

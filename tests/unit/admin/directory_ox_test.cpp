@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "admin/db_migrate.h"
-#include "routing/directory_ox.h"
+#include "store/db_migrate.h"
+#include "store/directory_ox.h"
 #include "unit/admin/admin_fixture.h"
 #include "unit/ox_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using sy::test::count;
 using sy::test::run_sql;
 using sy::test::TestDb;
@@ -34,13 +35,13 @@ struct Ox {
     o.overrides.push_back({"oxserver-1", "old", "7.10.6", ""});
     dir = make_ox_directory(*configdb.db, *state.db, o);
   }
-  uint64_t epoch() { return *sy::routing::read_directory_epoch(*state.db); }
+  uint64_t epoch() { return *sy::store::read_directory_epoch(*state.db); }
   // "cid:enabled:reason" of every context, in cid order.
   std::string contexts() {
     std::string out;
     auto r = configdb.db->query(
         "SELECT cid, enabled, COALESCE(reason_id, 0) FROM context ORDER BY cid",
-        [&](const sy::routing::Row& row) {
+        [&](const sy::store::Row& row) {
           out += std::to_string(row.u32(1)) + ":" + std::to_string(row.u32(2)) + ":" +
                  std::to_string(row.u32(3)) + " ";
         });
@@ -115,7 +116,7 @@ TEST_CASE("ox directory: disable and enable write OX's statements, other reasons
 
 TEST_CASE("ox directory: changeserver needs a disabled schema and obeys the one-way door") {
   Ox ox;
-  REQUIRE(sy::routing::write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "http://n"})
+  REQUIRE(sy::store::write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "http://n"})
               .ok());
   auto enabled = ox.dir->move_schema("oxdatabase_5", 2);
   REQUIRE_FALSE(enabled.ok());

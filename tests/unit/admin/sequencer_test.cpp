@@ -18,6 +18,7 @@
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using namespace std::chrono_literals;
 using sy::test::approve_upgrade;
 using sy::test::count;
@@ -131,11 +132,11 @@ TEST_CASE("a full run moves every schema, waits for the instances, and ends STAB
   stop = true;
   follower.join();
 
-  CHECK(report.status == "done");
+  CHECK(report.status == RunState::Done);
   CHECK_FALSE(report.resumed);
   REQUIRE(report.schemas.size() == 4);
   for (const SchemaOutcome& o : report.schemas) {
-    CHECK(o.status == "done");
+    CHECK(o.status == SchemaStatus::Done);
   }
   CHECK(progress_calls == 4 * 6 * 2);
   for (const std::string& s : kSchemas) {
@@ -154,11 +155,11 @@ TEST_CASE("a full run moves every schema, waits for the instances, and ends STAB
 
   auto status = read_run_status(*u.t.db);
   REQUIRE(status.ok());
-  CHECK(status->status == "done");
+  CHECK(status->status == RunState::Done);
   CHECK(status->target_server_id == 2);
   CHECK(status->driver.empty());
   REQUIRE(status->schemas.size() == 4);
-  CHECK(status->schemas[3].status == "done");
+  CHECK(status->schemas[3].status == SchemaStatus::Done);
 
   // STABLE again: another run is refused, naming the state.
   auto again = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
@@ -170,10 +171,10 @@ TEST_CASE("a failing update task stops the run, and the next run retries only wh
   Upgrade u;
   u.fail_for("s_b\n");
   auto report = u.run_ok();
-  CHECK(report.status == "failed");
+  CHECK(report.status == RunState::Failed);
   REQUIRE(report.schemas.size() == 2);
-  CHECK(report.schemas[0].status == "done");
-  CHECK(report.schemas[1].status == "failed");
+  CHECK(report.schemas[0].status == SchemaStatus::Done);
+  CHECK(report.schemas[1].status == SchemaStatus::Failed);
   CHECK(report.schemas[1].error.find("update") != std::string::npos);
   CHECK(report.schemas[1].error.find("upgrade of s_b broke") != std::string::npos);
   CHECK(u.rows() == std::map<std::string, std::string>{{"s_a", "enabled/2"},
@@ -190,10 +191,10 @@ TEST_CASE("a failing update task stops the run, and the next run retries only wh
 
   u.fail_for("");
   auto second = u.run_ok();
-  CHECK(second.status == "done");
+  CHECK(second.status == RunState::Done);
   CHECK_FALSE(second.resumed);
   CHECK(second.run_id != report.run_id);
-  CHECK(second.schemas[0].status == "skipped");  // s_a was done already
+  CHECK(second.schemas[0].status == SchemaStatus::Skipped);  // s_a was done already
   for (const std::string& s : kSchemas) {
     CHECK(u.rows()[s] == "enabled/2");
   }
@@ -207,9 +208,9 @@ TEST_CASE("with force a failed schema is recorded and the run goes on") {
   u.fail_for("s_b\n");
   u.options.force = true;
   auto report = u.run_ok();
-  CHECK(report.status == "failed");
+  CHECK(report.status == RunState::Failed);
   REQUIRE(report.schemas.size() == 4);
-  CHECK(report.schemas[1].status == "failed");
+  CHECK(report.schemas[1].status == SchemaStatus::Failed);
   CHECK(u.rows() == std::map<std::string, std::string>{{"s_a", "enabled/2"},
                                                        {"s_b", "disabled/2"},
                                                        {"s_c", "enabled/2"},
@@ -222,7 +223,7 @@ TEST_CASE("resume-from and skip leave the schemas outside the run alone") {
   u.options.resume_from = "s_b";
   u.options.skip = {"s_c"};
   auto report = u.run_ok();
-  CHECK(report.status == "done");
+  CHECK(report.status == RunState::Done);
   CHECK(u.rows() == std::map<std::string, std::string>{{"s_a", "enabled/1"},
                                                        {"s_b", "enabled/2"},
                                                        {"s_c", "enabled/1"},
@@ -255,7 +256,7 @@ TEST_CASE("a second driver is refused with the holder's identity") {
     std::this_thread::sleep_for(10ms);
   }
   auto report = u.run_ok();
-  CHECK(report.status == "done");
+  CHECK(report.status == RunState::Done);
 }
 
 TEST_CASE("the target server must be the prepared one, and reused only with --continue") {
@@ -275,7 +276,7 @@ TEST_CASE("the target server must be the prepared one, and reused only with --co
   CHECK(std::string(unknown.error().tag) == "invalid-argument");
   CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_servers WHERE name = 'app-newer'") == 0);
   u.options.server.name.clear();  // the prepared target
-  CHECK(u.run_ok().status == "done");
+  CHECK(u.run_ok().status == RunState::Done);
 }
 
 TEST_CASE("an interrupted run is resumed without repeating a step journaled done") {
@@ -301,7 +302,7 @@ TEST_CASE("an interrupted run is resumed without repeating a step journaled done
   auto report = u.run_ok();
   CHECK(report.resumed);
   CHECK(report.run_id == 7);
-  CHECK(report.status == "done");
+  CHECK(report.status == RunState::Done);
   CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_upgrade_runs") == 1);
   CHECK(u.journal("s_a") == kEveryStepOnce);
   CHECK(u.journal("s_b") == kEveryStepOnce);
@@ -325,7 +326,7 @@ TEST_CASE("a drain that times out names the busy and the lagging instances") {
   const auto start = std::chrono::steady_clock::now();
   auto report = u.run_ok();
   CHECK(std::chrono::steady_clock::now() - start < 2s);
-  CHECK(report.status == "failed");
+  CHECK(report.status == RunState::Failed);
   REQUIRE(report.schemas.size() == 1);
   const std::string& why = report.schemas[0].error;
   CHECK(why.find("drain") != std::string::npos);
@@ -346,19 +347,19 @@ TEST_CASE("pause waits between schemas, resume continues, abort ends the run") {
   std::atomic<bool> saw_paused{false};
   std::thread resumer;
   auto report = u.run_ok([&](const Progress& p) {
-    if (p.schema == "s_a" && p.step == Step::Verify && p.phase == "done") {
+    if (p.schema == "s_a" && p.step == Step::Verify && p.phase == Phase::Done) {
       REQUIRE(control_run(*other, "pause").ok());
       resumer = std::thread([&] {
         auto db = must_connect(u.t.dsn);
         for (int i = 0; i < 200 && !saw_paused; ++i) {
           std::this_thread::sleep_for(10ms);
           auto st = read_run_status(*db);
-          saw_paused = st.ok() && st->status == "paused" && st->driver == "test-driver";
+          saw_paused = st.ok() && st->status == RunState::Paused && st->driver == "test-driver";
         }
         REQUIRE(control_run(*db, "resume").ok());
       });
     }
-    if (p.schema == "s_b" && p.step == Step::Verify && p.phase == "done") {
+    if (p.schema == "s_b" && p.step == Step::Verify && p.phase == Phase::Done) {
       REQUIRE(control_run(*other, "abort").ok());
     }
   });
@@ -366,14 +367,14 @@ TEST_CASE("pause waits between schemas, resume continues, abort ends the run") {
     resumer.join();
   }
   CHECK(saw_paused);
-  CHECK(report.status == "aborted");
+  CHECK(report.status == RunState::Aborted);
   REQUIRE(report.schemas.size() == 2);
   CHECK(u.rows()["s_c"] == "enabled/1");
   CHECK(u.state() == ClusterState::RunningUpgradeTasks);
   auto runs = list_runs(*u.t.db, 10);
   REQUIRE(runs.ok());
   REQUIRE(runs->size() == 1);
-  CHECK(runs->front().status == "aborted");
-  CHECK(runs->front().control == "abort");
+  CHECK(runs->front().status == RunState::Aborted);
+  CHECK(runs->front().control == RunControl::Abort);
   CHECK(runs->front().schemas.size() == 2);
 }

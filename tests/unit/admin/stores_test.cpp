@@ -4,12 +4,13 @@
 
 #include <catch.hpp>
 
-#include "admin/db_migrate.h"
-#include "admin/instances.h"
+#include "store/db_migrate.h"
+#include "store/instances.h"
 #include "unit/ox_fixture.h"
 #include "unit/test_db.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using sy::test::count;
 using sy::test::TestDb;
 

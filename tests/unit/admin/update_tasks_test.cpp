@@ -17,6 +17,7 @@
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
+using namespace sy::store;
 using sy::test::count;
 using sy::test::run_sql;
 using sy::test::text;
@@ -54,7 +55,7 @@ struct SchemaDb {
   ~SchemaDb() { (void)t.db->exec("DROP DATABASE IF EXISTS " + name); }
 };
 
-std::string task_status(sy::routing::Db& db, const std::string& schema, const std::string& task) {
+std::string task_status(sy::store::Db& db, const std::string& schema, const std::string& task) {
   return text(db, "SELECT CONCAT(status, '|', COALESCE(error, '')) FROM sy_update_tasks WHERE"
                   " schema_name = '" + schema + "' AND task = '" + task + "'");
 }
@@ -123,7 +124,7 @@ TEST_CASE("update tasks run once per schema: a second run skips what succeeded")
   cfg.command = "/bin/sh " + script + " {schema}";
   std::vector<std::string> seen;
   auto first = run_update_tasks(*t.db, {t.dsn}, schema.name, cfg,
-                                [&](const TaskResult& r) { seen.push_back(r.task + "=" + r.status); });
+                                [&](const TaskResult& r) { seen.push_back(r.task + "=" + to_string(r.status)); });
   if (!first) {
     FAIL(first.error().message);
   }
@@ -138,8 +139,8 @@ TEST_CASE("update tasks run once per schema: a second run skips what succeeded")
   auto second = run_update_tasks(*t.db, {t.dsn}, schema.name, cfg, {});
   REQUIRE(second.ok());
   REQUIRE(second->size() == 2);
-  CHECK(second->at(0).status == "skipped");
-  CHECK(second->at(1).status == "skipped");
+  CHECK(second->at(0).status == TaskStatus::Skipped);
+  CHECK(second->at(1).status == TaskStatus::Skipped);
   std::ifstream in(log);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(all == schema.name + "\n");  // the command ran once
@@ -171,9 +172,9 @@ TEST_CASE("a failing SQL task stops the tasks and is recorded failed with the re
   dir.write("002_bad.sql", "INSERT INTO fine VALUES (2);");
   auto again = run_update_tasks(*t.db, {t.dsn}, schema.name, cfg, {});
   REQUIRE(again.ok());
-  CHECK(again->at(0).status == "skipped");
-  CHECK(again->at(1).status == "ok");
-  CHECK(again->at(2).status == "ok");
+  CHECK(again->at(0).status == TaskStatus::Skipped);
+  CHECK(again->at(1).status == TaskStatus::Ok);
+  CHECK(again->at(2).status == TaskStatus::Ok);
   CHECK(count(*t.db, "SELECT COUNT(*) FROM " + schema.name + ".fine") == 2);
 }
 

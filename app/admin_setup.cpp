@@ -1,0 +1,288 @@
+#include "app/admin_setup.h"
+
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "conf/load.h"
+#include "proxy/sd_notify.h"
+#include "proxy/stats.h"
+#include "app/tenant_setup.h"
+#include "proxy/tls.h"
+#include "proxy/worker.h"
+
+namespace sy::app {
+
+using proxy::MemberAdminState;
+using proxy::MemberState;
+using proxy::PoolRegistry;
+using proxy::PoolState;
+using proxy::Stat;
+using proxy::TlsStore;
+using proxy::Worker;
+using proxy::AccessLogWriter;
+using proxy::ServiceNotifier;
+
+namespace {
+
+MemberState* find_member(const PoolRegistry* registry, const std::string& pool,
+                         const std::string& member) {
+  const PoolState* p = registry->find(pool);
+  if (p == nullptr) {
+    return nullptr;
+  }
+  for (const auto& m : p->members) {
+    if (m->conf->address == member) {
+      return m.get();
+    }
+  }
+  return nullptr;
+}
+
+admin::MemberAdmin to_admin(uint8_t state) {
+  switch (static_cast<MemberAdminState>(state)) {
+  case MemberAdminState::Drain: return admin::MemberAdmin::Drain;
+  case MemberAdminState::Maintenance: return admin::MemberAdmin::Maintenance;
+  case MemberAdminState::Ready: break;
+  }
+  return admin::MemberAdmin::Ready;
+}
+
+MemberAdminState from_admin(admin::MemberAdmin a) {
+  switch (a) {
+  case admin::MemberAdmin::Drain: return MemberAdminState::Drain;
+  case admin::MemberAdmin::Maintenance: return MemberAdminState::Maintenance;
+  case admin::MemberAdmin::Ready: break;
+  }
+  return MemberAdminState::Ready;
+}
+
+// The pool without its member weights (weights may change at runtime).
+conf::Pool without_weights(conf::Pool p) {
+  for (auto& m : p.members) {
+    m.weight = 0;
+  }
+  return p;
+}
+
+}  // namespace
+
+Reloader::Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
+                   bool log_level_fixed)
+    : current_(initial), registry_(registry), path_(std::move(path)),
+      log_level_fixed_(log_level_fixed) {}
+
+Result<admin::ReloadOutcome> Reloader::reload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (notifier_ != nullptr) {
+    notifier_->reloading("Reloading the configuration");
+  }
+  auto r = reload_locked();
+  if (notifier_ != nullptr) {
+    // READY=1 also after a refused reload: the old configuration is serving.
+    notifier_->ready(r.ok() ? "Serving; last reload: " + std::to_string(r->applied.size()) +
+                                  " change(s) applied, " + std::to_string(r->needs_restart.size()) +
+                                  " need a restart"
+                            : "Serving; last reload refused: " + r.error().message);
+  }
+  return r;
+}
+
+Result<admin::ReloadOutcome> Reloader::reload_locked() {
+  auto loaded = conf::load_config_file(path_);
+  if (!loaded.ok()) {
+    std::string msg = path_ + " has " + std::to_string(loaded.errors.size()) +
+                      " error(s); nothing changed:";
+    for (const auto& e : loaded.errors) {
+      msg += " " + conf::format(e) + ";";
+    }
+    msg.pop_back();
+    return make_tagged_error(Errc::Config, "config", msg);
+  }
+  const conf::Config& next = loaded.config;
+  admin::ReloadOutcome out;
+  if (tls_ != nullptr) {  // first: a certificate that fails to load changes nothing at all
+    auto reloaded = tls_->reload();
+    if (!reloaded.ok()) {
+      return make_tagged_error(Errc::Config, "tls",
+                               "TLS reload failed, keeping the current certificates and "
+                               "configuration: " + reloaded.error().message);
+    }
+    out.applied.push_back("tls: TLS certificates reloaded (live connections keep theirs)");
+  }
+  if (next.log_level != current_.log_level) {
+    if (log_level_fixed_) {
+      out.needs_restart.push_back("log_level (fixed by --log-level on the command line)");
+    } else {
+      log::Level level = log::Level::Info;
+      log::parse_level(next.log_level.c_str(), &level);
+      log::set_level(level);
+      out.applied.push_back("log_level: " + current_.log_level + " -> " + next.log_level);
+    }
+  }
+  // Member weights of pools whose membership is unchanged.
+  bool pools_same_shape = next.pools.size() == current_.pools.size();
+  for (size_t i = 0; pools_same_shape && i < next.pools.size(); ++i) {
+    pools_same_shape = without_weights(next.pools[i]) == without_weights(current_.pools[i]);
+  }
+  if (pools_same_shape) {
+    for (size_t i = 0; i < next.pools.size(); ++i) {
+      for (size_t j = 0; j < next.pools[i].members.size(); ++j) {
+        const auto& nm = next.pools[i].members[j];
+        const auto& om = current_.pools[i].members[j];
+        if (nm.weight == om.weight) {
+          continue;
+        }
+        if (MemberState* ms = find_member(registry_, next.pools[i].name, nm.address)) {
+          ms->yaml_weight.store(nm.weight, std::memory_order_relaxed);
+          out.applied.push_back("pools." + next.pools[i].name + " member " + nm.address +
+                                " weight: " + std::to_string(om.weight) + " -> " +
+                                std::to_string(nm.weight));
+        }
+      }
+    }
+  } else {
+    out.needs_restart.push_back("pools (names, members or pool settings changed)");
+  }
+  // Upstream TLS is built into the pools at start (CA and client certificate files are read
+  // then): say so by name, even when the pools changed otherwise too.
+  for (const auto& np : next.pools) {
+    const conf::Pool* op = current_.find_pool(np.name);
+    if (op != nullptr && !(op->tls == np.tls)) {
+      out.needs_restart.push_back("pools." + np.name + ".tls (upstream TLS settings)");
+    }
+  }
+  if (next.workers != current_.workers) out.needs_restart.push_back("workers");
+  if (!(next.listeners == current_.listeners)) out.needs_restart.push_back("listeners");
+  if (!(next.limits == current_.limits)) out.needs_restart.push_back("limits");
+  if (!(next.access_log == current_.access_log)) out.needs_restart.push_back("access_log");
+  if (!(next.database == current_.database)) out.needs_restart.push_back("database");
+  if (!(next.routing.hold == current_.routing.hold)) out.needs_restart.push_back("routing.hold");
+  conf::Routing r1 = next.routing, r0 = current_.routing;
+  r1.hold = r0.hold;
+  if (!(r1 == r0)) out.needs_restart.push_back("routing");
+  if (!(next.admin == current_.admin)) out.needs_restart.push_back("admin");
+  // What was applied is now current; what needs a restart keeps its running value, so it is
+  // reported again on the next reload until the process restarts.
+  current_.log_level = log_level_fixed_ ? current_.log_level : next.log_level;
+  if (pools_same_shape) {
+    current_.pools = next.pools;
+  }
+  return out;
+}
+
+admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
+                                       const PoolRegistry* registry,
+                                       const std::vector<std::unique_ptr<Worker>>* workers,
+                                       const store::LoaderStatus* loader,
+                                       const routing::SnapshotPublisher* publisher,
+                                       Reloader* reloader, AccessLogWriter* access_log) {
+  admin::AdminContext c;
+  c.instance_id = make_instance_id(config);
+  c.role = config.routing.enabled ? config.routing.role : "";
+  c.version = config.routing.version.empty() ? sy::version() : config.routing.version;
+  c.config_path = config_path;
+  c.workers = static_cast<int>(workers->size());
+  c.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  c.config = &config;
+  c.loader = loader;
+  c.publisher = publisher;
+  c.stats = [workers] {
+    admin::StatsView v;
+    auto sum = [workers](Stat s) {
+      uint64_t n = 0;
+      for (const auto& w : *workers) {
+        n += w->stats().get(s);
+      }
+      return n;
+    };
+    for (int i = 0; i < static_cast<int>(Stat::kCount); ++i) {
+      v.proxy.emplace_back(stat_name(static_cast<Stat>(i)), sum(static_cast<Stat>(i)));
+    }
+    v.decisions = {{"proxy", sum(Stat::RouteProxies)},
+                   {"redirect", sum(Stat::RouteRedirects)},
+                   {"reject", sum(Stat::RouteRejects)},
+                   {"hold", sum(Stat::RouteHolds)},
+                   {"hold_refused", sum(Stat::HoldRefused)}};
+    for (int slot = 0; slot < proxy::kErrorCodeCount; ++slot) {
+      uint64_t n = 0;
+      for (const auto& w : *workers) {
+        n += w->stats().get_error(slot);
+      }
+      v.errors.emplace_back(routing::ctx_info_at(static_cast<size_t>(slot)).id, n);
+    }
+    v.held_now = sum(Stat::HeldNow);
+    return v;
+  };
+  c.pools = [registry, workers] {
+    std::vector<admin::PoolView> out;
+    const auto& pools = registry->pools();
+    for (size_t i = 0; i < pools.size(); ++i) {
+      const PoolState& ps = *pools[i];
+      admin::PoolView pv;
+      pv.name = ps.conf->name;
+      pv.version = ps.conf->version;
+      pv.balance = ps.conf->balance == conf::Balance::LeastConn ? "least_conn" : "round_robin";
+      for (size_t m = 0; m < ps.members.size(); ++m) {
+        const MemberState& ms = *ps.members[m];
+        admin::MemberView mv;
+        mv.address = ms.conf->address;
+        mv.weight = ms.effective_weight();
+        mv.weight_override = ms.weight_override.load(std::memory_order_relaxed);
+        mv.admin = to_admin(ms.admin.load(std::memory_order_relaxed));
+        mv.healthy = ms.healthy.load(std::memory_order_relaxed);
+        int64_t inflight = 0;
+        for (const auto& w : *workers) {
+          if (i < w->pool_count()) {
+            inflight += w->pool_view(i)->inflight_on(m);
+          }
+        }
+        mv.inflight = inflight > 0 ? static_cast<uint64_t>(inflight) : 0;
+        pv.active += mv.inflight;
+        pv.members.push_back(std::move(mv));
+      }
+      for (const auto& w : *workers) {
+        if (i < w->pool_count()) {
+          pv.requests += w->pool_view(i)->requests();
+          pv.responses_5xx += w->pool_view(i)->responses_5xx();
+        }
+      }
+      out.push_back(std::move(pv));
+    }
+    return out;
+  };
+  c.set_member = [registry](const admin::MemberRuntime& m) {
+    MemberState* ms = find_member(registry, m.pool, m.member);
+    if (ms == nullptr) {
+      return false;
+    }
+    uint8_t state = static_cast<uint8_t>(from_admin(m.admin));
+    uint8_t before = ms->admin.exchange(state, std::memory_order_relaxed);
+    int weight_before = ms->weight_override.exchange(m.weight, std::memory_order_relaxed);
+    if (before != state || weight_before != m.weight) {
+      SY_LOG(Info, "pool %s member %s: %s, weight override %d", m.pool.c_str(),
+             m.member.c_str(), store::to_string(m.admin), m.weight);
+    }
+    return true;
+  };
+  c.reload = [reloader] { return reloader->reload(); };
+  if (access_log != nullptr) {
+    c.reopen_logs = [access_log] { return reopen_access_log(access_log); };
+  }
+  return c;
+}
+
+Result<std::string> reopen_access_log(AccessLogWriter* access_log) {
+  auto r = access_log->reopen();
+  if (!r.ok()) {
+    return r.error();
+  }
+  return "access log reopened: " + access_log->path();
+}
+
+}  // namespace sy::app

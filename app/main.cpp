@@ -1,0 +1,413 @@
+// `switchyard`: the proxy process. Parses arguments, loads and validates the configuration,
+// binds listeners, starts the health checker and one worker per core, reports readiness, and
+// drains gracefully on SIGTERM/SIGINT.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <event2/thread.h>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "conf/load.h"
+#include "admin/server.h"
+#include "proxy/access_log.h"
+#include "app/admin_setup.h"
+#include "proxy/connection_limits.h"
+#include "proxy/health_check.h"
+#include "proxy/listener.h"
+#include "proxy/sd_notify.h"
+#include "proxy/upstream_pool.h"
+#include "app/tenant_setup.h"
+#include "proxy/tls.h"
+#include "proxy/worker.h"
+#include "store/directory_loader.h"
+#include "routing/publisher.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
+    "       switchyard --check-config FILE\n"
+    "       switchyard db migrate --config FILE\n"
+    "       switchyard --version\n"
+    "\n"
+    "  --config FILE        run with this YAML configuration (and the overlays its\n"
+    "                       include_dir names, merged in name order)\n"
+    "  --check-config FILE  validate FILE with its overlays, print every error as\n"
+    "                       file:line:col: path: message, exit 0 when valid and 1 otherwise\n"
+    "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
+    "                       PATH (atomically); used by tests and scripts with port 0\n"
+    "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n"
+    "  --version            print the version and exit\n"
+    "  db migrate           create or upgrade Switchyard's own tables in the database named\n"
+    "                       by the file's database section, then exit\n";
+
+struct Args {
+  bool db_migrate = false;
+  std::string config;
+  std::string check;
+  std::string ready_file;
+  std::string log_level;
+};
+
+bool parse_args(int argc, char** argv, Args* a) {
+  int first = 1;
+  if (argc >= 3 && std::string(argv[1]) == "db" && std::string(argv[2]) == "migrate") {
+    a->db_migrate = true;
+    first = 3;
+  } else if (argc >= 2 && std::string(argv[1]) == "db") {
+    std::fprintf(stderr, "switchyard: unknown db command (expected: db migrate)\n%s", kUsage);
+    return false;
+  }
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "switchyard: %s needs a value\n%s", arg.c_str(), kUsage);
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    if (arg == "--config" || arg == "-c") {
+      if (!value(&a->config)) return false;
+    } else if (arg == "--check-config") {
+      if (!value(&a->check)) return false;
+    } else if (arg == "--ready-file") {
+      if (!value(&a->ready_file)) return false;
+    } else if (arg == "--log-level") {
+      if (!value(&a->log_level)) return false;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("switchyard %s\n", sy::version_line());
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "switchyard: unknown argument '%s'\n%s", arg.c_str(), kUsage);
+      return false;
+    }
+  }
+  if (a->config.empty() && a->check.empty()) {
+    std::fputs(kUsage, stderr);
+    return false;
+  }
+  return true;
+}
+
+// " (overlays: a.yaml, b.yaml)" when |config| merged overlays, else "".
+std::string overlays(const sy::conf::Config& config) {
+  std::string out;
+  for (size_t i = 1; i < config.files.size(); ++i) {
+    out += (i == 1 ? " (overlays: " : ", ") + config.files[i];
+  }
+  return out.empty() ? out : out + ")";
+}
+
+// Prints every configuration error; returns true when there were none.
+bool report(const sy::conf::LoadResult& r) {
+  for (const auto& e : r.errors) {
+    std::fprintf(stderr, "%s\n", sy::conf::format(e).c_str());
+  }
+  return r.ok();
+}
+
+bool write_ready_file(const std::string& path,
+                      const std::vector<sy::proxy::BoundListener>& listeners,
+                      const std::vector<std::string>& extra) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) {
+      return false;
+    }
+    f << "pid=" << getpid() << "\n";
+    for (const auto& l : listeners) {
+      f << "listener." << l.conf->name << "=" << l.bound_address << "\n";
+    }
+    for (const auto& line : extra) {
+      f << line << "\n";
+    }
+    if (!f.flush()) {
+      return false;
+    }
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sy;
+  Args args;
+  if (!parse_args(argc, argv, &args)) {
+    return 2;
+  }
+  if (!args.check.empty()) {
+    auto r = conf::load_config_file(args.check);
+    if (!report(r)) {
+      std::fprintf(stderr, "%s: %zu error(s)\n", args.check.c_str(), r.errors.size());
+      return 1;
+    }
+    std::printf("%s: configuration ok%s\n", args.check.c_str(), overlays(r.config).c_str());
+    return 0;
+  }
+
+  auto loaded = conf::load_config_file(args.config);
+  if (!report(loaded)) {
+    std::fprintf(stderr, "switchyard: %s has %zu error(s); not starting\n", args.config.c_str(),
+                 loaded.errors.size());
+    return 1;
+  }
+  const conf::Config& config = loaded.config;
+  if (args.db_migrate) {
+    return app::run_db_migrate(config);
+  }
+  log::Level level = log::Level::Info;
+  const std::string& level_text = args.log_level.empty() ? config.log_level : args.log_level;
+  if (!log::parse_level(level_text.c_str(), &level)) {
+    std::fprintf(stderr, "switchyard: unknown log level '%s'\n", level_text.c_str());
+    return 2;
+  }
+  log::set_level(level);
+  // Before any thread exists: from_environment() unsets NOTIFY_SOCKET.
+  const proxy::ServiceNotifier notifier = proxy::ServiceNotifier::from_environment();
+  if (config.files.size() > 1) {
+    SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
+  }
+
+  evthread_use_pthreads();
+  signal(SIGPIPE, SIG_IGN);
+  // A log file past RLIMIT_FSIZE gets EFBIG from write(2) (handled: lines are dropped and
+  // counted) instead of a signal that would kill the process.
+  signal(SIGXFSZ, SIG_IGN);
+  // Every thread inherits this mask; only the main thread receives these signals (sigwait).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  auto registry = proxy::PoolRegistry::build(config);
+  if (!registry) {
+    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
+    return 1;
+  }
+  int workers = config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (workers < 1) {
+    workers = 1;
+  }
+  auto bound = proxy::bind_listeners(config, workers);
+  if (!bound) {
+    std::fprintf(stderr, "switchyard: %s\n", bound.error().message.c_str());
+    return 1;
+  }
+  std::unique_ptr<proxy::AccessLogWriter> access_log;
+  if (!config.access_log.path.empty()) {
+    auto w = proxy::AccessLogWriter::open(config.access_log.path,
+                                          config.access_log.max_queue_bytes);
+    if (!w) {
+      std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
+      return 1;
+    }
+    access_log = std::move(*w);
+  }
+
+  // Descriptors: the soft limit goes up to the hard one, and client connections get half of
+  // what is left after the reserve (the other half is for their upstream connections).
+  proxy::DescriptorBudget fds = proxy::raise_descriptor_limit(config, workers);
+  if (fds.limit != fds.soft_before) {
+    SY_LOG(Info, "open-file limit raised from %" PRIu64 " to %" PRIu64 " (the hard limit)",
+           fds.soft_before, fds.limit);
+  }
+  int max_connections = fds.automatic;
+  if (config.limits.max_connections > fds.automatic) {
+    SY_LOG(Warn, "limits.max_connections %d is more than the open-file limit %" PRIu64
+                 " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
+           config.limits.max_connections, fds.limit, fds.automatic);
+  } else if (config.limits.max_connections > 0) {
+    max_connections = config.limits.max_connections;
+  }
+  std::vector<int> listener_caps;
+  for (const auto& l : config.listeners) {
+    listener_caps.push_back(l.max_connections);
+  }
+  proxy::ConnectionLimits connection_limits(max_connections, listener_caps);
+  SY_LOG(Info, "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
+               "connection(s) at once (limits.max_connections)",
+         fds.limit, fds.reserved, max_connections);
+
+  // Tenant routing: the first directory load happens before any worker serves.
+  std::vector<std::unique_ptr<proxy::Worker>> pool;
+  std::atomic<bool> workers_started{false};
+  routing::SnapshotPublisher publisher;
+  std::unique_ptr<proxy::RoutingSetup> routing_setup;
+  std::unique_ptr<store::DirectoryLoader> loader;
+  if (config.routing.enabled) {
+    notifier.status("Loading the tenant directory");
+    auto setup = app::make_routing_setup(config, &publisher);
+    if (!setup.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
+      return 1;
+    }
+    routing_setup = std::move(setup.value());
+    loader = std::make_unique<store::DirectoryLoader>(
+        app::make_loader_options(config, &pool, &workers_started), &publisher);
+    auto started = loader->start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
+      return 1;
+    }
+  }
+
+  // TLS listeners: every certificate and key is loaded (and checked) before anything serves.
+  auto tls = proxy::TlsStore::create(config);
+  if (!tls) {
+    std::fprintf(stderr, "switchyard: %s\n", tls.error().message.c_str());
+    return 1;
+  }
+
+  proxy::HealthChecker health(registry->get());
+  health.start();
+
+  for (int i = 0; i < workers; ++i) {
+    std::vector<std::pair<const conf::Listener*, int>> listener_fds;
+    for (const auto& b : *bound) {
+      listener_fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
+    }
+    pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(),
+                                                   listener_fds, routing_setup.get(), tls->get(),
+                                                   &connection_limits));
+  }
+  for (auto& w : pool) {
+    w->start();
+  }
+  workers_started.store(true, std::memory_order_release);
+  // The admin server: after the workers (its hooks read them), stopped before them.
+  app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
+  reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
+  std::unique_ptr<admin::AdminServer> admin_server;
+  std::vector<std::string> ready_extra;
+  if (config.admin.enabled) {
+    admin::ServerOptions opts;
+    opts.admin = config.admin;
+    opts.stores = app::make_store_options(config);
+    admin_server = std::make_unique<admin::AdminServer>(
+        std::move(opts),
+        app::make_admin_context(config, args.config, registry->get(), &pool,
+                                  loader ? &loader->status() : nullptr,
+                                  config.routing.enabled ? &publisher : nullptr, &reloader,
+                                  access_log.get()));
+    auto started = admin_server->start();
+    if (!started.ok()) {
+      SY_LOG(Error, "admin: %s", started.error().message.c_str());
+      for (auto& w : pool) {
+        w->begin_drain();
+      }
+      for (auto& w : pool) {
+        w->join();
+      }
+      if (loader) {
+        loader->stop();
+      }
+      health.stop();
+      std::fprintf(stderr, "switchyard: admin: %s\n", started.error().message.c_str());
+      return 1;
+    }
+    if (config.admin.socket.enabled) {
+      ready_extra.push_back("admin.socket=" + config.admin.socket.path);
+    }
+    if (config.admin.tcp.enabled) {
+      ready_extra.push_back("admin.tcp=" + admin_server->tcp_address());
+    }
+  }
+  for (const auto& b : *bound) {
+    SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
+           b.conf->pool.c_str());
+  }
+  SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
+  if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound, ready_extra)) {
+    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
+           std::strerror(errno));
+  }
+  // Listeners are bound, workers run, and with routing the first snapshot is published
+  // (loader->start() returned only after it).
+  notifier.ready("Serving: " + std::to_string(bound->size()) + " listener(s), " +
+                 std::to_string(workers) + " worker(s)");
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGUSR1) {  // logrotate (packaging/switchyard.logrotate)
+      if (!access_log) {
+        SY_LOG(Info, "SIGUSR1: no access log configured; nothing to reopen");
+        continue;
+      }
+      auto r = app::reopen_access_log(access_log.get());
+      if (r.ok()) {
+        SY_LOG(Info, "SIGUSR1: %s", r->c_str());
+      } else {
+        SY_LOG(Error, "SIGUSR1: %s; still writing to the old file", r.error().message.c_str());
+      }
+      continue;
+    }
+    if (sig == SIGHUP) {
+      auto r = reloader.reload();
+      if (!r.ok()) {
+        SY_LOG(Error, "SIGHUP: reload refused: %s", r.error().message.c_str());
+        continue;
+      }
+      SY_LOG(Info, "SIGHUP: configuration reloaded: %zu change(s) applied, %zu need a restart",
+             r->applied.size(), r->needs_restart.size());
+      for (const auto& a : r->applied) {
+        SY_LOG(Info, "reload applied: %s", a.c_str());
+      }
+      for (const auto& n : r->needs_restart) {
+        SY_LOG(Warn, "reload: %s changed; needs a restart", n.c_str());
+      }
+      continue;
+    }
+    SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+           static_cast<long long>(config.limits.drain_timeout.count()));
+    notifier.stopping("Draining connections (up to " +
+                      std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
+    break;
+  }
+  for (auto& w : pool) {
+    w->begin_drain();
+  }
+  if (admin_server) {
+    // Before the workers are joined (its hooks read them). Waits for an upgrade run to stop
+    // at its next step boundary (journaled) while the workers drain: nothing of the run
+    // happens after "switchyard stopped".
+    admin_server->stop();
+  }
+  for (auto& w : pool) {
+    w->join();
+  }
+  if (loader) {
+    loader->stop();  // before the workers it posts to are destroyed
+  }
+  health.stop();
+  pool.clear();
+  access_log.reset();  // flushes
+  SY_LOG(Info, "switchyard stopped");
+  return 0;
+}

@@ -1,0 +1,244 @@
+#include "store/directory_loader.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/fnv.h"
+#include "common/log.h"
+
+namespace sy::store {
+
+namespace {
+
+uint64_t now_unix_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+uint64_t hash_directory(const DirectoryData& d) {
+  Fnv64 f;
+  for (const auto& s : d.servers) {
+    f.num(s.id);
+    f.str(s.name);
+    f.str(s.pool);
+    f.str(s.version);
+    f.str(s.redirect_url);
+  }
+  for (const auto& s : d.schemas) {
+    f.str(s.name);
+    f.num(static_cast<int>(s.state));
+    f.num(s.server_id);
+  }
+  for (const auto& c : d.contexts) {
+    f.num(c.id);
+    f.num(c.schema_index);
+    f.num(c.server_id);
+    f.num(c.enabled);
+  }
+  for (const auto& l : d.logins) {
+    f.str(l.login);
+    f.num(l.context_id);
+  }
+  return f.h;
+}
+
+DirectoryLoader::DirectoryLoader(LoaderOptions options, SnapshotPublisher* publisher)
+    : opt_(std::move(options)), publisher_(publisher) {
+  reader_ = opt_.make_reader();
+}
+
+DirectoryLoader::~DirectoryLoader() { stop(); }
+
+void DirectoryLoader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+bool DirectoryLoader::wait(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stopping_; });
+  return !stopping_;
+}
+
+Result<Unit> DirectoryLoader::connect() {
+  auto db = Db::connect(opt_.dsns, opt_.connect_timeout, opt_.io_timeout);
+  if (!db.ok()) {
+    return db.error();
+  }
+  if (opt_.state == StateStore::Separate) {
+    auto st = Db::connect(opt_.state_dsns, opt_.connect_timeout, opt_.io_timeout);
+    if (!st.ok()) {
+      return make_error(Errc::Database, "state database: " + st.error().message);
+    }
+    state_db_ = std::move(st.value());
+  }
+  db_ = std::move(db.value());
+  reader_->set_state(state());
+  return ok_result();
+}
+
+void DirectoryLoader::drop_sessions() {
+  reader_->set_state(nullptr);
+  db_.reset();
+  state_db_.reset();
+}
+
+Db* DirectoryLoader::state() {
+  switch (opt_.state) {
+    case StateStore::None:
+      return nullptr;
+    case StateStore::Directory:
+      return db_.get();
+    case StateStore::Separate:
+      return state_db_.get();
+  }
+  return nullptr;
+}
+
+void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
+  current_ = snap;
+  publisher_->publish(std::move(snap));
+  status_.publishes.fetch_add(1, std::memory_order_relaxed);
+  if (opt_.on_publish) {
+    opt_.on_publish();
+  }
+}
+
+Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
+  auto data = reader_->full_load(*db_);
+  if (!data.ok()) {
+    return data.error();
+  }
+  apply_overrides(opt_.overrides, &data->servers);
+  uint64_t h = hash_directory(*data);
+  if (only_if_changed && current_ && h == data_hash_ &&
+      data->change_seq == current_->change_seq()) {
+    return ok_result();
+  }
+  data_hash_ = h;
+  size_t contexts = data->contexts.size();
+  size_t schemas = data->schemas.size();
+  auto t0 = std::chrono::steady_clock::now();
+  auto snap = RoutingSnapshot::build(std::move(data.value()), opt_.input, ++generation_);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+  SY_LOG(Info, "directory: loaded %zu contexts over %zu schemas (snapshot %llu, built in %lld ms)",
+         contexts, schemas, static_cast<unsigned long long>(generation_),
+         static_cast<long long>(ms));
+  publish(std::move(snap));
+  return ok_result();
+}
+
+Result<Unit> DirectoryLoader::refresh() {
+  if (!reader_->incremental()) {
+    return full_load_and_publish(true);
+  }
+  auto delta = reader_->changes_since(*db_, current_->change_seq());
+  if (!delta.ok() && delta.error().code == Errc::NotFound) {
+    // The change log was pruned past our sequence: the session is fine, start over.
+    SY_LOG(Info, "directory: %s; doing a full load", delta.error().message.c_str());
+    return full_load_and_publish(false);  // always: the new snapshot carries the new sequence
+  }
+  if (!delta.ok()) {
+    return delta.error();
+  }
+  if (delta->empty() && delta->to_seq <= current_->change_seq()) {
+    return ok_result();
+  }
+  apply_overrides(opt_.overrides, &delta->servers);
+  publish(current_->apply(*delta, ++generation_));
+  return ok_result();
+}
+
+Result<Unit> DirectoryLoader::start() {
+  auto backoff = std::chrono::milliseconds(250);
+  for (;;) {
+    auto r = connect();
+    if (r.ok()) {
+      r = full_load_and_publish(false);
+    }
+    if (r.ok()) {
+      break;
+    }
+    if (!opt_.wait_at_start) {
+      return make_error(Errc::Database, "cannot load the tenant directory: " + r.error().message +
+                                            " (set database.wait_at_start: true to wait)");
+    }
+    SY_LOG(Warn, "directory: %s; retrying in %lld ms (wait_at_start)", r.error().message.c_str(),
+           static_cast<long long>(backoff.count()));
+    drop_sessions();
+    if (!wait(backoff)) {
+      return make_error(Errc::Database, "stopped while waiting for the database");
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  status_.db_up = true;
+  status_.last_ok_unix_ms = now_unix_ms();
+  thread_ = std::thread([this] { run(); });
+  return ok_result();
+}
+
+void DirectoryLoader::run() {
+  // Building and copying snapshots must not take CPU from the workers when cores are scarce:
+  // the loader runs at a lower priority (Linux: nice is per thread).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0) {
+    SY_LOG(Debug, "directory: cannot lower the loader thread's priority");
+  }
+  auto backoff = std::chrono::milliseconds(250);
+  bool outage_logged = false;
+  while (wait(db_ ? opt_.refresh_interval : backoff)) {
+    status_.round_started_unix_ms = now_unix_ms();
+    Result<Unit> r = ok_result();
+    if (!db_) {
+      r = connect();
+      if (r.ok()) {
+        // Anything may have changed while we were away: start over with a full load.
+        r = full_load_and_publish(true);
+      }
+    } else {
+      r = refresh();
+    }
+    status_.round_started_unix_ms = 0;
+    if (!r.ok()) {
+      status_.failures.fetch_add(1, std::memory_order_relaxed);
+      status_.db_up = false;
+      if (!outage_logged) {
+        SY_LOG(Warn, "directory: database unavailable (%s); serving the last snapshot, "
+                     "reconnecting with backoff", r.error().message.c_str());
+        outage_logged = true;
+      }
+      drop_sessions();
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    if (outage_logged) {
+      SY_LOG(Info, "directory: database reachable again");
+      outage_logged = false;
+    }
+    backoff = std::chrono::milliseconds(250);
+    // Replaced snapshots are freed here, on the loader thread, never on a worker.
+    publisher_->collect();
+    status_.db_up = true;
+    status_.refreshes.fetch_add(1, std::memory_order_relaxed);
+    status_.last_ok_unix_ms = now_unix_ms();
+    if (opt_.on_tick && state() != nullptr) {
+      status_.round_started_unix_ms = now_unix_ms();  // a heartbeat write can stall too
+      opt_.on_tick(*state());
+      status_.round_started_unix_ms = 0;
+    }
+  }
+}
+
+}  // namespace sy::store

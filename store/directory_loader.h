@@ -1,0 +1,133 @@
+#pragma once
+// The loader thread (DESIGN decision 1, STYLE rule 4): the only code that reads the tenant
+// directory from the database for the proxy. start() does the first full load before workers
+// serve (or waits for the database when wait_at_start), then a thread refreshes every
+// refresh_interval: incrementally when the profile has a change sequence, otherwise a full
+// reload published only when the data changed. A new immutable snapshot is built on this
+// thread and published; workers never wait on the database.
+//
+// Outages: a failed refresh drops the connection and logs once; the thread reconnects with
+// backoff (250 ms doubling to 5 s, DSNs tried in order) while workers keep the last snapshot.
+// With a separate state database both sessions are (re)connected together: a failure of either
+// is an outage of the round.
+// The state is readable from any thread through status().
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
+#include "routing/publisher.h"
+#include "routing/snapshot.h"
+
+namespace sy::store {
+
+using routing::RoutingSnapshot;
+using routing::SnapshotInput;
+using routing::SnapshotPublisher;
+
+// Where Switchyard's state database is, as the loader sees it (heartbeats, the ox profile's
+// server metadata and epoch).
+enum class StateStore {
+  None,       // no state database: no heartbeats (profile sql without one)
+  Directory,  // the directory session itself (profile own, one database)
+  Separate,   // its own session to state_dsns
+};
+
+struct LoaderOptions {
+  std::vector<Dsn> dsns;
+  StateStore state = StateStore::Directory;
+  std::vector<Dsn> state_dsns;  // StateStore::Separate
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds refresh_interval{250};
+  // Bounds each network read or write of the loader's sessions: a frozen database fails the
+  // round after this instead of holding it (and db_up) for the client library's 120 s.
+  std::chrono::seconds io_timeout{5};
+  bool wait_at_start = false;
+  SnapshotInput input;
+  std::vector<ServerOverride> overrides;  // applied to every load and delta
+  std::function<std::unique_ptr<DirectoryReader>()> make_reader;
+  // Loader thread, after each publish (e.g. wake the workers to release held requests).
+  std::function<void()> on_publish;
+  // Loader thread, after every refresh round while connected, with the state session (never
+  // called with StateStore::None); e.g. the instance heartbeat, which decides itself whether
+  // to write (e.g. every heartbeat_interval, or at once when the applied change_seq moved).
+  std::function<void(Db&)> on_tick;
+};
+
+// A refresh round (or reconnect) running longer than this makes the database "slow".
+inline constexpr uint64_t kSlowRoundMs = 1000;
+
+struct LoaderStatus {
+  // Whether the last round succeeded. The database's state as the admin shows it is
+  // db_state(): a round still running after kSlowRoundMs reads "slow" at once, long before
+  // the read timeout ends it (a frozen server answers nothing and resets nothing).
+  std::atomic<bool> db_up{false};
+  std::atomic<uint64_t> round_started_unix_ms{0};  // 0 = no round running
+  std::atomic<uint64_t> refreshes{0};       // successful refresh rounds
+  std::atomic<uint64_t> failures{0};        // failed rounds (query or connect)
+  std::atomic<uint64_t> publishes{0};
+  std::atomic<uint64_t> last_ok_unix_ms{0};
+
+  // "up", "slow" (a round has been running for kSlowRoundMs or more) or "down" (the last round
+  // failed), at |now_unix_ms|. Any thread.
+  const char* db_state(uint64_t now_unix_ms) const {
+    const uint64_t started = round_started_unix_ms.load(std::memory_order_relaxed);
+    if (started != 0 && now_unix_ms >= started + kSlowRoundMs) {
+      return "slow";
+    }
+    return db_up.load(std::memory_order_relaxed) ? "up" : "down";
+  }
+};
+
+class DirectoryLoader {
+ public:
+  DirectoryLoader(LoaderOptions options, SnapshotPublisher* publisher);
+  ~DirectoryLoader();  // stops and joins
+
+  // First full load and publish, then the refresh thread. Fails with a clear message when the
+  // database is unreachable and wait_at_start is false.
+  Result<Unit> start();
+  void stop();  // idempotent
+  const LoaderStatus& status() const { return status_; }
+
+ private:
+  void run();
+  Result<Unit> connect();
+  Result<Unit> full_load_and_publish(bool only_if_changed);
+  Result<Unit> refresh();
+  void publish(std::shared_ptr<const RoutingSnapshot> snap);
+  bool wait(std::chrono::milliseconds d);  // false when stopping
+
+  LoaderOptions opt_;
+  SnapshotPublisher* publisher_;
+  // The state session for the reader and on_tick; nullptr with StateStore::None.
+  Db* state();
+  void drop_sessions();
+
+  std::unique_ptr<DirectoryReader> reader_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Db> state_db_;  // StateStore::Separate
+  std::shared_ptr<const RoutingSnapshot> current_;
+  uint64_t generation_ = 0;
+  uint64_t data_hash_ = 0;
+  LoaderStatus status_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// FNV-1a over every field of |data|: a full reload publishes only when this changes.
+uint64_t hash_directory(const DirectoryData& data);
+
+}  // namespace sy::store

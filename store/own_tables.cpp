@@ -1,0 +1,122 @@
+// The own profile's tables, one typed function per statement.
+
+#include "store/own_tables.h"
+
+#include "store/query.h"
+
+namespace sy::store {
+
+using routing::SchemaRow;
+using routing::SchemaState;
+using routing::ServerId;
+using routing::ServerRow;
+
+namespace {
+
+ServerRow server_from(const Row& row) {
+  return ServerRow{row.u32(1), row.str(2), row.str(3), row.str(4), row.str(5)};
+}
+
+}  // namespace
+
+Result<uint64_t> max_change_seq(Db& db) {
+  return query_value<uint64_t>(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes");
+}
+
+Result<std::optional<ServerRow>> own_server_by_id(Db& db, ServerId id, Lock lock) {
+  return query_one(
+      db,
+      lock == Lock::ForUpdate
+          ? "SELECT id, name, pool, version, redirect_url FROM sy_servers WHERE id = ?"
+            " FOR UPDATE"
+          : "SELECT id, name, pool, version, redirect_url FROM sy_servers WHERE id = ?",
+      server_from, id);
+}
+
+Result<std::optional<ServerRow>> own_server_by_name(Db& db, std::string_view name, Lock lock) {
+  return query_one(
+      db,
+      lock == Lock::ForUpdate
+          ? "SELECT id, name, pool, version, redirect_url FROM sy_servers WHERE name = ? FOR UPDATE"
+          : "SELECT id, name, pool, version, redirect_url FROM sy_servers WHERE name = ?",
+      server_from, name);
+}
+
+Result<std::vector<ServerRow>> own_servers(Db& db) {
+  return query_all(db, "SELECT id, name, pool, version, redirect_url FROM sy_servers ORDER BY id",
+                   server_from);
+}
+
+Result<ServerId> next_own_server_id(Db& db) {
+  return query_value<uint32_t>(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM sy_servers FOR UPDATE");
+}
+
+Result<Unit> insert_own_server(Db& db, const ServerRow& row) {
+  return done(exec(db,
+                   "INSERT INTO sy_servers (id, name, pool, version, redirect_url)"
+                   " VALUES (?, ?, ?, ?, ?)",
+                   row.id, row.name, row.pool, row.version, row.redirect_url));
+}
+
+Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only) {
+  auto read = [](const Row& row) {
+    return OwnSchemaRow{row.str(1), row.boolean(2), row.u32(3), row.str(4), row.u64(5)};
+  };
+  static const std::string kSelect =
+      "SELECT s.name, s.state = 'enabled', s.server_id, COALESCE(v.name, ''), COALESCE(c.n, 0)"
+      " FROM sy_schemas s LEFT JOIN sy_servers v ON v.id = s.server_id"
+      " LEFT JOIN (SELECT schema_name, COUNT(*) AS n FROM sy_contexts GROUP BY schema_name) c"
+      " ON c.schema_name = s.name";
+  if (only != nullptr) {
+    return query_all(db, kSelect + " WHERE s.name = ?", read, *only);
+  }
+  return query_all(db, kSelect, read);
+}
+
+Result<std::optional<SchemaRow>> own_schema_for_update(Db& db, const std::string& name) {
+  return query_one(
+      db, "SELECT name, state = 'enabled', server_id FROM sy_schemas WHERE name = ? FOR UPDATE",
+      [](const Row& row) {
+        return SchemaRow{row.str(1), row.boolean(2) ? SchemaState::Enabled : SchemaState::Disabled,
+                         row.u32(3)};
+      },
+      name);
+}
+
+Result<Unit> set_own_schema_state(Db& db, const std::string& name, SchemaState state) {
+  return done(exec(db, "UPDATE sy_schemas SET state = ? WHERE name = ?",
+                   state == SchemaState::Enabled ? "enabled" : "disabled", name));
+}
+
+Result<Unit> set_own_schema_server(Db& db, const std::string& name, ServerId server) {
+  if (auto r = exec(db, "UPDATE sy_schemas SET server_id = ? WHERE name = ?", server, name); !r) {
+    return r.error();
+  }
+  return done(exec(db,
+                   "UPDATE sy_contexts SET server_id = NULL WHERE schema_name = ?"
+                   " AND server_id IS NOT NULL",
+                   name));
+}
+
+Result<std::optional<OwnContextRow>> own_context(Db& db, routing::ContextId id) {
+  return query_one(
+      db,
+      "SELECT c.id, c.schema_name, c.enabled, COALESCE(s.state = 'enabled', 0),"
+      " COALESCE(NULLIF(c.server_id, 0), s.server_id, 0), COALESCE(v.name, '')"
+      " FROM sy_contexts c LEFT JOIN sy_schemas s ON s.name = c.schema_name"
+      " LEFT JOIN sy_servers v ON v.id = COALESCE(NULLIF(c.server_id, 0), s.server_id)"
+      " WHERE c.id = ?",
+      [](const Row& row) {
+        return OwnContextRow{row.u32(1),     row.str(2), row.boolean(3),
+                             row.boolean(4), row.u32(5), row.str(6)};
+      },
+      id);
+}
+
+Result<std::vector<std::string>> own_logins_of(Db& db, routing::ContextId id) {
+  return query_all(
+      db, "SELECT login FROM sy_logins WHERE context_id = ? ORDER BY login",
+      [](const Row& row) { return row.str(1); }, id);
+}
+
+}  // namespace sy::store

@@ -22,6 +22,7 @@
 
 #include "admin/commands.h"
 #include "admin/protocol.h"
+#include "admin/stores.h"
 #include "common/log.h"
 
 using namespace sy;
@@ -40,6 +41,7 @@ struct Env {
   ServerOptions options;
   AdminContext ctx;
   std::atomic<bool> upgrade_running{false};
+  Stores stores{StoreOptions{}};  // no database: every command that needs one says so
   CommandEnv env;
 };
 
@@ -64,9 +66,7 @@ Env& environment() {
     out->env.options = &out->options;
     out->env.events_owner = std::make_shared<EventSink>();
     out->env.events = out->env.events_owner.get();
-    out->env.db = []() -> Result<routing::Db*> {
-      return make_tagged_error(Errc::Database, "database", "no database (fuzz)");
-    };
+    out->env.stores = &out->stores;
     out->env.upgrade_running = &out->upgrade_running;
     out->env.actor = "fuzz/admin";
     return out;

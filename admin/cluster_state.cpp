@@ -15,11 +15,11 @@
 #include <array>
 #include <atomic>
 
-#include "store/db_error.h"
 #include "admin/directory.h"
-#include "store/cluster_store.h"
-#include "store/instances.h"
 #include "common/log.h"
+#include "store/cluster_store.h"
+#include "store/db_error.h"
+#include "store/instances.h"
 
 namespace sy::admin {
 
@@ -47,15 +47,16 @@ constexpr std::array<Edge, 10> kEdges = {{
     {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Cancel, ClusterState::Stable},
 }};
 
-constexpr std::array<ClusterState, 6> kAllStates = {
-    ClusterState::Stable,          ClusterState::ReadyToUpgrade,
-    ClusterState::Mixed,           ClusterState::ReadyToRunUpgradeTasks,
-    ClusterState::RunningUpgradeTasks, ClusterState::UpgradeTasksFailed};
+constexpr std::array<ClusterState, 6> kAllStates = {ClusterState::Stable,
+                                                    ClusterState::ReadyToUpgrade,
+                                                    ClusterState::Mixed,
+                                                    ClusterState::ReadyToRunUpgradeTasks,
+                                                    ClusterState::RunningUpgradeTasks,
+                                                    ClusterState::UpgradeTasksFailed};
 
 constexpr std::array<ClusterEvent, 8> kAllEvents = {
-    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
+    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready, ClusterEvent::Approve,
     ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
-
 
 std::atomic<uint64_t> g_illegal_transitions{0};
 
@@ -92,40 +93,26 @@ std::optional<ClusterState> parse_state(const std::string& s) {
 
 const char* to_string(ClusterState s) {
   switch (s) {
-    case ClusterState::Stable:
-      return "STABLE";
-    case ClusterState::ReadyToUpgrade:
-      return "READY_TO_UPGRADE";
-    case ClusterState::Mixed:
-      return "MIXED";
-    case ClusterState::ReadyToRunUpgradeTasks:
-      return "READY_TO_RUN_UPGRADE_TASKS";
-    case ClusterState::RunningUpgradeTasks:
-      return "RUNNING_UPGRADE_TASKS";
-    case ClusterState::UpgradeTasksFailed:
-      return "UPGRADE_TASKS_FAILED";
+  case ClusterState::Stable: return "STABLE";
+  case ClusterState::ReadyToUpgrade: return "READY_TO_UPGRADE";
+  case ClusterState::Mixed: return "MIXED";
+  case ClusterState::ReadyToRunUpgradeTasks: return "READY_TO_RUN_UPGRADE_TASKS";
+  case ClusterState::RunningUpgradeTasks: return "RUNNING_UPGRADE_TASKS";
+  case ClusterState::UpgradeTasksFailed: return "UPGRADE_TASKS_FAILED";
   }
   return "?";
 }
 
 const char* to_string(ClusterEvent e) {
   switch (e) {
-    case ClusterEvent::Prepare:
-      return "prepare";
-    case ClusterEvent::Mixed:
-      return "mixed";
-    case ClusterEvent::Ready:
-      return "ready";
-    case ClusterEvent::Approve:
-      return "approve";
-    case ClusterEvent::Finish:
-      return "finish";
-    case ClusterEvent::Fail:
-      return "fail";
-    case ClusterEvent::Retry:
-      return "retry";
-    case ClusterEvent::Cancel:
-      return "cancel";
+  case ClusterEvent::Prepare: return "prepare";
+  case ClusterEvent::Mixed: return "mixed";
+  case ClusterEvent::Ready: return "ready";
+  case ClusterEvent::Approve: return "approve";
+  case ClusterEvent::Finish: return "finish";
+  case ClusterEvent::Fail: return "fail";
+  case ClusterEvent::Retry: return "retry";
+  case ClusterEvent::Cancel: return "cancel";
   }
   return "?";
 }
@@ -239,9 +226,8 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
       return schemas.error();
     }
     facts.any_schema_moved =
-        std::any_of(schemas->begin(), schemas->end(), [target](const SchemaInfo& s) {
-          return s.server_id == target;
-        });
+        std::any_of(schemas->begin(), schemas->end(),
+                    [target](const SchemaInfo& s) { return s.server_id == target; });
   }
   auto to = next_state(*from, event, facts);
   if (!to) {
@@ -255,8 +241,8 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
   if (auto u = store::write_cluster_row(db, to_string(*to), target, reason); !u) {
     return store::db_error(what, u.error());
   }
-  if (auto h = store::append_cluster_history(db, to_string(*from), to_string(*to),
-                                             to_string(event), actor, reason);
+  if (auto h = store::append_cluster_history(db, to_string(*from), to_string(*to), to_string(event),
+                                             actor, reason);
       !h) {
     return store::db_error(what, h.error());
   }

@@ -14,12 +14,12 @@
 
 #include "admin/cluster_state.h"
 #include "admin/directory.h"
-#include "store/instances.h"
-#include "store/member_store.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
 #include "conf/load.h"
+#include "store/instances.h"
+#include "store/member_store.h"
 
 namespace sy::admin {
 
@@ -217,8 +217,7 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
       .set("uptime_s", (now_unix_ms() - c.started_unix_ms) / 1000)
       .set("config", c.config_path)
       .set("database", env.stores->configured())
-      .set("profile",
-           env.stores->configured() ? profile_name(env.stores->options().profile) : "")
+      .set("profile", env.stores->configured() ? profile_name(env.stores->options().profile) : "")
       .set("upgrade_running", env.upgrade_running->load());
   if (c.publisher != nullptr) {
     auto snap = c.publisher->current();
@@ -299,9 +298,8 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_server_list(CommandEnv& env, const Args&) {
-  return with_directory(env, [](Directory& dir) {
-    return rows_reply("servers", dir.list_servers(), server_json);
-  });
+  return with_directory(
+      env, [](Directory& dir) { return rows_reply("servers", dir.list_servers(), server_json); });
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
@@ -472,9 +470,9 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
   }
   for (const char* f : {"--pool", "--version", "--redirect-url"}) {
     if (!a.has(f)) {
-      return error_reply("usage",
-                         "server register NAME --pool P --version V --redirect-url U "
-                         "[--id N] [--continue|--abort] (missing " + std::string(f) + ")");
+      return error_reply("usage", "server register NAME --pool P --version V --redirect-url U "
+                                  "[--id N] [--continue|--abort] (missing " +
+                                      std::string(f) + ")");
     }
   }
   ServerInfo s;
@@ -669,10 +667,10 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
         }
       }
       const std::string status = to_string(report->status);
-      return error_reply("upgrade-" + status,
-                         "run " + std::to_string(report->run_id) + " ended " + status +
-                             " (" + std::to_string(failed) + " schema(s) failed" + why +
-                             "); see `upgrade status`");
+      return error_reply("upgrade-" + status, "run " + std::to_string(report->run_id) + " ended " +
+                                                  status + " (" + std::to_string(failed) +
+                                                  " schema(s) failed" + why +
+                                                  "); see `upgrade status`");
     }
     return ok_reply(std::move(j));
   };
@@ -731,8 +729,8 @@ std::optional<Reply> find_member(CommandEnv& env, const std::string& pool,
     for (const auto& m : p.members) {
       known += (known.empty() ? "" : ", ") + m.address;
     }
-    return error_reply("not-found", "pool " + pool + " has no member " + member + " (members: " +
-                                        known + ")");
+    return error_reply("not-found",
+                       "pool " + pool + " has no member " + member + " (members: " + known + ")");
   }
   return error_reply("not-found", "no pool named " + pool);
 }
@@ -909,78 +907,42 @@ using Handler = Reply (*)(CommandEnv&, const Args&);
 // The handler of each row; a CommandId without one does not compile (-Wswitch).
 Handler handler_of(CommandId id) {
   switch (id) {
-    case CommandId::Help:
-      return cmd_help;
-    case CommandId::ShowInfo:
-      return cmd_show_info;
-    case CommandId::ShowStats:
-      return cmd_show_stats;
-    case CommandId::ShowPools:
-      return cmd_show_pools;
-    case CommandId::ShowServers:
-      return cmd_server_list;
-    case CommandId::ShowSchemas:
-      return cmd_schema_list;
-    case CommandId::ShowContext:
-      return cmd_show_context;
-    case CommandId::ShowInstances:
-      return cmd_show_instances;
-    case CommandId::ShowMigrations:
-      return cmd_show_migrations;
-    case CommandId::ShowCluster:
-      return cmd_cluster_status;
-    case CommandId::ServerRegister:
-      return cmd_server_register;
-    case CommandId::ServerList:
-      return cmd_server_list;
-    case CommandId::SchemaList:
-      return cmd_schema_list;
-    case CommandId::SchemaDisable:
-      return cmd_schema_disable;
-    case CommandId::SchemaEnable:
-      return cmd_schema_enable;
-    case CommandId::SchemaMove:
-      return cmd_schema_move;
-    case CommandId::SchemaUpdate:
-      return cmd_schema_update;
-    case CommandId::UpgradeSchemata:
-      return cmd_upgrade_schemata;
-    case CommandId::UpgradeStatus:
-      return cmd_upgrade_status;
-    case CommandId::UpgradePause:
-      return cmd_upgrade_pause;
-    case CommandId::UpgradeResume:
-      return cmd_upgrade_resume;
-    case CommandId::UpgradeAbort:
-      return cmd_upgrade_abort;
-    case CommandId::ClusterStatus:
-      return cmd_cluster_status;
-    case CommandId::ClusterHistory:
-      return cmd_cluster_history;
-    case CommandId::ClusterPrepare:
-      return cmd_cluster_prepare;
-    case CommandId::ClusterMixed:
-      return cmd_cluster_mixed;
-    case CommandId::ClusterReady:
-      return cmd_cluster_ready;
-    case CommandId::ClusterApprove:
-      return cmd_cluster_approve;
-    case CommandId::ClusterCancel:
-      return cmd_cluster_cancel;
-    case CommandId::PoolMemberDrain:
-      return cmd_member_drain;
-    case CommandId::PoolMemberMaintenance:
-      return cmd_member_maintenance;
-    case CommandId::PoolMemberReady:
-      return cmd_member_ready;
-    case CommandId::PoolMemberWeight:
-      return cmd_member_weight;
-    case CommandId::PoolMemberWait:
-      return cmd_member_wait;
-    case CommandId::Reload:
-      return cmd_reload;
-    case CommandId::ReopenLogs:
-      return cmd_reopen_logs;
+  case CommandId::Help: return cmd_help;
+  case CommandId::ShowInfo: return cmd_show_info;
+  case CommandId::ShowStats: return cmd_show_stats;
+  case CommandId::ShowPools: return cmd_show_pools;
+  case CommandId::ShowServers: return cmd_server_list;
+  case CommandId::ShowSchemas: return cmd_schema_list;
+  case CommandId::ShowContext: return cmd_show_context;
+  case CommandId::ShowInstances: return cmd_show_instances;
+  case CommandId::ShowMigrations: return cmd_show_migrations;
+  case CommandId::ShowCluster: return cmd_cluster_status;
+  case CommandId::ServerRegister: return cmd_server_register;
+  case CommandId::ServerList: return cmd_server_list;
+  case CommandId::SchemaList: return cmd_schema_list;
+  case CommandId::SchemaDisable: return cmd_schema_disable;
+  case CommandId::SchemaEnable: return cmd_schema_enable;
+  case CommandId::SchemaMove: return cmd_schema_move;
+  case CommandId::SchemaUpdate: return cmd_schema_update;
+  case CommandId::UpgradeSchemata: return cmd_upgrade_schemata;
+  case CommandId::UpgradeStatus: return cmd_upgrade_status;
+  case CommandId::UpgradePause: return cmd_upgrade_pause;
+  case CommandId::UpgradeResume: return cmd_upgrade_resume;
+  case CommandId::UpgradeAbort: return cmd_upgrade_abort;
+  case CommandId::ClusterStatus: return cmd_cluster_status;
+  case CommandId::ClusterHistory: return cmd_cluster_history;
+  case CommandId::ClusterPrepare: return cmd_cluster_prepare;
+  case CommandId::ClusterMixed: return cmd_cluster_mixed;
+  case CommandId::ClusterReady: return cmd_cluster_ready;
+  case CommandId::ClusterApprove: return cmd_cluster_approve;
+  case CommandId::ClusterCancel: return cmd_cluster_cancel;
+  case CommandId::PoolMemberDrain: return cmd_member_drain;
+  case CommandId::PoolMemberMaintenance: return cmd_member_maintenance;
+  case CommandId::PoolMemberReady: return cmd_member_ready;
+  case CommandId::PoolMemberWeight: return cmd_member_weight;
+  case CommandId::PoolMemberWait: return cmd_member_wait;
+  case CommandId::Reload: return cmd_reload;
+  case CommandId::ReopenLogs: return cmd_reopen_logs;
   }
   return nullptr;
 }
@@ -1083,9 +1045,8 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
     return error_reply("usage", best->usage());
   }
   if (n > best->max_positional) {
-    return error_reply("usage",
-                       best->usage() + " (unexpected '" + args.positional[best->max_positional] +
-                           "')");
+    return error_reply("usage", best->usage() + " (unexpected '" +
+                                    args.positional[best->max_positional] + "')");
   }
   return best->handler(env, args);
 }

@@ -69,7 +69,7 @@ struct CommandEnv {
   // Set by AdminServer::stop(): long jobs stop at their next step boundary. Shared, since a
   // job that does not stop in time is detached and may outlive the server.
   std::shared_ptr<const std::atomic<bool>> stop_jobs;
-  std::string actor;                             // "<instance id>/admin"
+  std::string actor;  // "<instance id>/admin"
 };
 
 // Parsed arguments after the command words: positionals in order, flags by name ("--pool").

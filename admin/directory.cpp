@@ -115,8 +115,8 @@ std::string differences(const ServerInfo& stored, const ServerInfo& wanted) {
   std::string out;
   auto cmp = [&](const char* field, const std::string& have, const std::string& want) {
     if (!want.empty() && want != have) {
-      out += std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want +
-             "'";
+      out +=
+          std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want + "'";
     }
   };
   if (wanted.id != 0 && wanted.id != stored.id) {
@@ -136,10 +136,10 @@ Result<Unit> check_server_name(const std::string& name) {
                              "register server: a name is required", ErrorSource::Downstream);
   }
   if (all_digits(name)) {
-    return make_tagged_error(
-        Errc::InvalidArgument, "invalid-argument",
-        "register server: the name '" + name + "' is all digits and would read as an id",
-        ErrorSource::Downstream);
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             "register server: the name '" + name +
+                                 "' is all digits and would read as an id",
+                             ErrorSource::Downstream);
   }
   return ok_result();
 }
@@ -147,18 +147,17 @@ Result<Unit> check_server_name(const std::string& name) {
 Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
                                        IfExists if_exists) {
   switch (if_exists) {
-    case IfExists::Refuse:
-      return make_tagged_error(Errc::InvalidArgument, "exists",
-                               "server '" + wanted.name + "' exists already (" + describe(have) +
-                                   "); use it with --continue or pick another name",
-                               ErrorSource::Downstream);
-    case IfExists::Abort:
-      return make_tagged_error(
-          Errc::InvalidArgument, "aborted",
-          "server '" + wanted.name + "' exists already (" + describe(have) + "); nothing changed",
-          ErrorSource::Downstream);
-    case IfExists::Continue:
-      break;
+  case IfExists::Refuse:
+    return make_tagged_error(Errc::InvalidArgument, "exists",
+                             "server '" + wanted.name + "' exists already (" + describe(have) +
+                                 "); use it with --continue or pick another name",
+                             ErrorSource::Downstream);
+  case IfExists::Abort:
+    return make_tagged_error(Errc::InvalidArgument, "aborted",
+                             "server '" + wanted.name + "' exists already (" + describe(have) +
+                                 "); nothing changed",
+                             ErrorSource::Downstream);
+  case IfExists::Continue: break;
   }
   RegisterResult result;
   result.server = have;

@@ -112,9 +112,9 @@ class Directory {
 std::unique_ptr<Directory> make_own_directory(store::Db& db);
 
 struct OxDirectoryOptions {
-  uint32_t maintenance_reason = 1431655765;  // reason_id of a disabled schema (OX's default)
+  uint32_t maintenance_reason = 1431655765;      // reason_id of a disabled schema (OX's default)
   std::vector<store::ServerOverride> overrides;  // YAML database.servers: applied over what
-                                                   // the state database records per server
+                                                 // the state database records per server
 };
 // Profile ox: OX's tables in |configdb|, Switchyard's part in |state| (sy_server_meta, sy_meta).
 std::unique_ptr<Directory> make_ox_directory(store::Db& configdb, store::Db& state,

@@ -113,10 +113,10 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
       return taken.error();
     }
     if (taken->has_value()) {
-      return make_tagged_error(
-          Errc::InvalidArgument, "exists",
-          "server id " + std::to_string(row.id) + " is taken by '" + (*taken)->name + "'",
-          ErrorSource::Downstream);
+      return make_tagged_error(Errc::InvalidArgument, "exists",
+                               "server id " + std::to_string(row.id) + " is taken by '" +
+                                   (*taken)->name + "'",
+                               ErrorSource::Downstream);
     }
   }
   if (auto r = store::insert_own_server(
@@ -246,8 +246,7 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
 }
 
 Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
-  const std::string what =
-      "move schema '" + schema + "' to server " + std::to_string(to_server);
+  const std::string what = "move schema '" + schema + "' to server " + std::to_string(to_server);
   auto txn = db.begin();
   if (!txn) {
     return store::db_error(what, txn.error());

@@ -21,11 +21,11 @@
 #include <map>
 #include <optional>
 
-#include "store/db_error.h"
 #include "admin/directory.h"
 #include "common/ascii.h"
-#include "store/query.h"
+#include "store/db_error.h"
 #include "store/directory_ox.h"
+#include "store/query.h"
 
 namespace sy::admin {
 
@@ -70,9 +70,10 @@ class OxDirectory final : public Directory {
 Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) {
   auto epoch = store::bump_directory_epoch(state_);
   if (!epoch) {
-    return store::db_error(what + ": the configdb was written, but bumping the directory epoch in the "
-                           "state database failed (instances see the change at their next probe)",
-                    epoch.error());
+    return store::db_error(
+        what + ": the configdb was written, but bumping the directory epoch in the "
+               "state database failed (instances see the change at their next probe)",
+        epoch.error());
   }
   return WriteResult{changed, *epoch};
 }
@@ -129,17 +130,15 @@ Result<ServerInfo> OxDirectory::find_server(const std::string& name_or_id) {
                            ErrorSource::Downstream);
 }
 
-Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
-                                                    IfExists if_exists) {
+Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted, IfExists if_exists) {
   const std::string what = "register server '" + wanted.name + "'";
   if (auto ok = check_server_name(wanted.name); !ok) {
     return ok.error();
   }
   if (wanted.id != 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             what +
-                                 ": on profile ox server ids come from configdb_sequence, as "
-                                 "OX's registerserver takes them; leave --id out",
+                             what + ": on profile ox server ids come from configdb_sequence, as "
+                                    "OX's registerserver takes them; leave --id out",
                              ErrorSource::Downstream);
   }
   auto existing = find_server(wanted.name);
@@ -194,9 +193,9 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
           state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
       !w) {
     return store::db_error(what + ": server " + std::to_string(id) +
-                        " is registered, but recording its pool, version and redirect URL "
-                        "failed (run the command again with --continue)",
-                    w.error());
+                               " is registered, but recording its pool, version and redirect URL "
+                               "failed (run the command again with --continue)",
+                           w.error());
   }
   auto done = written(true, what);
   if (!done) {

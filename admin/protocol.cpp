@@ -334,8 +334,8 @@ std::string format_error(std::string_view code, std::string_view message, bool j
   std::string flat(message);
   std::replace(flat.begin(), flat.end(), '\n', ' ');
   if (json) {
-    return "{\"error\":{\"code\":\"" + json_escape(code) + "\",\"message\":\"" +
-           json_escape(flat) + "\"}}";
+    return "{\"error\":{\"code\":\"" + json_escape(code) + "\",\"message\":\"" + json_escape(flat) +
+           "\"}}";
   }
   return "ERR " + std::string(code) + ": " + flat;
 }

@@ -20,11 +20,11 @@
 #include <thread>
 
 #include "admin/cluster_state.h"
+#include "common/log.h"
 #include "store/db_error.h"
 #include "store/instances.h"
 #include "store/update_task_store.h"
 #include "store/upgrade_store.h"
-#include "common/log.h"
 
 namespace sy::admin {
 
@@ -93,8 +93,7 @@ class Runner {
   int schemas_total_ = 0;
 };
 
-void Runner::notify(const std::string& schema, Step step, Phase phase,
-                    const std::string& detail) {
+void Runner::notify(const std::string& schema, Step step, Phase phase, const std::string& detail) {
   if (!progress_) {
     return;
   }
@@ -223,33 +222,30 @@ Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
   for (const store::JournalRow& row : *rows) {
     SchemaJournal& j = out[row.schema];
     switch (row.phase) {
-      case Phase::Done:
-        j.done.insert(row.step);
-        j.seqs[row.step] = row.change_seq;
-        j.finished = j.finished || row.step == Step::Verify;
-        break;
-      case Phase::Skipped:
-        j.finished = true;
-        break;
-      case Phase::Stopped:
-        if (j.done.count(Step::Move) != 0) {
-          break;  // moved: the next run continues with the step that was not run
-        }
-        [[fallthrough]];  // given back to its server: the next run starts the schema over
-      case Phase::Failed:
-        j.done.clear();
-        j.seqs.clear();
-        j.finished = false;
-        break;
-      case Phase::Begin:
-        break;
+    case Phase::Done:
+      j.done.insert(row.step);
+      j.seqs[row.step] = row.change_seq;
+      j.finished = j.finished || row.step == Step::Verify;
+      break;
+    case Phase::Skipped: j.finished = true; break;
+    case Phase::Stopped:
+      if (j.done.count(Step::Move) != 0) {
+        break;  // moved: the next run continues with the step that was not run
+      }
+      [[fallthrough]];  // given back to its server: the next run starts the schema over
+    case Phase::Failed:
+      j.done.clear();
+      j.seqs.clear();
+      j.finished = false;
+      break;
+    case Phase::Begin: break;
     }
   }
   return out;
 }
 
-Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
-    const std::vector<SchemaInfo>& all) {
+Result<std::set<std::string>>
+Runner::schemas_with_all_tasks_ok(const std::vector<SchemaInfo>& all) {
   auto tasks = list_tasks(options_.tasks);
   if (!tasks) {
     return tasks.error();
@@ -296,8 +292,7 @@ Result<RunControl> Runner::check_control() {
   }
 }
 
-std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
-                                   std::string& detail) {
+std::string Runner::wait_instances(const std::string& schema, uint64_t seq, std::string& detail) {
   const auto deadline = Clock::now() + options_.drain_timeout;
   for (;;) {
     if (stopping()) {
@@ -311,8 +306,8 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
     std::string behind;
     for (const store::InstanceRow& i : *live) {
       if (!schema.empty() && i.inflight(schema) > 0) {
-        busy += (busy.empty() ? "" : ", ") + ("'" + i.id + "' (" +
-                                              std::to_string(i.inflight(schema)) + " requests)");
+        busy += (busy.empty() ? "" : ", ") +
+                ("'" + i.id + "' (" + std::to_string(i.inflight(schema)) + " requests)");
       }
       if (i.applied_seq < seq) {
         behind += (behind.empty() ? "" : ", ") +
@@ -334,9 +329,10 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
       }
       return why;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    std::this_thread::sleep_for(std::max(std::chrono::milliseconds(1),
-                                         std::min(options_.poll_interval, left)));
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    std::this_thread::sleep_for(
+        std::max(std::chrono::milliseconds(1), std::min(options_.poll_interval, left)));
   }
 }
 
@@ -389,74 +385,72 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
     std::string detail;
     uint64_t seq = 0;
     switch (step) {
-      case Step::Disable: {
-        auto r = dir_.set_schema_enabled(schema, false);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        // Disabled already: wait for the version of now instead.
-        seq = r->version;
-        disable_seq = seq;
-        detail = std::string(r->changed ? "" : "already disabled; ") + "version " +
-                 std::to_string(seq);
+    case Step::Disable: {
+      auto r = dir_.set_schema_enabled(schema, false);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Drain:
-        failure = wait_instances(schema, disable_seq, detail);
-        break;
-      case Step::Move: {
-        auto r = dir_.move_schema(schema, target_);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        seq = r->version;
-        moved = true;
-        detail = r->changed ? "version " + std::to_string(seq)
-                            : "nothing to move (on the target server already, or empty)";
-        break;
-      }
-      case Step::Update: {
-        auto r = run_update_tasks(db_, options_.dsns, schema, options_.tasks, {});
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        for (const TaskResult& t : *r) {
-          detail += (detail.empty() ? "" : ", ") + t.task + " " + to_string(t.status);
-        }
-        if (detail.empty()) {
-          detail = "no update tasks";
-        }
+      // Disabled already: wait for the version of now instead.
+      seq = r->version;
+      disable_seq = seq;
+      detail =
+          std::string(r->changed ? "" : "already disabled; ") + "version " + std::to_string(seq);
+      break;
+    }
+    case Step::Drain: failure = wait_instances(schema, disable_seq, detail); break;
+    case Step::Move: {
+      auto r = dir_.move_schema(schema, target_);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Enable: {
-        auto r = dir_.set_schema_enabled(schema, true);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        seq = r->version;
-        enable_seq = seq;
-        detail = "version " + std::to_string(seq);
+      seq = r->version;
+      moved = true;
+      detail = r->changed ? "version " + std::to_string(seq)
+                          : "nothing to move (on the target server already, or empty)";
+      break;
+    }
+    case Step::Update: {
+      auto r = run_update_tasks(db_, options_.dsns, schema, options_.tasks, {});
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Verify: {
-        auto s = dir_.find_schema(schema);
-        if (!s) {
-          failure = s.error().message;
-          break;
-        }
-        if (!s->enabled || !on_server(*s, target_)) {
-          failure = "schema reads " + std::string(s->enabled ? "enabled" : "disabled") +
-                    " on server " + std::to_string(s->server_id) + ", expected enabled on " +
-                    std::to_string(target_);
-          break;
-        }
-        failure = wait_instances({}, enable_seq, detail);
+      for (const TaskResult& t : *r) {
+        detail += (detail.empty() ? "" : ", ") + t.task + " " + to_string(t.status);
+      }
+      if (detail.empty()) {
+        detail = "no update tasks";
+      }
+      break;
+    }
+    case Step::Enable: {
+      auto r = dir_.set_schema_enabled(schema, true);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
+      seq = r->version;
+      enable_seq = seq;
+      detail = "version " + std::to_string(seq);
+      break;
+    }
+    case Step::Verify: {
+      auto s = dir_.find_schema(schema);
+      if (!s) {
+        failure = s.error().message;
+        break;
+      }
+      if (!s->enabled || !on_server(*s, target_)) {
+        failure = "schema reads " + std::string(s->enabled ? "enabled" : "disabled") +
+                  " on server " + std::to_string(s->server_id) + ", expected enabled on " +
+                  std::to_string(target_);
+        break;
+      }
+      failure = wait_instances({}, enable_seq, detail);
+      break;
+    }
     }
     if (!failure.empty() && stopping() && (step == Step::Drain || step == Step::Verify)) {
       // The wait ended because the process is shutting down: the step did not happen.
@@ -537,9 +531,8 @@ Result<UpgradeReport> Runner::run() {
     return schemas.error();
   }
   for (const std::string* named : {&options_.resume_from, &options_.continue_after}) {
-    if (!named->empty() &&
-        std::none_of(schemas->begin(), schemas->end(),
-                     [&](const SchemaInfo& s) { return s.name == *named; })) {
+    if (!named->empty() && std::none_of(schemas->begin(), schemas->end(),
+                                        [&](const SchemaInfo& s) { return s.name == *named; })) {
       return make_tagged_error(
           Errc::NotFound, "not-found",
           "upgrade schemata: no schema '" + *named + "' (" +
@@ -563,8 +556,7 @@ Result<UpgradeReport> Runner::run() {
       why = "--skip";
     } else if (!options_.resume_from.empty() && schema_less(s.name, options_.resume_from)) {
       why = "before --resume-from " + options_.resume_from;
-    } else if (!options_.continue_after.empty() &&
-               !schema_less(options_.continue_after, s.name)) {
+    } else if (!options_.continue_after.empty() && !schema_less(options_.continue_after, s.name)) {
       why = "not after --continue-after " + options_.continue_after;
     }
     if (!why.empty()) {
@@ -597,8 +589,7 @@ Result<UpgradeReport> Runner::run() {
       ++schemas_done_;
       continue;
     }
-    if (j.done.empty() && s->enabled && on_server(*s, target_) &&
-        tasks_ok->count(s->name) != 0) {
+    if (j.done.empty() && s->enabled && on_server(*s, target_) && tasks_ok->count(s->name) != 0) {
       const std::string why = "already on the target server, enabled, update tasks ok";
       if (auto w = journal(s->name, Step::Verify, Phase::Skipped, 0, why); !w) {
         return w.error();
@@ -689,11 +680,10 @@ Result<UpgradeReport> run_upgrade(Directory& dir, Db& state, const UpgradeOption
 
 Result<Unit> control_run(Db& db, const std::string& word) {
   // The operator's words: pause, resume (= run again) and abort.
-  const std::optional<RunControl> control =
-      word == "pause"    ? std::optional(RunControl::Pause)
-      : word == "resume" ? std::optional(RunControl::Run)
-      : word == "abort"  ? std::optional(RunControl::Abort)
-                         : std::nullopt;
+  const std::optional<RunControl> control = word == "pause"    ? std::optional(RunControl::Pause)
+                                            : word == "resume" ? std::optional(RunControl::Run)
+                                            : word == "abort"  ? std::optional(RunControl::Abort)
+                                                               : std::nullopt;
   if (!control) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
                              "upgrade control '" + word + "': expected pause, resume or abort",

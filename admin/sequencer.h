@@ -61,7 +61,7 @@ using store::read_run_status;
 struct UpgradeOptions {
   // The target server: registered when missing (register_new), used when it exists and
   // use_existing is set, otherwise refused with tag "exists" (never a silent reuse).
-  ServerInfo server;              // name required; id 0 = next free id
+  ServerInfo server;  // name required; id 0 = next free id
   bool register_new = true;
   bool use_existing = false;      // --continue
   bool force = false;             // --force: a failed schema is recorded and the run goes on
@@ -75,7 +75,7 @@ struct UpgradeOptions {
   std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
   UpdateTaskConfig tasks;
   std::vector<store::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
-  EventSink* events = nullptr;     // schema results and cluster transitions; may be null
+  EventSink* events = nullptr;   // schema results and cluster transitions; may be null
   // Set when the process shuts down (SIGTERM): the run stops at the next step boundary (a
   // wait in progress ends early; a moved and updated schema is still enabled), journals phase
   // "stopped" on the step it did not run, gives a schema that has not moved back to its
@@ -98,7 +98,7 @@ struct Progress {
 
 struct UpgradeReport {
   uint64_t run_id = 0;
-  bool resumed = false;   // continued a run left unfinished
+  bool resumed = false;              // continued a run left unfinished
   RunState status = RunState::Done;  // Done, Failed (stopped at a failure), Aborted
   std::vector<SchemaOutcome> schemas;
   int64_t duration_ms = 0;
@@ -110,8 +110,7 @@ struct UpgradeReport {
 // UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
 // target server and enabled, and fail when a schema fails without --force. |progress| is called
 // on this thread for every step (may be empty).
-Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state,
-                                  const UpgradeOptions& options,
+Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state, const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
 
 // Sets the control of the unfinished run (tag "not-found" when none is unfinished).

@@ -4,18 +4,15 @@ namespace sy::admin {
 
 const char* profile_name(conf::Profile p) {
   switch (p) {
-    case conf::Profile::Own:
-      return "own";
-    case conf::Profile::Sql:
-      return "sql";
-    case conf::Profile::Ox:
-      return "ox";
+  case conf::Profile::Own: return "own";
+  case conf::Profile::Sql: return "sql";
+  case conf::Profile::Ox: return "ox";
   }
   return "?";
 }
 
 Result<store::Db*> Stores::connect(std::unique_ptr<store::Db>* slot,
-                                     const std::vector<store::Dsn>& dsns, const char* what) {
+                                   const std::vector<store::Dsn>& dsns, const char* what) {
   if (*slot && !(*slot)->alive()) {
     directory_.reset();  // it refers to this session
     slot->reset();

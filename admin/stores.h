@@ -31,8 +31,8 @@ struct StoreOptions {
   std::vector<store::Dsn> dsns;        // the directory; empty = no database configured
   std::vector<store::Dsn> state_dsns;  // empty = the directory database holds the state
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::seconds io_timeout{5};    // per network read/write; 0 = none (long runs)
-  OxDirectoryOptions ox;                 // profile ox
+  std::chrono::seconds io_timeout{5};  // per network read/write; 0 = none (long runs)
+  OxDirectoryOptions ox;               // profile ox
 };
 
 // "own", "sql", "ox".
@@ -63,13 +63,13 @@ class Stores {
   void reset();
 
  private:
-  Result<store::Db*> connect(std::unique_ptr<store::Db>* slot,
-                               const std::vector<store::Dsn>& dsns, const char* what);
+  Result<store::Db*> connect(std::unique_ptr<store::Db>* slot, const std::vector<store::Dsn>& dsns,
+                             const char* what);
 
   StoreOptions opt_;
   std::unique_ptr<store::Db> db_;
-  std::unique_ptr<store::Db> state_db_;  // only with state_dsns
-  std::unique_ptr<Directory> directory_;   // made over db_ (and the state session)
+  std::unique_ptr<store::Db> state_db_;   // only with state_dsns
+  std::unique_ptr<Directory> directory_;  // made over db_ (and the state session)
 };
 
 }  // namespace sy::admin

@@ -13,9 +13,9 @@
 #include <sstream>
 
 #include "admin/child_process.h"
+#include "common/log.h"
 #include "store/db_error.h"
 #include "store/update_task_store.h"
-#include "common/log.h"
 
 namespace sy::admin {
 
@@ -102,10 +102,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
     std::error_code ec;
     std::filesystem::directory_iterator it(config.sql_dir, ec);
     if (ec) {
-      return make_tagged_error(
-          Errc::Config, "invalid-argument",
-          "update tasks: cannot read sql_dir '" + config.sql_dir + "': " + ec.message(),
-          ErrorSource::Downstream);
+      return make_tagged_error(Errc::Config, "invalid-argument",
+                               "update tasks: cannot read sql_dir '" + config.sql_dir +
+                                   "': " + ec.message(),
+                               ErrorSource::Downstream);
     }
     for (const auto& entry : it) {
       const std::string name = entry.path().filename().string();
@@ -128,9 +128,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
   return tasks;
 }
 
-Result<std::vector<TaskResult>> run_update_tasks(
-    Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
-    const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task) {
+Result<std::vector<TaskResult>>
+run_update_tasks(Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
+                 const UpdateTaskConfig& config,
+                 const std::function<void(const TaskResult&)>& on_task) {
   auto tasks = list_tasks(config);
   if (!tasks) {
     return tasks.error();
@@ -167,8 +168,8 @@ Result<std::vector<TaskResult>> run_update_tasks(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     result.status = outcome.ok ? TaskStatus::Ok : TaskStatus::Failed;
     result.error = outcome.error;
-    if (auto r = store::mark_task_finished(db, schema, task, outcome.ok, outcome.output,
-                                           outcome.error);
+    if (auto r =
+            store::mark_task_finished(db, schema, task, outcome.ok, outcome.output, outcome.error);
         !r) {
       return r.error();
     }

@@ -27,18 +27,18 @@
 namespace sy::admin {
 
 struct UpdateTaskConfig {
-  std::string sql_dir;                  // "" = no SQL tasks
-  std::string command;                  // "" = no command task
+  std::string sql_dir;  // "" = no SQL tasks
+  std::string command;  // "" = no command task
   std::chrono::milliseconds command_timeout{std::chrono::minutes(10)};
 };
 
 using store::TaskStatus;  // as stored in sy_update_tasks (store/update_task_store.h)
 
 struct TaskResult {
-  std::string task;    // file name, or "command:<argv0>"
+  std::string task;                    // file name, or "command:<argv0>"
   TaskStatus status = TaskStatus::Ok;  // Ok, Failed, Skipped (already ok for this schema)
   int64_t duration_ms = 0;
-  std::string error;   // why it failed (SQL error, exit status, timeout) with output tail
+  std::string error;  // why it failed (SQL error, exit status, timeout) with output tail
 };
 
 // The tasks the configuration defines, in run order (file names / "command:<argv0>").
@@ -47,9 +47,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config);
 // Runs every task not yet recorded as ok for |schema|, in order, stopping at the first failure
 // (whose Error names the task and reason, tag "update-failed"). |dsns_template| connects the
 // SQL tasks' own session; |on_task| (may be empty) is called after each task.
-Result<std::vector<TaskResult>> run_update_tasks(
-    store::Db& db, const std::vector<store::Dsn>& dsns_template, const std::string& schema,
-    const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task);
+Result<std::vector<TaskResult>>
+run_update_tasks(store::Db& db, const std::vector<store::Dsn>& dsns_template,
+                 const std::string& schema, const UpdateTaskConfig& config,
+                 const std::function<void(const TaskResult&)>& on_task);
 
 // Fills update_status/update_error of |schemas| from sy_update_tasks in the state database
 // |state| ("failed" wins over "running" over "ok"; the error is the last failed task's). With

@@ -18,22 +18,22 @@
 
 #include <event2/thread.h>
 
+#include "admin/server.h"
+#include "app/admin_setup.h"
+#include "app/tenant_setup.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "conf/load.h"
-#include "admin/server.h"
 #include "proxy/access_log.h"
-#include "app/admin_setup.h"
 #include "proxy/connection_limits.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/sd_notify.h"
-#include "proxy/upstream_pool.h"
-#include "app/tenant_setup.h"
 #include "proxy/tls.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
-#include "store/directory_loader.h"
 #include "routing/publisher.h"
+#include "store/directory_loader.h"
 
 namespace {
 
@@ -82,13 +82,17 @@ bool parse_args(int argc, char** argv, Args* a) {
       return true;
     };
     if (arg == "--config" || arg == "-c") {
-      if (!value(&a->config)) return false;
+      if (!value(&a->config))
+        return false;
     } else if (arg == "--check-config") {
-      if (!value(&a->check)) return false;
+      if (!value(&a->check))
+        return false;
     } else if (arg == "--ready-file") {
-      if (!value(&a->ready_file)) return false;
+      if (!value(&a->ready_file))
+        return false;
     } else if (arg == "--log-level") {
-      if (!value(&a->log_level)) return false;
+      if (!value(&a->log_level))
+        return false;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -207,7 +211,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
     return 1;
   }
-  int workers = config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  int workers =
+      config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (workers < 1) {
     workers = 1;
   }
@@ -218,8 +223,8 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<proxy::AccessLogWriter> access_log;
   if (!config.access_log.path.empty()) {
-    auto w = proxy::AccessLogWriter::open(config.access_log.path,
-                                          config.access_log.max_queue_bytes);
+    auto w =
+        proxy::AccessLogWriter::open(config.access_log.path, config.access_log.max_queue_bytes);
     if (!w) {
       std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
       return 1;
@@ -236,8 +241,9 @@ int main(int argc, char** argv) {
   }
   int max_connections = fds.automatic;
   if (config.limits.max_connections > fds.automatic) {
-    SY_LOG(Warn, "limits.max_connections %d is more than the open-file limit %" PRIu64
-                 " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
+    SY_LOG(Warn,
+           "limits.max_connections %d is more than the open-file limit %" PRIu64
+           " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
            config.limits.max_connections, fds.limit, fds.automatic);
   } else if (config.limits.max_connections > 0) {
     max_connections = config.limits.max_connections;
@@ -247,8 +253,9 @@ int main(int argc, char** argv) {
     listener_caps.push_back(l.max_connections);
   }
   proxy::ConnectionLimits connection_limits(max_connections, listener_caps);
-  SY_LOG(Info, "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
-               "connection(s) at once (limits.max_connections)",
+  SY_LOG(Info,
+         "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
+         "connection(s) at once (limits.max_connections)",
          fds.limit, fds.reserved, max_connections);
 
   // Tenant routing: the first directory load happens before any worker serves.
@@ -299,7 +306,7 @@ int main(int argc, char** argv) {
   workers_started.store(true, std::memory_order_release);
   // The admin server: after the workers (its hooks read them), stopped before them.
   app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
-  reloader.set_tls(tls->get());  // SIGHUP and the admin `reload` re-read certificates too
+  reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
@@ -308,11 +315,10 @@ int main(int argc, char** argv) {
     opts.admin = config.admin;
     opts.stores = app::make_store_options(config);
     admin_server = std::make_unique<admin::AdminServer>(
-        std::move(opts),
-        app::make_admin_context(config, args.config, registry->get(), &pool,
-                                  loader ? &loader->status() : nullptr,
-                                  config.routing.enabled ? &publisher : nullptr, &reloader,
-                                  access_log.get()));
+        std::move(opts), app::make_admin_context(config, args.config, registry->get(), &pool,
+                                                 loader ? &loader->status() : nullptr,
+                                                 config.routing.enabled ? &publisher : nullptr,
+                                                 &reloader, access_log.get()));
     auto started = admin_server->start();
     if (!started.ok()) {
       SY_LOG(Error, "admin: %s", started.error().message.c_str());
@@ -342,8 +348,7 @@ int main(int argc, char** argv) {
   }
   SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
   if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound, ready_extra)) {
-    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
-           std::strerror(errno));
+    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(), std::strerror(errno));
   }
   // Listeners are bound, workers run, and with routing the first snapshot is published
   // (loader->start() returned only after it).

@@ -23,14 +23,14 @@ class Worker;
 namespace sy::app {
 
 // Converts the routing section. Fails on a key rule that does not compile (bad regex).
-Result<std::unique_ptr<proxy::RoutingSetup>> make_routing_setup(const conf::Config& config,
-                                                         const routing::SnapshotPublisher* pub);
+Result<std::unique_ptr<proxy::RoutingSetup>>
+make_routing_setup(const conf::Config& config, const routing::SnapshotPublisher* pub);
 
 // Loader options from the database section. |workers| may be empty at first; publishes are
 // forwarded to each worker as on_snapshot() once |workers_started| is true.
 store::LoaderOptions make_loader_options(const conf::Config& config,
-                                           const std::vector<std::unique_ptr<proxy::Worker>>* workers,
-                                           const std::atomic<bool>* workers_started);
+                                         const std::vector<std::unique_ptr<proxy::Worker>>* workers,
+                                         const std::atomic<bool>* workers_started);
 
 // routing.instance_id, else "<hostname>:<pid>".
 std::string make_instance_id(const conf::Config& config);

@@ -39,11 +39,11 @@
 #include <string>
 #include <vector>
 
-#include "store/db_migrate.h"
-#include "store/db.h"
-#include "store/directory_reader.h"
 #include "routing/publisher.h"
 #include "routing/snapshot.h"
+#include "store/db.h"
+#include "store/db_migrate.h"
+#include "store/directory_reader.h"
 
 using namespace sy;
 using Clock = std::chrono::steady_clock;
@@ -67,7 +67,8 @@ const char* env_or(const char* name, const char* fallback) {
   std::exit(1);
 }
 
-template <class T> T check(Result<T> r) {
+template <class T>
+T check(Result<T> r) {
   if (!r.ok()) {
     die(r.error().message);
   }
@@ -106,10 +107,12 @@ uint64_t parse_size(const std::string& s) {
   char* end = nullptr;
   uint64_t v = std::strtoull(s.c_str(), &end, 10);
   switch (*end) {
-    case 'G': case 'g': return v << 30;
-    case 'M': case 'm': return v << 20;
-    case '\0': return v;
-    default: return 0;
+  case 'G':
+  case 'g': return v << 30;
+  case 'M':
+  case 'm': return v << 20;
+  case '\0': return v;
+  default: return 0;
   }
 }
 
@@ -135,8 +138,11 @@ void seed(store::Db& db, uint64_t contexts, uint64_t schemas, uint64_t logins_pe
   exec(db, "SET @sy_skip_changes = 1, unique_checks = 0, foreign_key_checks = 0");
   const std::string n = std::to_string(contexts);
   exec(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) SELECT seq,"
-           " CONCAT('schema_', (seq - 1) * " + std::to_string(schemas) + " DIV " + n + " + 1),"
-           " 1, NULL FROM seq_1_to_" + n);
+           " CONCAT('schema_', (seq - 1) * " +
+               std::to_string(schemas) + " DIV " + n +
+               " + 1),"
+               " 1, NULL FROM seq_1_to_" +
+               n);
   for (uint64_t k = 0; k < logins_per_context; ++k) {
     std::string suffix = k == 0 ? "" : ", '-" + std::to_string(k) + "'";
     exec(db, "INSERT INTO sy_logins (login, context_id) SELECT CONCAT('ctx', seq" + suffix +
@@ -169,7 +175,8 @@ double thread_cpu_ms() {
 
 // ns per lookup of |pass| (which makes |lookups| lookups): the best of 5 passes, thread CPU
 // time. The best pass is the one least disturbed by other processes on the same core.
-template <class Pass> double best_ns(size_t lookups, Pass&& pass) {
+template <class Pass>
+double best_ns(size_t lookups, Pass&& pass) {
   double best = 1e300;
   for (int r = 0; r < 5; ++r) {
     const double t0 = thread_cpu_ms();
@@ -184,8 +191,10 @@ Lookup time_lookups(const RoutingSnapshot& snap, uint32_t contexts) {
   std::uniform_int_distribution<uint32_t> hits(1, contexts);
   std::uniform_int_distribution<uint32_t> misses(contexts + 1, 2 * contexts);
   std::vector<uint32_t> hit_ids(1 << 20), miss_ids(1 << 20);
-  for (auto& id : hit_ids) id = hits(rng);
-  for (auto& id : miss_ids) id = misses(rng);
+  for (auto& id : hit_ids)
+    id = hits(rng);
+  for (auto& id : miss_ids)
+    id = misses(rng);
   // Independent lookups (a worker serving many requests): a sum the compiler must keep.
   uint64_t sum = 0;
   auto pipelined = [&](const std::vector<uint32_t>& ids) {
@@ -208,7 +217,8 @@ Lookup time_lookups(const RoutingSnapshot& snap, uint32_t contexts) {
       id = hit_ids[i] + (c->schema >> 31);
     }
   });
-  if (id == 0 || sum == 42) std::printf(" ");  // keeps |id| and |sum| alive
+  if (id == 0 || sum == 42)
+    std::printf(" ");  // keeps |id| and |sum| alive
   return out;
 }
 
@@ -216,7 +226,8 @@ double time_login_lookups(const RoutingSnapshot& snap, uint32_t contexts) {
   std::mt19937 rng(7);
   std::uniform_int_distribution<uint32_t> dist(1, contexts);
   std::vector<std::string> logins(1 << 18);
-  for (auto& l : logins) l = "ctx" + std::to_string(dist(rng));
+  for (auto& l : logins)
+    l = "ctx" + std::to_string(dist(rng));
   uint64_t sum = 0;
   auto t0 = Clock::now();
   for (int r = 0; r < 4; ++r) {
@@ -225,7 +236,8 @@ double time_login_lookups(const RoutingSnapshot& snap, uint32_t contexts) {
     }
   }
   double ns = ms_since(t0) * 1e6 / (static_cast<double>(logins.size()) * 4);
-  if (sum == 42) std::printf(" ");
+  if (sum == 42)
+    std::printf(" ");
   return ns;
 }
 
@@ -285,21 +297,29 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value after " + a);
+      if (i + 1 >= argc)
+        die("missing value after " + a);
       return argv[++i];
     };
-    if (a == "--contexts") contexts = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--schemas") schemas = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--logins") logins_per_context = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--runs") runs = std::atoi(next().c_str());
-    else if (a == "--applies") applies = std::atoi(next().c_str());
+    if (a == "--contexts")
+      contexts = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--schemas")
+      schemas = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--logins")
+      logins_per_context = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--runs")
+      runs = std::atoi(next().c_str());
+    else if (a == "--applies")
+      applies = std::atoi(next().c_str());
     else if (a == "--buffer-pool") {
       std::string v = next();
       buffer_pool = parse_size(v);
-      if (buffer_pool == 0) die("--buffer-pool: not a size: " + v + " (e.g. 4G, 512M)");
-    }
-    else if (a == "--keep") keep = true;
-    else die("unknown argument " + a);
+      if (buffer_pool == 0)
+        die("--buffer-pool: not a size: " + v + " (e.g. 4G, 512M)");
+    } else if (a == "--keep")
+      keep = true;
+    else
+      die("unknown argument " + a);
   }
   if (contexts < 2 || contexts > 2000000000 || schemas < 1 || schemas > contexts || runs < 1 ||
       applies < 1) {
@@ -332,7 +352,8 @@ int main(int argc, char** argv) {
     uint64_t n = query_u64(*db, "SELECT COUNT(*) FROM sy_contexts");
     uint64_t l = query_u64(*db, "SELECT COUNT(*) FROM sy_logins");
     bool exists = n == contexts && l == contexts * logins_per_context;
-    if (!exists && n + l != 0) die(dbname + " holds another data set; drop it first");
+    if (!exists && n + l != 0)
+      die(dbname + " holds another data set; drop it first");
     if (!exists) {
       auto t0 = Clock::now();
       seed(*db, contexts, schemas, logins_per_context);
@@ -379,7 +400,8 @@ int main(int argc, char** argv) {
     rows_resident = rss1 > rss0 ? rss1 - rss0 : 0;
     total_resident = rss2 > rss0 ? rss2 - rss0 : 0;
   }
-  if (snap->context_count() != contexts) die("snapshot holds a different number of contexts");
+  if (snap->context_count() != contexts)
+    die("snapshot holds a different number of contexts");
 
   Lookup lk = time_lookups(*snap, n_ctx);
   double login_ns = logins_per_context > 0 ? time_login_lookups(*login_snap, n_ctx) : 0;
@@ -472,12 +494,15 @@ int main(int argc, char** argv) {
               per_ctx_built);
   if (logins_per_context > 0) {
     const double logins = static_cast<double>(contexts * logins_per_context);
-    std::printf("  resident per login           %9.1f B    (RSS -%zu MiB when freed; memory_bytes() "
-                "%.1f B)\n",
-                static_cast<double>(login_resident) / logins, login_resident >> 20,
-                login_snap_bytes / logins);
+    std::printf(
+        "  resident per login           %9.1f B    (RSS -%zu MiB when freed; memory_bytes() "
+        "%.1f B)\n",
+        static_cast<double>(login_resident) / logins, login_resident >> 20,
+        login_snap_bytes / logins);
   }
-  std::printf("  find_context, random hits    %9.1f ns   (target < 100 ns; thread CPU, best of 5)\n", lk.hit_ns);
+  std::printf(
+      "  find_context, random hits    %9.1f ns   (target < 100 ns; thread CPU, best of 5)\n",
+      lk.hit_ns);
   std::printf("  find_context, random misses  %9.1f ns\n", lk.miss_ns);
   std::printf("  find_context, dependent hits %9.1f ns   (one lookup at a time: its latency)\n",
               lk.chain_ns);

@@ -16,7 +16,7 @@ namespace sy::conf::detail {
 // ("", "limits", "pools[1]", "pools[1].members[0].address"), and which file holds each path
 // when overlays were merged (conf/overlay.h).
 class Positions {
-public:
+ public:
   // |files|: the main file first, then each overlay; error messages name them.
   explicit Positions(std::vector<std::string> files = {""}) : files_(std::move(files)) {}
 
@@ -52,7 +52,7 @@ public:
   // Index of |name| in files(); files().size() when it is not there.
   size_t file_index(const std::string& name) const;
 
-private:
+ private:
   std::vector<std::string> files_;
   std::map<std::string, Mark> marks_;
   std::set<std::string> failed_;
@@ -96,4 +96,4 @@ std::string canonical_ip(const std::string& address);
 // value (positions.file_name); never throws.
 void validate(const Config& config, const Positions& positions, std::vector<ConfigError>* errors);
 
-} // namespace sy::conf::detail
+}  // namespace sy::conf::detail

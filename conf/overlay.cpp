@@ -73,7 +73,7 @@ std::string item_name(const YAML::Node& item) {
 }
 
 class Gatherer {
-public:
+ public:
   Gatherer(const EnvLookup& env, Positions* positions, std::vector<ConfigError>* errors)
       : env_(env), positions_(positions), errors_(errors) {}
 
@@ -232,7 +232,7 @@ public:
     errors_->push_back(ConfigError{file, mark.line, mark.col, path, std::move(message)});
   }
 
-private:
+ private:
   const EnvLookup& env_;
   Positions* positions_;
   std::vector<ConfigError>* errors_;
@@ -241,9 +241,8 @@ private:
 
 }  // namespace
 
-bool gather_sources(std::string_view main_text, const std::string& main_label,
-                    const EnvLookup& env, YAML::Node* root, Positions* positions,
-                    std::vector<ConfigError>* errors) {
+bool gather_sources(std::string_view main_text, const std::string& main_label, const EnvLookup& env,
+                    YAML::Node* root, Positions* positions, std::vector<ConfigError>* errors) {
   size_t errors_before = errors->size();
   *positions = Positions({main_label});
   Gatherer g(env, positions, errors);

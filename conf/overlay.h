@@ -32,9 +32,8 @@ namespace sy::conf::detail {
 // path's origin. Returns false after appending located errors (YAML syntax, an unreadable
 // overlay, a bad ${...} reference, include_dir in an overlay, a duplicate key in an overlay);
 // the tree must not be decoded then.
-bool gather_sources(std::string_view main_text, const std::string& main_label,
-                    const EnvLookup& env, YAML::Node* root, Positions* positions,
-                    std::vector<ConfigError>* errors);
+bool gather_sources(std::string_view main_text, const std::string& main_label, const EnvLookup& env,
+                    YAML::Node* root, Positions* positions, std::vector<ConfigError>* errors);
 
 // Whole file into |out| (at most |max_bytes|, e.g. for /dev/zero named by mistake); false with
 // errno set on failure (ENOENT, EACCES, EISDIR, ...).

@@ -27,7 +27,7 @@ std::string host_port(const std::string& host, int port) {
 }
 
 class Validator {
-public:
+ public:
   Validator(const Config& config, const Positions& positions, std::vector<ConfigError>* errors)
       : config_(config), positions_(positions), errors_(errors) {}
 
@@ -44,7 +44,7 @@ public:
     admin();
   }
 
-private:
+ private:
   void error(const std::string& path, std::string message) {
     Mark mark = positions_.find(path);
     errors_->push_back(ConfigError{positions_.file_name(mark.file), mark.line, mark.col, path,
@@ -221,8 +221,7 @@ private:
     if (a.socket.enabled && !positions_.failed("admin.socket.path") && a.socket.path.empty()) {
       error("admin.socket.path", "must not be empty");
     }
-    if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") &&
-        a.tcp.token_file.empty()) {
+    if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") && a.tcp.token_file.empty()) {
       error("admin.tcp.token_file", "must not be empty (the TCP listener needs a token)");
     }
   }
@@ -272,7 +271,8 @@ private:
       for (size_t i = 0; i < count; ++i) {
         std::string base = index_path(list, i);
         if (positions_.has(base + ".password") && positions_.has(base + ".password_file")) {
-          error(base + ".password_file", "password is set too (expected password or password_file)");
+          error(base + ".password_file",
+                "password is set too (expected password or password_file)");
         }
       }
     }
@@ -323,10 +323,10 @@ private:
   std::vector<ConfigError>* errors_;
 };
 
-} // namespace
+}  // namespace
 
 void validate(const Config& config, const Positions& positions, std::vector<ConfigError>* errors) {
   Validator(config, positions, errors).run();
 }
 
-} // namespace sy::conf::detail
+}  // namespace sy::conf::detail

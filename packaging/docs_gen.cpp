@@ -442,7 +442,8 @@ std::vector<std::string> check_config_reference(const std::vector<ExampleFile>& 
     }
   }
   for (const auto& k : reference.keys) {
-    std::string parent = k.path.substr(0, k.path.rfind('.') == std::string::npos ? 0 : k.path.rfind('.'));
+    std::string parent =
+        k.path.substr(0, k.path.rfind('.') == std::string::npos ? 0 : k.path.rfind('.'));
     if (accepted.count(parent) != 0 && probed_keys.count(k.path) == 0) {
       problems.push_back(k.path + ": in an example but not accepted by the loader");
     }
@@ -469,8 +470,7 @@ std::string render_commands(const std::vector<admin::Command>& table) {
         out += " " + roff_escape(c.args);
       }
       out += "\n" + roff_escape(c.help) + ".";
-      out += c.privilege == admin::Privilege::Admin ? " Needs the admin level.\n"
-                                                     : " Read-only.\n";
+      out += c.privilege == admin::Privilege::Admin ? " Needs the admin level.\n" : " Read-only.\n";
     }
   }
   return out;
@@ -522,7 +522,9 @@ std::string render_bash_completion(const std::vector<admin::Command>& table) {
       "    -s|--socket|--token-file)\n"
       "      COMPREPLY=($(compgen -f -- \"$cur\"))\n"
       "      return 0 ;;\n"
-      "    " + values.substr(1) + ")\n"
+      "    " +
+      values.substr(1) +
+      ")\n"
       "      COMPREPLY=()  # a value: nothing to offer\n"
       "      return 0 ;;\n"
       "  esac\n"
@@ -555,16 +557,15 @@ std::string render_bash_completion(const std::vector<admin::Command>& table) {
     }
     out += "    " + arm + ") flags=\"" + flags[command] + "\" ;;\n";
   }
-  out +=
-      "  esac\n"
-      "  if [[ $cur == -* ]]; then\n"
-      "    COMPREPLY=($(compgen -W \"$flags\" -- \"$cur\"))\n"
-      "  else\n"
-      "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
-      "  fi\n"
-      "  return 0\n"
-      "}\n"
-      "complete -F _switchyardctl switchyardctl\n";
+  out += "  esac\n"
+         "  if [[ $cur == -* ]]; then\n"
+         "    COMPREPLY=($(compgen -W \"$flags\" -- \"$cur\"))\n"
+         "  else\n"
+         "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+         "  fi\n"
+         "  return 0\n"
+         "}\n"
+         "complete -F _switchyardctl switchyardctl\n";
   return out;
 }
 

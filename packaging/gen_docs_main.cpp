@@ -89,9 +89,8 @@ int main(int argc, char** argv) {
     }
     return problems.empty() ? 0 : 1;
   }
-  std::fprintf(stderr,
-               "usage: sy-gen-docs man TEMPLATE OUT VERSION [EXAMPLE...]\n"
-               "       sy-gen-docs completion OUT\n"
-               "       sy-gen-docs check-reference EXAMPLE...\n");
+  std::fprintf(stderr, "usage: sy-gen-docs man TEMPLATE OUT VERSION [EXAMPLE...]\n"
+                       "       sy-gen-docs completion OUT\n"
+                       "       sy-gen-docs check-reference EXAMPLE...\n");
   return 2;
 }

@@ -93,19 +93,19 @@ class AccessLogWriter {
   uint64_t max_queue_bytes_;
   std::mutex reopen_mu_;  // one reopen() at a time (SIGUSR1 and the admin may race)
   std::mutex mu_;
-  std::condition_variable cv_;           // wakes the writer
-  std::condition_variable reopened_cv_;  // wakes reopen(): the writer took the new fd
-  int reopened_fd_ = -1;                 // guarded by mu_; handed over by reopen()
-  Mode reopened_mode_ = Mode::File;      // guarded by mu_
-  std::deque<std::string> queue_;  // guarded by mu_
-  uint64_t queued_bytes_ = 0;      // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  std::condition_variable cv_;                 // wakes the writer
+  std::condition_variable reopened_cv_;        // wakes reopen(): the writer took the new fd
+  int reopened_fd_ = -1;                       // guarded by mu_; handed over by reopen()
+  Mode reopened_mode_ = Mode::File;            // guarded by mu_
+  std::deque<std::string> queue_;              // guarded by mu_
+  uint64_t queued_bytes_ = 0;                  // guarded by mu_
+  bool stopping_ = false;                      // guarded by mu_
   std::atomic<uint64_t> stop_deadline_ms_{0};  // monotonic; 0 = not stopping
   std::atomic<uint64_t> queue_dropped_{0};     // lines dropped because the queue was full
   // Writer thread only.
   uint64_t queue_dropped_reported_ = 0;
   uint64_t last_report_ms_ = 0;
-  bool failing_ = false;          // the last write failed; reported once until one works
+  bool failing_ = false;                // the last write failed; reported once until one works
   uint64_t dropped_since_failure_ = 0;  // lines a failing write lost, for "writing again"
   std::thread thread_;
 };
@@ -125,12 +125,12 @@ void append_json_string(std::string& out, std::string_view s);
 // parsed head's views die with the input buffer), and the X-Request-Id the request carries
 // or was given. One per connection, reused (capacity kept) across its requests.
 struct RequestFields {
-  std::string host;            // Host (HTTP/2: from :authority)
+  std::string host;  // Host (HTTP/2: from :authority)
   std::string user_agent;
   std::string referer;
-  std::string forwarded_for;   // X-Forwarded-For as received: what the client claims, not
-                               // trusted (the trusted address is the peer, "client")
-  std::string request_id;      // X-Request-Id as received, else generated
+  std::string forwarded_for;          // X-Forwarded-For as received: what the client claims, not
+                                      // trusted (the trusted address is the peer, "client")
+  std::string request_id;             // X-Request-Id as received, else generated
   bool request_id_generated = false;  // generated here: add it to the upstream request
 
   // Forgets the last request. Worker thread only.

@@ -98,8 +98,7 @@ double us_to_ms(uint64_t from, uint64_t to) {
 
 ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int fd,
                                    const sockaddr* peer, int /*peer_len*/)
-    : worker_(worker), listener_(listener),
-      slot_(worker->connection_limits(), listener->index),
+    : worker_(worker), listener_(listener), slot_(worker->connection_limits(), listener->index),
       req_chunks_(worker->parse_limits().max_head_bytes),
       resp_chunks_(worker->parse_limits().max_head_bytes) {
   format_peer(peer, &client_label_, &client_ip_);
@@ -112,8 +111,7 @@ ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, int
 
 ClientConnection::ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
                                    const sockaddr* peer)
-    : worker_(worker), listener_(listener),
-      req_chunks_(worker->parse_limits().max_head_bytes),
+    : worker_(worker), listener_(listener), req_chunks_(worker->parse_limits().max_head_bytes),
       resp_chunks_(worker->parse_limits().max_head_bytes) {
   format_peer(peer, &client_label_, &client_ip_);
   client_ = client;
@@ -261,8 +259,7 @@ ClientConnection::Step ClientConnection::on_drain() {
   if (internal_) {
     return Step::Keep;  // an HTTP/2 stream's request may not be read yet; its session ends it
   }
-  if (phase_ == Phase::ReadHead && !head_started_ &&
-      evbuffer_get_length(client_->input()) == 0) {
+  if (phase_ == Phase::ReadHead && !head_started_ && evbuffer_get_length(client_->input()) == 0) {
     return Step::Close;
   }
   return Step::Keep;
@@ -285,19 +282,16 @@ bool ClientConnection::request_in_progress() const {
 
 ClientConnection::Step ClientConnection::on_client_read() {
   switch (phase_) {
-  case Phase::ReadHead:
-    return parse_head();
+  case Phase::ReadHead: return parse_head();
   case Phase::Held:
-  case Phase::Connecting:
-    return Step::Keep;
+  case Phase::Connecting: return Step::Keep;
   case Phase::Exchanging:
     if (!req_done_) {
       return forward_request_body();
     }
     // Pipelined bytes of the next request wait in the input buffer; stop reading when there
     // are too many of them.
-    if (evbuffer_get_length(client_->input()) >
-        worker_->limits().buffer_high_water) {
+    if (evbuffer_get_length(client_->input()) > worker_->limits().buffer_high_water) {
       client_->disable(EV_READ);
     }
     return Step::Keep;
@@ -349,9 +343,7 @@ ClientConnection::Step ClientConnection::on_client_event(short what) {
   if (what & BEV_EVENT_EOF) {
     client_eof_ = true;
     if (phase_ == Phase::Closing) {
-      return (lingering_ || evbuffer_get_length(client_->output()) == 0)
-                 ? Step::Close
-                 : Step::Keep;
+      return (lingering_ || evbuffer_get_length(client_->output()) == 0) ? Step::Close : Step::Keep;
     }
     if (phase_ == Phase::ReadHead) {
       if (head_started_) {
@@ -539,15 +531,13 @@ ClientConnection::Step ClientConnection::begin_exchange(const http1::RequestHead
     req_mode_ = BodyMode::Chunked;
     req_chunks_ = http1::ChunkedDecoder(worker_->parse_limits().max_head_bytes);
     break;
-  default:
-    req_mode_ = BodyMode::None;
-    break;
+  default: req_mode_ = BodyMode::None; break;
   }
   uint64_t max_body = worker_->limits().max_body_bytes;
   if (max_body != 0 && req_mode_ == BodyMode::Length && head.content_length > max_body) {
     evbuffer_drain(in, head_len);
-    return respond_error(413, "request body larger than " + std::to_string(max_body) +
-                                           " bytes\n", "PR");
+    return respond_error(413, "request body larger than " + std::to_string(max_body) + " bytes\n",
+                         "PR");
   }
   expect_continue_ = head.expect_continue && req_mode_ != BodyMode::None;
   pool_ = listener_->pool;
@@ -583,8 +573,9 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
   routing::Decision d = fw->decide(head, form, &context_id_);
   if (const auto* p = std::get_if<routing::Proxy>(&d)) {
     // No tenant key and no_key: default_pool -> this listener's pool.
-    WorkerPool* pool =
-        p->schema == routing::kNoSchema && p->context == 0 ? listener_->pool : worker_->pool_at(p->pool);
+    WorkerPool* pool = p->schema == routing::kNoSchema && p->context == 0
+                           ? listener_->pool
+                           : worker_->pool_at(p->pool);
     if (pool == nullptr) {
       route_ = "reject";
       worker_->stats().inc(Stat::RouteRejects);
@@ -623,8 +614,7 @@ ClientConnection::Step ClientConnection::route(const http1::RequestHead& head, s
 }
 
 ClientConnection::Step ClientConnection::respond_reject(const routing::Reject& reject,
-                                                        size_t head_len,
-                                                        const char* termination) {
+                                                        size_t head_len, const char* termination) {
   worker_->stats().inc_error(reject.code);
   LocalAnswer a = worker_->forwarder()->render(reject);
   return respond_local(a.status, a.extra_headers, "application/json", a.body, head_len,
@@ -670,8 +660,8 @@ ClientConnection::Step ClientConnection::respond_local(int status, std::string_v
                                                        std::string_view body, size_t head_len,
                                                        const char* termination, bool may_keep) {
   evtimer_del(timer_);
-  bool keep = may_keep && keep_alive_ && req_mode_ == BodyMode::None && !draining_ &&
-              !worker_->draining();
+  bool keep =
+      may_keep && keep_alive_ && req_mode_ == BodyMode::None && !draining_ && !worker_->draining();
   status_ = status;
   count_status(worker_->stats(), status);
   set_termination(termination);
@@ -858,7 +848,7 @@ ClientConnection::Step ClientConnection::connect_upstream() {
     }
     upstream_->enable(EV_READ | EV_WRITE);
     if (upstream_->connect(reinterpret_cast<sockaddr*>(&m->shared->addr),
-                                   static_cast<int>(m->shared->addr_len)) == 0) {
+                           static_cast<int>(m->shared->addr_len)) == 0) {
       return Step::Keep;  // on_upstream_event(CONNECTED) continues
     }
     // Immediate failure (e.g. no route): try the next member.
@@ -972,12 +962,13 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     size_t want = avail < worker_->parse_limits().max_head_bytes + 2
                       ? avail
                       : worker_->parse_limits().max_head_bytes + 2;
-    const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    const char* buf =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
     http1::ParseResult r = req_chunks_.parse_framing(buf, want);
     if (r.status == http1::ParseStatus::Error) {
       worker_->stats().inc(Stat::BadRequests);
-      std::string body = std::string("bad request body: ") +
-                         http1::to_string(req_chunks_.error()) + "\n";
+      std::string body =
+          std::string("bad request body: ") + http1::to_string(req_chunks_.error()) + "\n";
       if (!resp_head_sent_) {
         return respond_error(400, body, "PB");
       }
@@ -1003,9 +994,9 @@ ClientConnection::Step ClientConnection::forward_request_body() {
     }
     if (lim.max_body_bytes != 0 && req_chunks_.total_payload() > lim.max_body_bytes) {
       if (!resp_head_sent_) {
-        return respond_error(413, "request body larger than " +
-                                               std::to_string(lim.max_body_bytes) + " bytes\n",
-                             "PB");
+        return respond_error(
+            413, "request body larger than " + std::to_string(lim.max_body_bytes) + " bytes\n",
+            "PB");
       }
       return abort_exchange("PB");
     }
@@ -1013,8 +1004,7 @@ ClientConnection::Step ClientConnection::forward_request_body() {
   if (req_done_) {
     t_sent_us_ = monotonic_us();
     timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
-    timeval resp_tv =
-        ms_to_tv(static_cast<uint64_t>(pool_->conf().response_timeout.count()));
+    timeval resp_tv = ms_to_tv(static_cast<uint64_t>(pool_->conf().response_timeout.count()));
     upstream_->set_timeouts(&resp_tv, &send_tv);
     client_->set_timeouts(nullptr, &send_tv);
     if (resp_state_ == RespState::Done) {
@@ -1116,9 +1106,8 @@ ClientConnection::Step ClientConnection::parse_response_head() {
     std::string why = r.status == http1::ParseStatus::Error
                           ? std::string(http1::to_string(head.error))
                           : std::string("unexpected 101 Switching Protocols");
-    return respond_error(502, "bad response from upstream " + member_->shared->label + ": " + why +
-                             "\n",
-                         "SH");
+    return respond_error(
+        502, "bad response from upstream " + member_->shared->label + ": " + why + "\n", "SH");
   }
   if (head.status < 200) {
     // Interim response. 100 is ours to send (or not: the Expect field was not forwarded);
@@ -1142,9 +1131,7 @@ ClientConnection::Step ClientConnection::parse_response_head() {
   chunk_to_client_ = false;
   upstream_reusable_ = head.keep_alive;
   switch (kind) {
-  case http1::BodyKind::None:
-    resp_mode_ = BodyMode::None;
-    break;
+  case http1::BodyKind::None: resp_mode_ = BodyMode::None; break;
   case http1::BodyKind::Length:
     resp_mode_ = head.content_length > 0 ? BodyMode::Length : BodyMode::None;
     resp_remaining_ = head.content_length;
@@ -1172,10 +1159,19 @@ ClientConnection::Step ClientConnection::parse_response_head() {
 
   std::string& out = worker_->head_scratch();
   out.clear();
-  char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',  // no snprintf per response
+  char status_line[13] = {'H',
+                          'T',
+                          'T',
+                          'P',
+                          '/',
+                          '1',
+                          '.',
+                          '1',
+                          ' ',  // no snprintf per response
                           static_cast<char>('0' + head.status / 100 % 10),
                           static_cast<char>('0' + head.status / 10 % 10),
-                          static_cast<char>('0' + head.status % 10), ' '};
+                          static_cast<char>('0' + head.status % 10),
+                          ' '};
   out.append(status_line, sizeof(status_line)).append(head.reason).append("\r\n");
   const http1::ConnectionListed listed(head.headers, head.num_headers);
   for (size_t i = 0; i < head.num_headers; ++i) {
@@ -1235,8 +1231,8 @@ bool ClientConnection::hand_head_over(const http1::ResponseHead& head) {
   fields.push_back(HeadField{"Via", "1.1 switchyard"});
   h1_bytes += chunk_to_client_ ? sizeof("Transfer-Encoding: chunked\r\n") - 1 : 0;
   h1_bytes += close_after_ ? sizeof("Connection: close\r\n") - 1 : 0;
-  if (!sink->take_response_head(head.status, fields.data(), fields.size(), body,
-                                resp_remaining_, !close_after_)) {
+  if (!sink->take_response_head(head.status, fields.data(), fields.size(), body, resp_remaining_,
+                                !close_after_)) {
     return false;
   }
   bytes_out_ += h1_bytes;
@@ -1296,7 +1292,8 @@ ClientConnection::Step ClientConnection::forward_response_body() {
     }
     size_t max = worker_->parse_limits().max_head_bytes + 2;
     size_t want = avail < max ? avail : max;
-    const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    const char* buf =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
     http1::ParseResult r = resp_chunks_.parse_framing(buf, want);
     if (r.status == http1::ParseStatus::Error ||
         (r.status == http1::ParseStatus::Incomplete && r.consumed == 0 && want >= max)) {
@@ -1425,8 +1422,8 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
       return on_connect_failed(why.c_str());
     }
     const char* why = (what & BEV_EVENT_TIMEOUT) ? "connect timeout"
-                      : (err != 0) ? evutil_socket_error_to_string(err)
-                                   : "connect failed";
+                      : (err != 0)               ? evutil_socket_error_to_string(err)
+                                                 : "connect failed";
     return on_connect_failed(why);
   }
   if (phase_ != Phase::Exchanging) {
@@ -1443,8 +1440,8 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
     return response_done();
   }
   bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
-  if (!timeout && reused_ && resp_state_ == RespState::Head && !resp_head_sent_ &&
-      idempotent_ && evbuffer_get_length(upstream_->input()) == 0) {
+  if (!timeout && reused_ && resp_state_ == RespState::Head && !resp_head_sent_ && idempotent_ &&
+      evbuffer_get_length(upstream_->input()) == 0) {
     // A pooled keep-alive connection the upstream had closed: the request never reached the
     // application, and it has no body, so it is sent again on a fresh connection.
     release_upstream(false);
@@ -1466,7 +1463,8 @@ ClientConnection::Step ClientConnection::on_upstream_event(short what) {
   }
   worker_->stats().inc(Stat::UpstreamErrors);
   if (!resp_head_sent_) {
-    return respond_error(502, "upstream " + member_->shared->label +
+    return respond_error(502,
+                         "upstream " + member_->shared->label +
                              " closed the connection before sending a response\n",
                          "SH");
   }
@@ -1580,8 +1578,8 @@ void ClientConnection::log_exchange() {
   r.context = context_id_;
   r.upstream = member_ != nullptr ? std::string_view(member_->shared->label) : std::string_view();
   r.duration_ms = t_start_us_ != 0 ? us_to_ms(t_start_us_, now) : 0.0;
-  r.connect_ms = (t_connected_us_ != 0 && !reused_) ? us_to_ms(t_connect_us_, t_connected_us_)
-                                                    : -1.0;
+  r.connect_ms =
+      (t_connected_us_ != 0 && !reused_) ? us_to_ms(t_connect_us_, t_connected_us_) : -1.0;
   r.response_ms = t_resp_us_ != 0 ? us_to_ms(t_sent_us_, t_resp_us_) : -1.0;
   r.termination[0] = termination_[0];
   r.termination[1] = termination_[1];

@@ -31,7 +31,6 @@
 #include "proxy/http1_parser.h"
 #include "routing/decide.h"
 
-
 struct event;
 struct evbuffer;
 struct ssl_st;
@@ -53,8 +52,7 @@ class ClientConnection {
                    int peer_len);
   // An internal connection over an in-memory |client| Stream (an HTTP/2 stream's other end;
   // see h2_connection.h), owned from now on; |peer| is the HTTP/2 client's address.
-  ClientConnection(Worker* worker, WorkerListener* listener, Stream* client,
-                   const sockaddr* peer);
+  ClientConnection(Worker* worker, WorkerListener* listener, Stream* client, const sockaddr* peer);
   ~ClientConnection();  // frees both Streams and the timer; never logs
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -107,12 +105,10 @@ class ClientConnection {
   Step check_h2(bool* handed_over);
   // |contiguous|: the pulled-up start of the input (head, and for a login_form rule up to
   // kMaxFormBodyForKey bytes of body).
-  Step begin_exchange(const http1::RequestHead& head, size_t head_len,
-                      std::string_view contiguous);
+  Step begin_exchange(const http1::RequestHead& head, size_t head_len, std::string_view contiguous);
   // Routing (when configured): sets pool_ and returns Keep to proxy, or answers/parks itself.
   // |form|: the complete small form body when a login_form rule needs it, else "".
-  Step route(const http1::RequestHead& head, size_t head_len, std::string_view form,
-             bool* proceed);
+  Step route(const http1::RequestHead& head, size_t head_len, std::string_view form, bool* proceed);
   Step hold_request(size_t head_len);
   // Answers |reject| locally (counted per code, rendered in the deployment's envelope).
   Step respond_reject(const routing::Reject& reject, size_t head_len, const char* termination);
@@ -169,10 +165,10 @@ class ClientConnection {
   ConnectionSlot slot_;  // counted against the connection caps (not for internal ones)
   event* timer_ = nullptr;
   event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
-  event* resume_ev_ = nullptr;  // activated by hand: parse buffered pipelined input later
-  int local_depth_ = 0;         // nested local answers on the current call stack
-  std::string client_label_;  // "ip:port"
-  std::string client_ip_;     // for X-Forwarded-For
+  event* resume_ev_ = nullptr;   // activated by hand: parse buffered pipelined input later
+  int local_depth_ = 0;          // nested local answers on the current call stack
+  std::string client_label_;     // "ip:port"
+  std::string client_ip_;        // for X-Forwarded-For
   Phase phase_ = Phase::ReadHead;
   bool draining_ = false;
   bool client_eof_ = false;
@@ -186,10 +182,10 @@ class ClientConnection {
   bool head_started_ = false;  // bytes of a new request head have arrived
   std::string method_;         // copies (capacity reused across requests)
   std::string target_;
-  RequestFields fields_;       // Host, User-Agent, ..., X-Request-Id for the log and upstream
-  std::string up_head_;        // serialized upstream request head (kept for a retry)
+  RequestFields fields_;  // Host, User-Agent, ..., X-Request-Id for the log and upstream
+  std::string up_head_;   // serialized upstream request head (kept for a retry)
   int minor_version_ = 1;
-  bool keep_alive_ = true;     // client side
+  bool keep_alive_ = true;  // client side
   bool head_request_ = false;
   bool expect_continue_ = false;
   bool idempotent_ = false;
@@ -197,15 +193,15 @@ class ClientConnection {
   uint64_t req_remaining_ = 0;
   http1::ChunkedDecoder req_chunks_;
   bool req_done_ = false;
-  WorkerPool* pool_ = nullptr;     // pool of this exchange (the listener's, or routing's)
-  const char* route_ = nullptr;   // routing decision for the access log; null = no routing
+  WorkerPool* pool_ = nullptr;   // pool of this exchange (the listener's, or routing's)
+  const char* route_ = nullptr;  // routing decision for the access log; null = no routing
   uint32_t context_id_ = 0;
-  bool held_ = false;             // this request has been parked at least once
-  bool add_loop_guard_ = false;   // proxied to the other version: add the loop-guard header
-  int64_t* inflight_ = nullptr;   // the worker's in-flight counter of this request's schema
+  bool held_ = false;              // this request has been parked at least once
+  bool add_loop_guard_ = false;    // proxied to the other version: add the loop-guard header
+  int64_t* inflight_ = nullptr;    // the worker's in-flight counter of this request's schema
   uint64_t hold_deadline_ms_ = 0;  // monotonic; 503 when still held then
   WorkerMember* member_ = nullptr;
-  uint64_t exclude_mask_ = 0;  // members that failed to connect for this exchange
+  uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
   std::string last_connect_error_;  // "member: why" of the last failed connect (error path only)
   int attempts_ = 0;
   bool reused_ = false;
@@ -215,7 +211,7 @@ class ClientConnection {
   http1::ChunkedDecoder resp_chunks_;
   bool chunk_to_client_ = false;  // re-encode the response body as chunked
   bool upstream_reusable_ = false;
-  bool close_after_ = false;      // close the client connection after this response
+  bool close_after_ = false;  // close the client connection after this response
   int status_ = 0;
   bool resp_head_sent_ = false;
   ResponseHeadSink* head_handed_to_ = nullptr;  // took this response's head, this read only

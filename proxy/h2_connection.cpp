@@ -27,7 +27,7 @@ namespace sy::proxy {
 namespace {
 
 constexpr uint32_t kMaxConcurrentStreams = 100;
-constexpr int32_t kStreamWindow = 256 * 1024;          // initial per-stream receive window
+constexpr int32_t kStreamWindow = 256 * 1024;  // initial per-stream receive window
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 constexpr size_t kOutputCap = 64 * 1024;   // stop generating frames above this much output
 constexpr size_t kBodyCap = 64 * 1024;     // per stream: response bytes waiting for nghttp2
@@ -36,9 +36,9 @@ constexpr int kMaxResetsPerWindow = 200;   // client RST_STREAMs ...
 constexpr uint64_t kResetWindowMs = 1000;  // ... per this window
 constexpr size_t kMaxOutboundAck = 1000;   // queued SETTINGS/PING ACKs
 constexpr size_t kMaxSettingsEntries = 32;
-constexpr size_t kMaxIdlePipes = 16;       // idle internal connections kept per session
-constexpr size_t kMaxSpareStreams = 16;    // closed stream objects kept for reuse per session
-constexpr uint64_t kLingerMs = 2000;       // lingering close: wait this long for the client's FIN
+constexpr size_t kMaxIdlePipes = 16;     // idle internal connections kept per session
+constexpr size_t kMaxSpareStreams = 16;  // closed stream objects kept for reuse per session
+constexpr uint64_t kLingerMs = 2000;     // lingering close: wait this long for the client's FIN
 
 // Response fields being submitted; per thread (a worker's sessions take turns), capacity reused.
 thread_local std::vector<nghttp2_nv> nv_scratch;
@@ -88,10 +88,10 @@ struct H2Connection::H2Stream final : public ResponseHeadSink {
   http1::ChunkedDecoder chunks{16 * 1024};
   evbuffer* body = nullptr;  // decoded response payload waiting for nghttp2
   bool body_done = false;
-  bool deferred = false;     // the data provider returned DEFERRED
+  bool deferred = false;  // the data provider returned DEFERRED
   bool pipe_eof = false;
-  bool pipe_paused = false;  // reading the pair stopped (body above kBodyCap)
-  bool keep_alive = false;   // the internal connection keeps going after this response
+  bool pipe_paused = false;      // reading the pair stopped (body above kBodyCap)
+  bool keep_alive = false;       // the internal connection keeps going after this response
   std::string request_trailer;   // "name: value\r\n"... for the last chunk (chunked only)
   std::string response_trailer;  // as received after the last chunk
   // Timeouts (H2Connection::check_timeouts).
@@ -230,9 +230,7 @@ int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*
 int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
   auto* c = static_cast<H2Connection*>(user);
   switch (frame->hd.type) {
-  case NGHTTP2_SETTINGS:
-    c->settings_received_ = true;
-    return 0;
+  case NGHTTP2_SETTINGS: c->settings_received_ = true; return 0;
   case NGHTTP2_HEADERS: {
     H2Stream* st = stream_of(session, frame->hd.stream_id);
     if (st == nullptr) {
@@ -259,8 +257,7 @@ int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* us
   case NGHTTP2_RST_STREAM:
     (void)c->on_reset_from_client();  // false: the session is being terminated
     return 0;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -488,18 +485,10 @@ void H2Connection::set_timer(TimerMode mode) {
   const conf::Limits& lim = worker_->limits();
   uint64_t ms = 0;
   switch (mode) {
-  case TimerMode::Preface:
-    ms = static_cast<uint64_t>(lim.client_header_timeout.count());
-    break;
-  case TimerMode::Idle:
-    ms = static_cast<uint64_t>(lim.client_idle_timeout.count());
-    break;
-  case TimerMode::Streams:
-    ms = sweep_interval_ms(lim);
-    break;
-  case TimerMode::Linger:
-    ms = kLingerMs;
-    break;
+  case TimerMode::Preface: ms = static_cast<uint64_t>(lim.client_header_timeout.count()); break;
+  case TimerMode::Idle: ms = static_cast<uint64_t>(lim.client_idle_timeout.count()); break;
+  case TimerMode::Streams: ms = sweep_interval_ms(lim); break;
+  case TimerMode::Linger: ms = kLingerMs; break;
   }
   timeval tv = ms_to_tv(ms);
   evtimer_add(timer_, &tv);
@@ -508,8 +497,8 @@ void H2Connection::set_timer(TimerMode mode) {
 uint64_t H2Connection::sweep_interval_ms(const conf::Limits& lim) {
   // A stream's timeouts are checked every quarter of the shortest one, so each fires between
   // 1x and 1.25x its configured value, and a connection with open streams wakes up rarely.
-  uint64_t shortest = static_cast<uint64_t>(
-      std::min(lim.client_header_timeout.count(), lim.send_timeout.count()));
+  uint64_t shortest =
+      static_cast<uint64_t>(std::min(lim.client_header_timeout.count(), lim.send_timeout.count()));
   return std::clamp<uint64_t>(shortest / 4, 10, 5000);
 }
 
@@ -527,8 +516,8 @@ H2Connection::Step H2Connection::check_timeouts() {
       // A header block (HEADERS without END_HEADERS and no CONTINUATION, or a HEADERS frame
       // cut short) blocks the whole connection: no other frame may come before its end. As
       // for an HTTP/1.1 head, client_header_timeout ends it, here with GOAWAY.
-      SY_LOG(Debug, "h2: stream %d: request header block not complete after %" PRIu64 " ms",
-             id, now - st->opened_ms);
+      SY_LOG(Debug, "h2: stream %d: request header block not complete after %" PRIu64 " ms", id,
+             now - st->opened_ms);
       worker_->stats().inc(Stat::ClientTimeouts);
       log_stream(st.get(), 0, 0, "cR");
       nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
@@ -538,9 +527,9 @@ H2Connection::Step H2Connection::check_timeouts() {
     // Response bytes are waiting and the client keeps its window shut (initial window 0, or
     // never a WINDOW_UPDATE): the HTTP/1.1 send_timeout, per stream. A stream whose bytes
     // wait only for the socket is the connection's send timeout (the client Stream's).
-    bool waiting = st->head_done && evbuffer_get_length(st->body) > 0 &&
-                   (conn_window_shut ||
-                    nghttp2_session_get_stream_remote_window_size(session_, id) <= 0);
+    bool waiting =
+        st->head_done && evbuffer_get_length(st->body) > 0 &&
+        (conn_window_shut || nghttp2_session_get_stream_remote_window_size(session_, id) <= 0);
     if (!waiting) {
       st->stalled_since_ms = 0;
       continue;
@@ -600,9 +589,7 @@ void H2Connection::client_event_cb(Stream*, short, void* arg) {
 void H2Connection::timer_cb(int, short, void* arg) {
   auto* c = static_cast<H2Connection*>(arg);
   switch (c->timer_mode_) {
-  case TimerMode::Linger:
-    finish(c, Step::Close);
-    return;
+  case TimerMode::Linger: finish(c, Step::Close); return;
   case TimerMode::Preface:
     // The client sent the preface (or ALPN chose h2) but no SETTINGS: like a silent
     // HTTP/1.1 client, closed at client_header_timeout.
@@ -613,8 +600,7 @@ void H2Connection::timer_cb(int, short, void* arg) {
     c->set_timer(TimerMode::Streams);  // periodic while streams are open
     finish(c, c->check_timeouts());
     return;
-  case TimerMode::Idle:
-    break;
+  case TimerMode::Idle: break;
   }
   // Idle: say goodbye properly, then close once the GOAWAY is out.
   c->worker_->stats().inc(Stat::ClientTimeouts);
@@ -657,8 +643,8 @@ H2Connection::Step H2Connection::on_client_read() {
     if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) {
       break;
     }
-    ssize_t n = nghttp2_session_mem_recv(session_, static_cast<const uint8_t*>(vec.iov_base),
-                                         vec.iov_len);
+    ssize_t n =
+        nghttp2_session_mem_recv(session_, static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
     if (n < 0) {
       SY_LOG(Debug, "h2: session error: %s", nghttp2_strerror(static_cast<int>(n)));
       failed_ = true;  // nghttp2 queued a GOAWAY where the protocol calls for one
@@ -705,8 +691,8 @@ H2Connection::Step H2Connection::after_event() {
   }
   closed_.clear();
   bool out_empty = evbuffer_get_length(client_->output()) == 0;
-  bool done = failed_ || (!nghttp2_session_want_read(session_) &&
-                          !nghttp2_session_want_write(session_)) ||
+  bool done = failed_ ||
+              (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) ||
               (draining_ && streams_.empty() && !nghttp2_session_want_write(session_));
   if (done) {
     if (lingering_) {
@@ -778,8 +764,8 @@ void H2Connection::answer_locally(H2Stream* st, int status, const char* why) {
   std::string length = std::to_string(text.size());
   static constexpr char kType[] = "text/plain; charset=utf-8";
   nghttp2_nv nv[] = {
-      {reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
-       reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE},
+      {reinterpret_cast<uint8_t*>(const_cast<char*>(":status")), reinterpret_cast<uint8_t*>(code),
+       7, 3, NGHTTP2_NV_FLAG_NONE},
       {reinterpret_cast<uint8_t*>(const_cast<char*>("content-type")),
        reinterpret_cast<uint8_t*>(const_cast<char*>(kType)), 12, sizeof(kType) - 1,
        NGHTTP2_NV_FLAG_NONE},
@@ -832,8 +818,10 @@ bool H2Connection::on_reset_from_client() {
     resets_in_window_ = 0;
   }
   if (++resets_in_window_ > kMaxResetsPerWindow) {
-    SY_LOG(Warn, "h2: %d stream resets within %" PRIu64 " ms from one client: GOAWAY "
-                 "ENHANCE_YOUR_CALM", resets_in_window_, kResetWindowMs);
+    SY_LOG(Warn,
+           "h2: %d stream resets within %" PRIu64 " ms from one client: GOAWAY "
+           "ENHANCE_YOUR_CALM",
+           resets_in_window_, kResetWindowMs);
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     failed_ = true;
     return false;
@@ -949,8 +937,8 @@ H2Connection::Step H2Connection::on_pipe_read(H2Stream* st) {
 void H2Connection::maybe_recycle_pipe(H2Stream* st) {
   Stream* p = st->pipe;
   if (!st->body_done || !st->request_done || !st->keep_alive || st->pipe_eof || p == nullptr ||
-      draining_ || idle_pipes_.size() >= kMaxIdlePipes ||
-      evbuffer_get_length(p->input()) != 0 || evbuffer_get_length(p->output()) != 0) {
+      draining_ || idle_pipes_.size() >= kMaxIdlePipes || evbuffer_get_length(p->input()) != 0 ||
+      evbuffer_get_length(p->output()) != 0) {
     return;
   }
   st->pipe = nullptr;  // the stream no longer touches it (its body is all in st->body)
@@ -1015,8 +1003,7 @@ bool H2Connection::take_response_head(H2Stream* st, int status, const HeadField*
   std::vector<nghttp2_nv>& nv = nv_scratch;
   nv.clear();
   char code[3] = {static_cast<char>('0' + status / 100 % 10),
-                  static_cast<char>('0' + status / 10 % 10),
-                  static_cast<char>('0' + status % 10)};
+                  static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10)};
   nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                           reinterpret_cast<uint8_t*>(code), 7, 3, NGHTTP2_NV_FLAG_NONE});
   // |fields| were filtered by ClientConnection::hand_head_over (hop-by-hop and Connection-
@@ -1039,8 +1026,8 @@ bool H2Connection::take_response_head(H2Stream* st, int status, const HeadField*
   if (nghttp2_submit_response(session_, st->id, nv.data(), nv.size(), &provider) != 0) {
     return false;
   }
-  st->body_kind = body == ResponseHeadSink::Body::Length ? http1::BodyKind::Length
-                                                         : http1::BodyKind::Chunked;
+  st->body_kind =
+      body == ResponseHeadSink::Body::Length ? http1::BodyKind::Length : http1::BodyKind::Chunked;
   st->remaining = content_length;
   st->keep_alive = keep_alive;
   st->head_done = true;
@@ -1100,8 +1087,8 @@ bool H2Connection::parse_response_head(H2Stream* st) {
       // the upstream): a HEADERS frame without END_STREAM before the final one (RFC 9113
       // 8.1). 101 never gets here: the HTTP/1.1 side answers an upstream's 101 with a 502.
       if (head.status != 101) {
-        nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, st->id, nullptr, nv.data(),
-                               nv.size(), nullptr);
+        nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, st->id, nullptr, nv.data(), nv.size(),
+                               nullptr);
       }
       evbuffer_drain(in, r.consumed);
       continue;
@@ -1115,8 +1102,7 @@ bool H2Connection::parse_response_head(H2Stream* st) {
     provider.read_callback = read_response_body;
     bool has_body = st->body_kind != http1::BodyKind::None;
     st->body_done = !has_body;
-    nghttp2_submit_response(session_, st->id, nv.data(), nv.size(),
-                            has_body ? &provider : nullptr);
+    nghttp2_submit_response(session_, st->id, nv.data(), nv.size(), has_body ? &provider : nullptr);
     evbuffer_drain(in, r.consumed);
     return true;
   }

@@ -108,26 +108,25 @@ class H2Connection {
 
  public:  // for the nghttp2 callbacks in the .cpp (file-local functions)
   Step on_client_read();
-  std::unique_ptr<H2Stream> new_stream();  // a fresh or recycled stream object
+  std::unique_ptr<H2Stream> new_stream();           // a fresh or recycled stream object
   void adopt_stream(std::unique_ptr<H2Stream> st);  // a new request stream (HEADERS begun)
-  bool send_pending();  // false: session error
+  bool send_pending();                              // false: session error
   void stream_closed(H2Stream* st);
   bool start_request(H2Stream* st);  // headers complete: open the pair, write the head
   void request_data(H2Stream* st, const uint8_t* data, size_t len);
   void request_end(H2Stream* st);
   void consume_request_data(H2Stream* st);
   bool on_reset_from_client();  // false: rapid reset, session terminated
-  void schedule_send();  // after_event() soon, from the loop (send_ev_)
+  void schedule_send();         // after_event() soon, from the loop (send_ev_)
   // A response head handed over by |st|'s internal connection (response_head_sink.h):
   // submitted as HEADERS with the body to follow through the pair. False = not taken.
   bool take_response_head(H2Stream* st, int status, const HeadField* fields, size_t num_fields,
-                          ResponseHeadSink::Body body, uint64_t content_length,
-                          bool keep_alive);
+                          ResponseHeadSink::Body body, uint64_t content_length, bool keep_alive);
   // A HEADERS frame for stream |id| begins: false (after submitting GOAWAY PROTOCOL_ERROR)
   // when |id| is below a stream the client already opened and is no open stream's trailers.
   bool headers_stream_id_ok(int32_t id);
   void remember_reset(int32_t id);  // a RST_STREAM for |id| was sent
-  int continuation_count_ = 0;  // CONTINUATION frames in the current header block
+  int continuation_count_ = 0;      // CONTINUATION frames in the current header block
   bool settings_received_ = false;  // the client's first SETTINGS frame arrived
   Worker* worker() const { return worker_; }
 
@@ -168,23 +167,23 @@ class H2Connection {
   sockaddr_storage peer_{};
   int peer_len_ = 0;
   nghttp2_session* session_ = nullptr;
-  event* timer_ = nullptr;      // see TimerMode
+  event* timer_ = nullptr;  // see TimerMode
   TimerMode timer_mode_ = TimerMode::Preface;
   event* resume_ev_ = nullptr;  // process bytes that arrived before the hand-over
   event* send_ev_ = nullptr;    // activated by hand: send what a handed-over head submitted
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
-  std::vector<std::unique_ptr<H2Stream>> closed_;  // deferred delete
+  std::vector<std::unique_ptr<H2Stream>> closed_;         // deferred delete
   std::vector<std::unique_ptr<H2Stream>> spare_streams_;  // reset, for the next streams
-  std::vector<Stream*> idle_pipes_;  // owned: pair ends whose internal connection is idle
-  std::string scratch_;          // request head being built
-  std::string client_label_;     // "ip:port" for the access log, made on first use
-  int32_t max_headers_stream_id_ = 0;       // highest stream id a HEADERS frame opened
+  std::vector<Stream*> idle_pipes_;           // owned: pair ends whose internal connection is idle
+  std::string scratch_;                       // request head being built
+  std::string client_label_;                  // "ip:port" for the access log, made on first use
+  int32_t max_headers_stream_id_ = 0;         // highest stream id a HEADERS frame opened
   std::array<int32_t, 128> recent_resets_{};  // ids this side reset lately (ring)
   size_t next_reset_slot_ = 0;
   uint64_t reset_window_start_ms_ = 0;
   int resets_in_window_ = 0;
   bool draining_ = false;
-  bool failed_ = false;  // session error: flush what is queued, then close
+  bool failed_ = false;     // session error: flush what is queued, then close
   bool lingering_ = false;  // FIN sent; discarding input until the client closes (or 2 s)
 };
 

@@ -21,7 +21,7 @@ enum class PrefaceMatch {
 PrefaceMatch match_preface(std::string_view first_bytes);
 
 struct Field {
-  std::string name;   // lower case (HTTP/2 requires it)
+  std::string name;  // lower case (HTTP/2 requires it)
   std::string value;
 };
 

@@ -21,9 +21,10 @@
 namespace sy::proxy {
 
 struct HoldLimits {
-  size_t max_requests = 1000;            // parked requests per worker; 0 = holding disabled
-  uint64_t max_bytes = 8 * 1024 * 1024;  // request bytes buffered (head + body read so far) per worker
-  uint64_t max_wait_ms = 10000;          // longest time one request stays parked
+  size_t max_requests = 1000;  // parked requests per worker; 0 = holding disabled
+  uint64_t max_bytes =
+      8 * 1024 * 1024;           // request bytes buffered (head + body read so far) per worker
+  uint64_t max_wait_ms = 10000;  // longest time one request stays parked
 };
 
 class HoldQueue {

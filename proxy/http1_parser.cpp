@@ -26,8 +26,8 @@ constexpr std::array<uint8_t, 256> make_classes() {
   for (int c = 0; c < 256; ++c) {
     uint8_t v = 0;
     bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                     std::string_view::npos) {
+    if (alnum ||
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
       v |= kToken;
     }
     if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
@@ -269,14 +269,14 @@ bool parse_decimal(std::string_view s, uint64_t* out) {
 // What the framing-relevant fields of a head say.
 struct Framing {
   int content_length_fields = 0;
-  bool content_length_list = false;   // "5, 5" or "5, 6"
-  bool content_length_bad = false;    // not 1*DIGIT or overflow
+  bool content_length_list = false;      // "5, 5" or "5, 6"
+  bool content_length_bad = false;       // not 1*DIGIT or overflow
   bool content_length_mismatch = false;  // repeated with a different value
   uint64_t content_length = 0;
   int transfer_encoding_fields = 0;
-  int te_codings = 0;              // codings across all Transfer-Encoding fields
-  bool te_final_chunked = false;   // last coding is "chunked"
-  bool te_only_chunked = false;    // exactly one coding and it is "chunked"
+  int te_codings = 0;             // codings across all Transfer-Encoding fields
+  bool te_final_chunked = false;  // last coding is "chunked"
+  bool te_only_chunked = false;   // exactly one coding and it is "chunked"
   bool conn_close = false;
   bool conn_keep_alive = false;
   int host_fields = 0;
@@ -354,8 +354,7 @@ Framing read_framing(const Header* h, size_t n) {
         });
       }
       break;
-    default:
-      break;
+    default: break;
     }
   }
   f.te_only_chunked = f.te_codings == 1 && f.te_final_chunked;
@@ -455,7 +454,8 @@ const char* to_string(ParseError error) {
   case ParseError::BadHeaderValue: return "bad-header-value";
   case ParseError::BadContentLength: return "bad-content-length";
   case ParseError::ConflictingContentLength: return "conflicting-content-length";
-  case ParseError::ContentLengthWithTransferEncoding: return "content-length-with-transfer-encoding";
+  case ParseError::ContentLengthWithTransferEncoding:
+    return "content-length-with-transfer-encoding";
   case ParseError::BadTransferEncoding: return "bad-transfer-encoding";
   case ParseError::MissingHost: return "missing-or-repeated-host";
   case ParseError::BadStatusLine: return "bad-status-line";
@@ -694,8 +694,7 @@ ParseResult parse_response(const char* buf, size_t len, const Limits& limits, Re
   }
 
   Framing f = read_framing(out->headers, out->num_headers);
-  out->keep_alive =
-      out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  out->keep_alive = out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
   out->has_content_length = false;
   out->chunked = false;
   if (f.transfer_encoding_fields > 0) {
@@ -706,7 +705,8 @@ ParseResult parse_response(const char* buf, size_t len, const Limits& limits, Re
     if (f.te_final_chunked && f.te_codings == 1) {
       out->chunked = true;
     } else if (f.te_final_chunked) {
-      return error(ParseError::BadTransferEncoding);  // e.g. "gzip, chunked": we cannot relay it as-is safely
+      return error(ParseError::BadTransferEncoding);  // e.g. "gzip, chunked": we cannot relay it
+                                                      // as-is safely
     } else {
       out->keep_alive = false;  // RFC 9112 6.3 item 4: read until close
     }
@@ -749,13 +749,41 @@ bool is_hop_by_hop(std::string_view name) {
 }
 
 bool allowed_in_trailer(std::string_view name) {
-  static constexpr std::string_view kForbidden[] = {
-      "content-length", "transfer-encoding", "trailer", "te", "connection", "keep-alive",
-      "proxy-connection", "upgrade", "host", "cache-control", "expect", "max-forwards", "pragma",
-      "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
-      "if-range", "authorization", "proxy-authorization", "www-authenticate",
-      "proxy-authenticate", "cookie", "set-cookie", "age", "date", "expires", "location",
-      "retry-after", "vary", "warning", "content-encoding", "content-range", "content-type"};
+  static constexpr std::string_view kForbidden[] = {"content-length",
+                                                    "transfer-encoding",
+                                                    "trailer",
+                                                    "te",
+                                                    "connection",
+                                                    "keep-alive",
+                                                    "proxy-connection",
+                                                    "upgrade",
+                                                    "host",
+                                                    "cache-control",
+                                                    "expect",
+                                                    "max-forwards",
+                                                    "pragma",
+                                                    "range",
+                                                    "if-match",
+                                                    "if-none-match",
+                                                    "if-modified-since",
+                                                    "if-unmodified-since",
+                                                    "if-range",
+                                                    "authorization",
+                                                    "proxy-authorization",
+                                                    "www-authenticate",
+                                                    "proxy-authenticate",
+                                                    "cookie",
+                                                    "set-cookie",
+                                                    "age",
+                                                    "date",
+                                                    "expires",
+                                                    "location",
+                                                    "retry-after",
+                                                    "vary",
+                                                    "warning",
+                                                    "content-encoding",
+                                                    "content-range",
+                                                    "content-type"};
   for (std::string_view f : kForbidden) {
     if (iequals(name, f)) {
       return false;
@@ -764,8 +792,7 @@ bool allowed_in_trailer(std::string_view name) {
   return true;
 }
 
-size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores,
-                              std::string* out) {
+size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores, std::string* out) {
   size_t dropped = 0;
   while (!trailer.empty()) {
     size_t eol = trailer.find("\r\n");
@@ -834,10 +861,8 @@ ParseResult ChunkedDecoder::parse_framing(const char* buf, size_t len) {
   };
   for (;;) {
     switch (state_) {
-    case State::Error:
-      return finish(ParseStatus::Error, 0);
-    case State::Done:
-      return finish(ParseStatus::Complete, p);
+    case State::Error: return finish(ParseStatus::Error, 0);
+    case State::Done: return finish(ParseStatus::Complete, p);
     case State::DataCrlf: {
       if (p >= len) {
         return finish(ParseStatus::Incomplete, p);

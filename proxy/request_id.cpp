@@ -28,8 +28,7 @@ uint64_t RequestIdSource::random_prefix() {
   }
   // No entropy yet (early boot), a very old kernel or a seccomp filter: the clock and this
   // thread's stack address still differ between workers and restarts.
-  uint64_t x = static_cast<uint64_t>(
-                   std::chrono::steady_clock::now().time_since_epoch().count()) ^
+  uint64_t x = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
                reinterpret_cast<uintptr_t>(&value);
   x ^= x >> 33;  // splitmix64's finalizer spreads the low-entropy bits over all 64
   x *= 0xff51afd7ed558ccdULL;

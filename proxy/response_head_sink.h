@@ -21,7 +21,7 @@ namespace sy::proxy {
 class Stream;
 
 struct HeadField {
-  std::string_view name;   // as received (any case); valid during the call only
+  std::string_view name;  // as received (any case); valid during the call only
   std::string_view value;
 };
 
@@ -35,8 +35,8 @@ class ResponseHeadSink {
   // internal connection stays open after this response. True = taken (the sink answers
   // the client from it; the caller writes no head); false = write the head as bytes.
   // Never frees the caller or its Streams.
-  virtual bool take_response_head(int status, const HeadField* fields, size_t num_fields,
-                                  Body body, uint64_t content_length, bool keep_alive) = 0;
+  virtual bool take_response_head(int status, const HeadField* fields, size_t num_fields, Body body,
+                                  uint64_t content_length, bool keep_alive) = 0;
   // After a head was taken and no body bytes followed it in the same read: send the
   // HEADERS frame now rather than with the first DATA. Never frees anything.
   virtual void send_head_now() = 0;

@@ -63,19 +63,16 @@ bool ServiceNotifier::ready(std::string_view status) const {
 bool ServiceNotifier::reloading(std::string_view status) const {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
-  uint64_t usec = static_cast<uint64_t>(now.tv_sec) * 1000000u +
-                  static_cast<uint64_t>(now.tv_nsec) / 1000u;
-  return notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\n" +
-                status_line(status));
+  uint64_t usec =
+      static_cast<uint64_t>(now.tv_sec) * 1000000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+  return notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\n" + status_line(status));
 }
 
 bool ServiceNotifier::stopping(std::string_view status) const {
   return notify("STOPPING=1\n" + status_line(status));
 }
 
-bool ServiceNotifier::status(std::string_view status) const {
-  return notify(status_line(status));
-}
+bool ServiceNotifier::status(std::string_view status) const { return notify(status_line(status)); }
 
 std::string status_line(std::string_view text) {
   constexpr size_t kMax = 256;

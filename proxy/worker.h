@@ -45,10 +45,10 @@ struct WorkerListener {
   // listener is disabled and resume_timer looks again after backoff_ms.
   bool paused = false;
   event* resume_timer = nullptr;
-  uint64_t backoff_ms = 0;        // next pause; doubles up to kMaxAcceptBackoffMs
-  uint64_t last_log_ms = 0;       // monotonic: the last "accept paused" log line
-  uint64_t unlogged_errors = 0;   // accept failures since that line
-  uint64_t unlogged_full = 0;     // pauses at the connection cap since that line
+  uint64_t backoff_ms = 0;       // next pause; doubles up to kMaxAcceptBackoffMs
+  uint64_t last_log_ms = 0;      // monotonic: the last "accept paused" log line
+  uint64_t unlogged_errors = 0;  // accept failures since that line
+  uint64_t unlogged_full = 0;    // pauses at the connection cap since that line
 };
 
 class Worker {
@@ -97,8 +97,7 @@ class Worker {
   Forwarder* forwarder() { return forwarder_.get(); }
   // The worker's pool for config pool index |index|; nullptr when out of range.
   WorkerPool* pool_at(int index) {
-    return index >= 0 && static_cast<size_t>(index) < pools_.size() ? pools_[index].get()
-                                                                    : nullptr;
+    return index >= 0 && static_cast<size_t>(index) < pools_.size() ? pools_[index].get() : nullptr;
   }
   // A new routing snapshot was published: pin it and re-decide every held request. Posted by
   // main to every worker.
@@ -112,8 +111,8 @@ class Worker {
   // |applied_seq| (optional) receives the change_seq of the snapshot the worker had pinned when
   // it took that copy: published together, so the counts include every request decided with
   // an older snapshot (the sequencer's drain relies on it).
-  std::vector<std::pair<std::string, uint64_t>> inflight_copy(
-      uint64_t* applied_seq = nullptr) const;
+  std::vector<std::pair<std::string, uint64_t>>
+  inflight_copy(uint64_t* applied_seq = nullptr) const;
 
   // Any thread: the worker's pools (the vector never changes after construction; read only
   // their atomic counters).

@@ -118,14 +118,10 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
 
 const char* decision_name(const Decision& d) {
   switch (d.index()) {
-  case 0:
-    return "proxy";
-  case 1:
-    return "redirect";
-  case 2:
-    return "hold";
-  default:
-    return "reject";
+  case 0: return "proxy";
+  case 1: return "redirect";
+  case 2: return "hold";
+  default: return "reject";
   }
 }
 

@@ -37,8 +37,8 @@ struct PoolRef {
 // How server rows map to this instance's pools (from the YAML; copied into every snapshot).
 struct SnapshotInput {
   std::vector<std::string> pool_names;  // the instance's configured pools, index = pool index
-  bool fold_login_case = false;  // true: logins compare ASCII case-insensitively (the ox
-                                 // profile: login2context.login_info is utf8_unicode_ci)
+  bool fold_login_case = false;         // true: logins compare ASCII case-insensitively (the ox
+                                        // profile: login2context.login_info is utf8_unicode_ci)
 };
 
 class RoutingSnapshot {
@@ -123,7 +123,7 @@ class RoutingSnapshot {
   // Private: only apply() makes one, as the start of an edit (it shares every table).
   RoutingSnapshot(const RoutingSnapshot&) = default;
   RoutingSnapshot& operator=(const RoutingSnapshot&) = delete;
-  void upsert_server(Servers& s, ServerRow row);  // by id; id 0 is rejected; resolves its pool
+  void upsert_server(Servers& s, ServerRow row);       // by id; id 0 is rejected; resolves its pool
   static void remove_server(Servers& s, ServerId id);  // no-op when absent
   void end_edit();
 

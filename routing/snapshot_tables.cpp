@@ -271,8 +271,8 @@ bool LoginIndex::upsert(std::string_view login, ContextId context, uint32_t h) {
     rehash(slots_.size() * 2);
     i = find_slot(login, h);
   }
-  entries_.push_back(Entry{static_cast<uint32_t>(bytes_.size()),
-                           static_cast<uint32_t>(login.size()), context, h});
+  entries_.push_back(
+      Entry{static_cast<uint32_t>(bytes_.size()), static_cast<uint32_t>(login.size()), context, h});
   if (fold_case_) {
     for (char c : login) {
       bytes_ += ascii_lower(c);
@@ -309,8 +309,7 @@ unsigned ContextIndex::bits_for(size_t contexts) {
 }
 
 ContextIndex::ContextIndex(size_t expected)
-    : shards_(bits_for(expected)), shift_(shift_for(shards_.bits())),
-      mask_(shards_.size() - 1) {}
+    : shards_(bits_for(expected)), shift_(shift_for(shards_.bits())), mask_(shards_.size() - 1) {}
 
 void ContextIndex::presize(const std::vector<uint32_t>& counts) {
   assert(counts.size() == shards_.size());
@@ -318,8 +317,9 @@ void ContextIndex::presize(const std::vector<uint32_t>& counts) {
   size_t bytes = 0;
   for (size_t i = 0; i < counts.size(); ++i) {
     if (counts[i] != 0) {
-      bytes += ContextTable::capacity_for(shards_.shard(i).size() + counts[i]) *
-                   sizeof(ContextInfo) + 64;
+      bytes +=
+          ContextTable::capacity_for(shards_.shard(i).size() + counts[i]) * sizeof(ContextInfo) +
+          64;
     }
   }
   ContextTable::Allocator alloc;
@@ -476,9 +476,8 @@ void LoginShards::apply(const std::vector<LoginRow>& upserts,
   for (auto& [s, rows] : touched) {
     const LoginIndex& old = shards_.shard(s);
     LoginIndex next(fold_case_);
-    next.copy_from(old, [&](std::string_view login) {
-      return changed.count(std::string(login)) != 0;
-    });
+    next.copy_from(old,
+                   [&](std::string_view login) { return changed.count(std::string(login)) != 0; });
     for (const LoginRow* row : rows) {
       if (row->context_id == 0 || !next.upsert(row->login, row->context_id)) {
         ++*rejected;

@@ -107,7 +107,8 @@ class Slab {
 // The allocator of context table slots: from a Slab when it has one and room, else from
 // large_allocate(). A copy of a table (what apply() makes of a shard it changes) always goes to
 // the heap: the slab belongs to one build.
-template <class T> struct TableAllocator {
+template <class T>
+struct TableAllocator {
   using value_type = T;
   using propagate_on_container_move_assignment = std::true_type;
   using propagate_on_container_swap = std::true_type;
@@ -115,7 +116,8 @@ template <class T> struct TableAllocator {
 
   TableAllocator() = default;
   explicit TableAllocator(std::shared_ptr<Slab> s) : slab(std::move(s)) {}
-  template <class U> TableAllocator(const TableAllocator<U>& o) : slab(o.slab) {}  // NOLINT
+  template <class U>
+  TableAllocator(const TableAllocator<U>& o) : slab(o.slab) {}  // NOLINT
   TableAllocator select_on_container_copy_construction() const { return {}; }
 
   T* allocate(size_t n) {
@@ -133,7 +135,10 @@ template <class T> struct TableAllocator {
       large_deallocate(p, n * sizeof(T));
     }
   }
-  template <class U> bool operator==(const TableAllocator<U>& o) const { return slab == o.slab; }
+  template <class U>
+  bool operator==(const TableAllocator<U>& o) const {
+    return slab == o.slab;
+  }
 
   std::shared_ptr<Slab> slab;  // null = heap only
 };
@@ -188,7 +193,8 @@ class ContextTable {
   // Rehashes to load ~0.65 when erasures left it below 0.25 (memory goes back).
   void shrink_if_sparse();
   // Calls |f|(const ContextInfo&) for every entry, in slot order.
-  template <class F> void for_each(F&& f) const {
+  template <class F>
+  void for_each(F&& f) const {
     for (const ContextInfo& e : slots_) {
       if (e.id != 0) {
         f(e);
@@ -246,7 +252,8 @@ class LoginIndex {
   bool upsert(std::string_view login, ContextId context, uint32_t h);
   // Copies every entry of |from| whose login (as stored: lower-cased when folding) |drop| says
   // false for.
-  template <class Drop> void copy_from(const LoginIndex& from, Drop&& drop) {
+  template <class Drop>
+  void copy_from(const LoginIndex& from, Drop&& drop) {
     for (const Entry& e : from.entries_) {
       std::string_view login = from.view(e);
       if (!drop(login)) {
@@ -270,8 +277,8 @@ class LoginIndex {
   size_t find_slot(std::string_view login, uint32_t hash) const;  // slot with it, or empty one
   void rehash(size_t capacity);
 
-  Bytes bytes_;                                        // every login, back to back
-  std::vector<Entry, TableAllocator<Entry>> entries_;  // insertion order
+  Bytes bytes_;                                            // every login, back to back
+  std::vector<Entry, TableAllocator<Entry>> entries_;      // insertion order
   std::vector<uint32_t, TableAllocator<uint32_t>> slots_;  // entry number + 1; 0 = empty;
                                                            // power of two or empty
   bool fold_case_ = false;  // logins stored lower-cased, compared ignoring ASCII case
@@ -302,7 +309,8 @@ inline constexpr size_t kNodeOverhead = 2 * sizeof(void*);
 // top). Shard must be copyable and have `View view() const`. Copying a ShardArray copies the
 // G group pointers only; the copy then edits with modify()/replace(), which copy a group and a
 // shard the first time this edit touches them, and end_edit() ends the edit.
-template <class Shard> class ShardArray {
+template <class Shard>
+class ShardArray {
  public:
   using View = typename Shard::View;
 
@@ -338,7 +346,8 @@ template <class Shard> class ShardArray {
 
   // Calls |f|(Shard&) on shard |i| after making it this array's own (copying it, and its
   // group, the first time in this edit); refreshes its view afterwards.
-  template <class F> void modify(size_t i, F&& f) {
+  template <class F>
+  void modify(size_t i, F&& f) {
     Group& g = own_group(i);
     std::shared_ptr<Shard>& shard = g.shards[i & slot_mask_];
     if (!own_shard_[i]) {
@@ -356,7 +365,8 @@ template <class Shard> class ShardArray {
     own_shard_[i] = true;
   }
   // Calls |f|(Shard&) on every shard this edit made its own, then ends the edit.
-  template <class F> void end_edit(F&& f) {
+  template <class F>
+  void end_edit(F&& f) {
     for (size_t i = 0; i < own_shard_.size(); ++i) {
       if (own_shard_[i]) {
         Group& g = *groups_[i >> slot_bits_];
@@ -374,7 +384,8 @@ template <class Shard> class ShardArray {
   }
 
   // Heap bytes of the groups and shards this array refers to (shared ones included).
-  template <class ShardBytes> size_t memory_bytes(ShardBytes&& shard_bytes) const {
+  template <class ShardBytes>
+  size_t memory_bytes(ShardBytes&& shard_bytes) const {
     size_t n = groups_.capacity() * sizeof(groups_[0]) + views_.capacity() * sizeof(View*);
     for (const auto& g : groups_) {
       n += kNodeOverhead + sizeof(Group) + g->views.capacity() * sizeof(View) +

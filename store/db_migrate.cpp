@@ -15,7 +15,6 @@
 
 namespace sy::store {
 
-
 namespace {
 
 struct Migration {
@@ -394,13 +393,10 @@ std::vector<MigrationStep> known_migrations(MigrateScope scope) {
   return out;
 }
 
-int latest_schema_version() {
-  return migrations().back().version;
-}
+int latest_schema_version() { return migrations().back().version; }
 
 Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
-  auto have_database =
-      query_value<bool>(db, "SELECT DATABASE() IS NOT NULL");
+  auto have_database = query_value<bool>(db, "SELECT DATABASE() IS NOT NULL");
   if (!have_database) {
     return have_database.error();
   }
@@ -415,8 +411,7 @@ Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
     return make_error(Errc::Timeout,
                       "migrate: another migration holds the lock on this database (waited 60 s)");
   } else {
-    SY_LOG(Warn, "migrate: running without the migration lock (%s)",
-           taken.error().message.c_str());
+    SY_LOG(Warn, "migrate: running without the migration lock (%s)", taken.error().message.c_str());
   }
   if (auto e = db.exec(std::string(kVersionTable)); !e) {
     return e.error();

@@ -24,10 +24,10 @@
 #include <vector>
 
 #include "common/result.h"
-#include "store/db.h"
-#include "store/directory_reader.h"
 #include "routing/publisher.h"
 #include "routing/snapshot.h"
+#include "store/db.h"
+#include "store/directory_reader.h"
 
 namespace sy::store {
 
@@ -73,8 +73,8 @@ struct LoaderStatus {
   // the read timeout ends it (a frozen server answers nothing and resets nothing).
   std::atomic<bool> db_up{false};
   std::atomic<uint64_t> round_started_unix_ms{0};  // 0 = no round running
-  std::atomic<uint64_t> refreshes{0};       // successful refresh rounds
-  std::atomic<uint64_t> failures{0};        // failed rounds (query or connect)
+  std::atomic<uint64_t> refreshes{0};              // successful refresh rounds
+  std::atomic<uint64_t> failures{0};               // failed rounds (query or connect)
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> last_ok_unix_ms{0};
 

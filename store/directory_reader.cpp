@@ -19,7 +19,6 @@ namespace {
 // Change kinds as FIELD(kind, 'server', 'schema', 'context', 'login') numbers them.
 enum Kind : int { KindServer = 1, KindSchema = 2, KindContext = 3, KindLogin = 4 };
 
-
 // A change row as the gap walk needs it.
 struct SeqRow {
   uint64_t seq;
@@ -110,7 +109,9 @@ Result<std::vector<ChangeRow>> read_changes(Db& db, uint64_t from, size_t limit,
       "SELECT seq, FIELD(kind, 'server', 'schema', 'context', 'login'), key_text,"
       " at < NOW(6) - INTERVAL ? MICROSECOND"
       " FROM sy_changes WHERE seq > ? ORDER BY seq LIMIT ?",
-      [](const Row& row) { return ChangeRow{row.u64(1), row.i32(2), row.str(3), row.boolean(4)}; },
+      [](const Row& row) {
+        return ChangeRow{row.u64(1), row.i32(2), row.str(3), row.boolean(4)};
+      },
       micros(settle), from, static_cast<uint64_t>(limit));
 }
 
@@ -296,24 +297,19 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
       continue;
     }
     switch (c.kind) {
-      case KindServer:
-        if (auto id = parse_u32(c.key)) {
-          server_ids.push_back(*id);
-        }
-        break;
-      case KindContext:
-        if (auto id = parse_u32(c.key)) {
-          context_ids.push_back(*id);
-        }
-        break;
-      case KindSchema:
-        schema_names.push_back(std::move(c.key));
-        break;
-      case KindLogin:
-        logins.push_back(std::move(c.key));
-        break;
-      default:
-        break;  // a kind this version does not know: nothing to read
+    case KindServer:
+      if (auto id = parse_u32(c.key)) {
+        server_ids.push_back(*id);
+      }
+      break;
+    case KindContext:
+      if (auto id = parse_u32(c.key)) {
+        context_ids.push_back(*id);
+      }
+      break;
+    case KindSchema: schema_names.push_back(std::move(c.key)); break;
+    case KindLogin: logins.push_back(std::move(c.key)); break;
+    default: break;  // a kind this version does not know: nothing to read
     }
   }
   sort_unique(server_ids);
@@ -324,11 +320,11 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   // Current rows of the changed keys, read in the same snapshot as the change rows.
   std::vector<uint32_t> found_ids;
   auto r = query_in_chunks(db, "SELECT id, name, pool, version, redirect_url FROM sy_servers", "id",
-                         server_ids, [&](const Row& row) {
-                           delta.servers.push_back(ServerRow{row.u32(1), row.str(2), row.str(3),
-                                                             row.str(4), row.str(5)});
-                           found_ids.push_back(row.u32(1));
-                         });
+                           server_ids, [&](const Row& row) {
+                             delta.servers.push_back(ServerRow{row.u32(1), row.str(2), row.str(3),
+                                                               row.str(4), row.str(5)});
+                             found_ids.push_back(row.u32(1));
+                           });
   if (!r) {
     return r.error();
   }
@@ -371,10 +367,10 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
 
   found_names.clear();
   r = query_in_chunks(db, "SELECT login, context_id FROM sy_logins", "login", logins,
-                    [&](const Row& row) {
-                      delta.logins.push_back(LoginRow{row.str(1), row.u32(2)});
-                      found_names.push_back(delta.logins.back().login);
-                    });
+                      [&](const Row& row) {
+                        delta.logins.push_back(LoginRow{row.str(1), row.u32(2)});
+                        found_names.push_back(delta.logins.back().login);
+                      });
   if (!r) {
     return r.error();
   }
@@ -528,11 +524,12 @@ Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep) {
                       "newest ones while gaps settle)");
   }
   // The newest change row older than |keep|, but never the newest row of all.
-  auto oldest = query_value<uint64_t>(db,
-                                      "SELECT COALESCE(MIN(seq), 0) FROM ("
-                                      " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
-                                      " ORDER BY at DESC LIMIT 1) newest_old",
-                                      static_cast<int64_t>(keep.count()));
+  auto oldest =
+      query_value<uint64_t>(db,
+                            "SELECT COALESCE(MIN(seq), 0) FROM ("
+                            " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
+                            " ORDER BY at DESC LIMIT 1) newest_old",
+                            static_cast<int64_t>(keep.count()));
   if (!oldest) {
     return oldest.error();
   }
@@ -612,9 +609,12 @@ Result<DirectoryData> SqlProfileReader::full_load(Db& db) {
       return;
     }
     ServerRow s{row.u32(1), row.str(2), {}, {}, {}};
-    if (row.columns() >= 3) s.pool = row.str(3);
-    if (row.columns() >= 4) s.version = row.str(4);
-    if (row.columns() >= 5) s.redirect_url = row.str(5);
+    if (row.columns() >= 3)
+      s.pool = row.str(3);
+    if (row.columns() >= 4)
+      s.version = row.str(4);
+    if (row.columns() >= 5)
+      s.redirect_url = row.str(5);
     data.servers.push_back(std::move(s));
   });
   if (!r) {
@@ -699,9 +699,12 @@ void apply_overrides(const std::vector<ServerOverride>& overrides,
       if (s.name != o.name) {
         continue;
       }
-      if (!o.pool.empty()) s.pool = o.pool;
-      if (!o.version.empty()) s.version = o.version;
-      if (!o.redirect_url.empty()) s.redirect_url = o.redirect_url;
+      if (!o.pool.empty())
+        s.pool = o.pool;
+      if (!o.version.empty())
+        s.version = o.version;
+      if (!o.redirect_url.empty())
+        s.redirect_url = o.redirect_url;
     }
   }
 }

@@ -7,15 +7,11 @@
 
 namespace sy::store {
 
-
 const char* to_string(MemberAdmin m) {
   switch (m) {
-    case MemberAdmin::Ready:
-      return "ready";
-    case MemberAdmin::Drain:
-      return "drain";
-    case MemberAdmin::Maintenance:
-      return "maintenance";
+  case MemberAdmin::Ready: return "ready";
+  case MemberAdmin::Drain: return "drain";
+  case MemberAdmin::Maintenance: return "maintenance";
   }
   return "?";
 }
@@ -33,8 +29,7 @@ bool parse_member_admin(const std::string& word, MemberAdmin* out) {
 Result<Unit> store_member_state(Db& db, const MemberRuntime& m) {
   if (m.pool.empty() || m.member.empty()) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "member state: pool and member are required",
-                             ErrorSource::Downstream);
+                             "member state: pool and member are required", ErrorSource::Downstream);
   }
   if (m.weight < 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
@@ -42,14 +37,14 @@ Result<Unit> store_member_state(Db& db, const MemberRuntime& m) {
                                  std::to_string(m.weight) + " is negative",
                              ErrorSource::Downstream);
   }
-  return in_context("storing member " + m.pool + "/" + m.member,
-                    done(exec(db,
-                              "INSERT INTO sy_member_state (pool, member, admin_state, weight,"
-                              " updated_at) VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE"
-                              " admin_state = VALUES(admin_state), weight = VALUES(weight),"
-                              " updated_at = NOW(6)",
-                              m.pool, m.member, to_string(m.admin),
-                              static_cast<int32_t>(m.weight))));
+  return in_context(
+      "storing member " + m.pool + "/" + m.member,
+      done(exec(db,
+                "INSERT INTO sy_member_state (pool, member, admin_state, weight,"
+                " updated_at) VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE"
+                " admin_state = VALUES(admin_state), weight = VALUES(weight),"
+                " updated_at = NOW(6)",
+                m.pool, m.member, to_string(m.admin), static_cast<int32_t>(m.weight))));
 }
 
 Result<std::vector<MemberRuntime>> load_member_states(Db& db) {

@@ -58,8 +58,8 @@ void bind_one(Stmt& s, const std::optional<T>& v) {
 // Takes the session's statement for |sql|, binds |args| and calls |go|(stmt). The one place
 // every statement passes through (see the top of this file).
 template <class Go, class... Args>
-auto run(Db& db, std::string_view sql, Go&& go, const Args&... args) -> decltype(go(
-    std::declval<Stmt&>())) {
+auto run(Db& db, std::string_view sql, Go&& go, const Args&... args)
+    -> decltype(go(std::declval<Stmt&>())) {
   auto stmt = db.cached(sql);
   if (!stmt) {
     return stmt.error();
@@ -73,14 +73,16 @@ auto run(Db& db, std::string_view sql, Go&& go, const Args&... args) -> decltype
 // Runs a statement that returns no rows; the number of rows it changed.
 template <class... Args>
 Result<uint64_t> exec(Db& db, std::string_view sql, const Args&... args) {
-  return detail::run(db, sql, [](Stmt& s) { return s.exec(); }, args...);
+  return detail::run(
+      db, sql, [](Stmt& s) { return s.exec(); }, args...);
 }
 
 // Runs a query and calls |visit| for every row (streamed; see RowVisitor); the row count.
 template <class... Args>
 Result<uint64_t> query_each(Db& db, std::string_view sql, const RowVisitor& visit,
                             const Args&... args) {
-  return detail::run(db, sql, [&](Stmt& s) { return s.query(visit); }, args...);
+  return detail::run(
+      db, sql, [&](Stmt& s) { return s.query(visit); }, args...);
 }
 
 // Every row, each turned into a value by |read|(const Row&).
@@ -88,7 +90,8 @@ template <class Read, class... Args>
 auto query_all(Db& db, std::string_view sql, Read&& read, const Args&... args)
     -> Result<std::vector<std::invoke_result_t<Read&, const Row&>>> {
   std::vector<std::invoke_result_t<Read&, const Row&>> out;
-  auto r = query_each(db, sql, [&](const Row& row) { out.push_back(read(row)); }, args...);
+  auto r = query_each(
+      db, sql, [&](const Row& row) { out.push_back(read(row)); }, args...);
   if (!r) {
     return r.error();
   }

@@ -28,14 +28,10 @@ TaskStatus status_at(const Row& row, unsigned col, std::optional<Error>* bad) {
 
 const char* to_string(TaskStatus s) {
   switch (s) {
-    case TaskStatus::Running:
-      return "running";
-    case TaskStatus::Ok:
-      return "ok";
-    case TaskStatus::Failed:
-      return "failed";
-    case TaskStatus::Skipped:
-      return "skipped";
+  case TaskStatus::Running: return "running";
+  case TaskStatus::Ok: return "ok";
+  case TaskStatus::Failed: return "failed";
+  case TaskStatus::Skipped: return "skipped";
   }
   return "?";
 }
@@ -60,8 +56,8 @@ Result<Unit> mark_task_running(Db& db, const std::string& schema, const std::str
                 schema, task)));
 }
 
-Result<Unit> mark_task_finished(Db& db, const std::string& schema, const std::string& task,
-                                bool ok, const std::string& output, const std::string& error) {
+Result<Unit> mark_task_finished(Db& db, const std::string& schema, const std::string& task, bool ok,
+                                const std::string& output, const std::string& error) {
   return in_context(
       "recording update task '" + task + "' of schema '" + schema + "'",
       done(exec(db,

@@ -24,8 +24,8 @@ std::optional<TaskStatus> parse_task_status(std::string_view word);
 // Records |task| as running on |schema| (started now; output and error cleared).
 Result<Unit> mark_task_running(Db& db, const std::string& schema, const std::string& task);
 // Records how it ended: Ok (error NULL) or Failed with |error|; |output| is kept either way.
-Result<Unit> mark_task_finished(Db& db, const std::string& schema, const std::string& task,
-                                bool ok, const std::string& output, const std::string& error);
+Result<Unit> mark_task_finished(Db& db, const std::string& schema, const std::string& task, bool ok,
+                                const std::string& output, const std::string& error);
 // Task -> status, for one schema.
 Result<std::map<std::string, TaskStatus>> task_statuses(Db& db, const std::string& schema);
 // Schema -> the tasks recorded Ok.

@@ -54,8 +54,8 @@ std::string runs_sql(const char* which) {
              " FROM sy_upgrade_runs ") +
          which +
          ") r"
-         " LEFT JOIN sy_upgrade_driver d ON d.name = '" + kDriverRow +
-         "' AND d.connection_id = " + NamedLock::holder_sql(kDriverLock) +
+         " LEFT JOIN sy_upgrade_driver d ON d.name = '" +
+         kDriverRow + "' AND d.connection_id = " + NamedLock::holder_sql(kDriverLock) +
          " LEFT JOIN sy_upgrade_journal j ON j.run_id = r.id"
          " ORDER BY r.id DESC, j.id";
 }
@@ -110,27 +110,25 @@ class RunReader {
     SchemaOutcome& o = run.schemas[it->second];
     o.duration_ms = at - first_at_[schema];
     switch (*phase) {
-      case Phase::Failed:
-        o.status = SchemaStatus::Failed;
-        o.error = step_word + ": " + row.str(11);
-        break;
-      case Phase::Skipped:
-        o.status = SchemaStatus::Skipped;
-        o.error = row.str(11);
-        break;
-      case Phase::Stopped:
-        o.status = SchemaStatus::Running;  // unfinished: the next driver resumes it
-        o.error = row.str(11);
-        break;
-      case Phase::Done:
-        if (*step == Step::Verify) {
-          o.status = SchemaStatus::Done;
-          o.error.clear();
-        }
-        break;
-      case Phase::Begin:
-        o.status = SchemaStatus::Running;
-        break;
+    case Phase::Failed:
+      o.status = SchemaStatus::Failed;
+      o.error = step_word + ": " + row.str(11);
+      break;
+    case Phase::Skipped:
+      o.status = SchemaStatus::Skipped;
+      o.error = row.str(11);
+      break;
+    case Phase::Stopped:
+      o.status = SchemaStatus::Running;  // unfinished: the next driver resumes it
+      o.error = row.str(11);
+      break;
+    case Phase::Done:
+      if (*step == Step::Verify) {
+        o.status = SchemaStatus::Done;
+        o.error.clear();
+      }
+      break;
+    case Phase::Begin: o.status = SchemaStatus::Running; break;
     }
   }
   const std::optional<Error>& error() const { return error_; }
@@ -143,7 +141,7 @@ class RunReader {
     }
   }
   std::vector<RunStatus> runs_;
-  std::map<std::string, size_t> index_;     // schema -> index in runs_.back().schemas
+  std::map<std::string, size_t> index_;      // schema -> index in runs_.back().schemas
   std::map<std::string, int64_t> first_at_;  // schema -> its first journal row's time
   std::optional<Error> error_;
 };
@@ -151,7 +149,8 @@ class RunReader {
 template <class... Args>
 Result<std::vector<RunStatus>> read_runs(Db& db, const char* which, const Args&... args) {
   RunReader reader;
-  auto r = query_each(db, runs_sql(which), [&](const Row& row) { reader.take(row); }, args...);
+  auto r = query_each(
+      db, runs_sql(which), [&](const Row& row) { reader.take(row); }, args...);
   if (!r) {
     return db_error("reading sy_upgrade_runs", r.error());
   }
@@ -165,76 +164,53 @@ Result<std::vector<RunStatus>> read_runs(Db& db, const char* which, const Args&.
 
 const char* to_string(Step s) {
   switch (s) {
-    case Step::Disable:
-      return "disable";
-    case Step::Drain:
-      return "drain";
-    case Step::Move:
-      return "move";
-    case Step::Update:
-      return "update";
-    case Step::Enable:
-      return "enable";
-    case Step::Verify:
-      return "verify";
+  case Step::Disable: return "disable";
+  case Step::Drain: return "drain";
+  case Step::Move: return "move";
+  case Step::Update: return "update";
+  case Step::Enable: return "enable";
+  case Step::Verify: return "verify";
   }
   return "?";
 }
 
 const char* to_string(Phase p) {
   switch (p) {
-    case Phase::Begin:
-      return "begin";
-    case Phase::Done:
-      return "done";
-    case Phase::Failed:
-      return "failed";
-    case Phase::Skipped:
-      return "skipped";
-    case Phase::Stopped:
-      return "stopped";
+  case Phase::Begin: return "begin";
+  case Phase::Done: return "done";
+  case Phase::Failed: return "failed";
+  case Phase::Skipped: return "skipped";
+  case Phase::Stopped: return "stopped";
   }
   return "?";
 }
 
 const char* to_string(RunState s) {
   switch (s) {
-    case RunState::Running:
-      return "running";
-    case RunState::Paused:
-      return "paused";
-    case RunState::Done:
-      return "done";
-    case RunState::Failed:
-      return "failed";
-    case RunState::Aborted:
-      return "aborted";
+  case RunState::Running: return "running";
+  case RunState::Paused: return "paused";
+  case RunState::Done: return "done";
+  case RunState::Failed: return "failed";
+  case RunState::Aborted: return "aborted";
   }
   return "?";
 }
 
 const char* to_string(RunControl c) {
   switch (c) {
-    case RunControl::Run:
-      return "run";
-    case RunControl::Pause:
-      return "pause";
-    case RunControl::Abort:
-      return "abort";
+  case RunControl::Run: return "run";
+  case RunControl::Pause: return "pause";
+  case RunControl::Abort: return "abort";
   }
   return "?";
 }
 
 const char* to_string(SchemaStatus s) {
   switch (s) {
-    case SchemaStatus::Running:
-      return "running";
-    case SchemaStatus::Done:
-      return "done";
-    case SchemaStatus::Failed:
-      return "failed";
-    case SchemaStatus::Skipped:
-      return "skipped";
+  case SchemaStatus::Running: return "running";
+  case SchemaStatus::Done: return "done";
+  case SchemaStatus::Failed: return "failed";
+  case SchemaStatus::Skipped: return "skipped";
   }
   return "?";
 }
@@ -249,8 +225,8 @@ std::optional<RunControl> parse_run_control(std::string_view word) {
 }
 
 Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
-  auto runs = run_id ? read_runs(db, "WHERE id = ?", *run_id)
-                     : read_runs(db, "ORDER BY id DESC LIMIT 1");
+  auto runs =
+      run_id ? read_runs(db, "WHERE id = ?", *run_id) : read_runs(db, "ORDER BY id DESC LIMIT 1");
   if (!runs) {
     return runs.error();
   }
@@ -272,7 +248,9 @@ Result<std::optional<UnfinishedRun>> find_unfinished_run(Db& db) {
                     query_one(db,
                               "SELECT id, target_server_id FROM sy_upgrade_runs"
                               " WHERE status IN ('running', 'paused') ORDER BY id DESC LIMIT 1",
-                              [](const Row& row) { return UnfinishedRun{row.u64(1), row.u32(2)}; }));
+                              [](const Row& row) {
+                                return UnfinishedRun{row.u64(1), row.u32(2)};
+                              }));
 }
 
 Result<uint64_t> create_run(Db& db, uint32_t target, const std::string& flags,
@@ -297,9 +275,9 @@ Result<Unit> resume_run(Db& db, uint64_t id, const std::string& actor) {
 }
 
 Result<Unit> set_run_state(Db& db, uint64_t id, RunState state) {
-  return in_context("writing the run status",
-                    done(exec(db, "UPDATE sy_upgrade_runs SET status = ? WHERE id = ?",
-                              to_string(state), id)));
+  return in_context(
+      "writing the run status",
+      done(exec(db, "UPDATE sy_upgrade_runs SET status = ? WHERE id = ?", to_string(state), id)));
 }
 
 Result<Unit> finish_run(Db& db, uint64_t id, RunState state) {
@@ -310,8 +288,9 @@ Result<Unit> finish_run(Db& db, uint64_t id, RunState state) {
 }
 
 Result<RunControl> read_run_control(Db& db, uint64_t id) {
-  auto word = query_one(db, "SELECT control FROM sy_upgrade_runs WHERE id = ?",
-                        [](const Row& row) { return row.str(1); }, id);
+  auto word = query_one(
+      db, "SELECT control FROM sy_upgrade_runs WHERE id = ?",
+      [](const Row& row) { return row.str(1); }, id);
   if (!word) {
     return db_error("reading the run control", word.error());
   }
@@ -335,8 +314,7 @@ Result<uint64_t> control_unfinished_run(Db& db, RunControl control) {
                              ErrorSource::Downstream);
   }
   const uint64_t id = (*run)->id;
-  auto w = exec(db, "UPDATE sy_upgrade_runs SET control = ? WHERE id = ?", to_string(control),
-                id);
+  auto w = exec(db, "UPDATE sy_upgrade_runs SET control = ? WHERE id = ?", to_string(control), id);
   if (!w) {
     return db_error("writing the control of upgrade run " + std::to_string(id), w.error());
   }
@@ -399,7 +377,10 @@ Result<DriverLock> DriverLock::take(Db& db, const std::string& actor) {
     auto holder = query_one(
         db,
         "SELECT holder, connection_id, CAST(since AS CHAR) FROM sy_upgrade_driver WHERE name = ?",
-        [](const Row& row) { return Holder{row.str(1), row.u64(2), row.str(3)}; }, kDriverRow);
+        [](const Row& row) {
+          return Holder{row.str(1), row.u64(2), row.str(3)};
+        },
+        kDriverRow);
     const Holder h = holder && holder->has_value() ? **holder : Holder{};
     return make_tagged_error(
         Errc::Unavailable, "driver-busy",

@@ -21,11 +21,11 @@ inline void approve_upgrade(sy::store::Db& db, const std::string& server = "app-
   using sy::store::InstanceBeat;
   InstanceBeat nb{"new-1", "new", "8.0.0", 1, {}, uint64_t{1} << 60};
   REQUIRE(write_heartbeat(db, nb).ok());
-  for (auto [event, arg] : std::vector<std::pair<ClusterEvent, std::string>>{
-           {ClusterEvent::Prepare, server},
-           {ClusterEvent::Mixed, ""},
-           {ClusterEvent::Ready, ""},
-           {ClusterEvent::Approve, ""}}) {
+  for (auto [event, arg] :
+       std::vector<std::pair<ClusterEvent, std::string>>{{ClusterEvent::Prepare, server},
+                                                         {ClusterEvent::Mixed, ""},
+                                                         {ClusterEvent::Ready, ""},
+                                                         {ClusterEvent::Approve, ""}}) {
     auto st = transition(db, *make_own_directory(db), event, "test", "", arg);
     INFO(to_string(event));
     if (!st) {

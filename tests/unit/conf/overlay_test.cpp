@@ -14,22 +14,21 @@ using namespace sy::conf::test;
 
 namespace {
 
-const char kMain[] =
-    "include_dir: conf.d\n"                 // 1
-    "log_level: info\n"                     // 2
-    "workers: 1\n"                          // 3
-    "listeners:\n"                          // 4
-    "  - name: main\n"                      // 5
-    "    port: 8080\n"                      // 6
-    "    pool: old\n"                       // 7
-    "pools:\n"                              // 8
-    "  - name: old\n"                       // 9
-    "    members:\n"                        // 10
-    "      - address: 127.0.0.1:9001\n"     // 11
-    "      - address: 127.0.0.1:9002\n"     // 12
-    "    health_check:\n"                   // 13
-    "      interval: 5s\n"                  // 14
-    "      path: /health\n";                // 15
+const char kMain[] = "include_dir: conf.d\n"              // 1
+                     "log_level: info\n"                  // 2
+                     "workers: 1\n"                       // 3
+                     "listeners:\n"                       // 4
+                     "  - name: main\n"                   // 5
+                     "    port: 8080\n"                   // 6
+                     "    pool: old\n"                    // 7
+                     "pools:\n"                           // 8
+                     "  - name: old\n"                    // 9
+                     "    members:\n"                     // 10
+                     "      - address: 127.0.0.1:9001\n"  // 11
+                     "      - address: 127.0.0.1:9002\n"  // 12
+                     "    health_check:\n"                // 13
+                     "      interval: 5s\n"               // 14
+                     "      path: /health\n";             // 15
 
 // The one error of |r| in |file| at |line|:|col| on |path|, its message containing |part|.
 void require_error(const LoadResult& r, const std::string& file, int line, int col,
@@ -63,20 +62,20 @@ TEST_CASE("overlays merge in name order: mappings by key, named lists by name, t
   TempDir dir;
   std::string main = dir.write("sy.yaml", kMain);
   std::string site = dir.write("conf.d/10-site.yaml",
-                               "log_level: debug\n"                        // 1
-                               "listeners:\n"                              // 2
-                               "  - name: main\n"                          // 3
-                               "    port: 9090\n"                          // 4
-                               "  - name: extra\n"                         // 5
-                               "    port: 9091\n"                          // 6
-                               "    pool: new\n"                           // 7
-                               "pools:\n"                                  // 8
-                               "  - name: old\n"                           // 9
-                               "    members:\n"                            // 10
-                               "      - address: 10.0.0.1:80\n"            // 11
-                               "    health_check:\n"                       // 12
-                               "      path: /ready\n"                      // 13
-                               "  - name: new\n"                           // 14
+                               "log_level: debug\n"                             // 1
+                               "listeners:\n"                                   // 2
+                               "  - name: main\n"                               // 3
+                               "    port: 9090\n"                               // 4
+                               "  - name: extra\n"                              // 5
+                               "    port: 9091\n"                               // 6
+                               "    pool: new\n"                                // 7
+                               "pools:\n"                                       // 8
+                               "  - name: old\n"                                // 9
+                               "    members:\n"                                 // 10
+                               "      - address: 10.0.0.1:80\n"                 // 11
+                               "    health_check:\n"                            // 12
+                               "      path: /ready\n"                           // 13
+                               "  - name: new\n"                                // 14
                                "    members: [{address: \"10.0.0.2:80\"}]\n");  // 15
   std::string later = dir.write("conf.d/20-later.yaml", "log_level: warn\n");
   std::string empty = dir.write("conf.d/30-empty.yaml", "");
@@ -96,7 +95,7 @@ TEST_CASE("overlays merge in name order: mappings by key, named lists by name, t
 
   REQUIRE(c.listeners.size() == 2);
   CHECK(c.listeners[0].name == "main");
-  CHECK(c.listeners[0].port == 9090);  // merged by name: the overlay's port
+  CHECK(c.listeners[0].port == 9090);   // merged by name: the overlay's port
   CHECK(c.listeners[0].pool == "old");  // the main file's pool
   CHECK(c.listeners[0].mark.file == 0);
   CHECK(c.listeners[0].mark.line == 5);
@@ -110,7 +109,7 @@ TEST_CASE("overlays merge in name order: mappings by key, named lists by name, t
   CHECK(old.members[0].address == "10.0.0.1:80");
   CHECK(old.members[0].mark.file == 1);
   CHECK(old.members[0].mark.line == 11);
-  CHECK(old.health_check.path == "/ready");         // a mapping merges key by key:
+  CHECK(old.health_check.path == "/ready");          // a mapping merges key by key:
   CHECK(old.health_check.interval == Millis(5000));  // the main file's interval stays
   CHECK(c.pools[1].name == "new");
 }
@@ -151,15 +150,15 @@ TEST_CASE("errors name the file that holds the value, main file first, each in l
   text.replace(text.find("workers: 1"), 10, "workers: 999");
   std::string main = dir.write("sy.yaml", text);
   std::string bad = dir.write("conf.d/10-bad.yaml",
-                              "listeners:\n"          // 1
-                              "  - name: main\n"      // 2
-                              "    port: 70000\n"     // 3
-                              "    colour: blue\n"    // 4
-                              "  - name: other\n"     // 5
-                              "    port: 8081\n"      // 6
-                              "pools:\n"              // 7
-                              "  - name: old\n"       // 8
-                              "    retries: 99\n");   // 9
+                              "listeners:\n"         // 1
+                              "  - name: main\n"     // 2
+                              "    port: 70000\n"    // 3
+                              "    colour: blue\n"   // 4
+                              "  - name: other\n"    // 5
+                              "    port: 8081\n"     // 6
+                              "pools:\n"             // 7
+                              "  - name: old\n"      // 8
+                              "    retries: 99\n");  // 9
   LoadResult r = load_config_file(main);
   INFO(all(r));
   REQUIRE(r.errors.size() == 5);
@@ -169,26 +168,27 @@ TEST_CASE("errors name the file that holds the value, main file first, each in l
   require_error(r, bad, 4, 5, "listeners[0].colour", "unknown key");
   require_error(r, bad, 5, 5, "listeners[1].pool", "missing required key");
   require_error(r, bad, 9, 14, "pools[0].retries", "out of range");
-  CHECK(format(r.errors[1]) == bad + ":3:11: listeners[0].port: 70000 is out of range (expected 0..65535)");
+  CHECK(format(r.errors[1]) ==
+        bad + ":3:11: listeners[0].port: 70000 is out of range (expected 0..65535)");
 }
 
 TEST_CASE("cross-file conflicts say where the first value is") {
   TempDir dir;
   std::string main = dir.write("sy.yaml", kMain);
   std::string extra = dir.write("conf.d/10.yaml",
-                                "listeners:\n"            // 1
-                                "  - name: again\n"       // 2
-                                "    port: 8080\n"        // 3
-                                "    pool: nowhere\n"     // 4
-                                "pools:\n"                // 5
-                                "  - name: x\n"           // 6
+                                "listeners:\n"                                 // 1
+                                "  - name: again\n"                            // 2
+                                "    port: 8080\n"                             // 3
+                                "    pool: nowhere\n"                          // 4
+                                "pools:\n"                                     // 5
+                                "  - name: x\n"                                // 6
                                 "    members: [{address: \"127.0.0.1:1\"}]\n"  // 7
-                                "  - name: x\n"           // 8
+                                "  - name: x\n"                                // 8
                                 "    members: [{address: \"127.0.0.1:2\"}]\n"  // 9
-                                "  - name: old\n"         // 10
-                                "    retries: 1\n"        // 11
-                                "  - name: old\n"         // 12
-                                "    retries: 2\n");      // 13
+                                "  - name: old\n"                              // 10
+                                "    retries: 1\n"                             // 11
+                                "  - name: old\n"                              // 12
+                                "    retries: 2\n");                           // 13
   LoadResult r = load_config_file(main);
   INFO(all(r));
   require_error(r, extra, 3, 11, "listeners[1].port",
@@ -207,9 +207,9 @@ TEST_CASE("a value of another type replaces, and is reported in the overlay") {
   TempDir dir;
   std::string main = dir.write("sy.yaml", kMain);
   std::string o = dir.write("conf.d/10.yaml",
-                            "pools:\n"                  // 1
-                            "  - name: old\n"           // 2
-                            "    health_check: off\n"); // 3
+                            "pools:\n"                   // 1
+                            "  - name: old\n"            // 2
+                            "    health_check: off\n");  // 3
   LoadResult r = load_config_file(main);
   INFO(all(r));
   REQUIRE(r.errors.size() == 1);
@@ -218,26 +218,24 @@ TEST_CASE("a value of another type replaces, and is reported in the overlay") {
 
 TEST_CASE("lists that are not named merge by replacing the whole list") {
   TempDir dir;
-  std::string main = dir.write("sy.yaml",
-                               std::string(kMain) +
-                                   "database:\n"
-                                   "  dsns: [{user: u, database: d, host: 10.0.0.1},"
-                                   " {user: u, database: d, host: 10.0.0.2}]\n"
-                                   "  servers:\n"
-                                   "    - {name: a, version: \"1\"}\n"
-                                   "    - {name: b, version: \"2\"}\n"
-                                   "routing:\n"
-                                   "  role: old\n"
-                                   "  serve_pools: [old]\n"
-                                   "  keys:\n"
-                                   "    - {type: header, name: X-Ctx}\n"
-                                   "    - {type: cookie, name: ctx}\n");
-  dir.write("conf.d/10.yaml",
-            "database:\n"
-            "  dsns: [{user: v, database: e, host: 10.0.0.3}]\n"
-            "  servers: [{name: b, version: \"3\"}, {name: c}]\n"
-            "routing:\n"
-            "  keys: [{type: header, name: X-Ctx, index: 1}]\n");
+  std::string main =
+      dir.write("sy.yaml", std::string(kMain) + "database:\n"
+                                                "  dsns: [{user: u, database: d, host: 10.0.0.1},"
+                                                " {user: u, database: d, host: 10.0.0.2}]\n"
+                                                "  servers:\n"
+                                                "    - {name: a, version: \"1\"}\n"
+                                                "    - {name: b, version: \"2\"}\n"
+                                                "routing:\n"
+                                                "  role: old\n"
+                                                "  serve_pools: [old]\n"
+                                                "  keys:\n"
+                                                "    - {type: header, name: X-Ctx}\n"
+                                                "    - {type: cookie, name: ctx}\n");
+  dir.write("conf.d/10.yaml", "database:\n"
+                              "  dsns: [{user: v, database: e, host: 10.0.0.3}]\n"
+                              "  servers: [{name: b, version: \"3\"}, {name: c}]\n"
+                              "routing:\n"
+                              "  keys: [{type: header, name: X-Ctx, index: 1}]\n");
   LoadResult r = load_config_file(main);
   INFO(all(r));
   REQUIRE(r.ok());
@@ -257,9 +255,9 @@ TEST_CASE("stage 0 errors: include_dir in an overlay, duplicate keys, bad files,
   TempDir dir;
   std::string main = dir.write("sy.yaml", kMain);
   std::string a = dir.write("conf.d/10-a.yaml",
-                            "include_dir: more\n"   // 1
-                            "workers: 2\n"          // 2
-                            "workers: 3\n");        // 3
+                            "include_dir: more\n"  // 1
+                            "workers: 2\n"         // 2
+                            "workers: 3\n");       // 3
   std::string b = dir.write("conf.d/20-b.yaml", "- just\n- a list\n");
   std::string c = dir.write("conf.d/30-c.yaml", "workers: [1\n");
   std::string d = dir.write("conf.d/40-d.yaml", "a: 1\n---\nb: 2\n");
@@ -281,8 +279,8 @@ TEST_CASE("a missing include_dir is an error at the key; an empty one too") {
   LoadResult r = load_config_file(main);
   INFO(all(r));
   REQUIRE(r.errors.size() == 1);
-  require_error(r, main, 1, 14, "include_dir", "cannot read directory \"" + dir.path() +
-                                                   "/conf.d\": No such file or directory");
+  require_error(r, main, 1, 14, "include_dir",
+                "cannot read directory \"" + dir.path() + "/conf.d\": No such file or directory");
 
   std::string text = kMain;
   text.replace(0, std::string("include_dir: conf.d").size(), "include_dir: \"\"");

@@ -24,15 +24,14 @@ class ScopedEnv {
   const char* name_;
 };
 
-const char kBase[] =
-    "listeners:\n"                      // 1
-    "  - name: main\n"                  // 2
-    "    port: ${SY_T_PORT}\n"          // 3
-    "    pool: ${SY_T_POOL:-old}\n"     // 4
-    "pools:\n"                          // 5
-    "  - name: old\n"                   // 6
-    "    members:\n"                    // 7
-    "      - address: \"${SY_T_HOST:-127.0.0.1}:9001\"\n";  // 8
+const char kBase[] = "listeners:\n"                                          // 1
+                     "  - name: main\n"                                      // 2
+                     "    port: ${SY_T_PORT}\n"                              // 3
+                     "    pool: ${SY_T_POOL:-old}\n"                         // 4
+                     "pools:\n"                                              // 5
+                     "  - name: old\n"                                       // 6
+                     "    members:\n"                                        // 7
+                     "      - address: \"${SY_T_HOST:-127.0.0.1}:9001\"\n";  // 8
 
 constexpr char kSecret[] = "s3cr3t-Pa55-zz9";
 
@@ -61,7 +60,8 @@ TEST_CASE("a quoted ${VAR} stays a string, as any quoted scalar") {
   ScopedEnv port("SY_T_PORT", "8088");
   std::string yaml = kBase;
   yaml.replace(yaml.find("${SY_T_PORT}"), 12, "\"${SY_T_PORT}\"");
-  require_one_error(yaml, 3, 11, "listeners[0].port", "expected an integer, got the string \"8088\"");
+  require_one_error(yaml, 3, 11, "listeners[0].port",
+                    "expected an integer, got the string \"8088\"");
 }
 
 TEST_CASE("an unset variable is a located error naming it; nothing is decoded then") {
@@ -82,7 +82,8 @@ TEST_CASE("overlays are substituted too, and their errors name the overlay") {
   ScopedEnv port("SY_T_PORT", "8088");
   ScopedEnv workers("SY_T_WORKERS", "3");
   TempDir dir;
-  std::string main = dir.write("sy.yaml", std::string("include_dir: ${SY_T_DIR:-conf.d}\n") + kBase);
+  std::string main =
+      dir.write("sy.yaml", std::string("include_dir: ${SY_T_DIR:-conf.d}\n") + kBase);
   dir.write("conf.d/10.yaml", "workers: ${SY_T_WORKERS}\n");
   std::string bad = dir.write("conf.d/20.yaml", "log_level: ${SY_T_UNSET}\n");
   LoadResult r = load_config_file(main);
@@ -107,7 +108,9 @@ TEST_CASE("password_file: the file's one line, relative to the main file's direc
                      "database:\n"
                      "  dsns:\n"
                      "    - {user: sy, database: d, password_file: secrets/db}\n"
-                     "    - {user: sy, database: d, password_file: " + dir.path() + "/secrets/db}\n"
+                     "    - {user: sy, database: d, password_file: " +
+                     dir.path() +
+                     "/secrets/db}\n"
                      "    - {user: sy, database: d, password: inline}\n";
   ScopedEnv port("SY_T_PORT", "1");
   LoadResult r = load_config_file(dir.write("sy.yaml", yaml));
@@ -125,14 +128,14 @@ TEST_CASE("password_file errors name the file, never its content") {
   dir.write("two-lines", std::string(kSecret) + "\nsecond-line-zz9\n");
   dir.write("crlf", std::string(kSecret) + "\r\n");
   std::string yaml = std::string(kBase) +
-                     "database:\n"                                                    // 9
-                     "  dsns:\n"                                                      // 10
-                     "    - {user: sy, database: d, password_file: missing}\n"        // 11
-                     "    - {user: sy, database: d, password_file: empty}\n"          // 12
-                     "    - {user: sy, database: d, password_file: two-lines}\n"      // 13
-                     "    - {user: sy, database: d, password_file: \"\"}\n"           // 14
-                     "    - {user: sy, database: d, password: x, password_file: crlf}\n"   // 15
-                     "    - {user: sy, database: d, password_file: /dev/zero}\n";          // 16
+                     "database:\n"                                                        // 9
+                     "  dsns:\n"                                                          // 10
+                     "    - {user: sy, database: d, password_file: missing}\n"            // 11
+                     "    - {user: sy, database: d, password_file: empty}\n"              // 12
+                     "    - {user: sy, database: d, password_file: two-lines}\n"          // 13
+                     "    - {user: sy, database: d, password_file: \"\"}\n"               // 14
+                     "    - {user: sy, database: d, password: x, password_file: crlf}\n"  // 15
+                     "    - {user: sy, database: d, password_file: /dev/zero}\n";         // 16
   ScopedEnv port("SY_T_PORT", "1");
   std::string main = dir.write("sy.yaml", yaml);
   LoadResult r = load_config_file(main);
@@ -142,21 +145,27 @@ TEST_CASE("password_file errors name the file, never its content") {
                                    dir.path() + "/missing\": No such file or directory");
   CHECK_THAT(format(r.errors[1]), Catch::Contains(":12:46: database.dsns[1].password_file: \"" +
                                                   dir.path() + "/empty\" is empty"));
-  CHECK_THAT(format(r.errors[2]), Catch::Contains(":13:46: database.dsns[2].password_file: \"" +
-                                                  dir.path() + "/two-lines\" has more than one line"));
-  CHECK_THAT(format(r.errors[3]), Catch::Contains(":14:46: database.dsns[3].password_file: wrong type"));
-  CHECK_THAT(format(r.errors[4]), Catch::Contains(":15:59: database.dsns[4].password_file: password is set too"));
-  CHECK_THAT(format(r.errors[5]), Catch::Contains(":16:46: database.dsns[5].password_file: \"/dev/zero\" is larger than 64k"));
+  CHECK_THAT(format(r.errors[2]),
+             Catch::Contains(":13:46: database.dsns[2].password_file: \"" + dir.path() +
+                             "/two-lines\" has more than one line"));
+  CHECK_THAT(format(r.errors[3]),
+             Catch::Contains(":14:46: database.dsns[3].password_file: wrong type"));
+  CHECK_THAT(format(r.errors[4]),
+             Catch::Contains(":15:59: database.dsns[4].password_file: password is set too"));
+  CHECK_THAT(
+      format(r.errors[5]),
+      Catch::Contains(":16:46: database.dsns[5].password_file: \"/dev/zero\" is larger than 64k"));
   require_no_secret(r, kSecret);
   require_no_secret(r, "second-line-zz9");
 
   // The state database's DSNs have the same two forms.
-  r = load_config_file(dir.write("state.yaml", std::string(kBase) +
-                                                   "database:\n"
-                                                   "  dsns: [{user: sy, database: d}]\n"
-                                                   "  state_dsns:\n"
-                                                   "    - {user: sy, database: s, password_file: crlf}\n"
-                                                   "    - {user: sy, database: s, password: x, password_file: crlf}\n"));
+  r = load_config_file(dir.write(
+      "state.yaml", std::string(kBase) +
+                        "database:\n"
+                        "  dsns: [{user: sy, database: d}]\n"
+                        "  state_dsns:\n"
+                        "    - {user: sy, database: s, password_file: crlf}\n"
+                        "    - {user: sy, database: s, password: x, password_file: crlf}\n"));
   INFO(all(r));
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].path == "database.state_dsns[1].password_file");
@@ -167,11 +176,12 @@ TEST_CASE("a secret from the environment never shows in an error") {
   ScopedEnv secret("SY_T_SECRET", kSecret);
   ScopedEnv port("SY_T_PORT", "1");
   // The secret lands in password (never echoed) next to errors in other keys of the same DSN.
-  std::string yaml = std::string(kBase) +
-                     "database:\n"
-                     "  dsns:\n"
-                     "    - {user: sy, database: \"bad name!\", port: 0, password: \"${SY_T_SECRET}\","
-                     " password_file: /nonexistent/x}\n";
+  std::string yaml =
+      std::string(kBase) +
+      "database:\n"
+      "  dsns:\n"
+      "    - {user: sy, database: \"bad name!\", port: 0, password: \"${SY_T_SECRET}\","
+      " password_file: /nonexistent/x}\n";
   LoadResult r = load_config_string(yaml, "t.yaml");
   INFO(all(r));
   REQUIRE(r.errors.size() == 4);

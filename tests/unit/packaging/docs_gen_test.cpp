@@ -64,19 +64,18 @@ TEST_CASE("commented-out keys are uncommented, prose is not") {
 
 TEST_CASE("keys, comments, continuations, section texts and example values") {
   ConfigReference r = read_config_reference(
-      {{"a.yaml",
-        "# Intro of the file.\n"
-        "\n"
-        "# The workers.\n"
-        "# Two lines.\n"
-        "workers: 2\n"
-        "pools:\n"
-        "  - name: old            # the name\n"
-        "    members: [{address: \"1.2.3.4:80\", weight: 2}]  # flow items\n"
-        "    tls:\n"
-        "      ca: \"a#b.pem\"     # PEM bundle,\n"
-        "                        # continued\n"
-        "      # cert: c.pem     # client cert\n"},
+      {{"a.yaml", "# Intro of the file.\n"
+                  "\n"
+                  "# The workers.\n"
+                  "# Two lines.\n"
+                  "workers: 2\n"
+                  "pools:\n"
+                  "  - name: old            # the name\n"
+                  "    members: [{address: \"1.2.3.4:80\", weight: 2}]  # flow items\n"
+                  "    tls:\n"
+                  "      ca: \"a#b.pem\"     # PEM bundle,\n"
+                  "                        # continued\n"
+                  "      # cert: c.pem     # client cert\n"},
        {"b.yaml", "pools:\n  - name: new\n    version: \"8\"  # label\n"}});
   REQUIRE(r.errors.empty());
   const KeyDoc* workers = find(r, "workers");
@@ -125,9 +124,8 @@ TEST_CASE("the examples document exactly the keys the loader accepts") {
 
 TEST_CASE("the completeness check names missing and bogus keys") {
   std::vector<ExampleFile> files = {
-      {"t.yaml",
-       "listeners: [{name: m, port: 0, pool: p, colour: red}]\n"
-       "pools: [{name: p, members: [{address: \"127.0.0.1:1\"}]}]\n"}};
+      {"t.yaml", "listeners: [{name: m, port: 0, pool: p, colour: red}]\n"
+                 "pools: [{name: p, members: [{address: \"127.0.0.1:1\"}]}]\n"}};
   auto problems = check_config_reference(files, read_config_reference(files));
   auto has = [&](const std::string& text) {
     for (const auto& p : problems) {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+using sy::http1::Header;
 using sy::proxy::append_json_string;
 using sy::proxy::RequestFields;
-using sy::http1::Header;
 
 namespace {
 
@@ -41,19 +41,19 @@ TEST_CASE("well-formed UTF-8 is kept as is") {
 }
 
 TEST_CASE("every byte outside a well-formed sequence becomes \\u00XX") {
-  CHECK(escaped("/x\xff\xfe") == "/x\\u00ff\\u00fe");         // the example
-  CHECK(escaped("\x80") == "\\u0080");                       // lone continuation byte
-  CHECK(escaped("\xc0\xaf") == "\\u00c0\\u00af");             // overlong '/'
-  CHECK(escaped("\xc1\xbf") == "\\u00c1\\u00bf");             // overlong
-  CHECK(escaped("\xe0\x9f\xbf") == "\\u00e0\\u009f\\u00bf");  // overlong 3-byte form
+  CHECK(escaped("/x\xff\xfe") == "/x\\u00ff\\u00fe");                    // the example
+  CHECK(escaped("\x80") == "\\u0080");                                   // lone continuation byte
+  CHECK(escaped("\xc0\xaf") == "\\u00c0\\u00af");                        // overlong '/'
+  CHECK(escaped("\xc1\xbf") == "\\u00c1\\u00bf");                        // overlong
+  CHECK(escaped("\xe0\x9f\xbf") == "\\u00e0\\u009f\\u00bf");             // overlong 3-byte form
   CHECK(escaped("\xf0\x8f\xbf\xbf") == "\\u00f0\\u008f\\u00bf\\u00bf");  // overlong 4-byte
-  CHECK(escaped("\xed\xa0\x80") == "\\u00ed\\u00a0\\u0080");  // surrogate U+D800
+  CHECK(escaped("\xed\xa0\x80") == "\\u00ed\\u00a0\\u0080");             // surrogate U+D800
   CHECK(escaped("\xf4\x90\x80\x80") == "\\u00f4\\u0090\\u0080\\u0080");  // above U+10FFFF
   CHECK(escaped("\xf5\x80\x80\x80") == "\\u00f5\\u0080\\u0080\\u0080");
   // Cut short: the lead byte is escaped, and what follows is looked at afresh.
   CHECK(escaped("\xe2\x82") == "\\u00e2\\u0082");
   CHECK(escaped("\xe2\x82/") == "\\u00e2\\u0082/");
-  CHECK(escaped("\xe2\xc3\xa9") == "\\u00e2\xc3\xa9");       // é after a broken lead byte
+  CHECK(escaped("\xe2\xc3\xa9") == "\\u00e2\xc3\xa9");  // é after a broken lead byte
   CHECK(escaped("\xf0\x9f\x98") == "\\u00f0\\u009f\\u0098");
 }
 
@@ -64,10 +64,10 @@ TEST_CASE("escaping appends") {
 }
 
 TEST_CASE("request fields: the first of each name, case-insensitively") {
-  std::vector<Header> h = {{"host", "a.example"},       {"User-Agent", "ua"},
-                           {"REFERER", "http://r/"},     {"X-Forwarded-For", "1.2.3.4"},
-                           {"Host", "second.example"},  {"user-agent", "second"},
-                           {"X-Request-Id", "id-1"},    {"x-request-id", "id-2"}};
+  std::vector<Header> h = {{"host", "a.example"},      {"User-Agent", "ua"},
+                           {"REFERER", "http://r/"},   {"X-Forwarded-For", "1.2.3.4"},
+                           {"Host", "second.example"}, {"user-agent", "second"},
+                           {"X-Request-Id", "id-1"},   {"x-request-id", "id-2"}};
   RequestFields f;
   f.capture(h.data(), h.size());
   CHECK(f.host == "a.example");

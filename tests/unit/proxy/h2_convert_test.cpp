@@ -33,14 +33,13 @@ TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head") {
               {"host", "ignored.example"}};
   std::string out;
   build_h1_request(r, true, &out);
-  CHECK(out ==
-        "POST /a/b?c=d HTTP/1.1\r\n"
-        "Host: example.test:8443\r\n"
-        "content-type: text/plain\r\n"
-        "x-context-id: 11\r\n"
-        "cookie: a=1; b=2\r\n"
-        "Transfer-Encoding: chunked\r\n"
-        "\r\n");
+  CHECK(out == "POST /a/b?c=d HTTP/1.1\r\n"
+               "Host: example.test:8443\r\n"
+               "content-type: text/plain\r\n"
+               "x-context-id: 11\r\n"
+               "cookie: a=1; b=2\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
 }
 
 TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
@@ -54,20 +53,18 @@ TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
   r.announces_trailer = true;
   std::string out;
   build_h1_request(r, true, &out);
-  CHECK(out ==
-        "POST /t HTTP/1.1\r\n"
-        "Host: a.test\r\n"
-        "trailer: x-req\r\n"
-        "Transfer-Encoding: chunked\r\n"
-        "\r\n");
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "trailer: x-req\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
   out.clear();
   build_h1_request(r, false, &out);
-  CHECK(out ==
-        "POST /t HTTP/1.1\r\n"
-        "Host: a.test\r\n"
-        "content-length: 10\r\n"
-        "trailer: x-req\r\n"
-        "\r\n");
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "content-length: 10\r\n"
+               "trailer: x-req\r\n"
+               "\r\n");
 }
 
 TEST_CASE("without :authority the host field is kept") {
@@ -81,8 +78,8 @@ TEST_CASE("without :authority the host field is kept") {
 }
 
 TEST_CASE("connection-specific fields") {
-  for (const char* name : {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding",
-                           "Upgrade", "TE"}) {
+  for (const char* name :
+       {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding", "Upgrade", "TE"}) {
     CHECK(is_connection_specific(name));
   }
   CHECK_FALSE(is_connection_specific("content-length"));
@@ -90,8 +87,8 @@ TEST_CASE("connection-specific fields") {
 }
 
 TEST_CASE("requests the proxy answers itself: CONNECT, other schemes, disagreeing names") {
-  auto with = [](std::string method, std::string scheme, std::string authority,
-                 std::string path, std::vector<Field> fields = {}) {
+  auto with = [](std::string method, std::string scheme, std::string authority, std::string path,
+                 std::vector<Field> fields = {}) {
     Request r;
     r.method = std::move(method);
     r.scheme = std::move(scheme);

@@ -32,8 +32,8 @@ class FakeSystemd {
     if (abstract) {
       sun.sun_path[0] = '\0';
     }
-    socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name_.size() +
-                                           (abstract ? 0 : 1));
+    socklen_t len =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name_.size() + (abstract ? 0 : 1));
     REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&sun), len) == 0);
     timeval tv{5, 0};  // a missing datagram fails the test instead of hanging it
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -206,8 +206,8 @@ TEST_CASE("login shards fold case across shards and apply upserts and removals p
   size_t wrong = 0;
   for (ContextId i = 1; i <= 5000; ++i) {
     if (i != 77 && i != 78) {
-      wrong += next.find("user" + std::to_string(i) + "@example.com") !=
-               std::optional<ContextId>(i);
+      wrong +=
+          next.find("user" + std::to_string(i) + "@example.com") != std::optional<ContextId>(i);
     }
   }
   CHECK(wrong == 0);

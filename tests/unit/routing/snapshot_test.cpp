@@ -435,8 +435,7 @@ struct Model {
   std::unordered_map<std::string, ContextId> logins;
 };
 
-size_t disagreements(const RoutingSnapshot& s, const Model& m, ContextId max_id,
-                     size_t max_login) {
+size_t disagreements(const RoutingSnapshot& s, const Model& m, ContextId max_id, size_t max_login) {
   size_t bad = s.context_count() == m.contexts.size() ? 0 : 1;
   bad += s.login_count() == m.logins.size() ? 0 : 1;
   for (ContextId id = 1; id <= max_id; ++id) {

@@ -1,11 +1,17 @@
 # Switchyard: the two commands are `make demo` and `make test`. Both install missing Debian
 # packages (scripts/install-deps.sh holds the one list), configure, build, then run.
 BUILD_DIR  ?= build
+ASAN_DIR   ?= build-asan
+TSAN_DIR   ?= build-tsan
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 WERROR     ?= ON
+# make fuzz: seconds per fuzz target, and which targets (default: all of tests/fuzz)
+FUZZ_SECONDS ?= 600
+FUZZ         ?=
 
-.PHONY: all deps configure build test demo bench bench-compare fuzz format clean
+.PHONY: all deps configure build build-asan build-tsan test test-normal test-sanitize \
+        test-asan test-tsan test-fuzz demo bench bench-compare fuzz format clean
 
 all: build
 
@@ -18,10 +24,37 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# The whole suite: unit + integration tests through ctest (with the private MariaDB the
-# database tests need), then a short libFuzzer run of the HTTP/1 parser.
-test: build
-	bash scripts/run-tests.sh $(BUILD_DIR)
+# AddressSanitizer + UndefinedBehaviorSanitizer: the whole tree, -O1 (fast enough to run the
+# integration tests, quicker to build than -O2).
+build-asan: deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=address
+	cmake --build $(ASAN_DIR) -j$(JOBS)
+
+# ThreadSanitizer: only the unit tests of code that runs on several threads (SY_TSAN_TESTS in
+# tests/CMakeLists.txt) and the libraries they link.
+build-tsan: deps
+	cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=thread
+	cmake --build $(TSAN_DIR) -j$(JOBS) --target tsan_tests
+
+# The whole suite (docs/testing.md): the normal build's unit, integration and bench smoke
+# tests, the same unit and integration tests under ASan+UBSan, the threaded unit tests under
+# TSan, and a short run of every fuzzer. One private MariaDB serves them all.
+test: build build-asan build-tsan
+	bash scripts/run-tests.sh --normal $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
+
+# Parts of it.
+test-normal: build
+	bash scripts/run-tests.sh --normal $(BUILD_DIR)
+test-sanitize: build-asan build-tsan
+	bash scripts/run-tests.sh --asan $(ASAN_DIR) --tsan $(TSAN_DIR)
+test-asan: build-asan
+	bash scripts/run-tests.sh --asan $(ASAN_DIR)
+test-tsan: build-tsan
+	bash scripts/run-tests.sh --tsan $(TSAN_DIR)
+test-fuzz: deps
+	bash scripts/run-tests.sh --fuzz
 
 demo: build
 	SY_BUILD_DIR=$(BUILD_DIR) bash scripts/demo.sh
@@ -36,11 +69,13 @@ bench: build
 bench-compare: build
 	bench/compare --switchyard $(BUILD_DIR)/proxy/switchyard
 
+# Long fuzzer runs: `make fuzz FUZZ_SECONDS=3600 FUZZ="h2 config"`; findings are in
+# build-fuzz/artifacts/ (tests/fuzz/run.sh).
 fuzz: deps
-	bash tests/fuzz/run.sh 60
+	SY_FUZZ_KEEP_CORPUS=1 bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz var
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) build-fuzz build-fuzz.configure.log var

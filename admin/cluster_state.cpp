@@ -11,11 +11,12 @@
 
 #include "admin/cluster_state.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 
 #include "admin/db_error.h"
-#include "admin/directory_ops.h"
+#include "admin/directory.h"
 #include "admin/instances.h"
 #include "common/log.h"
 
@@ -154,27 +155,30 @@ Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
   return illegal(from, event, "not a transition of this state");
 }
 
-Result<ClusterStatus> read_cluster(Db& db) {
+Result<ClusterStatus> read_cluster(Db& db, Directory* dir) {
   ClusterStatus st;
   std::string state;
   bool found = false;
   auto r = db.query(
-      "SELECT c.state, c.target_server_id, COALESCE(v.name, ''),"
-      " CAST(UNIX_TIMESTAMP(c.since) * 1000 AS SIGNED), COALESCE(c.reason, '')"
-      " FROM sy_cluster c LEFT JOIN sy_servers v ON v.id = c.target_server_id WHERE c.id = 1",
+      "SELECT state, target_server_id, CAST(UNIX_TIMESTAMP(since) * 1000 AS SIGNED),"
+      " COALESCE(reason, '') FROM sy_cluster WHERE id = 1",
       [&](const Row& row) {
         found = true;
         state = row.str(1);
         st.target_server_id = row.u32(2);
-        st.target_server_name = row.str(3);
-        st.since_unix_ms = row.i64(4);
-        st.reason = row.str(5);
+        st.since_unix_ms = row.i64(3);
+        st.reason = row.str(4);
       });
   if (!r) {
     return db_error("reading sy_cluster", r.error());
   }
   if (!found) {
     return st;
+  }
+  if (dir != nullptr && st.target_server_id != 0) {
+    if (auto s = dir->find_server(std::to_string(st.target_server_id))) {
+      st.target_server_name = s->name;
+    }
   }
   auto parsed = parse_state(state);
   if (!parsed) {
@@ -203,9 +207,9 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
   return out;
 }
 
-Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& actor,
-                                 const std::string& reason, const std::string& server,
-                                 std::chrono::seconds live_within) {
+Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
+                                 const std::string& actor, const std::string& reason,
+                                 const std::string& server, std::chrono::seconds live_within) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = db.exec("INSERT IGNORE INTO sy_cluster (id, state) VALUES (1, 'STABLE')"); !r) {
     return db_error(what, r.error());
@@ -233,7 +237,7 @@ Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& 
   TransitionFacts facts;
   if (event == ClusterEvent::Prepare) {
     if (!server.empty()) {
-      auto s = find_server(db, server);
+      auto s = dir.find_server(server);
       if (!s) {
         return s.error();
       }
@@ -251,16 +255,14 @@ Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& 
     }
   }
   if (event == ClusterEvent::Cancel && target != 0) {
-    auto stmt = db.prepare("SELECT COUNT(*) FROM sy_schemas WHERE server_id = ?");
-    if (!stmt) {
-      return db_error(what, stmt.error());
+    auto schemas = dir.list_schemas();
+    if (!schemas) {
+      return schemas.error();
     }
-    uint64_t moved = 0;
-    auto q = stmt->bind(target).query([&](const Row& row) { moved = row.u64(1); });
-    if (!q) {
-      return db_error(what, q.error());
-    }
-    facts.any_schema_moved = moved > 0;
+    facts.any_schema_moved =
+        std::any_of(schemas->begin(), schemas->end(), [target](const SchemaInfo& s) {
+          return s.server_id == target;
+        });
   }
   auto to = next_state(*from, event, facts);
   if (!to) {
@@ -296,7 +298,7 @@ Result<ClusterStatus> transition(Db& db, ClusterEvent event, const std::string& 
   }
   SY_LOG(Info, "cluster: %s -> %s (%s by %s)%s%s", to_string(*from), to_string(*to),
          to_string(event), actor.c_str(), reason.empty() ? "" : ": ", reason.c_str());
-  return read_cluster(db);
+  return read_cluster(db, &dir);
 }
 
 }  // namespace sy::admin

@@ -1,5 +1,5 @@
 #pragma once
-// The cluster upgrade state machine (DESIGN decision 6), stored in the database so every
+// The cluster upgrade state machine (DESIGN decision 6), stored in the state database so every
 // instance and every admin agrees:
 //
 //   STABLE ─prepare(server)─▶ READY_TO_UPGRADE ─mixed─▶ MIXED ─ready─▶ READY_TO_RUN_UPGRADE_TASKS
@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/directory.h"
 #include "common/result.h"
 #include "routing/db.h"
 
@@ -70,16 +71,20 @@ struct ClusterHistoryRow {
   std::string from, to, event, actor, reason;
 };
 
-// Reads the state (a missing row reads as STABLE).
-Result<ClusterStatus> read_cluster(routing::Db& db);
-Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& db, int limit);
+// Reads the state from the state database |state| (a missing row reads as STABLE). With |dir|
+// the target server's name is looked up there (left empty when that fails).
+Result<ClusterStatus> read_cluster(routing::Db& state, Directory* dir = nullptr);
+Result<std::vector<ClusterHistoryRow>> cluster_history(routing::Db& state, int limit);
 
-// Applies |event| in one transaction (SELECT ... FOR UPDATE on the single state row, facts
-// gathered inside it, history row written). |server| is required for Prepare (name or id of a
-// registered server). |actor| names who did it (instance id / admin user). |live_within|: the
-// heartbeat age within which a "new" instance counts as serving (for Mixed; admin.live_within).
-Result<ClusterStatus> transition(routing::Db& db, ClusterEvent event, const std::string& actor,
-                                 const std::string& reason = {}, const std::string& server = {},
+// Applies |event| in one transaction of the state database (SELECT ... FOR UPDATE on the single
+// state row, facts gathered inside it, history row written); |dir| answers the directory's
+// facts (the Prepare server, schemas on the target for Cancel). |server| is required for
+// Prepare (name or id of a registered server). |actor| names who did it (instance id / admin
+// user). |live_within|: the heartbeat age within which a "new" instance counts as serving (for
+// Mixed; admin.live_within).
+Result<ClusterStatus> transition(routing::Db& state, Directory& dir, ClusterEvent event,
+                                 const std::string& actor, const std::string& reason = {},
+                                 const std::string& server = {},
                                  std::chrono::seconds live_within = std::chrono::seconds(10));
 
 }  // namespace sy::admin

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "admin/cluster_state.h"
-#include "admin/directory_ops.h"
+#include "admin/directory.h"
 #include "admin/instances.h"
 #include "admin/member_store.h"
 #include "admin/sequencer.h"
@@ -108,30 +108,45 @@ std::chrono::seconds live_within(const CommandEnv& env) {
   return std::max(s, std::chrono::seconds(1));
 }
 
-// Runs |fn| with the admin session; a database failure becomes `ERR database`.
+// Runs |fn| with the state database; a database failure becomes `ERR database`.
 template <class Fn>
-Reply with_db(CommandEnv& env, Fn&& fn) {
-  auto db = env.db();
+Reply with_state(CommandEnv& env, Fn&& fn) {
+  auto db = env.stores->state();
   if (!db.ok()) {
     return error_reply(db.error());
   }
   return fn(**db);
 }
 
-// A `show`/`list` reply: {key: [row_json(row) for row in read(db)]}.
-template <class Read, class RowJson>
-Reply rows_reply(CommandEnv& env, const char* key, Read&& read, RowJson&& row_json) {
-  return with_db(env, [&](routing::Db& db) {
-    auto r = read(db);
-    if (!r.ok()) {
-      return error_reply(r.error());
-    }
-    Json rows = Json::array();
-    for (const auto& row : *r) {
-      rows.push(row_json(row));
-    }
-    return ok_reply(Json::object().set(key, std::move(rows)));
+// Runs |fn| with the directory of the profile.
+template <class Fn>
+Reply with_directory(CommandEnv& env, Fn&& fn) {
+  auto dir = env.stores->directory();
+  if (!dir.ok()) {
+    return error_reply(dir.error());
+  }
+  return fn(**dir);
+}
+
+// Runs |fn| with both.
+template <class Fn>
+Reply with_both(CommandEnv& env, Fn&& fn) {
+  return with_directory(env, [&](Directory& dir) {
+    return with_state(env, [&](routing::Db& state) { return fn(dir, state); });
   });
+}
+
+// A `show`/`list` reply: {key: [row_json(row) for row in rows]}.
+template <class Rows, class RowJson>
+Reply rows_reply(const char* key, const Result<Rows>& r, RowJson&& row_json) {
+  if (!r.ok()) {
+    return error_reply(r.error());
+  }
+  Json rows = Json::array();
+  for (const auto& row : *r) {
+    rows.push(row_json(row));
+  }
+  return ok_reply(Json::object().set(key, std::move(rows)));
 }
 
 Json server_json(const ServerInfo& s) {
@@ -212,7 +227,9 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
       .set("workers", c.workers)
       .set("uptime_s", (now_unix_ms() - c.started_unix_ms) / 1000)
       .set("config", c.config_path)
-      .set("database", !env.options->dsns.empty())
+      .set("database", env.stores->configured())
+      .set("profile",
+           env.stores->configured() ? profile_name(env.stores->options().profile) : "")
       .set("upgrade_running", env.upgrade_running->load());
   if (c.publisher != nullptr) {
     auto snap = c.publisher->current();
@@ -288,11 +305,21 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_server_list(CommandEnv& env, const Args&) {
-  return rows_reply(env, "servers", [](routing::Db& db) { return list_servers(db); }, server_json);
+  return with_directory(env, [](Directory& dir) {
+    return rows_reply("servers", dir.list_servers(), server_json);
+  });
 }
 
 Reply cmd_schema_list(CommandEnv& env, const Args&) {
-  return rows_reply(env, "schemas", [](routing::Db& db) { return list_schemas(db); }, schema_json);
+  return with_both(env, [](Directory& dir, routing::Db& state) {
+    auto schemas = dir.list_schemas();
+    if (schemas.ok()) {
+      if (auto m = merge_update_states(state, &schemas.value()); !m) {
+        return error_reply(m.error());
+      }
+    }
+    return rows_reply("schemas", schemas, schema_json);
+  });
 }
 
 Reply cmd_show_context(CommandEnv& env, const Args& a) {
@@ -301,8 +328,8 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
     return error_reply("invalid-argument",
                        "context id '" + a.positional[0] + "' is not a positive integer");
   }
-  return with_db(env, [id](routing::Db& db) {
-    auto r = find_context(db, id);
+  return with_directory(env, [id](Directory& dir) {
+    auto r = dir.find_context(id);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -314,6 +341,7 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
                         .set("context", r->id)
                         .set("schema", r->schema)
                         .set("enabled", r->enabled)
+                        .set("reason_id", r->reason_id)
                         .set("schema_enabled", r->schema_enabled)
                         .set("server_id", r->server_id)
                         .set("server", r->server_name)
@@ -323,7 +351,7 @@ Reply cmd_show_context(CommandEnv& env, const Args& a) {
 
 Reply cmd_show_instances(CommandEnv& env, const Args&) {
   auto live = live_within(env);
-  return with_db(env, [live](routing::Db& db) {
+  return with_state(env, [live](routing::Db& db) {
     auto r = list_instances(db, live);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -348,24 +376,24 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
 }
 
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
-  return rows_reply(
-      env, "runs", [](routing::Db& db) { return list_runs(db, 20); },
-      [](const RunStatus& run) {
-        int done = 0, failed = 0;
-        for (const auto& s : run.schemas) {
-          done += s.status == "done";
-          failed += s.status == "failed";
-        }
-        return Json::object()
-            .set("run_id", run.run_id)
-            .set("status", run.status)
-            .set("target_server_id", run.target_server_id)
-            .set("schemas", static_cast<uint64_t>(run.schemas.size()))
-            .set("done", done)
-            .set("failed", failed)
-            .set("started_unix_ms", run.started_unix_ms)
-            .set("finished_unix_ms", run.finished_unix_ms);
-      });
+  return with_state(env, [](routing::Db& state) {
+    return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
+      int done = 0, failed = 0;
+      for (const auto& s : run.schemas) {
+        done += s.status == "done";
+        failed += s.status == "failed";
+      }
+      return Json::object()
+          .set("run_id", run.run_id)
+          .set("status", run.status)
+          .set("target_server_id", run.target_server_id)
+          .set("schemas", static_cast<uint64_t>(run.schemas.size()))
+          .set("done", done)
+          .set("failed", failed)
+          .set("started_unix_ms", run.started_unix_ms)
+          .set("finished_unix_ms", run.finished_unix_ms);
+    });
+  });
 }
 
 Json cluster_json(const ClusterStatus& s) {
@@ -378,8 +406,8 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_db(env, [](routing::Db& db) {
-    auto r = read_cluster(db);
+  return with_both(env, [](Directory& dir, routing::Db& state) {
+    auto r = read_cluster(state, &dir);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -392,7 +420,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
   if (a.has("--limit") && (!parse_int(a.get("--limit"), &limit) || limit < 1)) {
     return error_reply("invalid-argument", "--limit needs a positive integer");
   }
-  return with_db(env, [limit](routing::Db& db) {
+  return with_state(env, [limit](routing::Db& db) {
     auto r = cluster_history(db, limit);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -413,8 +441,8 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
                     const std::string& reason) {
-  return with_db(env, [&](routing::Db& db) {
-    auto r = transition(db, event, env.actor, reason, server, live_within(env));
+  return with_both(env, [&](Directory& dir, routing::Db& state) {
+    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -466,27 +494,28 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
   IfExists mode = a.has("--continue") ? IfExists::Continue
                   : a.has("--abort")  ? IfExists::Abort
                                       : IfExists::Refuse;
-  return with_db(env, [&](routing::Db& db) {
-    auto r = register_server(db, s, mode);
+  return with_directory(env, [&](Directory& dir) {
+    auto r = dir.register_server(s, mode);
     if (!r.ok()) {
       return error_reply(r.error());
     }
     Json j = server_json(r->server);
-    j.set("existed", r->existed).set("warning", r->warning).set("change_seq", r->change_seq);
+    j.set("existed", r->existed).set("warning", r->warning).set("change_seq", r->version);
     return ok_reply(std::move(j));
   });
 }
 
 Reply set_enabled(CommandEnv& env, const std::string& schema, bool enabled) {
-  return with_db(env, [&](routing::Db& db) {
-    auto r = set_schema_enabled(db, schema, enabled);
+  return with_directory(env, [&](Directory& dir) {
+    auto r = dir.set_schema_enabled(schema, enabled);
     if (!r.ok()) {
       return error_reply(r.error());
     }
     return ok_reply(Json::object()
                         .set("message", "schema " + schema + (enabled ? " enabled" : " disabled") +
-                                            (*r == 0 ? " (unchanged)" : ""))
-                        .set("change_seq", *r));
+                                            (r->changed ? "" : " (unchanged)"))
+                        .set("changed", r->changed)
+                        .set("change_seq", r->version));
   });
 }
 
@@ -503,23 +532,24 @@ Reply cmd_schema_move(CommandEnv& env, const Args& a) {
   }
   std::string schema = a.positional[0];
   std::string server = a.get("--server");
-  return with_db(env, [&](routing::Db& db) {
+  return with_directory(env, [&](Directory& dir) {
     uint32_t id = 0;
     if (!parse_u32(server, &id)) {
-      auto found = find_server(db, server);
+      auto found = dir.find_server(server);
       if (!found.ok()) {
         return error_reply(found.error());
       }
       id = found->id;
     }
-    auto r = move_schema(db, schema, id);
+    auto r = dir.move_schema(schema, id);
     if (!r.ok()) {
       return error_reply(r.error());
     }
     return ok_reply(Json::object()
                         .set("message", "schema " + schema + " on server " + std::to_string(id) +
-                                            (*r == 0 ? " (unchanged)" : ""))
-                        .set("change_seq", *r));
+                                            (r->changed ? "" : " (unchanged)"))
+                        .set("changed", r->changed)
+                        .set("change_seq", r->version));
   });
 }
 
@@ -538,8 +568,12 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     return error_reply("invalid-argument",
                        "no update tasks configured (admin.update_tasks.sql_dir / command)");
   }
-  return with_db(env, [&](routing::Db& db) {
-    auto r = run_update_tasks(db, env.options->dsns, schema, tasks, nullptr);
+  return with_both(env, [&](Directory& dir, routing::Db& state) {
+    // The schema must be one the directory knows (a typo must not create task rows).
+    if (auto known = dir.find_schema(schema); !known.ok()) {
+      return error_reply(known.error());
+    }
+    auto r = run_update_tasks(state, env.stores->options().dsns, schema, tasks, nullptr);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -558,9 +592,6 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
 // --- upgrade -----------------------------------------------------------------------------------
 
 Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
-  if (env.options->dsns.empty()) {
-    return error_reply("database", "no database configured");
-  }
   UpgradeOptions o;  // (one run per instance: AdminServer refuses a second with driver-busy)
   o.server.name = a.get("--server");
   o.server.pool = a.get("--pool");
@@ -570,27 +601,40 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.use_existing = a.has("--continue") || !o.register_new;
   o.force = a.has("--force");
   o.resume_from = a.get("--resume-from");
+  o.continue_after = a.get("--continue-after");
+  if (!o.resume_from.empty() && !o.continue_after.empty()) {
+    return error_reply("usage", "--resume-from S (S runs) and --continue-after S (-m: S does "
+                                "not run) exclude each other");
+  }
   o.skip = split_list(a.get("--skip"));
   o.actor = env.actor;
   o.live_within = live_within(env);
   o.drain_timeout = env.options->admin.drain_timeout;
   o.tasks = task_config(*env.options);
-  o.dsns = env.options->dsns;
+  o.dsns = env.stores->options().dsns;
   o.events = env.events;
   if (o.server.name.empty()) {
-    return error_reply("usage", "upgrade schemata --server NAME [--pool P --version V "
-                                "--redirect-url U] [--continue] [--force] [--resume-from S] "
-                                "[--skip a,b,c]");
+    return error_reply("usage", "upgrade schemata --server|-n NAME [--pool P --version V "
+                                "--redirect-url U] [--continue] [--force|-f] [--resume-from S | "
+                                "--continue-after|-m S] [--skip|-k a,b,c]");
   }
-  std::vector<routing::Dsn> dsns = env.options->dsns;
-  auto timeout = env.options->connect_timeout;
+  if (auto dir = env.stores->directory(); !dir.ok()) {  // no database, or profile sql
+    return error_reply(dir.error());
+  }
+  StoreOptions stores = env.stores->options();
+  stores.io_timeout = std::chrono::seconds(0);  // a run may wait long on a lock or a task
   Reply r;
-  r.long_job = [o, dsns, timeout, keep = env.events_owner](const ProgressFn& progress) {
-    auto db = routing::Db::connect(dsns, timeout, std::chrono::seconds(0));
-    if (!db.ok()) {
-      return error_reply("database", db.error().message);
+  r.long_job = [o, stores, keep = env.events_owner](const ProgressFn& progress) {
+    Stores own(stores);  // the upgrade thread's own sessions
+    auto dir = own.directory();
+    if (!dir.ok()) {
+      return error_reply(dir.error());
     }
-    auto report = run_upgrade(**db, o, [&](const Progress& p) {
+    auto state = own.state();
+    if (!state.ok()) {
+      return error_reply(state.error());
+    }
+    auto report = run_upgrade(**dir, **state, o, [&](const Progress& p) {
       ProgressLine line;
       line.done = p.schemas_done;
       line.total = p.schemas_total;
@@ -639,7 +683,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
-  return with_db(env, [&](routing::Db& db) {
+  return with_state(env, [&](routing::Db& db) {
     auto r = read_run_status(db);
     if (!r.ok() && r.error().code == Errc::NotFound && env.upgrade_running->load()) {
       // The job has started here but has not yet written its run row (it takes the
@@ -659,7 +703,7 @@ Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
 }
 
 Reply control(CommandEnv& env, const char* what) {
-  return with_db(env, [&](routing::Db& db) {
+  return with_state(env, [&](routing::Db& db) {
     auto r = control_run(db, what);
     if (!r.ok()) {
       return error_reply(r.error());
@@ -699,8 +743,8 @@ std::optional<Reply> find_member(CommandEnv& env, const std::string& pool,
 // Stores (when there is a database) and applies a member's runtime state.
 Reply change_member(CommandEnv& env, const MemberRuntime& m, const std::string& what) {
   bool persisted = false;
-  if (!env.options->dsns.empty()) {
-    auto db = env.db();
+  if (env.stores->has_state()) {
+    auto db = env.stores->state();
     if (!db.ok()) {
       return error_reply(db.error());
     }
@@ -715,7 +759,7 @@ Reply change_member(CommandEnv& env, const MemberRuntime& m, const std::string& 
   }
   return ok_reply(Json::object()
                       .set("message", "member " + m.pool + "/" + m.member + " " + what +
-                                          (persisted ? "" : " (not persisted: no database)"))
+                                          (persisted ? "" : " (not persisted: no state database)"))
                       .set("pool", m.pool)
                       .set("member", m.member)
                       .set("admin", to_string(m.admin))
@@ -895,12 +939,15 @@ const std::vector<Command>& command_table() {
       {{"schema", "update"}, "SCHEMA", "run the update tasks on SCHEMA", P::Admin, 1, 1, {},
        cmd_schema_update},
       {{"upgrade", "schemata"},
-       "--server NAME [--pool P --version V --redirect-url U] [--continue] [--force] "
-       "[--resume-from S] [--skip a,b,c]",
-       "disable, drain, move, update, enable every schema in order (streams progress)",
+       "--server|-n NAME [--pool P --version V --redirect-url U] [--continue] [--force|-f] "
+       "[--resume-from S | --continue-after|-m S] [--skip|-k a,b,c]",
+       "disable, drain, move, update, enable every schema in schema order (numbers in names "
+       "as numbers); --resume-from S starts at S, --continue-after S after S (OX's -m); the "
+       "short flags are OX upgradeschemata's",
        P::Admin, 0, 0,
-       {{"--server", true}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
-        {"--continue", false}, {"--force", false}, {"--resume-from", true}, {"--skip", true}},
+       {{"--server", true, "-n"}, {"--pool", true}, {"--version", true}, {"--redirect-url", true},
+        {"--continue", false}, {"--force", false, "-f"}, {"--resume-from", true},
+        {"--continue-after", true, "-m"}, {"--skip", true, "-k"}},
        cmd_upgrade_schemata},
       {{"upgrade", "status"}, "", "the newest run and its schemas", P::ReadOnly, 0, 0, {},
        cmd_upgrade_status},
@@ -982,7 +1029,17 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
   }
   Args args;
   for (size_t i = best->words.size(); i < words.size(); ++i) {
-    const std::string& w = words[i];
+    std::string w = words[i];
+    if (w.size() == 2 && w[0] == '-' && w[1] != '-') {
+      // A short alias (e.g. OX's -m): the spelled-out flag it stands for.
+      auto alias = std::find_if(best->flags.begin(), best->flags.end(), [&](const FlagSpec& f) {
+        return f.short_name != nullptr && w == f.short_name;
+      });
+      if (alias == best->flags.end()) {
+        return error_reply("usage", best->usage() + " (unknown flag " + w + ")");
+      }
+      w = alias->name;
+    }
     if (w.size() > 2 && w[0] == '-' && w[1] == '-') {
       std::string name = w;
       std::string value;

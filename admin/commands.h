@@ -27,6 +27,7 @@
 #include "admin/events.h"
 #include "admin/protocol.h"
 #include "admin/server.h"
+#include "admin/stores.h"
 #include "common/result.h"
 #include "routing/db.h"
 
@@ -61,9 +62,9 @@ struct CommandEnv {
   // Owner of |events|: a long job keeps a copy, so a run still going at shutdown (its thread
   // is detached then) never emits into a destroyed sink.
   std::shared_ptr<EventSink> events_owner;
-  // The admin thread's own session: connects lazily; an Error (tag "database") when there is
-  // no database or it is unreachable.
-  std::function<Result<routing::Db*>()> db;
+  // The admin thread's directory and state databases (connected lazily; errors tagged
+  // "database", or "read-only" for the directory of profile sql).
+  Stores* stores = nullptr;
   std::atomic<bool>* upgrade_running = nullptr;  // an upgrade job is running on this instance
   std::string actor;                             // "<instance id>/admin"
 };
@@ -82,6 +83,7 @@ struct Args {
 struct FlagSpec {
   const char* name;  // "--pool"
   bool takes_value;
+  const char* short_name = nullptr;  // e.g. "-m" (OX's spelling); nullptr = none
 };
 
 struct Command {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -81,6 +82,14 @@ int connect_tcp(const std::string& hostport, std::string* why) {
     host = host.substr(1, host.size() - 2);
   }
   std::string port = hostport.substr(colon + 1);
+  // getaddrinfo takes any number and wraps it (99999 -> 34463): check the range ourselves.
+  int port_number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || port_number < 1 ||
+      port_number > 65535) {
+    *why = "bad port '" + port + "' (expected 1-65535)";
+    return -1;
+  }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
@@ -181,6 +190,19 @@ void draw_bar(const ProgressLine& p) {
   std::fflush(stdout);
 }
 
+// After a failed send: the server may have said why before it closed (e.g. `ERR busy` when
+// it has too many connections). Prints that line and returns 1, else prints |what| and
+// returns 2.
+int lost(LineReader& in, const char* what) {
+  std::string line;
+  if (in.next(&line) && is_error_line(line)) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "switchyardctl: connection lost while %s\n", what);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -235,13 +257,19 @@ int main(int argc, char** argv) {
   std::string token;
   if (!o.token_file.empty()) {
     std::ifstream f(o.token_file);
-    if (!f || !std::getline(f, token)) {
+    if (!f) {
       std::fprintf(stderr, "switchyardctl: cannot read token file %s: %s\n",
                    o.token_file.c_str(), std::strerror(errno));
       return 2;
     }
+    std::getline(f, token);
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
       token.pop_back();
+    }
+    if (token.empty()) {
+      std::fprintf(stderr, "switchyardctl: token file %s is empty (expected the token on its "
+                           "first line)\n", o.token_file.c_str());
+      return 2;
     }
   }
   if (o.socket.empty() && o.tcp.empty()) {
@@ -259,8 +287,7 @@ int main(int argc, char** argv) {
   std::string line;
   if (!o.tcp.empty()) {
     if (!send_all(fd, "auth " + quote_word(token) + "\n")) {
-      std::fprintf(stderr, "switchyardctl: connection lost while authenticating\n");
-      return 2;
+      return lost(in, "authenticating");
     }
     bool failed = false;
     while (in.next(&line) && !line.empty()) {
@@ -297,8 +324,7 @@ int main(int argc, char** argv) {
     request = with_json;
   }
   if (!send_all(fd, request + "\n")) {
-    std::fprintf(stderr, "switchyardctl: connection lost while sending\n");
-    return 2;
+    return lost(in, "sending");
   }
   bool tty = isatty(STDOUT_FILENO) != 0;
   bool bar_shown = false;

@@ -19,6 +19,7 @@ namespace {
 struct Migration {
   int version;
   const char* name;
+  MigrateScope scope;                        // Directory or State: which database it belongs to
   std::vector<std::string_view> statements;  // run in order, one per round trip
 };
 
@@ -316,26 +317,45 @@ CREATE TABLE IF NOT EXISTS sy_member_state (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
+// ---- 5: state of the ox profile ---------------------------------------------------------------
+
+// What the configdb's server table lacks (pool, version, redirect URL), by server name; written
+// by `server register` on the ox profile, read by every instance's loader.
+constexpr std::string_view kServerMeta = R"sql(
+CREATE TABLE IF NOT EXISTS sy_server_meta (
+  name          VARCHAR(191)  NOT NULL,
+  pool          VARCHAR(191)  NOT NULL DEFAULT '',
+  version       VARCHAR(64)   NOT NULL DEFAULT '',
+  redirect_url  VARCHAR(1024) NOT NULL DEFAULT '',
+  updated_at    TIMESTAMP(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 constexpr std::string_view kInstancesAppliedSeq =
     "ALTER TABLE sy_instances ADD COLUMN IF NOT EXISTS applied_seq BIGINT UNSIGNED NOT NULL "
     "DEFAULT 0";
 
 const std::vector<Migration>& migrations() {
+  using S = MigrateScope;
   static const std::vector<Migration> all = {
-      {1, "directory tables", {kServers, kSchemas, kContexts, kLogins}},
+      {1, "directory tables", S::Directory, {kServers, kSchemas, kContexts, kLogins}},
       {2,
        "change log and triggers",
+       S::Directory,
        {kChanges,        kMeta,       kDropServersAi,  kServersAi,  kDropServersAu,  kServersAu,
         kDropServersAd,  kServersAd,  kDropSchemasAi,  kSchemasAi,  kDropSchemasAu,  kSchemasAu,
         kDropSchemasAd,  kSchemasAd,  kDropContextsAi, kContextsAi, kDropContextsAu, kContextsAu,
         kDropContextsAd, kContextsAd, kDropLoginsAi,   kLoginsAi,   kDropLoginsAu,   kLoginsAu,
         kDropLoginsAd,   kLoginsAd}},
-      {3, "instances", {kInstances}},
+      {3, "instances", S::State, {kInstances}},
       {4,
        "admin: cluster state, upgrade runs and journal, update tasks, member state, instance "
        "applied_seq",
+       S::State,
        {kCluster, kClusterRow, kClusterHistory, kUpgradeRuns, kUpgradeJournal, kUpgradeDriver,
         kUpdateTasks, kMemberState, kInstancesAppliedSeq}},
+      {5, "server metadata and directory epoch (profile ox)", S::State, {kServerMeta, kMeta}},
   };
   return all;
 }
@@ -384,12 +404,18 @@ class MigrateLock {
   Db* db_;
 };
 
+bool in_scope(const Migration& m, MigrateScope scope) {
+  return scope == MigrateScope::All || m.scope == scope;
+}
+
 }  // namespace
 
-std::vector<MigrationStep> known_migrations() {
+std::vector<MigrationStep> known_migrations(MigrateScope scope) {
   std::vector<MigrationStep> out;
   for (const Migration& m : migrations()) {
-    out.push_back(MigrationStep{m.version, m.name});
+    if (in_scope(m, scope)) {
+      out.push_back(MigrationStep{m.version, m.name});
+    }
   }
   return out;
 }
@@ -398,7 +424,7 @@ int latest_schema_version() {
   return migrations().back().version;
 }
 
-Result<MigrateReport> migrate(Db& db) {
+Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
   bool have_database = false;
   auto r = db.query("SELECT DATABASE()", [&](const Row& row) { have_database = !row.is_null(1); });
   if (!r) {
@@ -429,6 +455,9 @@ Result<MigrateReport> migrate(Db& db) {
     return record.error();
   }
   for (const Migration& m : migrations()) {
+    if (!in_scope(m, scope)) {
+      continue;
+    }
     if (recorded.count(m.version) != 0) {
       report.skipped.push_back(MigrationStep{m.version, m.name});
       continue;

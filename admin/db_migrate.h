@@ -15,14 +15,18 @@
 // Statements are written to be re-runnable (IF NOT EXISTS, DROP TRIGGER IF EXISTS), so a run
 // interrupted inside a migration completes it next time.
 //
-// Tables (InnoDB, utf8mb4_bin):
+// Tables (InnoDB, utf8mb4_bin), by scope: the directory (profile own's tenant tables) and the
+// state (what Switchyard itself keeps, for every profile). One database holds both on profile
+// own by default; profile ox keeps only the state, in a database of its own (never the
+// configdb: OX's tables are OX's).
 //   1 directory   sy_servers, sy_schemas, sy_contexts, sy_logins
-//   2 changes     sy_changes (+ triggers on the four tables above), sy_meta
-//   3 instances   sy_instances (heartbeats, admin/instances.h)
-//   4 admin       sy_cluster (one row) + sy_cluster_history (admin/cluster_state.h),
+//   2 directory   sy_changes (+ triggers on the four tables above), sy_meta
+//   3 state       sy_instances (heartbeats, admin/instances.h)
+//   4 state       sy_cluster (one row) + sy_cluster_history (admin/cluster_state.h),
 //                 sy_upgrade_runs, sy_upgrade_journal, sy_upgrade_driver (admin/sequencer.h),
 //                 sy_update_tasks (admin/update_tasks.h), sy_member_state
 //                 (admin/member_store.h), sy_instances.applied_seq
+//   5 state       sy_server_meta and sy_meta 'directory_epoch' (routing/directory_ox.h)
 //
 // The change log: AFTER INSERT/UPDATE/DELETE triggers on the four directory tables append
 // (kind, key_text) to sy_changes for every row that really changed (an UPDATE that rewrites
@@ -39,6 +43,13 @@
 
 namespace sy::admin {
 
+// Which migrations a run applies.
+enum class MigrateScope {
+  All,        // directory and state in one database (profile own, the default)
+  Directory,  // profile own's tenant tables only
+  State,      // Switchyard's state tables only (a separate state database)
+};
+
 struct MigrationStep {
   int version = 0;
   std::string name;
@@ -54,13 +65,13 @@ struct MigrateReport {
                                        // run went ahead without the migration lock
 };
 
-// Applies every migration not yet recorded, in version order, in the session's current
-// database. Blocks (admin/CLI thread). Fails on the first failing statement, with the
+// Applies every migration of |scope| not yet recorded, in version order, in the session's
+// current database. Blocks (admin/CLI thread). Fails on the first failing statement, with the
 // migration's number and name in the message; migrations before it stay applied.
-Result<MigrateReport> migrate(routing::Db& db);
+Result<MigrateReport> migrate(routing::Db& db, MigrateScope scope = MigrateScope::All);
 
 // The migrations compiled into this binary, in order.
-std::vector<MigrationStep> known_migrations();
+std::vector<MigrationStep> known_migrations(MigrateScope scope = MigrateScope::All);
 
 // The highest version known_migrations() reaches.
 int latest_schema_version();

@@ -127,9 +127,9 @@ struct UnfinishedRun {
 
 class Runner {
  public:
-  Runner(Db& db, const UpgradeOptions& options,
+  Runner(Directory& dir, Db& state, const UpgradeOptions& options,
          const std::function<void(const Progress&)>& progress)
-      : db_(db), options_(options), progress_(progress) {}
+      : dir_(dir), db_(state), options_(options), progress_(progress) {}
 
   Result<UpgradeReport> run();
 
@@ -153,7 +153,8 @@ class Runner {
   std::string wait_instances(const std::string& schema, uint64_t seq, std::string& detail);
   Result<Unit> fire(ClusterEvent event, const std::string& reason);
 
-  Db& db_;
+  Directory& dir_;
+  Db& db_;  // the state database: lock, runs, journal, instances, cluster, update tasks
   const UpgradeOptions& options_;
   const std::function<void(const Progress&)>& progress_;
   Clock::time_point started_ = Clock::now();
@@ -205,7 +206,7 @@ Result<Unit> Runner::journal(const std::string& schema, const char* step, const 
 }
 
 Result<Unit> Runner::fire(ClusterEvent event, const std::string& reason) {
-  auto st = transition(db_, event, options_.actor, reason, {}, options_.live_within);
+  auto st = transition(db_, dir_, event, options_.actor, reason, {}, options_.live_within);
   if (!st) {
     return st.error();
   }
@@ -223,7 +224,7 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
     }
     return cluster.target_server_id;
   }
-  auto found = find_server(db_, wanted.name);
+  auto found = dir_.find_server(wanted.name);
   if (found) {
     if (cluster.target_server_id != 0 && found->id != cluster.target_server_id) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
@@ -249,7 +250,7 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (!options_.register_new) {
     return make_tagged_error(Errc::NotFound, "not-found", "no server '" + wanted.name + "'");
   }
-  auto reg = register_server(db_, wanted, IfExists::Refuse);
+  auto reg = dir_.register_server(wanted, IfExists::Refuse);
   if (!reg) {
     return reg.error();
   }
@@ -472,38 +473,31 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
     uint64_t seq = 0;
     switch (step) {
       case Step::Disable: {
-        auto r = set_schema_enabled(db_, schema, false);
+        auto r = dir_.set_schema_enabled(schema, false);
         if (!r) {
           failure = r.error().message;
           break;
         }
-        if (*r == 0) {  // it was disabled already: wait for everything up to now instead
-          auto now = current_change_seq(db_);
-          if (!now) {
-            failure = now.error().message;
-            break;
-          }
-          detail = "already disabled";
-          seq = *now;
-        } else {
-          seq = *r;
-        }
+        // Disabled already: wait for the version of now instead.
+        seq = r->version;
         disable_seq = seq;
-        detail += (detail.empty() ? "" : "; ") + ("change seq " + std::to_string(seq));
+        detail = std::string(r->changed ? "" : "already disabled; ") + "version " +
+                 std::to_string(seq);
         break;
       }
       case Step::Drain:
         failure = wait_instances(schema, disable_seq, detail);
         break;
       case Step::Move: {
-        auto r = move_schema(db_, schema, target_);
+        auto r = dir_.move_schema(schema, target_);
         if (!r) {
           failure = r.error().message;
           break;
         }
-        seq = *r;
+        seq = r->version;
         moved = true;
-        detail = *r == 0 ? "already on the target server" : "change seq " + std::to_string(*r);
+        detail = r->changed ? "version " + std::to_string(seq)
+                            : "nothing to move (on the target server already, or empty)";
         break;
       }
       case Step::Update: {
@@ -521,31 +515,23 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
         break;
       }
       case Step::Enable: {
-        auto r = set_schema_enabled(db_, schema, true);
+        auto r = dir_.set_schema_enabled(schema, true);
         if (!r) {
           failure = r.error().message;
           break;
         }
-        seq = *r;
-        if (seq == 0) {
-          auto now = current_change_seq(db_);
-          if (!now) {
-            failure = now.error().message;
-            break;
-          }
-          seq = *now;
-        }
+        seq = r->version;
         enable_seq = seq;
-        detail = "change seq " + std::to_string(seq);
+        detail = "version " + std::to_string(seq);
         break;
       }
       case Step::Verify: {
-        auto s = find_schema(db_, schema);
+        auto s = dir_.find_schema(schema);
         if (!s) {
           failure = s.error().message;
           break;
         }
-        if (!s->enabled || s->server_id != target_) {
+        if (!s->enabled || !on_server(*s, target_)) {
           failure = "schema reads " + std::string(s->enabled ? "enabled" : "disabled") +
                     " on server " + std::to_string(s->server_id) + ", expected enabled on " +
                     std::to_string(target_);
@@ -558,7 +544,7 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
     if (!failure.empty()) {
       // Nothing moved yet: give the tenants back to their server instead of holding them.
       if (!moved && step != Step::Disable) {
-        auto re = set_schema_enabled(db_, schema, true);
+        auto re = dir_.set_schema_enabled(schema, true);
         failure += re ? "; the schema was enabled again on its server"
                       : "; enabling it again failed too: " + re.error().message;
       }
@@ -587,7 +573,7 @@ Result<UpgradeReport> Runner::run() {
   if (!lock) {
     return lock.error();
   }
-  auto cluster = read_cluster(db_);
+  auto cluster = read_cluster(db_, &dir_);
   if (!cluster) {
     return cluster.error();
   }
@@ -618,9 +604,20 @@ Result<UpgradeReport> Runner::run() {
        "run " + std::to_string(report_.run_id) + (report_.resumed ? " (resumed)" : "") +
            " to server " + std::to_string(target_));
 
-  auto schemas = list_schemas(db_);
+  auto schemas = dir_.list_schemas();
   if (!schemas) {
     return schemas.error();
+  }
+  for (const std::string* named : {&options_.resume_from, &options_.continue_after}) {
+    if (!named->empty() &&
+        std::none_of(schemas->begin(), schemas->end(),
+                     [&](const SchemaInfo& s) { return s.name == *named; })) {
+      return make_tagged_error(Errc::NotFound, "not-found",
+                               "upgrade schemata: no schema '" + *named + "' (" +
+                                   (named == &options_.resume_from ? "--resume-from"
+                                                                   : "--continue-after") +
+                                   ")");
+    }
   }
   auto journal_state = load_journal();
   if (!journal_state) {
@@ -633,10 +630,17 @@ Result<UpgradeReport> Runner::run() {
   const std::set<std::string> skip(options_.skip.begin(), options_.skip.end());
   std::vector<const SchemaInfo*> todo;
   for (const SchemaInfo& s : *schemas) {
-    if (skip.count(s.name) != 0 || s.name < options_.resume_from) {
-      report_.schemas.push_back(SchemaOutcome{
-          s.name, "skipped",
-          skip.count(s.name) != 0 ? "--skip" : "before --resume-from " + options_.resume_from, 0});
+    std::string why;
+    if (skip.count(s.name) != 0) {
+      why = "--skip";
+    } else if (!options_.resume_from.empty() && schema_less(s.name, options_.resume_from)) {
+      why = "before --resume-from " + options_.resume_from;
+    } else if (!options_.continue_after.empty() &&
+               !schema_less(options_.continue_after, s.name)) {
+      why = "not after --continue-after " + options_.continue_after;
+    }
+    if (!why.empty()) {
+      report_.schemas.push_back(SchemaOutcome{s.name, "skipped", why, 0});
       continue;
     }
     todo.push_back(&s);
@@ -660,7 +664,7 @@ Result<UpgradeReport> Runner::run() {
       ++schemas_done_;
       continue;
     }
-    if (j.done.empty() && s->enabled && s->server_id == target_ &&
+    if (j.done.empty() && s->enabled && on_server(*s, target_) &&
         tasks_ok->count(s->name) != 0) {
       const std::string why = "already on the target server, enabled, update tasks ok";
       if (auto w = journal(s->name, to_string(Step::Verify), "skipped", 0, why); !w) {
@@ -709,12 +713,12 @@ Result<UpgradeReport> Runner::run() {
     }
   } else if (!aborted) {
     // Finish only when the whole cluster is there (a --skip or --resume-from run may not be).
-    auto after = list_schemas(db_);
+    auto after = dir_.list_schemas();
     if (!after) {
       return after.error();
     }
     const bool all_there = std::all_of(after->begin(), after->end(), [&](const SchemaInfo& s) {
-      return s.enabled && s.server_id == target_;
+      return s.enabled && on_server(s, target_);
     });
     if (all_there) {
       if (auto r = fire(ClusterEvent::Finish, "every schema is on the target server"); !r) {
@@ -724,7 +728,9 @@ Result<UpgradeReport> Runner::run() {
     }
   }
   std::stable_sort(report_.schemas.begin(), report_.schemas.end(),
-                   [](const SchemaOutcome& a, const SchemaOutcome& b) { return a.schema < b.schema; });
+                   [](const SchemaOutcome& a, const SchemaOutcome& b) {
+                     return schema_less(a.schema, b.schema);
+                   });
   report_.duration_ms = ms_since(started_);
   emit("upgrade.finished", "", {},
        "run " + std::to_string(report_.run_id) + ": " + report_.status);
@@ -751,9 +757,9 @@ const char* to_string(Step s) {
   return "?";
 }
 
-Result<UpgradeReport> run_upgrade(Db& db, const UpgradeOptions& options,
+Result<UpgradeReport> run_upgrade(Directory& dir, Db& state, const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress) {
-  Runner runner(db, options, progress);
+  Runner runner(dir, state, options, progress);
   return runner.run();
 }
 

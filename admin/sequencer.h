@@ -1,17 +1,21 @@
 #pragma once
-// The per-schema migration sequencer (`upgrade schemata`, DESIGN decision 6). For every
-// schema, in name order, steps run in this order and each is journaled before and after
-// (sy_upgrade_journal: run id, schema, step, phase begin|done|failed, at, detail):
+// The per-schema migration sequencer (`upgrade schemata`, DESIGN decision 6), written against
+// the Directory interface (admin/directory.h: own tables or an OX configdb) with everything of
+// its own in the state database. For every schema, in schema order (schema_less: numbers in
+// names compare as numbers, as OX orders oxdatabase_5 < oxdatabase_44), steps run in this
+// order and each is journaled before and after (sy_upgrade_journal: run id, schema, step,
+// phase begin|done|failed, at, detail):
 //
-//   disable  set_schema_enabled(false); every instance starts holding its requests
+//   disable  Directory::set_schema_enabled(false); every instance starts holding its requests
 //   drain    wait until every live instance (heartbeat within live_within) reports
-//            applied_seq >= the disable's change seq AND no request in flight for the schema;
+//            applied_seq >= the disable's version AND no request in flight for the schema;
 //            bounded by drain_timeout, failing with the instances that still have work
-//   move     move_schema(schema, target server)  (the one-way door applies)
+//   move     Directory::move_schema(schema, target server)  (the one-way door applies)
 //   update   run_update_tasks()  (a failure leaves the schema disabled, marked failed)
 //   enable   set_schema_enabled(true); held requests are released to the new pool
-//   verify   the schema row reads enabled on the target server and every live instance
-//            reports applied_seq >= the enable's change seq (bounded by drain_timeout)
+//   verify   the schema reads enabled on the target server (or has no contexts) and every
+//            live instance reports applied_seq >= the enable's version (bounded by
+//            drain_timeout)
 //
 // One driver at a time across the fleet: GET_LOCK('sy_upgrade_driver.<database>') on the
 // driver's own session (per database, so clusters sharing a MariaDB server do not exclude each
@@ -32,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "admin/directory_ops.h"
+#include "admin/directory.h"
 #include "admin/events.h"
 #include "admin/update_tasks.h"
 #include "common/result.h"
@@ -50,14 +54,16 @@ struct UpgradeOptions {
   bool register_new = true;
   bool use_existing = false;      // --continue
   bool force = false;             // --force: a failed schema is recorded and the run goes on
-  std::string resume_from;        // --resume-from SCHEMA: schemas before it (by name) skipped
+  std::string resume_from;        // --resume-from SCHEMA: schemas before it skipped (it runs)
+  std::string continue_after;     // --continue-after SCHEMA (OX's -m): it and the schemas
+                                  // before it skipped; the run continues after it
   std::vector<std::string> skip;  // --skip a,b,c
   std::string actor;              // who drives (instance id / admin user), for the lock row
   std::chrono::seconds live_within{10};            // heartbeat age of a live instance
   std::chrono::milliseconds drain_timeout{30000};  // drain and verify bound per schema
   std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
   UpdateTaskConfig tasks;
-  std::vector<routing::Dsn> dsns;  // for the update tasks' own sessions
+  std::vector<routing::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
   EventSink* events = nullptr;     // schema results and cluster transitions; may be null
 };
 
@@ -88,15 +94,18 @@ struct UpgradeReport {
   int64_t duration_ms = 0;
 };
 
-// Runs (or resumes) `upgrade schemata` on the session |db|, which must stay this call's own.
+// Runs (or resumes) `upgrade schemata` on |dir| with its lock, run, journal and everything else
+// of its own in the state database |state|; both sessions must stay this call's own.
 // Cluster state: the run needs RUNNING_UPGRADE_TASKS (after approve) or
 // UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
 // target server and enabled, and fail when a schema fails without --force. |progress| is called
 // on this thread for every step (may be empty).
-Result<UpgradeReport> run_upgrade(routing::Db& db, const UpgradeOptions& options,
+Result<UpgradeReport> run_upgrade(Directory& dir, routing::Db& state,
+                                  const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
 
-// The state of the newest run and its journal (for `upgrade status` / `show migrations`).
+// The state of the newest run and its journal (for `upgrade status` / `show migrations`), read
+// from the state database.
 struct RunStatus {
   uint64_t run_id = 0;
   std::string status;   // "running", "paused", "done", "failed", "aborted"

@@ -36,6 +36,14 @@ namespace {
 
 constexpr size_t kMaxLine = 64 * 1024;
 constexpr int kMaxAuthFailures = 3;
+// A connection whose unsent replies reach kOutputHigh is neither read nor run until they drain
+// to kOutputLow: a client that sends and never reads holds at most about kMaxLine of input and
+// kOutputHigh plus one reply of output (the kernel's socket buffers push back on it).
+constexpr size_t kOutputHigh = 256 * 1024;
+constexpr size_t kOutputLow = 64 * 1024;
+// Refused connections are logged at most this often (with a count), so a flood cannot flood
+// the log.
+constexpr auto kRefusedLogInterval = std::chrono::seconds(10);
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -75,6 +83,7 @@ struct Conn {
   int auth_failures = 0;
   bool close_after_flush = false;  // stop reading and running; close once written
   bool peer_eof = false;           // the peer finished sending: close once all is answered
+  bool paused = false;             // out reached kOutputHigh: not read or run until kOutputLow
   std::string in;
   std::string out;
   std::deque<std::string> queue;  // commands received but not yet run (this one is busy)
@@ -83,6 +92,18 @@ struct Conn {
   bool busy_json = false;
   std::shared_ptr<Job> job;
 };
+
+namespace {
+
+// True when |c| may run its next command now.
+bool can_run(const Conn& c) { return !c.poll && !c.job && !c.close_after_flush && !c.paused; }
+
+// Whether |c| is read: not while closing, paused, or holding a line's worth not yet run.
+bool wants_input(const Conn& c) {
+  return !c.close_after_flush && !c.peer_eof && !c.paused && c.in.size() <= kMaxLine;
+}
+
+}  // namespace
 
 struct AdminServer::Impl {
   ServerOptions opt;
@@ -94,7 +115,7 @@ struct AdminServer::Impl {
   std::string token;
   std::map<int, std::unique_ptr<Conn>> conns;  // by id
   int next_id = 1;
-  std::unique_ptr<routing::Db> db;
+  Stores stores;
   bool db_down_logged = false;
   std::atomic<bool> stopping{false};
   std::atomic<bool> upgrade_running{false};
@@ -102,32 +123,19 @@ struct AdminServer::Impl {
   std::thread job_thread;
   std::chrono::steady_clock::time_point next_member_poll{};
   CommandEnv env;
+  AdminServer::Counters counters;
+  uint64_t refused_unlogged = 0;  // refused since the last log line
+  std::chrono::steady_clock::time_point refused_logged_at{};
 
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
-        events(std::make_shared<EventSink>(opt.admin.event_hook)) {}
-
-  Result<routing::Db*> session() {
-    if (opt.dsns.empty()) {
-      return make_tagged_error(Errc::Database, "database",
-                               "no database configured (the config has no database section)");
-    }
-    if (db && !db->alive()) {
-      db.reset();
-    }
-    if (!db) {
-      auto c = routing::Db::connect(opt.dsns, opt.connect_timeout, std::chrono::seconds(30));
-      if (!c.ok()) {
-        return make_tagged_error(Errc::Database, "database", c.error().message);
-      }
-      db = std::move(c.value());
-    }
-    return db.get();
-  }
+        events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores) {}
 
   void run();
   void accept_on(int listen_fd, bool tcp);
+  void refuse(int fd, bool tcp, int max);
   void on_readable(Conn& c);
+  void process_input(Conn& c);
   void on_line(Conn& c, std::string line);
   void run_queue(Conn& c);
   void finish_reply(Conn& c, const Reply& r, bool json);
@@ -138,7 +146,7 @@ struct AdminServer::Impl {
 
 void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
   if (!r.ok && r.code == "database") {
-    db.reset();  // reconnect on the next command
+    stores.reset();  // reconnect on the next command
   }
   std::string text = render_reply(r, json);
   c.out += text;
@@ -146,6 +154,9 @@ void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
     c.out += "\n";
   }
   c.out += "\n";
+  if (c.out.size() >= kOutputHigh) {
+    c.paused = true;
+  }
 }
 
 void AdminServer::Impl::on_line(Conn& c, std::string line) {
@@ -182,7 +193,7 @@ void AdminServer::Impl::on_line(Conn& c, std::string line) {
 }
 
 void AdminServer::Impl::run_queue(Conn& c) {
-  while (!c.queue.empty() && !c.poll && !c.job && !c.close_after_flush) {
+  while (!c.queue.empty() && can_run(c)) {
     std::string cmd = std::move(c.queue.front());
     c.queue.pop_front();
     auto words = tokenize(cmd);
@@ -277,6 +288,9 @@ void AdminServer::Impl::drain_job(Conn* c) {
   for (auto& l : lines) {
     owner->out += l + "\n";
   }
+  if (owner->out.size() >= kOutputHigh) {
+    owner->paused = true;
+  }
   if (done) {
     owner->job.reset();
     finish_reply(*owner, reply, owner->busy_json);
@@ -306,16 +320,12 @@ void AdminServer::Impl::flush(Conn& c) {
 
 void AdminServer::Impl::on_readable(Conn& c) {
   char buf[4096];
-  for (;;) {
+  // At most one line's worth is taken from the kernel ahead of the commands that run; the rest
+  // waits there, so a client that sends faster than it reads is slowed down, not buffered.
+  while (c.in.size() <= kMaxLine) {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
-      if (c.in.size() > kMaxLine && c.in.find('\n') == std::string::npos) {
-        c.out += format_error("usage", "line longer than 64 KiB; closing", false) + "\n\n";
-        c.close_after_flush = true;
-        c.in.clear();
-        return;
-      }
       continue;
     }
     if (n == 0) {
@@ -330,19 +340,47 @@ void AdminServer::Impl::on_readable(Conn& c) {
     }
     break;
   }
+  process_input(c);
+}
+
+void AdminServer::Impl::process_input(Conn& c) {
+  run_queue(c);  // commands of a line that was cut short by a pause
+  // Lines before |taken| are done; erased once at the end, so a burst of thousands of short
+  // lines costs no quadratic copying.
+  size_t taken = 0;
   size_t nl;
-  while (!c.close_after_flush && (nl = c.in.find('\n')) != std::string::npos) {
-    std::string line = c.in.substr(0, nl);
-    c.in.erase(0, nl + 1);
+  while (can_run(c) && c.queue.empty() && (nl = c.in.find('\n', taken)) != std::string::npos &&
+         nl - taken <= kMaxLine) {
+    std::string line = c.in.substr(taken, nl - taken);
+    taken = nl + 1;
     on_line(c, std::move(line));
+  }
+  c.in.erase(0, taken);
+  if (!c.close_after_flush && c.in.size() > kMaxLine) {
+    nl = c.in.find('\n');
+    if (nl == std::string::npos || nl > kMaxLine) {
+      c.out += format_error("usage", "line longer than 64 KiB; closing", false) + "\n\n";
+      c.close_after_flush = true;
+      c.in.clear();
+      c.queue.clear();
+    }
   }
 }
 
 void AdminServer::Impl::accept_on(int listen_fd, bool tcp) {
+  const int max = tcp ? opt.admin.tcp.max_connections : opt.admin.socket.max_connections;
   for (;;) {
     int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       return;
+    }
+    int open = 0;
+    for (const auto& [id, c] : conns) {
+      open += c->tcp == tcp ? 1 : 0;
+    }
+    if (open >= max) {
+      refuse(fd, tcp, max);
+      continue;
     }
     auto c = std::make_unique<Conn>();
     c->id = next_id++;
@@ -355,11 +393,33 @@ void AdminServer::Impl::accept_on(int listen_fd, bool tcp) {
   }
 }
 
+void AdminServer::Impl::refuse(int fd, bool tcp, int max) {
+  counters.refused.fetch_add(1, std::memory_order_relaxed);  // before the peer can see the close
+  // One line, best effort (a fresh socket's buffer takes it), then closed: the client sees why.
+  std::string text = format_error("busy",
+                                  "too many admin connections on this listener (max " +
+                                      std::to_string(max) + ", admin." +
+                                      (tcp ? "tcp" : "socket") + ".max_connections); closing",
+                                  false) +
+                     "\n\n";
+  ssize_t n = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;
+  ::close(fd);
+  ++refused_unlogged;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= refused_logged_at + kRefusedLogInterval) {
+    SY_LOG(Warn, "admin: refused %llu connection(s): admin.%s.max_connections (%d) reached",
+           static_cast<unsigned long long>(refused_unlogged), tcp ? "tcp" : "socket", max);
+    refused_unlogged = 0;
+    refused_logged_at = now;
+  }
+}
+
 bool AdminServer::Impl::poll_members() {
-  if (opt.dsns.empty() || !ctx.set_member) {
+  if (!stores.has_state() || !ctx.set_member) {
     return true;
   }
-  auto s = session();
+  auto s = stores.state();
   if (!s.ok()) {
     if (!db_down_logged) {
       SY_LOG(Warn, "admin: member state not refreshed: %s", s.error().message.c_str());
@@ -373,7 +433,7 @@ bool AdminServer::Impl::poll_members() {
       SY_LOG(Warn, "admin: member state not refreshed: %s", rows.error().message.c_str());
       db_down_logged = true;
     }
-    db.reset();
+    stores.reset();
     return false;
   }
   db_down_logged = false;
@@ -405,8 +465,9 @@ void AdminServer::Impl::run() {
     for (auto& [id, c] : conns) {
       polling = polling || static_cast<bool>(c->poll);
       // A closing connection is not read again (its peer may be gone: POLLHUP would wake
-      // this loop forever); it stays only to be written or until its job ends.
-      short ev = c->close_after_flush || c->peer_eof ? 0 : POLLIN;
+      // this loop forever); it stays only to be written or until its job ends. A paused one
+      // is only written until its output drains.
+      short ev = wants_input(*c) ? POLLIN : 0;
       if (!c->out.empty()) {
         ev |= POLLOUT;
       }
@@ -437,13 +498,13 @@ void AdminServer::Impl::run() {
           continue;
         }
         Conn& c = *it->second;
-        if (!c.close_after_flush && !c.peer_eof &&
-            (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (wants_input(c) && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
           on_readable(c);
         }
       }
     }
-    // Deferred work: jobs, polls, then writes and closes.
+    // Deferred work: jobs, polls, then writes, input left waiting by a pause, and closes.
+    uint64_t paused = 0;
     for (auto& [id, c] : conns) {
       if (c->job) {
         drain_job(c.get());
@@ -456,13 +517,23 @@ void AdminServer::Impl::run() {
         }
       }
       flush(*c);
+      if (c->paused && c->out.size() <= kOutputLow) {
+        c->paused = false;
+      }
+      if (can_run(*c)) {
+        process_input(*c);
+        flush(*c);
+      }
+      paused += c->paused ? 1 : 0;
     }
+    counters.paused.store(paused, std::memory_order_relaxed);
     for (auto it = conns.begin(); it != conns.end();) {
       Conn& c = *it->second;
       // Close once everything is answered; a connection whose job still runs stays until the
       // job ends (its output is then dropped if the peer left).
       bool done = c.out.empty() && !c.poll && !c.job &&
-                  (c.close_after_flush || (c.peer_eof && c.queue.empty()));
+                  (c.close_after_flush || (c.peer_eof && c.queue.empty() &&
+                                           c.in.find('\n') == std::string::npos));
       if (done) {
         ::close(c.fd);
         it = conns.erase(it);
@@ -470,6 +541,7 @@ void AdminServer::Impl::run() {
         ++it;
       }
     }
+    counters.open.store(conns.size(), std::memory_order_relaxed);
     if (std::chrono::steady_clock::now() >= next_member_poll) {
       // Backs off while the database is down, so that commands are not kept waiting behind
       // a connect attempt every interval.
@@ -484,6 +556,12 @@ AdminServer::AdminServer(ServerOptions options, AdminContext context)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(context))) {}
 
 AdminServer::~AdminServer() { stop(); }
+
+AdminServer::Counters::Snapshot AdminServer::counters() const {
+  const Counters& c = impl_->counters;
+  return {c.open.load(std::memory_order_relaxed), c.paused.load(std::memory_order_relaxed),
+          c.refused.load(std::memory_order_relaxed)};
+}
 
 Result<Unit> AdminServer::start() {
   Impl& s = *impl_;
@@ -590,7 +668,7 @@ Result<Unit> AdminServer::start() {
   s.env.events_owner = s.events;
   s.env.upgrade_running = &s.upgrade_running;
   s.env.actor = s.ctx.instance_id + "/admin";
-  s.env.db = [&s] { return s.session(); };
+  s.env.stores = &s.stores;
   s.thread = std::thread([&s] { s.run(); });
   SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
          a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",

@@ -4,9 +4,9 @@
 // with the command table of admin/commands.h.
 //
 //   admin thread   accepts, reads lines, runs one command at a time (blocking database work on
-//                  its own routing::Db session, connected lazily, dropped and reconnected after
-//                  a failure), polls sy_member_state every ~2 s and applies it
-//   upgrade thread `upgrade schemata` runs here, one at a time, with its own Db session; its
+//                  its own Stores: directory and state sessions, connected lazily, dropped and
+//                  reconnected after a failure), polls sy_member_state every ~2 s and applies it
+//   upgrade thread `upgrade schemata` runs here, one at a time, with its own Stores; its
 //                  progress lines are queued to the connection that started it (mutex + eventfd
 //                  wake-up), so `upgrade status|pause|abort` and `show *` from other
 //                  connections keep working during a run
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "admin/member_store.h"
+#include "admin/stores.h"
 #include "common/result.h"
 #include "conf/config.h"
 #include "routing/db.h"
@@ -88,9 +89,9 @@ struct AdminContext {
 };
 
 struct ServerOptions {
-  conf::Admin admin;                 // socket, tcp, timeouts, update tasks, event hook
-  std::vector<routing::Dsn> dsns;    // empty = no database (database commands fail)
-  std::chrono::milliseconds connect_timeout{2000};
+  conf::Admin admin;     // socket, tcp, timeouts, update tasks, event hook
+  StoreOptions stores;   // directory and state databases (stores.dsns empty = no database:
+                         // database commands fail)
   std::chrono::milliseconds member_poll_interval{2000};
 };
 
@@ -110,6 +111,18 @@ class AdminServer {
 
   // "ip:port" of the TCP listener ("" without one), valid after start().
   const std::string& tcp_address() const { return tcp_address_; }
+
+  // Connection counters, written by the admin thread, readable from any thread.
+  struct Counters {
+    std::atomic<uint64_t> open{0};     // connections open now (both listeners)
+    std::atomic<uint64_t> paused{0};   // of those, not read: their unsent replies reached
+                                       // the output bound (a client that does not read)
+    std::atomic<uint64_t> refused{0};  // refused with `ERR busy` (max_connections), ever
+    struct Snapshot {
+      uint64_t open, paused, refused;
+    };
+  };
+  Counters::Snapshot counters() const;
 
   struct Impl;
 

@@ -226,6 +226,49 @@ Result<std::vector<TaskResult>> run_update_tasks(
   return results;
 }
 
+Result<Unit> merge_update_states(Db& state, std::vector<SchemaInfo>* schemas) {
+  std::string sql = "SELECT schema_name, status, COALESCE(error, '') FROM sy_update_tasks";
+  const bool one = schemas->size() == 1;
+  if (one) {
+    sql += " WHERE schema_name = ?";
+  }
+  sql += " ORDER BY schema_name, started_at, task";
+  auto stmt = state.prepare(sql);
+  if (!stmt) {
+    return db_error("reading sy_update_tasks", stmt.error());
+  }
+  if (one) {
+    stmt->bind(schemas->front().name);
+  }
+  struct UpdateState {
+    std::string status;
+    std::string error;
+  };
+  std::map<std::string, UpdateState> states;
+  auto rank = [](const std::string& s) { return s == "failed" ? 3 : s == "running" ? 2 : 1; };
+  auto r = stmt->query([&](const Row& row) {
+    UpdateState& u = states[row.str(1)];
+    std::string status = row.str(2);
+    if (status == "failed") {
+      u.error = row.str(3);  // the last failed task's reason
+    }
+    if (u.status.empty() || rank(status) > rank(u.status)) {
+      u.status = status;
+    }
+  });
+  if (!r) {
+    return db_error("reading sy_update_tasks", r.error());
+  }
+  for (SchemaInfo& s : *schemas) {
+    auto it = states.find(s.name);
+    if (it != states.end()) {
+      s.update_status = it->second.status;
+      s.update_error = it->second.error;
+    }
+  }
+  return ok_result();
+}
+
 std::vector<std::string> split_sql_statements(const std::string& text) {
   std::vector<std::string> out;
   std::string current;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/directory.h"
 #include "common/result.h"
 #include "routing/db.h"
 
@@ -46,6 +47,11 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config);
 Result<std::vector<TaskResult>> run_update_tasks(
     routing::Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
     const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task);
+
+// Fills update_status/update_error of |schemas| from sy_update_tasks in the state database
+// |state| ("failed" wins over "running" over "ok"; the error is the last failed task's). With
+// one schema in |schemas| only its rows are read.
+Result<Unit> merge_update_states(routing::Db& state, std::vector<SchemaInfo>* schemas);
 
 // Splits SQL text into statements at ';' outside '...', "...", `...`, -- and /* */ comments.
 // Empty statements are dropped. Pure.

@@ -5,6 +5,9 @@
 
 namespace sy {
 
+// 'A'..'Z' -> 'a'..'z'; every other byte unchanged.
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
 // Case-insensitive ASCII comparison (header names, tokens, media types). Inline: it runs for
 // nearly every header field of every request, where a call cost as much as the compare
 // (callgrind).

@@ -190,20 +190,41 @@ struct ServerOverride {
   bool operator==(const ServerOverride&) const = default;
 };
 
-enum class Profile { Own, Sql };
+// Which tables hold the tenant directory (DESIGN decision 3):
+//   own  Switchyard's own tables (switchyard db migrate creates them), read and written
+//   sql  any tenant database, read through the configured SELECTs; read-only
+//   ox   an unchanged Open-Xchange configdb, read and written exactly as OX's tools do
+enum class Profile { Own, Sql, Ox };
+
+// Open-Xchange specifics of profile ox.
+struct OxOptions {
+  int maintenance_reason = 1431655765;  // context.reason_id of a disabled schema (OX's
+                                        // SCHEMA_MOVE_MAINTENANCE_REASON); >= 1
+  std::string default_context = "defaultcontext";  // login2context mapping of logins without '@'
+  Millis checksum_interval{30000};  // whole-table checksums (single-context and login changes);
+                                   // schema-level changes are seen every refresh_interval
+  bool operator==(const OxOptions&) const = default;
+};
 
 struct Database {
   bool enabled = false;  // true when the `database` section is present
-  std::vector<Dsn> dsns;  // non-empty when enabled
+  std::vector<Dsn> dsns;  // non-empty when enabled: the directory (own tables or the configdb)
   Millis connect_timeout{2000};
   bool wait_at_start = false;   // false: an unreachable database at start is fatal
   Profile profile = Profile::Own;
-  // Profile sql: SELECTs (see routing/directory_reader.h for their columns); "" = the
-  // Open-Xchange configdb default.
+  // Where Switchyard keeps its own state (heartbeats, cluster state, upgrade journal and
+  // driver lock, update-task results, member state, server metadata). Both empty: in the
+  // directory database itself (profile own only). state_database: a database on the servers
+  // of |dsns| (same credentials); state_dsns: servers of their own. At most one of the two.
+  std::string state_database;
+  std::vector<Dsn> state_dsns;
+  // Profile sql: SELECTs (see routing/directory_reader.h for their columns); servers_sql and
+  // contexts_sql are required.
   std::string servers_sql;
   std::string contexts_sql;
   std::string logins_sql;
   std::string schemas_sql;
+  OxOptions ox;  // profile ox only
   std::vector<ServerOverride> servers;
   Millis refresh_interval{250};
   Millis heartbeat_interval{1000};
@@ -231,6 +252,16 @@ struct Hold {
   bool operator==(const Hold&) const = default;
 };
 
+// How local answers (CTX codes, routing/ctx_codes.h) look. Defaults follow the profile: ox ->
+// envelope ox, status 200; otherwise envelope json, each code's own status.
+struct RoutingErrors {
+  std::string envelope;  // "json" | "ox"; "" = by profile
+  int status = -1;       // HTTP status of every local error; 0 = each code's own ("native");
+                         // -1 = by envelope (ox: 200, json: native)
+
+  bool operator==(const RoutingErrors&) const = default;
+};
+
 struct Routing {
   bool enabled = false;           // true when the `routing` section is present
   std::string role = "old";       // old | new
@@ -242,6 +273,7 @@ struct Routing {
   std::string loop_guard_header = "X-Switchyard-Redirected";
   std::vector<KeyRule> keys;      // ordered; first match wins
   Hold hold;
+  RoutingErrors errors;
   Mark mark;
 
   bool operator==(const Routing&) const = default;
@@ -256,6 +288,7 @@ struct AdminSocket {
   std::string path;           // Unix socket path; required; a stale file there is replaced
   int mode = 0600;            // permission bits of the socket file (YAML: octal string "0600")
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminSocket&) const = default;
@@ -267,6 +300,7 @@ struct AdminTcp {
   int port = 0;               // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
   std::string token_file;     // file holding the token (first line); required
   AdminLevel level = AdminLevel::Admin;
+  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminTcp&) const = default;

@@ -10,6 +10,7 @@
 
 #include "conf/load_internal.h"
 
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion (not in yaml.h in 0.7)
 #include <yaml-cpp/yaml.h>
 
 #include <arpa/inet.h>
@@ -31,6 +32,8 @@ namespace {
 
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
+// yaml-cpp 0.7's parser gives up (DeepRecursion) a little below this many nested collections.
+constexpr int kYamlMaxDepth = 500;
 
 // yaml-cpp counts lines and columns from 0; we report them from 1.
 Mark to_mark(const YAML::Mark& mark) {
@@ -44,7 +47,17 @@ std::string join(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string quoted(std::string_view text) { return detail::quote_value(text); }
+
+// |text| as is when it is a short plain word (a key, a number), else quoted and cut like any
+// value: an unknown key or a number may be anything, e.g. 1 MB of binary.
+std::string plain_or_quoted(std::string_view text) {
+  bool plain = !text.empty() && text.size() <= 32 &&
+               std::all_of(text.begin(), text.end(), [](char c) {
+                 return static_cast<unsigned char>(c) > ' ' && static_cast<unsigned char>(c) < 0x7f;
+               });
+  return plain ? std::string(text) : quoted(text);
+}
 
 // What a node is, for "got ..." in a type error.
 std::string describe(const YAML::Node& node) {
@@ -246,7 +259,7 @@ void Decoder::mapping(const YAML::Node& node, const std::string& path,
       continue;
     }
     const std::string& key = entry.first.Scalar();
-    std::string key_path = join(path, key);
+    std::string key_path = join(path, plain_or_quoted(key));
     auto field =
         std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == key; });
     if (field == fields.end()) {
@@ -380,14 +393,14 @@ Decoder::ValueFn Decoder::integer(int* out, int min, int max) {
     long long value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec == std::errc::result_out_of_range) {
-      error(path, text + " is out of range (expected " + range + ")");
+      error(path, plain_or_quoted(text) + " is out of range (expected " + range + ")");
       return false;
     }
     if (ec != std::errc{} || end != text.data() + text.size()) {
       return wrong_type(node, path, "an integer");
     }
     if (value < min || value > max) {
-      error(path, text + " is out of range (expected " + range + ")");
+      error(path, plain_or_quoted(text) + " is out of range (expected " + range + ")");
       return false;
     }
     *out = static_cast<int>(value);
@@ -479,7 +492,7 @@ Decoder::ValueFn Decoder::member_address(Member* out) {
     }
     auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
-      error(path, "port " + std::string(port_text) + " in " + quoted(text) +
+      error(path, "port " + plain_or_quoted(port_text) + " in " + quoted(text) +
                       " is out of range (expected 1..65535)");
       return false;
     }
@@ -632,6 +645,8 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"path", kRequired, string(&sock->path)},
                          {"mode", kOptional, file_mode(&sock->mode)},
                          {"level", kOptional, admin_level(&sock->level)},
+                         {"max_connections", kOptional,
+                          integer(&sock->max_connections, 1, 10000)},
                      });
            })},
           {"tcp", kOptional, nested([this, tcp](const YAML::Node& n, const std::string& p) {
@@ -643,6 +658,7 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"port", kRequired, integer(&tcp->port, 0, 65535)},
                          {"token_file", kRequired, string(&tcp->token_file)},
                          {"level", kOptional, admin_level(&tcp->level)},
+                         {"max_connections", kOptional, integer(&tcp->max_connections, 1, 10000)},
                      });
            })},
           {"event_hook", kOptional, string(&out->event_hook)},
@@ -663,18 +679,31 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
 void Decoder::database(const YAML::Node& node, const std::string& path, Database* out) {
   auto profile = [this, out](const YAML::Node& n, const std::string& p) {
     std::string text;
-    if (!one_of(&text, {"own", "sql"})(n, p)) {
+    if (!one_of(&text, {"own", "sql", "ox"})(n, p)) {
       return false;
     }
-    out->profile = text == "sql" ? Profile::Sql : Profile::Own;
+    out->profile = text == "sql" ? Profile::Sql : text == "ox" ? Profile::Ox : Profile::Own;
     return true;
   };
+  OxOptions* ox = &out->ox;
   mapping(node, path,
           {
               {"dsns", kRequired, list(&out->dsns, "dsn", &Decoder::dsn)},
               {"connect_timeout", kOptional, duration(&out->connect_timeout)},
               {"wait_at_start", kOptional, boolean(&out->wait_at_start)},
               {"profile", kOptional, profile},
+              {"state_database", kOptional, name(&out->state_database)},
+              {"state_dsns", kOptional, list(&out->state_dsns, "dsn", &Decoder::dsn)},
+              {"ox", kOptional, nested([this, ox](const YAML::Node& n, const std::string& p) {
+                 mapping(n, p,
+                         {
+                             {"maintenance_reason", kOptional,
+                              integer(&ox->maintenance_reason, 1, INT_MAX)},
+                             {"default_context", kOptional, string(&ox->default_context)},
+                             {"checksum_interval", kOptional,
+                              duration(&ox->checksum_interval)},
+                         });
+               })},
               {"servers_sql", kOptional, string(&out->servers_sql)},
               {"contexts_sql", kOptional, string(&out->contexts_sql)},
               {"logins_sql", kOptional, string(&out->logins_sql)},
@@ -714,6 +743,18 @@ void Decoder::server_override(const YAML::Node& node, const std::string& path,
 void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* out) {
   out->mark = positions_->find(path);
   Hold* hold = &out->hold;
+  RoutingErrors* errors = &out->errors;
+  // An HTTP status (100..599) or "native" (each code's own).
+  auto status = [this, errors](const YAML::Node& n, const std::string& p) {
+    if (n.IsScalar() && n.Scalar() == "native") {
+      errors->status = 0;
+      return true;
+    }
+    if (!is_plain_scalar(n)) {
+      return wrong_type(n, p, "an HTTP status such as 200, or native");
+    }
+    return integer(&errors->status, 100, 599)(n, p);
+  };
   mapping(
       node, path,
       {
@@ -731,6 +772,14 @@ void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* 
                          {"max_requests", kOptional, integer(&hold->max_requests, 0, 1000000)},
                          {"max_bytes", kOptional, size(&hold->max_bytes, 0, "0")},
                          {"max_wait", kOptional, duration(&hold->max_wait)},
+                     });
+           })},
+          {"errors", kOptional, nested([this, errors, status](const YAML::Node& n,
+                                                              const std::string& p) {
+             mapping(n, p,
+                     {
+                         {"envelope", kOptional, one_of(&errors->envelope, {"json", "ox"})},
+                         {"status", kOptional, status},
                      });
            })},
       });
@@ -979,10 +1028,28 @@ void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* ou
 
 // Both passes over |yaml|; fills |result|. Never throws.
 void load(std::string_view yaml, const std::string& file_label, LoadResult* result) {
+  Mark comma = detail::comma_starting_document(yaml);
+  if (comma.line > 0) {
+    result->errors.push_back(ConfigError{
+        file_label, comma.line, comma.col, "",
+        "YAML syntax error: a document cannot start with ',' (it only separates items inside "
+        "[ ] or { })"});
+    return;
+  }
   // LoadAll rather than Load so a second document is reported instead of silently ignored.
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::DeepRecursion&) {
+    // yaml-cpp 0.7 throws this with no position and the message "bad file".
+    int depth = 0;
+    Mark mark = detail::deepest_nesting(yaml, &depth);
+    result->errors.push_back(ConfigError{
+        file_label, mark.line, mark.col, "",
+        "YAML nested too deeply: " + std::to_string(depth) +
+            " levels of lists/mappings reached here (the YAML parser stops at about " +
+            std::to_string(kYamlMaxDepth) + "; a Switchyard config needs fewer than 10)"});
+    return;
   } catch (const YAML::Exception& e) {
     Mark mark = to_mark(e.mark);
     result->errors.push_back(
@@ -1068,6 +1135,209 @@ bool Positions::failed(const std::string& path) const {
   }
 }
 
+namespace {
+
+// Length of the UTF-8 sequence starting |text| (2..4), or 0 when it is not a valid one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t utf8_length(std::string_view text) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char c = byte(0);
+  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+  if (n == 0 || c > 0xf4 || text.size() < n) {
+    return 0;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) {
+      return 0;
+    }
+  }
+  if ((c == 0xe0 && byte(1) < 0xa0) || (c == 0xed && byte(1) >= 0xa0) ||
+      (c == 0xf0 && byte(1) < 0x90) || (c == 0xf4 && byte(1) >= 0x90)) {
+    return 0;
+  }
+  return n;
+}
+
+void append_hex(unsigned char c, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out += "\\x";
+  *out += kHex[c >> 4];
+  *out += kHex[c & 0xf];
+}
+
+}  // namespace
+
+std::string quote_value(std::string_view text) {
+  std::string out = "\"";
+  size_t i = 0;
+  while (i < text.size() && i < kMaxShownBytes) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_length(text.substr(i));
+      if (n > 0) {
+        out.append(text.substr(i, n));
+        i += n;
+        continue;
+      }
+      append_hex(c, &out);
+    } else if (c < 0x20 || c == 0x7f) {
+      append_hex(c, &out);
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  out += '"';
+  if (i < text.size()) {
+    out += "... (" + std::to_string(text.size()) + " bytes)";
+  }
+  return out;
+}
+
+std::string escape_controls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      append_hex(c, &out);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+Mark deepest_nesting(std::string_view yaml, int* depth) {
+  // Block structure: a stack of the indentation columns of the enclosing lines, plus one level
+  // per "- " that opens a line's content. Flow structure: open [ and { outside quotes. The
+  // result only has to point at the right place; yaml-cpp has already refused the document.
+  std::vector<size_t> indents;
+  int flow = 0;
+  int best = -1;
+  Mark best_mark{1, 1};
+  size_t block_scalar_indent = std::string_view::npos;  // skipping a | or > block's lines
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= yaml.size()) {
+    size_t end = yaml.find('\n', pos);
+    if (end == std::string_view::npos) {
+      end = yaml.size();
+    }
+    std::string_view line = yaml.substr(pos, end - pos);
+    ++line_no;
+    pos = end + 1;
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string_view::npos || line[indent] == '#' || line[indent] == '\r') {
+      continue;
+    }
+    if (block_scalar_indent != std::string_view::npos) {
+      if (indent > block_scalar_indent) {
+        continue;
+      }
+      block_scalar_indent = std::string_view::npos;
+    }
+    if (flow == 0) {
+      while (!indents.empty() && indents.back() >= indent) {
+        indents.pop_back();
+      }
+      indents.push_back(indent);
+    }
+    int level = static_cast<int>(indents.size()) + flow;
+    char quote = 0;
+    char last = 0;
+    for (size_t i = indent; i < line.size(); ++i) {
+      char c = line[i];
+      if (quote != 0) {
+        if (c == quote) {
+          quote = 0;
+        }
+        continue;
+      }
+      bool line_start = i == indent || last == '-' || last == ' ';
+      if ((c == '"' || c == '\'') && line_start) {
+        quote = c;
+      } else if (c == '#' && (i == 0 || line[i - 1] == ' ')) {
+        break;
+      } else if (c == '[' || c == '{') {
+        ++flow;
+        ++level;
+      } else if (c == ']' || c == '}') {
+        flow = flow > 0 ? flow - 1 : 0;
+        --level;
+      } else if (c == '-' && flow == 0 && (i + 1 == line.size() || line[i + 1] == ' ') &&
+                 (i == indent || last == ' ')) {
+        ++level;
+      }
+      if (level > best) {
+        best = level;
+        best_mark = Mark{line_no, static_cast<int>(i) + 1};
+      }
+      if (c != ' ') {
+        last = c;
+      }
+    }
+    if (flow == 0 && (last == '|' || last == '>')) {
+      block_scalar_indent = indent;
+    }
+    if (end == yaml.size()) {
+      break;
+    }
+  }
+  *depth = best < 0 ? 0 : best;
+  return best_mark;
+}
+
+Mark comma_starting_document(std::string_view yaml) {
+  bool at_start = true;  // no node of the current document seen yet
+  bool directives = true;  // before the first "---": % lines are directives
+  int line_no = 0;
+  for (size_t pos = 0; pos < yaml.size();) {
+    size_t end = yaml.find('\n', pos);
+    if (end == std::string_view::npos) {
+      end = yaml.size();
+    }
+    std::string_view line = yaml.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string_view::npos || line[i] == '#') {
+      continue;
+    }
+    if (i == 0 && (line.substr(0, 3) == "---" || line.substr(0, 3) == "...") &&
+        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r')) {
+      at_start = true;
+      directives = line[0] == '.';
+      i = line.find_first_not_of(" \t\r", 3);
+      if (i == std::string_view::npos || line[i] == '#' || line[0] == '.') {
+        continue;
+      }
+    } else if (directives && i == 0 && line[0] == '%') {
+      continue;
+    }
+    directives = false;
+    if (!at_start) {
+      continue;
+    }
+    // Node properties first: "!tag" and "&anchor" words.
+    while (i < line.size() && (line[i] == '!' || line[i] == '&')) {
+      i = line.find_first_of(" \t\r", i);
+      i = i == std::string_view::npos ? line.size() : line.find_first_not_of(" \t\r", i);
+      if (i == std::string_view::npos) {
+        i = line.size();
+      }
+    }
+    if (i >= line.size() || line[i] == '#') {
+      continue;  // the node itself is on a later line
+    }
+    if (line[i] == ',') {
+      return Mark{line_no, static_cast<int>(i) + 1};
+    }
+    at_start = false;
+  }
+  return Mark{};
+}
+
 std::string canonical_ip(const std::string& address) {
   char text[INET6_ADDRSTRLEN];
   in_addr v4;
@@ -1094,7 +1364,9 @@ std::string format(const ConfigError& error) {
   if (!error.path.empty()) {
     out += error.path + ": ";
   }
-  return out + error.message;
+  // Values are already quoted and cut (quote_value); this keeps yaml-cpp's own messages, which
+  // may quote an offending character, on one printable line too.
+  return detail::escape_controls(out + error.message);
 }
 
 LoadResult load_config_file(const std::string& path) {

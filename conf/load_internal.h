@@ -37,6 +37,27 @@ private:
 // "pools[1].members[0]" -> "pools[1].members" -> "pools[1]" -> "pools" -> "".
 std::string parent_path(std::string_view path);
 
+// |text| as an error message shows a value: in double quotes, control bytes and bytes that are
+// not UTF-8 written as \xNN, and cut after kMaxShownBytes with "... (N bytes)". So a binary or
+// huge config still gives one short, printable line per error.
+constexpr size_t kMaxShownBytes = 80;
+std::string quote_value(std::string_view text);
+
+// |text| with every control byte (< 0x20, 0x7f) written as \xNN; for yaml-cpp's messages and
+// key paths, which are not quoted.
+std::string escape_controls(std::string_view text);
+
+// Where |yaml| nests deepest (flow brackets and block indentation, outside quotes, comments and
+// block scalars), for yaml-cpp's nesting-limit exception, which has no position. *depth
+// receives the depth found there.
+Mark deepest_nesting(std::string_view yaml, int* depth);
+
+// Where a document's first node starts with ',' (after optional !tag and &anchor properties),
+// or {0, 0} when none does. yaml-cpp 0.7 never returns from such a document (found by
+// config_fuzz: the file "," hung --check-config, startup and admin reload), so load() refuses
+// it before calling yaml-cpp.
+Mark comma_starting_document(std::string_view yaml);
+
 // "127.0.0.1" -> "127.0.0.1", "::0001" -> "::1"; |address| unchanged if it is not an IP literal.
 std::string canonical_ip(const std::string& address);
 

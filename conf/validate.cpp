@@ -14,7 +14,7 @@ namespace sy::conf::detail {
 
 namespace {
 
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text) { return quote_value(text); }
 
 std::string index_path(const std::string& list, size_t i, const std::string& key = "") {
   std::string path = list + "[" + std::to_string(i) + "]";
@@ -251,20 +251,53 @@ private:
     }
   }
 
-  // Server overrides name existing pools; the sql keys belong to the sql profile only.
+  // Server overrides name existing pools; the sql keys belong to the sql profile, the ox keys
+  // to the ox profile; the ox profile keeps its state outside the configdb.
   void database() {
     const Database& d = config_.database;
-    if (!d.enabled) {
+    if (!d.enabled || positions_.failed("database")) {
       return;
     }
     for (size_t i = 0; i < d.servers.size(); ++i) {
       pool_exists(index_path("database.servers", i, "pool"), d.servers[i].pool);
     }
-    if (d.profile == Profile::Own) {
+    if (d.profile != Profile::Sql) {
       for (const char* key : {"servers_sql", "contexts_sql", "logins_sql", "schemas_sql"}) {
         std::string path = std::string("database.") + key;
         if (positions_.has(path)) {
-          error(path, "only used with profile: sql (the own profile has fixed tables)");
+          error(path, "only used with profile: sql (this profile has fixed tables)");
+        }
+      }
+    } else if (!positions_.failed("database.profile")) {
+      for (const char* key : {"servers_sql", "contexts_sql"}) {
+        std::string path = std::string("database.") + key;
+        if (!positions_.has(path)) {
+          error("database", std::string("profile sql needs ") + key +
+                                " (for an Open-Xchange configdb use profile: ox)");
+        }
+      }
+    }
+    if (d.profile != Profile::Ox && positions_.has("database.ox")) {
+      error("database.ox", "only used with profile: ox");
+    }
+    if (positions_.has("database.state_database") && positions_.has("database.state_dsns")) {
+      error("database.state_dsns",
+            "give either state_database (same servers) or state_dsns (other servers), not both");
+    }
+    const bool has_state = !d.state_database.empty() || !d.state_dsns.empty();
+    if (d.profile == Profile::Ox && !has_state && !positions_.failed("database.profile")) {
+      error("database", "profile ox keeps Switchyard's state out of the configdb: set "
+                        "state_database (a database next to the configdb, e.g. switchyard) or "
+                        "state_dsns");
+    }
+    if (!d.state_database.empty() && !positions_.failed("database.state_database")) {
+      for (size_t i = 0; i < d.dsns.size(); ++i) {
+        if (d.dsns[i].database == d.state_database) {
+          error("database.state_database",
+                quoted(d.state_database) + " is the directory database itself (" +
+                    index_path("database.dsns", i, "database") +
+                    "); name another one, or leave state_database out (profile own)");
+          break;
         }
       }
     }

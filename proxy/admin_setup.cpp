@@ -187,7 +187,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
       for (const auto& w : *workers) {
         n += w->stats().get_error(slot);
       }
-      v.errors.emplace_back(kErrorCodes[slot], n);
+      v.errors.emplace_back(routing::ctx_info_at(static_cast<size_t>(slot)).id, n);
     }
     v.held_now = sum(Stat::HeldNow);
     return v;

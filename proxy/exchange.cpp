@@ -19,17 +19,6 @@ constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 constexpr char kJson[] = "application/json";
 constexpr char kRetryAfter[] = "Retry-After: 1\r\n";
 
-// CTX codes the proxy itself decides (the others come from routing::decide).
-routing::Reject no_pool_reject() {
-  return routing::Reject{502, "CTX-0010",
-                         "{\"error\":\"CTX-0010\",\"message\":\"no pool for this tenant\"}"};
-}
-routing::Reject hold_refused_reject() {
-  return routing::Reject{503, "CTX-0021",
-                         "{\"error\":\"CTX-0021\",\"message\":\"tenant is being migrated; "
-                         "retry shortly\"}"};
-}
-
 double us_to_ms(uint64_t from, uint64_t to) {
   return (to >= from) ? static_cast<double>(to - from) / 1000.0 : 0.0;
 }
@@ -190,7 +179,7 @@ void Exchange::route(const HttpRequest& req, std::string_view form_body) {
             if (pool == nullptr) {
               rec_.route = "reject";
               stats.inc(Stat::RouteRejects);
-              reject(no_pool_reject(), {}, {});
+              reject(routing::Reject{routing::CtxCode::NoPool, p.context}, {});
               return;
             }
             rec_.route = p.moved ? "proxy-moved" : (rec_.held ? "held-proxy" : "proxy");
@@ -220,20 +209,18 @@ void Exchange::route(const HttpRequest& req, std::string_view form_body) {
           [&](const routing::Reject& j) {
             rec_.route = "reject";
             stats.inc(Stat::RouteRejects);
-            reject(j, {}, {});
+            reject(j, {});
           },
           [&](const routing::Hold&) { hold(req, form_body); },
       },
       d);
 }
 
-void Exchange::reject(const routing::Reject& r, std::string_view extra_headers,
-                      Termination term) {
+void Exchange::reject(const routing::Reject& r, Termination term) {
   env_.stats->inc_error(r.code);
-  std::string& body = env_.forwarder->body_scratch();
-  body.assign(r.body_json).append("\n");
+  LocalAnswer a = env_.forwarder->render(r);
   release_head();
-  respond_local(r.status, extra_headers, kJson, body, term, true);
+  respond_local(a.status, a.extra_headers, kJson, a.body, term, true);
 }
 
 void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
@@ -258,7 +245,7 @@ void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
   if (now >= rec_.hold_deadline_ms || !fw->hold().park(this, buffered)) {
     rec_.route = "hold-refused";
     env_.stats->inc(Stat::HoldRefused);
-    reject(hold_refused_reject(), kRetryAfter, {Who::Hold, Phase::Done});
+    reject(routing::Reject{routing::CtxCode::HoldRefused, rec_.context}, {Who::Hold, Phase::Done});
     return;
   }
   rec_.stage = Stage::Held;

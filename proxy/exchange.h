@@ -183,7 +183,7 @@ class Exchange final : private UpstreamHandler {
   void proxy(const HttpRequest& req);
   void hold(const HttpRequest& req, std::string_view form_body);
   // A CTX-00NN answer (the one reject path: counted per code, rendered, answered).
-  void reject(const routing::Reject& r, std::string_view extra_headers, Termination term);
+  void reject(const routing::Reject& r, Termination term);
   void release_head();
   void pull_request_body();
   // Answers with a response made here; |may_keep| lets the connection live on.

@@ -1,11 +1,15 @@
 #include "proxy/forwarder.h"
 
+#include <unistd.h>
+
+#include <charconv>
+
 #include "common/thread_check.h"
 
 namespace sy::proxy {
 
-Forwarder::Forwarder(const RoutingSetup* setup)
-    : setup_(setup), view_(setup->publisher), hold_(setup->hold) {}
+Forwarder::Forwarder(const RoutingSetup* setup, int worker_id)
+    : setup_(setup), view_(setup->publisher), worker_id_(worker_id), hold_(setup->hold) {}
 
 const std::string* Forwarder::schema_name(uint32_t index) const {
   // The pinned snapshot, not a newer one: |index| came from a decision made with it.
@@ -22,6 +26,31 @@ bool Forwarder::refresh() {
   seen_generation_ = generation;
   (void)view_.get();  // re-pins when the generation moved
   return changed;
+}
+
+LocalAnswer Forwarder::render(const routing::Reject& reject) {
+  SY_ASSERT_IN(thread_);
+  // error_id: "<pid>-<worker>-<n>", n counting this worker's answers: unique within the
+  // process lifetime, and cheap (no clock, no random source on the worker).
+  char id[64];
+  char* p = std::to_chars(id, id + 20, static_cast<long>(getpid())).ptr;
+  *p++ = '-';
+  p = std::to_chars(p, id + 40, worker_id_).ptr;
+  *p++ = '-';
+  p = std::to_chars(p, id + sizeof id, ++answers_).ptr;
+  routing::CtxDetails details;
+  details.context = reject.context;
+  if (reject.server != nullptr) {
+    details.server_id = reject.server->id;
+    details.server_name = reject.server->name;
+  }
+  details.error_id = std::string_view(id, static_cast<size_t>(p - id));
+  LocalAnswer a;
+  a.status = routing::render_ctx_error(setup_->errors, reject.code, details, &body_scratch_);
+  body_scratch_ += '\n';
+  a.body = body_scratch_;
+  a.extra_headers = routing::ctx_info(reject.code).retry_after ? "Retry-After: 1\r\n" : "";
+  return a;
 }
 
 routing::Decision Forwarder::decide(const HttpRequest& req, int listener_pool,
@@ -45,9 +74,7 @@ routing::Decision Forwarder::decide(const HttpRequest& req, int listener_pool,
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
   *context = 0;
   if (!snap) {  // not reachable: main publishes the first snapshot before workers start
-    return routing::Reject{503, "CTX-0020",
-                           "{\"error\":\"CTX-0020\",\"message\":\"tenant directory not loaded "
-                           "yet\"}"};
+    return routing::Reject{routing::CtxCode::NotLoaded};
   }
   routing::Decision d = routing::decide(facts, key, *snap, setup_->decide);
   // decide() already resolved the login; a rejected id key is still worth logging.

@@ -38,6 +38,15 @@ struct RoutingSetup {
   routing::DecideConfig decide;
   HoldLimits hold;
   bool needs_form_body = false;  // a login_form rule exists: wait for small form bodies
+  routing::ErrorStyle errors;    // envelope and status of local answers (CTX codes)
+};
+
+// A local answer ready to be written: status, extra header lines, body (in the forwarder's
+// scratch buffers: valid until the next render on this worker).
+struct LocalAnswer {
+  int status = 0;
+  std::string_view extra_headers;  // "" or "Retry-After: 1\r\n"
+  std::string_view body;           // application/json, ends with '\n'
 };
 
 // Largest urlencoded form body a login_form rule waits for before deciding.
@@ -45,7 +54,8 @@ constexpr uint64_t kMaxFormBodyForKey = 8 * 1024;
 
 class Forwarder {
  public:
-  explicit Forwarder(const RoutingSetup* setup);
+  // |worker_id| makes the error_id of local answers unique across the process's workers.
+  Forwarder(const RoutingSetup* setup, int worker_id);
 
   // Decides |req|, which arrived on a listener whose pool is |listener_pool| (config index;
   // routing's default pool for a request without a tenant key). |form_body|: the complete
@@ -63,6 +73,10 @@ class Forwarder {
   const std::string* schema_name(uint32_t index) const;
   // Picks up a newer snapshot; true when it changed.
   bool refresh();
+  // Renders |reject| in the deployment's envelope (routing::render_ctx_error; the only call
+  // of it in the proxy). |reject.server| must point into the snapshot pinned now. Worker
+  // thread; allocates nothing once the scratch buffer is warm.
+  LocalAnswer render(const routing::Reject& reject);
   // Worker-thread scratch for the headers and body of a locally built answer (307, CTX-00NN):
   // their capacity is reused, so answering allocates nothing.
   std::string& header_scratch() { return header_scratch_; }
@@ -90,6 +104,8 @@ class Forwarder {
   std::vector<routing::Header> headers_;  // scratch, capacity reused
   std::string header_scratch_;
   std::string body_scratch_;
+  int worker_id_;
+  uint64_t answers_ = 0;  // local error answers rendered: the tail of their error_id
   std::unordered_map<std::string, int64_t> inflight_;  // never erased
   std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_generation_
   uint64_t inflight_generation_ = 0;

@@ -281,10 +281,7 @@ int main(int argc, char** argv) {
   if (config.admin.enabled) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
-    if (config.database.enabled && config.database.profile == conf::Profile::Own) {
-      opts.dsns = proxy::make_dsns(config.database);
-      opts.connect_timeout = config.database.connect_timeout;
-    }
+    opts.stores = proxy::make_store_options(config);
     admin_server = std::make_unique<admin::AdminServer>(
         std::move(opts),
         proxy::make_admin_context(config, args.config, registry->get(), &pool,

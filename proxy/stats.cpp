@@ -36,15 +36,6 @@ const char* stat_name(Stat stat) {
   return "?";
 }
 
-int error_code_slot(std::string_view code) {
-  for (int i = 0; i + 1 < kErrorCodeCount; ++i) {
-    if (code == kErrorCodes[i]) {
-      return i;
-    }
-  }
-  return kErrorCodeCount - 1;
-}
-
 void count_status(WorkerStats& stats, int status) {
   if (status < 200) {
     stats.inc(Stat::Responses1xx);

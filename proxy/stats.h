@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "routing/ctx_codes.h"
+
 namespace sy::proxy {
 
 enum class Stat : int {
@@ -41,14 +43,9 @@ enum class Stat : int {
   kCount
 };
 
-// Stable error codes counted per code (routing/decide.h, README table). The last slot counts
-// any other code.
-constexpr const char* kErrorCodes[] = {"CTX-0001", "CTX-0002", "CTX-0003", "CTX-0004",
-                                       "CTX-0010", "CTX-0011", "CTX-0012", "CTX-0013",
-                                       "CTX-0020", "CTX-0021", "other"};
-constexpr int kErrorCodeCount = sizeof(kErrorCodes) / sizeof(kErrorCodes[0]);
-// Slot of |code| in kErrorCodes (the "other" slot when unknown). No allocation.
-int error_code_slot(std::string_view code);
+// Local answers are counted per CTX code (routing/ctx_codes.h holds the codes); slot = the
+// code's position in that table, kErrorCodeCount slots in all.
+constexpr int kErrorCodeCount = static_cast<int>(routing::kCtxCodeCount);
 
 const char* stat_name(Stat stat);
 
@@ -66,8 +63,8 @@ class WorkerStats {
   void set(Stat s, uint64_t value) {
     v_[static_cast<int>(s)].store(value, std::memory_order_relaxed);
   }
-  void inc_error(std::string_view code) {
-    auto& c = errors_[static_cast<size_t>(error_code_slot(code))];
+  void inc_error(routing::CtxCode code) {
+    auto& c = errors_[static_cast<size_t>(code)];
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   // Any thread.

@@ -51,6 +51,11 @@ Stream::~Stream() {
     peer_->peer_ = nullptr;  // the peer reads what it has, then EOF
     peer_->mem_eof_ = true;
     event_active(peer_->read_ev_, EV_READ, 1);
+    if (peer_->mem_waiting_) {
+      // It holds output for us that nobody will read; while it is not reading itself it
+      // would never hear of the EOF either. Its flush now reports EPIPE.
+      peer_->schedule_flush();
+    }
   }
   if (ssl_ != nullptr) {
     if (!handshaking_ && !tls_failed_ && !tls_shutdown_sent_ && fd_ >= 0) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "proxy/worker.h"
 #include "routing/db.h"
+#include "routing/directory_ox.h"
 #include "routing/directory_reader.h"
 
 namespace sy::proxy {
@@ -99,10 +101,37 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   // uses its own listener's pool (the promise of routing.no_key: default_pool).
   d.default_pool = config.listeners.empty() ? -1 : pool_index(config, config.listeners[0].pool);
   d.loop_guard_header = r.loop_guard_header;
+  const bool ox = config.database.profile == conf::Profile::Ox;
+  if (ox) {
+    d.login_style = routing::LoginStyle::OxContextPart;
+    d.default_context_login = config.database.ox.default_context;
+  }
+  // routing.errors: by default OX's envelope with HTTP 200 on the ox profile (what OX clients
+  // expect of an OX node), Switchyard's JSON with each code's own status otherwise.
+  const bool ox_envelope = r.errors.envelope.empty() ? ox : r.errors.envelope == "ox";
+  setup->errors.envelope =
+      ox_envelope ? routing::ErrorEnvelope::Ox : routing::ErrorEnvelope::Json;
+  setup->errors.status = r.errors.status >= 0 ? r.errors.status : ox_envelope ? 200 : 0;
   setup->hold.max_requests = static_cast<size_t>(r.hold.max_requests);
   setup->hold.max_bytes = r.hold.max_bytes;
   setup->hold.max_wait_ms = static_cast<uint64_t>(r.hold.max_wait.count());
   return setup;
+}
+
+std::vector<routing::Dsn> make_state_dsns(const conf::Database& db) {
+  if (!db.state_dsns.empty()) {
+    conf::Database state = db;
+    state.dsns = db.state_dsns;
+    return make_dsns(state);
+  }
+  if (db.state_database.empty()) {
+    return {};
+  }
+  std::vector<routing::Dsn> out = make_dsns(db);
+  for (routing::Dsn& d : out) {
+    d.database = db.state_database;
+  }
+  return out;
 }
 
 routing::LoaderOptions make_loader_options(const conf::Config& config,
@@ -111,9 +140,12 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
   const conf::Database& db = config.database;
   routing::LoaderOptions o;
   o.dsns = make_dsns(db);
+  o.state_dsns = make_state_dsns(db);
+  o.state = !o.state_dsns.empty()             ? routing::StateStore::Separate
+            : db.profile == conf::Profile::Sql ? routing::StateStore::None
+                                               : routing::StateStore::Directory;
   o.connect_timeout = db.connect_timeout;
   o.refresh_interval = db.refresh_interval;
-  o.tick_interval = db.heartbeat_interval;
   o.wait_at_start = db.wait_at_start;
   for (const auto& p : config.pools) {
     o.input.pool_names.push_back(p.name);
@@ -121,16 +153,24 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
   for (const auto& s : db.servers) {
     o.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
   }
-  if (db.profile == conf::Profile::Sql) {
-    routing::SqlProfileQueries q;
-    q.servers = db.servers_sql.empty() ? std::string(routing::kConfigdbServersSql) : db.servers_sql;
-    q.contexts =
-        db.contexts_sql.empty() ? std::string(routing::kConfigdbContextsSql) : db.contexts_sql;
-    q.logins = db.logins_sql.empty() ? std::string(routing::kConfigdbLoginsSql) : db.logins_sql;
-    q.schemas = db.schemas_sql;
-    o.make_reader = [q] { return std::make_unique<routing::SqlProfileReader>(q); };
-  } else {
-    o.make_reader = [] { return std::make_unique<routing::OwnProfileReader>(); };
+  switch (db.profile) {
+    case conf::Profile::Sql: {
+      routing::SqlProfileQueries q{db.servers_sql, db.contexts_sql, db.logins_sql,
+                                   db.schemas_sql};
+      o.make_reader = [q] { return std::make_unique<routing::SqlProfileReader>(q); };
+      break;
+    }
+    case conf::Profile::Ox: {
+      routing::OxProfileOptions ox;
+      ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
+      ox.checksum_interval = db.ox.checksum_interval;
+      o.input.fold_login_case = true;  // login2context.login_info is utf8_unicode_ci
+      o.make_reader = [ox] { return std::make_unique<routing::OxProfileReader>(ox); };
+      break;
+    }
+    case conf::Profile::Own:
+      o.make_reader = [] { return std::make_unique<routing::OwnProfileReader>(); };
+      break;
   }
   o.on_publish = [workers, workers_started] {
     if (!workers_started->load(std::memory_order_acquire)) {
@@ -141,15 +181,20 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
       worker->post([worker] { worker->on_snapshot(); });
     }
   };
-  if (config.routing.enabled) {
+  if (config.routing.enabled && o.state != routing::StateStore::None) {
     admin::InstanceBeat beat;
     beat.id = make_instance_id(config);
     beat.role = config.routing.role;
     beat.version = config.routing.version;
     beat.pid = static_cast<int>(getpid());
-    o.on_tick = [beat, workers, workers_started](routing::Db& db) mutable {
+    using Clock = std::chrono::steady_clock;
+    // Called after every refresh round: beats every heartbeat_interval, and at once when every
+    // worker has pinned a newer snapshot, so the sequencer's drain does not wait a whole
+    // interval to learn that a disable reached this instance.
+    o.on_tick = [beat, workers, workers_started, every = db.heartbeat_interval,
+                 last = Clock::time_point{}](routing::Db& state) mutable {
       beat.inflight_per_schema.clear();
-      beat.applied_seq = 0;
+      uint64_t applied = 0;
       if (workers_started->load(std::memory_order_acquire)) {
         std::map<std::string, uint64_t> sum;
         uint64_t min_seq = UINT64_MAX;
@@ -161,9 +206,15 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
           min_seq = std::min(min_seq, seq);
         }
         beat.inflight_per_schema.assign(sum.begin(), sum.end());
-        beat.applied_seq = workers->empty() ? 0 : min_seq;
+        applied = workers->empty() ? 0 : min_seq;
       }
-      auto r = admin::write_heartbeat(db, beat);
+      const auto now = Clock::now();
+      if (now - last < every && applied == beat.applied_seq) {
+        return;
+      }
+      last = now;
+      beat.applied_seq = applied;
+      auto r = admin::write_heartbeat(state, beat);
       if (!r.ok()) {
         SY_LOG(Warn, "heartbeat: %s", r.error().message.c_str());
       }
@@ -172,33 +223,127 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
   return o;
 }
 
+admin::StoreOptions make_store_options(const conf::Config& config) {
+  admin::StoreOptions o;
+  const conf::Database& db = config.database;
+  if (!db.enabled) {
+    return o;
+  }
+  o.profile = db.profile;
+  o.dsns = make_dsns(db);
+  o.state_dsns = make_state_dsns(db);
+  o.connect_timeout = db.connect_timeout;
+  o.ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
+  for (const auto& s : db.servers) {
+    o.ox.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
+  }
+  return o;
+}
+
+namespace {
+
+void print_report(const char* where, const admin::MigrateReport& report) {
+  for (const auto& step : report.applied) {
+    std::printf("%s: applied  %03d %s\n", where, step.version, step.name.c_str());
+  }
+  for (const auto& step : report.skipped) {
+    std::printf("%s: present  %03d %s\n", where, step.version, step.name.c_str());
+  }
+  for (int v : report.unknown) {
+    std::printf("%s: warning: version %03d is recorded but unknown to this binary (newer?)\n",
+                where, v);
+  }
+  std::printf("%s: schema version %d\n", where, report.version);
+}
+
+// Migrates |scope| in the database of |dsns|; false (and a message) on failure.
+bool migrate_one(const conf::Config& config, const std::vector<routing::Dsn>& dsns,
+                 admin::MigrateScope scope, const char* where) {
+  auto db = routing::Db::connect(dsns, config.database.connect_timeout);
+  if (!db.ok()) {
+    std::fprintf(stderr, "switchyard: db migrate: %s database: %s\n", where,
+                 db.error().message.c_str());
+    return false;
+  }
+  auto report = admin::migrate(**db, scope);
+  if (!report.ok()) {
+    std::fprintf(stderr, "switchyard: db migrate: %s database: %s\n", where,
+                 report.error().message.c_str());
+    return false;
+  }
+  print_report(where, *report);
+  return true;
+}
+
+// Profile ox: the configdb is OX's; only say whether its tables are there.
+bool check_configdb(const conf::Config& config) {
+  auto db = routing::Db::connect(make_dsns(config.database), config.database.connect_timeout);
+  if (!db.ok()) {
+    std::fprintf(stderr, "switchyard: db migrate: configdb: %s\n", db.error().message.c_str());
+    return false;
+  }
+  std::vector<std::string> missing;
+  for (const char* table : {"server", "context", "context_server2db_pool", "login2context",
+                            "contexts_per_dbschema", "configdb_sequence"}) {
+    uint64_t n = 0;
+    auto stmt = (*db)->prepare(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND"
+        " table_name = ?");
+    if (!stmt || !stmt->bind(table).query([&](const routing::Row& r) { n = r.u64(1); })) {
+      std::fprintf(stderr, "switchyard: db migrate: configdb: cannot read its tables\n");
+      return false;
+    }
+    if (n == 0) {
+      missing.push_back(table);
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& t : missing) {
+      list += (list.empty() ? "" : ", ") + t;
+    }
+    std::fprintf(stderr,
+                 "switchyard: db migrate: %s is not an Open-Xchange configdb (missing: %s)\n",
+                 (*db)->dsn().label().c_str(), list.c_str());
+    return false;
+  }
+  std::printf("configdb: %s has OX's tables; left unchanged\n", (*db)->dsn().label().c_str());
+  return true;
+}
+
+}  // namespace
+
 int run_db_migrate(const conf::Config& config) {
   if (!config.database.enabled) {
     std::fprintf(stderr, "switchyard: %s has no database section; nothing to migrate\n",
                  config.file.c_str());
     return 1;
   }
-  auto db = routing::Db::connect(make_dsns(config.database), config.database.connect_timeout);
-  if (!db.ok()) {
-    std::fprintf(stderr, "switchyard: db migrate: %s\n", db.error().message.c_str());
-    return 1;
+  const conf::Database& db = config.database;
+  const std::vector<routing::Dsn> state = make_state_dsns(db);
+  bool ok = true;
+  switch (db.profile) {
+    case conf::Profile::Own:
+      if (state.empty()) {
+        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::All, "directory+state");
+      } else {
+        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::Directory, "directory") &&
+             migrate_one(config, state, admin::MigrateScope::State, "state");
+      }
+      break;
+    case conf::Profile::Ox:
+      ok = check_configdb(config) &&
+           migrate_one(config, state, admin::MigrateScope::State, "state");
+      break;
+    case conf::Profile::Sql:
+      if (state.empty()) {
+        std::printf("profile sql without a state database: nothing to migrate\n");
+      } else {
+        ok = migrate_one(config, state, admin::MigrateScope::State, "state");
+      }
+      break;
   }
-  auto report = admin::migrate(**db);
-  if (!report.ok()) {
-    std::fprintf(stderr, "switchyard: db migrate: %s\n", report.error().message.c_str());
-    return 1;
-  }
-  for (const auto& step : report->applied) {
-    std::printf("applied  %03d %s\n", step.version, step.name.c_str());
-  }
-  for (const auto& step : report->skipped) {
-    std::printf("present  %03d %s\n", step.version, step.name.c_str());
-  }
-  for (int v : report->unknown) {
-    std::printf("warning: version %03d is recorded but unknown to this binary (newer?)\n", v);
-  }
-  std::printf("schema version %d\n", report->version);
-  return 0;
+  return ok ? 0 : 1;
 }
 
 }  // namespace sy::proxy

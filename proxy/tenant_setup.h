@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/stores.h"
 #include "common/result.h"
 #include "conf/config.h"
 #include "proxy/forwarder.h"
@@ -34,8 +35,18 @@ std::string make_instance_id(const conf::Config& config);
 
 // Converts the YAML DSNs.
 std::vector<routing::Dsn> make_dsns(const conf::Database& db);
+// The state database's DSNs: state_dsns, or |dsns| with database = state_database; empty = no
+// separate state database (profile own: the directory database holds the state too).
+std::vector<routing::Dsn> make_state_dsns(const conf::Database& db);
 
-// `switchyard db migrate --config FILE`: creates or upgrades Switchyard's own tables.
+// The admin server's (and the upgrade run's) databases: the directory of the profile and the
+// state database. No database section: empty (database commands fail clearly).
+admin::StoreOptions make_store_options(const conf::Config& config);
+
+// `switchyard db migrate --config FILE`: creates or upgrades Switchyard's own tables: on profile
+// own the directory and state tables (in one database, or the state ones in the state
+// database), on profiles ox and sql only the state tables in the state database. It never
+// writes a configdb; on profile ox it checks that OX's tables are there and says what it found.
 // Returns the process exit status; prints what it did.
 int run_db_migrate(const conf::Config& config);
 

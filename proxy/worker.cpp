@@ -108,7 +108,7 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
     listeners_.push_back(std::move(wl));
   }
   if (routing != nullptr) {
-    forwarder_ = std::make_unique<Forwarder>(routing);
+    forwarder_ = std::make_unique<Forwarder>(routing, id_);
   }
   headers_.resize(static_cast<size_t>(config.limits.max_headers) + 1);
   head_scratch_.reserve(4096);
@@ -211,6 +211,9 @@ void Worker::on_snapshot() {
     ConnectionScope scope(x->owner());
     x->on_release();
   }
+  // At once, not at the next flush: the heartbeat reports this snapshot as applied, and the
+  // sequencer's drain waits for that.
+  publish_inflight();
 }
 
 void Worker::flush_cb(int, short, void* arg) {
@@ -218,15 +221,19 @@ void Worker::flush_cb(int, short, void* arg) {
   w->access_log_.flush();
   if (w->forwarder_ != nullptr) {
     w->stats_.set(Stat::HeldNow, w->forwarder_->hold().size());
-    // The seq first, then the counts: both read on this thread in this callback, so every
-    // request decided with a snapshot older than |seq| is still counted below.
-    uint64_t seq = w->forwarder_->pinned_seq();
-    std::vector<std::pair<std::string, uint64_t>> now;
-    w->forwarder_->inflight_now(&now);
-    std::lock_guard<std::mutex> lock(w->inflight_mu_);
-    w->inflight_published_.swap(now);
-    w->applied_seq_published_ = seq;
+    w->publish_inflight();
   }
+}
+
+void Worker::publish_inflight() {
+  // The seq first, then the counts: both read on this thread, so every request decided with a
+  // snapshot older than |seq| is still counted below.
+  uint64_t seq = forwarder_->pinned_seq();
+  std::vector<std::pair<std::string, uint64_t>> now;
+  forwarder_->inflight_now(&now);
+  std::lock_guard<std::mutex> lock(inflight_mu_);
+  inflight_published_.swap(now);
+  applied_seq_published_ = seq;
 }
 
 std::vector<std::pair<std::string, uint64_t>> Worker::inflight_copy(uint64_t* applied_seq) const {

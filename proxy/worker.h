@@ -146,6 +146,8 @@ class Worker final : private ConnectionSet {
   std::vector<std::unique_ptr<WorkerPool>> pools_;
   std::vector<WorkerPool*> pool_ptrs_;  // pools_ by index, for ExchangeEnv
   std::unique_ptr<Forwarder> forwarder_;
+  // Copies the in-flight counts and the pinned change_seq for inflight_copy(). Worker thread.
+  void publish_inflight();
   mutable std::mutex inflight_mu_;
   std::vector<std::pair<std::string, uint64_t>> inflight_published_;  // guarded by inflight_mu_
   uint64_t applied_seq_published_ = 0;                                // guarded by inflight_mu_

@@ -22,7 +22,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -198,5 +200,49 @@ class Db {
   Dsn dsn_;
   std::unique_ptr<sql::Connection> conn_;
 };
+
+// "?,?,...,?" with |n| placeholders.
+inline std::string placeholders(size_t n) {
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out += i == 0 ? "?" : ",?";
+  }
+  return out;
+}
+
+// Runs "|select| WHERE |column| IN (?,...,?) |suffix|" over |keys| in chunks of |chunk| keys
+// (a full chunk's statement is prepared once and reused), calling |visit| for every row found.
+// |suffix| is e.g. " GROUP BY x". The first failure is returned. Loader/admin threads.
+template <class Key>
+Result<Unit> query_in_chunks(Db& db, const std::string& select, std::string_view column,
+                             const std::vector<Key>& keys, const RowVisitor& visit,
+                             std::string_view suffix = {}, size_t chunk = 1000) {
+  std::optional<Stmt> full;
+  for (size_t begin = 0; begin < keys.size(); begin += chunk) {
+    const size_t n = std::min(chunk, keys.size() - begin);
+    std::optional<Stmt> once;
+    Stmt* stmt = nullptr;
+    if (n == chunk && full) {
+      stmt = &*full;
+    } else {
+      auto prepared = db.prepare(select + " WHERE " + std::string(column) + " IN (" +
+                                 placeholders(n) + ")" + std::string(suffix));
+      if (!prepared) {
+        return prepared.error();
+      }
+      std::optional<Stmt>& slot = n == chunk ? full : once;
+      slot.emplace(std::move(prepared.value()));
+      stmt = &*slot;
+    }
+    for (size_t i = begin; i < begin + n; ++i) {
+      stmt->bind(keys[i]);
+    }
+    if (auto r = stmt->query(visit); !r) {
+      return r.error();
+    }
+  }
+  return ok_result();
+}
 
 }  // namespace sy::routing

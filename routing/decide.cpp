@@ -7,57 +7,8 @@ namespace sy::routing {
 
 namespace {
 
-void append_json_string(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  *out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-    case '"':
-      *out += "\\\"";
-      break;
-    case '\\':
-      *out += "\\\\";
-      break;
-    case '\n':
-      *out += "\\n";
-      break;
-    case '\r':
-      *out += "\\r";
-      break;
-    case '\t':
-      *out += "\\t";
-      break;
-    default:
-      if (c < 0x20 || c == 0x7f) {
-        *out += "\\u00";
-        *out += kHex[c >> 4];
-        *out += kHex[c & 0xf];
-      } else {
-        *out += ch;
-      }
-    }
-  }
-  *out += '"';
-}
-
-// Only error paths build bodies, so allocating here costs the fast path nothing.
-Reject reject(int status, std::string_view code, std::string_view message, ContextId context = 0,
-              const ServerRow* server = nullptr) {
-  std::string body = "{\"error\":";
-  append_json_string(&body, code);
-  body += ",\"message\":";
-  append_json_string(&body, message);
-  if (context != 0) {
-    body += ",\"context\":";
-    body += std::to_string(context);
-  }
-  if (server != nullptr) {
-    body += ",\"server\":";
-    append_json_string(&body, server->name);
-  }
-  body += '}';
-  return Reject{status, std::string(code), std::move(body)};
+Reject reject(CtxCode code, ContextId context = 0, const ServerRow* server = nullptr) {
+  return Reject{code, context, server};
 }
 
 bool has_header(const RequestFacts& f, std::string_view name) {
@@ -86,30 +37,36 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
   // whichever instance it reaches instead of bouncing between versions.
   if (key.kind == ContextKey::None) {
     if (c.no_key == NoKeyPolicy::NotFound) {
-      return reject(404, "CTX-0001", "no tenant in request");
+      return reject(CtxCode::NoKey);
     }
     // The listener the request came in on names its pool: that is the default.
     int pool = f.listener_pool >= 0 ? f.listener_pool : c.default_pool;
     if (pool < 0) {
-      return reject(502, "CTX-0010", "no default pool configured");
+      return reject(CtxCode::NoPool);
     }
     return Proxy{pool, kNoSchema, 0};
   }
 
   ContextId id = key.id;
   if (key.kind == ContextKey::Login) {
-    auto found = s.find_login(key.login);
+    std::string_view login = key.login;
+    if (c.login_style == LoginStyle::OxContextPart) {
+      const size_t at = login.rfind('@');
+      login = at == std::string_view::npos ? std::string_view(c.default_context_login)
+                                           : login.substr(at + 1);
+    }
+    auto found = s.find_login(login);
     if (!found) {
-      return reject(404, "CTX-0002", "unknown login");
+      return reject(CtxCode::UnknownLogin);
     }
     id = *found;
   }
   const ContextInfo* ctx = s.find_context(id);
   if (ctx == nullptr) {
-    return reject(404, "CTX-0003", "unknown context", id);
+    return reject(CtxCode::UnknownContext, id);
   }
   if (!ctx->enabled) {
-    return reject(403, "CTX-0004", "context disabled", id);
+    return reject(CtxCode::ContextDisabled, id);
   }
   if (!s.schema_enabled(ctx->schema)) {
     return Hold{ctx->schema, id};
@@ -124,18 +81,18 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
   }
   const ServerRow* server = s.server(server_id);
   if (server == nullptr) {
-    return reject(502, "CTX-0010", "no pool for server", id);
+    return reject(CtxCode::NoPool, id);
   }
   if (c.role == Role::New) {
     // Never redirect backwards: an old-version URL could send the client straight back here.
-    return reject(409, "CTX-0012", "context lives on another server", id, server);
+    return reject(CtxCode::OtherServer, id, server);
   }
 
   // Role Old: the context moved to a server this instance does not serve. The guard comes
   // first: a request that already went through a Switchyard hop and still lands on an old
   // instance means the topology is wrong, and neither forwarding nor redirecting would end.
   if (!c.loop_guard_header.empty() && has_header(f, c.loop_guard_header)) {
-    return reject(508, "CTX-0013", "redirect loop stopped", id, server);
+    return reject(CtxCode::Loop, id, server);
   }
   if (c.moved == MovedAction::Proxy && pool >= 0) {
     return Proxy{pool, ctx->schema, id, true};
@@ -145,7 +102,7 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
     base.remove_suffix(1);
   }
   if (!usable_url(base)) {
-    return reject(502, "CTX-0011", "context moved but its server has no redirect URL", id, server);
+    return reject(CtxCode::NoRedirectUrl, id, server);
   }
   // The Host header is client-controlled; building the Location from it would be an open
   // redirect. Only the configured URL and the path+query the client sent are used.

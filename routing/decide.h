@@ -3,7 +3,7 @@
 //
 // decide() is a pure function of the request facts, the extracted key, the snapshot the request
 // pinned, and this instance's configuration: no I/O, no clock, no shared mutable state. Any
-// thread may call it concurrently; it allocates only for a Redirect location or a Reject body.
+// thread may call it concurrently; it allocates only for a Redirect location.
 //
 // The checks, in order; the first that applies decides:
 //
@@ -25,8 +25,13 @@
 //
 // A Redirect's Location is the server's redirect_url without trailing '/' followed by the
 // request's path and query exactly as received; it is never built from the Host header.
-// Reject bodies are one JSON object: {"error":"CTX-0012","message":"...","context":123,
-// "server":"name"} ("context"/"server" only when known).
+// A Reject carries only its CtxCode and what the answer may name; its status and body come from
+// routing/ctx_codes.h (one table, two envelopes), rendered by the proxy.
+//
+// Logins (LoginStyle): Whole looks the key up as it is. OxContextPart does what Open-Xchange
+// does with "user@context": the part after the LAST '@' is looked up; a login without '@'
+// belongs to the context mapped as default_context_login ("defaultcontext"). Whether the
+// lookup ignores ASCII case is the snapshot's (SnapshotInput::fold_login_case).
 
 #include <cstdint>
 #include <string>
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "routing/context_key.h"
+#include "routing/ctx_codes.h"
 #include "routing/snapshot.h"
 
 namespace sy::routing {
@@ -44,6 +50,10 @@ enum class Role {
 };
 enum class NoKeyPolicy { DefaultPool, NotFound };
 enum class MovedAction { Redirect, Proxy };
+enum class LoginStyle {
+  Whole,          // the login key as it is
+  OxContextPart,  // Open-Xchange: after the last '@'; none = default_context_login
+};
 
 struct DecideConfig {
   Role role = Role::Old;
@@ -53,6 +63,8 @@ struct DecideConfig {
   int default_pool = -1;  // NoKeyPolicy::DefaultPool without a listener pool (facts): pool
                           // index; < 0 gives 502 CTX-0010
   std::string loop_guard_header = "X-Switchyard-Redirected";  // "" = no loop guard
+  LoginStyle login_style = LoginStyle::Whole;
+  std::string default_context_login = "defaultcontext";  // OxContextPart, login without '@'
 };
 
 constexpr uint32_t kNoSchema = UINT32_MAX;  // Proxy::schema for a request without a context
@@ -72,9 +84,10 @@ struct Hold {
   ContextId context;
 };
 struct Reject {
-  int status;             // HTTP status: 403, 404, 409, 502, 508
-  std::string code;       // stable error code "CTX-00NN" (access log, counters, docs)
-  std::string body_json;  // complete response body, Content-Type application/json
+  CtxCode code;                       // status and texts: ctx_info(code)
+  ContextId context = 0;              // named in the answer; 0 = none
+  const ServerRow* server = nullptr;  // named in the answer; points into the snapshot the
+                                      // request pinned (valid while it stays pinned)
 };
 using Decision = std::variant<Proxy, Redirect, Hold, Reject>;
 

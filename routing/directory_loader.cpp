@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/fnv.h"
 #include "common/log.h"
 
 namespace sy::routing {
@@ -18,28 +19,10 @@ uint64_t now_unix_ms() {
                                    .count());
 }
 
-struct Fnv {
-  uint64_t h = 1469598103934665603ULL;
-  void bytes(const void* p, size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (size_t i = 0; i < n; ++i) {
-      h = (h ^ b[i]) * 1099511628211ULL;
-    }
-  }
-  void str(const std::string& s) {
-    bytes(s.data(), s.size());
-    bytes("\0", 1);
-  }
-  template <class T>
-  void num(T v) {
-    bytes(&v, sizeof v);
-  }
-};
-
 }  // namespace
 
 uint64_t hash_directory(const DirectoryData& d) {
-  Fnv f;
+  Fnv64 f;
   for (const auto& s : d.servers) {
     f.num(s.id);
     f.str(s.name);
@@ -94,8 +77,34 @@ Result<Unit> DirectoryLoader::connect() {
   if (!db.ok()) {
     return db.error();
   }
+  if (opt_.state == StateStore::Separate) {
+    auto st = Db::connect(opt_.state_dsns, opt_.connect_timeout);
+    if (!st.ok()) {
+      return make_error(Errc::Database, "state database: " + st.error().message);
+    }
+    state_db_ = std::move(st.value());
+  }
   db_ = std::move(db.value());
+  reader_->set_state(state());
   return ok_result();
+}
+
+void DirectoryLoader::drop_sessions() {
+  reader_->set_state(nullptr);
+  db_.reset();
+  state_db_.reset();
+}
+
+Db* DirectoryLoader::state() {
+  switch (opt_.state) {
+    case StateStore::None:
+      return nullptr;
+    case StateStore::Directory:
+      return db_.get();
+    case StateStore::Separate:
+      return state_db_.get();
+  }
+  return nullptr;
 }
 
 void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
@@ -114,7 +123,8 @@ Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
   }
   apply_overrides(opt_.overrides, &data->servers);
   uint64_t h = hash_directory(*data);
-  if (only_if_changed && current_ && h == data_hash_) {
+  if (only_if_changed && current_ && h == data_hash_ &&
+      data->change_seq == current_->change_seq()) {
     return ok_result();
   }
   data_hash_ = h;
@@ -168,7 +178,7 @@ Result<Unit> DirectoryLoader::start() {
     }
     SY_LOG(Warn, "directory: %s; retrying in %lld ms (wait_at_start)", r.error().message.c_str(),
            static_cast<long long>(backoff.count()));
-    db_.reset();
+    drop_sessions();
     if (!wait(backoff)) {
       return make_error(Errc::Database, "stopped while waiting for the database");
     }
@@ -187,7 +197,6 @@ void DirectoryLoader::run() {
     SY_LOG(Debug, "directory: cannot lower the loader thread's priority");
   }
   auto backoff = std::chrono::milliseconds(250);
-  auto next_tick = std::chrono::steady_clock::now();
   bool outage_logged = false;
   while (wait(db_ ? opt_.refresh_interval : backoff)) {
     Result<Unit> r = ok_result();
@@ -208,7 +217,7 @@ void DirectoryLoader::run() {
                      "reconnecting with backoff", r.error().message.c_str());
         outage_logged = true;
       }
-      db_.reset();
+      drop_sessions();
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
@@ -222,9 +231,8 @@ void DirectoryLoader::run() {
     status_.db_up = true;
     status_.refreshes.fetch_add(1, std::memory_order_relaxed);
     status_.last_ok_unix_ms = now_unix_ms();
-    if (opt_.on_tick && std::chrono::steady_clock::now() >= next_tick) {
-      next_tick = std::chrono::steady_clock::now() + opt_.tick_interval;
-      opt_.on_tick(*db_);
+    if (opt_.on_tick && state() != nullptr) {
+      opt_.on_tick(*state());
     }
   }
 }

@@ -8,6 +8,8 @@
 //
 // Outages: a failed refresh drops the connection and logs once; the thread reconnects with
 // backoff (250 ms doubling to 5 s, DSNs tried in order) while workers keep the last snapshot.
+// With a separate state database both sessions are (re)connected together: a failure of either
+// is an outage of the round.
 // The state is readable from any thread through status().
 
 #include <atomic>
@@ -29,18 +31,29 @@
 
 namespace sy::routing {
 
+// Where Switchyard's state database is, as the loader sees it (heartbeats, the ox profile's
+// server metadata and epoch).
+enum class StateStore {
+  None,       // no state database: no heartbeats (profile sql without one)
+  Directory,  // the directory session itself (profile own, one database)
+  Separate,   // its own session to state_dsns
+};
+
 struct LoaderOptions {
   std::vector<Dsn> dsns;
+  StateStore state = StateStore::Directory;
+  std::vector<Dsn> state_dsns;  // StateStore::Separate
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds refresh_interval{250};
-  std::chrono::milliseconds tick_interval{1000};
   bool wait_at_start = false;
   SnapshotInput input;
   std::vector<ServerOverride> overrides;  // applied to every load and delta
   std::function<std::unique_ptr<DirectoryReader>()> make_reader;
   // Loader thread, after each publish (e.g. wake the workers to release held requests).
   std::function<void()> on_publish;
-  // Loader thread, every tick_interval while connected (e.g. the instance heartbeat).
+  // Loader thread, after every refresh round while connected, with the state session (never
+  // called with StateStore::None); e.g. the instance heartbeat, which decides itself whether
+  // to write (e.g. every heartbeat_interval, or at once when the applied change_seq moved).
   std::function<void(Db&)> on_tick;
 };
 
@@ -73,8 +86,13 @@ class DirectoryLoader {
 
   LoaderOptions opt_;
   SnapshotPublisher* publisher_;
+  // The state session for the reader and on_tick; nullptr with StateStore::None.
+  Db* state();
+  void drop_sessions();
+
   std::unique_ptr<DirectoryReader> reader_;
   std::unique_ptr<Db> db_;
+  std::unique_ptr<Db> state_db_;  // StateStore::Separate
   std::shared_ptr<const RoutingSnapshot> current_;
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;

@@ -17,7 +17,6 @@ namespace {
 // Change kinds as FIELD(kind, 'server', 'schema', 'context', 'login') numbers them.
 enum Kind : int { KindServer = 1, KindSchema = 2, KindContext = 3, KindLogin = 4 };
 
-constexpr size_t kFetchChunk = 1000;  // keys per primary-key lookup
 
 // A change row as the gap walk needs it.
 struct SeqRow {
@@ -51,52 +50,6 @@ std::optional<uint32_t> parse_u32(std::string_view text) {
   return v;
 }
 
-// "?,?,...,?" with |n| placeholders.
-std::string placeholders(size_t n) {
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += i == 0 ? "?" : ",?";
-  }
-  return out;
-}
-
-// Runs "|select| WHERE |column| IN (...)" over |keys| in chunks of kFetchChunk, calling |visit|
-// for every row found. At most two statements are prepared (full chunk, remainder).
-template <class Key>
-Result<Unit> fetch_by_keys(Db& db, const std::string& select, const char* column,
-                           const std::vector<Key>& keys, const RowVisitor& visit) {
-  std::optional<Stmt> full;
-  for (size_t begin = 0; begin < keys.size(); begin += kFetchChunk) {
-    const size_t n = std::min(kFetchChunk, keys.size() - begin);
-    const std::string sql = select + " WHERE " + column + " IN (" + placeholders(n) + ")";
-    std::optional<Stmt> once;
-    Stmt* stmt = nullptr;
-    if (n == kFetchChunk && full) {
-      stmt = &*full;
-    } else {
-      auto prepared = db.prepare(sql);
-      if (!prepared) {
-        return prepared.error();
-      }
-      if (n == kFetchChunk) {
-        full.emplace(std::move(prepared.value()));
-        stmt = &*full;
-      } else {
-        once.emplace(std::move(prepared.value()));
-        stmt = &*once;
-      }
-    }
-    for (size_t i = begin; i < begin + n; ++i) {
-      stmt->bind(keys[i]);
-    }
-    if (auto r = stmt->query(visit); !r) {
-      return r.error();
-    }
-  }
-  return ok_result();
-}
-
 template <class T>
 void sort_unique(std::vector<T>& v) {
   std::sort(v.begin(), v.end());
@@ -112,38 +65,6 @@ std::vector<T> missing(const std::vector<T>& wanted, std::vector<T> found) {
                       std::back_inserter(out));
   return out;
 }
-
-// Name -> index into a schema vector, appending an enabled server-less schema for new names.
-class SchemaIndex {
- public:
-  explicit SchemaIndex(std::vector<SchemaRow>* schemas) : schemas_(schemas) {
-    for (uint32_t i = 0; i < schemas_->size(); ++i) {
-      index_.emplace((*schemas_)[i].name, i);
-    }
-  }
-  // Returns the index of |name|; a context row in schema order hits the one-entry cache.
-  uint32_t get(const std::string& name) {
-    if (cached_ != kNone && name == last_) {
-      return cached_;
-    }
-    auto it = index_.find(name);
-    if (it == index_.end()) {
-      const auto i = static_cast<uint32_t>(schemas_->size());
-      schemas_->push_back(SchemaRow{name, SchemaState::Enabled, 0});
-      it = index_.emplace(name, i).first;
-    }
-    last_ = name;
-    cached_ = it->second;
-    return cached_;
-  }
-
- private:
-  static constexpr uint32_t kNone = UINT32_MAX;
-  std::vector<SchemaRow>* schemas_;
-  std::unordered_map<std::string, uint32_t> index_;
-  std::string last_;
-  uint32_t cached_ = kNone;
-};
 
 // Reads the change rows after |from| (at most |limit|) with their kind and key.
 struct ChangeRow {
@@ -202,6 +123,27 @@ Result<Unit> check_not_pruned(Db& db, uint64_t from) {
 }
 
 }  // namespace
+
+SchemaIndex::SchemaIndex(std::vector<SchemaRow>* schemas) : schemas_(schemas) {
+  for (uint32_t i = 0; i < schemas_->size(); ++i) {
+    index_.emplace((*schemas_)[i].name, i);
+  }
+}
+
+uint32_t SchemaIndex::get(const std::string& name) {
+  if (cached_ != kNone && name == last_) {
+    return cached_;
+  }
+  auto it = index_.find(name);
+  if (it == index_.end()) {
+    const auto i = static_cast<uint32_t>(schemas_->size());
+    schemas_->push_back(SchemaRow{name, SchemaState::Enabled, 0});
+    it = index_.emplace(name, i).first;
+  }
+  last_ = name;
+  cached_ = it->second;
+  return cached_;
+}
 
 // ---- OwnProfileReader -----------------------------------------------------------------------
 
@@ -378,7 +320,7 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
 
   // Current rows of the changed keys, read in the same snapshot as the change rows.
   std::vector<uint32_t> found_ids;
-  auto r = fetch_by_keys(db, "SELECT id, name, pool, version, redirect_url FROM sy_servers", "id",
+  auto r = query_in_chunks(db, "SELECT id, name, pool, version, redirect_url FROM sy_servers", "id",
                          server_ids, [&](const Row& row) {
                            delta.servers.push_back(ServerRow{row.u32(1), row.str(2), row.str(3),
                                                              row.str(4), row.str(5)});
@@ -390,7 +332,7 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   delta.removed_servers = missing(server_ids, std::move(found_ids));
 
   std::vector<std::string> found_names;
-  r = fetch_by_keys(
+  r = query_in_chunks(
       db, "SELECT name, state = 'disabled', server_id FROM sy_schemas", "name", schema_names,
       [&](const Row& row) {
         delta.schemas.push_back(SchemaRow{
@@ -406,7 +348,7 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   {
     std::unordered_map<std::string, uint32_t> local;  // schema name -> index in schema_names
     std::string name;
-    r = fetch_by_keys(
+    r = query_in_chunks(
         db, "SELECT id, schema_name, enabled, server_id FROM sy_contexts", "id", context_ids,
         [&](const Row& row) {
           row.str_into(2, name);
@@ -425,7 +367,7 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   delta.removed_contexts = missing(context_ids, std::move(found_ids));
 
   found_names.clear();
-  r = fetch_by_keys(db, "SELECT login, context_id FROM sy_logins", "login", logins,
+  r = query_in_chunks(db, "SELECT login, context_id FROM sy_logins", "login", logins,
                     [&](const Row& row) {
                       delta.logins.push_back(LoginRow{row.str(1), row.u32(2)});
                       found_names.push_back(delta.logins.back().login);
@@ -639,11 +581,6 @@ Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep) {
 }
 
 // ---- SqlProfileReader -----------------------------------------------------------------------
-
-SqlProfileQueries configdb_queries() {
-  return SqlProfileQueries{std::string(kConfigdbServersSql), std::string(kConfigdbContextsSql),
-                           std::string(kConfigdbLoginsSql), std::string(kConfigdbSchemasSql)};
-}
 
 namespace {
 

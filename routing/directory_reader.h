@@ -1,13 +1,15 @@
 #pragma once
 // Reads the tenant directory (servers, schemas, contexts, logins) from the shared database into
-// the profile-independent rows of routing/directory_rows.h. Two data profiles (DESIGN
-// decision 3):
+// the profile-independent rows of routing/directory_rows.h. Three data profiles (DESIGN
+// decision 3, docs/decisions.md):
 //
 //   OwnProfileReader  Switchyard's own tables (admin/db_migrate.cpp creates them). Triggers on
 //                     the four tables append one row per changed key to sy_changes, so after a
 //                     full load the reader follows changes incrementally by sequence number.
-//   SqlProfileReader  an existing tenant database read through configured SELECTs (e.g. an
-//                     Open-Xchange configdb). Read-only, no change sequence: full reloads only.
+//   SqlProfileReader  any other tenant database read through configured SELECTs. Read-only, no
+//                     change sequence: full reloads, published only when the data changed.
+//   OxProfileReader   an unchanged Open-Xchange configdb with OX's semantics
+//                     (routing/directory_ox.h): change detection by probes, no triggers.
 //
 // Every call blocks on the database: loader thread only (STYLE rule 3). A reader object belongs
 // to one thread; OwnProfileReader keeps a little state between calls (see changes_since).
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -37,8 +40,30 @@ class DirectoryReader {
 
   // What changed after |seq| (a change_seq from full_load() or a to_seq from the previous
   // call). Continue with the returned to_seq. An error means the caller must fall back to
-  // full_load() (lost connection, or the change log was pruned past |seq|).
+  // full_load(): Errc::NotFound = the session is fine but a full load is needed (change log
+  // pruned, or a change a delta cannot express); anything else = the session failed.
   virtual Result<DirectoryDelta> changes_since(Db& db, uint64_t seq) = 0;
+
+  // The session of Switchyard's state database (null = none), for profiles that keep part of
+  // their directory there (ox: server metadata and the directory epoch). The caller keeps it
+  // alive and calls again whenever it reconnects. Default: not needed.
+  virtual void set_state(Db* state) { (void)state; }
+};
+
+// Name -> index into a schema vector, appending an enabled server-less schema for new names
+// (a context whose schema has no row of its own). Readers use it while building DirectoryData.
+class SchemaIndex {
+ public:
+  explicit SchemaIndex(std::vector<SchemaRow>* schemas);
+  // Returns the index of |name|; a context row in schema order hits the one-entry cache.
+  uint32_t get(const std::string& name);
+
+ private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  std::vector<SchemaRow>* schemas_;
+  std::unordered_map<std::string, uint32_t> index_;
+  std::string last_;
+  uint32_t cached_ = kNone;
 };
 
 // ---- Own profile ----------------------------------------------------------------------------
@@ -99,6 +124,9 @@ Result<Unit> seed_own_profile(Db& db, int contexts, int schemas, int servers,
 Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep);
 
 // ---- SQL (compatibility) profile ------------------------------------------------------------
+// For a tenant database Switchyard knows nothing about but the SELECTs in the YAML. An
+// Open-Xchange configdb has its own profile (directory_ox.h): OX's semantics (maintenance
+// reasons, login mappings, schemas without contexts) do not fit four generic SELECTs.
 
 // The SELECTs of a compatibility profile. Column order matters, names do not; [] = optional
 // trailing columns. NULL reads as 0 / "" / false.
@@ -121,18 +149,6 @@ struct ServerOverride {
 // Applies |overrides| to the rows of the servers they name (the YAML's database.servers).
 void apply_overrides(const std::vector<ServerOverride>& overrides,
                      std::vector<ServerRow>* servers);
-
-// Defaults for an Open-Xchange configdb (tests/fixtures/sql/configdb.sql has the tables).
-// Schemas have no state there, so kConfigdbSchemasSql is empty.
-inline constexpr std::string_view kConfigdbServersSql = "SELECT server_id, name FROM server";
-inline constexpr std::string_view kConfigdbContextsSql =
-    "SELECT c.cid, c.enabled, p.server_id, p.db_schema"
-    " FROM context c JOIN context_server2db_pool p ON p.cid = c.cid";
-inline constexpr std::string_view kConfigdbLoginsSql = "SELECT login_info, cid FROM login2context";
-inline constexpr std::string_view kConfigdbSchemasSql = "";
-
-// The four k*Sql constants above.
-SqlProfileQueries configdb_queries();
 
 // Runs the configured queries in one consistent snapshot. Read-only. A context whose schema is
 // not returned by the schemas query gets an enabled schema with server 0 appended; a schema's

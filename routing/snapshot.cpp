@@ -1,5 +1,7 @@
 #include "routing/snapshot.h"
 
+#include "common/ascii.h"
+
 #include <sys/mman.h>
 
 #include <bit>
@@ -135,9 +137,16 @@ bool ContextTable::erase(ContextId id) {
 // ---- LoginIndex --------------------------------------------------------------------------------
 
 namespace {
-uint32_t login_hash(std::string_view s) {
-  return static_cast<uint32_t>(std::hash<std::string_view>{}(s));
+
+// FNV-1a over the bytes, lower-cased when |fold|: the same hash for every ASCII case.
+uint32_t login_hash(std::string_view s, bool fold) {
+  uint32_t h = 2166136261u;
+  for (char c : s) {
+    h = (h ^ static_cast<unsigned char>(fold ? ascii_lower(c) : c)) * 16777619u;
+  }
+  return h;
 }
+
 }  // namespace
 
 size_t LoginIndex::find_slot(std::string_view login, uint32_t hash) const {
@@ -148,7 +157,7 @@ size_t LoginIndex::find_slot(std::string_view login, uint32_t hash) const {
       return i;
     }
     const Entry& e = entries_[s - 1];
-    if (e.hash == hash && view(e) == login) {
+    if (e.hash == hash && (fold_case_ ? iequals(view(e), login) : view(e) == login)) {
       return i;
     }
   }
@@ -158,7 +167,7 @@ std::optional<ContextId> LoginIndex::find(std::string_view login) const {
   if (slots_.empty()) {
     return std::nullopt;
   }
-  uint32_t s = slots_[find_slot(login, login_hash(login))];
+  uint32_t s = slots_[find_slot(login, login_hash(login, fold_case_))];
   if (s == 0) {
     return std::nullopt;
   }
@@ -169,7 +178,7 @@ bool LoginIndex::upsert(std::string_view login, ContextId context) {
   if (slots_.empty()) {
     rehash(kMinCapacity);
   }
-  uint32_t hash = login_hash(login);
+  uint32_t hash = login_hash(login, fold_case_);
   size_t i = find_slot(login, hash);
   if (slots_[i] != 0) {
     entries_[slots_[i] - 1].context = context;
@@ -185,7 +194,13 @@ bool LoginIndex::upsert(std::string_view login, ContextId context) {
   }
   entries_.push_back(Entry{static_cast<uint32_t>(bytes_.size()),
                            static_cast<uint32_t>(login.size()), context, hash});
-  bytes_.append(login);
+  if (fold_case_) {
+    for (char c : login) {
+      bytes_ += ascii_lower(c);
+    }
+  } else {
+    bytes_.append(login);
+  }
   slots_[i] = static_cast<uint32_t>(entries_.size());
   return true;
 }
@@ -286,6 +301,7 @@ RoutingSnapshot::build(DirectoryData data, const SnapshotInput& in, uint64_t gen
     s->add_schema(std::move(row));
   }
 
+  s->logins_.set_fold_case(in.fold_login_case);
   s->contexts_ = detail::ContextTable(data.contexts.size());
   for (const ContextRow& row : data.contexts) {
     if (row.id == 0 || row.schema_index >= s->schemas_.size()) {
@@ -372,15 +388,30 @@ std::shared_ptr<const RoutingSnapshot> RoutingSnapshot::apply(const DirectoryDel
   if (!d.logins.empty() || !d.removed_logins.empty()) {
     // The arena cannot erase in place; rebuild it without the changed logins, then add the
     // upserts. A login both upserted and removed is gone, as for contexts.
-    std::unordered_set<std::string_view> removed(d.removed_logins.begin(), d.removed_logins.end());
-    std::unordered_set<std::string_view> changed = removed;
+    // Keys as the index stores them (lower-cased when it folds case).
+    auto key = [fold = logins_.fold_case()](std::string_view login) {
+      std::string k(login);
+      if (fold) {
+        for (char& c : k) {
+          c = ascii_lower(c);
+        }
+      }
+      return k;
+    };
+    std::unordered_set<std::string> removed;
+    for (const std::string& login : d.removed_logins) {
+      removed.insert(key(login));
+    }
+    std::unordered_set<std::string> changed = removed;
     for (const LoginRow& row : d.logins) {
-      changed.insert(row.login);
+      changed.insert(key(row.login));
     }
     detail::LoginIndex logins;
-    logins.copy_from(logins_, [&](std::string_view login) { return changed.count(login) != 0; });
+    logins.copy_from(logins_, [&](std::string_view login) {
+      return changed.count(std::string(login)) != 0;
+    });
     for (const LoginRow& row : d.logins) {
-      if (removed.count(row.login) != 0) {
+      if (removed.count(key(row.login)) != 0) {
         continue;
       }
       if (row.context_id == 0 || !logins.upsert(row.login, row.context_id)) {

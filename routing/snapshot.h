@@ -42,6 +42,8 @@ struct PoolRef {
 // How server rows map to this instance's pools (from the YAML; copied into every snapshot).
 struct SnapshotInput {
   std::vector<std::string> pool_names;  // the instance's configured pools, index = pool index
+  bool fold_login_case = false;  // true: logins compare ASCII case-insensitively (the ox
+                                 // profile: login2context.login_info is utf8_unicode_ci)
 };
 
 // What a worker needs to know about one context; lives in the context table.
@@ -117,14 +119,19 @@ class ContextTable {
 };
 
 // login string -> context id. All login bytes sit in one arena; the probe table holds entry
-// numbers, so a login costs its bytes + 16 B entry + ~6 B of table.
+// numbers, so a login costs its bytes + 16 B entry + ~6 B of table. With fold_case set (before
+// the first upsert) logins are stored lower-cased (ASCII) and found whatever their ASCII case,
+// without allocating.
 class LoginIndex {
  public:
+  void set_fold_case(bool fold) { fold_case_ = fold; }
+  bool fold_case() const { return fold_case_; }
   std::optional<ContextId> find(std::string_view login) const;
   // Inserts or overwrites; false = the arena is full (4 GiB of logins), nothing changed.
   bool upsert(std::string_view login, ContextId context);
   // Copies every entry of |from| whose login |drop| says false for.
   template <class Drop> void copy_from(const LoginIndex& from, Drop&& drop) {
+    fold_case_ = from.fold_case_;
     for (const Entry& e : from.entries_) {
       std::string_view login = from.view(e);
       if (!drop(login)) {
@@ -149,6 +156,7 @@ class LoginIndex {
   std::string bytes_;            // every login, back to back
   std::vector<Entry> entries_;   // insertion order
   std::vector<uint32_t> slots_;  // entry number + 1; 0 = empty; power-of-two size or empty
+  bool fold_case_ = false;       // logins stored lower-cased, compared ignoring ASCII case
 };
 
 // Lets a string-keyed map be probed with a string_view (C++20 heterogeneous lookup).
@@ -187,8 +195,9 @@ class RoutingSnapshot {
   // The context |id|; nullptr = unknown (also for id 0). O(1), no allocation. The pointer lives
   // as long as this snapshot.
   const ContextInfo* find_context(ContextId id) const { return contexts_.find(id); }
-  // The context a login maps to; nullopt = unknown login. Exact, case-sensitive byte compare.
-  // The context itself may still be unknown (find_context decides).
+  // The context a login maps to; nullopt = unknown login. Exact byte compare, or ASCII
+  // case-insensitive when built with SnapshotInput::fold_login_case. The context itself may
+  // still be unknown (find_context decides).
   std::optional<ContextId> find_login(std::string_view login) const { return logins_.find(login); }
 
   // |index| < schema_count() (asserted).

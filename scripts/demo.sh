@@ -7,6 +7,9 @@
 #     request is answered by the new pool, and the old instance now redirects that tenant.
 #  3. a whole `upgrade schemata` over 20 schemas / 2,000 tenants through switchyardctl while a
 #     client sends requests to every tenant; prints the failed requests (zero) and the times.
+#  4. the same procedure on an Open-Xchange configdb left as OX made it (profile ox): OX logins,
+#     OX's error envelope, each Switchyard step next to the OX command it stands for, and the
+#     configdb rows afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,6 +39,23 @@ wait_file() {  # wait_file PATH: until PATH exists and ends with a newline
 }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+start_switchyard() {  # start_switchyard CONFIG READY LOG: in the background, until it is ready
+  "$bin" --config "$1" --ready-file "$2" >"$3" 2>&1 &
+  pids+=($!)
+  wait_file "$2"
+}
+
+load_summary() {  # load_summary WHO FILE: tenant_load.py's JSON line; fails when a request did
+  python3 -c '
+import json, sys
+s = json.load(open(sys.argv[2]))
+print("  {w} during the upgrade: {ok} requests answered, {failed} failed, "
+      "{redirects_followed} redirects followed, longest request {max_request_ms} ms, "
+      "answered by {answered_by}".format(w=sys.argv[1], **s))
+sys.exit(1 if s["failed"] else 0)
+' "$1" "$2"
+}
 
 say "starting backends: pool old (v7.10) and pool new (v8.0), two members each"
 declare -A port
@@ -172,9 +192,7 @@ tenant_yaml new new >"$dir/tenant-new.yaml"
 say "switchyard db migrate: Switchyard's own tables"
 "$bin" db migrate --config "$dir/tenant-old.yaml"
 
-"$bin" --config "$dir/tenant-new.yaml" --ready-file "$dir/tenant-new.ready" >"$dir/tenant-new.log" 2>&1 &
-pids+=($!)
-wait_file "$dir/tenant-new.ready"
+start_switchyard "$dir/tenant-new.yaml" "$dir/tenant-new.ready" "$dir/tenant-new.log"
 tnew=$(sed -n 's/^listener.main=//p' "$dir/tenant-new.ready")
 say "directory: server 1 (pool old), server 2 (pool new, migration URL http://$tnew); schemas s1, s2"
 sql sy_demo <<EOF
@@ -184,9 +202,7 @@ INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1), ('s
 INSERT INTO sy_contexts (id, schema_name, enabled) VALUES (100, 's1', 1), (200, 's2', 1);
 INSERT INTO sy_logins (login, context_id) VALUES ('bob@example.com', 200);
 EOF
-"$bin" --config "$dir/tenant-old.yaml" --ready-file "$dir/tenant-old.ready" >"$dir/tenant-old.log" 2>&1 &
-pids+=($!)
-wait_file "$dir/tenant-old.ready"
+start_switchyard "$dir/tenant-old.yaml" "$dir/tenant-old.ready" "$dir/tenant-old.log"
 told=$(sed -n 's/^listener.main=//p' "$dir/tenant-old.ready")
 sleep 0.6
 echo "  old-role switchyard http://$told/   new-role switchyard http://$tnew/"
@@ -263,10 +279,7 @@ upgrade_yaml new new 8.0 >"$dir/upgrade-new.yaml"
   done
 } | sql sy_demo_up
 for role in new old; do
-  "$bin" --config "$dir/upgrade-$role.yaml" --ready-file "$dir/upgrade-$role.ready" \
-    >"$dir/upgrade-$role.log" 2>&1 &
-  pids+=($!)
-  wait_file "$dir/upgrade-$role.ready"
+  start_switchyard "$dir/upgrade-$role.yaml" "$dir/upgrade-$role.ready" "$dir/upgrade-$role.log"
 done
 uold=$(sed -n 's/^listener.main=//p' "$dir/upgrade-old.ready")
 unew=$(sed -n 's/^listener.main=//p' "$dir/upgrade-new.ready")
@@ -302,14 +315,95 @@ wait "$load_pid" || true
 run_ctl cluster status
 { run_ctl schema list || true; } | head -n 6
 echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 20 schemas ($(( (t1 - t0) / 20000000 )) ms per schema)"
-python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-print("  the client during the upgrade: {ok} requests answered, {failed} failed, "
-      "{redirects_followed} redirects followed, longest request {max_request_ms} ms, "
-      "answered by {answered_by}".format(**s))
-sys.exit(1 if s["failed"] else 0)
-' "$dir/load.json"
+load_summary "the client" "$dir/load.json"
+
+# ---------------------------------------------------------------------------------------------
+# Part 4: the Open-Xchange procedure on an unchanged OX configdb (profile ox). Switchyard's state
+# lives in a database of its own (sy_demo_state); the configdb keeps only OX's tables.
+say "Open-Xchange: a configdb as OX's tools fill it (3 servers, 6 schemas, 300 contexts)"
+echo "DROP DATABASE IF EXISTS configdb_demo; CREATE DATABASE configdb_demo;
+      DROP DATABASE IF EXISTS sy_demo_state; CREATE DATABASE sy_demo_state" | sql
+python3 tests/tools/ox_configdb.py --servers oxserver-1,oxserver-2,oxserver-3 \
+  --schemas oxdatabase_3,oxdatabase_5,oxdatabase_10,oxdatabase_44,oxdatabase_81,oxdatabase_100 \
+  --contexts 300 | sql configdb_demo
+mkdir -p "$dir/ox"
+cat >"$dir/ox/runupdate" <<'SH'
+#!/bin/sh
+# stands in for /opt/open-xchange/sbin/runupdate -n SCHEMA
+while getopts n: opt; do case $opt in n) schema=$OPTARG ;; esac; done
+echo "update tasks of schema $schema: done"
+SH
+chmod +x "$dir/ox/runupdate"
+ox_yaml() {  # ox_yaml ROLE SERVE_POOL VERSION
+  pools_db_yaml "$2" configdb_demo 100ms
+  cat <<YAML
+  heartbeat_interval: 200ms
+  profile: ox
+  state_database: sy_demo_state
+  servers:
+    - {name: oxserver-1, pool: old, version: "7.10"}
+    - {name: oxserver-2, pool: old, version: "7.10"}
+    - {name: oxserver-3, pool: old, version: "7.10"}
+routing:
+  role: $1
+  instance_id: demo-ox-$1
+  version: "$3"
+  serve_pools: [$2]
+  hold: {max_requests: 10000, max_wait: 20s}
+  keys: [{type: login_form, name: name}, {type: cookie, name: ox_ctx}]
+admin:
+  socket: {path: "$dir/ox/admin-$1.sock"}
+  live_within: 5s
+  update_tasks: {command: "$dir/ox/runupdate -n {schema}", command_timeout: 5m}
+YAML
+}
+ox_yaml old old 7.10 >"$dir/ox/old.yaml"
+ox_yaml new new 8.0 >"$dir/ox/new.yaml"
+say "switchyard db migrate: the state database only; the configdb is checked, never changed"
+"$bin" db migrate --config "$dir/ox/old.yaml" | sed 's/^/  /'
+for role in new old; do
+  start_switchyard "$dir/ox/$role.yaml" "$dir/ox/$role.ready" "$dir/ox/$role.log"
+done
+xold=$(sed -n 's/^listener.main=//p' "$dir/ox/old.ready")
+xnew=$(sed -n 's/^listener.main=//p' "$dir/ox/new.ready")
+oxctl() { "$ctl" -s "$dir/ox/admin-old.sock" "$@"; }
+say "OX logins resolve as OX resolves them (the part after the last '@', any case; no '@' = defaultcontext)"
+for name in user@ctx5.example.com USER@CTX5.EXAMPLE.COM admin; do
+  printf '  name=%-24s -> %s\n' "$name" \
+    "$(curl -sS -d "name=$name&password=x" "http://$xold/ajax/login?action=login")"
+done
+echo "  the new-version node, asked for a context still on an old server (OX's own error):"
+curl -sS -w '  [HTTP %{http_code}]\n' -d "name=user@ctx5.example.com&password=x" \
+  "http://$xnew/ajax/login?action=login" | sed 's/^/    /'
+
+say "OX clients log in (form) and use their sessions (cookie) across all 300 tenants"
+python3 tests/tools/tenant_load.py "http://$xold/" 1-300 --ox --threads 4 \
+  --until-file "$dir/ox/load.stop" >"$dir/ox/load.json" &
+ox_load=$!
+sleep 1
+step() { printf '\n  %-44s | %s\n' "OX: $1" "Switchyard: switchyardctl $2"; }
+for _ in $(seq 100); do oxctl --json show instances | grep -q '"role": *"new"' && break; sleep 0.1; done
+step "registerserver -n oxserver-8" "server register oxserver-8 --pool new ..."
+oxctl server register oxserver-8 --pool new --version 8.0 --redirect-url "http://$xnew" | sed 's/^/    /'
+step "(start the 8.0 node; mixed cluster)" "cluster prepare oxserver-8; mixed; ready; approve"
+for c in "prepare oxserver-8" mixed ready approve; do oxctl cluster $c >/dev/null; done
+step "per schema: disableschema, changeserver," "upgrade schemata --server oxserver-8 --continue"
+printf '  %-44s |   (in OX order: _3 _5 _10 _44 _81 _100; held, not refused)\n' \
+  "  runupdate -n S, enableschema"
+t0=$(date +%s%N)
+oxctl upgrade schemata --server oxserver-8 --continue | grep ' update done' | sed 's/^/    /'
+t1=$(date +%s%N)
+sleep 1
+touch "$dir/ox/load.stop"
+wait "$ox_load" || true
+echo "  upgrade took $(( (t1 - t0) / 1000000 )) ms for 6 schemas"
+load_summary "OX clients" "$dir/ox/load.json"
+say "the configdb afterwards: OX's rows as OX's own commands leave them, and no table of ours"
+sql configdb_demo -e "SELECT * FROM server; SELECT id AS configdb_sequence FROM configdb_sequence;
+  SELECT db_schema, server_id, COUNT(*) AS contexts, SUM(enabled) AS enabled
+    FROM context_server2db_pool JOIN context USING (cid) GROUP BY db_schema, server_id;
+  SELECT COUNT(*) AS sy_tables FROM information_schema.tables
+    WHERE table_schema = 'configdb_demo' AND table_name LIKE 'sy%'" | sed 's/^/  /'
 
 say "graceful shutdown (SIGTERM)"
 kill -TERM "$sy_pid"

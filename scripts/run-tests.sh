@@ -1,11 +1,35 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a build directory: starts the project's private MariaDB
-# (tests that need a database read SY_TEST_MYSQL_* from the environment), runs ctest, stops the
-# database, then runs the HTTP/1 parser fuzzer briefly. Exits non-zero on any failure.
+# Runs the test suite against already built trees (the Makefile builds them; docs/testing.md):
+#
+#   --normal DIR   every ctest test of the normal build (unit, integration, bench smoke)
+#   --asan DIR     the unit and integration tests of an ASan+UBSan build (not the bench smoke:
+#                  it measures nothing under a sanitizer); any sanitizer report fails its test
+#   --tsan DIR     the unit tests of a TSan build (only the threaded ones are built there:
+#                  SY_TSAN_TESTS in tests/CMakeLists.txt)
+#   --fuzz         a short run of every fuzzer (SY_FUZZ_SECONDS each, default 15)
+#   DIR            alone: the same as --normal DIR (the old usage)
+#
+# Starts the project's private MariaDB once for all of them (tests that need a database read
+# SY_TEST_MYSQL_* from the environment) and stops it at the end. Runs every part even when one
+# fails, prints one line per part, and exits non-zero if any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=${1:-build}
 root=$(pwd)
+
+normal="" asan="" tsan="" fuzz=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --normal) normal=$2; shift 2 ;;
+    --asan) asan=$2; shift 2 ;;
+    --tsan) tsan=$2; shift 2 ;;
+    --fuzz) fuzz=1; shift ;;
+    -*) echo "run-tests: unknown option $1" >&2; exit 2 ;;
+    *) normal=$1; shift ;;
+  esac
+done
+if [[ -z "$normal$asan$tsan" && $fuzz -eq 0 ]]; then
+  normal=build
+fi
 
 db_started=0
 cleanup() {
@@ -15,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -x tests/scripts/mariadb.sh || -f tests/scripts/mariadb.sh ]]; then
+if [[ -n "$normal$asan$tsan" ]]; then
   export SY_MYSQL_DIR=${SY_MYSQL_DIR:-$root/var/mariadb-test}
   bash tests/scripts/mariadb.sh start
   db_started=1
@@ -23,8 +47,62 @@ if [[ -x tests/scripts/mariadb.sh || -f tests/scripts/mariadb.sh ]]; then
   export SY_TEST_MYSQL_HOST SY_TEST_MYSQL_PORT SY_TEST_MYSQL_USER SY_TEST_MYSQL_PASSWORD SY_TEST_MYSQL_SOCKET
 fi
 
-ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" --timeout 600
+summary=()
+failed=0
+passed_total=0
+failed_total=0
+out=$(mktemp)
+# part NAME COMMAND...: runs one part, records its outcome, duration and test counts (from
+# ctest's "N tests failed out of M" or the fuzz script's one line per target).
+part() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "=== $name"
+  local ok=1
+  "$@" 2>&1 | tee "$out" || ok=0
+  local line n_failed n_all
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)
+  if [[ -n "$line" ]]; then
+    n_failed=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+    n_all=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
+  else
+    n_failed=$(grep -c '^fuzz: .*: FINDING' "$out" || true)
+    n_all=$(grep -c -E '^fuzz: [a-z0-9_]+: ([0-9]+s,|FINDING)' "$out" || true)
+  fi
+  passed_total=$((passed_total + n_all - n_failed))
+  failed_total=$((failed_total + n_failed))
+  if [[ $ok -eq 1 ]]; then
+    summary+=("$name: passed, $((n_all - n_failed)) of $n_all ($((SECONDS - start)) s)")
+  else
+    summary+=("$name: FAILED, $n_failed of $n_all failed ($((SECONDS - start)) s)")
+    failed=1
+  fi
+}
 
-if [[ -f tests/fuzz/run.sh ]]; then
-  bash tests/fuzz/run.sh "${SY_FUZZ_SECONDS:-20}"
+jobs=$(nproc)
+if [[ -n "$normal" ]]; then
+  part "normal build ($normal)" ctest --test-dir "$normal" --output-on-failure -j"$jobs" --timeout 600
 fi
+if [[ -n "$asan" ]]; then
+  # The sanitizer options every test gets are set by tests/CMakeLists.txt (sanitizer_env).
+  part "ASan+UBSan build ($asan)" ctest --test-dir "$asan" --output-on-failure -j"$jobs" \
+    --timeout 900 --label-exclude bench
+fi
+if [[ -n "$tsan" ]]; then
+  part "TSan build ($tsan)" ctest --test-dir "$tsan" --output-on-failure -j"$jobs" --timeout 900
+fi
+if [[ $fuzz -eq 1 ]]; then
+  part "fuzzers (${SY_FUZZ_SECONDS:-15} s each)" bash tests/fuzz/run.sh "${SY_FUZZ_SECONDS:-15}"
+fi
+
+echo
+for line in "${summary[@]}"; do
+  echo "run-tests: $line"
+done
+rm -f "$out"
+if [[ $failed -eq 1 && $failed_total -eq 0 ]]; then
+  failed_total=1  # a part failed without a count (e.g. a build or set-up step)
+fi
+echo "run-tests: $passed_total passed, $failed_total failed"
+exit $failed

@@ -346,12 +346,12 @@ class AdminTest(ProxyTestCase):
 
     def test_member_wait_says_why_when_busy(self):
         import threading
-        t = threading.Thread(target=lambda: curl_status(self.sy.url("/slow"),
+        # 5 s: long enough for two switchyardctl calls even in a sanitizer build.
+        t = threading.Thread(target=lambda: curl_status(self.sy.url("/slow?ms=5000"),
                                                         "-H", "X-Context-Id: 11"))
         t.start()
-        wait_for(lambda: any(m["inflight"] for m in self.js("show", "pools")["members"]),
-                 what="slow request in flight")
-        busy = [m["member"] for m in self.js("show", "pools")["members"] if m["inflight"]][0]
+        busy = wait_for(lambda: next((m["member"] for m in self.js("show", "pools")["members"]
+                                      if m["inflight"]), None), what="slow request in flight")
         rc, out, err = self.ctl("pool", "member", "wait", "old", busy, "--timeout", "300ms")
         self.assertEqual(rc, 1)
         self.assertIn("ERR timeout:", err)

@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BINARY, SOURCE_DIR
+from harness import BINARY, SOURCE_DIR, ProxyTestCase
 
 BAD = """\
 workers: two
@@ -36,7 +36,7 @@ EXPECTED = [
 ]
 
 
-class CliTest(unittest.TestCase):
+class CliTest(ProxyTestCase):  # for its sanitizer-report check
     def run_bin(self, *args):
         return subprocess.run([BINARY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=20)

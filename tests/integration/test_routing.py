@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -382,42 +383,45 @@ class RoutingTest(ProxyTestCase):
         self.assertIn("127.0.0.1:1", p.stdout)
 
 
-class ConfigdbProfileTest(ProxyTestCase):
-    """The compatibility profile: an Open-Xchange-style configdb, unchanged, queried with the
-    default SELECTs; pools and migration URLs come from the YAML per server name."""
+class SqlProfileTest(ProxyTestCase):
+    """The generic read-only profile: a tenant database Switchyard has no profile for, read
+    through SELECTs given in the YAML (here over the tables of an OX configdb); pools and
+    migration URLs come from the YAML per server name."""
 
-    def test_routes_from_an_existing_configdb(self):
-        db = Database("sy_it_cfgdb")
+    def test_routes_from_configured_selects(self):
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "tools"))
+        import ox_configdb
+        db = Database("sy_it_sql")
         self.addCleanup(db.drop)
-        with open(os.path.join(SOURCE_DIR, "tests/fixtures/sql/configdb.sql")) as f:
-            fixture = f.read()
-        db.sql(fixture)
-        rows = db.sql("SELECT s.name, c.cid FROM context_server2db_pool p JOIN server s "
-                      "ON s.server_id = p.server_id JOIN context c ON c.cid = p.cid "
-                      "WHERE c.enabled = 1 ORDER BY c.cid")
-        self.assertTrue(rows, "fixture has no enabled contexts")
-        server_names = sorted({r[0] for r in rows})
+        c = ox_configdb.OxConfigdb()
+        servers = [c.register_server("oxserver-1"), c.register_server("oxserver-2")]
+        pool = c.register_database("oxdatabase")
+        for s in ("oxdatabase_5", "oxdatabase_6"):
+            c.create_schema(pool, s)
+        c.create_context(1, "a.example.com", servers[0], pool, "oxdatabase_5")
+        c.create_context(2, "b.example.com", servers[1], pool, "oxdatabase_6")
+        db.sql(ox_configdb.tables_sql() + c.sql())
         old_b = self.backend("old-1", "old")
         new_b = self.backend("new-1", "new")
-        overrides = "".join(
-            f"    - {{name: {n}, pool: {'old' if i == 0 else 'new'}, "
-            f"redirect_url: \"http://127.0.0.1:9\"}}\n" for i, n in enumerate(server_names))
         yaml_text = routing_yaml(db.dsn_yaml(), "old", "old", old_b.address, new_b.address)
-        yaml_text = yaml_text.replace("  refresh_interval:", "  profile: sql\n  servers:\n" +
-                                      overrides + "  refresh_interval:")
+        yaml_text = yaml_text.replace("  refresh_interval:", """  profile: sql
+  servers_sql: "SELECT server_id, name FROM server"
+  contexts_sql: "SELECT c.cid, c.enabled, p.server_id, p.db_schema FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
+  logins_sql: "SELECT login_info, cid FROM login2context"
+  servers:
+    - {name: oxserver-1, pool: old}
+    - {name: oxserver-2, pool: new, redirect_url: "http://127.0.0.1:9"}
+  refresh_interval:""")
         sy = self.switchyard(yaml_text)
-        first_server_ctx = [int(r[1]) for r in rows if r[0] == server_names[0]][0]
-        self.assertEqual(curl_status(sy.url("/"), "-H", f"X-Context-Id: {first_server_ctx}"),
-                         (200, b"old-1 old\n"))
-        if len(server_names) > 1:
-            other = [int(r[1]) for r in rows if r[0] == server_names[1]][0]
-            code, _ = curl_status(sy.url("/"), "-H", f"X-Context-Id: {other}")
-            self.assertEqual(code, 307)
-        # A change in the configdb is seen at the next full reload.
-        db.sql(f"UPDATE context SET enabled=0 WHERE cid={first_server_ctx}")
-        wait_for(lambda: curl_status(sy.url("/"), "-H",
-                                     f"X-Context-Id: {first_server_ctx}")[0] == 403,
+        self.assertEqual(curl_status(sy.url("/"), "-H", "X-Context-Id: 1"), (200, b"old-1 old\n"))
+        self.assertEqual(curl_status(sy.url("/"), "-H", "X-Context-Id: 2")[0], 307)
+        # A change in the database is seen at the next full reload.
+        db.sql("UPDATE context SET enabled=0 WHERE cid=1")
+        wait_for(lambda: curl_status(sy.url("/"), "-H", "X-Context-Id: 1")[0] == 403,
                  what="disabled context seen")
+        # Read-only, and without a state database no heartbeat is written anywhere.
+        self.assertEqual(db.sql("SHOW TABLES LIKE 'sy%'"), [])
+        self.assertNotIn("heartbeat", sy.log())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import unittest
 
 import test_routing
 from harness import (BINARY, ProxyTestCase, access_log_lines, config_yaml, curl, curl_status,
-                     pool_yaml, raw_origin, wait_for)
+                     pool_yaml, raw_origin, rss_limit_kib, wait_for)
 
 
 def make_cert(workdir, name, names, key_type="rsa", org="first"):
@@ -257,7 +257,8 @@ class TlsTest(ProxyTestCase):
         self.assertEqual(len(out), size)
         pattern = bytes(range(256)) * 256
         self.assertEqual(out[:len(pattern)], pattern)
-        self.assertLess(sy.peak_rss_kib(), 64 * 1024, "RSS grew with the body size")
+        self.assertLess(sy.peak_rss_kib(), rss_limit_kib(64 * 1024),
+                        "RSS grew with the body size")
 
     def test_slow_reader_gets_every_byte_with_bounded_memory(self):
         # The client reads in bursts with pauses: SSL_write meets a full socket (WANT_WRITE),
@@ -286,7 +287,7 @@ class TlsTest(ProxyTestCase):
         # The backend sends byte i = i % 256: sample it (and the very end).
         for i in list(range(0, size, 999_983)) + [size - 1]:
             self.assertEqual(data[i], i % 256, i)
-        self.assertLess(sy.peak_rss_kib(), 48 * 1024)
+        self.assertLess(sy.peak_rss_kib(), rss_limit_kib(48 * 1024))
 
     def test_many_concurrent_tls_clients(self):
         sy = self.start(workers=2)
@@ -539,7 +540,8 @@ class H2Test(TlsTest):
             rc, out, err = curl(*args, "-o", "-", url, check=True)
             self.assertEqual(len(out), size)
             self.assertEqual(out[:65536], bytes(range(256)) * 256)
-        self.assertLess(sy.peak_rss_kib(), 64 * 1024, "RSS grew with the body size")
+        self.assertLess(sy.peak_rss_kib(), rss_limit_kib(64 * 1024),
+                        "RSS grew with the body size")
 
     def test_flow_control_holds_the_upstream_when_the_client_stalls(self):
         # A client that never opens its 64 KiB window: the proxy must stop reading the backend
@@ -561,7 +563,8 @@ class H2Test(TlsTest):
             if f[0] == DATA:
                 got += len(f[3])
         self.assertLessEqual(got, 65535)
-        self.assertLess(sy.rss_kib(), 40 * 1024, "the body was buffered despite flow control")
+        self.assertLess(sy.rss_kib(), rss_limit_kib(40 * 1024),
+                        "the body was buffered despite flow control")
         # Open the windows: everything arrives.
         c.sock.settimeout(10)
         big = (2 ** 31 - 1 - 65535).to_bytes(4, "big")
@@ -588,7 +591,7 @@ class H2Test(TlsTest):
         wait_for(lambda: int(curl_status(f"http://{self.b.address}/control/seen?path=/download")
                              [1]) == 100, what="100 downloads started at the backend")
         time.sleep(1.5)
-        self.assertLess(sy.rss_kib(), 96 * 1024)
+        self.assertLess(sy.rss_kib(), rss_limit_kib(96 * 1024))
         c.close()
         rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
         self.assertEqual(out, b"b1 old\n")
@@ -801,7 +804,7 @@ class H2Test(TlsTest):
         types = self.wait_closed(c)
         c.close()
         self.assertLess(types.count(PING), sent, "every PING was answered: no flood limit")
-        self.assertLess(sy.peak_rss_kib(), 64 * 1024)
+        self.assertLess(sy.peak_rss_kib(), rss_limit_kib(64 * 1024))
         rc, out, _ = curl("--http2-prior-knowledge", sy.url("/", "plain"), check=True)
         self.assertEqual(out, b"b1 old\n")
 

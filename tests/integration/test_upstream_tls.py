@@ -21,7 +21,7 @@ import threading
 import unittest
 
 from harness import (BACKEND, BINARY, ProxyTestCase, access_log_lines, config_yaml, curl,
-                     curl_status, pool_yaml, read_ready_file, wait_for)
+                     curl_status, pool_yaml, read_ready_file, rss_limit_kib, wait_for)
 
 
 class Pki:
@@ -320,7 +320,8 @@ class UpstreamTlsTest(ProxyTestCase):
             pattern = bytes(range(256)) * 256
             self.assertEqual(out[:len(pattern)], pattern)
             self.assertEqual(out[-len(pattern):], (pattern * 800)[size - len(pattern):size])
-        self.assertLess(sy.peak_rss_kib(), 64 * 1024, "RSS grew with the body size")
+        self.assertLess(sy.peak_rss_kib(), rss_limit_kib(64 * 1024),
+                        "RSS grew with the body size")
 
     # --- health checks -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 
 #include "admin/cluster_state.h"
 #include "admin/db_migrate.h"
+#include "admin/directory.h"
 #include "admin/instances.h"
 #include "unit/test_db.h"
 
@@ -61,7 +62,7 @@ inline void approve_upgrade(sy::routing::Db& db, const std::string& server = "ap
            {ClusterEvent::Mixed, ""},
            {ClusterEvent::Ready, ""},
            {ClusterEvent::Approve, ""}}) {
-    auto st = transition(db, event, "test", "", arg);
+    auto st = transition(db, *make_own_directory(db), event, "test", "", arg);
     INFO(to_string(event));
     if (!st) {
       FAIL(st.error().message);

@@ -7,7 +7,7 @@
 
 #include <catch.hpp>
 
-#include "admin/directory_ops.h"
+#include "admin/directory.h"
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
@@ -107,17 +107,17 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
 
   // Illegal ones change nothing and are counted.
   const uint64_t illegal_before = illegal_transition_count();
-  auto approve = transition(*t.db, E::Approve, "tester");
+  auto approve = transition(*t.db, *make_own_directory(*t.db), E::Approve, "tester");
   REQUIRE_FALSE(approve.ok());
   CHECK(std::string(approve.error().tag) == "illegal-transition");
   CHECK(approve.error().message.find("STABLE") != std::string::npos);
   CHECK(illegal_transition_count() == illegal_before + 1);
-  auto unknown = transition(*t.db, E::Prepare, "tester", "", "no-such-server");
+  auto unknown = transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "", "no-such-server");
   REQUIRE_FALSE(unknown.ok());
   CHECK(std::string(unknown.error().tag) == "not-found");
-  REQUIRE_FALSE(transition(*t.db, E::Prepare, "tester").ok());  // no server given
+  REQUIRE_FALSE(transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester").ok());  // no server given
 
-  auto prepared = transition(*t.db, E::Prepare, "tester", "go", "app-new");
+  auto prepared = transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "go", "app-new");
   REQUIRE(prepared.ok());
   CHECK(prepared->state == S::ReadyToUpgrade);
   CHECK(prepared->target_server_id == 2);
@@ -125,17 +125,17 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
   CHECK(prepared->reason == "go");
 
   // mixed needs a live "new" instance.
-  auto early = transition(*t.db, E::Mixed, "tester");
+  auto early = transition(*t.db, *make_own_directory(*t.db), E::Mixed, "tester");
   REQUIRE_FALSE(early.ok());
   REQUIRE(write_heartbeat(*t.db, InstanceBeat{"n1", "new", "8.0.0", 7, {}, 0}).ok());
-  REQUIRE(transition(*t.db, E::Mixed, "tester").ok());
-  REQUIRE(transition(*t.db, E::Ready, "tester").ok());
-  REQUIRE(transition(*t.db, E::Approve, "tester").ok());
-  REQUIRE(transition(*t.db, E::Fail, "driver", "s_a: update failed").ok());
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Mixed, "tester").ok());
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Ready, "tester").ok());
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Approve, "tester").ok());
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Fail, "driver", "s_a: update failed").ok());
   CHECK(read_cluster(*t.db)->state == S::UpgradeTasksFailed);
   CHECK(read_cluster(*t.db)->reason == "s_a: update failed");
-  REQUIRE(transition(*t.db, E::Retry, "driver").ok());
-  auto fin = transition(*t.db, E::Finish, "driver");
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Retry, "driver").ok());
+  auto fin = transition(*t.db, *make_own_directory(*t.db), E::Finish, "driver");
   REQUIRE(fin.ok());
   CHECK(fin->state == S::Stable);
   CHECK(fin->target_server_id == 0);
@@ -155,15 +155,15 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
 TEST_CASE("cancel goes back to STABLE until a schema has moved to the target") {
   TestDb t;
   seed_directory(*t.db, {"s_a", "s_b"});
-  REQUIRE(transition(*t.db, E::Prepare, "t", "", "app-new").ok());
-  auto cancel = transition(*t.db, E::Cancel, "t");
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Prepare, "t", "", "app-new").ok());
+  auto cancel = transition(*t.db, *make_own_directory(*t.db), E::Cancel, "t");
   REQUIRE(cancel.ok());
   CHECK(cancel->state == S::Stable);
   CHECK(cancel->target_server_id == 0);
 
-  REQUIRE(transition(*t.db, E::Prepare, "t", "", "2").ok());
-  REQUIRE(move_schema(*t.db, "s_a", 2).ok());
-  auto refused = transition(*t.db, E::Cancel, "t");
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Prepare, "t", "", "2").ok());
+  REQUIRE(make_own_directory(*t.db)->move_schema("s_a", 2).ok());
+  auto refused = transition(*t.db, *make_own_directory(*t.db), E::Cancel, "t");
   REQUIRE_FALSE(refused.ok());
   CHECK(std::string(refused.error().tag) == "illegal-transition");
   CHECK(read_cluster(*t.db)->state == S::ReadyToUpgrade);

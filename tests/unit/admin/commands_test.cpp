@@ -17,6 +17,7 @@ struct Fixture {
   AdminContext ctx;
   ServerOptions options;
   std::atomic<bool> running{false};
+  Stores stores{StoreOptions{}};  // no database configured
   CommandEnv env;
   MemberRuntime last;
 
@@ -39,9 +40,7 @@ struct Fixture {
     env.ctx = &ctx;
     env.options = &options;
     env.upgrade_running = &running;
-    env.db = []() -> sy::Result<sy::routing::Db*> {
-      return sy::make_tagged_error(sy::Errc::Database, "database", "no database configured");
-    };
+    env.stores = &stores;
   }
 
   Reply run(const std::string& line, Privilege level = Privilege::Admin) {
@@ -70,6 +69,28 @@ TEST_CASE("every mistake has its own error code") {
   CHECK(f.run("pool member drain nopool x").code == "not-found");
   CHECK(f.run("show servers").code == "database");
   CHECK(f.run("").code == "usage");
+  // --resume-from (runs S) and --continue-after / OX's -m (starts after S) exclude each other;
+  // -m is --continue-after's short spelling; other short flags are unknown.
+  CHECK(f.run("upgrade schemata --server x --resume-from a -m b").code == "usage");
+  CHECK(f.run("upgrade schemata --server x -m b").code == "database");
+  CHECK(f.run("upgrade schemata -n x -f -k a,b -m c").code == "database");  // OX's spelling
+  CHECK(f.run("upgrade schemata -f").code == "usage");  // -f takes no value, -n is missing
+  CHECK(f.run("upgrade schemata --server x -q b").code == "usage");
+}
+
+TEST_CASE("the profile decides what the directory commands may do") {
+  Fixture f;
+  StoreOptions sql;
+  sql.profile = sy::conf::Profile::Sql;
+  sql.dsns.push_back(sy::routing::Dsn{});
+  Stores read_only(sql);
+  f.env.stores = &read_only;
+  Reply r = f.run("schema disable s1");
+  CHECK(r.code == "read-only");
+  CHECK_THAT(r.message, Catch::Contains("profile own or ox"));
+  CHECK(f.run("upgrade schemata --server x").code == "read-only");
+  // Member state needs a state database; profile sql has none here: applied, not persisted.
+  REQUIRE(f.run("pool member drain old 127.0.0.1:9001").ok);
 }
 
 TEST_CASE("admin commands are refused on a read-only listener") {

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -208,4 +209,35 @@ TEST_CASE("@sy_skip_changes silences the triggers for that session only") {
   run(*t.db, "SET @sy_skip_changes = NULL");
   run(*t.db, "UPDATE sy_contexts SET enabled = 0 WHERE id = 1");
   CHECK(changes(*t.db) == std::vector<std::string>{"context:2", "context:1"});
+}
+
+TEST_CASE("migrate by scope: the state tables alone, the directory tables alone") {
+  TestDb state;
+  auto s = migrate(*state.db, MigrateScope::State);
+  REQUIRE(s.ok());
+  CHECK(s->applied.size() == known_migrations(MigrateScope::State).size());
+  auto tables = [](Db& db) {
+    std::vector<std::string> out;
+    auto r = db.query("SELECT table_name FROM information_schema.tables WHERE table_schema ="
+                      " DATABASE()",
+                      [&](const Row& row) { out.push_back(row.str(1)); });
+    REQUIRE(r.ok());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(tables(*state.db) ==
+        std::vector<std::string>{"sy_cluster", "sy_cluster_history", "sy_instances",
+                                 "sy_member_state", "sy_meta", "sy_schema_version",
+                                 "sy_server_meta", "sy_update_tasks", "sy_upgrade_driver",
+                                 "sy_upgrade_journal", "sy_upgrade_runs"});
+  // Running the state scope again changes nothing; the directory scope adds only its tables.
+  CHECK(migrate(*state.db, MigrateScope::State)->applied.empty());
+  TestDb dir;
+  REQUIRE(migrate(*dir.db, MigrateScope::Directory).ok());
+  CHECK(tables(*dir.db) == std::vector<std::string>{"sy_changes", "sy_contexts", "sy_logins",
+                                                    "sy_meta", "sy_schema_version", "sy_schemas",
+                                                    "sy_servers"});
+  CHECK(known_migrations(MigrateScope::Directory).size() +
+            known_migrations(MigrateScope::State).size() ==
+        known_migrations().size());
 }

@@ -96,7 +96,7 @@ struct Upgrade {
   ClusterState state() { return read_cluster(*t.db)->state; }
 
   UpgradeReport run_ok(const std::function<void(const Progress&)>& progress = {}) {
-    auto r = run_upgrade(*t.db, options, progress);
+    auto r = run_upgrade(*make_own_directory(*t.db), *t.db, options, progress);
     if (!r) {
       FAIL(r.error().message);
     }
@@ -161,7 +161,7 @@ TEST_CASE("a full run moves every schema, waits for the instances, and ends STAB
   CHECK(status->schemas[3].status == "done");
 
   // STABLE again: another run is refused, naming the state.
-  auto again = run_upgrade(*u.t.db, u.options, {});
+  auto again = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(again.ok());
   CHECK(again.error().message.find("STABLE") != std::string::npos);
 }
@@ -181,9 +181,10 @@ TEST_CASE("a failing update task stops the run, and the next run retries only wh
                                                        {"s_c", "enabled/1"},
                                                        {"s_d", "enabled/1"}});
   CHECK(u.state() == ClusterState::UpgradeTasksFailed);
-  auto b = find_schema(*u.t.db, "s_b");
-  CHECK(b->update_status == "failed");
-  CHECK(b->update_error.find("exit status 1") != std::string::npos);
+  std::vector<SchemaInfo> b{*make_own_directory(*u.t.db)->find_schema("s_b")};
+  REQUIRE(merge_update_states(*u.t.db, &b).ok());
+  CHECK(b[0].update_status == "failed");
+  CHECK(b[0].update_error.find("exit status 1") != std::string::npos);
   CHECK(u.events.counts()["schema.failed"] == 1);
   CHECK(read_cluster(*u.t.db)->reason.find("s_b") != std::string::npos);
 
@@ -238,7 +239,7 @@ TEST_CASE("a second driver is refused with the holder's identity") {
   run_sql(*other,
           "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
           " VALUES ('upgrade', 'up-old-4242', CONNECTION_ID(), NOW(6))");
-  auto busy = run_upgrade(*u.t.db, u.options, {});
+  auto busy = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(busy.ok());
   CHECK(std::string(busy.error().tag) == "driver-busy");
   CHECK(busy.error().message.find("up-old-4242") != std::string::npos);
@@ -260,16 +261,16 @@ TEST_CASE("a second driver is refused with the holder's identity") {
 TEST_CASE("the target server must be the prepared one, and reused only with --continue") {
   Upgrade u;
   u.options.use_existing = false;
-  auto exists = run_upgrade(*u.t.db, u.options, {});
+  auto exists = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(exists.ok());
   CHECK(std::string(exists.error().tag) == "exists");
   u.options.use_existing = true;
   u.options.server.name = "app-old";
-  auto other = run_upgrade(*u.t.db, u.options, {});
+  auto other = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(other.ok());
   CHECK(std::string(other.error().tag) == "invalid-argument");
   u.options.server.name = "app-newer";
-  auto unknown = run_upgrade(*u.t.db, u.options, {});
+  auto unknown = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(unknown.ok());
   CHECK(std::string(unknown.error().tag) == "invalid-argument");
   CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_servers WHERE name = 'app-newer'") == 0);

@@ -646,6 +646,102 @@ TEST_CASE("a second YAML document is an error") {
                     4, 1, "", "a second YAML document (expected exactly one)");
 }
 
+TEST_CASE("very deep nesting is one located error, not yaml-cpp's \"bad file\"") {
+  // yaml-cpp refuses ~500 nested collections with a position-less "bad file" exception.
+  std::string flow = doc({"listeners: [{name: a, port: 1, pool: p}]", "pools: []"}) + "x: " +
+                     std::string(3000, '[') + std::string(3000, ']') + "\n";
+  LoadResult r = load_config_string(flow, "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].line == 3);
+  CHECK(r.errors[0].col == 3 + 3000);  // the innermost '['
+  // 3000 lists inside the mapping "x".
+  CHECK_THAT(r.errors[0].message, Catch::Contains("YAML nested too deeply: 3001 levels"));
+  CHECK_THAT(r.errors[0].message, !Catch::Contains("bad file"));
+
+  // Block nesting: one more indented mapping per line; the deepest line is reported.
+  std::string block;
+  for (int i = 0; i < 1200; ++i) {
+    block += std::string(static_cast<size_t>(i), ' ') + "k:\n";
+  }
+  block += std::string(1200, ' ') + "v: 1\n";
+  LoadResult b = load_config_string(block, "t.yaml");
+  INFO(all(b));
+  REQUIRE(b.errors.size() == 1);
+  CHECK(b.errors[0].line == 1201);
+  CHECK_THAT(b.errors[0].message, Catch::Contains("YAML nested too deeply"));
+
+  // A block scalar's text is not structure.
+  std::string text = "a:\n  b: |\n    " + std::string(600, '[') + "\n" + flow;
+  LoadResult t = load_config_string(text, "t.yaml");
+  REQUIRE_FALSE(t.errors.empty());
+  CHECK(t.errors[0].line == 6);
+}
+
+TEST_CASE("a document starting with ',' is a located error, not a hang in yaml-cpp") {
+  // Regression (config_fuzz): yaml-cpp 0.7 never returns from these documents.
+  require_one_error(",", 1, 1, "", "a document cannot start with ','");
+  require_one_error("\n# comment\n  ,x\n", 3, 3, "", "a document cannot start with ','");
+  require_one_error("!tag &anchor ,\n", 1, 14, "", "a document cannot start with ','");
+  require_one_error("a: 1\n...\n,\n", 3, 1, "", "a document cannot start with ','");
+  require_one_error("%YAML 1.2\n---\n&a\n  , b\n", 4, 3, "", "a document cannot start with ','");
+  // A ',' anywhere else is yaml-cpp's to judge (and it does return).
+  LoadResult r = load_config_string("a: 1\n, b\n", "t.yaml");
+  REQUIRE(r.errors.size() == 1);
+  CHECK_THAT(r.errors[0].message, Catch::Contains("YAML syntax error: end of map not found"));
+  CHECK(load_config_string(doc({"listeners: [{name: a, port: 1, pool: p}]",
+                                "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]"}),
+                           "t.yaml")
+            .ok());
+}
+
+TEST_CASE("values in errors are escaped and cut: one short printable line per error") {
+  // A raw control byte (ESC) in a value is written as \x1b, never echoed.
+  std::string esc = doc({"workers: \x1b[2Jx", "log_level: \x07" "bell"});
+  LoadResult r = load_config_string(esc, "t.yaml");
+  INFO(all(r));
+  REQUIRE_FALSE(r.errors.empty());
+  for (const auto& e : r.errors) {
+    std::string line = format(e);
+    for (char c : line) {
+      CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+    }
+  }
+  CHECK_THAT(all(r), Catch::Contains("\"\\x1b[2Jx\"") && Catch::Contains("\"\\x07bell\""));
+
+  // A 1 MB bad value is cut: the error stays short and says how long the value was.
+  std::string big(1 << 20, 'z');
+  LoadResult b = load_config_string("log_level: " + big + "\n", "t.yaml");
+  bool found = false;
+  for (const auto& e : b.errors) {
+    std::string line = format(e);
+    CHECK(line.size() < 400);
+    if (e.path == "log_level") {
+      found = true;
+      CHECK_THAT(line, Catch::Contains("\"" + std::string(80, 'z') + "\"... (1048576 bytes)"));
+    }
+  }
+  CHECK(found);
+
+  // The same for an unknown key (it becomes part of the key path; yaml-cpp takes implicit keys
+  // of up to 1024 bytes) and an out-of-range integer.
+  std::string key = std::string(1000, 'k') + "\x01";
+  LoadResult k = load_config_string(key + ": 1\nworkers: " + std::string(5000, '9') + "\n",
+                                    "t.yaml");
+  INFO(all(k));
+  REQUIRE(k.errors.size() >= 2);
+  for (const auto& e : k.errors) {
+    CHECK(format(e).size() < 600);
+  }
+  CHECK_THAT(all(k), Catch::Contains("(1001 bytes): unknown key"));
+  CHECK_THAT(all(k),
+             Catch::Contains("workers: \"99999") && Catch::Contains("(5000 bytes) is out of range"));
+
+  // Valid UTF-8 passes through; bytes that are not UTF-8 are escaped.
+  LoadResult u = load_config_string("log_level: caf\xc3\xa9\xff\n", "t.yaml");
+  CHECK_THAT(all(u), Catch::Contains("\"caf\xc3\xa9\\xff\""));
+}
+
 TEST_CASE("an unreadable file is one error with line 0") {
   std::string path = SY_BINARY_DIR "/conf-test-no-such-file.yaml";
   std::remove(path.c_str());
@@ -849,6 +945,78 @@ TEST_CASE("routing errors are reported at their keys") {
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
 }
 
+TEST_CASE("profile ox: state database, OX options and error envelope") {
+  LoadResult r = load_config_string(
+      routed("database:\n"
+             "  dsns: [{user: ox, database: configdb}]\n"
+             "  profile: ox\n"
+             "  state_database: switchyard\n"
+             "  ox: {maintenance_reason: 42, default_context: dflt, checksum_interval: 30s}\n"
+             "routing:\n"
+             "  role: old\n"
+             "  serve_pools: [old]\n"
+             "  keys: [{type: login_form, name: name}]\n"
+             "  errors: {envelope: ox, status: native}\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  const Config& c = r.config;
+  CHECK(c.database.profile == Profile::Ox);
+  CHECK(c.database.state_database == "switchyard");
+  CHECK(c.database.ox.maintenance_reason == 42);
+  CHECK(c.database.ox.default_context == "dflt");
+  CHECK(c.database.ox.checksum_interval == Millis(30000));
+  CHECK(c.routing.errors.envelope == "ox");
+  CHECK(c.routing.errors.status == 0);
+
+  // Defaults: OX's reason and mapping; errors by profile (resolved by the binary).
+  r = load_config_string(
+      routed("database:\n  dsns: [{user: ox, database: configdb}]\n  profile: ox\n"
+             "  state_dsns: [{host: 10.0.0.9, user: sy, database: state}]\n"),
+      "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  CHECK(r.config.database.ox.maintenance_reason == 1431655765);
+  CHECK(r.config.database.ox.default_context == "defaultcontext");
+  CHECK(r.config.database.state_dsns.size() == 1);
+  CHECK(r.config.routing.errors.envelope.empty());
+  CHECK(r.config.routing.errors.status == -1);
+}
+
+TEST_CASE("profile ox and state store mistakes are reported at their keys") {
+  // Line 8 is the first line after routed()'s pools.
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n"),
+                    9, 3, "database", "state_database");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: configdb\n"),
+                    11, 19, "database.state_database", "is the directory database itself");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: configdb}]\n"
+                           "  profile: ox\n  state_database: s\n"
+                           "  state_dsns: [{user: sy, database: s}]\n"),
+                    12, 15, "database.state_dsns", "not both");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  ox: {maintenance_reason: 5}\n"),
+                    10, 7, "database.ox", "only used with profile: ox");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  profile: sql\n"
+                           "  servers_sql: SELECT 1, 'a'\n"),
+                    9, 3, "database", "profile sql needs contexts_sql");
+  require_one_error(routed("database:\n  dsns: [{user: ox, database: c}]\n  profile: ox\n"
+                           "  state_database: s\n  ox: {maintenance_reason: 0}\n"),
+                    12, 28, "database.ox.maintenance_reason", "out of range");
+  const char* db = "database:\n  dsns: [{user: sy, database: d}]\n";
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {envelope: soap}\n")
+                               .c_str()),
+                    14, 22, "routing.errors.envelope", "bad value \"soap\"");
+  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                              "  keys: [{type: header, name: X}]\n"
+                                              "  errors: {status: 99}\n")
+                               .c_str()),
+                    14, 20, "routing.errors.status", "out of range");
+}
+
 // --- admin section ---------------------------------------------------------------------------
 
 namespace {
@@ -879,6 +1047,8 @@ TEST_CASE("admin section: defaults and every key") {
   CHECK(m.socket.path == "/run/a.sock");
   CHECK(m.socket.mode == 0600);
   CHECK(m.socket.level == AdminLevel::Admin);
+  CHECK(m.socket.max_connections == 16);
+  CHECK(m.tcp.max_connections == 16);
   CHECK_FALSE(m.tcp.enabled);
   CHECK(m.drain_timeout == Millis(30000));
   CHECK(m.live_within == Millis(10000));
@@ -886,8 +1056,9 @@ TEST_CASE("admin section: defaults and every key") {
 
   LoadResult full = load_config_string(with_admin({
       "admin:",
-      "  socket: {path: /run/a.sock, mode: \"0660\", level: read-only}",
-      "  tcp: {address: \"::1\", port: 9999, token_file: /etc/sy/token, level: admin}",
+      "  socket: {path: /run/a.sock, mode: \"0660\", level: read-only, max_connections: 2}",
+      "  tcp: {address: \"::1\", port: 9999, token_file: /etc/sy/token, level: admin,",
+      "        max_connections: 300}",
       "  event_hook: /usr/local/bin/hook",
       "  drain_timeout: 5s",
       "  live_within: 3s",
@@ -898,6 +1069,8 @@ TEST_CASE("admin section: defaults and every key") {
   const Admin& a = full.config.admin;
   CHECK(a.socket.mode == 0660);
   CHECK(a.socket.level == AdminLevel::ReadOnly);
+  CHECK(a.socket.max_connections == 2);
+  CHECK(a.tcp.max_connections == 300);
   CHECK(a.tcp.enabled);
   CHECK(a.tcp.address == "::1");
   CHECK(a.tcp.port == 9999);
@@ -930,6 +1103,8 @@ TEST_CASE("admin section: errors are located") {
                     "admin.drain_timeout", "bad duration");
   require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  sockt: 1"}), 5, 3,
                     "admin.sockt", "unknown key");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a, max_connections: 0}"}), 4, 39,
+                    "admin.socket.max_connections", "out of range (expected 1..10000)");
   require_one_error(with_admin({"admin:", "  live_within: 2s"}), 4, 3, "admin",
                     "needs a socket or a tcp listener");
 }

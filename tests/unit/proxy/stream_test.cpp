@@ -311,3 +311,29 @@ TEST_CASE("an in-memory pair reports EOF after the data when a side goes away") 
   delete b;
   event_base_free(base);
 }
+
+TEST_CASE("a pair side that holds output and is not reading hears of its peer's end") {
+  // Regression (h2_fuzz): an HTTP/2 client went away while its stream's response was held by
+  // flow control. The internal connection's end held the body for a peer that was not reading
+  // and did not read itself, so nothing told it the peer was gone: it (and its upstream
+  // exchange) stayed alive with no timer to end it.
+  event_base* base = event_base_new();
+  Stream* a = nullptr;
+  Stream* b = nullptr;
+  Stream::make_pair(base, &a, &b);
+  Seen sa, sb;
+  a->set_callbacks(on_read, on_write, on_event, &sa);
+  b->set_callbacks(on_read, on_write, on_event, &sb);
+  a->enable(EV_WRITE);  // writing, not reading
+  b->enable(EV_WRITE);  // not reading either: a's output is held
+  evbuffer_add(a->output(), "held body", 9);
+  run_until(base, [&] { return false; });
+  REQUIRE(evbuffer_get_length(a->output()) == 9);
+  REQUIRE(sa.last_event == 0);
+  delete b;
+  run_until(base, [&] { return sa.last_event != 0; });
+  CHECK((sa.last_event & BEV_EVENT_ERROR) != 0);
+  CHECK(sa.last_errno == EPIPE);
+  delete a;
+  event_base_free(base);
+}

@@ -1,6 +1,6 @@
 // routing/directory_reader.h against the real private MariaDB: the own profile's full load and
 // change following (including writers that commit out of sequence order, bulk moves, pruning),
-// seeding, and the SQL profile on the Open-Xchange configdb fixture.
+// seeding, and the SQL profile with generic SELECTs (over the OX fixture's tables).
 //
 // The benchmark is hidden from ctest; run it with
 //   build/tests/unit_routing_directory_reader_test '[bench]'
@@ -12,6 +12,8 @@
 
 #include <catch.hpp>
 
+#include "unit/ox_fixture.h"
+#include "unit/routing/rows_text.h"
 #include "unit/test_db.h"
 
 #include <unistd.h>
@@ -31,6 +33,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using sy::test::TestDb;
+using sy::test::contexts_of;
 using sy::test::env_dsn;
 using sy::test::must_connect;
 using sy::test::count;
@@ -65,24 +68,6 @@ T must(sy::Result<T> r) {
   return std::move(r.value());
 }
 
-// Context id -> "schema/server/enabled" for easy comparison.
-std::map<ContextId, std::string> contexts_of(const DirectoryData& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schemas.at(c.schema_index).name + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
-
-std::map<ContextId, std::string> contexts_of(const DirectoryDelta& d) {
-  std::map<ContextId, std::string> out;
-  for (const ContextRow& c : d.contexts) {
-    out[c.id] = d.schema_names.at(c.schema_index) + "/" + std::to_string(c.server_id) + "/" +
-                (c.enabled ? "on" : "off");
-  }
-  return out;
-}
 
 std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
   std::map<std::string, ContextId> out;
@@ -109,27 +94,13 @@ void seed_small(Db& db) {
       " ('a@example.com', 10), ('b@example.com', 12)");
 }
 
-// Runs tests/fixtures/sql/configdb.sql statement by statement (';' at a line end).
-void load_configdb_fixture(Db& db) {
-  std::ifstream in(std::string(SY_SOURCE_DIR) + "/tests/fixtures/sql/configdb.sql");
-  REQUIRE(in.good());
-  std::string line;
-  std::string stmt;
-  int statements = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("--", 0) == 0) {
-      continue;
-    }
-    stmt += line + "\n";
-    if (!line.empty() && line.back() == ';') {
-      stmt.pop_back();
-      stmt.pop_back();
-      run(db, stmt);
-      ++statements;
-      stmt.clear();
-    }
-  }
-  REQUIRE(statements > 10);
+// A generic directory over the OX tables, as an operator would write the SELECTs for a
+// database Switchyard has no profile for.
+SqlProfileQueries generic_queries() {
+  return SqlProfileQueries{"SELECT server_id, name FROM server",
+                           "SELECT c.cid, c.enabled, p.server_id, p.db_schema"
+                           " FROM context c JOIN context_server2db_pool p ON p.cid = c.cid",
+                           "SELECT login_info, cid FROM login2context", ""};
 }
 
 }  // namespace
@@ -433,14 +404,14 @@ TEST_CASE("seed_own_profile fills the tables without logging changes") {
   CHECK_FALSE(seed_own_profile(*t.db, 1, 0, 1).ok());
 }
 
-// ---- SQL (configdb) profile -----------------------------------------------------------------
+// ---- SQL profile (generic SELECTs, here over the OX fixture's tables) --------------------------
 
-TEST_CASE("configdb profile: the default queries read the fixture") {
+TEST_CASE("sql profile: the configured queries read the tables") {
   TestDb t;
-  load_configdb_fixture(*t.db);
-  SqlProfileReader reader(configdb_queries(),
-                          {{"oxserver-7.10", "old", "7.10.6", "https://new.example.com"},
-                           {"oxserver-8.0", "new", "", ""},
+  sy::test::load_ox_configdb(*t.db);
+  SqlProfileReader reader(generic_queries(),
+                          {{"oxserver-1", "old", "7.10.6", "https://new.example.com"},
+                           {"oxserver-2", "new", "", ""},
                            {"not-in-configdb", "ghost", "", ""}});
   CHECK_FALSE(reader.incremental());
   DirectoryData d = must(reader.full_load(*t.db));
@@ -451,11 +422,11 @@ TEST_CASE("configdb profile: the default queries read the fixture") {
   for (const ServerRow& s : d.servers) {
     servers[s.id] = s;
   }
-  CHECK(servers[1].name == "oxserver-7.10");
+  CHECK(servers[1].name == "oxserver-1");
   CHECK(servers[1].pool == "old");
   CHECK(servers[1].version == "7.10.6");
   CHECK(servers[1].redirect_url == "https://new.example.com");
-  CHECK(servers[2].name == "oxserver-8.0");
+  CHECK(servers[2].name == "oxserver-2");
   CHECK(servers[2].pool == "new");
   CHECK(servers[2].version.empty());
 
@@ -465,30 +436,30 @@ TEST_CASE("configdb profile: the default queries read the fixture") {
     CHECK(s.state == SchemaState::Enabled);
     CHECK(s.server_id == 0);
   }
-  CHECK(contexts_of(d) == std::map<ContextId, std::string>{{1, "oxdb_5/1/on"},
-                                                           {2, "oxdb_5/1/on"},
-                                                           {3, "oxdb_6/1/on"},
-                                                           {10, "oxdb_6/1/off"},
-                                                           {20, "oxdb_7/2/on"}});
+  CHECK(contexts_of(d) == std::map<ContextId, std::string>{{1, "oxdatabase_5/1/on"},
+                                                           {2, "oxdatabase_5/1/on"},
+                                                           {3, "oxdatabase_6/1/on"},
+                                                           {10, "oxdatabase_6/1/off"},
+                                                           {20, "oxdatabase_7/2/on"}});
   auto logins = logins_of(d.logins);
   CHECK(logins.size() == 11);
   CHECK(logins["acme.example.com"] == 2);
   CHECK(logins["20"] == 20);
-  CHECK(logins["initech.test"] == 20);
+  CHECK(logins["Initech.Test"] == 20);
 
   auto delta = reader.changes_since(*t.db, 0);
   REQUIRE_FALSE(delta.ok());
   CHECK(delta.error().code == sy::Errc::InvalidArgument);
 }
 
-TEST_CASE("configdb profile: custom queries with pools, schema states and no logins") {
+TEST_CASE("sql profile: custom queries with pools, schema states and no logins") {
   TestDb t;
-  load_configdb_fixture(*t.db);
-  SqlProfileQueries q = configdb_queries();
+  sy::test::load_ox_configdb(*t.db);
+  SqlProfileQueries q = generic_queries();
   q.servers = "SELECT server_id, name, CONCAT('pool-', server_id), '7.10' FROM server";
-  q.schemas = "SELECT 'oxdb_6', 0, 1 UNION ALL SELECT 'oxdb_8', 1, 2";
+  q.schemas = "SELECT 'oxdatabase_6', 0, 1 UNION ALL SELECT 'oxdatabase_9', 1, 2";
   q.logins.clear();
-  SqlProfileReader reader(q, {{"oxserver-8.0", "", "8.0", ""}});
+  SqlProfileReader reader(q, {{"oxserver-2", "", "8.0", ""}});
   DirectoryData d = must(reader.full_load(*t.db));
 
   std::map<ServerId, ServerRow> servers;
@@ -502,22 +473,22 @@ TEST_CASE("configdb profile: custom queries with pools, schema states and no log
 
   // The listed schemas first, in query order, then the ones only contexts name.
   REQUIRE(d.schemas.size() == 4);
-  CHECK(d.schemas[0].name == "oxdb_6");
+  CHECK(d.schemas[0].name == "oxdatabase_6");
   CHECK(d.schemas[0].state == SchemaState::Disabled);
   CHECK(d.schemas[0].server_id == 1);
-  CHECK(d.schemas[1].name == "oxdb_8");
+  CHECK(d.schemas[1].name == "oxdatabase_9");
   CHECK(d.schemas[1].state == SchemaState::Enabled);
   std::set<std::string> rest{d.schemas[2].name, d.schemas[3].name};
-  CHECK(rest == std::set<std::string>{"oxdb_5", "oxdb_7"});
-  CHECK(contexts_of(d)[3] == "oxdb_6/1/on");
+  CHECK(rest == std::set<std::string>{"oxdatabase_5", "oxdatabase_7"});
+  CHECK(contexts_of(d)[3] == "oxdatabase_6/1/on");
   CHECK(d.logins.empty());
 }
 
-TEST_CASE("configdb profile: a query with the wrong columns or a broken query fails clearly") {
+TEST_CASE("sql profile: a query with the wrong columns or a broken query fails clearly") {
   TestDb t;
-  load_configdb_fixture(*t.db);
+  sy::test::load_ox_configdb(*t.db);
   {
-    SqlProfileQueries q = configdb_queries();
+    SqlProfileQueries q = generic_queries();
     q.contexts = "SELECT cid, enabled FROM context";
     auto d = SqlProfileReader(q).full_load(*t.db);
     REQUIRE_FALSE(d.ok());
@@ -526,14 +497,14 @@ TEST_CASE("configdb profile: a query with the wrong columns or a broken query fa
           "contexts query returns 2 columns; expected id, enabled, server_id, schema");
   }
   {
-    SqlProfileQueries q = configdb_queries();
+    SqlProfileQueries q = generic_queries();
     q.servers = "SELECT server_id FROM server";
     auto d = SqlProfileReader(q).full_load(*t.db);
     REQUIRE_FALSE(d.ok());
     CHECK(d.error().code == sy::Errc::Config);
   }
   {
-    SqlProfileQueries q = configdb_queries();
+    SqlProfileQueries q = generic_queries();
     q.logins = "SELECT login_info, cid FROM no_such_table";
     auto d = SqlProfileReader(q).full_load(*t.db);
     REQUIRE_FALSE(d.ok());

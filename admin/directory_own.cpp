@@ -1,9 +1,10 @@
-// Operator commands on the directory tables. Each write runs in one transaction that locks the
-// rows it decides on (SELECT ... FOR UPDATE) and, after the write, reads MAX(sy_changes.seq):
-// the triggers have appended this write's change rows by then, and the transaction sees its own
-// rows plus committed ones, so the value is >= the highest seq this write produced.
+// The own profile's directory (admin/directory.h) on Switchyard's tables. Each write runs in one
+// transaction that locks the rows it decides on (SELECT ... FOR UPDATE) and, after the write,
+// reads MAX(sy_changes.seq): the triggers have appended this write's change rows by then, and
+// the transaction sees its own rows plus committed ones, so the value is >= the highest seq
+// this write produced.
 
-#include "admin/directory_ops.h"
+#include "admin/directory.h"
 
 #include <algorithm>
 #include <charconv>
@@ -29,8 +30,18 @@ Result<uint64_t> max_change_seq(Db& db) {
   return seq;
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+// Ends a write transaction: reads the change seq the write produced (or, when nothing
+// |changed|, the seq of now) and commits.
+Result<WriteResult> finish_write(Db& db, routing::Transaction& txn, bool changed,
+                                 const std::string& what) {
+  auto seq = max_change_seq(db);
+  if (!seq) {
+    return seq.error();
+  }
+  if (auto c = txn.commit(); !c) {
+    return db_error(what, c.error());
+  }
+  return WriteResult{changed, *seq};
 }
 
 constexpr const char* kServerColumns = "SELECT id, name, pool, version, redirect_url FROM sy_servers";
@@ -60,67 +71,6 @@ Result<std::optional<ServerInfo>> server_where(Db& db, const std::string& where,
   return found;
 }
 
-std::string describe(const ServerInfo& s) {
-  return "id " + std::to_string(s.id) + ", pool '" + s.pool + "', version '" + s.version +
-         "', redirect_url '" + s.redirect_url + "'";
-}
-
-// What |wanted| asks for that |stored| does not have (fields left empty are not compared).
-std::string differences(const ServerInfo& stored, const ServerInfo& wanted) {
-  std::string out;
-  auto cmp = [&](const char* field, const std::string& have, const std::string& want) {
-    if (!want.empty() && want != have) {
-      out += std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want +
-             "'";
-    }
-  };
-  if (wanted.id != 0 && wanted.id != stored.id) {
-    out += "id is " + std::to_string(stored.id) + ", not " + std::to_string(wanted.id);
-  }
-  cmp("pool", stored.pool, wanted.pool);
-  cmp("version", stored.version, wanted.version);
-  cmp("redirect_url", stored.redirect_url, wanted.redirect_url);
-  return out;
-}
-
-// Update task state of schemas: "failed" wins over "running" over "ok".
-struct UpdateState {
-  std::string status;
-  std::string error;
-};
-
-Result<std::map<std::string, UpdateState>> update_states(Db& db, const std::string* only) {
-  std::string sql =
-      "SELECT schema_name, status, COALESCE(error, '') FROM sy_update_tasks";
-  if (only != nullptr) {
-    sql += " WHERE schema_name = ?";
-  }
-  sql += " ORDER BY schema_name, started_at, task";
-  auto stmt = db.prepare(sql);
-  if (!stmt) {
-    return db_error("reading sy_update_tasks", stmt.error());
-  }
-  if (only != nullptr) {
-    stmt->bind(*only);
-  }
-  std::map<std::string, UpdateState> out;
-  auto rank = [](const std::string& s) { return s == "failed" ? 3 : s == "running" ? 2 : 1; };
-  auto r = stmt->query([&](const Row& row) {
-    UpdateState& u = out[row.str(1)];
-    std::string status = row.str(2);
-    if (status == "failed") {
-      u.error = row.str(3);  // the last failed task's reason
-    }
-    if (u.status.empty() || rank(status) > rank(u.status)) {
-      u.status = status;
-    }
-  });
-  if (!r) {
-    return db_error("reading sy_update_tasks", r.error());
-  }
-  return out;
-}
-
 Result<std::vector<SchemaInfo>> read_schemas(Db& db, const std::string* only) {
   std::string sql =
       "SELECT s.name, s.state = 'enabled', s.server_id, COALESCE(v.name, ''), COALESCE(c.n, 0)"
@@ -130,7 +80,7 @@ Result<std::vector<SchemaInfo>> read_schemas(Db& db, const std::string* only) {
   if (only != nullptr) {
     sql += " WHERE s.name = ?";
   }
-  sql += " ORDER BY s.name";
+
   auto stmt = db.prepare(sql);
   if (!stmt) {
     return db_error("reading sy_schemas", stmt.error());
@@ -151,31 +101,14 @@ Result<std::vector<SchemaInfo>> read_schemas(Db& db, const std::string* only) {
   if (!r) {
     return db_error("reading sy_schemas", r.error());
   }
-  auto updates = update_states(db, only);
-  if (!updates) {
-    return updates.error();
-  }
-  for (SchemaInfo& s : out) {
-    auto it = updates->find(s.name);
-    if (it != updates->end()) {
-      s.update_status = it->second.status;
-      s.update_error = it->second.error;
-    }
-  }
+  std::sort(out.begin(), out.end(),
+            [](const SchemaInfo& a, const SchemaInfo& b) { return schema_less(a.name, b.name); });
   return out;
 }
 
-}  // namespace
-
 Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExists if_exists) {
-  if (wanted.name.empty()) {
-    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "register server: a name is required");
-  }
-  if (all_digits(wanted.name)) {
-    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             "register server: the name '" + wanted.name +
-                                 "' is all digits and would read as an id");
+  if (auto ok = check_server_name(wanted.name); !ok) {
+    return ok.error();
   }
   auto txn = db.begin();
   if (!txn) {
@@ -185,30 +118,11 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
   if (!existing) {
     return existing.error();
   }
-  RegisterResult result;
   if (existing->has_value()) {
-    const ServerInfo& have = **existing;
-    std::string diff = differences(have, wanted);
-    switch (if_exists) {
-      case IfExists::Refuse:
-        return make_tagged_error(Errc::InvalidArgument, "exists",
-                                 "server '" + wanted.name + "' exists already (" + describe(have) +
-                                     "); use it with --continue or pick another name");
-      case IfExists::Abort:
-        return make_tagged_error(Errc::InvalidArgument, "aborted",
-                                 "server '" + wanted.name + "' exists already (" + describe(have) +
-                                     "); nothing changed");
-      case IfExists::Continue:
-        result.server = have;
-        result.existed = true;
-        result.warning = "server '" + wanted.name + "' exists already (" + describe(have) +
-                         "); using it as it is" + (diff.empty() ? "" : ": " + diff);
-        if (auto c = txn->commit(); !c) {
-          return db_error("register server '" + wanted.name + "'", c.error());
-        }
-        return result;
-    }
+    (void)txn->commit();  // nothing written
+    return existing_server(**existing, wanted, if_exists);
   }
+  RegisterResult result;
   ServerInfo row = wanted;
   if (row.id == 0) {
     auto r = db.query("SELECT COALESCE(MAX(id), 0) + 1 FROM sy_servers FOR UPDATE",
@@ -245,7 +159,7 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
     return db_error("register server '" + wanted.name + "'", c.error());
   }
   result.server = row;
-  result.change_seq = *seq;
+  result.version = *seq;
   return result;
 }
 
@@ -279,8 +193,6 @@ Result<ServerInfo> find_server(Db& db, const std::string& name_or_id) {
   }
   return **by_name;
 }
-
-Result<std::vector<SchemaInfo>> list_schemas(Db& db) { return read_schemas(db, nullptr); }
 
 Result<SchemaInfo> find_schema(Db& db, const std::string& name) {
   auto rows = read_schemas(db, &name);
@@ -331,7 +243,7 @@ Result<ContextInfo> find_context(Db& db, uint32_t id) {
   return std::move(*found);
 }
 
-Result<uint64_t> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
+Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
   const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
   auto txn = db.begin();
   if (!txn) {
@@ -350,8 +262,7 @@ Result<uint64_t> set_schema_enabled(Db& db, const std::string& schema, bool enab
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema");
   }
   if (*is_enabled == enabled) {
-    (void)txn->commit();
-    return uint64_t{0};
+    return finish_write(db, *txn, false, what);
   }
   auto upd = db.prepare("UPDATE sy_schemas SET state = ? WHERE name = ?");
   if (!upd) {
@@ -360,17 +271,10 @@ Result<uint64_t> set_schema_enabled(Db& db, const std::string& schema, bool enab
   if (auto u = upd->bind(enabled ? "enabled" : "disabled").bind(schema).exec(); !u) {
     return db_error(what, u.error());
   }
-  auto seq = max_change_seq(db);
-  if (!seq) {
-    return seq.error();
-  }
-  if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
-  }
-  return *seq;
+  return finish_write(db, *txn, true, what);
 }
 
-Result<uint64_t> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
+Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
   const std::string what =
       "move schema '" + schema + "' to server " + std::to_string(to_server);
   auto txn = db.begin();
@@ -397,21 +301,17 @@ Result<uint64_t> move_schema(Db& db, const std::string& schema, uint32_t to_serv
     return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server");
   }
   if (*from == to_server) {
-    (void)txn->commit();
-    return uint64_t{0};
+    return finish_write(db, *txn, false, what);
   }
   auto current = server_where(db, "id = ?", std::to_string(*from), true);
   if (!current) {
     return current.error();
   }
-  // A schema on a server that is not registered (or without versions) has no door to close.
-  if (current->has_value() && !(*current)->version.empty() && !(*target)->version.empty() &&
-      version_less((*target)->version, (*current)->version)) {
-    return make_tagged_error(
-        Errc::InvalidArgument, "one-way-door",
-        "schema '" + schema + "' is on server '" + (*current)->name + "' (version " +
-            (*current)->version + "); moving it to '" + (*target)->name + "' (version " +
-            (*target)->version + ") would go back to an older version");
+  // A schema on a server that is not registered has no door to close.
+  if (current->has_value()) {
+    if (auto door = check_one_way_door(schema, **current, **target); !door) {
+      return door.error();
+    }
   }
   auto upd = db.prepare("UPDATE sy_schemas SET server_id = ? WHERE name = ?");
   if (!upd) {
@@ -428,58 +328,39 @@ Result<uint64_t> move_schema(Db& db, const std::string& schema, uint32_t to_serv
   if (auto u = clear->bind(schema).exec(); !u) {
     return db_error(what, u.error());
   }
-  auto seq = max_change_seq(db);
-  if (!seq) {
-    return seq.error();
-  }
-  if (auto c = txn->commit(); !c) {
-    return db_error(what, c.error());
-  }
-  return *seq;
+  return finish_write(db, *txn, true, what);
 }
 
-bool version_less(const std::string& a, const std::string& b) {
-  auto parts = [](const std::string& v) {
-    std::vector<std::string> out;
-    if (v.empty()) {
-      return out;
-    }
-    size_t start = 0;
-    for (;;) {
-      size_t dot = v.find('.', start);
-      out.push_back(v.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-      if (dot == std::string::npos) {
-        return out;
-      }
-      start = dot + 1;
-    }
-  };
-  const auto pa = parts(a);
-  const auto pb = parts(b);
-  for (size_t i = 0; i < std::max(pa.size(), pb.size()); ++i) {
-    const std::string x = i < pa.size() ? pa[i] : "0";
-    const std::string y = i < pb.size() ? pb[i] : "0";
-    if (all_digits(x) && all_digits(y)) {
-      // Compare as numbers of any length: strip leading zeros, then length, then text.
-      auto strip = [](const std::string& s) {
-        size_t nz = s.find_first_not_of('0');
-        return nz == std::string::npos ? std::string("0") : s.substr(nz);
-      };
-      const std::string nx = strip(x);
-      const std::string ny = strip(y);
-      if (nx.size() != ny.size()) {
-        return nx.size() < ny.size();
-      }
-      if (nx != ny) {
-        return nx < ny;
-      }
-    } else if (x != y) {
-      return x < y;
-    }
+class OwnDirectory final : public Directory {
+ public:
+  explicit OwnDirectory(Db& db) : db_(db) {}
+  const char* profile() const override { return "own"; }
+  Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) override {
+    return admin::register_server(db_, wanted, if_exists);
   }
-  return false;
-}
+  Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
+  Result<ServerInfo> find_server(const std::string& name_or_id) override {
+    return admin::find_server(db_, name_or_id);
+  }
+  Result<std::vector<SchemaInfo>> list_schemas() override { return read_schemas(db_, nullptr); }
+  Result<SchemaInfo> find_schema(const std::string& name) override {
+    return admin::find_schema(db_, name);
+  }
+  Result<ContextInfo> find_context(uint32_t id) override { return admin::find_context(db_, id); }
+  Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override {
+    return admin::set_schema_enabled(db_, schema, enabled);
+  }
+  Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override {
+    return admin::move_schema(db_, schema, to_server);
+  }
+  Result<uint64_t> current_version() override { return max_change_seq(db_); }
 
-Result<uint64_t> current_change_seq(Db& db) { return max_change_seq(db); }
+ private:
+  Db& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<Directory> make_own_directory(Db& db) { return std::make_unique<OwnDirectory>(db); }
 
 }  // namespace sy::admin

@@ -1,0 +1,187 @@
+// The pure part of the directory interface: version and schema order, the one-way door.
+
+#include "admin/directory.h"
+
+#include <algorithm>
+
+namespace sy::admin {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool version_less(const std::string& a, const std::string& b) {
+  auto parts = [](const std::string& v) {
+    std::vector<std::string> out;
+    if (v.empty()) {
+      return out;
+    }
+    size_t start = 0;
+    for (;;) {
+      size_t dot = v.find('.', start);
+      out.push_back(v.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) {
+        return out;
+      }
+      start = dot + 1;
+    }
+  };
+  const auto pa = parts(a);
+  const auto pb = parts(b);
+  for (size_t i = 0; i < std::max(pa.size(), pb.size()); ++i) {
+    const std::string x = i < pa.size() ? pa[i] : "0";
+    const std::string y = i < pb.size() ? pb[i] : "0";
+    if (all_digits(x) && all_digits(y)) {
+      // Compare as numbers of any length: strip leading zeros, then length, then text.
+      auto strip = [](const std::string& s) {
+        size_t nz = s.find_first_not_of('0');
+        return nz == std::string::npos ? std::string("0") : s.substr(nz);
+      };
+      const std::string nx = strip(x);
+      const std::string ny = strip(y);
+      if (nx.size() != ny.size()) {
+        return nx.size() < ny.size();
+      }
+      if (nx != ny) {
+        return nx < ny;
+      }
+    } else if (x != y) {
+      return x < y;
+    }
+  }
+  return false;
+}
+
+bool schema_less(const std::string& a, const std::string& b) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0;
+  size_t j = 0;
+  int zeros = 0;  // tie-break: fewer leading zeros first ("a5" < "a05")
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      size_t ei = i;
+      size_t ej = j;
+      while (ei < a.size() && digit(a[ei])) {
+        ++ei;
+      }
+      while (ej < b.size() && digit(b[ej])) {
+        ++ej;
+      }
+      size_t zi = i;
+      size_t zj = j;
+      while (zi + 1 < ei && a[zi] == '0') {
+        ++zi;
+      }
+      while (zj + 1 < ej && b[zj] == '0') {
+        ++zj;
+      }
+      const size_t li = ei - zi;
+      const size_t lj = ej - zj;
+      if (li != lj) {
+        return li < lj;
+      }
+      const int cmp = a.compare(zi, li, b, zj, lj);
+      if (cmp != 0) {
+        return cmp < 0;
+      }
+      if (zeros == 0 && (zi - i) != (zj - j)) {
+        zeros = (zi - i) < (zj - j) ? -1 : 1;
+      }
+      i = ei;
+      j = ej;
+    } else {
+      if (a[i] != b[j]) {
+        return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      }
+      ++i;
+      ++j;
+    }
+  }
+  if ((i < a.size()) != (j < b.size())) {
+    return j < b.size();  // the shorter one first
+  }
+  return zeros < 0;
+}
+
+namespace {
+
+std::string describe(const ServerInfo& s) {
+  return "id " + std::to_string(s.id) + ", pool '" + s.pool + "', version '" + s.version +
+         "', redirect_url '" + s.redirect_url + "'";
+}
+
+// What |wanted| asks for that |stored| does not have (fields left empty are not compared).
+std::string differences(const ServerInfo& stored, const ServerInfo& wanted) {
+  std::string out;
+  auto cmp = [&](const char* field, const std::string& have, const std::string& want) {
+    if (!want.empty() && want != have) {
+      out += std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want +
+             "'";
+    }
+  };
+  if (wanted.id != 0 && wanted.id != stored.id) {
+    out += "id is " + std::to_string(stored.id) + ", not " + std::to_string(wanted.id);
+  }
+  cmp("pool", stored.pool, wanted.pool);
+  cmp("version", stored.version, wanted.version);
+  cmp("redirect_url", stored.redirect_url, wanted.redirect_url);
+  return out;
+}
+
+}  // namespace
+
+Result<Unit> check_server_name(const std::string& name) {
+  if (name.empty()) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             "register server: a name is required");
+  }
+  if (all_digits(name)) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             "register server: the name '" + name +
+                                 "' is all digits and would read as an id");
+  }
+  return ok_result();
+}
+
+Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
+                                       IfExists if_exists) {
+  switch (if_exists) {
+    case IfExists::Refuse:
+      return make_tagged_error(Errc::InvalidArgument, "exists",
+                               "server '" + wanted.name + "' exists already (" + describe(have) +
+                                   "); use it with --continue or pick another name");
+    case IfExists::Abort:
+      return make_tagged_error(Errc::InvalidArgument, "aborted",
+                               "server '" + wanted.name + "' exists already (" + describe(have) +
+                                   "); nothing changed");
+    case IfExists::Continue:
+      break;
+  }
+  RegisterResult result;
+  result.server = have;
+  result.existed = true;
+  const std::string diff = differences(have, wanted);
+  result.warning = "server '" + wanted.name + "' exists already (" + describe(have) +
+                   "); using it as it is" + (diff.empty() ? "" : ": " + diff);
+  return result;
+}
+
+bool on_server(const SchemaInfo& s, uint32_t server) {
+  return s.contexts == 0 || s.server_id == server;
+}
+
+Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& current,
+                                const ServerInfo& target) {
+  // A schema on a server without a version has no door to close.
+  if (!current.version.empty() && !target.version.empty() &&
+      version_less(target.version, current.version)) {
+    return make_tagged_error(
+        Errc::InvalidArgument, "one-way-door",
+        "schema '" + schema + "' is on server '" + current.name + "' (version " +
+            current.version + "); moving it to '" + target.name + "' (version " +
+            target.version + ") would go back to an older version");
+  }
+  return ok_result();
+}
+
+}  // namespace sy::admin

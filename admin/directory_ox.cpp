@@ -1,0 +1,446 @@
+// The ox profile's directory (admin/directory.h): an unchanged Open-Xchange configdb, written
+// with the statements OX's own tools run, so OX nodes and OX's CLI see the same rows at every
+// moment:
+//
+//   register server   UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1); SELECT LAST_INSERT_ID()
+//                     INSERT INTO server (server_id, name) VALUES (?, ?)          (registerserver)
+//   disable schema    UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT cid
+//                     FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 1
+//                     after OX's check that the schema has one write pool      (disableschema)
+//   enable schema     UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (...) AND
+//                     enabled = 0 AND reason_id = ?   -- never a context disabled for another
+//                     reason                                                     (enableschema)
+//   move schema       UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?
+//                     refused unless every context of the schema is disabled  (changeserver)
+//
+// What OX's tables cannot hold goes to the state database: a server's pool, version and
+// redirect URL (sy_server_meta), and the directory epoch, bumped after every write so every
+// instance's loader re-reads and reports it (routing/directory_ox.h).
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "admin/db_error.h"
+#include "admin/directory.h"
+#include "common/ascii.h"
+#include "routing/directory_ox.h"
+
+namespace sy::admin {
+
+using routing::Db;
+using routing::Row;
+
+namespace {
+
+// Per schema: contexts, contexts held by the maintenance reason, server range.
+constexpr const char* kSchemaRowsSql =
+    "SELECT p.db_schema, COUNT(*), SUM(c.enabled = 0 AND c.reason_id <=> ?),"
+    " MIN(p.server_id), MAX(p.server_id)"
+    " FROM context_server2db_pool p JOIN context c ON c.cid = p.cid";
+
+class OxDirectory final : public Directory {
+ public:
+  OxDirectory(Db& configdb, Db& state, OxDirectoryOptions options)
+      : db_(configdb), state_(state), opt_(std::move(options)) {}
+
+  const char* profile() const override { return "ox"; }
+  Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) override;
+  Result<std::vector<ServerInfo>> list_servers() override;
+  Result<ServerInfo> find_server(const std::string& name_or_id) override;
+  Result<std::vector<SchemaInfo>> list_schemas() override { return read_schemas(nullptr); }
+  Result<SchemaInfo> find_schema(const std::string& name) override;
+  Result<ContextInfo> find_context(uint32_t id) override;
+  Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override;
+  Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override;
+  Result<uint64_t> current_version() override;
+
+ private:
+  Result<std::vector<SchemaInfo>> read_schemas(const std::string* only);
+  // Bumps the epoch after a configdb write committed: every loader re-reads, and the value is
+  // the version instances report once they did.
+  Result<WriteResult> written(bool changed, const std::string& what);
+
+  Db& db_;
+  Db& state_;
+  OxDirectoryOptions opt_;
+};
+
+Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) {
+  auto epoch = routing::bump_directory_epoch(state_);
+  if (!epoch) {
+    return db_error(what + ": the configdb was written, but bumping the directory epoch in the "
+                           "state database failed (instances see the change at their next probe)",
+                    epoch.error());
+  }
+  return WriteResult{changed, *epoch};
+}
+
+Result<uint64_t> OxDirectory::current_version() {
+  auto epoch = routing::read_directory_epoch(state_);
+  if (!epoch) {
+    return db_error("reading the directory epoch", epoch.error());
+  }
+  return *epoch;
+}
+
+Result<std::vector<ServerInfo>> OxDirectory::list_servers() {
+  std::vector<routing::ServerRow> rows;
+  auto r = db_.query("SELECT server_id, name FROM server ORDER BY server_id", [&](const Row& row) {
+    rows.push_back(routing::ServerRow{row.u32(1), row.str(2), {}, {}, {}});
+  });
+  if (!r) {
+    return db_error("reading server", r.error());
+  }
+  auto meta = routing::read_server_meta(state_);
+  if (!meta) {
+    return db_error("reading sy_server_meta", meta.error());
+  }
+  routing::apply_overrides(*meta, &rows);
+  routing::apply_overrides(opt_.overrides, &rows);
+  std::vector<ServerInfo> out;
+  for (routing::ServerRow& s : rows) {
+    out.push_back(ServerInfo{s.id, std::move(s.name), std::move(s.pool), std::move(s.version),
+                             std::move(s.redirect_url)});
+  }
+  return out;
+}
+
+Result<ServerInfo> OxDirectory::find_server(const std::string& name_or_id) {
+  auto all = list_servers();
+  if (!all) {
+    return all.error();
+  }
+  const bool by_id = all_digits(name_or_id) && name_or_id.size() <= 10;
+  for (const ServerInfo& s : *all) {
+    if (by_id && std::to_string(s.id) == name_or_id) {
+      return s;
+    }
+  }
+  for (const ServerInfo& s : *all) {
+    if (iequals(s.name, name_or_id)) {  // server.name is utf8_unicode_ci
+      return s;
+    }
+  }
+  return make_tagged_error(Errc::NotFound, "not-found",
+                           "no server '" + name_or_id + "' (by name or id)");
+}
+
+Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
+                                                    IfExists if_exists) {
+  const std::string what = "register server '" + wanted.name + "'";
+  if (auto ok = check_server_name(wanted.name); !ok) {
+    return ok.error();
+  }
+  if (wanted.id != 0) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             what + ": on profile ox server ids come from configdb_sequence, as "
+                                    "OX's registerserver takes them; leave --id out");
+  }
+  auto existing = find_server(wanted.name);
+  if (existing) {
+    auto answer = existing_server(*existing, wanted, if_exists);
+    if (!answer || !existing->pool.empty() || wanted.pool.empty()) {
+      return answer;
+    }
+    // Registered by OX's registerserver: record what Switchyard needs to route to it.
+    if (auto w = routing::write_server_meta(
+            state_, {existing->name, wanted.pool, wanted.version, wanted.redirect_url});
+        !w) {
+      return db_error(what + ": recording pool, version and redirect URL", w.error());
+    }
+    auto done = written(false, what);
+    if (!done) {
+      return done.error();
+    }
+    answer->server.pool = wanted.pool;
+    answer->server.version = wanted.version;
+    answer->server.redirect_url = wanted.redirect_url;
+    answer->warning = "server '" + existing->name + "' (id " + std::to_string(existing->id) +
+                      ") was registered outside Switchyard; recorded its pool '" + wanted.pool +
+                      "', version '" + wanted.version + "' and redirect URL";
+    answer->version = done->version;
+    return answer;
+  }
+  if (existing.error().code != Errc::NotFound) {
+    return existing.error();
+  }
+  auto txn = db_.begin();
+  if (!txn) {
+    return db_error(what, txn.error());
+  }
+  if (auto r = db_.exec("UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
+    return db_error(what + ": configdb_sequence", r.error());
+  }
+  uint32_t id = 0;
+  auto q = db_.query("SELECT LAST_INSERT_ID()", [&](const Row& row) { id = row.u32(1); });
+  if (!q) {
+    return db_error(what + ": configdb_sequence", q.error());
+  }
+  auto ins = db_.prepare("INSERT INTO server (server_id, name) VALUES (?, ?)");
+  if (!ins) {
+    return db_error(what, ins.error());
+  }
+  if (auto r = ins->bind(id).bind(wanted.name).exec(); !r) {
+    return db_error(what, r.error());
+  }
+  if (auto c = txn->commit(); !c) {
+    return db_error(what, c.error());
+  }
+  if (auto w = routing::write_server_meta(
+          state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
+      !w) {
+    return db_error(what + ": server " + std::to_string(id) +
+                        " is registered, but recording its pool, version and redirect URL "
+                        "failed (run the command again with --continue)",
+                    w.error());
+  }
+  auto done = written(true, what);
+  if (!done) {
+    return done.error();
+  }
+  RegisterResult result;
+  result.server = wanted;
+  result.server.id = id;
+  result.version = done->version;
+  return result;
+}
+
+Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* only) {
+  auto servers = list_servers();
+  if (!servers) {
+    return servers.error();
+  }
+  std::map<uint32_t, std::string> names;
+  for (const ServerInfo& s : *servers) {
+    names[s.id] = s.name;
+  }
+  std::map<std::string, SchemaInfo> by_name;
+  // The schemas OX lists (listdatabaseschema): the count table has the empty ones too.
+  auto listed = db_.prepare(std::string("SELECT schemaname FROM contexts_per_dbschema") +
+                            (only != nullptr ? " WHERE schemaname = ?" : ""));
+  if (!listed) {
+    return db_error("reading contexts_per_dbschema", listed.error());
+  }
+  if (only != nullptr) {
+    listed->bind(*only);
+  }
+  auto r = listed->query([&](const Row& row) {
+    SchemaInfo s;
+    s.name = row.str(1);
+    by_name.emplace(s.name, s);
+  });
+  if (!r) {
+    return db_error("reading contexts_per_dbschema", r.error());
+  }
+  auto stmt = db_.prepare(std::string(kSchemaRowsSql) +
+                          (only != nullptr ? " WHERE p.db_schema = ?" : "") +
+                          " GROUP BY p.db_schema");
+  if (!stmt) {
+    return db_error("reading context_server2db_pool", stmt.error());
+  }
+  stmt->bind(opt_.maintenance_reason);
+  if (only != nullptr) {
+    stmt->bind(*only);
+  }
+  r = stmt->query([&](const Row& row) {
+    SchemaInfo& s = by_name[row.str(1)];
+    s.name = row.str(1);
+    s.contexts = row.u64(2);
+    s.enabled = row.u64(3) == 0;
+    const uint32_t lo = row.u32(4);
+    const uint32_t hi = row.u32(5);
+    if (lo == hi) {
+      s.server_id = lo;
+      auto it = names.find(lo);
+      s.server_name = it == names.end() ? "" : it->second;
+    } else {
+      s.server_id = 0;
+      s.server_name = "mixed: " + std::to_string(lo) + ".." + std::to_string(hi);
+    }
+  });
+  if (!r) {
+    return db_error("reading context_server2db_pool", r.error());
+  }
+  std::vector<SchemaInfo> out;
+  for (auto& [name, s] : by_name) {
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SchemaInfo& a, const SchemaInfo& b) { return schema_less(a.name, b.name); });
+  return out;
+}
+
+Result<SchemaInfo> OxDirectory::find_schema(const std::string& name) {
+  auto rows = read_schemas(&name);
+  if (!rows) {
+    return rows.error();
+  }
+  if (rows->empty()) {
+    return make_tagged_error(Errc::NotFound, "not-found", "no schema '" + name + "'");
+  }
+  return rows->front();
+}
+
+Result<ContextInfo> OxDirectory::find_context(uint32_t id) {
+  auto stmt = db_.prepare(
+      "SELECT c.cid, COALESCE(p.db_schema, ''), COALESCE(c.enabled, 0), COALESCE(c.reason_id, 0),"
+      " COALESCE(p.server_id, 0) FROM context c"
+      " LEFT JOIN context_server2db_pool p ON p.cid = c.cid WHERE c.cid = ?");
+  if (!stmt) {
+    return db_error("reading context", stmt.error());
+  }
+  std::optional<ContextInfo> found;
+  auto r = stmt->bind(id).query([&](const Row& row) {
+    ContextInfo c;
+    c.id = row.u32(1);
+    c.schema = row.str(2);
+    c.reason_id = row.u32(4);
+    c.enabled = row.boolean(3) || c.reason_id == opt_.maintenance_reason;
+    c.server_id = row.u32(5);
+    found = std::move(c);
+  });
+  if (!r) {
+    return db_error("reading context", r.error());
+  }
+  if (!found) {
+    return make_tagged_error(Errc::NotFound, "not-found", "no context " + std::to_string(id));
+  }
+  if (!found->schema.empty()) {
+    auto schema = find_schema(found->schema);
+    if (!schema) {
+      return schema.error();
+    }
+    found->schema_enabled = schema->enabled;
+  }
+  if (auto s = find_server(std::to_string(found->server_id))) {
+    found->server_name = s->name;
+  }
+  auto logins =
+      db_.prepare("SELECT login_info FROM login2context WHERE cid = ? ORDER BY login_info");
+  if (!logins) {
+    return db_error("reading login2context", logins.error());
+  }
+  r = logins->bind(id).query([&](const Row& row) { found->logins.push_back(row.str(1)); });
+  if (!r) {
+    return db_error("reading login2context", r.error());
+  }
+  return std::move(*found);
+}
+
+Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, bool enabled) {
+  const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
+  auto exists = find_schema(schema);
+  if (!exists) {
+    return exists.error().code == Errc::NotFound
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema")
+               : exists.error();
+  }
+  if (!enabled) {
+    // OX's precondition (isDistinctWritePoolIDForSchema): one write pool per schema.
+    uint64_t pools = 0;
+    auto stmt = db_.prepare(
+        "SELECT COUNT(DISTINCT write_db_pool_id) FROM context_server2db_pool WHERE db_schema = ?");
+    if (!stmt) {
+      return db_error(what, stmt.error());
+    }
+    auto r = stmt->bind(schema).query([&](const Row& row) { pools = row.u64(1); });
+    if (!r) {
+      return db_error(what, r.error());
+    }
+    if (pools > 1) {
+      return make_tagged_error(
+          Errc::InvalidArgument, "invalid-argument",
+          what + ": Cannot proceed with schema move: Multiple write pool IDs are in use for "
+                 "schema " + schema);
+    }
+  }
+  auto stmt = db_.prepare(
+      enabled ? "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT cid FROM"
+                " context_server2db_pool WHERE db_schema = ?) AND enabled = 0 AND reason_id = ?"
+              : "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT cid FROM"
+                " context_server2db_pool WHERE db_schema = ?) AND enabled = 1");
+  if (!stmt) {
+    return db_error(what, stmt.error());
+  }
+  if (enabled) {
+    stmt->bind(schema).bind(opt_.maintenance_reason);
+  } else {
+    stmt->bind(opt_.maintenance_reason).bind(schema);
+  }
+  auto rows = stmt->exec();  // autocommit, as OX runs it
+  if (!rows) {
+    return db_error(what, rows.error());
+  }
+  return written(*rows > 0, what);
+}
+
+Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t to_server) {
+  const std::string what = "move schema '" + schema + "' to server " + std::to_string(to_server);
+  auto current = find_schema(schema);
+  if (!current) {
+    return current.error().code == Errc::NotFound
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such schema")
+               : current.error();
+  }
+  auto target = find_server(std::to_string(to_server));
+  if (!target) {
+    return target.error().code == Errc::NotFound
+               ? make_tagged_error(Errc::NotFound, "not-found", what + ": no such server")
+               : target.error();
+  }
+  if (current->contexts == 0 || current->server_id == to_server) {
+    // OX's changeserver refuses an empty schema ("The schema is empty"); there is nothing to
+    // move either way, and nothing is written.
+    return written(false, what);
+  }
+  if (current->server_id != 0) {
+    if (auto from = find_server(std::to_string(current->server_id))) {
+      if (auto door = check_one_way_door(schema, *from, *target); !door) {
+        return door.error();
+      }
+    }
+  }
+  auto txn = db_.begin();
+  if (!txn) {
+    return db_error(what, txn.error());
+  }
+  // OX's isSchemaDisabled: every context of the schema must be disabled.
+  std::optional<uint32_t> enabled_cid;
+  auto check = db_.prepare(
+      "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
+      " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE");
+  if (!check) {
+    return db_error(what, check.error());
+  }
+  auto r = check->bind(schema).query([&](const Row& row) { enabled_cid = row.u32(1); });
+  if (!r) {
+    return db_error(what, r.error());
+  }
+  if (enabled_cid) {
+    return make_tagged_error(Errc::InvalidArgument, "not-disabled",
+                             what + ": context " + std::to_string(*enabled_cid) +
+                                 " is enabled; OX's changeserver needs a disabled schema "
+                                 "(schema disable " + schema + " first)");
+  }
+  auto upd = db_.prepare("UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?");
+  if (!upd) {
+    return db_error(what, upd.error());
+  }
+  auto rows = upd->bind(to_server).bind(schema).exec();
+  if (!rows) {
+    return db_error(what, rows.error());
+  }
+  if (auto c = txn->commit(); !c) {
+    return db_error(what, c.error());
+  }
+  return written(*rows > 0, what);
+}
+
+}  // namespace
+
+std::unique_ptr<Directory> make_ox_directory(Db& configdb, Db& state, OxDirectoryOptions options) {
+  return std::make_unique<OxDirectory>(configdb, state, std::move(options));
+}
+
+}  // namespace sy::admin

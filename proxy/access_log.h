@@ -97,7 +97,7 @@ struct AccessRecord {
   std::string_view method;
   std::string_view target;    // path and query as received
   int minor_version = 1;      // HTTP/1.x minor version (ignored when |h2|)
-  bool h2 = false;            // an HTTP/2 stream (logged by its internal connection)
+  bool h2 = false;            // an HTTP/2 stream
   bool tls = false;           // the client connection is TLS (h1+TLS, h2) or not (h1, h2c)
   int status = 0;             // 0 = no response was sent
   uint64_t bytes_in = 0;      // request bytes received from the client (head + body)

@@ -13,9 +13,9 @@ namespace sy::admin {
 
 struct ChildOptions {
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) environ
-  std::chrono::milliseconds timeout{10000};                // then SIGTERM to its process group
-  std::chrono::milliseconds kill_after{2000};              // after SIGTERM, then SIGKILL
-  size_t keep_output = 4096;                               // bytes; the tail of stdout+stderr
+  std::chrono::milliseconds timeout{10000};              // then SIGTERM to its process group
+  std::chrono::milliseconds kill_after{2000};            // after SIGTERM, then SIGKILL
+  size_t keep_output = 4096;                             // bytes; the tail of stdout+stderr
 };
 
 struct ChildResult {

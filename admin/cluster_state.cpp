@@ -47,15 +47,16 @@ constexpr std::array<Edge, 10> kEdges = {{
     {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Cancel, ClusterState::Stable},
 }};
 
-constexpr std::array<ClusterState, 6> kAllStates = {
-    ClusterState::Stable,          ClusterState::ReadyToUpgrade,
-    ClusterState::Mixed,           ClusterState::ReadyToRunUpgradeTasks,
-    ClusterState::RunningUpgradeTasks, ClusterState::UpgradeTasksFailed};
+constexpr std::array<ClusterState, 6> kAllStates = {ClusterState::Stable,
+                                                    ClusterState::ReadyToUpgrade,
+                                                    ClusterState::Mixed,
+                                                    ClusterState::ReadyToRunUpgradeTasks,
+                                                    ClusterState::RunningUpgradeTasks,
+                                                    ClusterState::UpgradeTasksFailed};
 
 constexpr std::array<ClusterEvent, 8> kAllEvents = {
-    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
+    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready, ClusterEvent::Approve,
     ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
-
 
 std::atomic<uint64_t> g_illegal_transitions{0};
 
@@ -85,40 +86,26 @@ std::optional<ClusterState> parse_state(const std::string& s) {
 
 const char* to_string(ClusterState s) {
   switch (s) {
-    case ClusterState::Stable:
-      return "STABLE";
-    case ClusterState::ReadyToUpgrade:
-      return "READY_TO_UPGRADE";
-    case ClusterState::Mixed:
-      return "MIXED";
-    case ClusterState::ReadyToRunUpgradeTasks:
-      return "READY_TO_RUN_UPGRADE_TASKS";
-    case ClusterState::RunningUpgradeTasks:
-      return "RUNNING_UPGRADE_TASKS";
-    case ClusterState::UpgradeTasksFailed:
-      return "UPGRADE_TASKS_FAILED";
+  case ClusterState::Stable: return "STABLE";
+  case ClusterState::ReadyToUpgrade: return "READY_TO_UPGRADE";
+  case ClusterState::Mixed: return "MIXED";
+  case ClusterState::ReadyToRunUpgradeTasks: return "READY_TO_RUN_UPGRADE_TASKS";
+  case ClusterState::RunningUpgradeTasks: return "RUNNING_UPGRADE_TASKS";
+  case ClusterState::UpgradeTasksFailed: return "UPGRADE_TASKS_FAILED";
   }
   return "?";
 }
 
 const char* to_string(ClusterEvent e) {
   switch (e) {
-    case ClusterEvent::Prepare:
-      return "prepare";
-    case ClusterEvent::Mixed:
-      return "mixed";
-    case ClusterEvent::Ready:
-      return "ready";
-    case ClusterEvent::Approve:
-      return "approve";
-    case ClusterEvent::Finish:
-      return "finish";
-    case ClusterEvent::Fail:
-      return "fail";
-    case ClusterEvent::Retry:
-      return "retry";
-    case ClusterEvent::Cancel:
-      return "cancel";
+  case ClusterEvent::Prepare: return "prepare";
+  case ClusterEvent::Mixed: return "mixed";
+  case ClusterEvent::Ready: return "ready";
+  case ClusterEvent::Approve: return "approve";
+  case ClusterEvent::Finish: return "finish";
+  case ClusterEvent::Fail: return "fail";
+  case ClusterEvent::Retry: return "retry";
+  case ClusterEvent::Cancel: return "cancel";
   }
   return "?";
 }
@@ -159,16 +146,15 @@ Result<ClusterStatus> read_cluster(Db& db, Directory* dir) {
   ClusterStatus st;
   std::string state;
   bool found = false;
-  auto r = db.query(
-      "SELECT state, target_server_id, CAST(UNIX_TIMESTAMP(since) * 1000 AS SIGNED),"
-      " COALESCE(reason, '') FROM sy_cluster WHERE id = 1",
-      [&](const Row& row) {
-        found = true;
-        state = row.str(1);
-        st.target_server_id = row.u32(2);
-        st.since_unix_ms = row.i64(3);
-        st.reason = row.str(4);
-      });
+  auto r = db.query("SELECT state, target_server_id, CAST(UNIX_TIMESTAMP(since) * 1000 AS SIGNED),"
+                    " COALESCE(reason, '') FROM sy_cluster WHERE id = 1",
+                    [&](const Row& row) {
+                      found = true;
+                      state = row.str(1);
+                      st.target_server_id = row.u32(2);
+                      st.since_unix_ms = row.i64(3);
+                      st.reason = row.str(4);
+                    });
   if (!r) {
     return db_error("reading sy_cluster", r.error());
   }
@@ -198,8 +184,8 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
   }
   std::vector<ClusterHistoryRow> out;
   auto r = stmt->bind(static_cast<int64_t>(limit < 0 ? 0 : limit)).query([&](const Row& row) {
-    out.push_back(ClusterHistoryRow{row.i64(1), row.str(2), row.str(3), row.str(4), row.str(5),
-                                    row.str(6)});
+    out.push_back(
+        ClusterHistoryRow{row.i64(1), row.str(2), row.str(3), row.str(4), row.str(5), row.str(6)});
   });
   if (!r) {
     return db_error("reading sy_cluster_history", r.error());
@@ -260,9 +246,8 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
       return schemas.error();
     }
     facts.any_schema_moved =
-        std::any_of(schemas->begin(), schemas->end(), [target](const SchemaInfo& s) {
-          return s.server_id == target;
-        });
+        std::any_of(schemas->begin(), schemas->end(),
+                    [target](const SchemaInfo& s) { return s.server_id == target; });
   }
   auto to = next_state(*from, event, facts);
   if (!to) {
@@ -273,23 +258,27 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
   if (*to == ClusterState::Stable) {
     target = 0;
   }
-  auto upd = db.prepare(
-      "UPDATE sy_cluster SET state = ?, target_server_id = ?, since = NOW(6), reason = ?"
-      " WHERE id = 1");
+  auto upd =
+      db.prepare("UPDATE sy_cluster SET state = ?, target_server_id = ?, since = NOW(6), reason = ?"
+                 " WHERE id = 1");
   if (!upd) {
     return db_error(what, upd.error());
   }
   if (auto u = upd->bind(to_string(*to)).bind(target).bind(reason).exec(); !u) {
     return db_error(what, u.error());
   }
-  auto hist = db.prepare(
-      "INSERT INTO sy_cluster_history (from_state, to_state, event, actor, reason)"
-      " VALUES (?, ?, ?, ?, ?)");
+  auto hist =
+      db.prepare("INSERT INTO sy_cluster_history (from_state, to_state, event, actor, reason)"
+                 " VALUES (?, ?, ?, ?, ?)");
   if (!hist) {
     return db_error(what, hist.error());
   }
-  if (auto h = hist->bind(to_string(*from)).bind(to_string(*to)).bind(to_string(event))
-                   .bind(actor).bind(reason).exec();
+  if (auto h = hist->bind(to_string(*from))
+                   .bind(to_string(*to))
+                   .bind(to_string(event))
+                   .bind(actor)
+                   .bind(reason)
+                   .exec();
       !h) {
     return db_error(what, h.error());
   }

@@ -46,9 +46,9 @@ std::optional<ClusterEvent> parse_cluster_event(std::string_view word);
 
 // What the pure transition check needs to know besides the state.
 struct TransitionFacts {
-  bool any_schema_moved = false;    // some schema is on the target server (cancel)
-  int live_new_instances = 0;       // live heartbeats with role "new" (mixed)
-  bool target_server_set = false;   // prepare was given a registered server
+  bool any_schema_moved = false;   // some schema is on the target server (cancel)
+  int live_new_instances = 0;      // live heartbeats with role "new" (mixed)
+  bool target_server_set = false;  // prepare was given a registered server
 };
 
 // Pure: the next state, or an Error tagged "illegal-transition" saying why.

@@ -224,11 +224,14 @@ int main(int argc, char** argv) {
         o.words.push_back(a);
       }
     } else if (a == "-s" || a == "--socket") {
-      if (!value(&o.socket)) return 2;
+      if (!value(&o.socket))
+        return 2;
     } else if (a == "--tcp") {
-      if (!value(&o.tcp)) return 2;
+      if (!value(&o.tcp))
+        return 2;
     } else if (a == "--token-file") {
-      if (!value(&o.token_file)) return 2;
+      if (!value(&o.token_file))
+        return 2;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "-h" || a == "--help") {
@@ -258,8 +261,8 @@ int main(int argc, char** argv) {
   if (!o.token_file.empty()) {
     std::ifstream f(o.token_file);
     if (!f) {
-      std::fprintf(stderr, "switchyardctl: cannot read token file %s: %s\n",
-                   o.token_file.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "switchyardctl: cannot read token file %s: %s\n", o.token_file.c_str(),
+                   std::strerror(errno));
       return 2;
     }
     std::getline(f, token);
@@ -267,8 +270,10 @@ int main(int argc, char** argv) {
       token.pop_back();
     }
     if (token.empty()) {
-      std::fprintf(stderr, "switchyardctl: token file %s is empty (expected the token on its "
-                           "first line)\n", o.token_file.c_str());
+      std::fprintf(stderr,
+                   "switchyardctl: token file %s is empty (expected the token on its "
+                   "first line)\n",
+                   o.token_file.c_str());
       return 2;
     }
   }

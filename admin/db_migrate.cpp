@@ -420,9 +420,7 @@ std::vector<MigrationStep> known_migrations(MigrateScope scope) {
   return out;
 }
 
-int latest_schema_version() {
-  return migrations().back().version;
-}
+int latest_schema_version() { return migrations().back().version; }
 
 Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
   bool have_database = false;

@@ -115,8 +115,8 @@ std::string differences(const ServerInfo& stored, const ServerInfo& wanted) {
   std::string out;
   auto cmp = [&](const char* field, const std::string& have, const std::string& want) {
     if (!want.empty() && want != have) {
-      out += std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want +
-             "'";
+      out +=
+          std::string(out.empty() ? "" : "; ") + field + " is '" + have + "', not '" + want + "'";
     }
   };
   if (wanted.id != 0 && wanted.id != stored.id) {
@@ -146,16 +146,15 @@ Result<Unit> check_server_name(const std::string& name) {
 Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
                                        IfExists if_exists) {
   switch (if_exists) {
-    case IfExists::Refuse:
-      return make_tagged_error(Errc::InvalidArgument, "exists",
-                               "server '" + wanted.name + "' exists already (" + describe(have) +
-                                   "); use it with --continue or pick another name");
-    case IfExists::Abort:
-      return make_tagged_error(Errc::InvalidArgument, "aborted",
-                               "server '" + wanted.name + "' exists already (" + describe(have) +
-                                   "); nothing changed");
-    case IfExists::Continue:
-      break;
+  case IfExists::Refuse:
+    return make_tagged_error(Errc::InvalidArgument, "exists",
+                             "server '" + wanted.name + "' exists already (" + describe(have) +
+                                 "); use it with --continue or pick another name");
+  case IfExists::Abort:
+    return make_tagged_error(Errc::InvalidArgument, "aborted",
+                             "server '" + wanted.name + "' exists already (" + describe(have) +
+                                 "); nothing changed");
+  case IfExists::Continue: break;
   }
   RegisterResult result;
   result.server = have;
@@ -175,11 +174,11 @@ Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& cur
   // A schema on a server without a version has no door to close.
   if (!current.version.empty() && !target.version.empty() &&
       version_less(target.version, current.version)) {
-    return make_tagged_error(
-        Errc::InvalidArgument, "one-way-door",
-        "schema '" + schema + "' is on server '" + current.name + "' (version " +
-            current.version + "); moving it to '" + target.name + "' (version " +
-            target.version + ") would go back to an older version");
+    return make_tagged_error(Errc::InvalidArgument, "one-way-door",
+                             "schema '" + schema + "' is on server '" + current.name +
+                                 "' (version " + current.version + "); moving it to '" +
+                                 target.name + "' (version " + target.version +
+                                 ") would go back to an older version");
   }
   return ok_result();
 }

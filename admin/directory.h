@@ -112,7 +112,7 @@ class Directory {
 std::unique_ptr<Directory> make_own_directory(routing::Db& db);
 
 struct OxDirectoryOptions {
-  uint32_t maintenance_reason = 1431655765;  // reason_id of a disabled schema (OX's default)
+  uint32_t maintenance_reason = 1431655765;        // reason_id of a disabled schema (OX's default)
   std::vector<routing::ServerOverride> overrides;  // YAML database.servers: applied over what
                                                    // the state database records per server
 };

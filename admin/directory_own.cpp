@@ -44,7 +44,8 @@ Result<WriteResult> finish_write(Db& db, routing::Transaction& txn, bool changed
   return WriteResult{changed, *seq};
 }
 
-constexpr const char* kServerColumns = "SELECT id, name, pool, version, redirect_url FROM sy_servers";
+constexpr const char* kServerColumns =
+    "SELECT id, name, pool, version, redirect_url FROM sy_servers";
 
 ServerInfo server_from(const Row& row) {
   return ServerInfo{row.u32(1), row.str(2), row.str(3), row.str(4), row.str(5)};
@@ -146,7 +147,11 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
   if (!ins) {
     return db_error("register server '" + wanted.name + "'", ins.error());
   }
-  auto r = ins->bind(row.id).bind(row.name).bind(row.pool).bind(row.version).bind(row.redirect_url)
+  auto r = ins->bind(row.id)
+               .bind(row.name)
+               .bind(row.pool)
+               .bind(row.version)
+               .bind(row.redirect_url)
                .exec();
   if (!r) {
     return db_error("register server '" + wanted.name + "'", r.error());
@@ -206,12 +211,12 @@ Result<SchemaInfo> find_schema(Db& db, const std::string& name) {
 }
 
 Result<ContextInfo> find_context(Db& db, uint32_t id) {
-  auto stmt = db.prepare(
-      "SELECT c.id, c.schema_name, c.enabled, COALESCE(s.state = 'enabled', 0),"
-      " COALESCE(NULLIF(c.server_id, 0), s.server_id, 0), COALESCE(v.name, '')"
-      " FROM sy_contexts c LEFT JOIN sy_schemas s ON s.name = c.schema_name"
-      " LEFT JOIN sy_servers v ON v.id = COALESCE(NULLIF(c.server_id, 0), s.server_id)"
-      " WHERE c.id = ?");
+  auto stmt =
+      db.prepare("SELECT c.id, c.schema_name, c.enabled, COALESCE(s.state = 'enabled', 0),"
+                 " COALESCE(NULLIF(c.server_id, 0), s.server_id, 0), COALESCE(v.name, '')"
+                 " FROM sy_contexts c LEFT JOIN sy_schemas s ON s.name = c.schema_name"
+                 " LEFT JOIN sy_servers v ON v.id = COALESCE(NULLIF(c.server_id, 0), s.server_id)"
+                 " WHERE c.id = ?");
   if (!stmt) {
     return db_error("reading sy_contexts", stmt.error());
   }
@@ -275,8 +280,7 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
 }
 
 Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
-  const std::string what =
-      "move schema '" + schema + "' to server " + std::to_string(to_server);
+  const std::string what = "move schema '" + schema + "' to server " + std::to_string(to_server);
   auto txn = db.begin();
   if (!txn) {
     return db_error(what, txn.error());

@@ -126,8 +126,7 @@ Result<ServerInfo> OxDirectory::find_server(const std::string& name_or_id) {
                            "no server '" + name_or_id + "' (by name or id)");
 }
 
-Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted,
-                                                    IfExists if_exists) {
+Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted, IfExists if_exists) {
   const std::string what = "register server '" + wanted.name + "'";
   if (auto ok = check_server_name(wanted.name); !ok) {
     return ok.error();
@@ -233,9 +232,9 @@ Result<std::vector<SchemaInfo>> OxDirectory::read_schemas(const std::string* onl
   if (!r) {
     return db_error("reading contexts_per_dbschema", r.error());
   }
-  auto stmt = db_.prepare(std::string(kSchemaRowsSql) +
-                          (only != nullptr ? " WHERE p.db_schema = ?" : "") +
-                          " GROUP BY p.db_schema");
+  auto stmt =
+      db_.prepare(std::string(kSchemaRowsSql) + (only != nullptr ? " WHERE p.db_schema = ?" : "") +
+                  " GROUP BY p.db_schema");
   if (!stmt) {
     return db_error("reading context_server2db_pool", stmt.error());
   }
@@ -351,8 +350,10 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
     if (pools > 1) {
       return make_tagged_error(
           Errc::InvalidArgument, "invalid-argument",
-          what + ": Cannot proceed with schema move: Multiple write pool IDs are in use for "
-                 "schema " + schema);
+          what +
+              ": Cannot proceed with schema move: Multiple write pool IDs are in use for "
+              "schema " +
+              schema);
     }
   }
   auto stmt = db_.prepare(
@@ -407,9 +408,9 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
   }
   // OX's isSchemaDisabled: every context of the schema must be disabled.
   std::optional<uint32_t> enabled_cid;
-  auto check = db_.prepare(
-      "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
-      " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE");
+  auto check =
+      db_.prepare("SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
+                  " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE");
   if (!check) {
     return db_error(what, check.error());
   }
@@ -421,7 +422,8 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
     return make_tagged_error(Errc::InvalidArgument, "not-disabled",
                              what + ": context " + std::to_string(*enabled_cid) +
                                  " is enabled; OX's changeserver needs a disabled schema "
-                                 "(schema disable " + schema + " first)");
+                                 "(schema disable " +
+                                 schema + " first)");
   }
   auto upd = db_.prepare("UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?");
   if (!upd) {

@@ -27,9 +27,10 @@ std::string event_json(const Event& e) {
 }
 
 void EventSink::emit(const Event& e) {
-  SY_LOG(Info, "event %s%s%s%s%s%s%s", e.kind.c_str(), e.schema.empty() ? "" : " schema=",
-         e.schema.c_str(), e.state.empty() ? "" : " state=", e.state.c_str(),
-         e.detail.empty() ? "" : ": ", e.detail.c_str());
+  SY_LOG(Info, "event %s%s%s%s%s%s%s", e.kind.c_str(),
+         e.schema.empty() ? "" : " schema=", e.schema.c_str(),
+         e.state.empty() ? "" : " state=", e.state.c_str(), e.detail.empty() ? "" : ": ",
+         e.detail.c_str());
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++counts_[e.kind];
@@ -46,8 +47,8 @@ void EventSink::emit(const Event& e) {
   ChildResult r = run_child(command_argv(hook_, ""), opts);
   if (!r.ok()) {
     SY_LOG(Warn, "event hook '%s' for %s: %s%s%s", hook_.c_str(), e.kind.c_str(),
-           r.describe(opts.timeout).c_str(), r.output.empty() ? "" : "; output: ",
-           r.output.c_str());
+           r.describe(opts.timeout).c_str(),
+           r.output.empty() ? "" : "; output: ", r.output.c_str());
   }
 }
 

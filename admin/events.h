@@ -26,6 +26,7 @@ class EventSink {
   explicit EventSink(std::string hook_command = {}) : hook_(std::move(hook_command)) {}
   void emit(const Event& e);  // logs, counts, runs the hook (synchronously, bounded)
   std::map<std::string, uint64_t> counts() const;
+
  private:
   std::string hook_;
   mutable std::mutex mu_;

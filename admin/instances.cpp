@@ -17,29 +17,19 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;  // UTF-8 passes through
-        }
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += ch;  // UTF-8 passes through
+      }
     }
   }
   out += '"';
@@ -171,49 +161,32 @@ class InflightParser {
       }
       char e = s_[pos_++];
       switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          uint32_t cp = 0;
-          if (!hex4(cp)) {
-            return false;
-          }
-          if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair
-            uint32_t lo = 0;
-            if (!eat('\\') || !eat('u') || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) {
-              return false;
-            }
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return false;
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default:
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        uint32_t cp = 0;
+        if (!hex4(cp)) {
           return false;
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair
+          uint32_t lo = 0;
+          if (!eat('\\') || !eat('u') || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) {
+            return false;
+          }
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          return false;
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default: return false;
       }
     }
     return false;
@@ -283,13 +256,13 @@ Result<Unit> write_heartbeat(Db& db, const InstanceBeat& beat) {
 }
 
 Result<std::vector<InstanceRow>> list_instances(Db& db, std::chrono::seconds live_within) {
-  auto stmt = db.prepare(
-      "SELECT id, role, version, pid,"
-      " CAST(UNIX_TIMESTAMP(started_at) * 1000000 AS SIGNED),"
-      " CAST(UNIX_TIMESTAMP(heartbeat_at) * 1000000 AS SIGNED),"
-      " TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) DIV 1000,"
-      " COALESCE(inflight_json, '{}'), applied_seq"
-      " FROM sy_instances WHERE heartbeat_at >= NOW(6) - INTERVAL ? SECOND ORDER BY id");
+  auto stmt =
+      db.prepare("SELECT id, role, version, pid,"
+                 " CAST(UNIX_TIMESTAMP(started_at) * 1000000 AS SIGNED),"
+                 " CAST(UNIX_TIMESTAMP(heartbeat_at) * 1000000 AS SIGNED),"
+                 " TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) DIV 1000,"
+                 " COALESCE(inflight_json, '{}'), applied_seq"
+                 " FROM sy_instances WHERE heartbeat_at >= NOW(6) - INTERVAL ? SECOND ORDER BY id");
   if (!stmt) {
     return stmt.error();
   }

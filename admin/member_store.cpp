@@ -11,12 +11,9 @@ using routing::Row;
 
 const char* to_string(MemberAdmin m) {
   switch (m) {
-    case MemberAdmin::Ready:
-      return "ready";
-    case MemberAdmin::Drain:
-      return "drain";
-    case MemberAdmin::Maintenance:
-      return "maintenance";
+  case MemberAdmin::Ready: return "ready";
+  case MemberAdmin::Drain: return "drain";
+  case MemberAdmin::Maintenance: return "maintenance";
   }
   return "?";
 }
@@ -48,8 +45,11 @@ Result<Unit> store_member_state(Db& db, const MemberRuntime& m) {
   if (!stmt) {
     return db_error("storing member " + m.pool + "/" + m.member, stmt.error());
   }
-  auto r = stmt->bind(m.pool).bind(m.member).bind(to_string(m.admin))
-               .bind(static_cast<int32_t>(m.weight)).exec();
+  auto r = stmt->bind(m.pool)
+               .bind(m.member)
+               .bind(to_string(m.admin))
+               .bind(static_cast<int32_t>(m.weight))
+               .exec();
   if (!r) {
     return db_error("storing member " + m.pool + "/" + m.member, r.error());
   }

@@ -20,7 +20,7 @@ struct MemberRuntime {
   std::string pool;
   std::string member;  // "host:port" as in the YAML
   MemberAdmin admin = MemberAdmin::Ready;
-  int weight = 0;      // 0 = the YAML weight
+  int weight = 0;  // 0 = the YAML weight
   int64_t updated_unix_ms = 0;
 };
 

@@ -92,8 +92,7 @@ Result<std::vector<std::string>> tokenize(std::string_view command) {
   }
   if (quote != 0) {
     return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                             std::string("unterminated ") + (quote == '"' ? "\"" : "'") +
-                                 " quote");
+                             std::string("unterminated ") + (quote == '"' ? "\"" : "'") + " quote");
   }
   if (in_word) {
     words.push_back(std::move(word));
@@ -334,8 +333,8 @@ std::string format_error(std::string_view code, std::string_view message, bool j
   std::string flat(message);
   std::replace(flat.begin(), flat.end(), '\n', ' ');
   if (json) {
-    return "{\"error\":{\"code\":\"" + json_escape(code) + "\",\"message\":\"" +
-           json_escape(flat) + "\"}}";
+    return "{\"error\":{\"code\":\"" + json_escape(code) + "\",\"message\":\"" + json_escape(flat) +
+           "\"}}";
   }
   return "ERR " + std::string(code) + ": " + flat;
 }

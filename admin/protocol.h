@@ -60,17 +60,25 @@ class Json {
   using Object = std::vector<std::pair<std::string, Json>>;
 
   Json() : v_(nullptr) {}
-  Json(std::nullptr_t) : v_(nullptr) {}                         // NOLINT
-  Json(bool b) : v_(b) {}                                       // NOLINT
-  Json(int v) : v_(static_cast<int64_t>(v)) {}                  // NOLINT
-  Json(int64_t v) : v_(v) {}                                    // NOLINT
-  Json(uint64_t v) : v_(static_cast<int64_t>(v)) {}             // NOLINT
-  Json(uint32_t v) : v_(static_cast<int64_t>(v)) {}             // NOLINT
-  Json(const char* s) : v_(std::string(s)) {}                   // NOLINT
-  Json(std::string s) : v_(std::move(s)) {}                     // NOLINT
-  Json(std::string_view s) : v_(std::string(s)) {}              // NOLINT
-  static Json array() { Json j; j.v_ = Array{}; return j; }
-  static Json object() { Json j; j.v_ = Object{}; return j; }
+  Json(std::nullptr_t) : v_(nullptr) {}              // NOLINT
+  Json(bool b) : v_(b) {}                            // NOLINT
+  Json(int v) : v_(static_cast<int64_t>(v)) {}       // NOLINT
+  Json(int64_t v) : v_(v) {}                         // NOLINT
+  Json(uint64_t v) : v_(static_cast<int64_t>(v)) {}  // NOLINT
+  Json(uint32_t v) : v_(static_cast<int64_t>(v)) {}  // NOLINT
+  Json(const char* s) : v_(std::string(s)) {}        // NOLINT
+  Json(std::string s) : v_(std::move(s)) {}          // NOLINT
+  Json(std::string_view s) : v_(std::string(s)) {}   // NOLINT
+  static Json array() {
+    Json j;
+    j.v_ = Array{};
+    return j;
+  }
+  static Json object() {
+    Json j;
+    j.v_ = Object{};
+    return j;
+  }
 
   // Object: appends |key| (callers do not repeat keys). Returns *this for chaining.
   Json& set(std::string key, Json value);

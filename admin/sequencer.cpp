@@ -55,9 +55,7 @@ class DriverLock {
     int got = -1;
     auto r = db.query(std::string("SELECT GET_LOCK(") + kLockName + ", " +
                           std::to_string(kLockWaitSeconds) + ")",
-                      [&](const Row& row) {
-      got = row.is_null(1) ? -1 : row.i32(1);
-    });
+                      [&](const Row& row) { got = row.is_null(1) ? -1 : row.i32(1); });
     if (!r) {
       return db_error("taking the upgrade driver lock", r.error());
     }
@@ -65,9 +63,9 @@ class DriverLock {
       std::string holder;
       uint64_t connection = 0;
       std::string since;
-      auto stmt = db.prepare(
-          "SELECT holder, connection_id, CAST(since AS CHAR) FROM sy_upgrade_driver"
-          " WHERE name = ?");
+      auto stmt =
+          db.prepare("SELECT holder, connection_id, CAST(since AS CHAR) FROM sy_upgrade_driver"
+                     " WHERE name = ?");
       if (stmt) {
         (void)stmt->bind(kDriverRow).query([&](const Row& row) {
           holder = row.str(1);
@@ -82,9 +80,8 @@ class DriverLock {
               : "another upgrade driver is running: '" + holder + "' (database connection " +
                     std::to_string(connection) + ") since " + since + " UTC");
     }
-    auto row = db.prepare(
-        "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
-        " VALUES (?, ?, CONNECTION_ID(), NOW(6))");
+    auto row = db.prepare("REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
+                          " VALUES (?, ?, CONNECTION_ID(), NOW(6))");
     if (!row) {
       DriverLock release(&db);
       return db_error("recording the upgrade driver", row.error());
@@ -141,8 +138,8 @@ class Runner {
   Result<std::set<std::string>> schemas_with_all_tasks_ok(const std::vector<SchemaInfo>& all);
   // "run", "abort" (after waiting out a pause).
   Result<std::string> check_control();
-  Result<Unit> journal(const std::string& schema, const char* step, const char* phase,
-                       uint64_t seq, const std::string& detail);
+  Result<Unit> journal(const std::string& schema, const char* step, const char* phase, uint64_t seq,
+                       const std::string& detail);
   void notify(const std::string& schema, Step step, const char* phase, const std::string& detail);
   void emit(const std::string& kind, const std::string& schema, const std::string& state,
             const std::string& detail);
@@ -196,8 +193,8 @@ Result<Unit> Runner::journal(const std::string& schema, const char* step, const 
   if (!stmt) {
     return db_error("writing the upgrade journal", stmt.error());
   }
-  auto r = stmt->bind(report_.run_id).bind(schema).bind(step).bind(phase).bind(seq).bind(detail)
-               .exec();
+  auto r =
+      stmt->bind(report_.run_id).bind(schema).bind(step).bind(phase).bind(seq).bind(detail).exec();
   if (!r) {
     return db_error("writing the upgrade journal (schema '" + schema + "', step " + step + ")",
                     r.error());
@@ -228,8 +225,9 @@ Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   if (found) {
     if (cluster.target_server_id != 0 && found->id != cluster.target_server_id) {
       return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
-                               "upgrade schemata: server '" + wanted.name + "' is not the target '" +
-                                   cluster.target_server_name + "' prepared for this upgrade");
+                               "upgrade schemata: server '" + wanted.name +
+                                   "' is not the target '" + cluster.target_server_name +
+                                   "' prepared for this upgrade");
     }
     if (!options_.use_existing) {
       return make_tagged_error(Errc::InvalidArgument, "exists",
@@ -262,7 +260,9 @@ Result<std::optional<UnfinishedRun>> Runner::find_unfinished() {
   auto r = db_.query(
       "SELECT id, target_server_id FROM sy_upgrade_runs WHERE status IN ('running', 'paused')"
       " ORDER BY id DESC LIMIT 1",
-      [&](const Row& row) { run = UnfinishedRun{row.u64(1), row.u32(2)}; });
+      [&](const Row& row) {
+        run = UnfinishedRun{row.u64(1), row.u32(2)};
+      });
   if (!r) {
     return db_error("reading sy_upgrade_runs", r.error());
   }
@@ -313,8 +313,8 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
   if (auto w = ins->bind(target).bind(flags).bind(options_.actor).exec(); !w) {
     return db_error("creating the upgrade run", w.error());
   }
-  auto r = db_.query("SELECT LAST_INSERT_ID()",
-                     [&](const Row& row) { report_.run_id = row.u64(1); });
+  auto r =
+      db_.query("SELECT LAST_INSERT_ID()", [&](const Row& row) { report_.run_id = row.u64(1); });
   if (!r) {
     return db_error("creating the upgrade run", r.error());
   }
@@ -351,8 +351,8 @@ Result<std::map<std::string, SchemaJournal>> Runner::load_journal() {
   return out;
 }
 
-Result<std::set<std::string>> Runner::schemas_with_all_tasks_ok(
-    const std::vector<SchemaInfo>& all) {
+Result<std::set<std::string>>
+Runner::schemas_with_all_tasks_ok(const std::vector<SchemaInfo>& all) {
   auto tasks = list_tasks(options_.tasks);
   if (!tasks) {
     return tasks.error();
@@ -410,8 +410,7 @@ Result<std::string> Runner::check_control() {
   }
 }
 
-std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
-                                   std::string& detail) {
+std::string Runner::wait_instances(const std::string& schema, uint64_t seq, std::string& detail) {
   const auto deadline = Clock::now() + options_.drain_timeout;
   for (;;) {
     auto live = list_instances(db_, options_.live_within);
@@ -422,8 +421,8 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
     std::string behind;
     for (const InstanceRow& i : *live) {
       if (!schema.empty() && i.inflight(schema) > 0) {
-        busy += (busy.empty() ? "" : ", ") + ("'" + i.id + "' (" +
-                                              std::to_string(i.inflight(schema)) + " requests)");
+        busy += (busy.empty() ? "" : ", ") +
+                ("'" + i.id + "' (" + std::to_string(i.inflight(schema)) + " requests)");
       }
       if (i.applied_seq < seq) {
         behind += (behind.empty() ? "" : ", ") +
@@ -445,9 +444,10 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq,
       }
       return why;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    std::this_thread::sleep_for(std::max(std::chrono::milliseconds(1),
-                                         std::min(options_.poll_interval, left)));
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    std::this_thread::sleep_for(
+        std::max(std::chrono::milliseconds(1), std::min(options_.poll_interval, left)));
   }
 }
 
@@ -472,74 +472,72 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
     std::string detail;
     uint64_t seq = 0;
     switch (step) {
-      case Step::Disable: {
-        auto r = dir_.set_schema_enabled(schema, false);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        // Disabled already: wait for the version of now instead.
-        seq = r->version;
-        disable_seq = seq;
-        detail = std::string(r->changed ? "" : "already disabled; ") + "version " +
-                 std::to_string(seq);
+    case Step::Disable: {
+      auto r = dir_.set_schema_enabled(schema, false);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Drain:
-        failure = wait_instances(schema, disable_seq, detail);
-        break;
-      case Step::Move: {
-        auto r = dir_.move_schema(schema, target_);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        seq = r->version;
-        moved = true;
-        detail = r->changed ? "version " + std::to_string(seq)
-                            : "nothing to move (on the target server already, or empty)";
-        break;
-      }
-      case Step::Update: {
-        auto r = run_update_tasks(db_, options_.dsns, schema, options_.tasks, {});
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        for (const TaskResult& t : *r) {
-          detail += (detail.empty() ? "" : ", ") + t.task + " " + t.status;
-        }
-        if (detail.empty()) {
-          detail = "no update tasks";
-        }
+      // Disabled already: wait for the version of now instead.
+      seq = r->version;
+      disable_seq = seq;
+      detail =
+          std::string(r->changed ? "" : "already disabled; ") + "version " + std::to_string(seq);
+      break;
+    }
+    case Step::Drain: failure = wait_instances(schema, disable_seq, detail); break;
+    case Step::Move: {
+      auto r = dir_.move_schema(schema, target_);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Enable: {
-        auto r = dir_.set_schema_enabled(schema, true);
-        if (!r) {
-          failure = r.error().message;
-          break;
-        }
-        seq = r->version;
-        enable_seq = seq;
-        detail = "version " + std::to_string(seq);
+      seq = r->version;
+      moved = true;
+      detail = r->changed ? "version " + std::to_string(seq)
+                          : "nothing to move (on the target server already, or empty)";
+      break;
+    }
+    case Step::Update: {
+      auto r = run_update_tasks(db_, options_.dsns, schema, options_.tasks, {});
+      if (!r) {
+        failure = r.error().message;
         break;
       }
-      case Step::Verify: {
-        auto s = dir_.find_schema(schema);
-        if (!s) {
-          failure = s.error().message;
-          break;
-        }
-        if (!s->enabled || !on_server(*s, target_)) {
-          failure = "schema reads " + std::string(s->enabled ? "enabled" : "disabled") +
-                    " on server " + std::to_string(s->server_id) + ", expected enabled on " +
-                    std::to_string(target_);
-          break;
-        }
-        failure = wait_instances({}, enable_seq, detail);
+      for (const TaskResult& t : *r) {
+        detail += (detail.empty() ? "" : ", ") + t.task + " " + t.status;
+      }
+      if (detail.empty()) {
+        detail = "no update tasks";
+      }
+      break;
+    }
+    case Step::Enable: {
+      auto r = dir_.set_schema_enabled(schema, true);
+      if (!r) {
+        failure = r.error().message;
         break;
       }
+      seq = r->version;
+      enable_seq = seq;
+      detail = "version " + std::to_string(seq);
+      break;
+    }
+    case Step::Verify: {
+      auto s = dir_.find_schema(schema);
+      if (!s) {
+        failure = s.error().message;
+        break;
+      }
+      if (!s->enabled || !on_server(*s, target_)) {
+        failure = "schema reads " + std::string(s->enabled ? "enabled" : "disabled") +
+                  " on server " + std::to_string(s->server_id) + ", expected enabled on " +
+                  std::to_string(target_);
+        break;
+      }
+      failure = wait_instances({}, enable_seq, detail);
+      break;
+    }
     }
     if (!failure.empty()) {
       // Nothing moved yet: give the tenants back to their server instead of holding them.
@@ -609,14 +607,12 @@ Result<UpgradeReport> Runner::run() {
     return schemas.error();
   }
   for (const std::string* named : {&options_.resume_from, &options_.continue_after}) {
-    if (!named->empty() &&
-        std::none_of(schemas->begin(), schemas->end(),
-                     [&](const SchemaInfo& s) { return s.name == *named; })) {
-      return make_tagged_error(Errc::NotFound, "not-found",
-                               "upgrade schemata: no schema '" + *named + "' (" +
-                                   (named == &options_.resume_from ? "--resume-from"
-                                                                   : "--continue-after") +
-                                   ")");
+    if (!named->empty() && std::none_of(schemas->begin(), schemas->end(),
+                                        [&](const SchemaInfo& s) { return s.name == *named; })) {
+      return make_tagged_error(
+          Errc::NotFound, "not-found",
+          "upgrade schemata: no schema '" + *named + "' (" +
+              (named == &options_.resume_from ? "--resume-from" : "--continue-after") + ")");
     }
   }
   auto journal_state = load_journal();
@@ -635,8 +631,7 @@ Result<UpgradeReport> Runner::run() {
       why = "--skip";
     } else if (!options_.resume_from.empty() && schema_less(s.name, options_.resume_from)) {
       why = "before --resume-from " + options_.resume_from;
-    } else if (!options_.continue_after.empty() &&
-               !schema_less(options_.continue_after, s.name)) {
+    } else if (!options_.continue_after.empty() && !schema_less(options_.continue_after, s.name)) {
       why = "not after --continue-after " + options_.continue_after;
     }
     if (!why.empty()) {
@@ -664,8 +659,7 @@ Result<UpgradeReport> Runner::run() {
       ++schemas_done_;
       continue;
     }
-    if (j.done.empty() && s->enabled && on_server(*s, target_) &&
-        tasks_ok->count(s->name) != 0) {
+    if (j.done.empty() && s->enabled && on_server(*s, target_) && tasks_ok->count(s->name) != 0) {
       const std::string why = "already on the target server, enabled, update tasks ok";
       if (auto w = journal(s->name, to_string(Step::Verify), "skipped", 0, why); !w) {
         return w.error();
@@ -681,8 +675,7 @@ Result<UpgradeReport> Runner::run() {
       return outcome.error();
     }
     ++schemas_done_;
-    emit(outcome->status == "done" ? "schema.done" : "schema.failed", s->name, {},
-         outcome->error);
+    emit(outcome->status == "done" ? "schema.done" : "schema.failed", s->name, {}, outcome->error);
     report_.schemas.push_back(*outcome);
     if (outcome->status == "failed") {
       failed = true;
@@ -693,7 +686,8 @@ Result<UpgradeReport> Runner::run() {
   }
 
   report_.status = aborted ? "aborted" : failed ? "failed" : "done";
-  auto fin = db_.prepare("UPDATE sy_upgrade_runs SET status = ?, finished_at = NOW(6) WHERE id = ?");
+  auto fin =
+      db_.prepare("UPDATE sy_upgrade_runs SET status = ?, finished_at = NOW(6) WHERE id = ?");
   if (!fin) {
     return db_error("finishing the upgrade run", fin.error());
   }
@@ -732,8 +726,7 @@ Result<UpgradeReport> Runner::run() {
                      return schema_less(a.schema, b.schema);
                    });
   report_.duration_ms = ms_since(started_);
-  emit("upgrade.finished", "", {},
-       "run " + std::to_string(report_.run_id) + ": " + report_.status);
+  emit("upgrade.finished", "", {}, "run " + std::to_string(report_.run_id) + ": " + report_.status);
   return report_;
 }
 
@@ -741,18 +734,12 @@ Result<UpgradeReport> Runner::run() {
 
 const char* to_string(Step s) {
   switch (s) {
-    case Step::Disable:
-      return "disable";
-    case Step::Drain:
-      return "drain";
-    case Step::Move:
-      return "move";
-    case Step::Update:
-      return "update";
-    case Step::Enable:
-      return "enable";
-    case Step::Verify:
-      return "verify";
+  case Step::Disable: return "disable";
+  case Step::Drain: return "drain";
+  case Step::Move: return "move";
+  case Step::Update: return "update";
+  case Step::Enable: return "enable";
+  case Step::Verify: return "verify";
   }
   return "?";
 }
@@ -764,12 +751,12 @@ Result<UpgradeReport> run_upgrade(Directory& dir, Db& state, const UpgradeOption
 }
 
 Result<RunStatus> read_run_status(Db& db, std::optional<uint64_t> run_id) {
-  auto stmt = db.prepare(
-      std::string("SELECT id, status, control, target_server_id,"
-                  " CAST(UNIX_TIMESTAMP(started_at) * 1000 AS SIGNED),"
-                  " COALESCE(CAST(UNIX_TIMESTAMP(finished_at) * 1000 AS SIGNED), 0)"
-                  " FROM sy_upgrade_runs") +
-      (run_id ? " WHERE id = ?" : " ORDER BY id DESC LIMIT 1"));
+  auto stmt =
+      db.prepare(std::string("SELECT id, status, control, target_server_id,"
+                             " CAST(UNIX_TIMESTAMP(started_at) * 1000 AS SIGNED),"
+                             " COALESCE(CAST(UNIX_TIMESTAMP(finished_at) * 1000 AS SIGNED), 0)"
+                             " FROM sy_upgrade_runs") +
+                 (run_id ? " WHERE id = ?" : " ORDER BY id DESC LIMIT 1"));
   if (!stmt) {
     return db_error("reading sy_upgrade_runs", stmt.error());
   }

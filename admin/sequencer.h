@@ -50,7 +50,7 @@ const char* to_string(Step s);  // "disable", "drain", ...
 struct UpgradeOptions {
   // The target server: registered when missing (register_new), used when it exists and
   // use_existing is set, otherwise refused with tag "exists" (never a silent reuse).
-  ServerInfo server;              // name required; id 0 = next free id
+  ServerInfo server;  // name required; id 0 = next free id
   bool register_new = true;
   bool use_existing = false;      // --continue
   bool force = false;             // --force: a failed schema is recorded and the run goes on
@@ -88,8 +88,8 @@ struct SchemaOutcome {
 
 struct UpgradeReport {
   uint64_t run_id = 0;
-  bool resumed = false;   // continued a run left unfinished
-  std::string status;     // "done", "failed" (stopped at a failure), "aborted"
+  bool resumed = false;  // continued a run left unfinished
+  std::string status;    // "done", "failed" (stopped at a failure), "aborted"
   std::vector<SchemaOutcome> schemas;
   int64_t duration_ms = 0;
 };
@@ -100,8 +100,7 @@ struct UpgradeReport {
 // UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
 // target server and enabled, and fail when a schema fails without --force. |progress| is called
 // on this thread for every step (may be empty).
-Result<UpgradeReport> run_upgrade(Directory& dir, routing::Db& state,
-                                  const UpgradeOptions& options,
+Result<UpgradeReport> run_upgrade(Directory& dir, routing::Db& state, const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);
 
 // The state of the newest run and its journal (for `upgrade status` / `show migrations`), read

@@ -210,8 +210,8 @@ void AdminServer::Impl::run_queue(Conn& c) {
     }
     Reply r = dispatch(env, rq, c.level);
     // Audit: every command that may change something is logged with its outcome.
-    static const char* const kChanging[] = {"server", "schema", "upgrade", "cluster", "pool",
-                                            "reload"};
+    static const char* const kChanging[] = {"server",  "schema", "upgrade",
+                                            "cluster", "pool",   "reload"};
     bool changing = false;
     for (const char* w : kChanging) {
       changing = changing || (!rq.words.empty() && rq.words[0] == w);
@@ -221,8 +221,8 @@ void AdminServer::Impl::run_queue(Conn& c) {
       changing = false;
     }
     if (changing) {
-      SY_LOG(Info, "admin: %s connection %d: %s -> %s", c.tcp ? "tcp" : "unix", c.id,
-             cmd.c_str(), r.ok ? "ok" : ("ERR " + r.code).c_str());
+      SY_LOG(Info, "admin: %s connection %d: %s -> %s", c.tcp ? "tcp" : "unix", c.id, cmd.c_str(),
+             r.ok ? "ok" : ("ERR " + r.code).c_str());
     }
     if (r.poll) {
       c.poll = std::move(r.poll);
@@ -396,12 +396,12 @@ void AdminServer::Impl::accept_on(int listen_fd, bool tcp) {
 void AdminServer::Impl::refuse(int fd, bool tcp, int max) {
   counters.refused.fetch_add(1, std::memory_order_relaxed);  // before the peer can see the close
   // One line, best effort (a fresh socket's buffer takes it), then closed: the client sees why.
-  std::string text = format_error("busy",
-                                  "too many admin connections on this listener (max " +
-                                      std::to_string(max) + ", admin." +
-                                      (tcp ? "tcp" : "socket") + ".max_connections); closing",
-                                  false) +
-                     "\n\n";
+  std::string text =
+      format_error("busy",
+                   "too many admin connections on this listener (max " + std::to_string(max) +
+                       ", admin." + (tcp ? "tcp" : "socket") + ".max_connections); closing",
+                   false) +
+      "\n\n";
   ssize_t n = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void)n;
   ::close(fd);
@@ -532,8 +532,8 @@ void AdminServer::Impl::run() {
       // Close once everything is answered; a connection whose job still runs stays until the
       // job ends (its output is then dropped if the peer left).
       bool done = c.out.empty() && !c.poll && !c.job &&
-                  (c.close_after_flush || (c.peer_eof && c.queue.empty() &&
-                                           c.in.find('\n') == std::string::npos));
+                  (c.close_after_flush ||
+                   (c.peer_eof && c.queue.empty() && c.in.find('\n') == std::string::npos));
       if (done) {
         ::close(c.fd);
         it = conns.erase(it);
@@ -569,12 +569,12 @@ Result<Unit> AdminServer::start() {
   if (a.tcp.enabled) {
     std::ifstream f(a.tcp.token_file);
     if (!f) {
-      return make_error(Errc::Config, "admin.tcp.token_file " + a.tcp.token_file + ": " +
-                                          errno_text());
+      return make_error(Errc::Config,
+                        "admin.tcp.token_file " + a.tcp.token_file + ": " + errno_text());
     }
     std::getline(f, s.token);
-    while (!s.token.empty() && (s.token.back() == '\r' || s.token.back() == ' ' ||
-                                s.token.back() == '\t')) {
+    while (!s.token.empty() &&
+           (s.token.back() == '\r' || s.token.back() == ' ' || s.token.back() == '\t')) {
       s.token.pop_back();
     }
     if (s.token.size() < 8) {
@@ -600,8 +600,8 @@ Result<Unit> AdminServer::start() {
       bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
       ::close(probe);
       if (live) {
-        return make_error(Errc::Io, "admin socket " + a.socket.path +
-                                        " is in use by another process");
+        return make_error(Errc::Io,
+                          "admin socket " + a.socket.path + " is in use by another process");
       }
       ::unlink(a.socket.path.c_str());
     }
@@ -641,8 +641,8 @@ Result<Unit> AdminServer::start() {
       std::string why = errno_text();
       ::close(s.tcp_fd);
       s.tcp_fd = -1;
-      return make_error(Errc::Io, "admin tcp " + a.tcp.address + ":" +
-                                      std::to_string(a.tcp.port) + ": " + why);
+      return make_error(Errc::Io, "admin tcp " + a.tcp.address + ":" + std::to_string(a.tcp.port) +
+                                      ": " + why);
     }
     sockaddr_storage bound{};
     socklen_t blen = sizeof bound;

@@ -35,8 +35,8 @@ namespace sy::admin {
 
 // One pool member as the proxy sees it now.
 struct MemberView {
-  std::string address;   // "host:port" as in the YAML
-  int weight = 1;        // effective weight (override, else the YAML's)
+  std::string address;      // "host:port" as in the YAML
+  int weight = 1;           // effective weight (override, else the YAML's)
   int weight_override = 0;  // 0 = none
   MemberAdmin admin = MemberAdmin::Ready;
   bool healthy = true;
@@ -48,9 +48,9 @@ struct PoolView {
   std::string name;
   std::string version;
   std::string balance;
-  uint64_t requests = 0;         // exchanges started on this pool (all workers)
-  uint64_t responses_5xx = 0;    // 5xx answered for requests of this pool
-  uint64_t active = 0;           // exchanges in flight now
+  uint64_t requests = 0;       // exchanges started on this pool (all workers)
+  uint64_t responses_5xx = 0;  // 5xx answered for requests of this pool
+  uint64_t active = 0;         // exchanges in flight now
   std::vector<MemberView> members;
 };
 
@@ -72,13 +72,13 @@ struct ReloadOutcome {
 // (reload also from main on SIGHUP); each must be thread-safe against the workers.
 struct AdminContext {
   std::string instance_id;
-  std::string role;       // routing role, "" without routing
-  std::string version;    // Switchyard version
+  std::string role;     // routing role, "" without routing
+  std::string version;  // Switchyard version
   std::string config_path;
   int workers = 0;
   int64_t started_unix_ms = 0;
-  const conf::Config* config = nullptr;                // as loaded at start (immutable)
-  const routing::LoaderStatus* loader = nullptr;       // null without routing
+  const conf::Config* config = nullptr;                   // as loaded at start (immutable)
+  const routing::LoaderStatus* loader = nullptr;          // null without routing
   const routing::SnapshotPublisher* publisher = nullptr;  // null without routing
   std::function<StatsView()> stats;
   std::function<std::vector<PoolView>()> pools;
@@ -89,9 +89,9 @@ struct AdminContext {
 };
 
 struct ServerOptions {
-  conf::Admin admin;     // socket, tcp, timeouts, update tasks, event hook
-  StoreOptions stores;   // directory and state databases (stores.dsns empty = no database:
-                         // database commands fail)
+  conf::Admin admin;    // socket, tcp, timeouts, update tasks, event hook
+  StoreOptions stores;  // directory and state databases (stores.dsns empty = no database:
+                        // database commands fail)
   std::chrono::milliseconds member_poll_interval{2000};
 };
 

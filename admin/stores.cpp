@@ -4,12 +4,9 @@ namespace sy::admin {
 
 const char* profile_name(conf::Profile p) {
   switch (p) {
-    case conf::Profile::Own:
-      return "own";
-    case conf::Profile::Sql:
-      return "sql";
-    case conf::Profile::Ox:
-      return "ox";
+  case conf::Profile::Own: return "own";
+  case conf::Profile::Sql: return "sql";
+  case conf::Profile::Ox: return "ox";
   }
   return "?";
 }

@@ -31,8 +31,8 @@ struct StoreOptions {
   std::vector<routing::Dsn> dsns;        // the directory; empty = no database configured
   std::vector<routing::Dsn> state_dsns;  // empty = the directory database holds the state
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::seconds io_timeout{30};   // per network read/write; 0 = none (long runs)
-  OxDirectoryOptions ox;                 // profile ox
+  std::chrono::seconds io_timeout{30};  // per network read/write; 0 = none (long runs)
+  OxDirectoryOptions ox;                // profile ox
 };
 
 // "own", "sql", "ox".

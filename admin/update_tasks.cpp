@@ -46,8 +46,8 @@ Result<Unit> mark_running(Db& db, const std::string& schema, const std::string& 
   return ok_result();
 }
 
-Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string& task,
-                           bool ok, const std::string& output, const std::string& error) {
+Result<Unit> mark_finished(Db& db, const std::string& schema, const std::string& task, bool ok,
+                           const std::string& output, const std::string& error) {
   auto stmt = db.prepare(
       "UPDATE sy_update_tasks SET status = ?, finished_at = NOW(6), output = ?, error = ?"
       " WHERE schema_name = ? AND task = ?");
@@ -160,9 +160,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config) {
   return tasks;
 }
 
-Result<std::vector<TaskResult>> run_update_tasks(
-    Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
-    const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task) {
+Result<std::vector<TaskResult>>
+run_update_tasks(Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
+                 const UpdateTaskConfig& config,
+                 const std::function<void(const TaskResult&)>& on_task) {
   auto tasks = list_tasks(config);
   if (!tasks) {
     return tasks.error();

@@ -26,8 +26,8 @@
 namespace sy::admin {
 
 struct UpdateTaskConfig {
-  std::string sql_dir;                  // "" = no SQL tasks
-  std::string command;                  // "" = no command task
+  std::string sql_dir;  // "" = no SQL tasks
+  std::string command;  // "" = no command task
   std::chrono::milliseconds command_timeout{std::chrono::minutes(10)};
 };
 
@@ -35,7 +35,7 @@ struct TaskResult {
   std::string task;    // file name, or "command:<argv0>"
   std::string status;  // "ok", "failed", "skipped" (already ok for this schema)
   int64_t duration_ms = 0;
-  std::string error;   // why it failed (SQL error, exit status, timeout) with output tail
+  std::string error;  // why it failed (SQL error, exit status, timeout) with output tail
 };
 
 // The tasks the configuration defines, in run order (file names / "command:<argv0>").
@@ -44,9 +44,10 @@ Result<std::vector<std::string>> list_tasks(const UpdateTaskConfig& config);
 // Runs every task not yet recorded as ok for |schema|, in order, stopping at the first failure
 // (whose Error names the task and reason, tag "update-failed"). |dsns_template| connects the
 // SQL tasks' own session; |on_task| (may be empty) is called after each task.
-Result<std::vector<TaskResult>> run_update_tasks(
-    routing::Db& db, const std::vector<routing::Dsn>& dsns_template, const std::string& schema,
-    const UpdateTaskConfig& config, const std::function<void(const TaskResult&)>& on_task);
+Result<std::vector<TaskResult>>
+run_update_tasks(routing::Db& db, const std::vector<routing::Dsn>& dsns_template,
+                 const std::string& schema, const UpdateTaskConfig& config,
+                 const std::function<void(const TaskResult&)>& on_task);
 
 // Fills update_status/update_error of |schemas| from sy_update_tasks in the state database
 // |state| ("failed" wins over "running" over "ok"; the error is the last failed task's). With

@@ -5,12 +5,16 @@ namespace sy::bench {
 std::string find_error_code(std::string_view body) {
   auto value_of = [&](std::string_view key) -> std::string {
     size_t k = body.find(key);
-    if (k == std::string_view::npos) return "";
+    if (k == std::string_view::npos)
+      return "";
     size_t p = k + key.size();
-    while (p < body.size() && (body[p] == ' ' || body[p] == ':')) ++p;
-    if (p >= body.size() || body[p] != '"') return "";
+    while (p < body.size() && (body[p] == ' ' || body[p] == ':'))
+      ++p;
+    if (p >= body.size() || body[p] != '"')
+      return "";
     size_t end = body.find('"', p + 1);
-    if (end == std::string_view::npos) return "";
+    if (end == std::string_view::npos)
+      return "";
     return std::string(body.substr(p + 1, end - p - 1));
   };
   // A code looks like ABC-0123: letters, a dash, digits.
@@ -21,14 +25,17 @@ std::string find_error_code(std::string_view body) {
     }
     for (size_t i = 0; i < s.size(); ++i) {
       char c = s[i];
-      if (i < dash ? !(c >= 'A' && c <= 'Z') : i > dash && !(c >= '0' && c <= '9')) return false;
+      if (i < dash ? !(c >= 'A' && c <= 'Z') : i > dash && !(c >= '0' && c <= '9'))
+        return false;
     }
     return true;
   };
   std::string e = value_of("\"error\"");
-  if (is_code(e)) return e;
+  if (is_code(e))
+    return e;
   std::string c = value_of("\"code\"");
-  if (is_code(c)) return c;
+  if (is_code(c))
+    return c;
   return "";
 }
 

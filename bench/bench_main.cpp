@@ -62,12 +62,14 @@ int cmd_load(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
+      if (i + 1 >= argc)
+        usage_error(a + " needs a value");
       return argv[++i];
     };
     if (a == "--mode") {
       std::string m = next();
-      if (m != "open" && m != "closed") usage_error("--mode: open or closed, got " + m);
+      if (m != "open" && m != "closed")
+        usage_error("--mode: open or closed, got " + m);
       o.open_loop = m == "open";
       have_mode = true;
     } else if (a == "--rate") {
@@ -91,21 +93,28 @@ int cmd_load(int argc, char** argv) {
     } else if (a == "--tenants") {
       std::string r = next();
       size_t dash = r.find('-');
-      if (dash == std::string::npos) usage_error("--tenants: expected FIRST-LAST, got " + r);
+      if (dash == std::string::npos)
+        usage_error("--tenants: expected FIRST-LAST, got " + r);
       uint64_t first = std::strtoull(r.substr(0, dash).c_str(), nullptr, 10);
       uint64_t last = std::strtoull(r.substr(dash + 1).c_str(), nullptr, 10);
-      if (first == 0 || last < first) usage_error("--tenants: expected 1 <= FIRST <= LAST, got " + r);
+      if (first == 0 || last < first)
+        usage_error("--tenants: expected 1 <= FIRST <= LAST, got " + r);
       o.tenant_first = first;
       o.tenant_count = last - first + 1;
     } else if (a == "--zipf") {
       o.zipf_s = number("--zipf", next());
     } else if (a == "--tenant-in") {
       std::string t = next();
-      if (t == "header") o.tenant_in = TenantIn::Header;
-      else if (t == "cookie") o.tenant_in = TenantIn::Cookie;
-      else if (t == "host") o.tenant_in = TenantIn::Host;
-      else if (t == "login") o.tenant_in = TenantIn::Login;
-      else usage_error("--tenant-in: header, cookie, host or login, got " + t);
+      if (t == "header")
+        o.tenant_in = TenantIn::Header;
+      else if (t == "cookie")
+        o.tenant_in = TenantIn::Cookie;
+      else if (t == "host")
+        o.tenant_in = TenantIn::Host;
+      else if (t == "login")
+        o.tenant_in = TenantIn::Login;
+      else
+        usage_error("--tenant-in: header, cookie, host or login, got " + t);
     } else if (a == "--tenant-header") {
       o.tenant_header = next();
     } else if (a == "--cookie-name") {
@@ -119,7 +128,8 @@ int cmd_load(int argc, char** argv) {
     } else if (a == "--header") {
       std::string h = next();
       size_t colon = h.find(':');
-      if (colon == std::string::npos || colon == 0) usage_error("--header: expected NAME: VALUE, got " + h);
+      if (colon == std::string::npos || colon == 0)
+        usage_error("--header: expected NAME: VALUE, got " + h);
       size_t v = h.find_first_not_of(' ', colon + 1);
       o.headers.emplace_back(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
     } else if (a == "--follow-redirects") {
@@ -140,13 +150,17 @@ int cmd_load(int argc, char** argv) {
       usage_error("a second URL: " + a);
     }
   }
-  if (o.url.empty()) usage_error("load needs a URL");
-  if (!have_mode) usage_error("load needs --mode open|closed");
-  if (o.threads < 1 || o.connections < 1) usage_error("--threads and --connections must be >= 1");
+  if (o.url.empty())
+    usage_error("load needs a URL");
+  if (!have_mode)
+    usage_error("load needs --mode open|closed");
+  if (o.threads < 1 || o.connections < 1)
+    usage_error("--threads and --connections must be >= 1");
   if (progress) {
     o.on_progress = [](double t, uint64_t ok, uint64_t failed, uint64_t inflight) {
-      std::fprintf(stderr, "{\"progress\":{\"t\":%.1f,\"ok\":%llu,\"failed\":%llu,\"inflight\":%llu}}\n",
-                   t, static_cast<unsigned long long>(ok), static_cast<unsigned long long>(failed),
+      std::fprintf(stderr,
+                   "{\"progress\":{\"t\":%.1f,\"ok\":%llu,\"failed\":%llu,\"inflight\":%llu}}\n", t,
+                   static_cast<unsigned long long>(ok), static_cast<unsigned long long>(failed),
                    static_cast<unsigned long long>(inflight));
       std::fflush(stderr);
     };
@@ -182,7 +196,8 @@ int cmd_load(int argc, char** argv) {
 }
 
 int cmd_scenario(int argc, char** argv) {
-  if (argc != 3) usage_error("scenario needs exactly one FILE");
+  if (argc != 3)
+    usage_error("scenario needs exactly one FILE");
   ScenarioResult r = parse_scenario_file(argv[2]);
   if (!r.ok()) {
     for (const auto& e : r.errors) {
@@ -210,11 +225,15 @@ int cmd_actions() {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  if (argc < 2) usage_error("no command");
+  if (argc < 2)
+    usage_error("no command");
   std::string cmd = argv[1];
-  if (cmd == "load") return cmd_load(argc, argv);
-  if (cmd == "scenario") return cmd_scenario(argc, argv);
-  if (cmd == "actions") return cmd_actions();
+  if (cmd == "load")
+    return cmd_load(argc, argv);
+  if (cmd == "scenario")
+    return cmd_scenario(argc, argv);
+  if (cmd == "actions")
+    return cmd_actions();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;

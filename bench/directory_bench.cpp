@@ -48,11 +48,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
-    if (a == "--contexts") contexts = next();
-    else if (a == "--schemas") schemas = next();
-    else if (a == "--runs") runs = next();
-    else if (a == "--keep") keep = true;
-    else die("unknown argument " + a);
+    if (a == "--contexts")
+      contexts = next();
+    else if (a == "--schemas")
+      schemas = next();
+    else if (a == "--runs")
+      runs = next();
+    else if (a == "--keep")
+      keep = true;
+    else
+      die("unknown argument " + a);
   }
   routing::Dsn dsn;
   dsn.host = env_or("SY_TEST_MYSQL_HOST", "127.0.0.1");
@@ -62,30 +67,38 @@ int main(int argc, char** argv) {
   std::string dbname = "sy_bench_" + std::to_string(contexts) + "_" + std::to_string(schemas);
 
   auto admin_db = routing::Db::connect({dsn}, std::chrono::seconds(5));
-  if (!admin_db.ok()) die(admin_db.error().message);
+  if (!admin_db.ok())
+    die(admin_db.error().message);
   bool exists = false;
   {
     auto r = (*admin_db)->exec("CREATE DATABASE IF NOT EXISTS " + dbname);
-    if (!r.ok()) die(r.error().message);
+    if (!r.ok())
+      die(r.error().message);
   }
   dsn.database = dbname;
   auto db = routing::Db::connect({dsn}, std::chrono::seconds(5));
-  if (!db.ok()) die(db.error().message);
+  if (!db.ok())
+    die(db.error().message);
   auto mig = admin::migrate(**db);
-  if (!mig.ok()) die(mig.error().message);
+  if (!mig.ok())
+    die(mig.error().message);
   {
     uint64_t n = 0;
     auto st = (*db)->prepare("SELECT COUNT(*) FROM sy_contexts");
-    if (!st.ok()) die(st.error().message);
+    if (!st.ok())
+      die(st.error().message);
     auto q = st->query([&](const routing::Row& row) { n = row.u64(1); });
-    if (!q.ok()) die(q.error().message);
+    if (!q.ok())
+      die(q.error().message);
     exists = n == static_cast<uint64_t>(contexts);
-    if (!exists && n != 0) die(dbname + " holds another data set; drop it first");
+    if (!exists && n != 0)
+      die(dbname + " holds another data set; drop it first");
   }
   if (!exists) {
     auto t0 = Clock::now();
     auto s = routing::seed_own_profile(**db, contexts, schemas, 2);
-    if (!s.ok()) die(s.error().message);
+    if (!s.ok())
+      die(s.error().message);
     std::printf("seeded %d contexts over %d schemas in %.0f ms (kept in database %s)\n", contexts,
                 schemas, ms_since(t0), dbname.c_str());
   }
@@ -98,7 +111,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < runs; ++r) {
     auto t0 = Clock::now();
     auto data = reader.full_load(**db);
-    if (!data.ok()) die(data.error().message);
+    if (!data.ok())
+      die(data.error().message);
     load_ms.push_back(ms_since(t0));
     auto t1 = Clock::now();
     snap = routing::RoutingSnapshot::build(std::move(data.value()), input, r + 1);
@@ -112,7 +126,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(42);
   std::uniform_int_distribution<uint32_t> dist(1, static_cast<uint32_t>(contexts));
   std::vector<uint32_t> ids(1 << 20);
-  for (auto& id : ids) id = dist(rng);
+  for (auto& id : ids)
+    id = dist(rng);
   uint64_t sum = 0;
   auto t0 = Clock::now();
   const int rounds = 8;
@@ -134,13 +149,15 @@ int main(int argc, char** argv) {
   double apply_ms = ms_since(ta);
 
   std::printf("contexts %d, schemas %d, %d run(s), median:\n", contexts, schemas, runs);
-  std::printf("  full load from MariaDB   %8.0f ms   (target < 2000 ms)\n", load_ms[load_ms.size() / 2]);
+  std::printf("  full load from MariaDB   %8.0f ms   (target < 2000 ms)\n",
+              load_ms[load_ms.size() / 2]);
   std::printf("  snapshot build           %8.0f ms\n", build_ms[build_ms.size() / 2]);
   std::printf("  memory per context       %8.1f B    (target <= 64 B; %zu MiB total)\n",
               bytes_per_ctx, snap->memory_bytes() >> 20);
   std::printf("  find_context             %8.1f ns   (target < 100 ns; random hits; check %llu)\n",
               ns, static_cast<unsigned long long>(sum % 10));
-  std::printf("  apply one-row delta      %8.1f ms   (copy-on-write of the whole table)\n", apply_ms);
+  std::printf("  apply one-row delta      %8.1f ms   (copy-on-write of the whole table)\n",
+              apply_ms);
   if (!keep) {
     (void)(*admin_db)->exec("DROP DATABASE " + dbname);
   }

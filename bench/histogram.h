@@ -41,8 +41,8 @@ class LatencyHistogram {
 
   uint64_t count() const { return total_; }
   uint64_t min() const { return total_ ? min_ : 0; }  // exact, ns
-  uint64_t max() const { return max_; }                // exact, ns
-  double mean() const;                                  // from bucket midpoints, ns
+  uint64_t max() const { return max_; }               // exact, ns
+  double mean() const;                                // from bucket midpoints, ns
   // The value at percentile |p| (0..100): the highest value equivalent to the bucket holding
   // the ceil(p/100 * count)-th smallest recording, capped at max(). 0 when empty.
   uint64_t percentile(double p) const;

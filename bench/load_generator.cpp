@@ -191,23 +191,25 @@ struct Conn {
   void link(H2Stream* st) {
     st->prev = nullptr;
     st->next = h2_open;
-    if (h2_open != nullptr) h2_open->prev = st;
+    if (h2_open != nullptr)
+      h2_open->prev = st;
     h2_open = st;
     ++h2_count;
   }
   void unlink(H2Stream* st) {
     (st->prev != nullptr ? st->prev->next : h2_open) = st->next;
-    if (st->next != nullptr) st->next->prev = st->prev;
+    if (st->next != nullptr)
+      st->next->prev = st->prev;
     --h2_count;
   }
 };
 
 class Worker {
  public:
-  Worker(const LoadOptions& o, const TenantSampler& sampler, SSL_CTX* ssl_ctx, int index,
-         int conns, uint64_t start_ns, ThreadSeconds* stats)
-      : o_(o), sampler_(sampler), ssl_ctx_(ssl_ctx), start_ns_(start_ns),
-        stats_(stats), rng_(o.seed * 7919 + static_cast<uint64_t>(index)) {
+  Worker(const LoadOptions& o, const TenantSampler& sampler, SSL_CTX* ssl_ctx, int index, int conns,
+         uint64_t start_ns, ThreadSeconds* stats)
+      : o_(o), sampler_(sampler), ssl_ctx_(ssl_ctx), start_ns_(start_ns), stats_(stats),
+        rng_(o.seed * 7919 + static_cast<uint64_t>(index)) {
     base_ = event_base_new();
     Url u;
     parse_url(o.url, &u);
@@ -235,14 +237,20 @@ class Worker {
     for (auto& t : targets_) {
       for (auto& c : t->conns) {
         close_conn(c.get());
-        if (c->ev_retry != nullptr) event_free(c->ev_retry);
+        if (c->ev_retry != nullptr)
+          event_free(c->ev_retry);
       }
-      for (Req* r : t->queue) delete r;
+      for (Req* r : t->queue)
+        delete r;
     }
-    for (Req* r : free_) delete r;
-    for (H2Stream* st : free_streams_) delete st;
-    if (tick_ != nullptr) event_free(tick_);
-    if (sweep_ != nullptr) event_free(sweep_);
+    for (Req* r : free_)
+      delete r;
+    for (H2Stream* st : free_streams_)
+      delete st;
+    if (tick_ != nullptr)
+      event_free(tick_);
+    if (sweep_ != nullptr)
+      event_free(sweep_);
     event_base_free(base_);
   }
 
@@ -331,8 +339,7 @@ class Worker {
 
   bool has_room(Conn* c) const {
     if (c->h2 != nullptr) {
-      return c->h2_ready &&
-             c->h2_count < static_cast<size_t>(o_.open_loop ? 1000 : o_.streams);
+      return c->h2_ready && c->h2_count < static_cast<size_t>(o_.open_loop ? 1000 : o_.streams);
     }
     return c->h1_req == nullptr;
   }
@@ -357,7 +364,8 @@ class Worker {
 
   void tenant_fields(Req* r, std::string* out) {
     char id[24];
-    std::string_view idv(id, static_cast<size_t>(std::to_chars(id, id + sizeof id, r->tenant).ptr - id));
+    std::string_view idv(
+        id, static_cast<size_t>(std::to_chars(id, id + sizeof id, r->tenant).ptr - id));
     switch (o_.tenant_in) {
     case TenantIn::Header:
       *out += o_.tenant_header;
@@ -614,7 +622,8 @@ class Worker {
     char id[24];
     auto n = std::to_chars(id, id + sizeof id, r->tenant).ptr - id;
     st->tenant.clear();
-    bool cookie = (o_.tenant_in == TenantIn::Cookie || o_.tenant_in == TenantIn::Login) && !r->login;
+    bool cookie =
+        (o_.tenant_in == TenantIn::Cookie || o_.tenant_in == TenantIn::Login) && !r->login;
     if (cookie) {
       st->tenant = o_.cookie_name;
       st->tenant += '=';
@@ -662,8 +671,7 @@ class Worker {
   }
 
   static int h2_on_header(nghttp2_session* s, const nghttp2_frame* frame, const uint8_t* name,
-                          size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
-                          void*) {
+                          size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
     if (frame->hd.type != NGHTTP2_HEADERS) {
       return 0;
     }
@@ -687,8 +695,9 @@ class Worker {
   static int h2_on_data(nghttp2_session* s, uint8_t, int32_t stream_id, const uint8_t* data,
                         size_t len, void*) {
     auto* st = static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(s, stream_id));
-    if (st != nullptr && (st->status >= 300 || (st->body.empty() && len > 0 && data[0] == '{') ||
-                          !st->body.empty()) &&
+    if (st != nullptr &&
+        (st->status >= 300 || (st->body.empty() && len > 0 && data[0] == '{') ||
+         !st->body.empty()) &&
         st->body.size() < kCaptureBytes) {
       st->body.append(reinterpret_cast<const char*>(data),
                       std::min(len, kCaptureBytes - st->body.size()));
@@ -996,7 +1005,8 @@ class Worker {
     sec(now).conn_errors++;
     if (stats_->error_samples.size() < kMaxErrorSamples) {
       char at[32];
-      std::snprintf(at, sizeof at, "%.3f", static_cast<double>(now - std::min(now, start_ns_)) / 1e9);
+      std::snprintf(at, sizeof at, "%.3f",
+                    static_cast<double>(now - std::min(now, start_ns_)) / 1e9);
       stats_->error_samples.push_back(std::string(at) + " s " + c->tgt->authority + ": " + why +
                                       " (after " + std::to_string(c->answered) +
                                       " answers on the connection)");
@@ -1012,8 +1022,9 @@ class Worker {
       return;
     }
     if (c->in_flight() > 0) {
-      conn_broken(c, c->h2 != nullptr ? "h2 session ended with streams open"
-                                       : "bad response or Connection: close with a request in flight");
+      conn_broken(c, c->h2 != nullptr
+                         ? "h2 session ended with streams open"
+                         : "bad response or Connection: close with a request in flight");
       return;
     }
     close_conn(c);
@@ -1206,8 +1217,8 @@ class Worker {
   std::vector<Req*> free_;
   std::vector<H2Stream*> free_streams_;
   std::string tenant_header_lower_;
-  std::string extra_h1_;                                        // --header fields, h1 text
-  std::vector<std::pair<std::string, std::string>> extra_h2_;   // the same, lower-case names
+  std::string extra_h1_;                                       // --header fields, h1 text
+  std::vector<std::pair<std::string, std::string>> extra_h2_;  // the same, lower-case names
   std::vector<nghttp2_nv> nv_scratch_;
   size_t max_conns_per_target_ = 1;
 };
@@ -1227,8 +1238,10 @@ void merge_into(SecondStats* into, const SecondStats& s) {
   into->conn_errors += s.conn_errors;
   into->timeouts += s.timeouts;
   into->max_send_lag_ns = std::max(into->max_send_lag_ns, s.max_send_lag_ns);
-  for (size_t k = 0; k < s.status.size(); ++k) into->status[k] += s.status[k];
-  for (const auto& [k, v] : s.codes) into->codes[k] += v;
+  for (size_t k = 0; k < s.status.size(); ++k)
+    into->status[k] += s.status[k];
+  for (const auto& [k, v] : s.codes)
+    into->codes[k] += v;
   into->latency.merge(s.latency);
 }
 
@@ -1270,11 +1283,10 @@ LoadReport run_load(const LoadOptions& o, std::string* error) {
   }
   double cpu0 = process_cpu_s();
   uint64_t start = now_ns() + 20000000;  // 20 ms for the threads to connect
-  report.start_unix_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count() +
-      20;
+  report.start_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() +
+                         20;
   std::vector<std::thread> workers;
   std::atomic<int> running{threads};
   for (int i = 0; i < threads; ++i) {
@@ -1309,7 +1321,8 @@ LoadReport run_load(const LoadOptions& o, std::string* error) {
     SSL_CTX_free(ctx);
   }
   size_t n = 0;
-  for (auto& s : stats) n = std::max(n, s->seconds.size());
+  for (auto& s : stats)
+    n = std::max(n, s->seconds.size());
   report.seconds.resize(n);
   for (auto& s : stats) {
     for (size_t i = 0; i < s->seconds.size(); ++i) {
@@ -1325,20 +1338,21 @@ LoadReport run_load(const LoadOptions& o, std::string* error) {
   for (size_t i = first; i < report.seconds.size(); ++i) {
     merge_into(&report.total, report.seconds[i]);
   }
-  report.measured_s = std::max(0.001, std::min(report.elapsed_s, o.duration_s) - static_cast<double>(first));
+  report.measured_s =
+      std::max(0.001, std::min(report.elapsed_s, o.duration_s) - static_cast<double>(first));
   return report;
 }
 
 namespace {
 
 std::string stats_json(const SecondStats& s) {
-  std::string out = "{\"sent\":" + std::to_string(s.sent) + ",\"ok\":" + std::to_string(s.ok) +
-                    ",\"failed\":" + std::to_string(s.failed) +
-                    ",\"redirects\":" + std::to_string(s.redirects) +
-                    ",\"conn_errors\":" + std::to_string(s.conn_errors) +
-                    ",\"timeouts\":" + std::to_string(s.timeouts) +
-                    ",\"send_lag_ms\":" + std::to_string(static_cast<double>(s.max_send_lag_ns) / 1e6) +
-                    ",\"status\":{";
+  std::string out =
+      "{\"sent\":" + std::to_string(s.sent) + ",\"ok\":" + std::to_string(s.ok) +
+      ",\"failed\":" + std::to_string(s.failed) + ",\"redirects\":" + std::to_string(s.redirects) +
+      ",\"conn_errors\":" + std::to_string(s.conn_errors) +
+      ",\"timeouts\":" + std::to_string(s.timeouts) +
+      ",\"send_lag_ms\":" + std::to_string(static_cast<double>(s.max_send_lag_ns) / 1e6) +
+      ",\"status\":{";
   bool first = true;
   for (size_t k = 0; k < s.status.size(); ++k) {
     if (s.status[k] != 0) {
@@ -1354,13 +1368,13 @@ std::string stats_json(const SecondStats& s) {
   }
   char pct[256];
   const LatencyHistogram& h = s.latency;
-  std::snprintf(pct, sizeof pct,
-                "},\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-                "\"max\":%.3f,\"mean\":%.3f},\"hist\":",
-                static_cast<double>(h.percentile(50)) / 1e6, static_cast<double>(h.percentile(90)) / 1e6,
-                static_cast<double>(h.percentile(99)) / 1e6,
-                static_cast<double>(h.percentile(99.9)) / 1e6, static_cast<double>(h.max()) / 1e6,
-                h.mean() / 1e6);
+  std::snprintf(
+      pct, sizeof pct,
+      "},\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+      "\"max\":%.3f,\"mean\":%.3f},\"hist\":",
+      static_cast<double>(h.percentile(50)) / 1e6, static_cast<double>(h.percentile(90)) / 1e6,
+      static_cast<double>(h.percentile(99)) / 1e6, static_cast<double>(h.percentile(99.9)) / 1e6,
+      static_cast<double>(h.max()) / 1e6, h.mean() / 1e6);
   return out + pct + h.to_json() + "}";
 }
 

@@ -32,31 +32,31 @@ namespace sy::bench {
 enum class TenantIn { Header, Cookie, Host, Login };
 
 struct LoadOptions {
-  std::string url;                 // http://host:port/path or https://...; host is an IP literal
+  std::string url;  // http://host:port/path or https://...; host is an IP literal
   bool open_loop = false;
-  double rate = 0;                 // open loop: requests per second, all threads together
-  int connections = 16;            // per run (split over threads)
-  int max_connections = 0;         // open loop: grow up to this many while requests queue
-                                   // (0 = 1024); closed loop: always |connections|
+  double rate = 0;          // open loop: requests per second, all threads together
+  int connections = 16;     // per run (split over threads)
+  int max_connections = 0;  // open loop: grow up to this many while requests queue
+                            // (0 = 1024); closed loop: always |connections|
   int threads = 1;
-  bool h2 = false;                 // HTTP/2 (prior knowledge on http://, ALPN h2 on https://)
-  int streams = 10;                // h2 closed loop: requests in flight per connection
-  double duration_s = 10;          // sending stops after this long
-  double warmup_s = 0;             // the first seconds are reported but not in the totals
-  double timeout_s = 30;           // no answer by then (from the intended time): a failure
-  uint64_t tenant_first = 1;       // tenants are ids first .. first + count - 1
+  bool h2 = false;            // HTTP/2 (prior knowledge on http://, ALPN h2 on https://)
+  int streams = 10;           // h2 closed loop: requests in flight per connection
+  double duration_s = 10;     // sending stops after this long
+  double warmup_s = 0;        // the first seconds are reported but not in the totals
+  double timeout_s = 30;      // no answer by then (from the intended time): a failure
+  uint64_t tenant_first = 1;  // tenants are ids first .. first + count - 1
   uint64_t tenant_count = 1;
-  double zipf_s = 0;               // <= 0: uniform
+  double zipf_s = 0;  // <= 0: uniform
   TenantIn tenant_in = TenantIn::Header;
   std::string tenant_header = "X-Context-Id";
   std::string cookie_name = "sy_ctx";
   std::string host_suffix = ".tenants.example.com";  // tenant_in host: "<id><suffix>"
   std::string login_path = "/ajax/login?action=login";
-  int login_every = 10;            // tenant_in login: every Nth request is the login POST
+  int login_every = 10;  // tenant_in login: every Nth request is the login POST
   bool follow_redirects = false;
   std::vector<std::pair<std::string, std::string>> headers;  // more fields in every request
   uint64_t seed = 1;
-  std::string stop_file;           // sending stops early when this file exists
+  std::string stop_file;  // sending stops early when this file exists
   // Called about once a second from the calling thread with the totals so far (progress).
   std::function<void(double t, uint64_t ok, uint64_t failed, uint64_t inflight)> on_progress;
 };
@@ -73,19 +73,19 @@ struct SecondStats {
   // any connection wait. A large value means the client was stalled (descheduled), not the
   // server; every request's latency still counts from its intended time.
   uint64_t max_send_lag_ns = 0;
-  std::array<uint64_t, 600> status{};       // by final status (0 = no answer; 1xx..5xx)
-  std::map<std::string, uint64_t> codes;   // CTX-00NN / OX codes found in error bodies
-  LatencyHistogram latency;                // every answered request, ns from intended send
+  std::array<uint64_t, 600> status{};     // by final status (0 = no answer; 1xx..5xx)
+  std::map<std::string, uint64_t> codes;  // CTX-00NN / OX codes found in error bodies
+  LatencyHistogram latency;               // every answered request, ns from intended send
 };
 
 struct LoadReport {
-  int64_t start_unix_ms = 0;          // wall clock at second 0
-  double elapsed_s = 0;               // until the last answer (or timeout)
+  int64_t start_unix_ms = 0;  // wall clock at second 0
+  double elapsed_s = 0;       // until the last answer (or timeout)
   std::vector<SecondStats> seconds;
-  double cpu_s = 0;                   // user+system CPU of the generator process
+  double cpu_s = 0;  // user+system CPU of the generator process
   // Everything after the warm-up, merged.
   SecondStats total;
-  double measured_s = 0;              // seconds in |total|
+  double measured_s = 0;                        // seconds in |total|
   std::vector<std::string> conn_error_samples;  // the first connection errors, with why
 };
 

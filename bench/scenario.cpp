@@ -25,8 +25,8 @@ struct Field {
   std::string_view key;
   Kind kind;
   bool required = false;
-  std::string_view def = "";                 // JSON text when absent; "" = left out
-  const std::vector<Field>* sub = nullptr;   // Map, List (of mappings)
+  std::string_view def = "";                // JSON text when absent; "" = left out
+  const std::vector<Field>* sub = nullptr;  // Map, List (of mappings)
   std::vector<std::string_view> choices = {};
   double min = 0;
   double max = 1e15;
@@ -38,14 +38,14 @@ const std::vector<Field> kPool = {
     {"name", Kind::String, true},
     {"version", Kind::String, true},
     {"members", Kind::Int, false, "1", nullptr, {}, 1, 64},
-    {"latency", Kind::Duration, false, "0"},       // emulated application time per request
+    {"latency", Kind::Duration, false, "0"},  // emulated application time per request
     {"server_id", Kind::Int, false, "", nullptr, {}, 1, 1000000},
 };
 
 const std::vector<Field> kInstance = {
     {"name", Kind::String, true},
     {"role", Kind::Choice, true, "", nullptr, {"old", "new"}},
-    {"serve", Kind::String, true},                 // the pool this instance serves
+    {"serve", Kind::String, true},  // the pool this instance serves
     {"workers", Kind::Int, false, "1", nullptr, {}, 1, 64},
 };
 
@@ -59,11 +59,11 @@ const std::vector<Field> kTopology = {
     {"schemas", Kind::Int, true, "", nullptr, {}, 1, 100000},
     {"schema_rows", Kind::Int, false, "0", nullptr, {}, 0, 100000000},  // rows per schema table
     {"moved_schemas", Kind::Int, false, "0", nullptr, {}, 0, 100000},   // already on the new server
-    {"logins", Kind::Bool, false, "false"},     // seed the login table user@<id> -> id
+    {"logins", Kind::Bool, false, "false"},  // seed the login table user@<id> -> id
     {"backend", Kind::Choice, false, "\"app\"", nullptr, {"app", "nginx"}},
     {"pools", Kind::List, true, "", &kPool},
     {"instances", Kind::List, true, "", &kInstance},
-    {"entry", Kind::String, true},              // the instance the load is sent to
+    {"entry", Kind::String, true},  // the instance the load is sent to
     {"hold", Kind::Map, false, "{}", &kHold},
 };
 
@@ -74,14 +74,19 @@ const std::vector<Field> kTenants = {
 
 const std::vector<Field> kLoad = {
     {"mode", Kind::Choice, true, "", nullptr, {"open", "closed"}},
-    {"rate", Kind::Number, false, "0", nullptr, {}, 0, 10000000},   // open loop: requests/s
+    {"rate", Kind::Number, false, "0", nullptr, {}, 0, 10000000},  // open loop: requests/s
     {"connections", Kind::Int, false, "16", nullptr, {}, 1, 100000},
     {"threads", Kind::Int, false, "1", nullptr, {}, 1, 256},
     {"protocol", Kind::Choice, false, "\"h1\"", nullptr, {"h1", "h2"}},
-    {"streams", Kind::Int, false, "10", nullptr, {}, 1, 1000},       // h2: per connection
+    {"streams", Kind::Int, false, "10", nullptr, {}, 1, 1000},  // h2: per connection
     {"tls", Kind::Bool, false, "false"},
     {"tenants", Kind::Map, false, "{}", &kTenants},
-    {"tenant_in", Kind::Choice, false, "\"header\"", nullptr, {"header", "cookie", "host", "login"}},
+    {"tenant_in",
+     Kind::Choice,
+     false,
+     "\"header\"",
+     nullptr,
+     {"header", "cookie", "host", "login"}},
     {"follow_redirects", Kind::Bool, false, "true"},
     {"timeout", Kind::Duration, false, "30000"},
     {"path", Kind::String, false, "\"/app\""},
@@ -107,13 +112,16 @@ const std::vector<ActionType> kActions = {
      "server through switchyardctl (peer haproxy: disable, move, task, enable with plain SQL)",
      {{"task_time", "duration", false, "0", "each schema's update task sleeps this long"},
       {"server", "string", false, "\"\"", "target pool (default: the pool of role new)"}}},
-    {"db_stop", "stop the MariaDB server, start it again after |duration|",
+    {"db_stop",
+     "stop the MariaDB server, start it again after |duration|",
      {{"duration", "duration", true, "", "how long the database stays down"}}},
-    {"drain", "`pool member drain POOL MEMBER` and wait until it holds no connection",
+    {"drain",
+     "`pool member drain POOL MEMBER` and wait until it holds no connection",
      {{"pool", "string", true, "", "pool name"},
       {"member", "int", true, "", "member index in the pool, from 0"},
       {"stop", "bool", false, "false", "then stop the member's backend process"}}},
-    {"ready", "`pool member ready POOL MEMBER` (restarts the backend if drain stopped it)",
+    {"ready",
+     "`pool member ready POOL MEMBER` (restarts the backend if drain stopped it)",
      {{"pool", "string", true, "", "pool name"},
       {"member", "int", true, "", "member index in the pool, from 0"}}},
 };
@@ -154,9 +162,12 @@ class Parser {
     return path.empty() ? std::string(key) : path + "." + std::string(key);
   }
   static std::string describe(const YAML::Node& n) {
-    if (n.IsMap()) return "a mapping";
-    if (n.IsSequence()) return "a list";
-    if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+    if (n.IsMap())
+      return "a mapping";
+    if (n.IsSequence())
+      return "a list";
+    if (n.IsScalar())
+      return "\"" + n.Scalar() + "\"";
     return "nothing";
   }
 
@@ -172,25 +183,29 @@ class Parser {
     switch (f.kind) {
     case Kind::Int:
     case Kind::Number: {
-      if (!scalar(f.kind == Kind::Int ? "an integer" : "a number")) return "";
+      if (!scalar(f.kind == Kind::Int ? "an integer" : "a number"))
+        return "";
       const std::string& s = n.Scalar();
       double v = 0;
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
       bool whole = ec == std::errc() && p == s.data() + s.size();
       if (!whole || (f.kind == Kind::Int && std::floor(v) != v)) {
-        error(n, path, "expected " + std::string(f.kind == Kind::Int ? "an integer" : "a number") +
-                           ", got \"" + s + "\"");
+        error(n, path,
+              "expected " + std::string(f.kind == Kind::Int ? "an integer" : "a number") +
+                  ", got \"" + s + "\"");
         return "";
       }
       if (v < f.min || v > f.max) {
-        error(n, path, "out of range: " + s + " (expected " + number_json(f.min) + ".." +
-                           number_json(f.max) + ")");
+        error(n, path,
+              "out of range: " + s + " (expected " + number_json(f.min) + ".." +
+                  number_json(f.max) + ")");
         return "";
       }
       return number_json(v);
     }
     case Kind::Duration: {
-      if (!scalar("a duration")) return "";
+      if (!scalar("a duration"))
+        return "";
       conf::Millis ms{};
       if (!conf::parse_duration(n.Scalar(), &ms)) {
         error(n, path, "bad duration \"" + n.Scalar() + "\" (expected e.g. 250ms, 2s, 1m, 1h)");
@@ -199,27 +214,34 @@ class Parser {
       return std::to_string(ms.count());
     }
     case Kind::String:
-      if (!scalar("a string")) return "";
+      if (!scalar("a string"))
+        return "";
       if (n.Scalar().empty()) {
         error(n, path, "must not be empty");
         return "";
       }
       return json_string(n.Scalar());
     case Kind::Bool: {
-      if (!scalar("true or false")) return "";
+      if (!scalar("true or false"))
+        return "";
       const std::string& s = n.Scalar();
-      if (s == "true" || s == "yes" || s == "on") return "true";
-      if (s == "false" || s == "no" || s == "off") return "false";
+      if (s == "true" || s == "yes" || s == "on")
+        return "true";
+      if (s == "false" || s == "no" || s == "off")
+        return "false";
       error(n, path, "expected true or false, got \"" + s + "\"");
       return "";
     }
     case Kind::Choice: {
-      if (!scalar("a word")) return "";
+      if (!scalar("a word"))
+        return "";
       for (auto c : f.choices) {
-        if (n.Scalar() == c) return json_string(c);
+        if (n.Scalar() == c)
+          return json_string(c);
       }
       std::string list;
-      for (auto c : f.choices) list += (list.empty() ? "" : ", ") + std::string(c);
+      for (auto c : f.choices)
+        list += (list.empty() ? "" : ", ") + std::string(c);
       error(n, path, "unknown value \"" + n.Scalar() + "\" (expected one of: " + list + ")");
       return "";
     }
@@ -251,8 +273,8 @@ class Parser {
   }
 
   // Walks a mapping against |fields| (+ |extra|, the chosen action's parameters).
-  std::string mapping(const YAML::Node& n, const std::string& path, const std::vector<Field>& fields,
-                      const std::vector<Field>* extra = nullptr) {
+  std::string mapping(const YAML::Node& n, const std::string& path,
+                      const std::vector<Field>& fields, const std::vector<Field>* extra = nullptr) {
     if (!n.IsMap()) {
       error(n, path, "expected a mapping, got " + describe(n));
       return "";
@@ -262,9 +284,11 @@ class Parser {
     bool ok = true;
     auto find = [&](std::string_view key) -> const Field* {
       for (const auto* table : {&fields, extra}) {
-        if (table == nullptr) continue;
+        if (table == nullptr)
+          continue;
         for (const auto& f : *table) {
-          if (f.key == key) return &f;
+          if (f.key == key)
+            return &f;
         }
       }
       return nullptr;
@@ -284,8 +308,10 @@ class Parser {
       if (f == nullptr) {
         std::string known;
         for (const auto* table : {&fields, extra}) {
-          if (table == nullptr) continue;
-          for (const auto& k : *table) known += (known.empty() ? "" : ", ") + std::string(k.key);
+          if (table == nullptr)
+            continue;
+          for (const auto& k : *table)
+            known += (known.empty() ? "" : ", ") + std::string(k.key);
         }
         error(it->first, kpath, "unknown key (expected one of: " + known + ")");
         ok = false;
@@ -301,7 +327,8 @@ class Parser {
     std::string out = "{";
     bool first = true;
     for (const auto* table : {&fields, extra}) {
-      if (table == nullptr) continue;
+      if (table == nullptr)
+        continue;
       for (const auto& f : *table) {
         auto g = got.find(f.key);
         std::string v;
@@ -345,13 +372,16 @@ class Parser {
       const ActionType* type = nullptr;
       if (item.IsMap() && item["action"] && item["action"].IsScalar()) {
         for (const auto& a : kActions) {
-          if (a.name == item["action"].Scalar()) type = &a;
+          if (a.name == item["action"].Scalar())
+            type = &a;
         }
         if (type == nullptr) {
           std::string known;
-          for (const auto& a : kActions) known += (known.empty() ? "" : ", ") + std::string(a.name);
+          for (const auto& a : kActions)
+            known += (known.empty() ? "" : ", ") + std::string(a.name);
           error(item["action"], ipath + ".action",
-                "unknown action \"" + item["action"].Scalar() + "\" (expected one of: " + known + ")");
+                "unknown action \"" + item["action"].Scalar() + "\" (expected one of: " + known +
+                    ")");
           ok = false;
           continue;
         }
@@ -384,8 +414,8 @@ class Parser {
         {"peers", Kind::List, false, "[]", &kPeer},
     };
     if (!root.IsMap()) {
-      error(root, "", "expected a mapping with name, duration, topology, load (got " +
-                          describe(root) + ")");
+      error(root, "",
+            "expected a mapping with name, duration, topology, load (got " + describe(root) + ")");
       return "";
     }
     // timeline is special: its rows take their fields from the action type table.
@@ -393,7 +423,8 @@ class Parser {
     static const std::vector<Field> kWithoutTimeline = [] {
       std::vector<Field> v;
       for (const auto& f : kTopLevel) {
-        if (f.key != "timeline") v.push_back(f);
+        if (f.key != "timeline")
+          v.push_back(f);
       }
       return v;
     }();
@@ -418,7 +449,8 @@ class Parser {
     std::map<std::string, int> members;
     for (const auto& p : topo["pools"]) {
       std::string name = p["name"].Scalar();
-      if (!pools.insert(name).second) error(p["name"], "topology.pools", "duplicate pool \"" + name + "\"");
+      if (!pools.insert(name).second)
+        error(p["name"], "topology.pools", "duplicate pool \"" + name + "\"");
       members[name] = p["members"] ? p["members"].as<int>() : 1;
     }
     std::set<std::string> instances;
@@ -439,7 +471,8 @@ class Parser {
     if (topo["tenants"].as<long long>() < topo["schemas"].as<long long>()) {
       error(topo["tenants"], "topology.tenants", "fewer tenants than schemas");
     }
-    if (topo["moved_schemas"] && topo["moved_schemas"].as<long long>() > topo["schemas"].as<long long>()) {
+    if (topo["moved_schemas"] &&
+        topo["moved_schemas"].as<long long>() > topo["schemas"].as<long long>()) {
       error(topo["moved_schemas"], "topology.moved_schemas", "more than topology.schemas");
     }
     if (load["mode"].Scalar() == "open" && (!load["rate"] || load["rate"].as<double>() <= 0)) {
@@ -457,7 +490,8 @@ class Parser {
       std::string path = "timeline[" + std::to_string(i) + "]";
       conf::Millis at{};
       conf::parse_duration(tl[i]["at"].Scalar(), &at);
-      if (at >= duration) error(tl[i]["at"], path + ".at", "at or after the end of the run (duration)");
+      if (at >= duration)
+        error(tl[i]["at"], path + ".at", "at or after the end of the run (duration)");
       std::string action = tl[i]["action"].Scalar();
       upgrade = upgrade || action == "upgrade";
       if (action == "upgrade" && roles.count("new") == 0) {
@@ -488,7 +522,6 @@ class Parser {
     }
   }
 
-
  private:
   std::string file_;
   std::vector<ScenarioError>* errors_;
@@ -509,10 +542,12 @@ ScenarioResult parse_scenario_string(std::string_view yaml, const std::string& f
                           "a second YAML document (expected exactly one)"});
       return r;
     }
-    if (!docs.empty()) root = docs.front();
+    if (!docs.empty())
+      root = docs.front();
   } catch (const YAML::Exception& e) {
     r.errors.push_back({file_label, e.mark.is_null() ? 0 : e.mark.line + 1,
-                        e.mark.is_null() ? 0 : e.mark.column + 1, "", "YAML syntax error: " + e.msg});
+                        e.mark.is_null() ? 0 : e.mark.column + 1, "",
+                        "YAML syntax error: " + e.msg});
     return r;
   }
   try {

@@ -34,7 +34,8 @@ uint64_t inverse_mod(uint64_t a, uint64_t m) {
 TenantSampler::TenantSampler(uint64_t first_id, uint64_t count, double zipf_s)
     : first_(first_id), count_(std::max<uint64_t>(count, 1)), s_(zipf_s) {
   // A stride near count * golden ratio, moved to the next value coprime to count.
-  stride_ = std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(count_) * 0.6180339887));
+  stride_ =
+      std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(count_) * 0.6180339887));
   while (std::gcd(stride_, count_) != 1) {
     ++stride_;
   }
@@ -71,7 +72,8 @@ uint64_t TenantSampler::sample(Rng& rng) const {
 
 uint64_t TenantSampler::rank_of_id(uint64_t id) const {
   uint64_t offset = id - first_;
-  return 1 + static_cast<uint64_t>((static_cast<unsigned __int128>(offset) * stride_inverse_) % count_);
+  return 1 +
+         static_cast<uint64_t>((static_cast<unsigned __int128>(offset) * stride_inverse_) % count_);
 }
 
 double TenantSampler::probability(uint64_t k) const {

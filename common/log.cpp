@@ -58,8 +58,11 @@ bool parse_level(const char* text, Level* out) {
   static const struct {
     const char* name;
     Level level;
-  } kLevels[] = {{"debug", Level::Debug}, {"info", Level::Info}, {"warn", Level::Warn},
-                 {"error", Level::Error}, {"off", Level::Off}};
+  } kLevels[] = {{"debug", Level::Debug},
+                 {"info", Level::Info},
+                 {"warn", Level::Warn},
+                 {"error", Level::Error},
+                 {"off", Level::Off}};
   for (const auto& l : kLevels) {
     if (std::strcmp(text, l.name) == 0) {
       *out = l.level;

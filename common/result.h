@@ -50,9 +50,10 @@ inline Error make_tagged_error(Errc code, const char* tag, std::string message) 
 // Result<T>: either a value or an Error. Result<void> is spelled Result<Unit>.
 struct Unit {};
 
-template <class T> class [[nodiscard]] Result {
+template <class T>
+class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }

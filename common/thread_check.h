@@ -4,7 +4,8 @@
 // first checked call binds it to the calling thread (a worker binds its own explicitly when
 // its loop starts), and every later checked call from another thread aborts with the place.
 //
-//   class WorkerPool { ... WorkerMember* pick(...) { SY_ASSERT_IN(owner_); ... } ThreadOwner owner_; };
+//   class WorkerPool { ... WorkerMember* pick(...) { SY_ASSERT_IN(owner_); ... } ThreadOwner
+//   owner_; };
 //
 // Active in debug builds (no NDEBUG), sanitizer builds (-fsanitize=address/thread) and with
 // -DSY_THREAD_CHECKS; compiled to nothing otherwise, so the release hot path pays nothing.
@@ -13,7 +14,7 @@
 #include <atomic>
 #include <thread>
 
-#if !defined(NDEBUG) || defined(SY_THREAD_CHECKS) || defined(__SANITIZE_ADDRESS__) || \
+#if !defined(NDEBUG) || defined(SY_THREAD_CHECKS) || defined(__SANITIZE_ADDRESS__) ||              \
     defined(__SANITIZE_THREAD__)
 #define SY_THREAD_CHECKS_ON 1
 #else

@@ -35,25 +35,25 @@ struct TlsCertificate {
 
 // TLS termination on a listener (present when the listener has a `tls` mapping).
 struct ListenerTls {
-  bool enabled = false;                       // true when the `tls` mapping is present
-  std::vector<TlsCertificate> certificates;   // non-empty; [0] is the default (no SNI match)
-  std::string min_version = "1.2";            // "1.2" | "1.3"; never below 1.2
-  Millis handshake_timeout{10000};            // accept to finished handshake; > 0
-  bool session_tickets = true;                // stateless resumption, keys rotated hourly
+  bool enabled = false;                      // true when the `tls` mapping is present
+  std::vector<TlsCertificate> certificates;  // non-empty; [0] is the default (no SNI match)
+  std::string min_version = "1.2";           // "1.2" | "1.3"; never below 1.2
+  Millis handshake_timeout{10000};           // accept to finished handshake; > 0
+  bool session_tickets = true;               // stateless resumption, keys rotated hourly
   Mark mark;
   bool operator==(const ListenerTls&) const = default;
 };
 
 struct Listener {
-  std::string name;                  // unique; reported in --ready-file as listener.<name>
+  std::string name;                   // unique; reported in --ready-file as listener.<name>
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal; "0.0.0.0" / "::" for any
-  int port = 0;                      // 0..65535; 0 = ephemeral (see --ready-file)
-  std::string pool;                  // name of the pool requests are proxied to (must exist)
-  int backlog = 511;                 // listen(2) backlog; > 0
-  int max_connections = 0;           // client connections at once on this listener (all
-                                     // workers); 0 = only limits.max_connections. Beyond it
-                                     // new connections wait in the backlog
-  ListenerTls tls;                   // TLS termination; tls.enabled = false: cleartext
+  int port = 0;                       // 0..65535; 0 = ephemeral (see --ready-file)
+  std::string pool;                   // name of the pool requests are proxied to (must exist)
+  int backlog = 511;                  // listen(2) backlog; > 0
+  int max_connections = 0;            // client connections at once on this listener (all
+                                      // workers); 0 = only limits.max_connections. Beyond it
+                                      // new connections wait in the backlog
+  ListenerTls tls;                    // TLS termination; tls.enabled = false: cleartext
   Mark mark;
 
   bool operator==(const Listener&) const = default;
@@ -61,12 +61,12 @@ struct Listener {
 
 struct HealthCheck {
   bool enabled = true;
-  std::string path = "/";        // request target sent with GET; must start with '/'
-  Millis interval{2000};         // between checks of one member; > 0
-  Millis timeout{1000};          // per check (connect + response head); > 0
-  int rise = 2;                  // consecutive passes to mark a down member up; >= 1
-  int fall = 3;                  // consecutive failures to mark an up member down; >= 1
-  std::string host;              // Host header; "" = the member's host:port
+  std::string path = "/";  // request target sent with GET; must start with '/'
+  Millis interval{2000};   // between checks of one member; > 0
+  Millis timeout{1000};    // per check (connect + response head); > 0
+  int rise = 2;            // consecutive passes to mark a down member up; >= 1
+  int fall = 3;            // consecutive failures to mark an up member down; >= 1
+  std::string host;        // Host header; "" = the member's host:port
 
   bool operator==(const HealthCheck&) const = default;
 };
@@ -138,19 +138,19 @@ struct Pool {
 };
 
 struct Limits {
-  uint64_t max_header_bytes = 16 * 1024;  // request/response head incl. request line -> 431
-  int max_headers = 100;                  // header fields per head -> 431
-  uint64_t max_uri_bytes = 8 * 1024;      // request target -> 414
-  uint64_t max_body_bytes = 0;            // request body; 0 = unlimited -> 413
-  Millis client_header_timeout{10000};    // from a request's first byte to its complete head
-  Millis client_body_timeout{30000};      // client silence while a request body is read
-  Millis client_idle_timeout{60000};      // keep-alive silence between requests
-  Millis send_timeout{60000};             // a peer not reading what we must write to it
-  Millis drain_timeout{30000};            // SIGTERM: longest wait for in-flight requests
+  uint64_t max_header_bytes = 16 * 1024;    // request/response head incl. request line -> 431
+  int max_headers = 100;                    // header fields per head -> 431
+  uint64_t max_uri_bytes = 8 * 1024;        // request target -> 414
+  uint64_t max_body_bytes = 0;              // request body; 0 = unlimited -> 413
+  Millis client_header_timeout{10000};      // from a request's first byte to its complete head
+  Millis client_body_timeout{30000};        // client silence while a request body is read
+  Millis client_idle_timeout{60000};        // keep-alive silence between requests
+  Millis send_timeout{60000};               // a peer not reading what we must write to it
+  Millis drain_timeout{30000};              // SIGTERM: longest wait for in-flight requests
   uint64_t buffer_high_water = 256 * 1024;  // per direction; reading the peer stops above it
-  int max_connections = 0;   // client connections at once, all listeners; 0 = automatic: half
-                             // of the descriptors the open-file limit leaves (the other half
-                             // is for upstream connections). Never more than that
+  int max_connections = 0;  // client connections at once, all listeners; 0 = automatic: half
+                            // of the descriptors the open-file limit leaves (the other half
+                            // is for upstream connections). Never more than that
   bool underscores_in_headers = false;  // forward request fields with '_' in the name (nginx's
                                         // underscores_in_headers); false = drop and count
 
@@ -182,7 +182,7 @@ struct Dsn {
 // version or migration URL columns), or overrides for the own profile.
 struct ServerOverride {
   std::string name;
-  std::string pool;          // pool serving that server here ("" = keep the database's)
+  std::string pool;  // pool serving that server here ("" = keep the database's)
   std::string version;
   std::string redirect_url;  // absolute http(s) URL without query; "" = keep the database's
   Mark mark;
@@ -198,19 +198,19 @@ enum class Profile { Own, Sql, Ox };
 
 // Open-Xchange specifics of profile ox.
 struct OxOptions {
-  int maintenance_reason = 1431655765;  // context.reason_id of a disabled schema (OX's
-                                        // SCHEMA_MOVE_MAINTENANCE_REASON); >= 1
+  int maintenance_reason = 1431655765;             // context.reason_id of a disabled schema (OX's
+                                                   // SCHEMA_MOVE_MAINTENANCE_REASON); >= 1
   std::string default_context = "defaultcontext";  // login2context mapping of logins without '@'
   Millis checksum_interval{30000};  // whole-table checksums (single-context and login changes);
-                                   // schema-level changes are seen every refresh_interval
+                                    // schema-level changes are seen every refresh_interval
   bool operator==(const OxOptions&) const = default;
 };
 
 struct Database {
-  bool enabled = false;  // true when the `database` section is present
+  bool enabled = false;   // true when the `database` section is present
   std::vector<Dsn> dsns;  // non-empty when enabled: the directory (own tables or the configdb)
   Millis connect_timeout{2000};
-  bool wait_at_start = false;   // false: an unreachable database at start is fatal
+  bool wait_at_start = false;  // false: an unreachable database at start is fatal
   Profile profile = Profile::Own;
   // Where Switchyard keeps its own state (heartbeats, cluster state, upgrade journal and
   // driver lock, update-task results, member state, server metadata). Both empty: in the
@@ -232,7 +232,16 @@ struct Database {
   bool operator==(const Database&) const = default;
 };
 
-enum class KeyType { HostRegex, Header, Cookie, PathSegment, PathRegex, Query, LoginQuery, LoginForm };
+enum class KeyType {
+  HostRegex,
+  Header,
+  Cookie,
+  PathSegment,
+  PathRegex,
+  Query,
+  LoginQuery,
+  LoginForm
+};
 
 struct KeyRule {
   KeyType type = KeyType::Header;
@@ -245,9 +254,9 @@ struct KeyRule {
 };
 
 struct Hold {
-  int max_requests = 1000;           // parked requests per worker; 0 = never hold (503 at once)
+  int max_requests = 1000;               // parked requests per worker; 0 = never hold (503 at once)
   uint64_t max_bytes = 8 * 1024 * 1024;  // buffered request bytes per worker
-  Millis max_wait{10000};            // longest time one request is held
+  Millis max_wait{10000};                // longest time one request is held
 
   bool operator==(const Hold&) const = default;
 };
@@ -263,15 +272,15 @@ struct RoutingErrors {
 };
 
 struct Routing {
-  bool enabled = false;           // true when the `routing` section is present
-  std::string role = "old";       // old | new
-  std::string instance_id;        // "" = <hostname>:<pid>
-  std::string version;            // version label written in the heartbeat
-  std::vector<std::string> serve_pools;  // pools whose servers this instance serves itself
+  bool enabled = false;                   // true when the `routing` section is present
+  std::string role = "old";               // old | new
+  std::string instance_id;                // "" = <hostname>:<pid>
+  std::string version;                    // version label written in the heartbeat
+  std::vector<std::string> serve_pools;   // pools whose servers this instance serves itself
   std::string moved_action = "redirect";  // redirect | proxy (old role, moved context)
   std::string no_key = "not_found";       // not_found | default_pool (the listener's pool)
   std::string loop_guard_header = "X-Switchyard-Redirected";
-  std::vector<KeyRule> keys;      // ordered; first match wins
+  std::vector<KeyRule> keys;  // ordered; first match wins
   Hold hold;
   RoutingErrors errors;
   Mark mark;
@@ -284,31 +293,31 @@ struct Routing {
 enum class AdminLevel { Admin, ReadOnly };
 
 struct AdminSocket {
-  bool enabled = false;       // true when admin.socket is present
-  std::string path;           // Unix socket path; required; a stale file there is replaced
-  int mode = 0600;            // permission bits of the socket file (YAML: octal string "0600")
+  bool enabled = false;  // true when admin.socket is present
+  std::string path;      // Unix socket path; required; a stale file there is replaced
+  int mode = 0600;       // permission bits of the socket file (YAML: octal string "0600")
   AdminLevel level = AdminLevel::Admin;
-  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
+  int max_connections = 16;  // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminSocket&) const = default;
 };
 
 struct AdminTcp {
-  bool enabled = false;       // true when admin.tcp is present
+  bool enabled = false;               // true when admin.tcp is present
   std::string address = "127.0.0.1";  // must be a loopback address (127.0.0.0/8 or ::1)
-  int port = 0;               // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
-  std::string token_file;     // file holding the token (first line); required
+  int port = 0;            // 0..65535; 0 = ephemeral (reported in --ready-file as admin.tcp)
+  std::string token_file;  // file holding the token (first line); required
   AdminLevel level = AdminLevel::Admin;
-  int max_connections = 16;   // 1..10000; more are answered `ERR busy` and closed
+  int max_connections = 16;  // 1..10000; more are answered `ERR busy` and closed
   Mark mark;
 
   bool operator==(const AdminTcp&) const = default;
 };
 
 struct AdminUpdateTasks {
-  std::string sql_dir;        // "" = no SQL tasks
-  std::string command;        // "" = no command task; "{schema}" is substituted
+  std::string sql_dir;  // "" = no SQL tasks
+  std::string command;  // "" = no command task; "{schema}" is substituted
   Millis command_timeout{std::chrono::minutes(10)};
 
   bool operator==(const AdminUpdateTasks&) const = default;
@@ -318,9 +327,9 @@ struct Admin {
   bool enabled = false;  // true when the `admin` section is present
   AdminSocket socket;
   AdminTcp tcp;
-  std::string event_hook;             // command run for each upgrade event; "" = none
-  Millis drain_timeout{30000};        // sequencer: per schema wait for in-flight requests
-  Millis live_within{10000};          // heartbeat age of a live instance
+  std::string event_hook;       // command run for each upgrade event; "" = none
+  Millis drain_timeout{30000};  // sequencer: per schema wait for in-flight requests
+  Millis live_within{10000};    // heartbeat age of a live instance
   AdminUpdateTasks update_tasks;
   Mark mark;
 
@@ -328,9 +337,9 @@ struct Admin {
 };
 
 struct Config {
-  std::string file;  // the file this was loaded from ("" when loaded from a string)
-  int workers = 0;   // worker threads; 0 = one per online core
-  std::string log_level = "info";  // debug|info|warn|error
+  std::string file;                 // the file this was loaded from ("" when loaded from a string)
+  int workers = 0;                  // worker threads; 0 = one per online core
+  std::string log_level = "info";   // debug|info|warn|error
   std::vector<Listener> listeners;  // non-empty
   std::vector<Pool> pools;          // non-empty
   Limits limits;

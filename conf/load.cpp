@@ -52,10 +52,10 @@ std::string quoted(std::string_view text) { return detail::quote_value(text); }
 // |text| as is when it is a short plain word (a key, a number), else quoted and cut like any
 // value: an unknown key or a number may be anything, e.g. 1 MB of binary.
 std::string plain_or_quoted(std::string_view text) {
-  bool plain = !text.empty() && text.size() <= 32 &&
-               std::all_of(text.begin(), text.end(), [](char c) {
-                 return static_cast<unsigned char>(c) > ' ' && static_cast<unsigned char>(c) < 0x7f;
-               });
+  bool plain =
+      !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) > ' ' && static_cast<unsigned char>(c) < 0x7f;
+      });
   return plain ? std::string(text) : quoted(text);
 }
 
@@ -93,7 +93,7 @@ bool parse_scaled(std::string_view text, const Unit* units, size_t unit_count, b
   uint64_t number = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + digits, number);
   if (ec != std::errc{} || end != text.data() + digits) {
-    return false; // more digits than uint64_t holds
+    return false;  // more digits than uint64_t holds
   }
   std::string_view suffix = text.substr(digits);
   for (size_t i = 0; i < unit_count; ++i) {
@@ -160,13 +160,13 @@ bool is_header_safe(const std::string& text) {
 }
 
 class Decoder {
-public:
+ public:
   Decoder(std::string file, std::vector<ConfigError>* errors, detail::Positions* positions)
       : file_(std::move(file)), errors_(errors), positions_(positions) {}
 
   void document(const YAML::Node& root, Config* config);
 
-private:
+ private:
   // Decodes the value at |path|; false when it reported an error (the value is then unusable).
   using ValueFn = std::function<bool(const YAML::Node& value, const std::string& path)>;
   struct Field {
@@ -197,7 +197,7 @@ private:
   ValueFn nested(std::function<void(const YAML::Node&, const std::string&)> decode) {
     return [decode](const YAML::Node& node, const std::string& path) {
       decode(node, path);
-      return true; // a nested mapping poisons its own failed keys
+      return true;  // a nested mapping poisons its own failed keys
     };
   }
 
@@ -251,7 +251,7 @@ void Decoder::mapping(const YAML::Node& node, const std::string& path,
   }
   // Walk the entries ourselves: node[key] would hide unknown keys and yaml-cpp 0.7 keeps
   // duplicate keys as separate entries.
-  std::vector<Mark> seen(fields.size()); // line 0 = key not seen yet
+  std::vector<Mark> seen(fields.size());  // line 0 = key not seen yet
   for (const auto& entry : node) {
     Mark key_mark = to_mark(entry.first.Mark());
     if (!entry.first.IsScalar()) {
@@ -615,9 +615,9 @@ Decoder::ValueFn Decoder::loopback_address(std::string* out) {
     }
     in_addr v4;
     in6_addr v6;
-    bool loopback = (inet_pton(AF_INET, text.c_str(), &v4) == 1 &&
-                     (ntohl(v4.s_addr) >> 24) == 127) ||
-                    (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+    bool loopback =
+        (inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+        (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
     if (!loopback) {
       error(path, "address " + quoted(text) +
                       " is not a loopback address (expected 127.0.0.1 or ::1: the admin TCP "
@@ -645,8 +645,7 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"path", kRequired, string(&sock->path)},
                          {"mode", kOptional, file_mode(&sock->mode)},
                          {"level", kOptional, admin_level(&sock->level)},
-                         {"max_connections", kOptional,
-                          integer(&sock->max_connections, 1, 10000)},
+                         {"max_connections", kOptional, integer(&sock->max_connections, 1, 10000)},
                      });
            })},
           {"tcp", kOptional, nested([this, tcp](const YAML::Node& n, const std::string& p) {
@@ -700,16 +699,14 @@ void Decoder::database(const YAML::Node& node, const std::string& path, Database
                              {"maintenance_reason", kOptional,
                               integer(&ox->maintenance_reason, 1, INT_MAX)},
                              {"default_context", kOptional, string(&ox->default_context)},
-                             {"checksum_interval", kOptional,
-                              duration(&ox->checksum_interval)},
+                             {"checksum_interval", kOptional, duration(&ox->checksum_interval)},
                          });
                })},
               {"servers_sql", kOptional, string(&out->servers_sql)},
               {"contexts_sql", kOptional, string(&out->contexts_sql)},
               {"logins_sql", kOptional, string(&out->logins_sql)},
               {"schemas_sql", kOptional, string(&out->schemas_sql)},
-              {"servers", kOptional,
-               list(&out->servers, "server", &Decoder::server_override)},
+              {"servers", kOptional, list(&out->servers, "server", &Decoder::server_override)},
               {"refresh_interval", kOptional, duration(&out->refresh_interval)},
               {"heartbeat_interval", kOptional, duration(&out->heartbeat_interval)},
           });
@@ -755,34 +752,33 @@ void Decoder::routing(const YAML::Node& node, const std::string& path, Routing* 
     }
     return integer(&errors->status, 100, 599)(n, p);
   };
-  mapping(
-      node, path,
-      {
-          {"role", kRequired, one_of(&out->role, {"old", "new"})},
-          {"instance_id", kOptional, name(&out->instance_id)},
-          {"version", kOptional, string(&out->version)},
-          {"serve_pools", kRequired, name_list(&out->serve_pools)},
-          {"moved_action", kOptional, one_of(&out->moved_action, {"redirect", "proxy"})},
-          {"no_key", kOptional, one_of(&out->no_key, {"not_found", "default_pool"})},
-          {"loop_guard_header", kOptional, name(&out->loop_guard_header)},
-          {"keys", kRequired, list(&out->keys, "key rule", &Decoder::key_rule)},
-          {"hold", kOptional, nested([this, hold](const YAML::Node& n, const std::string& p) {
-             mapping(n, p,
-                     {
-                         {"max_requests", kOptional, integer(&hold->max_requests, 0, 1000000)},
-                         {"max_bytes", kOptional, size(&hold->max_bytes, 0, "0")},
-                         {"max_wait", kOptional, duration(&hold->max_wait)},
-                     });
-           })},
-          {"errors", kOptional, nested([this, errors, status](const YAML::Node& n,
-                                                              const std::string& p) {
-             mapping(n, p,
-                     {
-                         {"envelope", kOptional, one_of(&errors->envelope, {"json", "ox"})},
-                         {"status", kOptional, status},
-                     });
-           })},
-      });
+  mapping(node, path,
+          {
+              {"role", kRequired, one_of(&out->role, {"old", "new"})},
+              {"instance_id", kOptional, name(&out->instance_id)},
+              {"version", kOptional, string(&out->version)},
+              {"serve_pools", kRequired, name_list(&out->serve_pools)},
+              {"moved_action", kOptional, one_of(&out->moved_action, {"redirect", "proxy"})},
+              {"no_key", kOptional, one_of(&out->no_key, {"not_found", "default_pool"})},
+              {"loop_guard_header", kOptional, name(&out->loop_guard_header)},
+              {"keys", kRequired, list(&out->keys, "key rule", &Decoder::key_rule)},
+              {"hold", kOptional, nested([this, hold](const YAML::Node& n, const std::string& p) {
+                 mapping(n, p,
+                         {
+                             {"max_requests", kOptional, integer(&hold->max_requests, 0, 1000000)},
+                             {"max_bytes", kOptional, size(&hold->max_bytes, 0, "0")},
+                             {"max_wait", kOptional, duration(&hold->max_wait)},
+                         });
+               })},
+              {"errors", kOptional,
+               nested([this, errors, status](const YAML::Node& n, const std::string& p) {
+                 mapping(n, p,
+                         {
+                             {"envelope", kOptional, one_of(&errors->envelope, {"json", "ox"})},
+                             {"status", kOptional, status},
+                         });
+               })},
+          });
 }
 
 void Decoder::key_rule(const YAML::Node& node, const std::string& path, KeyRule* out) {
@@ -867,8 +863,7 @@ void Decoder::listener(const YAML::Node& node, const std::string& path, Listener
               {"pool", kRequired, name(&out->pool)},
               {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
               {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
-              {"tls", kOptional,
-               nested([this, out](const YAML::Node& n, const std::string& p) {
+              {"tls", kOptional, nested([this, out](const YAML::Node& n, const std::string& p) {
                  out->tls.enabled = true;
                  listener_tls(n, p, &out->tls);
                })},
@@ -1103,7 +1098,7 @@ bool read_file(const std::string& path, std::string* out) {
   }
 }
 
-} // namespace
+}  // namespace
 
 namespace detail {
 
@@ -1289,7 +1284,7 @@ Mark deepest_nesting(std::string_view yaml, int* depth) {
 }
 
 Mark comma_starting_document(std::string_view yaml) {
-  bool at_start = true;  // no node of the current document seen yet
+  bool at_start = true;    // no node of the current document seen yet
   bool directives = true;  // before the first "---": % lines are directives
   int line_no = 0;
   for (size_t pos = 0; pos < yaml.size();) {
@@ -1353,7 +1348,7 @@ std::string canonical_ip(const std::string& address) {
   return address;
 }
 
-} // namespace detail
+}  // namespace detail
 
 std::string format(const ConfigError& error) {
   std::string out = error.file;
@@ -1407,4 +1402,4 @@ bool parse_size(std::string_view text, uint64_t* out) {
                       std::numeric_limits<uint64_t>::max(), out);
 }
 
-} // namespace sy::conf
+}  // namespace sy::conf

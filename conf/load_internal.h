@@ -15,7 +15,7 @@ namespace sy::conf::detail {
 // Where each value was written and which values pass 1 rejected, by key path
 // ("", "limits", "pools[1]", "pools[1].members[0].address").
 class Positions {
-public:
+ public:
   // Records that the value at |path| was written at |mark|.
   void set(const std::string& path, Mark mark) { marks_[path] = mark; }
   // True when |path| itself was written in the file (not defaulted).
@@ -29,7 +29,7 @@ public:
   // True when |path| or an ancestor failed; pass 2 skips such values so a mistake shows once.
   bool failed(const std::string& path) const;
 
-private:
+ private:
   std::map<std::string, Mark> marks_;
   std::set<std::string> failed_;
 };
@@ -66,4 +66,4 @@ std::string canonical_ip(const std::string& address);
 void validate(const Config& config, const Positions& positions, const std::string& file,
               std::vector<ConfigError>* errors);
 
-} // namespace sy::conf::detail
+}  // namespace sy::conf::detail

@@ -27,7 +27,7 @@ std::string host_port(const std::string& host, int port) {
 }
 
 class Validator {
-public:
+ public:
   Validator(const Config& config, const Positions& positions, const std::string& file,
             std::vector<ConfigError>* errors)
       : config_(config), positions_(positions), file_(file), errors_(errors) {}
@@ -45,7 +45,7 @@ public:
     admin();
   }
 
-private:
+ private:
   void error(const std::string& path, std::string message) {
     Mark mark = positions_.find(path);
     errors_->push_back(ConfigError{file_, mark.line, mark.col, path, std::move(message)});
@@ -215,8 +215,7 @@ private:
     if (a.socket.enabled && !positions_.failed("admin.socket.path") && a.socket.path.empty()) {
       error("admin.socket.path", "must not be empty");
     }
-    if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") &&
-        a.tcp.token_file.empty()) {
+    if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") && a.tcp.token_file.empty()) {
       error("admin.tcp.token_file", "must not be empty (the TCP listener needs a token)");
     }
   }
@@ -309,11 +308,11 @@ private:
   std::vector<ConfigError>* errors_;
 };
 
-} // namespace
+}  // namespace
 
 void validate(const Config& config, const Positions& positions, const std::string& file,
               std::vector<ConfigError>* errors) {
   Validator(config, positions, file, errors).run();
 }
 
-} // namespace sy::conf::detail
+}  // namespace sy::conf::detail

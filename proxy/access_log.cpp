@@ -84,7 +84,7 @@ void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
 }
 
 Result<std::unique_ptr<AccessLogWriter>> AccessLogWriter::open(const std::string& path,
-                                                                uint64_t max_queue_bytes) {
+                                                               uint64_t max_queue_bytes) {
   if (path == "-") {
     struct stat st {};
     if (fstat(STDOUT_FILENO, &st) != 0 || S_ISREG(st.st_mode)) {
@@ -211,8 +211,10 @@ bool AccessLogWriter::write_batch(const std::string& batch) {
     // ENOSPC, EFBIG, EIO, EPIPE...: this batch cannot be written now.
     int err = n < 0 ? errno : EIO;
     if (!failing_) {
-      SY_LOG(Error, "access log write failed: %s; lines are dropped (and counted) until "
-                    "writing works again", std::strerror(err));
+      SY_LOG(Error,
+             "access log write failed: %s; lines are dropped (and counted) until "
+             "writing works again",
+             std::strerror(err));
       failing_ = true;
     }
     break;
@@ -262,8 +264,9 @@ void AccessLogWriter::report_drops(bool force) {
       (!force && last_report_ms_ != 0 && now - last_report_ms_ < kReportIntervalMs)) {
     return;
   }
-  SY_LOG(Warn, "access log writer behind: %" PRIu64 " line(s) dropped (queue full, "
-               "access_log.max_queue_bytes %" PRIu64 "); %" PRIu64 " in all",
+  SY_LOG(Warn,
+         "access log writer behind: %" PRIu64 " line(s) dropped (queue full, "
+         "access_log.max_queue_bytes %" PRIu64 "); %" PRIu64 " in all",
          dropped - queue_dropped_reported_, max_queue_bytes_, dropped);
   queue_dropped_reported_ = dropped;
   last_report_ms_ = now;

@@ -73,15 +73,15 @@ class AccessLogWriter {
   uint64_t max_queue_bytes_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;  // guarded by mu_
-  uint64_t queued_bytes_ = 0;      // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  std::deque<std::string> queue_;              // guarded by mu_
+  uint64_t queued_bytes_ = 0;                  // guarded by mu_
+  bool stopping_ = false;                      // guarded by mu_
   std::atomic<uint64_t> stop_deadline_ms_{0};  // monotonic; 0 = not stopping
   std::atomic<uint64_t> queue_dropped_{0};     // lines dropped because the queue was full
   // Writer thread only.
   uint64_t queue_dropped_reported_ = 0;
   uint64_t last_report_ms_ = 0;
-  bool failing_ = false;          // the last write failed; reported once until one works
+  bool failing_ = false;                // the last write failed; reported once until one works
   uint64_t dropped_since_failure_ = 0;  // lines a failing write lost, for "writing again"
   std::thread thread_;
 };

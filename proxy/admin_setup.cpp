@@ -1,6 +1,5 @@
 #include "proxy/admin_setup.h"
 
-
 #include <unistd.h>
 
 #include <chrono>
@@ -66,8 +65,8 @@ Reloader::Reloader(const conf::Config& initial, const PoolRegistry* registry, st
 Result<admin::ReloadOutcome> Reloader::reload() {
   auto loaded = conf::load_config_file(path_);
   if (!loaded.ok()) {
-    std::string msg = path_ + " has " + std::to_string(loaded.errors.size()) +
-                      " error(s); nothing changed:";
+    std::string msg =
+        path_ + " has " + std::to_string(loaded.errors.size()) + " error(s); nothing changed:";
     for (const auto& e : loaded.errors) {
       msg += " " + conf::format(e) + ";";
     }
@@ -82,7 +81,8 @@ Result<admin::ReloadOutcome> Reloader::reload() {
     if (!reloaded.ok()) {
       return make_tagged_error(Errc::Config, "tls",
                                "TLS reload failed, keeping the current certificates and "
-                               "configuration: " + reloaded.error().message);
+                               "configuration: " +
+                                   reloaded.error().message);
     }
     out.applied.push_back("tls: TLS certificates reloaded (live connections keep theirs)");
   }
@@ -128,16 +128,24 @@ Result<admin::ReloadOutcome> Reloader::reload() {
       out.needs_restart.push_back("pools." + np.name + ".tls (upstream TLS settings)");
     }
   }
-  if (next.workers != current_.workers) out.needs_restart.push_back("workers");
-  if (!(next.listeners == current_.listeners)) out.needs_restart.push_back("listeners");
-  if (!(next.limits == current_.limits)) out.needs_restart.push_back("limits");
-  if (!(next.access_log == current_.access_log)) out.needs_restart.push_back("access_log");
-  if (!(next.database == current_.database)) out.needs_restart.push_back("database");
-  if (!(next.routing.hold == current_.routing.hold)) out.needs_restart.push_back("routing.hold");
+  if (next.workers != current_.workers)
+    out.needs_restart.push_back("workers");
+  if (!(next.listeners == current_.listeners))
+    out.needs_restart.push_back("listeners");
+  if (!(next.limits == current_.limits))
+    out.needs_restart.push_back("limits");
+  if (!(next.access_log == current_.access_log))
+    out.needs_restart.push_back("access_log");
+  if (!(next.database == current_.database))
+    out.needs_restart.push_back("database");
+  if (!(next.routing.hold == current_.routing.hold))
+    out.needs_restart.push_back("routing.hold");
   conf::Routing r1 = next.routing, r0 = current_.routing;
   r1.hold = r0.hold;
-  if (!(r1 == r0)) out.needs_restart.push_back("routing");
-  if (!(next.admin == current_.admin)) out.needs_restart.push_back("admin");
+  if (!(r1 == r0))
+    out.needs_restart.push_back("routing");
+  if (!(next.admin == current_.admin))
+    out.needs_restart.push_back("admin");
   // What was applied is now current; what needs a restart keeps its running value, so it is
   // reported again on the next reload until the process restarts.
   current_.log_level = log_level_fixed_ ? current_.log_level : next.log_level;
@@ -238,8 +246,8 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     uint8_t before = ms->admin.exchange(state, std::memory_order_relaxed);
     int weight_before = ms->weight_override.exchange(m.weight, std::memory_order_relaxed);
     if (before != state || weight_before != m.weight) {
-      SY_LOG(Info, "pool %s member %s: %s, weight override %d", m.pool.c_str(),
-             m.member.c_str(), admin::to_string(m.admin), m.weight);
+      SY_LOG(Info, "pool %s member %s: %s, weight override %d", m.pool.c_str(), m.member.c_str(),
+             admin::to_string(m.admin), m.weight);
     }
     return true;
   };

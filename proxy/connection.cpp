@@ -36,8 +36,7 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 }
 
 ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
-                                   WorkerListener* listener, Stream* stream,
-                                   const sockaddr* peer)
+                                   WorkerListener* listener, Stream* stream, const sockaddr* peer)
     : env_(env), set_(set), listener_(listener), client_(stream) {
   format_peer(peer, &label_, &ip_);
   info_ = ClientInfo{listener, label_, ip_};
@@ -81,9 +80,7 @@ void ClientConnection::start() {
 // ---------------------------------------------------------------------------------------------
 // Scopes: the only code that frees a connection.
 
-ConnectionScope::ConnectionScope(ClientConnection* c, bool own) : c_(c), own_(own) {
-  ++c_->depth_;
-}
+ConnectionScope::ConnectionScope(ClientConnection* c, bool own) : c_(c), own_(own) { ++c_->depth_; }
 
 ConnectionScope::~ConnectionScope() {
   if (--c_->depth_ != 0 || !c_->close_requested_) {

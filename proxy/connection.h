@@ -47,14 +47,14 @@ class ClientConnection;
 class ServerSession {
  public:
   virtual ~ServerSession() = default;
-  virtual void on_read() = 0;              // client input grew
-  virtual void on_write() = 0;             // client output drained to its low-water mark
-  virtual void on_event(short what) = 0;   // EOF, ERROR or TIMEOUT (BEV_EVENT_*) from the Stream
-  virtual void on_timer() = 0;             // the connection's timer fired
-  virtual void on_resume() = 0;            // work the session deferred with resume_soon()
-  virtual void on_peer_closed() = 0;       // the client hung up while reading was off
-  virtual void on_drain() = 0;             // graceful shutdown began
-  virtual void on_kill() = 0;              // the drain deadline passed: log what is in flight
+  virtual void on_read() = 0;             // client input grew
+  virtual void on_write() = 0;            // client output drained to its low-water mark
+  virtual void on_event(short what) = 0;  // EOF, ERROR or TIMEOUT (BEV_EVENT_*) from the Stream
+  virtual void on_timer() = 0;            // the connection's timer fired
+  virtual void on_resume() = 0;           // work the session deferred with resume_soon()
+  virtual void on_peer_closed() = 0;      // the client hung up while reading was off
+  virtual void on_drain() = 0;            // graceful shutdown began
+  virtual void on_kill() = 0;             // the drain deadline passed: log what is in flight
 };
 
 // The worker's side: frees a connection (unlinks it; accepting may resume).
@@ -132,10 +132,10 @@ class ClientConnection {
   event* timer_ = nullptr;
   event* resume_ev_ = nullptr;  // activated by hand: resume_soon(), deferred destruction
   event* closed_ev_ = nullptr;  // EV_CLOSED watch (watch_close)
-  std::string label_;  // "ip:port"
-  std::string ip_;     // for X-Forwarded-For
+  std::string label_;           // "ip:port"
+  std::string ip_;              // for X-Forwarded-For
   ClientInfo info_;
-  int depth_ = 0;      // ConnectionScopes open on the stack
+  int depth_ = 0;  // ConnectionScopes open on the stack
   bool close_requested_ = false;
   bool shutting_down_ = false;  // shut_down(): flushing, then lingering
   bool lingering_ = false;      // FIN sent; discarding input until the client closes

@@ -9,10 +9,10 @@ namespace sy::proxy {
 namespace {
 
 // Descriptors kept out of the client/upstream budget besides what is open at start.
-constexpr uint64_t kPerWorker = 4;      // epoll, eventfd, and what libevent opens per base
-constexpr uint64_t kAdmin = 64;         // admin listeners and connections
-constexpr uint64_t kDatabase = 8;       // loader, heartbeat, admin and upgrade sessions
-constexpr uint64_t kHeadroom = 32;      // certificate reloads, /proc reads, the unexpected
+constexpr uint64_t kPerWorker = 4;  // epoll, eventfd, and what libevent opens per base
+constexpr uint64_t kAdmin = 64;     // admin listeners and connections
+constexpr uint64_t kDatabase = 8;   // loader, heartbeat, admin and upgrade sessions
+constexpr uint64_t kHeadroom = 32;  // certificate reloads, /proc reads, the unexpected
 
 uint64_t open_descriptors() {
   uint64_t n = 0;
@@ -44,8 +44,8 @@ DescriptorBudget raise_descriptor_limit(const conf::Config& config, int workers)
   for (const conf::Pool& p : config.pools) {
     health_members += p.health_check.enabled ? p.members.size() : 0;
   }
-  b.reserved = open_descriptors() + kPerWorker * static_cast<uint64_t>(workers) +
-               health_members + kAdmin + kDatabase + kHeadroom;
+  b.reserved = open_descriptors() + kPerWorker * static_cast<uint64_t>(workers) + health_members +
+               kAdmin + kDatabase + kHeadroom;
   uint64_t left = b.limit > b.reserved ? b.limit - b.reserved : 0;
   b.automatic = static_cast<int>(std::clamp<uint64_t>(left / 2, 1, 1u << 30));
   return b;

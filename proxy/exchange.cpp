@@ -172,48 +172,47 @@ void Exchange::route(const HttpRequest& req, std::string_view form_body) {
   routing::Decision d = fw->decide(req, client_.listener->pool_index, form_body, &context);
   rec_.context = context;
   WorkerStats& stats = *env_.stats;
-  std::visit(
-      Overloaded{
-          [&](const routing::Proxy& p) {
-            WorkerPool* pool = env_.pool_at(p.pool);
-            if (pool == nullptr) {
-              rec_.route = "reject";
-              stats.inc(Stat::RouteRejects);
-              reject(routing::Reject{routing::CtxCode::NoPool, p.context}, {});
-              return;
-            }
-            rec_.route = p.moved ? "proxy-moved" : (rec_.held ? "held-proxy" : "proxy");
-            stats.inc(Stat::RouteProxies);
-            rec_.pool = pool;
-            if (p.schema != routing::kNoSchema) {
-              rec_.inflight = fw->inflight_counter(p.schema);
-              if (rec_.inflight != nullptr) {
-                ++*rec_.inflight;
-              }
-            }
-            // Forwarded to the other version's pool: mark it, so that an instance there that
-            // would send it back stops with CTX-0013 instead of looping.
-            rec_.loop_guard = p.moved && !fw->setup().decide.loop_guard_header.empty();
-            proxy(req);
-          },
-          [&](const routing::Redirect& r) {
-            rec_.route = "redirect";
-            stats.inc(Stat::RouteRedirects);
-            std::string& location = fw->header_scratch();
-            location.assign("Location: ").append(r.location).append("\r\n");
-            std::string& body = fw->body_scratch();
-            body.assign("this tenant has moved to ").append(r.location).append("\n");
-            release_head();
-            respond_local(307, location, "text/plain; charset=utf-8", body, {}, true);
-          },
-          [&](const routing::Reject& j) {
-            rec_.route = "reject";
-            stats.inc(Stat::RouteRejects);
-            reject(j, {});
-          },
-          [&](const routing::Hold&) { hold(req, form_body); },
-      },
-      d);
+  std::visit(Overloaded{
+                 [&](const routing::Proxy& p) {
+                   WorkerPool* pool = env_.pool_at(p.pool);
+                   if (pool == nullptr) {
+                     rec_.route = "reject";
+                     stats.inc(Stat::RouteRejects);
+                     reject(routing::Reject{routing::CtxCode::NoPool, p.context}, {});
+                     return;
+                   }
+                   rec_.route = p.moved ? "proxy-moved" : (rec_.held ? "held-proxy" : "proxy");
+                   stats.inc(Stat::RouteProxies);
+                   rec_.pool = pool;
+                   if (p.schema != routing::kNoSchema) {
+                     rec_.inflight = fw->inflight_counter(p.schema);
+                     if (rec_.inflight != nullptr) {
+                       ++*rec_.inflight;
+                     }
+                   }
+                   // Forwarded to the other version's pool: mark it, so that an instance there that
+                   // would send it back stops with CTX-0013 instead of looping.
+                   rec_.loop_guard = p.moved && !fw->setup().decide.loop_guard_header.empty();
+                   proxy(req);
+                 },
+                 [&](const routing::Redirect& r) {
+                   rec_.route = "redirect";
+                   stats.inc(Stat::RouteRedirects);
+                   std::string& location = fw->header_scratch();
+                   location.assign("Location: ").append(r.location).append("\r\n");
+                   std::string& body = fw->body_scratch();
+                   body.assign("this tenant has moved to ").append(r.location).append("\n");
+                   release_head();
+                   respond_local(307, location, "text/plain; charset=utf-8", body, {}, true);
+                 },
+                 [&](const routing::Reject& j) {
+                   rec_.route = "reject";
+                   stats.inc(Stat::RouteRejects);
+                   reject(j, {});
+                 },
+                 [&](const routing::Hold&) { hold(req, form_body); },
+             },
+             d);
 }
 
 void Exchange::reject(const routing::Reject& r, Termination term) {
@@ -289,13 +288,13 @@ void Exchange::proxy(const HttpRequest& req) {
   ForwardPolicy policy;
   policy.client_ip = client_.ip;
   policy.proto = client_.listener->conf->tls.enabled ? "https" : "http";
-  policy.loop_guard =
-      rec_.loop_guard ? std::string_view(env_.forwarder->setup().decide.loop_guard_header)
-                      : std::string_view();
+  policy.loop_guard = rec_.loop_guard
+                          ? std::string_view(env_.forwarder->setup().decide.loop_guard_header)
+                          : std::string_view();
   policy.drop_underscores = !lim.underscores_in_headers;
   policy.strip_expect = rec_.expect_continue;
-  policy.fallback_host = pool->size() > 0 ? std::string_view(pool->member(0).shared->label)
-                                          : std::string_view();
+  policy.fallback_host =
+      pool->size() > 0 ? std::string_view(pool->member(0).shared->label) : std::string_view();
   bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
               req.body == BodySize::None;
   up_.prepare(pool, req, policy, rec_.head_request, safe);
@@ -329,14 +328,12 @@ void Exchange::pull_request_body() {
     return;
   }
   switch (ds_->read_request_body(&up_.body())) {
-  case BodyRead::More:
-    return;
+  case BodyRead::More: return;
   case BodyRead::Done: {
     rec_.request_done = true;
     trailer_.clear();
     size_t dropped = http1::append_allowed_trailer(ds_->request_trailer(),
-                                                   !env_.limits->underscores_in_headers,
-                                                   &trailer_);
+                                                   !env_.limits->underscores_in_headers, &trailer_);
     if (dropped > 0) {
       env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
     }
@@ -411,9 +408,7 @@ void Exchange::finish() {
 void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message) {
   WorkerStats& stats = *env_.stats;
   switch (why) {
-  case UpstreamFailure::Connect:
-    respond_error(502, message, {Who::Server, Phase::Connect});
-    return;
+  case UpstreamFailure::Connect: respond_error(502, message, {Who::Server, Phase::Connect}); return;
   case UpstreamFailure::Timeout:
     stats.inc(Stat::UpstreamTimeouts);
     if (rec_.head_sent) {
@@ -438,8 +433,8 @@ void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message)
 // Endings
 
 void Exchange::respond_local(int status, std::string_view extra_headers,
-                             std::string_view content_type, std::string_view body,
-                             Termination term, bool may_keep) {
+                             std::string_view content_type, std::string_view body, Termination term,
+                             bool may_keep) {
   rec_.status = status;
   count_status(*env_.stats, status);
   rec_.term = term;

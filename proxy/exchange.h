@@ -60,10 +60,10 @@ struct ExchangeEnv {
   const http1::Limits* parse_limits = nullptr;
   WorkerStats* stats = nullptr;
   AccessLogBuffer* access_log = nullptr;
-  Forwarder* forwarder = nullptr;       // tenant routing; nullptr without a routing section
-  WorkerPool* const* pools = nullptr;   // the worker's pools, by config index
+  Forwarder* forwarder = nullptr;      // tenant routing; nullptr without a routing section
+  WorkerPool* const* pools = nullptr;  // the worker's pools, by config index
   size_t num_pools = 0;
-  const bool* draining = nullptr;       // the worker is draining
+  const bool* draining = nullptr;           // the worker is draining
   http1::Header* header_scratch = nullptr;  // limits.max_headers + 1 entries; never kept
   std::string* head_scratch = nullptr;      // a head being built; never kept
 
@@ -140,20 +140,20 @@ class Exchange final : private UpstreamHandler {
     Stage stage = Stage::Idle;
     Termination term;
     Protocol protocol = Protocol::Http11;
-    int status = 0;               // sent to the client; 0 = none
-    bool head_sent = false;       // a response head went to the client
-    bool request_done = false;    // the whole request body went upstream
+    int status = 0;             // sent to the client; 0 = none
+    bool head_sent = false;     // a response head went to the client
+    bool request_done = false;  // the whole request body went upstream
     bool head_request = false;
     bool expect_continue = false;  // the proxy owes the client a 100 Continue
-    bool held = false;            // parked at least once
-    bool loop_guard = false;      // proxied to the other version: add the loop-guard field
-    bool counted = false;         // counted in Stat::Requests
-    bool head_released = false;   // Downstream::release_head was called
-    bool no_body = false;         // the request has no body
-    WorkerPool* pool = nullptr;   // of this exchange (the listener's, or routing's)
-    const char* route = nullptr;  // routing decision for the access log; null = no routing
+    bool held = false;             // parked at least once
+    bool loop_guard = false;       // proxied to the other version: add the loop-guard field
+    bool counted = false;          // counted in Stat::Requests
+    bool head_released = false;    // Downstream::release_head was called
+    bool no_body = false;          // the request has no body
+    WorkerPool* pool = nullptr;    // of this exchange (the listener's, or routing's)
+    const char* route = nullptr;   // routing decision for the access log; null = no routing
     uint32_t context = 0;
-    int64_t* inflight = nullptr;  // the worker's in-flight counter of this request's schema
+    int64_t* inflight = nullptr;    // the worker's in-flight counter of this request's schema
     uint64_t hold_deadline_ms = 0;  // monotonic; 503 when still held then
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;

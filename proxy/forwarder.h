@@ -107,7 +107,7 @@ class Forwarder {
   int worker_id_;
   uint64_t answers_ = 0;  // local error answers rendered: the tail of their error_id
   std::unordered_map<std::string, int64_t> inflight_;  // never erased
-  std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_generation_
+  std::vector<int64_t*> inflight_by_index_;            // into inflight_, for inflight_generation_
   uint64_t inflight_generation_ = 0;
   HoldQueue<Exchange> hold_;
   ThreadOwner thread_;  // the worker's

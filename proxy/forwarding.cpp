@@ -12,8 +12,8 @@ bool names_trailers(std::string_view te) {
   size_t start = 0;
   while (start <= te.size()) {
     size_t end = te.find(',', start);
-    std::string_view token = te.substr(start, end == std::string_view::npos ? te.npos
-                                                                            : end - start);
+    std::string_view token =
+        te.substr(start, end == std::string_view::npos ? te.npos : end - start);
     while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
       token.remove_prefix(1);
     }
@@ -113,8 +113,7 @@ std::string_view NvList::value(size_t i) const {
   return std::string_view(arena_).substr(spans_[i].value_off, spans_[i].value_len);
 }
 
-size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p,
-                               std::string* out) {
+size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, std::string* out) {
   out->append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
   const bool join_cookies = req.protocol == Protocol::Http2;
   bool has_host = false;

@@ -79,9 +79,9 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& policy
 
 // How the response body reaches an HTTP/1.x client.
 struct H1Framing {
-  bool chunked = false;      // add "Transfer-Encoding: chunked" (a body of unknown length)
-  bool close = false;        // add "Connection: close"
-  bool keep_alive = false;   // add "Connection: keep-alive" (HTTP/1.0 client kept open)
+  bool chunked = false;     // add "Transfer-Encoding: chunked" (a body of unknown length)
+  bool close = false;       // add "Connection: close"
+  bool keep_alive = false;  // add "Connection: keep-alive" (HTTP/1.0 client kept open)
 };
 
 // Appends the HTTP/1.1 response head for |resp| to |out|: status line, the forwarded fields,

@@ -7,10 +7,10 @@ namespace sy::proxy::h2 {
 PrefaceMatch match_preface(std::string_view first_bytes) {
   if (first_bytes.size() >= kClientPreface.size()) {
     return first_bytes.substr(0, kClientPreface.size()) == kClientPreface ? PrefaceMatch::Yes
-                                                                           : PrefaceMatch::No;
+                                                                          : PrefaceMatch::No;
   }
   return kClientPreface.substr(0, first_bytes.size()) == first_bytes ? PrefaceMatch::Partial
-                                                                      : PrefaceMatch::No;
+                                                                     : PrefaceMatch::No;
 }
 
 bool is_connection_specific(std::string_view name) {
@@ -19,9 +19,8 @@ bool is_connection_specific(std::string_view name) {
          http1::iequals(name, "upgrade") || http1::iequals(name, "te");
 }
 
-Refusal check_request(std::string_view method, std::string_view scheme,
-                      std::string_view authority, std::string_view path,
-                      const http1::Header* fields, size_t num_fields) {
+Refusal check_request(std::string_view method, std::string_view scheme, std::string_view authority,
+                      std::string_view path, const http1::Header* fields, size_t num_fields) {
   if (method == "CONNECT") {
     return {501, "connect-not-supported"};
   }

@@ -22,7 +22,7 @@ enum class PrefaceMatch {
 PrefaceMatch match_preface(std::string_view first_bytes);
 
 struct Field {
-  std::string name;   // lower case (HTTP/2 requires it)
+  std::string name;  // lower case (HTTP/2 requires it)
   std::string value;
 };
 
@@ -49,9 +49,8 @@ struct Refusal {
 // authority than :authority makes the request malformed (the proxy routes on one name, so the
 // two must agree); and a request naming no authority at all is refused as an HTTP/1.1 one
 // without Host is. Each failure is a 400 except CONNECT.
-Refusal check_request(std::string_view method, std::string_view scheme,
-                      std::string_view authority, std::string_view path,
-                      const http1::Header* fields, size_t num_fields);
+Refusal check_request(std::string_view method, std::string_view scheme, std::string_view authority,
+                      std::string_view path, const http1::Header* fields, size_t num_fields);
 Refusal check_request(const Request& req);  // the same over a Request (tests)
 
 // True for HTTP/1.1 fields that are connection-specific and never sent in HTTP/2

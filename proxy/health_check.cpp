@@ -24,7 +24,7 @@ struct HealthChecker::Target {
   event* timeout_timer = nullptr;
   bufferevent* bev = nullptr;  // the check in flight, if any
   std::string request;
-  std::string host;  // Host / :authority of the check
+  std::string host;                    // Host / :authority of the check
   SSL_SESSION* tls_session = nullptr;  // TLS pools: resumed by the next check
   nghttp2_session* h2 = nullptr;       // protocol: h2 pools: the check's client session
   int h2_status = 0;                   // :status of the check's response; 0 = none yet
@@ -89,8 +89,8 @@ int judge_status_line(evbuffer* in) {
 
 // --- HTTP/2 pools: the same GET as an HTTP/2 request (h2c prior knowledge, or h2 by ALPN) ---
 
-int h2_on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                 size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* arg) {
+int h2_on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                 const uint8_t* value, size_t valuelen, uint8_t, void* arg) {
   auto* t = static_cast<Target*>(arg);
   if (frame->hd.type == NGHTTP2_HEADERS && frame->hd.stream_id == 1 && namelen == 7 &&
       std::memcmp(name, ":status", 7) == 0 && valuelen == 3) {
@@ -149,9 +149,8 @@ void h2_start(Target* t) {
   static const std::string kGet = "GET";
   static const std::string kAgent = "switchyard-health-check";
   std::string scheme_s = scheme;
-  nghttp2_nv head[] = {nv(":method", kGet), nv(":scheme", scheme_s),
-                       nv(":authority", t->host), nv(":path", t->hc->path),
-                       nv("user-agent", kAgent)};
+  nghttp2_nv head[] = {nv(":method", kGet), nv(":scheme", scheme_s), nv(":authority", t->host),
+                       nv(":path", t->hc->path), nv("user-agent", kAgent)};
   if (nghttp2_submit_request(t->h2, nullptr, head, 5, nullptr, nullptr) < 0 || !h2_flush(t)) {
     finish_check(t, false, "cannot send the HTTP/2 check");
   }

@@ -22,16 +22,17 @@
 namespace sy::proxy {
 
 struct HoldLimits {
-  size_t max_requests = 1000;            // parked requests per worker; 0 = holding disabled
-  uint64_t max_bytes = 8 * 1024 * 1024;  // request bytes buffered (head + body read so far) per worker
-  uint64_t max_wait_ms = 10000;          // longest time one request stays parked
+  size_t max_requests = 1000;  // parked requests per worker; 0 = holding disabled
+  uint64_t max_bytes =
+      8 * 1024 * 1024;           // request bytes buffered (head + body read so far) per worker
+  uint64_t max_wait_ms = 10000;  // longest time one request stays parked
 };
 
 // The links a parkable object carries.
 struct HoldLink {
   void* prev = nullptr;  // the previous / next T in the queue
   void* next = nullptr;
-  uint64_t bytes = 0;    // counted against HoldLimits::max_bytes while parked
+  uint64_t bytes = 0;  // counted against HoldLimits::max_bytes while parked
   bool parked = false;
 };
 

@@ -23,8 +23,8 @@ constexpr std::array<uint8_t, 256> make_classes() {
   for (int c = 0; c < 256; ++c) {
     uint8_t v = 0;
     bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                     std::string_view::npos) {
+    if (alnum ||
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
       v |= kToken;
     }
     if (c == '\t' || (c >= 0x20 && c != 0x7f)) {

@@ -28,13 +28,41 @@ bool is_hop_by_hop(std::string_view name) {
 }
 
 bool allowed_in_trailer(std::string_view name) {
-  static constexpr std::string_view kForbidden[] = {
-      "content-length", "transfer-encoding", "trailer", "te", "connection", "keep-alive",
-      "proxy-connection", "upgrade", "host", "cache-control", "expect", "max-forwards", "pragma",
-      "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
-      "if-range", "authorization", "proxy-authorization", "www-authenticate",
-      "proxy-authenticate", "cookie", "set-cookie", "age", "date", "expires", "location",
-      "retry-after", "vary", "warning", "content-encoding", "content-range", "content-type"};
+  static constexpr std::string_view kForbidden[] = {"content-length",
+                                                    "transfer-encoding",
+                                                    "trailer",
+                                                    "te",
+                                                    "connection",
+                                                    "keep-alive",
+                                                    "proxy-connection",
+                                                    "upgrade",
+                                                    "host",
+                                                    "cache-control",
+                                                    "expect",
+                                                    "max-forwards",
+                                                    "pragma",
+                                                    "range",
+                                                    "if-match",
+                                                    "if-none-match",
+                                                    "if-modified-since",
+                                                    "if-unmodified-since",
+                                                    "if-range",
+                                                    "authorization",
+                                                    "proxy-authorization",
+                                                    "www-authenticate",
+                                                    "proxy-authenticate",
+                                                    "cookie",
+                                                    "set-cookie",
+                                                    "age",
+                                                    "date",
+                                                    "expires",
+                                                    "location",
+                                                    "retry-after",
+                                                    "vary",
+                                                    "warning",
+                                                    "content-encoding",
+                                                    "content-range",
+                                                    "content-type"};
   for (std::string_view f : kForbidden) {
     if (iequals(name, f)) {
       return false;
@@ -43,8 +71,7 @@ bool allowed_in_trailer(std::string_view name) {
   return true;
 }
 
-size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores,
-                              std::string* out) {
+size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores, std::string* out) {
   size_t dropped = 0;
   while (!trailer.empty()) {
     size_t eol = trailer.find("\r\n");
@@ -113,10 +140,8 @@ ParseResult ChunkedDecoder::parse_framing(const char* buf, size_t len) {
   };
   for (;;) {
     switch (state_) {
-    case State::Error:
-      return finish(ParseStatus::Error, 0);
-    case State::Done:
-      return finish(ParseStatus::Complete, p);
+    case State::Error: return finish(ParseStatus::Error, 0);
+    case State::Done: return finish(ParseStatus::Complete, p);
     case State::DataCrlf: {
       if (p >= len) {
         return finish(ParseStatus::Incomplete, p);

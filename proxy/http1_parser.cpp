@@ -221,14 +221,14 @@ bool parse_decimal(std::string_view s, uint64_t* out) {
 // What the framing-relevant fields of a head say.
 struct Framing {
   int content_length_fields = 0;
-  bool content_length_list = false;   // "5, 5" or "5, 6"
-  bool content_length_bad = false;    // not 1*DIGIT or overflow
+  bool content_length_list = false;      // "5, 5" or "5, 6"
+  bool content_length_bad = false;       // not 1*DIGIT or overflow
   bool content_length_mismatch = false;  // repeated with a different value
   uint64_t content_length = 0;
   int transfer_encoding_fields = 0;
-  int te_codings = 0;              // codings across all Transfer-Encoding fields
-  bool te_final_chunked = false;   // last coding is "chunked"
-  bool te_only_chunked = false;    // exactly one coding and it is "chunked"
+  int te_codings = 0;             // codings across all Transfer-Encoding fields
+  bool te_final_chunked = false;  // last coding is "chunked"
+  bool te_only_chunked = false;   // exactly one coding and it is "chunked"
   bool conn_close = false;
   bool conn_keep_alive = false;
   int host_fields = 0;
@@ -306,8 +306,7 @@ Framing read_framing(const Header* h, size_t n) {
         });
       }
       break;
-    default:
-      break;
+    default: break;
     }
   }
   f.te_only_chunked = f.te_codings == 1 && f.te_final_chunked;
@@ -380,7 +379,6 @@ Scan check_target(RequestHead* out) {
   return kOk;
 }
 
-
 }  // namespace
 
 const char* to_string(ParseError error) {
@@ -406,7 +404,8 @@ const char* to_string(ParseError error) {
   case ParseError::BadHeaderValue: return "bad-header-value";
   case ParseError::BadContentLength: return "bad-content-length";
   case ParseError::ConflictingContentLength: return "conflicting-content-length";
-  case ParseError::ContentLengthWithTransferEncoding: return "content-length-with-transfer-encoding";
+  case ParseError::ContentLengthWithTransferEncoding:
+    return "content-length-with-transfer-encoding";
   case ParseError::BadTransferEncoding: return "bad-transfer-encoding";
   case ParseError::MissingHost: return "missing-or-repeated-host";
   case ParseError::BadStatusLine: return "bad-status-line";
@@ -645,8 +644,7 @@ ParseResult parse_response(const char* buf, size_t len, const Limits& limits, Re
   }
 
   Framing f = read_framing(out->headers, out->num_headers);
-  out->keep_alive =
-      out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  out->keep_alive = out->minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
   out->has_content_length = false;
   out->chunked = false;
   if (f.transfer_encoding_fields > 0) {
@@ -657,7 +655,8 @@ ParseResult parse_response(const char* buf, size_t len, const Limits& limits, Re
     if (f.te_final_chunked && f.te_codings == 1) {
       out->chunked = true;
     } else if (f.te_final_chunked) {
-      return error(ParseError::BadTransferEncoding);  // e.g. "gzip, chunked": we cannot relay it as-is safely
+      return error(ParseError::BadTransferEncoding);  // e.g. "gzip, chunked": we cannot relay it
+                                                      // as-is safely
     } else {
       out->keep_alive = false;  // RFC 9112 6.3 item 4: read until close
     }

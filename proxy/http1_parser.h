@@ -28,34 +28,34 @@ enum class ParseStatus { Complete, Incomplete, Error };
 // Why a message was rejected. Each maps to one response status (see status_for()).
 enum class ParseError {
   None,
-  BadRequestLine,        // 400 malformed request line
-  BadMethod,             // 400 method is not a token
-  BadTarget,             // 400 request target has forbidden bytes or a bad form
-  BadScheme,             // 400 absolute-form target whose scheme is not http or https
-  UserinfoInTarget,      // 400 absolute-form target with "user@" before the host
-  EmptyAuthority,        // 400 absolute-form target without a host ("http:///p")
-  BadVersion,            // 400 (505 for HTTP/2+ on an HTTP/1 connection: status_for says 505)
-  UnsupportedVersion,    // 505 "HTTP/2.0" etc. on the text protocol
-  UriTooLong,            // 414 request target longer than Limits::max_uri_bytes
-  HeadTooLarge,          // 431 head longer than Limits::max_head_bytes
-  TooManyHeaders,        // 431 more than Limits::max_headers fields
-  BadHeaderName,         // 400 empty or non-token field name
-  WhitespaceBeforeColon, // 400 "Name : value"
-  ObsFold,               // 400 a line starting with SP/HTAB (obsolete line folding)
-  BareCR,                // 400 CR not followed by LF
-  BareLF,                // 400 LF not preceded by CR
-  NulByte,               // 400 NUL anywhere in the head
-  BadHeaderValue,        // 400 control byte in a field value
-  BadContentLength,      // 400 not 1*DIGIT, or overflows uint64
-  ConflictingContentLength,   // 400 repeated Content-Length (even with equal values) or a list
+  BadRequestLine,            // 400 malformed request line
+  BadMethod,                 // 400 method is not a token
+  BadTarget,                 // 400 request target has forbidden bytes or a bad form
+  BadScheme,                 // 400 absolute-form target whose scheme is not http or https
+  UserinfoInTarget,          // 400 absolute-form target with "user@" before the host
+  EmptyAuthority,            // 400 absolute-form target without a host ("http:///p")
+  BadVersion,                // 400 (505 for HTTP/2+ on an HTTP/1 connection: status_for says 505)
+  UnsupportedVersion,        // 505 "HTTP/2.0" etc. on the text protocol
+  UriTooLong,                // 414 request target longer than Limits::max_uri_bytes
+  HeadTooLarge,              // 431 head longer than Limits::max_head_bytes
+  TooManyHeaders,            // 431 more than Limits::max_headers fields
+  BadHeaderName,             // 400 empty or non-token field name
+  WhitespaceBeforeColon,     // 400 "Name : value"
+  ObsFold,                   // 400 a line starting with SP/HTAB (obsolete line folding)
+  BareCR,                    // 400 CR not followed by LF
+  BareLF,                    // 400 LF not preceded by CR
+  NulByte,                   // 400 NUL anywhere in the head
+  BadHeaderValue,            // 400 control byte in a field value
+  BadContentLength,          // 400 not 1*DIGIT, or overflows uint64
+  ConflictingContentLength,  // 400 repeated Content-Length (even with equal values) or a list
   ContentLengthWithTransferEncoding,  // 400 both present
-  BadTransferEncoding,   // 501/400: anything other than exactly "chunked" (case-insensitive)
-  MissingHost,           // 400 HTTP/1.1 request without exactly one Host
-  BadStatusLine,         // 502 (response) malformed status line
-  BadChunkSize,          // 400/502 chunk-size not 1*HEXDIG or overflows
-  BadChunkExtension,     // 400/502 malformed chunk extension
-  BadChunkTerminator,    // 400/502 chunk data not followed by CRLF
-  BadTrailer,            // 400/502 malformed trailer section
+  BadTransferEncoding,  // 501/400: anything other than exactly "chunked" (case-insensitive)
+  MissingHost,          // 400 HTTP/1.1 request without exactly one Host
+  BadStatusLine,        // 502 (response) malformed status line
+  BadChunkSize,         // 400/502 chunk-size not 1*HEXDIG or overflows
+  BadChunkExtension,    // 400/502 malformed chunk extension
+  BadChunkTerminator,   // 400/502 chunk data not followed by CRLF
+  BadTrailer,           // 400/502 malformed trailer section
 };
 
 const char* to_string(ParseError error);  // short stable text, e.g. "whitespace-before-colon"
@@ -75,10 +75,10 @@ struct Header {
 
 // How the body that follows a head is delimited.
 enum class BodyKind {
-  None,          // no body
-  Length,        // exactly content_length bytes
-  Chunked,       // chunked transfer coding (use ChunkedDecoder)
-  UntilClose,    // responses only: body ends when the upstream closes
+  None,        // no body
+  Length,      // exactly content_length bytes
+  Chunked,     // chunked transfer coding (use ChunkedDecoder)
+  UntilClose,  // responses only: body ends when the upstream closes
 };
 
 struct RequestHead {
@@ -91,8 +91,8 @@ struct RequestHead {
   // origin server must) and |path| is what follows the authority: the path and query, which
   // may be empty or start with '?' (origin_form() turns it into a request-target).
   bool absolute_form = false;
-  std::string_view path;  // absolute-form only
-  int minor_version = 1;  // HTTP/1.<minor_version>; 0 or 1
+  std::string_view path;      // absolute-form only
+  int minor_version = 1;      // HTTP/1.<minor_version>; 0 or 1
   Header* headers = nullptr;  // caller-provided array (input: capacity via max_headers)
   size_t num_headers = 0;     // output
   // Derived by parse_request() from the headers, already validated:
@@ -108,14 +108,14 @@ struct RequestHead {
 
 struct ResponseHead {
   int minor_version = 1;
-  int status = 0;             // 100..999
+  int status = 0;  // 100..999
   std::string_view reason;
   Header* headers = nullptr;  // caller-provided array (capacity via max_headers)
   size_t num_headers = 0;
-  bool keep_alive = true;            // whether the upstream connection may be reused
-  bool has_content_length = false;   // Content-Length present (and valid)
+  bool keep_alive = true;           // whether the upstream connection may be reused
+  bool has_content_length = false;  // Content-Length present (and valid)
   uint64_t content_length = 0;
-  bool chunked = false;              // Transfer-Encoding: chunked
+  bool chunked = false;  // Transfer-Encoding: chunked
   ParseError error = ParseError::None;
 };
 
@@ -187,8 +187,7 @@ bool allowed_in_trailer(std::string_view name);
 // Appends to |out| the field lines of |trailer| (ChunkedDecoder::trailer(): "Name: value"
 // lines each ending in CRLF) that allowed_in_trailer() accepts, and with |drop_underscores|
 // only those whose name has no '_'; returns how many lines were left out.
-size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores,
-                              std::string* out);
+size_t append_allowed_trailer(std::string_view trailer, bool drop_underscores, std::string* out);
 
 using ::sy::iequals;  // common/ascii.h: inline, shared with routing/
 

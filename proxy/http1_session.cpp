@@ -155,9 +155,7 @@ void Http1Session::on_drain() {
   }
 }
 
-void Http1Session::on_kill() {
-  exchange_.on_kill();
-}
+void Http1Session::on_kill() { exchange_.on_kill(); }
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -331,7 +329,8 @@ BodyRead Http1Session::read_request_body(BodySink* sink) {
       break;
     }
     size_t want = avail < max_framing ? avail : max_framing;
-    const char* buf = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    const char* buf =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
     http1::ParseResult r = chunks_.parse_framing(buf, want);
     if (r.status == http1::ParseStatus::Error) {
       error_text_ = http1::to_string(chunks_.error());
@@ -396,8 +395,7 @@ void Http1Session::send_interim(const HttpResponse& resp) {
 
 void Http1Session::send_response_head(const HttpResponse& resp) {
   const bool unknown = resp.body == BodySize::Unknown;
-  close_after_ = close_after_ || !keep_alive_ || draining() || conn_->eof() ||
-                 (unknown && http10_);
+  close_after_ = close_after_ || !keep_alive_ || draining() || conn_->eof() || (unknown && http10_);
   chunk_out_ = unknown && !http10_;
   H1Framing framing{chunk_out_, close_after_, !close_after_ && http10_};
   std::string& out = *env_.head_scratch;

@@ -86,7 +86,7 @@ class Http1Session final : public ServerSession, private Downstream {
   http1::BodyKind body_ = http1::BodyKind::None;
   uint64_t remaining_ = 0;  // Length: body bytes not yet read
   http1::ChunkedDecoder chunks_;
-  std::string trailer_;     // request trailer, as received
+  std::string trailer_;  // request trailer, as received
   std::string_view error_text_;
   // --- the response ---
   bool chunk_out_ = false;    // framing the body as chunked for the client

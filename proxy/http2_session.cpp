@@ -28,7 +28,7 @@ constexpr int kMaxResetsPerWindow = 200;   // client RST_STREAMs ...
 constexpr uint64_t kResetWindowMs = 1000;  // ... per this window
 constexpr size_t kMaxOutboundAck = 1000;   // queued SETTINGS/PING ACKs
 constexpr size_t kMaxSettingsEntries = 32;
-constexpr size_t kMaxSpareStreams = 16;    // closed stream objects kept for reuse per session
+constexpr size_t kMaxSpareStreams = 16;  // closed stream objects kept for reuse per session
 
 using H2Stream = Http2Session::H2Stream;
 
@@ -113,9 +113,7 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
 int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
   auto* s = static_cast<Http2Session*>(user);
   switch (frame->hd.type) {
-  case NGHTTP2_SETTINGS:
-    s->settings_received_ = true;
-    return 0;
+  case NGHTTP2_SETTINGS: s->settings_received_ = true; return 0;
   case NGHTTP2_HEADERS: {
     H2Stream* st = stream_of(session, frame->hd.stream_id);
     if (st == nullptr) {
@@ -140,8 +138,7 @@ int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* us
   case NGHTTP2_RST_STREAM:
     (void)s->on_reset_from_client();  // false: the session is being terminated
     return 0;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -180,8 +177,7 @@ int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* us
   return 0;
 }
 
-int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
-                    void* user) {
+int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user) {
   auto* s = static_cast<Http2Session*>(user);
   H2Stream* st = stream_of(session, stream_id);
   if (st != nullptr) {
@@ -237,8 +233,7 @@ bool Http2Session::start() {
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-       static_cast<uint32_t>(env_.limits->max_header_bytes)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(env_.limits->max_header_bytes)},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings,
                           sizeof(settings) / sizeof(settings[0]));
@@ -308,8 +303,7 @@ void Http2Session::headers_complete(H2Stream* st) {
       text.assign("bad request: ").append(no.why).append("\n");
     }
     st->exchange.count_in(st->header_bytes);
-    st->exchange.refuse(no.status, text, req.method, req.target,
-                        {Who::Proxy, Phase::RequestHead});
+    st->exchange.refuse(no.status, text, req.method, req.target, {Who::Proxy, Phase::RequestHead});
     return;
   }
   Forwarder* fw = env_.forwarder;
@@ -330,8 +324,7 @@ void Http2Session::start_exchange(H2Stream* st) {
   if (fw != nullptr && fw->wants_form_body(req)) {
     size_t n = static_cast<size_t>(req.content_length);
     form = std::string_view(
-        reinterpret_cast<const char*>(evbuffer_pullup(st->req_body, static_cast<ssize_t>(n))),
-        n);
+        reinterpret_cast<const char*>(evbuffer_pullup(st->req_body, static_cast<ssize_t>(n))), n);
   }
   st->exchange.count_in(st->header_bytes);
   st->exchange.start(req, form);
@@ -378,8 +371,10 @@ bool Http2Session::on_reset_from_client() {
     resets_in_window_ = 0;
   }
   if (++resets_in_window_ > kMaxResetsPerWindow) {
-    SY_LOG(Warn, "h2: %d stream resets within %" PRIu64 " ms from one client: GOAWAY "
-                 "ENHANCE_YOUR_CALM", resets_in_window_, kResetWindowMs);
+    SY_LOG(Warn,
+           "h2: %d stream resets within %" PRIu64 " ms from one client: GOAWAY "
+           "ENHANCE_YOUR_CALM",
+           resets_in_window_, kResetWindowMs);
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     failed_ = true;
     return false;
@@ -430,8 +425,8 @@ void Http2Session::on_read() {
     if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) {
       break;
     }
-    ssize_t n = nghttp2_session_mem_recv(session_, static_cast<const uint8_t*>(vec.iov_base),
-                                         vec.iov_len);
+    ssize_t n =
+        nghttp2_session_mem_recv(session_, static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
     if (n < 0) {
       SY_LOG(Debug, "h2: session error: %s", nghttp2_strerror(static_cast<int>(n)));
       failed_ = true;  // nghttp2 queued a GOAWAY where the protocol calls for one
@@ -595,9 +590,9 @@ void Http2Session::set_timer(TimerMode mode) {
 uint64_t Http2Session::sweep_interval_ms(const conf::Limits& lim) {
   // A stream's timeouts are checked every quarter of the shortest one, so each fires between
   // 1x and 1.25x its configured value, and a connection with open streams wakes up rarely.
-  uint64_t shortest = static_cast<uint64_t>(
-      std::min({lim.client_header_timeout.count(), lim.send_timeout.count(),
-                lim.client_body_timeout.count()}));
+  uint64_t shortest =
+      static_cast<uint64_t>(std::min({lim.client_header_timeout.count(), lim.send_timeout.count(),
+                                      lim.client_body_timeout.count()}));
   return std::clamp<uint64_t>(shortest / 4, 10, 5000);
 }
 
@@ -616,8 +611,8 @@ void Http2Session::check_timeouts() {
       // A header block (HEADERS without END_HEADERS and no CONTINUATION, or a HEADERS frame
       // cut short) blocks the whole connection: no other frame may come before its end. As
       // for an HTTP/1.1 head, client_header_timeout ends it, here with GOAWAY.
-      SY_LOG(Debug, "h2: stream %d: request header block not complete after %" PRIu64 " ms",
-             id, now - st->opened_ms);
+      SY_LOG(Debug, "h2: stream %d: request header block not complete after %" PRIu64 " ms", id,
+             now - st->opened_ms);
       env_.stats->inc(Stat::ClientTimeouts);
       st->exchange.on_downstream_closed({Who::ClientTimeout, Phase::RequestHead});
       nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
@@ -637,9 +632,9 @@ void Http2Session::check_timeouts() {
     // Response bytes are waiting and the client keeps its window shut (initial window 0, or
     // never a WINDOW_UPDATE): the HTTP/1.1 send_timeout, per stream. A stream whose bytes
     // wait only for the socket is the connection's send timeout (the client Stream's).
-    bool waiting = evbuffer_get_length(st->resp_body) > 0 &&
-                   (conn_window_shut ||
-                    nghttp2_session_get_stream_remote_window_size(session_, id) <= 0);
+    bool waiting =
+        evbuffer_get_length(st->resp_body) > 0 &&
+        (conn_window_shut || nghttp2_session_get_stream_remote_window_size(session_, id) <= 0);
     if (!waiting) {
       st->stalled_since_ms = 0;
       continue;

@@ -125,7 +125,7 @@ class Http2Session final : public ServerSession {
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<std::unique_ptr<H2Stream>> closed_;         // deferred delete
   std::vector<std::unique_ptr<H2Stream>> spare_streams_;  // reset, for the next streams
-  std::vector<H2Stream*> drained_;  // response_drained() during the current send
+  std::vector<H2Stream*> drained_;            // response_drained() during the current send
   int32_t max_headers_stream_id_ = 0;         // highest stream id a HEADERS frame opened
   std::array<int32_t, 128> recent_resets_{};  // ids this side reset lately (ring)
   size_t next_reset_slot_ = 0;

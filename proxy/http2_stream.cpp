@@ -160,9 +160,7 @@ BodyRead Http2Session::H2Stream::read_request_body(BodySink* sink) {
   return evbuffer_get_length(req_body) == 0 && end_stream ? BodyRead::Done : BodyRead::More;
 }
 
-uint64_t Http2Session::H2Stream::buffered_request_bytes() {
-  return evbuffer_get_length(req_body);
-}
+uint64_t Http2Session::H2Stream::buffered_request_bytes() { return evbuffer_get_length(req_body); }
 
 // ---------------------------------------------------------------------------------------------
 // The response side

@@ -66,19 +66,19 @@ struct Http2Session::H2Stream final : public Downstream {
   int32_t id = 0;
   Exchange exchange;
   // Request.
-  std::string arena;                            // names and values, back to back
-  std::vector<std::pair<Span, Span>> spans;     // regular fields
+  std::string arena;                         // names and values, back to back
+  std::vector<std::pair<Span, Span>> spans;  // regular fields
   Span method, scheme, authority, path;
-  std::vector<Field> fields;                    // views, made at the end of the block
-  size_t header_bytes = 0;  // name + value + 32 per field (RFC 9113 6.5.2)
+  std::vector<Field> fields;  // views, made at the end of the block
+  size_t header_bytes = 0;    // name + value + 32 per field (RFC 9113 6.5.2)
   bool has_content_length = false;
   uint64_t content_length = 0;
   bool announces_trailer = false;
-  bool headers_done = false;   // the request header block is complete
-  bool end_stream = false;     // the client's END_STREAM arrived
-  bool started = false;        // the exchange started (not refused, not waiting for a form)
-  bool form_wait = false;      // waiting for a small form body before routing
-  bool too_large = false;      // more body than limits.max_body_bytes
+  bool headers_done = false;     // the request header block is complete
+  bool end_stream = false;       // the client's END_STREAM arrived
+  bool started = false;          // the exchange started (not refused, not waiting for a form)
+  bool form_wait = false;        // waiting for a small form body before routing
+  bool too_large = false;        // more body than limits.max_body_bytes
   evbuffer* req_body = nullptr;  // DATA received, not yet moved upstream
   uint64_t req_total = 0;        // DATA bytes received
   std::string req_trailer;       // "name: value\r\n" lines after the body

@@ -45,9 +45,9 @@ enum class HostRule : uint8_t {
 
 struct HttpRequest {
   std::string_view method;
-  std::string_view target;     // origin-form (or "*") path and query as forwarded; no fragment
-  std::string_view authority;  // routed on, forwarded as Host / :authority; "" = none (1.0)
-  std::string_view scheme;     // HTTP/2 :scheme; "" over HTTP/1.x
+  std::string_view target;        // origin-form (or "*") path and query as forwarded; no fragment
+  std::string_view authority;     // routed on, forwarded as Host / :authority; "" = none (1.0)
+  std::string_view scheme;        // HTTP/2 :scheme; "" over HTTP/1.x
   const Field* fields = nullptr;  // as received, in order (HTTP/2: no pseudo-header fields)
   size_t num_fields = 0;
   Protocol protocol = Protocol::Http11;
@@ -61,8 +61,8 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  int status = 0;                // 100..999
-  std::string_view reason;       // HTTP/1.1 reason phrase ("" from HTTP/2: one is made up)
+  int status = 0;                 // 100..999
+  std::string_view reason;        // HTTP/1.1 reason phrase ("" from HTTP/2: one is made up)
   const Field* fields = nullptr;  // as received, hop-by-hop ones included (the encoder drops
   size_t num_fields = 0;          // them: forwarding.h)
   BodySize body = BodySize::None;
@@ -83,13 +83,13 @@ enum class Who : char {
 };
 
 enum class Phase : char {
-  Done = '-',        // completed
+  Done = '-',  // completed
   RequestHead = 'R',
   RequestBody = 'B',
   Connect = 'C',
   ResponseHead = 'H',  // waiting for the response head
   ResponseBody = 'D',
-  Held = 'W',          // waiting in the hold queue (schema disabled)
+  Held = 'W',  // waiting in the hold queue (schema disabled)
 };
 
 struct Termination {

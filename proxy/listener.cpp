@@ -27,8 +27,8 @@ Result<int> bind_one(const conf::Listener& l, int port) {
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     len = sizeof(*v6);
   } else {
-    return make_error(Errc::Config, "listener " + l.name + ": address " + l.address +
-                                        " is not an IP literal");
+    return make_error(Errc::Config,
+                      "listener " + l.name + ": address " + l.address + " is not an IP literal");
   }
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

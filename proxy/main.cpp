@@ -18,17 +18,17 @@
 
 #include <event2/thread.h>
 
+#include "admin/server.h"
 #include "common/log.h"
 #include "conf/load.h"
-#include "admin/server.h"
 #include "proxy/access_log.h"
 #include "proxy/admin_setup.h"
 #include "proxy/connection_limits.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
-#include "proxy/upstream_pool.h"
 #include "proxy/tenant_setup.h"
 #include "proxy/tls.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 #include "routing/directory_loader.h"
 #include "routing/publisher.h"
@@ -77,13 +77,17 @@ bool parse_args(int argc, char** argv, Args* a) {
       return true;
     };
     if (arg == "--config" || arg == "-c") {
-      if (!value(&a->config)) return false;
+      if (!value(&a->config))
+        return false;
     } else if (arg == "--check-config") {
-      if (!value(&a->check)) return false;
+      if (!value(&a->check))
+        return false;
     } else if (arg == "--ready-file") {
-      if (!value(&a->ready_file)) return false;
+      if (!value(&a->ready_file))
+        return false;
     } else if (arg == "--log-level") {
-      if (!value(&a->log_level)) return false;
+      if (!value(&a->log_level))
+        return false;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -184,7 +188,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
     return 1;
   }
-  int workers = config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  int workers =
+      config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (workers < 1) {
     workers = 1;
   }
@@ -195,8 +200,8 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<proxy::AccessLogWriter> access_log;
   if (!config.access_log.path.empty()) {
-    auto w = proxy::AccessLogWriter::open(config.access_log.path,
-                                          config.access_log.max_queue_bytes);
+    auto w =
+        proxy::AccessLogWriter::open(config.access_log.path, config.access_log.max_queue_bytes);
     if (!w) {
       std::fprintf(stderr, "switchyard: %s\n", w.error().message.c_str());
       return 1;
@@ -213,8 +218,9 @@ int main(int argc, char** argv) {
   }
   int max_connections = fds.automatic;
   if (config.limits.max_connections > fds.automatic) {
-    SY_LOG(Warn, "limits.max_connections %d is more than the open-file limit %" PRIu64
-                 " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
+    SY_LOG(Warn,
+           "limits.max_connections %d is more than the open-file limit %" PRIu64
+           " allows; using %d (raise the hard limit, e.g. LimitNOFILE=, to allow more)",
            config.limits.max_connections, fds.limit, fds.automatic);
   } else if (config.limits.max_connections > 0) {
     max_connections = config.limits.max_connections;
@@ -224,8 +230,9 @@ int main(int argc, char** argv) {
     listener_caps.push_back(l.max_connections);
   }
   proxy::ConnectionLimits connection_limits(max_connections, listener_caps);
-  SY_LOG(Info, "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
-               "connection(s) at once (limits.max_connections)",
+  SY_LOG(Info,
+         "open-file limit %" PRIu64 ", %" PRIu64 " reserved: at most %d client "
+         "connection(s) at once (limits.max_connections)",
          fds.limit, fds.reserved, max_connections);
 
   // Tenant routing: the first directory load happens before any worker serves.
@@ -316,8 +323,7 @@ int main(int argc, char** argv) {
   }
   SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
   if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound, ready_extra)) {
-    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(),
-           std::strerror(errno));
+    SY_LOG(Error, "cannot write ready file %s: %s", args.ready_file.c_str(), std::strerror(errno));
   }
 
   for (;;) {

@@ -21,23 +21,23 @@ enum class Stat : int {
   Responses3xx,
   Responses4xx,
   Responses5xx,
-  BadRequests,          // rejected by the parser or a limit (4xx from the proxy itself)
-  ClientTimeouts,       // header/body/idle/send timeouts on the client side
-  ClientAborts,         // client went away mid-exchange
-  UpstreamConnects,     // new upstream connections attempted
+  BadRequests,       // rejected by the parser or a limit (4xx from the proxy itself)
+  ClientTimeouts,    // header/body/idle/send timeouts on the client side
+  ClientAborts,      // client went away mid-exchange
+  UpstreamConnects,  // new upstream connections attempted
   UpstreamConnectFailures,
-  UpstreamReuses,       // requests sent on a pooled keep-alive connection
-  UpstreamRetries,      // attempts moved to another member before any byte was sent
-  UpstreamTimeouts,     // 504s
-  UpstreamErrors,       // 502s (bad response, reset)
-  NoHealthyMember,      // requests that found every member down or ejected (panic mode used)
+  UpstreamReuses,    // requests sent on a pooled keep-alive connection
+  UpstreamRetries,   // attempts moved to another member before any byte was sent
+  UpstreamTimeouts,  // 504s
+  UpstreamErrors,    // 502s (bad response, reset)
+  NoHealthyMember,   // requests that found every member down or ejected (panic mode used)
   PassiveEjections,
-  RouteProxies,     // routing decided: proxy (including held requests released)
-  RouteRedirects,   // routing decided: 307 to the tenant's new server
-  RouteRejects,     // routing decided: an error with a CTX-* code
-  RouteHolds,       // requests parked at least once while their schema was disabled
-  HoldRefused,      // 503: a hold bound (count, bytes, time) was passed
-  HeldNow,          // gauge: requests parked now (refreshed every flush interval)
+  RouteProxies,             // routing decided: proxy (including held requests released)
+  RouteRedirects,           // routing decided: 307 to the tenant's new server
+  RouteRejects,             // routing decided: an error with a CTX-* code
+  RouteHolds,               // requests parked at least once while their schema was disabled
+  HoldRefused,              // 503: a hold bound (count, bytes, time) was passed
+  HeldNow,                  // gauge: requests parked now (refreshed every flush interval)
   TrailerFieldsDropped,     // trailer fields not allowed in a trailer (RFC 9110 6.5.1)
   UnderscoreFieldsDropped,  // request fields with '_' in the name (limits.underscores_in_headers)
   kCount

@@ -481,8 +481,7 @@ int Stream::write_tls(size_t* written, size_t budget) {
 }
 
 void Stream::schedule_flush() {
-  if (!flush_scheduled_ && write_enabled_ && !connecting_ && !handshaking_ &&
-      (fd_ >= 0 || mem_)) {
+  if (!flush_scheduled_ && write_enabled_ && !connecting_ && !handshaking_ && (fd_ >= 0 || mem_)) {
     flush_scheduled_ = true;
     event_active(flush_ev_, EV_WRITE, 1);  // runs later in this loop iteration; no syscall
   }
@@ -725,8 +724,8 @@ void Stream::on_readable(int fd, short, void* arg) {
   s->del_read_timer();
   if (s->event_cb_ != nullptr) {
     errno = err;
-    s->event_cb_(s, static_cast<short>((n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR) |
-                                       BEV_EVENT_READING),
+    s->event_cb_(s,
+                 static_cast<short>((n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR) | BEV_EVENT_READING),
                  s->arg_);
   }
 }

@@ -19,12 +19,12 @@
 // EOF, ERROR (errno set) and TIMEOUT (with READING or WRITING; that direction is disabled).
 // Every callback is the last thing a Stream method does, so a callback may free the Stream.
 //
-// TLS (start_tls_server, start_tls_client): the same Stream over an OpenSSL SSL on the same fd, so the HTTP code
-// above it does not change. The handshake runs first on the Stream's own events (read_cb is
-// called only once decrypted application data arrived); then reads go SSL_read -> input() and
-// writes output() -> SSL_write in records of at most 16 KiB. WANT_READ/WANT_WRITE map onto the
-// same EAGAIN handling; data OpenSSL already decrypted but we did not take (a read budget, or
-// reading disabled) is picked up by re-activating the read event, since epoll cannot see it.
+// TLS (start_tls_server, start_tls_client): the same Stream over an OpenSSL SSL on the same fd, so
+// the HTTP code above it does not change. The handshake runs first on the Stream's own events
+// (read_cb is called only once decrypted application data arrived); then reads go SSL_read ->
+// input() and writes output() -> SSL_write in records of at most 16 KiB. WANT_READ/WANT_WRITE map
+// onto the same EAGAIN handling; data OpenSSL already decrypted but we did not take (a read budget,
+// or reading disabled) is picked up by re-activating the read event, since epoll cannot see it.
 //
 // In-memory pair (make_pair): two Streams without a socket, each one's output moving into the
 // other's input by evbuffer_remove_buffer from the same scheduled flush, with the same
@@ -69,7 +69,7 @@ class Stream {
   void set_write_low_water(size_t bytes) { write_low_ = bytes; }
   void set_max_single_read(size_t bytes) { max_read_ = bytes; }
 
-  void enable(short what);   // EV_READ and/or EV_WRITE
+  void enable(short what);  // EV_READ and/or EV_WRITE
   void disable(short what);
   bool read_enabled() const { return read_enabled_; }
 
@@ -185,19 +185,19 @@ class Stream {
 
   // --- in-memory pair (all unused when mem_ is false) ---
   bool mem_ = false;
-  Stream* peer_ = nullptr;        // null once the peer is gone
-  bool mem_eof_ = false;          // the peer is gone or shut its write side
-  bool mem_new_data_ = false;     // bytes arrived since the last read_cb
+  Stream* peer_ = nullptr;     // null once the peer is gone
+  bool mem_eof_ = false;       // the peer is gone or shut its write side
+  bool mem_new_data_ = false;  // bytes arrived since the last read_cb
   bool mem_eof_reported_ = false;
-  bool mem_waiting_ = false;      // output held because the peer is not reading
+  bool mem_waiting_ = false;  // output held because the peer is not reading
 
   // --- TLS (all unused when ssl_ is null) ---
-  ssl_st* ssl_ = nullptr;          // owned
+  ssl_st* ssl_ = nullptr;  // owned
   event* handshake_timer_ = nullptr;
   bool handshaking_ = false;
-  bool tls_failed_ = false;        // fatal TLS error: no close_notify on close
+  bool tls_failed_ = false;         // fatal TLS error: no close_notify on close
   bool tls_shutdown_sent_ = false;  // close_notify sent
-  short tls_pending_end_ = 0;      // EOF/ERROR seen after data: reported on the next read round
+  short tls_pending_end_ = 0;       // EOF/ERROR seen after data: reported on the next read round
   int tls_pending_errno_ = 0;
   bool read_wants_write_ = false;  // SSL_read returned WANT_WRITE: retry on writable
   bool write_wants_read_ = false;  // SSL_write returned WANT_READ: retry after a read

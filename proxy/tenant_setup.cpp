@@ -94,7 +94,8 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   for (const auto& name : r.serve_pools) {
     d.served_pools.push_back(pool_index(config, name));
   }
-  d.moved = r.moved_action == "proxy" ? routing::MovedAction::Proxy : routing::MovedAction::Redirect;
+  d.moved =
+      r.moved_action == "proxy" ? routing::MovedAction::Proxy : routing::MovedAction::Redirect;
   d.no_key = r.no_key == "default_pool" ? routing::NoKeyPolicy::DefaultPool
                                         : routing::NoKeyPolicy::NotFound;
   // Any configured pool lets decide() answer Proxy for a keyless request; the connection then
@@ -109,8 +110,7 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
   // routing.errors: by default OX's envelope with HTTP 200 on the ox profile (what OX clients
   // expect of an OX node), Switchyard's JSON with each code's own status otherwise.
   const bool ox_envelope = r.errors.envelope.empty() ? ox : r.errors.envelope == "ox";
-  setup->errors.envelope =
-      ox_envelope ? routing::ErrorEnvelope::Ox : routing::ErrorEnvelope::Json;
+  setup->errors.envelope = ox_envelope ? routing::ErrorEnvelope::Ox : routing::ErrorEnvelope::Json;
   setup->errors.status = r.errors.status >= 0 ? r.errors.status : ox_envelope ? 200 : 0;
   setup->hold.max_requests = static_cast<size_t>(r.hold.max_requests);
   setup->hold.max_bytes = r.hold.max_bytes;
@@ -141,7 +141,7 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
   routing::LoaderOptions o;
   o.dsns = make_dsns(db);
   o.state_dsns = make_state_dsns(db);
-  o.state = !o.state_dsns.empty()             ? routing::StateStore::Separate
+  o.state = !o.state_dsns.empty()              ? routing::StateStore::Separate
             : db.profile == conf::Profile::Sql ? routing::StateStore::None
                                                : routing::StateStore::Directory;
   o.connect_timeout = db.connect_timeout;
@@ -154,23 +154,22 @@ routing::LoaderOptions make_loader_options(const conf::Config& config,
     o.overrides.push_back(routing::ServerOverride{s.name, s.pool, s.version, s.redirect_url});
   }
   switch (db.profile) {
-    case conf::Profile::Sql: {
-      routing::SqlProfileQueries q{db.servers_sql, db.contexts_sql, db.logins_sql,
-                                   db.schemas_sql};
-      o.make_reader = [q] { return std::make_unique<routing::SqlProfileReader>(q); };
-      break;
-    }
-    case conf::Profile::Ox: {
-      routing::OxProfileOptions ox;
-      ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
-      ox.checksum_interval = db.ox.checksum_interval;
-      o.input.fold_login_case = true;  // login2context.login_info is utf8_unicode_ci
-      o.make_reader = [ox] { return std::make_unique<routing::OxProfileReader>(ox); };
-      break;
-    }
-    case conf::Profile::Own:
-      o.make_reader = [] { return std::make_unique<routing::OwnProfileReader>(); };
-      break;
+  case conf::Profile::Sql: {
+    routing::SqlProfileQueries q{db.servers_sql, db.contexts_sql, db.logins_sql, db.schemas_sql};
+    o.make_reader = [q] { return std::make_unique<routing::SqlProfileReader>(q); };
+    break;
+  }
+  case conf::Profile::Ox: {
+    routing::OxProfileOptions ox;
+    ox.maintenance_reason = static_cast<uint32_t>(db.ox.maintenance_reason);
+    ox.checksum_interval = db.ox.checksum_interval;
+    o.input.fold_login_case = true;  // login2context.login_info is utf8_unicode_ci
+    o.make_reader = [ox] { return std::make_unique<routing::OxProfileReader>(ox); };
+    break;
+  }
+  case conf::Profile::Own:
+    o.make_reader = [] { return std::make_unique<routing::OwnProfileReader>(); };
+    break;
   }
   o.on_publish = [workers, workers_started] {
     if (!workers_started->load(std::memory_order_acquire)) {
@@ -323,25 +322,24 @@ int run_db_migrate(const conf::Config& config) {
   const std::vector<routing::Dsn> state = make_state_dsns(db);
   bool ok = true;
   switch (db.profile) {
-    case conf::Profile::Own:
-      if (state.empty()) {
-        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::All, "directory+state");
-      } else {
-        ok = migrate_one(config, make_dsns(db), admin::MigrateScope::Directory, "directory") &&
-             migrate_one(config, state, admin::MigrateScope::State, "state");
-      }
-      break;
-    case conf::Profile::Ox:
-      ok = check_configdb(config) &&
+  case conf::Profile::Own:
+    if (state.empty()) {
+      ok = migrate_one(config, make_dsns(db), admin::MigrateScope::All, "directory+state");
+    } else {
+      ok = migrate_one(config, make_dsns(db), admin::MigrateScope::Directory, "directory") &&
            migrate_one(config, state, admin::MigrateScope::State, "state");
-      break;
-    case conf::Profile::Sql:
-      if (state.empty()) {
-        std::printf("profile sql without a state database: nothing to migrate\n");
-      } else {
-        ok = migrate_one(config, state, admin::MigrateScope::State, "state");
-      }
-      break;
+    }
+    break;
+  case conf::Profile::Ox:
+    ok = check_configdb(config) && migrate_one(config, state, admin::MigrateScope::State, "state");
+    break;
+  case conf::Profile::Sql:
+    if (state.empty()) {
+      std::printf("profile sql without a state database: nothing to migrate\n");
+    } else {
+      ok = migrate_one(config, state, admin::MigrateScope::State, "state");
+    }
+    break;
   }
   return ok ? 0 : 1;
 }

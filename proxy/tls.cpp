@@ -21,10 +21,9 @@ namespace {
 
 // Mozilla "intermediate" TLS 1.2 suites (forward secrecy + AEAD only); TLS 1.3 keeps
 // OpenSSL's defaults, which are the same three AEAD suites Mozilla lists.
-constexpr char kCipherList[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr char kCipherList[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                               "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 // Upstream connections carry HTTP/1.1 only.
 constexpr unsigned char kUpstreamAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kUpstreamAlpnH2[] = {2, 'h', '2'};  // pools with protocol: h2
@@ -158,11 +157,11 @@ int servername_cb(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-int alpn_select_cb(SSL*, const unsigned char** out, unsigned char* outlen,
-                   const unsigned char* in, unsigned int inlen, void*) {
+int alpn_select_cb(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                   unsigned int inlen, void*) {
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kAlpnProtocols, sizeof kAlpnProtocols, in,
-                            inlen) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, outlen, kAlpnProtocols, sizeof kAlpnProtocols, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: carry on without ALPN (HTTP/1.1)
   }
   *out = selected;
@@ -202,8 +201,8 @@ std::string lower(std::string_view text) {
 // DNS subjectAltNames of |cert|, or its CN when it has none (RFC 6125 fallback).
 std::vector<std::string> certificate_names(X509* cert) {
   std::vector<std::string> names;
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
@@ -233,12 +232,10 @@ Result<Unit> readable(const std::string& what, const std::string& path) {
   return ok_result();
 }
 
-
 // Loads the certificate chain |cert| and its private |key| into |ctx|. Errors start with
 // |cert_where| or |key_where| and name the files; a key of another certificate is said so.
-Result<Unit> use_cert_and_key(SSL_CTX* ctx, const std::string& cert_where,
-                              const std::string& cert, const std::string& key_where,
-                              const std::string& key) {
+Result<Unit> use_cert_and_key(SSL_CTX* ctx, const std::string& cert_where, const std::string& cert,
+                              const std::string& key_where, const std::string& key) {
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
     return make_error(Errc::Config,
                       cert_where + ": cannot load certificate " + cert + ": " + openssl_error());
@@ -283,16 +280,16 @@ TlsListenerContexts::~TlsListenerContexts() {
   }
 }
 
-Result<std::unique_ptr<TlsListenerContexts>> TlsListenerContexts::build(
-    const conf::Listener& listener, const std::string& base_dir) {
+Result<std::unique_ptr<TlsListenerContexts>>
+TlsListenerContexts::build(const conf::Listener& listener, const std::string& base_dir) {
   std::unique_ptr<TlsListenerContexts> out(new TlsListenerContexts());
   out->listener_ = &listener;
   const conf::ListenerTls& tls = listener.tls;
   ERR_clear_error();
   for (size_t i = 0; i < tls.certificates.size(); ++i) {
     const conf::TlsCertificate& c = tls.certificates[i];
-    std::string where = "listener " + listener.name + ": tls.certificates[" + std::to_string(i) +
-                        "]";
+    std::string where =
+        "listener " + listener.name + ": tls.certificates[" + std::to_string(i) + "]";
     std::string cert_path = resolve(c.cert, base_dir);
     std::string key_path = resolve(c.key, base_dir);
     if (auto r = readable(where + ": certificate", cert_path); !r) {
@@ -306,8 +303,7 @@ Result<std::unique_ptr<TlsListenerContexts>> TlsListenerContexts::build(
       return make_error(Errc::Internal, where + ": SSL_CTX_new: " + openssl_error());
     }
     out->certs_.push_back(Cert{ctx, {}});
-    SSL_CTX_set_min_proto_version(ctx, tls.min_version == "1.3" ? TLS1_3_VERSION
-                                                                : TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF |

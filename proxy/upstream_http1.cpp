@@ -57,8 +57,8 @@ Http1Upstream::~Http1Upstream() { release(false); }
 size_t Http1Upstream::prepare(const HttpRequest& req, const ForwardPolicy& policy) {
   // Chunked when the length is unknown, or when trailer fields are announced: HTTP/1.1 can
   // carry request trailers only after the last chunk (the content-length is then dropped).
-  chunked_ = req.body == BodySize::Unknown ||
-             (req.body == BodySize::Known && req.announces_trailer);
+  chunked_ =
+      req.body == BodySize::Unknown || (req.body == BodySize::Known && req.announces_trailer);
   has_body_ = req.body != BodySize::None;
   ForwardPolicy p = policy;
   p.chunked = chunked_;
@@ -387,8 +387,7 @@ void Http1Upstream::on_event(short what) {
     }
     int err = EVUTIL_SOCKET_ERROR();
     if (stream_->ssl() != nullptr &&
-        ((what & BEV_EVENT_TIMEOUT) ? stream_->tls_timed_out()
-                                    : (what & BEV_EVENT_READING) != 0)) {
+        ((what & BEV_EVENT_TIMEOUT) ? stream_->tls_timed_out() : (what & BEV_EVENT_READING) != 0)) {
       // The TCP connect worked and the TLS handshake did not: a connect failure all the same
       // (no request byte was sent), with the TLS reason, e.g. a refused certificate.
       std::string why = stream_->tls_timed_out()
@@ -418,8 +417,8 @@ void Http1Upstream::on_event(short what) {
   const std::string& label = member_->shared->label;
   if (timeout) {
     char body[160];
-    std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
-                  label.c_str(), static_cast<long long>(pool_->conf().response_timeout.count()));
+    std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n", label.c_str(),
+                  static_cast<long long>(pool_->conf().response_timeout.count()));
     req_->codec_failed(UpstreamFailure::Timeout, body, false);
     return;
   }

@@ -24,7 +24,7 @@ namespace {
 
 constexpr int32_t kStreamWindow = 256 * 1024;  // per-stream receive window for responses
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
-constexpr size_t kOutputCap = 64 * 1024;  // stop generating frames above this much output
+constexpr size_t kOutputCap = 64 * 1024;      // stop generating frames above this much output
 constexpr uint32_t kDefaultMaxStreams = 100;  // until the member's SETTINGS say otherwise
 
 timeval ms_to_tv(uint64_t ms) {
@@ -99,8 +99,8 @@ int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_
   return 0;
 }
 
-ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                          uint32_t* flags, nghttp2_data_source* source, void*) {
+ssize_t read_request_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source* source, void*) {
   return static_cast<Http2Upstream*>(source->ptr)->read_request(buf, length, flags);
 }
 
@@ -155,8 +155,7 @@ bool H2UpstreamConnection::has_room() const {
   }
   uint32_t limit = kDefaultMaxStreams;
   if (session_ != nullptr) {
-    limit = nghttp2_session_get_remote_settings(session_,
-                                                NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   }
   return attached_.size() < limit;
 }
@@ -293,9 +292,9 @@ void H2UpstreamConnection::event_cb(Stream*, short what, void* arg) {
     std::string why;
     if (s->ssl() != nullptr &&
         ((what & BEV_EVENT_TIMEOUT) ? s->tls_timed_out() : (what & BEV_EVENT_READING) != 0)) {
-      why = s->tls_timed_out() ? std::string("upstream TLS handshake timeout")
-                               : describe_tls_client_failure(s->ssl(), s->tls_error(),
-                                                             s->tls_errno());
+      why = s->tls_timed_out()
+                ? std::string("upstream TLS handshake timeout")
+                : describe_tls_client_failure(s->ssl(), s->tls_error(), s->tls_errno());
     } else {
       int err = EVUTIL_SOCKET_ERROR();
       why = (what & BEV_EVENT_TIMEOUT) ? "connect timeout"
@@ -342,8 +341,7 @@ void H2UpstreamConnection::on_connected() {
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-       static_cast<uint32_t>(env_.limits->max_header_bytes)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(env_.limits->max_header_bytes)},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings,
                           sizeof(settings) / sizeof(settings[0]));
@@ -601,9 +599,9 @@ void Http2Upstream::response_headers(bool end_stream) {
   }
   fields_.resize(spans_.size());
   for (size_t i = 0; i < spans_.size(); ++i) {
-    fields_[i] = Field{std::string_view(arena_).substr(spans_[i].first.first, spans_[i].first.second),
-                       std::string_view(arena_).substr(spans_[i].second.first,
-                                                       spans_[i].second.second)};
+    fields_[i] =
+        Field{std::string_view(arena_).substr(spans_[i].first.first, spans_[i].first.second),
+              std::string_view(arena_).substr(spans_[i].second.first, spans_[i].second.second)};
   }
   HttpResponse resp;
   resp.status = status_;
@@ -693,8 +691,8 @@ void Http2Upstream::stream_closed(uint32_t error_code) {
                        true);
     return;
   }
-  std::string message = "upstream " + label + " reset the stream (" +
-                        nghttp2_http2_strerror(error_code) + ")";
+  std::string message =
+      "upstream " + label + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")";
   message += head_done_ ? "\n" : " before sending a response\n";
   req_->codec_failed(UpstreamFailure::Closed, message, false);
 }

@@ -105,9 +105,9 @@ class H2UpstreamConnection {
   event* send_ev_ = nullptr;  // activated by hand: send what was submitted from outside
   std::vector<Http2Upstream*> attached_;
   std::vector<Http2Upstream*> drained_;  // note_drained() during the current send
-  bool ready_ = false;    // connected (TLS done, ALPN h2), preface and SETTINGS queued
-  bool dead_ = false;     // failed or closed: no new stream; freed when nothing is attached
-  bool goaway_ = false;   // the member said GOAWAY: no new stream
+  bool ready_ = false;   // connected (TLS done, ALPN h2), preface and SETTINGS queued
+  bool dead_ = false;    // failed or closed: no new stream; freed when nothing is attached
+  bool goaway_ = false;  // the member said GOAWAY: no new stream
   bool send_scheduled_ = false;
   bool in_callback_ = false;  // inside an own callback: finish() runs at its end
 };
@@ -169,13 +169,13 @@ class Http2Upstream final : public UpstreamCodec {
   std::vector<std::pair<std::pair<uint32_t, uint32_t>, std::pair<uint32_t, uint32_t>>> spans_;
   std::vector<Field> fields_;
   int status_ = 0;
-  bool head_done_ = false;      // the final response head was delivered
-  bool complete_ = false;       // the response ended (END_STREAM)
+  bool head_done_ = false;  // the final response head was delivered
+  bool complete_ = false;   // the response ended (END_STREAM)
   bool has_length_ = false;
   uint64_t content_length_ = 0;
   evbuffer* resp_buf_ = nullptr;  // DATA on its way to the exchange
   bool paused_ = false;
-  uint64_t unconsumed_ = 0;     // DATA bytes held back from WINDOW_UPDATE while paused
+  uint64_t unconsumed_ = 0;  // DATA bytes held back from WINDOW_UPDATE while paused
   std::string trailer_;
   uint64_t last_activity_ms_ = 0;
 };

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <ctime>
 
-#include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include "proxy/stream.h"
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include <event2/event.h>
 
 #include "proxy/stats.h"
@@ -212,9 +212,8 @@ WorkerMember* WorkerPool::pick_least_conn(uint64_t exclude_mask, bool respect_he
       continue;
     }
     // Compare active/weight without division: a.active * b.weight < b.active * a.weight.
-    if (best == nullptr ||
-        static_cast<int64_t>(m.active) * best->shared->effective_weight() <
-            static_cast<int64_t>(best->active) * m.shared->effective_weight()) {
+    if (best == nullptr || static_cast<int64_t>(m.active) * best->shared->effective_weight() <
+                               static_cast<int64_t>(best->active) * m.shared->effective_weight()) {
       best = &m;
     }
   }

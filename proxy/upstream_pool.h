@@ -19,10 +19,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "conf/config.h"
 #include "common/thread_check.h"
+#include "conf/config.h"
 #include "proxy/tls.h"
-
 
 struct event_base;
 
@@ -45,13 +44,13 @@ struct MemberState {
   const conf::Member* conf = nullptr;
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  std::string label;                  // "127.0.0.1:9001" (as used in logs and Host fallback)
-  std::string tls_name;               // TLS pools: SNI / name to verify (server_name or host)
-  std::atomic<bool> healthy{true};    // health checker writes; workers read
+  std::string label;                // "127.0.0.1:9001" (as used in logs and Host fallback)
+  std::string tls_name;             // TLS pools: SNI / name to verify (server_name or host)
+  std::atomic<bool> healthy{true};  // health checker writes; workers read
   // Written by the admin thread (and reload), read by workers with relaxed loads.
-  std::atomic<uint8_t> admin{0};      // MemberAdminState
+  std::atomic<uint8_t> admin{0};        // MemberAdminState
   std::atomic<int> weight_override{0};  // 1..256; 0 = use yaml_weight
-  std::atomic<int> yaml_weight{1};    // the configured weight (a reload may change it)
+  std::atomic<int> yaml_weight{1};      // the configured weight (a reload may change it)
 
   int effective_weight() const {
     int w = weight_override.load(std::memory_order_relaxed);
@@ -82,13 +81,12 @@ class PoolRegistry {
   std::vector<std::unique_ptr<PoolState>> pools_;
 };
 
-
 struct WorkerMember {
   MemberState* shared = nullptr;
-  int current_weight = 0;           // smooth weighted round robin (nginx's algorithm)
-  int active = 0;                   // exchanges in flight on this member (least_conn)
-  int consecutive_failures = 0;     // passive ejection
-  uint64_t ejected_until_ms = 0;    // monotonic ms; 0 = not ejected
+  int current_weight = 0;         // smooth weighted round robin (nginx's algorithm)
+  int active = 0;                 // exchanges in flight on this member (least_conn)
+  int consecutive_failures = 0;   // passive ejection
+  uint64_t ejected_until_ms = 0;  // monotonic ms; 0 = not ejected
   // Idle keep-alive connections, most recently used last. While parked a Stream's callbacks
   // point at the member's idle handler, which frees it if the upstream closes it or sends
   // anything unsolicited. Parking and taking allocate nothing once the vector has grown.

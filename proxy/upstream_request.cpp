@@ -13,9 +13,8 @@ UpstreamRequest::UpstreamRequest(const ExchangeEnv& env, UpstreamHandler* handle
 
 UpstreamRequest::~UpstreamRequest() { release(false); }
 
-void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req,
-                              const ForwardPolicy& policy, bool head_request,
-                              bool safe_to_retry) {
+void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
+                              bool head_request, bool safe_to_retry) {
   pool_ = pool;
   member_ = nullptr;
   head_request_ = head_request;
@@ -113,8 +112,7 @@ void UpstreamRequest::codec_response_head(const HttpResponse& resp) {
 
 void UpstreamRequest::codec_request_sent() { t_sent_us_ = monotonic_us(); }
 
-void UpstreamRequest::codec_failed(UpstreamFailure why, std::string_view message,
-                                   bool retry_safe) {
+void UpstreamRequest::codec_failed(UpstreamFailure why, std::string_view message, bool retry_safe) {
   if (retry_safe && reused_ && safe_to_retry_ && t_response_us_ == 0) {
     // A reused connection the member had closed (or a stream it refused) before any
     // response byte: the request never reached the application and has no body, so it is

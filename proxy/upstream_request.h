@@ -122,16 +122,16 @@ class UpstreamRequest {
   ClientConnection* owner_;
   Http1Upstream h1_;
   Http2Upstream h2_;
-  UpstreamCodec* codec_ = nullptr;  // h1_ or h2_ while connecting or attached; else null
+  UpstreamCodec* codec_ = nullptr;     // h1_ or h2_ while connecting or attached; else null
   UpstreamCodec* prepared_ = nullptr;  // the codec prepare() chose
   WorkerPool* pool_ = nullptr;
   WorkerMember* member_ = nullptr;
-  uint64_t exclude_mask_ = 0;      // members that failed to connect for this exchange
+  uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
   std::string last_connect_error_;  // "member: why" of the last failed connect
   int attempts_ = 0;
   bool reused_ = false;
   bool head_request_ = false;
-  bool safe_to_retry_ = false;  // no body and a safe method: may be sent twice
+  bool safe_to_retry_ = false;     // no body and a safe method: may be sent twice
   bool attached_ = false;          // counted in the member's in-flight (upstream_attached)
   bool exchange_started_ = false;  // counted in the member's active exchanges
   uint64_t t_connect_us_ = 0;

@@ -361,12 +361,12 @@ void Worker::after_accept(WorkerListener* l) {
   uint64_t now = monotonic_ms();
   if (l->last_log_ms == 0 || now - l->last_log_ms >= kAcceptLogIntervalMs) {
     int cap = connection_limits_->listener_cap(l->index);
-    SY_LOG(Warn, "worker %d: listener %s: at the connection cap (%d open; max %d, listener max "
-                 "%d) %" PRIu64 " time(s) in the last %" PRIu64 " s: new connections wait in "
-                 "the backlog",
-           id_, l->conf->name.c_str(), connection_limits_->total(),
-           connection_limits_->max_total(), cap, l->unlogged_full,
-           l->last_log_ms == 0 ? 0 : (now - l->last_log_ms) / 1000);
+    SY_LOG(Warn,
+           "worker %d: listener %s: at the connection cap (%d open; max %d, listener max "
+           "%d) %" PRIu64 " time(s) in the last %" PRIu64 " s: new connections wait in "
+           "the backlog",
+           id_, l->conf->name.c_str(), connection_limits_->total(), connection_limits_->max_total(),
+           cap, l->unlogged_full, l->last_log_ms == 0 ? 0 : (now - l->last_log_ms) / 1000);
     l->last_log_ms = now;
     l->unlogged_full = 0;
   }
@@ -377,8 +377,9 @@ void Worker::on_accept_error(WorkerListener* l, int err) {
   ++l->unlogged_errors;
   uint64_t now = monotonic_ms();
   if (l->last_log_ms == 0 || now - l->last_log_ms >= kAcceptLogIntervalMs) {
-    SY_LOG(Warn, "worker %d: listener %s: accept failed %" PRIu64 " time(s) in the last %" PRIu64
-                 " s (last: %s); accepting pauses for up to %" PRIu64 " ms at a time",
+    SY_LOG(Warn,
+           "worker %d: listener %s: accept failed %" PRIu64 " time(s) in the last %" PRIu64
+           " s (last: %s); accepting pauses for up to %" PRIu64 " ms at a time",
            id_, l->conf->name.c_str(), l->unlogged_errors,
            l->last_log_ms == 0 ? 0 : (now - l->last_log_ms) / 1000,
            evutil_socket_error_to_string(err), kMaxAcceptBackoffMs);

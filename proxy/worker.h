@@ -20,11 +20,11 @@
 #include "common/thread_check.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
-#include "proxy/connection_limits.h"
 #include "proxy/connection.h"
+#include "proxy/connection_limits.h"
+#include "proxy/exchange.h"
 #include "proxy/http1_parser.h"
 #include "proxy/stats.h"
-#include "proxy/exchange.h"
 #include "proxy/tls.h"
 #include "proxy/upstream_pool.h"
 
@@ -52,10 +52,10 @@ struct WorkerListener {
   // listener is disabled and resume_timer looks again after backoff_ms.
   bool paused = false;
   event* resume_timer = nullptr;
-  uint64_t backoff_ms = 0;        // next pause; doubles up to kMaxAcceptBackoffMs
-  uint64_t last_log_ms = 0;       // monotonic: the last "accept paused" log line
-  uint64_t unlogged_errors = 0;   // accept failures since that line
-  uint64_t unlogged_full = 0;     // pauses at the connection cap since that line
+  uint64_t backoff_ms = 0;       // next pause; doubles up to kMaxAcceptBackoffMs
+  uint64_t last_log_ms = 0;      // monotonic: the last "accept paused" log line
+  uint64_t unlogged_errors = 0;  // accept failures since that line
+  uint64_t unlogged_full = 0;    // pauses at the connection cap since that line
 };
 
 class Worker final : private ConnectionSet {
@@ -91,8 +91,8 @@ class Worker final : private ConnectionSet {
   // for the instance heartbeat. |applied_seq| (optional) receives the change_seq of the
   // snapshot the worker had pinned when it took that copy: published together, so the counts
   // include every request decided with an older snapshot (the sequencer's drain relies on it).
-  std::vector<std::pair<std::string, uint64_t>> inflight_copy(
-      uint64_t* applied_seq = nullptr) const;
+  std::vector<std::pair<std::string, uint64_t>>
+  inflight_copy(uint64_t* applied_seq = nullptr) const;
 
   // --- worker thread only ---
   event_base* base() const { return base_; }

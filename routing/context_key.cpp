@@ -252,22 +252,14 @@ bool is_regex(KeyRuleKind k) { return k == KeyRuleKind::HostRegex || k == KeyRul
 
 const char* to_string(KeyRuleKind kind) {
   switch (kind) {
-  case KeyRuleKind::HostRegex:
-    return "host_regex";
-  case KeyRuleKind::Header:
-    return "header";
-  case KeyRuleKind::Cookie:
-    return "cookie";
-  case KeyRuleKind::PathSegment:
-    return "path_segment";
-  case KeyRuleKind::PathRegex:
-    return "path_regex";
-  case KeyRuleKind::QueryParam:
-    return "query_param";
-  case KeyRuleKind::LoginQuery:
-    return "login_query";
-  case KeyRuleKind::LoginForm:
-    return "login_form";
+  case KeyRuleKind::HostRegex: return "host_regex";
+  case KeyRuleKind::Header: return "header";
+  case KeyRuleKind::Cookie: return "cookie";
+  case KeyRuleKind::PathSegment: return "path_segment";
+  case KeyRuleKind::PathRegex: return "path_regex";
+  case KeyRuleKind::QueryParam: return "query_param";
+  case KeyRuleKind::LoginQuery: return "login_query";
+  case KeyRuleKind::LoginForm: return "login_form";
   }
   return "unknown";
 }
@@ -403,9 +395,7 @@ ContextKey KeyExtractor::extract(const RequestFacts& f) const {
         id = parse_id(*v, true, true);
       }
       break;
-    case KeyRuleKind::LoginQuery:
-      login = find_param(query, c.rule.name);
-      break;
+    case KeyRuleKind::LoginQuery: login = find_param(query, c.rule.name); break;
     case KeyRuleKind::LoginForm:
       // The media type is checked here too, so a JSON or multipart body that happens to
       // contain "login=" is never read as a form.

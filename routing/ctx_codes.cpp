@@ -74,29 +74,19 @@ void append_json_string(std::string* out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          *out += "\\u00";
-          *out += kHex[c >> 4];
-          *out += kHex[c & 0xf];
-        } else {
-          *out += ch;
-        }
+    case '"': *out += "\\\""; break;
+    case '\\': *out += "\\\\"; break;
+    case '\n': *out += "\\n"; break;
+    case '\r': *out += "\\r"; break;
+    case '\t': *out += "\\t"; break;
+    default:
+      if (c < 0x20 || c == 0x7f) {
+        *out += "\\u00";
+        *out += kHex[c >> 4];
+        *out += kHex[c & 0xf];
+      } else {
+        *out += ch;
+      }
     }
   }
   *out += '"';

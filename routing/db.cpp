@@ -89,9 +89,7 @@ Error other_error(const Dsn& dsn, std::string_view what, const char* reason) {
   return make_error(Errc::Database, std::string(what) + " on " + dsn.label() + ": " + reason);
 }
 
-std::string query_what(std::string_view sql) {
-  return "query '" + sql_excerpt(sql) + "'";
-}
+std::string query_what(std::string_view sql) { return "query '" + sql_excerpt(sql) + "'"; }
 
 }  // namespace
 
@@ -141,29 +139,17 @@ T guarded(const Row& row, unsigned col, T zero, Get get, void (*fail)(const Row&
 }  // namespace
 
 // guarded() needs Row::fail, which is private; this trampoline is the one way in.
-#define SY_ROW_GET(T, zero, expr)                    \
-  guarded<T>(                                        \
-      *this, col, zero, [&]() -> T { return expr; }, \
+#define SY_ROW_GET(T, zero, expr)                                                                  \
+  guarded<T>(                                                                                      \
+      *this, col, zero, [&]() -> T { return expr; },                                               \
       [](const Row& r, std::string m) { r.fail(std::move(m)); })
 
-bool Row::is_null(unsigned col) const {
-  return SY_ROW_GET(bool, true, rs_->isNull(col));
-}
-bool Row::boolean(unsigned col) const {
-  return SY_ROW_GET(bool, false, rs_->getInt64(col) != 0);
-}
-int32_t Row::i32(unsigned col) const {
-  return SY_ROW_GET(int32_t, 0, rs_->getInt(col));
-}
-uint32_t Row::u32(unsigned col) const {
-  return SY_ROW_GET(uint32_t, 0, rs_->getUInt(col));
-}
-int64_t Row::i64(unsigned col) const {
-  return SY_ROW_GET(int64_t, 0, rs_->getInt64(col));
-}
-uint64_t Row::u64(unsigned col) const {
-  return SY_ROW_GET(uint64_t, 0, rs_->getUInt64(col));
-}
+bool Row::is_null(unsigned col) const { return SY_ROW_GET(bool, true, rs_->isNull(col)); }
+bool Row::boolean(unsigned col) const { return SY_ROW_GET(bool, false, rs_->getInt64(col) != 0); }
+int32_t Row::i32(unsigned col) const { return SY_ROW_GET(int32_t, 0, rs_->getInt(col)); }
+uint32_t Row::u32(unsigned col) const { return SY_ROW_GET(uint32_t, 0, rs_->getUInt(col)); }
+int64_t Row::i64(unsigned col) const { return SY_ROW_GET(int64_t, 0, rs_->getInt64(col)); }
+uint64_t Row::u64(unsigned col) const { return SY_ROW_GET(uint64_t, 0, rs_->getUInt64(col)); }
 std::string Row::str(unsigned col) const {
   return SY_ROW_GET(std::string, std::string(), ([&] {
                       sql::SQLString s = rs_->getString(col);
@@ -222,37 +208,27 @@ void Stmt::rewind() {
 }
 
 // Each bind sets parameter |next_| and advances; a driver exception is remembered for the run.
-#define SY_BIND(call)                        \
-  do {                                       \
-    try {                                    \
-      call;                                  \
-    } catch (const sql::SQLException& e) {   \
-      return record_bind_error(describe(e)); \
-    } catch (const std::exception& e) {      \
-      return record_bind_error(e.what());    \
-    }                                        \
-    ++next_;                                 \
-    return *this;                            \
+#define SY_BIND(call)                                                                              \
+  do {                                                                                             \
+    try {                                                                                          \
+      call;                                                                                        \
+    } catch (const sql::SQLException& e) {                                                         \
+      return record_bind_error(describe(e));                                                       \
+    } catch (const std::exception& e) {                                                            \
+      return record_bind_error(e.what());                                                          \
+    }                                                                                              \
+    ++next_;                                                                                       \
+    return *this;                                                                                  \
   } while (0)
 
-Stmt& Stmt::bind(int32_t value) {
-  SY_BIND(ps_->setInt(next_, value));
-}
-Stmt& Stmt::bind(uint32_t value) {
-  SY_BIND(ps_->setUInt(next_, value));
-}
-Stmt& Stmt::bind(int64_t value) {
-  SY_BIND(ps_->setInt64(next_, value));
-}
-Stmt& Stmt::bind(uint64_t value) {
-  SY_BIND(ps_->setUInt64(next_, value));
-}
+Stmt& Stmt::bind(int32_t value) { SY_BIND(ps_->setInt(next_, value)); }
+Stmt& Stmt::bind(uint32_t value) { SY_BIND(ps_->setUInt(next_, value)); }
+Stmt& Stmt::bind(int64_t value) { SY_BIND(ps_->setInt64(next_, value)); }
+Stmt& Stmt::bind(uint64_t value) { SY_BIND(ps_->setUInt64(next_, value)); }
 Stmt& Stmt::bind(std::string_view value) {
   SY_BIND(ps_->setString(next_, sql::SQLString(value.data(), value.size())));
 }
-Stmt& Stmt::bind_null() {
-  SY_BIND(ps_->setNull(next_, 0));
-}
+Stmt& Stmt::bind_null() { SY_BIND(ps_->setNull(next_, 0)); }
 
 #undef SY_BIND
 

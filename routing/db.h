@@ -19,10 +19,10 @@
 // SQL that carries values always goes through prepare() + bind(); exec() and query() on Db are
 // for fixed SQL text only.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,9 +161,9 @@ class Db {
   // off: after a lost connection alive() is false and the caller connects again. The session
   // uses utf8mb4 and time_zone '+00:00'. On failure the error lists every DSN with its reason.
   // The caller owns the result. Loader/admin threads only.
-  static Result<std::unique_ptr<Db>> connect(
-      const std::vector<Dsn>& dsns, std::chrono::milliseconds connect_timeout,
-      std::chrono::seconds io_timeout = std::chrono::seconds(120));
+  static Result<std::unique_ptr<Db>>
+  connect(const std::vector<Dsn>& dsns, std::chrono::milliseconds connect_timeout,
+          std::chrono::seconds io_timeout = std::chrono::seconds(120));
 
   ~Db();
   Db(const Db&) = delete;

@@ -97,12 +97,9 @@ void DirectoryLoader::drop_sessions() {
 
 Db* DirectoryLoader::state() {
   switch (opt_.state) {
-    case StateStore::None:
-      return nullptr;
-    case StateStore::Directory:
-      return db_.get();
-    case StateStore::Separate:
-      return state_db_.get();
+  case StateStore::None: return nullptr;
+  case StateStore::Directory: return db_.get();
+  case StateStore::Separate: return state_db_.get();
   }
   return nullptr;
 }
@@ -132,8 +129,9 @@ Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
   size_t schemas = data->schemas.size();
   auto t0 = std::chrono::steady_clock::now();
   auto snap = RoutingSnapshot::build(std::move(data.value()), opt_.input, ++generation_);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   SY_LOG(Info, "directory: loaded %zu contexts over %zu schemas (snapshot %llu, built in %lld ms)",
          contexts, schemas, static_cast<unsigned long long>(generation_),
          static_cast<long long>(ms));
@@ -213,8 +211,10 @@ void DirectoryLoader::run() {
       status_.failures.fetch_add(1, std::memory_order_relaxed);
       status_.db_up = false;
       if (!outage_logged) {
-        SY_LOG(Warn, "directory: database unavailable (%s); serving the last snapshot, "
-                     "reconnecting with backoff", r.error().message.c_str());
+        SY_LOG(Warn,
+               "directory: database unavailable (%s); serving the last snapshot, "
+               "reconnecting with backoff",
+               r.error().message.c_str());
         outage_logged = true;
       }
       drop_sessions();

@@ -59,8 +59,8 @@ struct LoaderOptions {
 
 struct LoaderStatus {
   std::atomic<bool> db_up{false};
-  std::atomic<uint64_t> refreshes{0};       // successful refresh rounds
-  std::atomic<uint64_t> failures{0};        // failed rounds (query or connect)
+  std::atomic<uint64_t> refreshes{0};  // successful refresh rounds
+  std::atomic<uint64_t> failures{0};   // failed rounds (query or connect)
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> last_ok_unix_ms{0};
 };

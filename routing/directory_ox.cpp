@@ -80,11 +80,11 @@ void take_context(const Sentinel& f, uint32_t reason, uint32_t index, SchemaRow*
 
 Result<std::vector<ServerOverride>> read_server_meta(Db& state) {
   std::vector<ServerOverride> out;
-  auto r = state.query(
-      "SELECT name, pool, version, redirect_url FROM sy_server_meta ORDER BY name",
-      [&](const Row& row) {
-        out.push_back(ServerOverride{row.str(1), row.str(2), row.str(3), row.str(4)});
-      });
+  auto r =
+      state.query("SELECT name, pool, version, redirect_url FROM sy_server_meta ORDER BY name",
+                  [&](const Row& row) {
+                    out.push_back(ServerOverride{row.str(1), row.str(2), row.str(3), row.str(4)});
+                  });
   if (!r) {
     return r.error();
   }
@@ -168,32 +168,30 @@ Result<uint64_t> OxProfileReader::small_hash(Db& db, const std::vector<ServerRow
     f.str(m.version);
     f.str(m.redirect_url);
   }
-  auto r = db.query(
-      "SELECT db_pool_id, schemaname, count FROM contexts_per_dbschema"
-      " ORDER BY db_pool_id, schemaname",
-      [&](const Row& row) {
-        f.num(row.u32(1));
-        f.str(row.str(2));
-        f.num(row.u64(3));
-      });
+  auto r = db.query("SELECT db_pool_id, schemaname, count FROM contexts_per_dbschema"
+                    " ORDER BY db_pool_id, schemaname",
+                    [&](const Row& row) {
+                      f.num(row.u32(1));
+                      f.str(row.str(2));
+                      f.num(row.u64(3));
+                    });
   if (!r) {
     return r.error();
   }
-  r = db.query(
-      "SELECT (SELECT COALESCE(MAX(cid), 0) FROM context),"
-      " (SELECT COALESCE(MAX(id), 0) FROM configdb_sequence)",
-      [&](const Row& row) {
-        f.num(row.u64(1));
-        f.num(row.u64(2));
-      });
+  r = db.query("SELECT (SELECT COALESCE(MAX(cid), 0) FROM context),"
+               " (SELECT COALESCE(MAX(id), 0) FROM configdb_sequence)",
+               [&](const Row& row) {
+                 f.num(row.u64(1));
+                 f.num(row.u64(2));
+               });
   if (!r) {
     return r.error();
   }
   return f.h;
 }
 
-Result<std::map<std::string, OxProfileReader::Sum>> OxProfileReader::schema_sums(
-    Db& db, const std::vector<std::string>& only) {
+Result<std::map<std::string, OxProfileReader::Sum>>
+OxProfileReader::schema_sums(Db& db, const std::vector<std::string>& only) {
   std::map<std::string, Sum> out;
   auto visit = [&](const Row& row) { out[row.str(1)] = Sum{row.u64(2), row.u64(3)}; };
   if (only.empty()) {
@@ -212,7 +210,9 @@ Result<OxProfileReader::Sum> OxProfileReader::login_sum(Db& db) {
   Sum s;
   auto r = db.query(
       "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT(login_info, ',', cid))), 0) FROM login2context",
-      [&](const Row& row) { s = Sum{row.u64(1), row.u64(2)}; });
+      [&](const Row& row) {
+        s = Sum{row.u64(1), row.u64(2)};
+      });
   if (!r) {
     return r.error();
   }
@@ -287,8 +287,9 @@ Result<DirectoryData> OxProfileReader::full_load(Db& db) {
   return data;
 }
 
-Result<std::map<std::string, OxProfileReader::Sentinel>> OxProfileReader::read_schemas(
-    Db& db, const std::vector<std::string>& names, DirectoryDelta* delta) {
+Result<std::map<std::string, OxProfileReader::Sentinel>>
+OxProfileReader::read_schemas(Db& db, const std::vector<std::string>& names,
+                              DirectoryDelta* delta) {
   std::map<std::string, uint32_t> local;  // schema -> index in delta->schema_names
   for (const std::string& n : names) {
     local.emplace(n, static_cast<uint32_t>(delta->schema_names.size()));

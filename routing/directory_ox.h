@@ -116,9 +116,8 @@ class OxProfileReader final : public DirectoryReader {
   Result<Sum> login_sum(Db& db);
   // Reads the contexts of |schemas| into |delta| (schemas, schema_names, contexts) and
   // returns the new sentinel of each.
-  Result<std::map<std::string, Sentinel>> read_schemas(Db& db,
-                                                       const std::vector<std::string>& schemas,
-                                                       DirectoryDelta* delta);
+  Result<std::map<std::string, Sentinel>>
+  read_schemas(Db& db, const std::vector<std::string>& schemas, DirectoryDelta* delta);
 
   OxProfileOptions opt_;
   Db* state_ = nullptr;

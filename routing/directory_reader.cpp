@@ -17,7 +17,6 @@ namespace {
 // Change kinds as FIELD(kind, 'server', 'schema', 'context', 'login') numbers them.
 enum Kind : int { KindServer = 1, KindSchema = 2, KindContext = 3, KindLogin = 4 };
 
-
 // A change row as the gap walk needs it.
 struct SeqRow {
   uint64_t seq;
@@ -76,10 +75,10 @@ struct ChangeRow {
 
 Result<std::vector<ChangeRow>> read_changes(Db& db, uint64_t from, size_t limit,
                                             std::chrono::milliseconds settle) {
-  auto stmt = db.prepare(
-      "SELECT seq, FIELD(kind, 'server', 'schema', 'context', 'login'), key_text,"
-      " at < NOW(6) - INTERVAL ? MICROSECOND"
-      " FROM sy_changes WHERE seq > ? ORDER BY seq LIMIT ?");
+  auto stmt =
+      db.prepare("SELECT seq, FIELD(kind, 'server', 'schema', 'context', 'login'), key_text,"
+                 " at < NOW(6) - INTERVAL ? MICROSECOND"
+                 " FROM sy_changes WHERE seq > ? ORDER BY seq LIMIT ?");
   if (!stmt) {
     return stmt.error();
   }
@@ -229,9 +228,9 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
     }
     before = std::max(before, std::min(*pruned, first_young - 1));
     std::vector<SeqRow> rows;
-    auto young = db.prepare(
-        "SELECT seq, at < NOW(6) - INTERVAL ? MICROSECOND FROM sy_changes WHERE seq >= ?"
-        " ORDER BY seq");
+    auto young =
+        db.prepare("SELECT seq, at < NOW(6) - INTERVAL ? MICROSECOND FROM sy_changes WHERE seq >= ?"
+                   " ORDER BY seq");
     if (!young) {
       return young.error();
     }
@@ -293,24 +292,19 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
       continue;
     }
     switch (c.kind) {
-      case KindServer:
-        if (auto id = parse_u32(c.key)) {
-          server_ids.push_back(*id);
-        }
-        break;
-      case KindContext:
-        if (auto id = parse_u32(c.key)) {
-          context_ids.push_back(*id);
-        }
-        break;
-      case KindSchema:
-        schema_names.push_back(std::move(c.key));
-        break;
-      case KindLogin:
-        logins.push_back(std::move(c.key));
-        break;
-      default:
-        break;  // a kind this version does not know: nothing to read
+    case KindServer:
+      if (auto id = parse_u32(c.key)) {
+        server_ids.push_back(*id);
+      }
+      break;
+    case KindContext:
+      if (auto id = parse_u32(c.key)) {
+        context_ids.push_back(*id);
+      }
+      break;
+    case KindSchema: schema_names.push_back(std::move(c.key)); break;
+    case KindLogin: logins.push_back(std::move(c.key)); break;
+    default: break;  // a kind this version does not know: nothing to read
     }
   }
   sort_unique(server_ids);
@@ -321,11 +315,11 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   // Current rows of the changed keys, read in the same snapshot as the change rows.
   std::vector<uint32_t> found_ids;
   auto r = query_in_chunks(db, "SELECT id, name, pool, version, redirect_url FROM sy_servers", "id",
-                         server_ids, [&](const Row& row) {
-                           delta.servers.push_back(ServerRow{row.u32(1), row.str(2), row.str(3),
-                                                             row.str(4), row.str(5)});
-                           found_ids.push_back(row.u32(1));
-                         });
+                           server_ids, [&](const Row& row) {
+                             delta.servers.push_back(ServerRow{row.u32(1), row.str(2), row.str(3),
+                                                               row.str(4), row.str(5)});
+                             found_ids.push_back(row.u32(1));
+                           });
   if (!r) {
     return r.error();
   }
@@ -368,10 +362,10 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
 
   found_names.clear();
   r = query_in_chunks(db, "SELECT login, context_id FROM sy_logins", "login", logins,
-                    [&](const Row& row) {
-                      delta.logins.push_back(LoginRow{row.str(1), row.u32(2)});
-                      found_names.push_back(delta.logins.back().login);
-                    });
+                      [&](const Row& row) {
+                        delta.logins.push_back(LoginRow{row.str(1), row.u32(2)});
+                        found_names.push_back(delta.logins.back().login);
+                      });
   if (!r) {
     return r.error();
   }
@@ -525,10 +519,9 @@ Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep) {
   // The newest change row older than |keep|, but never the newest row of all.
   uint64_t through = 0;
   {
-    auto stmt = db.prepare(
-        "SELECT COALESCE(MIN(seq), 0) FROM ("
-        " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
-        " ORDER BY at DESC LIMIT 1) newest_old");
+    auto stmt = db.prepare("SELECT COALESCE(MIN(seq), 0) FROM ("
+                           " SELECT seq FROM sy_changes WHERE at < NOW(6) - INTERVAL ? SECOND"
+                           " ORDER BY at DESC LIMIT 1) newest_old");
     if (!stmt) {
       return stmt.error();
     }
@@ -552,9 +545,8 @@ Result<uint64_t> prune_changes(Db& db, std::chrono::seconds keep) {
   // Record first: a reader that sees the mark before the rows are gone reloads a bit early,
   // never late.
   {
-    auto stmt = db.prepare(
-        "INSERT INTO sy_meta (k, v) VALUES ('changes_pruned_through', ?)"
-        " ON DUPLICATE KEY UPDATE v = GREATEST(v, VALUES(v))");
+    auto stmt = db.prepare("INSERT INTO sy_meta (k, v) VALUES ('changes_pruned_through', ?)"
+                           " ON DUPLICATE KEY UPDATE v = GREATEST(v, VALUES(v))");
     if (!stmt) {
       return stmt.error();
     }
@@ -625,9 +617,12 @@ Result<DirectoryData> SqlProfileReader::full_load(Db& db) {
       return;
     }
     ServerRow s{row.u32(1), row.str(2), {}, {}, {}};
-    if (row.columns() >= 3) s.pool = row.str(3);
-    if (row.columns() >= 4) s.version = row.str(4);
-    if (row.columns() >= 5) s.redirect_url = row.str(5);
+    if (row.columns() >= 3)
+      s.pool = row.str(3);
+    if (row.columns() >= 4)
+      s.version = row.str(4);
+    if (row.columns() >= 5)
+      s.redirect_url = row.str(5);
     data.servers.push_back(std::move(s));
   });
   if (!r) {
@@ -712,9 +707,12 @@ void apply_overrides(const std::vector<ServerOverride>& overrides,
       if (s.name != o.name) {
         continue;
       }
-      if (!o.pool.empty()) s.pool = o.pool;
-      if (!o.version.empty()) s.version = o.version;
-      if (!o.redirect_url.empty()) s.redirect_url = o.redirect_url;
+      if (!o.pool.empty())
+        s.pool = o.pool;
+      if (!o.version.empty())
+        s.version = o.version;
+      if (!o.redirect_url.empty())
+        s.redirect_url = o.redirect_url;
     }
   }
 }

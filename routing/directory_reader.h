@@ -147,8 +147,7 @@ struct ServerOverride {
 };
 
 // Applies |overrides| to the rows of the servers they name (the YAML's database.servers).
-void apply_overrides(const std::vector<ServerOverride>& overrides,
-                     std::vector<ServerRow>* servers);
+void apply_overrides(const std::vector<ServerOverride>& overrides, std::vector<ServerRow>* servers);
 
 // Runs the configured queries in one consistent snapshot. Read-only. A context whose schema is
 // not returned by the schemas query gets an enabled schema with server 0 appended; a schema's

@@ -55,16 +55,16 @@ struct DirectoryData {
 // a row listed in removed_* no longer exists. schema_index in contexts refers to |schemas| of
 // the delta when the schema appears there, otherwise it is resolved by |schema_names|.
 struct DirectoryDelta {
-  uint64_t from_seq = 0;  // exclusive
-  uint64_t to_seq = 0;    // inclusive
-  std::vector<ServerRow> servers;           // upserted
-  std::vector<ServerId> removed_servers;    // rows deleted (own profile: rare, by an operator)
-  std::vector<SchemaRow> schemas;           // upserted
-  std::vector<std::string> removed_schemas; // rows deleted; their contexts keep the name
-  std::vector<std::string> schema_names;    // names for ContextRow::schema_index in this delta
-  std::vector<ContextRow> contexts;         // upserted; schema_index indexes schema_names
+  uint64_t from_seq = 0;                     // exclusive
+  uint64_t to_seq = 0;                       // inclusive
+  std::vector<ServerRow> servers;            // upserted
+  std::vector<ServerId> removed_servers;     // rows deleted (own profile: rare, by an operator)
+  std::vector<SchemaRow> schemas;            // upserted
+  std::vector<std::string> removed_schemas;  // rows deleted; their contexts keep the name
+  std::vector<std::string> schema_names;     // names for ContextRow::schema_index in this delta
+  std::vector<ContextRow> contexts;          // upserted; schema_index indexes schema_names
   std::vector<ContextId> removed_contexts;
-  std::vector<LoginRow> logins;             // upserted
+  std::vector<LoginRow> logins;  // upserted
   std::vector<std::string> removed_logins;
   bool empty() const {
     return servers.empty() && removed_servers.empty() && schemas.empty() &&

@@ -407,9 +407,8 @@ std::shared_ptr<const RoutingSnapshot> RoutingSnapshot::apply(const DirectoryDel
       changed.insert(key(row.login));
     }
     detail::LoginIndex logins;
-    logins.copy_from(logins_, [&](std::string_view login) {
-      return changed.count(std::string(login)) != 0;
-    });
+    logins.copy_from(
+        logins_, [&](std::string_view login) { return changed.count(std::string(login)) != 0; });
     for (const LoginRow& row : d.logins) {
       if (removed.count(key(row.login)) != 0) {
         continue;

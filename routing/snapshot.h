@@ -42,8 +42,8 @@ struct PoolRef {
 // How server rows map to this instance's pools (from the YAML; copied into every snapshot).
 struct SnapshotInput {
   std::vector<std::string> pool_names;  // the instance's configured pools, index = pool index
-  bool fold_login_case = false;  // true: logins compare ASCII case-insensitively (the ox
-                                 // profile: login2context.login_info is utf8_unicode_ci)
+  bool fold_login_case = false;         // true: logins compare ASCII case-insensitively (the ox
+                                        // profile: login2context.login_info is utf8_unicode_ci)
 };
 
 // What a worker needs to know about one context; lives in the context table.
@@ -64,13 +64,18 @@ void* large_allocate(size_t bytes);
 void large_deallocate(void* p, size_t bytes);
 size_t large_allocation_size(size_t bytes);  // what large_allocate really reserves
 
-template <class T> struct LargePageAllocator {
+template <class T>
+struct LargePageAllocator {
   using value_type = T;
   LargePageAllocator() = default;
-  template <class U> LargePageAllocator(const LargePageAllocator<U>&) {}  // NOLINT: rebind
+  template <class U>
+  LargePageAllocator(const LargePageAllocator<U>&) {}  // NOLINT: rebind
   T* allocate(size_t n) { return static_cast<T*>(large_allocate(n * sizeof(T))); }
   void deallocate(T* p, size_t n) { large_deallocate(p, n * sizeof(T)); }
-  template <class U> bool operator==(const LargePageAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator==(const LargePageAllocator<U>&) const {
+    return true;
+  }
 };
 
 // Flat open-addressing table of ContextInfo keyed by id (see the drawing at the top).
@@ -130,7 +135,8 @@ class LoginIndex {
   // Inserts or overwrites; false = the arena is full (4 GiB of logins), nothing changed.
   bool upsert(std::string_view login, ContextId context);
   // Copies every entry of |from| whose login |drop| says false for.
-  template <class Drop> void copy_from(const LoginIndex& from, Drop&& drop) {
+  template <class Drop>
+  void copy_from(const LoginIndex& from, Drop&& drop) {
     fold_case_ = from.fold_case_;
     for (const Entry& e : from.entries_) {
       std::string_view login = from.view(e);

@@ -32,8 +32,8 @@ void check(bool ok, const char* what) {
 struct Outcome {
   std::string payload;
   std::string trailer;
-  std::string end;      // "DONE", "INCOMPLETE" or "E:<error>"
-  size_t used = 0;      // input bytes consumed when done
+  std::string end;  // "DONE", "INCOMPLETE" or "E:<error>"
+  size_t used = 0;  // input bytes consumed when done
   bool operator==(const Outcome&) const = default;
   std::string describe() const {
     return end + " used=" + std::to_string(used) + " payload=" + std::to_string(payload.size()) +
@@ -50,7 +50,8 @@ void check_same(const Outcome& a, const Outcome& b, const char* what) {
 
 // Feeds |body| in pieces whose sizes cycle through |steps| (each >= 1), the way a connection
 // does: payload is taken straight from the buffered bytes, framing is parsed from them.
-Outcome decode(const std::vector<char>& body, size_t max_trailer, const std::vector<size_t>& steps) {
+Outcome decode(const std::vector<char>& body, size_t max_trailer,
+               const std::vector<size_t>& steps) {
   ChunkedDecoder d(max_trailer);
   Outcome out;
   std::string pending;

@@ -70,7 +70,8 @@ const Answer kAnswers[] = {
     {'h', "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"},
     {'i', "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nshort"},
 };
-const char kDefaultAnswer[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const char kDefaultAnswer[] =
+    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 std::string large_answer() {
   std::string body(300000, 'x');
@@ -182,15 +183,16 @@ void init() {
     std::perror("h2_fuzz: origin socket");
     std::abort();
   }
-  std::string yaml = "workers: 1\n"
-                     "listeners: [{name: main, port: 0, pool: origin}]\n"
-                     "pools:\n"
-                     "  - name: origin\n"
-                     "    members: [{address: \"127.0.0.1:" +
-                     std::to_string(ntohs(sin.sin_port)) +
-                     "\"}]\n"
-                     "    health_check: {enabled: false}\n"
-                     "limits: {max_header_bytes: 4k, max_uri_bytes: 2k, max_headers: 32, max_body_bytes: 1m}\n";
+  std::string yaml =
+      "workers: 1\n"
+      "listeners: [{name: main, port: 0, pool: origin}]\n"
+      "pools:\n"
+      "  - name: origin\n"
+      "    members: [{address: \"127.0.0.1:" +
+      std::to_string(ntohs(sin.sin_port)) +
+      "\"}]\n"
+      "    health_check: {enabled: false}\n"
+      "limits: {max_header_bytes: 4k, max_uri_bytes: 2k, max_headers: 32, max_body_bytes: 1m}\n";
   conf::LoadResult loaded = conf::load_config_string(yaml, "h2_fuzz.yaml");
   if (!loaded.ok()) {
     std::fprintf(stderr, "h2_fuzz: config: %s\n", conf::format(loaded.errors[0]).c_str());
@@ -212,8 +214,8 @@ void init() {
   h->listener.conf = &h->config.listeners[0];
   h->listener.pool = h->worker->pool_at(0);
   h->listener.pool_index = 0;
-  h->origin = evconnlistener_new(h->worker->base(), origin_accept, nullptr, LEV_OPT_CLOSE_ON_FREE,
-                                 0, fd);
+  h->origin =
+      evconnlistener_new(h->worker->base(), origin_accept, nullptr, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 }
 
 }  // namespace
@@ -249,8 +251,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   if (std::getenv("H2_FUZZ_VERBOSE") != nullptr) {
     const WorkerStats& st = h->worker->stats();
-    std::fprintf(stderr, "h2_fuzz: requests %llu, 2xx %llu, 4xx %llu, 5xx %llu, upstream %llu, "
-                         "%zu bytes to the client unread, %zu connections\n",
+    std::fprintf(stderr,
+                 "h2_fuzz: requests %llu, 2xx %llu, 4xx %llu, 5xx %llu, upstream %llu, "
+                 "%zu bytes to the client unread, %zu connections\n",
                  static_cast<unsigned long long>(st.get(Stat::Requests)),
                  static_cast<unsigned long long>(st.get(Stat::Responses2xx)),
                  static_cast<unsigned long long>(st.get(Stat::Responses4xx)),
@@ -262,8 +265,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   delete client;
   settle();
   if (h->worker->connection_count() != 0 || !h->origin_streams.empty()) {
-    std::fprintf(stderr, "h2_fuzz: %zu connection(s) (%llu HTTP/2 sessions) and %zu origin "
-                         "stream(s) left after the client closed\n",
+    std::fprintf(stderr,
+                 "h2_fuzz: %zu connection(s) (%llu HTTP/2 sessions) and %zu origin "
+                 "stream(s) left after the client closed\n",
                  h->worker->connection_count(),
                  static_cast<unsigned long long>(h->worker->stats().get(Stat::ConnectionsActive)),
                  h->origin_streams.size());

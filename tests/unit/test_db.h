@@ -17,7 +17,6 @@
 
 namespace sy::test {
 
-
 inline const char* env_or_fail(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') {

@@ -36,14 +36,13 @@ inline std::string text(sy::routing::Db& db, const std::string& sql) {
 // each with two contexts (ids 10*k+1, 10*k+2); context 11 has a server override.
 inline void seed_directory(sy::routing::Db& db, const std::vector<std::string>& schemas) {
   REQUIRE(sy::admin::migrate(db).ok());
-  run_sql(db,
-          "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
-          " (1, 'app-old', 'old', '7.10.6', 'http://old'),"
-          " (2, 'app-new', 'new', '8.0.0', 'http://new')");
+  run_sql(db, "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
+              " (1, 'app-old', 'old', '7.10.6', 'http://old'),"
+              " (2, 'app-new', 'new', '8.0.0', 'http://new')");
   int k = 1;
   for (const std::string& s : schemas) {
-    run_sql(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES ('" + s +
-                    "', 'enabled', 1)");
+    run_sql(db,
+            "INSERT INTO sy_schemas (name, state, server_id) VALUES ('" + s + "', 'enabled', 1)");
     run_sql(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES (" +
                     std::to_string(10 * k + 1) + ", '" + s + "', 1, " + (k == 1 ? "1" : "NULL") +
                     "), (" + std::to_string(10 * k + 2) + ", '" + s + "', 1, NULL)");
@@ -57,11 +56,11 @@ inline void approve_upgrade(sy::routing::Db& db, const std::string& server = "ap
   using namespace sy::admin;
   InstanceBeat nb{"new-1", "new", "8.0.0", 1, {}, uint64_t{1} << 60};
   REQUIRE(write_heartbeat(db, nb).ok());
-  for (auto [event, arg] : std::vector<std::pair<ClusterEvent, std::string>>{
-           {ClusterEvent::Prepare, server},
-           {ClusterEvent::Mixed, ""},
-           {ClusterEvent::Ready, ""},
-           {ClusterEvent::Approve, ""}}) {
+  for (auto [event, arg] :
+       std::vector<std::pair<ClusterEvent, std::string>>{{ClusterEvent::Prepare, server},
+                                                         {ClusterEvent::Mixed, ""},
+                                                         {ClusterEvent::Ready, ""},
+                                                         {ClusterEvent::Approve, ""}}) {
     auto st = transition(db, *make_own_directory(db), event, "test", "", arg);
     INFO(to_string(event));
     if (!st) {

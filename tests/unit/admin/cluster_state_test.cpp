@@ -17,12 +17,14 @@ using sy::test::TestDb;
 
 namespace {
 
-const std::vector<ClusterState> kStates = {
-    ClusterState::Stable,          ClusterState::ReadyToUpgrade,
-    ClusterState::Mixed,           ClusterState::ReadyToRunUpgradeTasks,
-    ClusterState::RunningUpgradeTasks, ClusterState::UpgradeTasksFailed};
+const std::vector<ClusterState> kStates = {ClusterState::Stable,
+                                           ClusterState::ReadyToUpgrade,
+                                           ClusterState::Mixed,
+                                           ClusterState::ReadyToRunUpgradeTasks,
+                                           ClusterState::RunningUpgradeTasks,
+                                           ClusterState::UpgradeTasksFailed};
 const std::vector<ClusterEvent> kEvents = {
-    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready,  ClusterEvent::Approve,
+    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready, ClusterEvent::Approve,
     ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
 
 using S = ClusterState;
@@ -112,12 +114,15 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
   CHECK(std::string(approve.error().tag) == "illegal-transition");
   CHECK(approve.error().message.find("STABLE") != std::string::npos);
   CHECK(illegal_transition_count() == illegal_before + 1);
-  auto unknown = transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "", "no-such-server");
+  auto unknown =
+      transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "", "no-such-server");
   REQUIRE_FALSE(unknown.ok());
   CHECK(std::string(unknown.error().tag) == "not-found");
-  REQUIRE_FALSE(transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester").ok());  // no server given
+  REQUIRE_FALSE(
+      transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester").ok());  // no server given
 
-  auto prepared = transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "go", "app-new");
+  auto prepared =
+      transition(*t.db, *make_own_directory(*t.db), E::Prepare, "tester", "go", "app-new");
   REQUIRE(prepared.ok());
   CHECK(prepared->state == S::ReadyToUpgrade);
   CHECK(prepared->target_server_id == 2);
@@ -131,7 +136,8 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Mixed, "tester").ok());
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Ready, "tester").ok());
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Approve, "tester").ok());
-  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Fail, "driver", "s_a: update failed").ok());
+  REQUIRE(
+      transition(*t.db, *make_own_directory(*t.db), E::Fail, "driver", "s_a: update failed").ok());
   CHECK(read_cluster(*t.db)->state == S::UpgradeTasksFailed);
   CHECK(read_cluster(*t.db)->reason == "s_a: update failed");
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Retry, "driver").ok());

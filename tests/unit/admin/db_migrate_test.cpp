@@ -22,10 +22,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using sy::test::TestDb;
+using sy::test::count;
 using sy::test::env_dsn;
 using sy::test::must_connect;
-using sy::test::count;
+using sy::test::TestDb;
 
 // The change log as "kind:key" strings, in sequence order.
 std::vector<std::string> changes(Db& db) {
@@ -63,13 +63,12 @@ TEST_CASE("migrate applies every migration once and records it") {
   }
 
   std::vector<std::string> recorded;
-  auto r = t.db->query(
-      "SELECT version, name, applied_at <= NOW(6) FROM sy_schema_version"
-      " ORDER BY version",
-      [&](const Row& row) {
-        CHECK(row.boolean(3));
-        recorded.push_back(std::to_string(row.i32(1)) + " " + row.str(2));
-      });
+  auto r = t.db->query("SELECT version, name, applied_at <= NOW(6) FROM sy_schema_version"
+                       " ORDER BY version",
+                       [&](const Row& row) {
+                         CHECK(row.boolean(3));
+                         recorded.push_back(std::to_string(row.i32(1)) + " " + row.str(2));
+                       });
   REQUIRE(r.ok());
   REQUIRE(recorded.size() == known.size());
   CHECK(recorded[0] == "1 " + known[0].name);
@@ -82,9 +81,8 @@ TEST_CASE("migrate applies every migration once and records it") {
                                    " AND table_name = '") +
                            table + "'") == 1);
   }
-  CHECK(count(*t.db,
-              "SELECT COUNT(*) FROM information_schema.triggers"
-              " WHERE trigger_schema = DATABASE()") == 12);
+  CHECK(count(*t.db, "SELECT COUNT(*) FROM information_schema.triggers"
+                     " WHERE trigger_schema = DATABASE()") == 12);
 }
 
 TEST_CASE("a second migrate does nothing") {
@@ -113,9 +111,8 @@ TEST_CASE("migrate completes a half-applied database and reports versions it doe
   CHECK(r->applied[0].version == 2);
   CHECK(r->unknown == std::vector<int>{999});
   CHECK(r->version == 999);
-  CHECK(count(*t.db,
-              "SELECT COUNT(*) FROM information_schema.triggers"
-              " WHERE trigger_schema = DATABASE()") == 12);
+  CHECK(count(*t.db, "SELECT COUNT(*) FROM information_schema.triggers"
+                     " WHERE trigger_schema = DATABASE()") == 12);
 }
 
 TEST_CASE("concurrent migrate runs apply each migration once") {
@@ -153,9 +150,8 @@ TEST_CASE("triggers log every real change of the four directory tables") {
   REQUIRE(migrate(*t.db).ok());
   Db& db = *t.db;
 
-  run(db,
-      "INSERT INTO sy_servers (id, name, pool) VALUES (1, 'old', 'pool-old'),"
-      " (2, 'new', 'pool-new')");
+  run(db, "INSERT INTO sy_servers (id, name, pool) VALUES (1, 'old', 'pool-old'),"
+          " (2, 'new', 'pool-new')");
   run(db, "INSERT INTO sy_schemas (name, server_id) VALUES ('oxdb_1', 1)");
   run(db, "INSERT INTO sy_contexts (id, schema_name) VALUES (10, 'oxdb_1'), (11, 'oxdb_1')");
   run(db, "INSERT INTO sy_logins (login, context_id) VALUES ('a@example.com', 10)");
@@ -225,11 +221,11 @@ TEST_CASE("migrate by scope: the state tables alone, the directory tables alone"
     std::sort(out.begin(), out.end());
     return out;
   };
-  CHECK(tables(*state.db) ==
-        std::vector<std::string>{"sy_cluster", "sy_cluster_history", "sy_instances",
-                                 "sy_member_state", "sy_meta", "sy_schema_version",
-                                 "sy_server_meta", "sy_update_tasks", "sy_upgrade_driver",
-                                 "sy_upgrade_journal", "sy_upgrade_runs"});
+  CHECK(tables(*state.db) == std::vector<std::string>{"sy_cluster", "sy_cluster_history",
+                                                      "sy_instances", "sy_member_state", "sy_meta",
+                                                      "sy_schema_version", "sy_server_meta",
+                                                      "sy_update_tasks", "sy_upgrade_driver",
+                                                      "sy_upgrade_journal", "sy_upgrade_runs"});
   // Running the state scope again changes nothing; the directory scope adds only its tables.
   CHECK(migrate(*state.db, MigrateScope::State)->applied.empty());
   TestDb dir;

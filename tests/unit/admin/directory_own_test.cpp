@@ -43,10 +43,18 @@ TEST_CASE("version_less compares dotted versions numerically, part by part") {
 }
 
 TEST_CASE("schema_less orders numbers in names as numbers, as OX orders its schemas") {
-  std::vector<std::string> names{"oxdatabase_100", "oxdatabase_44", "oxdatabase_5",
-                                 "oxdatabase_10",  "oxdatabase_3",  "oxdatabase_81",
-                                 "a",              "oxdatabase_05", "oxdatabase",
-                                 "oxdb_2_10",      "oxdb_2_9",      "Oxdatabase_1"};
+  std::vector<std::string> names{"oxdatabase_100",
+                                 "oxdatabase_44",
+                                 "oxdatabase_5",
+                                 "oxdatabase_10",
+                                 "oxdatabase_3",
+                                 "oxdatabase_81",
+                                 "a",
+                                 "oxdatabase_05",
+                                 "oxdatabase",
+                                 "oxdb_2_10",
+                                 "oxdb_2_9",
+                                 "Oxdatabase_1"};
   std::sort(names.begin(), names.end(), schema_less);
   CHECK(names == std::vector<std::string>{"Oxdatabase_1", "a", "oxdatabase", "oxdatabase_3",
                                           "oxdatabase_5", "oxdatabase_05", "oxdatabase_10",
@@ -73,20 +81,19 @@ TEST_CASE("register_server: new, then Refuse / Continue / Abort on an existing n
   CHECK(reg->version > before);
   CHECK(reg->version == o.version());
 
-  auto refused = dir.register_server(ServerInfo{0, "app-new", "other", "9.9", ""},
-                                     IfExists::Refuse);
+  auto refused =
+      dir.register_server(ServerInfo{0, "app-new", "other", "9.9", ""}, IfExists::Refuse);
   REQUIRE_FALSE(refused.ok());
   CHECK(std::string(refused.error().tag) == "exists");
   CHECK(refused.error().message.find("app-new") != std::string::npos);
 
-  auto aborted = dir.register_server(ServerInfo{0, "app-new", "other", "9.9", ""},
-                                     IfExists::Abort);
+  auto aborted = dir.register_server(ServerInfo{0, "app-new", "other", "9.9", ""}, IfExists::Abort);
   REQUIRE_FALSE(aborted.ok());
   CHECK(std::string(aborted.error().tag) == "aborted");
 
   const uint64_t seq = o.version();
-  auto cont = dir.register_server(ServerInfo{0, "app-new", "other", "8.0.0", ""},
-                                  IfExists::Continue);
+  auto cont =
+      dir.register_server(ServerInfo{0, "app-new", "other", "8.0.0", ""}, IfExists::Continue);
   REQUIRE(cont.ok());
   CHECK(cont->existed);
   CHECK(cont->server.id == 2);
@@ -119,9 +126,8 @@ TEST_CASE("schemas and contexts are listed with their servers and update state")
   Directory& dir = *o.dir;
   seed_directory(*t.db, {"s_a", "s_b", "s_10", "s_9"});
   run_sql(*t.db, "INSERT INTO sy_logins (login, context_id) VALUES ('bob@a', 11), ('al@a', 11)");
-  run_sql(*t.db,
-          "INSERT INTO sy_update_tasks (schema_name, task, status, error) VALUES"
-          " ('s_b', '001.sql', 'ok', NULL), ('s_b', '002.sql', 'failed', 'boom')");
+  run_sql(*t.db, "INSERT INTO sy_update_tasks (schema_name, task, status, error) VALUES"
+                 " ('s_b', '001.sql', 'ok', NULL), ('s_b', '002.sql', 'failed', 'boom')");
   auto all = dir.list_schemas();
   REQUIRE(all.ok());
   REQUIRE(all->size() == 4);
@@ -161,7 +167,8 @@ TEST_CASE("set_schema_enabled returns the seq of its write as its version") {
   CHECK(off->version > 0);
   CHECK(off->version == o.version());
   CHECK(count(*t.db, "SELECT COUNT(*) FROM sy_changes WHERE kind = 'schema' AND key_text = 's_a'"
-                     " AND seq = " + std::to_string(off->version)) == 1);
+                     " AND seq = " +
+                         std::to_string(off->version)) == 1);
   CHECK_FALSE(dir.find_schema("s_a")->enabled);
   auto again = dir.set_schema_enabled("s_a", false);
   CHECK_FALSE(again->changed);

@@ -38,12 +38,12 @@ struct Ox {
   // "cid:enabled:reason" of every context, in cid order.
   std::string contexts() {
     std::string out;
-    auto r = configdb.db->query(
-        "SELECT cid, enabled, COALESCE(reason_id, 0) FROM context ORDER BY cid",
-        [&](const sy::routing::Row& row) {
-          out += std::to_string(row.u32(1)) + ":" + std::to_string(row.u32(2)) + ":" +
-                 std::to_string(row.u32(3)) + " ";
-        });
+    auto r =
+        configdb.db->query("SELECT cid, enabled, COALESCE(reason_id, 0) FROM context ORDER BY cid",
+                           [&](const sy::routing::Row& row) {
+                             out += std::to_string(row.u32(1)) + ":" + std::to_string(row.u32(2)) +
+                                    ":" + std::to_string(row.u32(3)) + " ";
+                           });
     REQUIRE(r.ok());
     return out;
   }
@@ -53,9 +53,8 @@ struct Ox {
 
 TEST_CASE("ox directory: schemas as listdatabaseschema lists them, in numeric order") {
   Ox ox;
-  run_sql(*ox.configdb.db,
-          "INSERT INTO contexts_per_dbschema VALUES (4, 'oxdatabase_44', 0, 0),"
-          " (4, 'oxdatabase_10', 0, 0)");
+  run_sql(*ox.configdb.db, "INSERT INTO contexts_per_dbschema VALUES (4, 'oxdatabase_44', 0, 0),"
+                           " (4, 'oxdatabase_10', 0, 0)");
   auto all = ox.dir->list_schemas();
   REQUIRE(all.ok());
   std::vector<std::string> names;
@@ -115,8 +114,8 @@ TEST_CASE("ox directory: disable and enable write OX's statements, other reasons
 
 TEST_CASE("ox directory: changeserver needs a disabled schema and obeys the one-way door") {
   Ox ox;
-  REQUIRE(sy::routing::write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "http://n"})
-              .ok());
+  REQUIRE(
+      sy::routing::write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "http://n"}).ok());
   auto enabled = ox.dir->move_schema("oxdatabase_5", 2);
   REQUIRE_FALSE(enabled.ok());
   CHECK(std::string(enabled.error().tag) == "not-disabled");
@@ -156,14 +155,15 @@ TEST_CASE("ox directory: register server takes its id from configdb_sequence, as
   CHECK(s->version == "8.0");
   CHECK(ox.dir->find_server("oxserver-1")->pool == "old");  // from the YAML overrides
 
-  CHECK(std::string(ox.dir->register_server(ServerInfo{0, "oxserver-8", "", "", ""},
-                                            IfExists::Refuse)
-                        .error()
-                        .tag) == "exists");
-  CHECK(std::string(ox.dir->register_server(ServerInfo{5, "oxserver-9", "", "", ""},
-                                            IfExists::Refuse)
-                        .error()
-                        .tag) == "invalid-argument");  // ids are OX's sequence's
+  CHECK(
+      std::string(ox.dir->register_server(ServerInfo{0, "oxserver-8", "", "", ""}, IfExists::Refuse)
+                      .error()
+                      .tag) == "exists");
+  CHECK(
+      std::string(ox.dir->register_server(ServerInfo{5, "oxserver-9", "", "", ""},
+                                          IfExists::Refuse)
+                      .error()
+                      .tag) == "invalid-argument");  // ids are OX's sequence's
   // A server OX's registerserver made: --continue records its pool, version and URL.
   run_sql(*ox.configdb.db, "UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)");
   run_sql(*ox.configdb.db, "INSERT INTO server VALUES (LAST_INSERT_ID(), 'oxserver-9')");

@@ -21,9 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using sy::test::TestDb;
 using sy::test::env_dsn;
 using sy::test::must_connect;
+using sy::test::TestDb;
 
 void run(Db& db, const std::string& sql) {
   auto r = db.exec(sql);
@@ -61,9 +61,8 @@ TEST_CASE("a heartbeat is inserted, then updated in place") {
   CHECK(a.started_at_us == a.heartbeat_at_us);
 
   // Pretend the beat is 10 s old, beat again: same row, new heartbeat, same start.
-  run(*t.db,
-      "UPDATE sy_instances SET heartbeat_at = heartbeat_at - INTERVAL 10 SECOND,"
-      " started_at = started_at - INTERVAL 10 SECOND");
+  run(*t.db, "UPDATE sy_instances SET heartbeat_at = heartbeat_at - INTERVAL 10 SECOND,"
+             " started_at = started_at - INTERVAL 10 SECOND");
   InstanceBeat b = beat("host-a:100", 100, {{"oxdb_1", 0}});
   b.version = "0.2.0";
   REQUIRE(write_heartbeat(*t.db, b).ok());

@@ -26,8 +26,8 @@ TEST_CASE("member state is stored, replaced and loaded in order") {
   CHECK(load_member_states(*t.db)->empty());
   REQUIRE(store_member_state(*t.db, {"old", "127.0.0.1:9002", MemberAdmin::Drain, 0, 0}).ok());
   REQUIRE(store_member_state(*t.db, {"old", "127.0.0.1:9001", MemberAdmin::Ready, 5, 0}).ok());
-  REQUIRE(store_member_state(*t.db, {"new", "127.0.0.1:9101", MemberAdmin::Maintenance, 0, 0})
-              .ok());
+  REQUIRE(
+      store_member_state(*t.db, {"new", "127.0.0.1:9101", MemberAdmin::Maintenance, 0, 0}).ok());
   REQUIRE(store_member_state(*t.db, {"old", "127.0.0.1:9002", MemberAdmin::Ready, 3, 0}).ok());
   auto all = load_member_states(*t.db);
   REQUIRE(all.ok());

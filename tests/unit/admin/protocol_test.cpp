@@ -43,8 +43,8 @@ TEST_CASE("tokenize splits on blanks; quotes group; escapes in double quotes") {
 }
 
 TEST_CASE("quote_word round-trips through tokenize") {
-  for (std::string w : {"plain", "", "two words", "semi;colon", "q\"uote", "back\\slash",
-                        "it's", "tab\there"}) {
+  for (std::string w :
+       {"plain", "", "two words", "semi;colon", "q\"uote", "back\\slash", "it's", "tab\there"}) {
     auto r = tokenize("cmd " + quote_word(w));
     REQUIRE(r.ok());
     REQUIRE(r->size() == 2);
@@ -95,18 +95,17 @@ TEST_CASE("render_text: scalars, nested objects, tables, message") {
                     .push(Json::object().set("name", "s1").set("n", 10))
                     .push(Json::object().set("name", "schema2").set("n", 2)));
   j.set("tags", Json::array().push("a").push("b"));
-  CHECK(render_text(j) ==
-        "done\n"
-        "state: STABLE\n"
-        "ok: yes\n"
-        "none: -\n"
-        "loader.db_up: no\n"
-        "loader.refreshes: 3\n"
-        "rows:\n"
-        "  name     n\n"
-        "  s1       10\n"
-        "  schema2  2\n"
-        "tags: a, b\n");
+  CHECK(render_text(j) == "done\n"
+                          "state: STABLE\n"
+                          "ok: yes\n"
+                          "none: -\n"
+                          "loader.db_up: no\n"
+                          "loader.refreshes: 3\n"
+                          "rows:\n"
+                          "  name     n\n"
+                          "  s1       10\n"
+                          "  schema2  2\n"
+                          "tags: a, b\n");
 }
 
 TEST_CASE("format_error: one line in text and in JSON") {

@@ -76,9 +76,8 @@ struct Upgrade {
   // schema -> "enabled/2"
   std::map<std::string, std::string> rows() {
     std::map<std::string, std::string> out;
-    auto r = t.db->query("SELECT name, state, server_id FROM sy_schemas", [&](const auto& row) {
-      out[row.str(1)] = row.str(2) + "/" + row.str(3);
-    });
+    auto r = t.db->query("SELECT name, state, server_id FROM sy_schemas",
+                         [&](const auto& row) { out[row.str(1)] = row.str(2) + "/" + row.str(3); });
     REQUIRE(r.ok());
     return out;
   }
@@ -104,7 +103,7 @@ struct Upgrade {
   }
 };
 
-const std::map<std::string, int> kEveryStepOnce = {{"disable", 1}, {"drain", 1}, {"move", 1},
+const std::map<std::string, int> kEveryStepOnce = {{"disable", 1}, {"drain", 1},  {"move", 1},
                                                    {"update", 1},  {"enable", 1}, {"verify", 1}};
 
 }  // namespace
@@ -236,9 +235,8 @@ TEST_CASE("a second driver is refused with the holder's identity") {
   Upgrade u;
   auto other = must_connect(u.t.dsn);
   run_sql(*other, "SELECT GET_LOCK(CONCAT('sy_upgrade_driver.', LEFT(DATABASE(), 40)), 0)");
-  run_sql(*other,
-          "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
-          " VALUES ('upgrade', 'up-old-4242', CONNECTION_ID(), NOW(6))");
+  run_sql(*other, "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
+                  " VALUES ('upgrade', 'up-old-4242', CONNECTION_ID(), NOW(6))");
   auto busy = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(busy.ok());
   CHECK(std::string(busy.error().tag) == "driver-busy");
@@ -282,13 +280,12 @@ TEST_CASE("an interrupted run is resumed without repeating a step journaled done
   Upgrade u;
   // What a driver killed during s_b's move leaves behind: s_a complete, s_b disabled and
   // drained, its move begun.
-  run_sql(*u.t.db,
-          "INSERT INTO sy_upgrade_runs (id, target_server_id, status, control, actor)"
-          " VALUES (7, 2, 'running', 'run', 'crashed')");
+  run_sql(*u.t.db, "INSERT INTO sy_upgrade_runs (id, target_server_id, status, control, actor)"
+                   " VALUES (7, 2, 'running', 'run', 'crashed')");
   for (const char* step : {"disable", "drain", "move", "update", "enable", "verify"}) {
     run_sql(*u.t.db, std::string("INSERT INTO sy_upgrade_journal (run_id, schema_name, step,"
-                                 " phase) VALUES (7, 's_a', '") + step + "', 'begin'), (7, 's_a', '" +
-                         step + "', 'done')");
+                                 " phase) VALUES (7, 's_a', '") +
+                         step + "', 'begin'), (7, 's_a', '" + step + "', 'done')");
   }
   run_sql(*u.t.db, "UPDATE sy_schemas SET server_id = 2 WHERE name = 's_a'");
   run_sql(*u.t.db, "UPDATE sy_schemas SET state = 'disabled' WHERE name = 's_b'");
@@ -305,9 +302,10 @@ TEST_CASE("an interrupted run is resumed without repeating a step journaled done
   CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_upgrade_runs") == 1);
   CHECK(u.journal("s_a") == kEveryStepOnce);
   CHECK(u.journal("s_b") == kEveryStepOnce);
-  CHECK(u.journal("s_b", "begin") == std::map<std::string, int>{{"disable", 1}, {"drain", 1},
-                                                                {"move", 2},    {"update", 1},
-                                                                {"enable", 1},  {"verify", 1}});
+  CHECK(
+      u.journal("s_b", "begin") ==
+      std::map<std::string, int>{
+          {"disable", 1}, {"drain", 1}, {"move", 2}, {"update", 1}, {"enable", 1}, {"verify", 1}});
   CHECK(u.runs() == std::map<std::string, int>{{"s_b", 1}, {"s_c", 1}, {"s_d", 1}});
   for (const std::string& s : kSchemas) {
     CHECK(u.rows()[s] == "enabled/2");
@@ -317,8 +315,8 @@ TEST_CASE("an interrupted run is resumed without repeating a step journaled done
 
 TEST_CASE("a drain that times out names the busy and the lagging instances") {
   Upgrade u;
-  REQUIRE(write_heartbeat(*u.t.db, InstanceBeat{"old-busy", "old", "7", 1, {{"s_a", 3}},
-                                                uint64_t{1} << 60})
+  REQUIRE(write_heartbeat(*u.t.db,
+                          InstanceBeat{"old-busy", "old", "7", 1, {{"s_a", 3}}, uint64_t{1} << 60})
               .ok());
   REQUIRE(write_heartbeat(*u.t.db, InstanceBeat{"old-lagging", "old", "7", 2, {}, 0}).ok());
   u.options.drain_timeout = 300ms;

@@ -30,8 +30,8 @@ constexpr char kUnknownReply[] = "ERR unknown-command: 'x' (try `help`)\n\n";
 
 std::string temp_path(const char* what) {
   static int counter = 0;
-  return "/tmp/sy-admin-server-test-" + std::to_string(getpid()) + "-" +
-         std::to_string(counter++) + what;
+  return "/tmp/sy-admin-server-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
+         what;
 }
 
 struct Server {
@@ -163,9 +163,8 @@ TEST_CASE("connections over max_connections get one ERR busy line and are closed
     CHECK(ask(fd, "x") == kUnknownReply);  // accepted and served
   }
   int extra = connect_unix(s.socket_path);
-  CHECK(read_to_eof(extra) ==
-        "ERR busy: too many admin connections on this listener (max 3, "
-        "admin.socket.max_connections); closing\n\n");
+  CHECK(read_to_eof(extra) == "ERR busy: too many admin connections on this listener (max 3, "
+                              "admin.socket.max_connections); closing\n\n");
   ::close(extra);
   CHECK(s.server->counters().refused == 1);
   // The others are untouched; once one leaves, a new one is served.
@@ -188,9 +187,8 @@ TEST_CASE("each listener has its own cap, counted before authentication") {
   CHECK(ask(a, "x").rfind("ERR auth: ", 0) == 0);  // not authenticated, but counted
   CHECK(ask(b, "auth token-for-the-test") == "authenticated\n\n");
   int c = connect_tcp(s.server->tcp_address());
-  CHECK(read_to_eof(c) ==
-        "ERR busy: too many admin connections on this listener (max 2, "
-        "admin.tcp.max_connections); closing\n\n");
+  CHECK(read_to_eof(c) == "ERR busy: too many admin connections on this listener (max 2, "
+                          "admin.tcp.max_connections); closing\n\n");
   int unix_extra = connect_unix(s.socket_path);
   CHECK(read_to_eof(unix_extra).rfind("ERR busy: ", 0) == 0);
   CHECK(s.server->counters().refused == 2);
@@ -238,7 +236,8 @@ TEST_CASE("a client that sends and never reads is paused, then gets every reply"
   std::string batch;
   while (answered < lines) {
     batch.clear();
-    REQUIRE(read_until(fd, &batch, [](const std::string& r) { return ends_with(r, kUnknownReply); }));
+    REQUIRE(
+        read_until(fd, &batch, [](const std::string& r) { return ends_with(r, kUnknownReply); }));
     answered += count(batch, "ERR unknown-command");
   }
   CHECK(answered == lines);

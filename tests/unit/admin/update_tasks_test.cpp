@@ -19,8 +19,8 @@
 using namespace sy::admin;
 using sy::test::count;
 using sy::test::run_sql;
-using sy::test::text;
 using sy::test::TestDb;
+using sy::test::text;
 namespace fs = std::filesystem;
 
 namespace {
@@ -56,7 +56,8 @@ struct SchemaDb {
 
 std::string task_status(sy::routing::Db& db, const std::string& schema, const std::string& task) {
   return text(db, "SELECT CONCAT(status, '|', COALESCE(error, '')) FROM sy_update_tasks WHERE"
-                  " schema_name = '" + schema + "' AND task = '" + task + "'");
+                  " schema_name = '" +
+                      schema + "' AND task = '" + task + "'");
 }
 
 }  // namespace
@@ -112,18 +113,18 @@ TEST_CASE("update tasks run once per schema: a second run skips what succeeded")
   REQUIRE(migrate(*t.db).ok());
   SchemaDb schema(t, "_s1");
   TempDir dir;
-  dir.write("001_create.sql",
-            "CREATE TABLE upgraded (id INT PRIMARY KEY, note VARCHAR(20));\n"
-            "-- a comment; with a semicolon\n"
-            "INSERT INTO upgraded VALUES (1, 'a;b');\n");
+  dir.write("001_create.sql", "CREATE TABLE upgraded (id INT PRIMARY KEY, note VARCHAR(20));\n"
+                              "-- a comment; with a semicolon\n"
+                              "INSERT INTO upgraded VALUES (1, 'a;b');\n");
   const std::string log = (dir.path / "runs").string();
   const std::string script = dir.write("count.sh", "echo \"$1\" >> " + log + "\necho done $1\n");
   UpdateTaskConfig cfg;
   cfg.sql_dir = dir.path.string();
   cfg.command = "/bin/sh " + script + " {schema}";
   std::vector<std::string> seen;
-  auto first = run_update_tasks(*t.db, {t.dsn}, schema.name, cfg,
-                                [&](const TaskResult& r) { seen.push_back(r.task + "=" + r.status); });
+  auto first = run_update_tasks(*t.db, {t.dsn}, schema.name, cfg, [&](const TaskResult& r) {
+    seen.push_back(r.task + "=" + r.status);
+  });
   if (!first) {
     FAIL(first.error().message);
   }

@@ -12,8 +12,9 @@ TEST_CASE("Switchyard's JSON errors give their CTX code") {
 }
 
 TEST_CASE("an OX envelope gives its code, even when error is a sentence") {
-  CHECK(find_error_code(R"({"error":"Your session expired","error_params":[],"code":"SES-0203"})") ==
-        "SES-0203");
+  CHECK(
+      find_error_code(R"({"error":"Your session expired","error_params":[],"code":"SES-0203"})") ==
+      "SES-0203");
   CHECK(find_error_code(R"({"error":"context 7 is disabled","code":"APP-0001"})") == "APP-0001");
 }
 
@@ -23,7 +24,7 @@ TEST_CASE("bodies without a code-shaped value give none") {
   CHECK(find_error_code(R"({"data":{"code":"not a code"}})") == "");
   CHECK(find_error_code(R"({"error":"ctx-0001"})") == "");  // lower case is not a code
   CHECK(find_error_code(R"({"error":"CTX-00x1"})") == "");
-  CHECK(find_error_code(R"({"error":"CTX-0001)") == "");   // unterminated
+  CHECK(find_error_code(R"({"error":"CTX-0001)") == "");  // unterminated
   CHECK(find_error_code(R"({"error":42})") == "");
 }
 

@@ -39,8 +39,8 @@ TEST_CASE("bucket indexes are contiguous, monotonic and bound every value") {
 
 TEST_CASE("a bucket is at most 1/128 of its values wide") {
   for (size_t i = 256; i < LatencyHistogram::bucket_count(); ++i) {
-    double width = static_cast<double>(LatencyHistogram::bucket_high(i) -
-                                       LatencyHistogram::bucket_low(i) + 1);
+    double width =
+        static_cast<double>(LatencyHistogram::bucket_high(i) - LatencyHistogram::bucket_low(i) + 1);
     REQUIRE(width / static_cast<double>(LatencyHistogram::bucket_low(i)) <= 1.0 / 128 + 1e-12);
   }
 }
@@ -70,7 +70,8 @@ TEST_CASE("percentiles agree with a sorted reference within the bucket precision
 
 TEST_CASE("small values are exact") {
   LatencyHistogram h;
-  for (uint64_t v = 1; v <= 100; ++v) h.record(v);
+  for (uint64_t v = 1; v <= 100; ++v)
+    h.record(v);
   REQUIRE(h.percentile(50) == 50);
   REQUIRE(h.percentile(99) == 99);
   REQUIRE(h.percentile(100) == 100);

@@ -45,7 +45,8 @@ TEST_CASE("Zipf draws follow 1/k^s") {
     }
     // The probabilities are those of the definition.
     double h = 0;
-    for (uint64_t k = 1; k <= n; ++k) h += 1 / std::pow(static_cast<double>(k), exponent);
+    for (uint64_t k = 1; k <= n; ++k)
+      h += 1 / std::pow(static_cast<double>(k), exponent);
     REQUIRE(s.probability(1) == Approx(1 / h).epsilon(1e-9));
     REQUIRE(s.probability(7) == Approx(1 / (std::pow(7.0, exponent) * h)).epsilon(1e-9));
   }
@@ -55,7 +56,8 @@ TEST_CASE("uniform draws cover every tenant evenly") {
   TenantSampler s(1, 50, 0);
   Rng rng(5);
   std::map<uint64_t, int> count;
-  for (int i = 0; i < 100000; ++i) count[s.sample(rng)]++;
+  for (int i = 0; i < 100000; ++i)
+    count[s.sample(rng)]++;
   REQUIRE(count.size() == 50);
   for (const auto& [id, c] : count) {
     REQUIRE(id >= 1);
@@ -94,7 +96,8 @@ TEST_CASE("the open-loop schedule fixes send times in advance and never skips") 
   }
   uint64_t prev = 0;
   for (uint64_t t : all) {
-    if (prev != 0) REQUIRE(t - prev == 1'000'000);
+    if (prev != 0)
+      REQUIRE(t - prev == 1'000'000);
     prev = t;
   }
 }
@@ -104,6 +107,7 @@ TEST_CASE("due_count is consistent with due at fractional periods") {
   for (uint64_t now = 0; now < 10'000'000; now += 77'777) {
     uint64_t k = s.due_count(now);
     REQUIRE(s.due(k) > now);
-    if (k > 0) REQUIRE(s.due(k - 1) <= now);
+    if (k > 0)
+      REQUIRE(s.due(k - 1) <= now);
   }
 }

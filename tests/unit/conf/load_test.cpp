@@ -34,17 +34,17 @@ std::string doc(std::initializer_list<const char*> lines) {
 
 // A valid document; tests below replace single lines.
 const char* const kListenerLines[] = {
-    "listeners:",                      // 1
-    "  - name: main",                  // 2
-    "    port: 8080",                  // 3
-    "    pool: old",                   // 4
-    "pools:",                          // 5
-    "  - name: old",                   // 6
-    "    members:",                    // 7
-    "      - address: 127.0.0.1:9001", // 8
+    "listeners:",                       // 1
+    "  - name: main",                   // 2
+    "    port: 8080",                   // 3
+    "    pool: old",                    // 4
+    "pools:",                           // 5
+    "  - name: old",                    // 6
+    "    members:",                     // 7
+    "      - address: 127.0.0.1:9001",  // 8
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("the example config loads with no errors") {
   std::string path = SY_SOURCE_DIR "/conf/examples/switchyard.yaml";
@@ -155,12 +155,12 @@ TEST_CASE("every value form is decoded") {
       "log_level: debug",
       "listeners:",
       "  - {name: a, address: '::', port: 0, pool: p, backlog: 1}",
-      "  - {name: b, address: '::', port: 0, pool: p}", // port 0 twice is fine
+      "  - {name: b, address: '::', port: 0, pool: p}",  // port 0 twice is fine
       "pools:",
       "  - name: p",
       "    version: 7.10",
       "    balance: least_conn",
-      "    connect_timeout: 1500", // bare integer = milliseconds
+      "    connect_timeout: 1500",  // bare integer = milliseconds
       "    response_timeout: 1h",
       "    max_idle_connections: 0",
       "    retries: 10",
@@ -586,24 +586,24 @@ TEST_CASE("max_uri_bytes must not exceed max_header_bytes") {
 
 TEST_CASE("several errors are all reported, in document order") {
   std::string yaml = doc({
-      "workers: many",                   // 1
-      "listeners:",                      // 2
-      "  - name: main",                  // 3
-      "    port: 70000",                 // 4
-      "    pool: nope",                  // 5
-      "  - name: main",                  // 6
-      "    port: 8081",                  // 7
-      "    pool: old",                   // 8
-      "    colour: red",                 // 9
-      "pools:",                          // 10
-      "  - name: old",                   // 11
-      "    connect_timeout: soon",       // 12
-      "    members:",                    // 13
-      "      - address: 127.0.0.1:9001", // 14
-      "        weight: 1",               // 15
-      "        weight: 2",               // 16
-      "limits:",                         // 17
-      "  max_header_bytes: lots",        // 18
+      "workers: many",                    // 1
+      "listeners:",                       // 2
+      "  - name: main",                   // 3
+      "    port: 70000",                  // 4
+      "    pool: nope",                   // 5
+      "  - name: main",                   // 6
+      "    port: 8081",                   // 7
+      "    pool: old",                    // 8
+      "    colour: red",                  // 9
+      "pools:",                           // 10
+      "  - name: old",                    // 11
+      "    connect_timeout: soon",        // 12
+      "    members:",                     // 13
+      "      - address: 127.0.0.1:9001",  // 14
+      "        weight: 1",                // 15
+      "        weight: 2",                // 16
+      "limits:",                          // 17
+      "  max_header_bytes: lots",         // 18
   });
   LoadResult result = load_config_string(yaml, "m.yaml");
   std::vector<std::string> expected = {
@@ -648,8 +648,8 @@ TEST_CASE("a second YAML document is an error") {
 
 TEST_CASE("very deep nesting is one located error, not yaml-cpp's \"bad file\"") {
   // yaml-cpp refuses ~500 nested collections with a position-less "bad file" exception.
-  std::string flow = doc({"listeners: [{name: a, port: 1, pool: p}]", "pools: []"}) + "x: " +
-                     std::string(3000, '[') + std::string(3000, ']') + "\n";
+  std::string flow = doc({"listeners: [{name: a, port: 1, pool: p}]", "pools: []"}) +
+                     "x: " + std::string(3000, '[') + std::string(3000, ']') + "\n";
   LoadResult r = load_config_string(flow, "t.yaml");
   INFO(all(r));
   REQUIRE(r.errors.size() == 1);
@@ -697,7 +697,8 @@ TEST_CASE("a document starting with ',' is a located error, not a hang in yaml-c
 
 TEST_CASE("values in errors are escaped and cut: one short printable line per error") {
   // A raw control byte (ESC) in a value is written as \x1b, never echoed.
-  std::string esc = doc({"workers: \x1b[2Jx", "log_level: \x07" "bell"});
+  std::string esc = doc({"workers: \x1b[2Jx", "log_level: \x07"
+                                              "bell"});
   LoadResult r = load_config_string(esc, "t.yaml");
   INFO(all(r));
   REQUIRE_FALSE(r.errors.empty());
@@ -726,16 +727,16 @@ TEST_CASE("values in errors are escaped and cut: one short printable line per er
   // The same for an unknown key (it becomes part of the key path; yaml-cpp takes implicit keys
   // of up to 1024 bytes) and an out-of-range integer.
   std::string key = std::string(1000, 'k') + "\x01";
-  LoadResult k = load_config_string(key + ": 1\nworkers: " + std::string(5000, '9') + "\n",
-                                    "t.yaml");
+  LoadResult k =
+      load_config_string(key + ": 1\nworkers: " + std::string(5000, '9') + "\n", "t.yaml");
   INFO(all(k));
   REQUIRE(k.errors.size() >= 2);
   for (const auto& e : k.errors) {
     CHECK(format(e).size() < 600);
   }
   CHECK_THAT(all(k), Catch::Contains("(1001 bytes): unknown key"));
-  CHECK_THAT(all(k),
-             Catch::Contains("workers: \"99999") && Catch::Contains("(5000 bytes) is out of range"));
+  CHECK_THAT(all(k), Catch::Contains("workers: \"99999") &&
+                         Catch::Contains("(5000 bytes) is out of range"));
 
   // Valid UTF-8 passes through; bytes that are not UTF-8 are escaped.
   LoadResult u = load_config_string("log_level: caf\xc3\xa9\xff\n", "t.yaml");
@@ -783,8 +784,8 @@ TEST_CASE("parse_duration") {
       {"1h", 3600000},
       {"007s", 7000},
       {"0ms", 0},
-      {"9223372036854775807", 9223372036854775807LL}, // INT64_MAX ms
-      {"2562047788015h", 2562047788015LL * 3600000},  // the largest hour count that fits
+      {"9223372036854775807", 9223372036854775807LL},  // INT64_MAX ms
+      {"2562047788015h", 2562047788015LL * 3600000},   // the largest hour count that fits
   };
   for (const Case& c : good) {
     INFO(c.text);
@@ -817,7 +818,7 @@ TEST_CASE("parse_duration") {
     INFO(text);
     Millis out{1234};
     CHECK_FALSE(parse_duration(text, &out));
-    CHECK(out == Millis{1234}); // untouched on failure
+    CHECK(out == Millis{1234});  // untouched on failure
   }
 }
 
@@ -836,7 +837,7 @@ TEST_CASE("parse_size") {
       {"1g", 1073741824},
       {"1G", 1073741824},
       {"18446744073709551615", 18446744073709551615ull},
-      {"17179869183g", 17179869183ull << 30}, // the largest g count that fits
+      {"17179869183g", 17179869183ull << 30},  // the largest g count that fits
   };
   for (const Case& c : good) {
     INFO(c.text);
@@ -926,10 +927,11 @@ TEST_CASE("routing errors are reported at their keys") {
                                               "  keys: [{type: header, name: X}]\n")
                                .c_str()),
                     12, 22, "routing.serve_pools[1]", "unknown pool \"gone\"");
-  require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
-                                              "  keys:\n    - {type: host_regex, pattern: 'x(.*)'}\n")
-                               .c_str()),
-                    14, 35, "routing.keys[0].pattern", "(?<context>...)");
+  require_one_error(
+      routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
+                                "  keys:\n    - {type: host_regex, pattern: 'x(.*)'}\n")
+                 .c_str()),
+      14, 35, "routing.keys[0].pattern", "(?<context>...)");
   require_one_error(routed((std::string(db) + "routing:\n  role: old\n  serve_pools: [old]\n"
                                               "  keys:\n    - {type: cookie}\n")
                                .c_str()),
@@ -938,8 +940,9 @@ TEST_CASE("routing errors are reported at their keys") {
                                               "  keys: [{type: header, name: X}]\n")
                                .c_str()),
                     11, 9, "routing.role", "bad value \"sideways\"");
-  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  contexts_sql: SELECT 1\n"),
-                    10, 17, "database.contexts_sql", "only used with profile: sql");
+  require_one_error(
+      routed("database:\n  dsns: [{user: sy, database: d}]\n  contexts_sql: SELECT 1\n"), 10, 17,
+      "database.contexts_sql", "only used with profile: sql");
   require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
                            "  servers: [{name: a, pool: nope}]\n"),
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
@@ -1022,7 +1025,7 @@ TEST_CASE("profile ox and state store mistakes are reported at their keys") {
 namespace {
 
 std::string with_admin(std::initializer_list<const char*> admin_lines) {
-  std::string out = "listeners: [{name: main, port: 8080, pool: old}]\n"       // 1
+  std::string out = "listeners: [{name: main, port: 8080, pool: old}]\n"            // 1
                     "pools: [{name: old, members: [{address: '127.0.0.1:1'}]}]\n";  // 2
   for (const char* line : admin_lines) {
     out += line;
@@ -1091,10 +1094,10 @@ TEST_CASE("admin section: errors are located") {
                     "admin.socket.mode", "expected an octal mode in quotes");
   require_one_error(with_admin({"admin:", "  socket: {path: /a, level: root}"}), 4, 29,
                     "admin.socket.level", "expected one of: admin, read-only");
-  require_one_error(with_admin({"admin:", "  socket: {mode: \"0600\"}"}), 4, 11, "admin.socket.path",
-                    "missing");
-  require_one_error(with_admin({"admin:", "  tcp: {address: 10.0.0.1, port: 1, token_file: t}"}),
-                    4, 18, "admin.tcp.address", "not a loopback address");
+  require_one_error(with_admin({"admin:", "  socket: {mode: \"0600\"}"}), 4, 11,
+                    "admin.socket.path", "missing");
+  require_one_error(with_admin({"admin:", "  tcp: {address: 10.0.0.1, port: 1, token_file: t}"}), 4,
+                    18, "admin.tcp.address", "not a loopback address");
   require_one_error(with_admin({"admin:", "  tcp: {port: 1}"}), 4, 8, "admin.tcp.token_file",
                     "missing");
   require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  socket: {path: /b}"}), 5, 3,

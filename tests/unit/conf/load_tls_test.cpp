@@ -15,11 +15,11 @@ namespace {
 
 // A valid document with |tls| (indented under the listener, starting at line 5).
 std::string with_tls(const std::string& tls) {
-  return "listeners:\n"          // 1
-         "  - name: main\n"      // 2
-         "    port: 8443\n"      // 3
-         "    pool: old\n"       // 4
-         + tls +                 // 5..
+  return "listeners:\n"      // 1
+         "  - name: main\n"  // 2
+         "    port: 8443\n"  // 3
+         "    pool: old\n"   // 4
+         + tls +             // 5..
          "pools:\n"
          "  - name: old\n"
          "    members: [{address: 127.0.0.1:9001}]\n";
@@ -78,17 +78,17 @@ TEST_CASE("tls errors are reported at their keys") {
                     "listeners[0].tls.certificates", "must not be empty");
   require_one_error(with_tls("    tls:\n      certificates: [{cert: a.crt}]\n"), 6, 22,
                     "listeners[0].tls.certificates[0].key", "missing required key");
-  require_one_error(with_tls("    tls:\n      certificates: [{cert: a.crt, key: ''}]\n"), 6,
-                    41, "listeners[0].tls.certificates[0].key", "must not be empty");
+  require_one_error(with_tls("    tls:\n      certificates: [{cert: a.crt, key: ''}]\n"), 6, 41,
+                    "listeners[0].tls.certificates[0].key", "must not be empty");
   require_one_error(
-      with_tls("    tls:\n      certificates: [{cert: a, key: b}]\n      min_version: 1.1\n"),
-      7, 20, "listeners[0].tls.min_version", "bad value \"1.1\" (expected one of: 1.2, 1.3)");
+      with_tls("    tls:\n      certificates: [{cert: a, key: b}]\n      min_version: 1.1\n"), 7,
+      20, "listeners[0].tls.min_version", "bad value \"1.1\" (expected one of: 1.2, 1.3)");
   require_one_error(
       with_tls("    tls:\n      certificates: [{cert: a, key: b}]\n      handshake_timeout: 0s\n"),
       7, 26, "listeners[0].tls.handshake_timeout", "out of range");
-  require_one_error(
-      with_tls("    tls:\n      certificates: [{cert: a, key: b, chain: c}]\n"), 6, 40,
-      "listeners[0].tls.certificates[0].chain", "unknown key (expected one of: cert, key)");
+  require_one_error(with_tls("    tls:\n      certificates: [{cert: a, key: b, chain: c}]\n"), 6,
+                    40, "listeners[0].tls.certificates[0].chain",
+                    "unknown key (expected one of: cert, key)");
   require_one_error(with_tls("    tls: yes\n"), 5, 10, "listeners[0].tls",
                     "wrong type: expected a mapping");
 }

@@ -72,45 +72,40 @@ TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head") {
         Protocol::Http2);
   std::string out;
   append_upstream_h1_head(r.req, bare(true), &out);
-  CHECK(out ==
-        "POST /a/b?c=d HTTP/1.1\r\n"
-        "Host: example.test:8443\r\n"
-        "content-type: text/plain\r\n"
-        "x-context-id: 11\r\n"
-        "cookie: a=1; b=2\r\n"
-        "Transfer-Encoding: chunked\r\n"
-        "\r\n");
+  CHECK(out == "POST /a/b?c=d HTTP/1.1\r\n"
+               "Host: example.test:8443\r\n"
+               "content-type: text/plain\r\n"
+               "x-context-id: 11\r\n"
+               "cookie: a=1; b=2\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
 }
 
 TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
   // Request trailers announced with content-length: the body goes upstream chunked. (The
   // trailer field itself is hop-by-hop here, http1::is_hop_by_hop, and never reached the
   // member: the internal HTTP/1.1 connection dropped it before; this head drops it at once.)
-  Req r("POST", "/t", "a.test", {{"content-length", "10"}, {"trailer", "x-req"}},
-        Protocol::Http2);
+  Req r("POST", "/t", "a.test", {{"content-length", "10"}, {"trailer", "x-req"}}, Protocol::Http2);
   r.req.body = BodySize::Known;
   r.req.content_length = 10;
   r.req.announces_trailer = true;
   std::string out;
   append_upstream_h1_head(r.req, bare(true), &out);
-  CHECK(out ==
-        "POST /t HTTP/1.1\r\n"
-        "Host: a.test\r\n"
-        "Transfer-Encoding: chunked\r\n"
-        "\r\n");
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
   out.clear();
   append_upstream_h1_head(r.req, bare(false), &out);
-  CHECK(out ==
-        "POST /t HTTP/1.1\r\n"
-        "Host: a.test\r\n"
-        "content-length: 10\r\n"
-        "\r\n");
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "content-length: 10\r\n"
+               "\r\n");
 }
 
 TEST_CASE("without :authority the host field is kept") {
-  Req r("GET", "/", "h.example", {{"host", "h.example"}, {"connection", "close"},
-                                  {"keep-alive", "1"}},
-        Protocol::Http2);
+  Req r("GET", "/", "h.example",
+        {{"host", "h.example"}, {"connection", "close"}, {"keep-alive", "1"}}, Protocol::Http2);
   r.req.host_rule = HostRule::AsReceived;
   std::string out;
   append_upstream_h1_head(r.req, bare(false), &out);
@@ -139,20 +134,18 @@ TEST_CASE("the forwarded-field policy over HTTP/1.1") {
   p.strip_expect = true;
   std::string out;
   CHECK(append_upstream_h1_head(r.req, p, &out) == 1);  // X_Tenant
-  CHECK(out ==
-        "GET /p?q HTTP/1.1\r\n"
-        "Host: a.test\r\n"
-        "Accept: */*\r\n"
-        "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 10.0.0.9\r\n"
-        "X-Forwarded-Proto: https\r\n"
-        "Via: 1.1 switchyard\r\n"
-        "X-Switchyard-Redirected: 1\r\n"
-        "\r\n");
+  CHECK(out == "GET /p?q HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "Accept: */*\r\n"
+               "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 10.0.0.9\r\n"
+               "X-Forwarded-Proto: https\r\n"
+               "Via: 1.1 switchyard\r\n"
+               "X-Switchyard-Redirected: 1\r\n"
+               "\r\n");
 }
 
 TEST_CASE("absolute-form replaces Host in place; HTTP/1.0 without Host gets one") {
-  Req abs("GET", "/x", "b.example", {{"Host", "a.example"}, {"Accept", "*/*"}},
-          Protocol::Http11);
+  Req abs("GET", "/x", "b.example", {{"Host", "a.example"}, {"Accept", "*/*"}}, Protocol::Http11);
   abs.req.host_rule = HostRule::FromTarget;
   std::string out;
   append_upstream_h1_head(abs.req, bare(false), &out);
@@ -230,16 +223,14 @@ TEST_CASE("a response head for an HTTP/1.x client") {
   resp.body = BodySize::Unknown;
   std::string out;
   append_downstream_h1_head(resp, H1Framing{true, false, false}, false, &out);
-  CHECK(out ==
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
-        "Via: 1.1 switchyard\r\nTransfer-Encoding: chunked\r\n\r\n");
+  CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+               "Via: 1.1 switchyard\r\nTransfer-Encoding: chunked\r\n\r\n");
   out.clear();
   resp.reason = "";  // from an HTTP/2 member
   resp.num_fields = 1;
   append_downstream_h1_head(resp, H1Framing{false, true, false}, false, &out);
-  CHECK(out ==
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 switchyard\r\n"
-        "Connection: close\r\n\r\n");
+  CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 switchyard\r\n"
+               "Connection: close\r\n\r\n");
   out.clear();
   HttpResponse hints;
   std::vector<Field> link = {{"Link", "</s.css>; rel=preload"}};

@@ -21,8 +21,8 @@ TEST_CASE("the client preface is recognised, byte by byte") {
 }
 
 TEST_CASE("connection-specific fields") {
-  for (const char* name : {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding",
-                           "Upgrade", "TE"}) {
+  for (const char* name :
+       {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding", "Upgrade", "TE"}) {
     CHECK(is_connection_specific(name));
   }
   CHECK_FALSE(is_connection_specific("content-length"));
@@ -30,8 +30,8 @@ TEST_CASE("connection-specific fields") {
 }
 
 TEST_CASE("requests the proxy answers itself: CONNECT, other schemes, disagreeing names") {
-  auto with = [](std::string method, std::string scheme, std::string authority,
-                 std::string path, std::vector<Field> fields = {}) {
+  auto with = [](std::string method, std::string scheme, std::string authority, std::string path,
+                 std::vector<Field> fields = {}) {
     Request r;
     r.method = std::move(method);
     r.scheme = std::move(scheme);

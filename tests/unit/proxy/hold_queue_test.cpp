@@ -20,7 +20,7 @@ TEST_CASE("park refuses past each bound and changes nothing then") {
   CHECK_FALSE(q.park(&a, 1));   // already parked
   CHECK_FALSE(q.park(&b, 61));  // bytes bound: 40 + 61 > 100
   CHECK(q.park(&b, 60));
-  CHECK_FALSE(q.park(&c, 0));   // count bound
+  CHECK_FALSE(q.park(&c, 0));  // count bound
   CHECK(q.size() == 2);
   CHECK(q.bytes() == 100);
   HoldQueue off(HoldLimits{0, 100, 1000});

@@ -104,7 +104,8 @@ const char* kValidHeads[] = {
 }  // namespace
 
 TEST_CASE("a simple request parses with views into the buffer") {
-  std::string s = "GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-A:  padded value \t\r\n\r\nBODY";
+  std::string s =
+      "GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-A:  padded value \t\r\n\r\nBODY";
   Req r = parse_req(s);
   REQUIRE(r.r.status == ParseStatus::Complete);
   CHECK(r.r.consumed == s.size() - 4);
@@ -178,7 +179,8 @@ TEST_CASE("body framing and connection semantics are derived") {
   Req ten_ka = parse_req("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   CHECK(ten_ka.head.keep_alive);
 
-  Req exp = parse_req("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
+  Req exp =
+      parse_req("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
   CHECK(exp.head.expect_continue);
   Req huge = parse_req("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n");
   REQUIRE(huge.r.status == ParseStatus::Complete);
@@ -210,7 +212,8 @@ TEST_CASE("each request smuggling vector is rejected with its reason") {
        E::BadTransferEncoding},
       {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
        E::BadTransferEncoding},
-      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
        E::BadTransferEncoding},
       {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
        E::BadTransferEncoding},
@@ -414,9 +417,9 @@ TEST_CASE("responses parse and pick their body framing") {
   Resp both =
       parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
   CHECK(both.r.status == ParseStatus::Error);
-  for (const char* bad : {"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
-                          "HTTX/1.1 200 OK\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n",
-                          "HTTP/1.1 200 O\x01K\r\n\r\n"}) {
+  for (const char* bad :
+       {"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTX/1.1 200 OK\r\n\r\n",
+        "HTTP/1.1 099 x\r\n\r\n", "HTTP/1.1 200 O\x01K\r\n\r\n"}) {
     INFO(bad);
     CHECK(parse_resp(bad).r.status == ParseStatus::Error);
   }
@@ -464,7 +467,7 @@ TEST_CASE("invalid chunk framing is rejected") {
       {"\r\n", "ERROR:bad-chunk-size"},
       {"5 x\r\nhello\r\n0\r\n\r\n", "ERROR:bad-chunk-extension"},  // BWS must lead to ';'
       {"5\t\r\nhello\r\n0\r\n\r\n", "hello"},
-      {"11111111111111111\r\n", "ERROR:bad-chunk-size"},            // 17 hex digits overflow
+      {"11111111111111111\r\n", "ERROR:bad-chunk-size"},  // 17 hex digits overflow
       {"3\r\nabcX\r\n", "ERROR:bad-chunk-terminator"},
       {"3\r\nabc\n0\r\n\r\n", "ERROR:bad-chunk-terminator"},
       {"3\nabc\r\n", "ERROR:bad-chunk-size"},

@@ -292,8 +292,7 @@ struct H2Client {
     c.user = this;
     c.on_bytes = [](Client* cl) {
       auto* self = static_cast<H2Client*>(cl->user);
-      nghttp2_session_mem_recv(self->session,
-                               reinterpret_cast<const uint8_t*>(cl->received.data()),
+      nghttp2_session_mem_recv(self->session, reinterpret_cast<const uint8_t*>(cl->received.data()),
                                cl->received.size());
       cl->received.clear();
       self->flush();
@@ -326,13 +325,11 @@ struct H2Client {
     return id;
   }
   int32_t get(const std::string& path) {
-    return request({{":method", "GET"}, {":scheme", "http"}, {":authority", "x"},
-                    {":path", path}});
+    return request({{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}});
   }
 
   static int on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name,
-                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
-                       void* user) {
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     auto* self = static_cast<H2Client*>(user);
     if (std::string_view(reinterpret_cast<const char*>(name), namelen) == ":status") {
       self->streams[f->hd.stream_id].status =
@@ -342,8 +339,7 @@ struct H2Client {
   }
   static int on_data(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
                      void* user) {
-    static_cast<H2Client*>(user)->streams[id].body.append(reinterpret_cast<const char*>(data),
-                                                          len);
+    static_cast<H2Client*>(user)->streams[id].body.append(reinterpret_cast<const char*>(data), len);
     return 0;
   }
   static int on_close(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
@@ -369,9 +365,8 @@ TEST_CASE("http2 session: concurrent streams on one connection each get their an
   int32_t a = h2.get("/a");
   int32_t b = h2.get("/b");
   int32_t d = h2.get("/d");
-  REQUIRE(rig.run_until([&] {
-    return h2.streams[a].closed && h2.streams[b].closed && h2.streams[d].closed;
-  }));
+  REQUIRE(rig.run_until(
+      [&] { return h2.streams[a].closed && h2.streams[b].closed && h2.streams[d].closed; }));
   for (int32_t id : {a, b, d}) {
     CHECK(h2.streams[id].status == 503);
     CHECK(h2.streams[id].error_code == NGHTTP2_NO_ERROR);
@@ -401,8 +396,8 @@ TEST_CASE("http2 session: HEAD gets a head and no DATA") {
   Rig rig(true);
   Client c(rig);
   H2Client h2(c);
-  int32_t id = h2.request({{":method", "HEAD"}, {":scheme", "http"}, {":authority", "x"},
-                           {":path", "/h"}});
+  int32_t id =
+      h2.request({{":method", "HEAD"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/h"}});
   REQUIRE(rig.run_until([&] { return h2.streams[id].closed; }));
   CHECK(h2.streams[id].status == 503);
   CHECK(h2.streams[id].body.empty());

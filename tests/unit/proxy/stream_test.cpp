@@ -71,7 +71,8 @@ struct Pair {
     b = fds[1];
   }
   ~Pair() {
-    if (b >= 0) ::close(b);
+    if (b >= 0)
+      ::close(b);
   }
 };
 
@@ -80,7 +81,8 @@ std::string read_all(int fd) {
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
+    if (n <= 0)
+      break;
     out.append(buf, static_cast<size_t>(n));
   }
   return out;

@@ -50,9 +50,8 @@ TEST_CASE("a missing certificate or key file is a start-up error naming the file
 }
 
 TEST_CASE("no TLS listener: no store") {
-  auto r = sy::conf::load_config_string(
-      "listeners: [{name: plain, port: 0, pool: p}]\n"
-      "pools: [{name: p, members: [{address: 127.0.0.1:1}]}]\n");
+  auto r = sy::conf::load_config_string("listeners: [{name: plain, port: 0, pool: p}]\n"
+                                        "pools: [{name: p, members: [{address: 127.0.0.1:1}]}]\n");
   REQUIRE(r.ok());
   auto store = sy::proxy::TlsStore::create(r.config);
   REQUIRE(store.ok());
@@ -64,12 +63,12 @@ TEST_CASE("no TLS listener: no store") {
 namespace {
 
 sy::conf::LoadResult pool_with_tls(const std::string& tls) {
-  return sy::conf::load_config_string(
-      "listeners: [{name: main, port: 0, pool: p}]\n"
-      "pools:\n"
-      "  - name: p\n"
-      "    members: [{address: 127.0.0.1:1}]\n"
-      "    tls: " + tls + "\n");
+  return sy::conf::load_config_string("listeners: [{name: main, port: 0, pool: p}]\n"
+                                      "pools:\n"
+                                      "  - name: p\n"
+                                      "    members: [{address: 127.0.0.1:1}]\n"
+                                      "    tls: " +
+                                      tls + "\n");
 }
 
 }  // namespace
@@ -79,15 +78,13 @@ TEST_CASE("a pool's missing CA, certificate or key file is a start-up error nami
   REQUIRE(r.ok());
   auto tls = sy::proxy::UpstreamTls::build(r.config.pools[0], "");
   REQUIRE_FALSE(tls.ok());
-  CHECK(tls.error().message ==
-        "pool p: tls.ca /nonexistent/ca.pem: No such file or directory");
+  CHECK(tls.error().message == "pool p: tls.ca /nonexistent/ca.pem: No such file or directory");
 
   r = pool_with_tls("{cert: /nonexistent/c.pem, key: /nonexistent/k.pem, verify: false}");
   REQUIRE(r.ok());
   tls = sy::proxy::UpstreamTls::build(r.config.pools[0], "");
   REQUIRE_FALSE(tls.ok());
-  CHECK(tls.error().message ==
-        "pool p: tls.cert /nonexistent/c.pem: No such file or directory");
+  CHECK(tls.error().message == "pool p: tls.cert /nonexistent/c.pem: No such file or directory");
 }
 
 TEST_CASE("a relative CA path is resolved against the configuration's directory") {

@@ -33,9 +33,8 @@ TEST_CASE("ctx codes: the own JSON envelope, with the code's own status") {
   d.server_name = "app-\"new\"";
   d.error_id = "ignored";
   CHECK(render_ctx_error(ErrorStyle{}, CtxCode::OtherServer, d, &body) == 409);
-  CHECK(body ==
-        R"({"error":"CTX-0012","message":"context lives on another server","context":123,)"
-        R"("server":"app-\"new\""})");
+  CHECK(body == R"({"error":"CTX-0012","message":"context lives on another server","context":123,)"
+                R"("server":"app-\"new\""})");
   CHECK(render_ctx_error(ErrorStyle{}, CtxCode::NoKey, CtxDetails{}, &body) == 404);
   CHECK(body == R"({"error":"CTX-0001","message":"no tenant in request"})");
   // A configured status replaces every code's own.

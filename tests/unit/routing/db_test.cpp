@@ -19,10 +19,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using sy::test::TestDb;
+using sy::test::count;
 using sy::test::env_dsn;
 using sy::test::must_connect;
-using sy::test::count;
+using sy::test::TestDb;
 
 }  // namespace
 

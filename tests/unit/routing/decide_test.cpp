@@ -61,16 +61,11 @@ constexpr const char* kLocation =
 
 ServerId server_for(Placement p, Role role) {
   switch (p) {
-  case Placement::Served:
-    return role == Role::Old ? 10 : 11;
-  case Placement::ConfiguredNotServed:
-    return role == Role::Old ? 11 : 10;
-  case Placement::NotConfigured:
-    return 12;
-  case Placement::UnknownServer:
-    return 99;
-  case Placement::NoServer:
-    return 0;
+  case Placement::Served: return role == Role::Old ? 10 : 11;
+  case Placement::ConfiguredNotServed: return role == Role::Old ? 11 : 10;
+  case Placement::NotConfigured: return 12;
+  case Placement::UnknownServer: return 99;
+  case Placement::NoServer: return 0;
   }
   return 0;
 }
@@ -138,14 +133,11 @@ Expect expected(const Case& c) {
   int own_pool = c.role == Role::Old ? 0 : 1;
   int other_pool = 1 - own_pool;
   switch (c.placement) {
-  case Placement::Served:
-    return proxy(own_pool, 1, kCtx);
+  case Placement::Served: return proxy(own_pool, 1, kCtx);
   case Placement::UnknownServer:
-  case Placement::NoServer:
-    return rejected(502, "CTX-0010");
+  case Placement::NoServer: return rejected(502, "CTX-0010");
   case Placement::ConfiguredNotServed:
-  case Placement::NotConfigured:
-    break;
+  case Placement::NotConfigured: break;
   }
   if (c.role == Role::New) {
     return rejected(409, "CTX-0012");
@@ -187,8 +179,7 @@ std::string check_case(const Case& c) {
 
   ContextKey key;
   switch (c.key) {
-  case KeyKind::None:
-    break;
+  case KeyKind::None: break;
   case KeyKind::Id:
     key.kind = ContextKey::Id;
     key.id = kCtx;
@@ -559,10 +550,10 @@ TEST_CASE("decide: Open-Xchange logins resolve the part after the last '@', case
   };
   CHECK(context_of("john@acme.example.com") == "2");
   CHECK(context_of("JOHN@ACME.example.Com") == "2");
-  CHECK(context_of("john") == "1");                  // no '@': the defaultcontext mapping
+  CHECK(context_of("john") == "1");                       // no '@': the defaultcontext mapping
   CHECK(context_of("john@doe@acme.example.com") == "2");  // the LAST '@' splits
-  CHECK(context_of("x@we@ird") == "CTX-0002");       // "ird" is not a mapping
-  CHECK(context_of("john@2") == "2");                // OX also maps the context id
+  CHECK(context_of("x@we@ird") == "CTX-0002");            // "ird" is not a mapping
+  CHECK(context_of("john@2") == "2");                     // OX also maps the context id
   CHECK(context_of("john@") == "CTX-0002");
   CHECK(context_of("john@nowhere.example") == "CTX-0002");
   c.default_context_login = "acme.example.com";

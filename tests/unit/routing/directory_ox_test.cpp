@@ -23,8 +23,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using sy::test::TestDb;
 using sy::test::contexts_of;
+using sy::test::TestDb;
 
 void run(Db& db, const std::string& sql) {
   auto r = db.exec(sql);
@@ -45,12 +45,13 @@ T must(sy::Result<T> r) {
 // OX's disableschema / enableschema / changeserver, as OX's storage classes write them.
 void ox_disable_schema(Db& db, const std::string& schema) {
   run(db, "UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid IN (SELECT cid FROM"
-          " context_server2db_pool WHERE db_schema = '" + schema + "') AND enabled = 1");
+          " context_server2db_pool WHERE db_schema = '" +
+              schema + "') AND enabled = 1");
 }
 void ox_enable_schema(Db& db, const std::string& schema) {
   run(db, "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT cid FROM"
-          " context_server2db_pool WHERE db_schema = '" + schema +
-          "') AND enabled = 0 AND reason_id = 1431655765");
+          " context_server2db_pool WHERE db_schema = '" +
+              schema + "') AND enabled = 0 AND reason_id = 1431655765");
 }
 void ox_change_server(Db& db, int server, const std::string& schema) {
   run(db, "UPDATE context_server2db_pool SET server_id=" + std::to_string(server) +
@@ -87,12 +88,12 @@ std::string schema_state(const DirectoryData& d, const std::string& name) {
   return "missing";
 }
 
-
 }  // namespace
 
 TEST_CASE("ox profile: a full load reads OX's tables with OX's semantics") {
   Ox ox;
-  REQUIRE(write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "https://new.example"}).ok());
+  REQUIRE(
+      write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "https://new.example"}).ok());
   REQUIRE(bump_directory_epoch(*ox.state.db).ok());
   REQUIRE(bump_directory_epoch(*ox.state.db).ok());
   ox_disable_schema(*ox.configdb.db, "oxdatabase_6");

@@ -32,11 +32,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using sy::test::TestDb;
 using sy::test::contexts_of;
+using sy::test::count;
 using sy::test::env_dsn;
 using sy::test::must_connect;
-using sy::test::count;
+using sy::test::TestDb;
 
 // A test database with the own-profile tables.
 struct OwnDb : TestDb {
@@ -56,9 +56,7 @@ void run(Db& db, const std::string& sql) {
   }
 }
 
-uint64_t max_seq(Db& db) {
-  return count(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes");
-}
+uint64_t max_seq(Db& db) { return count(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes"); }
 
 template <class T>
 T must(sy::Result<T> r) {
@@ -67,7 +65,6 @@ T must(sy::Result<T> r) {
   }
   return std::move(r.value());
 }
-
 
 std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
   std::map<std::string, ContextId> out;
@@ -78,20 +75,16 @@ std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
 }
 
 void seed_small(Db& db) {
-  run(db,
-      "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
-      " (1, 'ox-7.10', 'old', '7.10', 'https://new.example.com'),"
-      " (2, 'ox-8.0', 'new', '8.0', '')");
-  run(db,
-      "INSERT INTO sy_schemas (name, state, server_id) VALUES"
-      " ('oxdb_1', 'enabled', 1), ('oxdb_2', 'disabled', 2)");
-  run(db,
-      "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
-      " (10, 'oxdb_1', 1, NULL), (11, 'oxdb_1', 0, 0), (12, 'oxdb_2', 1, 1),"
-      " (13, 'orphan', 1, NULL)");
-  run(db,
-      "INSERT INTO sy_logins (login, context_id) VALUES"
-      " ('a@example.com', 10), ('b@example.com', 12)");
+  run(db, "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
+          " (1, 'ox-7.10', 'old', '7.10', 'https://new.example.com'),"
+          " (2, 'ox-8.0', 'new', '8.0', '')");
+  run(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES"
+          " ('oxdb_1', 'enabled', 1), ('oxdb_2', 'disabled', 2)");
+  run(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
+          " (10, 'oxdb_1', 1, NULL), (11, 'oxdb_1', 0, 0), (12, 'oxdb_2', 1, 1),"
+          " (13, 'orphan', 1, NULL)");
+  run(db, "INSERT INTO sy_logins (login, context_id) VALUES"
+          " ('a@example.com', 10), ('b@example.com', 12)");
 }
 
 // A generic directory over the OX tables, as an operator would write the SELECTs for a

@@ -25,24 +25,25 @@ build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer: the whole tree, -O1 (fast enough to run the
-# integration tests, quicker to build than -O2).
+# integration tests, quicker to build than -O2), -g1 (line tables are all a report needs).
 build-asan: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=address
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=address
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 
 # ThreadSanitizer: only the unit tests of code that runs on several threads (SY_TSAN_TESTS in
 # tests/CMakeLists.txt) and the libraries they link.
 build-tsan: deps
 	cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=thread
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=thread
 	cmake --build $(TSAN_DIR) -j$(JOBS) --target tsan_tests
 
-# The whole suite (docs/testing.md): the normal build's unit, integration and bench smoke
-# tests, the same unit and integration tests under ASan+UBSan, the threaded unit tests under
-# TSan, and a short run of every fuzzer. One private MariaDB serves them all.
+# The whole suite (docs/testing.md): the normal build's unit and bench smoke tests, the unit and
+# integration tests under ASan+UBSan (the integration tests run once, there: CI time), the
+# threaded unit tests under TSan, and a short run of every fuzzer. One private MariaDB serves
+# them all. `make test-normal` runs the integration tests against the normal build.
 test: build build-asan build-tsan
-	bash scripts/run-tests.sh --normal $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
+	bash scripts/run-tests.sh --unit $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
 
 # Parts of it.
 test-normal: build

@@ -2,6 +2,8 @@
 # Runs the test suite against already built trees (the Makefile builds them; docs/testing.md):
 #
 #   --normal DIR   every ctest test of the normal build (unit, integration, bench smoke)
+#   --unit DIR     the normal build without its integration tests (unit, bench smoke): what
+#                  `make test` runs, since the integration tests run in the ASan tree
 #   --asan DIR     the unit and integration tests of an ASan+UBSan build (not the bench smoke:
 #                  it measures nothing under a sanitizer); any sanitizer report fails its test
 #   --tsan DIR     the unit tests of a TSan build (only the threaded ones are built there:
@@ -16,10 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-normal="" asan="" tsan="" fuzz=0
+normal="" unit="" asan="" tsan="" fuzz=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --normal) normal=$2; shift 2 ;;
+    --unit) unit=$2; shift 2 ;;
     --asan) asan=$2; shift 2 ;;
     --tsan) tsan=$2; shift 2 ;;
     --fuzz) fuzz=1; shift ;;
@@ -27,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     *) normal=$1; shift ;;
   esac
 done
-if [[ -z "$normal$asan$tsan" && $fuzz -eq 0 ]]; then
+if [[ -z "$normal$unit$asan$tsan" && $fuzz -eq 0 ]]; then
   normal=build
 fi
 
@@ -39,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -n "$normal$asan$tsan" ]]; then
+if [[ -n "$normal$unit$asan$tsan" ]]; then
   export SY_MYSQL_DIR=${SY_MYSQL_DIR:-$root/var/mariadb-test}
   bash tests/scripts/mariadb.sh start
   db_started=1
@@ -83,6 +86,10 @@ part() {
 jobs=$(nproc)
 if [[ -n "$normal" ]]; then
   part "normal build ($normal)" ctest --test-dir "$normal" --output-on-failure -j"$jobs" --timeout 600
+fi
+if [[ -n "$unit" ]]; then
+  part "normal build without integration tests ($unit)" ctest --test-dir "$unit" \
+    --output-on-failure -j"$jobs" --timeout 600 --label-exclude integration
 fi
 if [[ -n "$asan" ]]; then
   # The sanitizer options every test gets are set by tests/CMakeLists.txt (sanitizer_env).

@@ -29,7 +29,7 @@ if [[ -z "$cxx" ]]; then
   exit 1
 fi
 cc=$(command -v clang || command -v clang-14)
-cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" -DSY_FUZZ=ON >"$out.configure.log" 2>&1 ||
   { cat "$out.configure.log" >&2; exit 1; }
 cmake --build "$out" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"

@@ -67,7 +67,10 @@ void append_kv_ms(std::string& out, const char* key, double ms) {
 
 void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
   char host[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET) {
+  if (sa == nullptr) {  // an in-memory client (tests, fuzzing): no address
+    *ip = "unknown";
+    *label = "unknown";
+  } else if (sa->sa_family == AF_INET) {
     auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
     inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
     *ip = host;

@@ -200,7 +200,7 @@ void init() {
   }
   h->config = std::move(loaded.config);
   auto registry = PoolRegistry::build(h->config);
-  auto log = AccessLogWriter::open("/dev/null");
+  auto log = AccessLogWriter::open("/dev/null", 1 << 20);
   if (!registry.ok() || !log.ok()) {
     std::fprintf(stderr, "h2_fuzz: set-up failed\n");
     std::abort();

@@ -94,6 +94,13 @@ struct Member {
 
 enum class Balance { RoundRobin, LeastConn };
 
+// What Switchyard speaks to the members of a pool.
+enum class PoolProtocol {
+  Http1,  // HTTP/1.1 keep-alive connections, one exchange at a time each ("http1")
+  Http2,  // HTTP/2, streams multiplexed on few connections ("h2"): h2c with prior knowledge,
+          // or h2 by ALPN when the pool has `tls`
+};
+
 // TLS from Switchyard to the members of a pool (present when the pool has a `tls` mapping).
 // Relative paths are relative to the main configuration file's directory; the files are read
 // at start-up (a pool's TLS settings change only with a restart).
@@ -117,6 +124,7 @@ struct Pool {
   std::string name;     // unique
   std::string version;  // free-form version label, e.g. "7.10.6"; reported in stats
   Balance balance = Balance::RoundRobin;
+  PoolProtocol protocol = PoolProtocol::Http1;
   std::vector<Member> members;  // non-empty
   HealthCheck health_check;
   PassiveEjection passive_ejection;

@@ -192,6 +192,7 @@ class Decoder {
   ValueFn name(std::string* out);
   ValueFn one_of(std::string* out, std::vector<std::string_view> allowed);
   ValueFn balance(Balance* out);
+  ValueFn pool_protocol(PoolProtocol* out);
   ValueFn integer(int* out, int min, int max);
   ValueFn boolean(bool* out);
   ValueFn duration(Millis* out);
@@ -355,6 +356,17 @@ Decoder::ValueFn Decoder::balance(Balance* out) {
       return false;
     }
     *out = text == "least_conn" ? Balance::LeastConn : Balance::RoundRobin;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::pool_protocol(PoolProtocol* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    std::string text;
+    if (!one_of(&text, {"http1", "h2"})(node, path)) {
+      return false;
+    }
+    *out = text == "h2" ? PoolProtocol::Http2 : PoolProtocol::Http1;
     return true;
   };
 }
@@ -926,6 +938,7 @@ void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
           {"name", kRequired, name(&out->name)},
           {"version", kOptional, string(&out->version)},
           {"balance", kOptional, balance(&out->balance)},
+          {"protocol", kOptional, pool_protocol(&out->protocol)},
           {"connect_timeout", kOptional, duration(&out->connect_timeout)},
           {"response_timeout", kOptional, duration(&out->response_timeout)},
           {"max_idle_connections", kOptional, integer(&out->max_idle_connections, 0, INT_MAX)},

@@ -173,15 +173,12 @@ void RequestFields::capture(const http1::Header* headers, size_t count) {
   }
 }
 
-void RequestFields::append_generated_id(std::string* head) const {
-  if (request_id_generated) {
-    head->append("X-Request-Id: ").append(request_id).append("\r\n");
-  }
-}
-
 void format_peer(const sockaddr* sa, std::string* label, std::string* ip) {
   char host[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET) {
+  if (sa == nullptr) {  // an in-memory client (tests, fuzzing): no address
+    *ip = "unknown";
+    *label = "unknown";
+  } else if (sa->sa_family == AF_INET) {
     auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
     inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
     *ip = host;

@@ -139,9 +139,11 @@ struct RequestFields {
   // and none was generated since clear() (a held request's head is parsed again), generates
   // one from the calling worker thread's RequestIdSource. Worker thread only.
   void capture(const http1::Header* headers, size_t count);
-  // "X-Request-Id: <id>\r\n" onto |head| when the id was generated here (a received one
-  // is forwarded with the other fields).
-  void append_generated_id(std::string* head) const;
+  // The id to add to the upstream request: the generated one, "" when the client sent one
+  // (a received id is forwarded with the other fields).
+  std::string_view generated_id() const {
+    return request_id_generated ? std::string_view(request_id) : std::string_view();
+  }
 };
 
 // What one request did; filled by the connection, formatted by AccessLogBuffer::append().
@@ -151,7 +153,7 @@ struct AccessRecord {
   std::string_view method;
   std::string_view target;    // path and query as received
   int minor_version = 1;      // HTTP/1.x minor version (ignored when |h2|)
-  bool h2 = false;            // an HTTP/2 stream (logged by its internal connection)
+  bool h2 = false;            // an HTTP/2 stream
   bool tls = false;           // the client connection is TLS (h1+TLS, h2) or not (h1, h2c)
   int status = 0;             // 0 = no response was sent
   uint64_t bytes_in = 0;      // request bytes received from the client (head + body)

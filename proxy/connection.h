@@ -1,22 +1,25 @@
 #pragma once
-// A downstream (client) HTTP/1.1 connection and the exchange in flight on it.
+// A downstream (client) connection: the socket (a Stream, cleartext or TLS), its timer, its
+// place in the connection caps, and the ownership of everything behind it (nghttpx's
+// ClientHandler). The protocol work is its ServerSession's: it looks once at the first bytes
+// (ALPN h2, or the h2c preface) and creates an Http1Session or an Http2Session, then hands it
+// every event:
 //
-// Life of an exchange:
+//   Stream events, timer ──▶ ClientConnection ──▶ ServerSession ──▶ Exchange(s) ──▶ upstream
+//                               (socket, timer,     (HTTP/1.1 or       (one per request /
+//                                lingering close)    HTTP/2 codec)      stream)
 //
-//   ReadHead ──head parsed──▶ Connecting ──upstream ready──▶ Exchanging ──both sides done──┐
-//      ▲  │                        │ all members failed            │ error / timeout       │
-//      │  └─bad head / timeout─▶ Closing ◀──────────────────────────┘                       │
-//      └──────────────────── keep-alive (pipelined bytes are parsed at once) ◀─────────────┘
+// Ownership (STYLE rule 5): the Worker owns connections (its list) and frees one only through
+// ConnectionScope. Every libevent callback that reaches into a connection's object graph (its
+// own Stream and timer, its exchanges' upstream Streams and hold timers) opens a
+// ConnectionScope; close() only marks the connection, and the outermost scope destroys it when
+// it ends, so nothing is freed under a caller. A scope opened from a callback that is not the
+// connection's own (a shared HTTP/2 upstream session) never destroys: it schedules the
+// connection's own resume event, whose scope does.
 //
-// Requests on one connection are served one at a time, in order, which answers pipelined
-// requests in order by construction: the next head is parsed only when the previous exchange
-// has finished. Request and response bodies are streamed with evbuffer moves; each direction
-// stops reading its source while the destination holds more than limits.buffer_high_water
-// bytes and resumes at half of it.
-//
-// Ownership (STYLE rule 5): the connection owns its client Stream, its header/idle timer
-// and, during an exchange, the upstream Stream. Only its static libevent callbacks destroy
-// it (through Worker::destroy) when a handler returns Step::Close.
+// Closing: shut_down() stops the session, flushes what is queued, sends FIN and reads (and
+// discards) until the client closes or kLingerMs pass, as nginx and HAProxy do: closing with
+// unread input makes the kernel send a reset that can destroy the response.
 //
 // Thread: worker thread only, all of it.
 
@@ -26,203 +29,135 @@
 #include <memory>
 #include <string>
 
-#include "proxy/access_log.h"
+#include "common/thread_check.h"
 #include "proxy/connection_limits.h"
-#include "proxy/http1_parser.h"
-#include "routing/decide.h"
+#include "proxy/exchange.h"
 
 struct event;
-struct evbuffer;
 struct ssl_st;
 
 namespace sy::proxy {
 
-class ResponseHeadSink;
 class Stream;
 struct TlsContexts;
-
-class Worker;
 struct WorkerListener;
-struct WorkerMember;
-class WorkerPool;
+class ClientConnection;
+
+// What a session implements for its connection. Every call is made inside a ConnectionScope.
+class ServerSession {
+ public:
+  virtual ~ServerSession() = default;
+  virtual void on_read() = 0;             // client input grew
+  virtual void on_write() = 0;            // client output drained to its low-water mark
+  virtual void on_event(short what) = 0;  // EOF, ERROR or TIMEOUT (BEV_EVENT_*) from the Stream
+  virtual void on_timer() = 0;            // the connection's timer fired
+  virtual void on_resume() = 0;           // work the session deferred with resume_soon()
+  virtual void on_peer_closed() = 0;      // the client hung up while reading was off
+  virtual void on_drain() = 0;            // graceful shutdown began
+  virtual void on_kill() = 0;             // the drain deadline passed: log what is in flight
+};
+
+// The worker's side: frees a connection (unlinks it; accepting may resume).
+class ConnectionSet {
+ public:
+  virtual void destroy(ClientConnection* c) = 0;
+
+ protected:
+  ~ConnectionSet() = default;
+};
 
 class ClientConnection {
  public:
-  ClientConnection(Worker* worker, WorkerListener* listener, int fd, const sockaddr* peer,
-                   int peer_len);
-  // An internal connection over an in-memory |client| Stream (an HTTP/2 stream's other end;
-  // see h2_connection.h), owned from now on; |peer| is the HTTP/2 client's address.
-  ClientConnection(Worker* worker, WorkerListener* listener, Stream* client, const sockaddr* peer);
-  ~ClientConnection();  // frees both Streams and the timer; never logs
+  // Takes ownership of |fd| (accepted) or of |stream| (connected; tests and fuzzing hand in
+  // one end of an in-memory pair). |peer| is the client's address.
+  ClientConnection(const ExchangeEnv& env, ConnectionSet* set, WorkerListener* listener,
+                   ConnectionSlot slot, int fd, const sockaddr* peer);
+  ClientConnection(const ExchangeEnv& env, ConnectionSet* set, WorkerListener* listener,
+                   Stream* stream, const sockaddr* peer);
+  ~ClientConnection();  // frees the session (its exchanges let go of their upstreams)
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
-
-  enum class Step { Keep, Close };
 
   // Makes the client side TLS: takes ownership of |ssl| (a server SSL in accept state) and
   // keeps |pin| (the contexts it came from) until the connection closes. Before start().
   void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
   void start();
-  // Graceful drain. Close = the connection is idle and the caller should destroy it now;
-  // otherwise it finishes its exchange and closes after the response.
-  Step on_drain();
-  // Forced close at the drain deadline: logs the exchange in flight as killed ('K').
+  // Graceful drain: idle connections close, busy ones finish (inside a ConnectionScope).
+  void on_drain();
+  // The drain deadline: exchanges in flight are logged as killed ('K'). The caller destroys.
   void on_kill();
-  // A held request's schema may have been enabled: decide it again with the worker's current
-  // snapshot (it may be parked again, keeping its deadline). Worker::on_snapshot calls this.
-  Step on_release();
 
-  // Worker's intrusive list.
-  ClientConnection* prev_ = nullptr;
+  // --- for the session ---
+  Stream* client() const { return client_; }
+  const ExchangeEnv& env() const { return env_; }
+  const ClientInfo& info() const { return info_; }
+  void arm_timer(uint64_t ms);
+  void disarm_timer();
+  // The session's on_resume() runs from the loop soon (same loop iteration, after this
+  // callback): for work that must not nest, e.g. the next pipelined request.
+  void resume_soon();
+  // Watches the socket for the client hanging up while reading is off (EV_CLOSED).
+  void watch_close(bool on);
+  // Ends the connection gracefully: the session is done; flush, FIN, lingering close.
+  void shut_down();
+  // Ends the connection now (frees it when the outermost ConnectionScope ends).
+  void close() { close_requested_ = true; }
+  bool closing() const { return close_requested_ || shutting_down_; }
+  bool eof() const { return eof_; }
+  bool draining() const { return draining_ || *env_.draining; }
+
+  ClientConnection* prev_ = nullptr;  // Worker's intrusive list
   ClientConnection* next_ = nullptr;
 
  private:
-  // Held: a complete request head waits in the client input while its schema is disabled.
-  enum class Phase { ReadHead, Held, Connecting, Exchanging, Closing };
-  enum class RespState { Head, Body, Done };
-  enum class BodyMode { None, Length, Chunked, UntilClose };
+  friend class ConnectionScope;
 
-  static void client_read_cb(Stream* s, void* arg);
-  static void client_write_cb(Stream* s, void* arg);
-  static void client_event_cb(Stream* s, short what, void* arg);
-  static void upstream_read_cb(Stream* s, void* arg);
-  static void upstream_write_cb(Stream* s, void* arg);
-  static void upstream_event_cb(Stream* s, short what, void* arg);
+  static void read_cb(Stream* s, void* arg);
+  static void write_cb(Stream* s, void* arg);
+  static void event_cb(Stream* s, short what, void* arg);
   static void timer_cb(int fd, short what, void* arg);
-  static void finish(ClientConnection* c, Step step);
-
-  Step on_client_read();
-  Step on_client_write();
-  Step on_client_event(short what);
-  Step on_upstream_read();
-  Step on_upstream_write();
-  Step on_upstream_event(short what);
-  Step on_timer();
-
-  Step parse_head();
-  // HTTP/2 on this connection (ALPN h2, or the h2c preface)? Keep with *handed_over = true:
-  // the client Stream now belongs to an H2Connection and this connection must be destroyed.
-  Step check_h2(bool* handed_over);
-  // |contiguous|: the pulled-up start of the input (head, and for a login_form rule up to
-  // kMaxFormBodyForKey bytes of body).
-  Step begin_exchange(const http1::RequestHead& head, size_t head_len, std::string_view contiguous);
-  // Routing (when configured): sets pool_ and returns Keep to proxy, or answers/parks itself.
-  // |form|: the complete small form body when a login_form rule needs it, else "".
-  Step route(const http1::RequestHead& head, size_t head_len, std::string_view form, bool* proceed);
-  Step hold_request(size_t head_len);
-  // Answers |reject| locally (counted per code, rendered in the deployment's envelope).
-  Step respond_reject(const routing::Reject& reject, size_t head_len, const char* termination);
-  // A response made by the proxy itself (error, redirect, routing error); drains |head_len|
-  // bytes of request head. Keeps the connection when |may_keep| and the request has no body;
-  // otherwise answers with Connection: close and closes after it.
-  Step respond_local(int status, std::string_view extra_headers, std::string_view content_type,
-                     std::string_view body, size_t head_len, const char* termination,
-                     bool may_keep = true);
-  void build_upstream_head(const http1::RequestHead& head, const std::string& fallback_host);
-  Step connect_upstream();
-  Step on_upstream_connected();
-  Step on_connect_failed(const char* why);
-  Step forward_request_body();
-  Step parse_response_head();
-  // Internal connections: gives the parsed response head to the HTTP/2 stream at the other
-  // end of the pair (response_head_sink.h) instead of serialising it. False = not taken;
-  // write it as bytes. Call after resp_mode_, chunk_to_client_ and close_after_ are set.
-  bool hand_head_over(const http1::ResponseHead& head);
-  Step forward_response_body();
-  Step response_done();
-  Step finish_exchange();
-  // |parse_now| false: reset for the next request but leave buffered pipelined bytes for the
-  // resume event (bounds recursion when many pipelined requests get local answers).
-  Step start_next_request(bool parse_now = true);
   static void resume_cb(int fd, short what, void* arg);
-  // While held, reading is off; this EV_CLOSED watch (EPOLLRDHUP) notices a client that gives
-  // up, so its hold slot is freed at once instead of at max_wait.
-  static void hold_closed_cb(int fd, short what, void* arg);
-  void watch_hold(bool on);
-  // Sends a proxy-generated error response and closes after it. |termination| is 2 chars.
-  Step respond_error(int status, const std::string& body, const char* termination);
-  // Ends the exchange abnormally after response bytes were already sent: logs and closes now.
-  Step abort_exchange(const char* termination);
-  // Stops the exchange, flushes what is queued for the client, then closes (lingering).
-  Step enter_closing();
-  Step linger();
-  void release_upstream(bool reusable);
-  void log_exchange();
-  void set_termination(const char* code);
-  void arm_timer(uint64_t ms);
-  // Adds the trailer fields of |trailer| (ChunkedDecoder::trailer()) that may be forwarded
-  // (http1::append_allowed_trailer; the others are counted); returns the bytes added.
-  size_t add_trailer(evbuffer* out, std::string_view trailer, bool drop_underscores);
-  void pause_client_reads();
-  void resume_client_reads();
-  bool request_in_progress() const;
+  static void closed_cb(int fd, short what, void* arg);
+  // The first bytes decide the protocol: false = not enough yet.
+  bool choose_session();
+  void linger();
 
-  Worker* worker_;
+  const ExchangeEnv& env_;
+  ConnectionSet* set_;
   WorkerListener* listener_;
   Stream* client_ = nullptr;
-  Stream* upstream_ = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
-  ConnectionSlot slot_;  // counted against the connection caps (not for internal ones)
+  ConnectionSlot slot_;                         // counted against the connection caps
+  std::unique_ptr<ServerSession> session_;
   event* timer_ = nullptr;
-  event* hold_watch_ = nullptr;  // EV_CLOSED on the client fd while Held (not for h2 streams)
-  event* resume_ev_ = nullptr;   // activated by hand: parse buffered pipelined input later
-  int local_depth_ = 0;          // nested local answers on the current call stack
-  std::string client_label_;     // "ip:port"
-  std::string client_ip_;        // for X-Forwarded-For
-  Phase phase_ = Phase::ReadHead;
+  event* resume_ev_ = nullptr;  // activated by hand: resume_soon(), deferred destruction
+  event* closed_ev_ = nullptr;  // EV_CLOSED watch (watch_close)
+  std::string label_;           // "ip:port"
+  std::string ip_;              // for X-Forwarded-For
+  ClientInfo info_;
+  int depth_ = 0;  // ConnectionScopes open on the stack
+  bool close_requested_ = false;
+  bool shutting_down_ = false;  // shut_down(): flushing, then lingering
+  bool lingering_ = false;      // FIN sent; discarding input until the client closes
+  bool eof_ = false;            // the client closed its side
   bool draining_ = false;
-  bool client_eof_ = false;
-  bool lingering_ = false;        // FIN sent; discarding input until the client closes
-  bool client_paused_ = false;    // client reads stopped by backpressure
-  bool internal_ = false;         // an HTTP/2 stream's in-memory end (always HTTP/1.1)
-  bool h2_checked_ = false;       // the first bytes were checked for HTTP/2
-  bool upstream_paused_ = false;  // upstream reads stopped by backpressure
+  ThreadOwner thread_;
+};
 
-  // --- the exchange in flight (reset by start_next_request) ---
-  bool head_started_ = false;  // bytes of a new request head have arrived
-  std::string method_;         // copies (capacity reused across requests)
-  std::string target_;
-  RequestFields fields_;  // Host, User-Agent, ..., X-Request-Id for the log and upstream
-  std::string up_head_;   // serialized upstream request head (kept for a retry)
-  int minor_version_ = 1;
-  bool keep_alive_ = true;  // client side
-  bool head_request_ = false;
-  bool expect_continue_ = false;
-  bool idempotent_ = false;
-  BodyMode req_mode_ = BodyMode::None;
-  uint64_t req_remaining_ = 0;
-  http1::ChunkedDecoder req_chunks_;
-  bool req_done_ = false;
-  WorkerPool* pool_ = nullptr;   // pool of this exchange (the listener's, or routing's)
-  const char* route_ = nullptr;  // routing decision for the access log; null = no routing
-  uint32_t context_id_ = 0;
-  bool held_ = false;              // this request has been parked at least once
-  bool add_loop_guard_ = false;    // proxied to the other version: add the loop-guard header
-  int64_t* inflight_ = nullptr;    // the worker's in-flight counter of this request's schema
-  uint64_t hold_deadline_ms_ = 0;  // monotonic; 503 when still held then
-  WorkerMember* member_ = nullptr;
-  uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
-  std::string last_connect_error_;  // "member: why" of the last failed connect (error path only)
-  int attempts_ = 0;
-  bool reused_ = false;
-  RespState resp_state_ = RespState::Head;
-  BodyMode resp_mode_ = BodyMode::None;
-  uint64_t resp_remaining_ = 0;
-  http1::ChunkedDecoder resp_chunks_;
-  bool chunk_to_client_ = false;  // re-encode the response body as chunked
-  bool upstream_reusable_ = false;
-  bool close_after_ = false;  // close the client connection after this response
-  int status_ = 0;
-  bool resp_head_sent_ = false;
-  ResponseHeadSink* head_handed_to_ = nullptr;  // took this response's head, this read only
-  uint64_t bytes_in_ = 0;
-  uint64_t bytes_out_ = 0;
-  uint64_t t_start_us_ = 0;
-  uint64_t t_connect_us_ = 0;
-  uint64_t t_connected_us_ = 0;
-  uint64_t t_sent_us_ = 0;
-  uint64_t t_resp_us_ = 0;
-  char termination_[3] = {'-', '-', 0};
+// Open while a callback works inside a connection's object graph; the outermost one frees a
+// connection that was closed meanwhile. |own| false: a callback of something the connection
+// does not own (a shared upstream session) — destruction is then left to the connection's
+// own resume event.
+class ConnectionScope {
+ public:
+  explicit ConnectionScope(ClientConnection* c, bool own = true);
+  ~ConnectionScope();
+  ConnectionScope(const ConnectionScope&) = delete;
+  ConnectionScope& operator=(const ConnectionScope&) = delete;
+
+ private:
+  ClientConnection* c_;
+  bool own_;
 };
 
 }  // namespace sy::proxy

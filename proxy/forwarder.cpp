@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/thread_check.h"
+
 namespace sy::proxy {
 
 Forwarder::Forwarder(const RoutingSetup* setup, int worker_id)
@@ -27,6 +29,7 @@ bool Forwarder::refresh() {
 }
 
 LocalAnswer Forwarder::render(const routing::Reject& reject) {
+  SY_ASSERT_IN(thread_);
   // error_id: "<pid>-<worker>-<n>", n counting this worker's answers: unique within the
   // process lifetime, and cheap (no clock, no random source on the worker).
   char id[64];
@@ -50,24 +53,22 @@ LocalAnswer Forwarder::render(const routing::Reject& reject) {
   return a;
 }
 
-routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_view form_body,
-                                    routing::ContextId* context) {
+routing::Decision Forwarder::decide(const HttpRequest& req, int listener_pool,
+                                    std::string_view form_body, routing::ContextId* context) {
+  SY_ASSERT_IN(thread_);
   headers_.clear();
-  std::string_view content_type;
-  for (size_t i = 0; i < head.num_headers; ++i) {
-    headers_.push_back(routing::Header{head.headers[i].name, head.headers[i].value});
-    if (http1::iequals(head.headers[i].name, "content-type")) {
-      content_type = head.headers[i].value;
-    }
+  for (size_t i = 0; i < req.num_fields; ++i) {
+    headers_.push_back(routing::Header{req.fields[i].name, req.fields[i].value});
   }
   routing::RequestFacts facts;
-  facts.method = head.method;
-  facts.target = head.target;
-  facts.host = head.host;
+  facts.method = req.method;
+  facts.target = req.target;
+  facts.host = req.authority;
   facts.headers = headers_.data();
   facts.header_count = headers_.size();
   facts.body = form_body;
-  facts.content_type = content_type;
+  facts.content_type = req.content_type;
+  facts.listener_pool = listener_pool;
 
   routing::ContextKey key = setup_->extractor.extract(facts);
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();
@@ -77,14 +78,45 @@ routing::Decision Forwarder::decide(const http1::RequestHead& head, std::string_
   }
   routing::Decision d = routing::decide(facts, key, *snap, setup_->decide);
   // decide() already resolved the login; a rejected id key is still worth logging.
-  if (const auto* p = std::get_if<routing::Proxy>(&d)) {
-    *context = p->context;
-  } else if (const auto* h = std::get_if<routing::Hold>(&d)) {
-    *context = h->context;
-  } else if (key.kind == routing::ContextKey::Id) {
-    *context = key.id;
-  }
+  *context = std::visit(
+      [&key](const auto& v) -> routing::ContextId {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, routing::Proxy> || std::is_same_v<T, routing::Hold>) {
+          return v.context;
+        } else {
+          return key.kind == routing::ContextKey::Id ? key.id : 0;
+        }
+      },
+      d);
   return d;
+}
+
+int64_t* Forwarder::inflight_counter(uint32_t schema_index) {
+  SY_ASSERT_IN(thread_);
+  uint64_t generation = view_.generation();
+  if (generation != inflight_generation_) {
+    inflight_by_index_.clear();  // indexes of another snapshot
+    inflight_generation_ = generation;
+  }
+  if (schema_index < inflight_by_index_.size() && inflight_by_index_[schema_index] != nullptr) {
+    return inflight_by_index_[schema_index];
+  }
+  const std::string* name = schema_name(schema_index);
+  if (name == nullptr) {
+    return nullptr;
+  }
+  if (schema_index >= inflight_by_index_.size()) {
+    inflight_by_index_.resize(schema_index + 1, nullptr);
+  }
+  return inflight_by_index_[schema_index] = &inflight_[*name];
+}
+
+void Forwarder::inflight_now(std::vector<std::pair<std::string, uint64_t>>* out) const {
+  for (const auto& [schema, n] : inflight_) {
+    if (n > 0) {
+      out->emplace_back(schema, static_cast<uint64_t>(n));
+    }
+  }
 }
 
 }  // namespace sy::proxy

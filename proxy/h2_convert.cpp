@@ -19,51 +19,43 @@ bool is_connection_specific(std::string_view name) {
          http1::iequals(name, "upgrade") || http1::iequals(name, "te");
 }
 
-Refusal check_request(const Request& req) {
-  if (req.method == "CONNECT") {
+Refusal check_request(std::string_view method, std::string_view scheme, std::string_view authority,
+                      std::string_view path, const http1::Header* fields, size_t num_fields) {
+  if (method == "CONNECT") {
     return {501, "connect-not-supported"};
   }
-  if (!http1::iequals(req.scheme, "http") && !http1::iequals(req.scheme, "https")) {
+  if (!http1::iequals(scheme, "http") && !http1::iequals(scheme, "https")) {
     return {400, "bad-scheme"};
   }
-  if (req.path.empty() || (req.path[0] != '/' && !(req.path == "*" && req.method == "OPTIONS"))) {
+  if (path.empty() || (path[0] != '/' && !(path == "*" && method == "OPTIONS"))) {
     return {400, "bad-path"};
   }
-  if (req.authority.find('@') != std::string::npos) {
+  if (authority.find('@') != std::string_view::npos) {
     return {400, "userinfo-in-authority"};
   }
-  for (const Field& f : req.fields) {
-    if (f.name == "host" && !req.authority.empty() && !http1::iequals(f.value, req.authority)) {
+  bool has_host = false;
+  for (size_t i = 0; i < num_fields; ++i) {
+    if (fields[i].name != "host") {
+      continue;
+    }
+    has_host = true;
+    if (!authority.empty() && !http1::iequals(fields[i].value, authority)) {
       return {400, "host-differs-from-authority"};
     }
+  }
+  if (authority.empty() && !has_host) {
+    return {400, "missing-host"};
   }
   return {};
 }
 
-void build_h1_request(const Request& req, bool chunked_body, std::string* out) {
-  out->append(req.method).append(" ").append(req.path).append(" HTTP/1.1\r\n");
-  if (!req.authority.empty()) {
-    out->append("Host: ").append(req.authority).append("\r\n");
-  }
-  std::string cookie;
+Refusal check_request(const Request& req) {
+  std::vector<http1::Header> fields;
   for (const Field& f : req.fields) {
-    if (is_connection_specific(f.name) || (!req.authority.empty() && f.name == "host") ||
-        (chunked_body && f.name == "content-length")) {
-      continue;
-    }
-    if (f.name == "cookie") {
-      cookie.append(cookie.empty() ? "" : "; ").append(f.value);
-      continue;
-    }
-    out->append(f.name).append(": ").append(f.value).append("\r\n");
+    fields.push_back(http1::Header{f.name, f.value});
   }
-  if (!cookie.empty()) {
-    out->append("cookie: ").append(cookie).append("\r\n");
-  }
-  if (chunked_body) {
-    out->append("Transfer-Encoding: chunked\r\n");
-  }
-  out->append("\r\n");
+  return check_request(req.method, req.scheme, req.authority, req.path, fields.data(),
+                       fields.size());
 }
 
 }  // namespace sy::proxy::h2

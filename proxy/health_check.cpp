@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -23,7 +24,10 @@ struct HealthChecker::Target {
   event* timeout_timer = nullptr;
   bufferevent* bev = nullptr;  // the check in flight, if any
   std::string request;
+  std::string host;                    // Host / :authority of the check
   SSL_SESSION* tls_session = nullptr;  // TLS pools: resumed by the next check
+  nghttp2_session* h2 = nullptr;       // protocol: h2 pools: the check's client session
+  int h2_status = 0;                   // :status of the check's response; 0 = none yet
   int passes = 0;
   int failures = 0;
 };
@@ -43,6 +47,10 @@ void finish_check(Target* t, bool pass, const std::string& why) {
   if (t->bev != nullptr) {
     bufferevent_free(t->bev);  // BEV_OPT_CLOSE_ON_FREE: frees the SSL too
     t->bev = nullptr;
+  }
+  if (t->h2 != nullptr) {
+    nghttp2_session_del(t->h2);
+    t->h2 = nullptr;
   }
   evtimer_del(t->timeout_timer);
   bool up = t->member->healthy.load(std::memory_order_relaxed);
@@ -79,8 +87,103 @@ int judge_status_line(evbuffer* in) {
   return (cls == '2' || cls == '3') ? 1 : 0;
 }
 
+// --- HTTP/2 pools: the same GET as an HTTP/2 request (h2c prior knowledge, or h2 by ALPN) ---
+
+int h2_on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                 const uint8_t* value, size_t valuelen, uint8_t, void* arg) {
+  auto* t = static_cast<Target*>(arg);
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->hd.stream_id == 1 && namelen == 7 &&
+      std::memcmp(name, ":status", 7) == 0 && valuelen == 3) {
+    int status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+    if (status >= 200) {  // interim responses are not the verdict
+      t->h2_status = status;
+    }
+  }
+  return 0;
+}
+
+// Moves what the session has to send into the bufferevent; false on a session error.
+bool h2_flush(Target* t) {
+  for (;;) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(t->h2, &data);
+    if (n < 0) {
+      return false;
+    }
+    if (n == 0) {
+      return true;
+    }
+    bufferevent_write(t->bev, data, static_cast<size_t>(n));
+  }
+}
+
+// Connected (TLS done): the preface, SETTINGS and one GET on stream 1.
+void h2_start(Target* t) {
+  if (t->pool->tls != nullptr) {
+    const unsigned char* proto = nullptr;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(t->bev), &proto, &len);
+    if (len != 2 || proto[0] != 'h' || proto[1] != '2') {
+      finish_check(t, false, "the member did not agree to HTTP/2 (ALPN h2)");
+      return;
+    }
+  }
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, h2_on_header);
+  int rv = nghttp2_session_client_new(&t->h2, cbs, t);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) {
+    t->h2 = nullptr;
+    finish_check(t, false, "cannot create an HTTP/2 session");
+    return;
+  }
+  t->h2_status = 0;
+  nghttp2_submit_settings(t->h2, NGHTTP2_FLAG_NONE, nullptr, 0);
+  const char* scheme = t->pool->tls != nullptr ? "https" : "http";
+  auto nv = [](const char* n, const std::string& v) {
+    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n)),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), std::strlen(n),
+                      v.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  static const std::string kGet = "GET";
+  static const std::string kAgent = "switchyard-health-check";
+  std::string scheme_s = scheme;
+  nghttp2_nv head[] = {nv(":method", kGet), nv(":scheme", scheme_s), nv(":authority", t->host),
+                       nv(":path", t->hc->path), nv("user-agent", kAgent)};
+  if (nghttp2_submit_request(t->h2, nullptr, head, 5, nullptr, nullptr) < 0 || !h2_flush(t)) {
+    finish_check(t, false, "cannot send the HTTP/2 check");
+  }
+}
+
+// Feeds the response to the session; true when the check is decided (and finished).
+bool h2_read(Target* t, evbuffer* in) {
+  size_t len = evbuffer_get_length(in);
+  const uint8_t* data = evbuffer_pullup(in, static_cast<ev_ssize_t>(len));
+  ssize_t n = nghttp2_session_mem_recv(t->h2, data, len);
+  evbuffer_drain(in, len);
+  if (n < 0) {
+    finish_check(t, false, std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(n)));
+    return true;
+  }
+  if (t->h2_status != 0) {
+    int cls = t->h2_status / 100;
+    finish_check(t, cls == 2 || cls == 3, "bad status");
+    return true;
+  }
+  if (!h2_flush(t)) {  // SETTINGS ACK, PING ACK, ...
+    finish_check(t, false, "HTTP/2 session error");
+    return true;
+  }
+  return false;
+}
+
 void check_read_cb(bufferevent* bev, void* arg) {
   auto* t = static_cast<Target*>(arg);
+  if (t->h2 != nullptr) {
+    (void)h2_read(t, bufferevent_get_input(bev));
+    return;
+  }
   int verdict = judge_status_line(bufferevent_get_input(bev));
   if (verdict >= 0) {
     finish_check(t, verdict == 1, "bad status");
@@ -108,10 +211,20 @@ bool tls_failed(Target* t, bufferevent* bev) {
 void check_event_cb(bufferevent* bev, short what, void* arg) {
   auto* t = static_cast<Target*>(arg);
   if (what & BEV_EVENT_CONNECTED) {
-    bufferevent_write(bev, t->request.data(), t->request.size());
+    if (t->pool->conf->protocol == conf::PoolProtocol::Http2) {
+      h2_start(t);
+    } else {
+      bufferevent_write(bev, t->request.data(), t->request.size());
+    }
     return;
   }
   if (tls_failed(t, bev)) {
+    return;
+  }
+  if ((what & BEV_EVENT_EOF) && t->h2 != nullptr) {
+    if (!h2_read(t, bufferevent_get_input(bev))) {
+      finish_check(t, false, "closed without a response");
+    }
     return;
   }
   if (what & BEV_EVENT_EOF) {
@@ -171,6 +284,9 @@ HealthChecker::~HealthChecker() {
     if (t->bev != nullptr) {
       bufferevent_free(t->bev);
     }
+    if (t->h2 != nullptr) {
+      nghttp2_session_del(t->h2);
+    }
     free_tls_session(&t->tls_session);
     if (t->interval_timer != nullptr) {
       event_free(t->interval_timer);
@@ -202,6 +318,7 @@ void HealthChecker::start() {
       t->hc = &hc;
       t->base = base_;
       std::string host = hc.host.empty() ? m->label : hc.host;
+      t->host = host;
       t->request = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
                    "\r\nUser-Agent: switchyard-health-check\r\nConnection: close\r\n\r\n";
       t->interval_timer = evtimer_new(base_, interval_cb, t.get());

@@ -4,7 +4,9 @@
 // `GET <path> HTTP/1.1` with `Connection: close`, and counts a 2xx/3xx status line received
 // within |timeout| as a pass. |rise| passes in a row mark a down member up, |fall| failures in
 // a row mark an up member down; the verdict is published in MemberState::healthy, which the
-// workers read lock-free. Members start up (optimistic), as in HAProxy.
+// workers read lock-free. Members start up (optimistic), as in HAProxy. Members of a pool
+// with `protocol: h2` get the same GET as an HTTP/2 request on a connection of its own (h2c
+// with prior knowledge, or h2 by ALPN over TLS), judged on its :status.
 
 #include <memory>
 #include <thread>

@@ -1,6 +1,8 @@
 #include "proxy/stream.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -751,6 +753,15 @@ void Stream::on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* ar
   if (info->n_added > 0) {
     static_cast<Stream*>(arg)->schedule_flush();
   }
+}
+
+void tune_socket(Stream* s) {
+  if (s->fd() < 0) {
+    return;
+  }
+  int one = 1;
+  setsockopt(s->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  s->set_max_single_read(64 * 1024);
 }
 
 }  // namespace sy::proxy

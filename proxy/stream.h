@@ -32,7 +32,7 @@
 // destroyed or called shutdown_write(). While the reader has reading disabled, the bytes stay
 // in the writer's output (so the writer's high/low-water logic sees the backpressure) and move
 // when the reader enables reading again. No fd, no syscall; no timeouts on the write side.
-// Used between an HTTP/2 stream and its internal HTTP/1.1 connection (h2_connection.h).
+// Used by tests and fuzz targets to drive a connection without a socket.
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -47,8 +47,6 @@ struct evbuffer;
 struct evbuffer_cb_info;
 
 namespace sy::proxy {
-
-class ResponseHeadSink;
 
 class Stream {
  public:
@@ -74,14 +72,6 @@ class Stream {
   void enable(short what);  // EV_READ and/or EV_WRITE
   void disable(short what);
   bool read_enabled() const { return read_enabled_; }
-
-  // In-memory pair only: what the owner of this end takes parsed response heads with
-  // (response_head_sink.h); the other end's owner finds it through peer_head_sink().
-  // nullptr (the default) = none. Not owned.
-  void set_head_sink(ResponseHeadSink* sink) { head_sink_ = sink; }
-  ResponseHeadSink* peer_head_sink() const {
-    return (mem_ && peer_ != nullptr) ? peer_->head_sink_ : nullptr;
-  }
 
   evbuffer* input() { return input_; }
   evbuffer* output() { return output_; }
@@ -199,8 +189,7 @@ class Stream {
   bool mem_eof_ = false;       // the peer is gone or shut its write side
   bool mem_new_data_ = false;  // bytes arrived since the last read_cb
   bool mem_eof_reported_ = false;
-  bool mem_waiting_ = false;               // output held because the peer is not reading
-  ResponseHeadSink* head_sink_ = nullptr;  // see set_head_sink()
+  bool mem_waiting_ = false;  // output held because the peer is not reading
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;  // owned
@@ -218,5 +207,9 @@ class Stream {
   int tls_errno_ = 0;              // failed handshake: socket errno (0 = none)
   unsigned long tls_error_ = 0;    // failed handshake: OpenSSL error code (0 = none)
 };
+
+// Per-socket set-up once connected: no Nagle delay (whole messages are written), and 64 KiB
+// reads so bulk bodies take few syscalls. Harmless on an in-memory Stream.
+void tune_socket(Stream* s);
 
 }  // namespace sy::proxy

@@ -26,6 +26,7 @@ constexpr char kCipherList[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-G
                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 // Upstream connections carry HTTP/1.1 only.
 constexpr unsigned char kUpstreamAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kUpstreamAlpnH2[] = {2, 'h', '2'};  // pools with protocol: h2
 // Server preference order: h2 first.
 constexpr unsigned char kAlpnProtocols[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kSessionIdContext[] = "switchyard";
@@ -488,7 +489,9 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::build(const conf::Pool& pool,
   if (SSL_CTX_set_cipher_list(ctx, kCipherList) != 1) {
     return make_error(Errc::Internal, where + ": cipher list: " + openssl_error());
   }
-  if (SSL_CTX_set_alpn_protos(ctx, kUpstreamAlpn, sizeof kUpstreamAlpn) != 0) {
+  const bool h2 = pool.protocol == conf::PoolProtocol::Http2;
+  if (SSL_CTX_set_alpn_protos(ctx, h2 ? kUpstreamAlpnH2 : kUpstreamAlpn,
+                              h2 ? sizeof kUpstreamAlpnH2 : sizeof kUpstreamAlpn) != 0) {
     return make_error(Errc::Internal, where + ": ALPN: " + openssl_error());
   }
   if (tls.verify) {

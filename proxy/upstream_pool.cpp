@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "proxy/stats.h"
+#include "proxy/upstream_http2.h"
 
 namespace sy::proxy {
 
@@ -121,7 +122,41 @@ WorkerPool::~WorkerPool() {
   close_idle();
   for (auto& m : members_) {
     free_tls_session(&m.tls_session);
+    for (H2UpstreamConnection* c : m.h2) {
+      delete c;  // the worker's client connections (and their streams) are gone by now
+    }
+    m.h2.clear();
   }
+}
+
+H2UpstreamConnection* WorkerPool::h2_connection(WorkerMember* m, const ExchangeEnv& env,
+                                                bool* created, std::string* why) {
+  SY_ASSERT_IN(thread_);
+  *created = false;
+  for (H2UpstreamConnection* c : m->h2) {
+    if (c->has_room()) {
+      return c;
+    }
+  }
+  auto* c = new H2UpstreamConnection(env, this, m);
+  if (!c->connect(why)) {
+    delete c;
+    return nullptr;
+  }
+  m->h2.push_back(c);
+  *created = true;
+  return c;
+}
+
+void WorkerPool::destroy_h2(H2UpstreamConnection* c) {
+  std::vector<H2UpstreamConnection*>& list = c->member()->h2;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i] == c) {
+      list.erase(list.begin() + static_cast<long>(i));
+      break;
+    }
+  }
+  delete c;
 }
 
 SSL* WorkerPool::new_tls(WorkerMember* m) const {
@@ -187,6 +222,7 @@ WorkerMember* WorkerPool::pick_least_conn(uint64_t exclude_mask, bool respect_he
 }
 
 WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic) {
+  SY_ASSERT_IN(thread_);
   bool lc = shared_->conf->balance == conf::Balance::LeastConn;
   *panic = false;
   WorkerMember* m = lc ? pick_least_conn(exclude_mask, true, now_ms)
@@ -200,6 +236,7 @@ WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* pan
 }
 
 Stream* WorkerPool::take_idle(WorkerMember* m) {
+  SY_ASSERT_IN(thread_);
   if (m->idle.empty()) {
     return nullptr;
   }
@@ -210,6 +247,7 @@ Stream* WorkerPool::take_idle(WorkerMember* m) {
 }
 
 void WorkerPool::park(WorkerMember* m, Stream* s) {
+  SY_ASSERT_IN(thread_);
   if (static_cast<int>(m->idle.size()) >= shared_->conf->max_idle_connections) {
     delete s;
     return;
@@ -226,6 +264,10 @@ void WorkerPool::close_idle() {
       delete s;
     }
     m.idle.clear();
+    std::vector<H2UpstreamConnection*> h2 = m.h2;  // closing one unlinks it
+    for (H2UpstreamConnection* c : h2) {
+      c->close_if_idle();
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/thread_check.h"
 #include "conf/config.h"
 #include "proxy/tls.h"
 
@@ -26,7 +27,9 @@ struct event_base;
 
 namespace sy::proxy {
 
+class H2UpstreamConnection;
 class Stream;
+struct ExchangeEnv;
 
 class WorkerStats;
 
@@ -91,6 +94,9 @@ struct WorkerMember {
   // TLS pools: the last session this member's server handed out on this worker, offered by
   // the next connection (abbreviated handshake). Owned; freed with the WorkerPool.
   SSL_SESSION* tls_session = nullptr;
+  // protocol: h2 pools: this worker's connections to the member, each multiplexing streams
+  // (upstream_http2.h). Owned by the WorkerPool.
+  std::vector<H2UpstreamConnection*> h2;
 };
 
 class WorkerPool {
@@ -116,8 +122,16 @@ class WorkerPool {
   Stream* take_idle(WorkerMember* m);
   // Parks |s| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
   void park(WorkerMember* m, Stream* s);
-  // Frees every idle connection (graceful shutdown).
+  // Frees every idle connection (graceful shutdown); HTTP/2 connections close once their
+  // last stream is done.
   void close_idle();
+
+  // protocol: h2 pools: a connection to |m| that can take one more stream — an existing one,
+  // or a new one, connecting (*created true). nullptr with *why when a new one failed at once.
+  H2UpstreamConnection* h2_connection(WorkerMember* m, const ExchangeEnv& env, bool* created,
+                                      std::string* why);
+  // Unlinks and frees |c|; called only by the connection's own callbacks.
+  void destroy_h2(H2UpstreamConnection* c);
 
   // TLS pools: a new client SSL for a connection to |m| (offering |m|'s last session); the
   // caller owns it and hands it to Stream::start_tls_client. nullptr for a cleartext pool or
@@ -171,6 +185,7 @@ class WorkerPool {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> responses_5xx_{0};
   size_t lc_cursor_ = 0;  // least_conn tie breaker rotates
+  ThreadOwner thread_;    // the worker's
 };
 
 // Monotonic clock in milliseconds / microseconds (vDSO, no syscall).

@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
-#include "proxy/h2_connection.h"
 #include "proxy/listener.h"
 #include "proxy/stream.h"
 #include "proxy/upstream_pool.h"
@@ -26,8 +25,7 @@ namespace {
 
 constexpr timeval kFlushInterval = {0, 100 * 1000};  // access-log hand-off
 
-// The worker's intrusive lists (client connections, HTTP/2 sessions): O(1) link and unlink,
-// no allocation.
+// The worker's intrusive list of client connections: O(1) link and unlink, no allocation.
 template <class T>
 void list_push_front(T*& head, T* n) {
   n->next_ = head;
@@ -104,6 +102,7 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
     for (size_t i = 0; i < registry.pools().size(); ++i) {
       if (registry.pools()[i]->conf->name == lconf->pool) {
         wl->pool = pools_[i].get();
+        wl->pool_index = static_cast<int>(i);
       }
     }
     listeners_.push_back(std::move(wl));
@@ -116,12 +115,23 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
   parse_limits_.max_head_bytes = config.limits.max_header_bytes;
   parse_limits_.max_headers = static_cast<size_t>(config.limits.max_headers);
   parse_limits_.max_uri_bytes = config.limits.max_uri_bytes;
+  for (auto& p : pools_) {
+    pool_ptrs_.push_back(p.get());
+  }
+  env_.base = base_;
+  env_.limits = &config_.limits;
+  env_.parse_limits = &parse_limits_;
+  env_.stats = &stats_;
+  env_.access_log = &access_log_;
+  env_.forwarder = forwarder_.get();
+  env_.pools = pool_ptrs_.data();
+  env_.num_pools = pool_ptrs_.size();
+  env_.draining = &draining_;
+  env_.header_scratch = headers_.data();
+  env_.head_scratch = &head_scratch_;
 }
 
 Worker::~Worker() {
-  while (h2_conns_ != nullptr) {
-    destroy_h2(h2_conns_);
-  }
   while (conns_ != nullptr) {
     destroy(conns_);
   }
@@ -152,6 +162,7 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  thread_owner_.bind();
   for (auto& l : listeners_) {
     // Backlog 0: the socket already listens with the configured backlog (listener.cpp); -1
     // made libevent call listen(fd, 128) again, silently capping every listener at 128.
@@ -190,38 +201,19 @@ void Worker::inbox_cb(int, short, void* arg) {
 }
 
 void Worker::on_snapshot() {
+  SY_ASSERT_IN(thread_owner_);
   if (forwarder_ == nullptr || !forwarder_->refresh()) {
     return;
   }
-  std::vector<HoldQueue::Key> released;
+  std::vector<Exchange*> released;
   forwarder_->hold().release_all(&released);
-  for (HoldQueue::Key key : released) {
-    auto* conn = static_cast<ClientConnection*>(const_cast<void*>(key));
-    if (conn->on_release() == ClientConnection::Step::Close) {
-      destroy(conn);
-    }
+  for (Exchange* x : released) {
+    ConnectionScope scope(x->owner());
+    x->on_release();
   }
   // At once, not at the next flush: the heartbeat reports this snapshot as applied, and the
   // sequencer's drain waits for that.
   publish_inflight();
-}
-
-int64_t* Worker::inflight_counter(uint32_t schema_index) {
-  if (forwarder_->snapshot_generation() != inflight_index_generation_) {
-    inflight_by_index_.clear();  // indexes of another snapshot
-    inflight_index_generation_ = forwarder_->snapshot_generation();
-  }
-  if (schema_index < inflight_by_index_.size() && inflight_by_index_[schema_index] != nullptr) {
-    return inflight_by_index_[schema_index];
-  }
-  const std::string* name = forwarder_->schema_name(schema_index);
-  if (name == nullptr) {
-    return nullptr;
-  }
-  if (schema_index >= inflight_by_index_.size()) {
-    inflight_by_index_.resize(schema_index + 1, nullptr);
-  }
-  return inflight_by_index_[schema_index] = &inflight_[*name];
 }
 
 void Worker::flush_cb(int, short, void* arg) {
@@ -243,11 +235,7 @@ void Worker::publish_inflight() {
   // snapshot older than |seq| is still counted below.
   uint64_t seq = forwarder_->pinned_seq();
   std::vector<std::pair<std::string, uint64_t>> now;
-  for (const auto& [schema, n] : inflight_) {
-    if (n > 0) {
-      now.emplace_back(schema, static_cast<uint64_t>(n));
-    }
-  }
+  forwarder_->inflight_now(&now);
   std::lock_guard<std::mutex> lock(inflight_mu_);
   inflight_published_.swap(now);
   applied_seq_published_ = seq;
@@ -292,21 +280,11 @@ void Worker::drain_now() {
   for (auto& p : pools_) {
     p->close_idle();
   }
-  // HTTP/2 first: GOAWAY, and closing an idle session closes nothing a stream still needs.
-  H2Connection* h = h2_conns_;
-  while (h != nullptr) {
-    H2Connection* next = h->next_;
-    if (h->on_drain() == H2Connection::Step::Close) {
-      destroy_h2(h);
-    }
-    h = next;
-  }
   ClientConnection* c = conns_;
   while (c != nullptr) {
     ClientConnection* next = c->next_;
-    if (c->on_drain() == ClientConnection::Step::Close) {
-      destroy(c);
-    }
+    ConnectionScope scope(c);  // frees an idle connection as the scope ends
+    c->on_drain();
     c = next;
   }
   timeval tv;
@@ -321,9 +299,6 @@ void Worker::drain_timeout_cb(int, short, void* arg) {
   if (w->num_conns_ > 0) {
     SY_LOG(Warn, "worker %d: drain timeout, closing %zu connection(s)", w->id_, w->num_conns_);
   }
-  while (w->h2_conns_ != nullptr) {
-    w->destroy_h2(w->h2_conns_);
-  }
   while (w->conns_ != nullptr) {
     w->conns_->on_kill();
     w->destroy(w->conns_);
@@ -332,12 +307,13 @@ void Worker::drain_timeout_cb(int, short, void* arg) {
 }
 
 void Worker::maybe_exit() {
-  if (draining_ && num_conns_ == 0 && num_h2_ == 0) {
+  if (draining_ && num_conns_ == 0) {
     event_base_loopexit(base_, nullptr);
   }
 }
 
-void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len) {
+void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int /*peer_len*/) {
+  SY_ASSERT_IN(thread_owner_);
   SSL* ssl = nullptr;
   std::shared_ptr<const TlsContexts> tls_pin;
   if (listener->conf->tls.enabled) {
@@ -349,17 +325,27 @@ void Worker::adopt(WorkerListener* listener, int fd, const sockaddr* peer, int p
       return;
     }
   }
-  auto* c = new ClientConnection(this, listener, fd, peer, peer_len);
+  auto* c = new ClientConnection(env_, this, listener,
+                                 ConnectionSlot(connection_limits_, listener->index), fd, peer);
   if (ssl != nullptr) {
     c->use_tls(ssl, std::move(tls_pin));
   }
+  link(c);
+}
+
+void Worker::adopt_stream(WorkerListener* listener, Stream* stream, const sockaddr* peer) {
+  link(new ClientConnection(env_, this, listener, stream, peer));
+}
+
+void Worker::link(ClientConnection* c) {
   list_push_front(conns_, c);
   ++num_conns_;
+  ConnectionScope scope(c);
+  c->start();
   // Accepted during a drain (from the kernel's queue): it gets the chance to send its request,
   // bounded by the header timeout and the drain deadline, and closes after one response.
-  c->start();
   if (draining_) {
-    (void)c->on_drain();
+    c->on_drain();
   }
 }
 
@@ -451,37 +437,6 @@ void Worker::resume_accepting() {
       evconnlistener_enable(l->lev);
     }
   }
-}
-
-void Worker::adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer) {
-  auto* c = new ClientConnection(this, listener, client, peer);
-  list_push_front(conns_, c);
-  ++num_conns_;
-  c->start();
-}
-
-void Worker::adopt_h2(WorkerListener* listener, Stream* client,
-                      std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot) {
-  auto* h = new H2Connection(this, listener, client, std::move(tls_pin), std::move(slot));
-  list_push_front(h2_conns_, h);
-  ++num_h2_;
-  if (h->start() == H2Connection::Step::Close) {
-    destroy_h2(h);
-    return;
-  }
-  if (draining_) {
-    if (h->on_drain() == H2Connection::Step::Close) {
-      destroy_h2(h);
-    }
-  }
-}
-
-void Worker::destroy_h2(H2Connection* h) {
-  list_unlink(h2_conns_, h);
-  --num_h2_;
-  delete h;
-  resume_accepting();
-  maybe_exit();
 }
 
 }  // namespace sy::proxy

@@ -1,8 +1,13 @@
 #pragma once
 // A worker: one thread, one libevent event_base, and everything that thread touches
 // (STYLE rule 2). It owns its listening sockets (one per listener, SO_REUSEPORT), its client
-// connections, its per-pool upstream connection pools, its counters and its access-log buffer.
-// Other threads talk to it only through post().
+// connections, its per-pool upstream connection pools, its routing state (Forwarder: pinned
+// snapshot, hold queue, in-flight counts), its counters and its access-log buffer. Other
+// threads talk to it only through post().
+//
+// It is not a service locator: a connection gets the ExchangeEnv (exchange.h) — the limits,
+// counters, log buffer, forwarder, pools and scratch its exchanges use — and the ConnectionSet
+// that frees it, and nothing else of the worker.
 
 #include <functional>
 #include <memory>
@@ -12,9 +17,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_check.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
+#include "proxy/connection.h"
 #include "proxy/connection_limits.h"
+#include "proxy/exchange.h"
 #include "proxy/http1_parser.h"
 #include "proxy/stats.h"
 #include "proxy/tls.h"
@@ -26,9 +34,7 @@ struct evconnlistener;
 
 namespace sy::proxy {
 
-class ClientConnection;
 class Forwarder;
-class H2Connection;
 class Stream;
 struct RoutingSetup;
 class Worker;
@@ -39,6 +45,7 @@ struct WorkerListener {
   const conf::Listener* conf = nullptr;
   size_t index = 0;            // in config.listeners (and ConnectionLimits)
   WorkerPool* pool = nullptr;  // where this listener's requests go
+  int pool_index = -1;         // its config index (routing's default for a request without key)
   int fd = -1;
   evconnlistener* lev = nullptr;
   // Accepting paused (connection cap reached, or accept failed: out of descriptors): the
@@ -51,7 +58,7 @@ struct WorkerListener {
   uint64_t unlogged_full = 0;    // pauses at the connection cap since that line
 };
 
-class Worker {
+class Worker final : private ConnectionSet {
  public:
   // |config|, |registry| and |log| must outlive the worker. |listener_fds| pairs each
   // configured listener with this worker's socket for it. |tls| (outlives the worker; nullptr
@@ -75,72 +82,47 @@ class Worker {
   // Any thread (posts).
   void begin_drain();
 
-  // --- worker thread only ---
-  event_base* base() const { return base_; }
+  // --- any thread (relaxed reads of single-writer atomics) ---
   int id() const { return id_; }
-  const conf::Limits& limits() const { return config_.limits; }
-  WorkerStats& stats() { return stats_; }
-  const WorkerStats& stats() const { return stats_; }  // any thread (relaxed reads)
-  AccessLogBuffer& access_log() { return access_log_; }
-  bool draining() const { return draining_; }
-  // Client connections (accepted and the internal ones of HTTP/2 streams) plus HTTP/2 sessions
-  // alive now.
-  size_t connection_count() const { return num_conns_ + num_h2_; }
-  // Reusable per-worker scratch: header array (max_headers entries) and a string for building
-  // heads. Valid until the next call that uses them; never held across callbacks.
-  http1::Header* header_scratch() { return headers_.data(); }
-  std::string& head_scratch() { return head_scratch_; }
-  const http1::Limits& parse_limits() const { return parse_limits_; }
-  ConnectionLimits* connection_limits() const { return connection_limits_; }
-
-  // Routing (nullptr when the config has no routing section).
-  Forwarder* forwarder() { return forwarder_.get(); }
-  // The worker's pool for config pool index |index|; nullptr when out of range.
-  WorkerPool* pool_at(int index) {
-    return index >= 0 && static_cast<size_t>(index) < pools_.size() ? pools_[index].get() : nullptr;
-  }
-  // A new routing snapshot was published: pin it and re-decide every held request. Posted by
-  // main to every worker.
-  void on_snapshot();
-  // Requests in flight per schema name (routing only). Worker thread: the counter a proxied
-  // request increments while it runs (node addresses are stable). Any thread: a copy, at
-  // most kFlushInterval old, for the instance heartbeat.
-  // The counter of the schema at |schema_index| of the forwarder's pinned snapshot (null when
-  // there is none): an array lookup, the name is hashed once per schema and snapshot.
-  int64_t* inflight_counter(uint32_t schema_index);
-  // |applied_seq| (optional) receives the change_seq of the snapshot the worker had pinned when
-  // it took that copy: published together, so the counts include every request decided with
-  // an older snapshot (the sequencer's drain relies on it).
+  const WorkerStats& stats() const { return stats_; }
+  size_t pool_count() const { return pools_.size(); }
+  const WorkerPool* pool_view(size_t i) const { return pools_[i].get(); }
+  // Requests in flight per schema name (routing only): a copy, at most kFlushInterval old,
+  // for the instance heartbeat. |applied_seq| (optional) receives the change_seq of the
+  // snapshot the worker had pinned when it took that copy: published together, so the counts
+  // include every request decided with an older snapshot (the sequencer's drain relies on it).
   std::vector<std::pair<std::string, uint64_t>>
   inflight_copy(uint64_t* applied_seq = nullptr) const;
 
-  // Any thread: the worker's pools (the vector never changes after construction; read only
-  // their atomic counters).
-  size_t pool_count() const { return pools_.size(); }
-  const WorkerPool* pool_view(size_t i) const { return pools_[i].get(); }
-
-  // Takes ownership of an accepted client socket. Worker thread only.
+  // --- worker thread only ---
+  event_base* base() const { return base_; }
+  // The worker's pool for config pool index |index|; nullptr when out of range.
+  WorkerPool* pool_at(int index) { return env_.pool_at(index); }
+  // A new routing snapshot was published: pin it and re-decide every held request. Posted by
+  // main to every worker.
+  void on_snapshot();
+  // Takes ownership of an accepted client socket.
   void adopt(WorkerListener* listener, int fd, const sockaddr* peer, int peer_len);
+  // Takes ownership of |stream|, an already connected client Stream (tests and fuzzing hand
+  // in one end of an in-memory pair), as a client connection of |listener| from |peer|.
+  // Not counted against the connection caps.
+  void adopt_stream(WorkerListener* listener, Stream* stream, const sockaddr* peer);
   // After an accept: stops accepting on |listener| while it is at its connection cap.
   void after_accept(WorkerListener* listener);
   // accept(2) failed with |err| (EMFILE, ENFILE, ENOBUFS, ...): pause with backoff instead of
   // retrying at once (the pending connection keeps the socket readable: a busy loop), and log
   // once per interval with a count.
   void on_accept_error(WorkerListener* listener, int err);
-  // Takes ownership of |client|, the in-memory end of an HTTP/2 stream, as an internal
-  // HTTP/1.1 ClientConnection of |listener| for the client at |peer|. Worker thread only.
-  void adopt_internal(WorkerListener* listener, Stream* client, const sockaddr* peer);
-  // Takes over |client| (a connection that turned out to speak HTTP/2) as an H2Connection.
-  // Worker thread only.
-  void adopt_h2(WorkerListener* listener, Stream* client,
-                std::shared_ptr<const TlsContexts> tls_pin, ConnectionSlot slot);
-  // Unlinks and deletes |conn|; called only by the H2Connection's own callbacks (rule 5).
-  void destroy_h2(H2Connection* conn);
-  // Unlinks and deletes |conn|. The only place a ClientConnection is destroyed; called by the
-  // connection's own libevent callbacks at their very end (STYLE rule 5).
-  void destroy(ClientConnection* conn);
+  // Client connections alive now.
+  size_t connection_count() const { return num_conns_; }
+  // Runs the loop on the calling thread instead of start()'s (tests and fuzzing): binds the
+  // worker-thread checks to it.
+  void bind_to_current_thread() { thread_owner_.bind(); }
 
  private:
+  // ConnectionSet: unlinks and deletes |conn|; called only by ConnectionScope (STYLE rule 5).
+  void destroy(ClientConnection* conn) override;
+  void link(ClientConnection* c);
   void run();
   void drain_now();
   void maybe_exit();
@@ -162,29 +144,27 @@ class Worker {
   std::mutex inbox_mu_;
   std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;
+  std::vector<WorkerPool*> pool_ptrs_;  // pools_ by index, for ExchangeEnv
   std::unique_ptr<Forwarder> forwarder_;
   // Copies the in-flight counts and the pinned change_seq for inflight_copy(). Worker thread.
   void publish_inflight();
-  std::unordered_map<std::string, int64_t> inflight_;  // worker thread only; never erased
-  std::vector<int64_t*> inflight_by_index_;  // into inflight_, for inflight_index_generation_
-  uint64_t inflight_index_generation_ = 0;
   mutable std::mutex inflight_mu_;
   std::vector<std::pair<std::string, uint64_t>> inflight_published_;  // guarded by inflight_mu_
   uint64_t applied_seq_published_ = 0;                                // guarded by inflight_mu_
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   ClientConnection* conns_ = nullptr;  // intrusive list head
   size_t num_conns_ = 0;
-  H2Connection* h2_conns_ = nullptr;  // intrusive list head
-  size_t num_h2_ = 0;
   bool draining_ = false;
   WorkerStats stats_;
   AccessLogBuffer access_log_;
   std::vector<http1::Header> headers_;
   std::string head_scratch_;
   http1::Limits parse_limits_;
+  ExchangeEnv env_;  // what connections get: pointers into the members above
   TlsView tls_view_;
   ConnectionLimits* connection_limits_;
   size_t paused_listeners_ = 0;
+  ThreadOwner thread_owner_;
   std::thread thread_;
 };
 

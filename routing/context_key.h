@@ -56,6 +56,7 @@ struct RequestFacts {
   std::string_view body;  // only a buffered, complete, small x-www-form-urlencoded POST body;
                           // else empty
   std::string_view content_type;  // Content-Type header value, raw ("" = none)
+  int listener_pool = -1;         // pool index of the listener the request arrived on; -1 = none
 };
 
 enum class KeyRuleKind {

@@ -39,10 +39,12 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
     if (c.no_key == NoKeyPolicy::NotFound) {
       return reject(CtxCode::NoKey);
     }
-    if (c.default_pool < 0) {
+    // The listener the request came in on names its pool: that is the default.
+    int pool = f.listener_pool >= 0 ? f.listener_pool : c.default_pool;
+    if (pool < 0) {
       return reject(CtxCode::NoPool);
     }
-    return Proxy{c.default_pool, kNoSchema, 0};
+    return Proxy{pool, kNoSchema, 0};
   }
 
   ContextId id = key.id;
@@ -117,12 +119,14 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
 }
 
 const char* decision_name(const Decision& d) {
-  switch (d.index()) {
-  case 0: return "proxy";
-  case 1: return "redirect";
-  case 2: return "hold";
-  default: return "reject";
-  }
+  // A visit over every alternative: a new kind of decision does not compile until it is named.
+  struct Name {
+    const char* operator()(const Proxy&) const { return "proxy"; }
+    const char* operator()(const Redirect&) const { return "redirect"; }
+    const char* operator()(const Hold&) const { return "hold"; }
+    const char* operator()(const Reject&) const { return "reject"; }
+  };
+  return std::visit(Name{}, d);
 }
 
 }  // namespace sy::routing

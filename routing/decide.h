@@ -7,7 +7,8 @@
 //
 // The checks, in order; the first that applies decides:
 //
-//   key None ........................ no_key: DefaultPool -> Proxy{default_pool}
+//   key None ........................ no_key: DefaultPool -> Proxy{the listener's pool,
+//                                                              else default_pool}
 //                                             NotFound    -> 404 CTX-0001
 //   login not in the login table ..................................... 404 CTX-0002
 //   context id unknown ............................................... 404 CTX-0003
@@ -59,7 +60,8 @@ struct DecideConfig {
   std::vector<int> served_pools;  // pool indexes this instance serves (its own version's pools)
   MovedAction moved = MovedAction::Redirect;
   NoKeyPolicy no_key = NoKeyPolicy::NotFound;
-  int default_pool = -1;  // NoKeyPolicy::DefaultPool: pool index; < 0 gives 502 CTX-0010
+  int default_pool = -1;  // NoKeyPolicy::DefaultPool without a listener pool (facts): pool
+                          // index; < 0 gives 502 CTX-0010
   std::string loop_guard_header = "X-Switchyard-Redirected";  // "" = no loop guard
   LoginStyle login_style = LoginStyle::Whole;
   std::string default_context_login = "defaultcontext";  // OxContextPart, login without '@'

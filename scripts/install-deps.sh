@@ -13,7 +13,9 @@ PACKAGES=(
   # database: the private MariaDB started by tests/scripts/mariadb.sh
   mariadb-server mariadb-client
   # tests, demo and benchmarks: real clients, real peers
-  curl python3 openssl nghttp2-client nghttp2-proxy wrk haproxy nginx-light procps
+  curl python3 openssl nghttp2-client nghttp2-proxy nghttp2-server wrk haproxy nginx-light procps
+  # HTTP/2 to members: a real gRPC client and server through the proxy (tests/integration)
+  python3-grpcio
   # the bench report is checked in headless Chromium (tests/integration/test_bench_harness.py)
   chromium
   # packaging (make package, tests/integration/test_package.py): CPack DEB with dpkg-shlibdeps,

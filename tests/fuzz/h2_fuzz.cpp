@@ -1,9 +1,10 @@
-// libFuzzer target for the HTTP/2 server session (proxy/h2_connection.*) and everything a
-// stream drives: the h2 -> HTTP/1.1 conversion, the internal ClientConnection, the upstream
-// pool, response parsing and its submission as HEADERS/DATA/trailers, flow control, resets.
+// libFuzzer target for the HTTP/2 server session (proxy/http2_session.*) and everything a
+// stream drives: the exchange, the HTTP/1.1 head built for the member, the upstream pool,
+// response parsing and its submission as HEADERS/DATA/trailers, flow control, resets.
 //
-// One real Worker (not started: this thread runs its event_base) owns an H2Connection whose
-// client is one end of an in-memory Stream pair; the fuzzer holds the other end. Each input is
+// One real Worker (not started: this thread runs its event_base) owns a ClientConnection
+// whose client is one end of an in-memory Stream pair (it sees the h2c preface and runs an
+// Http2Session); the fuzzer holds the other end. Each input is
 //
 //   byte 0        flags: bit 0 = the client reads what the server sends (else the output
 //                 backs up: flow control and the output cap); bit 1 = the frames are fed in
@@ -199,7 +200,7 @@ void init() {
   }
   h->config = std::move(loaded.config);
   auto registry = PoolRegistry::build(h->config);
-  auto log = AccessLogWriter::open("/dev/null");
+  auto log = AccessLogWriter::open("/dev/null", 1 << 20);
   if (!registry.ok() || !log.ok()) {
     std::fprintf(stderr, "h2_fuzz: set-up failed\n");
     std::abort();
@@ -208,9 +209,11 @@ void init() {
   h->log = std::move(log.value());
   h->worker = std::make_unique<Worker>(0, h->config, *h->registry, h->log.get(),
                                        std::vector<std::pair<const conf::Listener*, int>>{});
+  h->worker->bind_to_current_thread();  // this thread runs its loop
   h->listener.worker = h->worker.get();
   h->listener.conf = &h->config.listeners[0];
   h->listener.pool = h->worker->pool_at(0);
+  h->listener.pool_index = 0;
   h->origin =
       evconnlistener_new(h->worker->base(), origin_accept, nullptr, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 }
@@ -230,7 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   --size;
 
   Stream* client = nullptr;  // ours
-  Stream* server = nullptr;  // the H2Connection's
+  Stream* server = nullptr;  // the ClientConnection's
   Stream::make_pair(h->worker->base(), &client, &server);
   client_gone = false;
   client->set_callbacks(client_read, client_write, client_event, nullptr);
@@ -239,7 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   evbuffer_add(client->output(), kEmptySettings, sizeof kEmptySettings);
   size_t first = halves ? size / 2 : size;
   evbuffer_add(client->output(), data, first);
-  h->worker->adopt_h2(&h->listener, server, nullptr);
+  h->worker->adopt_stream(&h->listener, server, nullptr);
   settle();
   if (first < size && !client_gone) {
     evbuffer_add(client->output(), data + first, size - first);

@@ -1,4 +1,5 @@
-// proxy/h2_convert.h: preface detection and the HTTP/2 -> HTTP/1.1 request head.
+// proxy/h2_convert.h: preface detection and the checks an HTTP/2 request must pass.
+// (How an HTTP/2 request is forwarded over HTTP/1.1 is tested in forwarding_test.cpp.)
 
 #include "proxy/h2_convert.h"
 
@@ -17,64 +18,6 @@ TEST_CASE("the client preface is recognised, byte by byte") {
   CHECK(match_preface("P") == PrefaceMatch::Partial);
   CHECK(match_preface("PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n") == PrefaceMatch::No);
   CHECK(match_preface("POST / HTTP/1.1") == PrefaceMatch::No);
-}
-
-TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head") {
-  Request r;
-  r.method = "POST";
-  r.scheme = "https";
-  r.authority = "example.test:8443";
-  r.path = "/a/b?c=d";
-  r.fields = {{"content-type", "text/plain"},
-              {"cookie", "a=1"},
-              {"x-context-id", "11"},
-              {"cookie", "b=2"},
-              {"te", "trailers"},
-              {"host", "ignored.example"}};
-  std::string out;
-  build_h1_request(r, true, &out);
-  CHECK(out == "POST /a/b?c=d HTTP/1.1\r\n"
-               "Host: example.test:8443\r\n"
-               "content-type: text/plain\r\n"
-               "x-context-id: 11\r\n"
-               "cookie: a=1; b=2\r\n"
-               "Transfer-Encoding: chunked\r\n"
-               "\r\n");
-}
-
-TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
-  // Request trailers announced with content-length: the body goes upstream chunked.
-  Request r;
-  r.method = "POST";
-  r.authority = "a.test";
-  r.path = "/t";
-  r.fields = {{"content-length", "10"}, {"trailer", "x-req"}};
-  r.has_content_length = true;
-  r.announces_trailer = true;
-  std::string out;
-  build_h1_request(r, true, &out);
-  CHECK(out == "POST /t HTTP/1.1\r\n"
-               "Host: a.test\r\n"
-               "trailer: x-req\r\n"
-               "Transfer-Encoding: chunked\r\n"
-               "\r\n");
-  out.clear();
-  build_h1_request(r, false, &out);
-  CHECK(out == "POST /t HTTP/1.1\r\n"
-               "Host: a.test\r\n"
-               "content-length: 10\r\n"
-               "trailer: x-req\r\n"
-               "\r\n");
-}
-
-TEST_CASE("without :authority the host field is kept") {
-  Request r;
-  r.method = "GET";
-  r.path = "/";
-  r.fields = {{"host", "h.example"}, {"connection", "close"}, {"keep-alive", "1"}};
-  std::string out;
-  build_h1_request(r, false, &out);
-  CHECK(out == "GET / HTTP/1.1\r\nhost: h.example\r\n\r\n");
 }
 
 TEST_CASE("connection-specific fields") {
@@ -115,4 +58,8 @@ TEST_CASE("requests the proxy answers itself: CONNECT, other schemes, disagreein
   Refusal host = with("GET", "http", "a.test", "/x", {{"host", "b.test"}});
   CHECK(host.status == 400);
   CHECK(std::string(host.why) == "host-differs-from-authority");
+  // No :authority and no host: refused as an HTTP/1.1 request without Host is.
+  Refusal nohost = with("GET", "http", "", "/x");
+  CHECK(nohost.status == 400);
+  CHECK(std::string(nohost.why) == "missing-host");
 }

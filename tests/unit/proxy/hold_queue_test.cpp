@@ -3,11 +3,16 @@
 #include <catch.hpp>
 
 using sy::proxy::HoldLimits;
-using sy::proxy::HoldQueue;
+using sy::proxy::HoldLink;
 
 namespace {
-int a, b, c, d;  // identities
-}
+// What the queue holds (an Exchange in the proxy): anything with a HoldLink.
+struct Parked {
+  HoldLink hold_link;
+};
+using HoldQueue = sy::proxy::HoldQueue<Parked>;
+Parked a, b, c, d;  // identities
+}  // namespace
 
 TEST_CASE("park refuses past each bound and changes nothing then") {
   HoldQueue q(HoldLimits{2, 100, 1000});
@@ -27,7 +32,7 @@ TEST_CASE("release_all hands back every entry in arrival order and empties the q
   REQUIRE(q.park(&c, 1));
   REQUIRE(q.park(&a, 2));
   REQUIRE(q.park(&b, 3));
-  std::vector<HoldQueue::Key> out;
+  std::vector<Parked*> out;
   q.release_all(&out);
   REQUIRE(out.size() == 3);
   CHECK(out[0] == &c);
@@ -47,9 +52,29 @@ TEST_CASE("remove forgets a parked request and frees its bytes") {
   CHECK(q.size() == 1);
   CHECK(q.bytes() == 20);
   CHECK(q.park(&a, 30));
-  std::vector<HoldQueue::Key> out;
+  std::vector<Parked*> out;
   q.release_all(&out);
   REQUIRE(out.size() == 2);
   CHECK(out[0] == &d);
   CHECK(out[1] == &a);
+}
+
+TEST_CASE("remove keeps the order of the others, whatever its place in the queue") {
+  HoldQueue q(HoldLimits{10, 1000, 1000});
+  for (Parked* p : {&a, &b, &c, &d}) {
+    REQUIRE(q.park(p, 1));
+  }
+  q.remove(&d);  // the tail
+  q.remove(&a);  // the head
+  q.remove(&a);  // no longer parked: no-op
+  CHECK(q.size() == 2);
+  CHECK(q.bytes() == 2);
+  REQUIRE(q.park(&a, 5));
+  std::vector<Parked*> out;
+  q.release_all(&out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0] == &b);
+  CHECK(out[1] == &c);
+  CHECK(out[2] == &a);
+  CHECK_FALSE(a.hold_link.parked);
 }

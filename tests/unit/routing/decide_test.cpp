@@ -466,6 +466,40 @@ TEST_CASE("decide: no key with a default pool, and without one") {
   CHECK(code_of(d) == "CTX-0010");
 }
 
+TEST_CASE("decide: no key goes to the pool of the listener the request came in on") {
+  // The listener's pool is policy, so decide() owns it (it used to be patched in by the
+  // connection): with a listener pool in the facts it wins over default_pool, on either role;
+  // without one (-1) default_pool applies.
+  Fixture fx;
+  for (DecideConfig c : {old_cfg(), new_cfg()}) {
+    c.no_key = NoKeyPolicy::DefaultPool;
+    c.default_pool = 1;
+    RequestFacts facts = fx.facts;
+    facts.listener_pool = 0;
+    Decision d = decide(facts, ContextKey{}, *fx.snap, c);
+    REQUIRE(std::holds_alternative<Proxy>(d));
+    CHECK(std::get<Proxy>(d).pool == 0);
+    CHECK(std::get<Proxy>(d).schema == kNoSchema);
+    CHECK(std::get<Proxy>(d).context == 0);
+    CHECK_FALSE(std::get<Proxy>(d).moved);
+    c.default_pool = -1;  // the listener's pool needs no configured default
+    d = decide(facts, ContextKey{}, *fx.snap, c);
+    REQUIRE(std::holds_alternative<Proxy>(d));
+    CHECK(std::get<Proxy>(d).pool == 0);
+    facts.listener_pool = -1;
+    d = decide(facts, ContextKey{}, *fx.snap, c);
+    REQUIRE(std::holds_alternative<Reject>(d));
+    CHECK(std::get<Reject>(d).code == CtxCode::NoPool);
+    // A listener pool changes nothing when a key is there, nor under no_key: not_found.
+    facts.listener_pool = 0;
+    CHECK(std::holds_alternative<Hold>(decide(facts, id_key(3), *fx.snap, c)));
+    c.no_key = NoKeyPolicy::NotFound;
+    d = decide(facts, ContextKey{}, *fx.snap, c);
+    REQUIRE(std::holds_alternative<Reject>(d));
+    CHECK(std::get<Reject>(d).code == CtxCode::NoKey);
+  }
+}
+
 TEST_CASE("decide: disabled schema holds on either role, login keys resolve through the table") {
   Fixture fx;
   for (const DecideConfig& c : {old_cfg(), new_cfg()}) {

@@ -1,0 +1,538 @@
+#include "proxy/exchange.h"
+
+#include <charconv>
+#include <cstring>
+
+#include <event2/event.h>
+
+#include "proxy/access_log.h"
+#include "proxy/connection.h"
+#include "proxy/forwarder.h"
+#include "proxy/stats.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/worker.h"
+
+namespace sy::proxy {
+namespace {
+
+constexpr char kTextPlain[] = "text/plain; charset=utf-8";
+constexpr char kJson[] = "application/json";
+constexpr char kRetryAfter[] = "Retry-After: 1\r\n";
+
+double us_to_ms(uint64_t from, uint64_t to) {
+  return (to >= from) ? static_cast<double>(to - from) / 1000.0 : 0.0;
+}
+
+timeval ms_to_tv(uint64_t ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
+  return tv;
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+void Exchange::HeldRequest::copy(const HttpRequest& from, std::string_view form_body) {
+  // One string for every view, sized first so that appending never moves it.
+  size_t total = from.method.size() + from.target.size() + from.authority.size() +
+                 from.scheme.size() + from.content_type.size() + form_body.size();
+  for (size_t i = 0; i < from.num_fields; ++i) {
+    total += from.fields[i].name.size() + from.fields[i].value.size();
+  }
+  text.clear();
+  text.reserve(total);
+  auto keep = [this](std::string_view v) {
+    size_t at = text.size();
+    text.append(v);
+    return std::string_view(text).substr(at, v.size());
+  };
+  req = from;
+  req.method = keep(from.method);
+  req.target = keep(from.target);
+  req.authority = keep(from.authority);
+  req.scheme = keep(from.scheme);
+  req.content_type = keep(from.content_type);
+  fields.resize(from.num_fields);
+  for (size_t i = 0; i < from.num_fields; ++i) {
+    fields[i] = Field{keep(from.fields[i].name), keep(from.fields[i].value)};
+  }
+  req.fields = fields.data();
+  form = keep(form_body);
+}
+
+Exchange::Exchange(const ExchangeEnv& env, const ClientInfo& client, ClientConnection* owner)
+    : env_(env), client_(client), owner_(owner), up_(env, this, owner) {}
+
+Exchange::~Exchange() {
+  leave_hold();
+  if (rec_.inflight != nullptr) {
+    --*rec_.inflight;
+  }
+  if (hold_timer_ != nullptr) {
+    event_free(hold_timer_);
+  }
+}
+
+void Exchange::begin(Downstream* ds, uint64_t t_start_us, Protocol protocol) {
+  ds_ = ds;
+  rec_ = Record{};  // the one place per-exchange state is reset
+  rec_.stage = Stage::Head;
+  rec_.t_start_us = t_start_us;
+  rec_.protocol = protocol;
+  method_.clear();
+  target_.clear();
+  fields_.clear();
+}
+
+Phase Exchange::phase() const {
+  switch (rec_.stage) {
+  case Stage::Idle:
+  case Stage::Head: return Phase::RequestHead;
+  case Stage::Held: return Phase::Held;
+  case Stage::Connecting: return Phase::Connect;
+  case Stage::Proxying:
+    return !rec_.request_done ? Phase::RequestBody
+                              : (rec_.head_sent ? Phase::ResponseBody : Phase::ResponseHead);
+  case Stage::Done: return Phase::Done;
+  }
+  return Phase::Done;
+}
+
+Phase Exchange::client_phase() const {
+  switch (rec_.stage) {
+  case Stage::Idle:
+  case Stage::Head: return Phase::RequestHead;
+  case Stage::Held: return Phase::Held;
+  default: return rec_.request_done ? Phase::ResponseBody : Phase::RequestBody;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request
+
+void Exchange::start(const HttpRequest& req, std::string_view form_body) {
+  rec_.protocol = req.protocol;
+  rec_.head_request = req.method == "HEAD";
+  method_.assign(req.method);
+  target_.assign(req.target);
+  fields_.capture(req.fields, req.num_fields);
+  if (fields_.host.empty()) {
+    fields_.host.assign(req.authority);  // HTTP/2's :authority, an absolute-form target's
+  }
+  if (!rec_.counted) {
+    rec_.counted = true;
+    env_.stats->inc(Stat::Requests);
+  }
+  if (req.method == "CONNECT") {
+    release_head();
+    respond_error(501, "CONNECT is not supported\n", {Who::Proxy, Phase::RequestHead});
+    return;
+  }
+  uint64_t max_body = env_.limits->max_body_bytes;
+  if (max_body != 0 && req.body == BodySize::Known && req.content_length > max_body) {
+    release_head();
+    std::string& body = *env_.head_scratch;
+    body.assign("request body larger than ").append(std::to_string(max_body)).append(" bytes\n");
+    respond_error(413, body, {Who::Proxy, Phase::RequestHead});
+    return;
+  }
+  rec_.no_body = req.body == BodySize::None;
+  rec_.expect_continue = req.expect_continue && !rec_.no_body;
+  rec_.pool = client_.listener->pool;
+  if (env_.forwarder != nullptr) {
+    route(req, form_body);
+  } else {
+    proxy(req);
+  }
+}
+
+void Exchange::refuse(int status, std::string_view message, std::string_view method,
+                      std::string_view target, Termination term) {
+  method_.assign(method);
+  target_.assign(target);
+  rec_.head_released = true;  // the session keeps nothing of a refused head
+  respond_local(status, {}, kTextPlain, message, term, false);
+}
+
+void Exchange::release_head() {
+  if (!rec_.head_released) {
+    rec_.head_released = true;
+    ds_->release_head();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing: carry out routing::decide() (DESIGN decisions 4 and 5)
+
+void Exchange::route(const HttpRequest& req, std::string_view form_body) {
+  Forwarder* fw = env_.forwarder;
+  routing::ContextId context = 0;
+  routing::Decision d = fw->decide(req, client_.listener->pool_index, form_body, &context);
+  rec_.context = context;
+  WorkerStats& stats = *env_.stats;
+  std::visit(Overloaded{
+                 [&](const routing::Proxy& p) {
+                   WorkerPool* pool = env_.pool_at(p.pool);
+                   if (pool == nullptr) {
+                     rec_.route = "reject";
+                     stats.inc(Stat::RouteRejects);
+                     reject(routing::Reject{routing::CtxCode::NoPool, p.context}, {});
+                     return;
+                   }
+                   rec_.route = p.moved ? "proxy-moved" : (rec_.held ? "held-proxy" : "proxy");
+                   stats.inc(Stat::RouteProxies);
+                   rec_.pool = pool;
+                   if (p.schema != routing::kNoSchema) {
+                     rec_.inflight = fw->inflight_counter(p.schema);
+                     if (rec_.inflight != nullptr) {
+                       ++*rec_.inflight;
+                     }
+                   }
+                   // Forwarded to the other version's pool: mark it, so that an instance there that
+                   // would send it back stops with CTX-0013 instead of looping.
+                   rec_.loop_guard = p.moved && !fw->setup().decide.loop_guard_header.empty();
+                   proxy(req);
+                 },
+                 [&](const routing::Redirect& r) {
+                   rec_.route = "redirect";
+                   stats.inc(Stat::RouteRedirects);
+                   std::string& location = fw->header_scratch();
+                   location.assign("Location: ").append(r.location).append("\r\n");
+                   std::string& body = fw->body_scratch();
+                   body.assign("this tenant has moved to ").append(r.location).append("\n");
+                   release_head();
+                   respond_local(307, location, "text/plain; charset=utf-8", body, {}, true);
+                 },
+                 [&](const routing::Reject& j) {
+                   rec_.route = "reject";
+                   stats.inc(Stat::RouteRejects);
+                   reject(j, {});
+                 },
+                 [&](const routing::Hold&) { hold(req, form_body); },
+             },
+             d);
+}
+
+void Exchange::reject(const routing::Reject& r, Termination term) {
+  env_.stats->inc_error(r.code);
+  LocalAnswer a = env_.forwarder->render(r);
+  release_head();
+  respond_local(a.status, a.extra_headers, kJson, a.body, term, true);
+}
+
+void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
+  Forwarder* fw = env_.forwarder;
+  uint64_t now = monotonic_ms();
+  if (!rec_.held) {
+    rec_.held = true;
+    rec_.hold_deadline_ms = now + fw->hold().limits().max_wait_ms;
+    env_.stats->inc(Stat::RouteHolds);
+  }
+  if (held_ == nullptr || &req != &held_->req) {
+    // The first park: keep a copy of the head; the session's buffer moves on.
+    if (held_ == nullptr) {
+      held_ = std::make_unique<HeldRequest>();
+    }
+    held_->copy(req, form_body);
+    release_head();
+  }
+  // What the proxy holds in memory for this request: its head plus whatever body arrived with
+  // it; reading stops below, so the rest stays in the kernel.
+  const uint64_t buffered = held_->text.size() + ds_->buffered_request_bytes();
+  if (now >= rec_.hold_deadline_ms || !fw->hold().park(this, buffered)) {
+    rec_.route = "hold-refused";
+    env_.stats->inc(Stat::HoldRefused);
+    reject(routing::Reject{routing::CtxCode::HoldRefused, rec_.context}, {Who::Hold, Phase::Done});
+    return;
+  }
+  rec_.stage = Stage::Held;
+  ds_->hold_watch(true);
+  if (hold_timer_ == nullptr) {
+    hold_timer_ = evtimer_new(env_.base, hold_timer_cb, this);
+  }
+  timeval tv = ms_to_tv(rec_.hold_deadline_ms - now);
+  evtimer_add(hold_timer_, &tv);
+}
+
+void Exchange::leave_hold() {
+  if (hold_link.parked) {
+    env_.forwarder->hold().remove(this);
+  }
+  if (hold_timer_ != nullptr) {
+    evtimer_del(hold_timer_);
+  }
+}
+
+void Exchange::hold_timer_cb(int, short, void* arg) {
+  auto* x = static_cast<Exchange*>(arg);
+  ConnectionScope scope(x->owner_);
+  // Held past routing.hold.max_wait: deciding again parks nothing and answers 503.
+  x->on_release();
+}
+
+void Exchange::on_release() {
+  if (rec_.stage != Stage::Held) {
+    return;
+  }
+  leave_hold();
+  ds_->hold_watch(false);
+  rec_.stage = Stage::Head;
+  route(held_->req, held_->form);
+}
+
+void Exchange::proxy(const HttpRequest& req) {
+  WorkerPool* pool = rec_.pool;
+  const conf::Limits& lim = *env_.limits;
+  ForwardPolicy policy;
+  policy.client_ip = client_.ip;
+  policy.proto = client_.listener->conf->tls.enabled ? "https" : "http";
+  policy.loop_guard = rec_.loop_guard
+                          ? std::string_view(env_.forwarder->setup().decide.loop_guard_header)
+                          : std::string_view();
+  policy.drop_underscores = !lim.underscores_in_headers;
+  policy.request_id = fields_.generated_id();
+  policy.strip_expect = rec_.expect_continue;
+  policy.fallback_host =
+      pool->size() > 0 ? std::string_view(pool->member(0).shared->label) : std::string_view();
+  bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
+              req.body == BodySize::None;
+  up_.prepare(pool, req, policy, rec_.head_request, safe);
+  release_head();
+  rec_.stage = Stage::Connecting;
+  pool->count_request();
+  up_.start();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+void Exchange::on_upstream_ready() {
+  rec_.stage = Stage::Proxying;
+  if (rec_.expect_continue) {
+    HttpResponse cont;
+    cont.status = 100;
+    cont.reason = "Continue";
+    ds_->send_interim(cont);
+  }
+  ds_->want_request_body();
+  pull_request_body();
+}
+
+void Exchange::on_upstream_drained() { pull_request_body(); }
+
+void Exchange::on_request_body() { pull_request_body(); }
+
+void Exchange::pull_request_body() {
+  if (rec_.stage != Stage::Proxying || rec_.request_done) {
+    return;
+  }
+  switch (ds_->read_request_body(&up_.body())) {
+  case BodyRead::More: return;
+  case BodyRead::Done: {
+    rec_.request_done = true;
+    trailer_.clear();
+    size_t dropped = http1::append_allowed_trailer(ds_->request_trailer(),
+                                                   !env_.limits->underscores_in_headers, &trailer_);
+    if (dropped > 0) {
+      env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
+    }
+    up_.end_request(trailer_);
+    return;
+  }
+  case BodyRead::Bad: {
+    env_.stats->inc(Stat::BadRequests);
+    if (rec_.head_sent) {
+      abort({Who::Proxy, Phase::RequestBody});
+      return;
+    }
+    std::string& body = *env_.head_scratch;
+    body.assign("bad request body: ").append(ds_->error_text()).append("\n");
+    respond_error(400, body, {Who::Proxy, Phase::RequestBody});
+    return;
+  }
+  case BodyRead::TooLarge: {
+    if (rec_.head_sent) {
+      abort({Who::Proxy, Phase::RequestBody});
+      return;
+    }
+    std::string& body = *env_.head_scratch;
+    body.assign("request body larger than ")
+        .append(std::to_string(env_.limits->max_body_bytes))
+        .append(" bytes\n");
+    respond_error(413, body, {Who::Proxy, Phase::RequestBody});
+    return;
+  }
+  }
+}
+
+void Exchange::on_response_interim(const HttpResponse& resp) { ds_->send_interim(resp); }
+
+void Exchange::on_response_head(const HttpResponse& resp) {
+  rec_.status = resp.status;
+  count_status(*env_.stats, resp.status);
+  ds_->send_response_head(resp);
+  rec_.head_sent = true;
+}
+
+void Exchange::on_response_body(evbuffer* src, size_t n) {
+  ds_->write_body(src, n);
+  if (ds_->body_full()) {
+    up_.pause_response(true);
+  }
+}
+
+void Exchange::on_downstream_drained() {
+  if (rec_.stage == Stage::Proxying) {
+    up_.pause_response(false);
+  }
+}
+
+void Exchange::on_response_end(std::string_view trailer) {
+  trailer_.clear();
+  size_t dropped = http1::append_allowed_trailer(trailer, false, &trailer_);
+  if (dropped > 0) {
+    env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
+  }
+  ds_->end_response(trailer_);
+  finish();
+}
+
+void Exchange::finish() {
+  rec_.stage = Stage::Done;
+  log();
+  up_.release(rec_.request_done);
+  ds_->exchange_done(rec_.request_done);
+}
+
+void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message) {
+  WorkerStats& stats = *env_.stats;
+  switch (why) {
+  case UpstreamFailure::Connect: respond_error(502, message, {Who::Server, Phase::Connect}); return;
+  case UpstreamFailure::Timeout:
+    stats.inc(Stat::UpstreamTimeouts);
+    if (rec_.head_sent) {
+      abort({Who::ServerTimeout, Phase::ResponseBody});
+    } else {
+      respond_error(504, message, {Who::ServerTimeout, Phase::ResponseHead});
+    }
+    return;
+  case UpstreamFailure::Closed:
+  case UpstreamFailure::BadResponse:
+    stats.inc(Stat::UpstreamErrors);
+    if (rec_.head_sent) {
+      abort({Who::Server, Phase::ResponseBody});
+    } else {
+      respond_error(502, message, {Who::Server, Phase::ResponseHead});
+    }
+    return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings
+
+void Exchange::respond_local(int status, std::string_view extra_headers,
+                             std::string_view content_type, std::string_view body, Termination term,
+                             bool may_keep) {
+  rec_.status = status;
+  count_status(*env_.stats, status);
+  rec_.term = term;
+  ds_->send_local_response(status, content_type, extra_headers, body, may_keep);
+  rec_.head_sent = true;
+  rec_.stage = Stage::Done;
+  log();
+  ds_->exchange_done(rec_.request_done || rec_.no_body);
+}
+
+void Exchange::respond_error(int status, std::string_view body, Termination term) {
+  up_.release(false);
+  respond_local(status, status == 503 ? kRetryAfter : "", kTextPlain, body, term, false);
+}
+
+void Exchange::abort(Termination term) {
+  rec_.term = term;
+  rec_.stage = Stage::Done;
+  log();
+  up_.release(false);
+  ds_->abort_response();
+}
+
+void Exchange::on_downstream_closed(Termination term) {
+  if (!in_progress()) {
+    return;
+  }
+  leave_hold();
+  rec_.term = term;
+  rec_.stage = Stage::Done;
+  log();
+  up_.release(false);
+}
+
+void Exchange::on_body_timeout() {
+  if (rec_.stage != Stage::Proxying || rec_.request_done) {
+    return;
+  }
+  if (rec_.head_sent) {
+    abort({Who::ClientTimeout, Phase::RequestBody});
+    return;
+  }
+  respond_error(408, "request body timeout\n", {Who::ClientTimeout, Phase::RequestBody});
+}
+
+void Exchange::on_kill() {
+  if (in_progress()) {
+    set_termination(Who::Killed);
+    rec_.stage = Stage::Done;
+    log();
+  }
+}
+
+void Exchange::log() {
+  if (rec_.inflight != nullptr) {  // every exchange is logged exactly once, however it ends
+    --*rec_.inflight;
+    rec_.inflight = nullptr;
+  }
+  WorkerPool* pool = rec_.pool;
+  if (pool != nullptr && up_.attempts() > 0 && rec_.status >= 500) {  // proxied, then 5xx
+    pool->count_5xx();
+  }
+  AccessLogBuffer& log = *env_.access_log;
+  if (!log.enabled()) {
+    return;
+  }
+  uint64_t now = monotonic_us();
+  AccessRecord r;
+  r.client = client_.label;
+  r.listener = client_.listener->conf->name;
+  r.method = method_;
+  r.target = target_;
+  r.minor_version = rec_.protocol == Protocol::Http10 ? 0 : 1;
+  r.h2 = rec_.protocol == Protocol::Http2;
+  r.tls = client_.listener->conf->tls.enabled;
+  r.status = rec_.status;
+  r.bytes_in = rec_.bytes_in;
+  r.bytes_out = rec_.bytes_out;
+  r.pool = pool != nullptr ? std::string_view(pool->conf().name) : std::string_view();
+  r.route = rec_.route;
+  r.context = rec_.context;
+  const WorkerMember* m = up_.member();
+  r.upstream = m != nullptr ? std::string_view(m->shared->label) : std::string_view();
+  r.duration_ms = rec_.t_start_us != 0 ? us_to_ms(rec_.t_start_us, now) : 0.0;
+  r.connect_ms = (up_.connected_us() != 0 && !up_.reused())
+                     ? us_to_ms(up_.connect_us(), up_.connected_us())
+                     : -1.0;
+  r.response_ms = up_.response_us() != 0 ? us_to_ms(up_.sent_us(), up_.response_us()) : -1.0;
+  r.termination[0] = static_cast<char>(rec_.term.who);
+  r.termination[1] = static_cast<char>(rec_.term.phase);
+  r.fields = &fields_;
+  log.append(r);
+}
+
+}  // namespace sy::proxy

@@ -1,0 +1,280 @@
+// proxy/forwarding.h: what a request and a response look like when they are forwarded, for
+// each protocol on each side.
+
+#include "proxy/forwarding.h"
+
+#include <catch.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace sy::proxy;
+
+namespace {
+
+// An HttpRequest over owned storage.
+struct Req {
+  std::vector<std::pair<std::string, std::string>> raw;
+  std::vector<Field> fields;
+  HttpRequest req;
+  Req(std::string method, std::string target, std::string authority,
+      std::vector<std::pair<std::string, std::string>> f, Protocol protocol)
+      : raw(std::move(f)), method_(std::move(method)), target_(std::move(target)),
+        authority_(std::move(authority)) {
+    for (const auto& [n, v] : raw) {
+      fields.push_back(Field{n, v});
+    }
+    req.method = method_;
+    req.target = target_;
+    req.authority = authority_;
+    req.fields = fields.data();
+    req.num_fields = fields.size();
+    req.protocol = protocol;
+    if (protocol == Protocol::Http2 && !authority_.empty()) {
+      req.host_rule = HostRule::FromPseudoField;
+    }
+  }
+
+ private:
+  std::string method_, target_, authority_;
+};
+
+ForwardPolicy bare(bool chunked) {
+  ForwardPolicy p;
+  p.add_forwarded = false;
+  p.drop_underscores = false;
+  p.chunked = chunked;
+  return p;
+}
+
+std::map<std::string, std::string> as_map(NvList& nv) {
+  std::map<std::string, std::string> m;
+  for (size_t i = 0; i < nv.size(); ++i) {
+    m[std::string(nv.name(i))] = std::string(nv.value(i));
+  }
+  return m;
+}
+
+}  // namespace
+
+// --- an HTTP/2 request to an HTTP/1.1 member (these cases were h2_convert_test's, when an
+// HTTP/2 stream was turned into HTTP/1.1 text for an internal connection) ---
+
+TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head") {
+  Req r("POST", "/a/b?c=d", "example.test:8443",
+        {{"content-type", "text/plain"},
+         {"cookie", "a=1"},
+         {"x-context-id", "11"},
+         {"cookie", "b=2"},
+         {"te", "trailers"},
+         {"host", "ignored.example"}},
+        Protocol::Http2);
+  std::string out;
+  append_upstream_h1_head(r.req, bare(true), &out);
+  CHECK(out == "POST /a/b?c=d HTTP/1.1\r\n"
+               "Host: example.test:8443\r\n"
+               "content-type: text/plain\r\n"
+               "x-context-id: 11\r\n"
+               "cookie: a=1; b=2\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
+}
+
+TEST_CASE("a chunked head drops content-length, an unchunked one keeps it") {
+  // Request trailers announced with content-length: the body goes upstream chunked. (The
+  // trailer field itself is hop-by-hop here, http1::is_hop_by_hop, and never reached the
+  // member: the internal HTTP/1.1 connection dropped it before; this head drops it at once.)
+  Req r("POST", "/t", "a.test", {{"content-length", "10"}, {"trailer", "x-req"}}, Protocol::Http2);
+  r.req.body = BodySize::Known;
+  r.req.content_length = 10;
+  r.req.announces_trailer = true;
+  std::string out;
+  append_upstream_h1_head(r.req, bare(true), &out);
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "\r\n");
+  out.clear();
+  append_upstream_h1_head(r.req, bare(false), &out);
+  CHECK(out == "POST /t HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "content-length: 10\r\n"
+               "\r\n");
+}
+
+TEST_CASE("without :authority the host field is kept") {
+  Req r("GET", "/", "h.example",
+        {{"host", "h.example"}, {"connection", "close"}, {"keep-alive", "1"}}, Protocol::Http2);
+  r.req.host_rule = HostRule::AsReceived;
+  std::string out;
+  append_upstream_h1_head(r.req, bare(false), &out);
+  CHECK(out == "GET / HTTP/1.1\r\nhost: h.example\r\n\r\n");
+}
+
+// --- HTTP/1.x requests ---
+
+TEST_CASE("the forwarded-field policy over HTTP/1.1") {
+  Req r("GET", "/p?q", "a.test",
+        {{"Host", "a.test"},
+         {"Connection", "keep-alive, X-Secret"},
+         {"X-Secret", "1"},
+         {"Keep-Alive", "5"},
+         {"X-Forwarded-For", "1.1.1.1"},
+         {"X_Tenant", "7"},
+         {"x-forwarded-for", "2.2.2.2"},
+         {"X-Forwarded-Proto", "gopher"},
+         {"Expect", "100-continue"},
+         {"Accept", "*/*"}},
+        Protocol::Http11);
+  ForwardPolicy p;
+  p.client_ip = "10.0.0.9";
+  p.proto = "https";
+  p.loop_guard = "X-Switchyard-Redirected";
+  p.strip_expect = true;
+  std::string out;
+  CHECK(append_upstream_h1_head(r.req, p, &out) == 1);  // X_Tenant
+  CHECK(out == "GET /p?q HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "Accept: */*\r\n"
+               "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 10.0.0.9\r\n"
+               "X-Forwarded-Proto: https\r\n"
+               "Via: 1.1 switchyard\r\n"
+               "X-Switchyard-Redirected: 1\r\n"
+               "\r\n");
+}
+
+TEST_CASE("absolute-form replaces Host in place; HTTP/1.0 without Host gets one") {
+  Req abs("GET", "/x", "b.example", {{"Host", "a.example"}, {"Accept", "*/*"}}, Protocol::Http11);
+  abs.req.host_rule = HostRule::FromTarget;
+  std::string out;
+  append_upstream_h1_head(abs.req, bare(false), &out);
+  CHECK(out == "GET /x HTTP/1.1\r\nHost: b.example\r\nAccept: */*\r\n\r\n");
+
+  Req old("GET", "/", "", {{"Accept", "*/*"}}, Protocol::Http10);
+  ForwardPolicy p = bare(false);
+  p.fallback_host = "127.0.0.1:9001";
+  out.clear();
+  append_upstream_h1_head(old.req, p, &out);
+  CHECK(out == "GET / HTTP/1.1\r\nAccept: */*\r\nHost: 127.0.0.1:9001\r\n\r\n");
+}
+
+// --- requests to HTTP/2 members ---
+
+TEST_CASE("an HTTP/2 member gets pseudo-header fields first and lower-case names") {
+  Req r("POST", "/svc.Echo/Say", "grpc.test",
+        {{"Host", "grpc.test"},
+         {"Content-Type", "application/grpc"},
+         {"TE", "trailers"},
+         {"Connection", "keep-alive"},
+         {"Transfer-Encoding", "chunked"},
+         {"X-Forwarded-For", "1.1.1.1"}},
+        Protocol::Http11);
+  ForwardPolicy p;
+  p.client_ip = "10.0.0.9";
+  p.proto = "http";
+  p.upstream_scheme = "https";
+  NvList nv;
+  make_upstream_h2_head(r.req, p, &nv);
+  REQUIRE(nv.size() >= 4);
+  CHECK(nv.name(0) == ":method");
+  CHECK(nv.value(0) == "POST");
+  CHECK(nv.name(1) == ":scheme");
+  CHECK(nv.value(1) == "https");
+  CHECK(nv.name(2) == ":authority");
+  CHECK(nv.value(2) == "grpc.test");
+  CHECK(nv.name(3) == ":path");
+  CHECK(nv.value(3) == "/svc.Echo/Say");
+  auto m = as_map(nv);
+  CHECK(m["content-type"] == "application/grpc");
+  CHECK(m["te"] == "trailers");  // gRPC needs it; the only TE value HTTP/2 allows
+  CHECK(m.count("host") == 0);
+  CHECK(m.count("connection") == 0);
+  CHECK(m.count("transfer-encoding") == 0);
+  CHECK(m["x-forwarded-for"] == "1.1.1.1, 10.0.0.9");
+  CHECK(m["x-forwarded-proto"] == "http");
+  CHECK(m["via"] == "1.1 switchyard");
+  for (size_t i = 0; i < nv.size(); ++i) {
+    for (char c : nv.name(i)) {
+      CHECK_FALSE((c >= 'A' && c <= 'Z'));
+    }
+  }
+  // A TE other than trailers is not forwarded at all.
+  Req gz("GET", "/", "a.test", {{"TE", "gzip"}}, Protocol::Http11);
+  make_upstream_h2_head(gz.req, p, &nv);
+  CHECK(as_map(nv).count("te") == 0);
+  nghttp2_nv* arr = nv.nv();
+  CHECK(std::string(reinterpret_cast<char*>(arr[0].name), arr[0].namelen) == ":method");
+}
+
+// --- responses ---
+
+TEST_CASE("a response head for an HTTP/1.x client") {
+  std::vector<Field> f = {{"Content-Type", "text/plain"},
+                          {"Connection", "keep-alive, X-Hop"},
+                          {"X-Hop", "1"},
+                          {"Transfer-Encoding", "chunked"},
+                          {"Set-Cookie", "a=1"}};
+  HttpResponse resp;
+  resp.status = 200;
+  resp.reason = "OK";
+  resp.fields = f.data();
+  resp.num_fields = f.size();
+  resp.body = BodySize::Unknown;
+  std::string out;
+  append_downstream_h1_head(resp, H1Framing{true, false, false}, false, &out);
+  CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+               "Via: 1.1 switchyard\r\nTransfer-Encoding: chunked\r\n\r\n");
+  out.clear();
+  resp.reason = "";  // from an HTTP/2 member
+  resp.num_fields = 1;
+  append_downstream_h1_head(resp, H1Framing{false, true, false}, false, &out);
+  CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 switchyard\r\n"
+               "Connection: close\r\n\r\n");
+  out.clear();
+  HttpResponse hints;
+  std::vector<Field> link = {{"Link", "</s.css>; rel=preload"}};
+  hints.status = 103;
+  hints.fields = link.data();
+  hints.num_fields = 1;
+  append_downstream_h1_head(hints, H1Framing{}, true, &out);
+  CHECK(out == "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n");
+}
+
+TEST_CASE("a response head for an HTTP/2 client") {
+  std::vector<Field> f = {{"Content-Type", "text/plain"},
+                          {"Connection", "close"},
+                          {"Keep-Alive", "timeout=5"},
+                          {"Content-Length", "5"}};
+  HttpResponse resp;
+  resp.status = 404;
+  resp.fields = f.data();
+  resp.num_fields = f.size();
+  NvList nv;
+  make_downstream_h2_head(resp, false, &nv);
+  CHECK(nv.name(0) == ":status");
+  CHECK(nv.value(0) == "404");
+  auto m = as_map(nv);
+  CHECK(m["content-type"] == "text/plain");
+  CHECK(m["content-length"] == "5");
+  CHECK(m["via"] == "1.1 switchyard");
+  CHECK(m.count("connection") == 0);
+  CHECK(m.count("keep-alive") == 0);
+  make_downstream_h2_head(resp, true, &nv);
+  CHECK(as_map(nv).count("via") == 0);
+}
+
+TEST_CASE("trailer text and HTTP/2 trailer fields") {
+  NvList nv;
+  trailer_to_nv("Grpc-Status: 0\r\ngrpc-message:  ok \r\nbroken\r\n", &nv);
+  REQUIRE(nv.size() == 2);
+  CHECK(nv.name(0) == "grpc-status");
+  CHECK(nv.value(0) == "0");
+  CHECK(nv.name(1) == "grpc-message");
+  CHECK(nv.value(1) == "ok");
+  std::string text;
+  append_trailer_line("grpc-status", "0", &text);
+  CHECK(text == "grpc-status: 0\r\n");
+  CHECK(reason_phrase(307) == "Temporary Redirect");
+  CHECK(reason_phrase(299) == "");
+}

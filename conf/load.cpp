@@ -596,9 +596,9 @@ Decoder::ValueFn Decoder::file_mode(int* out) {
     const std::string& text = node.Scalar();
     int value = 0;
     bool good = !text.empty() && text.size() <= 4;
-    for (char c : text) {
-      good = good && c >= '0' && c <= '7';
-      value = value * 8 + (c - '0');
+    for (size_t i = 0; good && i < text.size(); ++i) {  // stops at the first bad digit: a
+      good = text[i] >= '0' && text[i] <= '7';          // long bad value never overflows
+      value = value * 8 + (text[i] - '0');
     }
     if (!good || value > 0777) {
       error(path, "bad mode " + quoted(text) + " (expected an octal mode such as \"0600\")");

@@ -1092,6 +1092,11 @@ TEST_CASE("admin section: errors are located") {
                     "admin.socket.mode", "bad mode \"0800\"");
   require_one_error(with_admin({"admin:", "  socket: {path: /a, mode: 600}"}), 4, 28,
                     "admin.socket.mode", "expected an octal mode in quotes");
+  // Found by the config fuzzer: a long run of non-octal digits overflowed the accumulated
+  // value (UBSan: signed integer overflow) before the length check rejected it.
+  const std::string long_mode = "  socket: {path: /a, mode: \"" + std::string(200, '9') + "\"}";
+  require_one_error(with_admin({"admin:", long_mode.c_str()}), 4, 28, "admin.socket.mode",
+                    "bad mode");
   require_one_error(with_admin({"admin:", "  socket: {path: /a, level: root}"}), 4, 29,
                     "admin.socket.level", "expected one of: admin, read-only");
   require_one_error(with_admin({"admin:", "  socket: {mode: \"0600\"}"}), 4, 11,

@@ -80,6 +80,17 @@ class Gatherer {
   // One YAML document of |text| into |out| (null for an empty text). False on a syntax error
   // or a second document.
   bool parse(std::string_view text, const std::string& label, YAML::Node* out) {
+    // YAML is text: a NUL byte is not allowed anywhere, and yaml-cpp reads one as the end of
+    // the stream and can then loop forever (the config fuzzer found "\0,").
+    if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+      Mark at;
+      at.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
+      size_t line_start = text.rfind('\n', nul);
+      at.col =
+          static_cast<int>(nul - (line_start == std::string_view::npos ? 0 : line_start + 1)) + 1;
+      error(label, at, "", "a NUL byte: a configuration file is text");
+      return false;
+    }
     Mark comma = comma_starting_document(text);
     if (comma.line > 0) {
       error(label, comma, "",

@@ -1087,6 +1087,22 @@ TEST_CASE("admin section: defaults and every key") {
   CHECK(a.update_tasks.command_timeout == Millis(60000));
 }
 
+TEST_CASE("a NUL byte is a located error, not a hang in yaml-cpp") {
+  // Found by the config fuzzer in make test: "\0," never returned from yaml-cpp.
+  LoadResult r = load_config_string(std::string("\0,", 2), "t.yaml");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].line == 1);
+  CHECK(r.errors[0].col == 1);
+  CHECK_THAT(r.errors[0].message, Catch::Contains("NUL byte"));
+  std::string text = "workers: 1\nlog_level: in";
+  text += '\0';
+  text += "fo\n";
+  LoadResult later = load_config_string(text, "t.yaml");
+  REQUIRE(later.errors.size() == 1);
+  CHECK(later.errors[0].line == 2);
+  CHECK(later.errors[0].col == 14);
+}
+
 TEST_CASE("admin section: errors are located") {
   require_one_error(with_admin({"admin:", "  socket: {path: /a, mode: \"0800\"}"}), 4, 28,
                     "admin.socket.mode", "bad mode \"0800\"");

@@ -31,6 +31,7 @@ class Origin:
 
     def __init__(self):
         self.cancelled = threading.Event()
+        self.released = threading.Event()  # set at stop(): a Slow call still waiting returns
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
             "Say": grpc.unary_unary_rpc_method_handler(self.say),
@@ -47,6 +48,7 @@ class Origin:
         self.address = f"127.0.0.1:{self.port}"
 
     def stop(self):
+        self.released.set()
         self.server.stop(0)
 
     def say(self, request, context):
@@ -58,7 +60,7 @@ class Origin:
         return request[::-1]
 
     def slow(self, request, context):
-        time.sleep(3)
+        self.released.wait(3)  # an origin that answers after 3 s (or when the test ends)
         return request
 
     def count(self, request, context):
@@ -69,7 +71,7 @@ class Origin:
         context.add_callback(self.cancelled.set)
         while context.is_active():
             yield b"tick"
-            time.sleep(0.02)
+            self.cancelled.wait(0.02)  # a tick every 20 ms until the call is cancelled
 
     def sum(self, requests, context):
         return str(sum(len(r) for r in requests)).encode()

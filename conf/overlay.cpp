@@ -8,6 +8,7 @@
 #include "conf/overlay.h"
 
 #include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion (not in yaml.h in 0.7)
+#include <yaml-cpp/eventhandler.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace sy::conf::detail {
 
@@ -72,6 +74,82 @@ std::string item_name(const YAML::Node& item) {
   return "";
 }
 
+// yaml-cpp 0.7 can fail to advance: on some inputs (a ',' where a document's node should start,
+// after a tag, an anchor or a NUL byte, ...) every call of Parser::HandleNextDocument returns one
+// more empty document starting at the same place, and YAML::LoadAll collects them until memory
+// runs out. This pass runs the same parser with an event handler that only counts, up to the
+// third document or more events than the text could hold, so LoadAll runs only on text with
+// one document.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  struct Result {
+    int documents = 0;   // 0, 1, 2 (two or more), or 2 with |stuck|
+    bool stuck = false;  // the parser does not advance past |second|
+    YAML::Mark second = YAML::Mark::null_mark();
+  };
+
+  // A syntax error counts as one document: LoadAll then reports it with its own message.
+  static Result scan(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentScan counter(2 * text.size() + 16);
+    try {
+      while (parser.HandleNextDocument(counter)) {
+      }
+    } catch (const Stop&) {
+    } catch (const YAML::Exception&) {
+      return Result{1, false, YAML::Mark::null_mark()};
+    }
+    return counter.result_;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++started_ == 2) {
+      result_.documents = 2;
+      result_.second = mark;
+    } else if (started_ == 3) {
+      result_.stuck = mark.pos == result_.second.pos;
+      throw Stop{};
+    } else {
+      result_.documents = 1;
+    }
+    tick();
+  }
+  void OnDocumentEnd() override { tick(); }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { tick(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { tick(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    tick();
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    tick();
+  }
+  void OnSequenceEnd() override { tick(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    tick();
+  }
+  void OnMapEnd() override { tick(); }
+
+ private:
+  struct Stop {};
+
+  explicit DocumentScan(size_t limit) : limit_(limit) {}
+  void tick() {
+    if (++events_ > limit_) {
+      result_ = Result{2, true, YAML::Mark::null_mark()};
+      throw Stop{};
+    }
+  }
+
+  size_t limit_;
+  size_t events_ = 0;
+  int started_ = 0;
+  Result result_;
+};
+
 class Gatherer {
  public:
   Gatherer(const EnvLookup& env, Positions* positions, std::vector<ConfigError>* errors)
@@ -98,10 +176,18 @@ class Gatherer {
             "[ ] or { })");
       return false;
     }
+    std::string owned(text);
+    if (DocumentScan::Result scan = DocumentScan::scan(owned); scan.documents > 1) {
+      error(label, to_mark(scan.second), "",
+            scan.stuck ? "YAML syntax error: the YAML parser cannot read past this point (a ',' "
+                         "only separates items inside [ ] or { })"
+                       : "a second YAML document (expected exactly one)");
+      return false;
+    }
     std::vector<YAML::Node> documents;
     try {
-      // LoadAll rather than Load so a second document is reported instead of silently ignored.
-      documents = YAML::LoadAll(std::string(text));
+      // One document at most here (DocumentScan stopped the rest).
+      documents = YAML::LoadAll(owned);
     } catch (const YAML::DeepRecursion&) {
       // yaml-cpp 0.7 throws this with no position and the message "bad file".
       int depth = 0;
@@ -113,11 +199,6 @@ class Gatherer {
       return false;
     } catch (const YAML::Exception& e) {
       error(label, to_mark(e.mark), "", "YAML syntax error: " + e.msg);
-      return false;
-    }
-    if (documents.size() > 1) {
-      error(label, to_mark(documents[1].Mark()), "",
-            "a second YAML document (expected exactly one)");
       return false;
     }
     *out = documents.empty() ? YAML::Node() : documents.front();

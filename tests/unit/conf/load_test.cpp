@@ -643,7 +643,7 @@ TEST_CASE("a second YAML document is an error") {
                         "---",
                         "workers: 1",
                     }),
-                    4, 1, "", "a second YAML document (expected exactly one)");
+                    3, 1, "", "a second YAML document (expected exactly one)");
 }
 
 TEST_CASE("very deep nesting is one located error, not yaml-cpp's \"bad file\"") {
@@ -1101,6 +1101,23 @@ TEST_CASE("a NUL byte is a located error, not a hang in yaml-cpp") {
   REQUIRE(later.errors.size() == 1);
   CHECK(later.errors[0].line == 2);
   CHECK(later.errors[0].col == 14);
+}
+
+TEST_CASE("YAML that yaml-cpp cannot read past is a located error, not endless documents") {
+  // Found by the config fuzzer in CI: after "!-(*" yaml-cpp returned an empty document at the
+  // ',' again and again, and LoadAll collected them until the process ran out of memory.
+  LoadResult r = load_config_string("!-(*,", "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].line == 1);
+  CHECK(r.errors[0].col == 5);
+  CHECK_THAT(r.errors[0].message, Catch::Contains("cannot read past this point"));
+  // After a valid first document it is the second document, reported without a hang.
+  LoadResult later = load_config_string("workers: 1\n---\n!-(*,\n", "t.yaml");
+  INFO(all(later));
+  REQUIRE(later.errors.size() == 1);
+  CHECK(later.errors[0].line == 2);
+  CHECK_THAT(later.errors[0].message, Catch::Contains("a second YAML document"));
 }
 
 TEST_CASE("admin section: errors are located") {

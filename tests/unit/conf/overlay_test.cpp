@@ -268,7 +268,7 @@ TEST_CASE("stage 0 errors: include_dir in an overlay, duplicate keys, bad files,
   require_error(r, a, 3, 1, "workers", "duplicate key (first at line 2)");
   require_error(r, b, 1, 1, "", "an overlay must be a mapping");
   require_error(r, c, 2, 1, "", "YAML syntax error");
-  require_error(r, d, 3, 1, "", "a second YAML document");
+  require_error(r, d, 2, 1, "", "a second YAML document");  // at its "---"
   require_error(r, dir.path() + "/conf.d/50-dir.yaml", 0, 0, "", "not a regular file");
   CHECK(r.errors.size() == 6);  // stage 0 errors stop the passes: no echo errors
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/cidr.h"
+
 namespace sy::conf {
 
 using Millis = std::chrono::milliseconds;
@@ -55,6 +57,12 @@ struct Listener {
                                       // workers); 0 = only limits.max_connections. Beyond it
                                       // new connections wait in the backlog
   ListenerTls tls;                    // TLS termination; tls.enabled = false: cleartext
+  // Peers whose X-Forwarded-For / Forwarded are believed and extended (and who may send a
+  // PROXY header); any other peer's are replaced by its own address (docs/client-address.md).
+  std::vector<Cidr> trusted_proxies;
+  bool proxy_protocol = false;  // every connection starts with a PROXY v1/v2 header from a
+                                // trusted peer (an L4 balancer); needs trusted_proxies
+  Mark proxy_protocol_mark;
   Mark mark;
 
   bool operator==(const Listener&) const = default;

@@ -221,6 +221,7 @@ class Decoder {
   ValueFn file_mode(int* out);
   ValueFn loopback_address(std::string* out);
   ValueFn name_list(std::vector<std::string>* out);
+  ValueFn cidr_list(std::vector<Cidr>* out);
   ValueFn http_url(std::string* out);
   ValueFn secret_file(std::string* out);
 
@@ -838,6 +839,34 @@ Decoder::ValueFn Decoder::name_list(std::vector<std::string>* out) {
   };
 }
 
+// A list of addresses and blocks ("10.0.0.0/8", "::1"), each error at its element.
+Decoder::ValueFn Decoder::cidr_list(std::vector<Cidr>* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence()) {
+      return wrong_type(node, path, "a list of addresses or blocks such as 10.0.0.0/8");
+    }
+    bool ok = true;
+    size_t index = 0;
+    for (const auto& element : node) {
+      std::string element_path = path + "[" + std::to_string(index++) + "]";
+      positions_->set(element_path, to_mark(element.Mark()));
+      if (!element.IsScalar()) {
+        ok = wrong_type(element, element_path, "an address or block such as 10.0.0.0/8");
+        continue;
+      }
+      std::string why;
+      std::optional<Cidr> block = parse_cidr(element.Scalar(), &why);
+      if (!block) {
+        error(element_path, "bad address block " + quoted(element.Scalar()) + ": " + why);
+        ok = false;
+        continue;
+      }
+      out->push_back(std::move(*block));
+    }
+    return ok;
+  };
+}
+
 // The `<secret>_file` form: the value is the content of the named file (relative to the main
 // file's directory), without one trailing newline. Messages name the file, never the content.
 Decoder::ValueFn Decoder::secret_file(std::string* out) {
@@ -899,11 +928,14 @@ void Decoder::listener(const YAML::Node& node, const std::string& path, Listener
               {"pool", kRequired, name(&out->pool)},
               {"backlog", kOptional, integer(&out->backlog, 1, INT_MAX)},
               {"max_connections", kOptional, integer(&out->max_connections, 0, INT_MAX)},
+              {"trusted_proxies", kOptional, cidr_list(&out->trusted_proxies)},
+              {"proxy_protocol", kOptional, boolean(&out->proxy_protocol)},
               {"tls", kOptional, nested([this, out](const YAML::Node& n, const std::string& p) {
                  out->tls.enabled = true;
                  listener_tls(n, p, &out->tls);
                })},
           });
+  out->proxy_protocol_mark = positions_->find(path + ".proxy_protocol");
 }
 
 void Decoder::listener_tls(const YAML::Node& node, const std::string& path, ListenerTls* out) {

@@ -35,6 +35,7 @@ class Validator {
     unique_names();
     pool_references();
     unique_listener_addresses();
+    proxy_protocol_needs_trust();
     unique_members();
     limits();
     health_checks();
@@ -99,6 +100,20 @@ class Validator {
       const Listener& listener = config_.listeners[i];
       if (!positions_.failed(path) && config_.find_pool(listener.pool) == nullptr) {
         error(path, "unknown pool " + quoted(listener.pool) + " (expected one of: " + names + ")");
+      }
+    }
+  }
+
+  // A PROXY header is believed only from the balancers named in trusted_proxies: a listener
+  // that expects one from anybody would let any client claim any address.
+  void proxy_protocol_needs_trust() {
+    for (size_t i = 0; i < config_.listeners.size(); ++i) {
+      const Listener& listener = config_.listeners[i];
+      if (listener.proxy_protocol && listener.trusted_proxies.empty() &&
+          !positions_.failed(index_path("listeners", i, "trusted_proxies"))) {
+        error(index_path("listeners", i, "proxy_protocol"),
+              "proxy_protocol needs trusted_proxies (the balancers allowed to send a PROXY "
+              "header)");
       }
     }
   }

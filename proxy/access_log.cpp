@@ -132,6 +132,7 @@ void RequestFields::clear() {
   user_agent.clear();
   referer.clear();
   forwarded_for.clear();
+  client_ip.clear();
   request_id.clear();
   request_id_generated = false;
 }
@@ -469,6 +470,9 @@ void AccessLogBuffer::append(const AccessRecord& r) {
   append_kv_str(buf_, "user_agent", f.user_agent);
   append_kv_str(buf_, "referer", f.referer);
   append_kv_str(buf_, "forwarded_for", f.forwarded_for);
+  if (!f.client_ip.empty()) {
+    append_kv_str(buf_, "client_ip", f.client_ip);  // behind trusted proxies
+  }
   append_kv_str(buf_, "request_id", f.request_id);
   if (r.route != nullptr) {
     append_kv_str(buf_, "route", r.route);

@@ -130,6 +130,8 @@ struct RequestFields {
   std::string referer;
   std::string forwarded_for;          // X-Forwarded-For as received: what the client claims, not
                                       // trusted (the trusted address is the peer, "client")
+  std::string client_ip;              // the client's address read through trusted proxies'
+                                      // X-Forwarded-For; "" when the peer is not one ("client")
   std::string request_id;             // X-Request-Id as received, else generated
   bool request_id_generated = false;  // generated here: add it to the upstream request
 

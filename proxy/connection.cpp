@@ -1,14 +1,22 @@
 #include "proxy/connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <optional>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "common/cidr.h"
+#include "common/log.h"
 #include "proxy/access_log.h"
 #include "proxy/h2_convert.h"
 #include "proxy/http1_session.h"
 #include "proxy/http2_session.h"
+#include "proxy/proxy_protocol.h"
 #include "proxy/stats.h"
 #include "proxy/stream.h"
 #include "proxy/tls.h"
@@ -38,8 +46,7 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
                                    WorkerListener* listener, Stream* stream, const sockaddr* peer)
     : env_(env), set_(set), listener_(listener), client_(stream) {
-  format_peer(peer, &label_, &ip_);
-  info_ = ClientInfo{listener, label_, ip_};
+  set_peer(peer);
   timer_ = evtimer_new(env.base, timer_cb, this);
   resume_ev_ = event_new(env.base, -1, 0, resume_cb, this);
   env.stats->inc(Stat::ConnectionsAccepted);
@@ -48,6 +55,9 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 
 ClientConnection::~ClientConnection() {
   session_.reset();  // exchanges first: they let go of upstreams and hold slots
+  if (proxy_ev_ != nullptr) {
+    event_free(proxy_ev_);
+  }
   delete client_;
   if (closed_ev_ != nullptr) {
     event_free(closed_ev_);
@@ -55,6 +65,13 @@ ClientConnection::~ClientConnection() {
   event_free(resume_ev_);
   event_free(timer_);
   env_.stats->dec(Stat::ConnectionsActive);
+}
+
+void ClientConnection::set_peer(const sockaddr* peer) {
+  format_peer(peer, &label_, &ip_);
+  std::optional<IpBytes> ip = ip_of(peer);
+  peer_trusted_ = ip && any_contains(listener_->conf->trusted_proxies, *ip);
+  info_ = ClientInfo{listener_, label_, ip_, peer_trusted_};
 }
 
 void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {
@@ -66,15 +83,97 @@ void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> p
 void ClientConnection::start() {
   SY_ASSERT_IN(thread_);
   tune_socket(client_);
+  // A new connection gets the header timeout: a client that connects and sends nothing is a
+  // slowloris as much as one that dribbles a head. With a PROXY header it covers both.
+  arm_timer(static_cast<uint64_t>(env_.limits->client_header_timeout.count()));
+  if (listener_->conf->proxy_protocol && client_->fd() >= 0) {
+    if (!peer_trusted_) {
+      // Only the balancers named in trusted_proxies may say who the client is.
+      env_.stats->inc(Stat::ProxyHeadersRejected);
+      SY_LOG(Debug, "listener %s: %s is not in trusted_proxies; PROXY connection closed",
+             listener_->conf->name.c_str(), label_.c_str());
+      close();
+      return;
+    }
+    proxy_ev_ = event_new(env_.base, client_->fd(), EV_READ | EV_PERSIST, proxy_header_cb, this);
+    event_add(proxy_ev_, nullptr);
+    return;
+  }
+  start_io();
+}
+
+void ClientConnection::start_io() {
   const conf::Limits& lim = *env_.limits;
   client_->set_write_low_water(lim.buffer_high_water / 2);
   client_->set_callbacks(read_cb, write_cb, event_cb, this);
   timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
   client_->set_timeouts(nullptr, &send_tv);
   client_->enable(EV_READ | EV_WRITE);
-  // A new connection gets the header timeout: a client that connects and sends nothing is a
-  // slowloris as much as one that dribbles a head.
-  arm_timer(static_cast<uint64_t>(lim.client_header_timeout.count()));
+}
+
+void ClientConnection::proxy_header_cb(int, short, void* arg) {
+  auto* c = static_cast<ClientConnection*>(arg);
+  ConnectionScope scope(c);
+  if (c->close_requested_ || !c->read_proxy_header()) {
+    return;
+  }
+  event_free(c->proxy_ev_);
+  c->proxy_ev_ = nullptr;
+  c->start_io();  // TLS (when the listener has it) starts with the next byte
+}
+
+bool ClientConnection::read_proxy_header() {
+  // Peek, so that nothing after the header is taken from the socket (it may be a TLS
+  // ClientHello); bytes of a header still incomplete are consumed into proxy_buf_, so a
+  // level-triggered read event does not fire again for them.
+  char buf[kMaxProxyHeader];
+  size_t want = kMaxProxyHeader - proxy_buf_.size();
+  ssize_t n = ::recv(client_->fd(), buf, want, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return false;
+  }
+  const char* why = nullptr;
+  std::string error;
+  ProxyHeader header;
+  ProxyParse parsed = ProxyParse::Invalid;
+  if (n <= 0) {
+    why = n == 0 ? "closed before its PROXY header" : "failed reading its PROXY header";
+  } else {
+    std::string seen = proxy_buf_;
+    seen.append(buf, static_cast<size_t>(n));
+    parsed = parse_proxy_header(seen, &header, &error);
+    if (parsed == ProxyParse::Invalid) {
+      why = error.c_str();
+    } else if (parsed == ProxyParse::Incomplete && seen.size() >= kMaxProxyHeader) {
+      why = "PROXY header too long";
+    }
+  }
+  if (why != nullptr) {
+    env_.stats->inc(Stat::ProxyHeadersRejected);
+    SY_LOG(Debug, "listener %s: %s: %s; connection closed", listener_->conf->name.c_str(),
+           label_.c_str(), why);
+    close();
+    return false;
+  }
+  size_t take =
+      parsed == ProxyParse::Done ? header.length - proxy_buf_.size() : static_cast<size_t>(n);
+  if (::recv(client_->fd(), buf, take, 0) != static_cast<ssize_t>(take)) {
+    env_.stats->inc(Stat::ProxyHeadersRejected);
+    close();
+    return false;
+  }
+  if (parsed == ProxyParse::Incomplete) {
+    proxy_buf_.append(buf, take);
+    return false;
+  }
+  proxy_buf_.clear();
+  proxy_buf_.shrink_to_fit();
+  if (header.has_source) {
+    // The balancer's word for who the client is; trust of what the request itself claims
+    // (X-Forwarded-For) is then decided for that address.
+    set_peer(reinterpret_cast<const sockaddr*>(&header.source));
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -118,9 +118,15 @@ class ClientConnection {
   static void timer_cb(int fd, short what, void* arg);
   static void resume_cb(int fd, short what, void* arg);
   static void closed_cb(int fd, short what, void* arg);
+  static void proxy_header_cb(int fd, short what, void* arg);
   // The first bytes decide the protocol: false = not enough yet.
   bool choose_session();
   void linger();
+  void start_io();
+  // PROXY protocol listeners: reads the header off the socket (proxy/proxy_protocol.h); true
+  // once it is consumed and the client's address taken from it.
+  bool read_proxy_header();
+  void set_peer(const sockaddr* peer);
 
   const ExchangeEnv& env_;
   ConnectionSet* set_;
@@ -132,8 +138,11 @@ class ClientConnection {
   event* timer_ = nullptr;
   event* resume_ev_ = nullptr;  // activated by hand: resume_soon(), deferred destruction
   event* closed_ev_ = nullptr;  // EV_CLOSED watch (watch_close)
+  event* proxy_ev_ = nullptr;   // readable while the PROXY header is awaited
+  std::string proxy_buf_;       // the part of the PROXY header consumed so far
   std::string label_;           // "ip:port"
   std::string ip_;              // for X-Forwarded-For
+  bool peer_trusted_ = false;   // the TCP peer is in the listener's trusted_proxies
   ClientInfo info_;
   int depth_ = 0;  // ConnectionScopes open on the stack
   bool close_requested_ = false;

@@ -123,6 +123,10 @@ void Exchange::start(const HttpRequest& req, std::string_view form_body) {
   method_.assign(req.method);
   target_.assign(req.target);
   fields_.capture(req.fields, req.num_fields);
+  if (client_.trusted) {  // else the peer's own address, logged as "client"
+    fields_.client_ip.assign(
+        trusted_client_ip(req, client_.ip, true, client_.listener->conf->trusted_proxies));
+  }
   if (fields_.host.empty()) {
     fields_.host.assign(req.authority);  // HTTP/2's :authority, an absolute-form target's
   }
@@ -292,6 +296,7 @@ void Exchange::proxy(const HttpRequest& req) {
   const conf::Limits& lim = *env_.limits;
   ForwardPolicy policy;
   policy.client_ip = client_.ip;
+  policy.keep_received = client_.trusted;
   policy.proto = client_.listener->conf->tls.enabled ? "https" : "http";
   policy.loop_guard = rec_.loop_guard
                           ? std::string_view(env_.forwarder->setup().decide.loop_guard_header)

@@ -76,8 +76,9 @@ struct ExchangeEnv {
 // The client side an exchange belongs to (for X-Forwarded-* and the access log).
 struct ClientInfo {
   const WorkerListener* listener = nullptr;
-  std::string_view label;  // "ip:port"
+  std::string_view label;  // "ip:port" (of the PROXY header's source when there is one)
   std::string_view ip;
+  bool trusted = false;  // |ip| is a trusted proxy: its X-Forwarded-For / Forwarded are kept
 };
 
 class Exchange final : private UpstreamHandler {

@@ -1,5 +1,7 @@
 #include "proxy/forwarding.h"
 
+#include <optional>
+
 namespace sy::proxy {
 namespace {
 
@@ -33,8 +35,8 @@ bool names_trailers(std::string_view te) {
   return false;
 }
 
-// The X-Forwarded-For value a request leaves with: what the client sent (every field joined,
-// in order) followed by the client's address.
+// The X-Forwarded-For (or Forwarded) value a request leaves with: what a trusted peer sent
+// (every field joined, in order) followed by the peer's own element.
 class ForwardedFor {
  public:
   void add(std::string_view value) {
@@ -47,20 +49,48 @@ class ForwardedFor {
     }
     joined_.append(", ").append(value);
   }
-  // Appends "<received>, <client_ip>" (or just the address) to |out|.
-  void append_to(std::string* out, std::string_view client_ip) const {
+  // Appends "<received>, <element>" (or just the element) to |out|.
+  void append_to(std::string* out, std::string_view element) const {
     std::string_view received = count_ > 1 ? std::string_view(joined_) : first_;
     if (!received.empty()) {
       out->append(received).append(", ");
     }
-    out->append(client_ip);
+    out->append(element);
   }
+  bool received() const { return count_ > 0; }
 
  private:
   int count_ = 0;
   std::string_view first_;
   std::string joined_;
 };
+
+// The Forwarded element for the peer (RFC 7239 4): for=192.0.2.1;proto=https, an IPv6
+// address quoted in brackets.
+void append_forwarded_element(std::string* out, const ForwardPolicy& p) {
+  bool v6 = p.client_ip.find(':') != std::string_view::npos;
+  out->append(v6 ? "for=\"[" : "for=").append(p.client_ip).append(v6 ? "]\"" : "");
+  out->append(";proto=").append(p.proto);
+}
+
+// A request field the forwarded-field policy rewrites; false for every other field.
+bool take_forwarded_field(const Field& h, const ForwardPolicy& p, ForwardedFor* xff,
+                          ForwardedFor* fwd, bool* forwarded_seen) {
+  if (iequals(h.name, "x-forwarded-for")) {
+    if (p.keep_received) {
+      xff->add(h.value);
+    }
+    return true;
+  }
+  if (iequals(h.name, "forwarded")) {
+    *forwarded_seen = true;
+    if (p.keep_received) {
+      fwd->add(h.value);
+    }
+    return true;
+  }
+  return iequals(h.name, "x-forwarded-proto");
+}
 
 void append_status_digits(int status, char out[3]) {
   out[0] = static_cast<char>('0' + status / 100 % 10);
@@ -124,6 +154,8 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
   const http1::ConnectionListed listed(req.fields, req.num_fields);
   size_t underscores = 0;
   ForwardedFor xff;
+  ForwardedFor fwd;
+  bool forwarded_seen = false;
   std::string cookie;
   for (size_t i = 0; i < req.num_fields; ++i) {
     const Field& h = req.fields[i];
@@ -154,14 +186,8 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
     if (p.chunked && iequals(h.name, "content-length")) {
       continue;
     }
-    if (p.add_forwarded) {
-      if (iequals(h.name, "x-forwarded-for")) {
-        xff.add(h.value);
-        continue;
-      }
-      if (iequals(h.name, "x-forwarded-proto")) {
-        continue;
-      }
+    if (p.add_forwarded && take_forwarded_field(h, p, &xff, &fwd, &forwarded_seen)) {
+      continue;
     }
     if (join_cookies && h.name == "cookie") {
       cookie.append(cookie.empty() ? "" : "; ").append(h.value);
@@ -180,6 +206,12 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
   if (p.add_forwarded) {
     out->append("X-Forwarded-For: ");
     xff.append_to(out, p.client_ip);
+    if (forwarded_seen) {
+      std::string element;
+      append_forwarded_element(&element, p);
+      out->append("\r\nForwarded: ");
+      fwd.append_to(out, element);
+    }
     out->append("\r\nX-Forwarded-Proto: ").append(p.proto).append("\r\nVia: ");
     out->append(kViaValue).append("\r\n");
     if (!p.loop_guard.empty()) {
@@ -205,6 +237,8 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& p, NvL
   const http1::ConnectionListed listed(req.fields, req.num_fields);
   size_t underscores = 0;
   ForwardedFor xff;
+  ForwardedFor fwd;
+  bool forwarded_seen = false;
   for (size_t i = 0; i < req.num_fields; ++i) {
     const Field& h = req.fields[i];
     if (iequals(h.name, "te")) {
@@ -223,14 +257,8 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& p, NvL
     if ((p.strip_expect && iequals(h.name, "expect")) || iequals(h.name, "host")) {
       continue;  // :authority carries the host
     }
-    if (p.add_forwarded) {
-      if (iequals(h.name, "x-forwarded-for")) {
-        xff.add(h.value);
-        continue;
-      }
-      if (iequals(h.name, "x-forwarded-proto")) {
-        continue;
-      }
+    if (p.add_forwarded && take_forwarded_field(h, p, &xff, &fwd, &forwarded_seen)) {
+      continue;
     }
     out->add(h.name, h.value, true);
   }
@@ -238,6 +266,13 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& p, NvL
     std::string value;
     xff.append_to(&value, p.client_ip);
     out->add("x-forwarded-for", value);
+    if (forwarded_seen) {
+      std::string element;
+      append_forwarded_element(&element, p);
+      value.clear();
+      fwd.append_to(&value, element);
+      out->add("forwarded", value);
+    }
     out->add("x-forwarded-proto", p.proto);
     out->add("via", kViaValue);
     if (!p.loop_guard.empty()) {
@@ -248,6 +283,42 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& p, NvL
     out->add("x-request-id", p.request_id);
   }
   return underscores;
+}
+
+std::string_view trusted_client_ip(const HttpRequest& req, std::string_view peer_ip,
+                                   bool peer_trusted, const std::vector<Cidr>& trusted) {
+  if (!peer_trusted) {
+    return peer_ip;
+  }
+  std::string_view client = peer_ip;
+  // Fields right to left, and each field's elements right to left.
+  for (size_t i = req.num_fields; i-- > 0;) {
+    const Field& h = req.fields[i];
+    if (!iequals(h.name, "x-forwarded-for")) {
+      continue;
+    }
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      size_t comma = list.rfind(',');
+      std::string_view element = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+      while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) {
+        element.remove_prefix(1);
+      }
+      while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) {
+        element.remove_suffix(1);
+      }
+      std::optional<IpBytes> ip = parse_ip(element);
+      if (!ip) {
+        return client;  // not an address: believe nothing further left
+      }
+      client = element;
+      if (!any_contains(trusted, *ip)) {
+        return client;
+      }
+    }
+  }
+  return client;
 }
 
 void append_downstream_h1_head(const HttpResponse& resp, const H1Framing& framing, bool interim,

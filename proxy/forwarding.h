@@ -9,9 +9,12 @@
 //    7.6.1; HTTP/2 forbids them: RFC 9113 8.2.2); "te: trailers" alone goes to HTTP/2 upstreams
 //    (gRPC needs it);
 //  * field names with '_' are dropped unless allowed (nginx's underscores_in_headers);
-//  * X-Forwarded-For gets the client's address appended (several fields joined), a client's
-//    X-Forwarded-Proto is replaced, Via: 1.1 switchyard is added, and the loop-guard field when
-//    a moved tenant is proxied to the other version;
+//  * X-Forwarded-For and Forwarded: from a trusted proxy (listeners[].trusted_proxies) they
+//    are kept and the peer's address appended (several fields joined); from anybody else they
+//    are replaced by the peer's address alone, so a client cannot claim another's. Forwarded
+//    is sent only when one was received. A client's X-Forwarded-Proto is replaced, Via: 1.1
+//    switchyard is added, and the loop-guard field when a moved tenant is proxied to the other
+//    version;
 //  * Host: see HostRule (http_message.h); HTTP/2 cookie crumbs are joined for HTTP/1.1 (RFC 9113
 //    8.2.3); a body sent chunked loses its content-length.
 //
@@ -25,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cidr.h"
 #include "proxy/http_message.h"
 
 namespace sy::proxy {
@@ -58,7 +62,8 @@ class NvList {
 struct ForwardPolicy {
   bool add_forwarded = true;         // X-Forwarded-For/-Proto and Via; false: only the rules
                                      // every hop must follow (tests of the codec rules)
-  std::string_view client_ip;        // appended to X-Forwarded-For
+  std::string_view client_ip;        // appended to X-Forwarded-For (and Forwarded's for=)
+  bool keep_received = false;        // the peer is a trusted proxy: extend what it sent
   std::string_view proto;            // X-Forwarded-Proto: "http" | "https"
   std::string_view loop_guard;       // field name added with value "1"; "" = none
   bool drop_underscores = true;      // limits.underscores_in_headers false
@@ -77,6 +82,13 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& poli
 // first (:method, :scheme, :authority, :path), then the forwarded fields with lower-case names.
 // Same return value.
 size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& policy, NvList* out);
+
+// The client's address as far as it can be trusted: the peer's, unless the peer is a trusted
+// proxy; then X-Forwarded-For is read from the right, skipping trusted proxies, and the first
+// address that is not one is the client (nginx's real_ip_recursive). A malformed entry stops
+// the walk at the last good address. The result points into |req| or at |peer_ip|.
+std::string_view trusted_client_ip(const HttpRequest& req, std::string_view peer_ip,
+                                   bool peer_trusted, const std::vector<Cidr>& trusted);
 
 // How the response body reaches an HTTP/1.x client.
 struct H1Framing {

@@ -31,6 +31,7 @@ const char* stat_name(Stat stat) {
   case Stat::HeldNow: return "held_now";
   case Stat::TrailerFieldsDropped: return "trailer_fields_dropped";
   case Stat::UnderscoreFieldsDropped: return "underscore_fields_dropped";
+  case Stat::ProxyHeadersRejected: return "proxy_headers_rejected";
   case Stat::kCount: break;
   }
   return "?";

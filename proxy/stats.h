@@ -40,6 +40,7 @@ enum class Stat : int {
   HeldNow,                  // gauge: requests parked now (refreshed every flush interval)
   TrailerFieldsDropped,     // trailer fields not allowed in a trailer (RFC 9110 6.5.1)
   UnderscoreFieldsDropped,  // request fields with '_' in the name (limits.underscores_in_headers)
+  ProxyHeadersRejected,     // connections closed for a missing, bad or untrusted PROXY header
   kCount
 };
 

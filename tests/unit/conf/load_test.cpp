@@ -231,7 +231,7 @@ TEST_CASE("unknown key") {
                     }),
                     5, 5, "listeners[0].bakclog",
                     "unknown key (expected one of: name, address, port, pool, backlog, "
-                    "max_connections, tls)");
+                    "max_connections, trusted_proxies, proxy_protocol, tls)");
   require_one_error(doc({
                         "listeners: [{name: main, port: 8080, pool: old}]",
                         "pools: [{name: old, members: [{address: '127.0.0.1:1'}]}]",
@@ -612,7 +612,7 @@ TEST_CASE("several errors are all reported, in document order") {
       "m.yaml:5:11: listeners[0].pool: unknown pool \"nope\" (expected one of: old)",
       "m.yaml:6:11: listeners[1].name: duplicate listener name \"main\" (first at line 3)",
       "m.yaml:9:5: listeners[1].colour: unknown key (expected one of: name, address, port, "
-      "pool, backlog, max_connections, tls)",
+      "pool, backlog, max_connections, trusted_proxies, proxy_protocol, tls)",
       "m.yaml:12:22: pools[0].connect_timeout: bad duration \"soon\" (expected e.g. 250ms, 2s, "
       "1m)",
       "m.yaml:16:9: pools[0].members[0].weight: duplicate key (first at line 15)",
@@ -1085,6 +1085,41 @@ TEST_CASE("admin section: defaults and every key") {
   CHECK(a.update_tasks.sql_dir == "/srv/sql");
   CHECK(a.update_tasks.command == "/bin/up {schema}");
   CHECK(a.update_tasks.command_timeout == Millis(60000));
+}
+
+TEST_CASE("listeners: trusted_proxies and proxy_protocol") {
+  LoadResult r =
+      load_config_string(doc({
+                             "listeners:",
+                             "  - name: main",
+                             "    port: 8080",
+                             "    pool: old",
+                             "    trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7]",
+                             "    proxy_protocol: true",
+                             "pools:",
+                             "  - name: old",
+                             "    members: [{address: 127.0.0.1:9001}]",
+                         }),
+                         "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.ok());
+  const Listener& l = r.config.listeners[0];
+  REQUIRE(l.trusted_proxies.size() == 3);
+  CHECK(l.trusted_proxies[0].text == "10.0.0.0/8");
+  CHECK(l.trusted_proxies[0].contains(*sy::parse_ip("10.9.8.7")));
+  CHECK(l.trusted_proxies[2].contains(*sy::parse_ip("192.168.1.7")));
+  CHECK(l.proxy_protocol);
+  // Each bad entry is an error at its element.
+  require_one_error(doc({"listeners:", "  - name: main", "    port: 8080", "    pool: old",
+                         "    trusted_proxies: [10.0.0.0/8, 10.0.0.1/8]", "pools:", "  - name: old",
+                         "    members: [{address: 127.0.0.1:9001}]"}),
+                    5, 35, "listeners[0].trusted_proxies[1]",
+                    "bad address block \"10.0.0.1/8\": host bits set");
+  // A PROXY header believed from anybody would let any client claim any address.
+  require_one_error(doc({"listeners:", "  - name: main", "    port: 8080", "    pool: old",
+                         "    proxy_protocol: true", "pools:", "  - name: old",
+                         "    members: [{address: 127.0.0.1:9001}]"}),
+                    5, 21, "listeners[0].proxy_protocol", "proxy_protocol needs trusted_proxies");
 }
 
 TEST_CASE("a NUL byte is a located error, not a hang in yaml-cpp") {

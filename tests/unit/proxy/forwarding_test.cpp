@@ -129,6 +129,7 @@ TEST_CASE("the forwarded-field policy over HTTP/1.1") {
         Protocol::Http11);
   ForwardPolicy p;
   p.client_ip = "10.0.0.9";
+  p.keep_received = true;  // a trusted proxy's X-Forwarded-For is extended
   p.proto = "https";
   p.loop_guard = "X-Switchyard-Redirected";
   p.strip_expect = true;
@@ -142,6 +143,63 @@ TEST_CASE("the forwarded-field policy over HTTP/1.1") {
                "Via: 1.1 switchyard\r\n"
                "X-Switchyard-Redirected: 1\r\n"
                "\r\n");
+}
+
+TEST_CASE("X-Forwarded-For and Forwarded from an untrusted peer are replaced, not extended") {
+  Req r("GET", "/", "a.test",
+        {{"Host", "a.test"},
+         {"X-Forwarded-For", "6.6.6.6"},
+         {"Forwarded", "for=6.6.6.6;proto=https"},
+         {"Accept", "*/*"}},
+        Protocol::Http11);
+  ForwardPolicy p;
+  p.client_ip = "10.0.0.9";
+  p.proto = "http";
+  std::string out;
+  append_upstream_h1_head(r.req, p, &out);
+  CHECK(out == "GET / HTTP/1.1\r\n"
+               "Host: a.test\r\n"
+               "Accept: */*\r\n"
+               "X-Forwarded-For: 10.0.0.9\r\n"
+               "Forwarded: for=10.0.0.9;proto=http\r\n"
+               "X-Forwarded-Proto: http\r\n"
+               "Via: 1.1 switchyard\r\n"
+               "\r\n");
+  // From a trusted peer both are extended; an IPv6 peer is quoted in brackets (RFC 7239 6).
+  p.keep_received = true;
+  p.client_ip = "fd00::7";
+  NvList nv;
+  make_upstream_h2_head(r.req, p, &nv);
+  auto m = as_map(nv);
+  CHECK(m["x-forwarded-for"] == "6.6.6.6, fd00::7");
+  CHECK(m["forwarded"] == "for=6.6.6.6;proto=https, for=\"[fd00::7]\";proto=http");
+  // No Forwarded received: none is added (X-Forwarded-For is what members read).
+  Req plain("GET", "/", "a.test", {{"Host", "a.test"}}, Protocol::Http11);
+  make_upstream_h2_head(plain.req, p, &nv);
+  CHECK(as_map(nv).count("forwarded") == 0);
+}
+
+TEST_CASE("the client's address is read through trusted proxies only") {
+  std::string why;
+  std::vector<sy::Cidr> trusted = {*sy::parse_cidr("10.0.0.0/8", &why),
+                                   *sy::parse_cidr("fd00::/8", &why)};
+  Req r("GET", "/", "a.test",
+        {{"X-Forwarded-For", "203.0.113.7, 10.1.1.1"}, {"X-Forwarded-For", "10.2.2.2"}},
+        Protocol::Http11);
+  // An untrusted peer: its own address, whatever it claims.
+  CHECK(trusted_client_ip(r.req, "198.51.100.1", false, trusted) == "198.51.100.1");
+  // A trusted peer: right to left past the trusted hops, to the first address that is not one.
+  CHECK(trusted_client_ip(r.req, "10.9.9.9", true, trusted) == "203.0.113.7");
+  // Every hop trusted: the leftmost.
+  Req inner("GET", "/", "a.test", {{"X-Forwarded-For", "10.3.3.3, fd00::1"}}, Protocol::Http11);
+  CHECK(trusted_client_ip(inner.req, "10.9.9.9", true, trusted) == "10.3.3.3");
+  // Garbage stops the walk at the last good address.
+  Req junk("GET", "/", "a.test", {{"X-Forwarded-For", "203.0.113.7, nonsense, 10.1.1.1"}},
+           Protocol::Http11);
+  CHECK(trusted_client_ip(junk.req, "10.9.9.9", true, trusted) == "10.1.1.1");
+  // No X-Forwarded-For: the peer.
+  Req none("GET", "/", "a.test", {{"Host", "a.test"}}, Protocol::Http11);
+  CHECK(trusted_client_ip(none.req, "10.9.9.9", true, trusted) == "10.9.9.9");
 }
 
 TEST_CASE("absolute-form replaces Host in place; HTTP/1.0 without Host gets one") {
@@ -172,6 +230,7 @@ TEST_CASE("an HTTP/2 member gets pseudo-header fields first and lower-case names
         Protocol::Http11);
   ForwardPolicy p;
   p.client_ip = "10.0.0.9";
+  p.keep_received = true;
   p.proto = "http";
   p.upstream_scheme = "https";
   NvList nv;

@@ -1,5 +1,6 @@
 #include "proxy/http1_session.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -47,6 +48,11 @@ size_t add_chunk_header(evbuffer* out, uint64_t n) {
 }
 
 constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
+// A drain closes an idle keep-alive connection only after this long: a request already on its
+// way (a client reuses its connection at once, as wrk and browsers do) is answered, with
+// "Connection: close", instead of meeting a closed connection (an error to the client, a reset
+// if its bytes had arrived). The hitless self-upgrade relies on it (docs/decisions.md 48).
+constexpr uint64_t kDrainIdleGraceMs = 300;
 
 }  // namespace
 
@@ -130,6 +136,10 @@ void Http1Session::on_timer() {
   if (active_) {
     return;  // the exchange has its own clocks
   }
+  if (!head_started_ && draining()) {
+    conn_->close();  // the drain's grace for an idle connection is over
+    return;
+  }
   env_.stats->inc(Stat::ClientTimeouts);
   if (!head_started_) {
     conn_->close();  // idle keep-alive connection: close quietly
@@ -151,7 +161,8 @@ void Http1Session::on_peer_closed() {
 
 void Http1Session::on_drain() {
   if (!active_ && !head_started_ && evbuffer_get_length(client_->input()) == 0) {
-    conn_->close();
+    conn_->arm_timer(std::min<uint64_t>(
+        kDrainIdleGraceMs, static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
   }
 }
 

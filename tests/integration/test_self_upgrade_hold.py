@@ -90,8 +90,10 @@ class SelfUpgradeHoldTest(ProxyTestCase):
         self.assertFalse(pid_gone(old), "the old process left with a request held")
         # The successor serves new requests (another schema) while the old one holds.
         self.assertEqual(curl_status(url, "-H", "X-Context-Id: 21"), (200, b"old-1 old\n"))
-        r = ctl(sock, "--json", "show", "info")
-        self.assertEqual(json.loads(r.stdout)["pid"], new, r.stdout)
+        # The admin socket is the successor's too (the old process stops serving it as it
+        # starts its drain, a moment after the swap).
+        wait_for(lambda: json.loads(ctl(sock, "--json", "show", "info").stdout or "{}")
+                 .get("pid") == new, what="the successor on the admin socket")
 
         self.db.sql("UPDATE sy_schemas SET state='enabled' WHERE name='s1'")
         held.join(timeout=30)

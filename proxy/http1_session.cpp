@@ -48,11 +48,6 @@ size_t add_chunk_header(evbuffer* out, uint64_t n) {
 }
 
 constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
-// A drain closes an idle keep-alive connection only after this long: a request already on its
-// way (a client reuses its connection at once, as wrk and browsers do) is answered, with
-// "Connection: close", instead of meeting a closed connection (an error to the client, a reset
-// if its bytes had arrived). The hitless self-upgrade relies on it (docs/decisions.md 48).
-constexpr uint64_t kDrainIdleGraceMs = 300;
 
 }  // namespace
 
@@ -161,8 +156,11 @@ void Http1Session::on_peer_closed() {
 
 void Http1Session::on_drain() {
   if (!active_ && !head_started_ && evbuffer_get_length(client_->input()) == 0) {
+    // Idle keep-alive: a request already on its way (wrk and browsers reuse a connection at
+    // once) is answered with "Connection: close" instead of meeting a closed connection.
     conn_->arm_timer(std::min<uint64_t>(
-        kDrainIdleGraceMs, static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
+        ClientConnection::kDrainGraceMs,
+        static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
   }
 }
 

@@ -54,19 +54,24 @@ Result<int> bind_one(const conf::Listener& l, int port, bool listen_now = true) 
   return fd;
 }
 
+// "ip:port", "[ip6]:port". |addr| is an in_addr or in6_addr of |family|.
+std::string host_port(int family, const void* addr, int port) {
+  char host[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, addr, host, sizeof(host));
+  return family == AF_INET6 ? "[" + std::string(host) + "]:" + std::to_string(port)
+                            : std::string(host) + ":" + std::to_string(port);
+}
+
 std::string describe_bound(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  char host[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET6) {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-    return std::string("[") + host + "]:" + std::to_string(ntohs(v6->sin6_port));
+    return host_port(AF_INET6, &v6->sin6_addr, ntohs(v6->sin6_port));
   }
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-  return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
+  return host_port(AF_INET, &v4->sin_addr, ntohs(v4->sin_port));
 }
 
 int bound_port(int fd) {
@@ -199,19 +204,13 @@ Result<std::vector<BoundListener>> bind_listeners(const conf::Config& config, in
 }
 
 std::string configured_address(const conf::Listener& l) {
-  if (l.port == 0) {
-    return "";
-  }
-  char host[INET6_ADDRSTRLEN] = {};
   in6_addr v6{};
   in_addr v4{};
-  if (inet_pton(AF_INET, l.address.c_str(), &v4) == 1) {
-    inet_ntop(AF_INET, &v4, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(l.port);
+  if (l.port != 0 && inet_pton(AF_INET, l.address.c_str(), &v4) == 1) {
+    return host_port(AF_INET, &v4, l.port);
   }
-  if (inet_pton(AF_INET6, l.address.c_str(), &v6) == 1) {
-    inet_ntop(AF_INET6, &v6, host, sizeof(host));
-    return std::string("[") + host + "]:" + std::to_string(l.port);
+  if (l.port != 0 && inet_pton(AF_INET6, l.address.c_str(), &v6) == 1) {
+    return host_port(AF_INET6, &v6, l.port);
   }
   return "";
 }

@@ -309,6 +309,15 @@ const std::vector<CommandSpec>& command_specs() {
        0,
        0,
        {}},
+      {CommandId::UpgradeBinary,
+       {"upgrade", "binary"},
+       "",
+       "start the executable now at this binary's path; it takes the sockets over and this "
+       "process drains and exits (SIGUSR2 does the same)",
+       P::Admin,
+       0,
+       0,
+       {}},
   };
   return table;
 }

@@ -50,6 +50,7 @@ enum class CommandId {
   PoolMemberWait,
   Reload,
   ReopenLogs,
+  UpgradeBinary,
 };
 
 struct FlagSpec {

@@ -902,6 +902,19 @@ Reply cmd_reopen_logs(CommandEnv& env, const Args&) {
   return message_reply(*r);
 }
 
+// --- upgrade binary ------------------------------------------------------------------------------
+
+Reply cmd_upgrade_binary(CommandEnv& env, const Args&) {
+  if (!env.ctx->upgrade_binary) {
+    return error_reply(make_error(Errc::Unavailable, "this process cannot start a successor"));
+  }
+  auto r = env.ctx->upgrade_binary();
+  if (!r.ok()) {
+    return error_reply(r.error());
+  }
+  return message_reply(*r);
+}
+
 using Handler = Reply (*)(CommandEnv&, const Args&);
 
 // The handler of each row; a CommandId without one does not compile (-Wswitch).
@@ -943,6 +956,7 @@ Handler handler_of(CommandId id) {
   case CommandId::PoolMemberWait: return cmd_member_wait;
   case CommandId::Reload: return cmd_reload;
   case CommandId::ReopenLogs: return cmd_reopen_logs;
+  case CommandId::UpgradeBinary: return cmd_upgrade_binary;
   }
   return nullptr;
 }

@@ -113,6 +113,7 @@ struct AdminServer::Impl {
   std::shared_ptr<EventSink> events;
   int unix_fd = -1;
   int tcp_fd = -1;
+  std::atomic<bool> keep_socket_file{false};  // handed to a successor: stop() leaves the file
   int wake_fd = -1;
   std::string token;
   std::map<int, std::unique_ptr<Conn>> conns;  // by id
@@ -581,6 +582,10 @@ AdminServer::AdminServer(ServerOptions options, AdminContext context)
 
 AdminServer::~AdminServer() { stop(); }
 
+int AdminServer::unix_fd() const { return impl_->unix_fd; }
+int AdminServer::tcp_fd() const { return impl_->tcp_fd; }
+void AdminServer::keep_socket_file() { impl_->keep_socket_file.store(true); }
+
 AdminServer::Counters::Snapshot AdminServer::counters() const {
   const Counters& c = impl_->counters;
   return {c.open.load(std::memory_order_relaxed), c.paused.load(std::memory_order_relaxed),
@@ -606,7 +611,10 @@ Result<Unit> AdminServer::start() {
                                           ": the token must have at least 8 characters");
     }
   }
-  if (a.socket.enabled) {
+  if (a.socket.enabled && s.opt.inherited_unix_fd >= 0) {
+    s.unix_fd = s.opt.inherited_unix_fd;  // a predecessor's (self-upgrade): already listening
+    s.opt.inherited_unix_fd = -1;
+  } else if (a.socket.enabled) {
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     if (a.socket.path.size() >= sizeof(sun.sun_path)) {
@@ -657,11 +665,15 @@ Result<Unit> AdminServer::start() {
     } else {
       return make_error(Errc::Config, "admin.tcp.address is not an IP literal");
     }
-    s.tcp_fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const bool inherited = s.opt.inherited_tcp_fd >= 0;
+    // A predecessor's socket (self-upgrade) is already bound and listening.
+    s.tcp_fd = inherited ? s.opt.inherited_tcp_fd
+                         : ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    s.opt.inherited_tcp_fd = -1;
     int one = 1;
     setsockopt(s.tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(s.tcp_fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-        ::listen(s.tcp_fd, 64) != 0) {
+    if (!inherited && (::bind(s.tcp_fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+                       ::listen(s.tcp_fd, 64) != 0)) {
       std::string why = errno_text();
       ::close(s.tcp_fd);
       s.tcp_fd = -1;
@@ -758,7 +770,9 @@ void AdminServer::stop() {
   s.conns.clear();
   if (s.unix_fd >= 0) {
     ::close(s.unix_fd);
-    ::unlink(s.opt.admin.socket.path.c_str());
+    if (!s.keep_socket_file.load()) {
+      ::unlink(s.opt.admin.socket.path.c_str());
+    }
     s.unix_fd = -1;
   }
   if (s.tcp_fd >= 0) {

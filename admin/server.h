@@ -93,6 +93,9 @@ struct AdminContext {
   // Reopens the access log at its path (after logrotate moved it); the message says which
   // file. Null = no access log configured.
   std::function<Result<std::string>()> reopen_logs;
+  // Starts a successor process (the hitless self-upgrade, proxy/successor.h); the message names
+  // its pid. Null = not possible here.
+  std::function<Result<std::string>()> upgrade_binary;
 };
 
 struct ServerOptions {
@@ -103,6 +106,10 @@ struct ServerOptions {
   // stop(): how long a running upgrade job gets to reach its next step boundary (it is told to
   // stop there) before the server gives up waiting and detaches it.
   std::chrono::milliseconds job_stop_wait{60000};
+  // Listening sockets taken over from a predecessor (the self-upgrade, proxy/handover.h): used
+  // as they are instead of binding; -1 = bind. The server owns them from start() on.
+  int inherited_unix_fd = -1;
+  int inherited_tcp_fd = -1;
 };
 
 class AdminServer {
@@ -120,6 +127,14 @@ class AdminServer {
   // resumed from its journal by the next driver), closes every connection, unlinks the socket
   // file. Idempotent. Main thread.
   void stop();
+
+  // The listening sockets (-1 = none), to pass to a successor; they stay owned by the server.
+  // Valid after start(); any thread (set once before the admin thread starts).
+  int unix_fd() const;
+  int tcp_fd() const;
+  // The socket was handed to a successor, which serves it now: stop() closes this process's
+  // copy but leaves the socket file alone. Any thread.
+  void keep_socket_file();
 
   // "ip:port" of the TCP listener ("" without one), valid after start().
   const std::string& tcp_address() const { return tcp_address_; }

@@ -1,6 +1,7 @@
 // `switchyard`: the proxy process. Parses arguments, loads and validates the configuration,
-// binds listeners, starts the health checker and one worker per core, reports readiness, and
-// drains gracefully on SIGTERM/SIGINT.
+// binds listeners (or takes them over from a running instance: proxy/handover.h), starts the
+// health checker and one worker per core, reports readiness, and drains gracefully on
+// SIGTERM/SIGINT or once a successor took over (SIGUSR2 starts one).
 
 #include <pthread.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <event2/thread.h>
@@ -26,9 +29,11 @@
 #include "conf/load.h"
 #include "proxy/access_log.h"
 #include "proxy/connection_limits.h"
+#include "proxy/handover.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
 #include "proxy/sd_notify.h"
+#include "proxy/successor.h"
 #include "proxy/tls.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -39,6 +44,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: switchyard --config FILE [--ready-file PATH] [--log-level LEVEL]\n"
+    "                  [--takeover [IP:PORT]]\n"
     "       switchyard --check-config FILE\n"
     "       switchyard db migrate --config FILE\n"
     "       switchyard --version\n"
@@ -50,6 +56,10 @@ constexpr char kUsage[] =
     "  --ready-file PATH    once listening, write pid=N and listener.<name>=ip:port lines to\n"
     "                       PATH (atomically); used by tests and scripts with port 0\n"
     "  --log-level LEVEL    debug|info|warn|error (overrides log_level in the file)\n"
+    "  --takeover [IP:PORT] take the listening sockets (and the admin socket) over from the\n"
+    "                       Switchyard serving IP:PORT (default: the first listener with a\n"
+    "                       fixed port), then let it drain and exit (a hitless upgrade;\n"
+    "                       SIGUSR2 or `switchyardctl upgrade binary` start one for you)\n"
     "  --version            print the version and exit\n"
     "  db migrate           create or upgrade Switchyard's own tables in the database named\n"
     "                       by the file's database section, then exit\n";
@@ -60,6 +70,9 @@ struct Args {
   std::string check;
   std::string ready_file;
   std::string log_level;
+  bool takeover = false;
+  std::string takeover_address;  // "" = find it from the configuration
+  std::vector<std::string> argv;  // argv[1..], for a successor's command line
 };
 
 bool parse_args(int argc, char** argv, Args* a) {
@@ -93,6 +106,11 @@ bool parse_args(int argc, char** argv, Args* a) {
     } else if (arg == "--log-level") {
       if (!value(&a->log_level))
         return false;
+    } else if (arg == "--takeover") {
+      a->takeover = true;
+      if (i + 1 < argc && argv[i + 1][0] != '-') {
+        a->takeover_address = argv[++i];
+      }
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -104,6 +122,7 @@ bool parse_args(int argc, char** argv, Args* a) {
       return false;
     }
   }
+  a->argv.assign(argv + 1, argv + argc);
   if (a->config.empty() && a->check.empty()) {
     std::fputs(kUsage, stderr);
     return false;
@@ -151,6 +170,80 @@ bool write_ready_file(const std::string& path,
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Connects to the running Switchyard to take its sockets over: at |address|, else at the first
+// listener of |config| with a fixed port.
+sy::Result<sy::proxy::TakeoverClient> connect_predecessor(const sy::conf::Config& config,
+                                                         const std::string& address) {
+  using namespace std::chrono_literals;
+  std::vector<std::string> candidates;
+  if (!address.empty()) {
+    candidates.push_back(address);
+  }
+  for (const auto& l : config.listeners) {
+    std::string a = address.empty() ? sy::proxy::configured_address(l) : "";
+    if (!a.empty()) {
+      candidates.push_back(a);
+    }
+  }
+  if (candidates.empty()) {
+    return sy::make_error(sy::Errc::Config,
+                          "--takeover: every listener has port 0; name the running instance's "
+                          "listener address: --takeover IP:PORT");
+  }
+  sy::Error last;
+  for (const auto& c : candidates) {
+    auto r = sy::proxy::TakeoverClient::connect(c, 30s);
+    if (r.ok()) {
+      return r;
+    }
+    last = r.error();
+  }
+  return last;
+}
+
+// The sockets a successor gets: every listener's fds and lock, and the admin listeners.
+std::vector<sy::proxy::HandoverSocket> handover_offer(
+    const std::vector<sy::proxy::BoundListener>& bound, const sy::conf::Config& config,
+    const sy::admin::AdminServer* admin) {
+  using sy::proxy::HandoverKind;
+  std::vector<sy::proxy::HandoverSocket> out;
+  for (const auto& b : bound) {
+    std::string key = sy::proxy::listener_key(b.conf->name, b.conf->address, b.conf->port);
+    for (int fd : b.fds) {
+      out.push_back({HandoverKind::Listen, key, fd});
+    }
+    out.push_back({HandoverKind::Lock, key, b.lock_fd});
+  }
+  if (admin != nullptr && admin->unix_fd() >= 0) {
+    out.push_back({HandoverKind::AdminUnix, config.admin.socket.path, admin->unix_fd()});
+  }
+  if (admin != nullptr && admin->tcp_fd() >= 0) {
+    out.push_back({HandoverKind::AdminTcp,
+                   config.admin.tcp.address + ":" + std::to_string(config.admin.tcp.port),
+                   admin->tcp_fd()});
+  }
+  return out;
+}
+
+// Moves the predecessor's admin sockets that match |config| into |opts|.
+void adopt_admin_sockets(std::vector<sy::proxy::HandoverSocket>* sockets,
+                         const sy::conf::Config& config, sy::admin::ServerOptions* opts) {
+  using sy::proxy::HandoverKind;
+  for (auto& s : *sockets) {
+    if (s.fd < 0) {
+      continue;
+    }
+    if (s.kind == HandoverKind::AdminUnix && config.admin.socket.enabled &&
+        s.key == config.admin.socket.path && opts->inherited_unix_fd < 0) {
+      opts->inherited_unix_fd = std::exchange(s.fd, -1);
+    } else if (s.kind == HandoverKind::AdminTcp && config.admin.tcp.enabled &&
+               s.key == config.admin.tcp.address + ":" + std::to_string(config.admin.tcp.port) &&
+               opts->inherited_tcp_fd < 0) {
+      opts->inherited_tcp_fd = std::exchange(s.fd, -1);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,6 +281,11 @@ int main(int argc, char** argv) {
   log::set_level(level);
   // Before any thread exists: from_environment() unsets NOTIFY_SOCKET.
   const proxy::ServiceNotifier notifier = proxy::ServiceNotifier::from_environment();
+  // A successor is not the service's main pid until its predecessor says so (MAINPID=):
+  // systemd would ignore (and log) what it sends before; the predecessor reports for it.
+  const proxy::ServiceNotifier quiet_until_main =
+      args.takeover ? proxy::ServiceNotifier() : notifier;
+  const std::string executable = proxy::executable_path();
   if (config.files.size() > 1) {
     SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
   }
@@ -204,6 +302,7 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
   sigaddset(&sigs, SIGUSR1);
+  sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   auto registry = proxy::PoolRegistry::build(config);
@@ -216,7 +315,19 @@ int main(int argc, char** argv) {
   if (workers < 1) {
     workers = 1;
   }
-  auto bound = proxy::bind_listeners(config, workers);
+  std::optional<proxy::TakeoverClient> takeover;
+  if (args.takeover) {
+    auto t = connect_predecessor(config, args.takeover_address);
+    if (!t) {
+      std::fprintf(stderr, "switchyard: %s\n", t.error().message.c_str());
+      return 1;
+    }
+    takeover.emplace(std::move(*t));
+    SY_LOG(Info, "takeover: received %zu socket(s) from pid %d", takeover->sockets().size(),
+           static_cast<int>(takeover->holder()));
+  }
+  auto bound =
+      proxy::bind_listeners(config, workers, takeover ? &takeover->sockets() : nullptr);
   if (!bound) {
     std::fprintf(stderr, "switchyard: %s\n", bound.error().message.c_str());
     return 1;
@@ -265,7 +376,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<store::DirectoryLoader> loader;
   if (config.routing.enabled) {
-    notifier.status("Loading the tenant directory");
+    quiet_until_main.status("Loading the tenant directory");
     auto setup = app::make_routing_setup(config, &publisher);
     if (!setup.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", setup.error().message.c_str());
@@ -294,7 +405,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < workers; ++i) {
     std::vector<std::pair<const conf::Listener*, int>> listener_fds;
     for (const auto& b : *bound) {
-      listener_fds.emplace_back(b.conf, b.fds[static_cast<size_t>(i)]);
+      for (size_t j = static_cast<size_t>(i); j < b.fds.size(); j += static_cast<size_t>(workers)) {
+        listener_fds.emplace_back(b.conf, b.fds[j]);
+      }
     }
     pool.push_back(std::make_unique<proxy::Worker>(i, config, **registry, access_log.get(),
                                                    listener_fds, routing_setup.get(), tls->get(),
@@ -304,6 +417,17 @@ int main(int argc, char** argv) {
     w->start();
   }
   workers_started.store(true, std::memory_order_release);
+  proxy::SuccessorLauncher launcher(executable, args.argv,
+                                    bound->empty() ? "" : bound->front().bound_address,
+                                    notifier.socket_path());
+  auto start_successor = [&launcher, &executable]() -> Result<std::string> {
+    auto pid = launcher.launch();
+    if (!pid) {
+      return pid.error();
+    }
+    return "started " + executable + " as pid " + std::to_string(*pid) +
+           "; it takes the sockets over, then this process drains and exits";
+  };
   // The admin server: after the workers (its hooks read them), stopped before them.
   app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
@@ -314,11 +438,14 @@ int main(int argc, char** argv) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
     opts.stores = app::make_store_options(config);
-    admin_server = std::make_unique<admin::AdminServer>(
-        std::move(opts), app::make_admin_context(config, args.config, registry->get(), &pool,
-                                                 loader ? &loader->status() : nullptr,
-                                                 config.routing.enabled ? &publisher : nullptr,
-                                                 &reloader, access_log.get()));
+    if (takeover) {
+      adopt_admin_sockets(&takeover->sockets(), config, &opts);
+    }
+    admin::AdminContext ctx = app::make_admin_context(
+        config, args.config, registry->get(), &pool, loader ? &loader->status() : nullptr,
+        config.routing.enabled ? &publisher : nullptr, &reloader, access_log.get());
+    ctx.upgrade_binary = start_successor;
+    admin_server = std::make_unique<admin::AdminServer>(std::move(opts), std::move(ctx));
     auto started = admin_server->start();
     if (!started.ok()) {
       SY_LOG(Error, "admin: %s", started.error().message.c_str());
@@ -343,8 +470,19 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& b : *bound) {
-    SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
-           b.conf->pool.c_str());
+    SY_LOG(Info, "listener %s on %s -> pool %s%s", b.conf->name.c_str(), b.bound_address.c_str(),
+           b.conf->pool.c_str(),
+           b.inherited > 0 ? (" (" + std::to_string(b.inherited) + " socket(s) taken over)").c_str()
+                           : "");
+  }
+  if (takeover) {
+    for (auto& s : takeover->sockets()) {
+      if (s.fd >= 0) {  // not in this configuration any more: the predecessor drains it
+        SY_LOG(Info, "takeover: %s %s is not in this configuration; closed",
+               proxy::to_string(s.kind), s.key.c_str());
+        ::close(std::exchange(s.fd, -1));
+      }
+    }
   }
   SY_LOG(Info, "switchyard ready: %d worker(s), pid %d", workers, static_cast<int>(getpid()));
   if (!args.ready_file.empty() && !write_ready_file(args.ready_file, *bound, ready_extra)) {
@@ -352,8 +490,45 @@ int main(int argc, char** argv) {
   }
   // Listeners are bound, workers run, and with routing the first snapshot is published
   // (loader->start() returned only after it).
-  notifier.ready("Serving: " + std::to_string(bound->size()) + " listener(s), " +
-                 std::to_string(workers) + " worker(s)");
+  quiet_until_main.ready("Serving: " + std::to_string(bound->size()) + " listener(s), " +
+                         std::to_string(workers) + " worker(s)");
+  if (takeover) {
+    // The predecessor stops accepting and drains only now, when these workers accept too: the
+    // listening sockets stay open in one process or the other throughout.
+    auto confirmed = takeover->confirm_serving(std::chrono::seconds(10));
+    if (confirmed.ok()) {
+      SY_LOG(Info, "takeover: pid %d drains and exits; this process serves",
+             static_cast<int>(takeover->holder()));
+    } else {
+      SY_LOG(Warn, "takeover: pid %d did not confirm (%s); serving anyway",
+             static_cast<int>(takeover->holder()), confirmed.error().message.c_str());
+    }
+    takeover.reset();
+  }
+
+  // Takeovers by a successor: on the listener locks, from now on.
+  std::atomic<pid_t> successor{0};
+  const pthread_t main_thread = pthread_self();
+  std::vector<int> lock_fds;
+  for (const auto& b : *bound) {
+    lock_fds.push_back(b.lock_fd);
+  }
+  proxy::HandoverServer handover(
+      lock_fds, [&] { return handover_offer(*bound, config, admin_server.get()); },
+      [&](pid_t pid) {
+        successor.store(pid);
+        if (admin_server) {
+          admin_server->keep_socket_file();
+        }
+        // Still the main pid: hand systemd the successor before draining.
+        notifier.notify("MAINPID=" + std::to_string(pid) + "\nREADY=1\n" +
+                        proxy::status_line("Handed over to pid " + std::to_string(pid)));
+        pthread_kill(main_thread, SIGTERM);
+      });
+  if (auto started = handover.start(); !started.ok()) {
+    SY_LOG(Warn, "handover: %s; this process cannot be taken over",
+           started.error().message.c_str());
+  }
 
   for (;;) {
     int sig = 0;
@@ -373,6 +548,15 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    if (sig == SIGUSR2) {
+      auto r = start_successor();
+      if (r.ok()) {
+        SY_LOG(Info, "SIGUSR2: %s", r->c_str());
+      } else {
+        SY_LOG(Error, "SIGUSR2: no binary upgrade: %s", r.error().message.c_str());
+      }
+      continue;
+    }
     if (sig == SIGHUP) {
       auto r = reloader.reload();
       if (!r.ok()) {
@@ -389,12 +573,18 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    if (pid_t next = successor.load(); next != 0) {
+      SY_LOG(Info, "handed over to pid %d: not accepting any more; draining (up to %lld ms)",
+             static_cast<int>(next), static_cast<long long>(config.limits.drain_timeout.count()));
+      break;  // no STOPPING=1: the service goes on in the successor
+    }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
            static_cast<long long>(config.limits.drain_timeout.count()));
     notifier.stopping("Draining connections (up to " +
                       std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
     break;
   }
+  handover.stop();  // no takeover of a draining process
   for (auto& w : pool) {
     w->begin_drain();
   }

@@ -127,6 +127,12 @@ const std::vector<ActionType> kActions = {
      "`pool member ready POOL MEMBER` (restarts the backend if drain stopped it)",
      {{"pool", "string", true, "", "pool name"},
       {"member", "int", true, "", "member index in the pool, from 0"}}},
+    {"swap",
+     "hitless binary swap of a Switchyard instance (`switchyardctl upgrade binary`): wait until "
+     "the successor serves and the old process has drained and exited; the load's failures "
+     "during it are the result (peer haproxy: nothing happens)",
+     {{"instance", "string", false, "\"\"", "instance name (default: the entry instance)"},
+      {"times", "int", false, "1", "swaps one after the other"}}},
 };
 
 // ---- JSON output --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -206,7 +207,16 @@ void ClientConnection::read_cb(Stream*, void* arg) {
     evbuffer_drain(in, evbuffer_get_length(in));  // lingering: read and discard
     return;
   }
-  if (c->session_ == nullptr && !c->choose_session()) {
+  if (c->session_ == nullptr) {
+    if (!c->choose_session()) {
+      return;
+    }
+    c->session_->on_read();
+    // Connected before or during a drain, first bytes now: its first requests are served
+    // (h1: then Connection: close; h2: GOAWAY after the streams this read opened).
+    if (c->draining() && !c->closing()) {
+      c->session_->on_drain();
+    }
     return;
   }
   c->session_->on_read();
@@ -269,7 +279,9 @@ void ClientConnection::timer_cb(int, short, void* arg) {
     return;
   }
   if (c->session_ == nullptr) {
-    c->env_.stats->inc(Stat::ClientTimeouts);
+    if (!c->draining()) {  // else the drain's grace ran out: not the client's fault
+      c->env_.stats->inc(Stat::ClientTimeouts);
+    }
     c->close();  // connected and silent: a slowloris
     return;
   }
@@ -326,9 +338,10 @@ void ClientConnection::on_drain() {
     return;
   }
   if (session_ == nullptr) {
-    if (evbuffer_get_length(client_->input()) == 0) {
-      close();  // connected, nothing sent yet: nothing to finish
-    }
+    // Connected (TLS handshake perhaps in progress), no request yet: kDrainGraceMs for it to
+    // arrive (read_cb serves it), then timer_cb closes.
+    uint64_t header_ms = static_cast<uint64_t>(env_.limits->client_header_timeout.count());
+    arm_timer(std::min(kDrainGraceMs, header_ms));
     return;
   }
   session_->on_drain();

@@ -82,8 +82,14 @@ class ClientConnection {
   // keeps |pin| (the contexts it came from) until the connection closes. Before start().
   void use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin);
   void start();
-  // Graceful drain: idle connections close, busy ones finish (inside a ConnectionScope).
+  // Graceful drain: busy connections finish; idle ones and ones without a request yet close
+  // after kDrainGraceMs unless a request arrives first, which is answered, and then they close
+  // (inside a ConnectionScope).
   void on_drain();
+  // A request may already be on its way when the drain starts (a client reusing its
+  // keep-alive connection, or one the kernel queued just before: the hitless self-upgrade
+  // drains while clients keep coming); closing at once would fail it or reset it.
+  static constexpr uint64_t kDrainGraceMs = 1000;
   // The drain deadline: exchanges in flight are logged as killed ('K'). The caller destroys.
   void on_kill();
 

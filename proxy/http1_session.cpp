@@ -1,5 +1,6 @@
 #include "proxy/http1_session.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -130,6 +131,10 @@ void Http1Session::on_timer() {
   if (active_) {
     return;  // the exchange has its own clocks
   }
+  if (!head_started_ && draining()) {
+    conn_->close();  // the drain's grace for an idle connection is over
+    return;
+  }
   env_.stats->inc(Stat::ClientTimeouts);
   if (!head_started_) {
     conn_->close();  // idle keep-alive connection: close quietly
@@ -151,7 +156,11 @@ void Http1Session::on_peer_closed() {
 
 void Http1Session::on_drain() {
   if (!active_ && !head_started_ && evbuffer_get_length(client_->input()) == 0) {
-    conn_->close();
+    // Idle keep-alive: a request already on its way (wrk and browsers reuse a connection at
+    // once) is answered with "Connection: close" instead of meeting a closed connection.
+    conn_->arm_timer(std::min<uint64_t>(
+        ClientConnection::kDrainGraceMs,
+        static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
   }
 }
 

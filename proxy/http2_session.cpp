@@ -470,6 +470,16 @@ void Http2Session::on_event(short what) {
 }
 
 void Http2Session::on_timer() {
+  if (final_goaway_at_ms_ != 0 && monotonic_ms() >= final_goaway_at_ms_) {
+    final_goaway_at_ms_ = 0;
+    draining_ = true;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    set_timer(timer_mode_);
+    after_event();
+    return;
+  }
   switch (timer_mode_) {
   case TimerMode::Preface:
     // The client sent the preface (or ALPN chose h2) but no SETTINGS: like a silent
@@ -494,12 +504,17 @@ void Http2Session::on_timer() {
 }
 
 void Http2Session::on_drain() {
-  draining_ = true;
-  if (session_ != nullptr) {
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
+  // Two phases (RFC 9113 6.8): a notice that stops new streams, then, a grace later, the
+  // GOAWAY that names the last stream served. A single GOAWAY would refuse the streams the
+  // client sent while it was in flight (clients that do not retry them see failures).
+  if (session_ == nullptr || draining_ || final_goaway_at_ms_ != 0) {
+    draining_ = true;
+    after_event();
+    return;
   }
+  nghttp2_submit_shutdown_notice(session_);
+  final_goaway_at_ms_ = monotonic_ms() + ClientConnection::kDrainGraceMs;
+  set_timer(timer_mode_);
   after_event();
 }
 
@@ -583,6 +598,10 @@ void Http2Session::set_timer(TimerMode mode) {
   case TimerMode::Preface: ms = static_cast<uint64_t>(lim.client_header_timeout.count()); break;
   case TimerMode::Idle: ms = static_cast<uint64_t>(lim.client_idle_timeout.count()); break;
   case TimerMode::Streams: ms = sweep_interval_ms(lim); break;
+  }
+  if (final_goaway_at_ms_ != 0) {
+    uint64_t now = monotonic_ms();
+    ms = std::min(ms, final_goaway_at_ms_ > now ? final_goaway_at_ms_ - now : 1);
   }
   conn_->arm_timer(ms);
 }

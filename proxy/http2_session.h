@@ -132,6 +132,10 @@ class Http2Session final : public ServerSession {
   uint64_t reset_window_start_ms_ = 0;
   int resets_in_window_ = 0;
   bool draining_ = false;
+  // Drain, first phase: a GOAWAY notice (last stream id 2^31-1) went out; at this monotonic
+  // time (ms; 0 = none) the final GOAWAY with the last processed stream follows, so a stream
+  // the client opened before it saw the notice is still served, not refused.
+  uint64_t final_goaway_at_ms_ = 0;
   bool failed_ = false;   // session error: flush what is queued, then close
   bool in_send_ = false;  // inside send_pending (mem_send)
   bool send_scheduled_ = false;

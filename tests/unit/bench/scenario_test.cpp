@@ -87,13 +87,21 @@ TEST_CASE("an unknown action names the known ones") {
       parse_scenario_string(replace(kGood, "action: upgrade", "action: upgrad"), "s.yaml");
   CHECK(first_error(r) ==
         "s.yaml:18:22: timeline[0].action: unknown action \"upgrad\" (expected one of: upgrade, "
-        "db_stop, drain, ready)");
+        "db_stop, drain, ready, swap)");
 }
 
 TEST_CASE("an action's parameters come from the action type table") {
   ScenarioResult r = parse_scenario_string(
       replace(kGood, "action: upgrade, task_time: 500ms", "action: db_stop"), "s.yaml");
   CHECK(first_error(r) == "s.yaml:18:5: timeline[0].duration: missing (required)");
+  // swap: both parameters optional, defaults filled in; a bad type is located.
+  const std::string drain = "action: drain, pool: old, member: 1, stop: true";
+  r = parse_scenario_string(replace(kGood, drain, "action: swap"), "s.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.json.find(R"("action":"swap","instance":"","times":1)") != std::string::npos);
+  r = parse_scenario_string(replace(kGood, drain, "action: swap, times: many"), "s.yaml");
+  CHECK(first_error(r).find("s.yaml:19:") == 0);
+  CHECK(first_error(r).find("timeline[1].times") != std::string::npos);
   r = parse_scenario_string(replace(kGood, "task_time: 500ms", "pool: old"), "s.yaml");
   CHECK(first_error(r).find("s.yaml:18:31: timeline[0].pool: unknown key (expected one of: at, "
                             "action, task_time, server)") == 0);

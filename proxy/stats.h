@@ -40,6 +40,9 @@ enum class Stat : int {
   HeldNow,                  // gauge: requests parked now (refreshed every flush interval)
   TrailerFieldsDropped,     // trailer fields not allowed in a trailer (RFC 9110 6.5.1)
   UnderscoreFieldsDropped,  // request fields with '_' in the name (limits.underscores_in_headers)
+  Tunnels,                  // upgraded exchanges (101): byte tunnels opened
+  TunnelTimeouts,           // tunnels closed after tunnel_timeout idle both ways
+  TunnelsCut,               // tunnels closed by `pool member drain` past its bound
   kCount
 };
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import unittest
 
-from harness import (BINARY, Database, ProxyTestCase, access_log_lines, config_yaml, pool_yaml,
+from harness import (Database, ProxyTestCase, access_log_lines, config_yaml, pool_yaml,
                      wait_for)
 from test_admin import CTL, SEED, admin_yaml
 from wsecho import EchoServer
@@ -79,12 +79,7 @@ class TunnelOperationsTest(ProxyTestCase):
                           self.e2.address, self.sock, self.token_file)
         self.access = os.path.join(self.workdir, "access.log")
         text += f'access_log:\n  path: "{self.access}"\n'
-        cfg = os.path.join(self.workdir, "migrate.yaml")
-        with open(cfg, "w") as f:
-            f.write(text)
-        p = subprocess.run([BINARY, "db", "migrate", "--config", cfg], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stdout)
+        self.db_migrate(text)
         self.db.sql(SEED)
         self.sy = self.switchyard(text)
         self.url = f"ws://{self.sy.listeners['main']}"

@@ -291,7 +291,8 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
                     .set("healthy", m.healthy)
                     .set("weight", m.weight)
                     .set("weight_override", m.weight_override)
-                    .set("inflight", m.inflight));
+                    .set("inflight", m.inflight)
+                    .set("tunnels", m.tunnels));
     }
   }
   return ok_reply(Json::object().set("members", std::move(rows)));
@@ -776,8 +777,71 @@ Reply member_admin(CommandEnv& env, const Args& a, MemberAdmin state) {
   return change_member(env, m, std::string("is now ") + to_string(state));
 }
 
+// Drains the member; when tunnels (upgraded connections, which may live for hours) are open to
+// it, waits up to --tunnel-wait for their peers to close them, then cuts the rest, and says
+// how many were cut.
 Reply cmd_member_drain(CommandEnv& env, const Args& a) {
-  return member_admin(env, a, MemberAdmin::Drain);
+  conf::Millis bound{30000};
+  if (a.has("--tunnel-wait") && !conf::parse_duration(a.get("--tunnel-wait"), &bound)) {
+    return error_reply("invalid-argument", "--tunnel-wait '" + a.get("--tunnel-wait") +
+                                               "' is not a duration (e.g. 30s)");
+  }
+  Reply r = member_admin(env, a, MemberAdmin::Drain);
+  MemberView view;
+  if (!r.ok || !env.ctx->cut_tunnels ||
+      find_member(env, a.positional[0], a.positional[1], &view) || view.tunnels == 0) {
+    return r;
+  }
+  AdminContext* ctx = env.ctx;
+  std::string pool = a.positional[0];
+  std::string member = a.positional[1];
+  const Json* msg = r.doc.find("message");
+  std::string drained = msg != nullptr ? msg->scalar_text() : std::string();
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + bound;
+  struct Cut {
+    bool done = false;
+    uint64_t count = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  auto cut = std::make_shared<Cut>();
+  r.poll = [ctx, pool, member, drained, start, deadline, cut]() -> std::optional<Reply> {
+    uint64_t open = 0;
+    for (const auto& p : ctx->pools()) {
+      for (const auto& m : p.members) {
+        if (p.name == pool && m.address == member) {
+          open = m.tunnels;
+        }
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count();
+    if (open == 0) {
+      return ok_reply(Json::object()
+                          .set("message", drained + "; its tunnels closed after " +
+                                              std::to_string(waited) + " ms, " +
+                                              std::to_string(cut->count) + " cut")
+                          .set("pool", pool)
+                          .set("member", member)
+                          .set("admin", "drain")
+                          .set("tunnels_cut", cut->count)
+                          .set("waited_ms", waited));
+    }
+    if (!cut->done && now >= deadline) {
+      cut->done = true;
+      cut->count = open;
+      cut->deadline = now + std::chrono::seconds(5);  // each closes at its next tick (<= 1 s)
+      ctx->cut_tunnels(pool, member);
+      return std::nullopt;
+    }
+    if (cut->done && now >= cut->deadline) {
+      return error_reply("timeout", "member " + pool + "/" + member + ": " +
+                                        std::to_string(open) + " tunnel(s) still open " +
+                                        std::to_string(waited) + " ms after the drain");
+    }
+    return std::nullopt;
+  };
+  return r;
 }
 Reply cmd_member_maintenance(CommandEnv& env, const Args& a) {
   return member_admin(env, a, MemberAdmin::Maintenance);

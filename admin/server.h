@@ -46,6 +46,7 @@ struct MemberView {
   bool healthy = true;
   uint64_t inflight = 0;  // requests holding a connection to this member (picked, connecting
                           // or exchanging), summed over workers
+  uint64_t tunnels = 0;   // upgraded connections (101) open to this member, of |inflight|
 };
 
 struct PoolView {
@@ -88,6 +89,9 @@ struct AdminContext {
   std::function<std::vector<PoolView>()> pools;
   // Applies a member's runtime state; false when pool/member is unknown here.
   std::function<bool(const MemberRuntime&)> set_member;
+  // Closes every tunnel open to the member (each at its next tick, within 1 s); false when
+  // pool/member is unknown here. Null = no proxy (tests of the admin alone).
+  std::function<bool(const std::string& pool, const std::string& member)> cut_tunnels;
   // Validates and applies the YAML at config_path (same code as startup).
   std::function<Result<ReloadOutcome>()> reload;
   // Reopens the access log at its path (after logrotate moved it); the message says which

@@ -245,12 +245,15 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
         mv.admin = to_admin(ms.admin.load(std::memory_order_relaxed));
         mv.healthy = ms.healthy.load(std::memory_order_relaxed);
         int64_t inflight = 0;
+        int64_t tunnels = 0;
         for (const auto& w : *workers) {
           if (i < w->pool_count()) {
             inflight += w->pool_view(i)->inflight_on(m);
+            tunnels += w->pool_view(i)->tunnels_on(m);
           }
         }
         mv.inflight = inflight > 0 ? static_cast<uint64_t>(inflight) : 0;
+        mv.tunnels = tunnels > 0 ? static_cast<uint64_t>(tunnels) : 0;
         pv.active += mv.inflight;
         pv.members.push_back(std::move(mv));
       }
@@ -276,6 +279,14 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
       SY_LOG(Info, "pool %s member %s: %s, weight override %d", m.pool.c_str(), m.member.c_str(),
              store::to_string(m.admin), m.weight);
     }
+    return true;
+  };
+  c.cut_tunnels = [registry](const std::string& pool, const std::string& member) {
+    MemberState* ms = find_member(registry, pool, member);
+    if (ms == nullptr) {
+      return false;
+    }
+    ms->cut_tunnels.fetch_add(1, std::memory_order_relaxed);
     return true;
   };
   c.reload = [reloader] { return reloader->reload(); };

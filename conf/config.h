@@ -138,6 +138,10 @@ struct Pool {
   PassiveEjection passive_ejection;
   Millis connect_timeout{2000};    // TCP connect (+ TLS handshake) to a member; > 0
   Millis response_timeout{30000};  // upstream silence while a response is awaited/read; > 0
+  // --- long-lived exchanges (issue 13; docs/configuration.md) ---
+  Millis stream_timeout{300000};   // upstream silence between response body reads once the
+                                   // head arrived (SSE, long polls); > 0
+  Millis tunnel_timeout{3600000};  // an upgraded connection (101) idle both ways; > 0
   int max_idle_connections = 64;   // idle keep-alive upstream connections per member per worker
   int retries = 2;                 // extra members tried when a connect fails (no byte sent)
   PoolTls tls;                     // TLS to the members; tls.enabled = false: cleartext

@@ -973,6 +973,8 @@ void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
           {"protocol", kOptional, pool_protocol(&out->protocol)},
           {"connect_timeout", kOptional, duration(&out->connect_timeout)},
           {"response_timeout", kOptional, duration(&out->response_timeout)},
+          {"stream_timeout", kOptional, duration(&out->stream_timeout)},
+          {"tunnel_timeout", kOptional, duration(&out->tunnel_timeout)},
           {"max_idle_connections", kOptional, integer(&out->max_idle_connections, 0, INT_MAX)},
           {"retries", kOptional, integer(&out->retries, 0, 10)},
           {"members", kRequired, list(&out->members, "member", &Decoder::member)},

@@ -474,6 +474,10 @@ void AccessLogBuffer::append(const AccessRecord& r) {
     append_kv_str(buf_, "client_ip", f.client_ip);  // behind trusted proxies
   }
   append_kv_str(buf_, "request_id", f.request_id);
+  if (r.tunnel_closed_by != nullptr) {
+    append_kv_str(buf_, "tunnel_closed_by", r.tunnel_closed_by);
+    append_kv_ms(buf_, "tunnel_ms", r.tunnel_ms);
+  }
   if (r.route != nullptr) {
     append_kv_str(buf_, "route", r.route);
     append_kv_num(buf_, "context", r.context);

@@ -169,6 +169,10 @@ struct AccessRecord {
   const char* route = nullptr;  // routing decision ("proxy", "redirect", ...); null = no routing
   uint32_t context = 0;         // tenant context id; 0 = none
   const RequestFields* fields = nullptr;  // null = none known (all logged as "")
+  // An upgraded exchange (101): who ended the tunnel ("client", "server", "timeout",
+  // "killed", "proxy") and how long it was open; null = not a tunnel (fields left out).
+  const char* tunnel_closed_by = nullptr;
+  double tunnel_ms = -1;
 };
 
 // A worker's pending lines. Worker thread only.

@@ -42,7 +42,8 @@ Overloaded(F...) -> Overloaded<F...>;
 void Exchange::HeldRequest::copy(const HttpRequest& from, std::string_view form_body) {
   // One string for every view, sized first so that appending never moves it.
   size_t total = from.method.size() + from.target.size() + from.authority.size() +
-                 from.scheme.size() + from.content_type.size() + form_body.size();
+                 from.scheme.size() + from.content_type.size() + from.upgrade.size() +
+                 form_body.size();
   for (size_t i = 0; i < from.num_fields; ++i) {
     total += from.fields[i].name.size() + from.fields[i].value.size();
   }
@@ -59,6 +60,7 @@ void Exchange::HeldRequest::copy(const HttpRequest& from, std::string_view form_
   req.authority = keep(from.authority);
   req.scheme = keep(from.scheme);
   req.content_type = keep(from.content_type);
+  req.upgrade = keep(from.upgrade);
   fields.resize(from.num_fields);
   for (size_t i = 0; i < from.num_fields; ++i) {
     fields[i] = Field{keep(from.fields[i].name), keep(from.fields[i].value)};
@@ -75,8 +77,8 @@ Exchange::~Exchange() {
   if (rec_.inflight != nullptr) {
     --*rec_.inflight;
   }
-  if (hold_timer_ != nullptr) {
-    event_free(hold_timer_);
+  if (timer_ != nullptr) {
+    event_free(timer_);
   }
 }
 
@@ -98,6 +100,9 @@ Phase Exchange::phase() const {
   case Stage::Held: return Phase::Held;
   case Stage::Connecting: return Phase::Connect;
   case Stage::Proxying:
+    if (rec_.tunnel) {
+      return Phase::Tunnel;
+    }
     return !rec_.request_done ? Phase::RequestBody
                               : (rec_.head_sent ? Phase::ResponseBody : Phase::ResponseHead);
   case Stage::Done: return Phase::Done;
@@ -110,7 +115,11 @@ Phase Exchange::client_phase() const {
   case Stage::Idle:
   case Stage::Head: return Phase::RequestHead;
   case Stage::Held: return Phase::Held;
-  default: return rec_.request_done ? Phase::ResponseBody : Phase::RequestBody;
+  default:
+    if (rec_.tunnel) {
+      return Phase::Tunnel;
+    }
+    return rec_.request_done ? Phase::ResponseBody : Phase::RequestBody;
   }
 }
 
@@ -258,25 +267,33 @@ void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
   }
   rec_.stage = Stage::Held;
   ds_->hold_watch(true);
-  if (hold_timer_ == nullptr) {
-    hold_timer_ = evtimer_new(env_.base, hold_timer_cb, this);
+  arm_timer(rec_.hold_deadline_ms - now);
+}
+
+void Exchange::arm_timer(uint64_t ms) {
+  if (timer_ == nullptr) {
+    timer_ = evtimer_new(env_.base, timer_cb, this);
   }
-  timeval tv = ms_to_tv(rec_.hold_deadline_ms - now);
-  evtimer_add(hold_timer_, &tv);
+  timeval tv = ms_to_tv(ms);
+  evtimer_add(timer_, &tv);
 }
 
 void Exchange::leave_hold() {
   if (hold_link.parked) {
     env_.forwarder->hold().remove(this);
   }
-  if (hold_timer_ != nullptr) {
-    evtimer_del(hold_timer_);
+  if (timer_ != nullptr) {
+    evtimer_del(timer_);
   }
 }
 
-void Exchange::hold_timer_cb(int, short, void* arg) {
+void Exchange::timer_cb(int, short, void* arg) {
   auto* x = static_cast<Exchange*>(arg);
   ConnectionScope scope(x->owner_);
+  if (x->rec_.tunnel) {
+    x->tunnel_tick();
+    return;
+  }
   // Held past routing.hold.max_wait: deciding again parks nothing and answers 503.
   x->on_release();
 }
@@ -306,6 +323,9 @@ void Exchange::proxy(const HttpRequest& req) {
   policy.strip_expect = rec_.expect_continue;
   policy.fallback_host =
       pool->size() > 0 ? std::string_view(pool->member(0).shared->label) : std::string_view();
+  if (pool->conf().protocol == conf::PoolProtocol::Http1) {
+    policy.upgrade = req.upgrade;  // an HTTP/2 member cannot switch protocols: dropped
+  }
   bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
               req.body == BodySize::None;
   up_.prepare(pool, req, policy, rec_.head_request, safe);
@@ -382,8 +402,61 @@ void Exchange::on_response_interim(const HttpResponse& resp) { ds_->send_interim
 void Exchange::on_response_head(const HttpResponse& resp) {
   rec_.status = resp.status;
   count_status(*env_.stats, resp.status);
+  if (resp.status == 101) {
+    start_tunnel(resp);
+    return;
+  }
   ds_->send_response_head(resp);
   rec_.head_sent = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tunnels (HTTP/1.1 Upgrade)
+
+void Exchange::start_tunnel(const HttpResponse& resp) {
+  env_.stats->inc(Stat::Tunnels);
+  rec_.tunnel = true;
+  rec_.request_done = false;  // the client's bytes are the tunnel's request "body" from now on
+  rec_.t_tunnel_us = monotonic_us();
+  ds_->send_response_head(resp);  // the session switches its side to a tunnel
+  rec_.head_sent = true;
+  rec_.tunnel_bytes_seen = rec_.bytes_in + rec_.bytes_out;
+  rec_.tunnel_quiet_since_ms = monotonic_ms();
+  const WorkerMember* m = up_.member();
+  rec_.tunnel_cut_gen = m->shared->cut_tunnels.load(std::memory_order_relaxed);
+  rec_.pool->tunnel_opened(m);
+  arm_timer(tunnel_tick_ms());
+  pull_request_body();  // bytes the client sent after its request, before the 101
+}
+
+uint64_t Exchange::tunnel_tick_ms() const {
+  const uint64_t quarter = static_cast<uint64_t>(rec_.pool->conf().tunnel_timeout.count()) / 4;
+  return quarter < 1 ? 1 : (quarter > 1000 ? 1000 : quarter);
+}
+
+void Exchange::tunnel_tick() {
+  if (!tunneling()) {
+    return;
+  }
+  if (up_.member()->shared->cut_tunnels.load(std::memory_order_relaxed) != rec_.tunnel_cut_gen) {
+    env_.stats->inc(Stat::TunnelsCut);
+    rec_.closed_by = "drain";
+    abort({Who::Killed, Phase::Tunnel});
+    return;
+  }
+  const uint64_t now = monotonic_ms();
+  const uint64_t seen = rec_.bytes_in + rec_.bytes_out;
+  if (seen != rec_.tunnel_bytes_seen) {
+    rec_.tunnel_bytes_seen = seen;
+    rec_.tunnel_quiet_since_ms = now;
+  } else if (now - rec_.tunnel_quiet_since_ms >=
+             static_cast<uint64_t>(rec_.pool->conf().tunnel_timeout.count())) {
+    env_.stats->inc(Stat::TunnelTimeouts);
+    rec_.closed_by = "timeout";
+    abort({Who::ClientTimeout, Phase::Tunnel});
+    return;
+  }
+  arm_timer(tunnel_tick_ms());
 }
 
 void Exchange::on_response_body(evbuffer* src, size_t n) {
@@ -404,6 +477,9 @@ void Exchange::on_response_end(std::string_view trailer) {
   size_t dropped = http1::append_allowed_trailer(trailer, false, &trailer_);
   if (dropped > 0) {
     env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
+  }
+  if (rec_.tunnel) {
+    rec_.closed_by = "server";  // the member closed its side: the tunnel ends
   }
   ds_->end_response(trailer_);
   finish();
@@ -475,6 +551,10 @@ void Exchange::on_downstream_closed(Termination term) {
   }
   leave_hold();
   rec_.term = term;
+  if (tunneling() && term.who == Who::Client) {
+    rec_.closed_by = "client";  // closing a tunnel is how a client ends it: not an abort
+    rec_.term = Termination{};
+  }
   rec_.stage = Stage::Done;
   log();
   up_.release(false);
@@ -503,6 +583,12 @@ void Exchange::log() {
   if (rec_.inflight != nullptr) {  // every exchange is logged exactly once, however it ends
     --*rec_.inflight;
     rec_.inflight = nullptr;
+  }
+  if (rec_.tunnel) {
+    if (timer_ != nullptr) {
+      evtimer_del(timer_);  // the tunnel tick
+    }
+    rec_.pool->tunnel_closed(up_.member());
   }
   WorkerPool* pool = rec_.pool;
   if (pool != nullptr && up_.attempts() > 0 && rec_.status >= 500) {  // proxied, then 5xx
@@ -537,6 +623,20 @@ void Exchange::log() {
   r.termination[0] = static_cast<char>(rec_.term.who);
   r.termination[1] = static_cast<char>(rec_.term.phase);
   r.fields = &fields_;
+  if (rec_.tunnel) {
+    r.tunnel_closed_by = rec_.closed_by;
+    if (r.tunnel_closed_by == nullptr) {
+      switch (rec_.term.who) {
+      case Who::Client:
+      case Who::ClientTimeout: r.tunnel_closed_by = "client"; break;
+      case Who::Server:
+      case Who::ServerTimeout: r.tunnel_closed_by = "server"; break;
+      case Who::Killed: r.tunnel_closed_by = "killed"; break;
+      default: r.tunnel_closed_by = "proxy"; break;
+      }
+    }
+    r.tunnel_ms = us_to_ms(rec_.t_tunnel_us, now);
+  }
   log.append(r);
 }
 

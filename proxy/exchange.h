@@ -15,13 +15,24 @@
 //                     │ Proxy                                   │
 //                     ▼                                         ▼
 //                 Connecting ─ready─▶ Proxying ─response end─▶ Done ◀─ local answer, error
+//                                        │ 101 to an Upgrade request      ▲
+//                                        ▼                                │ either side closes,
+//                                     Proxying + tunnel ──────────────────┘ tunnel_timeout, kill
+//
+// Tunnel (HTTP/1.1 Upgrade, docs/configuration.md "tunnel_timeout"): after the 101 both bodies
+// are unframed byte streams with no end until a close: the request "body" is what the client
+// sends (request_done goes false again), the response "body" what the member sends, each with
+// the same backpressure as a body. The exchange's timer then ticks (every quarter of the pool's
+// tunnel_timeout, at most 1 s apart) and ends the tunnel once no byte moved either way for
+// tunnel_timeout (no per-byte timer updates on the hot path), or when `pool member drain`
+// cut the member's tunnels (MemberState::cut_tunnels). It is logged once, at its end, with
+// who closed it.
 //
 // State: scalar per-exchange state lives in one Record, reset by assignment in begin() (the
 // only reset); the method/target strings keep their capacity across exchanges.
 //
-// Seams for what comes next (docs/architecture.md): an Upgrade/CONNECT tunnel becomes a
-// Proxying exchange whose bodies are unframed byte streams in both directions (BodySize::
-// Unknown, no end until a close); per-route timeouts and retry policy would live in the Record
+// Seams for what comes next (docs/architecture.md): a CONNECT tunnel (HTTP/2 extended CONNECT
+// included) is the same tunnel as an Upgrade one, started without a 101; per-route timeouts and retry policy would live in the Record
 // filled from the decision; metrics histograms read the Record's timings in log().
 //
 // Ownership: embedded in its session (one per HTTP/1.1 connection, one per HTTP/2 stream);
@@ -123,6 +134,7 @@ class Exchange final : private UpstreamHandler {
   bool in_progress() const { return rec_.stage != Stage::Idle && rec_.stage != Stage::Done; }
   bool held() const { return rec_.stage == Stage::Held; }
   bool proxying() const { return rec_.stage == Stage::Proxying; }
+  bool tunneling() const { return rec_.tunnel && rec_.stage == Stage::Proxying; }
   bool response_started() const { return rec_.head_sent; }
   bool request_done() const { return rec_.request_done; }
   // The phase a termination now would be logged with.
@@ -152,6 +164,12 @@ class Exchange final : private UpstreamHandler {
     bool counted = false;          // counted in Stat::Requests
     bool head_released = false;    // Downstream::release_head was called
     bool no_body = false;          // the request has no body
+    bool tunnel = false;           // a 101 made this exchange a byte tunnel
+    uint32_t tunnel_cut_gen = 0;      // the member's cut_tunnels when the tunnel opened
+    const char* closed_by = nullptr;  // a tunnel's end, for the log (AccessRecord)
+    uint64_t tunnel_bytes_seen = 0;   // bytes_in + bytes_out at the last tick
+    uint64_t tunnel_quiet_since_ms = 0;  // monotonic; the last tick that saw bytes
+    uint64_t t_tunnel_us = 0;            // the 101 was relayed
     WorkerPool* pool = nullptr;    // of this exchange (the listener's, or routing's)
     const char* route = nullptr;   // routing decision for the access log; null = no routing
     uint32_t context = 0;
@@ -200,7 +218,13 @@ class Exchange final : private UpstreamHandler {
   void set_termination(Who who) { rec_.term = Termination{who, phase()}; }
   void log();
   void leave_hold();
-  static void hold_timer_cb(int fd, short what, void* arg);
+  // The 101 is relayed: the exchange becomes a tunnel (see the top of this file).
+  void start_tunnel(const HttpResponse& resp);
+  void tunnel_tick();
+  uint64_t tunnel_tick_ms() const;
+  // Arms the exchange's timer (the hold deadline or the tunnel tick) |ms| from now.
+  void arm_timer(uint64_t ms);
+  static void timer_cb(int fd, short what, void* arg);
 
   const ExchangeEnv& env_;
   ClientInfo client_;
@@ -213,7 +237,7 @@ class Exchange final : private UpstreamHandler {
   std::string trailer_;   // filtered trailer being forwarded
   UpstreamRequest up_;
   std::unique_ptr<HeldRequest> held_;  // while held (and on release)
-  event* hold_timer_ = nullptr;        // made at the first hold
+  event* timer_ = nullptr;             // hold deadline or tunnel tick; made at first use
 };
 
 }  // namespace sy::proxy

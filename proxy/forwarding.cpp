@@ -224,6 +224,9 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
   if (p.chunked) {
     out->append("Transfer-Encoding: chunked\r\n");
   }
+  if (!p.upgrade.empty()) {
+    out->append("Connection: upgrade\r\nUpgrade: ").append(p.upgrade).append("\r\n");
+  }
   out->append("\r\n");
   return underscores;
 }
@@ -340,7 +343,9 @@ void append_downstream_h1_head(const HttpResponse& resp, const H1Framing& framin
     if (framing.chunked) {
       out->append("Transfer-Encoding: chunked\r\n");
     }
-    if (framing.close) {
+    if (!framing.upgrade.empty()) {
+      out->append("Connection: upgrade\r\nUpgrade: ").append(framing.upgrade).append("\r\n");
+    } else if (framing.close) {
       out->append("Connection: close\r\n");
     } else if (framing.keep_alive) {
       out->append("Connection: keep-alive\r\n");

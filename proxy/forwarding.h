@@ -72,6 +72,8 @@ struct ForwardPolicy {
   std::string_view fallback_host;    // Host when the request has none (the member's address)
   std::string_view upstream_scheme;  // HTTP/2 upstream :scheme ("http" | "https")
   std::string_view request_id;       // X-Request-Id to add (generated here); "" = none
+  std::string_view upgrade;          // HTTP/1.1 upstream: "Upgrade: <this>" and "Connection:
+                                     // upgrade" sent (the client's, hop-by-hop, are dropped)
 };
 
 // Appends the HTTP/1.1 request head (request line to blank line) for |req| to |out|; returns
@@ -95,10 +97,12 @@ struct H1Framing {
   bool chunked = false;     // add "Transfer-Encoding: chunked" (a body of unknown length)
   bool close = false;       // add "Connection: close"
   bool keep_alive = false;  // add "Connection: keep-alive" (HTTP/1.0 client kept open)
+  std::string_view upgrade;  // a 101: add "Connection: upgrade" and "Upgrade: <this>"
 };
 
 // Appends the HTTP/1.1 response head for |resp| to |out|: status line, the forwarded fields,
-// Via, framing. |interim|: a 1xx (no Via, no framing fields).
+// Via, framing. |interim|: a 1xx (no Via, no framing fields). A 101 is not interim here: it
+// is the final head of an upgraded exchange (Via, then framing.upgrade).
 void append_downstream_h1_head(const HttpResponse& resp, const H1Framing& framing, bool interim,
                                std::string* out);
 // Fills |out| with the HTTP/2 response fields for |resp| (":status" first, lower-case names,

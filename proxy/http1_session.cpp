@@ -108,7 +108,9 @@ void Http1Session::on_event(short what) {
   }
   if (what & BEV_EVENT_EOF) {
     if (!active_ || !exchange_.request_done()) {
-      if (exchange_.in_progress()) {
+      if (exchange_.tunneling()) {
+        exchange_.on_downstream_closed({Who::Client, Phase::Tunnel});  // its normal end
+      } else if (exchange_.in_progress()) {
         stats.inc(Stat::ClientAborts);
         exchange_.on_downstream_closed({Who::Client, exchange_.client_phase()});
       }
@@ -240,10 +242,19 @@ void Http1Session::parse() {
   case http1::BodyKind::Chunked: req.body = BodySize::Unknown; break;
   default: req.body = BodySize::None; break;
   }
+  std::string_view upgrade;
   for (size_t i = 0; i < head.num_headers; ++i) {
     if (http1::iequals(head.headers[i].name, "content-type")) {
       req.content_type = head.headers[i].value;
+    } else if (http1::iequals(head.headers[i].name, "upgrade")) {
+      upgrade = head.headers[i].value;
     }
+  }
+  // An upgrade (WebSocket or any other token) is asked for with "Connection: upgrade" on an
+  // HTTP/1.1 request without a body (RFC 9110 7.8); anything else keeps Upgrade hop-by-hop.
+  if (!upgrade.empty() && head.minor_version == 1 && req.body == BodySize::None &&
+      http1::connection_lists(head.headers, head.num_headers, "upgrade")) {
+    req.upgrade = upgrade;
   }
   std::string_view form;  // a small urlencoded body for a login_form rule
   if (fw != nullptr && fw->wants_form_body(req)) {
@@ -309,6 +320,14 @@ BodyRead Http1Session::read_request_body(BodySink* sink) {
       return BodyRead::More;
     }
     size_t avail = evbuffer_get_length(in);
+    if (body_ == http1::BodyKind::UntilClose) {  // a tunnel: whatever the client sends
+      if (avail == 0) {
+        break;
+      }
+      exchange_.count_in(avail);
+      sink->write_body(in, avail);
+      continue;
+    }
     if (body_ == http1::BodyKind::Length) {
       size_t n = avail < remaining_ ? avail : static_cast<size_t>(remaining_);
       if (n == 0) {
@@ -403,10 +422,29 @@ void Http1Session::send_interim(const HttpResponse& resp) {
 }
 
 void Http1Session::send_response_head(const HttpResponse& resp) {
+  if (resp.status == 101) {
+    // The member switched protocols: the connection is a byte tunnel from here to its end
+    // (never reused). Client bytes are read as an unframed request body; the exchange keeps
+    // the idle timeout (tunnel_timeout), the client's only one is send_timeout.
+    close_after_ = true;
+    chunk_out_ = false;
+    body_ = http1::BodyKind::UntilClose;
+    H1Framing framing;
+    framing.upgrade = resp.upgrade;
+    std::string& out = *env_.head_scratch;
+    out.clear();
+    append_downstream_h1_head(resp, framing, false, &out);
+    evbuffer_add(client_->output(), out.data(), out.size());
+    exchange_.count_out(out.size());
+    timeval send_tv = ms_to_tv(static_cast<uint64_t>(env_.limits->send_timeout.count()));
+    client_->set_timeouts(nullptr, &send_tv);
+    pause_reads(false);
+    return;
+  }
   const bool unknown = resp.body == BodySize::Unknown;
   close_after_ = close_after_ || !keep_alive_ || draining() || conn_->eof() || (unknown && http10_);
   chunk_out_ = unknown && !http10_;
-  H1Framing framing{chunk_out_, close_after_, !close_after_ && http10_};
+  H1Framing framing{chunk_out_, close_after_, !close_after_ && http10_, {}};
   std::string& out = *env_.head_scratch;
   out.clear();
   append_downstream_h1_head(resp, framing, false, &out);

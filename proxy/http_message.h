@@ -58,6 +58,10 @@ struct HttpRequest {
   bool expect_continue = false;    // "Expect: 100-continue"
   bool announces_trailer = false;  // a "trailer" field: trailer fields follow the body
   std::string_view content_type;   // "" = none (routing's login_form rule reads it)
+  // HTTP/1.1 "Upgrade" value of a request that asks for one ("Connection: upgrade" and no
+  // body): forwarded to an HTTP/1.1 member, whose 101 turns the exchange into a tunnel.
+  // "" = none (the Upgrade field is then hop-by-hop like any other and dropped).
+  std::string_view upgrade;
 };
 
 struct HttpResponse {
@@ -67,6 +71,7 @@ struct HttpResponse {
   size_t num_fields = 0;          // them: forwarding.h)
   BodySize body = BodySize::None;
   uint64_t content_length = 0;  // BodySize::Known
+  std::string_view upgrade;     // a 101 to an upgrade request: the protocol switched to
 };
 
 // Who ended an exchange abnormally, and in which phase (HAProxy's SF_ERR_* x SF_FINST_*).
@@ -89,7 +94,8 @@ enum class Phase : char {
   Connect = 'C',
   ResponseHead = 'H',  // waiting for the response head
   ResponseBody = 'D',
-  Held = 'W',  // waiting in the hold queue (schema disabled)
+  Held = 'W',    // waiting in the hold queue (schema disabled)
+  Tunnel = 'T',  // an upgraded connection (101) relaying bytes both ways
 };
 
 struct Termination {

@@ -32,6 +32,9 @@ const char* stat_name(Stat stat) {
   case Stat::TrailerFieldsDropped: return "trailer_fields_dropped";
   case Stat::UnderscoreFieldsDropped: return "underscore_fields_dropped";
   case Stat::ProxyHeadersRejected: return "proxy_headers_rejected";
+  case Stat::Tunnels: return "tunnels";
+  case Stat::TunnelTimeouts: return "tunnel_timeouts";
+  case Stat::TunnelsCut: return "tunnels_cut";
   case Stat::kCount: break;
   }
   return "?";

@@ -41,6 +41,9 @@ enum class Stat : int {
   TrailerFieldsDropped,     // trailer fields not allowed in a trailer (RFC 9110 6.5.1)
   UnderscoreFieldsDropped,  // request fields with '_' in the name (limits.underscores_in_headers)
   ProxyHeadersRejected,     // connections closed for a missing, bad or untrusted PROXY header
+  Tunnels,                  // upgraded exchanges (101): byte tunnels opened
+  TunnelTimeouts,           // tunnels closed after tunnel_timeout idle both ways
+  TunnelsCut,               // tunnels closed by `pool member drain` past its bound
   kCount
 };
 

@@ -60,6 +60,7 @@ size_t Http1Upstream::prepare(const HttpRequest& req, const ForwardPolicy& polic
   chunked_ =
       req.body == BodySize::Unknown || (req.body == BodySize::Known && req.announces_trailer);
   has_body_ = req.body != BodySize::None;
+  upgrade_ = !policy.upgrade.empty();
   ForwardPolicy p = policy;
   p.chunked = chunked_;
   head_.clear();
@@ -71,6 +72,7 @@ void Http1Upstream::connect(WorkerPool* pool, WorkerMember* m) {
   member_ = m;
   resp_ = Resp::Head;
   paused_ = false;
+  tunnel_ = false;
   const ExchangeEnv& env = req_->env();
   Stream* idle = pool->take_idle(m);
   if (idle != nullptr) {
@@ -132,6 +134,13 @@ void Http1Upstream::set_response_timeout() {
   stream_->set_timeouts(&resp_tv, &send_tv);
 }
 
+void Http1Upstream::set_stream_timeout() {
+  const conf::Limits& lim = *req_->env().limits;
+  timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
+  timeval read_tv = ms_to_tv(static_cast<uint64_t>(pool_->conf().stream_timeout.count()));
+  stream_->set_timeouts(&read_tv, &send_tv);
+}
+
 void Http1Upstream::write_body(evbuffer* src, size_t n) {
   evbuffer* out = stream_->output();
   if (chunked_) {
@@ -159,7 +168,9 @@ void Http1Upstream::end_request(std::string_view trailer) {
     evbuffer_add(out, "\r\n", 2);
   }
   req_->codec_request_sent();
-  set_response_timeout();
+  if (resp_ == Resp::Head) {  // else the head came early: stream_timeout is set
+    set_response_timeout();
+  }
 }
 
 void Http1Upstream::pause_response(bool paused) {
@@ -213,7 +224,7 @@ void Http1Upstream::event_cb(Stream*, short what, void* arg) {
 }
 
 void Http1Upstream::on_write() {
-  if (!connecting_ && has_body_) {
+  if (!connecting_ && (has_body_ || tunnel_)) {
     req_->handler()->on_upstream_drained();
   }
 }
@@ -249,7 +260,7 @@ bool Http1Upstream::parse_head() {
     if (r.status == http1::ParseStatus::Incomplete) {
       return false;
     }
-    if (r.status == http1::ParseStatus::Error || head.status == 101) {
+    if (r.status == http1::ParseStatus::Error || (head.status == 101 && !upgrade_)) {
       std::string message = "bad response from upstream " + member_->shared->label + ": ";
       message += r.status == http1::ParseStatus::Error
                      ? std::string(http1::to_string(head.error))
@@ -262,6 +273,28 @@ bool Http1Upstream::parse_head() {
     resp.reason = head.reason;
     resp.fields = head.headers;
     resp.num_fields = head.num_headers;
+    if (head.status == 101) {
+      // The member switched protocols: from here on its bytes are the tunnel's.
+      for (size_t i = 0; i < head.num_headers; ++i) {
+        if (http1::iequals(head.headers[i].name, "upgrade")) {
+          resp.upgrade = head.headers[i].value;
+        }
+      }
+      tunnel_ = true;
+      keep_alive_ = false;
+      mode_ = http1::BodyKind::UntilClose;
+      resp.body = BodySize::Unknown;
+      resp_ = Resp::Body;
+      const conf::Limits& lim = *env.limits;
+      timeval send_tv = ms_to_tv(static_cast<uint64_t>(lim.send_timeout.count()));
+      stream_->set_timeouts(nullptr, &send_tv);
+      req_->codec_response_head(resp);  // the views stay valid: drained below
+      if (stream_ == nullptr) {
+        return false;
+      }
+      evbuffer_drain(stream_->input(), r.consumed);
+      return true;
+    }
     if (head.status < 200) {
       // Interim. 100 is the proxy's to send (or not: the Expect field was not forwarded);
       // others (103 Early Hints) go to the client.
@@ -299,6 +332,7 @@ bool Http1Upstream::parse_head() {
       response_done({});
       return false;
     }
+    set_stream_timeout();
     return true;
   }
 }
@@ -417,8 +451,14 @@ void Http1Upstream::on_event(short what) {
   const std::string& label = member_->shared->label;
   if (timeout) {
     char body[160];
-    std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n", label.c_str(),
-                  static_cast<long long>(pool_->conf().response_timeout.count()));
+    if (resp_ == Resp::Body) {
+      std::snprintf(body, sizeof(body), "upstream %s sent nothing for %lld ms (stream_timeout)\n",
+                    label.c_str(), static_cast<long long>(pool_->conf().stream_timeout.count()));
+    } else {
+      std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
+                    label.c_str(),
+                    static_cast<long long>(pool_->conf().response_timeout.count()));
+    }
     req_->codec_failed(UpstreamFailure::Timeout, body, false);
     return;
   }

@@ -7,8 +7,14 @@
 // HTTP/1 codec (http1::parse_response) and its body decoded (length, chunked, until close).
 //
 // Timeouts on the Stream: connect_timeout bounds connect (+ TLS handshake); send_timeout a
-// member that does not read; response_timeout its silence once the request is complete, and
-// between response reads.
+// member that does not read; response_timeout its silence once the request is complete until
+// the response head; stream_timeout its silence between response body reads (SSE, long polls).
+//
+// Upgrade (prepare with policy.upgrade): "Connection: upgrade" and "Upgrade" go to the member;
+// its 101 makes the connection a byte tunnel: the rest of its input is response "body" of
+// unknown length (UntilClose), request bytes are written as they come (no framing), no read
+// timeout (the exchange keeps tunnel_timeout), and the connection is never parked again. Any
+// other answer is an ordinary response.
 //
 // Thread: the worker owning the exchange. Owned by UpstreamRequest.
 
@@ -57,6 +63,8 @@ class Http1Upstream final : public UpstreamCodec {
   void forward_body();
   void response_done(std::string_view trailer);
   void set_response_timeout();
+  // Upstream silence between response reads once the head arrived: stream_timeout.
+  void set_stream_timeout();
 
   UpstreamRequest* req_;
   Stream* stream_ = nullptr;
@@ -73,6 +81,8 @@ class Http1Upstream final : public UpstreamCodec {
   uint64_t remaining_ = 0;
   http1::ChunkedDecoder chunks_;
   bool keep_alive_ = false;  // the member keeps the connection after this response
+  bool upgrade_ = false;     // the request asks for an upgrade: a 101 opens a tunnel
+  bool tunnel_ = false;      // a 101 came: the connection is a byte tunnel until it closes
 };
 
 }  // namespace sy::proxy

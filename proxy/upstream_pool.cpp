@@ -113,6 +113,7 @@ WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* s
     : shared_(shared), base_(base), stats_(stats) {
   members_.resize(shared->members.size());
   inflight_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
+  tunnels_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].shared = shared->members[i].get();
   }

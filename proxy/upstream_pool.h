@@ -51,6 +51,9 @@ struct MemberState {
   std::atomic<uint8_t> admin{0};        // MemberAdminState
   std::atomic<int> weight_override{0};  // 1..256; 0 = use yaml_weight
   std::atomic<int> yaml_weight{1};      // the configured weight (a reload may change it)
+  // Bumped by the admin thread (`pool member drain` past its tunnel bound): every tunnel to
+  // this member opened before is closed at its next tick (Exchange::tunnel_tick).
+  std::atomic<uint32_t> cut_tunnels{0};
 
   int effective_weight() const {
     int w = weight_override.load(std::memory_order_relaxed);
@@ -156,12 +159,17 @@ class WorkerPool {
   // the connection is released): what `pool member wait` waits for.
   void upstream_attached(WorkerMember* m) { add_inflight(m, 1); }
   void upstream_released(WorkerMember* m) { add_inflight(m, -1); }
+  // An upgraded exchange (a tunnel) opened / ended on |m|: what `pool member drain` waits for.
+  void tunnel_opened(const WorkerMember* m) { add(tunnels_mirror_, m, 1); }
+  void tunnel_closed(const WorkerMember* m) { add(tunnels_mirror_, m, -1); }
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   uint64_t responses_5xx() const { return responses_5xx_.load(std::memory_order_relaxed); }
   // Requests holding a connection to member |i| now. Any thread.
   int64_t inflight_on(size_t i) const {
     return inflight_mirror_[i].load(std::memory_order_relaxed);
   }
+  // Tunnels open to member |i| now. Any thread.
+  int64_t tunnels_on(size_t i) const { return tunnels_mirror_[i].load(std::memory_order_relaxed); }
   const PoolState& shared() const { return *shared_; }
 
  private:
@@ -172,8 +180,10 @@ class WorkerPool {
   static void bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  void add_inflight(WorkerMember* m, int64_t delta) {
-    auto& c = inflight_mirror_[static_cast<size_t>(m - members_.data())];
+  void add_inflight(WorkerMember* m, int64_t delta) { add(inflight_mirror_, m, delta); }
+  void add(std::unique_ptr<std::atomic<int64_t>[]>& mirror, const WorkerMember* m,
+           int64_t delta) {
+    auto& c = mirror[static_cast<size_t>(m - members_.data())];
     c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
@@ -182,6 +192,7 @@ class WorkerPool {
   WorkerStats* stats_;
   std::vector<WorkerMember> members_;
   std::unique_ptr<std::atomic<int64_t>[]> inflight_mirror_;  // per member; single writer
+  std::unique_ptr<std::atomic<int64_t>[]> tunnels_mirror_;   // per member; single writer
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> responses_5xx_{0};
   size_t lc_cursor_ = 0;  // least_conn tie breaker rotates

@@ -23,6 +23,8 @@ PACKAGES=(
   dpkg-dev file systemd man-db groff-base logrotate
   # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
   python3-hpack
+  # WebSocket tunnel tests: a real client and echo server (tests/integration/wsecho.py)
+  python3-websockets
 )
 
 missing=()

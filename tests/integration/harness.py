@@ -413,6 +413,17 @@ class ProxyTestCase(unittest.TestCase):
         self._procs.append(s)
         return s
 
+    def db_migrate(self, yaml_text):
+        """Runs `switchyard db migrate` with the config |yaml_text| (creates Switchyard's tables
+        in the test's database); fails the test with the tool's output if it fails."""
+        cfg = os.path.join(self.workdir, "migrate.yaml")
+        with open(cfg, "w") as f:
+            f.write(yaml_text)
+        p = subprocess.run([BINARY, "db", "migrate", "--config", cfg], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        return p.stdout
+
     def simple_proxy(self, backends, health=None, limits="", workers=1, pool_extra="",
                      name="sy"):
         access = os.path.join(self.workdir, f"{name}-access.log")

@@ -118,6 +118,56 @@ TEST_CASE("member commands apply through the context (no database: not persisted
   CHECK_THAT(done->message, Catch::Contains("2 request(s) still in flight"));
 }
 
+TEST_CASE("drain waits for a member's tunnels, then cuts them and says how many") {
+  Fixture f;
+  uint64_t tunnels = 3;
+  int cuts = 0;
+  f.ctx.pools = [&tunnels] {
+    PoolView p;
+    p.name = "old";
+    MemberView m;
+    m.address = "127.0.0.1:9001";
+    m.inflight = tunnels;
+    m.tunnels = tunnels;
+    p.members.push_back(m);
+    return std::vector<PoolView>{p};
+  };
+  f.ctx.cut_tunnels = [&cuts](const std::string& pool, const std::string& member) {
+    CHECK(pool == "old");
+    CHECK(member == "127.0.0.1:9001");
+    ++cuts;
+    return true;
+  };
+  CHECK(f.run("pool member drain old 127.0.0.1:9001 --tunnel-wait soon").code ==
+        "invalid-argument");
+  // A bound of 0: the first poll cuts the three tunnels; the reply comes once they are gone.
+  Reply r = f.run("pool member drain old 127.0.0.1:9001 --tunnel-wait 0ms");
+  REQUIRE(r.ok);
+  REQUIRE(r.poll);
+  CHECK(f.last.admin == MemberAdmin::Drain);
+  CHECK_FALSE(r.poll());
+  CHECK(cuts == 1);
+  CHECK_FALSE(r.poll());
+  CHECK(cuts == 1);
+  tunnels = 0;
+  auto done = r.poll();
+  REQUIRE(done);
+  REQUIRE(done->ok);
+  CHECK_THAT(render_reply(*done, true), Catch::Contains("\"tunnels_cut\":3"));
+  // Their peers closed them within the bound: nothing cut.
+  tunnels = 1;
+  Reply w = f.run("pool member drain old 127.0.0.1:9001 --tunnel-wait 1h");
+  REQUIRE(w.poll);
+  CHECK_FALSE(w.poll());
+  tunnels = 0;
+  auto closed = w.poll();
+  REQUIRE(closed);
+  CHECK_THAT(render_reply(*closed, true), Catch::Contains("\"tunnels_cut\":0"));
+  CHECK(cuts == 1);
+  // No tunnel open: the reply is immediate, as before.
+  CHECK_FALSE(f.run("pool member drain old 127.0.0.1:9001").poll);
+}
+
 TEST_CASE("help lists every row of the table, in text and JSON") {
   Fixture f;
   Reply r = f.run("help --json");

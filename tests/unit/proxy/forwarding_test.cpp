@@ -281,13 +281,13 @@ TEST_CASE("a response head for an HTTP/1.x client") {
   resp.num_fields = f.size();
   resp.body = BodySize::Unknown;
   std::string out;
-  append_downstream_h1_head(resp, H1Framing{true, false, false}, false, &out);
+  append_downstream_h1_head(resp, H1Framing{true, false, false, {}}, false, &out);
   CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
                "Via: 1.1 switchyard\r\nTransfer-Encoding: chunked\r\n\r\n");
   out.clear();
   resp.reason = "";  // from an HTTP/2 member
   resp.num_fields = 1;
-  append_downstream_h1_head(resp, H1Framing{false, true, false}, false, &out);
+  append_downstream_h1_head(resp, H1Framing{false, true, false, {}}, false, &out);
   CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 switchyard\r\n"
                "Connection: close\r\n\r\n");
   out.clear();
@@ -298,6 +298,38 @@ TEST_CASE("a response head for an HTTP/1.x client") {
   hints.num_fields = 1;
   append_downstream_h1_head(hints, H1Framing{}, true, &out);
   CHECK(out == "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n");
+}
+
+TEST_CASE("an upgrade goes to an HTTP/1.1 member and its 101 back to the client") {
+  // The client's Upgrade and Connection fields are hop-by-hop like any other; the policy sends
+  // the upgrade the session recognised (HttpRequest::upgrade) in a form of its own.
+  Req r("GET", "/chat", "a.test",
+        {{"Host", "a.test"}, {"Connection", "keep-alive, Upgrade"}, {"Upgrade", "websocket"},
+         {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}},
+        Protocol::Http11);
+  ForwardPolicy p = bare(false);
+  p.upgrade = "websocket";
+  std::string out;
+  append_upstream_h1_head(r.req, p, &out);
+  CHECK(out == "GET /chat HTTP/1.1\r\nHost: a.test\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  std::vector<Field> f = {{"Upgrade", "websocket"},
+                          {"Connection", "Upgrade"},
+                          {"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}};
+  HttpResponse resp;
+  resp.status = 101;
+  resp.reason = "Switching Protocols";
+  resp.fields = f.data();
+  resp.num_fields = f.size();
+  resp.upgrade = "websocket";
+  H1Framing framing;
+  framing.upgrade = resp.upgrade;
+  out.clear();
+  append_downstream_h1_head(resp, framing, false, &out);
+  CHECK(out == "HTTP/1.1 101 Switching Protocols\r\n"
+               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nVia: 1.1 switchyard\r\n"
+               "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
 TEST_CASE("a response head for an HTTP/2 client") {

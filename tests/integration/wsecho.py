@@ -1,0 +1,77 @@
+"""A WebSocket echo server for the tunnel tests: Python `websockets` (Debian python3-websockets),
+one process on a loopback port. Every message (text or binary, any size) is sent back as it came;
+a plain HTTP request gets the library's own answer (426 Upgrade Required, 400 for a bad
+handshake), so the proxy's non-101 path is tested against a real server too.
+
+    python3 wsecho.py --port 0 --ready-file F [--name N]
+
+The ready file gets "port=N" once listening. `GET /name` as a WebSocket gets the server's name
+as its first message (tells members apart); every other path is an echo.
+"""
+import argparse
+import asyncio
+import os
+import sys
+
+try:
+    import websockets
+except ImportError:  # a Python outside Debian's (pyenv, venv) does not see dist-packages
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import websockets
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--ready-file", required=True)
+    ap.add_argument("--name", default="echo")
+    args = ap.parse_args()
+
+    async def handler(ws, path=None):
+        path = path if path is not None else ws.path
+        if path == "/name":
+            await ws.send(args.name)
+        async for message in ws:
+            await ws.send(message)
+
+    server = await websockets.serve(handler, "127.0.0.1", args.port, max_size=None,
+                                    max_queue=4, compression=None, ping_interval=None)
+    port = server.sockets[0].getsockname()[1]
+    tmp = args.ready_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(f"port={port}\npid={os.getpid()}\n")
+    os.rename(tmp, args.ready_file)
+    await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+
+
+class EchoServer:
+    """wsecho.py in a process of its own (its CPU and memory are not the proxy's)."""
+
+    def __init__(self, workdir, name="echo"):
+        import subprocess
+        from harness import read_ready_file, wait_for
+        self.name = name
+        ready = os.path.join(workdir, f"wsecho-{name}.ready")
+        self._log = open(os.path.join(workdir, f"wsecho-{name}.log"), "wb")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port", "0",
+                                      "--name", name, "--ready-file", ready],
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+        def ready_now():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"wsecho {name} exited with {self.proc.returncode}")
+            return read_ready_file(ready)
+
+        info = wait_for(ready_now, timeout=30, what=f"wsecho {name} to start")
+        self.port = int(info["port"])
+        self.address = f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()

@@ -23,6 +23,8 @@ PACKAGES=(
   dpkg-dev file systemd man-db groff-base logrotate
   # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
   python3-hpack
+  # the 3-node Galera cluster of tests/scripts/galera.sh (state transfer by rsync)
+  galera-4 rsync
 )
 
 missing=()

@@ -113,8 +113,9 @@ struct OwnProfileOptions {
 // de-duplicates their keys, and fetches the current row of every changed key by primary key in
 // chunks (a bulk UPDATE of 20,000 contexts costs 20 lookups of 1,000 keys). A key without a row
 // is reported removed. to_seq is the highest sequence number below which no young gap remains
-// (see OwnProfileOptions::settle); changes above it that were already delivered are not
-// delivered again.
+// (see OwnProfileOptions::settle; on Galera the newest seq read); changes above that safe point
+// are read again while young, and those already delivered are not delivered again. A newest
+// seq below |seq| or another database identity is Errc::NotFound (a full load is needed).
 class OwnProfileReader final : public DirectoryReader {
  public:
   explicit OwnProfileReader(OwnProfileOptions options = {}) : opt_(options) {}

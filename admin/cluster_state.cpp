@@ -178,9 +178,11 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(Db& db, int limit) {
   return store::in_context("reading sy_cluster_history", store::read_cluster_history(db, limit));
 }
 
-Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
-                                 const std::string& actor, const std::string& reason,
-                                 const std::string& server, std::chrono::seconds live_within) {
+namespace {
+
+Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event,
+                                      const std::string& actor, const std::string& reason,
+                                      const std::string& server, std::chrono::seconds live_within) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = store::ensure_cluster_row(db); !r) {
     return store::db_error(what, r.error());
@@ -252,6 +254,17 @@ Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
   SY_LOG(Info, "cluster: %s -> %s (%s by %s)%s%s", to_string(*from), to_string(*to),
          to_string(event), actor.c_str(), reason.empty() ? "" : ": ", reason.c_str());
   return read_cluster(db, &dir);
+}
+
+}  // namespace
+
+// One transaction that reads the row it changes FOR UPDATE first: run again after a deadlock or
+// a certification conflict, it does what one run would have.
+Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
+                                 const std::string& actor, const std::string& reason,
+                                 const std::string& server, std::chrono::seconds live_within) {
+  return store::with_conflict_retries(
+      [&] { return transition_once(db, dir, event, actor, reason, server, live_within); });
 }
 
 }  // namespace sy::admin

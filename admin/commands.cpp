@@ -603,6 +603,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.actor = env.actor;
   o.live_within = live_within(env);
   o.drain_timeout = env.options->admin.drain_timeout;
+  o.driver_lease = env.options->admin.driver_lease;
   o.tasks = task_config(*env.options);
   o.dsns = env.stores->options().dsns;
   o.events = env.events;

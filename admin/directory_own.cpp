@@ -287,8 +287,11 @@ class OwnDirectory final : public Directory {
  public:
   explicit OwnDirectory(Db& db) : db_(db) {}
   const char* profile() const override { return "own"; }
+  // Every write is one transaction that reads what it changes first, so running it again after
+  // a deadlock or certification conflict (store::is_conflict) does what one run would have.
   Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) override {
-    return admin::register_server(db_, wanted, if_exists);
+    return store::with_conflict_retries(
+        [&] { return admin::register_server(db_, wanted, if_exists); });
   }
   Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
   Result<ServerInfo> find_server(const std::string& name_or_id) override {
@@ -300,10 +303,11 @@ class OwnDirectory final : public Directory {
   }
   Result<ContextInfo> find_context(uint32_t id) override { return admin::find_context(db_, id); }
   Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override {
-    return admin::set_schema_enabled(db_, schema, enabled);
+    return store::with_conflict_retries(
+        [&] { return admin::set_schema_enabled(db_, schema, enabled); });
   }
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override {
-    return admin::move_schema(db_, schema, to_server);
+    return store::with_conflict_retries([&] { return admin::move_schema(db_, schema, to_server); });
   }
   Result<uint64_t> current_version() override { return change_seq(db_); }
 

@@ -1,4 +1,4 @@
-// The per-schema migration sequencer. One driver (GET_LOCK on its own session), one run row,
+// The per-schema migration sequencer. One driver (the lease in sy_upgrade_driver), one run row,
 // and a journal row before and after every step, so a restarted driver knows exactly what
 // is done:
 //
@@ -70,7 +70,11 @@ class Runner {
   Result<Unit> journal_stop(const std::string& schema, Step step, bool moved);
   Result<Unit> journal(const std::string& schema, Step step, Phase phase, uint64_t seq,
                        const std::string& detail) {
-    return store::append_journal(db_, report_.run_id, schema, step, phase, seq, detail);
+    return store::append_journal(*lock_, db_, report_.run_id, schema, step, phase, seq, detail);
+  }
+  // The lease is still this driver's (checked on the database, extended on the way).
+  Result<Unit> lease_held() {
+    return lock_->guarded("a directory write", [] { return ok_result(); });
   }
   void notify(const std::string& schema, Step step, Phase phase, const std::string& detail);
   void emit(const std::string& kind, const std::string& schema, const std::string& state,
@@ -83,7 +87,9 @@ class Runner {
   Result<Unit> fire(ClusterEvent event, const std::string& reason);
 
   Directory& dir_;
-  Db& db_;  // the state database: lock, runs, journal, instances, cluster, update tasks
+  Db& db_;  // the state database: lease, runs, journal, instances, cluster, update tasks
+  std::optional<store::DriverLock> lock_;   // taken first thing in run()
+  std::vector<std::string> live_at_start_;  // instance ids live when the run (re)started
   const UpgradeOptions& options_;
   const std::function<void(const Progress&)>& progress_;
   Clock::time_point started_ = Clock::now();
@@ -188,7 +194,9 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
                                    std::to_string(target),
                                ErrorSource::Downstream);
     }
-    if (auto w = store::resume_run(db_, u.id, options_.actor); !w) {
+    if (auto w = store::with_conflict_retries(
+            [&] { return store::resume_run(db_, u.id, options_.actor); });
+        !w) {
       return w.error();
     }
     report_.run_id = u.id;
@@ -205,7 +213,8 @@ Result<Unit> Runner::start_or_resume(uint32_t target) {
       flags += (i == 0 ? "" : ",") + options_.skip[i];
     }
   }
-  auto id = store::create_run(db_, target, flags, options_.actor);
+  auto id = store::with_conflict_retries(
+      [&] { return store::create_run(db_, target, flags, options_.actor); });
   if (!id) {
     return id.error();
   }
@@ -274,7 +283,9 @@ Result<RunControl> Runner::check_control() {
     }
     if (*control != RunControl::Pause || stopping()) {
       if (paused) {
-        if (auto w = store::set_run_state(db_, report_.run_id, RunState::Running); !w) {
+        if (auto w = store::with_conflict_retries(
+                [&] { return store::set_run_state(db_, report_.run_id, RunState::Running); });
+            !w) {
           return w.error();
         }
         SY_LOG(Info, "upgrade run %llu: resumed", static_cast<unsigned long long>(report_.run_id));
@@ -283,7 +294,9 @@ Result<RunControl> Runner::check_control() {
     }
     if (!paused) {
       paused = true;
-      if (auto w = store::set_run_state(db_, report_.run_id, RunState::Paused); !w) {
+      if (auto w = store::with_conflict_retries(
+              [&] { return store::set_run_state(db_, report_.run_id, RunState::Paused); });
+          !w) {
         return w.error();
       }
       SY_LOG(Info, "upgrade run %llu: paused", static_cast<unsigned long long>(report_.run_id));
@@ -297,6 +310,9 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq, std:
   for (;;) {
     if (stopping()) {
       return "stopped: switchyard is shutting down";
+    }
+    if (lock_->lost()) {
+      return "the upgrade driver lease was taken over";
     }
     auto live = list_instances(db_, options_.live_within);
     if (!live) {
@@ -314,13 +330,33 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq, std:
                   ("'" + i.id + "' (applied seq " + std::to_string(i.applied_seq) + ")");
       }
     }
-    if (busy.empty() && behind.empty()) {
+    // Fail closed: an empty live set, or one that lost an instance live at the start of the
+    // run, never counts as drained (a blocked database ages every heartbeat at once).
+    std::string missing;
+    for (const std::string& id : live_at_start_) {
+      if (std::none_of(live->begin(), live->end(),
+                       [&](const store::InstanceRow& i) { return i.id == id; })) {
+        missing += (missing.empty() ? "'" : ", '") + id + "'";
+      }
+    }
+    if (busy.empty() && behind.empty() && !live->empty() && missing.empty()) {
       detail = std::to_string(live->size()) + " live instances at seq >= " + std::to_string(seq) +
                (schema.empty() ? "" : ", none with requests in flight");
       return {};
     }
     if (Clock::now() >= deadline) {
       std::string why = "timed out after " + std::to_string(options_.drain_timeout.count()) + " ms";
+      if (live->empty()) {
+        why += "; no live instance (none with a heartbeat within " +
+               std::to_string(options_.live_within.count()) +
+               " s): an empty live set never counts as drained";
+      }
+      if (!missing.empty()) {
+        why += "; fewer live instances than at the start of the run (" +
+               std::to_string(live->size()) + " of " + std::to_string(live_at_start_.size()) +
+               "), no heartbeat within " + std::to_string(options_.live_within.count()) +
+               " s from " + missing;
+      }
       if (!busy.empty()) {
         why += "; requests still in flight on " + busy;
       }
@@ -338,6 +374,9 @@ std::string Runner::wait_instances(const std::string& schema, uint64_t seq, std:
 
 Result<Unit> Runner::journal_stop(const std::string& schema, Step step, bool moved) {
   std::string why = "switchyard is shutting down; the run resumes with the next upgrade schemata";
+  if (auto held = lease_held(); !held) {
+    return held.error();
+  }
   if (!moved && step != Step::Disable) {
     // As after a failure: tenants go back to their server instead of staying held.
     auto re = dir_.set_schema_enabled(schema, true);
@@ -463,6 +502,10 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
       return outcome;
     }
     if (!failure.empty()) {
+      // A driver that lost its lease writes nothing more, not even the give-back below.
+      if (auto held = lease_held(); !held) {
+        return held.error();
+      }
       // Nothing moved yet: give the tenants back to their server instead of holding them.
       if (!moved && step != Step::Disable) {
         auto re = dir_.set_schema_enabled(schema, true);
@@ -490,10 +533,11 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
 }
 
 Result<UpgradeReport> Runner::run() {
-  auto lock = store::DriverLock::take(db_, options_.actor);
+  auto lock = store::DriverLock::take(db_, {options_.actor, options_.driver_lease});
   if (!lock) {
     return lock.error();
   }
+  lock_.emplace(std::move(lock.value()));
   auto cluster = read_cluster(db_, &dir_);
   if (!cluster) {
     return cluster.error();
@@ -521,6 +565,13 @@ Result<UpgradeReport> Runner::run() {
   }
   if (auto r = start_or_resume(target_); !r) {
     return r.error();
+  }
+  auto live = list_instances(db_, options_.live_within);
+  if (!live) {
+    return live.error();
+  }
+  for (const store::InstanceRow& i : *live) {
+    live_at_start_.push_back(i.id);
   }
   emit("upgrade.started", "", to_string(ClusterState::RunningUpgradeTasks),
        "run " + std::to_string(report_.run_id) + (report_.resumed ? " (resumed)" : "") +
@@ -630,7 +681,10 @@ Result<UpgradeReport> Runner::run() {
                              ErrorSource::Internal);
   }
   report_.status = aborted ? RunState::Aborted : failed ? RunState::Failed : RunState::Done;
-  if (auto w = store::finish_run(db_, report_.run_id, report_.status); !w) {
+  if (auto w =
+          lock_->guarded("the end of the run",
+                         [&] { return store::finish_run(db_, report_.run_id, report_.status); });
+      !w) {
     return w.error();
   }
   if (failed) {

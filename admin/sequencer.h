@@ -8,21 +8,25 @@
 //
 //   disable  Directory::set_schema_enabled(false); every instance starts holding its requests
 //   drain    wait until every live instance (heartbeat within live_within) reports
-//            applied_seq >= the disable's version AND no request in flight for the schema;
-//            bounded by drain_timeout, failing with the instances that still have work
+//            applied_seq >= the disable's version AND no request in flight for the schema,
+//            and at least one instance and every one live at the start of the run is live
+//            (fail closed: an empty or shrunken live set is never drained); bounded by
+//            drain_timeout, failing with the instances that still have work or are missing
 //   move     Directory::move_schema(schema, target server)  (the one-way door applies)
 //   update   run_update_tasks()  (a failure leaves the schema disabled, marked failed)
 //   enable   set_schema_enabled(true); held requests are released to the new pool
 //   verify   the schema reads enabled on the target server (or has no contexts) and every
-//            live instance reports applied_seq >= the enable's version (bounded by
-//            drain_timeout)
+//            live instance reports applied_seq >= the enable's version, with the same
+//            live-set rule as drain (bounded by drain_timeout)
 //
-// One driver at a time across the fleet: GET_LOCK('sy_upgrade_driver.<database>') on the
-// driver's own session (per database, so clusters sharing a MariaDB server do not exclude each
-// other) plus a row in sy_upgrade_driver naming the holder; a second driver is refused with
-// tag "driver-busy" and the holder's identity. The lock dies with the session, so after
-// `kill -9` of the driver the next run takes it and resumes: a run that is not finished in
-// sy_upgrade_runs is continued, and a step whose journal says done is never repeated.
+// One driver at a time across the fleet, also on Galera: the lease row in sy_upgrade_driver
+// (store/upgrade_store.h DriverLock), taken by a conditional UPDATE, renewed by its own thread
+// every driver_lease/3, checked by every journal write in the same transaction. A second
+// driver is refused with tag "driver-busy" and the holder's identity; a driver whose lease was
+// taken over stops at its next journal write with tag "lease-lost". After `kill -9` of the
+// driver its lease runs out within driver_lease (at once when the same instance restarts), the
+// next run takes it and resumes: a run that is not finished in sy_upgrade_runs is continued,
+// and a step whose journal says done is never repeated.
 //
 // Control: pause / resume / abort are rows in sy_upgrade_runs.control, read before each schema
 // (pause waits, abort ends the run with status "aborted"); a schema in progress always finishes
@@ -73,6 +77,7 @@ struct UpgradeOptions {
   std::chrono::seconds live_within{10};            // heartbeat age of a live instance
   std::chrono::milliseconds drain_timeout{30000};  // drain and verify bound per schema
   std::chrono::milliseconds poll_interval{100};    // heartbeat polling while waiting
+  std::chrono::milliseconds driver_lease{15000};   // admin.driver_lease
   UpdateTaskConfig tasks;
   std::vector<store::Dsn> dsns;  // the directory's, for the SQL update tasks' own sessions
   EventSink* events = nullptr;   // schema results and cluster transitions; may be null

@@ -171,7 +171,11 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
     break;
   }
   case conf::Profile::Own:
-    o.make_reader = [] { return std::make_unique<store::OwnProfileReader>(); };
+    o.make_reader = [settle = db.change_settle] {
+      store::OwnProfileOptions own;
+      own.settle = settle;
+      return std::make_unique<store::OwnProfileReader>(own);
+    };
     break;
   }
   o.on_publish = [workers, workers_started] {

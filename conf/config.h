@@ -241,6 +241,9 @@ struct Database {
   std::vector<ServerOverride> servers;
   Millis refresh_interval{250};
   Millis heartbeat_interval{1000};
+  // Profile own: how long a gap in the change sequence may stay open (store/directory_reader.h
+  // OwnProfileOptions::settle; on Galera how long recent changes are read again).
+  Millis change_settle{5000};
 
   bool operator==(const Database&) const = default;
 };
@@ -343,6 +346,9 @@ struct Admin {
   std::string event_hook;       // command run for each upgrade event; "" = none
   Millis drain_timeout{30000};  // sequencer: per schema wait for in-flight requests
   Millis live_within{10000};    // heartbeat age of a live instance
+  // Galera / replicated database (issue 12): the upgrade driver's lease (taken over only when
+  // it has not been renewed for this long), the change reader's gap settle window.
+  Millis driver_lease{15000};
   AdminUpdateTasks update_tasks;
   Mark mark;
 

@@ -666,6 +666,7 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
           {"event_hook", kOptional, string(&out->event_hook)},
           {"drain_timeout", kOptional, duration(&out->drain_timeout)},
           {"live_within", kOptional, duration(&out->live_within)},
+          {"driver_lease", kOptional, duration(&out->driver_lease)},
           {"update_tasks", kOptional,
            nested([this, tasks](const YAML::Node& n, const std::string& p) {
              mapping(n, p,
@@ -711,6 +712,7 @@ void Decoder::database(const YAML::Node& node, const std::string& path, Database
               {"schemas_sql", kOptional, string(&out->schemas_sql)},
               {"servers", kOptional, list(&out->servers, "server", &Decoder::server_override)},
               {"refresh_interval", kOptional, duration(&out->refresh_interval)},
+              {"change_settle", kOptional, duration(&out->change_settle)},
               {"heartbeat_interval", kOptional, duration(&out->heartbeat_interval)},
           });
 }

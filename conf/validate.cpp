@@ -239,6 +239,10 @@ class Validator {
     if (a.tcp.enabled && !positions_.failed("admin.tcp.token_file") && a.tcp.token_file.empty()) {
       error("admin.tcp.token_file", "must not be empty (the TCP listener needs a token)");
     }
+    // Renewed every third of it over the network: shorter would be lost to one slow round trip.
+    if (!positions_.failed("admin.driver_lease") && a.driver_lease < std::chrono::seconds(1)) {
+      error("admin.driver_lease", "must be at least 1s (the upgrade driver renews it every third)");
+    }
   }
 
   // Routing needs a database; its pools exist; each key rule has what its type needs.

@@ -25,6 +25,8 @@ PACKAGES=(
   python3-hpack
   # WebSocket tunnel tests: a real client and echo server (tests/integration/wsecho.py)
   python3-websockets
+  # the 3-node Galera cluster of tests/scripts/galera.sh (state transfer by rsync)
+  galera-4 rsync
 )
 
 missing=()

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 namespace sy::store {
@@ -458,6 +459,15 @@ bool Db::alive() {
   } catch (...) {
     return false;
   }
+}
+
+bool is_conflict(const Error& e) {
+  return e.code == Errc::Database && (e.message.find("MySQL error 1213 ") != std::string::npos ||
+                                      e.message.find("MySQL error 1205 ") != std::string::npos);
+}
+
+void conflict_pause(int n) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, 1 << std::min(n - 1, 6))));
 }
 
 }  // namespace sy::store

@@ -258,4 +258,26 @@ Result<Unit> query_in_chunks(Db& db, const std::string& select, std::string_view
   return ok_result();
 }
 
+// A deadlock (MySQL error 1213; also how Galera reports a certification conflict, at COMMIT) or a
+// lock wait timeout (1205): the server rolled the transaction back (1213) or the statement
+// (1205), and running the whole transaction again may succeed. Read from the message db.cpp
+// builds ("MySQL error <n> ..."), which every wrapping context keeps.
+bool is_conflict(const Error& e);
+// The pause before retry |n| (1-based) of with_conflict_retries.
+void conflict_pause(int n);
+
+// Runs |attempt| (a whole transaction, idempotent by construction) up to |tries| times while it
+// fails with is_conflict(), with a short growing pause between tries (1, 2, 4 ... ms, at most
+// 50 ms: a certification conflict clears as soon as the winner commits). The last error is
+// returned as it is. Admin/upgrade threads only.
+template <class F>
+auto with_conflict_retries(F&& attempt, int tries = 5) -> decltype(attempt()) {
+  auto r = attempt();
+  for (int i = 1; i < tries && !r && is_conflict(r.error()); ++i) {
+    conflict_pause(i);
+    r = attempt();
+  }
+  return r;
+}
+
 }  // namespace sy::store

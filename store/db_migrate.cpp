@@ -281,7 +281,7 @@ CREATE TABLE IF NOT EXISTS sy_upgrade_journal (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
-// Who holds the driver lock (GET_LOCK); the row is informative, the lock is the truth.
+// Who drives the upgrade; from migration 6 on the row is the driver lease itself.
 constexpr std::string_view kUpgradeDriver = R"sql(
 CREATE TABLE IF NOT EXISTS sy_upgrade_driver (
   name           VARCHAR(64)     NOT NULL,
@@ -337,6 +337,39 @@ constexpr std::string_view kInstancesAppliedSeq =
     "ALTER TABLE sy_instances ADD COLUMN IF NOT EXISTS applied_seq BIGINT UNSIGNED NOT NULL "
     "DEFAULT 0";
 
+// ---- 6: the upgrade driver lease
+// -----------------------------------------------------------------
+
+// sy_upgrade_driver becomes the lease itself (store/upgrade_store.h DriverLock): the holder's
+// process, an epoch that every take increments and every journal write checks, the expiry,
+// and a renewal count (so that a renewal always changes the row and counts as affected). The
+// one row 'upgrade' exists from here on; a take is a conditional UPDATE of it.
+constexpr std::string_view kDriverLease =
+    "ALTER TABLE sy_upgrade_driver"
+    " ADD COLUMN IF NOT EXISTS process VARCHAR(191) NOT NULL DEFAULT '',"
+    " ADD COLUMN IF NOT EXISTS epoch BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP(6) NULL DEFAULT NULL,"
+    " ADD COLUMN IF NOT EXISTS renewals BIGINT UNSIGNED NOT NULL DEFAULT 0";
+constexpr std::string_view kDriverLeaseRow =
+    "INSERT IGNORE INTO sy_upgrade_driver (name, holder) VALUES ('upgrade', '')";
+
+// ---- 7: server ids from a sequence
+// ---------------------------------------------------------------
+
+// Server ids come from this AUTO_INCREMENT (store/own_tables.h next_own_server_id), not from
+// MAX(id) + 1: two registrations through two Galera nodes read the same MAX and collide, while
+// auto_increment_increment/offset give every node its own numbers. Every id in use is recorded
+// here (the INSERT below for existing servers, insert_own_server() for new ones), so the counter
+// stays above all of them.
+constexpr std::string_view kServerIds = R"sql(
+CREATE TABLE IF NOT EXISTS sy_server_ids (
+  id  INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  PRIMARY KEY (id)
+) ENGINE=InnoDB
+)sql";
+constexpr std::string_view kServerIdsSeed =
+    "INSERT IGNORE INTO sy_server_ids (id) SELECT id FROM sy_servers";
+
 const std::vector<Migration>& migrations() {
   using S = MigrateScope;
   static const std::vector<Migration> all = {
@@ -357,6 +390,8 @@ const std::vector<Migration>& migrations() {
        {kCluster, kClusterRow, kClusterHistory, kUpgradeRuns, kUpgradeJournal, kUpgradeDriver,
         kUpdateTasks, kMemberState, kInstancesAppliedSeq}},
       {5, "server metadata and directory epoch (profile ox)", S::State, {kServerMeta, kMeta}},
+      {6, "upgrade driver lease", S::State, {kDriverLease, kDriverLeaseRow}},
+      {7, "server id sequence", S::Directory, {kServerIds, kServerIdsSeed}},
   };
   return all;
 }
@@ -370,10 +405,15 @@ CREATE TABLE IF NOT EXISTS sy_schema_version (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
-// The per-database migration lock. A server that refuses GET_LOCK (MariaDB Galera with
-// wsrep_on: error 1235, MDEV-30473) runs the migration unlocked: the statements are
-// re-runnable and INSERT IGNORE into sy_schema_version keeps the record single, so concurrent
-// runs then at worst repeat a CREATE ... IF NOT EXISTS.
+// The per-database migration lock: GET_LOCK, not the driver lease, because the lease lives in a
+// table that migrations create (there is no row to take before the first migration) and the
+// lock must also cover that first run. GET_LOCK excludes concurrent runs through one server
+// only: on Galera every node grants it on its own (MariaDB 10.11 does; some versions refuse it
+// with error 1235, MDEV-30473, and the migration then runs unlocked). Both are safe because
+// every statement is re-runnable (IF NOT EXISTS, DROP TRIGGER IF EXISTS before CREATE) and
+// INSERT IGNORE into sy_schema_version keeps the record single: concurrent runs through two
+// nodes at worst repeat a statement; a DDL that collides across nodes fails that run, and
+// running `db migrate` again completes it (docs/decisions.md 50).
 constexpr NamedLock::Name kMigrateLock{"sy_migrate", 50};
 constexpr std::chrono::seconds kMigrateLockWait{60};
 

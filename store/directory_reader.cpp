@@ -259,26 +259,73 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
     return pruned.error();
   }
   data.change_seq = std::max(data.change_seq, *pruned);
+  auto where = read_position(db);
+  if (!where) {
+    return where.error();
+  }
   if (auto c = txn->commit(); !c) {
     return c.error();
+  }
+  floor_ = data.change_seq;
+  identity_ = where->identity;
+  if (!probe_gaps_) {
+    // Galera: the position is what this read saw (see OwnProfileOptions::settle).
+    data.change_seq = std::max(data.change_seq, where->max_seq);
   }
   continue_seq_ = data.change_seq;
   delivered_ = std::move(delivered);
   return data;
 }
 
+Result<OwnProfileReader::Position> OwnProfileReader::read_position(Db& db) {
+  auto where = query_one(
+      db,
+      "SELECT COALESCE(MAX(seq), 0), CONCAT(IF(COALESCE(@@GLOBAL.wsrep_on, 0) = 1, CONCAT("
+      "'galera cluster ', COALESCE((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+      " WHERE VARIABLE_NAME = 'wsrep_cluster_state_uuid'), '?')), CONCAT('server_id ',"
+      " @@server_id))) FROM sy_changes",
+      [](const Row& row) {
+        return Position{row.u64(1), row.str(2)};
+      });
+  if (!where) {
+    return where.error();
+  }
+  return where->value_or(Position{});
+}
+
 Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
   if (seq != continue_seq_) {
     delivered_.clear();  // the caller starts from somewhere else: deliver everything
+    floor_ = seq;
   }
   auto txn = db.begin(TxnMode::Snapshot);
   if (!txn) {
     return txn.error();
   }
-  if (auto r = check_not_pruned(db, seq); !r) {
+  if (auto r = check_not_pruned(db, floor_); !r) {
     return r.error();
   }
-  auto changes = read_changes(db, seq, opt_.max_changes, window());
+  // Another database behind the same session name (a promoted replica, another cluster), or a
+  // change log that went backwards (a promoted replica that lagged and hands out numbers
+  // already applied): the position means nothing there, start over with a full load.
+  auto where = read_position(db);
+  if (!where) {
+    return where.error();
+  }
+  if (!identity_.empty() && where->identity != identity_) {
+    return make_error(Errc::NotFound, "the database changed identity (" + identity_ + ", now " +
+                                          where->identity + ")");
+  }
+  auto pruned = pruned_through(db);
+  if (!pruned) {
+    return pruned.error();
+  }
+  if (std::max(where->max_seq, *pruned) < seq) {
+    return make_error(Errc::NotFound, "the change sequence went backwards (newest " +
+                                          std::to_string(where->max_seq) + ", applied " +
+                                          std::to_string(seq) + ")");
+  }
+  auto changes = read_changes(db, floor_, opt_.max_changes, window());
   if (!changes) {
     return changes.error();
   }
@@ -380,23 +427,29 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
     return c.error();
   }
 
-  // Everything read above the safe point stays "delivered" until the walk passes it.
-  delta.to_seq = safe_point(seq, seqs, [&](uint64_t lo, uint64_t hi) {
+  // Everything read above the safe point stays "delivered" until the walk passes it, and is
+  // read again (from floor_) until then, so a gap that fills late is still delivered.
+  const uint64_t safe = safe_point(floor_, seqs, [&](uint64_t lo, uint64_t hi) {
     return probe_gaps_ && gap_rolled_back(db, lo, hi);
   });
+  // The applied position: where gaps are provable the safe point (a gap an open writer holds
+  // keeps it back, decision 43); on Galera what this read saw, so that a stride of
+  // auto_increment_increment costs no settle window per change (decision 50).
+  delta.to_seq = probe_gaps_ ? safe : std::max(seq, seqs.empty() ? safe : seqs.back().seq);
   std::vector<uint64_t> delivered;
   for (const SeqRow& s : seqs) {
-    if (s.seq > delta.to_seq) {
+    if (s.seq > safe) {
       delivered.push_back(s.seq);
     }
   }
   for (uint64_t s : delivered_) {
-    if (s > delta.to_seq) {
+    if (s > safe) {
       delivered.push_back(s);
     }
   }
   sort_unique(delivered);
   delivered_ = std::move(delivered);
+  floor_ = safe;
   continue_seq_ = delta.to_seq;
   return delta;
 }

@@ -94,6 +94,10 @@ struct OwnProfileOptions {
   // cannot be proven either way (Galera, where a writer on another node holds no lock here)
   // is passed after |settle|. Both must stay below the sequencer's drain timeout
   // (admin.drain_timeout, default 30 s): the applied seq an instance reports waits for them.
+  // On Galera (decision 50) auto_increment_increment leaves a gap after every change, so the
+  // applied position (to_seq) is instead the newest seq the last read saw, and |settle| is only
+  // how long rows above the safe point are read again so that a late gap filler is still
+  // delivered. Configurable as database.change_settle.
   std::chrono::milliseconds settle{5000};
   std::chrono::milliseconds settle_pending{20000};
 };
@@ -109,8 +113,9 @@ struct OwnProfileOptions {
 // de-duplicates their keys, and fetches the current row of every changed key by primary key in
 // chunks (a bulk UPDATE of 20,000 contexts costs 20 lookups of 1,000 keys). A key without a row
 // is reported removed. to_seq is the highest sequence number below which no young gap remains
-// (see OwnProfileOptions::settle); changes above it that were already delivered are not
-// delivered again.
+// (see OwnProfileOptions::settle; on Galera the newest seq read); changes above that safe point
+// are read again while young, and those already delivered are not delivered again. A newest
+// seq below |seq| or another database identity is Errc::NotFound (a full load is needed).
 class OwnProfileReader final : public DirectoryReader {
  public:
   explicit OwnProfileReader(OwnProfileOptions options = {}) : opt_(options) {}
@@ -120,11 +125,23 @@ class OwnProfileReader final : public DirectoryReader {
   Result<DirectoryDelta> changes_since(Db& db, uint64_t seq) override;
 
  private:
+  struct Position {
+    uint64_t max_seq = 0;
+    std::string identity;  // "server_id <n>" or "galera cluster <state uuid>"
+  };
+  // The newest change seq and the database's identity, in the caller's snapshot.
+  static Result<Position> read_position(Db& db);
+
   OwnProfileOptions opt_;
-  // Sequence numbers above continue_seq_ already delivered (by full_load() or a delta), sorted.
-  // Valid only while the caller continues from continue_seq_; any other |seq| resets it.
+  // The position the caller continues from (the last to_seq / change_seq handed out); any
+  // other |seq| resets floor_ and delivered_ to it.
   uint64_t continue_seq_ = 0;
+  // Where the next read starts: the safe point (no young gap below it). Equal to continue_seq_
+  // where gaps are provable; on Galera it may be below it (see OwnProfileOptions::settle).
+  uint64_t floor_ = 0;
+  // Sequence numbers above floor_ already delivered (by full_load() or a delta), sorted.
   std::vector<uint64_t> delivered_;
+  std::string identity_;     // of the database the last full load read; "" before it
   bool probe_gaps_ = false;  // the server can prove a gap rolled back (not Galera)
   // The window a gap waits for: settle_pending where gaps are probed, else settle.
   std::chrono::milliseconds window() const {

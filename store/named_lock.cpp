@@ -11,8 +11,6 @@ std::string NamedLock::expr(Name name) {
          std::to_string(name.db_chars) + "))";
 }
 
-std::string NamedLock::holder_sql(Name name) { return "IS_USED_LOCK(" + expr(name) + ")"; }
-
 Result<NamedLock> NamedLock::take(Db& db, Name name, std::chrono::seconds wait) {
   // GET_LOCK answers 1 (taken), 0 (timed out) or NULL (an error, e.g. killed).
   auto got = query_one(

@@ -1,13 +1,13 @@
 #pragma once
 // A lock named in the database, held by one session: taken with take(), released when the
 // NamedLock is destroyed (or by release()), and freed by the server when the session dies, so a
-// killed holder never leaves it taken. Used for the migration lock (store/db_migrate.h) and the
-// upgrade driver's lock (store/upgrade_store.h).
+// killed holder never leaves it taken. Used for the migration lock (store/db_migrate.h).
 //
-// Today it is MariaDB's GET_LOCK, named "<prefix>.<the session's database, cut to |db_chars|>":
+// It is MariaDB's GET_LOCK, named "<prefix>.<the session's database, cut to |db_chars|>":
 // GET_LOCK names are server-wide, and clusters (or tests) sharing one server must not exclude
-// each other. Galera refuses GET_LOCK (MDEV-30473); a lease row will implement this same
-// contract there, behind this class, without changing its users.
+// each other. It excludes sessions of one server only: every Galera node grants it on its own
+// (MariaDB 10.11; some versions refuse it, MDEV-30473). What must be exclusive fleet-wide, the
+// upgrade driver, holds a lease row instead (store/upgrade_store.h DriverLock).
 //
 // Blocks on the database: admin/upgrade threads and `db migrate` only. A NamedLock belongs to
 // the thread of its session and must not outlive it.
@@ -33,9 +33,6 @@ class NamedLock {
   //   Errc::Unavailable with tag "busy": another session still holds it after |wait|;
   //   Errc::Database: the server refused or failed (on Galera: GET_LOCK is not supported).
   static Result<NamedLock> take(Db& db, Name name, std::chrono::seconds wait);
-
-  // SQL for the connection id holding |name| now (NULL = free), for use inside a statement.
-  static std::string holder_sql(Name name);
 
   NamedLock(NamedLock&& other) noexcept : db_(other.db_), name_(other.name_) {
     other.db_ = nullptr;

@@ -48,10 +48,36 @@ Result<std::vector<ServerRow>> own_servers(Db& db) {
 }
 
 Result<ServerId> next_own_server_id(Db& db) {
-  return query_value<uint32_t>(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM sy_servers FOR UPDATE");
+  auto next = [&]() -> Result<uint32_t> {
+    if (auto r = exec(db, "INSERT INTO sy_server_ids () VALUES ()"); !r) {
+      return r.error();
+    }
+    return query_value<uint32_t>(db, "SELECT LAST_INSERT_ID()");
+  };
+  auto id = next();
+  if (!id) {
+    return id.error();
+  }
+  // A server written into sy_servers by hand (not through insert_own_server) is not in the
+  // sequence: move the sequence past the highest id once and draw again.
+  auto max = query_value<uint32_t>(db, "SELECT COALESCE(MAX(id), 0) FROM sy_servers");
+  if (!max) {
+    return max.error();
+  }
+  if (*id > *max) {
+    return *id;
+  }
+  if (auto r = exec(db, "INSERT IGNORE INTO sy_server_ids (id) VALUES (?)", *max); !r) {
+    return r.error();
+  }
+  return next();
 }
 
 Result<Unit> insert_own_server(Db& db, const ServerRow& row) {
+  // An id given by the operator is recorded too, so the sequence never hands it out again.
+  if (auto r = exec(db, "INSERT IGNORE INTO sy_server_ids (id) VALUES (?)", row.id); !r) {
+    return r.error();
+  }
   return done(exec(db,
                    "INSERT INTO sy_servers (id, name, pool, version, redirect_url)"
                    " VALUES (?, ?, ?, ?, ?)",

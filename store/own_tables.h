@@ -31,7 +31,8 @@ Result<std::optional<routing::ServerRow>> own_server_by_id(Db& db, routing::Serv
 Result<std::optional<routing::ServerRow>> own_server_by_name(Db& db, std::string_view name,
                                                              Lock lock = Lock::None);
 Result<std::vector<routing::ServerRow>> own_servers(Db& db);  // by id
-// MAX(id) + 1, locking the table's tail (inside the registering transaction).
+// A new id from the sy_server_ids AUTO_INCREMENT (migration 7): unique across Galera nodes
+// (each has its own auto_increment_offset), never one in use in sy_servers.
 Result<routing::ServerId> next_own_server_id(Db& db);
 Result<Unit> insert_own_server(Db& db, const routing::ServerRow& row);
 

@@ -16,8 +16,10 @@
 // Errors are the session's (Errc::Database, source Upstream, the statement and the server in the
 // message); the admin's typed row functions add their context with db_error (store/db_error.h).
 //
-// run() below is the single place every statement passes through: a retry policy (deadlock,
-// lock wait timeout) and a check of the session's DSN role (primary / replica) go there.
+// run() below is the single place every statement passes through: a check of the session's DSN
+// role (primary / replica) goes there. Deadlocks and lock wait timeouts are retried per whole
+// transaction, not per statement (a deadlock rolls the transaction back): see
+// with_conflict_retries in store/db.h.
 // Loader, admin and upgrade threads only (every call blocks on the network).
 
 #include <cstdint>

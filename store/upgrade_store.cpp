@@ -2,8 +2,16 @@
 
 #include "store/upgrade_store.h"
 
-#include <map>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
 #include "store/db_error.h"
 #include "store/query.h"
 
@@ -11,13 +19,11 @@ namespace sy::store {
 
 namespace {
 
-// The driver lock is per database, so clusters (and tests) sharing one MariaDB server do not
+// The lease row is per database, so clusters (and tests) sharing one MariaDB server do not
 // exclude each other.
-constexpr NamedLock::Name kDriverLock{"sy_upgrade_driver", 40};
 constexpr const char* kDriverRow = "upgrade";  // sy_upgrade_driver.name
-// The server frees a dead driver's lock when it has torn its session down, which happens just
-// after the client is gone; a rerun right after a crash waits this long for that.
-constexpr std::chrono::seconds kLockWait{1};
+
+int64_t micros(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1000; }
 
 template <class E, size_t N>
 std::optional<E> parse_word(const E (&all)[N], std::string_view word) {
@@ -55,7 +61,7 @@ std::string runs_sql(const char* which) {
          which +
          ") r"
          " LEFT JOIN sy_upgrade_driver d ON d.name = '" +
-         kDriverRow + "' AND d.connection_id = " + NamedLock::holder_sql(kDriverLock) +
+         kDriverRow + "' AND d.holder <> '' AND d.expires_at > NOW(6)" +
          " LEFT JOIN sy_upgrade_journal j ON j.run_id = r.id"
          " ORDER BY r.id DESC, j.id";
 }
@@ -363,49 +369,239 @@ Result<Unit> append_journal(Db& db, uint64_t run_id, const std::string& schema, 
                 run_id, schema, to_string(step), to_string(phase), change_seq, detail)));
 }
 
-Result<DriverLock> DriverLock::take(Db& db, const std::string& actor) {
-  auto lock = NamedLock::take(db, kDriverLock, kLockWait);
-  if (!lock) {
-    if (lock.error().code != Errc::Unavailable) {
-      return db_error("taking the upgrade driver lock", lock.error());
+Result<Unit> append_journal(DriverLock& lock, Db& db, uint64_t run_id, const std::string& schema,
+                            Step step, Phase phase, uint64_t change_seq,
+                            const std::string& detail) {
+  return lock.guarded(
+      std::string("the journal row ") + to_string(step) + " " + to_string(phase) + " of schema '" +
+          schema + "'",
+      [&] { return append_journal(db, run_id, schema, step, phase, change_seq, detail); });
+}
+
+const std::string& driver_process_token() {
+  static const std::string token = [] {
+    char host[256] = {};
+    (void)gethostname(host, sizeof host - 1);
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return std::string(host) + ":" + std::to_string(getpid()) + ":" +
+           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+  }();
+  return token;
+}
+
+namespace {
+
+struct Holder {
+  std::string name;
+  uint64_t epoch = 0;
+  std::string since;
+  std::string until;
+};
+
+// Who holds the lease now ("" when nobody does).
+Holder read_holder(Db& db) {
+  auto h = query_one(
+      db,
+      "SELECT holder, epoch, CAST(since AS CHAR), CAST(expires_at AS CHAR) FROM sy_upgrade_driver"
+      " WHERE name = ? AND holder <> '' AND expires_at > NOW(6)",
+      [](const Row& row) {
+        return Holder{row.str(1), row.u64(2), row.str(3), row.str(4)};
+      },
+      kDriverRow);
+  return h && h->has_value() ? **h : Holder{};
+}
+
+std::string describe(const Holder& h) {
+  return "'" + h.name + "' (lease epoch " + std::to_string(h.epoch) + ", since " + h.since +
+         " UTC, renewed until " + h.until + " UTC)";
+}
+
+// Extends the lease of |epoch|; false when the row has another epoch (taken over).
+Result<bool> extend(Db& db, uint64_t epoch, std::chrono::milliseconds lease) {
+  auto n = exec(db,
+                "UPDATE sy_upgrade_driver SET expires_at = NOW(6) + INTERVAL ? MICROSECOND,"
+                " renewals = renewals + 1 WHERE name = ? AND epoch = ?",
+                micros(lease), kDriverRow, epoch);
+  if (!n) {
+    return n.error();
+  }
+  return *n == 1;
+}
+
+}  // namespace
+
+// The renewer: its own session on its own thread, so a long step (a drain, an update task) on
+// the driver's session never lets the lease lapse.
+struct DriverLock::Renewer {
+  Dsn dsn;
+  uint64_t epoch = 0;
+  std::chrono::milliseconds lease{};
+  std::chrono::milliseconds connect_timeout{};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::atomic<bool> lost{false};
+  std::thread thread;
+
+  void run() {
+    std::unique_ptr<Db> db;
+    const auto every = std::max(std::chrono::milliseconds(50), lease / 3);
+    std::unique_lock<std::mutex> lk(mu);
+    while (!cv.wait_for(lk, every, [this] { return stop; })) {
+      lk.unlock();
+      if (!db) {
+        auto c = Db::connect({dsn}, connect_timeout,
+                             std::chrono::duration_cast<std::chrono::seconds>(lease) +
+                                 std::chrono::seconds(1));
+        if (c) {
+          db = std::move(c.value());
+        } else {
+          SY_LOG(Warn, "upgrade driver lease %llu: renewer cannot connect: %s",
+                 static_cast<unsigned long long>(epoch), c.error().message.c_str());
+        }
+      }
+      if (db) {
+        auto kept = extend(*db, epoch, lease);
+        if (!kept) {
+          SY_LOG(Warn, "upgrade driver lease %llu: renewing failed: %s",
+                 static_cast<unsigned long long>(epoch), kept.error().message.c_str());
+          db.reset();  // connect again next time
+        } else if (!*kept) {
+          SY_LOG(Error, "upgrade driver lease %llu: taken over by %s",
+                 static_cast<unsigned long long>(epoch), describe(read_holder(*db)).c_str());
+          lost = true;
+          return;
+        }
+      }
+      lk.lock();
     }
-    struct Holder {
-      std::string name;
-      uint64_t connection = 0;
-      std::string since;
-    };
-    auto holder = query_one(
-        db,
-        "SELECT holder, connection_id, CAST(since AS CHAR) FROM sy_upgrade_driver WHERE name = ?",
-        [](const Row& row) {
-          return Holder{row.str(1), row.u64(2), row.str(3)};
-        },
-        kDriverRow);
-    const Holder h = holder && holder->has_value() ? **holder : Holder{};
+  }
+};
+
+DriverLock::DriverLock(Db* db, uint64_t epoch, std::chrono::milliseconds lease,
+                       std::unique_ptr<Renewer> renewer)
+    : db_(db), epoch_(epoch), lease_(lease), renewer_(std::move(renewer)) {}
+
+DriverLock::DriverLock(DriverLock&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), epoch_(other.epoch_), lease_(other.lease_),
+      renewer_(std::move(other.renewer_)) {}
+
+bool DriverLock::lost() const { return renewer_ != nullptr && renewer_->lost.load(); }
+
+Result<DriverLock> DriverLock::take(Db& db, const Options& options) {
+  // The row exists from migration 6 on; a database migrated before keeps working.
+  if (auto r = exec(db, "INSERT IGNORE INTO sy_upgrade_driver (name) VALUES (?)", kDriverRow); !r) {
+    return db_error("taking the upgrade driver lease", r.error());
+  }
+  // One conditional UPDATE; its affected-row count says who won. A concurrent take through
+  // another Galera node fails one of the two commits (1213): that one tries again and then
+  // sees the winner's row (or wins, when the other lost too).
+  const std::string& process = driver_process_token();
+  auto attempt = [&]() -> Result<std::optional<uint64_t>> {
+    auto txn = db.begin();
+    if (!txn) {
+      return txn.error();
+    }
+    auto won =
+        exec(db,
+             "UPDATE sy_upgrade_driver SET holder = ?, process = ?, connection_id ="
+             " CONNECTION_ID(), since = NOW(6), epoch = epoch + 1, renewals = 0,"
+             " expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE name = ? AND (holder = ''"
+             " OR expires_at IS NULL OR expires_at <= NOW(6) OR (holder = ? AND process <> ?))",
+             options.actor, process, micros(options.lease), kDriverRow, options.actor, process);
+    if (!won) {
+      return won.error();
+    }
+    if (*won != 1) {
+      (void)txn->rollback();
+      return std::optional<uint64_t>();
+    }
+    auto e =
+        query_value<uint64_t>(db, "SELECT epoch FROM sy_upgrade_driver WHERE name = ?", kDriverRow);
+    if (!e) {
+      return e.error();
+    }
+    if (auto c = txn->commit(); !c) {
+      return c.error();
+    }
+    return std::optional<uint64_t>(*e);
+  };
+  auto taken = with_conflict_retries(attempt);
+  if (!taken && !is_conflict(taken.error())) {
+    return db_error("taking the upgrade driver lease", taken.error());
+  }
+  const std::optional<uint64_t> epoch = taken ? *taken : std::nullopt;
+  if (!epoch) {
+    const Holder h = read_holder(db);
+    return make_tagged_error(Errc::Unavailable, "driver-busy",
+                             h.name.empty()
+                                 ? std::string("another upgrade driver took the lease just now")
+                                 : "another upgrade driver is running: " + describe(h),
+                             ErrorSource::Downstream);
+  }
+  auto renewer = std::make_unique<Renewer>();
+  renewer->dsn = db.dsn();
+  renewer->epoch = *epoch;
+  renewer->lease = options.lease;
+  renewer->connect_timeout = options.connect_timeout;
+  Renewer* r = renewer.get();
+  renewer->thread = std::thread([r] { r->run(); });
+  SY_LOG(Info, "upgrade driver lease %llu taken by '%s' for %lld ms",
+         static_cast<unsigned long long>(*epoch), options.actor.c_str(),
+         static_cast<long long>(options.lease.count()));
+  return DriverLock(&db, *epoch, options.lease, std::move(renewer));
+}
+
+Result<Unit> DriverLock::guarded(const std::string& what,
+                                 const std::function<Result<Unit>()>& write) {
+  auto lost_error = [&](Db& db) {
+    const Holder h = read_holder(db);
     return make_tagged_error(
-        Errc::Unavailable, "driver-busy",
-        h.name.empty()
-            ? std::string("another session holds the upgrade driver lock (no holder recorded)")
-            : "another upgrade driver is running: '" + h.name + "' (database connection " +
-                  std::to_string(h.connection) + ") since " + h.since + " UTC",
+        Errc::Unavailable, "lease-lost",
+        "this upgrade driver lost its lease (epoch " + std::to_string(epoch_) + ") and stops: " +
+            (h.name.empty() ? std::string("its lease expired") : describe(h) + " holds it now") +
+            "; not written: " + what,
         ErrorSource::Downstream);
-  }
-  // From here on the lock is released on every way out (NamedLock's destructor).
-  auto row = exec(db,
-                  "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
-                  " VALUES (?, ?, CONNECTION_ID(), NOW(6))",
-                  kDriverRow, actor);
-  if (!row) {
-    return db_error("recording the upgrade driver", row.error());
-  }
-  return DriverLock(&db, std::move(lock.value()));
+  };
+  // The whole transaction again after a deadlock or certification conflict: it rolled back,
+  // so the write happens once.
+  return with_conflict_retries([&]() -> Result<Unit> {
+    auto txn = db_->begin();
+    if (!txn) {
+      return txn.error();
+    }
+    auto kept = extend(*db_, epoch_, lease_);
+    if (!kept) {
+      return db_error("checking the upgrade driver lease", kept.error());
+    }
+    if (!*kept) {
+      (void)txn->rollback();
+      return lost_error(*db_);
+    }
+    if (auto w = write(); !w) {
+      return w.error();
+    }
+    if (auto c = txn->commit(); !c) {
+      return db_error("writing " + what, c.error());
+    }
+    return ok_result();
+  });
 }
 
 DriverLock::~DriverLock() {
+  if (renewer_) {
+    {
+      std::lock_guard<std::mutex> lk(renewer_->mu);
+      renewer_->stop = true;
+    }
+    renewer_->cv.notify_all();
+    renewer_->thread.join();
+  }
   if (db_ != nullptr) {
     (void)exec(*db_,
-               "DELETE FROM sy_upgrade_driver WHERE name = ? AND connection_id = CONNECTION_ID()",
-               kDriverRow);
+               "UPDATE sy_upgrade_driver SET holder = '', process = '', expires_at = NULL"
+               " WHERE name = ? AND epoch = ?",
+               kDriverRow, epoch_);
   }
 }
 

@@ -4,7 +4,7 @@
 //   sy_upgrade_runs     one row per `upgrade schemata` run: target, status, control, actor
 //   sy_upgrade_journal  one row before (begin) and after (done|failed|skipped) every step of
 //                       every schema, with the change seq a disable/enable produced
-//   sy_upgrade_driver   who holds the driver lock (informative; the lock is the truth)
+//   sy_upgrade_driver   the driver lease: holder, epoch, expiry (DriverLock below)
 //
 // The words stored in these tables are enums here (Step, Phase, RunState, RunControl) and are
 // parsed when read: a word this binary does not know is an error tagged "database", never a
@@ -13,7 +13,10 @@
 // Every call blocks on the database: admin/upgrade threads only. Errors are tagged "database"
 // (store/db_error.h) unless said otherwise.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +25,6 @@
 
 #include "common/result.h"
 #include "store/db.h"
-#include "store/named_lock.h"
 
 namespace sy::store {
 
@@ -62,7 +64,7 @@ struct RunStatus {
   uint64_t run_id = 0;
   RunState status = RunState::Running;
   RunControl control = RunControl::Run;
-  std::string driver;  // holder of the driver lock now, "" = none
+  std::string driver;  // holder of the driver lease now (not expired), "" = none
   uint32_t target_server_id = 0;
   int64_t started_unix_ms = 0;
   int64_t finished_unix_ms = 0;
@@ -104,23 +106,61 @@ Result<std::vector<JournalRow>> read_journal(Db& db, uint64_t run_id);
 // Appends a row (at = NOW(6)). The statement is the session's cached one: one prepare per run.
 Result<Unit> append_journal(Db& db, uint64_t run_id, const std::string& schema, Step step,
                             Phase phase, uint64_t change_seq, const std::string& detail);
+class DriverLock;
+// The same, checked against the driver's lease in one transaction (DriverLock::guarded).
+Result<Unit> append_journal(DriverLock& lock, Db& db, uint64_t run_id, const std::string& schema,
+                            Step step, Phase phase, uint64_t change_seq, const std::string& detail);
 
-// The one upgrade driver across the fleet: the named lock "sy_upgrade_driver.<database>" plus
-// the sy_upgrade_driver row naming the holder. take() fails with tag "driver-busy" naming the
-// holder when another session drives. Destroying it deletes the row, then releases the lock.
-// (A later lease-based lock for Galera replaces the inside of this class, not its users.)
+// The one upgrade driver across the fleet: a lease in the sy_upgrade_driver row 'upgrade'
+// (holder, process, epoch, expires_at), taken by one conditional UPDATE whose affected-row count
+// says who won. Exclusive on one server and across Galera nodes alike (the row is replicated
+// and two takes of it conflict at certification), unlike GET_LOCK, which every Galera node
+// grants on its own (docs/decisions.md 50).
+//
+//   take      UPDATE ... SET holder, process, epoch = epoch + 1, expires_at = NOW + lease
+//             WHERE free (no holder, or expires_at passed) OR (holder = this actor AND process
+//             <> this process: the same instance restarted, so its old driver is dead); 0 rows
+//             = refused with tag "driver-busy" naming the holder and when its lease ends
+//   renew     a thread with its own session extends expires_at every lease/3 while the epoch
+//             is still this one's; when it is not, lost() turns true
+//   guard     every journal write runs in a transaction that first extends the lease WHERE
+//             epoch = this one's (a write, so a concurrent take conflicts with it, also on
+//             Galera); 0 rows = tag "lease-lost" naming the new holder, nothing written
+//   release   the destructor clears holder and expiry WHERE epoch = this one's
+//
+// The lease relies on the database nodes' clocks agreeing to well within |lease| (NOW(6) of the
+// node each statement runs on).
 class DriverLock {
  public:
-  static Result<DriverLock> take(Db& db, const std::string& actor);
-  DriverLock(DriverLock&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), lock_(std::move(other.lock_)) {}
+  struct Options {
+    std::string actor;                                // who drives, shown by `upgrade status`
+    std::chrono::milliseconds lease{15000};           // how long a take or renewal holds
+    std::chrono::milliseconds connect_timeout{2000};  // the renewer's own session
+  };
+  static Result<DriverLock> take(Db& db, const Options& options);
+  DriverLock(DriverLock&& other) noexcept;
   DriverLock& operator=(DriverLock&&) = delete;
-  ~DriverLock();  // deletes the holder row; lock_ is released after it
+  ~DriverLock();  // stops the renewer, then releases the lease
+
+  uint64_t epoch() const { return epoch_; }
+  // The renewer found the lease taken over (or could not renew it before it expired).
+  bool lost() const;
+  // Runs |write| in one transaction on the lock's session after extending the lease for this
+  // epoch; tag "lease-lost" (and nothing written) when another driver holds it now.
+  Result<Unit> guarded(const std::string& what, const std::function<Result<Unit>()>& write);
 
  private:
-  DriverLock(Db* db, NamedLock lock) : db_(db), lock_(std::move(lock)) {}
+  struct Renewer;
+  DriverLock(Db* db, uint64_t epoch, std::chrono::milliseconds lease,
+             std::unique_ptr<Renewer> renewer);
   Db* db_;  // nullptr once moved from
-  NamedLock lock_;
+  uint64_t epoch_ = 0;
+  std::chrono::milliseconds lease_;
+  std::unique_ptr<Renewer> renewer_;
 };
+
+// The process token stored with a lease (host, pid, start time): tells a restarted instance's
+// driver from a concurrent one of the same process.
+const std::string& driver_process_token();
 
 }  // namespace sy::store

@@ -40,7 +40,8 @@ echo "updated $schema"
 """
 
 
-def yaml_for(db, role, serve, old_addr, new_addr, socket_path, tasks_dir, with_command):
+def yaml_for(db, role, serve, old_addr, new_addr, socket_path, tasks_dir, with_command,
+             database_extra=""):
     command = (f'    command: "{tasks_dir}/cmd/task.sh {{schema}}"\n'
                "    command_timeout: 20s\n") if with_command else ""
     return f"""workers: 2
@@ -63,7 +64,7 @@ database:
   dsns:
 {db.dsn_yaml()}  refresh_interval: 100ms
   heartbeat_interval: 200ms
-routing:
+{database_extra}routing:
   role: {role}
   instance_id: up-{role}-{os.getpid()}
   version: "{'7.10' if role == 'old' else '8.0'}"
@@ -75,6 +76,7 @@ admin:
   socket: {{path: "{socket_path}"}}
   live_within: 5s
   drain_timeout: 15s
+  driver_lease: 2s
   update_tasks:
     sql_dir: "{tasks_dir}/sql"
 {command}"""
@@ -83,10 +85,11 @@ admin:
 class UpgradeTest(ProxyTestCase):
     SCHEMAS = 4
     CONTEXTS_PER_SCHEMA = 10
+    DATABASE_EXTRA = ""  # more keys of the `database` section, e.g. "  change_settle: 30s\n"
 
     def setUp(self):
         super().setUp()
-        self.db = Database("sy_up")
+        self.db = self.make_database()
         self.addCleanup(self.drop_schemas)
         self.addCleanup(self.db.drop)
         self.schemas = [f"{self.db.name}_s{i:02d}" for i in range(1, self.SCHEMAS + 1)]
@@ -107,6 +110,9 @@ class UpgradeTest(ProxyTestCase):
         self.old = self.start("old", "old")
 
     # --- set-up helpers ------------------------------------------------------------------------
+
+    def make_database(self):
+        return Database("sy_up")
 
     def with_command(self):
         return False
@@ -146,7 +152,8 @@ class UpgradeTest(ProxyTestCase):
     def start(self, role, serve, name=None):
         sock = os.path.join(self.workdir, f"{name or role}.sock")
         sy = self.switchyard(yaml_for(self.db, role, serve, self.old_b.address, self.new_b.address,
-                                      sock, self.tasks_dir, self.with_command()),
+                                      sock, self.tasks_dir, self.with_command(),
+                                      self.DATABASE_EXTRA),
                              name=name or f"sy-{role}")
         sy.socket = sock
         return sy
@@ -192,6 +199,21 @@ class UpgradeTest(ProxyTestCase):
         return bool(self.db.sql(
             "SELECT 1 FROM information_schema.tables WHERE table_schema='%s' "
             "AND table_name='upgraded'" % schema, db=""))
+
+    # The command task's lists (with_command() True): schemas it fails for, sleeps for.
+    def write_list(self, name, schemas):
+        with open(os.path.join(self.tasks_dir, "cmd", name), "w") as f:
+            f.write("".join(s + "\n" for s in schemas))
+
+    def runs(self):
+        path = os.path.join(self.tasks_dir, "cmd", "runs")
+        if not os.path.exists(path):
+            return {}
+        out = {}
+        with open(path) as f:
+            for line in f.read().split():
+                out[line] = out.get(line, 0) + 1
+        return out
 
     def journal_counts(self, schema):
         rows = self.db.sql("SELECT step, COUNT(*) FROM sy_upgrade_journal WHERE schema_name="
@@ -241,19 +263,6 @@ class UpgradeFlagsTest(UpgradeTest):
 
     def with_command(self):
         return True
-
-    def write_list(self, name, schemas):
-        with open(os.path.join(self.tasks_dir, "cmd", name), "w") as f:
-            f.write("".join(s + "\n" for s in schemas))
-
-    def runs(self):
-        path = os.path.join(self.tasks_dir, "cmd", "runs")
-        if not os.path.exists(path):
-            return {}
-        out = {}
-        for line in open(path).read().split():
-            out[line] = out.get(line, 0) + 1
-        return out
 
     def test_failed_task_stops_the_run_and_leaves_the_schema_disabled_and_marked(self):
         a, b, c, d = self.schemas
@@ -317,6 +326,15 @@ class UpgradeFlagsTest(UpgradeTest):
         self.old.proc.wait()
         driver.communicate(timeout=30)
         self.assertEqual(self.schema_rows()[c][0], "disabled")
+        # The dead driver's lease (admin.driver_lease 2 s) runs out; until then it is refused.
+        wait_for(lambda: self.db.sql("SELECT COUNT(*) FROM sy_upgrade_driver WHERE holder <> ''"
+                                     " AND expires_at > NOW(6)") == [["0"]],
+                 timeout=30, what="the killed driver's lease to expire")
+        # A run counts the instances live at its start and fails closed when one goes missing:
+        # rerun once the killed instance has dropped out of the live set (live_within 5 s).
+        wait_for(lambda: all(i["role"] != "old"
+                             for i in self.ctl_json(self.new, "show", "instances")["instances"]),
+                 timeout=30, what="the killed instance to leave the live set")
         # A rerun from the other instance resumes the same run where the journal says.
         self.write_list("slow", [])
         p = self.upgrade(self.new)

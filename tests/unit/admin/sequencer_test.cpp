@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include <catch.hpp>
@@ -145,7 +146,8 @@ TEST_CASE("a full run moves every schema, waits for the instances, and ends STAB
   }
   CHECK(u.state() == ClusterState::Stable);
   CHECK(text(*u.t.db, "SELECT status FROM sy_upgrade_runs") == "done");
-  CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_upgrade_driver") == 0);  // released
+  CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_upgrade_driver WHERE holder <> ''"
+                       " OR expires_at IS NOT NULL") == 0);  // released
   auto c = u.events.counts();
   CHECK(c["schema.done"] == 4);
   CHECK(c["upgrade.started"] == 1);
@@ -235,26 +237,86 @@ TEST_CASE("resume-from and skip leave the schemas outside the run alone") {
 TEST_CASE("a second driver is refused with the holder's identity") {
   Upgrade u;
   auto other = must_connect(u.t.dsn);
-  run_sql(*other, "SELECT GET_LOCK(CONCAT('sy_upgrade_driver.', LEFT(DATABASE(), 40)), 0)");
-  run_sql(*other, "REPLACE INTO sy_upgrade_driver (name, holder, connection_id, since)"
-                  " VALUES ('upgrade', 'up-old-4242', CONNECTION_ID(), NOW(6))");
+  std::optional<DriverLock> held;
+  {
+    auto taken = DriverLock::take(*other, {"up-old-4242", 60s});
+    REQUIRE(taken.ok());
+    held.emplace(std::move(taken.value()));
+  }
   auto busy = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
   REQUIRE_FALSE(busy.ok());
   CHECK(std::string(busy.error().tag) == "driver-busy");
   CHECK(busy.error().message.find("up-old-4242") != std::string::npos);
   CHECK(count(*u.t.db, "SELECT COUNT(*) FROM sy_upgrade_runs") == 0);
 
-  other.reset();  // the holder's session ends (as with kill -9): the lock is freed
-  // The server drops the session asynchronously after the client hung up.
-  for (int i = 0; i < 200; ++i) {
-    if (count(*u.t.db, "SELECT IS_FREE_LOCK(CONCAT('sy_upgrade_driver.', LEFT(DATABASE(), 40)))") ==
-        1) {
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+  held.reset();  // released: the next driver takes it at once
   auto report = u.run_ok();
   CHECK(report.status == RunState::Done);
+  CHECK(text(*u.t.db, "SELECT holder FROM sy_upgrade_driver WHERE name = 'upgrade'") == "");
+}
+
+TEST_CASE("an expired lease is taken over; the same instance restarted takes its own at once") {
+  Upgrade u;
+  // A driver that died (kill -9) leaves its lease behind until it expires.
+  run_sql(*u.t.db, "UPDATE sy_upgrade_driver SET holder = 'up-dead', process = 'h:1:1',"
+                   " epoch = epoch + 1, expires_at = NOW(6) + INTERVAL 1 MINUTE");
+  auto busy = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, {});
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.error().message.find("'up-dead' (lease epoch") != std::string::npos);
+  run_sql(*u.t.db, "UPDATE sy_upgrade_driver SET expires_at = NOW(6) - INTERVAL 1 SECOND");
+  CHECK(u.run_ok().status == RunState::Done);
+
+  // The same actor from another process (this instance before a restart): not waited out.
+  Upgrade v;
+  run_sql(*v.t.db, "UPDATE sy_upgrade_driver SET holder = 'test-driver', process = 'h:1:1',"
+                   " epoch = epoch + 1, expires_at = NOW(6) + INTERVAL 1 MINUTE");
+  const uint64_t before = count(*v.t.db, "SELECT epoch FROM sy_upgrade_driver");
+  CHECK(v.run_ok().status == RunState::Done);
+  CHECK(count(*v.t.db, "SELECT epoch FROM sy_upgrade_driver") == before + 1);
+}
+
+TEST_CASE("the renewer keeps a short lease while the driver holds it") {
+  Upgrade u;
+  auto taken = DriverLock::take(*u.t.db, {"renewed", 300ms});
+  REQUIRE(taken.ok());
+  // Several lease lengths later the lease is still held, renewed by its own thread.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto probe = must_connect(u.t.dsn);
+  while (count(*probe, "SELECT renewals FROM sy_upgrade_driver") < 5 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(count(*probe, "SELECT renewals FROM sy_upgrade_driver") >= 5);
+  CHECK(count(*probe, "SELECT expires_at > NOW(6) FROM sy_upgrade_driver") == 1);
+  auto second = DriverLock::take(*probe, {"second", 300ms});
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().message.find("'renewed'") != std::string::npos);
+  CHECK_FALSE(taken->lost());
+}
+
+TEST_CASE("a driver whose lease was taken over stops at its next journal write") {
+  Upgrade u;
+  auto usurper = must_connect(u.t.dsn);
+  bool stolen = false;
+  auto r = run_upgrade(*make_own_directory(*u.t.db), *u.t.db, u.options, [&](const Progress& p) {
+    if (!stolen && p.schema == "s_b" && p.step == Step::Disable && p.phase == Phase::Begin) {
+      // What another driver's take does once this one's lease has run out (a long stall).
+      run_sql(*usurper, "UPDATE sy_upgrade_driver SET holder = 'up-usurper', process = 'h:2:2',"
+                        " epoch = epoch + 1, expires_at = NOW(6) + INTERVAL 1 MINUTE");
+      stolen = true;
+    }
+  });
+  REQUIRE_FALSE(r.ok());
+  CHECK(std::string(r.error().tag) == "lease-lost");
+  CHECK(r.error().message.find("'up-usurper'") != std::string::npos);
+  // s_a finished; s_b's disable ran (it began before the take-over) but nothing after it was
+  // journaled by the old driver, and s_c, s_d were never touched.
+  CHECK(u.journal("s_a") == kEveryStepOnce);
+  CHECK(u.journal("s_b").empty());
+  CHECK(u.journal("s_c", "begin").empty());
+  CHECK(u.rows()["s_c"] == "enabled/1");
+  CHECK(u.rows()["s_d"] == "enabled/1");
+  CHECK(text(*u.t.db, "SELECT holder FROM sy_upgrade_driver") == "up-usurper");
 }
 
 TEST_CASE("the target server must be the prepared one, and reused only with --continue") {
@@ -334,6 +396,40 @@ TEST_CASE("a drain that times out names the busy and the lagging instances") {
   CHECK(u.rows()["s_a"] == "enabled/1");
   CHECK(u.runs().empty());
   CHECK(u.journal("s_a", "failed") == std::map<std::string, int>{{"drain", 1}});
+}
+
+TEST_CASE("drain fails closed with no live instance, or fewer than at the start of the run") {
+  Upgrade u;
+  REQUIRE(
+      write_heartbeat(*u.t.db, InstanceBeat{"old-2", "old", "7", 2, {}, uint64_t{1} << 60}).ok());
+  u.options.drain_timeout = 300ms;
+  auto age = [&](const std::string& which) {
+    return [&u, which](const Progress& p) {
+      if (p.schema == "s_a" && p.step == Step::Drain && p.phase == Phase::Begin) {
+        // Heartbeats age past live_within (a database that blocks commits for a while).
+        run_sql(*u.t.db, "UPDATE sy_instances SET heartbeat_at = NOW(6) - INTERVAL 1 HOUR" + which);
+      }
+    };
+  };
+  auto report = u.run_ok(age(" WHERE id = 'old-2'"));
+  CHECK(report.status == RunState::Failed);
+  REQUIRE(report.schemas.size() == 1);
+  CHECK(report.schemas[0].error.find(
+            "fewer live instances than at the start of the run (1 of 2)") != std::string::npos);
+  CHECK(report.schemas[0].error.find("from 'old-2'") != std::string::npos);
+  CHECK(u.rows()["s_a"] == "enabled/1");  // given back, never moved
+
+  // The next run starts with what is live then; an empty live set never counts as drained.
+  REQUIRE(
+      write_heartbeat(*u.t.db, InstanceBeat{"old-2", "old", "7", 2, {}, uint64_t{1} << 60}).ok());
+  report = u.run_ok(age(""));
+  CHECK(report.status == RunState::Failed);
+  REQUIRE(report.schemas.size() == 1);
+  CHECK(report.schemas[0].error.find("no live instance") != std::string::npos);
+  CHECK(report.schemas[0].error.find("'new-1'") != std::string::npos);
+  CHECK(report.schemas[0].error.find("'old-2'") != std::string::npos);
+  CHECK(u.rows()["s_a"] == "enabled/1");
+  CHECK(u.runs().empty());
 }
 
 TEST_CASE("pause waits between schemas, resume continues, abort ends the run") {

@@ -1177,6 +1177,8 @@ TEST_CASE("admin section: errors are located") {
                     "admin.socket", "duplicate");
   require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  drain_timeout: soon"}), 5, 18,
                     "admin.drain_timeout", "bad duration");
+  require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  driver_lease: 500ms"}), 5,
+                    17, "admin.driver_lease", "must be at least 1s");
   require_one_error(with_admin({"admin:", "  socket: {path: /a}", "  sockt: 1"}), 5, 3,
                     "admin.sockt", "unknown key");
   require_one_error(with_admin({"admin:", "  socket: {path: /a, max_connections: 0}"}), 4, 39,

@@ -267,3 +267,51 @@ TEST_CASE("a killed session is not alive and its calls fail cleanly") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == sy::Errc::Database);
 }
+
+TEST_CASE("a lock wait timeout is a conflict, and the whole transaction runs again, once") {
+  TestDb t;
+  REQUIRE(t.db->exec("CREATE TABLE conflict_t (id INT PRIMARY KEY, v INT NOT NULL)").ok());
+  REQUIRE(t.db->exec("INSERT INTO conflict_t VALUES (1, 0)").ok());
+  auto holder = must_connect(t.dsn);
+  REQUIRE(holder->exec("START TRANSACTION").ok());
+  REQUIRE(holder->exec("SELECT v FROM conflict_t WHERE id = 1 FOR UPDATE").ok());
+  REQUIRE(t.db->exec("SET SESSION innodb_lock_wait_timeout = 1").ok());
+
+  int tries = 0;
+  std::string first_error;
+  auto r = with_conflict_retries([&]() -> sy::Result<sy::Unit> {
+    if (++tries == 2) {
+      REQUIRE(holder->exec("COMMIT").ok());  // the other writer finishes between the tries
+    }
+    auto txn = t.db->begin();
+    if (!txn) {
+      return txn.error();
+    }
+    if (auto u = t.db->exec("UPDATE conflict_t SET v = v + 1 WHERE id = 1"); !u) {
+      first_error = u.error().message;
+      return u.error();
+    }
+    return txn->commit();
+  });
+  REQUIRE(r.ok());
+  CHECK(tries == 2);
+  CHECK(first_error.find("MySQL error 1205 ") != std::string::npos);
+  CHECK(count(*t.db, "SELECT v FROM conflict_t") == 1);
+
+  // Anything else is not retried; a conflict that persists is retried a bounded number of times.
+  tries = 0;
+  auto bad = with_conflict_retries([&]() -> sy::Result<sy::Unit> {
+    ++tries;
+    return t.db->exec("SELECT no_such_column FROM conflict_t");
+  });
+  CHECK_FALSE(bad.ok());
+  CHECK(tries == 1);
+  tries = 0;
+  auto stuck = with_conflict_retries([&]() -> sy::Result<sy::Unit> {
+    ++tries;
+    return sy::make_error(sy::Errc::Database, "COMMIT on x: MySQL error 1213 (40001): Deadlock");
+  });
+  CHECK_FALSE(stuck.ok());
+  CHECK(is_conflict(stuck.error()));
+  CHECK(tries == 5);
+}

@@ -369,6 +369,28 @@ TEST_CASE("own profile: a pruned change log makes changes_since ask for a full l
   CHECK(contexts_of(tail) == std::map<ContextId, std::string>{{300, "oxdb_1/0/on"}});
 }
 
+TEST_CASE("own profile: a change sequence that goes backwards asks for a full load") {
+  OwnDb t;
+  seed_small(*t.db);
+  OwnProfileReader reader;
+  DirectoryData d = must(reader.full_load(*t.db));
+  const uint64_t applied = d.change_seq;
+  REQUIRE(applied > 2);
+  // A promoted replica that lagged two changes behind: its log ends below what was applied,
+  // and the next change there reuses a number this reader has seen already.
+  run(*t.db, "DELETE FROM sy_changes WHERE seq > " + std::to_string(applied - 2));
+  auto back = reader.changes_since(*t.db, applied);
+  REQUIRE_FALSE(back.ok());
+  CHECK(back.error().code == sy::Errc::NotFound);  // the loader's "full load" answer
+  CHECK(back.error().message.find("went backwards (newest " + std::to_string(applied - 2) +
+                                  ", applied " + std::to_string(applied) + ")") !=
+        std::string::npos);
+  // The full load starts over where that database is.
+  DirectoryData again = must(reader.full_load(*t.db));
+  CHECK(again.change_seq == applied - 2);
+  CHECK(must(reader.changes_since(*t.db, again.change_seq)).empty());
+}
+
 TEST_CASE("own profile: reading tables that do not exist is a database error") {
   TestDb t;  // not migrated
   OwnProfileReader reader;

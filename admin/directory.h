@@ -98,8 +98,14 @@ class Directory {
   virtual Result<SchemaInfo> find_schema(const std::string& name) = 0;
   virtual Result<ContextInfo> find_context(uint32_t id) = 0;
 
-  // Disable (its tenants are held by every instance) or enable a schema.
+  // Disable (its tenants are held by every instance; a failed mark is cleared) or enable a
+  // schema.
   virtual Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) = 0;
+  // Marks a schema whose update failed: it stays disabled, and every instance answers its
+  // requests CTX-0022 (503) at once instead of holding them, until it is enabled or disabled
+  // again (the next run's disable step). Profile ox: not supported (OX's tables have no place
+  // for it): changes nothing, changed=false, and its tenants stay held as before.
+  virtual Result<WriteResult> mark_schema_failed(const std::string& schema) = 0;
   // changeserver: the schema's contexts go to |to_server|. The one-way door: moving to a
   // server whose version is lower than the current one's is refused ("one-way-door").
   // Moving to the server it is on already, or an empty schema, changes nothing.

@@ -223,8 +223,12 @@ Result<routing::SchemaRow> locked_schema(Db& db, const std::string& schema,
   return std::move(**row);
 }
 
-Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
-  const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
+// Enable, disable (which also clears a failed mark) or mark failed (disabled with the mark).
+Result<WriteResult> set_schema_state(Db& db, const std::string& schema, routing::SchemaState want) {
+  const char* verb = want == routing::SchemaState::Enabled    ? "enable"
+                     : want == routing::SchemaState::Disabled ? "disable"
+                                                              : "mark failed";
+  const std::string what = std::string(verb) + " schema '" + schema + "'";
   auto txn = db.begin();
   if (!txn) {
     return store::db_error(what, txn.error());
@@ -233,13 +237,10 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
   if (!row) {
     return row.error();
   }
-  const bool is_enabled = row->state == routing::SchemaState::Enabled;
-  if (is_enabled == enabled) {
+  if (row->state == want) {
     return finish_write(db, *txn, false, what);
   }
-  if (auto u = store::set_own_schema_state(
-          db, schema, enabled ? routing::SchemaState::Enabled : routing::SchemaState::Disabled);
-      !u) {
+  if (auto u = store::set_own_schema_state(db, schema, want); !u) {
     return store::db_error(what, u.error());
   }
   return finish_write(db, *txn, true, what);
@@ -300,7 +301,11 @@ class OwnDirectory final : public Directory {
   }
   Result<ContextInfo> find_context(uint32_t id) override { return admin::find_context(db_, id); }
   Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override {
-    return admin::set_schema_enabled(db_, schema, enabled);
+    return set_schema_state(
+        db_, schema, enabled ? routing::SchemaState::Enabled : routing::SchemaState::Disabled);
+  }
+  Result<WriteResult> mark_schema_failed(const std::string& schema) override {
+    return set_schema_state(db_, schema, routing::SchemaState::Failed);
   }
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override {
     return admin::move_schema(db_, schema, to_server);

@@ -55,6 +55,15 @@ class OxDirectory final : public Directory {
   Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override;
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override;
   Result<uint64_t> current_version() override;
+  // OX's tables have no place for the mark (a second reason_id would hide the schema from
+  // OX's own enableschema): its tenants stay held; see Directory::mark_schema_failed.
+  Result<WriteResult> mark_schema_failed(const std::string&) override {
+    auto v = current_version();
+    if (!v) {
+      return v.error();
+    }
+    return WriteResult{false, *v};
+  }
 
  private:
   Result<std::vector<SchemaInfo>> read_schemas(const std::string* only);

@@ -337,6 +337,29 @@ constexpr std::string_view kInstancesAppliedSeq =
     "ALTER TABLE sy_instances ADD COLUMN IF NOT EXISTS applied_seq BIGINT UNSIGNED NOT NULL "
     "DEFAULT 0";
 
+// A run's final status tells a run that left schemas elsewhere from one that finished them all
+// (store/upgrade_store.h RunState).
+constexpr std::string_view kUpgradeRunsStatusV6 =
+    "ALTER TABLE sy_upgrade_runs MODIFY status ENUM('running','paused','done',"
+    "'done-with-skipped','failed','aborted') NOT NULL DEFAULT 'running'";
+
+// A schema whose update failed carries a mark (besides state 'disabled', so that a binary from
+// before still holds its requests): the loaders answer CTX-0022 at once. The update trigger
+// records a change of the mark too.
+constexpr std::string_view kSchemasFailedV7 =
+    "ALTER TABLE sy_schemas ADD COLUMN IF NOT EXISTS failed BOOL NOT NULL DEFAULT FALSE";
+constexpr std::string_view kSchemasAuV7 = R"sql(
+CREATE TRIGGER sy_schemas_au AFTER UPDATE ON sy_schemas FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.name <=> OLD.name AND NEW.state <=> OLD.state
+            AND NEW.server_id <=> OLD.server_id AND NEW.failed <=> OLD.failed) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('schema', OLD.name);
+  IF NEW.name <> OLD.name THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('schema', NEW.name);
+  END IF;
+END IF
+)sql";
+
 const std::vector<Migration>& migrations() {
   using S = MigrateScope;
   static const std::vector<Migration> all = {
@@ -357,6 +380,11 @@ const std::vector<Migration>& migrations() {
        {kCluster, kClusterRow, kClusterHistory, kUpgradeRuns, kUpgradeJournal, kUpgradeDriver,
         kUpdateTasks, kMemberState, kInstancesAppliedSeq}},
       {5, "server metadata and directory epoch (profile ox)", S::State, {kServerMeta, kMeta}},
+      {6, "upgrade runs: status done-with-skipped", S::State, {kUpgradeRunsStatusV6}},
+      {7,
+       "schemas: the failed mark",
+       S::Directory,
+       {kSchemasFailedV7, kDropSchemasAu, kSchemasAuV7}},
   };
   return all;
 }

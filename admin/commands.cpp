@@ -914,14 +914,27 @@ Reply cmd_reload(CommandEnv& env, const Args&) {
   if (!r.ok()) {
     return error_reply(r.error());
   }
+  if (!r->needs_restart.empty()) {
+    // Part of the file is not in effect: never "reloaded" and exit 0 (a script would believe
+    // it). The reply names every key that keeps its running value until a restart.
+    std::string not_applied;
+    for (const auto& s : r->needs_restart) {
+      not_applied += (not_applied.empty() ? "" : "; ") + s;
+    }
+    std::string applied;
+    for (const auto& s : r->applied) {
+      applied += (applied.empty() ? "" : "; ") + s;
+    }
+    return error_reply("reload-partial",
+                       "configuration reloaded in part: " + std::to_string(r->applied.size()) +
+                           " change(s) applied" + (applied.empty() ? "" : " (" + applied + ")") +
+                           "; NOT applied until a restart: " + not_applied);
+  }
   Json applied = Json::array();
   for (const auto& s : r->applied) {
     applied.push(s);
   }
-  Json restart = Json::array();
-  for (const auto& s : r->needs_restart) {
-    restart.push(s);
-  }
+  Json restart = Json::array();  // always empty here; kept for scripts that read it
   std::string msg = "configuration reloaded: " + std::to_string(r->applied.size()) +
                     " change(s) applied, " + std::to_string(r->needs_restart.size()) +
                     " need a restart";

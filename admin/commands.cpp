@@ -288,7 +288,9 @@ Reply cmd_show_stats(CommandEnv& env, const Args&) {
       .set("held_now", s.held_now)
       .set("loader", loader_json(env.ctx->loader))
       .set("proxy", pairs_json(s.proxy))
-      .set("pools", std::move(pools));
+      .set("pools", std::move(pools))
+      // Cluster transitions this process refused (STYLE rule 11: counted, never ignored).
+      .set("illegal_transitions", illegal_transition_count());
   if (env.events != nullptr) {
     Json ev = Json::object();
     for (const auto& [k, v] : env.events->counts()) {
@@ -492,11 +494,22 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
   if (a.has("--continue") && a.has("--abort")) {
     return error_reply("usage", "--continue and --abort exclude each other");
   }
-  for (const char* f : {"--pool", "--version", "--redirect-url"}) {
-    if (!a.has(f)) {
-      return error_reply("usage", "server register NAME --pool P --version V --redirect-url U "
-                                  "[--id N] [--continue|--abort] (missing " +
-                                      std::string(f) + ")");
+  // The three are what a write needs. `--continue` on a server that is registered with its pool
+  // already writes nothing, so there they may be left out (given, they are compared and a
+  // difference is reported).
+  auto missing = [&a]() -> std::optional<Reply> {
+    for (const char* f : {"--pool", "--version", "--redirect-url"}) {
+      if (!a.has(f)) {
+        return error_reply("usage", "server register NAME --pool P --version V --redirect-url U "
+                                    "[--id N] [--continue|--abort] (missing " +
+                                        std::string(f) + ")");
+      }
+    }
+    return std::nullopt;
+  };
+  if (!a.has("--continue")) {
+    if (auto m = missing()) {
+      return *m;
     }
   }
   ServerInfo s;
@@ -511,6 +524,17 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
                   : a.has("--abort")  ? IfExists::Abort
                                       : IfExists::Refuse;
   return with_directory(env, [&](Directory& dir) {
+    if (mode == IfExists::Continue) {
+      auto have = dir.find_server(s.name);
+      if (!have.ok() && have.error().code != Errc::NotFound) {
+        return error_reply(have.error());
+      }
+      if (!have.ok() || have->pool.empty()) {  // a write follows: it needs all three
+        if (auto m = missing()) {
+          return *m;
+        }
+      }
+    }
     auto r = dir.register_server(s, mode);
     if (!r.ok()) {
       return error_reply(r.error());

@@ -252,6 +252,15 @@ class AdminTest(ProxyTestCase):
         self.assertTrue(out["existed"])
         self.assertEqual(out["version"], "9.0")  # the existing row, never silently changed
         self.assertTrue(out["warning"])
+        # --continue on a registered server writes nothing: the three flags may be left out.
+        out = self.js("server", "register", "app-next", "--continue")
+        self.assertTrue(out["existed"])
+        self.assertEqual((out["pool"], out["version"]), ("new", "9.0"))
+        # ... but a new name is a write, and needs them.
+        rc, out, err = self.ctl("server", "register", "app-other", "--continue")
+        self.assertEqual(rc, 1)
+        self.assertIn("ERR usage:", err)
+        self.assertIn("missing --pool", err)
         self.assertEqual(len(self.js("server", "list")["servers"]), 3)
 
     def test_schema_disable_holds_and_enable_releases(self):

@@ -361,6 +361,8 @@ class ClusterStateTest(UpgradeTest):
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("illegal-transition", p.stdout + p.stderr)
             self.assertIn("STABLE", p.stdout + p.stderr)
+        # Each refusal is counted, and `show stats` shows the count.
+        self.assertEqual(self.ctl_json(self.old, "show", "stats")["illegal_transitions"], 3)
         p = self.upgrade(self.old, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("STABLE", p.stdout + p.stderr)

@@ -263,6 +263,27 @@ class AdminTest(ProxyTestCase):
         self.assertIn("missing --pool", err)
         self.assertEqual(len(self.js("server", "list")["servers"]), 3)
 
+    def test_server_register_id_and_cluster_history_limit(self):
+        out = self.js("server", "register", "app-seven", "--pool", "new", "--version", "9.0",
+                      "--redirect-url", "http://127.0.0.1:9", "--id", "7")
+        self.assertEqual(out["id"], 7)
+        for bad in ("0", "x", "-1"):
+            rc, _, err = self.ctl("server", "register", "app-bad", "--pool", "new", "--version",
+                                  "9.0", "--redirect-url", "http://127.0.0.1:9", "--id", bad)
+            self.assertEqual(rc, 1)
+            self.assertIn("ERR invalid-argument: --id needs a positive integer", err)
+        self.ok("cluster", "prepare", "app-new")
+        self.ok("cluster", "cancel")
+        history = self.js("cluster", "history")["history"]
+        self.assertEqual(len(history), 2)
+        limited = self.js("cluster", "history", "--limit", "1")["history"]
+        self.assertEqual(len(limited), 1)
+        self.assertEqual(limited[0]["event"], "cancel")  # the newest first
+        self.assertRegex(limited[0]["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        rc, _, err = self.ctl("cluster", "history", "--limit", "0")
+        self.assertEqual(rc, 1)
+        self.assertIn("ERR invalid-argument: --limit needs a positive integer", err)
+
     def test_schema_disable_holds_and_enable_releases(self):
         self.assertEqual(self.get(11)[0], 200)
         self.ok("schema", "disable", "s1")

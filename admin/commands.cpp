@@ -545,6 +545,28 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
   });
 }
 
+Reply cmd_server_update(CommandEnv& env, const Args& a) {
+  ServerInfo changes;
+  changes.name = a.positional[0];
+  changes.pool = a.get("--pool");
+  changes.version = a.get("--version");
+  changes.redirect_url = a.get("--redirect-url");
+  if (changes.pool.empty() && changes.version.empty() && changes.redirect_url.empty()) {
+    return error_reply("usage", "server update NAME [--pool P] [--version V] [--redirect-url U] "
+                                "(at least one, not empty)");
+  }
+  return with_directory(env, [&](Directory& dir) {
+    ServerInfo after;
+    auto r = dir.update_server(changes, &after);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json j = server_json(after);
+    j.set("changed", r->changed).set("change_seq", r->version);
+    return ok_reply(std::move(j));
+  });
+}
+
 Reply set_enabled(CommandEnv& env, const std::string& schema, bool enabled) {
   return with_directory(env, [&](Directory& dir) {
     auto r = dir.set_schema_enabled(schema, enabled);
@@ -997,6 +1019,7 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowMigrations: return cmd_show_migrations;
   case CommandId::ShowCluster: return cmd_cluster_status;
   case CommandId::ServerRegister: return cmd_server_register;
+  case CommandId::ServerUpdate: return cmd_server_update;
   case CommandId::ServerList: return cmd_server_list;
   case CommandId::SchemaList: return cmd_schema_list;
   case CommandId::SchemaDisable: return cmd_schema_disable;

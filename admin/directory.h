@@ -89,6 +89,10 @@ class Directory {
 
   virtual Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) = 0;
   virtual Result<std::vector<ServerInfo>> list_servers() = 0;  // by id
+  // Changes the pool, version and/or redirect URL of the server named |changes.name| (an empty
+  // field stays as it is; id is ignored); tag "not-found" when there is none. |*after| gets
+  // the row as stored. changed=false when nothing differed.
+  virtual Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) = 0;
   // By id (all digits) or name; tag "not-found".
   virtual Result<ServerInfo> find_server(const std::string& name_or_id) = 0;
 
@@ -153,6 +157,8 @@ Result<Unit> check_server_name(const std::string& name);
 Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
                                        IfExists if_exists);
 
+// |have| with the non-empty fields of |changes| (pool, version, redirect_url) applied.
+ServerInfo merge_server(const ServerInfo& have, const ServerInfo& changes);
 // The one-way door (move_schema): an error tagged "one-way-door" when |target|'s version is
 // lower than |current|'s (both known), else ok.
 Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& current,

@@ -246,6 +246,35 @@ Result<WriteResult> set_schema_state(Db& db, const std::string& schema, routing:
   return finish_write(db, *txn, true, what);
 }
 
+Result<WriteResult> update_server(Db& db, const ServerInfo& changes, ServerInfo* after) {
+  const std::string what = "update server '" + changes.name + "'";
+  auto txn = db.begin();
+  if (!txn) {
+    return store::db_error(what, txn.error());
+  }
+  auto existing = server_by_name(db, changes.name, Lock::ForUpdate);
+  if (!existing) {
+    return existing.error();
+  }
+  if (!existing->has_value()) {
+    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                             ErrorSource::Downstream);
+  }
+  const ServerInfo& have = **existing;
+  *after = merge_server(have, changes);
+  if (after->pool == have.pool && after->version == have.version &&
+      after->redirect_url == have.redirect_url) {
+    return finish_write(db, *txn, false, what);
+  }
+  if (auto r =
+          store::update_own_server(db, routing::ServerRow{have.id, have.name, after->pool,
+                                                          after->version, after->redirect_url});
+      !r) {
+    return store::db_error(what, r.error());
+  }
+  return finish_write(db, *txn, true, what);
+}
+
 Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
   const std::string what = "move schema '" + schema + "' to server " + std::to_string(to_server);
   auto txn = db.begin();
@@ -290,6 +319,9 @@ class OwnDirectory final : public Directory {
   const char* profile() const override { return "own"; }
   Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) override {
     return admin::register_server(db_, wanted, if_exists);
+  }
+  Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override {
+    return admin::update_server(db_, changes, after);
   }
   Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
   Result<ServerInfo> find_server(const std::string& name_or_id) override {

@@ -58,6 +58,11 @@ Result<Unit> insert_own_server(Db& db, const ServerRow& row) {
                    row.id, row.name, row.pool, row.version, row.redirect_url));
 }
 
+Result<Unit> update_own_server(Db& db, const ServerRow& row) {
+  return done(exec(db, "UPDATE sy_servers SET pool = ?, version = ?, redirect_url = ? WHERE id = ?",
+                   row.pool, row.version, row.redirect_url, row.id));
+}
+
 Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only) {
   auto read = [](const Row& row) {
     return OwnSchemaRow{row.str(1), row.boolean(2), row.u32(3), row.str(4), row.u64(5)};

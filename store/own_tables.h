@@ -34,6 +34,8 @@ Result<std::vector<routing::ServerRow>> own_servers(Db& db);  // by id
 // MAX(id) + 1, locking the table's tail (inside the registering transaction).
 Result<routing::ServerId> next_own_server_id(Db& db);
 Result<Unit> insert_own_server(Db& db, const routing::ServerRow& row);
+// Writes pool, version and redirect_url of the server with |row.id|.
+Result<Unit> update_own_server(Db& db, const routing::ServerRow& row);
 
 // sy_schemas' state as one column (state 'disabled' plus the failed mark = Failed, migration 7),
 // and its reading: the SQL expression and the column |col| of a row that selected it.

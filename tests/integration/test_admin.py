@@ -263,6 +263,22 @@ class AdminTest(ProxyTestCase):
         self.assertIn("missing --pool", err)
         self.assertEqual(len(self.js("server", "list")["servers"]), 3)
 
+    def test_server_update_changes_what_is_given(self):
+        out = self.js("server", "update", "app-new", "--redirect-url", "http://127.0.0.1:7",
+                      "--version", "8.0.1")
+        self.assertTrue(out["changed"])
+        self.assertEqual((out["pool"], out["version"], out["redirect_url"]),
+                         ("new", "8.0.1", "http://127.0.0.1:7"))
+        row = [s for s in self.js("server", "list")["servers"] if s["name"] == "app-new"][0]
+        self.assertEqual((row["version"], row["redirect_url"]), ("8.0.1", "http://127.0.0.1:7"))
+        self.assertFalse(self.js("server", "update", "app-new", "--version", "8.0.1")["changed"])
+        rc, _, err = self.ctl("server", "update", "app-none", "--version", "1")
+        self.assertEqual(rc, 1)
+        self.assertIn("ERR not-found:", err)
+        rc, _, err = self.ctl("server", "update", "app-new")
+        self.assertEqual(rc, 1)
+        self.assertIn("ERR usage:", err)
+
     def test_server_register_id_and_cluster_history_limit(self):
         out = self.js("server", "register", "app-seven", "--pool", "new", "--version", "9.0",
                       "--redirect-url", "http://127.0.0.1:9", "--id", "7")

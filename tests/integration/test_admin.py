@@ -8,6 +8,7 @@ schemas s1 (contexts 11, 12), s2 (21) on server 1.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -458,9 +459,10 @@ class AdminTest(ProxyTestCase):
         self.ok("show", "stats")
         out, err = driver.communicate(timeout=120)
         self.assertEqual(driver.returncode, 0, out + err)
-        progress = [l for l in out.splitlines() if l.startswith("progress ")]
+        # "<ISO time> [done/total] schema step phase  <elapsed> elapsed, ETA <eta>  detail"
+        progress = [l for l in out.splitlines() if re.match(r"^\d{4}-\d\d-\d\dT.*Z \[\d+/\d+\] ", l)]
         self.assertTrue(any(" s1 update done " in l for l in progress), out)
-        self.assertTrue(any(" s2 verify done " in l and "/2 " in l for l in progress), out)
+        self.assertTrue(any(" s2 verify done " in l and "/2] " in l for l in progress), out)
         self.assertIn("status: done", out)
         schemas = {s["schema"]: s for s in self.js("show", "schemas")["schemas"]}
         self.assertEqual({(s["enabled"], s["server_id"]) for s in schemas.values()}, {(True, 2)})

@@ -4,10 +4,11 @@
 //   STABLE ─prepare─▶ READY_TO_UPGRADE ─mixed─▶ MIXED ─ready─▶ READY_TO_RUN_UPGRADE_TASKS
 //     ▲  ▲                 │ cancel               │ cancel          │ cancel   │ approve
 //     │  └─────────────────┴──────────────────────┴─────────────────┘          ▼
-//     └──────────────── finish ─────────────────────────────────── RUNNING_UPGRADE_TASKS
-//                                                                      fail │   ▲ retry
-//                                                                           ▼   │
-//                                                                  UPGRADE_TASKS_FAILED
+//     │◀─────────────── finish ─────────────────────────────────── RUNNING_UPGRADE_TASKS
+//     │                                                                fail │   ▲ retry
+//     │                                                                     ▼   │
+//     └──────────────── cancel (nothing moved, no run in progress) ─ UPGRADE_TASKS_FAILED
+//                       (also from RUNNING_UPGRADE_TASKS, e.g. after `upgrade abort`)
 
 #include "admin/cluster_state.h"
 
@@ -20,6 +21,7 @@
 #include "store/cluster_store.h"
 #include "store/db_error.h"
 #include "store/instances.h"
+#include "store/upgrade_store.h"
 
 namespace sy::admin {
 
@@ -33,7 +35,7 @@ struct Edge {
   ClusterState to;
 };
 
-constexpr std::array<Edge, 10> kEdges = {{
+constexpr std::array<Edge, 12> kEdges = {{
     {ClusterState::Stable, ClusterEvent::Prepare, ClusterState::ReadyToUpgrade},
     {ClusterState::ReadyToUpgrade, ClusterEvent::Mixed, ClusterState::Mixed},
     {ClusterState::Mixed, ClusterEvent::Ready, ClusterState::ReadyToRunUpgradeTasks},
@@ -45,6 +47,9 @@ constexpr std::array<Edge, 10> kEdges = {{
     {ClusterState::ReadyToUpgrade, ClusterEvent::Cancel, ClusterState::Stable},
     {ClusterState::Mixed, ClusterEvent::Cancel, ClusterState::Stable},
     {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Cancel, ClusterState::Stable},
+    // After `upgrade abort` (or a failure) before any schema moved: back out of the upgrade.
+    {ClusterState::RunningUpgradeTasks, ClusterEvent::Cancel, ClusterState::Stable},
+    {ClusterState::UpgradeTasksFailed, ClusterEvent::Cancel, ClusterState::Stable},
 }};
 
 constexpr std::array<ClusterState, 6> kAllStates = {ClusterState::Stable,
@@ -140,9 +145,19 @@ Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
     if (event == ClusterEvent::Mixed && facts.live_new_instances <= 0) {
       return illegal(from, event, "no live instance with role \"new\" is serving yet");
     }
-    if (event == ClusterEvent::Cancel && facts.any_schema_moved) {
+    const bool upgrading =
+        from == ClusterState::RunningUpgradeTasks || from == ClusterState::UpgradeTasksFailed;
+    if (event == ClusterEvent::Cancel && facts.run_in_progress) {
       return illegal(from, event,
-                     "a schema has moved to the target server already (the one-way door)");
+                     "an upgrade run is in progress; `upgrade abort` ends it after its current "
+                     "schema");
+    }
+    if (event == ClusterEvent::Cancel && facts.any_schema_moved) {
+      return illegal(
+          from, event,
+          std::string("a schema has moved to the target server already (the one-way "
+                      "door)") +
+              (upgrading ? "; `upgrade schemata` again resumes and finishes the upgrade" : ""));
     }
     return e.to;
   }
@@ -220,6 +235,20 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
     }
     for (const store::InstanceRow& i : *live) {
       facts.live_new_instances += i.role == "new" ? 1 : 0;
+    }
+  }
+  if (event == ClusterEvent::Cancel) {
+    // A run that is going on (not asked to abort) would keep moving schemas after the cancel.
+    auto run = store::find_unfinished_run(db);
+    if (!run) {
+      return run.error();
+    }
+    if (run->has_value()) {
+      auto control = store::read_run_control(db, (*run)->id);
+      if (!control) {
+        return control.error();
+      }
+      facts.run_in_progress = *control != store::RunControl::Abort;
     }
   }
   if (event == ClusterEvent::Cancel && target != 0) {

@@ -9,8 +9,11 @@
 //                                                                          │ fail    ▲ retry
 //                                                                          ▼         │
 //                                                                   UPGRADE_TASKS_FAILED
-//   cancel: READY_TO_UPGRADE / MIXED / READY_TO_RUN_UPGRADE_TASKS ─▶ STABLE, only while no
-//   schema has moved to the target server in this upgrade.
+//   cancel: READY_TO_UPGRADE / MIXED / READY_TO_RUN_UPGRADE_TASKS / RUNNING_UPGRADE_TASKS /
+//   UPGRADE_TASKS_FAILED ─▶ STABLE, only while no schema has moved to the target server in this
+//   upgrade and no upgrade run is in progress (unfinished and not asked to abort). After
+//   `upgrade abort` the way forward is therefore: `cluster cancel` when nothing moved, else
+//   `upgrade schemata` again, which resumes (done schemas are skipped) and finishes.
 //
 // `mixed` needs at least one live instance with role "new" (a new-version node is serving).
 // Every transition is one row in sy_cluster_history; illegal ones fail with tag
@@ -50,6 +53,7 @@ struct TransitionFacts {
   bool any_schema_moved = false;   // some schema is on the target server (cancel)
   int live_new_instances = 0;      // live heartbeats with role "new" (mixed)
   bool target_server_set = false;  // prepare was given a registered server
+  bool run_in_progress = false;    // an upgrade run is unfinished and not aborting (cancel)
 };
 
 // Pure: the next state, or an Error tagged "illegal-transition" saying why.

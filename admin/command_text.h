@@ -25,6 +25,7 @@ enum class CommandId {
   ShowMigrations,
   ShowCluster,
   ServerRegister,
+  ServerUpdate,
   ServerList,
   SchemaList,
   SchemaDisable,

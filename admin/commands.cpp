@@ -158,14 +158,32 @@ Json schema_json(const SchemaInfo& s) {
       .set("update_error", s.update_error);
 }
 
+// A stored time for people (ISO 8601, UTC); "" for 0 (not yet).
+std::string iso(int64_t unix_ms) {
+  return unix_ms == 0 ? std::string() : format_time(unix_ms, false);
+}
+
+Json outcome_json(const SchemaOutcome& s) {
+  return Json::object()
+      .set("schema", s.schema)
+      .set("status", to_string(s.status))
+      .set("duration", format_duration(s.duration_ms))
+      .set("duration_ms", s.duration_ms)
+      .set("error", s.error);
+}
+
+// A schema that is not enabled on the target server (admin/sequencer.h unfinished_schemas).
+Json unfinished_json(const SchemaOutcome& s) {
+  return Json::object()
+      .set("schema", s.schema)
+      .set("status", to_string(s.status))
+      .set("where", s.error);
+}
+
 Json run_json(const RunStatus& r) {
   Json schemas = Json::array();
   for (const auto& s : r.schemas) {
-    schemas.push(Json::object()
-                     .set("schema", s.schema)
-                     .set("status", to_string(s.status))
-                     .set("duration_ms", s.duration_ms)
-                     .set("error", s.error));
+    schemas.push(outcome_json(s));
   }
   return Json::object()
       .set("run_id", r.run_id)
@@ -173,6 +191,8 @@ Json run_json(const RunStatus& r) {
       .set("control", to_string(r.control))
       .set("driver", r.driver)
       .set("target_server_id", r.target_server_id)
+      .set("started_at", iso(r.started_unix_ms))
+      .set("finished_at", iso(r.finished_unix_ms))
       .set("started_unix_ms", r.started_unix_ms)
       .set("finished_unix_ms", r.finished_unix_ms)
       .set("schemas", std::move(schemas));
@@ -268,7 +288,9 @@ Reply cmd_show_stats(CommandEnv& env, const Args&) {
       .set("held_now", s.held_now)
       .set("loader", loader_json(env.ctx->loader))
       .set("proxy", pairs_json(s.proxy))
-      .set("pools", std::move(pools));
+      .set("pools", std::move(pools))
+      // Cluster transitions this process refused (STYLE rule 11: counted, never ignored).
+      .set("illegal_transitions", illegal_transition_count());
   if (env.events != nullptr) {
     Json ev = Json::object();
     for (const auto& [k, v] : env.events->counts()) {
@@ -383,6 +405,8 @@ Reply cmd_show_migrations(CommandEnv& env, const Args&) {
           .set("schemas", static_cast<uint64_t>(run.schemas.size()))
           .set("done", done)
           .set("failed", failed)
+          .set("started_at", iso(run.started_unix_ms))
+          .set("finished_at", iso(run.finished_unix_ms))
           .set("started_unix_ms", run.started_unix_ms)
           .set("finished_unix_ms", run.finished_unix_ms);
     });
@@ -394,6 +418,7 @@ Json cluster_json(const ClusterStatus& s) {
       .set("state", to_string(s.state))
       .set("target_server_id", s.target_server_id)
       .set("target_server", s.target_server_name)
+      .set("since", iso(s.since_unix_ms))
       .set("since_unix_ms", s.since_unix_ms)
       .set("reason", s.reason);
 }
@@ -421,6 +446,7 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
     Json rows = Json::array();
     for (const auto& h : *r) {
       rows.push(Json::object()
+                    .set("at", iso(h.at_unix_ms))
                     .set("at_unix_ms", h.at_unix_ms)
                     .set("from", h.from)
                     .set("to", h.to)
@@ -469,11 +495,22 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
   if (a.has("--continue") && a.has("--abort")) {
     return error_reply("usage", "--continue and --abort exclude each other");
   }
-  for (const char* f : {"--pool", "--version", "--redirect-url"}) {
-    if (!a.has(f)) {
-      return error_reply("usage", "server register NAME --pool P --version V --redirect-url U "
-                                  "[--id N] [--continue|--abort] (missing " +
-                                      std::string(f) + ")");
+  // The three are what a write needs. `--continue` on a server that is registered with its pool
+  // already writes nothing, so there they may be left out (given, they are compared and a
+  // difference is reported).
+  auto missing = [&a]() -> std::optional<Reply> {
+    for (const char* f : {"--pool", "--version", "--redirect-url"}) {
+      if (!a.has(f)) {
+        return error_reply("usage", "server register NAME --pool P --version V --redirect-url U "
+                                    "[--id N] [--continue|--abort] (missing " +
+                                        std::string(f) + ")");
+      }
+    }
+    return std::nullopt;
+  };
+  if (!a.has("--continue")) {
+    if (auto m = missing()) {
+      return *m;
     }
   }
   ServerInfo s;
@@ -488,12 +525,45 @@ Reply cmd_server_register(CommandEnv& env, const Args& a) {
                   : a.has("--abort")  ? IfExists::Abort
                                       : IfExists::Refuse;
   return with_directory(env, [&](Directory& dir) {
+    if (mode == IfExists::Continue) {
+      auto have = dir.find_server(s.name);
+      if (!have.ok() && have.error().code != Errc::NotFound) {
+        return error_reply(have.error());
+      }
+      if (!have.ok() || have->pool.empty()) {  // a write follows: it needs all three
+        if (auto m = missing()) {
+          return *m;
+        }
+      }
+    }
     auto r = dir.register_server(s, mode);
     if (!r.ok()) {
       return error_reply(r.error());
     }
     Json j = server_json(r->server);
     j.set("existed", r->existed).set("warning", r->warning).set("change_seq", r->version);
+    return ok_reply(std::move(j));
+  });
+}
+
+Reply cmd_server_update(CommandEnv& env, const Args& a) {
+  ServerInfo changes;
+  changes.name = a.positional[0];
+  changes.pool = a.get("--pool");
+  changes.version = a.get("--version");
+  changes.redirect_url = a.get("--redirect-url");
+  if (changes.pool.empty() && changes.version.empty() && changes.redirect_url.empty()) {
+    return error_reply("usage", "server update NAME [--pool P] [--version V] [--redirect-url U] "
+                                "(at least one, not empty)");
+  }
+  return with_directory(env, [&](Directory& dir) {
+    ServerInfo after;
+    auto r = dir.update_server(changes, &after);
+    if (!r.ok()) {
+      return error_reply(r.error());
+    }
+    Json j = server_json(after);
+    j.set("changed", r->changed).set("change_seq", r->version);
     return ok_reply(std::move(j));
   });
 }
@@ -638,6 +708,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
       line.step = to_string(p.step);
       line.phase = to_string(p.phase);
       line.elapsed_ms = p.elapsed_ms;
+      line.eta_ms = p.eta_ms;
       line.detail = p.detail;
       progress(line);
     });
@@ -648,39 +719,46 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
     int failed = 0;
     for (const auto& s : report->schemas) {
       failed += s.status == SchemaStatus::Failed;
-      schemas.push(Json::object()
-                       .set("schema", s.schema)
-                       .set("status", to_string(s.status))
-                       .set("duration_ms", s.duration_ms)
-                       .set("error", s.error));
+      schemas.push(outcome_json(s));
+    }
+    Json unfinished = Json::array();
+    std::string where;
+    for (const auto& s : report->unfinished) {
+      unfinished.push(unfinished_json(s));
+      where += (where.empty() ? "" : "; ") + s.schema + " (" + to_string(s.status) + ": " +
+               s.error + ")";
+    }
+    const std::string status = to_string(report->status);
+    if (report->status != RunState::Done) {
+      // Not done is an ERR whatever the reason, so that a script never reads success; the
+      // message names every schema that is not enabled on the target server.
+      return error_reply("upgrade-" + status,
+                         "run " + std::to_string(report->run_id) + " ended " + status + " (" +
+                             std::to_string(failed) + " schema(s) failed in this run; " +
+                             std::to_string(report->unfinished.size()) +
+                             " not enabled on the target server: " + where +
+                             "); see `upgrade status`" +
+                             (report->status == RunState::Aborted
+                                  ? "; `upgrade schemata` again resumes, `cluster cancel` backs "
+                                    "out while no schema has moved"
+                                  : ""));
     }
     Json j = Json::object();
     j.set("run_id", report->run_id)
         .set("resumed", report->resumed)
-        .set("status", to_string(report->status))
+        .set("status", status)
+        .set("duration", format_duration(report->duration_ms))
         .set("duration_ms", report->duration_ms)
         .set("failed", failed)
-        .set("schemas", std::move(schemas));
-    if (report->status != RunState::Done) {
-      std::string why;
-      for (const auto& s : report->schemas) {
-        if (s.status == SchemaStatus::Failed) {
-          why += (why.empty() ? ": " : "; ") + s.schema + ": " + s.error;
-        }
-      }
-      const std::string status = to_string(report->status);
-      return error_reply("upgrade-" + status, "run " + std::to_string(report->run_id) + " ended " +
-                                                  status + " (" + std::to_string(failed) +
-                                                  " schema(s) failed" + why +
-                                                  "); see `upgrade status`");
-    }
+        .set("schemas", std::move(schemas))
+        .set("unfinished", std::move(unfinished));
     return ok_reply(std::move(j));
   };
   return r;
 }
 
 Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
-  return with_state(env, [&](store::Db& db) {
+  return with_both(env, [&](Directory& dir, store::Db& db) {
     auto r = read_run_status(db);
     if (!r.ok() && r.error().code == Errc::NotFound && env.upgrade_running->load()) {
       // The job has started here but has not yet written its run row (it takes the
@@ -695,6 +773,16 @@ Reply cmd_upgrade_status(CommandEnv& env, const Args&) {
     }
     Json j = run_json(*r);
     j.set("driving_here", env.upgrade_running->load());
+    // Where every schema that is not yet enabled on the target server is now.
+    auto unfinished = unfinished_schemas(dir, db, r->target_server_id);
+    if (!unfinished.ok()) {
+      return error_reply(unfinished.error());
+    }
+    Json rows = Json::array();
+    for (const auto& s : *unfinished) {
+      rows.push(unfinished_json(s));
+    }
+    j.set("unfinished", std::move(rows));
     return ok_reply(std::move(j));
   });
 }
@@ -937,14 +1025,27 @@ Reply cmd_reload(CommandEnv& env, const Args&) {
   if (!r.ok()) {
     return error_reply(r.error());
   }
+  if (!r->needs_restart.empty()) {
+    // Part of the file is not in effect: never "reloaded" and exit 0 (a script would believe
+    // it). The reply names every key that keeps its running value until a restart.
+    std::string not_applied;
+    for (const auto& s : r->needs_restart) {
+      not_applied += (not_applied.empty() ? "" : "; ") + s;
+    }
+    std::string applied;
+    for (const auto& s : r->applied) {
+      applied += (applied.empty() ? "" : "; ") + s;
+    }
+    return error_reply("reload-partial",
+                       "configuration reloaded in part: " + std::to_string(r->applied.size()) +
+                           " change(s) applied" + (applied.empty() ? "" : " (" + applied + ")") +
+                           "; NOT applied until a restart: " + not_applied);
+  }
   Json applied = Json::array();
   for (const auto& s : r->applied) {
     applied.push(s);
   }
-  Json restart = Json::array();
-  for (const auto& s : r->needs_restart) {
-    restart.push(s);
-  }
+  Json restart = Json::array();  // always empty here; kept for scripts that read it
   std::string msg = "configuration reloaded: " + std::to_string(r->applied.size()) +
                     " change(s) applied, " + std::to_string(r->needs_restart.size()) +
                     " need a restart";
@@ -996,6 +1097,7 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowMigrations: return cmd_show_migrations;
   case CommandId::ShowCluster: return cmd_cluster_status;
   case CommandId::ServerRegister: return cmd_server_register;
+  case CommandId::ServerUpdate: return cmd_server_update;
   case CommandId::ServerList: return cmd_server_list;
   case CommandId::SchemaList: return cmd_schema_list;
   case CommandId::SchemaDisable: return cmd_schema_disable;

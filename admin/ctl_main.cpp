@@ -1,7 +1,9 @@
 // `switchyardctl`: the command-line client of the admin socket. Maps 1:1 onto the socket
 // commands (admin/commands.h), prints the reply, and exits 0 on success, 1 when the server
 // answered ERR, 2 on a usage or connection problem. Progress lines of long commands are printed
-// as they arrive, or drawn as one progress bar with counts and ETA when stdout is a terminal.
+// as they arrive (stdout is line-buffered in every mode: a pipe or a log file gets each line
+// when it happens), with the time they arrived (ISO 8601, UTC), durations like 1.3s / 2m05s and
+// the server's ETA; on a terminal they are drawn as one progress bar (local time with offset).
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -12,6 +14,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -166,31 +169,38 @@ bool is_error_line(const std::string& line) {
   return line.rfind("ERR ", 0) == 0 || line.rfind("{\"error\":", 0) == 0;
 }
 
-// "[#####-----] 3/20 schema12 update 1m10s elapsed, ETA 4m" on one terminal line.
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string eta_text(const ProgressLine& p) {
+  return p.eta_ms < 0 ? std::string("?") : format_duration(p.eta_ms);
+}
+
+// "[#####-----] 3/20 schema12 update begin  2026-12-07T15:07:31.123+01:00  1m10s elapsed,
+// ETA 4m05s" on one terminal line.
 void draw_bar(const ProgressLine& p) {
   constexpr int kWidth = 30;
   int filled = p.total > 0 ? p.done * kWidth / p.total : 0;
   std::string bar(static_cast<size_t>(filled), '#');
   bar += std::string(static_cast<size_t>(kWidth - filled), '-');
-  auto fmt = [](int64_t ms) {
-    int64_t s = ms / 1000;
-    char buf[32];
-    if (s >= 60) {
-      std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                    static_cast<long long>(s % 60));
-    } else {
-      std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-    }
-    return std::string(buf);
-  };
-  std::string eta = "?";
-  if (p.done > 0 && p.total >= p.done) {
-    eta = fmt(p.elapsed_ms * (p.total - p.done) / p.done);
-  }
-  std::printf("\r\033[K[%s] %d/%d %s %s %s  %s elapsed, ETA %s", bar.c_str(), p.done, p.total,
-              p.schema.c_str(), p.step.c_str(), p.phase.c_str(), fmt(p.elapsed_ms).c_str(),
-              eta.c_str());
+  std::printf("\r\033[K[%s] %d/%d %s %s %s  %s  %s elapsed, ETA %s", bar.c_str(), p.done, p.total,
+              p.schema.c_str(), p.step.c_str(), p.phase.c_str(),
+              format_time(now_unix_ms(), true).c_str(), format_duration(p.elapsed_ms).c_str(),
+              eta_text(p).c_str());
   std::fflush(stdout);
+}
+
+// "2026-12-07T14:07:31.123Z [3/20] schema12 update done  1m10s elapsed, ETA 4m05s  detail":
+// one line per step for a pipe or a log file.
+void print_progress(const ProgressLine& p) {
+  std::printf("%s [%d/%d] %s %s %s  %s elapsed, ETA %s%s%s\n",
+              format_time(now_unix_ms(), false).c_str(), p.done, p.total,
+              p.schema.empty() ? "-" : p.schema.c_str(), p.step.c_str(), p.phase.c_str(),
+              format_duration(p.elapsed_ms).c_str(), eta_text(p).c_str(),
+              p.detail.empty() ? "" : "  ", p.detail.c_str());
 }
 
 // After a failed send: the server may have said why before it closed (e.g. `ERR busy` when
@@ -209,6 +219,9 @@ int lost(LineReader& in, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Each line leaves when it is complete, whatever stdout is (a pipe is block-buffered by
+  // default, and a long run's progress would then arrive all at its end).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -355,12 +368,14 @@ int main(int argc, char** argv) {
       first_line = true;
       continue;
     }
-    if (tty) {
-      if (auto p = parse_progress(line)) {
+    if (auto p = parse_progress(line)) {  // text mode only: JSON lines pass as they are
+      if (tty) {
         draw_bar(*p);
         bar_shown = true;
-        continue;
+      } else {
+        print_progress(*p);
       }
+      continue;
     }
     if (bar_shown) {
       std::printf("\r\033[K");

@@ -168,6 +168,18 @@ Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo&
   return result;
 }
 
+ServerInfo merge_server(const ServerInfo& have, const ServerInfo& changes) {
+  ServerInfo out = have;
+  for (auto [field, value] :
+       {std::pair{&out.pool, &changes.pool}, std::pair{&out.version, &changes.version},
+        std::pair{&out.redirect_url, &changes.redirect_url}}) {
+    if (!value->empty()) {
+      *field = *value;
+    }
+  }
+  return out;
+}
+
 bool on_server(const SchemaInfo& s, uint32_t server) {
   return s.contexts == 0 || s.server_id == server;
 }

@@ -89,6 +89,10 @@ class Directory {
 
   virtual Result<RegisterResult> register_server(const ServerInfo& wanted, IfExists if_exists) = 0;
   virtual Result<std::vector<ServerInfo>> list_servers() = 0;  // by id
+  // Changes the pool, version and/or redirect URL of the server named |changes.name| (an empty
+  // field stays as it is; id is ignored); tag "not-found" when there is none. |*after| gets
+  // the row as stored. changed=false when nothing differed.
+  virtual Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) = 0;
   // By id (all digits) or name; tag "not-found".
   virtual Result<ServerInfo> find_server(const std::string& name_or_id) = 0;
 
@@ -98,8 +102,14 @@ class Directory {
   virtual Result<SchemaInfo> find_schema(const std::string& name) = 0;
   virtual Result<ContextInfo> find_context(uint32_t id) = 0;
 
-  // Disable (its tenants are held by every instance) or enable a schema.
+  // Disable (its tenants are held by every instance; a failed mark is cleared) or enable a
+  // schema.
   virtual Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) = 0;
+  // Marks a schema whose update failed: it stays disabled, and every instance answers its
+  // requests CTX-0022 (503) at once instead of holding them, until it is enabled or disabled
+  // again (the next run's disable step). Profile ox: not supported (OX's tables have no place
+  // for it): changes nothing, changed=false, and its tenants stay held as before.
+  virtual Result<WriteResult> mark_schema_failed(const std::string& schema) = 0;
   // changeserver: the schema's contexts go to |to_server|. The one-way door: moving to a
   // server whose version is lower than the current one's is refused ("one-way-door").
   // Moving to the server it is on already, or an empty schema, changes nothing.
@@ -147,6 +157,8 @@ Result<Unit> check_server_name(const std::string& name);
 Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
                                        IfExists if_exists);
 
+// |have| with the non-empty fields of |changes| (pool, version, redirect_url) applied.
+ServerInfo merge_server(const ServerInfo& have, const ServerInfo& changes);
 // The one-way door (move_schema): an error tagged "one-way-door" when |target|'s version is
 // lower than |current|'s (both known), else ok.
 Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& current,

@@ -223,8 +223,12 @@ Result<routing::SchemaRow> locked_schema(Db& db, const std::string& schema,
   return std::move(**row);
 }
 
-Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool enabled) {
-  const std::string what = std::string(enabled ? "enable" : "disable") + " schema '" + schema + "'";
+// Enable, disable (which also clears a failed mark) or mark failed (disabled with the mark).
+Result<WriteResult> set_schema_state(Db& db, const std::string& schema, routing::SchemaState want) {
+  const char* verb = want == routing::SchemaState::Enabled    ? "enable"
+                     : want == routing::SchemaState::Disabled ? "disable"
+                                                              : "mark failed";
+  const std::string what = std::string(verb) + " schema '" + schema + "'";
   auto txn = db.begin();
   if (!txn) {
     return store::db_error(what, txn.error());
@@ -233,14 +237,40 @@ Result<WriteResult> set_schema_enabled(Db& db, const std::string& schema, bool e
   if (!row) {
     return row.error();
   }
-  const bool is_enabled = row->state == routing::SchemaState::Enabled;
-  if (is_enabled == enabled) {
+  if (row->state == want) {
     return finish_write(db, *txn, false, what);
   }
-  if (auto u = store::set_own_schema_state(
-          db, schema, enabled ? routing::SchemaState::Enabled : routing::SchemaState::Disabled);
-      !u) {
+  if (auto u = store::set_own_schema_state(db, schema, want); !u) {
     return store::db_error(what, u.error());
+  }
+  return finish_write(db, *txn, true, what);
+}
+
+Result<WriteResult> update_server(Db& db, const ServerInfo& changes, ServerInfo* after) {
+  const std::string what = "update server '" + changes.name + "'";
+  auto txn = db.begin();
+  if (!txn) {
+    return store::db_error(what, txn.error());
+  }
+  auto existing = server_by_name(db, changes.name, Lock::ForUpdate);
+  if (!existing) {
+    return existing.error();
+  }
+  if (!existing->has_value()) {
+    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                             ErrorSource::Downstream);
+  }
+  const ServerInfo& have = **existing;
+  *after = merge_server(have, changes);
+  if (after->pool == have.pool && after->version == have.version &&
+      after->redirect_url == have.redirect_url) {
+    return finish_write(db, *txn, false, what);
+  }
+  if (auto r =
+          store::update_own_server(db, routing::ServerRow{have.id, have.name, after->pool,
+                                                          after->version, after->redirect_url});
+      !r) {
+    return store::db_error(what, r.error());
   }
   return finish_write(db, *txn, true, what);
 }
@@ -293,6 +323,10 @@ class OwnDirectory final : public Directory {
     return store::with_conflict_retries(
         [&] { return admin::register_server(db_, wanted, if_exists); });
   }
+  Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override {
+    return store::with_conflict_retries(
+        [&] { return admin::update_server(db_, changes, after); });
+  }
   Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
   Result<ServerInfo> find_server(const std::string& name_or_id) override {
     return admin::find_server(db_, name_or_id);
@@ -303,8 +337,14 @@ class OwnDirectory final : public Directory {
   }
   Result<ContextInfo> find_context(uint32_t id) override { return admin::find_context(db_, id); }
   Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override {
+    return store::with_conflict_retries([&] {
+      return set_schema_state(
+          db_, schema, enabled ? routing::SchemaState::Enabled : routing::SchemaState::Disabled);
+    });
+  }
+  Result<WriteResult> mark_schema_failed(const std::string& schema) override {
     return store::with_conflict_retries(
-        [&] { return admin::set_schema_enabled(db_, schema, enabled); });
+        [&] { return set_schema_state(db_, schema, routing::SchemaState::Failed); });
   }
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override {
     return store::with_conflict_retries([&] { return admin::move_schema(db_, schema, to_server); });

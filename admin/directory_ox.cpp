@@ -55,6 +55,16 @@ class OxDirectory final : public Directory {
   Result<WriteResult> set_schema_enabled(const std::string& schema, bool enabled) override;
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override;
   Result<uint64_t> current_version() override;
+  Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override;
+  // OX's tables have no place for the mark (a second reason_id would hide the schema from
+  // OX's own enableschema): its tenants stay held; see Directory::mark_schema_failed.
+  Result<WriteResult> mark_schema_failed(const std::string&) override {
+    auto v = current_version();
+    if (!v) {
+      return v.error();
+    }
+    return WriteResult{false, *v};
+  }
 
  private:
   Result<std::vector<SchemaInfo>> read_schemas(const std::string* only);
@@ -76,6 +86,27 @@ Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) 
         epoch.error());
   }
   return WriteResult{changed, *epoch};
+}
+
+// Switchyard's part of a server (pool, version, URL) lives in the state database here; OX's
+// `server` row (id, name) is not touched.
+Result<WriteResult> OxDirectory::update_server(const ServerInfo& changes, ServerInfo* after) {
+  const std::string what = "update server '" + changes.name + "'";
+  auto have = find_server(changes.name);
+  if (!have) {
+    return have.error();
+  }
+  *after = merge_server(*have, changes);
+  const bool changed = after->pool != have->pool || after->version != have->version ||
+                       after->redirect_url != have->redirect_url;
+  if (changed) {
+    if (auto w = store::write_server_meta(
+            state_, {after->name, after->pool, after->version, after->redirect_url});
+        !w) {
+      return store::db_error(what, w.error());
+    }
+  }
+  return written(changed, what);
 }
 
 Result<uint64_t> OxDirectory::current_version() {

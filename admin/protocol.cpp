@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 namespace sy::admin {
 
@@ -353,6 +355,7 @@ std::string format_progress(const ProgressLine& p, bool json) {
         .set("step", p.step)
         .set("phase", p.phase)
         .set("elapsed_ms", p.elapsed_ms)
+        .set("eta_ms", p.eta_ms)
         .set("detail", p.detail);
     return Json::object().set("progress", std::move(j)).dump();
   }
@@ -360,7 +363,8 @@ std::string format_progress(const ProgressLine& p, bool json) {
   std::replace(detail.begin(), detail.end(), '\n', ' ');
   std::string line = "progress " + std::to_string(p.done) + "/" + std::to_string(p.total) + " " +
                      (p.schema.empty() ? "-" : p.schema) + " " + p.step + " " + p.phase + " " +
-                     std::to_string(p.elapsed_ms);
+                     std::to_string(p.elapsed_ms) + " " +
+                     (p.eta_ms < 0 ? std::string("-") : std::to_string(p.eta_ms));
   if (!detail.empty()) {
     line += " " + detail;
   }
@@ -373,7 +377,7 @@ std::optional<ProgressLine> parse_progress(std::string_view line) {
   }
   std::vector<std::string> f;
   size_t pos = 9;
-  while (f.size() < 5 && pos < line.size()) {
+  while (f.size() < 6 && pos < line.size()) {
     size_t sp = line.find(' ', pos);
     if (sp == std::string_view::npos) {
       sp = line.size();
@@ -382,7 +386,7 @@ std::optional<ProgressLine> parse_progress(std::string_view line) {
     pos = sp + 1;
   }
   std::string_view rest = pos < line.size() ? line.substr(pos) : std::string_view();
-  if (f.size() < 5) {
+  if (f.size() < 6) {
     return std::nullopt;
   }
   ProgressLine p;
@@ -401,11 +405,50 @@ std::optional<ProgressLine> parse_progress(std::string_view line) {
   p.schema = f[1] == "-" ? "" : f[1];
   p.step = f[2];
   p.phase = f[3];
-  if (!num(f[4], &p.elapsed_ms)) {
+  if (!num(f[4], &p.elapsed_ms) || p.elapsed_ms < 0) {
+    return std::nullopt;
+  }
+  if (f[5] != "-" && (!num(f[5], &p.eta_ms) || p.eta_ms < 0)) {
     return std::nullopt;
   }
   p.detail = std::string(rest);
   return p;
+}
+
+std::string format_duration(int64_t ms) {
+  ms = std::max<int64_t>(ms, 0);
+  char buf[48];
+  if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%lld.%llds", static_cast<long long>(ms / 1000),
+                  static_cast<long long>(ms % 1000 / 100));
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms % 60'000 / 1000));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms % 3'600'000 / 60'000));
+  }
+  return buf;
+}
+
+std::string format_time(int64_t unix_ms, bool local) {
+  const auto secs = static_cast<time_t>(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);
+  const auto milli = static_cast<int>(unix_ms - static_cast<int64_t>(secs) * 1000);
+  struct tm tm {};
+  if (local ? localtime_r(&secs, &tm) == nullptr : gmtime_r(&secs, &tm) == nullptr) {
+    return std::to_string(unix_ms);
+  }
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  char zone[32] = "Z";
+  if (local) {
+    const int off = static_cast<int>(tm.tm_gmtoff / 60);  // minutes east of UTC, |off| < 1440
+    std::snprintf(zone, sizeof zone, "%c%02d:%02d", off < 0 ? '-' : '+', std::abs(off) / 60,
+                  std::abs(off) % 60);
+  }
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%03d%s", date, milli, zone);
+  return out;
 }
 
 }  // namespace sy::admin

@@ -11,7 +11,8 @@
 //   error     text: `ERR <code>: <message>` then the empty line
 //             JSON: {"error":{"code":"<code>","message":"<message>"}} then the empty line
 //   progress  a long command (upgrade schemata) streams lines before its reply:
-//             text: `progress <done>/<total> <schema> <step> <phase> <elapsed_ms> [detail]`
+//             text: `progress <done>/<total> <schema> <step> <phase> <elapsed_ms> <eta_ms>
+//             [detail]` (eta_ms `-` while unknown)
 //             JSON: {"progress":{"done":..,"total":..,"schema":..,...}} (one line each)
 //
 // The connection stays usable after any error.
@@ -122,10 +123,19 @@ struct ProgressLine {
   std::string step;
   std::string phase;
   int64_t elapsed_ms = 0;
-  std::string detail;  // may contain blanks; the rest of the line
+  int64_t eta_ms = -1;  // ms until the run ends, from the measured schema times; -1 = unknown
+  std::string detail;   // may contain blanks; the rest of the line
 };
 std::string format_progress(const ProgressLine& p, bool json);
 // Parses a text progress line; nullopt when |line| is not one.
 std::optional<ProgressLine> parse_progress(std::string_view line);
+
+// A duration for people: "0.4s", "1.3s", "59.9s", "1m00s", "2m05s", "1h02m" (tenths of a second
+// below a minute, truncated). Negative reads as 0.
+std::string format_duration(int64_t ms);
+// A wall-clock time as ISO 8601 with milliseconds: |local| false = UTC
+// ("2026-12-07T14:07:31.123Z"), true = local time with its offset ("2026-12-07T15:07:31.123+01:00",
+// by the TZ of the process).
+std::string format_time(int64_t unix_ms, bool local);
 
 }  // namespace sy::admin

@@ -42,6 +42,17 @@ int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+}  // namespace
+
+RunState final_state(bool aborted, bool left_failed, size_t unfinished) {
+  return aborted       ? RunState::Aborted
+         : left_failed ? RunState::Failed
+         : unfinished  ? RunState::DoneWithSkipped
+                       : RunState::Done;
+}
+
+namespace {
+
 // What this run's journal says about one schema.
 struct SchemaJournal {
   std::set<Step> done;            // steps journaled done (cleared by a failure)
@@ -85,7 +96,6 @@ class Runner {
   // request in flight for it). "" = reached (|detail| says what was seen), else why not.
   std::string wait_instances(const std::string& schema, uint64_t seq, std::string& detail);
   Result<Unit> fire(ClusterEvent event, const std::string& reason);
-
   Directory& dir_;
   Db& db_;  // the state database: lease, runs, journal, instances, cluster, update tasks
   std::optional<store::DriverLock> lock_;   // taken first thing in run()
@@ -97,6 +107,11 @@ class Runner {
   uint32_t target_ = 0;
   int schemas_done_ = 0;
   int schemas_total_ = 0;
+  // The ETA's measurements: schemas this run went through (done or failed) and their time.
+  int measured_schemas_ = 0;
+  int64_t measured_ms_ = 0;
+  bool in_schema_ = false;
+  Clock::time_point schema_started_;
 };
 
 void Runner::notify(const std::string& schema, Step step, Phase phase, const std::string& detail) {
@@ -112,6 +127,12 @@ void Runner::notify(const std::string& schema, Step step, Phase phase, const std
   p.schemas_done = schemas_done_;
   p.schemas_total = schemas_total_;
   p.elapsed_ms = ms_since(started_);
+  if (measured_schemas_ > 0) {
+    const int64_t mean = measured_ms_ / measured_schemas_;
+    const int64_t left = static_cast<int64_t>(schemas_total_ - schemas_done_) * mean -
+                         (in_schema_ ? ms_since(schema_started_) : 0);
+    p.eta_ms = std::max<int64_t>(left, 0);
+  }
   progress_(p);
 }
 
@@ -131,6 +152,35 @@ Result<Unit> Runner::fire(ClusterEvent event, const std::string& reason) {
        std::string(to_string(event)) + (reason.empty() ? "" : ": " + reason));
   return ok_result();
 }
+
+}  // namespace
+
+Result<std::vector<SchemaOutcome>> unfinished_schemas(Directory& dir, Db& state, uint32_t target) {
+  auto all = dir.list_schemas();
+  if (!all) {
+    return all.error();
+  }
+  if (auto m = merge_update_states(state, &*all); !m) {
+    return m.error();
+  }
+  std::vector<SchemaOutcome> out;
+  for (const SchemaInfo& s : *all) {
+    if (s.enabled && on_server(s, target)) {
+      continue;
+    }
+    const bool failed = !s.enabled && s.update_status == "failed";
+    std::string where = std::string(s.enabled ? "enabled" : "disabled") + " on server " +
+                        (s.server_name.empty() ? std::to_string(s.server_id) : s.server_name);
+    if (failed) {
+      where += ", update failed" + (s.update_error.empty() ? "" : ": " + s.update_error);
+    }
+    out.push_back(SchemaOutcome{s.name, failed ? SchemaStatus::Failed : SchemaStatus::Skipped,
+                                std::move(where), 0});
+  }
+  return out;
+}
+
+namespace {
 
 Result<uint32_t> Runner::resolve_target(const ClusterStatus& cluster) {
   const ServerInfo& wanted = options_.server;
@@ -394,6 +444,8 @@ Result<Unit> Runner::journal_stop(const std::string& schema, Step step, bool mov
 
 Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJournal& j) {
   const auto schema_started = Clock::now();
+  schema_started_ = schema_started;
+  in_schema_ = true;
   SchemaOutcome outcome;
   outcome.schema = schema;
   uint64_t disable_seq = j.seqs.count(Step::Disable) != 0 ? j.seqs[Step::Disable] : 0;
@@ -511,6 +563,13 @@ Result<SchemaOutcome> Runner::run_schema(const std::string& schema, SchemaJourna
         auto re = dir_.set_schema_enabled(schema, true);
         failure += re ? "; the schema was enabled again on its server"
                       : "; enabling it again failed too: " + re.error().message;
+      } else if (step == Step::Update) {
+        // It stays disabled until an operator fixes it: its tenants get CTX-0022 at once
+        // instead of waiting max_wait for the same answer.
+        auto mark = dir_.mark_schema_failed(schema);
+        failure += !mark           ? "; marking it failed failed too: " + mark.error().message
+                   : mark->changed ? "; marked failed: its requests get CTX-0022"
+                                   : "";
       }
       if (auto w = journal(schema, step, Phase::Failed, 0, failure); !w) {
         return w.error();
@@ -652,9 +711,12 @@ Result<UpgradeReport> Runner::run() {
       continue;
     }
     auto outcome = run_schema(s->name, j);
+    in_schema_ = false;
     if (!outcome) {
       return outcome.error();
     }
+    measured_ms_ += outcome->duration_ms;
+    ++measured_schemas_;
     if (outcome->status == SchemaStatus::Running) {  // stopped mid-schema
       stopped = true;
       break;
@@ -680,38 +742,48 @@ Result<UpgradeReport> Runner::run() {
                                  "upgrade schemata --continue resumes it",
                              ErrorSource::Internal);
   }
-  report_.status = aborted ? RunState::Aborted : failed ? RunState::Failed : RunState::Done;
+  // The final status is the directory's truth, not the loop's: whatever this run was asked to
+  // do, it is Done only when every schema is on the target server and enabled.
+  auto unfinished = unfinished_schemas(dir_, db_, target_);
+  if (!unfinished) {
+    return unfinished.error();
+  }
+  report_.unfinished = std::move(*unfinished);
+  const bool left_failed =
+      failed ||
+      std::any_of(report_.unfinished.begin(), report_.unfinished.end(),
+                  [](const SchemaOutcome& o) { return o.status == SchemaStatus::Failed; });
+  report_.status = final_state(aborted, left_failed, report_.unfinished.size());
   if (auto w =
           lock_->guarded("the end of the run",
                          [&] { return store::finish_run(db_, report_.run_id, report_.status); });
       !w) {
     return w.error();
   }
-  if (failed) {
-    std::string which;
+  // The cluster says the same: STABLE only when done, UPGRADE_TASKS_FAILED while a schema is
+  // failed (also one an earlier run failed and this one skipped), else still upgrading.
+  std::optional<ClusterEvent> event;
+  std::string reason;
+  if (report_.status == RunState::Done) {
+    event = ClusterEvent::Finish;
+    reason = "every schema is on the target server";
+  } else if (left_failed) {
+    event = ClusterEvent::Fail;
     for (const SchemaOutcome& o : report_.schemas) {
       if (o.status == SchemaStatus::Failed) {
-        which += (which.empty() ? "" : "; ") + o.schema + ": " + o.error;
+        reason += (reason.empty() ? "" : "; ") + o.schema + ": " + o.error;
       }
     }
-    if (auto r = fire(ClusterEvent::Fail, which); !r) {
+    for (const SchemaOutcome& o : report_.unfinished) {
+      if (o.status == SchemaStatus::Failed && reason.find(o.schema + ": ") == std::string::npos) {
+        reason += (reason.empty() ? "" : "; ") + o.schema + ": " + o.error;
+      }
+    }
+  }
+  if (event) {
+    if (auto r = fire(*event, reason); !r) {
       SY_LOG(Warn, "upgrade run %llu: %s", static_cast<unsigned long long>(report_.run_id),
              r.error().message.c_str());
-    }
-  } else if (!aborted) {
-    // Finish only when the whole cluster is there (a --skip or --resume-from run may not be).
-    auto after = dir_.list_schemas();
-    if (!after) {
-      return after.error();
-    }
-    const bool all_there = std::all_of(after->begin(), after->end(), [&](const SchemaInfo& s) {
-      return s.enabled && on_server(s, target_);
-    });
-    if (all_there) {
-      if (auto r = fire(ClusterEvent::Finish, "every schema is on the target server"); !r) {
-        SY_LOG(Warn, "upgrade run %llu: %s", static_cast<unsigned long long>(report_.run_id),
-               r.error().message.c_str());
-      }
     }
   }
   std::stable_sort(report_.schemas.begin(), report_.schemas.end(),

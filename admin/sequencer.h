@@ -99,21 +99,41 @@ struct Progress {
   int schemas_done = 0;
   int schemas_total = 0;
   int64_t elapsed_ms = 0;  // since the run (re)started
+  int64_t eta_ms = -1;     // until the run ends: the mean time of the schemas this run has
+                           // finished so far x those left, less the current one's time so far;
+                           // -1 until one schema has finished
 };
 
 struct UpgradeReport {
   uint64_t run_id = 0;
   bool resumed = false;              // continued a run left unfinished
-  RunState status = RunState::Done;  // Done, Failed (stopped at a failure), Aborted
+  RunState status = RunState::Done;  // final_state() below
   std::vector<SchemaOutcome> schemas;
+  // Every schema of the directory that is not enabled on the target server when the run ends,
+  // whether or not this run touched it; error says where it is ("disabled on server app-new,
+  // update failed: ..."); status Failed or Skipped. Empty exactly when status is Done.
+  std::vector<SchemaOutcome> unfinished;
   int64_t duration_ms = 0;
 };
+
+// Pure: how a run ended. Aborted (`upgrade abort`) wins; then Failed when a schema is left failed
+// (in this run, or disabled with a failed update task from an earlier one); then
+// DoneWithSkipped when |unfinished| schemas are not enabled on the target; else Done.
+RunState final_state(bool aborted, bool left_failed, size_t unfinished);
+
+// Every schema of |dir| that is not enabled on server |target|, in schema order, saying where
+// it is (SchemaOutcome::error): status Failed when it is disabled with a failed update task
+// (sy_update_tasks in |state|), else Skipped. Blocks on both databases: admin threads only.
+Result<std::vector<SchemaOutcome>> unfinished_schemas(Directory& dir, store::Db& state,
+                                                      uint32_t target);
 
 // Runs (or resumes) `upgrade schemata` on |dir| with its lock, run, journal and everything else
 // of its own in the state database |state|; both sessions must stay this call's own.
 // Cluster state: the run needs RUNNING_UPGRADE_TASKS (after approve) or
-// UPGRADE_TASKS_FAILED (then it fires retry); it fires finish when every schema is on the
-// target server and enabled, and fail when a schema fails without --force. |progress| is called
+// UPGRADE_TASKS_FAILED (then it fires retry); at the end it fires finish when every schema is
+// on the target server and enabled (status Done), fail while a schema is left failed (status
+// Failed, also when an earlier run failed it and this one skipped it), and nothing otherwise
+// (DoneWithSkipped, Aborted: the cluster stays RUNNING_UPGRADE_TASKS). |progress| is called
 // on this thread for every step (may be empty).
 Result<UpgradeReport> run_upgrade(Directory& dir, store::Db& state, const UpgradeOptions& options,
                                   const std::function<void(const Progress&)>& progress);

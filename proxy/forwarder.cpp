@@ -49,7 +49,11 @@ LocalAnswer Forwarder::render(const routing::Reject& reject) {
   a.status = routing::render_ctx_error(setup_->errors, reject.code, details, &body_scratch_);
   body_scratch_ += '\n';
   a.body = body_scratch_;
-  a.extra_headers = routing::ctx_info(reject.code).retry_after ? "Retry-After: 1\r\n" : "";
+  answer_headers_.clear();
+  if (const int retry = routing::ctx_info(reject.code).retry_after; retry > 0) {
+    answer_headers_.append("Retry-After: ").append(std::to_string(retry)).append("\r\n");
+  }
+  a.extra_headers = answer_headers_;
   return a;
 }
 

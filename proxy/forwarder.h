@@ -45,7 +45,7 @@ struct RoutingSetup {
 // scratch buffers: valid until the next render on this worker).
 struct LocalAnswer {
   int status = 0;
-  std::string_view extra_headers;  // "" or "Retry-After: 1\r\n"
+  std::string_view extra_headers;  // "" or "Retry-After: N\r\n" (the code's retry_after)
   std::string_view body;           // application/json, ends with '\n'
 };
 
@@ -104,6 +104,7 @@ class Forwarder {
   std::vector<routing::Header> headers_;  // scratch, capacity reused
   std::string header_scratch_;
   std::string body_scratch_;
+  std::string answer_headers_;  // the last local answer's extra headers (LocalAnswer views it)
   int worker_id_;
   uint64_t answers_ = 0;  // local error answers rendered: the tail of their error_id
   std::unordered_map<std::string, int64_t> inflight_;  // never erased

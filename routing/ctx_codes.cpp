@@ -8,27 +8,30 @@ namespace {
 
 // The table. Order = CtxCode order (checked by the unit test).
 constexpr CtxCodeInfo kTable[kCtxCodeCount] = {
-    {CtxCode::NoKey, "CTX-0001", 404, false, "no tenant in request",
+    {CtxCode::NoKey, "CTX-0001", 404, 0, "no tenant in request",
      "No context could be determined from the request.", "USER_INPUT"},
-    {CtxCode::UnknownLogin, "CTX-0002", 404, false, "unknown login",
+    {CtxCode::UnknownLogin, "CTX-0002", 404, 0, "unknown login",
      "The login does not map to a context.", "USER_INPUT"},
-    {CtxCode::UnknownContext, "CTX-0003", 404, false, "unknown context",
-     "Cannot find context {ctx}.", "CONFIGURATION"},
-    {CtxCode::ContextDisabled, "CTX-0004", 403, false, "context disabled",
-     "Context {ctx} is disabled.", "PERMISSION_DENIED"},
-    {CtxCode::NoPool, "CTX-0010", 502, false, "no pool for server",
+    {CtxCode::UnknownContext, "CTX-0003", 404, 0, "unknown context", "Cannot find context {ctx}.",
+     "CONFIGURATION"},
+    {CtxCode::ContextDisabled, "CTX-0004", 403, 0, "context disabled", "Context {ctx} is disabled.",
+     "PERMISSION_DENIED"},
+    {CtxCode::NoPool, "CTX-0010", 502, 0, "no pool for server",
      "No server is available for context {ctx}.", "SERVICE_DOWN"},
-    {CtxCode::NoRedirectUrl, "CTX-0011", 502, false,
-     "context moved but its server has no redirect URL",
+    {CtxCode::NoRedirectUrl, "CTX-0011", 502, 0, "context moved but its server has no redirect URL",
      "Context {ctx} moved to server {srv}, which has no address for clients.", "CONFIGURATION"},
-    {CtxCode::OtherServer, "CTX-0012", 409, false, "context lives on another server",
+    {CtxCode::OtherServer, "CTX-0012", 409, 0, "context lives on another server",
      "The context {ctx} is located in server with id {srv}", "ERROR"},
-    {CtxCode::Loop, "CTX-0013", 508, false, "redirect loop stopped",
+    {CtxCode::Loop, "CTX-0013", 508, 0, "redirect loop stopped",
      "A redirect loop was stopped for context {ctx}.", "CONFIGURATION"},
-    {CtxCode::NotLoaded, "CTX-0020", 503, true, "tenant directory not loaded yet",
+    {CtxCode::NotLoaded, "CTX-0020", 503, 1, "tenant directory not loaded yet",
      "The context directory is not loaded yet. Try again later.", "SERVICE_DOWN"},
-    {CtxCode::HoldRefused, "CTX-0021", 503, true, "tenant is being migrated; retry shortly",
+    {CtxCode::HoldRefused, "CTX-0021", 503, 1, "tenant is being migrated; retry shortly",
      "Updating database ... Try again later.", "TRY_AGAIN"},
+    // An operator has to fix the update task first: a minute, not a second, between retries.
+    {CtxCode::SchemaFailed, "CTX-0022", 503, 60,
+     "the tenant's database update failed; an operator is needed",
+     "Updating database failed for context {ctx}. Try again later.", "TRY_AGAIN"},
 };
 
 void append_number(std::string* out, uint64_t v) {

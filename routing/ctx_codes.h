@@ -42,14 +42,15 @@ enum class CtxCode : uint8_t {
   Loop,             // CTX-0013 508 loop guard: already forwarded once
   NotLoaded,        // CTX-0020 503 tenant directory not loaded yet
   HoldRefused,      // CTX-0021 503 held past a hold bound
+  SchemaFailed,     // CTX-0022 503 the schema's upgrade failed; answered at once, not held
 };
-inline constexpr size_t kCtxCodeCount = 10;
+inline constexpr size_t kCtxCodeCount = 11;
 
 struct CtxCodeInfo {
   CtxCode code;
   const char* id;           // "CTX-0012"
   int status;               // the code's own HTTP status
-  bool retry_after;         // answer with "Retry-After: 1" (the condition is temporary)
+  int retry_after;          // seconds for "Retry-After" (the condition is temporary); 0 = none
   const char* message;      // text of the json envelope
   const char* ox_text;      // text of the ox envelope; {ctx} = context id, {srv} = server id
   const char* ox_category;  // OX category: USER_INPUT, CONFIGURATION, PERMISSION_DENIED, ...

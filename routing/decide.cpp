@@ -69,6 +69,10 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
     return reject(CtxCode::ContextDisabled, id);
   }
   if (!s.schema_enabled(ctx->schema)) {
+    // A failed schema is not about to be enabled: holding would only delay the same 503.
+    if (s.schema_failed(ctx->schema)) {
+      return reject(CtxCode::SchemaFailed, id);
+    }
     return Hold{ctx->schema, id};
   }
 

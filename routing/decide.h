@@ -13,6 +13,7 @@
 //   login not in the login table ..................................... 404 CTX-0002
 //   context id unknown ............................................... 404 CTX-0003
 //   context disabled ................................................. 403 CTX-0004
+//   schema failed (sequencer marked its update failed) .............. 503 CTX-0022 at once
 //   schema disabled ............................ Hold{schema, context} (any role)
 //   effective server's pool is in served_pools .................... Proxy{pool}
 //   effective server unknown (or 0) .................................. 502 CTX-0010

@@ -21,11 +21,14 @@ struct ServerRow {
   std::string redirect_url;  // migration URL, e.g. "https://new.example.com"; "" = none
 };
 
-enum class SchemaState : uint8_t { Enabled, Disabled };
+// Failed = disabled, and the upgrade sequencer marked its update failed: its requests are
+// answered CTX-0022 at once instead of being held (nobody is about to enable it).
+enum class SchemaState : uint8_t { Enabled, Disabled, Failed };
 
 struct SchemaRow {
   std::string name;                          // database schema name, unique, e.g. "oxdb_5"
-  SchemaState state = SchemaState::Enabled;  // Disabled = its tenants are paused (held)
+  SchemaState state = SchemaState::Enabled;  // Disabled = its tenants are paused (held);
+                                             // Failed = answered CTX-0022 at once
   ServerId server_id = 0;                    // own profile: the server the schema lives on;
                                              // 0 = take it from its contexts (configdb profile)
 };

@@ -85,6 +85,10 @@ class RoutingSnapshot {
   bool schema_enabled(uint32_t index) const {
     return index < schemas_.size() && schemas_[index].state == SchemaState::Enabled;
   }
+  // True when the sequencer marked the schema's update failed (and it is disabled).
+  bool schema_failed(uint32_t index) const {
+    return index < schemas_.size() && schemas_[index].state == SchemaState::Failed;
+  }
 
   // nullptr = unknown server (also for id 0).
   const ServerRow* server(ServerId id) const;

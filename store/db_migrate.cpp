@@ -370,6 +370,35 @@ CREATE TABLE IF NOT EXISTS sy_server_ids (
 constexpr std::string_view kServerIdsSeed =
     "INSERT IGNORE INTO sy_server_ids (id) SELECT id FROM sy_servers";
 
+// ---- 8: a run's final status
+// ---------------------------------------------------------------
+
+// A run's final status tells a run that left schemas elsewhere from one that finished them all
+// (store/upgrade_store.h RunState).
+constexpr std::string_view kUpgradeRunsStatusV8 =
+    "ALTER TABLE sy_upgrade_runs MODIFY status ENUM('running','paused','done',"
+    "'done-with-skipped','failed','aborted') NOT NULL DEFAULT 'running'";
+
+// ---- 9: the failed mark of a schema
+// ---------------------------------------------------------------
+
+// A schema whose update failed carries a mark (besides state 'disabled', so that a binary from
+// before still holds its requests): the loaders answer CTX-0022 at once. The update trigger
+// records a change of the mark too.
+constexpr std::string_view kSchemasFailedV9 =
+    "ALTER TABLE sy_schemas ADD COLUMN IF NOT EXISTS failed BOOL NOT NULL DEFAULT FALSE";
+constexpr std::string_view kSchemasAuV9 = R"sql(
+CREATE TRIGGER sy_schemas_au AFTER UPDATE ON sy_schemas FOR EACH ROW
+IF COALESCE(@sy_skip_changes, 0) = 0
+   AND NOT (NEW.name <=> OLD.name AND NEW.state <=> OLD.state
+            AND NEW.server_id <=> OLD.server_id AND NEW.failed <=> OLD.failed) THEN
+  INSERT INTO sy_changes (kind, key_text) VALUES ('schema', OLD.name);
+  IF NEW.name <> OLD.name THEN
+    INSERT INTO sy_changes (kind, key_text) VALUES ('schema', NEW.name);
+  END IF;
+END IF
+)sql";
+
 const std::vector<Migration>& migrations() {
   using S = MigrateScope;
   static const std::vector<Migration> all = {
@@ -392,6 +421,11 @@ const std::vector<Migration>& migrations() {
       {5, "server metadata and directory epoch (profile ox)", S::State, {kServerMeta, kMeta}},
       {6, "upgrade driver lease", S::State, {kDriverLease, kDriverLeaseRow}},
       {7, "server id sequence", S::Directory, {kServerIds, kServerIdsSeed}},
+      {8, "upgrade runs: status done-with-skipped", S::State, {kUpgradeRunsStatusV8}},
+      {9,
+       "schemas: the failed mark",
+       S::Directory,
+       {kSchemasFailedV9, kDropSchemasAu, kSchemasAuV9}},
   };
   return all;
 }

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "store/own_tables.h"
 #include "store/query.h"
 
 namespace sy::store {
@@ -177,10 +178,9 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
     return r.error();
   }
   r = db.query(
-      "SELECT name, state = 'disabled', server_id FROM sy_schemas ORDER BY name",
+      "SELECT name, " + std::string(kOwnSchemaState) + ", server_id FROM sy_schemas ORDER BY name",
       [&](const Row& row) {
-        data.schemas.push_back(SchemaRow{
-            row.str(1), row.boolean(2) ? SchemaState::Disabled : SchemaState::Enabled, row.u32(3)});
+        data.schemas.push_back(SchemaRow{row.str(1), own_schema_state(row, 2), row.u32(3)});
       });
   if (!r) {
     return r.error();
@@ -379,10 +379,9 @@ Result<DirectoryDelta> OwnProfileReader::changes_since(Db& db, uint64_t seq) {
 
   std::vector<std::string> found_names;
   r = query_in_chunks(
-      db, "SELECT name, state = 'disabled', server_id FROM sy_schemas", "name", schema_names,
-      [&](const Row& row) {
-        delta.schemas.push_back(SchemaRow{
-            row.str(1), row.boolean(2) ? SchemaState::Disabled : SchemaState::Enabled, row.u32(3)});
+      db, "SELECT name, " + std::string(kOwnSchemaState) + ", server_id FROM sy_schemas", "name",
+      schema_names, [&](const Row& row) {
+        delta.schemas.push_back(SchemaRow{row.str(1), own_schema_state(row, 2), row.u32(3)});
         found_names.push_back(delta.schemas.back().name);
       });
   if (!r) {

@@ -84,6 +84,11 @@ Result<Unit> insert_own_server(Db& db, const ServerRow& row) {
                    row.id, row.name, row.pool, row.version, row.redirect_url));
 }
 
+Result<Unit> update_own_server(Db& db, const ServerRow& row) {
+  return done(exec(db, "UPDATE sy_servers SET pool = ?, version = ?, redirect_url = ? WHERE id = ?",
+                   row.pool, row.version, row.redirect_url, row.id));
+}
+
 Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only) {
   auto read = [](const Row& row) {
     return OwnSchemaRow{row.str(1), row.boolean(2), row.u32(3), row.str(4), row.u64(5)};
@@ -99,19 +104,29 @@ Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only) {
   return query_all(db, kSelect, read);
 }
 
+SchemaState own_schema_state(const Row& row, unsigned col) {
+  switch (row.u32(col)) {
+  case 0: return SchemaState::Enabled;
+  case 2: return SchemaState::Failed;
+  default: return SchemaState::Disabled;
+  }
+}
+
 Result<std::optional<SchemaRow>> own_schema_for_update(Db& db, const std::string& name) {
   return query_one(
-      db, "SELECT name, state = 'enabled', server_id FROM sy_schemas WHERE name = ? FOR UPDATE",
+      db,
+      "SELECT name, " + std::string(kOwnSchemaState) +
+          ", server_id FROM sy_schemas WHERE name = ? FOR UPDATE",
       [](const Row& row) {
-        return SchemaRow{row.str(1), row.boolean(2) ? SchemaState::Enabled : SchemaState::Disabled,
-                         row.u32(3)};
+        return SchemaRow{row.str(1), own_schema_state(row, 2), row.u32(3)};
       },
       name);
 }
 
 Result<Unit> set_own_schema_state(Db& db, const std::string& name, SchemaState state) {
-  return done(exec(db, "UPDATE sy_schemas SET state = ? WHERE name = ?",
-                   state == SchemaState::Enabled ? "enabled" : "disabled", name));
+  return done(exec(db, "UPDATE sy_schemas SET state = ?, failed = ? WHERE name = ?",
+                   state == SchemaState::Enabled ? "enabled" : "disabled",
+                   int32_t{state == SchemaState::Failed ? 1 : 0}, name));
 }
 
 Result<Unit> set_own_schema_server(Db& db, const std::string& name, ServerId server) {

@@ -35,6 +35,14 @@ Result<std::vector<routing::ServerRow>> own_servers(Db& db);  // by id
 // (each has its own auto_increment_offset), never one in use in sy_servers.
 Result<routing::ServerId> next_own_server_id(Db& db);
 Result<Unit> insert_own_server(Db& db, const routing::ServerRow& row);
+// Writes pool, version and redirect_url of the server with |row.id|.
+Result<Unit> update_own_server(Db& db, const routing::ServerRow& row);
+
+// sy_schemas' state as one column (state 'disabled' plus the failed mark = Failed, migration 9),
+// and its reading: the SQL expression and the column |col| of a row that selected it.
+inline constexpr std::string_view kOwnSchemaState =
+    "CASE WHEN state = 'enabled' THEN 0 WHEN failed THEN 2 ELSE 1 END";
+routing::SchemaState own_schema_state(const Row& row, unsigned col);
 
 // sy_schemas with its server's name and context count.
 struct OwnSchemaRow {
@@ -48,6 +56,7 @@ struct OwnSchemaRow {
 Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only = nullptr);
 // One schema's state and server, locked (FOR UPDATE); nullopt when there is no such schema.
 Result<std::optional<routing::SchemaRow>> own_schema_for_update(Db& db, const std::string& name);
+// Writes state and the failed mark (Failed = 'disabled' with the mark; the others clear it).
 Result<Unit> set_own_schema_state(Db& db, const std::string& name, routing::SchemaState state);
 // Puts the schema on |server| and its contexts back on the schema's server (their own server
 // column cleared).

@@ -37,8 +37,8 @@ std::optional<E> parse_word(const E (&all)[N], std::string_view word) {
 
 constexpr Phase kPhases[] = {Phase::Begin, Phase::Done, Phase::Failed, Phase::Skipped,
                              Phase::Stopped};
-constexpr RunState kRunStates[] = {RunState::Running, RunState::Paused, RunState::Done,
-                                   RunState::Failed, RunState::Aborted};
+constexpr RunState kRunStates[] = {RunState::Running,         RunState::Paused, RunState::Done,
+                                   RunState::DoneWithSkipped, RunState::Failed, RunState::Aborted};
 constexpr RunControl kControls[] = {RunControl::Run, RunControl::Pause, RunControl::Abort};
 
 Error unknown_word(const char* column, const std::string& word) {
@@ -196,6 +196,7 @@ const char* to_string(RunState s) {
   case RunState::Running: return "running";
   case RunState::Paused: return "paused";
   case RunState::Done: return "done";
+  case RunState::DoneWithSkipped: return "done-with-skipped";
   case RunState::Failed: return "failed";
   case RunState::Aborted: return "aborted";
   }

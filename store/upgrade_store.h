@@ -36,7 +36,11 @@ inline constexpr Step kSteps[] = {Step::Disable, Step::Drain,  Step::Move,
 // (Skipped, journaled on step Verify), or the run stopped before the step because the process
 // is shutting down (Stopped; the run stays unfinished and the next driver resumes it).
 enum class Phase { Begin, Done, Failed, Skipped, Stopped };
-enum class RunState { Running, Paused, Done, Failed, Aborted };
+// How a run ended (or that it has not): Done only when every schema of the directory is on the
+// target server and enabled; DoneWithSkipped when the run ran all it was asked to but left
+// schemas elsewhere (--skip, --resume-from, --continue-after) and none is failed; Failed when a
+// schema is left failed (in this run or an earlier one); Aborted by `upgrade abort`.
+enum class RunState { Running, Paused, Done, DoneWithSkipped, Failed, Aborted };
 // What the operator asked of a run (`upgrade pause|resume|abort`); Run = go on.
 enum class RunControl { Run, Pause, Abort };
 // One schema's result in a run, as reported and as read back from the journal.
@@ -44,7 +48,8 @@ enum class SchemaStatus { Running, Done, Failed, Skipped };
 
 const char* to_string(Step s);          // "disable", "drain", ...
 const char* to_string(Phase p);         // "begin", "done", "failed", "skipped", "stopped"
-const char* to_string(RunState s);      // "running", "paused", "done", "failed", "aborted"
+const char* to_string(RunState s);      // "running", "paused", "done", "done-with-skipped",
+                                        // "failed", "aborted"
 const char* to_string(RunControl c);    // "run", "pause", "abort"
 const char* to_string(SchemaStatus s);  // "running", "done", "failed", "skipped"
 std::optional<Step> parse_step(std::string_view word);

@@ -135,7 +135,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = parse_progress(format_progress(*p, false));
     check(again.has_value() && again->done == p->done && again->total == p->total &&
               again->schema == p->schema && again->step == p->step && again->phase == p->phase &&
-              again->elapsed_ms == p->elapsed_ms && again->detail == p->detail,
+              again->elapsed_ms == p->elapsed_ms && again->eta_ms == p->eta_ms &&
+              again->detail == p->detail,
           "progress lines round-trip", line);
   }
   return 0;

@@ -66,7 +66,8 @@ class BenchHarnessOxTest(BenchRunCase):
         self.assertIn("profile: ox", cfg)
         self.assertRegex(cfg, r"state_database: sy_bench_smoke_ox_\d+_state")
         log = self.read("switchyard", "upgrade.log")
-        enabled = re.findall(r"^progress \S+ (\S+) enable done", log, re.M)
+        enabled = re.findall(r'^\{"progress":\{[^}]*"schema":"([^"]+)","step":"enable","phase":"done"',
+                             log, re.M)
         self.assertEqual(len(enabled), SCHEMAS, log)
         # OX-style logins reached Switchyard and were resolved (answered, not refused).
         access = self.read("switchyard", "sy-old-access.log")

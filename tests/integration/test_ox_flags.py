@@ -28,12 +28,18 @@ class OxFlagsTest(OxTestCase):
     def test_continue_after_and_resume_from_in_numeric_order(self):
         self.prepare_cluster()
         # OX's -m: continue after the named schema (it and those before it do not run).
-        out = self.upgrade("-m", "oxdatabase_10").stdout
+        p = self.upgrade("-m", "oxdatabase_10", check=False)
+        out = p.stdout + p.stderr
+        # Schemas are left on the old server: not "done" (exit 1, the distinct status).
+        self.assertEqual(p.returncode, 1, out)
+        self.assertIn("ERR upgrade-done-with-skipped:", p.stderr)
         self.assertEqual(self.task_runs(), {"oxdatabase_44": 1, "oxdatabase_81": 1,
                                             "oxdatabase_100": 1}, out)
         self.assertEqual(self.on_new(), {"oxdatabase_44", "oxdatabase_81", "oxdatabase_100"})
         # --resume-from: the named schema runs, then every later one that is not done yet.
-        self.upgrade("--resume-from", "oxdatabase_5")
+        # oxdatabase_3 stays before the resume point: done-with-skipped again.
+        self.assertIn("ERR upgrade-done-with-skipped:",
+                      self.upgrade("--resume-from", "oxdatabase_5", check=False).stderr)
         runs = self.task_runs()
         self.assertEqual(runs, {"oxdatabase_5": 1, "oxdatabase_10": 1, "oxdatabase_44": 1,
                                 "oxdatabase_81": 1, "oxdatabase_100": 1})
@@ -67,7 +73,8 @@ class OxFlagsTest(OxTestCase):
         self.assertIn("exit status 1", failed["update_error"])
         self.assertIn("UpdateTaskException: task failed on oxdatabase_44", failed["update_error"])
         # As with OX's -m: continue after the failed schema; it stays as it is.
-        self.upgrade("-m", "oxdatabase_44")
+        # It is still failed: the run says so (exit 1), whatever -m skipped.
+        self.assertIn("ERR upgrade-failed:", self.upgrade("-m", "oxdatabase_44", check=False).stderr)
         self.assertEqual(self.on_new(), set(SCHEMAS))
         self.assertEqual(self.disabled(), {"oxdatabase_44"})
         # The task is fixed: the schema is run again from where it failed, and enabled.

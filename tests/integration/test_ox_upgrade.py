@@ -71,8 +71,9 @@ class OxUpgradeUnderLoadTest(OxTestCase):
         self.assertEqual(sorted(held, key=SCHEMAS.index), SCHEMAS, held)
         # The schemas ran in OX's order, each task once with OX's argument form.
         self.assertEqual(self.task_runs(), {s: 1 for s in SCHEMAS})
+        # "<ISO time> [done/total] <schema> <step> <phase>  ..." (switchyardctl, piped)
         order = [p[2] for p in (line.split() for line in out.splitlines())
-                 if len(p) > 4 and p[0] == "progress" and p[3:5] == ["update", "begin"]]
+                 if len(p) > 4 and p[1].startswith("[") and p[3:5] == ["update", "begin"]]
         self.assertEqual(order, SCHEMAS, out)
 
         # Context 7 was refused every time, in OX's envelope (HTTP 200 on this profile).

@@ -303,7 +303,12 @@ class UpgradeFlagsTest(UpgradeTest):
     def test_skip_and_resume_from_combine(self):
         a, b, c, d = self.schemas
         self.prepare_cluster(self.old)
-        self.upgrade(self.old, "--resume-from", b, "--skip", c)
+        p = self.upgrade(self.old, "--resume-from", b, "--skip", c, check=False)
+        # Not every schema is on the target: a distinct status, exit 1, the two named.
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("ERR upgrade-done-with-skipped:", p.stderr)
+        self.assertIn(f"{a} (skipped: enabled on server app-old)", p.stderr)
+        self.assertIn(f"{c} (skipped: enabled on server app-old)", p.stderr)
         rows = self.schema_rows()
         self.assertEqual(rows[a], ("enabled", 1))  # before the resume point
         self.assertEqual(rows[b], ("enabled", 2))
@@ -374,6 +379,8 @@ class ClusterStateTest(UpgradeTest):
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("illegal-transition", p.stdout + p.stderr)
             self.assertIn("STABLE", p.stdout + p.stderr)
+        # Each refusal is counted, and `show stats` shows the count.
+        self.assertEqual(self.ctl_json(self.old, "show", "stats")["illegal_transitions"], 3)
         p = self.upgrade(self.old, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("STABLE", p.stdout + p.stderr)

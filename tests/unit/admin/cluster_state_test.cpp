@@ -41,6 +41,8 @@ const std::map<std::pair<S, E>, S> kLegal = {
     {{S::ReadyToUpgrade, E::Cancel}, S::Stable},
     {{S::Mixed, E::Cancel}, S::Stable},
     {{S::ReadyToRunUpgradeTasks, E::Cancel}, S::Stable},
+    {{S::RunningUpgradeTasks, E::Cancel}, S::Stable},
+    {{S::UpgradeTasksFailed, E::Cancel}, S::Stable},
 };
 
 }  // namespace
@@ -70,8 +72,8 @@ TEST_CASE("next_state: every legal transition, and every other pair is illegal")
       }
     }
   }
-  CHECK(legal == 10);
-  CHECK(illegal == 38);
+  CHECK(legal == 12);
+  CHECK(illegal == 36);
 }
 
 TEST_CASE("next_state: the facts gate prepare, mixed and cancel") {
@@ -84,12 +86,22 @@ TEST_CASE("next_state: the facts gate prepare, mixed and cancel") {
   CHECK(mixed.error().message.find("\"new\"") != std::string::npos);
   TransitionFacts moved;
   moved.any_schema_moved = true;
-  for (S from : {S::ReadyToUpgrade, S::Mixed, S::ReadyToRunUpgradeTasks}) {
+  for (S from : {S::ReadyToUpgrade, S::Mixed, S::ReadyToRunUpgradeTasks, S::RunningUpgradeTasks,
+                 S::UpgradeTasksFailed}) {
     auto cancel = next_state(from, E::Cancel, moved);
     REQUIRE_FALSE(cancel.ok());
     CHECK(std::string(cancel.error().tag) == "illegal-transition");
     CHECK(cancel.error().message.find("one-way door") != std::string::npos);
   }
+  // Once upgrading, the refusal names the way forward.
+  CHECK(next_state(S::RunningUpgradeTasks, E::Cancel, moved)
+            .error()
+            .message.find("`upgrade schemata` again resumes") != std::string::npos);
+  TransitionFacts running;
+  running.run_in_progress = true;
+  auto busy = next_state(S::RunningUpgradeTasks, E::Cancel, running);
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.error().message.find("`upgrade abort`") != std::string::npos);
 }
 
 TEST_CASE("names of states and events round-trip") {

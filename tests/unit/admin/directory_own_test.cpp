@@ -9,6 +9,7 @@
 #include <catch.hpp>
 
 #include "admin/update_tasks.h"
+#include "store/directory_reader.h"
 #include "unit/admin/admin_fixture.h"
 
 using namespace sy::admin;
@@ -180,6 +181,38 @@ TEST_CASE("set_schema_enabled returns the seq of its write as its version") {
   auto missing = dir.set_schema_enabled("nope", true);
   REQUIRE_FALSE(missing.ok());
   CHECK(std::string(missing.error().tag) == "not-found");
+}
+
+TEST_CASE("mark_schema_failed: disabled with the mark, logged, read as Failed; disable and enable "
+          "clear it") {
+  Own o;
+  TestDb& t = o.t;
+  Directory& dir = *o.dir;
+  seed_directory(*t.db, {"s_a", "s_b"});
+  OwnProfileReader reader;
+  const uint64_t before = o.version();
+  auto mark = dir.mark_schema_failed("s_a");
+  REQUIRE(mark.ok());
+  CHECK(mark->changed);
+  CHECK(mark->version > before);  // the loaders see it through the change log
+  CHECK_FALSE(dir.find_schema("s_a")->enabled);
+  auto full = reader.full_load(*t.db);
+  REQUIRE(full.ok());
+  CHECK(full->schemas[0].name == "s_a");
+  CHECK(full->schemas[0].state == sy::routing::SchemaState::Failed);
+  CHECK(full->schemas[1].state == sy::routing::SchemaState::Enabled);
+  CHECK_FALSE(dir.mark_schema_failed("s_a")->changed);
+  // The next run's disable clears the mark (held again, not failed), and logs that too.
+  auto off = dir.set_schema_enabled("s_a", false);
+  REQUIRE(off.ok());
+  CHECK(off->changed);
+  auto delta = reader.changes_since(*t.db, mark->version);
+  REQUIRE(delta.ok());
+  REQUIRE(delta->schemas.size() == 1);
+  CHECK(delta->schemas[0].state == sy::routing::SchemaState::Disabled);
+  REQUIRE(dir.mark_schema_failed("s_a").ok());
+  REQUIRE(dir.set_schema_enabled("s_a", true).ok());
+  CHECK(count(*t.db, "SELECT COUNT(*) FROM sy_schemas WHERE failed") == 0);
 }
 
 TEST_CASE("move_schema: forward and sideways allowed, back to a lower version refused") {

@@ -4,6 +4,8 @@
 #include "admin/protocol.h"
 
 #include <catch.hpp>
+#include <cstdlib>
+#include <ctime>
 
 #include <string>
 #include <vector>
@@ -119,9 +121,9 @@ TEST_CASE("format_error: one line in text and in JSON") {
 }
 
 TEST_CASE("progress lines: format and parse round-trip") {
-  ProgressLine p{3, 20, "s07", "update", "done", 12345, "2 tasks ok"};
+  ProgressLine p{3, 20, "s07", "update", "done", 12345, 67890, "2 tasks ok"};
   std::string line = format_progress(p, false);
-  CHECK(line == "progress 3/20 s07 update done 12345 2 tasks ok");
+  CHECK(line == "progress 3/20 s07 update done 12345 67890 2 tasks ok");
   auto back = parse_progress(line);
   REQUIRE(back);
   CHECK(back->done == 3);
@@ -130,15 +132,39 @@ TEST_CASE("progress lines: format and parse round-trip") {
   CHECK(back->step == "update");
   CHECK(back->phase == "done");
   CHECK(back->elapsed_ms == 12345);
+  CHECK(back->eta_ms == 67890);
   CHECK(back->detail == "2 tasks ok");
-  auto no_detail = parse_progress("progress 0/2 - disable begin 0");
+  auto no_detail = parse_progress("progress 0/2 - disable begin 0 -");
   REQUIRE(no_detail);
   CHECK(no_detail->schema.empty());
+  CHECK(no_detail->eta_ms == -1);
   CHECK(no_detail->detail.empty());
-  CHECK_FALSE(parse_progress("progress x/2 s d b 0"));
+  CHECK_FALSE(parse_progress("progress x/2 s d b 0 -"));
   CHECK_FALSE(parse_progress("progress 1/2 s d"));
+  CHECK_FALSE(parse_progress("progress 1/2 s d b 0"));  // no eta field
+  CHECK_FALSE(parse_progress("progress 1/2 s d b 0 -5"));
   CHECK_FALSE(parse_progress("state: STABLE"));
   CHECK(format_progress(p, true) ==
         "{\"progress\":{\"done\":3,\"total\":20,\"schema\":\"s07\",\"step\":\"update\","
-        "\"phase\":\"done\",\"elapsed_ms\":12345,\"detail\":\"2 tasks ok\"}}");
+        "\"phase\":\"done\",\"elapsed_ms\":12345,\"eta_ms\":67890,\"detail\":\"2 tasks ok\"}}");
+}
+
+TEST_CASE("durations read like 1.3s and 2m05s, times as ISO 8601") {
+  CHECK(format_duration(0) == "0.0s");
+  CHECK(format_duration(-7) == "0.0s");
+  CHECK(format_duration(1340) == "1.3s");
+  CHECK(format_duration(59999) == "59.9s");
+  CHECK(format_duration(60000) == "1m00s");
+  CHECK(format_duration(125400) == "2m05s");
+  CHECK(format_duration(3600000 + 2 * 60000 + 59000) == "1h02m");
+  CHECK(format_time(0, false) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_time(1796652451123, false) == "2026-12-07T14:07:31.123Z");
+  setenv("TZ", "CET-1", 1);
+  tzset();
+  CHECK(format_time(1796652451123, true) == "2026-12-07T15:07:31.123+01:00");
+  setenv("TZ", "<-0330>3:30", 1);
+  tzset();
+  CHECK(format_time(1796652451123, true) == "2026-12-07T10:37:31.123-03:30");
+  unsetenv("TZ");
+  tzset();
 }

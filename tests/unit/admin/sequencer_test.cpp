@@ -224,7 +224,14 @@ TEST_CASE("resume-from and skip leave the schemas outside the run alone") {
   u.options.resume_from = "s_b";
   u.options.skip = {"s_c"};
   auto report = u.run_ok();
-  CHECK(report.status == RunState::Done);
+  // The run did all it was asked, but two schemas are not on the target: not "done".
+  CHECK(report.status == RunState::DoneWithSkipped);
+  REQUIRE(report.unfinished.size() == 2);
+  CHECK(report.unfinished[0].schema == "s_a");
+  CHECK(report.unfinished[0].status == SchemaStatus::Skipped);
+  CHECK(report.unfinished[0].error.find("enabled on server") != std::string::npos);
+  CHECK(report.unfinished[1].schema == "s_c");
+  CHECK(read_run_status(*u.t.db)->status == RunState::DoneWithSkipped);
   CHECK(u.rows() == std::map<std::string, std::string>{{"s_a", "enabled/1"},
                                                        {"s_b", "enabled/2"},
                                                        {"s_c", "enabled/1"},
@@ -232,6 +239,78 @@ TEST_CASE("resume-from and skip leave the schemas outside the run alone") {
   CHECK(u.runs() == std::map<std::string, int>{{"s_b", 1}, {"s_d", 1}});
   // Not every schema is on the target: the cluster is still upgrading.
   CHECK(u.state() == ClusterState::RunningUpgradeTasks);
+}
+
+TEST_CASE("a run that skips a failed schema ends failed, names it, and the cluster stays failed") {
+  Upgrade u;
+  u.fail_for("s_b\n");
+  u.options.force = true;
+  CHECK(u.run_ok().status == RunState::Failed);
+  CHECK(u.state() == ClusterState::UpgradeTasksFailed);
+
+  // Nothing fixed; the operator skips the failed schema. Every other schema is done, but b is
+  // still disabled and failed: the run is not done and the cluster does not become STABLE.
+  u.options.force = false;
+  u.options.skip = {"s_b"};
+  auto skipped = u.run_ok();
+  CHECK(skipped.status == RunState::Failed);
+  REQUIRE(skipped.unfinished.size() == 1);
+  CHECK(skipped.unfinished[0].schema == "s_b");
+  CHECK(skipped.unfinished[0].status == SchemaStatus::Failed);
+  CHECK(skipped.unfinished[0].error.find("disabled on server app-new, update failed") !=
+        std::string::npos);
+  CHECK(u.state() == ClusterState::UpgradeTasksFailed);
+  CHECK(read_cluster(*u.t.db)->reason.find("s_b") != std::string::npos);
+
+  // Fixed and run again: now it is done, and only now STABLE.
+  u.fail_for("");
+  u.options.skip.clear();
+  auto fixed = u.run_ok();
+  CHECK(fixed.status == RunState::Done);
+  CHECK(fixed.unfinished.empty());
+  CHECK(u.state() == ClusterState::Stable);
+}
+
+TEST_CASE("after an abort: cancel when nothing moved, else a rerun resumes and finishes") {
+  Upgrade u;
+  auto other = must_connect(u.t.dsn);
+  // Aborted before the first schema: nothing moved, so the upgrade can be called off.
+  REQUIRE(create_run(*other, 2, "", "someone").ok());
+  REQUIRE(control_run(*other, "abort").ok());
+  run_sql(*other, "UPDATE sy_upgrade_runs SET status = 'aborted', finished_at = NOW(6)");
+  auto cancelled = transition(*u.t.db, *make_own_directory(*u.t.db), ClusterEvent::Cancel, "t");
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->state == ClusterState::Stable);
+
+  // Aborted after s_a moved: cancel is refused with the way forward; a run in progress too.
+  approve_upgrade(*u.t.db);
+  bool refused_while_running = false;
+  auto aborted = u.run_ok([&](const Progress& p) {
+    if (p.schema == "s_a" && p.step == Step::Update && p.phase == Phase::Begin) {
+      auto c = transition(*other, *make_own_directory(*other), ClusterEvent::Cancel, "t");
+      refused_while_running = !c.ok() && c.error().message.find("in progress") != std::string::npos;
+      REQUIRE(control_run(*other, "abort").ok());
+    }
+  });
+  CHECK(refused_while_running);
+  CHECK(aborted.status == RunState::Aborted);
+  CHECK(aborted.unfinished.size() == 3);
+  CHECK(u.state() == ClusterState::RunningUpgradeTasks);
+  auto refused = transition(*u.t.db, *make_own_directory(*u.t.db), ClusterEvent::Cancel, "t");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("`upgrade schemata` again resumes") != std::string::npos);
+  auto resumed = u.run_ok();
+  CHECK(resumed.status == RunState::Done);
+  CHECK(u.state() == ClusterState::Stable);
+  CHECK(u.runs() == std::map<std::string, int>{{"s_a", 1}, {"s_b", 1}, {"s_c", 1}, {"s_d", 1}});
+}
+
+TEST_CASE("final_state: aborted, then failed, then skipped, else done") {
+  CHECK(final_state(true, true, 3) == RunState::Aborted);
+  CHECK(final_state(false, true, 1) == RunState::Failed);
+  CHECK(final_state(false, true, 0) == RunState::Failed);
+  CHECK(final_state(false, false, 2) == RunState::DoneWithSkipped);
+  CHECK(final_state(false, false, 0) == RunState::Done);
 }
 
 TEST_CASE("a second driver is refused with the holder's identity") {

@@ -21,8 +21,12 @@ TEST_CASE("ctx codes: the table is in enum order, ids are unique and parse back"
   }
   CHECK_FALSE(parse_ctx_code("CTX-9999").has_value());
   CHECK(ctx_info(CtxCode::OtherServer).status == 409);
-  CHECK(ctx_info(CtxCode::HoldRefused).retry_after);
-  CHECK_FALSE(ctx_info(CtxCode::ContextDisabled).retry_after);
+  CHECK(ctx_info(CtxCode::HoldRefused).retry_after == 1);
+  CHECK(ctx_info(CtxCode::ContextDisabled).retry_after == 0);
+  // A failed schema waits for an operator: its own code, 503, and a longer Retry-After.
+  CHECK(std::string(ctx_info(CtxCode::SchemaFailed).id) == "CTX-0022");
+  CHECK(ctx_info(CtxCode::SchemaFailed).status == 503);
+  CHECK(ctx_info(CtxCode::SchemaFailed).retry_after == 60);
 }
 
 TEST_CASE("ctx codes: the own JSON envelope, with the code's own status") {

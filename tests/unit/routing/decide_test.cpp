@@ -500,6 +500,33 @@ TEST_CASE("decide: no key goes to the pool of the listener the request came in o
   }
 }
 
+TEST_CASE("decide: a failed schema is answered CTX-0022 at once on either role, never held") {
+  DirectoryData d;
+  d.servers = {{1, "ox-7.10", "old", "7.10", ""}, {2, "ox-8.0", "new", "8.0", "https://n"}};
+  d.schemas = {{"oxdb_a", SchemaState::Failed, 2}, {"oxdb_b", SchemaState::Disabled, 2}};
+  d.contexts = {{1, 0, 0, true}, {2, 0, 0, false}, {3, 1, 0, true}};
+  auto snap = RoutingSnapshot::build(std::move(d), SnapshotInput{{"old", "new"}}, 1);
+  CHECK(snap->schema_failed(0));
+  CHECK_FALSE(snap->schema_enabled(0));
+  CHECK_FALSE(snap->schema_failed(1));
+  CHECK_FALSE(snap->schema_failed(7));  // an index this snapshot does not know
+  RequestFacts facts;
+  facts.method = "GET";
+  facts.target = "/";
+  for (const DecideConfig& c : {old_cfg(), new_cfg()}) {
+    Decision r = decide(facts, id_key(1), *snap, c);
+    REQUIRE(std::holds_alternative<Reject>(r));
+    CHECK(std::get<Reject>(r).code == CtxCode::SchemaFailed);
+    CHECK(std::get<Reject>(r).context == 1);
+    // The tenant's own state comes first: a disabled context stays 403.
+    r = decide(facts, id_key(2), *snap, c);
+    REQUIRE(std::holds_alternative<Reject>(r));
+    CHECK(std::get<Reject>(r).code == CtxCode::ContextDisabled);
+    // Disabled without the failed mark: held, as before.
+    CHECK(std::holds_alternative<Hold>(decide(facts, id_key(3), *snap, c)));
+  }
+}
+
 TEST_CASE("decide: disabled schema holds on either role, login keys resolve through the table") {
   Fixture fx;
   for (const DecideConfig& c : {old_cfg(), new_cfg()}) {

@@ -20,6 +20,7 @@
 
 #include "admin/server.h"
 #include "app/admin_setup.h"
+#include "app/http_setup.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -264,6 +265,24 @@ int main(int argc, char** argv) {
   routing::SnapshotPublisher publisher;
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<store::DirectoryLoader> loader;
+  // The HTTP admin listener (/metrics, /ready, ...) answers from here on: /ready says 503
+  // until the first snapshot is published and again once a drain starts.
+  app::HttpSources http_sources;
+  std::unique_ptr<admin::HttpServer> http_server;
+  if (config.admin.http.enabled) {
+    http_sources.config = &config;
+    http_sources.registry = registry->get();
+    http_sources.workers = &pool;
+    http_sources.workers_started = &workers_started;
+    http_sources.publisher = config.routing.enabled ? &publisher : nullptr;
+    http_server =
+        std::make_unique<admin::HttpServer>(config.admin.http, app::make_http_hooks(&http_sources));
+    auto started = http_server->start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
+      return 1;
+    }
+  }
   if (config.routing.enabled) {
     notifier.status("Loading the tenant directory");
     auto setup = app::make_routing_setup(config, &publisher);
@@ -274,6 +293,7 @@ int main(int argc, char** argv) {
     routing_setup = std::move(setup.value());
     loader = std::make_unique<store::DirectoryLoader>(
         app::make_loader_options(config, &pool, &workers_started), &publisher);
+    http_sources.loader = &loader->status();
     auto started = loader->start();
     if (!started.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
@@ -341,6 +361,10 @@ int main(int argc, char** argv) {
     if (config.admin.tcp.enabled) {
       ready_extra.push_back("admin.tcp=" + admin_server->tcp_address());
     }
+    http_sources.admin = admin_server.get();
+  }
+  if (http_server) {
+    ready_extra.push_back("admin.http=" + http_server->address());
   }
   for (const auto& b : *bound) {
     SY_LOG(Info, "listener %s on %s -> pool %s", b.conf->name.c_str(), b.bound_address.c_str(),
@@ -395,6 +419,7 @@ int main(int argc, char** argv) {
                       std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
     break;
   }
+  http_sources.draining = true;  // /ready: 503 from now on
   for (auto& w : pool) {
     w->begin_drain();
   }
@@ -411,6 +436,10 @@ int main(int argc, char** argv) {
     loader->stop();  // before the workers it posts to are destroyed
   }
   health.stop();
+  if (http_server) {
+    http_server->stop();  // it reads the workers and the admin server
+    http_sources.admin = nullptr;
+  }
   pool.clear();
   access_log.reset();  // flushes
   SY_LOG(Info, "switchyard stopped");

@@ -1,0 +1,110 @@
+"""The HTTP admin listener's status page (docs/metrics.md) in a real browser: headless
+Chromium loads http://<admin.http>/status from a running Switchyard with tenant routing and
+the DOM it built is checked for the pools, the member addresses and states, and the schema
+counts; a screenshot is taken too."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import BINARY, Database, ProxyTestCase
+from metricsrun import get, http_address
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+SEED = """
+INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES (1, 'app-old', 'old', '7.10', '');
+INSERT INTO sy_schemas (name, state, server_id) VALUES
+  ('s1', 'enabled', 1), ('s2', 'enabled', 1), ('s3', 'enabled', 1), ('s4', 'disabled', 1);
+INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES (11, 's1', 1, NULL);
+"""
+
+
+def chromium():
+    path = shutil.which("chromium")
+    if not path:
+        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
+    return path
+
+
+class StatusPageTest(ProxyTestCase):
+    def test_the_status_page_shows_pools_members_and_schemas_in_chromium(self):
+        db = Database()
+        self.addCleanup(db.drop)
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        cfg = f"""workers: 1
+listeners: [{{name: main, port: 0, pool: old}}]
+pools:
+  - name: old
+    version: "7.10"
+    members: [{{address: "{b1.address}"}}, {{address: "{b2.address}"}}]
+    health_check: {{enabled: false}}
+  - name: spare
+    version: "8.0"
+    members: [{{address: "127.0.0.1:1"}}]
+    health_check: {{enabled: false}}
+database:
+  dsns:
+{db.dsn_yaml()}
+routing:
+  role: old
+  instance_id: it-status-{os.getpid()}
+  version: "7.10"
+  serve_pools: [old]
+  keys: [{{type: header, name: X-Context-Id}}]
+admin:
+  socket: {{path: "{os.path.join(self.workdir, "admin.sock")}"}}
+  http: {{port: 0}}
+"""
+        path = os.path.join(self.workdir, "migrate.yaml")
+        with open(path, "w") as f:
+            f.write(cfg)
+        subprocess.run([BINARY, "db", "migrate", "--config", path], check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        db.sql(SEED)
+        sy = self.switchyard(cfg)
+        # An operator takes one member out: the page shows it.
+        subprocess.run([os.environ.get("SY_CTL", os.path.join(os.path.dirname(BINARY), "..",
+                                                              "admin", "switchyardctl")),
+                        "--socket", os.path.join(self.workdir, "admin.sock"),
+                        "pool", "member", "drain", "old", b2.address],
+                       check=True, stdout=subprocess.DEVNULL, timeout=30)
+        http = http_address(sy)
+        status, html, headers = get(http, "/status")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        self.assertIn('http-equiv="refresh"', html)  # it refreshes itself
+
+        profile = tempfile.mkdtemp(prefix="sy-chromium-")
+        try:
+            url = f"http://{http}/status"
+            dom = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                  "--dump-dom", url], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, timeout=120).stdout
+            shot = os.path.join(self.workdir, "status.png")
+            subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                            "--window-size=1000,900", f"--screenshot={shot}", url],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                           cwd=self.workdir)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+        self.assertGreater(os.path.getsize(shot), 5000)  # a real rendered page, not an error
+        pools = re.findall(r'<td class="pool"[^>]*>([^<]*)</td>', dom)
+        self.assertEqual(pools, ["old", "spare"])
+        members = re.findall(r'<td class="address">([^<]*)</td><td class="([a-z]+)">([a-z]+)</td>',
+                             dom)
+        self.assertEqual(members, [(b1.address, "up", "ready"), (b2.address, "warn", "drain"),
+                                   ("127.0.0.1:1", "up", "ready")])
+        schemas = dict(re.findall(
+            r'<td class="state">([a-z]+)</td><td class="count">(\d+)</td>', dom))
+        self.assertEqual(schemas, {"enabled": "3", "disabled": "1"})
+        self.assertRegex(dom, r'<span id="ready" class="up">ready</span>')
+        self.assertIn("no upgrade run is driven by this instance", dom)
+        self.assertIn(f"it-status-{os.getpid()}", dom)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -11,7 +11,7 @@ PREFIX     ?= /usr
 FUZZ_SECONDS ?= 600
 FUZZ         ?=
 
-.PHONY: all deps configure build build-asan build-tsan test test-normal test-sanitize \
+.PHONY: all deps configure build build-programs build-asan build-tsan test test-normal test-sanitize \
         test-asan test-tsan test-fuzz demo bench bench-compare fuzz format clean \
         package install
 
@@ -27,6 +27,13 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
+# The normal tree's programs without the unit test executables: what `make test` needs from it
+# (the bench smoke runs these; the unit tests run in the ASan tree). A later `make build` or
+# `make demo` builds the rest of the same tree.
+build-programs: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target switchyard switchyardctl switchyard-bench \
+	  directory_bench sy-gen-docs
+
 # AddressSanitizer + UndefinedBehaviorSanitizer: the whole tree, -O1 (fast enough to run the
 # integration tests, quicker to build than -O2), -g1 (line tables are all a report needs).
 build-asan: deps
@@ -41,12 +48,12 @@ build-tsan: deps
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSY_WERROR=$(WERROR) -DSY_SANITIZE=thread
 	cmake --build $(TSAN_DIR) -j$(JOBS) --target tsan_tests
 
-# The whole suite (docs/testing.md): the normal build's unit and bench smoke tests, the unit and
-# integration tests under ASan+UBSan (the integration tests run once, there: CI time), the
-# threaded unit tests under TSan, and a short run of every fuzzer. One private MariaDB serves
-# them all. `make test-normal` runs the integration tests against the normal build.
-test: build build-asan build-tsan
-	bash scripts/run-tests.sh --unit $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
+# The whole suite (docs/testing.md): the normal build's bench smoke tests, the unit and
+# integration tests under ASan+UBSan (they run once, there: CI time), the threaded unit tests
+# under TSan, and a short run of every fuzzer. One private MariaDB serves them all.
+# `make test-normal` runs the unit and integration tests against the normal build.
+test: build-programs build-asan build-tsan
+	bash scripts/run-tests.sh --bench $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
 
 # Parts of it.
 test-normal: build

@@ -2,8 +2,9 @@
 # Runs the test suite against already built trees (the Makefile builds them; docs/testing.md):
 #
 #   --normal DIR   every ctest test of the normal build (unit, integration, bench smoke)
-#   --unit DIR     the normal build without its integration tests (unit, bench smoke): what
-#                  `make test` runs, since the integration tests run in the ASan tree
+#   --unit DIR     the normal build without its integration tests (unit, bench smoke)
+#   --bench DIR    only the normal build's bench smoke tests: what `make test` runs there, since
+#                  the unit and integration tests run in the ASan tree
 #   --asan DIR     the unit and integration tests of an ASan+UBSan build (not the bench smoke:
 #                  it measures nothing under a sanitizer); any sanitizer report fails its test
 #   --tsan DIR     the unit tests of a TSan build (only the threaded ones are built there:
@@ -18,11 +19,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-normal="" unit="" asan="" tsan="" fuzz=0
+normal="" unit="" bench="" asan="" tsan="" fuzz=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --normal) normal=$2; shift 2 ;;
     --unit) unit=$2; shift 2 ;;
+    --bench) bench=$2; shift 2 ;;
     --asan) asan=$2; shift 2 ;;
     --tsan) tsan=$2; shift 2 ;;
     --fuzz) fuzz=1; shift ;;
@@ -30,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     *) normal=$1; shift ;;
   esac
 done
-if [[ -z "$normal$unit$asan$tsan" && $fuzz -eq 0 ]]; then
+if [[ -z "$normal$unit$bench$asan$tsan" && $fuzz -eq 0 ]]; then
   normal=build
 fi
 
@@ -42,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -n "$normal$unit$asan$tsan" ]]; then
+if [[ -n "$normal$unit$bench$asan$tsan" ]]; then
   export SY_MYSQL_DIR=${SY_MYSQL_DIR:-$root/var/mariadb-test}
   bash tests/scripts/mariadb.sh start
   db_started=1
@@ -90,6 +92,10 @@ fi
 if [[ -n "$unit" ]]; then
   part "normal build without integration tests ($unit)" ctest --test-dir "$unit" \
     --output-on-failure -j"$jobs" --timeout 600 --label-exclude integration
+fi
+if [[ -n "$bench" ]]; then
+  part "normal build, bench smoke ($bench)" ctest --test-dir "$bench" --output-on-failure \
+    -j"$jobs" --timeout 600 --label-regex '^bench$'
 fi
 if [[ -n "$asan" ]]; then
   # The sanitizer options every test gets are set by tests/CMakeLists.txt (sanitizer_env).

@@ -379,6 +379,18 @@ def access_log_lines(path):
         return []
 
 
+# Headless Chromium for the tests that look at a page (Debian chromium, scripts/install-deps.sh).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium():
+    path = shutil.which("chromium")
+    if not path:
+        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
+    return path
+
+
 class ProxyTestCase(unittest.TestCase):
     """Gives each test a temporary directory and stops every process it started."""
 

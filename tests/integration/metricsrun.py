@@ -1,6 +1,8 @@
 """Helpers for the HTTP admin listener's tests (test_metrics*.py, test_status_page.py): the
 listener's address from the ready file, GET with an optional bearer token, and /metrics parsed
 by the real Prometheus text parser (Debian python3-prometheus-client)."""
+import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -11,7 +13,7 @@ except ImportError:  # a Python outside Debian's (pyenv, venv) does not see dist
     sys.path.append("/usr/lib/python3/dist-packages")
     from prometheus_client.parser import text_string_to_metric_families
 
-from harness import read_ready_file
+from harness import BINARY, read_ready_file
 
 
 def http_address(sy):
@@ -63,3 +65,43 @@ def value(samples, name, **labels):
         near = sorted(str(dict(l)) for n, l in samples if n == name)[:10]
         raise KeyError(f"no sample {name}{labels}; {name} has: {near}")
     return samples[key]
+
+
+def pool(name, version, members):
+    """One pools: entry (health checks off) for routed_yaml."""
+    addresses = ", ".join(f'{{address: "{m}"}}' for m in members)
+    return (f"  - name: {name}\n    version: \"{version}\"\n    members: [{addresses}]\n"
+            "    health_check: {enabled: false}\n")
+
+
+def routed_yaml(workdir, dsn_yaml, pools, database_extra="", workers=1):
+    """An old-role Switchyard serving pool "old" by the X-Context-Id header, with the admin
+    socket and admin.http on port 0. |pools| is pool() entries; |database_extra| more keys of
+    the database section (two-space indented lines)."""
+    return f"""workers: {workers}
+listeners: [{{name: main, port: 0, pool: old}}]
+pools:
+{"".join(pools)}database:
+  dsns:
+{dsn_yaml}{database_extra}routing:
+  role: old
+  instance_id: it-metrics-{os.getpid()}
+  version: "7.10"
+  serve_pools: [old]
+  keys: [{{type: header, name: X-Context-Id}}]
+admin:
+  socket: {{path: "{os.path.join(workdir, "admin.sock")}"}}
+  http: {{port: 0}}
+"""
+
+
+def migrate(workdir, yaml_text):
+    """Creates Switchyard's tables in the database |yaml_text| names; returns the file."""
+    path = os.path.join(workdir, "migrate.yaml")
+    with open(path, "w") as f:
+        f.write(yaml_text)
+    p = subprocess.run([BINARY, "db", "migrate", "--config", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"db migrate failed: {p.stdout}")
+    return path

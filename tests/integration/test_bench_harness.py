@@ -15,21 +15,10 @@ import tempfile
 import unittest
 
 from benchrun import BenchRunCase
-from harness import SOURCE_DIR
+from harness import CHROMIUM_FLAGS, SOURCE_DIR, chromium
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
 import report  # noqa: E402
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def chromium():
-    path = shutil.which("chromium")
-    if not path:
-        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
-    return path
-
 
 class BenchHarnessTest(BenchRunCase):
     SCENARIO = "smoke.yaml"

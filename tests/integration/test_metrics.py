@@ -7,13 +7,11 @@ schemas s1 (server 1), s2 (server 2: its tenants are redirected), s3 (disabled);
 s1, 21 in s2. The sequence: 7 requests for context 11 (proxied), 2 for context 21 (307), 1 for
 context 999 (unknown: CTX-0003 404).
 """
-import os
-import subprocess
 import threading
 import unittest
 
-from harness import BINARY, Database, ProxyTestCase, curl_status, wait_for
-from metricsrun import get, http_address, scrape, value
+from harness import Database, ProxyTestCase, curl_status, wait_for
+from metricsrun import get, http_address, migrate, pool, routed_yaml, scrape, value
 
 SEED = """
 INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES
@@ -25,52 +23,17 @@ INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES
 """
 
 
-def routing_yaml(db_dsn, old_addr, socket_path):
-    return f"""workers: 2
-listeners:
-  - name: main
-    port: 0
-    pool: old
-pools:
-  - name: old
-    version: "7.10"
-    members: [{{address: "{old_addr}"}}]
-    health_check: {{enabled: false}}
-  - name: new
-    version: "8.0"
-    members: [{{address: "127.0.0.1:1"}}]
-    health_check: {{enabled: false}}
-database:
-  dsns:
-{db_dsn}  refresh_interval: 200ms
-  heartbeat_interval: 200ms
-routing:
-  role: old
-  instance_id: it-metrics-{os.getpid()}
-  version: "7.10"
-  serve_pools: [old]
-  keys:
-    - {{type: header, name: X-Context-Id}}
-admin:
-  socket: {{path: "{socket_path}"}}
-  http: {{port: 0}}
-"""
-
-
 class MetricsTest(ProxyTestCase):
     def setUp(self):
         super().setUp()
         self.db = Database()
         self.addCleanup(self.db.drop)
         self.backend_old = self.backend("old-1", "old")
-        cfg = routing_yaml(self.db.dsn_yaml(), self.backend_old.address,
-                           os.path.join(self.workdir, "admin.sock"))
-        path = os.path.join(self.workdir, "migrate.yaml")
-        with open(path, "w") as f:
-            f.write(cfg)
-        p = subprocess.run([BINARY, "db", "migrate", "--config", path], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stdout)
+        cfg = routed_yaml(self.workdir, self.db.dsn_yaml(),
+                          [pool("old", "7.10", [self.backend_old.address]),
+                           pool("new", "8.0", ["127.0.0.1:1"])],
+                          "  refresh_interval: 200ms\n  heartbeat_interval: 200ms\n", workers=2)
+        migrate(self.workdir, cfg)
         self.db.sql(SEED)
         self.sy = self.switchyard(cfg)
         self.http = http_address(self.sy)

@@ -10,7 +10,7 @@ import unittest
 
 from harness import (BINARY, Database, ProxyTestCase, TcpForwarder, config_yaml, curl_status,
                      pool_yaml, read_ready_file, wait_for)
-from metricsrun import get, http_address, scrape, value
+from metricsrun import get, http_address, migrate, pool, routed_yaml, scrape, value
 
 TOKEN = "s3cret-metrics-token"
 
@@ -54,32 +54,9 @@ class ReadyTest(ProxyTestCase):
         fwd = TcpForwarder(db.port)
         self.addCleanup(fwd.stop)
         b = self.backend("b1")
-        cfg = f"""workers: 1
-listeners: [{{name: main, port: 0, pool: old}}]
-pools:
-  - name: old
-    version: "7.10"
-    members: [{{address: "{b.address}"}}]
-    health_check: {{enabled: false}}
-database:
-  dsns:
-{db.dsn_yaml(port=fwd.port)}  wait_at_start: true
-  connect_timeout: 1s
-routing:
-  role: old
-  instance_id: it-ready-{os.getpid()}
-  version: "7.10"
-  serve_pools: [old]
-  keys: [{{type: header, name: X-Context-Id}}]
-admin:
-  socket: {{path: "{os.path.join(self.workdir, "admin.sock")}"}}
-  http: {{port: 0}}
-"""
-        path = os.path.join(self.workdir, "ready.yaml")
-        with open(path, "w") as f:
-            f.write(cfg)
-        subprocess.run([BINARY, "db", "migrate", "--config", path], check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
+        path = migrate(self.workdir, routed_yaml(
+            self.workdir, db.dsn_yaml(port=fwd.port), [pool("old", "7.10", [b.address])],
+            "  wait_at_start: true\n  connect_timeout: 1s\n"))
         fwd.cut()  # the directory is out of reach: the first load waits
         log_path = os.path.join(self.workdir, "ready.log")
         ready_path = os.path.join(self.workdir, "ready.ready")

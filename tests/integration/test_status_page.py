@@ -9,11 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BINARY, Database, ProxyTestCase
-from metricsrun import get, http_address
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+from harness import BINARY, CHROMIUM_FLAGS, Database, ProxyTestCase, chromium
+from metricsrun import get, http_address, migrate, pool, routed_yaml
 
 SEED = """
 INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES (1, 'app-old', 'old', '7.10', '');
@@ -23,47 +20,15 @@ INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES (11, 's1', 
 """
 
 
-def chromium():
-    path = shutil.which("chromium")
-    if not path:
-        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
-    return path
-
-
 class StatusPageTest(ProxyTestCase):
     def test_the_status_page_shows_pools_members_and_schemas_in_chromium(self):
         db = Database()
         self.addCleanup(db.drop)
         b1, b2 = self.backend("b1"), self.backend("b2")
-        cfg = f"""workers: 1
-listeners: [{{name: main, port: 0, pool: old}}]
-pools:
-  - name: old
-    version: "7.10"
-    members: [{{address: "{b1.address}"}}, {{address: "{b2.address}"}}]
-    health_check: {{enabled: false}}
-  - name: spare
-    version: "8.0"
-    members: [{{address: "127.0.0.1:1"}}]
-    health_check: {{enabled: false}}
-database:
-  dsns:
-{db.dsn_yaml()}
-routing:
-  role: old
-  instance_id: it-status-{os.getpid()}
-  version: "7.10"
-  serve_pools: [old]
-  keys: [{{type: header, name: X-Context-Id}}]
-admin:
-  socket: {{path: "{os.path.join(self.workdir, "admin.sock")}"}}
-  http: {{port: 0}}
-"""
-        path = os.path.join(self.workdir, "migrate.yaml")
-        with open(path, "w") as f:
-            f.write(cfg)
-        subprocess.run([BINARY, "db", "migrate", "--config", path], check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
+        cfg = routed_yaml(self.workdir, db.dsn_yaml(),
+                          [pool("old", "7.10", [b1.address, b2.address]),
+                           pool("spare", "8.0", ["127.0.0.1:1"])])
+        migrate(self.workdir, cfg)
         db.sql(SEED)
         sy = self.switchyard(cfg)
         # An operator takes one member out: the page shows it.
@@ -103,7 +68,7 @@ admin:
         self.assertEqual(schemas, {"enabled": "3", "disabled": "1"})
         self.assertRegex(dom, r'<span id="ready" class="up">ready</span>')
         self.assertIn("no upgrade run is driven by this instance", dom)
-        self.assertIn(f"it-status-{os.getpid()}", dom)
+        self.assertIn(f"it-metrics-{os.getpid()}", dom)
 
 
 if __name__ == "__main__":

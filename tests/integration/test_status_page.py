@@ -4,12 +4,10 @@ the DOM it built is checked for the pools, the member addresses and states, and 
 counts; a screenshot is taken too."""
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from harness import BINARY, CHROMIUM_FLAGS, Database, ProxyTestCase, chromium
+from harness import BINARY, Database, ProxyTestCase, chromium_page
 from metricsrun import get, http_address, migrate, pool, routed_yaml
 
 SEED = """
@@ -43,19 +41,8 @@ class StatusPageTest(ProxyTestCase):
         self.assertTrue(headers["Content-Type"].startswith("text/html"))
         self.assertIn('http-equiv="refresh"', html)  # it refreshes itself
 
-        profile = tempfile.mkdtemp(prefix="sy-chromium-")
-        try:
-            url = f"http://{http}/status"
-            dom = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                  "--dump-dom", url], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True, timeout=120).stdout
-            shot = os.path.join(self.workdir, "status.png")
-            subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                            "--window-size=1000,900", f"--screenshot={shot}", url],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
-                           cwd=self.workdir)
-        finally:
-            shutil.rmtree(profile, ignore_errors=True)
+        shot = os.path.join(self.workdir, "status.png")
+        dom = chromium_page(f"http://{http}/status", shot)
         self.assertGreater(os.path.getsize(shot), 5000)  # a real rendered page, not an error
         pools = re.findall(r'<td class="pool"[^>]*>([^<]*)</td>', dom)
         self.assertEqual(pools, ["old", "spare"])

@@ -13,14 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -28,6 +24,7 @@
 #include "admin/commands.h"
 #include "admin/events.h"
 #include "admin/protocol.h"
+#include "admin/token.h"
 #include "common/log.h"
 #include "store/member_store.h"
 
@@ -48,16 +45,6 @@ constexpr auto kRefusedLogInterval = std::chrono::seconds(10);
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Constant-time token check: both sides hashed first, so neither the content nor the length
-// of the right token leaks through timing.
-bool token_matches(const std::string& given, const std::string& expected) {
-  unsigned char a[SHA256_DIGEST_LENGTH];
-  unsigned char b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof a) == 0;
-}
-
 }  // namespace
 
 // The upgrade job's hand-off to the admin thread; shared with the job thread, which may outlive
@@ -65,6 +52,8 @@ bool token_matches(const std::string& given, const std::string& expected) {
 struct Job {
   std::mutex mu;
   std::vector<std::string> lines;   // guarded by mu: progress lines not yet sent
+  // Guarded by mu: the latest step (AdminServer::upgrade_progress).
+  std::optional<ProgressLine> last;
   bool done = false;                // guarded by mu
   std::condition_variable done_cv;  // notified when done is set (AdminServer::stop waits)
   Reply reply;                      // guarded by mu; valid when done
@@ -273,6 +262,7 @@ void AdminServer::Impl::run_queue(Conn& c) {
         Reply final = fn([&](const ProgressLine& p) {
           std::lock_guard<std::mutex> lock(job->mu);
           job->lines.push_back(format_progress(p, json));
+          job->last = p;
           job->wake();
         });
         std::lock_guard<std::mutex> lock(job->mu);
@@ -592,24 +582,28 @@ AdminServer::Counters::Snapshot AdminServer::counters() const {
           c.refused.load(std::memory_order_relaxed)};
 }
 
+std::optional<ProgressLine> AdminServer::upgrade_progress() const {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard<std::mutex> lock(impl_->job_mu);
+    job = impl_->running_job;
+  }
+  if (!job) {
+    return std::nullopt;
+  }
+  std::lock_guard<std::mutex> lock(job->mu);
+  return job->done ? std::nullopt : job->last;
+}
+
 Result<Unit> AdminServer::start() {
   Impl& s = *impl_;
   const conf::Admin& a = s.opt.admin;
   if (a.tcp.enabled) {
-    std::ifstream f(a.tcp.token_file);
-    if (!f) {
-      return make_error(Errc::Config,
-                        "admin.tcp.token_file " + a.tcp.token_file + ": " + errno_text());
+    auto token = read_token_file(a.tcp.token_file, "admin.tcp.token_file");
+    if (!token.ok()) {
+      return token.error();
     }
-    std::getline(f, s.token);
-    while (!s.token.empty() &&
-           (s.token.back() == '\r' || s.token.back() == ' ' || s.token.back() == '\t')) {
-      s.token.pop_back();
-    }
-    if (s.token.size() < 8) {
-      return make_error(Errc::Config, "admin.tcp.token_file " + a.tcp.token_file +
-                                          ": the token must have at least 8 characters");
-    }
+    s.token = std::move(token.value());
   }
   if (a.socket.enabled && s.opt.inherited_unix_fd >= 0) {
     s.unix_fd = s.opt.inherited_unix_fd;  // a predecessor's (self-upgrade): already listening

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "admin/protocol.h"
 #include "admin/stores.h"
 #include "common/result.h"
 #include "conf/config.h"
@@ -154,6 +156,10 @@ class AdminServer {
     };
   };
   Counters::Snapshot counters() const;
+
+  // The latest progress line of the `upgrade schemata` run driven here (its schema, step and
+  // phase, schemas done of total); nullopt when none runs. Any thread (two short mutexes).
+  std::optional<ProgressLine> upgrade_progress() const;
 
   struct Impl;
 

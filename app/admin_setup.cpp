@@ -182,6 +182,76 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
   return out;
 }
 
+admin::StatsView stats_view(const std::vector<std::unique_ptr<Worker>>* workers) {
+  admin::StatsView v;
+  auto sum = [workers](Stat s) {
+    uint64_t n = 0;
+    for (const auto& w : *workers) {
+      n += w->stats().get(s);
+    }
+    return n;
+  };
+  for (int i = 0; i < static_cast<int>(Stat::kCount); ++i) {
+    v.proxy.emplace_back(stat_name(static_cast<Stat>(i)), sum(static_cast<Stat>(i)));
+  }
+  v.decisions = {{"proxy", sum(Stat::RouteProxies)},
+                 {"redirect", sum(Stat::RouteRedirects)},
+                 {"reject", sum(Stat::RouteRejects)},
+                 {"hold", sum(Stat::RouteHolds)},
+                 {"hold_refused", sum(Stat::HoldRefused)}};
+  for (int slot = 0; slot < proxy::kErrorCodeCount; ++slot) {
+    uint64_t n = 0;
+    for (const auto& w : *workers) {
+      n += w->stats().get_error(slot);
+    }
+    v.errors.emplace_back(routing::ctx_info_at(static_cast<size_t>(slot)).id, n);
+  }
+  v.held_now = sum(Stat::HeldNow);
+  return v;
+}
+
+std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
+                                        const std::vector<std::unique_ptr<Worker>>* workers) {
+  std::vector<admin::PoolView> out;
+  const auto& pools = registry->pools();
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const PoolState& ps = *pools[i];
+    admin::PoolView pv;
+    pv.name = ps.conf->name;
+    pv.version = ps.conf->version;
+    pv.balance = ps.conf->balance == conf::Balance::LeastConn ? "least_conn" : "round_robin";
+    for (size_t m = 0; m < ps.members.size(); ++m) {
+      const MemberState& ms = *ps.members[m];
+      admin::MemberView mv;
+      mv.address = ms.conf->address;
+      mv.weight = ms.effective_weight();
+      mv.weight_override = ms.weight_override.load(std::memory_order_relaxed);
+      mv.admin = to_admin(ms.admin.load(std::memory_order_relaxed));
+      mv.healthy = ms.healthy.load(std::memory_order_relaxed);
+      int64_t inflight = 0;
+      int64_t tunnels = 0;
+      for (const auto& w : *workers) {
+        if (i < w->pool_count()) {
+          inflight += w->pool_view(i)->inflight_on(m);
+          tunnels += w->pool_view(i)->tunnels_on(m);
+        }
+      }
+      mv.inflight = inflight > 0 ? static_cast<uint64_t>(inflight) : 0;
+      mv.tunnels = tunnels > 0 ? static_cast<uint64_t>(tunnels) : 0;
+      pv.active += mv.inflight;
+      pv.members.push_back(std::move(mv));
+    }
+    for (const auto& w : *workers) {
+      if (i < w->pool_count()) {
+        pv.requests += w->pool_view(i)->requests();
+        pv.responses_5xx += w->pool_view(i)->responses_5xx();
+      }
+    }
+    out.push_back(std::move(pv));
+  }
+  return out;
+}
+
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,
                                        const PoolRegistry* registry,
                                        const std::vector<std::unique_ptr<Worker>>* workers,
@@ -200,73 +270,8 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
   c.config = &config;
   c.loader = loader;
   c.publisher = publisher;
-  c.stats = [workers] {
-    admin::StatsView v;
-    auto sum = [workers](Stat s) {
-      uint64_t n = 0;
-      for (const auto& w : *workers) {
-        n += w->stats().get(s);
-      }
-      return n;
-    };
-    for (int i = 0; i < static_cast<int>(Stat::kCount); ++i) {
-      v.proxy.emplace_back(stat_name(static_cast<Stat>(i)), sum(static_cast<Stat>(i)));
-    }
-    v.decisions = {{"proxy", sum(Stat::RouteProxies)},
-                   {"redirect", sum(Stat::RouteRedirects)},
-                   {"reject", sum(Stat::RouteRejects)},
-                   {"hold", sum(Stat::RouteHolds)},
-                   {"hold_refused", sum(Stat::HoldRefused)}};
-    for (int slot = 0; slot < proxy::kErrorCodeCount; ++slot) {
-      uint64_t n = 0;
-      for (const auto& w : *workers) {
-        n += w->stats().get_error(slot);
-      }
-      v.errors.emplace_back(routing::ctx_info_at(static_cast<size_t>(slot)).id, n);
-    }
-    v.held_now = sum(Stat::HeldNow);
-    return v;
-  };
-  c.pools = [registry, workers] {
-    std::vector<admin::PoolView> out;
-    const auto& pools = registry->pools();
-    for (size_t i = 0; i < pools.size(); ++i) {
-      const PoolState& ps = *pools[i];
-      admin::PoolView pv;
-      pv.name = ps.conf->name;
-      pv.version = ps.conf->version;
-      pv.balance = ps.conf->balance == conf::Balance::LeastConn ? "least_conn" : "round_robin";
-      for (size_t m = 0; m < ps.members.size(); ++m) {
-        const MemberState& ms = *ps.members[m];
-        admin::MemberView mv;
-        mv.address = ms.conf->address;
-        mv.weight = ms.effective_weight();
-        mv.weight_override = ms.weight_override.load(std::memory_order_relaxed);
-        mv.admin = to_admin(ms.admin.load(std::memory_order_relaxed));
-        mv.healthy = ms.healthy.load(std::memory_order_relaxed);
-        int64_t inflight = 0;
-        int64_t tunnels = 0;
-        for (const auto& w : *workers) {
-          if (i < w->pool_count()) {
-            inflight += w->pool_view(i)->inflight_on(m);
-            tunnels += w->pool_view(i)->tunnels_on(m);
-          }
-        }
-        mv.inflight = inflight > 0 ? static_cast<uint64_t>(inflight) : 0;
-        mv.tunnels = tunnels > 0 ? static_cast<uint64_t>(tunnels) : 0;
-        pv.active += mv.inflight;
-        pv.members.push_back(std::move(mv));
-      }
-      for (const auto& w : *workers) {
-        if (i < w->pool_count()) {
-          pv.requests += w->pool_view(i)->requests();
-          pv.responses_5xx += w->pool_view(i)->responses_5xx();
-        }
-      }
-      out.push_back(std::move(pv));
-    }
-    return out;
-  };
+  c.stats = [workers] { return stats_view(workers); };
+  c.pools = [registry, workers] { return pool_views(registry, workers); };
   c.set_member = [registry](const admin::MemberRuntime& m) {
     MemberState* ms = find_member(registry, m.pool, m.member);
     if (ms == nullptr) {

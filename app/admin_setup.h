@@ -52,6 +52,15 @@ class Reloader {
   bool log_level_fixed_;
 };
 
+// The proxy's counters (proxy/stats.h) summed over |workers|, with the routing decisions and
+// CTX answers by name (`show stats`, /metrics). Any thread, once the workers exist.
+admin::StatsView stats_view(const std::vector<std::unique_ptr<proxy::Worker>>* workers);
+
+// Pools and members as the proxy sees them now: state, health, weights, in-flight counts and
+// request counters summed over |workers| (relaxed reads). Any thread, once the workers exist.
+std::vector<admin::PoolView> pool_views(const proxy::PoolRegistry* registry,
+                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers);
+
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
 // (no routing), |access_log| too (none configured).
 admin::AdminContext make_admin_context(const conf::Config& config, const std::string& config_path,

@@ -23,6 +23,7 @@
 
 #include "admin/server.h"
 #include "app/admin_setup.h"
+#include "app/http_setup.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -204,7 +205,7 @@ sy::Result<sy::proxy::TakeoverClient> connect_predecessor(const sy::conf::Config
 // The sockets a successor gets: every listener's fds and lock, and the admin listeners.
 std::vector<sy::proxy::HandoverSocket> handover_offer(
     const std::vector<sy::proxy::BoundListener>& bound, const sy::conf::Config& config,
-    const sy::admin::AdminServer* admin) {
+    const sy::admin::AdminServer* admin, const sy::admin::HttpServer* http) {
   using sy::proxy::HandoverKind;
   std::vector<sy::proxy::HandoverSocket> out;
   for (const auto& b : bound) {
@@ -221,6 +222,11 @@ std::vector<sy::proxy::HandoverSocket> handover_offer(
     out.push_back({HandoverKind::AdminTcp,
                    config.admin.tcp.address + ":" + std::to_string(config.admin.tcp.port),
                    admin->tcp_fd()});
+  }
+  if (http != nullptr && http->fd() >= 0) {
+    out.push_back({HandoverKind::AdminHttp,
+                   config.admin.http.address + ":" + std::to_string(config.admin.http.port),
+                   http->fd()});
   }
   return out;
 }
@@ -375,6 +381,35 @@ int main(int argc, char** argv) {
   routing::SnapshotPublisher publisher;
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<store::DirectoryLoader> loader;
+  // The HTTP admin listener (/metrics, /ready, ...) answers from here on: /ready says 503
+  // until the first snapshot is published and again once a drain starts.
+  app::HttpSources http_sources;
+  std::unique_ptr<admin::HttpServer> http_server;
+  if (config.admin.http.enabled) {
+    http_sources.config = &config;
+    http_sources.registry = registry->get();
+    http_sources.workers = &pool;
+    http_sources.workers_started = &workers_started;
+    http_sources.publisher = config.routing.enabled ? &publisher : nullptr;
+    http_server =
+        std::make_unique<admin::HttpServer>(config.admin.http, app::make_http_hooks(&http_sources));
+    int inherited_http = -1;
+    if (takeover) {
+      const std::string key =
+          config.admin.http.address + ":" + std::to_string(config.admin.http.port);
+      for (auto& s : takeover->sockets()) {
+        if (s.fd >= 0 && s.kind == proxy::HandoverKind::AdminHttp && s.key == key) {
+          inherited_http = std::exchange(s.fd, -1);
+          break;
+        }
+      }
+    }
+    auto started = http_server->start(inherited_http);
+    if (!started.ok()) {
+      std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
+      return 1;
+    }
+  }
   if (config.routing.enabled) {
     quiet_until_main.status("Loading the tenant directory");
     auto setup = app::make_routing_setup(config, &publisher);
@@ -385,6 +420,7 @@ int main(int argc, char** argv) {
     routing_setup = std::move(setup.value());
     loader = std::make_unique<store::DirectoryLoader>(
         app::make_loader_options(config, &pool, &workers_started), &publisher);
+    http_sources.loader = &loader->status();
     auto started = loader->start();
     if (!started.ok()) {
       std::fprintf(stderr, "switchyard: %s\n", started.error().message.c_str());
@@ -468,6 +504,10 @@ int main(int argc, char** argv) {
     if (config.admin.tcp.enabled) {
       ready_extra.push_back("admin.tcp=" + admin_server->tcp_address());
     }
+    http_sources.admin = admin_server.get();
+  }
+  if (http_server) {
+    ready_extra.push_back("admin.http=" + http_server->address());
   }
   for (const auto& b : *bound) {
     SY_LOG(Info, "listener %s on %s -> pool %s%s", b.conf->name.c_str(), b.bound_address.c_str(),
@@ -514,7 +554,7 @@ int main(int argc, char** argv) {
     lock_fds.push_back(b.lock_fd);
   }
   proxy::HandoverServer handover(
-      lock_fds, [&] { return handover_offer(*bound, config, admin_server.get()); },
+      lock_fds, [&] { return handover_offer(*bound, config, admin_server.get(), http_server.get()); },
       [&](pid_t pid) {
         successor.store(pid);
         if (admin_server) {
@@ -576,6 +616,9 @@ int main(int argc, char** argv) {
     if (pid_t next = successor.load(); next != 0) {
       SY_LOG(Info, "handed over to pid %d: not accepting any more; draining (up to %lld ms)",
              static_cast<int>(next), static_cast<long long>(config.limits.drain_timeout.count()));
+      if (http_server) {
+        http_server->stop();  // the successor answers /metrics and /ready on the same socket
+      }
       break;  // no STOPPING=1: the service goes on in the successor
     }
     SY_LOG(Info, "%s: draining (up to %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -585,6 +628,7 @@ int main(int argc, char** argv) {
     break;
   }
   handover.stop();  // no takeover of a draining process
+  http_sources.draining = true;  // /ready: 503 from now on
   for (auto& w : pool) {
     w->begin_drain();
   }
@@ -601,6 +645,10 @@ int main(int argc, char** argv) {
     loader->stop();  // before the workers it posts to are destroyed
   }
   health.stop();
+  if (http_server) {
+    http_server->stop();  // it reads the workers and the admin server
+    http_sources.admin = nullptr;
+  }
   pool.clear();
   access_log.reset();  // flushes
   SY_LOG(Info, "switchyard stopped");

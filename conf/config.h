@@ -331,6 +331,19 @@ struct AdminTcp {
   bool operator==(const AdminTcp&) const = default;
 };
 
+// The HTTP admin listener (docs/metrics.md): /metrics, /ready, /live and the status page,
+// served by a thread of its own. Loopback by default; any other address needs a token.
+struct AdminHttp {
+  bool enabled = false;               // true when admin.http is present
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal
+  bool loopback = true;               // |address| is 127.0.0.0/8 or ::1
+  int port = 0;            // 0..65535; 0 = ephemeral (reported in --ready-file as admin.http)
+  std::string token_file;  // "" = no token (loopback only); else `Authorization: Bearer`
+  Mark mark;
+
+  bool operator==(const AdminHttp&) const = default;
+};
+
 struct AdminUpdateTasks {
   std::string sql_dir;  // "" = no SQL tasks
   std::string command;  // "" = no command task; "{schema}" is substituted
@@ -343,6 +356,7 @@ struct Admin {
   bool enabled = false;  // true when the `admin` section is present
   AdminSocket socket;
   AdminTcp tcp;
+  AdminHttp http;
   std::string event_hook;       // command run for each upgrade event; "" = none
   Millis drain_timeout{30000};  // sequencer: per schema wait for in-flight requests
   Millis live_within{10000};    // heartbeat age of a live instance

@@ -610,18 +610,22 @@ Decoder::ValueFn Decoder::file_mode(int* out) {
   };
 }
 
+namespace {
+bool is_loopback(const std::string& text) {
+  in_addr v4;
+  in6_addr v6;
+  return (inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+         (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+}
+}  // namespace
+
 Decoder::ValueFn Decoder::loopback_address(std::string* out) {
   return [this, out](const YAML::Node& node, const std::string& path) {
     std::string text;
     if (!ip_address(&text)(node, path)) {
       return false;
     }
-    in_addr v4;
-    in6_addr v6;
-    bool loopback =
-        (inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
-        (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
-    if (!loopback) {
+    if (!is_loopback(text)) {
       error(path, "address " + quoted(text) +
                       " is not a loopback address (expected 127.0.0.1 or ::1: the admin TCP "
                       "listener must not be reachable from the network)");
@@ -636,6 +640,7 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
   out->mark = positions_->find(path);
   AdminSocket* sock = &out->socket;
   AdminTcp* tcp = &out->tcp;
+  AdminHttp* http = &out->http;
   AdminUpdateTasks* tasks = &out->update_tasks;
   mapping(
       node, path,
@@ -662,6 +667,17 @@ void Decoder::admin(const YAML::Node& node, const std::string& path, Admin* out)
                          {"level", kOptional, admin_level(&tcp->level)},
                          {"max_connections", kOptional, integer(&tcp->max_connections, 1, 10000)},
                      });
+           })},
+          {"http", kOptional, nested([this, http](const YAML::Node& n, const std::string& p) {
+             http->enabled = true;
+             http->mark = positions_->find(p);
+             mapping(n, p,
+                     {
+                         {"address", kOptional, ip_address(&http->address)},
+                         {"port", kRequired, integer(&http->port, 0, 65535)},
+                         {"token_file", kOptional, string(&http->token_file)},
+                     });
+             http->loopback = is_loopback(http->address);
            })},
           {"event_hook", kOptional, string(&out->event_hook)},
           {"drain_timeout", kOptional, duration(&out->drain_timeout)},

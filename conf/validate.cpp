@@ -233,6 +233,13 @@ class Validator {
     if (!a.socket.enabled && !a.tcp.enabled) {
       error("admin", "needs a socket or a tcp listener (expected admin.socket.path or admin.tcp)");
     }
+    // admin.http: metrics and the status page are read-only, but not for the whole network.
+    if (a.http.enabled && !positions_.failed("admin.http") && !a.http.loopback &&
+        a.http.token_file.empty()) {
+      error("admin.http", "address " + quoted(a.http.address) +
+                              " is not a loopback address: admin.http.token_file is required "
+                              "(clients then send `Authorization: Bearer <token>`)");
+    }
     if (a.socket.enabled && !positions_.failed("admin.socket.path") && a.socket.path.empty()) {
       error("admin.socket.path", "must not be empty");
     }

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/cidr.h"
@@ -17,6 +18,7 @@
 #include "proxy/h2_convert.h"
 #include "proxy/http1_session.h"
 #include "proxy/http2_session.h"
+#include "proxy/metrics.h"
 #include "proxy/proxy_protocol.h"
 #include "proxy/stats.h"
 #include "proxy/stream.h"
@@ -52,12 +54,19 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
   resume_ev_ = event_new(env.base, -1, 0, resume_cb, this);
   env.stats->inc(Stat::ConnectionsAccepted);
   env.stats->inc(Stat::ConnectionsActive);
+  if (env.metrics != nullptr) {
+    env.metrics->listener(listener->index).connections.add();
+  }
 }
 
 ClientConnection::~ClientConnection() {
   session_.reset();  // exchanges first: they let go of upstreams and hold slots
   if (proxy_ev_ != nullptr) {
     event_free(proxy_ev_);
+  }
+  if (env_.metrics != nullptr) {
+    env_.metrics->listener(listener_->index).connections.sub();
+    count_tls();
   }
   delete client_;
   if (closed_ev_ != nullptr) {
@@ -306,9 +315,30 @@ void ClientConnection::closed_cb(int, short, void* arg) {
 
 // ---------------------------------------------------------------------------------------------
 
+// Once per TLS connection: how its handshake ended (at the first request bytes, else at close).
+void ClientConnection::count_tls() {
+  if (tls_counted_ || env_.metrics == nullptr || client_->ssl() == nullptr) {
+    return;
+  }
+  tls_counted_ = true;
+  TlsOutcome o = TlsOutcome::Aborted;
+  if (client_->handshake_succeeded()) {
+    o = TlsOutcome::Ok;
+  } else if (client_->tls_timed_out()) {
+    o = TlsOutcome::Timeout;
+  } else if (client_->tls_error() != 0 &&
+             ERR_GET_REASON(client_->tls_error()) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    o = TlsOutcome::Protocol;
+  } else if (client_->tls_failed()) {
+    o = TlsOutcome::Closed;
+  }
+  env_.metrics->listener(listener_->index).tls[static_cast<size_t>(o)].add();
+}
+
 bool ClientConnection::choose_session() {
   bool h2 = false;
   if (client_->ssl() != nullptr) {
+    count_tls();
     const unsigned char* proto = nullptr;
     unsigned int proto_len = 0;
     SSL_get0_alpn_selected(client_->ssl(), &proto, &proto_len);

@@ -127,6 +127,7 @@ class ClientConnection {
   static void proxy_header_cb(int fd, short what, void* arg);
   // The first bytes decide the protocol: false = not enough yet.
   bool choose_session();
+  void count_tls();
   void linger();
   void start_io();
   // PROXY protocol listeners: reads the header off the socket (proxy/proxy_protocol.h); true
@@ -156,6 +157,7 @@ class ClientConnection {
   bool lingering_ = false;      // FIN sent; discarding input until the client closes
   bool eof_ = false;            // the client closed its side
   bool draining_ = false;
+  bool tls_counted_ = false;  // its handshake's outcome is in the metrics
   ThreadOwner thread_;
 };
 

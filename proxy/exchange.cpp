@@ -8,6 +8,7 @@
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
+#include "proxy/metrics.h"
 #include "proxy/stats.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -246,8 +247,10 @@ void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
   if (!rec_.held) {
     rec_.held = true;
     rec_.hold_deadline_ms = now + fw->hold().limits().max_wait_ms;
+    rec_.hold_start_ms = now;
     env_.stats->inc(Stat::RouteHolds);
   }
+  rec_.hold_end_ms = 0;
   if (held_ == nullptr || &req != &held_->req) {
     // The first park: keep a copy of the head; the session's buffer moves on.
     if (held_ == nullptr) {
@@ -303,6 +306,7 @@ void Exchange::on_release() {
     return;
   }
   leave_hold();
+  rec_.hold_end_ms = monotonic_ms();
   ds_->hold_watch(false);
   rec_.stage = Stage::Head;
   route(held_->req, held_->form);
@@ -494,6 +498,11 @@ void Exchange::finish() {
 
 void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message) {
   WorkerStats& stats = *env_.stats;
+  // A failed connect was counted per attempt (UpstreamRequest); these are the member's answer.
+  if (why != UpstreamFailure::Connect && env_.metrics != nullptr && up_.member() != nullptr) {
+    WorkerMetrics& m = *env_.metrics;
+    m.pool(m.pool_index(rec_.pool->conf())).members[rec_.pool->index_of(up_.member())].errors.add();
+  }
   switch (why) {
   case UpstreamFailure::Connect: respond_error(502, message, {Who::Server, Phase::Connect}); return;
   case UpstreamFailure::Timeout:
@@ -595,10 +604,16 @@ void Exchange::log() {
     pool->count_5xx();
   }
   AccessLogBuffer& log = *env_.access_log;
-  if (!log.enabled()) {
+  if (!log.enabled() && env_.metrics == nullptr) {
     return;
   }
   uint64_t now = monotonic_us();
+  if (env_.metrics != nullptr) {
+    count_metrics(now);
+  }
+  if (!log.enabled()) {
+    return;
+  }
   AccessRecord r;
   r.client = client_.label;
   r.listener = client_.listener->conf->name;
@@ -638,6 +653,40 @@ void Exchange::log() {
     r.tunnel_ms = us_to_ms(rec_.t_tunnel_us, now);
   }
   log.append(r);
+}
+
+void Exchange::count_metrics(uint64_t now_us) {
+  WorkerMetrics& m = *env_.metrics;
+  ListenerMetrics& l = m.listener(client_.listener->index);
+  const size_t cls = status_class(rec_.status);
+  const bool answered = rec_.status != 0;
+  l.requests.add();
+  if (answered) {
+    l.responses[cls].add();
+  }
+  l.bytes_in.add(rec_.bytes_in);
+  l.bytes_out.add(rec_.bytes_out);
+  if (rec_.t_start_us != 0 && now_us >= rec_.t_start_us) {
+    l.latency.observe_us(now_us - rec_.t_start_us);
+  }
+  if (rec_.held) {
+    uint64_t end_ms = rec_.hold_end_ms != 0 ? rec_.hold_end_ms : now_us / 1000;
+    m.hold_time().observe_us(end_ms >= rec_.hold_start_ms ? (end_ms - rec_.hold_start_ms) * 1000
+                                                          : 0);
+  }
+  const WorkerMember* member = up_.member();
+  if (rec_.pool == nullptr || member == nullptr) {
+    return;
+  }
+  PoolMetrics& p = m.pool(m.pool_index(rec_.pool->conf()));
+  if (up_.response_us() != 0 && up_.response_us() >= up_.sent_us()) {
+    p.upstream_latency.observe_us(up_.response_us() - up_.sent_us());
+  }
+  MemberMetrics& mm = p.members[rec_.pool->index_of(member)];
+  mm.requests.add();
+  if (answered) {
+    mm.responses[cls].add();
+  }
 }
 
 }  // namespace sy::proxy

@@ -61,6 +61,7 @@ class AccessLogBuffer;
 class ClientConnection;
 class Forwarder;
 class WorkerPool;
+class WorkerMetrics;
 class WorkerStats;
 struct WorkerListener;
 
@@ -71,6 +72,7 @@ struct ExchangeEnv {
   const conf::Limits* limits = nullptr;
   const http1::Limits* parse_limits = nullptr;
   WorkerStats* stats = nullptr;
+  WorkerMetrics* metrics = nullptr;  // null: no admin.http listener, nothing to count
   AccessLogBuffer* access_log = nullptr;
   Forwarder* forwarder = nullptr;      // tenant routing; nullptr without a routing section
   WorkerPool* const* pools = nullptr;  // the worker's pools, by config index
@@ -178,6 +180,8 @@ class Exchange final : private UpstreamHandler {
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     uint64_t t_start_us = 0;
+    uint64_t hold_start_ms = 0;  // monotonic: first parked
+    uint64_t hold_end_ms = 0;    // monotonic: last left the queue; 0 = parked now
   };
 
   // A held request's head, copied (the session's buffers move on).
@@ -217,6 +221,8 @@ class Exchange final : private UpstreamHandler {
   void finish();
   void set_termination(Who who) { rec_.term = Termination{who, phase()}; }
   void log();
+  // Counts the ended exchange into env_.metrics (when there are metrics). |now_us| monotonic.
+  void count_metrics(uint64_t now_us);
   void leave_hold();
   // The 101 is relayed: the exchange becomes a tunnel (see the top of this file).
   void start_tunnel(const HttpResponse& resp);

@@ -40,7 +40,7 @@ socklen_t abstract_address(std::string_view name, sockaddr_un* sun) {
 
 bool parse_kind(std::string_view word, HandoverKind* kind) {
   for (HandoverKind k : {HandoverKind::Listen, HandoverKind::Lock, HandoverKind::AdminUnix,
-                         HandoverKind::AdminTcp}) {
+                         HandoverKind::AdminTcp, HandoverKind::AdminHttp}) {
     if (word == to_string(k)) {
       *kind = k;
       return true;
@@ -185,6 +185,8 @@ const char* to_string(HandoverKind kind) {
       return "admin-unix";
     case HandoverKind::AdminTcp:
       return "admin-tcp";
+    case HandoverKind::AdminHttp:
+      return "admin-http";
   }
   return "?";
 }

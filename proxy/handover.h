@@ -50,6 +50,7 @@ enum class HandoverKind {
   Lock,      // the listener's lock socket; key: listener_key()
   AdminUnix, // the admin Unix socket; key: its path
   AdminTcp,  // the admin TCP listener; key: configured "address:port"
+  AdminHttp, // the admin HTTP listener (/metrics, /ready); key: configured "address:port"
 };
 
 const char* to_string(HandoverKind kind);

@@ -294,6 +294,7 @@ bool Stream::continue_handshake() {
   int r = SSL_do_handshake(ssl_);
   if (r == 1) {
     handshaking_ = false;
+    handshake_ok_ = true;
     evtimer_del(handshake_timer_);
     watch_writable(false);
     if (tls_client_) {

@@ -97,6 +97,10 @@ class Stream {
   int tls_errno() const { return tls_errno_; }
   bool tls_timed_out() const { return tls_timed_out_; }
   bool handshake_done() const { return ssl_ != nullptr && !handshaking_; }
+  // The TLS handshake completed (whatever happened after it).
+  bool handshake_succeeded() const { return handshake_ok_; }
+  // The stream failed (handshake, TLS read or write error, handshake timeout).
+  bool tls_failed() const { return tls_failed_; }
   // Ends the write direction: a TLS close_notify first (best effort, never blocks), then
   // shutdown(SHUT_WR). For a lingering close once output() is empty.
   void shutdown_write();
@@ -204,6 +208,7 @@ class Stream {
   size_t tls_retry_len_ = 0;       // length of an SSL_write to repeat after WANT_*; 0 = none
   bool tls_client_ = false;        // start_tls_client: CONNECTED after the handshake
   bool tls_timed_out_ = false;     // the handshake timer fired
+  bool handshake_ok_ = false;      // SSL_do_handshake returned 1
   int tls_errno_ = 0;              // failed handshake: socket errno (0 = none)
   unsigned long tls_error_ = 0;    // failed handshake: OpenSSL error code (0 = none)
 };

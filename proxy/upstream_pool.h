@@ -147,6 +147,8 @@ class WorkerPool {
   void record_failure(WorkerMember* m, uint64_t now_ms);
 
   size_t size() const { return members_.size(); }
+  // The position of |m|, one of this pool's members.
+  size_t index_of(const WorkerMember* m) const { return static_cast<size_t>(m - members_.data()); }
   WorkerMember& member(size_t i) { return members_[i]; }
 
   // Counters. Worker thread writes (single writer, relaxed); any thread reads.

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "proxy/exchange.h"
+#include "proxy/metrics.h"
 #include "proxy/stats.h"
 #include "proxy/upstream_pool.h"
 
@@ -75,6 +76,10 @@ void UpstreamRequest::codec_connected(bool reused) {
 
 void UpstreamRequest::codec_connect_failed(std::string_view why) {
   env_.stats->inc(Stat::UpstreamConnectFailures);
+  if (env_.metrics != nullptr) {
+    WorkerMetrics& m = *env_.metrics;
+    m.pool(m.pool_index(pool_->conf())).members[pool_->index_of(member_)].errors.add();
+  }
   pool_->record_failure(member_, monotonic_ms());
   std::string label = member_->shared->label;
   last_connect_error_.assign(label).append(": ").append(why);

@@ -122,6 +122,10 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
   env_.limits = &config_.limits;
   env_.parse_limits = &parse_limits_;
   env_.stats = &stats_;
+  if (config.admin.http.enabled) {
+    metrics_ = std::make_unique<WorkerMetrics>(config);
+  }
+  env_.metrics = metrics_.get();
   env_.access_log = &access_log_;
   env_.forwarder = forwarder_.get();
   env_.pools = pool_ptrs_.data();

@@ -24,6 +24,7 @@
 #include "proxy/connection_limits.h"
 #include "proxy/exchange.h"
 #include "proxy/http1_parser.h"
+#include "proxy/metrics.h"
 #include "proxy/stats.h"
 #include "proxy/tls.h"
 #include "proxy/upstream_pool.h"
@@ -85,6 +86,8 @@ class Worker final : private ConnectionSet {
   // --- any thread (relaxed reads of single-writer atomics) ---
   int id() const { return id_; }
   const WorkerStats& stats() const { return stats_; }
+  // The /metrics counters; null when admin.http is not configured (nothing is counted).
+  const WorkerMetrics* metrics() const { return metrics_.get(); }
   size_t pool_count() const { return pools_.size(); }
   const WorkerPool* pool_view(size_t i) const { return pools_[i].get(); }
   // Requests in flight per schema name (routing only): a copy, at most kFlushInterval old,
@@ -156,6 +159,7 @@ class Worker final : private ConnectionSet {
   size_t num_conns_ = 0;
   bool draining_ = false;
   WorkerStats stats_;
+  std::unique_ptr<WorkerMetrics> metrics_;
   AccessLogBuffer access_log_;
   std::vector<http1::Header> headers_;
   std::string head_scratch_;

@@ -21,6 +21,8 @@ PACKAGES=(
   # packaging (make package, tests/integration/test_package.py): CPack DEB with dpkg-shlibdeps,
   # systemd-analyze verify of the unit, man pages rendered with man/groff, logrotate -d
   dpkg-dev file systemd man-db groff-base logrotate
+  # /metrics is read with the real Prometheus text parser (tests/integration/metricsrun.py)
+  python3-prometheus-client
   # raw HTTP/2 tests decode the proxy's HPACK with it (tests/integration/h2raw.py)
   python3-hpack
   # WebSocket tunnel tests: a real client and echo server (tests/integration/wsecho.py)

@@ -108,6 +108,12 @@ void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
   current_ = snap;
   publisher_->publish(std::move(snap));
   status_.publishes.fetch_add(1, std::memory_order_relaxed);
+  status_.last_publish_unix_ms.store(now_unix_ms(), std::memory_order_relaxed);
+  status_.last_load_us.store(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - round_start_)
+                                .count()),
+      std::memory_order_relaxed);
   if (opt_.on_publish) {
     opt_.on_publish();
   }
@@ -163,6 +169,7 @@ Result<Unit> DirectoryLoader::refresh() {
 Result<Unit> DirectoryLoader::start() {
   auto backoff = std::chrono::milliseconds(250);
   for (;;) {
+    round_start_ = std::chrono::steady_clock::now();
     auto r = connect();
     if (r.ok()) {
       r = full_load_and_publish(false);
@@ -198,6 +205,7 @@ void DirectoryLoader::run() {
   bool outage_logged = false;
   while (wait(db_ ? opt_.refresh_interval : backoff)) {
     status_.round_started_unix_ms = now_unix_ms();
+    round_start_ = std::chrono::steady_clock::now();
     Result<Unit> r = ok_result();
     if (!db_) {
       r = connect();

@@ -77,6 +77,8 @@ struct LoaderStatus {
   std::atomic<uint64_t> failures{0};               // failed rounds (query or connect)
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> last_ok_unix_ms{0};
+  std::atomic<uint64_t> last_publish_unix_ms{0};  // when the current snapshot was published
+  std::atomic<uint64_t> last_load_us{0};  // the round that built it: read + build, microseconds
 
   // "up", "slow" (a round has been running for kSlowRoundMs or more) or "down" (the last round
   // failed), at |now_unix_ms|. Any thread.
@@ -106,6 +108,7 @@ class DirectoryLoader {
   Result<Unit> full_load_and_publish(bool only_if_changed);
   Result<Unit> refresh();
   void publish(std::shared_ptr<const RoutingSnapshot> snap);
+  std::chrono::steady_clock::time_point round_start_;  // of the round in progress (loader)
   bool wait(std::chrono::milliseconds d);  // false when stopping
 
   LoaderOptions opt_;

@@ -379,6 +379,35 @@ def access_log_lines(path):
         return []
 
 
+# Headless Chromium for the tests that look at a page (Debian chromium, scripts/install-deps.sh).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium():
+    path = shutil.which("chromium")
+    if not path:
+        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
+    return path
+
+
+def chromium_page(url, screenshot, window_size="1000,900"):
+    """Loads |url| in headless Chromium twice, with a throw-away profile: returns the DOM it
+    built (--dump-dom) and writes a PNG of the page to |screenshot|."""
+    profile = tempfile.mkdtemp(prefix="sy-chromium-")
+    try:
+        dom = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                              "--dump-dom", url], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, timeout=120).stdout
+        subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                        f"--window-size={window_size}", f"--screenshot={screenshot}", url],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                       cwd=os.path.dirname(screenshot))
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    return dom
+
+
 class ProxyTestCase(unittest.TestCase):
     """Gives each test a temporary directory and stops every process it started."""
 

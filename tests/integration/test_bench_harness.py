@@ -7,28 +7,15 @@ Needs the private MariaDB (make test exports SY_TEST_MYSQL_*), HAProxy and Chrom
 """
 import os
 import re
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import unittest
 
 from benchrun import BenchRunCase
-from harness import SOURCE_DIR
+from harness import SOURCE_DIR, chromium_page
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
 import report  # noqa: E402
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def chromium():
-    path = shutil.which("chromium")
-    if not path:
-        raise AssertionError("chromium is not installed: run scripts/install-deps.sh")
-    return path
 
 
 class BenchHarnessTest(BenchRunCase):
@@ -74,17 +61,8 @@ class BenchHarnessTest(BenchRunCase):
 
     def test_the_report_opens_in_chromium_with_its_charts_drawn(self):
         page = "file://" + os.path.join(self.out, "report.html")
-        profile = tempfile.mkdtemp(prefix="sy-chromium-")
-        try:
-            dom = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                  "--dump-dom", page], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True, timeout=120).stdout
-            shot = os.path.join(self.out, "report.png")
-            subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                            "--window-size=1000,2600", f"--screenshot={shot}", page],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-        finally:
-            shutil.rmtree(profile, ignore_errors=True)
+        shot = os.path.join(self.out, "report.png")
+        dom = chromium_page(page, shot, window_size="1000,2600")
         for chart in ("throughput", "latency", "errors", "holds"):
             self.assertIn(f'data-chart="{chart}"', dom, chart)
         # Every run has its lines, each with one point per second of the run.

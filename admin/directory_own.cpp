@@ -324,8 +324,7 @@ class OwnDirectory final : public Directory {
         [&] { return admin::register_server(db_, wanted, if_exists); });
   }
   Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override {
-    return store::with_conflict_retries(
-        [&] { return admin::update_server(db_, changes, after); });
+    return store::with_conflict_retries([&] { return admin::update_server(db_, changes, after); });
   }
   Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
   Result<ServerInfo> find_server(const std::string& name_or_id) override {

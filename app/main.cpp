@@ -72,7 +72,7 @@ struct Args {
   std::string ready_file;
   std::string log_level;
   bool takeover = false;
-  std::string takeover_address;  // "" = find it from the configuration
+  std::string takeover_address;   // "" = find it from the configuration
   std::vector<std::string> argv;  // argv[1..], for a successor's command line
 };
 
@@ -174,7 +174,7 @@ bool write_ready_file(const std::string& path,
 // Connects to the running Switchyard to take its sockets over: at |address|, else at the first
 // listener of |config| with a fixed port.
 sy::Result<sy::proxy::TakeoverClient> connect_predecessor(const sy::conf::Config& config,
-                                                         const std::string& address) {
+                                                          const std::string& address) {
   using namespace std::chrono_literals;
   std::vector<std::string> candidates;
   if (!address.empty()) {
@@ -203,9 +203,9 @@ sy::Result<sy::proxy::TakeoverClient> connect_predecessor(const sy::conf::Config
 }
 
 // The sockets a successor gets: every listener's fds and lock, and the admin listeners.
-std::vector<sy::proxy::HandoverSocket> handover_offer(
-    const std::vector<sy::proxy::BoundListener>& bound, const sy::conf::Config& config,
-    const sy::admin::AdminServer* admin, const sy::admin::HttpServer* http) {
+std::vector<sy::proxy::HandoverSocket>
+handover_offer(const std::vector<sy::proxy::BoundListener>& bound, const sy::conf::Config& config,
+               const sy::admin::AdminServer* admin, const sy::admin::HttpServer* http) {
   using sy::proxy::HandoverKind;
   std::vector<sy::proxy::HandoverSocket> out;
   for (const auto& b : bound) {
@@ -332,8 +332,7 @@ int main(int argc, char** argv) {
     SY_LOG(Info, "takeover: received %zu socket(s) from pid %d", takeover->sockets().size(),
            static_cast<int>(takeover->holder()));
   }
-  auto bound =
-      proxy::bind_listeners(config, workers, takeover ? &takeover->sockets() : nullptr);
+  auto bound = proxy::bind_listeners(config, workers, takeover ? &takeover->sockets() : nullptr);
   if (!bound) {
     std::fprintf(stderr, "switchyard: %s\n", bound.error().message.c_str());
     return 1;
@@ -554,7 +553,8 @@ int main(int argc, char** argv) {
     lock_fds.push_back(b.lock_fd);
   }
   proxy::HandoverServer handover(
-      lock_fds, [&] { return handover_offer(*bound, config, admin_server.get(), http_server.get()); },
+      lock_fds,
+      [&] { return handover_offer(*bound, config, admin_server.get(), http_server.get()); },
       [&](pid_t pid) {
         successor.store(pid);
         if (admin_server) {
@@ -627,7 +627,7 @@ int main(int argc, char** argv) {
                       std::to_string(config.limits.drain_timeout.count() / 1000) + " s)");
     break;
   }
-  handover.stop();  // no takeover of a draining process
+  handover.stop();               // no takeover of a draining process
   http_sources.draining = true;  // /ready: 503 from now on
   for (auto& w : pool) {
     w->begin_drain();

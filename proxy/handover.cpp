@@ -76,8 +76,8 @@ Result<Unit> wait_readable(int fd, std::chrono::milliseconds timeout, int stop_f
       return ok_result();
     }
     if (n == 0) {
-      return make_error(Errc::Timeout, "no answer within " + std::to_string(timeout.count()) +
-                                           " ms");
+      return make_error(Errc::Timeout,
+                        "no answer within " + std::to_string(timeout.count()) + " ms");
     }
     if (errno != EINTR) {
       return make_error(Errc::Io, "poll: " + errno_text());
@@ -177,16 +177,11 @@ pid_t peer_pid(int fd, uid_t* uid = nullptr) {
 
 const char* to_string(HandoverKind kind) {
   switch (kind) {
-    case HandoverKind::Listen:
-      return "listen";
-    case HandoverKind::Lock:
-      return "lock";
-    case HandoverKind::AdminUnix:
-      return "admin-unix";
-    case HandoverKind::AdminTcp:
-      return "admin-tcp";
-    case HandoverKind::AdminHttp:
-      return "admin-http";
+  case HandoverKind::Listen: return "listen";
+  case HandoverKind::Lock: return "lock";
+  case HandoverKind::AdminUnix: return "admin-unix";
+  case HandoverKind::AdminTcp: return "admin-tcp";
+  case HandoverKind::AdminHttp: return "admin-http";
   }
   return "?";
 }
@@ -206,8 +201,8 @@ Result<std::vector<std::string>> encode_offer(const std::vector<HandoverSocket>&
   std::vector<std::string> out;
   for (size_t i = 0; i < sockets.size(); ++i) {
     const auto& s = sockets[i];
-    if (s.key.empty() || s.key.find_first_of(std::string_view(" \n\r\t\0", 5)) !=
-                             std::string::npos) {
+    if (s.key.empty() ||
+        s.key.find_first_of(std::string_view(" \n\r\t\0", 5)) != std::string::npos) {
       return make_error(Errc::InvalidArgument,
                         std::string("handover: a ") + to_string(s.kind) +
                             " socket has an empty key or one with whitespace: '" + s.key + "'");
@@ -369,8 +364,8 @@ Result<TakeoverClient> TakeoverClient::connect(std::string_view bound_address,
     auto text = receive_message(c.fd_, timeout, &fds);
     if (!text) {
       close_fds(fds);
-      return make_error(text.error().code, "takeover from pid " + std::to_string(c.holder_) +
-                                               ": " + text.error().message);
+      return make_error(text.error().code, "takeover from pid " + std::to_string(c.holder_) + ": " +
+                                               text.error().message);
     }
     auto m = decode_offer(*text, fds);
     if (!m) {
@@ -380,8 +375,8 @@ Result<TakeoverClient> TakeoverClient::connect(std::string_view bound_address,
     if (m->end) {
       if (m->total != c.sockets_.size()) {
         return make_error(Errc::Protocol, "takeover: END says " + std::to_string(m->total) +
-                                              " socket(s), " +
-                                              std::to_string(c.sockets_.size()) + " arrived");
+                                              " socket(s), " + std::to_string(c.sockets_.size()) +
+                                              " arrived");
       }
       return c;
     }
@@ -427,8 +422,7 @@ Result<Unit> TakeoverClient::confirm_serving(std::chrono::milliseconds timeout) 
 HandoverServer::HandoverServer(std::vector<int> lock_fds,
                                std::function<std::vector<HandoverSocket>()> offer,
                                std::function<void(pid_t)> on_handed_over)
-    : lock_fds_(std::move(lock_fds)),
-      offer_(std::move(offer)),
+    : lock_fds_(std::move(lock_fds)), offer_(std::move(offer)),
       on_handed_over_(std::move(on_handed_over)) {}
 
 HandoverServer::~HandoverServer() { stop(); }
@@ -503,8 +497,7 @@ bool HandoverServer::serve(int fd) {
   if (!request) {
     // A second instance asking who holds the port closes at once: not worth a log line.
     if (request.error().code != Errc::Protocol) {
-      SY_LOG(Warn, "handover: pid %d: %s", static_cast<int>(pid),
-             request.error().message.c_str());
+      SY_LOG(Warn, "handover: pid %d: %s", static_cast<int>(pid), request.error().message.c_str());
     }
     return false;
   }
@@ -526,8 +519,8 @@ bool HandoverServer::serve(int fd) {
   }
   for (size_t m = 0; m < messages->size(); ++m) {
     std::vector<int> batch;
-    for (size_t i = m * kMaxFdsPerMessage;
-         i < sockets.size() && i < (m + 1) * kMaxFdsPerMessage; ++i) {
+    for (size_t i = m * kMaxFdsPerMessage; i < sockets.size() && i < (m + 1) * kMaxFdsPerMessage;
+         ++i) {
       batch.push_back(sockets[i].fd);
     }
     auto sent = send_message(fd, (*messages)[m], batch);
@@ -539,13 +532,13 @@ bool HandoverServer::serve(int fd) {
   if (!send_message(fd, encode_end(sockets.size()))) {
     return false;
   }
-  SY_LOG(Info, "handover: passed %zu socket(s) to pid %d; waiting for it to serve",
-         sockets.size(), static_cast<int>(pid));
+  SY_LOG(Info, "handover: passed %zu socket(s) to pid %d; waiting for it to serve", sockets.size(),
+         static_cast<int>(pid));
   auto serving = receive_message(fd, kSuccessorStartTimeout, &fds, stop_fd_);
   close_fds(fds);
   if (!serving) {
-    SY_LOG(Warn, "handover: pid %d did not take over (%s); still serving",
-           static_cast<int>(pid), serving.error().message.c_str());
+    SY_LOG(Warn, "handover: pid %d did not take over (%s); still serving", static_cast<int>(pid),
+           serving.error().message.c_str());
     return false;
   }
   auto successor = parse_pid_message(*serving, "SERVING");

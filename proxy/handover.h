@@ -46,11 +46,11 @@ namespace sy::proxy {
 
 // What a passed socket is. The key matches it to the successor's configuration.
 enum class HandoverKind {
-  Listen,    // a listening TCP socket of a listener (one per old worker); key: listener_key()
-  Lock,      // the listener's lock socket; key: listener_key()
-  AdminUnix, // the admin Unix socket; key: its path
-  AdminTcp,  // the admin TCP listener; key: configured "address:port"
-  AdminHttp, // the admin HTTP listener (/metrics, /ready); key: configured "address:port"
+  Listen,     // a listening TCP socket of a listener (one per old worker); key: listener_key()
+  Lock,       // the listener's lock socket; key: listener_key()
+  AdminUnix,  // the admin Unix socket; key: its path
+  AdminTcp,   // the admin TCP listener; key: configured "address:port"
+  AdminHttp,  // the admin HTTP listener (/metrics, /ready); key: configured "address:port"
 };
 
 const char* to_string(HandoverKind kind);

@@ -21,7 +21,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def fixed_port_yaml(backend, port, extra_listener=None, admin_sock=None, workers=2):
+def fixed_port_yaml(backend, port, extra_listener=None, admin_sock=None, workers=2,
+                    http_port=None):
     text = config_yaml([pool_yaml("main", [backend.address], "v1")], workers=workers)
     text = text.replace("    port: 0\n", f"    port: {port}\n", 1)
     if extra_listener:
@@ -29,6 +30,8 @@ def fixed_port_yaml(backend, port, extra_listener=None, admin_sock=None, workers
                                         "    pool: main\npools:\n", 1)
     if admin_sock:
         text += f'admin:\n  socket: {{path: "{admin_sock}"}}\n'
+        if http_port:
+            text += f"  http: {{port: {http_port}}}\n"
     return text
 
 
@@ -70,14 +73,15 @@ class SelfUpgradeTest(ProxyTestCase):
 
     def test_takeover_by_hand_moves_admin_socket_and_listeners(self):
         sock = os.path.join(self.workdir, "admin.sock")
+        http_port = free_port()  # /metrics on a fixed port: its socket is passed on too
         sy = self.switchyard(fixed_port_yaml(self.b1, self.port, extra_listener="gone",
-                                             admin_sock=sock))
+                                             admin_sock=sock, http_port=http_port))
         gone_addr = sy.listeners["gone"]
         # The successor's configuration drops "gone" and adds "fresh", and has one worker instead
         # of two (it keeps both of main's sockets: its one worker accepts on both); it is started
         # by hand, naming no address: the fixed port of "main" finds the running instance.
         new_yaml = fixed_port_yaml(self.b1, self.port, extra_listener="fresh", admin_sock=sock,
-                                   workers=1)
+                                   workers=1, http_port=http_port)
         path = os.path.join(self.workdir, "new.yaml")
         with open(path, "w") as f:
             f.write(new_yaml)
@@ -100,6 +104,10 @@ class SelfUpgradeTest(ProxyTestCase):
         r = ctl(sock, "show", "info")
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn(str(new.pid), r.stdout)
+        # So is the admin HTTP listener: the successor serves /live and /ready on the same port.
+        self.assertEqual(curl_status(f"http://127.0.0.1:{http_port}/live")[0], 200)
+        self.assertEqual(curl_status(f"http://127.0.0.1:{http_port}/ready")[0], 200)
+        self.assertEqual(info["admin.http"], f"127.0.0.1:{http_port}")
         # And the successor holds the lock now: a third instance is refused naming it.
         third = self.run_second(fixed_port_yaml(self.b1, self.port))
         self.assertIn(f"is already served by Switchyard pid {new.pid}", third.stdout)

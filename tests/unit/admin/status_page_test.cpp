@@ -59,7 +59,7 @@ TEST_CASE("the page lists pools, members with state and health, schema counts; i
 
 TEST_CASE("the running upgrade shows its schema, step and progress") {
   StatusView v = sample_view();
-  v.upgrade = ProgressLine{3, 10, "oxdb_4", "drain", "begin", 1200, "waiting for 2 requests"};
+  v.upgrade = ProgressLine{3, 10, "oxdb_4", "drain", "begin", 1200, -1, "waiting for 2 requests"};
   std::string page = render_status_page(v, 5);
   CHECK(page.find("schema <b>oxdb_4</b>, step drain (begin): 3 of 10 schemas done "
                   "<progress max=\"10\" value=\"3\"></progress> &mdash; waiting for 2 requests") !=
@@ -73,7 +73,7 @@ TEST_CASE("every value from the view is escaped") {
   v.pools[0].members[0].address = "<b>";
   v.not_ready_why = "<i>";
   v.ready = false;
-  v.upgrade = ProgressLine{0, 1, "<s>", "&", "'", 0, "\"x\""};
+  v.upgrade = ProgressLine{0, 1, "<s>", "&", "'", 0, -1, "\"x\""};
   std::string page = render_status_page(v, 5);
   CHECK(page.find("<script>") == std::string::npos);
   CHECK(page.find("<img") == std::string::npos);

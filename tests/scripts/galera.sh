@@ -17,7 +17,9 @@
 #   tests/scripts/galera.sh start-if-installed   start, or say why not and exit 0 (ctest)
 #
 # Environment:
-#   SY_GALERA_DIR            the private directory (default <repo>/var/galera)
+#   SY_GALERA_DIR            the private directory (default <repo>/var/galera, or
+#                            /tmp/switchyard-galera-<hash> when the checkout's path is not
+#                            traversable by others: the nodes run as mysql)
 #   SY_GALERA_START_TIMEOUT  seconds to wait for each node (default 120)
 #
 # The data directories belong to the `mysql` user and the nodes run as it: the rsync SST runs
@@ -27,7 +29,21 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dir=${SY_GALERA_DIR:-$repo/var/galera}
+# The nodes run as `mysql`, which must reach the data directories: a checkout under a private
+# directory (`mktemp -d` makes them mode 0700, as a clean-clone CI run does) cannot hold them,
+# so then they live in a directory of their own under /tmp, named after the checkout.
+default_dir() {
+  local d=$repo
+  while [[ $d != / ]]; do
+    if [[ -e $d && $(stat -c %A "$d" | cut -c10) != [xt] ]]; then
+      echo "/tmp/switchyard-galera-$(printf %s "$repo" | md5sum | cut -c1-12)"
+      return
+    fi
+    d=$(dirname "$d")
+  done
+  echo "$repo/var/galera"
+}
+dir=${SY_GALERA_DIR:-$(default_dir)}
 start_timeout=${SY_GALERA_START_TIMEOUT:-120}
 provider=${SY_GALERA_PROVIDER:-/usr/lib/galera/libgalera_smm.so}
 user=switchyard

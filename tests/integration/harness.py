@@ -305,18 +305,27 @@ def raw_exchange(addr, data, timeout=5.0, read_until_close=True):
         s.close()
 
 
-def read_until_close(s, timeout):
-    """Reads |s| until the peer closes it or |timeout| passes; returns (data, closed)."""
+def read_until_end(s, timeout):
+    """Reads |s| until it ends; returns (data, how): "closed" (the peer's FIN), "reset" or
+    "timeout" (|timeout| passed first)."""
     s.settimeout(timeout)
     data = b""
     try:
         while True:
             b = s.recv(65536)
             if not b:
-                return data, True
+                return data, "closed"
             data += b
-    except (socket.timeout, ConnectionResetError):
-        return data, False
+    except ConnectionResetError:
+        return data, "reset"
+    except socket.timeout:
+        return data, "timeout"
+
+
+def read_until_close(s, timeout):
+    """Reads |s| until the peer closes it or |timeout| passes; returns (data, closed)."""
+    data, how = read_until_end(s, timeout)
+    return data, how == "closed"
 
 
 def raw_origin(test, answer):

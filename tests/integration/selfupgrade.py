@@ -5,7 +5,6 @@ child of the test), and stop whichever generation serves at the end."""
 import os
 import signal
 import subprocess
-import time
 
 from harness import BINARY, read_ready_file, wait_for
 
@@ -68,8 +67,7 @@ class Generations:
     def stop(self):
         if self.pid != self.sy.pid and not pid_gone(self.pid):
             os.kill(self.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while not pid_gone(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if not pid_gone(self.pid):
-                os.kill(self.pid, signal.SIGKILL)
+            try:
+                wait_for(lambda: pid_gone(self.pid), timeout=30, what=f"pid {self.pid} to exit")
+            except AssertionError:
+                os.kill(self.pid, signal.SIGKILL)  # clean-up: a stuck one must not outlive us

@@ -14,7 +14,7 @@ import struct
 import subprocess
 import unittest
 
-from harness import ProxyTestCase, access_log_lines, curl_status, wait_for
+from harness import ProxyTestCase, access_log_lines, curl_status, read_until_end, wait_for
 from test_tls_h2 import make_cert
 
 
@@ -27,22 +27,6 @@ def v2_header(src_ip, src_port, dst_ip, dst_port):
     addrs = (socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) +
              struct.pack("!HH", src_port, dst_port))
     return sig + b"\x21\x11" + struct.pack("!H", len(addrs)) + addrs
-
-
-def read_all(s, timeout=10):
-    """(bytes, how): how the connection ended: "closed", "reset" or "timeout"."""
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return data, "closed"
-            data += b
-    except ConnectionResetError:
-        return data, "reset"
-    except socket.timeout:
-        return data, "timeout"
 
 
 def http_headers_seen(raw):
@@ -95,7 +79,7 @@ access_log:
                 s = ctx.wrap_socket(s, server_hostname="localhost")
                 data = data[1]
             s.sendall(data)
-            return read_all(s)
+            return read_until_end(s, 10)
         finally:
             s.close()
 
@@ -168,7 +152,7 @@ access_log:
         host, port = self.sy.addr("pp")
         s = socket.create_connection((host, port), timeout=10)
         s.sendall(b"PROXY TCP4 1.2.3.4 ")
-        self.assertTrue(cut(read_all(s, 20)))
+        self.assertTrue(cut(read_until_end(s, 20)))
         s.close()
         # The listener still serves a proper one.
         code, _ = curl_status(self.sy.url("/headers", "pp"), "--haproxy-protocol")

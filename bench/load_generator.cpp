@@ -339,7 +339,9 @@ class Worker {
 
   bool has_room(Conn* c) const {
     if (c->h2 != nullptr) {
-      return c->h2_ready && c->h2_count < static_cast<size_t>(o_.open_loop ? 1000 : o_.streams);
+      // After a GOAWAY (even the shutdown notice) nghttp2 starts no new stream on |c|.
+      return c->h2_ready && c->h2_count < static_cast<size_t>(o_.open_loop ? 1000 : o_.streams) &&
+             nghttp2_session_check_request_allowed(c->h2) != 0;
     }
     return c->h1_req == nullptr;
   }
@@ -705,7 +707,7 @@ class Worker {
     return 0;
   }
 
-  static int h2_on_close(nghttp2_session* s, int32_t stream_id, uint32_t, void* user) {
+  static int h2_on_close(nghttp2_session* s, int32_t stream_id, uint32_t error_code, void* user) {
     auto* c = static_cast<Conn*>(user);
     auto* st = static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(s, stream_id));
     if (st == nullptr) {
@@ -713,8 +715,17 @@ class Worker {
     }
     nghttp2_session_set_stream_user_data(s, stream_id, nullptr);
     c->unlink(st);
-    c->answered++;
     Req* r = st->req;
+    if (error_code == NGHTTP2_REFUSED_STREAM && st->status == 0) {
+      // Not processed by the server (RFC 9113 8.7): nghttp2 also closes a request this way when
+      // a GOAWAY arrived before it could be sent. Queued again (first in line) for another
+      // connection; its latency keeps counting from the intended send time.
+      c->w->sec(now_ns()).retried++;
+      c->w->release_stream(st);
+      r->tgt->queue.push_front(r);
+      return 0;
+    }
+    c->answered++;
     int status = st->status;
     if (status < 300 || status >= 400) {
       st->location.clear();
@@ -1237,6 +1248,7 @@ void merge_into(SecondStats* into, const SecondStats& s) {
   into->redirects += s.redirects;
   into->conn_errors += s.conn_errors;
   into->timeouts += s.timeouts;
+  into->retried += s.retried;
   into->max_send_lag_ns = std::max(into->max_send_lag_ns, s.max_send_lag_ns);
   for (size_t k = 0; k < s.status.size(); ++k)
     into->status[k] += s.status[k];
@@ -1350,7 +1362,7 @@ std::string stats_json(const SecondStats& s) {
       "{\"sent\":" + std::to_string(s.sent) + ",\"ok\":" + std::to_string(s.ok) +
       ",\"failed\":" + std::to_string(s.failed) + ",\"redirects\":" + std::to_string(s.redirects) +
       ",\"conn_errors\":" + std::to_string(s.conn_errors) +
-      ",\"timeouts\":" + std::to_string(s.timeouts) +
+      ",\"timeouts\":" + std::to_string(s.timeouts) + ",\"retried\":" + std::to_string(s.retried) +
       ",\"send_lag_ms\":" + std::to_string(static_cast<double>(s.max_send_lag_ns) / 1e6) +
       ",\"status\":{";
   bool first = true;

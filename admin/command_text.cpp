@@ -239,12 +239,14 @@ const std::vector<CommandSpec>& command_specs() {
        {{"--reason", true}}},
       {CommandId::ClusterReady,
        {"cluster", "ready"},
-       "[--reason R]",
-       "MIXED -> READY_TO_RUN_UPGRADE_TASKS",
+       "[--keep-old-role] [--reason R]",
+       "MIXED -> READY_TO_RUN_UPGRADE_TASKS: refused while a live instance runs a version older "
+       "than the target's (named); --keep-old-role lets old-role instances stay (they redirect "
+       "moved tenants)",
        P::Admin,
        0,
        0,
-       {{"--reason", true}}},
+       {{"--reason", true}, {"--keep-old-role", false}}},
       {CommandId::ClusterApprove,
        {"cluster", "approve"},
        "[--reason R]",

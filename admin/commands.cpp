@@ -424,8 +424,9 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, store::Db& state) {
-    auto r = read_cluster(state, &dir);
+  return with_both(env, [&env](Directory& dir, store::Db& state) {
+    // MIXED whose new node went back to the old version reads as READY_TO_UPGRADE (revert).
+    auto r = reconcile_cluster(state, dir, env.actor, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -459,9 +460,17 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 }
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
-                    const std::string& reason) {
+                    const std::string& reason, bool keep_old_role = false) {
   return with_both(env, [&](Directory& dir, store::Db& state) {
-    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
+    if (event == ClusterEvent::Ready) {
+      // A MIXED cluster whose new node went back is READY_TO_UPGRADE first (then ready is
+      // refused as not a transition of that state, and the history says why).
+      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env)); !rc) {
+        return error_reply(rc.error());
+      }
+    }
+    auto r =
+        transition(state, dir, event, env.actor, reason, server, live_within(env), keep_old_role);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -480,7 +489,7 @@ Reply cmd_cluster_mixed(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Mixed, "", a.get("--reason"));
 }
 Reply cmd_cluster_ready(CommandEnv& env, const Args& a) {
-  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"));
+  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"), a.has("--keep-old-role"));
 }
 Reply cmd_cluster_approve(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Approve, "", a.get("--reason"));

@@ -13,7 +13,9 @@
 #include <sstream>
 
 #include "admin/cluster_state.h"
+#include "admin/command_helpers.h"
 #include "admin/directory.h"
+#include "admin/directory_commands.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -69,11 +71,6 @@ int64_t now_unix_ms() {
       .count();
 }
 
-bool parse_u32(const std::string& text, uint32_t* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
-}
-
 bool parse_int(const std::string& text, int* out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
   return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
@@ -95,34 +92,6 @@ std::vector<std::string> split_list(const std::string& text) {
 std::chrono::seconds live_within(const CommandEnv& env) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
   return std::max(s, std::chrono::seconds(1));
-}
-
-// Runs |fn| with the state database; a database failure becomes `ERR database`.
-template <class Fn>
-Reply with_state(CommandEnv& env, Fn&& fn) {
-  auto db = env.stores->state();
-  if (!db.ok()) {
-    return error_reply(db.error());
-  }
-  return fn(**db);
-}
-
-// Runs |fn| with the directory of the profile.
-template <class Fn>
-Reply with_directory(CommandEnv& env, Fn&& fn) {
-  auto dir = env.stores->directory();
-  if (!dir.ok()) {
-    return error_reply(dir.error());
-  }
-  return fn(**dir);
-}
-
-// Runs |fn| with both.
-template <class Fn>
-Reply with_both(CommandEnv& env, Fn&& fn) {
-  return with_directory(env, [&](Directory& dir) {
-    return with_state(env, [&](store::Db& state) { return fn(dir, state); });
-  });
 }
 
 // A `show`/`list` reply: {key: [row_json(row) for row in rows]}.
@@ -424,8 +393,9 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, store::Db& state) {
-    auto r = read_cluster(state, &dir);
+  return with_both(env, [&env](Directory& dir, store::Db& state) {
+    // MIXED whose new node went back to the old version reads as READY_TO_UPGRADE (revert).
+    auto r = reconcile_cluster(state, dir, env.actor, live_within(env));
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -459,9 +429,17 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 }
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
-                    const std::string& reason) {
+                    const std::string& reason, bool keep_old_role = false) {
   return with_both(env, [&](Directory& dir, store::Db& state) {
-    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
+    if (event == ClusterEvent::Ready) {
+      // A MIXED cluster whose new node went back is READY_TO_UPGRADE first (then ready is
+      // refused as not a transition of that state, and the history says why).
+      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env)); !rc) {
+        return error_reply(rc.error());
+      }
+    }
+    auto r =
+        transition(state, dir, event, env.actor, reason, server, live_within(env), keep_old_role);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -480,7 +458,7 @@ Reply cmd_cluster_mixed(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Mixed, "", a.get("--reason"));
 }
 Reply cmd_cluster_ready(CommandEnv& env, const Args& a) {
-  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"));
+  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"), a.has("--keep-old-role"));
 }
 Reply cmd_cluster_approve(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Approve, "", a.get("--reason"));
@@ -1098,12 +1076,23 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowCluster: return cmd_cluster_status;
   case CommandId::ServerRegister: return cmd_server_register;
   case CommandId::ServerUpdate: return cmd_server_update;
+  case CommandId::ServerUnregister: return cmd_server_unregister;
   case CommandId::ServerList: return cmd_server_list;
   case CommandId::SchemaList: return cmd_schema_list;
   case CommandId::SchemaDisable: return cmd_schema_disable;
   case CommandId::SchemaEnable: return cmd_schema_enable;
   case CommandId::SchemaMove: return cmd_schema_move;
   case CommandId::SchemaUpdate: return cmd_schema_update;
+  case CommandId::SchemaAdd: return cmd_schema_add;
+  case CommandId::ContextShow: return cmd_show_context;
+  case CommandId::ContextAdd: return cmd_context_add;
+  case CommandId::ContextMove: return cmd_context_move;
+  case CommandId::ContextDisable: return cmd_context_disable;
+  case CommandId::ContextEnable: return cmd_context_enable;
+  case CommandId::LoginAdd: return cmd_login_add;
+  case CommandId::LoginRemove: return cmd_login_remove;
+  case CommandId::ImportCsv: return cmd_import_csv;
+  case CommandId::ImportConfigdb: return cmd_import_configdb;
   case CommandId::UpgradeSchemata: return cmd_upgrade_schemata;
   case CommandId::UpgradeStatus: return cmd_upgrade_status;
   case CommandId::UpgradePause: return cmd_upgrade_pause;

@@ -212,14 +212,16 @@ void AdminServer::Impl::run_queue(Conn& c) {
     }
     Reply r = dispatch(env, rq, c.level);
     // Audit: every command that may change something is logged with its outcome.
-    static const char* const kChanging[] = {"server", "schema", "upgrade",    "cluster",
-                                            "pool",   "reload", "reopen-logs"};
+    static const char* const kChanging[] = {"server", "schema", "upgrade",     "cluster",
+                                            "pool",   "reload", "reopen-logs", "context",
+                                            "login",  "import"};
     bool changing = false;
     for (const char* w : kChanging) {
       changing = changing || (!rq.words.empty() && rq.words[0] == w);
     }
     if (changing && rq.words.size() >= 2 &&
-        (rq.words[1] == "list" || rq.words[1] == "status" || rq.words[1] == "history")) {
+        (rq.words[1] == "list" || rq.words[1] == "status" || rq.words[1] == "history" ||
+         rq.words[1] == "show")) {
       changing = false;
     }
     if (changing) {

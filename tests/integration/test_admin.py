@@ -444,7 +444,8 @@ class AdminTest(ProxyTestCase):
         self.sy = self.start(name="sy-slow", extra_admin='  update_tasks: {command: "/bin/sleep 1"}\n')
         wait_for(lambda: any(i["role"] == "new" for i in self.js("show", "instances")["instances"]),
                  what="the new-role instance's first heartbeat")  # `cluster mixed` needs it
-        for step in (("prepare", "app-new"), ("mixed",), ("ready",), ("approve",)):
+        for step in (("prepare", "app-new"), ("mixed",), ("ready", "--keep-old-role"),
+                     ("approve",)):
             self.ok("cluster", *step)
         driver = subprocess.Popen([CTL, "-s", self.sock, "upgrade", "schemata", "--server",
                                    "app-new", "--continue"], stdout=subprocess.PIPE,

@@ -470,26 +470,11 @@ Decoder::ValueFn Decoder::member_address(Member* out) {
     if (!node.IsScalar()) {
       return wrong_type(node, path, "an address such as 127.0.0.1:9001");
     }
-    const std::string& text = node.Scalar();
-    std::string host;
-    std::string_view port_text;
-    int port = 0;
-    if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
-        !std::all_of(port_text.begin(), port_text.end(),
-                     [](char c) { return c >= '0' && c <= '9'; })) {
-      error(path, "bad member address " + quoted(text) +
-                      " (expected ip:port, [v6]:port or localhost:port)");
+    std::string why;
+    if (!parse_member_address(node.Scalar(), out, &why)) {
+      error(path, why);
       return false;
     }
-    auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
-      error(path, "port " + plain_or_quoted(port_text) + " in " + quoted(text) +
-                      " is out of range (expected 1..65535)");
-      return false;
-    }
-    out->address = text;
-    out->host = host;
-    out->port = port;
     return true;
   };
 }
@@ -1441,6 +1426,29 @@ bool parse_size(std::string_view text, uint64_t* out) {
       {"", 1}, {"k", 1ull << 10}, {"m", 1ull << 20}, {"g", 1ull << 30}};
   return parse_scaled(text, kUnits, std::size(kUnits), /*ignore_case=*/true,
                       std::numeric_limits<uint64_t>::max(), out);
+}
+
+bool parse_member_address(const std::string& text, Member* out, std::string* why) {
+  std::string host;
+  std::string_view port_text;
+  int port = 0;
+  if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    *why =
+        "bad member address " + quoted(text) + " (expected ip:port, [v6]:port or localhost:port)";
+    return false;
+  }
+  auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
+    *why = "port " + plain_or_quoted(port_text) + " in " + quoted(text) +
+           " is out of range (expected 1..65535)";
+    return false;
+  }
+  out->address = text;
+  out->host = host;
+  out->port = port;
+  return true;
 }
 
 }  // namespace sy::conf

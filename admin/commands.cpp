@@ -310,6 +310,8 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
                     .set("version", p.version)
                     .set("member", m.address)
                     .set("origin", m.origin)
+                    .set("name", m.name)
+                    .set("resolve_error", m.resolve_error)
                     .set("admin", to_string(m.admin))
                     .set("healthy", m.healthy)
                     .set("weight", m.weight)

@@ -44,6 +44,8 @@ using store::MemberRuntime;
 struct MemberView {
   std::string address;      // "host:port" as in the YAML or the `pool member add`
   std::string origin;       // where it came from: "yaml", "db" (sy_pool_members), "dns"
+  std::string name;         // dns: the configured "name:port" it was resolved from
+  std::string resolve_error;  // dns: why the last resolution failed (the last good set stays)
   int weight = 1;           // effective weight (override, else the configured one)
   int base_weight = 1;      // the configured weight (YAML or `pool member add|set`)
   std::string tls_name;     // TLS name given to `pool member add|set` ("" = the pool's)

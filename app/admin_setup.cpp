@@ -199,7 +199,8 @@ admin::StatsView stats_view(const std::vector<std::unique_ptr<Worker>>* workers)
 }
 
 std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
-                                        const std::vector<std::unique_ptr<Worker>>* workers) {
+                                        const std::vector<std::unique_ptr<Worker>>* workers,
+                                        MemberSync* members) {
   std::vector<admin::PoolView> out;
   const auto& pools = registry->pools();
   for (size_t i = 0; i < pools.size(); ++i) {
@@ -213,6 +214,10 @@ std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
       admin::MemberView mv;
       mv.address = ms.address;
       mv.origin = proxy::to_string(ms.origin.load(std::memory_order_relaxed));
+      mv.name = ms.name;
+      if (!ms.name.empty() && members != nullptr) {
+        mv.resolve_error = members->resolve_error(ms.name.substr(0, ms.name.rfind(':')));
+      }
       mv.weight = ms.effective_weight();
       mv.base_weight = ms.yaml_weight.load(std::memory_order_relaxed);
       mv.tls_name = ms.spec_tls_name;
@@ -257,7 +262,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
   c.loader = loader;
   c.publisher = publisher;
   c.stats = [workers] { return stats_view(workers); };
-  c.pools = [registry, workers] { return pool_views(registry, workers); };
+  c.pools = [registry, workers, members] { return pool_views(registry, workers, members); };
   c.set_member = [registry](const admin::MemberRuntime& m) {
     auto ms = find_member(registry, m.pool, m.member);
     if (ms == nullptr) {

@@ -59,9 +59,11 @@ class Reloader {
 admin::StatsView stats_view(const std::vector<std::unique_ptr<proxy::Worker>>* workers);
 
 // Pools and members as the proxy sees them now: state, health, weights, in-flight counts and
-// request counters summed over |workers| (relaxed reads). Any thread, once the workers exist.
+// request counters summed over |workers| (relaxed reads); with |members|, why a host name's
+// last resolution failed. Any thread, once the workers exist.
 std::vector<admin::PoolView> pool_views(const proxy::PoolRegistry* registry,
-                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers);
+                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers,
+                                        MemberSync* members = nullptr);
 
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
 // (no routing), |access_log| too (none configured).

@@ -23,6 +23,7 @@
 
 #include "admin/server.h"
 #include "app/admin_setup.h"
+#include "app/resolver.h"
 #include "app/http_setup.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
@@ -436,6 +437,12 @@ int main(int argc, char** argv) {
 
   proxy::HealthChecker health(registry->get());
   health.start();
+  // Members: YAML, then the database's rows (admin poller), then host names resolved here
+  // before any worker serves, and every resolver.resolve_interval on the resolver's thread.
+  app::MemberSync member_sync(config, registry->get(), &pool, &health);
+  app::Resolver resolver(config.resolver, &member_sync);
+  resolver.resolve_now();
+  resolver.start();
 
   for (int i = 0; i < workers; ++i) {
     std::vector<std::pair<const conf::Listener*, int>> listener_fds;
@@ -464,7 +471,6 @@ int main(int argc, char** argv) {
            "; it takes the sockets over, then this process drains and exits";
   };
   // The admin server: after the workers (its hooks read them), stopped before them.
-  app::MemberSync member_sync(config, registry->get(), &pool, &health);
   app::Reloader reloader(config, &member_sync, args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload

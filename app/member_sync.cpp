@@ -64,11 +64,52 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
   return apply_locked();
 }
 
+std::vector<std::string> MemberSync::names() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < yaml_.size(); ++i) {
+    for (const auto& spec : proxy::merge_members(yaml_[i], db_[i])) {
+      if (proxy::is_host_name(spec.host) &&
+          std::find(out.begin(), out.end(), spec.host) == out.end()) {
+        out.push_back(spec.host);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> MemberSync::set_dns(const std::map<std::string, DnsAnswer>& answers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [host, answer] : answers) {
+    proxy::NameAddresses& known = dns_[host];
+    if (answer.ips.empty()) {
+      if (known.error != answer.error) {
+        SY_LOG(Warn, "resolver: %s: %s; keeping the last good set (%zu address(es))",
+               host.c_str(), answer.error.c_str(), known.ips.size());
+      }
+      known.error = answer.error;
+      continue;
+    }
+    if (!known.error.empty()) {
+      SY_LOG(Info, "resolver: %s resolves again", host.c_str());
+    }
+    known.error.clear();
+    known.ips = answer.ips;
+  }
+  return apply_locked();
+}
+
+std::string MemberSync::resolve_error(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = dns_.find(host);
+  return it == dns_.end() ? std::string() : it->second.error;
+}
+
 std::vector<std::string> MemberSync::apply_locked() {
   std::vector<std::string> applied;
   for (const auto& ps : registry_->pools()) {
     size_t i = ps->index;
-    auto wanted = proxy::merge_members(yaml_[i], db_[i]);
+    auto wanted = proxy::expand_names(proxy::merge_members(yaml_[i], db_[i]), dns_);
     auto current = ps->members();
     auto plan = proxy::plan_members(*ps, *current, wanted);
     if (!plan.ok()) {

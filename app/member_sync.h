@@ -14,6 +14,7 @@
 // serialises them. Nothing here blocks a worker: a new set reaches each worker through its
 // inbox (Worker::post) and the health checker through its own event.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,12 @@ class Worker;
 
 namespace sy::app {
 
+// One resolution of a host name (app/resolver.h): addresses, or why there are none.
+struct DnsAnswer {
+  std::vector<std::string> ips;
+  std::string error;
+};
+
 class MemberSync {
  public:
   // Every pointer must outlive the sync; |health| may be null.
@@ -44,6 +51,13 @@ class MemberSync {
   // The database's rows (all of them). Rows naming an unknown pool or an unusable address are
   // skipped with a warning (once per row). Returns the applied changes.
   std::vector<std::string> set_db(const std::vector<store::PoolMemberRow>& rows);
+  // The host names the members need now (YAML and database), for the resolver.
+  std::vector<std::string> names();
+  // The resolver's answers: a name with addresses replaces its members by them; a failed one
+  // keeps its last good addresses, logged once per failure and shown by resolve_error().
+  std::vector<std::string> set_dns(const std::map<std::string, DnsAnswer>& answers);
+  // Why the last resolution of |host| failed ("" when it did not). Any thread.
+  std::string resolve_error(const std::string& host);
 
  private:
   std::vector<std::string> apply_locked();
@@ -55,6 +69,7 @@ class MemberSync {
   std::vector<std::vector<proxy::MemberSpec>> yaml_;    // by pool index
   std::vector<std::vector<proxy::MemberOverride>> db_;  // by pool index
   std::vector<std::string> warned_;                     // bad rows already logged
+  std::map<std::string, proxy::NameAddresses> dns_;  // host name -> last good addresses
 };
 
 }  // namespace sy::app

@@ -33,6 +33,40 @@ std::vector<MemberSpec> merge_members(const std::vector<MemberSpec>& yaml,
   return out;
 }
 
+std::vector<MemberSpec> expand_names(const std::vector<MemberSpec>& wanted,
+                                     const std::map<std::string, NameAddresses>& names) {
+  std::vector<MemberSpec> out;
+  auto add = [&out](MemberSpec s) {
+    for (const auto& have : out) {
+      if (have.address == s.address) {
+        return;
+      }
+    }
+    out.push_back(std::move(s));
+  };
+  for (const auto& spec : wanted) {
+    if (!is_host_name(spec.host)) {
+      add(spec);
+      continue;
+    }
+    auto it = names.find(spec.host);
+    if (it == names.end()) {
+      continue;
+    }
+    for (const auto& ip : it->second.ips) {
+      MemberSpec s = spec;
+      s.name = spec.address;
+      s.name_host = spec.host;
+      s.host = ip;
+      s.address = (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" +
+                  std::to_string(spec.port);
+      s.origin = MemberOrigin::Dns;
+      add(std::move(s));
+    }
+  }
+  return out;
+}
+
 Result<MemberPlan> plan_members(const PoolState& pool, const MemberSet& current,
                                 const std::vector<MemberSpec>& wanted) {
   MemberPlan plan;

@@ -10,6 +10,7 @@
 // so its health, admin state and every worker's idle connections); a changed weight or origin
 // is written into it. Thread: any (the caller serialises plans of one pool).
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,19 @@ struct MemberOverride {
 // list, in their order.
 std::vector<MemberSpec> merge_members(const std::vector<MemberSpec>& yaml,
                                       const std::vector<MemberOverride>& db);
+
+// What the resolver knows of a host name: its addresses (the last good ones) and, when the
+// last resolution failed, why.
+struct NameAddresses {
+  std::vector<std::string> ips;  // IP literals, in answer order
+  std::string error;             // "" = the last resolution succeeded
+};
+
+// |wanted| with every host-name member replaced by one member per address of its name in
+// |names| (origin Dns, name = the configured "name:port"); a name without addresses yet gives
+// no member. An address listed twice is kept once.
+std::vector<MemberSpec> expand_names(const std::vector<MemberSpec>& wanted,
+                                     const std::map<std::string, NameAddresses>& names);
 
 struct MemberPlan {
   std::shared_ptr<MemberSet> set;  // the new set (kept MemberStates + new ones)

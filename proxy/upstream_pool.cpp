@@ -77,6 +77,13 @@ const char* to_string(MemberOrigin o) {
   return "?";
 }
 
+bool is_host_name(const std::string& host) {
+  in_addr v4;
+  in6_addr v6;
+  return host != "localhost" && inet_pton(AF_INET, host.c_str(), &v4) != 1 &&
+         inet_pton(AF_INET6, host.c_str(), &v6) != 1;
+}
+
 std::vector<MemberSpec> yaml_specs(const conf::Pool& pool) {
   std::vector<MemberSpec> out;
   for (const auto& m : pool.members) {
@@ -100,6 +107,7 @@ Result<std::shared_ptr<MemberState>> PoolState::make_member(const MemberSpec& sp
   ms->address = spec.address;
   ms->origin.store(spec.origin, std::memory_order_relaxed);
   ms->spec_tls_name = spec.tls_name;
+  ms->name = spec.name;
   ms->yaml_weight.store(spec.weight, std::memory_order_relaxed);
   auto r = resolve(spec, ms.get());
   if (!r) {
@@ -108,6 +116,7 @@ Result<std::shared_ptr<MemberState>> PoolState::make_member(const MemberSpec& sp
   if (conf->tls.enabled) {
     ms->tls_name = !spec.tls_name.empty()           ? spec.tls_name
                    : !conf->tls.server_name.empty() ? conf->tls.server_name
+                   : !spec.name_host.empty()        ? spec.name_host
                                                     : spec.host;
   }
   ms->slots = worker_slots;
@@ -164,12 +173,17 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
       ps->tls = std::move(*tls);
     }
     auto set = std::make_shared<MemberSet>();
+    int slot = -1;
     for (const MemberSpec& spec : yaml_specs(p)) {
+      ++slot;
+      if (is_host_name(spec.host)) {
+        continue;  // resolved by app/resolver.h before the workers start
+      }
       auto ms = ps->make_member(spec);
       if (!ms) {
         return ms.error();
       }
-      (*ms)->metrics_slot = static_cast<int>(set->size());
+      (*ms)->metrics_slot = slot;
       set->push_back(std::move(*ms));
     }
     ps->publish(std::move(set));

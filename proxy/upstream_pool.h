@@ -64,11 +64,16 @@ const char* to_string(MemberOrigin o);  // "yaml", "db", "dns"
 // is a new MemberState; a weight change is applied to the existing one.
 struct MemberSpec {
   std::string address;  // "host:port" as configured (the member's name)
-  std::string host;     // IP literal (or "localhost")
+  std::string host;     // IP literal, "localhost", or a DNS name (expand_names() turns that
+                        // into one spec per address before it becomes a MemberState)
   int port = 0;
   int weight = 1;        // the configured weight (YAML or database)
   std::string tls_name;  // TLS pools: SNI / name to verify; empty = pool's server_name or host
   MemberOrigin origin = MemberOrigin::Yaml;
+  // Dns: the configured "name:port" this address was resolved from, and its host part (the
+  // TLS name when neither tls_name nor the pool's server_name is set).
+  std::string name;
+  std::string name_host;
   bool operator==(const MemberSpec&) const = default;
 };
 
@@ -76,6 +81,7 @@ struct MemberState {
   std::string address;                                   // MemberSpec::address
   std::atomic<MemberOrigin> origin{MemberOrigin::Yaml};  // may change (a YAML member set in the db)
   std::string spec_tls_name;  // MemberSpec::tls_name (what the spec asked for)
+  std::string name;           // MemberSpec::name: "app.internal:8080" for a DNS member, else ""
   int metrics_slot = -1;      // index of its YAML member at start (per-member metrics); -1: none
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
@@ -156,6 +162,8 @@ class PoolRegistry {
   std::vector<std::unique_ptr<PoolState>> pools_;
 };
 
+// True for a DNS name (not an IP literal, not "localhost"): resolved off the workers.
+bool is_host_name(const std::string& host);
 // The YAML members of |pool| as specs.
 std::vector<MemberSpec> yaml_specs(const conf::Pool& pool);
 

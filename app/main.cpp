@@ -31,6 +31,7 @@
 #include "conf/load.h"
 #include "proxy/access_log.h"
 #include "proxy/connection_limits.h"
+#include "proxy/event_memory.h"
 #include "proxy/handover.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
     SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
   }
 
+  proxy::install_event_memory_cache();  // before any other libevent call
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
   // A log file past RLIMIT_FSIZE gets EFBIG from write(2) (handled: lines are dropped and

@@ -11,6 +11,7 @@
 #include <event2/util.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
 
 namespace sy::app {
 
@@ -151,9 +152,7 @@ void Resolver::resolve_now() {
 }
 
 void Resolver::start() {
-  timeval tv;
-  tv.tv_sec = conf_.resolve_interval.count() / 1000;
-  tv.tv_usec = static_cast<long>((conf_.resolve_interval.count() % 1000) * 1000);
+  timeval tv = ms_to_tv(conf_.resolve_interval);
   event_add(tick_, &tv);
   thread_ = std::thread([this] { event_base_dispatch(base_); });
 }

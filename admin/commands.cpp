@@ -278,6 +278,9 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
                     .set("pool", p.name)
                     .set("version", p.version)
                     .set("member", m.address)
+                    .set("origin", m.origin)
+                    .set("name", m.name)
+                    .set("resolve_error", m.resolve_error)
                     .set("admin", to_string(m.admin))
                     .set("healthy", m.healthy)
                     .set("weight", m.weight)
@@ -996,6 +999,204 @@ Reply cmd_member_wait(CommandEnv& env, const Args& a) {
   return r;
 }
 
+// --- pool members at runtime (sy_pool_members; app/member_sync.h) ------------------------------
+
+// Stores |row| and applies every stored row here at once (the other instances follow at their
+// next poll). The changes applied, or an error reply.
+Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
+                                                 const store::PoolMemberRow& row) {
+  auto db = stores->state();
+  if (!db.ok()) {
+    return db.error();
+  }
+  if (auto r = store::store_pool_member(**db, row); !r.ok()) {
+    return r.error();
+  }
+  auto rows = store::load_pool_members(**db);
+  if (!rows.ok()) {
+    return rows.error();
+  }
+  return ctx->apply_pool_members(*rows);
+}
+
+// The common checks of `pool member add|set|remove`: a state database, a known pool, an
+// address in the YAML's syntax; then --weight and --tls-name into |row|.
+std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::string& verb,
+                                store::PoolMemberRow* row) {
+  if (!env.stores->has_state() || !env.ctx->apply_pool_members) {
+    return error_reply("unavailable", "pool member " + verb +
+                                          " needs the state database (members added at runtime "
+                                          "live there, for every instance); configure database: "
+                                          "or change the YAML and reload");
+  }
+  row->pool = a.positional[0];
+  bool pool_known = false;
+  for (const auto& p : env.ctx->pools()) {
+    pool_known = pool_known || p.name == row->pool;
+  }
+  if (!pool_known) {
+    return error_reply("not-found", "no pool named " + row->pool +
+                                        " (pools are fixed at start; members change at runtime)");
+  }
+  conf::Member parsed;
+  std::string why;
+  if (!conf::parse_member_address(a.positional[1], &parsed, &why)) {
+    return error_reply("invalid-argument", why);
+  }
+  row->member = parsed.address;
+  if (a.has("--weight") &&
+      (!parse_int(a.get("--weight"), &row->weight) || row->weight < 1 || row->weight > 256)) {
+    return error_reply("invalid-argument",
+                       "--weight '" + a.get("--weight") + "' is not an integer in 1..256");
+  }
+  if (a.has("--tls-name")) {
+    row->tls_name = a.get("--tls-name");
+  }
+  return std::nullopt;
+}
+
+Reply member_changed(const store::PoolMemberRow& row, const std::string& what,
+                     const std::vector<std::string>& applied) {
+  Json changes = Json::array();
+  for (const auto& c : applied) {
+    changes.push(Json(c));
+  }
+  return ok_reply(Json::object()
+                      .set("message", "member " + row.pool + "/" + row.member + " " + what +
+                                          "; every instance applies it within one refresh")
+                      .set("pool", row.pool)
+                      .set("member", row.member)
+                      .set("weight", row.weight)
+                      .set("tls_name", row.tls_name)
+                      .set("applied", std::move(changes)));
+}
+
+Reply cmd_member_add(CommandEnv& env, const Args& a) {
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "add", &row)) {
+    return *err;
+  }
+  MemberView view;
+  if (!find_member(env, row.pool, row.member, &view)) {
+    return error_reply("conflict", "pool " + row.pool + " already has member " + row.member +
+                                       " (from " + view.origin +
+                                       "); change it with pool member set");
+  }
+  // A member removed before left its drain state behind: a new member starts ready.
+  auto db = env.stores->state();
+  if (!db.ok()) {
+    return error_reply(db.error());
+  }
+  MemberRuntime ready;
+  ready.pool = row.pool;
+  ready.member = row.member;
+  if (auto r = store_member_state(**db, ready); !r.ok()) {
+    return error_reply(r.error());
+  }
+  auto applied = store_and_apply(env.stores, env.ctx, row);
+  if (!applied.ok()) {
+    return error_reply(applied.error());
+  }
+  env.ctx->set_member(ready);
+  return member_changed(row, "added", *applied);
+}
+
+Reply cmd_member_set(CommandEnv& env, const Args& a) {
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "set", &row)) {
+    return *err;
+  }
+  if (!a.has("--weight") && !a.has("--tls-name")) {
+    return error_reply("usage", "pool member set POOL ADDRESS [--weight N] [--tls-name NAME]: "
+                                "give at least one of them");
+  }
+  MemberView view;
+  if (auto err = find_member(env, row.pool, row.member, &view)) {
+    return *err;
+  }
+  if (!a.has("--weight")) {
+    row.weight = view.base_weight;
+  }
+  if (!a.has("--tls-name")) {
+    row.tls_name = view.tls_name;
+  }
+  auto applied = store_and_apply(env.stores, env.ctx, row);
+  if (!applied.ok()) {
+    return error_reply(applied.error());
+  }
+  return member_changed(row, "changed", *applied);
+}
+
+// Drains the member first (stored: every instance stops sending it new requests), waits until
+// no request is in flight on it here, then stores the removal (a tombstone, so a YAML member
+// stays removed) and applies it. An exchange still running on another instance when the
+// removal reaches it finishes there: a removed member is retired, never cut.
+Reply cmd_member_remove(CommandEnv& env, const Args& a) {
+  conf::Millis timeout{30000};
+  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
+    return error_reply("invalid-argument",
+                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  }
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "remove", &row)) {
+    return *err;
+  }
+  MemberView view;
+  if (auto err = find_member(env, row.pool, row.member, &view)) {
+    return *err;
+  }
+  row.weight = view.base_weight;
+  row.tls_name = view.tls_name;
+  row.removed = true;
+  MemberRuntime drain;
+  drain.pool = row.pool;
+  drain.member = row.member;
+  drain.admin = MemberAdmin::Drain;
+  drain.weight = view.weight_override;
+  Reply drained = change_member(env, drain, "is draining");
+  if (!drained.ok) {
+    return drained;
+  }
+  AdminContext* ctx = env.ctx;
+  Stores* stores = env.stores;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  Reply r;
+  r.poll = [ctx, stores, row, start, deadline]() -> std::optional<Reply> {
+    uint64_t inflight = 0;
+    for (const auto& p : ctx->pools()) {
+      for (const auto& m : p.members) {
+        if (p.name == row.pool && m.address == row.member) {
+          inflight = m.inflight;
+        }
+      }
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    if (inflight > 0) {
+      if (std::chrono::steady_clock::now() < deadline) {
+        return std::nullopt;
+      }
+      return error_reply("timeout", "member " + row.pool + "/" + row.member +
+                                        " not removed: " + std::to_string(inflight) +
+                                        " request(s) still in flight after " +
+                                        std::to_string(waited) +
+                                        " ms; it stays drained (run the command again, or with a "
+                                        "longer --timeout)");
+    }
+    auto applied = store_and_apply(stores, ctx, row);
+    if (!applied.ok()) {
+      return error_reply(applied.error());
+    }
+    Reply done =
+        member_changed(row, "removed after draining (" + std::to_string(waited) + " ms)", *applied);
+    done.doc.set("waited_ms", waited);
+    return done;
+  };
+  return r;
+}
+
 // --- reload ------------------------------------------------------------------------------------
 
 Reply cmd_reload(CommandEnv& env, const Args&) {
@@ -1110,6 +1311,9 @@ Handler handler_of(CommandId id) {
   case CommandId::PoolMemberReady: return cmd_member_ready;
   case CommandId::PoolMemberWeight: return cmd_member_weight;
   case CommandId::PoolMemberWait: return cmd_member_wait;
+  case CommandId::PoolMemberAdd: return cmd_member_add;
+  case CommandId::PoolMemberSet: return cmd_member_set;
+  case CommandId::PoolMemberRemove: return cmd_member_remove;
   case CommandId::Reload: return cmd_reload;
   case CommandId::ReopenLogs: return cmd_reopen_logs;
   case CommandId::UpgradeBinary: return cmd_upgrade_binary;

@@ -111,7 +111,8 @@ struct AdminServer::Impl {
   // The member poller: its own thread and session, so that a slow or frozen state database
   // never keeps the admin thread (and `show stats`) waiting.
   Stores member_stores;
-  bool db_down_logged = false;  // member poller only
+  bool db_down_logged = false;     // member poller only
+  std::string pool_members_error;  // member poller only: the last one logged
   std::mutex member_mu;
   std::condition_variable member_cv;  // wakes the poller at stop
   std::thread member_thread;
@@ -441,6 +442,18 @@ bool AdminServer::Impl::poll_members() {
       db_down_logged = true;
     }
     return false;
+  }
+  if (ctx.apply_pool_members) {
+    // A failure here (e.g. a database not migrated to version 10 yet) leaves the members as
+    // they are; the member states below are still applied.
+    auto members = load_pool_members(**s);
+    if (members.ok()) {
+      pool_members_error.clear();
+      ctx.apply_pool_members(*members);
+    } else if (pool_members_error != members.error().message) {
+      pool_members_error = members.error().message;
+      SY_LOG(Warn, "admin: pool members not refreshed: %s", pool_members_error.c_str());
+    }
   }
   auto rows = load_member_states(**s);
   if (!rows.ok()) {

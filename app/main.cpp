@@ -23,6 +23,7 @@
 
 #include "admin/server.h"
 #include "app/admin_setup.h"
+#include "app/resolver.h"
 #include "app/http_setup.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
@@ -313,15 +314,15 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  auto registry = proxy::PoolRegistry::build(config);
-  if (!registry) {
-    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
-    return 1;
-  }
   int workers =
       config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (workers < 1) {
     workers = 1;
+  }
+  auto registry = proxy::PoolRegistry::build(config, workers);
+  if (!registry) {
+    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
+    return 1;
   }
   std::optional<proxy::TakeoverClient> takeover;
   if (args.takeover) {
@@ -438,6 +439,12 @@ int main(int argc, char** argv) {
 
   proxy::HealthChecker health(registry->get());
   health.start();
+  // Members: YAML, then the database's rows (admin poller), then host names resolved here
+  // before any worker serves, and every resolver.resolve_interval on the resolver's thread.
+  app::MemberSync member_sync(config, registry->get(), &pool, &health);
+  app::Resolver resolver(config.resolver, &member_sync);
+  resolver.resolve_now();
+  resolver.start();
 
   for (int i = 0; i < workers; ++i) {
     std::vector<std::pair<const conf::Listener*, int>> listener_fds;
@@ -466,7 +473,7 @@ int main(int argc, char** argv) {
            "; it takes the sockets over, then this process drains and exits";
   };
   // The admin server: after the workers (its hooks read them), stopped before them.
-  app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  app::Reloader reloader(config, &member_sync, args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
   std::unique_ptr<admin::AdminServer> admin_server;
@@ -480,7 +487,7 @@ int main(int argc, char** argv) {
     }
     admin::AdminContext ctx = app::make_admin_context(
         config, args.config, registry->get(), &pool, loader ? &loader->status() : nullptr,
-        config.routing.enabled ? &publisher : nullptr, &reloader, access_log.get());
+        config.routing.enabled ? &publisher : nullptr, &reloader, &member_sync, access_log.get());
     ctx.upgrade_binary = start_successor;
     admin_server = std::make_unique<admin::AdminServer>(std::move(opts), std::move(ctx));
     auto started = admin_server->start();

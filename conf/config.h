@@ -90,8 +90,8 @@ struct PassiveEjection {
 };
 
 struct Member {
-  std::string address;  // "host:port" or "[v6]:port" as written; host must be an IP literal
-                        // or "localhost"
+  std::string address;  // "host:port" or "[v6]:port" as written; host is an IP literal,
+                        // "localhost" or a DNS name (resolved by app/resolver.h)
   std::string host;     // parsed host part
   int port = 0;         // parsed port, 1..65535
   int weight = 1;       // 1..256
@@ -369,6 +369,18 @@ struct Admin {
   bool operator==(const Admin&) const = default;
 };
 
+// Host-name members ("app.internal:8080"): resolved off the worker threads at start and every
+// resolve_interval; every A/AAAA record becomes a member (app/resolver.h).
+struct Resolver {
+  // "ip", "ip:port" or "[v6]:port" (port 53 when absent). Empty: /etc/resolv.conf's
+  // nameservers, and /etc/hosts first, like getaddrinfo.
+  std::vector<std::string> nameservers;
+  Millis resolve_interval{30000};
+  Millis timeout{2000};  // one round of queries (A and AAAA); a failure keeps the last good set
+
+  bool operator==(const Resolver&) const = default;
+};
+
 struct Config {
   std::string file;  // the file this was loaded from ("" when loaded from a string)
   // The overlay directory (docs/configuration.md): its *.yaml files are merged over the main
@@ -384,6 +396,7 @@ struct Config {
   Database database;
   Routing routing;
   Admin admin;
+  Resolver resolver;
 
   const Pool* find_pool(const std::string& name) const {
     for (const auto& p : pools) {

@@ -48,4 +48,8 @@ bool parse_duration(std::string_view text, Millis* out);
 // Parses "512", "16k", "1m", "1g" (binary multiples, case-insensitive). False on anything else.
 bool parse_size(std::string_view text, uint64_t* out);
 
+// Parses a member address ("ip:port", "[v6]:port", "localhost:port") into |out| (address, host,
+// port); false with a message in |why| otherwise. The YAML's and the admin socket's rule.
+bool parse_member_address(const std::string& text, Member* out, std::string* why);
+
 }  // namespace sy::conf

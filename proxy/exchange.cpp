@@ -495,7 +495,9 @@ void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message)
   // A failed connect was counted per attempt (UpstreamRequest); these are the member's answer.
   if (why != UpstreamFailure::Connect && env_.metrics != nullptr && up_.member() != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    m.pool(m.pool_index(rec_.pool->conf())).members[rec_.pool->index_of(up_.member())].errors.add();
+    if (MemberMetrics* mm = m.member(rec_.pool->conf(), up_.member()->shared->metrics_slot)) {
+      mm->errors.add();
+    }
   }
   switch (why) {
   case UpstreamFailure::Connect: respond_error(502, message, {Who::Server, Phase::Connect}); return;
@@ -676,10 +678,11 @@ void Exchange::count_metrics(uint64_t now_us) {
   if (up_.response_us() != 0 && up_.response_us() >= up_.sent_us()) {
     p.upstream_latency.observe_us(up_.response_us() - up_.sent_us());
   }
-  MemberMetrics& mm = p.members[rec_.pool->index_of(member)];
-  mm.requests.add();
-  if (answered) {
-    mm.responses[cls].add();
+  if (MemberMetrics* mm = m.member(rec_.pool->conf(), member->shared->metrics_slot)) {
+    mm->requests.add();
+    if (answered) {
+      mm->responses[cls].add();
+    }
   }
 }
 

@@ -12,12 +12,25 @@ UpstreamRequest::UpstreamRequest(const ExchangeEnv& env, UpstreamHandler* handle
                                  ClientConnection* owner)
     : env_(env), handler_(handler), owner_(owner), h1_(this), h2_(this) {}
 
-UpstreamRequest::~UpstreamRequest() { release(false); }
+UpstreamRequest::~UpstreamRequest() {
+  release(false);
+  set_member(nullptr);
+}
+
+void UpstreamRequest::set_member(WorkerMember* m) {
+  if (member_ != nullptr) {
+    WorkerPool::unpin(member_);
+  }
+  member_ = m;
+  if (m != nullptr) {
+    WorkerPool::pin(m);  // a retired member stays allocated while this request points at it
+  }
+}
 
 void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
                               bool head_request, bool safe_to_retry) {
   pool_ = pool;
-  member_ = nullptr;
+  set_member(nullptr);
   head_request_ = head_request;
   safe_to_retry_ = safe_to_retry;
   attempts_ = 0;
@@ -56,7 +69,7 @@ void UpstreamRequest::connect_next() {
   if (panic) {
     env_.stats->inc(Stat::NoHealthyMember);
   }
-  member_ = m;
+  set_member(m);
   ++attempts_;
   t_connect_us_ = monotonic_us();
   pool_->upstream_attached(m);  // paired with upstream_released() in detach_member()
@@ -78,7 +91,9 @@ void UpstreamRequest::codec_connect_failed(std::string_view why) {
   env_.stats->inc(Stat::UpstreamConnectFailures);
   if (env_.metrics != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    m.pool(m.pool_index(pool_->conf())).members[pool_->index_of(member_)].errors.add();
+    if (MemberMetrics* mm = m.member(pool_->conf(), member_->shared->metrics_slot)) {
+      mm->errors.add();
+    }
   }
   pool_->record_failure(member_, monotonic_ms());
   std::string label = member_->shared->label;
@@ -91,7 +106,7 @@ void UpstreamRequest::codec_connect_failed(std::string_view why) {
       exclude_mask_ |= (uint64_t{1} << i);
     }
   }
-  member_ = nullptr;
+  set_member(nullptr);
   if (attempts_ <= pool_->conf().retries) {
     env_.stats->inc(Stat::UpstreamRetries);
     SY_LOG(Debug, "connect to %s failed (%.*s); retrying on another member", label.c_str(),

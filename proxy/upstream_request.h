@@ -125,7 +125,8 @@ class UpstreamRequest {
   UpstreamCodec* codec_ = nullptr;     // h1_ or h2_ while connecting or attached; else null
   UpstreamCodec* prepared_ = nullptr;  // the codec prepare() chose
   WorkerPool* pool_ = nullptr;
-  WorkerMember* member_ = nullptr;
+  WorkerMember* member_ = nullptr;  // pinned (WorkerPool::pin) while set: use set_member()
+  void set_member(WorkerMember* m);
   uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
   std::string last_connect_error_;  // "member: why" of the last failed connect
   int attempts_ = 0;

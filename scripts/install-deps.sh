@@ -29,6 +29,8 @@ PACKAGES=(
   python3-websockets
   # the 3-node Galera cluster of tests/scripts/galera.sh (state transfer by rsync)
   galera-4 rsync
+  # host-name members: a DNS server on loopback the tests control (test_live_pools_dns.py)
+  dnsmasq-base
 )
 
 missing=()

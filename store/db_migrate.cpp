@@ -318,6 +318,22 @@ CREATE TABLE IF NOT EXISTS sy_member_state (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
+// ---- 10: pool members added, changed or removed at runtime (store/member_store.h) ----------
+// One row per (pool, member) an operator touched through the admin socket; `removed` is a
+// tombstone (the member is gone even when the YAML lists it): the YAML is the bootstrap, the
+// database wins afterwards (docs/decisions.md 58).
+constexpr std::string_view kPoolMembers = R"sql(
+CREATE TABLE IF NOT EXISTS sy_pool_members (
+  pool         VARCHAR(191) NOT NULL,
+  member       VARCHAR(191) NOT NULL,
+  weight       INT          NOT NULL DEFAULT 1,
+  tls_name     VARCHAR(255) NOT NULL DEFAULT '',
+  removed      TINYINT(1)   NOT NULL DEFAULT 0,
+  updated_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (pool, member)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 // ---- 5: state of the ox profile ---------------------------------------------------------------
 
 // What the configdb's server table lacks (pool, version, redirect URL), by server name; written
@@ -426,6 +442,7 @@ const std::vector<Migration>& migrations() {
        "schemas: the failed mark",
        S::Directory,
        {kSchemasFailedV9, kDropSchemasAu, kSchemasAuV9}},
+      {10, "pool members at runtime", S::State, {kPoolMembers}},
   };
   return all;
 }

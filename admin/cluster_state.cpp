@@ -197,7 +197,8 @@ namespace {
 
 Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event,
                                       const std::string& actor, const std::string& reason,
-                                      const std::string& server, std::chrono::seconds live_within) {
+                                      const std::string& server, std::chrono::seconds live_within,
+                                      EventSink* events) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = store::ensure_cluster_row(db); !r) {
     return store::db_error(what, r.error());
@@ -277,6 +278,14 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
       !h) {
     return store::db_error(what, h.error());
   }
+  if (events != nullptr) {
+    auto ev = events->emit(db, Event{"cluster.transition", "", to_string(*to),
+                                     std::string("event ") + to_string(event) +
+                                         (reason.empty() ? "" : ": " + reason)});
+    if (!ev) {
+      return store::db_error(what, ev.error());
+    }
+  }
   if (auto c = txn->commit(); !c) {
     return store::db_error(what, c.error());
   }
@@ -291,9 +300,10 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
 // a certification conflict, it does what one run would have.
 Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason,
-                                 const std::string& server, std::chrono::seconds live_within) {
+                                 const std::string& server, std::chrono::seconds live_within,
+                                 EventSink* events) {
   return store::with_conflict_retries(
-      [&] { return transition_once(db, dir, event, actor, reason, server, live_within); });
+      [&] { return transition_once(db, dir, event, actor, reason, server, live_within, events); });
 }
 
 }  // namespace sy::admin

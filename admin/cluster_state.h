@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "admin/directory.h"
+#include "admin/events.h"
 #include "common/result.h"
 #include "store/cluster_store.h"
 #include "store/db.h"
@@ -83,10 +84,12 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(store::Db& state, int lim
 // facts (the Prepare server, schemas on the target for Cancel). |server| is required for
 // Prepare (name or id of a registered server). |actor| names who did it (instance id / admin
 // user). |live_within|: the heartbeat age within which a "new" instance counts as serving (for
-// Mixed; admin.live_within).
+// Mixed; admin.live_within). With |events| the event "cluster.transition" is appended in the
+// same transaction (admin/events.h): no transition without its event, and no event without it.
 Result<ClusterStatus> transition(store::Db& state, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason = {},
                                  const std::string& server = {},
-                                 std::chrono::seconds live_within = std::chrono::seconds(10));
+                                 std::chrono::seconds live_within = std::chrono::seconds(10),
+                                 EventSink* events = nullptr);
 
 }  // namespace sy::admin

@@ -24,6 +24,7 @@ enum class CommandId {
   ShowInstances,
   ShowMigrations,
   ShowCluster,
+  ShowEvents,
   ServerRegister,
   ServerUpdate,
   ServerList,

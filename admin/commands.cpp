@@ -14,6 +14,7 @@
 
 #include "admin/cluster_state.h"
 #include "admin/directory.h"
+#include "admin/event_commands.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -461,13 +462,10 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
                     const std::string& reason) {
   return with_both(env, [&](Directory& dir, store::Db& state) {
-    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
+    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env),
+                        env.events);
     if (!r.ok()) {
       return error_reply(r.error());
-    }
-    if (env.events != nullptr) {
-      env.events->emit(Event{"cluster.transition", "", to_string(r->state),
-                             std::string("event ") + to_string(event)});
     }
     return ok_reply(cluster_json(*r));
   });
@@ -1096,6 +1094,7 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowInstances: return cmd_show_instances;
   case CommandId::ShowMigrations: return cmd_show_migrations;
   case CommandId::ShowCluster: return cmd_cluster_status;
+  case CommandId::ShowEvents: return cmd_show_events;
   case CommandId::ServerRegister: return cmd_server_register;
   case CommandId::ServerUpdate: return cmd_server_update;
   case CommandId::ServerList: return cmd_server_list;
@@ -1141,11 +1140,7 @@ const std::vector<Command>& command_table() {
   return table;
 }
 
-Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
-  const auto& words = request.words;
-  if (words.empty()) {
-    return error_reply("usage", "empty command (try `help`)");
-  }
+const Command* find_command(const std::vector<std::string>& words) {
   const Command* best = nullptr;
   for (const auto& c : command_table()) {
     if (c.words.size() > words.size() ||
@@ -1156,6 +1151,15 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
       best = &c;
     }
   }
+  return best;
+}
+
+Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
+  const auto& words = request.words;
+  if (words.empty()) {
+    return error_reply("usage", "empty command (try `help`)");
+  }
+  const Command* best = find_command(words);
   if (best == nullptr) {
     // Name the commands that start like this one, when any.
     std::string like;

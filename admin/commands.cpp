@@ -588,9 +588,6 @@ Reply cmd_schema_enable(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_schema_move(CommandEnv& env, const Args& a) {
-  if (!a.has("--server")) {
-    return error_reply("usage", "schema move SCHEMA --server ID");
-  }
   std::string schema = a.positional[0];
   std::string server = a.get("--server");
   return with_directory(env, [&](Directory& dir) {
@@ -1232,6 +1229,11 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
   if (n > best->max_positional) {
     return error_reply("usage", best->usage() + " (unexpected '" +
                                     args.positional[best->max_positional] + "')");
+  }
+  for (const FlagSpec& f : best->flags) {
+    if (f.required && !args.has(f.name)) {
+      return error_reply("usage", best->usage() + " (missing " + f.name + ")");
+    }
   }
   return best->handler(env, args);
 }

@@ -338,9 +338,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::getline(f, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
-      token.pop_back();
-    }
+    token = token_from_line(std::move(token));
     if (token.empty()) {
       std::fprintf(stderr,
                    "switchyardctl: token file %s is empty (expected the token on its "

@@ -236,7 +236,7 @@ namespace {
 Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event,
                                       const std::string& actor, const std::string& reason,
                                       const std::string& server, std::chrono::seconds live_within,
-                                      bool keep_old_role) {
+                                      EventSink* events, bool keep_old_role) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = store::ensure_cluster_row(db); !r) {
     return store::db_error(what, r.error());
@@ -327,6 +327,14 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
       !h) {
     return store::db_error(what, h.error());
   }
+  if (events != nullptr) {
+    auto ev = events->emit(db, Event{"cluster.transition", "", to_string(*to),
+                                     std::string("event ") + to_string(event) +
+                                         (reason.empty() ? "" : ": " + reason)});
+    if (!ev) {
+      return store::db_error(what, ev.error());
+    }
+  }
   if (auto c = txn->commit(); !c) {
     return store::db_error(what, c.error());
   }
@@ -342,9 +350,10 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
 Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason,
                                  const std::string& server, std::chrono::seconds live_within,
-                                 bool keep_old_role) {
+                                 EventSink* events, bool keep_old_role) {
   return store::with_conflict_retries([&] {
-    return transition_once(db, dir, event, actor, reason, server, live_within, keep_old_role);
+    return transition_once(db, dir, event, actor, reason, server, live_within, events,
+                           keep_old_role);
   });
 }
 
@@ -367,7 +376,7 @@ void version_facts(const std::vector<store::InstanceRow>& live, const std::strin
 }
 
 Result<ClusterStatus> reconcile_cluster(Db& db, Directory& dir, const std::string& actor,
-                                        std::chrono::seconds live_within) {
+                                        std::chrono::seconds live_within, EventSink* events) {
   auto st = read_cluster(db, &dir);
   if (!st || st->state != ClusterState::Mixed || st->target_server_id == 0) {
     return st;
@@ -389,7 +398,7 @@ Result<ClusterStatus> reconcile_cluster(Db& db, Directory& dir, const std::strin
   auto reverted = transition(db, dir, ClusterEvent::Revert, actor,
                              "no live instance runs the target version '" + target->version +
                                  "' any more (the new node went back to the old version)",
-                             {}, live_within);
+                             {}, live_within, events);
   if (!reverted && reverted.error().tag != nullptr &&
       std::string_view(reverted.error().tag) == "illegal-transition") {
     return read_cluster(db, &dir);

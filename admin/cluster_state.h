@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "admin/directory.h"
+#include "admin/events.h"
 #include "common/result.h"
 #include "store/cluster_store.h"
 #include "store/db.h"
@@ -98,19 +99,21 @@ Result<std::vector<ClusterHistoryRow>> cluster_history(store::Db& state, int lim
 // facts (the Prepare server, schemas on the target for Cancel). |server| is required for
 // Prepare (name or id of a registered server). |actor| names who did it (instance id / admin
 // user). |live_within|: the heartbeat age within which a "new" instance counts as serving (for
-// Mixed; admin.live_within).
+// Mixed; admin.live_within). With |events| the event "cluster.transition" is appended in the
+// same transaction (admin/events.h): no transition without its event, and no event without it.
 // |keep_old_role| (Ready): old-role instances on an older version do not block.
 Result<ClusterStatus> transition(store::Db& state, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason = {},
                                  const std::string& server = {},
                                  std::chrono::seconds live_within = std::chrono::seconds(10),
-                                 bool keep_old_role = false);
+                                 EventSink* events = nullptr, bool keep_old_role = false);
 
 // In MIXED with no live instance on the target server's version any more: applies `revert`
 // (back to READY_TO_UPGRADE, with a history row saying why). Otherwise changes nothing. The
 // state as it is afterwards.
 Result<ClusterStatus> reconcile_cluster(store::Db& state, Directory& dir, const std::string& actor,
-                                        std::chrono::seconds live_within);
+                                        std::chrono::seconds live_within,
+                                        EventSink* events = nullptr);
 
 // Pure: the facts of ready / revert from the live instances |live| and the target version.
 // An instance runs the target version when its label is not lower (version_less).

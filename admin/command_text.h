@@ -24,6 +24,7 @@ enum class CommandId {
   ShowInstances,
   ShowMigrations,
   ShowCluster,
+  ShowEvents,
   ServerRegister,
   ServerUpdate,
   ServerUnregister,
@@ -73,6 +74,7 @@ struct FlagSpec {
   const char* name;  // "--pool"
   bool takes_value;
   const char* short_name = nullptr;  // e.g. "-m" (OX's spelling); nullptr = none
+  bool required = false;  // dispatch refuses the command without it (ERR usage: ... (missing F))
 };
 
 struct CommandSpec {

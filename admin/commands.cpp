@@ -16,6 +16,7 @@
 #include "admin/command_helpers.h"
 #include "admin/directory.h"
 #include "admin/directory_commands.h"
+#include "admin/event_commands.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -398,7 +399,7 @@ Json cluster_json(const ClusterStatus& s) {
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
   return with_both(env, [&env](Directory& dir, store::Db& state) {
     // MIXED whose new node went back to the old version reads as READY_TO_UPGRADE (revert).
-    auto r = reconcile_cluster(state, dir, env.actor, live_within(env));
+    auto r = reconcile_cluster(state, dir, env.actor, live_within(env), env.events);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -437,18 +438,15 @@ Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& serv
     if (event == ClusterEvent::Ready) {
       // A MIXED cluster whose new node went back is READY_TO_UPGRADE first (then ready is
       // refused as not a transition of that state, and the history says why).
-      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env)); !rc) {
+      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env), env.events);
+          !rc) {
         return error_reply(rc.error());
       }
     }
-    auto r =
-        transition(state, dir, event, env.actor, reason, server, live_within(env), keep_old_role);
+    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env),
+                        env.events, keep_old_role);
     if (!r.ok()) {
       return error_reply(r.error());
-    }
-    if (env.events != nullptr) {
-      env.events->emit(Event{"cluster.transition", "", to_string(r->state),
-                             std::string("event ") + to_string(event)});
     }
     return ok_reply(cluster_json(*r));
   });
@@ -571,9 +569,6 @@ Reply cmd_schema_enable(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_schema_move(CommandEnv& env, const Args& a) {
-  if (!a.has("--server")) {
-    return error_reply("usage", "schema move SCHEMA --server ID");
-  }
   std::string schema = a.positional[0];
   std::string server = a.get("--server");
   return with_directory(env, [&](Directory& dir) {
@@ -1275,6 +1270,7 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowInstances: return cmd_show_instances;
   case CommandId::ShowMigrations: return cmd_show_migrations;
   case CommandId::ShowCluster: return cmd_cluster_status;
+  case CommandId::ShowEvents: return cmd_show_events;
   case CommandId::ServerRegister: return cmd_server_register;
   case CommandId::ServerUpdate: return cmd_server_update;
   case CommandId::ServerUnregister: return cmd_server_unregister;
@@ -1334,11 +1330,7 @@ const std::vector<Command>& command_table() {
   return table;
 }
 
-Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
-  const auto& words = request.words;
-  if (words.empty()) {
-    return error_reply("usage", "empty command (try `help`)");
-  }
+const Command* find_command(const std::vector<std::string>& words) {
   const Command* best = nullptr;
   for (const auto& c : command_table()) {
     if (c.words.size() > words.size() ||
@@ -1349,6 +1341,15 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
       best = &c;
     }
   }
+  return best;
+}
+
+Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
+  const auto& words = request.words;
+  if (words.empty()) {
+    return error_reply("usage", "empty command (try `help`)");
+  }
+  const Command* best = find_command(words);
   if (best == nullptr) {
     // Name the commands that start like this one, when any.
     std::string like;
@@ -1421,6 +1422,11 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
   if (n > best->max_positional) {
     return error_reply("usage", best->usage() + " (unexpected '" +
                                     args.positional[best->max_positional] + "')");
+  }
+  for (const FlagSpec& f : best->flags) {
+    if (f.required && !args.has(f.name)) {
+      return error_reply("usage", best->usage() + " (missing " + f.name + ")");
+    }
   }
   return best->handler(env, args);
 }

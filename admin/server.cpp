@@ -100,6 +100,7 @@ struct AdminServer::Impl {
   ServerOptions opt;
   AdminContext ctx;
   std::shared_ptr<EventSink> events;
+  std::unique_ptr<EventHook> hook;  // with admin.event_hook and a state database
   int unix_fd = -1;
   int tcp_fd = -1;
   std::atomic<bool> keep_socket_file{false};  // handed to a successor: stop() leaves the file
@@ -130,7 +131,7 @@ struct AdminServer::Impl {
 
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
-        events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores),
+        events(std::make_shared<EventSink>(ctx.instance_id + "/admin")), stores(opt.stores),
         member_stores(opt.stores) {}
 
   void run();
@@ -212,19 +213,10 @@ void AdminServer::Impl::run_queue(Conn& c) {
       continue;
     }
     Reply r = dispatch(env, rq, c.level);
-    // Audit: every command that may change something is logged with its outcome.
-    static const char* const kChanging[] = {"server", "schema", "upgrade",     "cluster",
-                                            "pool",   "reload", "reopen-logs", "context",
-                                            "login",  "import"};
-    bool changing = false;
-    for (const char* w : kChanging) {
-      changing = changing || (!rq.words.empty() && rq.words[0] == w);
-    }
-    if (changing && rq.words.size() >= 2 &&
-        (rq.words[1] == "list" || rq.words[1] == "status" || rq.words[1] == "history" ||
-         rq.words[1] == "show")) {
-      changing = false;
-    }
+    // Audit: every command of the admin level (the command table's privilege) is logged with
+    // its outcome.
+    const Command* row = find_command(rq.words);
+    const bool changing = row != nullptr && row->privilege == Privilege::Admin;
     if (changing) {
       SY_LOG(Info, "admin: %s connection %d: %s -> %s", c.tcp ? "tcp" : "unix", c.id, cmd.c_str(),
              r.ok ? "ok" : ("ERR " + r.code).c_str());
@@ -717,6 +709,17 @@ Result<Unit> AdminServer::start() {
   s.env.stores = &s.stores;
   s.poll_members();  // runtime state survives restarts: reapplied before the first command
   s.member_thread = std::thread([&s] { s.member_loop(); });
+  if (!s.opt.admin.event_hook.empty()) {
+    if (s.stores.has_state()) {
+      EventHookOptions ho;
+      ho.command = s.opt.admin.event_hook;
+      ho.instance_id = s.ctx.instance_id;
+      s.hook = std::make_unique<EventHook>(std::move(ho), s.opt.stores);
+      s.hook->start();
+    } else {
+      SY_LOG(Warn, "admin.event_hook: no state database, so no event is made or delivered");
+    }
+  }
   s.thread = std::thread([&s] { s.run(); });
   SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
          a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",
@@ -756,6 +759,9 @@ void AdminServer::stop() {
   s.member_cv.notify_all();
   if (s.member_thread.joinable()) {
     s.member_thread.join();
+  }
+  if (s.hook) {
+    s.hook->stop();
   }
   if (s.thread.joinable()) {
     s.thread.join();

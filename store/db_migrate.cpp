@@ -415,6 +415,32 @@ IF COALESCE(@sy_skip_changes, 0) = 0
 END IF
 )sql";
 
+// ---- 10: events ---------------------------------------------------------------------------------
+
+// Upgrade events (store/event_store.h): appended where they happen, delivered to each instance's
+// hook from sy_event_cursor's position. A plain AUTO_INCREMENT id: in commit order on one
+// server, per node's offset on Galera.
+constexpr std::string_view kEvents = R"sql(
+CREATE TABLE IF NOT EXISTS sy_events (
+  id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  kind         VARCHAR(64)   NOT NULL,
+  schema_name  VARCHAR(191)  NOT NULL DEFAULT '',
+  state        VARCHAR(64)   NOT NULL DEFAULT '',
+  detail       TEXT          NOT NULL,
+  instance     VARCHAR(191)  NOT NULL DEFAULT '',
+  created_at   TIMESTAMP(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+constexpr std::string_view kEventCursor = R"sql(
+CREATE TABLE IF NOT EXISTS sy_event_cursor (
+  instance      VARCHAR(191)    NOT NULL,
+  delivered_id  BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  updated_at    TIMESTAMP(6)    NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (instance)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 const std::vector<Migration>& migrations() {
   using S = MigrateScope;
   static const std::vector<Migration> all = {
@@ -443,6 +469,7 @@ const std::vector<Migration>& migrations() {
        S::Directory,
        {kSchemasFailedV9, kDropSchemasAu, kSchemasAuV9}},
       {10, "pool members at runtime", S::State, {kPoolMembers}},
+      {11, "events and each instance's delivered position", S::State, {kEvents, kEventCursor}},
   };
   return all;
 }

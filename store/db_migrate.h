@@ -27,6 +27,7 @@
 //                 sy_update_tasks (admin/update_tasks.h), sy_member_state
 //                 (admin/member_store.h), sy_instances.applied_seq
 //   5 state       sy_server_meta and sy_meta 'directory_epoch' (routing/directory_ox.h)
+//  10 state       sy_events, sy_event_cursor (store/event_store.h)
 //
 // The change log: AFTER INSERT/UPDATE/DELETE triggers on the four directory tables append
 // (kind, key_text) to sy_changes for every row that really changed (an UPDATE that rewrites

@@ -60,8 +60,9 @@ class TunnelTimeoutTest(ProxyTestCase):
         self.assertGreater(line["tunnel_ms"], 1600)
 
 
-class TunnelOperationsTest(ProxyTestCase):
-    """Pool old = two echo members (e1, e2) behind an old-role instance with an admin socket."""
+class TunnelOpsSetup(ProxyTestCase):
+    """Pool old = two echo members (e1, e2) behind an old-role instance with an admin socket.
+    No tests of its own (test_websocket_h2_ops.py uses it too)."""
 
     def setUp(self):
         super().setUp()
@@ -96,6 +97,9 @@ class TunnelOperationsTest(ProxyTestCase):
 
     def address_of(self, name):
         return self.e1.address if name == "e1" else self.e2.address
+
+
+class TunnelOperationsTest(TunnelOpsSetup):
 
     def test_drain_waits_for_tunnels_then_cuts_them_and_says_how_many(self):
         ctx = {"X-Context-Id": "11"}

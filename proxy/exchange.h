@@ -53,6 +53,7 @@
 #include "conf/config.h"
 #include "proxy/access_log.h"
 #include "proxy/downstream.h"
+#include "proxy/h2_convert.h"
 #include "proxy/hold_queue.h"
 #include "proxy/http_message.h"
 #include "proxy/upstream_request.h"
@@ -253,7 +254,7 @@ class Exchange final : private UpstreamHandler {
   UpstreamRequest up_;
   std::unique_ptr<HeldRequest> held_;  // while held (and on release)
   event* timer_ = nullptr;             // hold deadline or tunnel tick; made at first use
-  char ws_key_[24] = {};               // Sec-WebSocket-Key sent (Record::websocket)
+  char ws_key_[h2::kWebSocketKeyLen] = {};  // Sec-WebSocket-Key sent (Record::websocket)
 };
 
 }  // namespace sy::proxy

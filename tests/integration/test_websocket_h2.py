@@ -119,6 +119,16 @@ class WebSocketOverHttp2Test(ProxyTestCase):
         self.assertEqual(other.request([(":method", "CONNECT"), (":authority", "a.test:443")]),
                          501)
 
+    def test_a_pool_of_http2_members_cannot_take_a_websocket(self):
+        # The upstream HTTP/2 codec does not forward :protocol: answered 501 before connecting.
+        sy = self.switchyard(config_yaml(
+            [pool_yaml("main", [self.echo.address], "v1", extra="protocol: h2")],
+            access_log=self.access))
+        host, port = sy.addr()
+        ws = H2WebSocket(host, port, "/x")
+        self.assertEqual(ws.status, 501, ws.body)
+        self.assertIn(b"needs a pool of HTTP/1.1 members", ws.body)
+
     def test_handshake_fields_both_ways_and_a_bad_accept(self):
         # A raw HTTP/1.1 member: checks what the proxy sends, answers a good 101 with a
         # subprotocol the first time, a 101 with a wrong Sec-WebSocket-Accept the second and a

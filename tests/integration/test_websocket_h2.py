@@ -7,7 +7,6 @@ test_websocket_h2_ops.py.
 import base64
 import hashlib
 import os
-import random
 import socket
 import threading
 import unittest
@@ -15,21 +14,9 @@ import unittest
 from h2ws import H2WebSocket
 from harness import ProxyTestCase, access_log_lines, config_yaml, pool_yaml, wait_for
 from test_tls_h2 import client_context, make_cert, tls_config
-from wsecho import EchoServer
+from wsecho import EchoServer, random_messages
 
 MESSAGES = 10_000
-
-
-def random_messages(count, seed=1234):
-    """|count| messages, text and binary, 0..4 KiB of random content."""
-    rnd = random.Random(seed)
-    out = []
-    for i in range(count):
-        if i % 3 == 0:
-            out.append("".join(chr(rnd.randrange(32, 0x2FF)) for _ in range(rnd.randrange(64))))
-        else:
-            out.append(rnd.randbytes(rnd.randrange(4096)))
-    return out
 
 
 def echo_many(ws, count):

@@ -9,6 +9,7 @@
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
+#include "proxy/h2_convert.h"
 #include "proxy/metrics.h"
 #include "proxy/stats.h"
 #include "proxy/upstream_pool.h"
@@ -138,7 +139,7 @@ void Exchange::start(const HttpRequest& req, std::string_view form_body) {
     rec_.counted = true;
     env_.stats->inc(Stat::Requests);
   }
-  if (req.method == "CONNECT") {
+  if (req.method == "CONNECT" && !req.extended_connect) {
     release_head();
     respond_error(501, "CONNECT is not supported\n", {Who::Proxy, Phase::RequestHead});
     return;
@@ -324,9 +325,29 @@ void Exchange::proxy(const HttpRequest& req) {
   if (pool->conf().protocol == conf::PoolProtocol::Http1) {
     policy.upgrade = req.upgrade;  // an HTTP/2 member cannot switch protocols: dropped
   }
-  bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
-              req.body == BodySize::None;
-  up_.prepare(pool, req, policy, rec_.head_request, safe);
+  const HttpRequest* fwd = &req;
+  HttpRequest websocket_get;
+  if (req.extended_connect) {
+    // RFC 8441 to an HTTP/1.1 member: the RFC 6455 opening handshake the client did not make
+    // (a GET with Upgrade and the proxy's own Sec-WebSocket-Key; the other Sec-WebSocket-*
+    // fields pass as they came). An HTTP/2 member would need the extended CONNECT forwarded
+    // as such, which the upstream codec does not do.
+    if (pool->conf().protocol != conf::PoolProtocol::Http1) {
+      release_head();
+      respond_error(501, "WebSocket over HTTP/2 needs a pool of HTTP/1.1 members\n",
+                    {Who::Proxy, Phase::RequestHead});
+      return;
+    }
+    websocket_get = req;
+    websocket_get.method = "GET";
+    fwd = &websocket_get;
+    h2::make_websocket_key(ws_key_);
+    policy.websocket_key = std::string_view(ws_key_, sizeof ws_key_);
+    rec_.websocket = true;
+  }
+  bool safe = (fwd->method == "GET" || fwd->method == "HEAD" || fwd->method == "OPTIONS") &&
+              fwd->body == BodySize::None;
+  up_.prepare(pool, *fwd, policy, rec_.head_request, safe);
   release_head();
   rec_.stage = Stage::Connecting;
   pool->count_request();
@@ -398,8 +419,12 @@ void Exchange::pull_request_body() {
 void Exchange::on_response_interim(const HttpResponse& resp) { ds_->send_interim(resp); }
 
 void Exchange::on_response_head(const HttpResponse& resp) {
-  rec_.status = resp.status;
-  count_status(*env_.stats, resp.status);
+  if (rec_.websocket && !websocket_answer_ok(resp)) {
+    return;  // answered 502
+  }
+  // An HTTP/2 client's WebSocket tunnel is opened with 200 (RFC 8441 5): logged as sent.
+  rec_.status = rec_.websocket && resp.status == 101 ? 200 : resp.status;
+  count_status(*env_.stats, rec_.status);
   if (resp.status == 101) {
     start_tunnel(resp);
     return;
@@ -408,8 +433,36 @@ void Exchange::on_response_head(const HttpResponse& resp) {
   rec_.head_sent = true;
 }
 
+bool Exchange::websocket_answer_ok(const HttpResponse& resp) {
+  std::string& body = *env_.head_scratch;
+  if (resp.status == 101) {
+    // RFC 6455 4.1: a client fails the connection unless the 101 carries the accept value of
+    // its key; the proxy is that client here.
+    char want[h2::kWebSocketAcceptLen];
+    h2::websocket_accept(std::string_view(ws_key_, sizeof ws_key_), want);
+    for (size_t i = 0; i < resp.num_fields; ++i) {
+      if (http1::iequals(resp.fields[i].name, "sec-websocket-accept") &&
+          resp.fields[i].value == std::string_view(want, sizeof want)) {
+        return true;
+      }
+    }
+    body.assign("bad response from upstream: 101 without the Sec-WebSocket-Accept of the key\n");
+  } else if (resp.status >= 200 && resp.status < 300) {
+    // A 2xx on the stream of an extended CONNECT opens the client's tunnel: a member that
+    // answered the upgrade with a plain response must not look like one that switched.
+    body.assign("bad response from upstream: ")
+        .append(std::to_string(resp.status))
+        .append(" to a WebSocket upgrade\n");
+  } else {
+    return true;  // any other answer is relayed as it is
+  }
+  env_.stats->inc(Stat::UpstreamErrors);
+  respond_error(502, body, {Who::Server, Phase::ResponseHead});
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
-// Tunnels (HTTP/1.1 Upgrade)
+// Tunnels (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT)
 
 void Exchange::start_tunnel(const HttpResponse& resp) {
   env_.stats->inc(Stat::Tunnels);
@@ -477,7 +530,9 @@ void Exchange::on_response_end(std::string_view trailer) {
     env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
   }
   if (rec_.tunnel) {
-    rec_.closed_by = "server";  // the member closed its side: the tunnel ends
+    // The member closed its side: the tunnel ends. After an HTTP/2 client's END_STREAM (the
+    // member saw a FIN) that close answers the client's.
+    rec_.closed_by = rec_.request_done ? "client" : "server";
   }
   ds_->end_response(trailer_);
   finish();

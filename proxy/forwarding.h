@@ -74,6 +74,8 @@ struct ForwardPolicy {
   std::string_view request_id;       // X-Request-Id to add (generated here); "" = none
   std::string_view upgrade;          // HTTP/1.1 upstream: "Upgrade: <this>" and "Connection:
                                      // upgrade" sent (the client's, hop-by-hop, are dropped)
+  std::string_view websocket_key;    // HTTP/1.1 upstream of an RFC 8441 extended CONNECT:
+                                     // "Sec-WebSocket-Key: <this>" (a client's is dropped)
 };
 
 // Appends the HTTP/1.1 request head (request line to blank line) for |req| to |out|; returns

@@ -24,6 +24,7 @@ enum class CommandId {
   ShowInstances,
   ShowMigrations,
   ShowCluster,
+  ShowDatabase,
   ServerRegister,
   ServerUpdate,
   ServerList,

@@ -130,7 +130,12 @@ struct AdminServer::Impl {
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
         events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores),
-        member_stores(opt.stores) {}
+        member_stores(named(opt.stores, "members")) {}
+
+  static StoreOptions named(StoreOptions o, const char* who) {
+    o.who = who;
+    return o;
+  }
 
   void run();
   void accept_on(int listen_fd, bool tcp);

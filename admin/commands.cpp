@@ -404,10 +404,7 @@ Reply cmd_show_database(CommandEnv& env, const Args&) {
     return out;
   };
   const store::DsnLists lists = source->lists();
-  const uint64_t now = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const uint64_t now = store::now_unix_ms();
   Json rows = Json::array();
   for (const auto& v : source->sessions()) {
     std::string left;

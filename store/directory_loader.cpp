@@ -11,16 +11,6 @@
 
 namespace sy::store {
 
-namespace {
-
-uint64_t now_unix_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-}  // namespace
-
 uint64_t hash_directory(const DirectoryData& d) {
   Fnv64 f;
   for (const auto& s : d.servers) {

@@ -2,15 +2,11 @@
 
 namespace sy::store {
 
-namespace {
-
 uint64_t now_unix_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
 }
-
-}  // namespace
 
 std::vector<Dsn> DsnLists::loader_state() const {
   if (!state.empty()) {

@@ -26,6 +26,9 @@
 
 namespace sy::store {
 
+// Wall-clock milliseconds since the epoch (the times the loader and this source report).
+uint64_t now_unix_ms();
+
 struct DsnLists {
   std::vector<Dsn> writers;
   std::vector<Dsn> readers;  // empty = the writers

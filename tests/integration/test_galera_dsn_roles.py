@@ -8,7 +8,6 @@ Node 3 is the one made read-only or desynced here (the other Galera files use no
 ctest runs the files one at a time: RESOURCE_LOCK galera_nodes). The test user has ALL
 PRIVILEGES (SUPER included), so read_only does not stop its writes: the check must.
 """
-import json
 import os
 import subprocess
 import sys
@@ -16,49 +15,33 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from galera import GaleraDatabase, galera_env  # noqa: E402
-from harness import BINARY, ProxyTestCase, curl_status, wait_for  # noqa: E402
+from galera import GaleraDatabase, require_galera  # noqa: E402
+from harness import curl_status, wait_for  # noqa: E402
 import test_admin  # noqa: E402  (its config and seed; its tests are not loaded here)
 
 
-class GaleraDsnRolesTest(ProxyTestCase):
+class GaleraDsnRolesTest(test_admin.AdminTest):
+    """test_admin's set-up (backends, seed, an instance through node 1) on a database of the
+    Galera cluster; each test starts the instance it needs."""
+
     def setUp(self):
-        self.env, why = galera_env()
-        if self.env is None:
-            sys.stderr.write(f"\n{why}\n")
-            self.skipTest(why)
+        self.env = require_galera(self)
         super().setUp()
-        self.db = GaleraDatabase(self.env, prefix="sy_roles")
-        self.addCleanup(self.db.drop)
-        self.old1 = self.backend("old-1", "old")
-        self.old2 = self.backend("old-2", "old")
-        self.new1 = self.backend("new-1", "new")
-        self.sock = os.path.join(self.workdir, "admin.sock")
-        self.token_file = os.path.join(self.workdir, "token")
-        with open(self.token_file, "w") as f:
-            f.write("s3cret-token-for-tests\n")
-        self.migrate()
-        self.db.sql(test_admin.SEED)
+        self.sy.terminate()
+
+    def make_database(self):
+        return GaleraDatabase(self.env, prefix="sy_roles")
 
     # --- helpers -------------------------------------------------------------------------------
 
     def node_dsn(self, n):
         return self.db.dsn_yaml(self.db.ports[n - 1])
 
-    def yaml(self, writers=(1,), readers=()):
+    def roles_yaml(self, writers=(1,), readers=()):
         dsn = "".join(self.node_dsn(n) for n in writers)
         if readers:
             dsn += "  reader_dsns:\n" + "".join(self.node_dsn(n) for n in readers)
-        return test_admin.admin_yaml(dsn, [self.old1.address, self.old2.address],
-                                     self.new1.address, self.sock, self.token_file)
-
-    def migrate(self):
-        cfg = os.path.join(self.workdir, "migrate.yaml")
-        with open(cfg, "w") as f:
-            f.write(self.yaml())
-        p = subprocess.run([BINARY, "db", "migrate", "--config", cfg], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=120)
-        self.assertEqual(p.returncode, 0, p.stdout)
+        return self.yaml(dsn=dsn)
 
     def node_sql(self, n, statement):
         """|statement| on node |n| alone (SET GLOBAL is not replicated)."""
@@ -74,15 +57,8 @@ class GaleraDsnRolesTest(ProxyTestCase):
         self.addCleanup(self.node_sql, 3, f"SET GLOBAL {setting} = {back}")
         self.node_sql(3, f"SET GLOBAL {setting} = {value}")
 
-    def ctl(self, *args):
-        return subprocess.run([test_admin.CTL, "-s", self.sock] + list(args),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=60)
-
     def sessions(self):
-        p = self.ctl("--json", "show", "database")
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        doc = json.loads(p.stdout)
+        doc = self.js("show", "database")
         return doc, {s["session"]: s for s in doc["sessions"]}
 
     def port_of(self, session):
@@ -93,15 +69,15 @@ class GaleraDsnRolesTest(ProxyTestCase):
         _, s = self.sessions()
         return s.get(who) if who in s and self.port_of(s[who]) == self.db.ports[n - 1] else None
 
-    def get(self, ctx):
-        return curl_status(self.sy.url("/"), "-H", f"X-Context-Id: {ctx}")[0]
+    def get(self, ctx=None, path="/"):
+        return curl_status(self.sy.url(path), "-H", f"X-Context-Id: {ctx}")[0]
 
     # --- tests ---------------------------------------------------------------------------------
 
     def test_read_only_node_is_passed_over_by_writers_and_used_by_the_reader(self):
         self.set_node3("read_only", "ON", "OFF")
         # Writers: node 3 (read-only) first, node 1; readers: node 3 only.
-        self.sy = self.switchyard(self.yaml(writers=(3, 1), readers=(3,)), name="sy-ro")
+        self.sy = self.switchyard(self.roles_yaml(writers=(3, 1), readers=(3,)), name="sy-ro")
         self.assertEqual(self.get(11), 200)
         doc, s = self.sessions()
         node3 = f":{self.db.ports[2]})"
@@ -117,15 +93,14 @@ class GaleraDsnRolesTest(ProxyTestCase):
             self.assertIn("read_only is ON", s[who]["passed_over"], s)
             self.assertIn(node3, s[who]["passed_over"], s)
         # Admin writes land: a schema disabled through the admin socket holds its context.
-        p = self.ctl("schema", "disable", "s2")
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.ok("schema", "disable", "s2")
         wait_for(lambda: self.db.sql("SELECT state FROM sy_schemas WHERE name = 's2'")[0][0]
                  == "disabled", timeout=10, what="s2 disabled")
         beat = self.db.sql("SELECT COUNT(*) FROM sy_instances")[0][0]
         self.assertEqual(beat, "1")
 
     def test_a_node_that_desyncs_or_turns_read_only_is_left_and_reload_moves_sessions(self):
-        self.sy = self.switchyard(self.yaml(writers=(3, 1)), name="sy-desync")
+        self.sy = self.switchyard(self.roles_yaml(writers=(3, 1)), name="sy-desync")
         wait_for(lambda: self.on_node("loader", 3), timeout=20, what="the loader on node 3")
         self.assertIsNotNone(self.on_node("admin directory", 3))
         # Desynced (wsrep_local_state 2, Donor/Desynced): no longer a node to read or write.
@@ -145,14 +120,12 @@ class GaleraDsnRolesTest(ProxyTestCase):
         self.node_sql(3, "SET GLOBAL wsrep_desync = OFF")
         self.set_node3("read_only", "ON", "OFF")
         self.sy.terminate()
-        self.sy = self.switchyard(self.yaml(writers=(3, 1)), name="sy-ro-start")
+        self.sy = self.switchyard(self.roles_yaml(writers=(3, 1)), name="sy-ro-start")
         wait_for(lambda: self.on_node("loader", 1), timeout=20, what="loader on node 1")
         # A DSN change applies on reload, without a restart: node 2 only.
         with open(self.sy.config_path, "w") as f:
-            f.write(self.yaml(writers=(2,)))
-        p = self.ctl("reload")
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn("reconnect", p.stdout + p.stderr)
+            f.write(self.roles_yaml(writers=(2,)))
+        self.assertIn("reconnect", self.ok("reload"))
         loader = wait_for(lambda: self.on_node("loader", 2), timeout=20,
                           what="the loader on node 2 after reload")
         self.assertIn("reload", loader["left"], loader)
@@ -161,6 +134,12 @@ class GaleraDsnRolesTest(ProxyTestCase):
         self.assertEqual(len(doc["writers"]), 1, doc)
         self.assertIn(f":{self.db.ports[1]})", doc["writers"][0], doc)
         self.assertEqual(self.get(21), 200)
+
+
+def load_tests(loader, tests, pattern):
+    """Only this file's tests (test_admin.py runs AdminTest's)."""
+    return unittest.TestSuite(GaleraDsnRolesTest(name) for name in loader.getTestCaseNames(
+        GaleraDsnRolesTest) if name in vars(GaleraDsnRolesTest))
 
 
 if __name__ == "__main__":

@@ -245,9 +245,9 @@ void DirectoryLoader::run() {
     if (db_ && opt_.dsn_source && opt_.dsn_source->generation() != dsn_generation_) {
       leave("loader", *db_, "the DSN lists changed (reload)");
     }
-    check_health();
-    status_.round_started_unix_ms = now_unix_ms();
+    status_.round_started_unix_ms = now_unix_ms();  // the health check can stall too
     round_start_ = std::chrono::steady_clock::now();
+    check_health();
     Result<Unit> r = ok_result();
     if (!db_) {
       r = connect();

@@ -25,6 +25,7 @@ enum class CommandId {
   ShowMigrations,
   ShowCluster,
   ShowEvents,
+  ShowDatabase,
   ServerRegister,
   ServerUpdate,
   ServerUnregister,

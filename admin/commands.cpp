@@ -363,6 +363,43 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
   });
 }
 
+Reply cmd_show_database(CommandEnv& env, const Args&) {
+  const auto& source = env.stores->options().dsn_source;
+  if (!source) {
+    return error_reply("database", "no database configured (the config has no database section)");
+  }
+  (void)env.stores->directory_db();  // the admin's own session, connected now if it can be
+  auto labels = [](const std::vector<store::Dsn>& list) {
+    Json out = Json::array();
+    for (const auto& d : list) {
+      out.push(d.label());
+    }
+    return out;
+  };
+  const store::DsnLists lists = source->lists();
+  const uint64_t now = store::now_unix_ms();
+  Json rows = Json::array();
+  for (const auto& v : source->sessions()) {
+    std::string left;
+    for (const auto& p : v.passed_over) {
+      left += (left.empty() ? "" : "; ") + p;
+    }
+    rows.push(Json::object()
+                  .set("session", v.who)
+                  .set("role", v.role)
+                  .set("dsn", v.dsn.empty() ? "-" : v.dsn)
+                  .set("since_ms", now >= v.since_unix_ms ? now - v.since_unix_ms : 0)
+                  .set("passed_over", left.empty() ? "-" : left)
+                  .set("left", v.left.empty() ? "-" : v.left)
+                  .set("error", v.error.empty() ? "-" : v.error));
+  }
+  return ok_reply(Json::object()
+                      .set("writers", labels(lists.writers))
+                      .set("readers", labels(lists.read()))
+                      .set("state", labels(lists.state))
+                      .set("sessions", std::move(rows)));
+}
+
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
   return with_state(env, [](store::Db& state) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
@@ -612,7 +649,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     if (auto known = dir.find_schema(schema); !known.ok()) {
       return error_reply(known.error());
     }
-    auto r = run_update_tasks(state, env.stores->options().dsns, schema, tasks, nullptr);
+    auto r = run_update_tasks(state, env.stores->dsns(), schema, tasks, nullptr);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -651,7 +688,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.drain_timeout = env.options->admin.drain_timeout;
   o.driver_lease = env.options->admin.driver_lease;
   o.tasks = task_config(*env.options);
-  o.dsns = env.stores->options().dsns;
+  o.dsns = env.stores->dsns();
   o.events = env.events;
   if (o.server.name.empty()) {
     return error_reply("usage", "upgrade schemata --server|-n NAME [--pool P --version V "
@@ -663,6 +700,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   }
   StoreOptions stores = env.stores->options();
   stores.io_timeout = std::chrono::seconds(0);  // a run may wait long on a lock or a task
+  stores.who = "upgrade";
   Reply r;
   o.stop = env.stop_jobs.get();
   r.long_job = [o, stores, keep = env.events_owner,
@@ -1269,6 +1307,7 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowContext: return cmd_show_context;
   case CommandId::ShowInstances: return cmd_show_instances;
   case CommandId::ShowMigrations: return cmd_show_migrations;
+  case CommandId::ShowDatabase: return cmd_show_database;
   case CommandId::ShowCluster: return cmd_cluster_status;
   case CommandId::ShowEvents: return cmd_show_events;
   case CommandId::ServerRegister: return cmd_server_register;

@@ -132,7 +132,12 @@ struct AdminServer::Impl {
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
         events(std::make_shared<EventSink>(ctx.instance_id + "/admin")), stores(opt.stores),
-        member_stores(opt.stores) {}
+        member_stores(named(opt.stores, "members")) {}
+
+  static StoreOptions named(StoreOptions o, const char* who) {
+    o.who = who;
+    return o;
+  }
 
   void run();
   void accept_on(int listen_fd, bool tcp);

@@ -151,7 +151,17 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
     out.needs_restart.push_back("limits");
   if (!(next.access_log == current_.access_log))
     out.needs_restart.push_back("access_log");
-  if (!(next.database == current_.database))
+  conf::Database next_db = next.database;
+  if (dsns_ && next_db.enabled && current_.database.enabled) {
+    if (dsns_->set(make_dsn_lists(next_db))) {
+      out.applied.push_back("database: dsns/reader_dsns/state_dsns changed; the loader and admin "
+                            "sessions reconnect to the new lists");
+    }
+    current_.database.dsns = next_db.dsns;
+    current_.database.reader_dsns = next_db.reader_dsns;
+    current_.database.state_dsns = next_db.state_dsns;
+  }
+  if (!(next_db == current_.database))
     out.needs_restart.push_back("database");
   if (!(next.routing.hold == current_.routing.hold))
     out.needs_restart.push_back("routing.hold");

@@ -15,6 +15,7 @@
 #include "conf/config.h"
 #include "proxy/access_log.h"
 #include "proxy/upstream_pool.h"
+#include "store/dsn_source.h"
 
 namespace sy::proxy {
 class Worker;
@@ -41,6 +42,10 @@ class Reloader {
   // systemd: RELOADING=1 before, READY=1 + STATUS (the outcome) after every reload. Main
   // thread, before the admin server starts; |notifier| must outlive the reloader.
   void set_notifier(const proxy::ServiceNotifier* notifier) { notifier_ = notifier; }
+  // The database DSN lists (dsns, reader_dsns, state_dsns) apply live through |source|: the
+  // loader and the admin sessions reconnect to the new lists. Main thread, before the admin
+  // server starts.
+  void set_dsn_source(std::shared_ptr<store::DsnSource> source) { dsns_ = std::move(source); }
 
  private:
   std::mutex mu_;
@@ -48,6 +53,7 @@ class Reloader {
 
   proxy::TlsStore* tls_ = nullptr;
   const proxy::ServiceNotifier* notifier_ = nullptr;
+  std::shared_ptr<store::DsnSource> dsns_;
   conf::Config current_;  // guarded by mu_: the last configuration applied
   MemberSync* members_;
   std::string path_;

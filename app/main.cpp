@@ -383,6 +383,10 @@ int main(int argc, char** argv) {
   routing::SnapshotPublisher publisher;
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<store::DirectoryLoader> loader;
+  // The database servers, shared by the loader and the admin sessions; `reload` changes them.
+  auto dsn_source = config.database.enabled ? std::make_shared<store::DsnSource>(
+                                                  app::make_dsn_lists(config.database))
+                                            : nullptr;
   // The HTTP admin listener (/metrics, /ready, ...) answers from here on: /ready says 503
   // until the first snapshot is published and again once a drain starts.
   app::HttpSources http_sources;
@@ -421,7 +425,7 @@ int main(int argc, char** argv) {
     }
     routing_setup = std::move(setup.value());
     loader = std::make_unique<store::DirectoryLoader>(
-        app::make_loader_options(config, &pool, &workers_started), &publisher);
+        app::make_loader_options(config, &pool, &workers_started, dsn_source), &publisher);
     http_sources.loader = &loader->status();
     auto started = loader->start();
     if (!started.ok()) {
@@ -476,12 +480,13 @@ int main(int argc, char** argv) {
   app::Reloader reloader(config, &member_sync, args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
+  reloader.set_dsn_source(dsn_source);  // database DSN lists apply live
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
-    opts.stores = app::make_store_options(config);
+    opts.stores = app::make_store_options(config, dsn_source);
     if (takeover) {
       adopt_admin_sockets(&takeover->sockets(), config, &opts);
     }

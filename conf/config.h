@@ -231,6 +231,10 @@ struct Database {
   // of |dsns| (same credentials); state_dsns: servers of their own. At most one of the two.
   std::string state_database;
   std::vector<Dsn> state_dsns;
+  // The loader reads the directory from the first of these that is a synced node or a replica
+  // (read_only allowed); empty = from |dsns|. |dsns| are the writers (admin, sequencer,
+  // heartbeats): the first writable, synced one is used. The three DSN lists apply on reload.
+  std::vector<Dsn> reader_dsns;
   // Profile sql: SELECTs (see store/directory_reader.h for their columns); servers_sql and
   // contexts_sql are required.
   std::string servers_sql;

@@ -744,6 +744,7 @@ void Decoder::database(const YAML::Node& node, const std::string& path, Database
               {"profile", kOptional, profile},
               {"state_database", kOptional, name(&out->state_database)},
               {"state_dsns", kOptional, list(&out->state_dsns, "dsn", &Decoder::dsn)},
+              {"reader_dsns", kOptional, list(&out->reader_dsns, "dsn", &Decoder::dsn)},
               {"ox", kOptional, nested([this, ox](const YAML::Node& n, const std::string& p) {
                  mapping(n, p,
                          {

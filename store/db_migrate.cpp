@@ -513,6 +513,16 @@ std::vector<MigrationStep> known_migrations(MigrateScope scope) {
 
 int latest_schema_version() { return migrations().back().version; }
 
+std::string trigger_privilege_hint(const Error& e) {
+  if (e.message.find("MySQL error 1419 ") == std::string::npos) {
+    return {};
+  }
+  return " (the migrations create triggers on the directory tables, and with binary logging on"
+         " (log_bin) the server lets only a user with SUPER create them: run `db migrate` as"
+         " such a user, or set GLOBAL log_bin_trust_function_creators = 1 on every server, replicas"
+         " and Galera nodes included; docs/admin.md, \"Database privileges\")";
+}
+
 Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
   auto have_database = query_value<bool>(db, "SELECT DATABASE() IS NOT NULL");
   if (!have_database) {
@@ -554,7 +564,8 @@ Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
     for (std::string_view sql : m.statements) {
       if (auto e = db.exec(std::string(sql)); !e) {
         return make_error(Errc::Database, "migration " + std::to_string(m.version) + " (" + m.name +
-                                              "): " + e.error().message);
+                                              "): " + e.error().message +
+                                              trigger_privilege_hint(e.error()));
       }
     }
     auto inserted = exec(db, "INSERT IGNORE INTO sy_schema_version (version, name) VALUES (?, ?)",

@@ -71,6 +71,10 @@ struct MigrateReport {
 // migration's number and name in the message; migrations before it stay applied.
 Result<MigrateReport> migrate(Db& db, MigrateScope scope = MigrateScope::All);
 
+// For a migration statement that failed with |e|: what to do about MySQL error 1419 (CREATE
+// TRIGGER without SUPER while binary logging is on), else "". Pure.
+std::string trigger_privilege_hint(const Error& e);
+
 // The migrations compiled into this binary, in order.
 std::vector<MigrationStep> known_migrations(MigrateScope scope = MigrateScope::All);
 

@@ -71,7 +71,7 @@ admin:
 class AdminTest(ProxyTestCase):
     def setUp(self):
         super().setUp()
-        self.db = Database("sy_adm")
+        self.db = self.make_database()
         self.addCleanup(self.db.drop)
         self.old1 = self.backend("old-1", "old")
         self.old2 = self.backend("old-2", "old")
@@ -83,6 +83,9 @@ class AdminTest(ProxyTestCase):
         self.migrate()
         self.db.sql(SEED)
         self.sy = self.start()
+
+    def make_database(self):
+        return Database("sy_adm")
 
     def yaml(self, dsn=None, sock=None, **kw):
         return admin_yaml(dsn or self.db.dsn_yaml(), [self.old1.address, self.old2.address],

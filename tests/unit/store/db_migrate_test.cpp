@@ -237,3 +237,15 @@ TEST_CASE("migrate by scope: the state tables alone, the directory tables alone"
             known_migrations(MigrateScope::State).size() ==
         known_migrations().size());
 }
+
+TEST_CASE("a migration refused for want of SUPER says what to do") {
+  sy::Error e = sy::make_error(
+      sy::Errc::Database,
+      "query 'CREATE TRIGGER ...' on a: MySQL error 1419 (HY000): You do not have the SUPER "
+      "privilege and binary logging is enabled");
+  const std::string hint = sy::store::trigger_privilege_hint(e);
+  CHECK(hint.find("log_bin_trust_function_creators") != std::string::npos);
+  CHECK(hint.find("SUPER") != std::string::npos);
+  CHECK(sy::store::trigger_privilege_hint(sy::make_error(sy::Errc::Database, "MySQL error 1146 "))
+            .empty());
+}

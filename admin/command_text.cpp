@@ -368,7 +368,8 @@ const std::vector<CommandSpec>& command_specs() {
       {CommandId::PoolMemberDrain,
        {"pool", "member", "drain"},
        "POOL MEMBER [--tunnel-wait 30s]",
-       "no new requests; those in flight finish; open tunnels get up to --tunnel-wait, then are cut",
+       "no new requests; those in flight finish; open tunnels get up to --tunnel-wait, then are "
+       "cut",
        P::Admin,
        2,
        2,

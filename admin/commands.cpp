@@ -475,13 +475,12 @@ Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& serv
     if (event == ClusterEvent::Ready) {
       // A MIXED cluster whose new node went back is READY_TO_UPGRADE first (then ready is
       // refused as not a transition of that state, and the history says why).
-      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env), env.events);
-          !rc) {
+      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env), env.events); !rc) {
         return error_reply(rc.error());
       }
     }
-    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env),
-                        env.events, keep_old_role);
+    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env), env.events,
+                        keep_old_role);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -891,8 +890,8 @@ Reply cmd_member_drain(CommandEnv& env, const Args& a) {
   }
   Reply r = member_admin(env, a, MemberAdmin::Drain);
   MemberView view;
-  if (!r.ok || !env.ctx->cut_tunnels ||
-      find_member(env, a.positional[0], a.positional[1], &view) || view.tunnels == 0) {
+  if (!r.ok || !env.ctx->cut_tunnels || find_member(env, a.positional[0], a.positional[1], &view) ||
+      view.tunnels == 0) {
     return r;
   }
   AdminContext* ctx = env.ctx;
@@ -938,9 +937,9 @@ Reply cmd_member_drain(CommandEnv& env, const Args& a) {
       return std::nullopt;
     }
     if (cut->done && now >= cut->deadline) {
-      return error_reply("timeout", "member " + pool + "/" + member + ": " +
-                                        std::to_string(open) + " tunnel(s) still open " +
-                                        std::to_string(waited) + " ms after the drain");
+      return error_reply("timeout", "member " + pool + "/" + member + ": " + std::to_string(open) +
+                                        " tunnel(s) still open " + std::to_string(waited) +
+                                        " ms after the drain");
     }
     return std::nullopt;
   };

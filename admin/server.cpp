@@ -51,7 +51,7 @@ std::string errno_text() { return std::strerror(errno); }
 // the server at shutdown (it is detached then), hence the shared_ptr.
 struct Job {
   std::mutex mu;
-  std::vector<std::string> lines;   // guarded by mu: progress lines not yet sent
+  std::vector<std::string> lines;  // guarded by mu: progress lines not yet sent
   // Guarded by mu: the latest step (AdminServer::upgrade_progress).
   std::optional<ProgressLine> last;
   bool done = false;                // guarded by mu

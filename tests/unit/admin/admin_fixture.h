@@ -28,7 +28,8 @@ inline void approve_upgrade(sy::store::Db& db, const std::string& server = "app-
                                                          {ClusterEvent::Ready, ""},
                                                          {ClusterEvent::Approve, ""}}) {
     auto st = transition(db, *make_own_directory(db), event, "test", "", arg,
-                         std::chrono::seconds(10), /*keep_old_role=*/true);
+                         std::chrono::seconds(10), /*events=*/nullptr,
+                         /*keep_old_role=*/true);
     INFO(to_string(event));
     if (!st) {
       FAIL(st.error().message);

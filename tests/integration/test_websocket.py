@@ -13,7 +13,7 @@ import threading
 import unittest
 
 from harness import (ProxyTestCase, access_log_lines, config_yaml, pool_yaml, raw_exchange,
-                     rss_limit_kib, status_lines, wait_for)
+                     status_lines, wait_for)
 from test_tls_h2 import client_context, make_cert, tls_config
 from wsecho import EchoServer, RssSampler, random_messages
 
@@ -109,8 +109,7 @@ class WebSocketTunnelTest(ProxyTestCase):
             echoed = asyncio.run(run())
         self.assertEqual(len(echoed), BIG)
         self.assertTrue(echoed == big, "the 50 MB message came back different")
-        limit = rss_limit_kib(24 * 1024)
-        self.assertLess(sy.peak_rss_kib(), limit, rss.message(BIG))
+        rss.assert_bounded(self, 24 * 1024, BIG)
         line = self.tunnel_lines(sy)[0]
         self.assertGreater(line["bytes_in"], BIG)
         self.assertGreater(line["bytes_out"], BIG)

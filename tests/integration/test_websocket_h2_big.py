@@ -8,7 +8,7 @@ import random
 import unittest
 
 from h2ws import H2WebSocket
-from harness import ProxyTestCase, access_log_lines, config_yaml, pool_yaml, rss_limit_kib, wait_for
+from harness import ProxyTestCase, access_log_lines, config_yaml, pool_yaml, wait_for
 from wsecho import EchoServer, RssSampler
 
 BIG = 50 * 1000 * 1000
@@ -32,8 +32,7 @@ class BigMessageOverHttp2Test(ProxyTestCase):
             ws.close()
         self.assertEqual(len(echoed), BIG)
         self.assertTrue(echoed == big, "the 50 MB message came back different")
-        limit = rss_limit_kib(24 * 1024)
-        self.assertLess(sy.peak_rss_kib(), limit, rss.message(BIG))
+        rss.assert_bounded(self, 24 * 1024, BIG)
         line = wait_for(lambda: [l for l in access_log_lines(access)
                                  if l.get("tunnel_closed_by")] or None,
                         what="the tunnel's access log line")[0]

@@ -104,7 +104,7 @@ build_tree() {
   local tree=$1
   shift
   local rc=0
-  nice -n 10 "$@" >"$behind_dir/$tree.log" 2>&1 || rc=$?
+  nice -n 19 "$@" >"$behind_dir/$tree.log" 2>&1 || rc=$?
   echo "$rc" >"$behind_dir/$tree.rc"
 }
 if [[ $build_behind -eq 1 ]]; then

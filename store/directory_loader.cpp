@@ -83,6 +83,9 @@ std::vector<std::string> hold_moved_back(const RoutingSnapshot* before, bool los
       }
     }
   }
+  if (held.empty()) {
+    return added;  // the usual case: nothing to look at
+  }
   for (SchemaRow& row : after.schemas) {
     hold_row(row, version_in(after.servers, row.server_id), held);
   }

@@ -147,6 +147,29 @@ class ReplicaPromotionTest(test_upgrade.UpgradeTest):
     def held_now(self, sy):
         return self.ctl_json(sy, "show", "stats")["held_now"]
 
+    def start_run(self):
+        """The client load on the old-role instance and `upgrade schemata` through it."""
+        load = TenantLoad(self.old.url("/"), self.contexts, threads=3).start()
+        driver = subprocess.Popen([CTL, "-s", self.old.socket, "upgrade", "schemata", "--server",
+                                   "app-new", "--continue"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(driver.kill)
+        return load, driver
+
+    def held_on_new(self, schema_index, what):
+        """Asks the new-role instance (no other request is held there) for a tenant of schema
+        |schema_index| (0-based) in a thread and waits until it is held; returns the thread and
+        the dict its answer's status lands in."""
+        self.assertEqual(self.held_now(self.new), 0)
+        ctx = self.contexts[schema_index * self.CONTEXTS_PER_SCHEMA]
+        answer = {}
+        asking = threading.Thread(target=lambda: answer.update(status=curl_status(
+            self.new.url("/"), "-H", f"X-Context-Id: {ctx}")[0]))
+        asking.start()
+        wait_for(lambda: self.held_now(self.new) >= 1, timeout=30, what=what)
+        self.assertNotIn("status", answer)
+        return asking, answer
+
     def fail_over(self, driver, expect_seq):
         """Kills the primary mid-run and promotes the replica, whose newest change is
         |expect_seq| (below what the instances applied); checks that nothing was written to the
@@ -206,11 +229,7 @@ class ReplicaPromotionTest(test_upgrade.UpgradeTest):
         self.pair("pause")
         paused_seq = self.max_seq(self.db.replica_port)
 
-        load = TenantLoad(self.old.url("/"), self.contexts, threads=3).start()
-        driver = subprocess.Popen([CTL, "-s", self.old.socket, "upgrade", "schemata", "--server",
-                                   "app-new", "--continue"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(driver.kill)
+        load, driver = self.start_run()
         # a is done (moved to the new pool) and b disabled, drained and moved, on the primary
         # only; every instance applied those changes (the drain waited for it).
         wait_for(lambda: self.runs().get(b) == 1, timeout=60, what="b's update task to start")
@@ -239,15 +258,7 @@ class ReplicaPromotionTest(test_upgrade.UpgradeTest):
         self.assertLessEqual(reused, primary_seq)
         wait_for(lambda: self.applied(self.new) >= reused, timeout=30,
                  what="the new-role instance to apply d's disable")
-        self.assertEqual(self.held_now(self.new), 0)
-        d_ctx = self.contexts[3 * self.CONTEXTS_PER_SCHEMA]
-        answer = {}
-        asking = threading.Thread(target=lambda: answer.update(status=curl_status(
-            self.new.url("/"), "-H", f"X-Context-Id: {d_ctx}")[0]))
-        asking.start()
-        wait_for(lambda: self.held_now(self.new) >= 1, timeout=30,
-                 what=f"the request for {d} held after its disable on the promoted node")
-        self.assertNotIn("status", answer)
+        asking, answer = self.held_on_new(3, f"the request for {d} held after its disable")
         self.ctl(self.new, "schema", "enable", d)
         asking.join(60)
         # Answered once enabled (the new-role instance sends an old-pool tenant away: 409).

@@ -9,17 +9,13 @@ then the rest. Held requests are answered, none fails; a moved schema never answ
 old pool once the promoted node has it moved.
 """
 import os
-import subprocess
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 
-from harness import curl_status, wait_for  # noqa: E402
-from tenant_load import TenantLoad  # noqa: E402
-from test_replica_promotion import CTL, ReplicaPromotionTest  # noqa: E402
+from harness import wait_for  # noqa: E402
+from test_replica_promotion import ReplicaPromotionTest  # noqa: E402
 
 STEPS = ("disable", "drain", "move", "update", "enable", "verify")
 
@@ -36,11 +32,7 @@ class ReplicaPromotionResumeTest(ReplicaPromotionTest):
         self.old.role, self.new.role = "old", "new"
         self.write_list("slow", [b, c])
         self.prepare_cluster(self.old)
-        load = TenantLoad(self.old.url("/"), self.contexts, threads=3).start()
-        driver = subprocess.Popen([CTL, "-s", self.old.socket, "upgrade", "schemata", "--server",
-                                   "app-new", "--continue"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(driver.kill)
+        load, driver = self.start_run()
         # b's update task sleeps: a is done and b disabled, drained and moved. The replica gets
         # all of that (no change is written while the task runs), then stops applying.
         wait_for(lambda: self.runs().get(b) == 1, timeout=60, what="b's update task to start")
@@ -64,15 +56,7 @@ class ReplicaPromotionResumeTest(ReplicaPromotionTest):
         # Asked of the new-role instance (no other request is held there: the old-role one
         # holds b's and c's instead of redirecting them), a tenant of c is held, not sent away
         # to the old server.
-        self.assertEqual(self.held_now(self.new), 0)
-        c_ctx = self.contexts[2 * self.CONTEXTS_PER_SCHEMA]
-        answer = {}
-        asking = threading.Thread(target=lambda: answer.update(status=curl_status(
-            self.new.url("/"), "-H", f"X-Context-Id: {c_ctx}")[0]))
-        asking.start()
-        wait_for(lambda: self.held_now(self.new) >= 1, timeout=30,
-                 what=f"the request for {c} held on the new-role instance")
-        self.assertNotIn("status", answer)
+        asking, answer = self.held_on_new(2, f"the request for {c} held on the new-role instance")
 
         # The same run goes on from the promoted node's journal: b's task again, then c.
         self.write_list("slow", [])

@@ -325,14 +325,19 @@ void Exchange::proxy(const HttpRequest& req) {
   policy.drop_underscores = !lim.underscores_in_headers;
   policy.request_id = fields_.generated_id();
   policy.strip_expect = rec_.expect_continue;
-  policy.fallback_host =
-      pool->size() > 0 ? std::string_view(pool->member(0).shared->label) : std::string_view();
+  policy.fallback_host = pool->size() > 0
+                             ? std::string_view(pool->member(0).shared->host_header)
+                             : std::string_view();
   if (pool->conf().protocol == conf::PoolProtocol::Http1) {
     policy.upgrade = req.upgrade;  // an HTTP/2 member cannot switch protocols: dropped
   }
   bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
               req.body == BodySize::None;
-  up_.prepare(pool, req, policy, rec_.head_request, safe);
+  rec_.sticky = pool->sticky_member(req);
+  if (pool->conf().sticky.mode == conf::StickyMode::Insert) {
+    policy.strip_cookie = pool->conf().sticky.cookie;  // the member never sees our cookie
+  }
+  up_.prepare(pool, req, policy, rec_.head_request, safe, rec_.sticky);
   release_head();
   rec_.stage = Stage::Connecting;
   pool->count_request();
@@ -406,11 +411,22 @@ void Exchange::on_response_interim(const HttpResponse& resp) { ds_->send_interim
 void Exchange::on_response_head(const HttpResponse& resp) {
   rec_.status = resp.status;
   count_status(*env_.stats, resp.status);
+  // Sticky insert mode: a response from another member than the cookie named (or to a request
+  // without one) sticks the client to the member that answered.
+  const WorkerMember* m = up_.member();
+  const HttpResponse* head = &resp;
+  HttpResponse stuck;
+  if (rec_.pool->conf().sticky.mode == conf::StickyMode::Insert && m != nullptr &&
+      static_cast<int>(rec_.pool->index_of(m)) != rec_.sticky) {
+    stuck = resp;
+    stuck.set_cookie = m->shared->set_cookie[client_.listener->conf->tls.enabled ? 1 : 0];
+    head = &stuck;
+  }
   if (resp.status == 101) {
-    start_tunnel(resp);
+    start_tunnel(*head);
     return;
   }
-  ds_->send_response_head(resp);
+  ds_->send_response_head(*head);
   rec_.head_sent = true;
 }
 

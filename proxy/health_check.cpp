@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "proxy/proxy_protocol.h"
 
 namespace sy::proxy {
 
@@ -317,10 +318,17 @@ void HealthChecker::start() {
       t->member = m.get();
       t->hc = &hc;
       t->base = base_;
-      std::string host = hc.host.empty() ? m->label : hc.host;
+      std::string host = hc.host.empty() ? m->host_header : hc.host;
       t->host = host;
       t->request = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
                    "\r\nUser-Agent: switchyard-health-check\r\nConnection: close\r\n\r\n";
+      if (pool->conf->send_proxy != conf::SendProxy::Off) {
+        // A member that expects a PROXY header gets one naming no client (v1 UNKNOWN, v2
+        // LOCAL: what the specification reserves for a balancer's own health checks).
+        t->request.insert(0, proxy_header_for_member(
+                                 pool->conf->send_proxy == conf::SendProxy::V1 ? 1 : 2,
+                                 sockaddr_storage{}, sockaddr_storage{}));
+      }
       t->interval_timer = evtimer_new(base_, interval_cb, t.get());
       t->timeout_timer = evtimer_new(base_, timeout_cb, t.get());
       timeval now{0, 0};

@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstddef>
 
 #include <cstring>
 #include <ctime>
@@ -12,6 +15,7 @@
 #include <event2/event.h>
 
 #include "proxy/stats.h"
+#include "proxy/sticky.h"
 #include "proxy/upstream_http2.h"
 
 namespace sy::proxy {
@@ -27,8 +31,18 @@ uint64_t monotonic_ms() { return monotonic_us() / 1000u; }
 namespace {
 
 Result<Unit> resolve(const conf::Member& m, MemberState* out) {
-  std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
   std::memset(&out->addr, 0, sizeof(out->addr));
+  out->label = m.address;
+  out->host_header = m.address;
+  if (!m.unix_path.empty()) {  // conf checked it is absolute and fits sun_path
+    auto* un = reinterpret_cast<sockaddr_un*>(&out->addr);
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, m.unix_path.data(), m.unix_path.size());
+    out->addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + m.unix_path.size() + 1);
+    out->host_header = "localhost";  // "unix:/path" is no valid Host
+    return ok_result();
+  }
+  std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out->addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
@@ -42,7 +56,6 @@ Result<Unit> resolve(const conf::Member& m, MemberState* out) {
   } else {
     return make_error(Errc::Config, "member address " + m.address + " is not an IP literal");
   }
-  out->label = m.address;
   return ok_result();
 }
 
@@ -57,6 +70,7 @@ void idle_event_cb(Stream* s, short /*what*/, void* arg) {
   for (size_t i = 0; i < m->idle.size(); ++i) {
     if (m->idle[i] == s) {
       m->idle.erase(m->idle.begin() + static_cast<long>(i));
+      m->idle_owner.erase(m->idle_owner.begin() + static_cast<long>(i));
       break;
     }
   }
@@ -92,6 +106,13 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
       }
       if (p.tls.enabled) {
         ms->tls_name = p.tls.server_name.empty() ? m.host : p.tls.server_name;
+      }
+      if (p.sticky.mode != conf::StickyMode::Off) {
+        ms->sticky_id = sticky_member_id(p, m);
+      }
+      if (p.sticky.mode == conf::StickyMode::Insert) {
+        ms->set_cookie[0] = sticky_set_cookie(p.sticky, ms->sticky_id, false);
+        ms->set_cookie[1] = sticky_set_cookie(p.sticky, ms->sticky_id, true);
       }
       ps->members.push_back(std::move(ms));
     }
@@ -236,27 +257,70 @@ WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* pan
   return m;
 }
 
-Stream* WorkerPool::take_idle(WorkerMember* m) {
-  SY_ASSERT_IN(thread_);
-  if (m->idle.empty()) {
-    return nullptr;
+int WorkerPool::sticky_member(const HttpRequest& req) const {
+  const conf::Sticky& sticky = shared_->conf->sticky;
+  if (sticky.mode == conf::StickyMode::Off) {
+    return -1;
   }
-  Stream* s = m->idle.back();
-  m->idle.pop_back();
-  s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
-  return s;
+  std::string_view id = find_cookie(req.fields, req.num_fields, sticky.cookie);
+  if (sticky.mode == conf::StickyMode::Route) {
+    id = route_of(id);
+  }
+  if (id.empty()) {
+    return -1;
+  }
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i].shared->sticky_id == id) {
+      return static_cast<int>(i);
+    }
+  }
+  return kStickyUnknown;
 }
 
-void WorkerPool::park(WorkerMember* m, Stream* s) {
+WorkerMember* WorkerPool::sticky_pick(int index, uint64_t exclude_mask, uint64_t now_ms) {
   SY_ASSERT_IN(thread_);
-  if (static_cast<int>(m->idle.size()) >= shared_->conf->max_idle_connections) {
-    delete s;
-    return;
+  auto i = static_cast<size_t>(index);
+  if (index < 0 || i >= members_.size() || (i < 64 && (exclude_mask >> i) & 1u) ||
+      !usable(members_[i], true, now_ms)) {
+    return nullptr;
+  }
+  return &members_[i];
+}
+
+Stream* WorkerPool::take_idle(WorkerMember* m, uint64_t owner) {
+  SY_ASSERT_IN(thread_);
+  // Most recently parked first; without send_proxy every owner is 0 and this is the last one.
+  for (size_t i = m->idle.size(); i-- > 0;) {
+    if (m->idle_owner[i] != owner) {
+      continue;
+    }
+    Stream* s = m->idle[i];
+    m->idle.erase(m->idle.begin() + static_cast<long>(i));
+    m->idle_owner.erase(m->idle_owner.begin() + static_cast<long>(i));
+    s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
+    return s;
+  }
+  return nullptr;
+}
+
+void WorkerPool::park(WorkerMember* m, Stream* s, uint64_t owner) {
+  SY_ASSERT_IN(thread_);
+  const int max = shared_->conf->max_idle_connections;
+  if (static_cast<int>(m->idle.size()) >= max) {
+    if (owner == 0 || max == 0) {
+      delete s;
+      return;
+    }
+    // Connections of clients that went away would fill the list for good: the oldest goes.
+    delete m->idle.front();
+    m->idle.erase(m->idle.begin());
+    m->idle_owner.erase(m->idle_owner.begin());
   }
   s->set_callbacks(idle_read_cb, nullptr, idle_event_cb, m);
   s->set_timeouts(nullptr, nullptr);
   s->enable(EV_READ);
   m->idle.push_back(s);
+  m->idle_owner.push_back(owner);
 }
 
 void WorkerPool::close_idle() {
@@ -265,6 +329,7 @@ void WorkerPool::close_idle() {
       delete s;
     }
     m.idle.clear();
+    m.idle_owner.clear();
     std::vector<H2UpstreamConnection*> h2 = m.h2;  // closing one unlinks it
     for (H2UpstreamConnection* c : h2) {
       c->close_if_idle();

@@ -21,6 +21,7 @@
 #include "common/result.h"
 #include "common/thread_check.h"
 #include "conf/config.h"
+#include "proxy/http_message.h"
 #include "proxy/tls.h"
 
 struct event_base;
@@ -44,8 +45,14 @@ struct MemberState {
   const conf::Member* conf = nullptr;
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  std::string label;                // "127.0.0.1:9001" (as used in logs and Host fallback)
+  std::string label;                // "127.0.0.1:9001" or "unix:/run/app.sock" (logs)
+  std::string host_header;          // Host when nothing else gives one: the label, "localhost"
+                                    // for a unix: member
   std::string tls_name;             // TLS pools: SNI / name to verify (server_name or host)
+  // Sticky pools: the member's id in the cookie (proxy/sticky.h), and for insert mode the
+  // Set-Cookie value naming it, [0] for cleartext listeners and [1] (Secure) for TLS ones.
+  std::string sticky_id;
+  std::string set_cookie[2];
   std::atomic<bool> healthy{true};  // health checker writes; workers read
   // Written by the admin thread (and reload), read by workers with relaxed loads.
   std::atomic<uint8_t> admin{0};        // MemberAdminState
@@ -94,6 +101,9 @@ struct WorkerMember {
   // point at the member's idle handler, which frees it if the upstream closes it or sends
   // anything unsolicited. Parking and taking allocate nothing once the vector has grown.
   std::vector<Stream*> idle;
+  // send_proxy pools: the client connection (ClientInfo::connection_id) each idle connection
+  // announced in its PROXY header, parallel to |idle|: only that client may reuse it.
+  std::vector<uint64_t> idle_owner;
   // TLS pools: the last session this member's server handed out on this worker, offered by
   // the next connection (abbreviated handshake). Owned; freed with the WorkerPool.
   SSL_SESSION* tls_session = nullptr;
@@ -120,11 +130,22 @@ class WorkerPool {
   // |now_ms| is monotonic. Worker thread only.
   WorkerMember* pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic);
 
-  // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
-  // must install its own callbacks. Worker thread only.
-  Stream* take_idle(WorkerMember* m);
-  // Parks |s| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
-  void park(WorkerMember* m, Stream* s);
+  // Sticky pools: the index of the member |req|'s cookie names; -1 when the pool is not
+  // sticky or the request has no such cookie, kStickyUnknown when it names no member (forged,
+  // stale). No allocation. Worker thread only.
+  static constexpr int kStickyUnknown = -2;
+  int sticky_member(const HttpRequest& req) const;
+  // Member |index| when it may take a request now (in service, healthy, not ejected, not in
+  // |exclude_mask|); nullptr sends the request to the balancer (pick) instead.
+  WorkerMember* sticky_pick(int index, uint64_t exclude_mask, uint64_t now_ms);
+
+  // Takes the most recently parked idle connection to |m| (of client connection |owner| in a
+  // send_proxy pool), or nullptr. The caller owns it and must install its own callbacks.
+  // Worker thread only.
+  Stream* take_idle(WorkerMember* m, uint64_t owner = 0);
+  // Parks |s| (keep-alive, no pending bytes; |owner| as above) on |m|; when the idle list is
+  // full, frees |s| (or, in a send_proxy pool, the oldest one).
+  void park(WorkerMember* m, Stream* s, uint64_t owner = 0);
   // Frees every idle connection (graceful shutdown); HTTP/2 connections close once their
   // last stream is done.
   void close_idle();

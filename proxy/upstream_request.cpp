@@ -15,8 +15,13 @@ UpstreamRequest::UpstreamRequest(const ExchangeEnv& env, UpstreamHandler* handle
 UpstreamRequest::~UpstreamRequest() { release(false); }
 
 void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
-                              bool head_request, bool safe_to_retry) {
+                              bool head_request, bool safe_to_retry, int sticky) {
   pool_ = pool;
+  sticky_ = sticky;
+  sticky_counted_ = sticky == WorkerPool::kStickyUnknown;
+  if (sticky_counted_) {
+    env_.stats->inc(Stat::StickyFallbacks);
+  }
   member_ = nullptr;
   head_request_ = head_request;
   safe_to_retry_ = safe_to_retry;
@@ -44,7 +49,19 @@ void UpstreamRequest::start() { connect_next(); }
 
 void UpstreamRequest::connect_next() {
   bool panic = false;
-  WorkerMember* m = pool_->pick(exclude_mask_, monotonic_ms(), &panic);
+  const uint64_t now_ms = monotonic_ms();
+  WorkerMember* m = nullptr;
+  if (sticky_ >= 0) {
+    // A member that failed to connect is in exclude_mask_: the retry goes to the balancer.
+    m = pool_->sticky_pick(sticky_, exclude_mask_, now_ms);
+    if (!sticky_counted_) {
+      sticky_counted_ = true;
+      env_.stats->inc(m != nullptr ? Stat::StickyHits : Stat::StickyFallbacks);
+    }
+  }
+  if (m == nullptr) {
+    m = pool_->pick(exclude_mask_, now_ms, &panic);
+  }
   if (m == nullptr) {
     std::string message = "no member of pool '" + pool_->conf().name + "' could be connected";
     if (!last_connect_error_.empty()) {

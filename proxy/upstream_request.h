@@ -71,8 +71,10 @@ class UpstreamRequest {
 
   // Builds what will be sent to a member of |pool| (the pool's protocol decides the form) from
   // |req|, whose views are not kept. |head_request|: the response has no body whatever it says.
+  // |sticky|: the member the request's sticky cookie names (WorkerPool::sticky_member), tried
+  // first while it can take requests; -1 = none.
   void prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
-               bool head_request, bool safe_to_retry);
+               bool head_request, bool safe_to_retry, int sticky = -1);
   // Picks and connects; the handler hears on_upstream_ready or on_upstream_failed (possibly
   // before start returns).
   void start();
@@ -127,6 +129,8 @@ class UpstreamRequest {
   WorkerPool* pool_ = nullptr;
   WorkerMember* member_ = nullptr;
   uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
+  int sticky_ = -1;                 // the member the sticky cookie names; < 0 = none
+  bool sticky_counted_ = false;     // counted as a sticky hit or fallback
   std::string last_connect_error_;  // "member: why" of the last failed connect
   int attempts_ = 0;
   bool reused_ = false;

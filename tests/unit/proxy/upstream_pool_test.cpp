@@ -4,10 +4,14 @@
 
 #include "proxy/upstream_pool.h"
 
+#include <sys/un.h>
+
 #include <catch.hpp>
 
+#include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "conf/load.h"
 #include "proxy/stats.h"
@@ -110,4 +114,99 @@ TEST_CASE("the in-flight mirror and pool counters are readable from any thread")
   pool.count_5xx();
   CHECK(pool.requests() == 1);
   CHECK(pool.responses_5xx() == 1);
+}
+
+namespace {
+
+conf::Config load_ok(const std::string& yaml) {
+  auto r = conf::load_config_string("listeners: [{name: m, port: 1, pool: p}]\n" + yaml);
+  INFO((r.errors.empty() ? std::string() : r.errors[0].message));
+  REQUIRE(r.ok());
+  return r.config;
+}
+
+// An HttpRequest with one Cookie field.
+struct CookieRequest {
+  std::vector<Field> fields;
+  HttpRequest req;
+  explicit CookieRequest(std::string_view cookie) {
+    fields.push_back(Field{"Cookie", cookie});
+    req.fields = fields.data();
+    req.num_fields = fields.size();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a sticky cookie names a member while it can take requests") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    sticky: {mode: insert, secret: k}\n"
+      "    members:\n"
+      "      - {address: '127.0.0.1:1', route: a}\n"
+      "      - {address: '127.0.0.1:2'}\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  const PoolState* ps = (*reg)->find("p");
+  WorkerStats stats;
+  WorkerPool pool(ps, nullptr, &stats);
+  const std::string& hashed = ps->members[1]->sticky_id;
+  CHECK(hashed.size() == 16);
+  CHECK(ps->members[0]->set_cookie[0] == "SYSRV=a; Path=/; HttpOnly; SameSite=Lax");
+  CHECK(ps->members[1]->set_cookie[1] ==
+        "SYSRV=" + hashed + "; Path=/; HttpOnly; SameSite=Lax; Secure");
+  CHECK(pool.sticky_member(CookieRequest("x=1; SYSRV=a").req) == 0);
+  std::string second = "SYSRV=" + hashed;
+  CHECK(pool.sticky_member(CookieRequest(second).req) == 1);
+  CHECK(pool.sticky_member(CookieRequest("SYSRV=127.0.0.1:2").req) == WorkerPool::kStickyUnknown);
+  CHECK(pool.sticky_member(CookieRequest("other=a").req) == -1);
+
+  CHECK(pool.sticky_pick(1, 0, 1000) == &pool.member(1));
+  CHECK(pool.sticky_pick(1, uint64_t{1} << 1, 1000) == nullptr);  // failed to connect: excluded
+  ps->members[1]->healthy.store(false);
+  CHECK(pool.sticky_pick(1, 0, 1000) == nullptr);
+  ps->members[1]->healthy.store(true);
+  set_admin(ps->members[1].get(), MemberAdminState::Drain);
+  CHECK(pool.sticky_pick(1, 0, 1000) == nullptr);
+  set_admin(ps->members[1].get(), MemberAdminState::Ready);
+  pool.member(1).ejected_until_ms = 2000;
+  CHECK(pool.sticky_pick(1, 0, 1000) == nullptr);
+  CHECK(pool.sticky_pick(1, 0, 2000) == &pool.member(1));
+  CHECK(pool.sticky_pick(-1, 0, 1000) == nullptr);
+}
+
+TEST_CASE("route mode reads the application's cookie suffix") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    sticky: {mode: route}\n"
+      "    members:\n"
+      "      - {address: '127.0.0.1:1', route: node1}\n"
+      "      - {address: '127.0.0.1:2', route: node2}\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  WorkerStats stats;
+  WorkerPool pool((*reg)->find("p"), nullptr, &stats);
+  CHECK((*reg)->find("p")->members[0]->set_cookie[0].empty());  // nothing is inserted
+  CHECK(pool.sticky_member(CookieRequest("JSESSIONID=abc.node2").req) == 1);
+  CHECK(pool.sticky_member(CookieRequest("JSESSIONID=abc").req) == -1);
+  CHECK(pool.sticky_member(CookieRequest("JSESSIONID=abc.node3").req) ==
+        WorkerPool::kStickyUnknown);
+}
+
+TEST_CASE("a unix: member gets an AF_UNIX address and localhost as its Host") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    members: [{address: 'unix:/run/app.sock'}, {address: '127.0.0.1:2'}]\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  const MemberState& m = *(*reg)->find("p")->members[0];
+  REQUIRE(m.addr.ss_family == AF_UNIX);
+  CHECK(std::string(reinterpret_cast<const sockaddr_un*>(&m.addr)->sun_path) == "/run/app.sock");
+  CHECK(m.addr_len == offsetof(sockaddr_un, sun_path) + sizeof("/run/app.sock"));
+  CHECK(m.label == "unix:/run/app.sock");
+  CHECK(m.host_header == "localhost");
+  CHECK((*reg)->find("p")->members[1]->host_header == "127.0.0.1:2");
 }

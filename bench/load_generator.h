@@ -69,6 +69,9 @@ struct SecondStats {
   uint64_t redirects = 0;    // redirects followed
   uint64_t conn_errors = 0;  // connections that failed or broke (connect, reset, EOF mid-answer)
   uint64_t timeouts = 0;
+  // h2 requests the server refused unprocessed (REFUSED_STREAM, or never sent because a GOAWAY
+  // arrived first: RFC 9113 8.7) and that were sent again on another connection, as browsers do.
+  uint64_t retried = 0;
   // Open loop: the latest the generator itself sent a request after its intended time, before
   // any connection wait. A large value means the client was stalled (descheduled), not the
   // server; every request's latency still counts from its intended time.

@@ -180,6 +180,7 @@ def summarise_run(run):
         "total": {"sent": total["sent"], "ok": total["ok"], "failed": total["failed"],
                   "conn_errors": total["conn_errors"], "timeouts": total["timeouts"],
                   "redirects_followed": total["redirects"], "status": total["status"],
+                  "retried": total.get("retried", 0),
                   "codes": codes, "latency_ms": total["latency_ms"],
                   "rps": load["rps"], "generator_cpu_s": load["cpu_s"],
                   "measured_s": load["measured_s"],
@@ -488,7 +489,8 @@ def render_html(results):
                      f"{html.escape(json.dumps(tot['codes']))}; statuses "
                      f"{html.escape(json.dumps(tot['status']))}; {tot['conn_errors']} connection "
                      f"errors, {tot['timeouts']} timeouts; {tot['redirects_followed']:,} redirects "
-                     f"followed.</p>")
+                     f"followed; {tot['retried']:,} h2 requests refused unprocessed and retried."
+                     f"</p>")
         if tot["conn_error_samples"]:
             parts.append("<ul class='bad'>" + "".join(
                 f"<li>{html.escape(e)}</li>" for e in tot["conn_error_samples"]) + "</ul>")

@@ -16,6 +16,7 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/timeval.h"
 #include "proxy/access_log.h"
 #include "proxy/h2_convert.h"
 #include "proxy/http1_session.h"
@@ -31,13 +32,6 @@ namespace sy::proxy {
 namespace {
 
 constexpr uint64_t kLingerMs = 2000;
-
-timeval ms_to_tv(uint64_t ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-  return tv;
-}
 
 }  // namespace
 

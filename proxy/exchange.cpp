@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 
+#include "common/timeval.h"
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
@@ -22,13 +23,6 @@ constexpr char kRetryAfter[] = "Retry-After: 1\r\n";
 
 double us_to_ms(uint64_t from, uint64_t to) {
   return (to >= from) ? static_cast<double>(to - from) / 1000.0 : 0.0;
-}
-
-timeval ms_to_tv(uint64_t ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-  return tv;
 }
 
 template <class... F>

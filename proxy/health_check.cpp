@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
 #include "proxy/proxy_protocol.h"
 
 namespace sy::proxy {
@@ -36,13 +37,6 @@ struct HealthChecker::Target {
 namespace {
 
 using Target = HealthChecker::Target;
-
-timeval to_timeval(conf::Millis ms) {
-  timeval tv;
-  tv.tv_sec = ms.count() / 1000;
-  tv.tv_usec = static_cast<long>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 void finish_check(Target* t, bool pass, const std::string& why) {
   if (t->bev != nullptr) {
@@ -70,7 +64,7 @@ void finish_check(Target* t, bool pass, const std::string& why) {
              t->member->label.c_str(), why.c_str());
     }
   }
-  timeval tv = to_timeval(t->hc->interval);
+  timeval tv = ms_to_tv(t->hc->interval);
   evtimer_add(t->interval_timer, &tv);
 }
 
@@ -263,7 +257,7 @@ void interval_cb(evutil_socket_t, short, void* arg) {
   }
   bufferevent_setcb(t->bev, check_read_cb, nullptr, check_event_cb, t);
   bufferevent_enable(t->bev, EV_READ | EV_WRITE);
-  timeval tv = to_timeval(t->hc->timeout);
+  timeval tv = ms_to_tv(t->hc->timeout);
   evtimer_add(t->timeout_timer, &tv);
   if (bufferevent_socket_connect(t->bev, reinterpret_cast<sockaddr*>(&t->member->addr),
                                  static_cast<int>(t->member->addr_len)) != 0) {

@@ -8,6 +8,8 @@
 #include <event2/bufferevent.h>  // BEV_EVENT_* flags
 #include <event2/event.h>
 
+#include "common/timeval.h"
+#include "proxy/http1_chunked_body.h"
 #include "proxy/forwarder.h"
 #include "proxy/forwarding.h"
 #include "proxy/stats.h"
@@ -17,34 +19,11 @@
 namespace sy::proxy {
 namespace {
 
-timeval ms_to_tv(uint64_t ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-  return tv;
-}
-
 // |value| in decimal, written into |buf| (|size| bytes, enough for any T).
 template <class T>
 std::string_view decimal(T value, char* buf, size_t size) {
   auto r = std::to_chars(buf, buf + size, value);
   return {buf, static_cast<size_t>(r.ptr - buf)};
-}
-
-// Appends "<hex>\r\n" for a chunk of |n| bytes; returns its length.
-size_t add_chunk_header(evbuffer* out, uint64_t n) {
-  char line[24];
-  static constexpr char kHex[] = "0123456789abcdef";
-  char* end = line + sizeof(line);
-  char* p = end - 2;
-  p[0] = '\r';
-  p[1] = '\n';
-  do {
-    *--p = kHex[n & 0xf];
-    n >>= 4;
-  } while (n != 0);
-  evbuffer_add(out, p, static_cast<size_t>(end - p));
-  return static_cast<size_t>(end - p);
 }
 
 constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
@@ -160,9 +139,9 @@ void Http1Session::on_drain() {
   if (!active_ && !head_started_ && evbuffer_get_length(client_->input()) == 0) {
     // Idle keep-alive: a request already on its way (wrk and browsers reuse a connection at
     // once) is answered with "Connection: close" instead of meeting a closed connection.
-    conn_->arm_timer(std::min<uint64_t>(
-        ClientConnection::kDrainGraceMs,
-        static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
+    conn_->arm_timer(
+        std::min<uint64_t>(ClientConnection::kDrainGraceMs,
+                           static_cast<uint64_t>(env_.limits->client_idle_timeout.count())));
   }
 }
 
@@ -342,41 +321,25 @@ BodyRead Http1Session::read_request_body(BodySink* sink) {
       continue;
     }
     // Chunked: payload moves straight across; the framing is parsed here.
-    uint64_t data_left = chunks_.data_remaining();
-    if (data_left > 0) {
-      size_t n = avail < data_left ? avail : static_cast<size_t>(data_left);
-      if (n == 0) {
-        break;
-      }
-      exchange_.count_in(n);
-      chunks_.consume_data(n);
-      sink->write_body(in, n);
-      continue;
-    }
-    if (avail == 0) {
+    ChunkStep step = next_chunk_step(chunks_, in, avail, max_framing);
+    if (step.kind == ChunkStep::Kind::NeedMore) {
       break;
     }
-    size_t want = avail < max_framing ? avail : max_framing;
-    const char* buf =
-        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
-    http1::ParseResult r = chunks_.parse_framing(buf, want);
-    if (r.status == http1::ParseStatus::Error) {
-      error_text_ = http1::to_string(chunks_.error());
+    if (step.kind == ChunkStep::Kind::Bad || step.kind == ChunkStep::Kind::TooLong) {
+      error_text_ = step.kind == ChunkStep::Kind::Bad ? http1::to_string(chunks_.error())
+                                                      : "chunk framing too long";
       return BodyRead::Bad;
     }
-    if (r.status == http1::ParseStatus::Complete && chunks_.done()) {
+    exchange_.count_in(step.n);
+    if (step.kind == ChunkStep::Kind::Payload) {
+      sink->write_body(in, step.n);
+      continue;
+    }
+    if (step.kind == ChunkStep::Kind::Done) {
       trailer_.assign(chunks_.trailer());  // a view into |in|: copied before the drain
       body_ = http1::BodyKind::None;
     }
-    exchange_.count_in(r.consumed);
-    evbuffer_drain(in, r.consumed);
-    if (r.status == http1::ParseStatus::Incomplete && r.consumed == 0) {
-      if (want >= max_framing) {
-        error_text_ = "chunk framing too long";
-        return BodyRead::Bad;
-      }
-      break;
-    }
+    evbuffer_drain(in, step.n);
     if (lim.max_body_bytes != 0 && chunks_.total_payload() > lim.max_body_bytes) {
       return BodyRead::TooLarge;
     }

@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
+#include "proxy/http1_chunked_body.h"
 #include "proxy/connection.h"
 #include "proxy/exchange.h"
 #include "proxy/proxy_protocol.h"
@@ -24,31 +26,6 @@
 #include "proxy/upstream_request.h"
 
 namespace sy::proxy {
-namespace {
-
-timeval ms_to_tv(uint64_t ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-  return tv;
-}
-
-// Appends "<hex>\r\n" for a chunk of |n| bytes.
-void add_chunk_header(evbuffer* out, uint64_t n) {
-  char line[24];
-  static constexpr char kHex[] = "0123456789abcdef";
-  char* end = line + sizeof(line);
-  char* p = end - 2;
-  p[0] = '\r';
-  p[1] = '\n';
-  do {
-    *--p = kHex[n & 0xf];
-    n >>= 4;
-  } while (n != 0);
-  evbuffer_add(out, p, static_cast<size_t>(end - p));
-}
-
-}  // namespace
 
 uint64_t Http1Upstream::proxy_owner() const {
   if (pool_->conf().send_proxy == conf::SendProxy::Off || req_->owner() == nullptr) {
@@ -380,39 +357,22 @@ void Http1Upstream::forward_body() {
       h->on_response_body(in, avail);
       continue;
     }
-    uint64_t data_left = chunks_.data_remaining();
-    if (data_left > 0) {
-      size_t n = avail < data_left ? avail : static_cast<size_t>(data_left);
-      if (n == 0) {
-        return;
-      }
-      chunks_.consume_data(n);
-      h->on_response_body(in, n);
-      continue;
-    }
-    if (avail == 0) {
-      return;
-    }
-    size_t want = avail < max_framing ? avail : max_framing;
-    const char* buf =
-        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(want)));
-    http1::ParseResult r = chunks_.parse_framing(buf, want);
-    if (r.status == http1::ParseStatus::Error ||
-        (r.status == http1::ParseStatus::Incomplete && r.consumed == 0 && want >= max_framing)) {
+    ChunkStep step = next_chunk_step(chunks_, in, avail, max_framing);
+    switch (step.kind) {
+    case ChunkStep::Kind::NeedMore: return;
+    case ChunkStep::Kind::Bad:
+    case ChunkStep::Kind::TooLong:
       req_->codec_failed(UpstreamFailure::BadResponse, "bad chunked response\n", false);
       return;
-    }
-    if (r.status == http1::ParseStatus::Complete && chunks_.done()) {
+    case ChunkStep::Kind::Payload: h->on_response_body(in, step.n); break;
+    case ChunkStep::Kind::Framing: evbuffer_drain(in, step.n); break;
+    case ChunkStep::Kind::Done:
       // The trailer is a view into |in|: handed on before the drain.
-      keep_alive_ = keep_alive_ && evbuffer_get_length(in) == r.consumed;
+      keep_alive_ = keep_alive_ && evbuffer_get_length(in) == step.n;
       response_done(chunks_.trailer());
       if (stream_ != nullptr) {
-        evbuffer_drain(stream_->input(), r.consumed);
+        evbuffer_drain(stream_->input(), step.n);
       }
-      return;
-    }
-    evbuffer_drain(in, r.consumed);
-    if (r.status == http1::ParseStatus::Incomplete && r.consumed == 0) {
       return;
     }
   }
@@ -473,8 +433,7 @@ void Http1Upstream::on_event(short what) {
                     label.c_str(), static_cast<long long>(pool_->conf().stream_timeout.count()));
     } else {
       std::snprintf(body, sizeof(body), "upstream %s did not respond within %lld ms\n",
-                    label.c_str(),
-                    static_cast<long long>(pool_->conf().response_timeout.count()));
+                    label.c_str(), static_cast<long long>(pool_->conf().response_timeout.count()));
     }
     req_->codec_failed(UpstreamFailure::Timeout, body, false);
     return;

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
 #include "proxy/connection.h"
 #include "proxy/exchange.h"
 #include "proxy/stats.h"
@@ -26,13 +27,6 @@ constexpr int32_t kStreamWindow = 256 * 1024;  // per-stream receive window for 
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 constexpr size_t kOutputCap = 64 * 1024;      // stop generating frames above this much output
 constexpr uint32_t kDefaultMaxStreams = 100;  // until the member's SETTINGS say otherwise
-
-timeval ms_to_tv(uint64_t ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-  return tv;
-}
 
 Http2Upstream* upstream_of(nghttp2_session* session, int32_t id) {
   return static_cast<Http2Upstream*>(nghttp2_session_get_stream_user_data(session, id));

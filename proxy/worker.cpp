@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
 #include "proxy/listener.h"
@@ -291,9 +292,7 @@ void Worker::drain_now() {
     c->on_drain();
     c = next;
   }
-  timeval tv;
-  tv.tv_sec = config_.limits.drain_timeout.count() / 1000;
-  tv.tv_usec = static_cast<long>((config_.limits.drain_timeout.count() % 1000) * 1000);
+  timeval tv = ms_to_tv(config_.limits.drain_timeout);
   evtimer_add(drain_timer_, &tv);
   maybe_exit();
 }

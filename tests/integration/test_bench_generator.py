@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import unittest
+import urllib.request
 
-from harness import BINARY, ProxyTestCase, access_log_lines, config_yaml, pool_yaml
+from harness import BINARY, ProxyTestCase, access_log_lines, config_yaml, pool_yaml, wait_for
+from selfupgrade import Generations
 from test_tls_h2 import make_cert, tls_config
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(BINARY))), "bench",
@@ -87,6 +89,36 @@ class GeneratorTest(ProxyTestCase):
                       "--connections", "2", "--duration", "1")
         self.assertEqual(r["total"]["ok"], 0)
         self.assertGreater(r["total"]["conn_errors"], 0, r["total"])
+
+    def test_h2_requests_refused_by_a_goaway_are_retried_not_failed(self):
+        # Two hitless swaps under a closed h2 loop: the draining process sends each connection
+        # a GOAWAY notice. A request the generator would start on such a connection is never
+        # sent (nghttp2 closes it REFUSED_STREAM), so the generator starts none there and sends
+        # any refused one again on a new connection, as browsers do: nothing fails.
+        backend = self.backend("b1")
+        sy = self.switchyard(config_yaml([pool_yaml("main", [backend.address], "v1")],
+                                         workers=2))
+        gens = Generations(self, sy)
+        out = os.path.join(self.workdir, "load.json")
+        load = subprocess.Popen([BENCH, "load", f"http://{sy.listeners['main']}/", "--out", out,
+                                 "--mode", "closed", "--h2", "--connections", "4", "--streams",
+                                 "8", "--duration", "6"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(load.kill)
+        seen = f"http://{backend.address}/control/seen?path=/"
+        wait_for(lambda: int(urllib.request.urlopen(seen, timeout=10).read()) > 100,
+                 timeout=30, what="the load at the backend")
+        for _ in range(2):
+            gens.swap("signal")
+        _, err = load.communicate(timeout=120)
+        self.assertEqual(load.returncode, 0, err)
+        with open(out) as f:
+            total = json.load(f)["total"]
+        total.pop("hist")
+        self.assertEqual(total["failed"], 0, total)
+        self.assertEqual(total["conn_errors"], 0, total)
+        self.assertGreater(total["ok"], 100, total)
+        self.assertIn("retried", total)
 
     def test_bad_arguments_are_explained(self):
         self.assertIn("needs --mode", self.load("http://127.0.0.1:1/", expect_rc=2))

@@ -118,7 +118,7 @@ struct Sticky {
   StickyMode mode = StickyMode::Off;
   std::string cookie;      // insert: default "SYSRV"; route: default "JSESSIONID"
   std::string secret;      // insert: HMAC key naming members without a route; "" = none
-  Millis max_age{0};       // insert: the cookie's Max-Age; 0 = a session cookie
+  Millis max_age{0};       // insert: the cookie's Max-Age (> 0); absent (0) = a session cookie
   Mark mark;
 
   bool operator==(const Sticky&) const = default;

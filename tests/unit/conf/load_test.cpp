@@ -463,7 +463,7 @@ TEST_CASE("member addresses") {
         line,
     });
   };
-  const char* expected = "(expected ip:port, [v6]:port or localhost:port)";
+  const char* expected = "(expected ip:port, [v6]:port, localhost:port or unix:/path)";
   require_one_error(with_member("      - address: example.com:80"), 5, 18,
                     "pools[0].members[0].address", expected);
   require_one_error(with_member("      - address: 127.0.0.1"), 5, 18, "pools[0].members[0].address",

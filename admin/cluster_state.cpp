@@ -1,6 +1,8 @@
 // The cluster upgrade state machine: one table of legal transitions, one pure check over it,
 // and the stored state (sy_cluster, one row) with its history (sy_cluster_history).
 //
+//                             ┌───── revert ──────┐
+//                             ▼                   │
 //   STABLE ─prepare─▶ READY_TO_UPGRADE ─mixed─▶ MIXED ─ready─▶ READY_TO_RUN_UPGRADE_TASKS
 //     ▲  ▲                 │ cancel               │ cancel          │ cancel   │ approve
 //     │  └─────────────────┴──────────────────────┴─────────────────┘          ▼
@@ -9,6 +11,9 @@
 //     │                                                                     ▼   │
 //     └──────────────── cancel (nothing moved, no run in progress) ─ UPGRADE_TASKS_FAILED
 //                       (also from RUNNING_UPGRADE_TASKS, e.g. after `upgrade abort`)
+//
+//   ready:  every live instance runs the target server's version (none older is live)
+//   revert: no live instance runs the target version any more (the new node went back)
 
 #include "admin/cluster_state.h"
 
@@ -17,6 +22,7 @@
 #include <atomic>
 
 #include "admin/directory.h"
+#include "admin/protocol.h"
 #include "common/log.h"
 #include "store/cluster_store.h"
 #include "store/db_error.h"
@@ -35,10 +41,12 @@ struct Edge {
   ClusterState to;
 };
 
-constexpr std::array<Edge, 12> kEdges = {{
+constexpr std::array<Edge, 13> kEdges = {{
     {ClusterState::Stable, ClusterEvent::Prepare, ClusterState::ReadyToUpgrade},
     {ClusterState::ReadyToUpgrade, ClusterEvent::Mixed, ClusterState::Mixed},
     {ClusterState::Mixed, ClusterEvent::Ready, ClusterState::ReadyToRunUpgradeTasks},
+    // Jira ZDU: the new node(s) went back to the old version before the cluster was ready.
+    {ClusterState::Mixed, ClusterEvent::Revert, ClusterState::ReadyToUpgrade},
     {ClusterState::ReadyToRunUpgradeTasks, ClusterEvent::Approve,
      ClusterState::RunningUpgradeTasks},
     {ClusterState::RunningUpgradeTasks, ClusterEvent::Finish, ClusterState::Stable},
@@ -59,9 +67,10 @@ constexpr std::array<ClusterState, 6> kAllStates = {ClusterState::Stable,
                                                     ClusterState::RunningUpgradeTasks,
                                                     ClusterState::UpgradeTasksFailed};
 
-constexpr std::array<ClusterEvent, 8> kAllEvents = {
-    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready, ClusterEvent::Approve,
-    ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
+constexpr std::array<ClusterEvent, 9> kAllEvents = {
+    ClusterEvent::Prepare, ClusterEvent::Mixed,  ClusterEvent::Ready,
+    ClusterEvent::Approve, ClusterEvent::Finish, ClusterEvent::Fail,
+    ClusterEvent::Retry,   ClusterEvent::Cancel, ClusterEvent::Revert};
 
 std::atomic<uint64_t> g_illegal_transitions{0};
 
@@ -118,6 +127,7 @@ const char* to_string(ClusterEvent e) {
   case ClusterEvent::Fail: return "fail";
   case ClusterEvent::Retry: return "retry";
   case ClusterEvent::Cancel: return "cancel";
+  case ClusterEvent::Revert: return "revert";
   }
   return "?";
 }
@@ -144,6 +154,34 @@ Result<ClusterState> next_state(ClusterState from, ClusterEvent event,
     }
     if (event == ClusterEvent::Mixed && facts.live_new_instances <= 0) {
       return illegal(from, event, "no live instance with role \"new\" is serving yet");
+    }
+    if (event == ClusterEvent::Ready) {
+      if (facts.target_version.empty()) {
+        return illegal(from, event,
+                       "the target server has no version recorded, so no instance can be "
+                       "checked against it (`server update NAME --version V`)");
+      }
+      if (!facts.old_version_live.empty()) {
+        std::string names;
+        for (const auto& d : facts.old_version_live) {
+          names += (names.empty() ? "" : "; ") + d;
+        }
+        return illegal(from, event,
+                       std::to_string(facts.old_version_live.size()) +
+                           " live instance(s) still run a version older than the target's " +
+                           facts.target_version + ": " + names +
+                           " (stop or upgrade them; old-role instances that redirect moved "
+                           "tenants: --keep-old-role)");
+      }
+      if (facts.live_target_version <= 0) {
+        return illegal(from, event,
+                       "no live instance runs the target version " + facts.target_version);
+      }
+    }
+    if (event == ClusterEvent::Revert && facts.live_target_version > 0) {
+      return illegal(from, event,
+                     std::to_string(facts.live_target_version) +
+                         " live instance(s) still run the target version " + facts.target_version);
     }
     const bool upgrading =
         from == ClusterState::RunningUpgradeTasks || from == ClusterState::UpgradeTasksFailed;
@@ -197,7 +235,8 @@ namespace {
 
 Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event,
                                       const std::string& actor, const std::string& reason,
-                                      const std::string& server, std::chrono::seconds live_within) {
+                                      const std::string& server, std::chrono::seconds live_within,
+                                      EventSink* events, bool keep_old_role) {
   const std::string what = std::string("cluster ") + to_string(event);
   if (auto r = store::ensure_cluster_row(db); !r) {
     return store::db_error(what, r.error());
@@ -236,6 +275,17 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
     for (const store::InstanceRow& i : *live) {
       facts.live_new_instances += i.role == "new" ? 1 : 0;
     }
+  }
+  if ((event == ClusterEvent::Ready || event == ClusterEvent::Revert) && target != 0) {
+    auto server_row = dir.find_server(std::to_string(target));
+    if (!server_row) {
+      return server_row.error();
+    }
+    auto live = store::list_instances(db, live_within);
+    if (!live) {
+      return live.error();
+    }
+    version_facts(*live, server_row->version, keep_old_role, &facts);
   }
   if (event == ClusterEvent::Cancel) {
     // A run that is going on (not asked to abort) would keep moving schemas after the cancel.
@@ -277,6 +327,14 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
       !h) {
     return store::db_error(what, h.error());
   }
+  if (events != nullptr) {
+    auto ev = events->emit(db, Event{"cluster.transition", "", to_string(*to),
+                                     std::string("event ") + to_string(event) +
+                                         (reason.empty() ? "" : ": " + reason)});
+    if (!ev) {
+      return store::db_error(what, ev.error());
+    }
+  }
   if (auto c = txn->commit(); !c) {
     return store::db_error(what, c.error());
   }
@@ -291,9 +349,61 @@ Result<ClusterStatus> transition_once(Db& db, Directory& dir, ClusterEvent event
 // a certification conflict, it does what one run would have.
 Result<ClusterStatus> transition(Db& db, Directory& dir, ClusterEvent event,
                                  const std::string& actor, const std::string& reason,
-                                 const std::string& server, std::chrono::seconds live_within) {
-  return store::with_conflict_retries(
-      [&] { return transition_once(db, dir, event, actor, reason, server, live_within); });
+                                 const std::string& server, std::chrono::seconds live_within,
+                                 EventSink* events, bool keep_old_role) {
+  return store::with_conflict_retries([&] {
+    return transition_once(db, dir, event, actor, reason, server, live_within, events,
+                           keep_old_role);
+  });
+}
+
+void version_facts(const std::vector<store::InstanceRow>& live, const std::string& target_version,
+                   bool keep_old_role, TransitionFacts* facts) {
+  facts->target_version = target_version;
+  for (const store::InstanceRow& i : live) {
+    if (!version_less(i.version, target_version)) {
+      ++facts->live_target_version;
+      continue;
+    }
+    if (keep_old_role && i.role == "old") {
+      continue;
+    }
+    facts->old_version_live.push_back(i.id + " (version '" + i.version + "', role " + i.role +
+                                      ", last heartbeat " +
+                                      format_time(i.heartbeat_at_us / 1000, false) + ", " +
+                                      format_duration(i.heartbeat_age_ms) + " ago)");
+  }
+}
+
+Result<ClusterStatus> reconcile_cluster(Db& db, Directory& dir, const std::string& actor,
+                                        std::chrono::seconds live_within, EventSink* events) {
+  auto st = read_cluster(db, &dir);
+  if (!st || st->state != ClusterState::Mixed || st->target_server_id == 0) {
+    return st;
+  }
+  auto target = dir.find_server(std::to_string(st->target_server_id));
+  if (!target) {
+    return target.error();
+  }
+  auto live = store::list_instances(db, live_within);
+  if (!live) {
+    return live.error();
+  }
+  TransitionFacts facts;
+  version_facts(*live, target->version, false, &facts);
+  if (facts.live_target_version > 0) {
+    return st;
+  }
+  // Decided again inside the transaction (a new node may have come back meanwhile).
+  auto reverted = transition(db, dir, ClusterEvent::Revert, actor,
+                             "no live instance runs the target version '" + target->version +
+                                 "' any more (the new node went back to the old version)",
+                             {}, live_within, events);
+  if (!reverted && reverted.error().tag != nullptr &&
+      std::string_view(reverted.error().tag) == "illegal-transition") {
+    return read_cluster(db, &dir);
+  }
+  return reverted;
 }
 
 }  // namespace sy::admin

@@ -24,14 +24,28 @@ enum class CommandId {
   ShowInstances,
   ShowMigrations,
   ShowCluster,
+  ShowEvents,
+  ShowDatabase,
   ServerRegister,
   ServerUpdate,
+  ServerUnregister,
   ServerList,
   SchemaList,
   SchemaDisable,
   SchemaEnable,
   SchemaMove,
   SchemaUpdate,
+  // The directory commands (admin/directory_commands.h).
+  SchemaAdd,
+  ContextShow,
+  ContextAdd,
+  ContextMove,
+  ContextDisable,
+  ContextEnable,
+  LoginAdd,
+  LoginRemove,
+  ImportCsv,
+  ImportConfigdb,
   UpgradeSchemata,
   UpgradeStatus,
   UpgradePause,
@@ -49,6 +63,9 @@ enum class CommandId {
   PoolMemberReady,
   PoolMemberWeight,
   PoolMemberWait,
+  PoolMemberAdd,
+  PoolMemberSet,
+  PoolMemberRemove,
   Reload,
   ReopenLogs,
   UpgradeBinary,
@@ -58,6 +75,7 @@ struct FlagSpec {
   const char* name;  // "--pool"
   bool takes_value;
   const char* short_name = nullptr;  // e.g. "-m" (OX's spelling); nullptr = none
+  bool required = false;  // dispatch refuses the command without it (ERR usage: ... (missing F))
 };
 
 struct CommandSpec {

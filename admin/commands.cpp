@@ -13,7 +13,10 @@
 #include <sstream>
 
 #include "admin/cluster_state.h"
+#include "admin/command_helpers.h"
 #include "admin/directory.h"
+#include "admin/directory_commands.h"
+#include "admin/event_commands.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
 #include "common/log.h"
@@ -69,11 +72,6 @@ int64_t now_unix_ms() {
       .count();
 }
 
-bool parse_u32(const std::string& text, uint32_t* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
-}
-
 bool parse_int(const std::string& text, int* out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
   return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
@@ -95,34 +93,6 @@ std::vector<std::string> split_list(const std::string& text) {
 std::chrono::seconds live_within(const CommandEnv& env) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(env.options->admin.live_within);
   return std::max(s, std::chrono::seconds(1));
-}
-
-// Runs |fn| with the state database; a database failure becomes `ERR database`.
-template <class Fn>
-Reply with_state(CommandEnv& env, Fn&& fn) {
-  auto db = env.stores->state();
-  if (!db.ok()) {
-    return error_reply(db.error());
-  }
-  return fn(**db);
-}
-
-// Runs |fn| with the directory of the profile.
-template <class Fn>
-Reply with_directory(CommandEnv& env, Fn&& fn) {
-  auto dir = env.stores->directory();
-  if (!dir.ok()) {
-    return error_reply(dir.error());
-  }
-  return fn(**dir);
-}
-
-// Runs |fn| with both.
-template <class Fn>
-Reply with_both(CommandEnv& env, Fn&& fn) {
-  return with_directory(env, [&](Directory& dir) {
-    return with_state(env, [&](store::Db& state) { return fn(dir, state); });
-  });
 }
 
 // A `show`/`list` reply: {key: [row_json(row) for row in rows]}.
@@ -309,6 +279,9 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
                     .set("pool", p.name)
                     .set("version", p.version)
                     .set("member", m.address)
+                    .set("origin", m.origin)
+                    .set("name", m.name)
+                    .set("resolve_error", m.resolve_error)
                     .set("admin", to_string(m.admin))
                     .set("healthy", m.healthy)
                     .set("weight", m.weight)
@@ -390,6 +363,43 @@ Reply cmd_show_instances(CommandEnv& env, const Args&) {
   });
 }
 
+Reply cmd_show_database(CommandEnv& env, const Args&) {
+  const auto& source = env.stores->options().dsn_source;
+  if (!source) {
+    return error_reply("database", "no database configured (the config has no database section)");
+  }
+  (void)env.stores->directory_db();  // the admin's own session, connected now if it can be
+  auto labels = [](const std::vector<store::Dsn>& list) {
+    Json out = Json::array();
+    for (const auto& d : list) {
+      out.push(d.label());
+    }
+    return out;
+  };
+  const store::DsnLists lists = source->lists();
+  const uint64_t now = store::now_unix_ms();
+  Json rows = Json::array();
+  for (const auto& v : source->sessions()) {
+    std::string left;
+    for (const auto& p : v.passed_over) {
+      left += (left.empty() ? "" : "; ") + p;
+    }
+    rows.push(Json::object()
+                  .set("session", v.who)
+                  .set("role", v.role)
+                  .set("dsn", v.dsn.empty() ? "-" : v.dsn)
+                  .set("since_ms", now >= v.since_unix_ms ? now - v.since_unix_ms : 0)
+                  .set("passed_over", left.empty() ? "-" : left)
+                  .set("left", v.left.empty() ? "-" : v.left)
+                  .set("error", v.error.empty() ? "-" : v.error));
+  }
+  return ok_reply(Json::object()
+                      .set("writers", labels(lists.writers))
+                      .set("readers", labels(lists.read()))
+                      .set("state", labels(lists.state))
+                      .set("sessions", std::move(rows)));
+}
+
 Reply cmd_show_migrations(CommandEnv& env, const Args&) {
   return with_state(env, [](store::Db& state) {
     return rows_reply("runs", list_runs(state, 20), [](const RunStatus& run) {
@@ -424,8 +434,9 @@ Json cluster_json(const ClusterStatus& s) {
 }
 
 Reply cmd_cluster_status(CommandEnv& env, const Args&) {
-  return with_both(env, [](Directory& dir, store::Db& state) {
-    auto r = read_cluster(state, &dir);
+  return with_both(env, [&env](Directory& dir, store::Db& state) {
+    // MIXED whose new node went back to the old version reads as READY_TO_UPGRADE (revert).
+    auto r = reconcile_cluster(state, dir, env.actor, live_within(env), env.events);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -459,15 +470,19 @@ Reply cmd_cluster_history(CommandEnv& env, const Args& a) {
 }
 
 Reply cluster_event(CommandEnv& env, ClusterEvent event, const std::string& server,
-                    const std::string& reason) {
+                    const std::string& reason, bool keep_old_role = false) {
   return with_both(env, [&](Directory& dir, store::Db& state) {
-    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env));
+    if (event == ClusterEvent::Ready) {
+      // A MIXED cluster whose new node went back is READY_TO_UPGRADE first (then ready is
+      // refused as not a transition of that state, and the history says why).
+      if (auto rc = reconcile_cluster(state, dir, env.actor, live_within(env), env.events); !rc) {
+        return error_reply(rc.error());
+      }
+    }
+    auto r = transition(state, dir, event, env.actor, reason, server, live_within(env), env.events,
+                        keep_old_role);
     if (!r.ok()) {
       return error_reply(r.error());
-    }
-    if (env.events != nullptr) {
-      env.events->emit(Event{"cluster.transition", "", to_string(r->state),
-                             std::string("event ") + to_string(event)});
     }
     return ok_reply(cluster_json(*r));
   });
@@ -480,7 +495,7 @@ Reply cmd_cluster_mixed(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Mixed, "", a.get("--reason"));
 }
 Reply cmd_cluster_ready(CommandEnv& env, const Args& a) {
-  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"));
+  return cluster_event(env, ClusterEvent::Ready, "", a.get("--reason"), a.has("--keep-old-role"));
 }
 Reply cmd_cluster_approve(CommandEnv& env, const Args& a) {
   return cluster_event(env, ClusterEvent::Approve, "", a.get("--reason"));
@@ -590,9 +605,6 @@ Reply cmd_schema_enable(CommandEnv& env, const Args& a) {
 }
 
 Reply cmd_schema_move(CommandEnv& env, const Args& a) {
-  if (!a.has("--server")) {
-    return error_reply("usage", "schema move SCHEMA --server ID");
-  }
   std::string schema = a.positional[0];
   std::string server = a.get("--server");
   return with_directory(env, [&](Directory& dir) {
@@ -636,7 +648,7 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
     if (auto known = dir.find_schema(schema); !known.ok()) {
       return error_reply(known.error());
     }
-    auto r = run_update_tasks(state, env.stores->options().dsns, schema, tasks, nullptr);
+    auto r = run_update_tasks(state, env.stores->dsns(), schema, tasks, nullptr);
     if (!r.ok()) {
       return error_reply(r.error());
     }
@@ -675,7 +687,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   o.drain_timeout = env.options->admin.drain_timeout;
   o.driver_lease = env.options->admin.driver_lease;
   o.tasks = task_config(*env.options);
-  o.dsns = env.stores->options().dsns;
+  o.dsns = env.stores->dsns();
   o.events = env.events;
   if (o.server.name.empty()) {
     return error_reply("usage", "upgrade schemata --server|-n NAME [--pool P --version V "
@@ -687,6 +699,7 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   }
   StoreOptions stores = env.stores->options();
   stores.io_timeout = std::chrono::seconds(0);  // a run may wait long on a lock or a task
+  stores.who = "upgrade";
   Reply r;
   o.stop = env.stop_jobs.get();
   r.long_job = [o, stores, keep = env.events_owner,
@@ -877,8 +890,8 @@ Reply cmd_member_drain(CommandEnv& env, const Args& a) {
   }
   Reply r = member_admin(env, a, MemberAdmin::Drain);
   MemberView view;
-  if (!r.ok || !env.ctx->cut_tunnels ||
-      find_member(env, a.positional[0], a.positional[1], &view) || view.tunnels == 0) {
+  if (!r.ok || !env.ctx->cut_tunnels || find_member(env, a.positional[0], a.positional[1], &view) ||
+      view.tunnels == 0) {
     return r;
   }
   AdminContext* ctx = env.ctx;
@@ -924,9 +937,9 @@ Reply cmd_member_drain(CommandEnv& env, const Args& a) {
       return std::nullopt;
     }
     if (cut->done && now >= cut->deadline) {
-      return error_reply("timeout", "member " + pool + "/" + member + ": " +
-                                        std::to_string(open) + " tunnel(s) still open " +
-                                        std::to_string(waited) + " ms after the drain");
+      return error_reply("timeout", "member " + pool + "/" + member + ": " + std::to_string(open) +
+                                        " tunnel(s) still open " + std::to_string(waited) +
+                                        " ms after the drain");
     }
     return std::nullopt;
   };
@@ -1018,6 +1031,214 @@ Reply cmd_member_wait(CommandEnv& env, const Args& a) {
   return r;
 }
 
+// --- pool members at runtime (sy_pool_members; app/member_sync.h) ------------------------------
+
+// Stores |row| and applies every stored row here at once (the other instances follow at their
+// next poll). The changes applied, or an error reply.
+Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
+                                                 const store::PoolMemberRow& row) {
+  auto db = stores->state();
+  if (!db.ok()) {
+    return db.error();
+  }
+  if (auto r = store::store_pool_member(**db, row); !r.ok()) {
+    return r.error();
+  }
+  auto rows = store::load_pool_members(**db);
+  if (!rows.ok()) {
+    return rows.error();
+  }
+  return ctx->apply_pool_members(*rows);
+}
+
+// The common checks of `pool member add|set|remove`: a state database, a known pool, an
+// address in the YAML's syntax; then --weight and --tls-name into |row|.
+std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::string& verb,
+                                store::PoolMemberRow* row) {
+  if (!env.stores->has_state() || !env.ctx->apply_pool_members) {
+    return error_reply("unavailable", "pool member " + verb +
+                                          " needs the state database (members added at runtime "
+                                          "live there, for every instance); configure database: "
+                                          "or change the YAML and reload");
+  }
+  row->pool = a.positional[0];
+  bool pool_known = false;
+  for (const auto& p : env.ctx->pools()) {
+    pool_known = pool_known || p.name == row->pool;
+  }
+  if (!pool_known) {
+    return error_reply("not-found", "no pool named " + row->pool +
+                                        " (pools are fixed at start; members change at runtime)");
+  }
+  conf::Member parsed;
+  std::string why;
+  if (!conf::parse_member_address(a.positional[1], &parsed, &why)) {
+    return error_reply("invalid-argument", why);
+  }
+  row->member = parsed.address;
+  if (a.has("--weight") &&
+      (!parse_int(a.get("--weight"), &row->weight) || row->weight < 1 || row->weight > 256)) {
+    return error_reply("invalid-argument",
+                       "--weight '" + a.get("--weight") + "' is not an integer in 1..256");
+  }
+  if (a.has("--tls-name")) {
+    row->tls_name = a.get("--tls-name");
+  }
+  if (verb == "add" && env.ctx->config != nullptr) {
+    for (const auto& p : env.ctx->config->pools) {  // pool settings are fixed at start
+      if (p.name == row->pool) {
+        why = conf::runtime_member_problem(p, parsed, row->tls_name);
+      }
+    }
+    if (!why.empty()) {
+      return error_reply("invalid-argument", why);
+    }
+  }
+  return std::nullopt;
+}
+
+Reply member_changed(const store::PoolMemberRow& row, const std::string& what,
+                     const std::vector<std::string>& applied) {
+  Json changes = Json::array();
+  for (const auto& c : applied) {
+    changes.push(Json(c));
+  }
+  return ok_reply(Json::object()
+                      .set("message", "member " + row.pool + "/" + row.member + " " + what +
+                                          "; every instance applies it within one refresh")
+                      .set("pool", row.pool)
+                      .set("member", row.member)
+                      .set("weight", row.weight)
+                      .set("tls_name", row.tls_name)
+                      .set("applied", std::move(changes)));
+}
+
+Reply cmd_member_add(CommandEnv& env, const Args& a) {
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "add", &row)) {
+    return *err;
+  }
+  MemberView view;
+  if (!find_member(env, row.pool, row.member, &view)) {
+    return error_reply("conflict", "pool " + row.pool + " already has member " + row.member +
+                                       " (from " + view.origin +
+                                       "); change it with pool member set");
+  }
+  // A member removed before left its drain state behind: a new member starts ready.
+  auto db = env.stores->state();
+  if (!db.ok()) {
+    return error_reply(db.error());
+  }
+  MemberRuntime ready;
+  ready.pool = row.pool;
+  ready.member = row.member;
+  if (auto r = store_member_state(**db, ready); !r.ok()) {
+    return error_reply(r.error());
+  }
+  auto applied = store_and_apply(env.stores, env.ctx, row);
+  if (!applied.ok()) {
+    return error_reply(applied.error());
+  }
+  env.ctx->set_member(ready);
+  return member_changed(row, "added", *applied);
+}
+
+Reply cmd_member_set(CommandEnv& env, const Args& a) {
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "set", &row)) {
+    return *err;
+  }
+  if (!a.has("--weight") && !a.has("--tls-name")) {
+    return error_reply("usage", "pool member set POOL ADDRESS [--weight N] [--tls-name NAME]: "
+                                "give at least one of them");
+  }
+  MemberView view;
+  if (auto err = find_member(env, row.pool, row.member, &view)) {
+    return *err;
+  }
+  if (!a.has("--weight")) {
+    row.weight = view.base_weight;
+  }
+  if (!a.has("--tls-name")) {
+    row.tls_name = view.tls_name;
+  }
+  auto applied = store_and_apply(env.stores, env.ctx, row);
+  if (!applied.ok()) {
+    return error_reply(applied.error());
+  }
+  return member_changed(row, "changed", *applied);
+}
+
+// Drains the member first (stored: every instance stops sending it new requests), waits until
+// no request is in flight on it here, then stores the removal (a tombstone, so a YAML member
+// stays removed) and applies it. An exchange still running on another instance when the
+// removal reaches it finishes there: a removed member is retired, never cut.
+Reply cmd_member_remove(CommandEnv& env, const Args& a) {
+  conf::Millis timeout{30000};
+  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
+    return error_reply("invalid-argument",
+                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  }
+  store::PoolMemberRow row;
+  if (auto err = member_row(env, a, "remove", &row)) {
+    return *err;
+  }
+  MemberView view;
+  if (auto err = find_member(env, row.pool, row.member, &view)) {
+    return *err;
+  }
+  row.weight = view.base_weight;
+  row.tls_name = view.tls_name;
+  row.removed = true;
+  MemberRuntime drain;
+  drain.pool = row.pool;
+  drain.member = row.member;
+  drain.admin = MemberAdmin::Drain;
+  drain.weight = view.weight_override;
+  Reply drained = change_member(env, drain, "is draining");
+  if (!drained.ok) {
+    return drained;
+  }
+  AdminContext* ctx = env.ctx;
+  Stores* stores = env.stores;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  Reply r;
+  r.poll = [ctx, stores, row, start, deadline]() -> std::optional<Reply> {
+    uint64_t inflight = 0;
+    for (const auto& p : ctx->pools()) {
+      for (const auto& m : p.members) {
+        if (p.name == row.pool && m.address == row.member) {
+          inflight = m.inflight;
+        }
+      }
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    if (inflight > 0) {
+      if (std::chrono::steady_clock::now() < deadline) {
+        return std::nullopt;
+      }
+      return error_reply("timeout", "member " + row.pool + "/" + row.member +
+                                        " not removed: " + std::to_string(inflight) +
+                                        " request(s) still in flight after " +
+                                        std::to_string(waited) +
+                                        " ms; it stays drained (run the command again, or with a "
+                                        "longer --timeout)");
+    }
+    auto applied = store_and_apply(stores, ctx, row);
+    if (!applied.ok()) {
+      return error_reply(applied.error());
+    }
+    Reply done =
+        member_changed(row, "removed after draining (" + std::to_string(waited) + " ms)", *applied);
+    done.doc.set("waited_ms", waited);
+    return done;
+  };
+  return r;
+}
+
 // --- reload ------------------------------------------------------------------------------------
 
 Reply cmd_reload(CommandEnv& env, const Args&) {
@@ -1095,15 +1316,28 @@ Handler handler_of(CommandId id) {
   case CommandId::ShowContext: return cmd_show_context;
   case CommandId::ShowInstances: return cmd_show_instances;
   case CommandId::ShowMigrations: return cmd_show_migrations;
+  case CommandId::ShowDatabase: return cmd_show_database;
   case CommandId::ShowCluster: return cmd_cluster_status;
+  case CommandId::ShowEvents: return cmd_show_events;
   case CommandId::ServerRegister: return cmd_server_register;
   case CommandId::ServerUpdate: return cmd_server_update;
+  case CommandId::ServerUnregister: return cmd_server_unregister;
   case CommandId::ServerList: return cmd_server_list;
   case CommandId::SchemaList: return cmd_schema_list;
   case CommandId::SchemaDisable: return cmd_schema_disable;
   case CommandId::SchemaEnable: return cmd_schema_enable;
   case CommandId::SchemaMove: return cmd_schema_move;
   case CommandId::SchemaUpdate: return cmd_schema_update;
+  case CommandId::SchemaAdd: return cmd_schema_add;
+  case CommandId::ContextShow: return cmd_show_context;
+  case CommandId::ContextAdd: return cmd_context_add;
+  case CommandId::ContextMove: return cmd_context_move;
+  case CommandId::ContextDisable: return cmd_context_disable;
+  case CommandId::ContextEnable: return cmd_context_enable;
+  case CommandId::LoginAdd: return cmd_login_add;
+  case CommandId::LoginRemove: return cmd_login_remove;
+  case CommandId::ImportCsv: return cmd_import_csv;
+  case CommandId::ImportConfigdb: return cmd_import_configdb;
   case CommandId::UpgradeSchemata: return cmd_upgrade_schemata;
   case CommandId::UpgradeStatus: return cmd_upgrade_status;
   case CommandId::UpgradePause: return cmd_upgrade_pause;
@@ -1121,6 +1355,9 @@ Handler handler_of(CommandId id) {
   case CommandId::PoolMemberReady: return cmd_member_ready;
   case CommandId::PoolMemberWeight: return cmd_member_weight;
   case CommandId::PoolMemberWait: return cmd_member_wait;
+  case CommandId::PoolMemberAdd: return cmd_member_add;
+  case CommandId::PoolMemberSet: return cmd_member_set;
+  case CommandId::PoolMemberRemove: return cmd_member_remove;
   case CommandId::Reload: return cmd_reload;
   case CommandId::ReopenLogs: return cmd_reopen_logs;
   case CommandId::UpgradeBinary: return cmd_upgrade_binary;
@@ -1141,11 +1378,7 @@ const std::vector<Command>& command_table() {
   return table;
 }
 
-Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
-  const auto& words = request.words;
-  if (words.empty()) {
-    return error_reply("usage", "empty command (try `help`)");
-  }
+const Command* find_command(const std::vector<std::string>& words) {
   const Command* best = nullptr;
   for (const auto& c : command_table()) {
     if (c.words.size() > words.size() ||
@@ -1156,6 +1389,15 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
       best = &c;
     }
   }
+  return best;
+}
+
+Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
+  const auto& words = request.words;
+  if (words.empty()) {
+    return error_reply("usage", "empty command (try `help`)");
+  }
+  const Command* best = find_command(words);
   if (best == nullptr) {
     // Name the commands that start like this one, when any.
     std::string like;
@@ -1228,6 +1470,11 @@ Reply dispatch(CommandEnv& env, const Request& request, Privilege level) {
   if (n > best->max_positional) {
     return error_reply("usage", best->usage() + " (unexpected '" +
                                     args.positional[best->max_positional] + "')");
+  }
+  for (const FlagSpec& f : best->flags) {
+    if (f.required && !args.has(f.name)) {
+      return error_reply("usage", best->usage() + " (missing " + f.name + ")");
+    }
   }
   return best->handler(env, args);
 }

@@ -91,6 +91,9 @@ struct Command : CommandSpec {
 // The table, in help order.
 const std::vector<Command>& command_table();
 
+// The row a request's words select (the longest prefix), or nullptr.
+const Command* find_command(const std::vector<std::string>& words);
+
 // Runs one request: finds the row, checks |level|, parses the arguments, calls the handler.
 // Admin thread only.
 Reply dispatch(CommandEnv& env, const Request& request, Privilege level);

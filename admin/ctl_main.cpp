@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -216,6 +217,58 @@ int lost(LineReader& in, const char* what) {
   return 2;
 }
 
+// `show events ... --follow`: asks `show events --since <last>` again and again on the one
+// connection, printing each new event as it comes (the server has no push), until the connection
+// ends or an ERR comes. |words| is the command without --follow and --since.
+int follow_events(int fd, LineReader& in, std::vector<std::string> words, std::string since,
+                  bool json) {
+  for (;;) {
+    std::string request;
+    for (const auto& w : words) {
+      request += (request.empty() ? "" : " ") + quote_word(w);
+    }
+    request += " --since " + quote_word(since) + (json ? " --json" : "");
+    if (!send_all(fd, request + "\n")) {
+      return lost(in, "sending");
+    }
+    bool any = false;
+    std::string line;
+    for (bool first = true;; first = false) {
+      if (!in.next(&line)) {
+        std::fprintf(stderr, "switchyardctl: the server closed the connection\n");
+        return 2;
+      }
+      if (line.empty()) {
+        break;
+      }
+      if (first && is_error_line(line)) {
+        std::fprintf(stderr, "%s\n", line.c_str());
+        return 1;
+      }
+      if (json) {
+        constexpr std::string_view kLast = "\"last_id\":";
+        size_t at = line.find(kLast);
+        if (at != std::string::npos) {
+          size_t from = at + kLast.size();
+          since = line.substr(from, line.find_first_not_of("0123456789", from) - from);
+        }
+        if (line.find("\"events\":[]") == std::string::npos) {
+          std::printf("%s\n", line.c_str());
+          any = true;
+        }
+      } else if (line.rfind("last_id: ", 0) == 0) {
+        since = line.substr(9);
+      } else {
+        std::printf("%s\n", line.c_str());
+        any = true;
+      }
+    }
+    if (!any) {
+      ::usleep(1000 * 1000);  // nothing new: ask again in a second
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -285,9 +338,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::getline(f, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
-      token.pop_back();
-    }
+    token = token_from_line(std::move(token));
     if (token.empty()) {
       std::fprintf(stderr,
                    "switchyardctl: token file %s is empty (expected the token on its "
@@ -326,6 +377,25 @@ int main(int argc, char** argv) {
   }
   // One argument holding ';' or blanks is sent as a whole line (several commands); otherwise
   // the words are quoted so that the server sees exactly these words.
+  if (o.words.size() >= 2 && o.words[0] == "show" && o.words[1] == "events" &&
+      std::find(o.words.begin(), o.words.end(), "--follow") != o.words.end()) {
+    std::vector<std::string> words;
+    std::string since = "0";
+    for (size_t i = 0; i < o.words.size(); ++i) {
+      const std::string& w = o.words[i];
+      if (w == "--follow") {
+        continue;
+      }
+      if (w == "--since" && i + 1 < o.words.size()) {
+        since = o.words[++i];
+      } else if (w.rfind("--since=", 0) == 0) {
+        since = w.substr(8);
+      } else {
+        words.push_back(w);
+      }
+    }
+    return follow_events(fd, in, std::move(words), since, o.json);
+  }
   std::string request;
   if (o.words.size() == 1 && o.words[0].find_first_of("; \t") != std::string::npos) {
     request = o.words[0];

@@ -199,4 +199,39 @@ Result<Unit> check_one_way_door(const std::string& schema, const ServerInfo& cur
   return ok_result();
 }
 
+Result<Unit> check_server_unused(const ServerInfo& server, const std::vector<std::string>& schemas,
+                                 const std::vector<uint32_t>& contexts) {
+  if (schemas.empty() && contexts.empty()) {
+    return ok_result();
+  }
+  auto some = [](const auto& items, auto text) {
+    std::string out;
+    size_t n = 0;
+    for (const auto& item : items) {
+      if (++n > 10) {
+        out += ", ... (" + std::to_string(items.size()) + " in all)";
+        break;
+      }
+      out += (out.empty() ? "" : ", ") + text(item);
+    }
+    return out;
+  };
+  std::string what;
+  if (!schemas.empty()) {
+    what += std::to_string(schemas.size()) + " schema(s) (" +
+            some(schemas, [](const std::string& s) { return s; }) + ")";
+  }
+  if (!contexts.empty()) {
+    what += std::string(what.empty() ? "" : " and ") + std::to_string(contexts.size()) +
+            " context(s) with it as their own server (" +
+            some(contexts, [](uint32_t c) { return std::to_string(c); }) + ")";
+  }
+  return make_tagged_error(Errc::InvalidArgument, "in-use",
+                           "server '" + server.name + "' (id " + std::to_string(server.id) +
+                               ") is still used by " + what +
+                               ": move them to another server first (`schema move S --server "
+                               "OTHER`, `context move ID --server OTHER`)",
+                           ErrorSource::Downstream);
+}
+
 }  // namespace sy::admin

@@ -93,6 +93,12 @@ class Directory {
   // field stays as it is; id is ignored); tag "not-found" when there is none. |*after| gets
   // the row as stored. changed=false when nothing differed.
   virtual Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) = 0;
+  // Removes the server |name_or_id| (OX's unregisterserver); tag "not-found", or "in-use"
+  // while a schema or context still points to it (the message names them and the way out).
+  // |*removed| gets the row as it was. Whether an upgrade targets it is the caller's check (the
+  // state database).
+  virtual Result<WriteResult> unregister_server(const std::string& name_or_id,
+                                                ServerInfo* removed) = 0;
   // By id (all digits) or name; tag "not-found".
   virtual Result<ServerInfo> find_server(const std::string& name_or_id) = 0;
 
@@ -156,6 +162,11 @@ Result<Unit> check_server_name(const std::string& name);
 // differs from |wanted|).
 Result<RegisterResult> existing_server(const ServerInfo& have, const ServerInfo& wanted,
                                        IfExists if_exists);
+
+// The "in-use" refusal of server unregister: |schemas| on |server| and |contexts| with it as
+// their own server (at most 10 of each named); ok when both are empty.
+Result<Unit> check_server_unused(const ServerInfo& server, const std::vector<std::string>& schemas,
+                                 const std::vector<uint32_t>& contexts);
 
 // |have| with the non-empty fields of |changes| (pool, version, redirect_url) applied.
 ServerInfo merge_server(const ServerInfo& have, const ServerInfo& changes);

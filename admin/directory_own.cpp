@@ -5,6 +5,7 @@
 // is >= the highest seq this write produced.
 
 #include "admin/directory.h"
+#include "admin/directory_edit.h"
 
 #include <algorithm>
 #include <charconv>
@@ -18,6 +19,18 @@ namespace sy::admin {
 using store::Db;
 using store::Lock;
 
+Result<WriteResult> finish_own_write(Db& db, store::Transaction& txn, bool changed,
+                                     const std::string& what) {
+  auto seq = store::in_context("reading the change seq", store::max_change_seq(db));
+  if (!seq) {
+    return seq.error();
+  }
+  if (auto c = txn.commit(); !c) {
+    return store::db_error(what, c.error());
+  }
+  return WriteResult{changed, *seq};
+}
+
 namespace {
 
 ServerInfo info(const routing::ServerRow& r) {
@@ -30,20 +43,6 @@ std::optional<ServerInfo> info(const std::optional<routing::ServerRow>& r) {
 
 Result<uint64_t> change_seq(Db& db) {
   return store::in_context("reading the change seq", store::max_change_seq(db));
-}
-
-// Ends a write transaction: reads the change seq the write produced (or, when nothing
-// |changed|, the seq of now) and commits.
-Result<WriteResult> finish_write(Db& db, store::Transaction& txn, bool changed,
-                                 const std::string& what) {
-  auto seq = change_seq(db);
-  if (!seq) {
-    return seq.error();
-  }
-  if (auto c = txn.commit(); !c) {
-    return store::db_error(what, c.error());
-  }
-  return WriteResult{changed, *seq};
 }
 
 Result<std::optional<ServerInfo>> server_by_id(Db& db, uint32_t id, Lock lock = Lock::None) {
@@ -124,7 +123,7 @@ Result<RegisterResult> register_server(Db& db, const ServerInfo& wanted, IfExist
       !r) {
     return store::db_error(what, r.error());
   }
-  auto written = finish_write(db, *txn, true, what);
+  auto written = finish_own_write(db, *txn, true, what);
   if (!written) {
     return written.error();
   }
@@ -238,12 +237,12 @@ Result<WriteResult> set_schema_state(Db& db, const std::string& schema, routing:
     return row.error();
   }
   if (row->state == want) {
-    return finish_write(db, *txn, false, what);
+    return finish_own_write(db, *txn, false, what);
   }
   if (auto u = store::set_own_schema_state(db, schema, want); !u) {
     return store::db_error(what, u.error());
   }
-  return finish_write(db, *txn, true, what);
+  return finish_own_write(db, *txn, true, what);
 }
 
 Result<WriteResult> update_server(Db& db, const ServerInfo& changes, ServerInfo* after) {
@@ -264,7 +263,7 @@ Result<WriteResult> update_server(Db& db, const ServerInfo& changes, ServerInfo*
   *after = merge_server(have, changes);
   if (after->pool == have.pool && after->version == have.version &&
       after->redirect_url == have.redirect_url) {
-    return finish_write(db, *txn, false, what);
+    return finish_own_write(db, *txn, false, what);
   }
   if (auto r =
           store::update_own_server(db, routing::ServerRow{have.id, have.name, after->pool,
@@ -272,7 +271,7 @@ Result<WriteResult> update_server(Db& db, const ServerInfo& changes, ServerInfo*
       !r) {
     return store::db_error(what, r.error());
   }
-  return finish_write(db, *txn, true, what);
+  return finish_own_write(db, *txn, true, what);
 }
 
 Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_server) {
@@ -295,7 +294,7 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
                              ErrorSource::Downstream);
   }
   if (from == to_server) {
-    return finish_write(db, *txn, false, what);
+    return finish_own_write(db, *txn, false, what);
   }
   auto current = server_by_id(db, from);
   if (!current) {
@@ -310,7 +309,40 @@ Result<WriteResult> move_schema(Db& db, const std::string& schema, uint32_t to_s
   if (auto u = store::set_own_schema_server(db, schema, to_server); !u) {
     return store::db_error(what, u.error());
   }
-  return finish_write(db, *txn, true, what);
+  return finish_own_write(db, *txn, true, what);
+}
+
+Result<WriteResult> unregister_server(Db& db, const std::string& name_or_id, ServerInfo* removed) {
+  const std::string what = "unregister server '" + name_or_id + "'";
+  auto txn = db.begin();
+  if (!txn) {
+    return store::db_error(what, txn.error());
+  }
+  auto found = find_server(db, name_or_id);
+  if (!found) {
+    return found.error();
+  }
+  // Locked: a concurrent update of the same server waits for this transaction.
+  auto locked = server_by_id(db, found->id, Lock::ForUpdate);
+  if (!locked) {
+    return locked.error();
+  }
+  if (!locked->has_value()) {
+    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                             ErrorSource::Downstream);
+  }
+  *removed = **locked;
+  auto users = store::own_server_users(db, removed->id);
+  if (!users) {
+    return store::db_error(what, users.error());
+  }
+  if (auto unused = check_server_unused(*removed, users->schemas, users->contexts); !unused) {
+    return unused.error();
+  }
+  if (auto d = store::delete_own_server(db, removed->id); !d) {
+    return store::db_error(what, d.error());
+  }
+  return finish_own_write(db, *txn, true, what);
 }
 
 class OwnDirectory final : public Directory {
@@ -325,6 +357,11 @@ class OwnDirectory final : public Directory {
   }
   Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override {
     return store::with_conflict_retries([&] { return admin::update_server(db_, changes, after); });
+  }
+  Result<WriteResult> unregister_server(const std::string& name_or_id,
+                                        ServerInfo* removed) override {
+    return store::with_conflict_retries(
+        [&] { return admin::unregister_server(db_, name_or_id, removed); });
   }
   Result<std::vector<ServerInfo>> list_servers() override { return admin::list_servers(db_); }
   Result<ServerInfo> find_server(const std::string& name_or_id) override {

@@ -12,6 +12,8 @@
 //                     reason                                                     (enableschema)
 //   move schema       UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?
 //                     refused unless every context of the schema is disabled  (changeserver)
+//   unregister server DELETE FROM server WHERE server_id = ?, refused while a context is on
+//                     it                                                 (unregisterserver)
 //
 // What OX's tables cannot hold goes to the state database: a server's pool, version and
 // redirect URL (sy_server_meta), and the directory epoch, bumped after every write so every
@@ -56,6 +58,8 @@ class OxDirectory final : public Directory {
   Result<WriteResult> move_schema(const std::string& schema, uint32_t to_server) override;
   Result<uint64_t> current_version() override;
   Result<WriteResult> update_server(const ServerInfo& changes, ServerInfo* after) override;
+  Result<WriteResult> unregister_server(const std::string& name_or_id,
+                                        ServerInfo* removed) override;
   // OX's tables have no place for the mark (a second reason_id would hide the schema from
   // OX's own enableschema): its tenants stay held; see Directory::mark_schema_failed.
   Result<WriteResult> mark_schema_failed(const std::string&) override {
@@ -107,6 +111,54 @@ Result<WriteResult> OxDirectory::update_server(const ServerInfo& changes, Server
     }
   }
   return written(changed, what);
+}
+
+Result<WriteResult> OxDirectory::unregister_server(const std::string& name_or_id,
+                                                   ServerInfo* removed) {
+  const std::string what = "unregister server '" + name_or_id + "'";
+  auto found = find_server(name_or_id);
+  if (!found) {
+    return found.error();
+  }
+  *removed = *found;
+  auto txn = db_.begin();
+  if (!txn) {
+    return store::db_error(what, txn.error());
+  }
+  auto locked = store::query_one(
+      db_, "SELECT server_id FROM server WHERE server_id = ? FOR UPDATE",
+      [](const Row& row) { return row.u32(1); }, found->id);
+  if (!locked) {
+    return store::db_error(what, locked.error());
+  }
+  if (!locked->has_value()) {
+    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                             ErrorSource::Downstream);
+  }
+  auto schemas = store::query_all(
+      db_,
+      "SELECT DISTINCT db_schema FROM context_server2db_pool WHERE server_id = ?"
+      " ORDER BY db_schema",
+      [](const Row& row) { return row.str(1); }, found->id);
+  if (!schemas) {
+    return store::db_error(what, schemas.error());
+  }
+  // A context is on a server only through its schema's row here: the schemas name them all.
+  if (auto unused = check_server_unused(*found, *schemas, {}); !unused) {
+    return unused.error();
+  }
+  if (auto d = store::exec(db_, "DELETE FROM server WHERE server_id = ?", found->id); !d) {
+    return store::db_error(what, d.error());
+  }
+  if (auto c = txn->commit(); !c) {
+    return store::db_error(what, c.error());
+  }
+  if (auto m = store::delete_server_meta(state_, found->name); !m) {
+    return store::db_error(what + ": the server is unregistered, but removing its pool, version "
+                                  "and redirect URL from sy_server_meta failed",
+                           m.error());
+  }
+  return written(true, what);
 }
 
 Result<uint64_t> OxDirectory::current_version() {

@@ -103,6 +103,14 @@ Result<std::vector<std::string>> tokenize(std::string_view command) {
   return words;
 }
 
+std::string token_from_line(std::string first_line) {
+  while (!first_line.empty() &&
+         (first_line.back() == '\r' || first_line.back() == ' ' || first_line.back() == '\t')) {
+    first_line.pop_back();
+  }
+  return first_line;
+}
+
 std::string quote_word(std::string_view word) {
   bool plain = !word.empty() && std::none_of(word.begin(), word.end(), [](char c) {
     return is_blank(c) || c == '"' || c == '\'' || c == '\\' || c == ';';

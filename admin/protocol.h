@@ -42,6 +42,10 @@ Result<std::vector<std::string>> tokenize(std::string_view command);
 // backslash or ';' and is not empty, else in double quotes with \" and \\ escaped.
 std::string quote_word(std::string_view word);
 
+// The admin token from the first line of its file: the line without trailing blanks ('\r',
+// ' ', '\t'). The one rule of the server (admin/token.h) and switchyardctl --token-file.
+std::string token_from_line(std::string first_line);
+
 // A parsed command: its words without the JSON selectors, and whether JSON was asked for.
 struct Request {
   std::vector<std::string> words;

@@ -139,17 +139,19 @@ void Runner::notify(const std::string& schema, Step step, Phase phase, const std
 void Runner::emit(const std::string& kind, const std::string& schema, const std::string& state,
                   const std::string& detail) {
   if (options_.events != nullptr) {
-    options_.events->emit(Event{kind, schema, state, detail});
+    // Right after the journal write it reports (that one checks the lease in its own
+    // transaction); a failure to store it is logged by emit() and does not stop the run.
+    (void)options_.events->emit(db_, Event{kind, schema, state, detail});
   }
 }
 
 Result<Unit> Runner::fire(ClusterEvent event, const std::string& reason) {
-  auto st = transition(db_, dir_, event, options_.actor, reason, {}, options_.live_within);
+  // The transition's event is written in its transaction.
+  auto st = transition(db_, dir_, event, options_.actor, reason, {}, options_.live_within,
+                       options_.events);
   if (!st) {
     return st.error();
   }
-  emit("cluster.transition", "", to_string(st->state),
-       std::string(to_string(event)) + (reason.empty() ? "" : ": " + reason));
   return ok_result();
 }
 

@@ -51,7 +51,7 @@ std::string errno_text() { return std::strerror(errno); }
 // the server at shutdown (it is detached then), hence the shared_ptr.
 struct Job {
   std::mutex mu;
-  std::vector<std::string> lines;   // guarded by mu: progress lines not yet sent
+  std::vector<std::string> lines;  // guarded by mu: progress lines not yet sent
   // Guarded by mu: the latest step (AdminServer::upgrade_progress).
   std::optional<ProgressLine> last;
   bool done = false;                // guarded by mu
@@ -100,6 +100,7 @@ struct AdminServer::Impl {
   ServerOptions opt;
   AdminContext ctx;
   std::shared_ptr<EventSink> events;
+  std::unique_ptr<EventHook> hook;  // with admin.event_hook and a state database
   int unix_fd = -1;
   int tcp_fd = -1;
   std::atomic<bool> keep_socket_file{false};  // handed to a successor: stop() leaves the file
@@ -111,7 +112,8 @@ struct AdminServer::Impl {
   // The member poller: its own thread and session, so that a slow or frozen state database
   // never keeps the admin thread (and `show stats`) waiting.
   Stores member_stores;
-  bool db_down_logged = false;  // member poller only
+  bool db_down_logged = false;     // member poller only
+  std::string pool_members_error;  // member poller only: the last one logged
   std::mutex member_mu;
   std::condition_variable member_cv;  // wakes the poller at stop
   std::thread member_thread;
@@ -129,8 +131,13 @@ struct AdminServer::Impl {
 
   Impl(ServerOptions o, AdminContext c)
       : opt(std::move(o)), ctx(std::move(c)),
-        events(std::make_shared<EventSink>(opt.admin.event_hook)), stores(opt.stores),
-        member_stores(opt.stores) {}
+        events(std::make_shared<EventSink>(ctx.instance_id + "/admin")), stores(opt.stores),
+        member_stores(named(opt.stores, "members")) {}
+
+  static StoreOptions named(StoreOptions o, const char* who) {
+    o.who = who;
+    return o;
+  }
 
   void run();
   void accept_on(int listen_fd, bool tcp);
@@ -211,17 +218,10 @@ void AdminServer::Impl::run_queue(Conn& c) {
       continue;
     }
     Reply r = dispatch(env, rq, c.level);
-    // Audit: every command that may change something is logged with its outcome.
-    static const char* const kChanging[] = {"server", "schema", "upgrade",    "cluster",
-                                            "pool",   "reload", "reopen-logs"};
-    bool changing = false;
-    for (const char* w : kChanging) {
-      changing = changing || (!rq.words.empty() && rq.words[0] == w);
-    }
-    if (changing && rq.words.size() >= 2 &&
-        (rq.words[1] == "list" || rq.words[1] == "status" || rq.words[1] == "history")) {
-      changing = false;
-    }
+    // Audit: every command of the admin level (the command table's privilege) is logged with
+    // its outcome.
+    const Command* row = find_command(rq.words);
+    const bool changing = row != nullptr && row->privilege == Privilege::Admin;
     if (changing) {
       SY_LOG(Info, "admin: %s connection %d: %s -> %s", c.tcp ? "tcp" : "unix", c.id, cmd.c_str(),
              r.ok ? "ok" : ("ERR " + r.code).c_str());
@@ -439,6 +439,18 @@ bool AdminServer::Impl::poll_members() {
       db_down_logged = true;
     }
     return false;
+  }
+  if (ctx.apply_pool_members) {
+    // A failure here (e.g. a database not migrated to version 10 yet) leaves the members as
+    // they are; the member states below are still applied.
+    auto members = load_pool_members(**s);
+    if (members.ok()) {
+      pool_members_error.clear();
+      ctx.apply_pool_members(*members);
+    } else if (pool_members_error != members.error().message) {
+      pool_members_error = members.error().message;
+      SY_LOG(Warn, "admin: pool members not refreshed: %s", pool_members_error.c_str());
+    }
   }
   auto rows = load_member_states(**s);
   if (!rows.ok()) {
@@ -702,6 +714,17 @@ Result<Unit> AdminServer::start() {
   s.env.stores = &s.stores;
   s.poll_members();  // runtime state survives restarts: reapplied before the first command
   s.member_thread = std::thread([&s] { s.member_loop(); });
+  if (!s.opt.admin.event_hook.empty()) {
+    if (s.stores.has_state()) {
+      EventHookOptions ho;
+      ho.command = s.opt.admin.event_hook;
+      ho.instance_id = s.ctx.instance_id;
+      s.hook = std::make_unique<EventHook>(std::move(ho), s.opt.stores);
+      s.hook->start();
+    } else {
+      SY_LOG(Warn, "admin.event_hook: no state database, so no event is made or delivered");
+    }
+  }
   s.thread = std::thread([&s] { s.run(); });
   SY_LOG(Info, "admin: listening%s%s%s%s", a.socket.enabled ? " on " : "",
          a.socket.enabled ? a.socket.path.c_str() : "", a.tcp.enabled ? " and tcp " : "",
@@ -741,6 +764,9 @@ void AdminServer::stop() {
   s.member_cv.notify_all();
   if (s.member_thread.joinable()) {
     s.member_thread.join();
+  }
+  if (s.hook) {
+    s.hook->stop();
   }
   if (s.thread.joinable()) {
     s.thread.join();

@@ -5,7 +5,8 @@
 //
 //   admin thread   accepts, reads lines, runs one command at a time (blocking database work on
 //                  its own Stores: directory and state sessions, connected lazily, dropped and
-//                  reconnected after a failure), polls sy_member_state every ~2 s and applies it
+//                  reconnected after a failure), polls sy_pool_members and sy_member_state
+//                  every ~2 s and applies them (members first, then their admin state)
 //   upgrade thread `upgrade schemata` runs here, one at a time, with its own Stores; its
 //                  progress lines are queued to the connection that started it (mutex + eventfd
 //                  wake-up), so `upgrade status|pause|abort` and `show *` from other
@@ -41,8 +42,13 @@ using store::MemberRuntime;
 
 // One pool member as the proxy sees it now.
 struct MemberView {
-  std::string address;      // "host:port" as in the YAML
-  int weight = 1;           // effective weight (override, else the YAML's)
+  std::string address;      // "host:port" as in the YAML or the `pool member add`
+  std::string origin;       // where it came from: "yaml", "db" (sy_pool_members), "dns"
+  std::string name;         // dns: the configured "name:port" it was resolved from
+  std::string resolve_error;  // dns: why the last resolution failed (the last good set stays)
+  int weight = 1;           // effective weight (override, else the configured one)
+  int base_weight = 1;      // the configured weight (YAML or `pool member add|set`)
+  std::string tls_name;     // TLS name given to `pool member add|set` ("" = the pool's)
   int weight_override = 0;  // 0 = none
   MemberAdmin admin = MemberAdmin::Ready;
   bool healthy = true;
@@ -91,6 +97,10 @@ struct AdminContext {
   std::function<std::vector<PoolView>()> pools;
   // Applies a member's runtime state; false when pool/member is unknown here.
   std::function<bool(const MemberRuntime&)> set_member;
+  // Applies the rows of sy_pool_members (all of them) over the YAML's members; returns the
+  // changes made ("pools.new: member 127.0.0.1:9003 added (db)"). Admin thread.
+  std::function<std::vector<std::string>(const std::vector<store::PoolMemberRow>&)>
+      apply_pool_members;
   // Closes every tunnel open to the member (each at its next tick, within 1 s); false when
   // pool/member is unknown here. Null = no proxy (tests of the admin alone).
   std::function<bool(const std::string& pool, const std::string& member)> cut_tunnels;

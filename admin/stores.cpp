@@ -11,14 +11,38 @@ const char* profile_name(conf::Profile p) {
   return "?";
 }
 
+std::vector<store::Dsn> Stores::dsns() const {
+  return opt_.dsn_source ? opt_.dsn_source->lists().writers : opt_.dsns;
+}
+
+void Stores::follow_reload() {
+  if (opt_.dsn_source && opt_.dsn_source->generation() != dsn_generation_) {
+    reset();
+    dsn_generation_ = opt_.dsn_source->generation();
+  }
+}
+
 Result<store::Db*> Stores::connect(std::unique_ptr<store::Db>* slot,
                                    const std::vector<store::Dsn>& dsns, const char* what) {
-  if (*slot && !(*slot)->alive()) {
-    directory_.reset();  // it refers to this session
-    slot->reset();
+  if (*slot) {
+    if (std::string why = (*slot)->health_problem(); !why.empty()) {
+      if (opt_.dsn_source) {
+        opt_.dsn_source->left(opt_.who + (slot == &db_ ? " directory" : " state"), **slot, why);
+      }
+      directory_.reset();  // it refers to this session
+      slot->reset();
+    }
   }
   if (!*slot) {
     auto c = store::Db::connect(dsns, opt_.connect_timeout, opt_.io_timeout);
+    if (opt_.dsn_source) {
+      const std::string who = opt_.who + (slot == &db_ ? " directory" : " state");
+      if (c.ok()) {
+        opt_.dsn_source->connected(who, **c);
+      } else {
+        opt_.dsn_source->failed(who, c.error());
+      }
+    }
     if (!c.ok()) {
       return make_tagged_error(Errc::Database, "database",
                                std::string(what) + ": " + c.error().message, ErrorSource::Upstream);
@@ -34,11 +58,19 @@ Result<store::Db*> Stores::directory_db() {
                              "no database configured (the config has no database section)",
                              ErrorSource::Upstream);
   }
-  return connect(&db_, opt_.dsns, "directory database");
+  follow_reload();
+  return connect(&db_, dsns(), "directory database");
 }
 
 Result<store::Db*> Stores::state() {
-  if (opt_.state_dsns.empty()) {
+  if (!directory_) {
+    // Not while a Directory is out: it refers to the sessions (directory() then state() in one
+    // command); the next directory() call follows the reload.
+    follow_reload();
+  }
+  const std::vector<store::Dsn> state_dsns =
+      opt_.dsn_source ? opt_.dsn_source->lists().state : opt_.state_dsns;
+  if (state_dsns.empty()) {
     if (opt_.profile != conf::Profile::Own) {
       return make_tagged_error(Errc::Database, "database",
                                "no state database configured (database.state_database or "
@@ -47,7 +79,7 @@ Result<store::Db*> Stores::state() {
     }
     return directory_db();
   }
-  return connect(&state_db_, opt_.state_dsns, "state database");
+  return connect(&state_db_, state_dsns, "state database");
 }
 
 Result<Directory*> Stores::directory() {

@@ -23,6 +23,7 @@
 #include "common/result.h"
 #include "conf/config.h"
 #include "store/db.h"
+#include "store/dsn_source.h"
 
 namespace sy::admin {
 
@@ -33,6 +34,11 @@ struct StoreOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::seconds io_timeout{5};  // per network read/write; 0 = none (long runs)
   OxDirectoryOptions ox;               // profile ox
+  // When set, the DSNs come from here (writers for the directory, state for the state
+  // database) and a change of its generation (`reload`) drops the sessions before the next
+  // use; the sessions are reported to it as "<who> directory" / "<who> state".
+  std::shared_ptr<store::DsnSource> dsn_source;
+  std::string who = "admin";
 };
 
 // "own", "sql", "ox".
@@ -45,6 +51,8 @@ class Stores {
   Stores& operator=(const Stores&) = delete;
 
   const StoreOptions& options() const { return opt_; }
+  // The directory's DSNs now (after reloads); SQL update tasks connect next to them.
+  std::vector<store::Dsn> dsns() const;
   bool configured() const { return !opt_.dsns.empty(); }
   // There is a state database to use (always on profile own with a database).
   bool has_state() const {
@@ -65,11 +73,13 @@ class Stores {
  private:
   Result<store::Db*> connect(std::unique_ptr<store::Db>* slot, const std::vector<store::Dsn>& dsns,
                              const char* what);
+  void follow_reload();  // drops the sessions when the DSN source changed since they connected
 
   StoreOptions opt_;
   std::unique_ptr<store::Db> db_;
   std::unique_ptr<store::Db> state_db_;   // only with state_dsns
   std::unique_ptr<Directory> directory_;  // made over db_ (and the state session)
+  uint64_t dsn_generation_ = 0;           // of opt_.dsn_source when the sessions connected
 };
 
 }  // namespace sy::admin

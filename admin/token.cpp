@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "admin/protocol.h"
+
 namespace sy::admin {
 
 Result<std::string> read_token_file(const std::string& path, const std::string& key) {
@@ -14,11 +16,9 @@ Result<std::string> read_token_file(const std::string& path, const std::string& 
   if (!f) {
     return make_error(Errc::Config, key + " " + path + ": " + std::strerror(errno));
   }
-  std::string token;
-  std::getline(f, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
-    token.pop_back();
-  }
+  std::string line;
+  std::getline(f, line);
+  std::string token = token_from_line(std::move(line));
   if (token.size() < 8) {
     return make_error(Errc::Config,
                       key + " " + path + ": the token must have at least 8 characters");

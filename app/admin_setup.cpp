@@ -27,15 +27,16 @@ using proxy::Worker;
 
 namespace {
 
-MemberState* find_member(const PoolRegistry* registry, const std::string& pool,
-                         const std::string& member) {
+// The member now (a shared pointer: the set may be replaced meanwhile).
+std::shared_ptr<MemberState> find_member(const PoolRegistry* registry, const std::string& pool,
+                                         const std::string& member) {
   const PoolState* p = registry->find(pool);
   if (p == nullptr) {
     return nullptr;
   }
-  for (const auto& m : p->members) {
-    if (m->conf->address == member) {
-      return m.get();
+  for (const auto& m : *p->members()) {
+    if (m->address == member) {
+      return m;
     }
   }
   return nullptr;
@@ -59,19 +60,17 @@ MemberAdminState from_admin(admin::MemberAdmin a) {
   return MemberAdminState::Ready;
 }
 
-// The pool without its member weights (weights may change at runtime).
-conf::Pool without_weights(conf::Pool p) {
-  for (auto& m : p.members) {
-    m.weight = 0;
-  }
+// The pool without its members (members change at runtime: app/member_sync.h).
+conf::Pool without_members(conf::Pool p) {
+  p.members.clear();
   return p;
 }
 
 }  // namespace
 
-Reloader::Reloader(const conf::Config& initial, const PoolRegistry* registry, std::string path,
+Reloader::Reloader(const conf::Config& initial, MemberSync* members, std::string path,
                    bool log_level_fixed)
-    : current_(initial), registry_(registry), path_(std::move(path)),
+    : current_(initial), members_(members), path_(std::move(path)),
       log_level_fixed_(log_level_fixed) {}
 
 Result<admin::ReloadOutcome> Reloader::reload() {
@@ -123,29 +122,18 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
       out.applied.push_back("log_level: " + current_.log_level + " -> " + next.log_level);
     }
   }
-  // Member weights of pools whose membership is unchanged.
+  // Members (and their weights) of pools whose other settings are unchanged: applied live,
+  // under the database's overrides (app/member_sync.h).
   bool pools_same_shape = next.pools.size() == current_.pools.size();
   for (size_t i = 0; pools_same_shape && i < next.pools.size(); ++i) {
-    pools_same_shape = without_weights(next.pools[i]) == without_weights(current_.pools[i]);
+    pools_same_shape = without_members(next.pools[i]) == without_members(current_.pools[i]);
   }
   if (pools_same_shape) {
-    for (size_t i = 0; i < next.pools.size(); ++i) {
-      for (size_t j = 0; j < next.pools[i].members.size(); ++j) {
-        const auto& nm = next.pools[i].members[j];
-        const auto& om = current_.pools[i].members[j];
-        if (nm.weight == om.weight) {
-          continue;
-        }
-        if (MemberState* ms = find_member(registry_, next.pools[i].name, nm.address)) {
-          ms->yaml_weight.store(nm.weight, std::memory_order_relaxed);
-          out.applied.push_back("pools." + next.pools[i].name + " member " + nm.address +
-                                " weight: " + std::to_string(om.weight) + " -> " +
-                                std::to_string(nm.weight));
-        }
-      }
+    for (auto& line : members_->set_yaml(next.pools)) {
+      out.applied.push_back(std::move(line));
     }
   } else {
-    out.needs_restart.push_back("pools (names, members or pool settings changed)");
+    out.needs_restart.push_back("pools (names or pool settings changed; members alone apply live)");
   }
   // Upstream TLS is built into the pools at start (CA and client certificate files are read
   // then): say so by name, even when the pools changed otherwise too.
@@ -163,7 +151,17 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
     out.needs_restart.push_back("limits");
   if (!(next.access_log == current_.access_log))
     out.needs_restart.push_back("access_log");
-  if (!(next.database == current_.database))
+  conf::Database next_db = next.database;
+  if (dsns_ && next_db.enabled && current_.database.enabled) {
+    if (dsns_->set(make_dsn_lists(next_db))) {
+      out.applied.push_back("database: dsns/reader_dsns/state_dsns changed; the loader and admin "
+                            "sessions reconnect to the new lists");
+    }
+    current_.database.dsns = next_db.dsns;
+    current_.database.reader_dsns = next_db.reader_dsns;
+    current_.database.state_dsns = next_db.state_dsns;
+  }
+  if (!(next_db == current_.database))
     out.needs_restart.push_back("database");
   if (!(next.routing.hold == current_.routing.hold))
     out.needs_restart.push_back("routing.hold");
@@ -211,7 +209,8 @@ admin::StatsView stats_view(const std::vector<std::unique_ptr<Worker>>* workers)
 }
 
 std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
-                                        const std::vector<std::unique_ptr<Worker>>* workers) {
+                                        const std::vector<std::unique_ptr<Worker>>* workers,
+                                        MemberSync* members) {
   std::vector<admin::PoolView> out;
   const auto& pools = registry->pools();
   for (size_t i = 0; i < pools.size(); ++i) {
@@ -220,22 +219,23 @@ std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
     pv.name = ps.conf->name;
     pv.version = ps.conf->version;
     pv.balance = ps.conf->balance == conf::Balance::LeastConn ? "least_conn" : "round_robin";
-    for (size_t m = 0; m < ps.members.size(); ++m) {
-      const MemberState& ms = *ps.members[m];
+    for (const auto& member : *ps.members()) {
+      const MemberState& ms = *member;
       admin::MemberView mv;
-      mv.address = ms.conf->address;
+      mv.address = ms.address;
+      mv.origin = proxy::to_string(ms.origin.load(std::memory_order_relaxed));
+      mv.name = ms.name;
+      if (!ms.name.empty() && members != nullptr) {
+        mv.resolve_error = members->resolve_error(ms.name.substr(0, ms.name.rfind(':')));
+      }
       mv.weight = ms.effective_weight();
+      mv.base_weight = ms.yaml_weight.load(std::memory_order_relaxed);
+      mv.tls_name = ms.spec_tls_name;
       mv.weight_override = ms.weight_override.load(std::memory_order_relaxed);
       mv.admin = to_admin(ms.admin.load(std::memory_order_relaxed));
       mv.healthy = ms.healthy.load(std::memory_order_relaxed);
-      int64_t inflight = 0;
-      int64_t tunnels = 0;
-      for (const auto& w : *workers) {
-        if (i < w->pool_count()) {
-          inflight += w->pool_view(i)->inflight_on(m);
-          tunnels += w->pool_view(i)->tunnels_on(m);
-        }
-      }
+      int64_t inflight = ms.inflight_total();
+      int64_t tunnels = ms.tunnels_total();
       mv.inflight = inflight > 0 ? static_cast<uint64_t>(inflight) : 0;
       mv.tunnels = tunnels > 0 ? static_cast<uint64_t>(tunnels) : 0;
       pv.active += mv.inflight;
@@ -257,7 +257,8 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader, AccessLogWriter* access_log) {
+                                       Reloader* reloader, MemberSync* members,
+                                       AccessLogWriter* access_log) {
   admin::AdminContext c;
   c.instance_id = make_instance_id(config);
   c.role = config.routing.enabled ? config.routing.role : "";
@@ -271,9 +272,9 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
   c.loader = loader;
   c.publisher = publisher;
   c.stats = [workers] { return stats_view(workers); };
-  c.pools = [registry, workers] { return pool_views(registry, workers); };
+  c.pools = [registry, workers, members] { return pool_views(registry, workers, members); };
   c.set_member = [registry](const admin::MemberRuntime& m) {
-    MemberState* ms = find_member(registry, m.pool, m.member);
+    auto ms = find_member(registry, m.pool, m.member);
     if (ms == nullptr) {
       return false;
     }
@@ -287,7 +288,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     return true;
   };
   c.cut_tunnels = [registry](const std::string& pool, const std::string& member) {
-    MemberState* ms = find_member(registry, pool, member);
+    auto ms = find_member(registry, pool, member);
     if (ms == nullptr) {
       return false;
     }
@@ -295,6 +296,9 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
     return true;
   };
   c.reload = [reloader] { return reloader->reload(); };
+  c.apply_pool_members = [members](const std::vector<store::PoolMemberRow>& rows) {
+    return members->set_db(rows);
+  };
   if (access_log != nullptr) {
     c.reopen_logs = [access_log] { return reopen_access_log(access_log); };
   }

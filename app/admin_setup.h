@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "admin/server.h"
+#include "app/member_sync.h"
 #include "common/result.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
 #include "proxy/upstream_pool.h"
+#include "store/dsn_source.h"
 
 namespace sy::proxy {
 class Worker;
@@ -25,12 +27,13 @@ namespace sy::app {
 
 // Re-reads the YAML with the startup code (conf::load_config_file: the main file and its
 // overlays) and applies what can change at runtime: log_level (unless --log-level was given)
-// and member weights. Everything else that differs is listed as needing a restart. A file
-// with errors changes nothing. Any thread (serialised by a mutex); the registry must outlive
-// it. With a notifier, each reload is bracketed by RELOADING=1 and READY=1 (systemd).
+// and pool members and their weights (through |members|, under the database's overrides).
+// Everything else that differs is listed as needing a restart. A file with errors changes nothing.
+// Any thread (serialised by a mutex); the registry must outlive it. With a notifier, each reload is
+// bracketed by RELOADING=1 and READY=1 (systemd).
 class Reloader {
  public:
-  Reloader(const conf::Config& initial, const proxy::PoolRegistry* registry, std::string path,
+  Reloader(const conf::Config& initial, MemberSync* members, std::string path,
            bool log_level_fixed);
   Result<admin::ReloadOutcome> reload();
   // TLS listeners: reload() also re-reads every certificate and key first; if that fails the
@@ -39,6 +42,10 @@ class Reloader {
   // systemd: RELOADING=1 before, READY=1 + STATUS (the outcome) after every reload. Main
   // thread, before the admin server starts; |notifier| must outlive the reloader.
   void set_notifier(const proxy::ServiceNotifier* notifier) { notifier_ = notifier; }
+  // The database DSN lists (dsns, reader_dsns, state_dsns) apply live through |source|: the
+  // loader and the admin sessions reconnect to the new lists. Main thread, before the admin
+  // server starts.
+  void set_dsn_source(std::shared_ptr<store::DsnSource> source) { dsns_ = std::move(source); }
 
  private:
   std::mutex mu_;
@@ -46,8 +53,9 @@ class Reloader {
 
   proxy::TlsStore* tls_ = nullptr;
   const proxy::ServiceNotifier* notifier_ = nullptr;
+  std::shared_ptr<store::DsnSource> dsns_;
   conf::Config current_;  // guarded by mu_: the last configuration applied
-  const proxy::PoolRegistry* registry_;
+  MemberSync* members_;
   std::string path_;
   bool log_level_fixed_;
 };
@@ -57,9 +65,11 @@ class Reloader {
 admin::StatsView stats_view(const std::vector<std::unique_ptr<proxy::Worker>>* workers);
 
 // Pools and members as the proxy sees them now: state, health, weights, in-flight counts and
-// request counters summed over |workers| (relaxed reads). Any thread, once the workers exist.
+// request counters summed over |workers| (relaxed reads); with |members|, why a host name's
+// last resolution failed. Any thread, once the workers exist.
 std::vector<admin::PoolView> pool_views(const proxy::PoolRegistry* registry,
-                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers);
+                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers,
+                                        MemberSync* members = nullptr);
 
 // The hooks; every pointer must outlive the admin server. |loader| and |publisher| may be null
 // (no routing), |access_log| too (none configured).
@@ -68,7 +78,8 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers,
                                        const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader, proxy::AccessLogWriter* access_log);
+                                       Reloader* reloader, MemberSync* members,
+                                       proxy::AccessLogWriter* access_log);
 
 // Reopens |access_log| (SIGUSR1 and the admin `reopen-logs`): "access log reopened: PATH",
 // or the error. Main or admin thread.

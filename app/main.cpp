@@ -23,6 +23,7 @@
 
 #include "admin/server.h"
 #include "app/admin_setup.h"
+#include "app/resolver.h"
 #include "app/http_setup.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
@@ -30,6 +31,7 @@
 #include "conf/load.h"
 #include "proxy/access_log.h"
 #include "proxy/connection_limits.h"
+#include "proxy/event_memory.h"
 #include "proxy/handover.h"
 #include "proxy/health_check.h"
 #include "proxy/listener.h"
@@ -296,6 +298,7 @@ int main(int argc, char** argv) {
     SY_LOG(Info, "configuration %s%s", config.file.c_str(), overlays(config).c_str());
   }
 
+  proxy::install_event_memory_cache();  // before any other libevent call
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
   // A log file past RLIMIT_FSIZE gets EFBIG from write(2) (handled: lines are dropped and
@@ -311,15 +314,15 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  auto registry = proxy::PoolRegistry::build(config);
-  if (!registry) {
-    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
-    return 1;
-  }
   int workers =
       config.workers > 0 ? config.workers : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (workers < 1) {
     workers = 1;
+  }
+  auto registry = proxy::PoolRegistry::build(config, workers);
+  if (!registry) {
+    std::fprintf(stderr, "switchyard: %s\n", registry.error().message.c_str());
+    return 1;
   }
   std::optional<proxy::TakeoverClient> takeover;
   if (args.takeover) {
@@ -380,6 +383,10 @@ int main(int argc, char** argv) {
   routing::SnapshotPublisher publisher;
   std::unique_ptr<proxy::RoutingSetup> routing_setup;
   std::unique_ptr<store::DirectoryLoader> loader;
+  // The database servers, shared by the loader and the admin sessions; `reload` changes them.
+  auto dsn_source = config.database.enabled ? std::make_shared<store::DsnSource>(
+                                                  app::make_dsn_lists(config.database))
+                                            : nullptr;
   // The HTTP admin listener (/metrics, /ready, ...) answers from here on: /ready says 503
   // until the first snapshot is published and again once a drain starts.
   app::HttpSources http_sources;
@@ -418,7 +425,7 @@ int main(int argc, char** argv) {
     }
     routing_setup = std::move(setup.value());
     loader = std::make_unique<store::DirectoryLoader>(
-        app::make_loader_options(config, &pool, &workers_started), &publisher);
+        app::make_loader_options(config, &pool, &workers_started, dsn_source), &publisher);
     http_sources.loader = &loader->status();
     auto started = loader->start();
     if (!started.ok()) {
@@ -436,6 +443,12 @@ int main(int argc, char** argv) {
 
   proxy::HealthChecker health(registry->get());
   health.start();
+  // Members: YAML, then the database's rows (admin poller), then host names resolved here
+  // before any worker serves, and every resolver.resolve_interval on the resolver's thread.
+  app::MemberSync member_sync(config, registry->get(), &pool, &health);
+  app::Resolver resolver(config.resolver, &member_sync);
+  resolver.resolve_now();
+  resolver.start();
 
   for (int i = 0; i < workers; ++i) {
     std::vector<std::pair<const conf::Listener*, int>> listener_fds;
@@ -464,21 +477,22 @@ int main(int argc, char** argv) {
            "; it takes the sockets over, then this process drains and exits";
   };
   // The admin server: after the workers (its hooks read them), stopped before them.
-  app::Reloader reloader(config, registry->get(), args.config, !args.log_level.empty());
+  app::Reloader reloader(config, &member_sync, args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
+  reloader.set_dsn_source(dsn_source);  // database DSN lists apply live
   std::unique_ptr<admin::AdminServer> admin_server;
   std::vector<std::string> ready_extra;
   if (config.admin.enabled) {
     admin::ServerOptions opts;
     opts.admin = config.admin;
-    opts.stores = app::make_store_options(config);
+    opts.stores = app::make_store_options(config, dsn_source);
     if (takeover) {
       adopt_admin_sockets(&takeover->sockets(), config, &opts);
     }
     admin::AdminContext ctx = app::make_admin_context(
         config, args.config, registry->get(), &pool, loader ? &loader->status() : nullptr,
-        config.routing.enabled ? &publisher : nullptr, &reloader, access_log.get());
+        config.routing.enabled ? &publisher : nullptr, &reloader, &member_sync, access_log.get());
     ctx.upgrade_binary = start_successor;
     admin_server = std::make_unique<admin::AdminServer>(std::move(opts), std::move(ctx));
     auto started = admin_server->start();

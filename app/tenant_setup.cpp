@@ -57,9 +57,11 @@ std::string make_instance_id(const conf::Config& config) {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
-std::vector<store::Dsn> make_dsns(const conf::Database& db) {
+namespace {
+
+std::vector<store::Dsn> convert_dsns(const std::vector<conf::Dsn>& list) {
   std::vector<store::Dsn> out;
-  for (const auto& d : db.dsns) {
+  for (const auto& d : list) {
     store::Dsn dsn;
     dsn.host = d.host;
     dsn.port = d.port;
@@ -70,6 +72,14 @@ std::vector<store::Dsn> make_dsns(const conf::Database& db) {
     out.push_back(dsn);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<store::Dsn> make_dsns(const conf::Database& db) { return convert_dsns(db.dsns); }
+
+store::DsnLists make_dsn_lists(const conf::Database& db) {
+  return store::DsnLists{make_dsns(db), convert_dsns(db.reader_dsns), make_state_dsns(db)};
 }
 
 Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& config,
@@ -123,9 +133,7 @@ Result<std::unique_ptr<RoutingSetup>> make_routing_setup(const conf::Config& con
 
 std::vector<store::Dsn> make_state_dsns(const conf::Database& db) {
   if (!db.state_dsns.empty()) {
-    conf::Database state = db;
-    state.dsns = db.state_dsns;
-    return make_dsns(state);
+    return convert_dsns(db.state_dsns);
   }
   if (db.state_database.empty()) {
     return {};
@@ -139,9 +147,11 @@ std::vector<store::Dsn> make_state_dsns(const conf::Database& db) {
 
 store::LoaderOptions make_loader_options(const conf::Config& config,
                                          const std::vector<std::unique_ptr<Worker>>* workers,
-                                         const std::atomic<bool>* workers_started) {
+                                         const std::atomic<bool>* workers_started,
+                                         std::shared_ptr<store::DsnSource> dsn_source) {
   const conf::Database& db = config.database;
   store::LoaderOptions o;
+  o.dsn_source = std::move(dsn_source);
   o.dsns = make_dsns(db);
   o.state_dsns = make_state_dsns(db);
   o.state = !o.state_dsns.empty()              ? store::StateStore::Separate
@@ -198,7 +208,7 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
     // worker has pinned a newer snapshot, so the sequencer's drain does not wait a whole
     // interval to learn that a disable reached this instance.
     o.on_tick = [beat, workers, workers_started, every = db.heartbeat_interval,
-                 last = Clock::time_point{}](store::Db& state) mutable {
+                 last = Clock::time_point{}](store::Db& state) mutable -> Result<Unit> {
       beat.inflight_per_schema.clear();
       uint64_t applied = 0;
       if (workers_started->load(std::memory_order_acquire)) {
@@ -216,7 +226,7 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
       }
       const auto now = Clock::now();
       if (now - last < every && applied == beat.applied_seq) {
-        return;
+        return ok_result();
       }
       last = now;
       beat.applied_seq = applied;
@@ -224,17 +234,20 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
       if (!r.ok()) {
         SY_LOG(Warn, "heartbeat: %s", r.error().message.c_str());
       }
+      return r;
     };
   }
   return o;
 }
 
-admin::StoreOptions make_store_options(const conf::Config& config) {
+admin::StoreOptions make_store_options(const conf::Config& config,
+                                       std::shared_ptr<store::DsnSource> dsn_source) {
   admin::StoreOptions o;
   const conf::Database& db = config.database;
   if (!db.enabled) {
     return o;
   }
+  o.dsn_source = std::move(dsn_source);
   o.profile = db.profile;
   o.dsns = make_dsns(db);
   o.state_dsns = make_state_dsns(db);

@@ -30,7 +30,8 @@ make_routing_setup(const conf::Config& config, const routing::SnapshotPublisher*
 // forwarded to each worker as on_snapshot() once |workers_started| is true.
 store::LoaderOptions make_loader_options(const conf::Config& config,
                                          const std::vector<std::unique_ptr<proxy::Worker>>* workers,
-                                         const std::atomic<bool>* workers_started);
+                                         const std::atomic<bool>* workers_started,
+                                         std::shared_ptr<store::DsnSource> dsn_source = nullptr);
 
 // routing.instance_id, else "<hostname>:<pid>".
 std::string make_instance_id(const conf::Config& config);
@@ -41,9 +42,14 @@ std::vector<store::Dsn> make_dsns(const conf::Database& db);
 // separate state database (profile own: the directory database holds the state too).
 std::vector<store::Dsn> make_state_dsns(const conf::Database& db);
 
+// The writer, reader and state DSN lists (store/dsn_source.h) of the YAML.
+store::DsnLists make_dsn_lists(const conf::Database& db);
+
 // The admin server's (and the upgrade run's) databases: the directory of the profile and the
-// state database. No database section: empty (database commands fail clearly).
-admin::StoreOptions make_store_options(const conf::Config& config);
+// state database. No database section: empty (database commands fail clearly). With
+// |dsn_source| the sessions follow its lists (reload) and report to it (`show database`).
+admin::StoreOptions make_store_options(const conf::Config& config,
+                                       std::shared_ptr<store::DsnSource> dsn_source = nullptr);
 
 // `switchyard db migrate --config FILE`: creates or upgrades Switchyard's own tables: on profile
 // own the directory and state tables (in one database, or the state ones in the state

@@ -90,8 +90,9 @@ struct PassiveEjection {
 };
 
 struct Member {
-  std::string address;  // "host:port" or "[v6]:port" as written; host must be an IP literal
-                        // or "localhost"; or "unix:/absolute/path" (an AF_UNIX socket)
+  std::string address;  // "host:port" or "[v6]:port" as written; host is an IP literal,
+                        // "localhost" or a DNS name (resolved by app/resolver.h); or
+                        // "unix:/absolute/path" (an AF_UNIX socket)
   std::string host;     // parsed host part ("" for a unix: member)
   int port = 0;         // parsed port, 1..65535 (0 for a unix: member)
   std::string unix_path;  // unix: members: the socket's path; "" = a TCP member
@@ -257,6 +258,10 @@ struct Database {
   // of |dsns| (same credentials); state_dsns: servers of their own. At most one of the two.
   std::string state_database;
   std::vector<Dsn> state_dsns;
+  // The loader reads the directory from the first of these that is a synced node or a replica
+  // (read_only allowed); empty = from |dsns|. |dsns| are the writers (admin, sequencer,
+  // heartbeats): the first writable, synced one is used. The three DSN lists apply on reload.
+  std::vector<Dsn> reader_dsns;
   // Profile sql: SELECTs (see store/directory_reader.h for their columns); servers_sql and
   // contexts_sql are required.
   std::string servers_sql;
@@ -395,6 +400,18 @@ struct Admin {
   bool operator==(const Admin&) const = default;
 };
 
+// Host-name members ("app.internal:8080"): resolved off the worker threads at start and every
+// resolve_interval; every A/AAAA record becomes a member (app/resolver.h).
+struct Resolver {
+  // "ip", "ip:port" or "[v6]:port" (port 53 when absent). Empty: /etc/resolv.conf's
+  // nameservers, and /etc/hosts first, like getaddrinfo.
+  std::vector<std::string> nameservers;
+  Millis resolve_interval{30000};
+  Millis timeout{2000};  // one round of queries (A and AAAA); a failure keeps the last good set
+
+  bool operator==(const Resolver&) const = default;
+};
+
 struct Config {
   std::string file;  // the file this was loaded from ("" when loaded from a string)
   // The overlay directory (docs/configuration.md): its *.yaml files are merged over the main
@@ -410,6 +427,7 @@ struct Config {
   Database database;
   Routing routing;
   Admin admin;
+  Resolver resolver;
 
   const Pool* find_pool(const std::string& name) const {
     for (const auto& p : pools) {

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -101,7 +102,36 @@ bool parse_scaled(std::string_view text, const Unit* units, size_t unit_count, b
   return false;
 }
 
-// "host:port", "[v6]:port" or "localhost:port" -> host (without brackets) and port text.
+// A DNS host name: dot-separated labels of letters, digits and '-' (not at a label's ends),
+// at least one letter somewhere (so "1.2.3" is a bad IPv4, not a name), at most 253 chars.
+bool is_dns_name(std::string_view s) {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  bool letter = false;
+  size_t label = 0;
+  char prev = '.';
+  for (char c : s) {
+    if (c == '.') {
+      if (label == 0 || prev == '-') {
+        return false;
+      }
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') {
+      if ((label == 0 && c == '-') || ++label > 63) {
+        return false;
+      }
+      letter = letter || std::isalpha(static_cast<unsigned char>(c));
+    } else {
+      return false;
+    }
+    prev = c;
+  }
+  return letter && prev != '-' && prev != '.';
+}
+
+// "host:port", "[v6]:port", "localhost:port" or "name:port" -> host (without brackets) and
+// port text.
 bool split_member_address(std::string_view address, std::string* host, std::string_view* port) {
   if (!address.empty() && address.front() == '[') {
     size_t close = address.find(']');
@@ -121,7 +151,7 @@ bool split_member_address(std::string_view address, std::string* host, std::stri
   *host = std::string(address.substr(0, colon));
   *port = address.substr(colon + 1);
   in_addr v4;
-  return *host == "localhost" || inet_pton(AF_INET, host->c_str(), &v4) == 1;
+  return *host == "localhost" || inet_pton(AF_INET, host->c_str(), &v4) == 1 || is_dns_name(*host);
 }
 
 bool is_ip_literal(const std::string& text) {
@@ -224,6 +254,7 @@ class Decoder {
   ValueFn file_mode(int* out);
   ValueFn loopback_address(std::string* out);
   ValueFn name_list(std::vector<std::string>* out);
+  ValueFn nameserver_list(std::vector<std::string>* out);
   ValueFn cidr_list(std::vector<Cidr>* out);
   ValueFn http_url(std::string* out);
   ValueFn secret_file(std::string* out);
@@ -489,45 +520,11 @@ Decoder::ValueFn Decoder::member_address(Member* out) {
     if (!node.IsScalar()) {
       return wrong_type(node, path, "an address such as 127.0.0.1:9001");
     }
-    const std::string& text = node.Scalar();
-    if (text.rfind("unix:", 0) == 0) {
-      // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
-      std::string socket_path = text.substr(5);
-      if (socket_path.empty() || socket_path.front() != '/') {
-        error(path, "bad member address " + quoted(text) +
-                        " (expected unix: and an absolute path, e.g. unix:/run/app.sock)");
-        return false;
-      }
-      if (socket_path.size() > 107) {
-        error(path, "unix socket path in " + quoted(text) + " is " +
-                        std::to_string(socket_path.size()) + " bytes long (at most 107)");
-        return false;
-      }
-      out->address = text;
-      out->host.clear();
-      out->port = 0;
-      out->unix_path = std::move(socket_path);
-      return true;
-    }
-    std::string host;
-    std::string_view port_text;
-    int port = 0;
-    if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
-        !std::all_of(port_text.begin(), port_text.end(),
-                     [](char c) { return c >= '0' && c <= '9'; })) {
-      error(path, "bad member address " + quoted(text) +
-                      " (expected ip:port, [v6]:port, localhost:port or unix:/path)");
+    std::string why;
+    if (!parse_member_address(node.Scalar(), out, &why)) {
+      error(path, why);
       return false;
     }
-    auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
-      error(path, "port " + plain_or_quoted(port_text) + " in " + quoted(text) +
-                      " is out of range (expected 1..65535)");
-      return false;
-    }
-    out->address = text;
-    out->host = host;
-    out->port = port;
     return true;
   };
 }
@@ -605,6 +602,21 @@ void Decoder::document(const YAML::Node& root, Config* config) {
            nested([this, config](const YAML::Node& node, const std::string& path) {
              config->routing.enabled = true;
              routing(node, path, &config->routing);
+           })},
+          {"resolver", kOptional,
+           nested([this, config](const YAML::Node& node, const std::string& path) {
+             Resolver* r = &config->resolver;
+             mapping(node, path,
+                     {{"nameservers", kOptional, nameserver_list(&r->nameservers)},
+                      {"resolve_interval", kOptional, duration(&r->resolve_interval)},
+                      {"timeout", kOptional, duration(&r->timeout)}});
+             for (auto [key, value] : {std::pair{"resolve_interval", r->resolve_interval},
+                                       std::pair{"timeout", r->timeout}}) {
+               if (value < Millis{100}) {
+                 error(path + "." + key, "is " + std::to_string(value.count()) +
+                                             "ms (expected at least 100ms)");
+               }
+             }
            })},
           {"admin", kOptional,
            nested([this, config](const YAML::Node& node, const std::string& path) {
@@ -751,6 +763,7 @@ void Decoder::database(const YAML::Node& node, const std::string& path, Database
               {"profile", kOptional, profile},
               {"state_database", kOptional, name(&out->state_database)},
               {"state_dsns", kOptional, list(&out->state_dsns, "dsn", &Decoder::dsn)},
+              {"reader_dsns", kOptional, list(&out->reader_dsns, "dsn", &Decoder::dsn)},
               {"ox", kOptional, nested([this, ox](const YAML::Node& n, const std::string& p) {
                  mapping(n, p,
                          {
@@ -890,6 +903,39 @@ Decoder::ValueFn Decoder::name_list(std::vector<std::string>* out) {
       } else {
         ok = false;
       }
+    }
+    return ok;
+  };
+}
+
+// Nameservers: "ip", "ip:port" or "[v6]:port", each error at its element.
+Decoder::ValueFn Decoder::nameserver_list(std::vector<std::string>* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    if (!node.IsSequence() || node.size() == 0) {
+      return wrong_type(node, path, "a non-empty list such as [\"127.0.0.1:53\"]");
+    }
+    bool ok = true;
+    size_t index = 0;
+    for (const auto& element : node) {
+      std::string element_path = path + "[" + std::to_string(index++) + "]";
+      positions_->set(element_path, to_mark(element.Mark()));
+      std::string text = element.IsScalar() ? element.Scalar() : std::string();
+      in_addr v4;
+      in6_addr v6;
+      std::string with_port = inet_pton(AF_INET, text.c_str(), &v4) == 1    ? text + ":53"
+                              : inet_pton(AF_INET6, text.c_str(), &v6) == 1 ? "[" + text + "]:53"
+                                                                            : text;
+      Member parsed;
+      std::string why;
+      if (!parse_member_address(with_port, &parsed, &why) ||
+          (inet_pton(AF_INET, parsed.host.c_str(), &v4) != 1 &&
+           inet_pton(AF_INET6, parsed.host.c_str(), &v6) != 1)) {
+        error(element_path,
+              "bad nameserver " + quoted(text) + " (expected ip, ip:port or [v6]:port)");
+        ok = false;
+        continue;
+      }
+      out->push_back(with_port);
     }
     return ok;
   };
@@ -1526,6 +1572,70 @@ bool parse_size(std::string_view text, uint64_t* out) {
       {"", 1}, {"k", 1ull << 10}, {"m", 1ull << 20}, {"g", 1ull << 30}};
   return parse_scaled(text, kUnits, std::size(kUnits), /*ignore_case=*/true,
                       std::numeric_limits<uint64_t>::max(), out);
+}
+
+bool parse_member_address(const std::string& text, Member* out, std::string* why) {
+  if (text.rfind("unix:", 0) == 0) {
+    // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
+    std::string socket_path = text.substr(5);
+    if (socket_path.empty() || socket_path.front() != '/') {
+      *why = "bad member address " + quoted(text) +
+             " (expected unix: and an absolute path, e.g. unix:/run/app.sock)";
+      return false;
+    }
+    if (socket_path.size() > 107) {
+      *why = "unix socket path in " + quoted(text) + " is " +
+             std::to_string(socket_path.size()) + " bytes long (at most 107)";
+      return false;
+    }
+    out->address = text;
+    out->host.clear();
+    out->port = 0;
+    out->unix_path = std::move(socket_path);
+    return true;
+  }
+  std::string host;
+  std::string_view port_text;
+  int port = 0;
+  if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    *why = "bad member address " + quoted(text) +
+           " (expected ip:port, [v6]:port, hostname:port or unix:/path)";
+    return false;
+  }
+  auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (parsed.ec != std::errc{} || port < 1 || port > 65535) {
+    *why = "port " + plain_or_quoted(port_text) + " in " + quoted(text) +
+           " is out of range (expected 1..65535)";
+    return false;
+  }
+  out->address = text;
+  out->host = host;
+  out->port = port;
+  out->unix_path.clear();
+  return true;
+}
+
+std::string runtime_member_problem(const Pool& pool, const Member& member,
+                                   const std::string& tls_name) {
+  if (!member.unix_path.empty() && pool.tls.enabled && pool.tls.verify &&
+      pool.tls.server_name.empty() && tls_name.empty()) {
+    return "a unix: member of TLS pool " + pool.name +
+           " needs a TLS name (--tls-name, or the pool's tls.server_name)";
+  }
+  if (!member.route.empty()) {
+    return "";
+  }
+  if (pool.sticky.mode == StickyMode::Route) {
+    return "pool " + pool.name + " is sticky by route and " + member.address +
+           " has none (add it to the YAML with its route)";
+  }
+  if (pool.sticky.mode == StickyMode::Insert && pool.sticky.secret.empty()) {
+    return "pool " + pool.name + " is sticky without sticky.secret, so " + member.address +
+           " would have no id in the cookie (add it to the YAML with its route)";
+  }
+  return "";
 }
 
 }  // namespace sy::conf

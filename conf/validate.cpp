@@ -370,7 +370,8 @@ class Validator {
       pool_exists(index_path("database.servers", i, "pool"), d.servers[i].pool);
     }
     for (const auto& [list, count] : {std::pair{"database.dsns", d.dsns.size()},
-                                      std::pair{"database.state_dsns", d.state_dsns.size()}}) {
+                                      std::pair{"database.state_dsns", d.state_dsns.size()},
+                                      std::pair{"database.reader_dsns", d.reader_dsns.size()}}) {
       for (size_t i = 0; i < count; ++i) {
         std::string base = index_path(list, i);
         if (positions_.has(base + ".password") && positions_.has(base + ".password_file")) {

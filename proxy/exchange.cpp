@@ -9,6 +9,7 @@
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
 #include "proxy/forwarder.h"
+#include "proxy/h2_convert.h"
 #include "proxy/metrics.h"
 #include "proxy/stats.h"
 #include "proxy/upstream_pool.h"
@@ -138,7 +139,7 @@ void Exchange::start(const HttpRequest& req, std::string_view form_body) {
     rec_.counted = true;
     env_.stats->inc(Stat::Requests);
   }
-  if (req.method == "CONNECT") {
+  if (req.method == "CONNECT" && !req.extended_connect) {
     release_head();
     respond_error(501, "CONNECT is not supported\n", {Who::Proxy, Phase::RequestHead});
     return;
@@ -325,13 +326,32 @@ void Exchange::proxy(const HttpRequest& req) {
   if (pool->conf().protocol == conf::PoolProtocol::Http1) {
     policy.upgrade = req.upgrade;  // an HTTP/2 member cannot switch protocols: dropped
   }
-  bool safe = (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") &&
-              req.body == BodySize::None;
-  rec_.sticky = pool->sticky_member(req);
+  const HttpRequest* fwd = &req;
+  HttpRequest websocket_get;
+  if (req.extended_connect) {
+    // RFC 8441 to an HTTP/1.1 member: the RFC 6455 opening handshake the client did not make
+    // (a GET with Upgrade and the proxy's own Sec-WebSocket-Key; the other Sec-WebSocket-*
+    // fields pass as they came). An HTTP/2 member would need the extended CONNECT forwarded
+    // as such, which the upstream codec does not do.
+    if (pool->conf().protocol != conf::PoolProtocol::Http1) {
+      release_head();
+      respond_error(501, "WebSocket over HTTP/2 needs a pool of HTTP/1.1 members\n",
+                    {Who::Proxy, Phase::RequestHead});
+      return;
+    }
+    websocket_get = req;
+    websocket_get.method = "GET";
+    fwd = &websocket_get;
+    h2::make_websocket_key(ws_key_);
+    policy.websocket_key = std::string_view(ws_key_, sizeof ws_key_);
+    rec_.websocket = true;
+  }
   if (pool->conf().sticky.mode == conf::StickyMode::Insert) {
     policy.strip_cookie = pool->conf().sticky.cookie;  // the member never sees our cookie
   }
-  up_.prepare(pool, req, policy, rec_.head_request, safe, rec_.sticky);
+  bool safe = (fwd->method == "GET" || fwd->method == "HEAD" || fwd->method == "OPTIONS") &&
+              fwd->body == BodySize::None;
+  up_.prepare(pool, *fwd, policy, rec_.head_request, safe);
   release_head();
   rec_.stage = Stage::Connecting;
   pool->count_request();
@@ -403,15 +423,19 @@ void Exchange::pull_request_body() {
 void Exchange::on_response_interim(const HttpResponse& resp) { ds_->send_interim(resp); }
 
 void Exchange::on_response_head(const HttpResponse& resp) {
-  rec_.status = resp.status;
-  count_status(*env_.stats, resp.status);
+  if (rec_.websocket && !websocket_answer_ok(resp)) {
+    return;  // answered 502
+  }
+  // An HTTP/2 client's WebSocket tunnel is opened with 200 (RFC 8441 5): logged as sent.
+  rec_.status = rec_.websocket && resp.status == 101 ? 200 : resp.status;
+  count_status(*env_.stats, rec_.status);
   // Sticky insert mode: a response from another member than the cookie named (or to a request
   // without one) sticks the client to the member that answered.
   const WorkerMember* m = up_.member();
   const HttpResponse* head = &resp;
   HttpResponse stuck;
   if (rec_.pool->conf().sticky.mode == conf::StickyMode::Insert && m != nullptr &&
-      static_cast<int>(rec_.pool->index_of(m)) != rec_.sticky) {
+      m != up_.sticky_member()) {
     stuck = resp;
     stuck.set_cookie = m->shared->set_cookie[client_.listener->conf->tls.enabled ? 1 : 0];
     head = &stuck;
@@ -424,8 +448,36 @@ void Exchange::on_response_head(const HttpResponse& resp) {
   rec_.head_sent = true;
 }
 
+bool Exchange::websocket_answer_ok(const HttpResponse& resp) {
+  std::string& body = *env_.head_scratch;
+  if (resp.status == 101) {
+    // RFC 6455 4.1: a client fails the connection unless the 101 carries the accept value of
+    // its key; the proxy is that client here.
+    char want[h2::kWebSocketAcceptLen];
+    h2::websocket_accept(std::string_view(ws_key_, sizeof ws_key_), want);
+    for (size_t i = 0; i < resp.num_fields; ++i) {
+      if (http1::iequals(resp.fields[i].name, "sec-websocket-accept") &&
+          resp.fields[i].value == std::string_view(want, sizeof want)) {
+        return true;
+      }
+    }
+    body.assign("bad response from upstream: 101 without the Sec-WebSocket-Accept of the key\n");
+  } else if (resp.status >= 200 && resp.status < 300) {
+    // A 2xx on the stream of an extended CONNECT opens the client's tunnel: a member that
+    // answered the upgrade with a plain response must not look like one that switched.
+    body.assign("bad response from upstream: ")
+        .append(std::to_string(resp.status))
+        .append(" to a WebSocket upgrade\n");
+  } else {
+    return true;  // any other answer is relayed as it is
+  }
+  env_.stats->inc(Stat::UpstreamErrors);
+  respond_error(502, body, {Who::Server, Phase::ResponseHead});
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
-// Tunnels (HTTP/1.1 Upgrade)
+// Tunnels (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT)
 
 void Exchange::start_tunnel(const HttpResponse& resp) {
   env_.stats->inc(Stat::Tunnels);
@@ -493,7 +545,9 @@ void Exchange::on_response_end(std::string_view trailer) {
     env_.stats->inc(Stat::TrailerFieldsDropped, dropped);
   }
   if (rec_.tunnel) {
-    rec_.closed_by = "server";  // the member closed its side: the tunnel ends
+    // The member closed its side: the tunnel ends. After an HTTP/2 client's END_STREAM (the
+    // member saw a FIN) that close answers the client's.
+    rec_.closed_by = rec_.request_done ? "client" : "server";
   }
   ds_->end_response(trailer_);
   finish();
@@ -511,7 +565,9 @@ void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message)
   // A failed connect was counted per attempt (UpstreamRequest); these are the member's answer.
   if (why != UpstreamFailure::Connect && env_.metrics != nullptr && up_.member() != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    m.pool(m.pool_index(rec_.pool->conf())).members[rec_.pool->index_of(up_.member())].errors.add();
+    if (MemberMetrics* mm = m.member(rec_.pool->conf(), up_.member()->shared->metrics_slot)) {
+      mm->errors.add();
+    }
   }
   switch (why) {
   case UpstreamFailure::Connect: respond_error(502, message, {Who::Server, Phase::Connect}); return;
@@ -692,10 +748,11 @@ void Exchange::count_metrics(uint64_t now_us) {
   if (up_.response_us() != 0 && up_.response_us() >= up_.sent_us()) {
     p.upstream_latency.observe_us(up_.response_us() - up_.sent_us());
   }
-  MemberMetrics& mm = p.members[rec_.pool->index_of(member)];
-  mm.requests.add();
-  if (answered) {
-    mm.responses[cls].add();
+  if (MemberMetrics* mm = m.member(rec_.pool->conf(), member->shared->metrics_slot)) {
+    mm->requests.add();
+    if (answered) {
+      mm->responses[cls].add();
+    }
   }
 }
 

@@ -31,8 +31,14 @@
 // State: scalar per-exchange state lives in one Record, reset by assignment in begin() (the
 // only reset); the method/target strings keep their capacity across exchanges.
 //
-// Seams for what comes next (docs/architecture.md): a CONNECT tunnel (HTTP/2 extended CONNECT
-// included) is the same tunnel as an Upgrade one, started without a 101; per-route timeouts and retry policy would live in the Record
+// WebSocket over HTTP/2 (RFC 8441): an extended CONNECT (HttpRequest::extended_connect) goes to
+// an HTTP/1.1 member as a GET upgrade with a key made here; the member's 101 must carry the
+// matching Sec-WebSocket-Accept (else 502, as for a 2xx that did not switch); the stream is
+// then answered 200 and carries the same tunnel. The client's END_STREAM half-closes the
+// member's connection; the member's close ends the stream.
+//
+// Seams for what comes next (docs/architecture.md): a plain CONNECT tunnel is the same tunnel
+// started without a 101; per-route timeouts and retry policy would live in the Record
 // filled from the decision; metrics histograms read the Record's timings in log().
 //
 // Ownership: embedded in its session (one per HTTP/1.1 connection, one per HTTP/2 stream);
@@ -49,6 +55,7 @@
 #include "conf/config.h"
 #include "proxy/access_log.h"
 #include "proxy/downstream.h"
+#include "proxy/h2_convert.h"
 #include "proxy/hold_queue.h"
 #include "proxy/http_message.h"
 #include "proxy/upstream_request.h"
@@ -174,13 +181,13 @@ class Exchange final : private UpstreamHandler {
     bool head_released = false;    // Downstream::release_head was called
     bool no_body = false;          // the request has no body
     bool tunnel = false;           // a 101 made this exchange a byte tunnel
+    bool websocket = false;        // an HTTP/2 extended CONNECT sent as a GET upgrade (ws_key_)
     uint32_t tunnel_cut_gen = 0;      // the member's cut_tunnels when the tunnel opened
     const char* closed_by = nullptr;  // a tunnel's end, for the log (AccessRecord)
     uint64_t tunnel_bytes_seen = 0;   // bytes_in + bytes_out at the last tick
     uint64_t tunnel_quiet_since_ms = 0;  // monotonic; the last tick that saw bytes
     uint64_t t_tunnel_us = 0;            // the 101 was relayed
     WorkerPool* pool = nullptr;    // of this exchange (the listener's, or routing's)
-    int sticky = -1;               // the member the sticky cookie named (WorkerPool::sticky_member)
     const char* route = nullptr;   // routing decision for the access log; null = no routing
     uint32_t context = 0;
     int64_t* inflight = nullptr;    // the worker's in-flight counter of this request's schema
@@ -232,6 +239,8 @@ class Exchange final : private UpstreamHandler {
   // Counts the ended exchange into env_.metrics (when there are metrics). |now_us| monotonic.
   void count_metrics(uint64_t now_us);
   void leave_hold();
+  // An extended CONNECT's answer: true = go on; false = not a valid handshake (answered 502).
+  bool websocket_answer_ok(const HttpResponse& resp);
   // The 101 is relayed: the exchange becomes a tunnel (see the top of this file).
   void start_tunnel(const HttpResponse& resp);
   void tunnel_tick();
@@ -252,6 +261,7 @@ class Exchange final : private UpstreamHandler {
   UpstreamRequest up_;
   std::unique_ptr<HeldRequest> held_;  // while held (and on release)
   event* timer_ = nullptr;             // hold deadline or tunnel tick; made at first use
+  char ws_key_[h2::kWebSocketKeyLen] = {};  // Sec-WebSocket-Key sent (Record::websocket)
 };
 
 }  // namespace sy::proxy

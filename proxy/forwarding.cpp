@@ -173,6 +173,9 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
     if (p.strip_expect && iequals(h.name, "expect")) {
       continue;
     }
+    if (!p.websocket_key.empty() && iequals(h.name, "sec-websocket-key")) {
+      continue;  // the proxy's own key goes instead (an HTTP/2 client has none to send)
+    }
     if (iequals(h.name, "host")) {
       if (req.host_rule == HostRule::FromPseudoField) {
         continue;
@@ -240,6 +243,9 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
   }
   if (!p.upgrade.empty()) {
     out->append("Connection: upgrade\r\nUpgrade: ").append(p.upgrade).append("\r\n");
+  }
+  if (!p.websocket_key.empty()) {
+    out->append("Sec-WebSocket-Key: ").append(p.websocket_key).append("\r\n");
   }
   out->append("\r\n");
   return underscores;

@@ -94,6 +94,8 @@ struct ForwardPolicy {
                                      // upgrade" sent (the client's, hop-by-hop, are dropped)
   std::string_view strip_cookie;     // a cookie removed from the Cookie fields (sticky insert
                                      // mode: Switchyard's own); "" = none
+  std::string_view websocket_key;    // HTTP/1.1 upstream of an RFC 8441 extended CONNECT:
+                                     // "Sec-WebSocket-Key: <this>" (a client's is dropped)
 };
 
 // Appends the HTTP/1.1 request head (request line to blank line) for |req| to |out|; returns

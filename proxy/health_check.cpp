@@ -20,6 +20,7 @@ namespace sy::proxy {
 struct HealthChecker::Target {
   const PoolState* pool = nullptr;
   MemberState* member = nullptr;
+  std::shared_ptr<MemberState> hold;  // keeps |member| alive while it is checked
   const conf::HealthCheck* hc = nullptr;
   event_base* base = nullptr;
   event* interval_timer = nullptr;
@@ -276,65 +277,106 @@ HealthChecker::HealthChecker(PoolRegistry* registry) : registry_(registry) {}
 HealthChecker::~HealthChecker() {
   stop();
   for (auto& t : targets_) {
-    if (t->bev != nullptr) {
-      bufferevent_free(t->bev);
-    }
-    if (t->h2 != nullptr) {
-      nghttp2_session_del(t->h2);
-    }
-    free_tls_session(&t->tls_session);
-    if (t->interval_timer != nullptr) {
-      event_free(t->interval_timer);
-    }
-    if (t->timeout_timer != nullptr) {
-      event_free(t->timeout_timer);
-    }
+    free_target(t.get());
   }
   targets_.clear();
-  if (stop_event_ != nullptr) {
-    event_free(stop_event_);
+  for (event* e : {stop_event_, sync_event_}) {
+    if (e != nullptr) {
+      event_free(e);
+    }
   }
   if (base_ != nullptr) {
     event_base_free(base_);
   }
 }
 
-void HealthChecker::start() {
-  base_ = event_base_new();
+void HealthChecker::free_target(Target* t) {
+  if (t->bev != nullptr) {
+    bufferevent_free(t->bev);
+  }
+  if (t->h2 != nullptr) {
+    nghttp2_session_del(t->h2);
+  }
+  free_tls_session(&t->tls_session);
+  if (t->interval_timer != nullptr) {
+    event_free(t->interval_timer);
+  }
+  if (t->timeout_timer != nullptr) {
+    event_free(t->timeout_timer);
+  }
+}
+
+void HealthChecker::sync_targets() {
+  std::vector<std::unique_ptr<Target>> next;
   for (const auto& pool : registry_->pools()) {
     const conf::HealthCheck& hc = pool->conf->health_check;
     if (!hc.enabled) {
       continue;
     }
-    for (const auto& m : pool->members) {
-      auto t = std::make_unique<Target>();
-      t->pool = pool.get();
-      t->member = m.get();
-      t->hc = &hc;
-      t->base = base_;
-      std::string host = hc.host.empty() ? m->host_header : hc.host;
-      t->host = host;
-      t->request = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
-                   "\r\nUser-Agent: switchyard-health-check\r\nConnection: close\r\n\r\n";
-      if (pool->conf->send_proxy != conf::SendProxy::Off) {
-        // A member that expects a PROXY header gets one naming no client (v1 UNKNOWN, v2
-        // LOCAL: what the specification reserves for a balancer's own health checks).
-        t->request.insert(0, proxy_header_for_member(
-                                 pool->conf->send_proxy == conf::SendProxy::V1 ? 1 : 2,
-                                 sockaddr_storage{}, sockaddr_storage{}));
+    for (const auto& m : *pool->members()) {
+      std::unique_ptr<Target> t;
+      for (auto& old : targets_) {
+        if (old != nullptr && old->member == m.get()) {
+          t = std::move(old);  // kept member: its check goes on, rise/fall counts too
+          break;
+        }
       }
-      t->interval_timer = evtimer_new(base_, interval_cb, t.get());
-      t->timeout_timer = evtimer_new(base_, timeout_cb, t.get());
-      timeval now{0, 0};
-      evtimer_add(t->interval_timer, &now);
-      targets_.push_back(std::move(t));
+      if (t == nullptr) {
+        t = std::make_unique<Target>();
+        t->pool = pool.get();
+        t->member = m.get();
+        t->hold = m;
+        t->hc = &hc;
+        t->base = base_;
+        std::string host = hc.host.empty() ? m->host_header : hc.host;
+        t->host = host;
+        t->request = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
+                     "\r\nUser-Agent: switchyard-health-check\r\nConnection: close\r\n\r\n";
+        if (pool->conf->send_proxy != conf::SendProxy::Off) {
+          // A member that expects a PROXY header gets one naming no client (v1 UNKNOWN, v2
+          // LOCAL: what the specification reserves for a balancer's own health checks).
+          t->request.insert(0, proxy_header_for_member(
+                                   pool->conf->send_proxy == conf::SendProxy::V1 ? 1 : 2,
+                                   sockaddr_storage{}, sockaddr_storage{}));
+        }
+        t->interval_timer = evtimer_new(base_, interval_cb, t.get());
+        t->timeout_timer = evtimer_new(base_, timeout_cb, t.get());
+        timeval now{0, 0};
+        evtimer_add(t->interval_timer, &now);
+      }
+      next.push_back(std::move(t));
     }
   }
-  if (targets_.empty()) {
+  for (auto& old : targets_) {
+    if (old != nullptr) {  // a member gone from its pool: its check (if one runs) is cut
+      free_target(old.get());
+    }
+  }
+  targets_ = std::move(next);
+}
+
+void HealthChecker::start() {
+  base_ = event_base_new();
+  sync_targets();
+  bool any = false;
+  for (const auto& pool : registry_->pools()) {
+    any = any || pool->conf->health_check.enabled;
+  }
+  if (!any) {
     return;
   }
   stop_event_ = event_new(base_, -1, 0, stop_cb, base_);
+  sync_event_ = event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* arg) { static_cast<HealthChecker*>(arg)->sync_targets(); },
+      this);
   thread_ = std::thread([this] { event_base_dispatch(base_); });
+}
+
+void HealthChecker::members_changed() {
+  if (thread_.joinable() && sync_event_ != nullptr) {
+    event_active(sync_event_, EV_READ, 0);
+  }
 }
 
 void HealthChecker::stop() {

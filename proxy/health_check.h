@@ -27,13 +27,19 @@ class HealthChecker {
 
   void start();  // starts the thread (no-op when nothing is checked)
   void stop();   // any thread except the checker's; idempotent
+  // A pool's member set changed (PoolState::publish): the checker thread starts checking new
+  // members and stops checking gone ones (kept ones keep their rise/fall counts). Any thread.
+  void members_changed();
 
   struct Target;  // one checked member (defined in the .cpp)
 
  private:
+  void sync_targets();  // checker thread (and start(), before the thread runs)
+  static void free_target(Target* t);
   PoolRegistry* registry_;
   event_base* base_ = nullptr;
   event* stop_event_ = nullptr;
+  event* sync_event_ = nullptr;
   std::vector<std::unique_ptr<Target>> targets_;
   std::thread thread_;
 };

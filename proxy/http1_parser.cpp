@@ -11,6 +11,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "proxy/http1_chars.h"
 
 namespace sy::http1 {
@@ -33,6 +37,32 @@ struct Scan {
 constexpr Scan kOk{ParseStatus::Complete, ParseError::None};
 constexpr Scan kMore{ParseStatus::Incomplete, ParseError::None};
 inline Scan fail(ParseError e) { return Scan{ParseStatus::Error, e}; }
+
+// The first index in [p, len) whose byte is not a field-value byte (HTAB, SP, VCHAR, obs-text:
+// kFieldValue), or the last whole 16-byte block's end: the caller's byte loop goes on from there.
+// Field values are most of a head's bytes (Date, User-Agent, Cookie); 16 at a time with SSE2
+// (every x86-64 CPU) instead of one table lookup per byte.
+inline size_t skip_field_value_bytes(const char* buf, size_t p, size_t len) {
+#if defined(__SSE2__)
+  const __m128i k1f = _mm_set1_epi8(0x1f);
+  const __m128i ktab = _mm_set1_epi8(0x09);
+  const __m128i kdel = _mm_set1_epi8(0x7f);
+  while (len - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + p));
+    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, k1f), k1f);  // v <= 0x1f (unsigned)
+    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, ktab), ctl);     // ... except HTAB
+    int bad = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, kdel)));
+    if (bad != 0) {
+      return p + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(bad)));
+    }
+    p += 16;
+  }
+#else
+  (void)buf;
+  (void)len;
+#endif
+  return p;
+}
 
 // Expects CRLF at buf[*pos]. Bare CR / bare LF are errors.
 Scan expect_crlf(const char* buf, size_t len, size_t* pos) {
@@ -162,7 +192,7 @@ Scan parse_fields(const char* buf, size_t len, size_t* pos, Header* headers, siz
     }
     size_t value_start = p;
     const char* cr = nullptr;
-    for (; p < len; ++p) {
+    for (p = skip_field_value_bytes(buf, p, len); p < len; ++p) {
       char v = buf[p];
       if (is(v, kFieldValue)) {
         continue;

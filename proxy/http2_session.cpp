@@ -93,6 +93,8 @@ int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_
       st->authority = st->keep(v);
     } else if (n == ":scheme") {
       st->scheme = st->keep(v);
+    } else if (n == ":protocol") {
+      st->protocol = st->keep(v);  // RFC 8441; nghttp2 allows it only on CONNECT
     }
     return 0;
   }
@@ -234,6 +236,8 @@ bool Http2Session::start() {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(env_.limits->max_header_bytes)},
+      // RFC 8441: WebSocket over HTTP/2 (extended CONNECT with :protocol websocket).
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings,
                           sizeof(settings) / sizeof(settings[0]));
@@ -286,8 +290,9 @@ void Http2Session::stream_closed(H2Stream* st, uint32_t error_code) {
 void Http2Session::headers_complete(H2Stream* st) {
   HttpRequest req = st->request();
   st->head_request = req.method == "HEAD";
-  h2::Refusal no = h2::check_request(req.method, st->view(st->scheme), st->view(st->authority),
-                                     st->view(st->path), req.fields, req.num_fields);
+  h2::Refusal no =
+      h2::check_request(req.method, st->view(st->protocol), st->view(st->scheme),
+                        st->view(st->authority), st->view(st->path), req.fields, req.num_fields);
   if (no.status != 0) {
     // Turned into HTTP/1.1 it would be a different request (an absolute-form target, two
     // names) rather than a refused one: answered here, counted and logged PR.
@@ -298,7 +303,8 @@ void Http2Session::headers_complete(H2Stream* st) {
     }
     std::string& text = *env_.head_scratch;
     if (no.status == 501) {
-      text.assign("CONNECT is not supported\n");
+      text.assign(st->protocol.len == 0 ? "CONNECT is not supported\n"
+                                        : "only the websocket protocol is supported\n");
     } else {
       text.assign("bad request: ").append(no.why).append("\n");
     }
@@ -339,7 +345,7 @@ void Http2Session::request_data(H2Stream* st, const uint8_t* data, size_t len) {
   st->req_total += len;
   st->body_since_ms = monotonic_ms();
   uint64_t max = env_.limits->max_body_bytes;
-  if (max != 0 && st->req_total > max) {
+  if (max != 0 && st->req_total > max && !st->extended_connect) {  // a tunnel has no body
     st->too_large = true;
   }
   if (st->form_wait) {
@@ -640,7 +646,8 @@ void Http2Session::check_timeouts() {
     }
     // A request body the client stopped sending (nothing of it waits here for the
     // upstream): the HTTP/1.1 client_body_timeout, per stream.
-    if (st->body_wanted && !st->end_stream && st->exchange.proxying() &&
+    // A tunnel's silence is the exchange's tunnel_timeout.
+    if (st->body_wanted && !st->end_stream && !st->tunnel && st->exchange.proxying() &&
         !st->exchange.request_done() && evbuffer_get_length(st->req_body) == 0 &&
         now - st->body_since_ms >= body_ms) {
       env_.stats->inc(Stat::ClientTimeouts);

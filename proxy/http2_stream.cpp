@@ -68,13 +68,14 @@ void Http2Session::H2Stream::reset() {
   id = 0;
   arena.clear();
   spans.clear();
-  method = scheme = authority = path = Span{};
+  method = scheme = authority = path = protocol = Span{};
   fields.clear();
   header_bytes = 0;
   has_content_length = false;
   content_length = 0;
   announces_trailer = false;
   headers_done = end_stream = started = form_wait = too_large = false;
+  extended_connect = tunnel = false;
   evbuffer_drain(req_body, evbuffer_get_length(req_body));
   req_total = 0;
   req_trailer.clear();
@@ -116,7 +117,13 @@ HttpRequest Http2Session::H2Stream::request() {
   req.num_fields = fields.size();
   req.protocol = Protocol::Http2;
   req.announces_trailer = announces_trailer;
-  if (end_stream || (has_content_length && content_length == 0)) {
+  if (protocol.len > 0) {
+    // RFC 8441: the stream is the tunnel; the forwarded GET has no body.
+    extended_connect = true;
+    req.extended_connect = true;
+    req.upgrade = view(protocol);
+    req.body = BodySize::None;
+  } else if (end_stream || (has_content_length && content_length == 0)) {
     req.body = BodySize::None;
   } else if (has_content_length) {
     req.body = BodySize::Known;
@@ -144,6 +151,9 @@ void Http2Session::H2Stream::want_request_body() {
 BodyRead Http2Session::H2Stream::read_request_body(BodySink* sink) {
   if (too_large) {
     return BodyRead::TooLarge;
+  }
+  if (extended_connect && !tunnel) {
+    return BodyRead::Done;  // the GET has no body; DATA sent early waits for the tunnel
   }
   size_t moved = 0;
   size_t len;
@@ -189,8 +199,35 @@ void Http2Session::H2Stream::send_interim(const HttpResponse& resp) {
 }
 
 void Http2Session::H2Stream::send_response_head(const HttpResponse& resp) {
+  if (resp.status == 101) {
+    open_tunnel(resp);
+    return;
+  }
   make_downstream_h2_head(resp, false, &nv_scratch);
   if (!submit(resp.body != BodySize::None)) {
+    nghttp2_submit_rst_stream(session->session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+void Http2Session::H2Stream::open_tunnel(const HttpResponse& resp) {
+  // Sec-WebSocket-Accept answered the proxy's key (Exchange::websocket_answer_ok); Connection
+  // and Upgrade are connection-specific and dropped by make_downstream_h2_head. The rest
+  // (Sec-WebSocket-Protocol, -Extensions, cookies) goes to the client.
+  thread_local std::vector<Field> fields;
+  fields.clear();
+  for (size_t i = 0; i < resp.num_fields; ++i) {
+    if (!http1::iequals(resp.fields[i].name, "sec-websocket-accept")) {
+      fields.push_back(resp.fields[i]);
+    }
+  }
+  HttpResponse ok;
+  ok.status = 200;
+  ok.fields = fields.data();
+  ok.num_fields = fields.size();
+  ok.body = BodySize::Unknown;
+  make_downstream_h2_head(ok, false, &nv_scratch);
+  tunnel = true;
+  if (!submit(true)) {
     nghttp2_submit_rst_stream(session->session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
   }
 }
@@ -249,7 +286,9 @@ void Http2Session::H2Stream::send_local_response(int status, std::string_view co
 }
 
 void Http2Session::H2Stream::abort_response() {
-  nghttp2_submit_rst_stream(session->session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+  // A tunnel cut (member error, tunnel_timeout, drain): RFC 9113 8.5's CONNECT_ERROR.
+  nghttp2_submit_rst_stream(session->session(), NGHTTP2_FLAG_NONE, id,
+                            tunnel ? NGHTTP2_CONNECT_ERROR : NGHTTP2_INTERNAL_ERROR);
   session->schedule_send();
 }
 

@@ -59,6 +59,9 @@ struct Http2Session::H2Stream final : public Downstream {
   void exchange_done(bool) override {}
   void abort_response() override;
 
+  // The member's 101 to an extended CONNECT: :status 200 without the HTTP/1.1 handshake's
+  // fields, and the DATA of both directions is the tunnel's from here.
+  void open_tunnel(const HttpResponse& resp);
   // Submits the head in |nv_| with the body (when |body|) from resp_body; false on failure.
   bool submit(bool body);
 
@@ -68,7 +71,7 @@ struct Http2Session::H2Stream final : public Downstream {
   // Request.
   std::string arena;                         // names and values, back to back
   std::vector<std::pair<Span, Span>> spans;  // regular fields
-  Span method, scheme, authority, path;
+  Span method, scheme, authority, path, protocol;
   std::vector<Field> fields;  // views, made at the end of the block
   size_t header_bytes = 0;    // name + value + 32 per field (RFC 9113 6.5.2)
   bool has_content_length = false;
@@ -79,6 +82,10 @@ struct Http2Session::H2Stream final : public Downstream {
   bool started = false;          // the exchange started (not refused, not waiting for a form)
   bool form_wait = false;        // waiting for a small form body before routing
   bool too_large = false;        // more body than limits.max_body_bytes
+  // RFC 8441 extended CONNECT (:protocol): no request body; DATA is the tunnel's, read from
+  // the upstream's 101 on (|tunnel|), which the stream answers :status 200.
+  bool extended_connect = false;
+  bool tunnel = false;
   evbuffer* req_body = nullptr;  // DATA received, not yet moved upstream
   uint64_t req_total = 0;        // DATA bytes received
   std::string req_trailer;       // "name: value\r\n" lines after the body

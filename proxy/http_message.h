@@ -62,6 +62,10 @@ struct HttpRequest {
   // body): forwarded to an HTTP/1.1 member, whose 101 turns the exchange into a tunnel.
   // "" = none (the Upgrade field is then hop-by-hop like any other and dropped).
   std::string_view upgrade;
+  // An HTTP/2 extended CONNECT (RFC 8441; method "CONNECT", |upgrade| = its :protocol,
+  // "websocket"): forwarded to an HTTP/1.1 member as a GET with Upgrade, whose 101 turns the
+  // exchange into a tunnel answered 200 on the stream (Exchange::proxy).
+  bool extended_connect = false;
 };
 
 struct HttpResponse {

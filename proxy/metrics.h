@@ -121,6 +121,14 @@ class WorkerMetrics {
   size_t pool_index(const conf::Pool& pool) const {
     return static_cast<size_t>(&pool - config_.pools.data());
   }
+  // Member |slot| of |pool| (MemberState::metrics_slot: its YAML member at start); nullptr for
+  // a member added at runtime (no per-member series; the pool's series count it).
+  MemberMetrics* member(const conf::Pool& pool, int slot) {
+    if (slot < 0 || static_cast<size_t>(slot) >= pool.members.size()) {
+      return nullptr;
+    }
+    return &pools_[pool_index(pool)].members[static_cast<size_t>(slot)];
+  }
   Histogram& hold_time() { return hold_time_; }  // parked -> released, answered or gone
   const Histogram& hold_time() const { return hold_time_; }
 

@@ -89,11 +89,13 @@ std::string_view route_of(std::string_view session) {
   return dot == std::string_view::npos ? std::string_view() : session.substr(dot + 1);
 }
 
-std::string sticky_member_id(const conf::Pool& pool, const conf::Member& member) {
-  if (!member.route.empty()) {
-    return member.route;
+std::string sticky_member_id(const conf::Pool& pool, std::string_view route,
+                             std::string_view address) {
+  if (!route.empty()) {
+    return std::string(route);
   }
-  std::string data = pool.name + "\n" + member.address;
+  std::string data = pool.name + "\n";
+  data.append(address);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   HMAC(EVP_sha256(), pool.sticky.secret.data(), static_cast<int>(pool.sticky.secret.size()),

@@ -37,8 +37,10 @@ void append_cookie_without(std::string_view value, std::string_view name, bool s
 // The route of an application session value: what follows its last '.' ("" when none).
 std::string_view route_of(std::string_view session);
 
-// The id of |member| of |pool| in the sticky cookie (see the top of this file).
-std::string sticky_member_id(const conf::Pool& pool, const conf::Member& member);
+// The id in the sticky cookie of the member of |pool| at |address| ("host:port" or
+// "unix:/path" as configured) with |route| ("" = none): see the top of this file.
+std::string sticky_member_id(const conf::Pool& pool, std::string_view route,
+                             std::string_view address);
 
 // The Set-Cookie value naming |id|: "<cookie>=<id>; Path=/; HttpOnly; SameSite=Lax", with
 // "; Max-Age=<s>" when sticky.max_age is set and "; Secure" when |secure| (a TLS listener).

@@ -58,6 +58,7 @@ void Http1Upstream::connect(WorkerPool* pool, WorkerMember* m) {
   resp_ = Resp::Head;
   paused_ = false;
   tunnel_ = false;
+  half_close_ = false;
   const ExchangeEnv& env = req_->env();
   Stream* idle = pool->take_idle(m, proxy_owner());
   if (idle != nullptr) {
@@ -152,6 +153,15 @@ bool Http1Upstream::body_full() const {
 }
 
 void Http1Upstream::end_request(std::string_view trailer) {
+  if (tunnel_) {
+    // The output's low-water mark at 0: on_write hears when the last byte left.
+    half_close_ = true;
+    stream_->set_write_low_water(0);
+    if (evbuffer_get_length(stream_->output()) == 0) {
+      stream_->shutdown_write();
+    }
+    return;
+  }
   if (!has_body_) {
     return;  // the head alone was the request; its timeouts are set
   }
@@ -218,6 +228,11 @@ void Http1Upstream::event_cb(Stream*, short what, void* arg) {
 }
 
 void Http1Upstream::on_write() {
+  if (half_close_ && evbuffer_get_length(stream_->output()) == 0) {
+    half_close_ = false;
+    stream_->shutdown_write();
+    return;
+  }
   if (!connecting_ && (has_body_ || tunnel_)) {
     req_->handler()->on_upstream_drained();
   }

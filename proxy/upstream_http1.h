@@ -14,7 +14,9 @@
 // its 101 makes the connection a byte tunnel: the rest of its input is response "body" of
 // unknown length (UntilClose), request bytes are written as they come (no framing), no read
 // timeout (the exchange keeps tunnel_timeout), and the connection is never parked again. Any
-// other answer is an ordinary response.
+// other answer is an ordinary response. The client's end of a tunnel's request side (HTTP/2
+// END_STREAM of an extended CONNECT) half-closes the member's connection once every byte
+// before it is written (shutdown(SHUT_WR), the TCP FIN END_STREAM stands for, RFC 8441 4).
 //
 // Thread: the worker owning the exchange. Owned by UpstreamRequest.
 
@@ -85,6 +87,7 @@ class Http1Upstream final : public UpstreamCodec {
   bool keep_alive_ = false;  // the member keeps the connection after this response
   bool upgrade_ = false;     // the request asks for an upgrade: a 101 opens a tunnel
   bool tunnel_ = false;      // a 101 came: the connection is a byte tunnel until it closes
+  bool half_close_ = false;  // the tunnel's request side ended: shutdown(SHUT_WR) once written
 };
 
 }  // namespace sy::proxy

@@ -5,7 +5,6 @@
 #include <sys/un.h>
 
 #include <cstddef>
-
 #include <cstring>
 #include <ctime>
 
@@ -30,21 +29,28 @@ uint64_t monotonic_ms() { return monotonic_us() / 1000u; }
 
 namespace {
 
-Result<Unit> resolve(const conf::Member& m, MemberState* out) {
+Result<Unit> resolve(const MemberSpec& m, MemberState* out) {
   std::memset(&out->addr, 0, sizeof(out->addr));
   out->label = m.address;
   out->host_header = m.address;
-  if (!m.unix_path.empty()) {  // conf checked it is absolute and fits sun_path
+  if (!m.unix_path.empty()) {  // conf::parse_member_address checked it is absolute
     auto* un = reinterpret_cast<sockaddr_un*>(&out->addr);
+    if (m.unix_path.size() >= sizeof(un->sun_path)) {
+      return make_error(Errc::Config, "member address " + m.address + ": path too long");
+    }
     un->sun_family = AF_UNIX;
     std::memcpy(un->sun_path, m.unix_path.data(), m.unix_path.size());
-    out->addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + m.unix_path.size() + 1);
+    out->addr_len =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + m.unix_path.size() + 1);
     out->host_header = "localhost";  // "unix:/path" is no valid Host
     return ok_result();
   }
   std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out->addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
+  if (m.port <= 0 || m.port > 65535) {
+    return make_error(Errc::Config, "member address " + m.address + " has no port 1..65535");
+  }
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(m.port));
@@ -79,7 +85,102 @@ void idle_event_cb(Stream* s, short /*what*/, void* arg) {
 
 }  // namespace
 
-Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& config) {
+const char* to_string(MemberOrigin o) {
+  switch (o) {
+  case MemberOrigin::Yaml: return "yaml";
+  case MemberOrigin::Db: return "db";
+  case MemberOrigin::Dns: return "dns";
+  }
+  return "?";
+}
+
+bool is_host_name(const std::string& host) {
+  in_addr v4;
+  in6_addr v6;
+  return !host.empty() && host != "localhost" && inet_pton(AF_INET, host.c_str(), &v4) != 1 &&
+         inet_pton(AF_INET6, host.c_str(), &v6) != 1;
+}
+
+std::vector<MemberSpec> yaml_specs(const conf::Pool& pool) {
+  std::vector<MemberSpec> out;
+  for (const auto& m : pool.members) {
+    MemberSpec s;
+    s.address = m.address;
+    s.host = m.host;
+    s.port = m.port;
+    s.unix_path = m.unix_path;
+    s.weight = m.weight;
+    s.route = m.route;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::shared_ptr<const MemberSet> PoolState::members() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return set_;
+}
+
+Result<std::shared_ptr<MemberState>> PoolState::make_member(const MemberSpec& spec) const {
+  auto ms = std::make_shared<MemberState>();
+  ms->address = spec.address;
+  ms->origin.store(spec.origin, std::memory_order_relaxed);
+  ms->spec_tls_name = spec.tls_name;
+  ms->route = spec.route;
+  ms->name = spec.name;
+  ms->yaml_weight.store(spec.weight, std::memory_order_relaxed);
+  auto r = resolve(spec, ms.get());
+  if (!r) {
+    return make_error(Errc::Config, "pool " + conf->name + ": " + r.error().message);
+  }
+  if (conf->tls.enabled) {
+    ms->tls_name = !spec.tls_name.empty()           ? spec.tls_name
+                   : !conf->tls.server_name.empty() ? conf->tls.server_name
+                   : !spec.name_host.empty()        ? spec.name_host
+                                                    : spec.host;
+  }
+  if (conf->sticky.mode != conf::StickyMode::Off) {
+    ms->sticky_id = sticky_member_id(*conf, spec.route, spec.address);
+  }
+  if (conf->sticky.mode == conf::StickyMode::Insert) {
+    ms->set_cookie[0] = sticky_set_cookie(conf->sticky, ms->sticky_id, false);
+    ms->set_cookie[1] = sticky_set_cookie(conf->sticky, ms->sticky_id, true);
+  }
+  ms->slots = worker_slots;
+  ms->inflight = std::make_unique<std::atomic<int64_t>[]>(worker_slots);
+  ms->tunnels = std::make_unique<std::atomic<int64_t>[]>(worker_slots);
+  return ms;
+}
+
+void PoolState::publish(std::shared_ptr<const MemberSet> set) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& m : *set_) {
+    bool kept = false;
+    for (const auto& n : *set) {
+      kept = kept || n == m;
+    }
+    if (!kept) {
+      retired_.push_back(m);
+    }
+  }
+  set_ = std::move(set);
+}
+
+size_t PoolState::collect() {
+  std::vector<std::shared_ptr<MemberState>> free_now;  // freed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < retired_.size();) {
+    if (retired_[i].use_count() == 1) {
+      free_now.push_back(std::move(retired_[i]));
+      retired_.erase(retired_.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+  return retired_.size();
+}
+
+Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& config, int workers) {
   auto reg = std::unique_ptr<PoolRegistry>(new PoolRegistry());
   std::string base_dir;
   size_t slash = config.file.rfind('/');
@@ -89,6 +190,8 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
   for (const auto& p : config.pools) {
     auto ps = std::make_unique<PoolState>();
     ps->conf = &p;
+    ps->index = reg->pools_.size();
+    ps->worker_slots = workers > 0 ? static_cast<size_t>(workers) : 1;
     if (p.tls.enabled) {
       auto tls = UpstreamTls::build(p, base_dir);
       if (!tls) {
@@ -96,32 +199,27 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
       }
       ps->tls = std::move(*tls);
     }
-    for (const auto& m : p.members) {
-      auto ms = std::make_unique<MemberState>();
-      ms->conf = &m;
-      ms->yaml_weight.store(m.weight, std::memory_order_relaxed);
-      auto r = resolve(m, ms.get());
-      if (!r) {
-        return r.error();
+    auto set = std::make_shared<MemberSet>();
+    int slot = -1;
+    for (const MemberSpec& spec : yaml_specs(p)) {
+      ++slot;
+      if (is_host_name(spec.host)) {
+        continue;  // resolved by app/resolver.h before the workers start
       }
-      if (p.tls.enabled) {
-        ms->tls_name = p.tls.server_name.empty() ? m.host : p.tls.server_name;
+      auto ms = ps->make_member(spec);
+      if (!ms) {
+        return ms.error();
       }
-      if (p.sticky.mode != conf::StickyMode::Off) {
-        ms->sticky_id = sticky_member_id(p, m);
-      }
-      if (p.sticky.mode == conf::StickyMode::Insert) {
-        ms->set_cookie[0] = sticky_set_cookie(p.sticky, ms->sticky_id, false);
-        ms->set_cookie[1] = sticky_set_cookie(p.sticky, ms->sticky_id, true);
-      }
-      ps->members.push_back(std::move(ms));
+      (*ms)->metrics_slot = slot;
+      set->push_back(std::move(*ms));
     }
+    ps->publish(std::move(set));
     reg->pools_.push_back(std::move(ps));
   }
   return reg;
 }
 
-const PoolState* PoolRegistry::find(const std::string& name) const {
+PoolState* PoolRegistry::find(const std::string& name) const {
   for (const auto& p : pools_) {
     if (p->conf->name == name) {
       return p.get();
@@ -130,25 +228,77 @@ const PoolState* PoolRegistry::find(const std::string& name) const {
   return nullptr;
 }
 
-WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats)
-    : shared_(shared), base_(base), stats_(stats) {
-  members_.resize(shared->members.size());
-  inflight_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
-  tunnels_mirror_ = std::make_unique<std::atomic<int64_t>[]>(members_.size());
-  for (size_t i = 0; i < members_.size(); ++i) {
-    members_[i].shared = shared->members[i].get();
-  }
+WorkerPool::WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats, size_t slot)
+    : shared_(shared), base_(base), stats_(stats), slot_(slot < shared->worker_slots ? slot : 0) {
+  install(shared->members());  // unchecked: built on the main thread, used on the worker's
 }
 
 WorkerPool::~WorkerPool() {
   close_idle();
-  for (auto& m : members_) {
-    free_tls_session(&m.tls_session);
-    for (H2UpstreamConnection* c : m.h2) {
-      delete c;  // the worker's client connections (and their streams) are gone by now
+  for (auto* list : {&members_, &retired_}) {
+    for (auto& m : *list) {
+      free_member(*m);
     }
-    m.h2.clear();
   }
+}
+
+void WorkerPool::free_member(WorkerMember& m) {
+  free_tls_session(&m.tls_session);
+  for (H2UpstreamConnection* c : m.h2) {
+    delete c;  // the worker's client connections (and their streams) are gone by now
+  }
+  m.h2.clear();
+}
+
+void WorkerPool::apply(std::shared_ptr<const MemberSet> set) {
+  SY_ASSERT_IN(thread_);
+  install(std::move(set));
+}
+
+void WorkerPool::install(std::shared_ptr<const MemberSet> set) {
+  std::vector<std::unique_ptr<WorkerMember>> next;
+  next.reserve(set->size());
+  for (const auto& ms : *set) {
+    std::unique_ptr<WorkerMember> wm;
+    for (auto& old : members_) {
+      if (old != nullptr && old->shared == ms.get()) {
+        wm = std::move(old);
+        break;
+      }
+    }
+    if (wm == nullptr) {
+      wm = std::make_unique<WorkerMember>();
+      wm->shared = ms.get();
+      wm->hold = ms;
+    }
+    wm->index = next.size();
+    next.push_back(std::move(wm));
+  }
+  for (auto& old : members_) {
+    if (old != nullptr) {  // gone: no new request; its exchanges in flight finish
+      old->retired = true;
+      close_member_idle(*old);
+      retired_.push_back(std::move(old));
+    }
+  }
+  members_ = std::move(next);
+  set_ = std::move(set);
+  lc_cursor_ = 0;
+}
+
+size_t WorkerPool::sweep_retired() {
+  SY_ASSERT_IN(thread_);
+  for (size_t i = 0; i < retired_.size();) {
+    WorkerMember& m = *retired_[i];
+    close_member_idle(m);  // an h2 connection whose last stream ended since
+    if (m.pins == 0 && m.idle.empty() && m.h2.empty()) {
+      free_member(m);
+      retired_.erase(retired_.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+  return retired_.size();
 }
 
 H2UpstreamConnection* WorkerPool::h2_connection(WorkerMember* m, const ExchangeEnv& env,
@@ -206,7 +356,7 @@ WorkerMember* WorkerPool::pick_round_robin(uint64_t exclude_mask, bool respect_h
   WorkerMember* best = nullptr;
   int total = 0;
   for (size_t i = 0; i < members_.size(); ++i) {
-    WorkerMember& m = members_[i];
+    WorkerMember& m = *members_[i];
     if ((i < 64 && (exclude_mask >> i) & 1u) || !usable(m, respect_health, now_ms)) {
       continue;
     }
@@ -229,7 +379,7 @@ WorkerMember* WorkerPool::pick_least_conn(uint64_t exclude_mask, bool respect_he
   size_t n = members_.size();
   for (size_t k = 0; k < n; ++k) {
     size_t i = (lc_cursor_ + k) % n;
-    WorkerMember& m = members_[i];
+    WorkerMember& m = *members_[i];
     if ((i < 64 && (exclude_mask >> i) & 1u) || !usable(m, respect_health, now_ms)) {
       continue;
     }
@@ -257,34 +407,33 @@ WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* pan
   return m;
 }
 
-int WorkerPool::sticky_member(const HttpRequest& req) const {
+WorkerPool::StickyTarget WorkerPool::sticky_member(const HttpRequest& req) const {
   const conf::Sticky& sticky = shared_->conf->sticky;
   if (sticky.mode == conf::StickyMode::Off) {
-    return -1;
+    return {};
   }
   std::string_view id = find_cookie(req.fields, req.num_fields, sticky.cookie);
   if (sticky.mode == conf::StickyMode::Route) {
     id = route_of(id);
   }
   if (id.empty()) {
-    return -1;
+    return {};
   }
-  for (size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].shared->sticky_id == id) {
-      return static_cast<int>(i);
+  for (const auto& m : members_) {
+    if (m->shared->sticky_id == id) {
+      return {m.get(), false};
     }
   }
-  return kStickyUnknown;
+  return {nullptr, true};
 }
 
-WorkerMember* WorkerPool::sticky_pick(int index, uint64_t exclude_mask, uint64_t now_ms) {
+WorkerMember* WorkerPool::sticky_pick(WorkerMember* m, uint64_t exclude_mask, uint64_t now_ms) {
   SY_ASSERT_IN(thread_);
-  auto i = static_cast<size_t>(index);
-  if (index < 0 || i >= members_.size() || (i < 64 && (exclude_mask >> i) & 1u) ||
-      !usable(members_[i], true, now_ms)) {
+  if (m == nullptr || m->retired || (m->index < 64 && (exclude_mask >> m->index) & 1u) ||
+      !usable(*m, true, now_ms)) {
     return nullptr;
   }
-  return &members_[i];
+  return m;
 }
 
 Stream* WorkerPool::take_idle(WorkerMember* m, uint64_t owner) {
@@ -306,6 +455,10 @@ Stream* WorkerPool::take_idle(WorkerMember* m, uint64_t owner) {
 void WorkerPool::park(WorkerMember* m, Stream* s, uint64_t owner) {
   SY_ASSERT_IN(thread_);
   const int max = shared_->conf->max_idle_connections;
+  if (m->retired) {
+    delete s;
+    return;
+  }
   if (static_cast<int>(m->idle.size()) >= max) {
     if (owner == 0 || max == 0) {
       delete s;
@@ -323,16 +476,22 @@ void WorkerPool::park(WorkerMember* m, Stream* s, uint64_t owner) {
   m->idle_owner.push_back(owner);
 }
 
+void WorkerPool::close_member_idle(WorkerMember& m) {
+  for (Stream* s : m.idle) {
+    delete s;
+  }
+  m.idle.clear();
+  m.idle_owner.clear();
+  std::vector<H2UpstreamConnection*> h2 = m.h2;  // closing one unlinks it
+  for (H2UpstreamConnection* c : h2) {
+    c->close_if_idle();
+  }
+}
+
 void WorkerPool::close_idle() {
-  for (auto& m : members_) {
-    for (Stream* s : m.idle) {
-      delete s;
-    }
-    m.idle.clear();
-    m.idle_owner.clear();
-    std::vector<H2UpstreamConnection*> h2 = m.h2;  // closing one unlinks it
-    for (H2UpstreamConnection* c : h2) {
-      c->close_if_idle();
+  for (auto* list : {&members_, &retired_}) {
+    for (auto& m : *list) {
+      close_member_idle(*m);
     }
   }
 }

@@ -2,19 +2,35 @@
 // Upstream pools in two halves:
 //
 //   PoolRegistry (shared, built once on the main thread from the Config)
-//     └─ PoolState ── MemberState: resolved address + `healthy` (atomic, written by the
-//                     health checker thread, read by workers with a relaxed load)
+//     └─ PoolState ── MemberSet (immutable, replaced whole when members change at runtime)
+//                       └─ MemberState: resolved address + `healthy` (atomic, written by the
+//                          health checker thread, read by workers with a relaxed load)
 //   WorkerPool (one per pool per worker, worker thread only)
 //     └─ WorkerMember: balancing state, active count, passive-ejection state and the idle
 //                      keep-alive connections to that member
 //
 // Nothing on the hot path takes a lock: workers only read the shared half.
+//
+// Member sets change at runtime (admin socket, database, YAML reload; app/member_sync.h):
+//
+//   admin thread                              worker thread (its inbox, between events)
+//   set = {kept MemberStates + new ones}      WorkerPool::apply(set):
+//   PoolState::publish(set)  ───post────▶       kept members keep their WorkerMember (idle
+//                                               connections, balancing and ejection state);
+//                                               new ones get one; gone ones are *retired*:
+//                                               never picked again, idle connections closed,
+//                                               exchanges in flight finish on them
+//                                             sweep_retired() (worker's 100 ms timer) frees a
+//                                               retired WorkerMember nothing pins any more
+//   PoolState::collect(): a replaced MemberState is freed by the admin thread once no worker
+//   holds it (use_count() == 1), never by a worker (the owner destroys).
 
 #include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,8 +57,37 @@ enum class MemberAdminState : uint8_t {
   Maintenance = 2,  // out of service (no new requests either)
 };
 
+// Where a member came from (`show pools`).
+enum class MemberOrigin : uint8_t { Yaml, Db, Dns };
+const char* to_string(MemberOrigin o);  // "yaml", "db", "dns"
+
+// What a member is: the key of a MemberState. A member whose spec changes (address, TLS name,
+// sticky route) is a new MemberState; a weight change is applied to the existing one.
+struct MemberSpec {
+  std::string address;  // "host:port" or "unix:/path" as configured (the member's name)
+  std::string host;     // IP literal, "localhost", or a DNS name (expand_names() turns that
+                        // into one spec per address before it becomes a MemberState); "" for
+                        // a unix: member
+  int port = 0;          // 0 for a unix: member
+  std::string unix_path;  // unix: members: the socket's path; "" = a TCP member
+  int weight = 1;        // the configured weight (YAML or database)
+  std::string tls_name;  // TLS pools: SNI / name to verify; empty = pool's server_name or host
+  std::string route;     // sticky pools: the member's id in the cookie; "" = a keyed hash
+  MemberOrigin origin = MemberOrigin::Yaml;
+  // Dns: the configured "name:port" this address was resolved from, and its host part (the
+  // TLS name when neither tls_name nor the pool's server_name is set).
+  std::string name;
+  std::string name_host;
+  bool operator==(const MemberSpec&) const = default;
+};
+
 struct MemberState {
-  const conf::Member* conf = nullptr;
+  std::string address;                                   // MemberSpec::address
+  std::atomic<MemberOrigin> origin{MemberOrigin::Yaml};  // may change (a YAML member set in the db)
+  std::string spec_tls_name;  // MemberSpec::tls_name (what the spec asked for)
+  std::string route;          // MemberSpec::route
+  std::string name;           // MemberSpec::name: "app.internal:8080" for a DNS member, else ""
+  int metrics_slot = -1;      // index of its YAML member at start (per-member metrics); -1: none
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   std::string label;                // "127.0.0.1:9001" or "unix:/run/app.sock" (logs)
@@ -57,11 +102,18 @@ struct MemberState {
   // Written by the admin thread (and reload), read by workers with relaxed loads.
   std::atomic<uint8_t> admin{0};        // MemberAdminState
   std::atomic<int> weight_override{0};  // 1..256; 0 = use yaml_weight
-  std::atomic<int> yaml_weight{1};      // the configured weight (a reload may change it)
+  std::atomic<int> yaml_weight{1};      // the configured weight (YAML or database; may change)
   // Bumped by the admin thread (`pool member drain` past its tunnel bound): every tunnel to
   // this member opened before is closed at its next tick (Exchange::tunnel_tick).
   std::atomic<uint32_t> cut_tunnels{0};
+  // Per worker (slot = worker id), single writer each: requests holding a connection to this
+  // member, and tunnels open to it. Summed by the admin thread.
+  size_t slots = 0;
+  std::unique_ptr<std::atomic<int64_t>[]> inflight;
+  std::unique_ptr<std::atomic<int64_t>[]> tunnels;
 
+  int64_t inflight_total() const { return sum(inflight); }
+  int64_t tunnels_total() const { return sum(tunnels); }
   int effective_weight() const {
     int w = weight_override.load(std::memory_order_relaxed);
     return w > 0 ? w : yaml_weight.load(std::memory_order_relaxed);
@@ -69,34 +121,75 @@ struct MemberState {
   bool in_service() const {
     return admin.load(std::memory_order_relaxed) == static_cast<uint8_t>(MemberAdminState::Ready);
   }
+
+ private:
+  int64_t sum(const std::unique_ptr<std::atomic<int64_t>[]>& a) const {
+    int64_t n = 0;
+    for (size_t i = 0; i < slots; ++i) {
+      n += a[i].load(std::memory_order_relaxed);
+    }
+    return n;
+  }
 };
+
+// A pool's members at one moment; immutable once published.
+using MemberSet = std::vector<std::shared_ptr<MemberState>>;
 
 struct PoolState {
   const conf::Pool* conf = nullptr;
-  std::vector<std::unique_ptr<MemberState>> members;
+  size_t index = 0;                  // in the registry (and the config's pools)
   std::unique_ptr<UpstreamTls> tls;  // null: cleartext to the members
+  size_t worker_slots = 1;
+
+  // The current member set. Any thread (a mutex; never on a request's path: workers get sets
+  // through their inbox).
+  std::shared_ptr<const MemberSet> members() const;
+  // A new MemberState for |spec| (address resolved: an IP literal, "localhost" or a unix:
+  // path; no DNS here), with its sticky id and Set-Cookie in a sticky pool; the error names
+  // the member. Any thread.
+  Result<std::shared_ptr<MemberState>> make_member(const MemberSpec& spec) const;
+  // Makes |set| current (the caller then hands it to every worker) and frees replaced members
+  // no worker holds any more. Admin / main thread.
+  void publish(std::shared_ptr<const MemberSet> set);
+  // Frees replaced members no worker holds any more; returns how many are still held.
+  size_t collect();
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const MemberSet> set_ = std::make_shared<MemberSet>();
+  std::vector<std::shared_ptr<MemberState>> retired_;
 };
 
-// Immutable after build() apart from MemberState::healthy.
 class PoolRegistry {
  public:
   // Resolves every member address (numeric or "localhost"; no DNS on the hot path ever) and
   // builds the client TLS context of each pool with `tls` (reads its CA / certificate files;
-  // the error names the pool and the file). Main thread; |config| must outlive the registry.
-  static Result<std::unique_ptr<PoolRegistry>> build(const conf::Config& config);
-  const PoolState* find(const std::string& name) const;
+  // the error names the pool and the file). |workers| sizes the per-worker counters. Main
+  // thread; |config| must outlive the registry.
+  static Result<std::unique_ptr<PoolRegistry>> build(const conf::Config& config, int workers = 1);
+  PoolState* find(const std::string& name) const;
   const std::vector<std::unique_ptr<PoolState>>& pools() const { return pools_; }
 
  private:
   std::vector<std::unique_ptr<PoolState>> pools_;
 };
 
+// True for a DNS name (not an IP literal, not "localhost", not "" (a unix: member)): resolved
+// off the workers.
+bool is_host_name(const std::string& host);
+// The YAML members of |pool| as specs.
+std::vector<MemberSpec> yaml_specs(const conf::Pool& pool);
+
 struct WorkerMember {
   MemberState* shared = nullptr;
-  int current_weight = 0;         // smooth weighted round robin (nginx's algorithm)
-  int active = 0;                 // exchanges in flight on this member (least_conn)
-  int consecutive_failures = 0;   // passive ejection
-  uint64_t ejected_until_ms = 0;  // monotonic ms; 0 = not ejected
+  std::shared_ptr<MemberState> hold;  // keeps |shared| alive while this worker uses it
+  size_t index = 0;                   // position in the pool now (retry exclusion masks)
+  int pins = 0;                       // UpstreamRequests pointing at this member
+  bool retired = false;               // gone from the member set: never picked, freed unpinned
+  int current_weight = 0;             // smooth weighted round robin (nginx's algorithm)
+  int active = 0;                     // exchanges in flight on this member (least_conn)
+  int consecutive_failures = 0;       // passive ejection
+  uint64_t ejected_until_ms = 0;      // monotonic ms; 0 = not ejected
   // Idle keep-alive connections, most recently used last. While parked a Stream's callbacks
   // point at the member's idle handler, which frees it if the upstream closes it or sends
   // anything unsolicited. Parking and taking allocate nothing once the vector has grown.
@@ -114,7 +207,8 @@ struct WorkerMember {
 
 class WorkerPool {
  public:
-  WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats);
+  // |slot|: this worker's slot in MemberState's per-worker counters.
+  WorkerPool(const PoolState* shared, event_base* base, WorkerStats* stats, size_t slot = 0);
   ~WorkerPool();  // frees idle connections
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -130,14 +224,17 @@ class WorkerPool {
   // |now_ms| is monotonic. Worker thread only.
   WorkerMember* pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic);
 
-  // Sticky pools: the index of the member |req|'s cookie names; -1 when the pool is not
-  // sticky or the request has no such cookie, kStickyUnknown when it names no member (forged,
-  // stale). No allocation. Worker thread only.
-  static constexpr int kStickyUnknown = -2;
-  int sticky_member(const HttpRequest& req) const;
-  // Member |index| when it may take a request now (in service, healthy, not ejected, not in
-  // |exclude_mask|); nullptr sends the request to the balancer (pick) instead.
-  WorkerMember* sticky_pick(int index, uint64_t exclude_mask, uint64_t now_ms);
+  // Sticky pools: the member |req|'s cookie names (null when the pool is not sticky or the
+  // request has no such cookie, or it names no member: forged, stale, gone; |unknown| says
+  // that). No allocation. Worker thread only.
+  struct StickyTarget {
+    WorkerMember* member = nullptr;
+    bool unknown = false;
+  };
+  StickyTarget sticky_member(const HttpRequest& req) const;
+  // |m| when it may take a request now (a member of the current set, in service, healthy, not
+  // ejected, not in |exclude_mask|); nullptr sends the request to the balancer (pick) instead.
+  WorkerMember* sticky_pick(WorkerMember* m, uint64_t exclude_mask, uint64_t now_ms);
 
   // Takes the most recently parked idle connection to |m| (of client connection |owner| in a
   // send_proxy pool), or nullptr. The caller owns it and must install its own callbacks.
@@ -149,6 +246,15 @@ class WorkerPool {
   // Frees every idle connection (graceful shutdown); HTTP/2 connections close once their
   // last stream is done.
   void close_idle();
+
+  // Replaces the member set (see the top of this file). Worker thread.
+  void apply(std::shared_ptr<const MemberSet> set);
+  // Frees retired members nothing uses any more; returns how many remain. Worker thread, from
+  // the event loop (never below a callback that may still hold a member).
+  size_t sweep_retired();
+  // An UpstreamRequest points at |m| (pinned members are not freed when retired).
+  static void pin(WorkerMember* m) { ++m->pins; }
+  static void unpin(WorkerMember* m) { --m->pins; }
 
   // protocol: h2 pools: a connection to |m| that can take one more stream — an existing one,
   // or a new one, connecting (*created true). nullptr with *why when a new one failed at once.
@@ -169,8 +275,8 @@ class WorkerPool {
 
   size_t size() const { return members_.size(); }
   // The position of |m|, one of this pool's members.
-  size_t index_of(const WorkerMember* m) const { return static_cast<size_t>(m - members_.data()); }
-  WorkerMember& member(size_t i) { return members_[i]; }
+  size_t index_of(const WorkerMember* m) const { return m->index; }
+  WorkerMember& member(size_t i) { return *members_[i]; }
 
   // Counters. Worker thread writes (single writer, relaxed); any thread reads.
   void count_request() { bump(requests_); }
@@ -183,16 +289,10 @@ class WorkerPool {
   void upstream_attached(WorkerMember* m) { add_inflight(m, 1); }
   void upstream_released(WorkerMember* m) { add_inflight(m, -1); }
   // An upgraded exchange (a tunnel) opened / ended on |m|: what `pool member drain` waits for.
-  void tunnel_opened(const WorkerMember* m) { add(tunnels_mirror_, m, 1); }
-  void tunnel_closed(const WorkerMember* m) { add(tunnels_mirror_, m, -1); }
+  void tunnel_opened(const WorkerMember* m) { add(m->shared->tunnels, 1); }
+  void tunnel_closed(const WorkerMember* m) { add(m->shared->tunnels, -1); }
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   uint64_t responses_5xx() const { return responses_5xx_.load(std::memory_order_relaxed); }
-  // Requests holding a connection to member |i| now. Any thread.
-  int64_t inflight_on(size_t i) const {
-    return inflight_mirror_[i].load(std::memory_order_relaxed);
-  }
-  // Tunnels open to member |i| now. Any thread.
-  int64_t tunnels_on(size_t i) const { return tunnels_mirror_[i].load(std::memory_order_relaxed); }
   const PoolState& shared() const { return *shared_; }
 
  private:
@@ -203,19 +303,22 @@ class WorkerPool {
   static void bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  void add_inflight(WorkerMember* m, int64_t delta) { add(inflight_mirror_, m, delta); }
-  void add(std::unique_ptr<std::atomic<int64_t>[]>& mirror, const WorkerMember* m,
-           int64_t delta) {
-    auto& c = mirror[static_cast<size_t>(m - members_.data())];
+  void add_inflight(WorkerMember* m, int64_t delta) { add(m->shared->inflight, delta); }
+  void add(const std::unique_ptr<std::atomic<int64_t>[]>& slots, int64_t delta) const {
+    auto& c = slots[slot_];  // this worker's slot: single writer
     c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
+  void install(std::shared_ptr<const MemberSet> set);
+  void close_member_idle(WorkerMember& m);
+  void free_member(WorkerMember& m);
 
   const PoolState* shared_;
   event_base* base_;
   WorkerStats* stats_;
-  std::vector<WorkerMember> members_;
-  std::unique_ptr<std::atomic<int64_t>[]> inflight_mirror_;  // per member; single writer
-  std::unique_ptr<std::atomic<int64_t>[]> tunnels_mirror_;   // per member; single writer
+  size_t slot_;
+  std::shared_ptr<const MemberSet> set_;                // what members_ mirrors
+  std::vector<std::unique_ptr<WorkerMember>> members_;  // stable addresses
+  std::vector<std::unique_ptr<WorkerMember>> retired_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> responses_5xx_{0};
   size_t lc_cursor_ = 0;  // least_conn tie breaker rotates

@@ -12,17 +12,34 @@ UpstreamRequest::UpstreamRequest(const ExchangeEnv& env, UpstreamHandler* handle
                                  ClientConnection* owner)
     : env_(env), handler_(handler), owner_(owner), h1_(this), h2_(this) {}
 
-UpstreamRequest::~UpstreamRequest() { release(false); }
+UpstreamRequest::~UpstreamRequest() {
+  release(false);
+  set_member(nullptr);
+  repin(&sticky_, nullptr);
+}
+
+void UpstreamRequest::set_member(WorkerMember* m) { repin(&member_, m); }
+
+void UpstreamRequest::repin(WorkerMember** slot, WorkerMember* m) {
+  if (*slot != nullptr) {
+    WorkerPool::unpin(*slot);
+  }
+  *slot = m;
+  if (m != nullptr) {
+    WorkerPool::pin(m);  // a retired member stays allocated while this request points at it
+  }
+}
 
 void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
-                              bool head_request, bool safe_to_retry, int sticky) {
+                              bool head_request, bool safe_to_retry) {
   pool_ = pool;
-  sticky_ = sticky;
-  sticky_counted_ = sticky == WorkerPool::kStickyUnknown;
-  if (sticky_counted_) {
+  set_member(nullptr);
+  WorkerPool::StickyTarget sticky = pool->sticky_member(req);
+  repin(&sticky_, sticky.member);
+  sticky_counted_ = sticky.unknown;
+  if (sticky.unknown) {
     env_.stats->inc(Stat::StickyFallbacks);
   }
-  member_ = nullptr;
   head_request_ = head_request;
   safe_to_retry_ = safe_to_retry;
   attempts_ = 0;
@@ -51,7 +68,7 @@ void UpstreamRequest::connect_next() {
   bool panic = false;
   const uint64_t now_ms = monotonic_ms();
   WorkerMember* m = nullptr;
-  if (sticky_ >= 0) {
+  if (sticky_ != nullptr) {
     // A member that failed to connect is in exclude_mask_: the retry goes to the balancer.
     m = pool_->sticky_pick(sticky_, exclude_mask_, now_ms);
     if (!sticky_counted_) {
@@ -73,7 +90,7 @@ void UpstreamRequest::connect_next() {
   if (panic) {
     env_.stats->inc(Stat::NoHealthyMember);
   }
-  member_ = m;
+  set_member(m);
   ++attempts_;
   t_connect_us_ = monotonic_us();
   pool_->upstream_attached(m);  // paired with upstream_released() in detach_member()
@@ -95,7 +112,9 @@ void UpstreamRequest::codec_connect_failed(std::string_view why) {
   env_.stats->inc(Stat::UpstreamConnectFailures);
   if (env_.metrics != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    m.pool(m.pool_index(pool_->conf())).members[pool_->index_of(member_)].errors.add();
+    if (MemberMetrics* mm = m.member(pool_->conf(), member_->shared->metrics_slot)) {
+      mm->errors.add();
+    }
   }
   pool_->record_failure(member_, monotonic_ms());
   std::string label = member_->shared->label;
@@ -108,7 +127,7 @@ void UpstreamRequest::codec_connect_failed(std::string_view why) {
       exclude_mask_ |= (uint64_t{1} << i);
     }
   }
-  member_ = nullptr;
+  set_member(nullptr);
   if (attempts_ <= pool_->conf().retries) {
     env_.stats->inc(Stat::UpstreamRetries);
     SY_LOG(Debug, "connect to %s failed (%.*s); retrying on another member", label.c_str(),

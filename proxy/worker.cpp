@@ -90,7 +90,8 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
   flush_timer_ = event_new(base_, -1, EV_PERSIST, flush_cb, this);
   drain_timer_ = evtimer_new(base_, drain_timeout_cb, this);
   for (const auto& p : registry.pools()) {
-    pools_.push_back(std::make_unique<WorkerPool>(p.get(), base_, &stats_));
+    pools_.push_back(
+        std::make_unique<WorkerPool>(p.get(), base_, &stats_, static_cast<size_t>(id)));
   }
   for (const auto& [lconf, fd] : listener_fds) {
     auto wl = std::make_unique<WorkerListener>();
@@ -224,6 +225,9 @@ void Worker::on_snapshot() {
 void Worker::flush_cb(int, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   w->access_log_.flush();
+  for (auto& p : w->pools_) {
+    p->sweep_retired();  // members removed at runtime, once their last exchange ended
+  }
   if (w->forwarder_ != nullptr) {
     // Pins a snapshot published since the last look even when no request came: the one the
     // loader published before this worker started (its on_snapshot post is dropped then) or
@@ -232,6 +236,12 @@ void Worker::flush_cb(int, short, void* arg) {
     w->on_snapshot();
     w->stats_.set(Stat::HeldNow, w->forwarder_->hold().size());
     w->publish_inflight();
+  }
+}
+
+void Worker::apply_members(size_t pool, std::shared_ptr<const MemberSet> set) {
+  if (pool < pools_.size()) {
+    pools_[pool]->apply(std::move(set));
   }
 }
 

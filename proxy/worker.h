@@ -101,6 +101,9 @@ class Worker final : private ConnectionSet {
   event_base* base() const { return base_; }
   // The worker's pool for config pool index |index|; nullptr when out of range.
   WorkerPool* pool_at(int index) { return env_.pool_at(index); }
+  // Pool |pool| has a new member set (upstream_pool.h): kept members keep their connections,
+  // gone ones are retired. Posted by app/member_sync.cpp to every worker.
+  void apply_members(size_t pool, std::shared_ptr<const MemberSet> set);
   // A new routing snapshot was published: pin it and re-decide every held request. Posted by
   // main to every worker.
   void on_snapshot();

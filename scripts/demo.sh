@@ -302,7 +302,7 @@ done
 run_ctl server register app-8.0 --pool new --version 8.0 --redirect-url "http://$unew"
 run_ctl cluster prepare app-8.0
 run_ctl cluster mixed
-run_ctl cluster ready
+run_ctl cluster ready --keep-old-role   # the old-role instance keeps redirecting moved tenants
 run_ctl cluster approve
 
 say "upgrade schemata: per schema disable -> drain -> move -> update tasks -> enable -> verify"
@@ -386,7 +386,7 @@ for _ in $(seq 100); do oxctl --json show instances | grep -q '"role": *"new"' &
 step "registerserver -n oxserver-8" "server register oxserver-8 --pool new ..."
 oxctl server register oxserver-8 --pool new --version 8.0 --redirect-url "http://$xnew" | sed 's/^/    /'
 step "(start the 8.0 node; mixed cluster)" "cluster prepare oxserver-8; mixed; ready; approve"
-for c in "prepare oxserver-8" mixed ready approve; do oxctl cluster $c >/dev/null; done
+for c in "prepare oxserver-8" mixed "ready --keep-old-role" approve; do oxctl cluster $c >/dev/null; done
 step "per schema: disableschema, changeserver," "upgrade schemata --server oxserver-8 --continue"
 printf '  %-44s |   (in OX order: _3 _5 _10 _44 _81 _100; held, not refused)\n' \
   "  runupdate -n S, enableschema"

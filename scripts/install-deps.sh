@@ -27,8 +27,12 @@ PACKAGES=(
   python3-hpack
   # WebSocket tunnel tests: a real client and echo server (tests/integration/wsecho.py)
   python3-websockets
+  # WebSocket over HTTP/2 tests: the HTTP/2 side of the extended CONNECT client (tests/integration/h2ws.py)
+  python3-h2
   # the 3-node Galera cluster of tests/scripts/galera.sh (state transfer by rsync)
   galera-4 rsync
+  # host-name members: a DNS server on loopback the tests control (test_live_pools_dns.py)
+  dnsmasq-base
 )
 
 missing=()

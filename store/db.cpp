@@ -94,6 +94,48 @@ Error other_error(const Dsn& dsn, std::string_view what, const char* reason) {
 
 std::string query_what(std::string_view sql) { return "query '" + sql_excerpt(sql) + "'"; }
 
+// read_only, wsrep_on, wsrep_ready, wsrep_local_state. The wsrep status variables exist only
+// with a Galera provider loaded ("" and -1 without); GLOBAL_STATUS answers on a non-primary
+// node, where a query on a table fails with 1047.
+constexpr const char* kHealthQuery =
+    "SELECT @@GLOBAL.read_only, COALESCE(@@GLOBAL.wsrep_on, 0),"
+    " COALESCE((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+    " WHERE VARIABLE_NAME = 'wsrep_ready'), ''),"
+    " COALESCE((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+    " WHERE VARIABLE_NAME = 'wsrep_local_state'), -1)";
+
+// Throws what the driver throws.
+NodeHealth read_health(sql::Statement& st) {
+  NodeHealth health;
+  std::unique_ptr<sql::ResultSet> rs(st.executeQuery(kHealthQuery));
+  if (rs->next()) {
+    health = NodeHealth{rs->getInt(1) != 0, rs->getInt(2) != 0, rs->getString(3).asStdString(),
+                        rs->getInt(4)};
+  }
+  return health;
+}
+
+}  // namespace
+
+std::string unfit_reason(const NodeHealth& h, DsnRole role) {
+  if (h.wsrep_on) {
+    if (h.wsrep_ready != "ON") {
+      return "wsrep_ready is " + (h.wsrep_ready.empty() ? std::string("unknown") : h.wsrep_ready) +
+             " (a Galera node outside the primary component)";
+    }
+    if (h.wsrep_local_state != 4) {
+      return "wsrep_local_state is " + std::to_string(h.wsrep_local_state) +
+             ", not 4 (Synced): a joiner, donor or desynced Galera node";
+    }
+  }
+  if (h.read_only && role == DsnRole::Writer) {
+    return "read_only is ON (a replica; this session writes)";
+  }
+  return {};
+}
+
+namespace {
+
 }  // namespace
 
 // ---- Dsn ------------------------------------------------------------------------------------
@@ -307,8 +349,10 @@ Result<Unit> Transaction::rollback() {
 
 // ---- Db -------------------------------------------------------------------------------------
 
-Db::Db(Dsn dsn, std::unique_ptr<sql::Connection> conn)
-    : dsn_(std::move(dsn)), conn_(std::move(conn)) {}
+Db::Db(Dsn dsn, std::unique_ptr<sql::Connection> conn, DsnRole role,
+       std::vector<std::string> passed_over)
+    : dsn_(std::move(dsn)), conn_(std::move(conn)), role_(role),
+      passed_over_(std::move(passed_over)) {}
 
 Db::~Db() {
   cache_.clear();  // statements first, while their connection is open
@@ -323,7 +367,7 @@ Db::~Db() {
 
 Result<std::unique_ptr<Db>> Db::connect(const std::vector<Dsn>& dsns,
                                         std::chrono::milliseconds connect_timeout,
-                                        std::chrono::seconds io_timeout) {
+                                        std::chrono::seconds io_timeout, DsnRole role) {
   if (dsns.empty()) {
     return make_error(Errc::InvalidArgument, "no database DSN given");
   }
@@ -333,6 +377,12 @@ Result<std::unique_ptr<Db>> Db::connect(const std::vector<Dsn>& dsns,
   const int io_s = static_cast<int>(io_timeout.count());
 
   std::string failures;
+  std::vector<std::string> passed_over;
+  auto pass_over = [&](size_t i, const Dsn& d, const std::string& reason) {
+    failures += (failures.empty() ? "" : "; ") + std::string("[") + std::to_string(i + 1) + "] " +
+                d.label() + ": " + reason;
+    passed_over.push_back(d.label() + ": " + reason);
+  };
   for (size_t i = 0; i < dsns.size(); ++i) {
     const Dsn& d = dsns[i];
     try {
@@ -359,17 +409,26 @@ Result<std::unique_ptr<Db>> Db::connect(const std::vector<Dsn>& dsns,
       opts["OPT_RECONNECT"] = false;
       opts["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
       std::unique_ptr<sql::Connection> conn(drv->connect(opts));
-      {
-        std::unique_ptr<sql::Statement> st(conn->createStatement());
-        st->execute("SET SESSION time_zone = '+00:00'");
+      std::unique_ptr<sql::Statement> st(conn->createStatement());
+      st->execute("SET SESSION time_zone = '+00:00'");
+      NodeHealth health = read_health(*st);
+      if (std::string why = unfit_reason(health, role); !why.empty()) {
+        try {
+          conn->close();
+        } catch (...) {
+        }
+        pass_over(i, d, why);
+        continue;
       }
-      return std::unique_ptr<Db>(new Db(d, std::move(conn)));
+      if (health.wsrep_on && role == DsnRole::Writer) {
+        st->execute("SET SESSION wsrep_sync_wait = 1");
+      }
+      st.reset();
+      return std::unique_ptr<Db>(new Db(d, std::move(conn), role, std::move(passed_over)));
     } catch (const sql::SQLException& e) {
-      failures += (failures.empty() ? "" : "; ") + std::string("[") + std::to_string(i + 1) + "] " +
-                  d.label() + ": " + describe(e);
+      pass_over(i, d, describe(e));
     } catch (const std::exception& e) {
-      failures += (failures.empty() ? "" : "; ") + std::string("[") + std::to_string(i + 1) + "] " +
-                  d.label() + ": " + e.what();
+      pass_over(i, d, e.what());
     }
   }
   return make_error(Errc::Database, "no database reachable: " + failures, ErrorSource::Upstream);
@@ -453,12 +512,28 @@ Result<Transaction> Db::begin(TxnMode mode) {
   return Transaction(this);
 }
 
+std::string Db::health_problem() {
+  try {
+    std::unique_ptr<sql::Statement> st(conn_->createStatement());
+    return unfit_reason(read_health(*st), role_);
+  } catch (const sql::SQLException& e) {
+    return "health check: " + describe(e);
+  } catch (const std::exception& e) {
+    return std::string("health check: ") + e.what();
+  }
+}
+
 bool Db::alive() {
   try {
     return conn_ && !conn_->isClosed() && conn_->isValid();
   } catch (...) {
     return false;
   }
+}
+
+bool is_wrong_node(const Error& e) {
+  return e.code == Errc::Database && (e.message.find("MySQL error 1047 ") != std::string::npos ||
+                                      e.message.find("MySQL error 1290 ") != std::string::npos);
 }
 
 bool is_conflict(const Error& e) {

@@ -55,6 +55,8 @@ struct Dsn {
 
   // "user@tcp(host:port)/database" or "user@unix(/path)/database"; never the password.
   std::string label() const;
+
+  bool operator==(const Dsn&) const = default;
 };
 
 // One row of a result set, handed to a visitor. Valid only during that visitor call.
@@ -134,6 +136,24 @@ class Stmt {
   bool returns_rows_ = false;  // a SELECT-like statement: query() only
 };
 
+// What a session is for; Db::connect checks the server against it (docs/decisions.md 62).
+enum class DsnRole {
+  Writer,  // admin, sequencer, heartbeats, migrations: read_only must be OFF
+  Reader,  // the loader's directory reads: a replica (read_only ON) will do
+};
+// Both roles on a Galera node (wsrep_on): wsrep_ready ON and wsrep_local_state 4 (Synced); a
+// donor, joiner or desynced node, or one outside the primary component, is passed over.
+
+// What Db::connect reads from a server right after the handshake.
+struct NodeHealth {
+  bool read_only = false;
+  bool wsrep_on = false;
+  std::string wsrep_ready;     // "ON"/"OFF"; "" without a Galera provider
+  int wsrep_local_state = -1;  // 4 = Synced; -1 without a Galera provider
+};
+// Why a server with |h| must not serve a |role| session; "" = it may. Pure.
+std::string unfit_reason(const NodeHealth& h, DsnRole role);
+
 // How a transaction reads.
 enum class TxnMode {
   ReadWrite,  // START TRANSACTION
@@ -166,9 +186,14 @@ class Db {
   // off: after a lost connection alive() is false and the caller connects again. The session
   // uses utf8mb4 and time_zone '+00:00'. On failure the error lists every DSN with its reason.
   // The caller owns the result. Loader/admin threads only.
+  // Each session that opens is checked for |role| (DsnRole) before it is used: a server that
+  // does not fit is closed and the next DSN tried; passed_over() says why for each. A Writer
+  // session on Galera reads with wsrep_sync_wait = 1 (its reads see every write the cluster
+  // committed before them: heartbeats written through other nodes).
   static Result<std::unique_ptr<Db>>
   connect(const std::vector<Dsn>& dsns, std::chrono::milliseconds connect_timeout,
-          std::chrono::seconds io_timeout = std::chrono::seconds(120));
+          std::chrono::seconds io_timeout = std::chrono::seconds(120),
+          DsnRole role = DsnRole::Writer);
 
   ~Db();
   Db(const Db&) = delete;
@@ -176,6 +201,9 @@ class Db {
 
   // The DSN this session is connected to.
   const Dsn& dsn() const { return dsn_; }
+  DsnRole role() const { return role_; }
+  // "label: reason" for every DSN tried before this one (unreachable, refused, wrong role).
+  const std::vector<std::string>& passed_over() const { return passed_over_; }
 
   // Runs fixed SQL text (DDL, SET, COMMIT, ...); rows it returns are read and dropped. No
   // parameters: anything that carries values goes through prepare().
@@ -200,17 +228,24 @@ class Db {
 
   // Pings the server. false = the session is unusable; connect() again.
   bool alive();
+  // Reads the server's state again (one round trip): "" while it still fits role(), else why
+  // not (turned read_only, desynced, left the primary component, or the session is dead);
+  // then drop the session and connect() again.
+  std::string health_problem();
 
  private:
   friend class Stmt;
   friend class Transaction;
-  Db(Dsn dsn, std::unique_ptr<sql::Connection> conn);
+  Db(Dsn dsn, std::unique_ptr<sql::Connection> conn, DsnRole role,
+     std::vector<std::string> passed_over);
   // Calls |visit| for each row of |rs|; stops at the first failed Row getter.
   static Result<uint64_t> visit_rows(sql::ResultSet& rs, const RowVisitor& visit, const Dsn& dsn,
                                      std::string_view sql);
 
   Dsn dsn_;
   std::unique_ptr<sql::Connection> conn_;
+  DsnRole role_ = DsnRole::Writer;
+  std::vector<std::string> passed_over_;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // by SQL text; see cached()
 };
 
@@ -263,6 +298,10 @@ Result<Unit> query_in_chunks(Db& db, const std::string& select, std::string_view
 // (1205), and running the whole transaction again may succeed. Read from the message db.cpp
 // builds ("MySQL error <n> ..."), which every wrapping context keeps.
 bool is_conflict(const Error& e);
+// The server cannot serve this session where it is: 1047 (a Galera node not prepared: outside
+// the primary component, or not synced) or 1290 (read_only: a replica). The session is to be
+// dropped and the DSNs tried again (Db::connect passes such a server over).
+bool is_wrong_node(const Error& e);
 // The pause before retry |n| (1-based) of with_conflict_retries.
 void conflict_pause(int n);
 

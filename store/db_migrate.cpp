@@ -318,6 +318,22 @@ CREATE TABLE IF NOT EXISTS sy_member_state (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
+// ---- 10: pool members added, changed or removed at runtime (store/member_store.h) ----------
+// One row per (pool, member) an operator touched through the admin socket; `removed` is a
+// tombstone (the member is gone even when the YAML lists it): the YAML is the bootstrap, the
+// database wins afterwards (docs/decisions.md 58).
+constexpr std::string_view kPoolMembers = R"sql(
+CREATE TABLE IF NOT EXISTS sy_pool_members (
+  pool         VARCHAR(191) NOT NULL,
+  member       VARCHAR(191) NOT NULL,
+  weight       INT          NOT NULL DEFAULT 1,
+  tls_name     VARCHAR(255) NOT NULL DEFAULT '',
+  removed      TINYINT(1)   NOT NULL DEFAULT 0,
+  updated_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (pool, member)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 // ---- 5: state of the ox profile ---------------------------------------------------------------
 
 // What the configdb's server table lacks (pool, version, redirect URL), by server name; written
@@ -399,6 +415,32 @@ IF COALESCE(@sy_skip_changes, 0) = 0
 END IF
 )sql";
 
+// ---- 10: events ---------------------------------------------------------------------------------
+
+// Upgrade events (store/event_store.h): appended where they happen, delivered to each instance's
+// hook from sy_event_cursor's position. A plain AUTO_INCREMENT id: in commit order on one
+// server, per node's offset on Galera.
+constexpr std::string_view kEvents = R"sql(
+CREATE TABLE IF NOT EXISTS sy_events (
+  id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  kind         VARCHAR(64)   NOT NULL,
+  schema_name  VARCHAR(191)  NOT NULL DEFAULT '',
+  state        VARCHAR(64)   NOT NULL DEFAULT '',
+  detail       TEXT          NOT NULL,
+  instance     VARCHAR(191)  NOT NULL DEFAULT '',
+  created_at   TIMESTAMP(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+constexpr std::string_view kEventCursor = R"sql(
+CREATE TABLE IF NOT EXISTS sy_event_cursor (
+  instance      VARCHAR(191)    NOT NULL,
+  delivered_id  BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  updated_at    TIMESTAMP(6)    NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (instance)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 const std::vector<Migration>& migrations() {
   using S = MigrateScope;
   static const std::vector<Migration> all = {
@@ -426,6 +468,8 @@ const std::vector<Migration>& migrations() {
        "schemas: the failed mark",
        S::Directory,
        {kSchemasFailedV9, kDropSchemasAu, kSchemasAuV9}},
+      {10, "pool members at runtime", S::State, {kPoolMembers}},
+      {11, "events and each instance's delivered position", S::State, {kEvents, kEventCursor}},
   };
   return all;
 }
@@ -469,6 +513,16 @@ std::vector<MigrationStep> known_migrations(MigrateScope scope) {
 
 int latest_schema_version() { return migrations().back().version; }
 
+std::string trigger_privilege_hint(const Error& e) {
+  if (e.message.find("MySQL error 1419 ") == std::string::npos) {
+    return {};
+  }
+  return " (the migrations create triggers on the directory tables, and with binary logging on"
+         " (log_bin) the server lets only a user with SUPER create them: run `db migrate` as"
+         " such a user, or set GLOBAL log_bin_trust_function_creators = 1 on every server, replicas"
+         " and Galera nodes included; docs/admin.md, \"Database privileges\")";
+}
+
 Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
   auto have_database = query_value<bool>(db, "SELECT DATABASE() IS NOT NULL");
   if (!have_database) {
@@ -510,7 +564,8 @@ Result<MigrateReport> migrate(Db& db, MigrateScope scope) {
     for (std::string_view sql : m.statements) {
       if (auto e = db.exec(std::string(sql)); !e) {
         return make_error(Errc::Database, "migration " + std::to_string(m.version) + " (" + m.name +
-                                              "): " + e.error().message);
+                                              "): " + e.error().message +
+                                              trigger_privilege_hint(e.error()));
       }
     }
     auto inserted = exec(db, "INSERT IGNORE INTO sy_schema_version (version, name) VALUES (?, ?)",

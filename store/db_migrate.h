@@ -27,6 +27,7 @@
 //                 sy_update_tasks (admin/update_tasks.h), sy_member_state
 //                 (admin/member_store.h), sy_instances.applied_seq
 //   5 state       sy_server_meta and sy_meta 'directory_epoch' (routing/directory_ox.h)
+//  10 state       sy_events, sy_event_cursor (store/event_store.h)
 //
 // The change log: AFTER INSERT/UPDATE/DELETE triggers on the four directory tables append
 // (kind, key_text) to sy_changes for every row that really changed (an UPDATE that rewrites
@@ -69,6 +70,10 @@ struct MigrateReport {
 // current database. Blocks (admin/CLI thread). Fails on the first failing statement, with the
 // migration's number and name in the message; migrations before it stay applied.
 Result<MigrateReport> migrate(Db& db, MigrateScope scope = MigrateScope::All);
+
+// For a migration statement that failed with |e|: what to do about MySQL error 1419 (CREATE
+// TRIGGER without SUPER while binary logging is on), else "". Pure.
+std::string trigger_privilege_hint(const Error& e);
 
 // The migrations compiled into this binary, in order.
 std::vector<MigrationStep> known_migrations(MigrateScope scope = MigrateScope::All);

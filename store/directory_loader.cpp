@@ -11,16 +11,6 @@
 
 namespace sy::store {
 
-namespace {
-
-uint64_t now_unix_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-}  // namespace
-
 uint64_t hash_directory(const DirectoryData& d) {
   Fnv64 f;
   for (const auto& s : d.servers) {
@@ -73,16 +63,40 @@ bool DirectoryLoader::wait(std::chrono::milliseconds d) {
 }
 
 Result<Unit> DirectoryLoader::connect() {
-  auto db = Db::connect(opt_.dsns, opt_.connect_timeout, opt_.io_timeout);
+  std::vector<Dsn> dir = opt_.dsns;
+  std::vector<Dsn> st = opt_.state == StateStore::Separate ? opt_.state_dsns : std::vector<Dsn>{};
+  if (opt_.dsn_source) {
+    dsn_generation_ = opt_.dsn_source->generation();  // before the lists: a change re-reads
+    DsnLists lists = opt_.dsn_source->lists();
+    dir = lists.read();
+    st = opt_.state == StateStore::None ? std::vector<Dsn>{} : lists.loader_state();
+  }
+  state_separate_ = !st.empty();
+  // The directory session writes heartbeats unless the state has a session of its own.
+  const DsnRole role =
+      opt_.state != StateStore::None && !state_separate_ ? DsnRole::Writer : DsnRole::Reader;
+  auto report = [this](const char* who, const auto& r) {
+    if (!opt_.dsn_source) {
+      return;
+    }
+    if (r.ok()) {
+      opt_.dsn_source->connected(who, **r);
+    } else {
+      opt_.dsn_source->failed(who, r.error());
+    }
+  };
+  auto db = Db::connect(dir, opt_.connect_timeout, opt_.io_timeout, role);
+  report("loader", db);
   if (!db.ok()) {
     return db.error();
   }
-  if (opt_.state == StateStore::Separate) {
-    auto st = Db::connect(opt_.state_dsns, opt_.connect_timeout, opt_.io_timeout);
-    if (!st.ok()) {
-      return make_error(Errc::Database, "state database: " + st.error().message);
+  if (state_separate_) {
+    auto s = Db::connect(st, opt_.connect_timeout, opt_.io_timeout, DsnRole::Writer);
+    report("loader state", s);
+    if (!s.ok()) {
+      return make_error(Errc::Database, "state database: " + s.error().message);
     }
-    state_db_ = std::move(st.value());
+    state_db_ = std::move(s.value());
   }
   db_ = std::move(db.value());
   reader_->set_state(state());
@@ -95,11 +109,35 @@ void DirectoryLoader::drop_sessions() {
   state_db_.reset();
 }
 
+void DirectoryLoader::leave(const char* who, const Db& db, const std::string& why) {
+  SY_LOG(Warn, "directory: leaving %s (%s session): %s; connecting to the next DSN that fits",
+         db.dsn().label().c_str(), who, why.c_str());
+  if (opt_.dsn_source) {
+    opt_.dsn_source->left(who, db, why);
+  }
+  drop_sessions();
+}
+
+void DirectoryLoader::check_health() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!db_ || now - last_health_ < kHealthEvery) {
+    return;
+  }
+  last_health_ = now;
+  if (std::string why = db_->health_problem(); !why.empty()) {
+    leave("loader", *db_, why);
+  } else if (state_db_) {
+    if (std::string why_state = state_db_->health_problem(); !why_state.empty()) {
+      leave("loader state", *state_db_, why_state);
+    }
+  }
+}
+
 Db* DirectoryLoader::state() {
   switch (opt_.state) {
   case StateStore::None: return nullptr;
-  case StateStore::Directory: return db_.get();
-  case StateStore::Separate: return state_db_.get();
+  case StateStore::Directory:
+  case StateStore::Separate: return state_separate_ ? state_db_.get() : db_.get();
   }
   return nullptr;
 }
@@ -204,8 +242,12 @@ void DirectoryLoader::run() {
   auto backoff = std::chrono::milliseconds(250);
   bool outage_logged = false;
   while (wait(db_ ? opt_.refresh_interval : backoff)) {
-    status_.round_started_unix_ms = now_unix_ms();
+    if (db_ && opt_.dsn_source && opt_.dsn_source->generation() != dsn_generation_) {
+      leave("loader", *db_, "the DSN lists changed (reload)");
+    }
+    status_.round_started_unix_ms = now_unix_ms();  // the health check can stall too
     round_start_ = std::chrono::steady_clock::now();
+    check_health();
     Result<Unit> r = ok_result();
     if (!db_) {
       r = connect();
@@ -227,6 +269,9 @@ void DirectoryLoader::run() {
                r.error().message.c_str());
         outage_logged = true;
       }
+      if (db_ && opt_.dsn_source && is_wrong_node(r.error())) {
+        opt_.dsn_source->left("loader", *db_, r.error().message);
+      }
       drop_sessions();
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
@@ -243,8 +288,11 @@ void DirectoryLoader::run() {
     status_.last_ok_unix_ms = now_unix_ms();
     if (opt_.on_tick && state() != nullptr) {
       status_.round_started_unix_ms = now_unix_ms();  // a heartbeat write can stall too
-      opt_.on_tick(*state());
+      auto ticked = opt_.on_tick(*state());
       status_.round_started_unix_ms = 0;
+      if (!ticked.ok() && is_wrong_node(ticked.error())) {
+        leave(state_db_ ? "loader state" : "loader", *state(), ticked.error().message);
+      }
     }
   }
 }

@@ -28,6 +28,7 @@
 #include "routing/snapshot.h"
 #include "store/db.h"
 #include "store/directory_reader.h"
+#include "store/dsn_source.h"
 
 namespace sy::store {
 
@@ -47,6 +48,11 @@ struct LoaderOptions {
   std::vector<Dsn> dsns;
   StateStore state = StateStore::Directory;
   std::vector<Dsn> state_dsns;  // StateStore::Separate
+  // When set, the DSNs come from here instead (dsns = its readers; the state session = its
+  // loader_state(), Separate when that is not empty) and a change of its generation makes the
+  // next round reconnect with a full load (`reload`). The sessions are reported to it as
+  // "loader" and "loader state".
+  std::shared_ptr<DsnSource> dsn_source;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds refresh_interval{250};
   // Bounds each network read or write of the loader's sessions: a frozen database fails the
@@ -61,8 +67,14 @@ struct LoaderOptions {
   // Loader thread, after every refresh round while connected, with the state session (never
   // called with StateStore::None); e.g. the instance heartbeat, which decides itself whether
   // to write (e.g. every heartbeat_interval, or at once when the applied change_seq moved).
-  std::function<void(Db&)> on_tick;
+  // An error that is_wrong_node() (the state server turned read-only or left the primary
+  // component) drops the sessions: the next round connects to a server that fits.
+  std::function<Result<Unit>(Db&)> on_tick;
 };
+
+// How often the loader re-reads its servers' read_only / wsrep state while connected: a node
+// that turned read-only or desynced is left within this (errors 1047/1290 leave at once).
+inline constexpr std::chrono::milliseconds kHealthEvery{1000};
 
 // A refresh round (or reconnect) running longer than this makes the database "slow".
 inline constexpr uint64_t kSlowRoundMs = 1000;
@@ -116,10 +128,18 @@ class DirectoryLoader {
   // The state session for the reader and on_tick; nullptr with StateStore::None.
   Db* state();
   void drop_sessions();
+  // Drops the sessions because the server of |who|'s session |db| no longer fits (|why|);
+  // tells the DSN source. The next round connects again.
+  void leave(const char* who, const Db& db, const std::string& why);
+  // Every kHealthEvery: re-reads both servers' state (Db::health_problem); leaves on a misfit.
+  void check_health();
+  std::chrono::steady_clock::time_point last_health_{};
 
   std::unique_ptr<DirectoryReader> reader_;
   std::unique_ptr<Db> db_;
-  std::unique_ptr<Db> state_db_;  // StateStore::Separate
+  std::unique_ptr<Db> state_db_;  // a state session of its own (state_separate_)
+  bool state_separate_ = opt_.state == StateStore::Separate;
+  uint64_t dsn_generation_ = 0;  // of opt_.dsn_source when connected
   std::shared_ptr<const RoutingSnapshot> current_;
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;

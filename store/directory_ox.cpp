@@ -96,6 +96,10 @@ Result<Unit> write_server_meta(Db& state, const ServerOverride& meta) {
                    meta.name, meta.pool, meta.version, meta.redirect_url));
 }
 
+Result<Unit> delete_server_meta(Db& state, const std::string& name) {
+  return done(exec(state, "DELETE FROM sy_server_meta WHERE name = ?", name));
+}
+
 Result<uint64_t> read_directory_epoch(Db& state) {
   return query_value<uint64_t>(state, "SELECT v FROM sy_meta WHERE k = 'directory_epoch'");
 }

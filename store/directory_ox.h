@@ -133,6 +133,8 @@ Result<std::vector<ServerOverride>> read_server_meta(Db& state);
 // Writes (inserts or replaces) the metadata of one server.
 Result<Unit> write_server_meta(Db& state, const ServerOverride& meta);
 // sy_meta 'directory_epoch': 0 when never bumped.
+// Deletes |name|'s row (server unregister); none is not an error.
+Result<Unit> delete_server_meta(Db& state, const std::string& name);
 Result<uint64_t> read_directory_epoch(Db& state);
 // Adds 1 atomically and returns the new value. Call AFTER the configdb write committed.
 Result<uint64_t> bump_directory_epoch(Db& state);

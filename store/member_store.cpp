@@ -74,4 +74,46 @@ Result<std::vector<MemberRuntime>> load_member_states(Db& db) {
   return rows;
 }
 
+Result<Unit> store_pool_member(Db& db, const PoolMemberRow& m) {
+  if (m.pool.empty() || m.member.empty()) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             "pool member: pool and member are required", ErrorSource::Downstream);
+  }
+  if (m.weight < 1 || m.weight > 256) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument",
+                             "member " + m.pool + "/" + m.member + ": weight " +
+                                 std::to_string(m.weight) + " is not in 1..256",
+                             ErrorSource::Downstream);
+  }
+  return in_context(
+      "storing pool member " + m.pool + "/" + m.member,
+      done(exec(db,
+                "INSERT INTO sy_pool_members (pool, member, weight, tls_name, removed, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE weight = VALUES(weight),"
+                " tls_name = VALUES(tls_name), removed = VALUES(removed), updated_at = NOW(6)",
+                m.pool, m.member, static_cast<int32_t>(m.weight), m.tls_name,
+                static_cast<int32_t>(m.removed ? 1 : 0))));
+}
+
+Result<std::vector<PoolMemberRow>> load_pool_members(Db& db) {
+  auto rows = query_all(db,
+                        "SELECT pool, member, weight, tls_name, removed,"
+                        " CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED)"
+                        " FROM sy_pool_members ORDER BY pool, member",
+                        [&](const Row& row) {
+                          PoolMemberRow m;
+                          m.pool = row.str(1);
+                          m.member = row.str(2);
+                          m.weight = row.i32(3);
+                          m.tls_name = row.str(4);
+                          m.removed = row.i32(5) != 0;
+                          m.updated_unix_ms = row.i64(6);
+                          return m;
+                        });
+  if (!rows) {
+    return db_error("reading sy_pool_members", rows.error());
+  }
+  return rows;
+}
+
 }  // namespace sy::store

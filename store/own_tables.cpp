@@ -89,6 +89,29 @@ Result<Unit> update_own_server(Db& db, const ServerRow& row) {
                    row.pool, row.version, row.redirect_url, row.id));
 }
 
+Result<OwnServerUsers> own_server_users(Db& db, ServerId id) {
+  OwnServerUsers users;
+  auto schemas = query_all(
+      db, "SELECT name FROM sy_schemas WHERE server_id = ? ORDER BY name",
+      [](const Row& row) { return row.str(1); }, id);
+  if (!schemas) {
+    return schemas.error();
+  }
+  users.schemas = std::move(schemas.value());
+  auto contexts = query_all(
+      db, "SELECT id FROM sy_contexts WHERE server_id = ? ORDER BY id",
+      [](const Row& row) { return row.u32(1); }, id);
+  if (!contexts) {
+    return contexts.error();
+  }
+  users.contexts = std::move(contexts.value());
+  return users;
+}
+
+Result<Unit> delete_own_server(Db& db, ServerId id) {
+  return done(exec(db, "DELETE FROM sy_servers WHERE id = ?", id));
+}
+
 Result<std::vector<OwnSchemaRow>> own_schemas(Db& db, const std::string* only) {
   auto read = [](const Row& row) {
     return OwnSchemaRow{row.str(1), row.boolean(2), row.u32(3), row.str(4), row.u64(5)};
@@ -158,6 +181,58 @@ Result<std::vector<std::string>> own_logins_of(Db& db, routing::ContextId id) {
   return query_all(
       db, "SELECT login FROM sy_logins WHERE context_id = ? ORDER BY login",
       [](const Row& row) { return row.str(1); }, id);
+}
+
+Result<std::optional<OwnContextCols>> own_context_cols(Db& db, routing::ContextId id, Lock lock) {
+  auto read = [](const Row& row) {
+    return OwnContextCols{row.u32(1), row.str(2), row.boolean(3), row.u32(4)};
+  };
+  return query_one(db,
+                   lock == Lock::ForUpdate
+                       ? "SELECT id, schema_name, enabled, COALESCE(server_id, 0) FROM sy_contexts"
+                         " WHERE id = ? FOR UPDATE"
+                       : "SELECT id, schema_name, enabled, COALESCE(server_id, 0) FROM sy_contexts"
+                         " WHERE id = ?",
+                   read, id);
+}
+
+Result<Unit> insert_own_context(Db& db, const OwnContextCols& row) {
+  return done(exec(db,
+                   "INSERT INTO sy_contexts (id, schema_name, enabled, server_id)"
+                   " VALUES (?, ?, ?, ?)",
+                   row.id, row.schema, int32_t{row.enabled ? 1 : 0},
+                   row.server_id == 0 ? std::optional<uint32_t>() : row.server_id));
+}
+
+Result<Unit> update_own_context(Db& db, const OwnContextCols& row) {
+  return done(exec(db,
+                   "UPDATE sy_contexts SET schema_name = ?, enabled = ?, server_id = ?"
+                   " WHERE id = ?",
+                   row.schema, int32_t{row.enabled ? 1 : 0},
+                   row.server_id == 0 ? std::optional<uint32_t>() : row.server_id, row.id));
+}
+
+Result<Unit> insert_own_schema(Db& db, const std::string& name, ServerId server, bool enabled) {
+  return done(exec(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES (?, ?, ?)", name,
+                   enabled ? "enabled" : "disabled", server));
+}
+
+Result<std::optional<routing::ContextId>> own_login_context(Db& db, std::string_view login,
+                                                            Lock lock) {
+  auto read = [](const Row& row) { return row.u32(1); };
+  return query_one(db,
+                   lock == Lock::ForUpdate
+                       ? "SELECT context_id FROM sy_logins WHERE login = ? FOR UPDATE"
+                       : "SELECT context_id FROM sy_logins WHERE login = ?",
+                   read, login);
+}
+
+Result<Unit> insert_own_login(Db& db, std::string_view login, routing::ContextId context) {
+  return done(exec(db, "INSERT INTO sy_logins (login, context_id) VALUES (?, ?)", login, context));
+}
+
+Result<Unit> delete_own_login(Db& db, std::string_view login) {
+  return done(exec(db, "DELETE FROM sy_logins WHERE login = ?", login));
 }
 
 }  // namespace sy::store

@@ -38,6 +38,16 @@ Result<Unit> insert_own_server(Db& db, const routing::ServerRow& row);
 // Writes pool, version and redirect_url of the server with |row.id|.
 Result<Unit> update_own_server(Db& db, const routing::ServerRow& row);
 
+// What still points to server |id| (server unregister refuses then): the schemas on it and the
+// contexts that have it as their own server, each sorted.
+struct OwnServerUsers {
+  std::vector<std::string> schemas;
+  std::vector<routing::ContextId> contexts;
+};
+Result<OwnServerUsers> own_server_users(Db& db, routing::ServerId id);
+// Deletes the server's row (its id stays in sy_server_ids, never handed out again).
+Result<Unit> delete_own_server(Db& db, routing::ServerId id);
+
 // sy_schemas' state as one column (state 'disabled' plus the failed mark = Failed, migration 9),
 // and its reading: the SQL expression and the column |col| of a row that selected it.
 inline constexpr std::string_view kOwnSchemaState =
@@ -74,5 +84,27 @@ struct OwnContextRow {
 Result<std::optional<OwnContextRow>> own_context(Db& db, routing::ContextId id);
 // sy_logins of a context, sorted.
 Result<std::vector<std::string>> own_logins_of(Db& db, routing::ContextId id);
+
+// ---- the directory commands' edits (admin/directory_edit.h) --------------------------------
+
+// A context's own columns; |server_id| 0 = none of its own (its schema's server).
+struct OwnContextCols {
+  routing::ContextId id = 0;
+  std::string schema;
+  bool enabled = true;
+  routing::ServerId server_id = 0;
+};
+Result<std::optional<OwnContextCols>> own_context_cols(Db& db, routing::ContextId id,
+                                                       Lock lock = Lock::None);
+Result<Unit> insert_own_context(Db& db, const OwnContextCols& row);
+// Writes schema, enabled and the own server (0 -> NULL) of |row.id|.
+Result<Unit> update_own_context(Db& db, const OwnContextCols& row);
+Result<Unit> insert_own_schema(Db& db, const std::string& name, routing::ServerId server,
+                               bool enabled);
+// The context of |login|, locked with |lock|; nullopt when there is none.
+Result<std::optional<routing::ContextId>> own_login_context(Db& db, std::string_view login,
+                                                            Lock lock = Lock::None);
+Result<Unit> insert_own_login(Db& db, std::string_view login, routing::ContextId context);
+Result<Unit> delete_own_login(Db& db, std::string_view login);
 
 }  // namespace sy::store

@@ -37,6 +37,15 @@ def galera_env():
     return values, ""
 
 
+def require_galera(test):
+    """The cluster's env for |test|, or skips it with the reason (no packages)."""
+    env, why = galera_env()
+    if env is None:
+        sys.stderr.write(f"\n{why}\n")
+        test.skipTest(why)
+    return env
+
+
 class GaleraDatabase(Database):
     """A fresh database on the cluster; |node| (1-3) picks the node dsn_yaml() names."""
 
@@ -61,10 +70,7 @@ class GaleraUpgradeTest(test_upgrade.UpgradeTest):
     CONTEXTS_PER_SCHEMA = 5
 
     def setUp(self):
-        self.env, why = galera_env()
-        if self.env is None:
-            sys.stderr.write(f"\n{why}\n")
-            self.skipTest(why)
+        self.env = require_galera(self)
         super().setUp()
 
     def make_database(self):

@@ -218,7 +218,8 @@ class OxTestCase(ProxyTestCase):
         wait_for(lambda: any(i["role"] == "new"
                              for i in self.ctl_json(sy, "show", "instances")["instances"]),
                  timeout=30, what="the new-role instance's first heartbeat")
-        for step in (("prepare", NEW_SERVER), ("mixed",), ("ready",), ("approve",)):
+        for step in (("prepare", NEW_SERVER), ("mixed",), ("ready", "--keep-old-role"),
+                     ("approve",)):
             self.ctl(sy, "cluster", *step)
 
     def upgrade(self, *flags, check=True, sy=None):

@@ -71,7 +71,7 @@ admin:
 class AdminTest(ProxyTestCase):
     def setUp(self):
         super().setUp()
-        self.db = Database("sy_adm")
+        self.db = self.make_database()
         self.addCleanup(self.db.drop)
         self.old1 = self.backend("old-1", "old")
         self.old2 = self.backend("old-2", "old")
@@ -83,6 +83,9 @@ class AdminTest(ProxyTestCase):
         self.migrate()
         self.db.sql(SEED)
         self.sy = self.start()
+
+    def make_database(self):
+        return Database("sy_adm")
 
     def yaml(self, dsn=None, sock=None, **kw):
         return admin_yaml(dsn or self.db.dsn_yaml(), [self.old1.address, self.old2.address],
@@ -444,7 +447,8 @@ class AdminTest(ProxyTestCase):
         self.sy = self.start(name="sy-slow", extra_admin='  update_tasks: {command: "/bin/sleep 1"}\n')
         wait_for(lambda: any(i["role"] == "new" for i in self.js("show", "instances")["instances"]),
                  what="the new-role instance's first heartbeat")  # `cluster mixed` needs it
-        for step in (("prepare", "app-new"), ("mixed",), ("ready",), ("approve",)):
+        for step in (("prepare", "app-new"), ("mixed",), ("ready", "--keep-old-role"),
+                     ("approve",)):
             self.ok("cluster", *step)
         driver = subprocess.Popen([CTL, "-s", self.sock, "upgrade", "schemata", "--server",
                                    "app-new", "--continue"], stdout=subprocess.PIPE,

@@ -125,6 +125,18 @@ admin:
             self.assertIn(b"ERR usage: line longer than 64 KiB; closing", out)
         self.assertIsNone(sy.proc.poll())
 
+    def test_server_and_ctl_trim_the_token_file_alike(self):
+        # A token line ending in a tab and a CR: the server and switchyardctl both drop them
+        # (one rule, admin/protocol.h token_from_line), so the ctl authenticates.
+        with open(self.token_file, "w") as f:
+            f.write("token-for-the-promises-test\t\r\n")
+        sy = self.switchyard(self.yaml())
+        with open(sy.ready_path) as f:
+            ready = dict(l.split("=", 1) for l in f.read().splitlines())
+        p = self.ctl("--tcp", ready["admin.tcp"], "--token-file", self.token_file, "show", "info")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("role:", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

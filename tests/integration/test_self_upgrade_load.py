@@ -155,9 +155,10 @@ class SelfUpgradeLoadTest(ProxyTestCase):
         # Every failure h2load counted is one of the never-sent requests: its own summary and
         # its log agree, so nothing failed that the log does not show.
         self.assertEqual(failed, never_sent, "\n".join(results["h2load"])[-5000:])
-        # A never-sent request needs a GOAWAY in the same read as a response: at most one per
-        # connection that saw a swap (4 connections per round, SWAPS swaps).
-        self.assertLessEqual(never_sent, 4 * SWAPS)
+        # A never-sent request needs a GOAWAY in the same read as a response, and h2load
+        # submits one request per response: at most one per open stream (-m4) of each of the
+        # 4 connections a swap's GOAWAY reaches. (The clean-clone run of stop 21 saw 24.)
+        self.assertLessEqual(never_sent, 4 * 4 * SWAPS)
 
         # The admin socket was passed along: the last generation answers on the same path.
         r = ctl(sock, "show", "info")

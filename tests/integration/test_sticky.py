@@ -3,7 +3,8 @@ backends (tests/backend/backend.py answers "<name> <version>" on /), curl over H
 HTTP/2 (h2c), Python's http.client, and switchyardctl against the private MariaDB.
 
 Insert mode: pool old = b1, b2, b3 behind an old-role instance with an admin socket (member
-drain needs the database); the cookie names a member by a keyed hash, never its address.
+drain needs the database); the cookie names a member by a keyed hash, never its address; a
+unix: member added with `pool member add` gets its own sessions too.
 Route mode (no database): the application's JSESSIONID "<session>.<route>" names the member.
 """
 import http.client
@@ -140,6 +141,23 @@ class StickyInsertTest(ProxyTestCase):
                             f"http://{self.addr}/", check=True)
         self.assertIn("HTTP/2 200", out.decode())
         self.assertRegex(out.decode(), r"(?i)set-cookie: SYSRV=[0-9a-f]{16}; Path=/")
+
+    def test_a_member_added_at_runtime_holds_its_sessions(self):
+        # A unix: member through switchyardctl (one address parser for the YAML and the admin).
+        path = os.path.join(self.workdir, "u4.sock")
+        self.backend("u4", extra_args=("--unix", path))
+        out = self.ctl("pool", "member", "add", "old", f"unix:{path}")
+        self.assertIn(f"member unix:{path} added (db)", out)
+
+        def cookie_from_u4():
+            for _, body, set_cookie in self.get(self.addr, conns=1, per_conn=8):
+                if body == "u4 old\n":
+                    return cookie_of(set_cookie)
+            return None
+        sid = wait_for(cookie_from_u4, what="a reply from u4 with its cookie")
+        self.assertNotIn(path, sid)
+        replies = self.get(self.addr, cookie=f"SYSRV={sid}", conns=4, per_conn=25)
+        self.assertEqual({(s, body, c) for s, body, c in replies}, {(200, "u4 old\n", None)})
 
 
 class StickyRouteTest(ProxyTestCase):

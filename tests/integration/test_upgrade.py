@@ -180,7 +180,8 @@ class UpgradeTest(ProxyTestCase):
         self.ctl(sy, "server", "register", "app-new", "--pool", "new", "--version", "8.0",
                  "--redirect-url", new_url)
         self.wait_new_heartbeat(sy)
-        for step in (("prepare", "app-new"), ("mixed",), ("ready",), ("approve",)):
+        for step in (("prepare", "app-new"), ("mixed",), ("ready", "--keep-old-role"),
+                     ("approve",)):
             self.ctl(sy, "cluster", *step)
         self.assertIn("RUNNING_UPGRADE_TASKS", self.ctl(sy, "cluster", "status").stdout)
 

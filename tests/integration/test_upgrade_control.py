@@ -2,6 +2,7 @@
 pause waits after the schema in progress, resume goes on, abort ends the run with
 `ERR upgrade-aborted` naming the way forward; after it `cluster cancel` is refused once a
 schema has moved (the refusal says to run `upgrade schemata` again), and that rerun finishes.
+Also `schema update S` alone on profile own (OX's is in test_ox_profile.py).
 
 The topology and helpers are test_upgrade.py's; the command update task sleeps 3 s for the
 schemas listed in its "slow" file.
@@ -65,6 +66,24 @@ class UpgradeControlTest(up.UpgradeTest):
         self.upgrade(self.old)
         self.assertEqual(self.runs(), [a, b, c])
         self.assertIn("STABLE", self.ctl(self.old, "cluster", "status").stdout)
+
+    def test_schema_update_runs_the_tasks_once_on_profile_own(self):
+        # `schema update S` alone (docs/admin.md "Commands"): the SQL task and the command task
+        # run for S and are recorded ok; run again, both are skipped (each runs once per schema).
+        a = self.schemas[0]
+        out = self.ctl_json(self.old, "schema", "update", a)
+        self.assertEqual(out["schema"], a)
+        self.assertEqual({t["task"].split("/")[-1]: t["status"] for t in out["tasks"]},
+                         {"001_upgraded_table.sql": "ok", "task.sh": "ok"}, out)
+        self.assertEqual(self.upgraded_rows(a), 1)
+        again = self.ctl_json(self.old, "schema", "update", a)
+        self.assertEqual({t["task"].split("/")[-1]: t["status"] for t in again["tasks"]},
+                         {"001_upgraded_table.sql": "skipped", "task.sh": "skipped"}, again)
+        self.assertEqual(self.upgraded_rows(a), 1)
+        self.assertEqual(self.runs(), [a])
+        p = self.ctl(self.old, "schema", "update", "no_such_schema", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("ERR not-found:", p.stderr)
 
 
 if __name__ == "__main__":

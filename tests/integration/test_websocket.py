@@ -13,9 +13,9 @@ import threading
 import unittest
 
 from harness import (ProxyTestCase, access_log_lines, config_yaml, pool_yaml, raw_exchange,
-                     rss_limit_kib, status_lines, wait_for)
+                     status_lines, wait_for)
 from test_tls_h2 import client_context, make_cert, tls_config
-from wsecho import EchoServer
+from wsecho import EchoServer, RssSampler, random_messages
 
 try:
     import websockets
@@ -30,13 +30,7 @@ BIG = 50 * 1000 * 1000
 async def echo_many(uri, count, ssl_ctx=None):
     """Sends |count| messages (binary and text, 0..4 KiB, random bytes) while reading the
     echoes; returns (sent, received) lists."""
-    rnd = random.Random(1234)
-    sent = []
-    for i in range(count):
-        if i % 3 == 0:
-            sent.append("".join(chr(rnd.randrange(32, 0x2FF)) for _ in range(rnd.randrange(64))))
-        else:
-            sent.append(rnd.randbytes(rnd.randrange(4096)))
+    sent = random_messages(count)
     received = []
     async with websockets.connect(uri, ssl=ssl_ctx, max_size=None, compression=None,
                                   ping_interval=None) as ws:
@@ -103,17 +97,6 @@ class WebSocketTunnelTest(ProxyTestCase):
 
     def test_fifty_megabyte_message_with_bounded_memory(self):
         sy = self.start()
-        rss_before = sy.rss_kib()
-        peak = [0]
-        done = threading.Event()
-
-        def sample():  # VmRSS while the message crosses (VmHWM below catches what this misses)
-            while not done.is_set():
-                peak[0] = max(peak[0], sy.rss_kib())
-                done.wait(0.01)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
         big = random.Random(5).randbytes(BIG)
 
         async def run():
@@ -122,17 +105,11 @@ class WebSocketTunnelTest(ProxyTestCase):
                 await ws.send(big)
                 return await asyncio.wait_for(ws.recv(), timeout=120)
 
-        try:
+        with RssSampler(sy) as rss:
             echoed = asyncio.run(run())
-        finally:
-            done.set()
-            sampler.join()
         self.assertEqual(len(echoed), BIG)
         self.assertTrue(echoed == big, "the 50 MB message came back different")
-        limit = rss_limit_kib(24 * 1024)
-        self.assertLess(sy.peak_rss_kib(), limit,
-                        f"VmHWM {sy.peak_rss_kib()} KiB (VmRSS before {rss_before}, sampled peak "
-                        f"{peak[0]}) for a {BIG}-byte message each way")
+        rss.assert_bounded(self, 24 * 1024, BIG)
         line = self.tunnel_lines(sy)[0]
         self.assertGreater(line["bytes_in"], BIG)
         self.assertGreater(line["bytes_out"], BIG)

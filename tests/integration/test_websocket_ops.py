@@ -60,8 +60,9 @@ class TunnelTimeoutTest(ProxyTestCase):
         self.assertGreater(line["tunnel_ms"], 1600)
 
 
-class TunnelOperationsTest(ProxyTestCase):
-    """Pool old = two echo members (e1, e2) behind an old-role instance with an admin socket."""
+class TunnelOpsSetup(ProxyTestCase):
+    """Pool old = two echo members (e1, e2) behind an old-role instance with an admin socket.
+    No tests of its own (test_websocket_h2_ops.py uses it too)."""
 
     def setUp(self):
         super().setUp()
@@ -97,6 +98,63 @@ class TunnelOperationsTest(ProxyTestCase):
     def address_of(self, name):
         return self.e1.address if name == "e1" else self.e2.address
 
+    def drain_in_background(self, member, tunnels):
+        """`pool member drain` with a long --tunnel-wait on a thread of its own; returns (its
+        future) once the member shows as draining with |tunnels| tunnels open."""
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.addCleanup(pool.shutdown)
+        drain = pool.submit(self.ctl, "pool", "member", "drain", "old", member,
+                            "--tunnel-wait", "60s", "--json")
+        wait_for(lambda: [m for m in self.js("show", "pools")["members"]
+                          if m["member"] == member and m["admin"] == "drain"
+                          and m["tunnels"] == tunnels], what="the member draining")
+        return drain
+
+    def tunnels_cut(self, result):
+        """The `tunnels_cut` of a drain's (rc, stdout, stderr)."""
+        rc, out, err = result
+        self.assertEqual(rc, 0, out + err)
+        return json.loads(out)["tunnels_cut"]
+
+    def check_cut_lines(self, cut):
+        """Waits for |cut| access log lines of tunnels the drain cut; returns them."""
+        wait_for(lambda: len([l for l in access_log_lines(self.access)
+                              if l.get("tunnel_closed_by") == "drain"]) == cut,
+                 what=f"{cut} cut tunnel line(s)")
+        lines = [l for l in access_log_lines(self.access) if l.get("tunnel_closed_by") == "drain"]
+        self.assertTrue(all(l["termination"] == "KT" for l in lines), lines)
+        return lines
+
+    def run_held(self, client):
+        """Runs |client(result)| on a thread while schema s1 is disabled: it must be held (its
+        upgrade request parked, `held_now`), then, once s1 is enabled, get its member's name
+        ("name") and an echo of "after the hold" ("echo"). Returns the tunnel's log line."""
+        generation = self.js("show", "info")["snapshot"]["generation"]
+        rc, out, err = self.ctl("schema", "disable", "s1")
+        self.assertEqual(rc, 0, out + err)
+        wait_for(lambda: self.js("show", "info")["snapshot"]["generation"] > generation,
+                 what="the snapshot with s1 disabled")
+        result = {}
+        t = threading.Thread(target=client, args=(result,), daemon=True)
+        t.start()
+        wait_for(lambda: self.js("show", "stats")["held_now"] >= 1, timeout=20,
+                 what="the upgrade request held")
+        self.assertTrue(t.is_alive(), result)
+        self.assertNotIn("name", result)
+        rc, out, err = self.ctl("schema", "enable", "s1")
+        self.assertEqual(rc, 0, out + err)
+        t.join(60)
+        self.assertIn(result.get("name"), ("e1", "e2"), result)
+        self.assertEqual(result.get("echo"), "after the hold", result)
+        line = wait_for(lambda: [l for l in access_log_lines(self.access)
+                                 if l.get("tunnel_closed_by")] or None,
+                        what="the tunnel's access log line")[0]
+        self.assertEqual(line["route"], "held-proxy")
+        self.assertEqual(line["context"], 11)
+        return line
+
+class TunnelOperationsTest(TunnelOpsSetup):
+
     def test_drain_waits_for_tunnels_then_cuts_them_and_says_how_many(self):
         ctx = {"X-Context-Id": "11"}
 
@@ -115,13 +173,7 @@ class TunnelOperationsTest(ProxyTestCase):
             other = "e2" if name == "e1" else "e1"
             member = self.address_of(name)
             # Drain with a long bound: the command waits while the tunnels work on ...
-            pool = concurrent.futures.ThreadPoolExecutor(1)
-            self.addCleanup(pool.shutdown)
-            drain = pool.submit(self.ctl, "pool", "member", "drain", "old", member,
-                                "--tunnel-wait", "60s", "--json")
-            wait_for(lambda: [m for m in self.js("show", "pools")["members"]
-                              if m["member"] == member and m["admin"] == "drain"
-                              and m["tunnels"] == len(mine)], what="the member draining")
+            drain = self.drain_in_background(member, len(mine))
             for _ in range(3):  # new tunnels go to the other member
                 async with connect(f"{self.url}/name", ctx) as b:
                     self.assertEqual(await b.recv(), other)
@@ -132,20 +184,18 @@ class TunnelOperationsTest(ProxyTestCase):
             # ... and returns when their clients closed them: none cut.
             for ws in by_member.get(name, []) + by_member.get(other, []):
                 await ws.close()
-            rc, out, err = await asyncio.wait_for(asyncio.wrap_future(drain), timeout=60)
-            self.assertEqual(rc, 0, out + err)
-            self.assertEqual(json.loads(out)["tunnels_cut"], 0, out)
+            result = await asyncio.wait_for(asyncio.wrap_future(drain), timeout=60)
+            self.assertEqual(self.tunnels_cut(result), 0, result)
 
             # Back in service; a tunnel to it; a drain whose bound passes cuts it.
             rc, out, err = self.ctl("pool", "member", "ready", "old", member)
             self.assertEqual(rc, 0, out + err)
             by_member = await open_tunnels(4)
             self.assertIn(name, by_member)
-            rc, out, err = await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 self.ctl, "pool", "member", "drain", "old", member, "--tunnel-wait", "300ms",
                 "--json")
-            self.assertEqual(rc, 0, out + err)
-            self.assertEqual(json.loads(out)["tunnels_cut"], len(by_member[name]), out)
+            self.assertEqual(self.tunnels_cut(result), len(by_member[name]), result)
             for ws in by_member[name]:
                 with self.assertRaises(websockets.ConnectionClosed):
                     await asyncio.wait_for(ws.recv(), timeout=30)
@@ -155,45 +205,17 @@ class TunnelOperationsTest(ProxyTestCase):
                 await ws.close()
             return len(by_member[name])
 
-        cut = asyncio.run(run())
-        lines = wait_for(lambda: [l for l in access_log_lines(self.access)
-                                  if l.get("tunnel_closed_by") == "drain"] or None,
-                         what="the cut tunnels' log lines")
-        wait_for(lambda: len([l for l in access_log_lines(self.access)
-                              if l.get("tunnel_closed_by") == "drain"]) == cut,
-                 what=f"{cut} cut tunnel line(s)")
-        self.assertTrue(all(l["termination"] == "KT" for l in lines), lines)
+        self.check_cut_lines(asyncio.run(run()))
 
     def test_upgrade_request_is_held_while_its_schema_is_disabled_and_released(self):
-        generation = self.js("show", "info")["snapshot"]["generation"]
-        rc, out, err = self.ctl("schema", "disable", "s1")
-        self.assertEqual(rc, 0, out + err)
-        wait_for(lambda: self.js("show", "info")["snapshot"]["generation"] > generation,
-                 what="the snapshot with s1 disabled")
-        result = {}
-
-        async def client():
+        async def client(result):
             async with connect(f"{self.url}/name", {"X-Context-Id": "11"}) as ws:
                 result["name"] = await ws.recv()
                 await ws.send("after the hold")
                 result["echo"] = await ws.recv()
 
-        t = threading.Thread(target=lambda: asyncio.run(client()), daemon=True)
-        t.start()
-        wait_for(lambda: self.js("show", "stats")["held_now"] >= 1, timeout=20,
-                 what="the upgrade request held")
-        self.assertTrue(t.is_alive(), result)
-        self.assertNotIn("name", result)
-        rc, out, err = self.ctl("schema", "enable", "s1")
-        self.assertEqual(rc, 0, out + err)
-        t.join(60)
-        self.assertIn(result.get("name"), ("e1", "e2"), result)
-        self.assertEqual(result["echo"], "after the hold")
-        line = wait_for(lambda: [l for l in access_log_lines(self.access) if l["status"] == 101],
-                        what="the tunnel's access log line")[0]
-        self.assertEqual(line["route"], "held-proxy")
-        self.assertEqual(line["context"], 11)
-
+        line = self.run_held(lambda result: asyncio.run(client(result)))
+        self.assertEqual(line["status"], 101)
 
 if __name__ == "__main__":
     unittest.main()

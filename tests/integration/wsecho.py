@@ -48,6 +48,63 @@ if __name__ == "__main__":
     asyncio.run(main())
 
 
+def random_messages(count, seed=1234):
+    """|count| test messages for the tunnel tests: text (every third, up to 64 characters up
+    to U+02FF) and binary (0..4 KiB), random but the same for a seed."""
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for i in range(count):
+        if i % 3 == 0:
+            out.append("".join(chr(rnd.randrange(32, 0x2FF)) for _ in range(rnd.randrange(64))))
+        else:
+            out.append(rnd.randbytes(rnd.randrange(4096)))
+    return out
+
+
+class RssSampler:
+    """Samples a Switchyard's VmRSS every 10 ms while a big message crosses (`with`);
+    VmHWM (peak_rss_kib) catches what the samples miss. .before and .peak in KiB."""
+
+    def __init__(self, sy):
+        import threading
+        self.sy = sy
+        self.before = sy.rss_kib()
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.sy.rss_kib())
+            self._done.wait(0.01)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def assert_bounded(self, test, kib, size):
+        """The proxy's memory stayed bounded while a |size|-byte message crossed: its peak
+        under |kib| in a normal build. Under ASan the runtime alone is ~58 MiB before any
+        traffic, so there the peak's growth over the VmRSS before the message is bounded
+        instead: |kib| plus the 16 MiB quarantine of freed buffers (a buffered 50 MB
+        message still breaks it)."""
+        from harness import SANITIZER, rss_growth_limit_kib
+        peak = self.sy.peak_rss_kib()
+        if SANITIZER == "address":
+            test.assertLess(peak - self.before, rss_growth_limit_kib(kib), self.message(size))
+        else:
+            test.assertLess(peak, kib, self.message(size))
+
+    def message(self, size):
+        return (f"VmHWM {self.sy.peak_rss_kib()} KiB (VmRSS before {self.before}, sampled "
+                f"peak {self.peak}) for a {size}-byte message each way")
+
+
 class EchoServer:
     """wsecho.py in a process of its own (its CPU and memory are not the proxy's)."""
 

@@ -15,7 +15,8 @@
 namespace sy::test {
 
 // Walks the cluster from STABLE to RUNNING_UPGRADE_TASKS with target |server|; writes a live
-// heartbeat of role "new" (id "new-1", applied_seq huge) for `mixed`.
+// heartbeat of role "new" (id "new-1", applied_seq huge) for `mixed`; `ready` keeps old-role
+// instances (the sequencer tests' old instances redirect moved tenants).
 inline void approve_upgrade(sy::store::Db& db, const std::string& server = "app-new") {
   using namespace sy::admin;
   using sy::store::InstanceBeat;
@@ -26,7 +27,9 @@ inline void approve_upgrade(sy::store::Db& db, const std::string& server = "app-
                                                          {ClusterEvent::Mixed, ""},
                                                          {ClusterEvent::Ready, ""},
                                                          {ClusterEvent::Approve, ""}}) {
-    auto st = transition(db, *make_own_directory(db), event, "test", "", arg);
+    auto st = transition(db, *make_own_directory(db), event, "test", "", arg,
+                         std::chrono::seconds(10), /*events=*/nullptr,
+                         /*keep_old_role=*/true);
     INFO(to_string(event));
     if (!st) {
       FAIL(st.error().message);

@@ -25,8 +25,9 @@ const std::vector<ClusterState> kStates = {ClusterState::Stable,
                                            ClusterState::RunningUpgradeTasks,
                                            ClusterState::UpgradeTasksFailed};
 const std::vector<ClusterEvent> kEvents = {
-    ClusterEvent::Prepare, ClusterEvent::Mixed, ClusterEvent::Ready, ClusterEvent::Approve,
-    ClusterEvent::Finish,  ClusterEvent::Fail,  ClusterEvent::Retry, ClusterEvent::Cancel};
+    ClusterEvent::Prepare, ClusterEvent::Mixed,  ClusterEvent::Ready,
+    ClusterEvent::Approve, ClusterEvent::Finish, ClusterEvent::Fail,
+    ClusterEvent::Retry,   ClusterEvent::Cancel, ClusterEvent::Revert};
 
 using S = ClusterState;
 using E = ClusterEvent;
@@ -34,6 +35,7 @@ const std::map<std::pair<S, E>, S> kLegal = {
     {{S::Stable, E::Prepare}, S::ReadyToUpgrade},
     {{S::ReadyToUpgrade, E::Mixed}, S::Mixed},
     {{S::Mixed, E::Ready}, S::ReadyToRunUpgradeTasks},
+    {{S::Mixed, E::Revert}, S::ReadyToUpgrade},
     {{S::ReadyToRunUpgradeTasks, E::Approve}, S::RunningUpgradeTasks},
     {{S::RunningUpgradeTasks, E::Finish}, S::Stable},
     {{S::RunningUpgradeTasks, E::Fail}, S::UpgradeTasksFailed},
@@ -52,12 +54,16 @@ TEST_CASE("next_state: every legal transition, and every other pair is illegal")
   permissive.target_server_set = true;
   permissive.live_new_instances = 1;
   permissive.any_schema_moved = false;
+  permissive.target_version = "8.0";
+  permissive.live_target_version = 0;  // revert needs none, ready checks it apart below
   int legal = 0;
   int illegal = 0;
   for (S from : kStates) {
     for (E event : kEvents) {
       INFO(to_string(from) << " + " << to_string(event));
-      auto r = next_state(from, event, permissive);
+      TransitionFacts facts = permissive;
+      facts.live_target_version = event == E::Ready ? 1 : 0;
+      auto r = next_state(from, event, facts);
       auto it = kLegal.find({from, event});
       if (it != kLegal.end()) {
         REQUIRE(r.ok());
@@ -72,8 +78,8 @@ TEST_CASE("next_state: every legal transition, and every other pair is illegal")
       }
     }
   }
-  CHECK(legal == 12);
-  CHECK(illegal == 36);
+  CHECK(legal == 13);
+  CHECK(illegal == 41);
 }
 
 TEST_CASE("next_state: the facts gate prepare, mixed and cancel") {
@@ -102,6 +108,53 @@ TEST_CASE("next_state: the facts gate prepare, mixed and cancel") {
   auto busy = next_state(S::RunningUpgradeTasks, E::Cancel, running);
   REQUIRE_FALSE(busy.ok());
   CHECK(busy.error().message.find("`upgrade abort`") != std::string::npos);
+}
+
+TEST_CASE("next_state: ready needs every live instance on the target version; revert none") {
+  TransitionFacts f;
+  auto no_version = next_state(S::Mixed, E::Ready, f);
+  REQUIRE_FALSE(no_version.ok());
+  CHECK(no_version.error().message.find("server update NAME --version") != std::string::npos);
+  f.target_version = "8.0";
+  auto nobody = next_state(S::Mixed, E::Ready, f);
+  REQUIRE_FALSE(nobody.ok());
+  CHECK(nobody.error().message.find("no live instance runs the target version 8.0") !=
+        std::string::npos);
+  f.live_target_version = 2;
+  f.old_version_live = {"sy-a (version '7.10')", "sy-b (version '')"};
+  auto old = next_state(S::Mixed, E::Ready, f);
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.error().message.find("2 live instance(s) still run a version older") !=
+        std::string::npos);
+  CHECK(old.error().message.find("sy-a (version '7.10'); sy-b (version '')") != std::string::npos);
+  f.old_version_live.clear();
+  CHECK(next_state(S::Mixed, E::Ready, f).value() == S::ReadyToRunUpgradeTasks);
+  auto stay = next_state(S::Mixed, E::Revert, f);
+  REQUIRE_FALSE(stay.ok());
+  CHECK(stay.error().message.find("still run the target version") != std::string::npos);
+  f.live_target_version = 0;
+  CHECK(next_state(S::Mixed, E::Revert, f).value() == S::ReadyToUpgrade);
+}
+
+TEST_CASE("version_facts: older labels are named, --keep-old-role spares old-role ones") {
+  std::vector<InstanceRow> live(4);
+  live[0].id = "new-a", live[0].role = "new", live[0].version = "8.0.0";
+  live[1].id = "new-b", live[1].role = "new", live[1].version = "8.0.1";  // later counts too
+  live[2].id = "old-a", live[2].role = "old", live[2].version = "7.10.6";
+  live[3].id = "new-c", live[3].role = "new", live[3].version = "7.10.6";  // went back
+  live[3].heartbeat_at_us = 1'765'000'000'000'000;
+  live[3].heartbeat_age_ms = 1300;
+  TransitionFacts all;
+  version_facts(live, "8.0.0", false, &all);
+  CHECK(all.live_target_version == 2);
+  REQUIRE(all.old_version_live.size() == 2);
+  CHECK(all.old_version_live[0].find("old-a (version '7.10.6', role old") == 0);
+  CHECK(all.old_version_live[1] ==
+        "new-c (version '7.10.6', role new, last heartbeat 2025-12-06T05:46:40.000Z, 1.3s ago)");
+  TransitionFacts keep;
+  version_facts(live, "8.0.0", true, &keep);
+  REQUIRE(keep.old_version_live.size() == 1);
+  CHECK(keep.old_version_live[0].find("new-c") == 0);
 }
 
 TEST_CASE("names of states and events round-trip") {
@@ -147,6 +200,14 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
   REQUIRE_FALSE(early.ok());
   REQUIRE(write_heartbeat(*t.db, InstanceBeat{"n1", "new", "8.0.0", 7, {}, 0}).ok());
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Mixed, "tester").ok());
+  // ready: refused while an instance on the old version is live, naming it.
+  REQUIRE(write_heartbeat(*t.db, InstanceBeat{"o1", "old", "7.10.6", 8, {}, 0}).ok());
+  auto not_yet = transition(*t.db, *make_own_directory(*t.db), E::Ready, "tester");
+  REQUIRE_FALSE(not_yet.ok());
+  CHECK(not_yet.error().message.find("o1 (version '7.10.6', role old, last heartbeat ") !=
+        std::string::npos);
+  CHECK(read_cluster(*t.db)->state == S::Mixed);
+  REQUIRE(remove_instance(*t.db, "o1").ok());
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Ready, "tester").ok());
   REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Approve, "tester").ok());
   REQUIRE(
@@ -161,7 +222,7 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
 
   auto history = cluster_history(*t.db, 100);
   REQUIRE(history.ok());
-  REQUIRE(history->size() == 7);
+  REQUIRE(history->size() == 7);              // the refused ready wrote none
   CHECK(history->front().event == "finish");  // newest first
   CHECK(history->front().from == "RUNNING_UPGRADE_TASKS");
   CHECK(history->front().to == "STABLE");
@@ -169,6 +230,32 @@ TEST_CASE("the stored state walks the whole cycle and writes a history row per t
   CHECK(history->back().actor == "tester");
   CHECK(history->back().at_unix_ms > 1600000000000LL);
   CHECK(cluster_history(*t.db, 2)->size() == 2);
+}
+
+TEST_CASE("MIXED goes back to READY_TO_UPGRADE when the new node runs the old version again") {
+  TestDb t;
+  seed_directory(*t.db, {"s_a"});
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Prepare, "t", "", "app-new").ok());
+  REQUIRE(write_heartbeat(*t.db, InstanceBeat{"n1", "new", "8.0.0", 7, {}, 0}).ok());
+  REQUIRE(transition(*t.db, *make_own_directory(*t.db), E::Mixed, "t").ok());
+  auto dir = make_own_directory(*t.db);
+  auto still = reconcile_cluster(*t.db, *dir, "t", std::chrono::seconds(10));
+  REQUIRE(still.ok());
+  CHECK(still->state == S::Mixed);  // the new node is live: nothing to do
+  // The same node restarts on the old version.
+  REQUIRE(write_heartbeat(*t.db, InstanceBeat{"n1", "new", "7.10.6", 9, {}, 0}).ok());
+  auto back = reconcile_cluster(*t.db, *dir, "t", std::chrono::seconds(10));
+  REQUIRE(back.ok());
+  CHECK(back->state == S::ReadyToUpgrade);
+  CHECK(back->target_server_id == 2);  // still the upgrade to app-new
+  CHECK(back->reason.find("no live instance runs the target version '8.0.0'") != std::string::npos);
+  auto history = cluster_history(*t.db, 1);
+  REQUIRE(history.ok());
+  CHECK(history->front().event == "revert");
+  CHECK(history->front().from == "MIXED");
+  // Idempotent: READY_TO_UPGRADE stays.
+  CHECK(reconcile_cluster(*t.db, *dir, "t", std::chrono::seconds(10))->state == S::ReadyToUpgrade);
+  CHECK(cluster_history(*t.db, 100)->size() == 3);
 }
 
 TEST_CASE("cancel goes back to STABLE until a schema has moved to the target") {

@@ -76,6 +76,13 @@ TEST_CASE("every mistake has its own error code") {
   CHECK(f.run("upgrade schemata -n x -f -k a,b -m c").code == "database");  // OX's spelling
   CHECK(f.run("upgrade schemata -f").code == "usage");  // -f takes no value, -n is missing
   CHECK(f.run("upgrade schemata --server x -q b").code == "usage");
+  // A required flag is a bit of its row in the table; dispatch names the missing one.
+  for (const char* cmd : {"upgrade schemata --continue", "schema move s1"}) {
+    INFO(cmd);
+    Reply r = f.run(cmd);
+    CHECK(r.code == "usage");
+    CHECK(r.message.find("(missing --server)") != std::string::npos);
+  }
 }
 
 TEST_CASE("the profile decides what the directory commands may do") {

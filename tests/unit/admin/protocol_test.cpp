@@ -168,3 +168,10 @@ TEST_CASE("durations read like 1.3s and 2m05s, times as ISO 8601") {
   unsetenv("TZ");
   tzset();
 }
+
+TEST_CASE("the token is the first line without trailing blanks, for server and ctl alike") {
+  CHECK(token_from_line("secret-token\r") == "secret-token");
+  CHECK(token_from_line("secret-token \t \r") == "secret-token");
+  CHECK(token_from_line("  lead stays") == "  lead stays");
+  CHECK(token_from_line(" \t") == "");
+}

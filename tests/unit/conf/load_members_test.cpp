@@ -111,6 +111,37 @@ TEST_CASE("unix: members") {
             .ok());
 }
 
+TEST_CASE("members added at runtime: one address parser, and what a pool refuses") {
+  Member m;
+  std::string why;
+  REQUIRE(parse_member_address("unix:/run/x.sock", &m, &why));  // `pool member add`'s parser
+  CHECK(m.unix_path == "/run/x.sock");
+  CHECK(m.host.empty());
+  REQUIRE(parse_member_address("127.0.0.1:80", &m, &why));  // reused: no unix path left over
+  CHECK(m.unix_path.empty());
+  CHECK_FALSE(parse_member_address("unix:x.sock", &m, &why));
+  CHECK(why.find("absolute path") != std::string::npos);
+
+  Pool pool;
+  pool.name = "app";
+  Member unix_member;
+  REQUIRE(parse_member_address("unix:/run/x.sock", &unix_member, &why));
+  CHECK(runtime_member_problem(pool, unix_member, "") == "");
+  pool.tls.enabled = true;
+  CHECK(runtime_member_problem(pool, unix_member, "").find("needs a TLS name") !=
+        std::string::npos);
+  CHECK(runtime_member_problem(pool, unix_member, "app.internal") == "");
+  pool.tls.enabled = false;
+  pool.sticky.mode = StickyMode::Insert;
+  CHECK(runtime_member_problem(pool, unix_member, "").find("without sticky.secret") !=
+        std::string::npos);
+  pool.sticky.secret = "k";
+  CHECK(runtime_member_problem(pool, unix_member, "") == "");
+  pool.sticky.mode = StickyMode::Route;
+  CHECK(runtime_member_problem(pool, unix_member, "").find("sticky by route") !=
+        std::string::npos);
+}
+
 TEST_CASE("send_proxy: v1 | v2 | off, HTTP/1.1 cleartext pools only") {
   LoadResult r = load_config_string(with_pool("", kRouted));
   CHECK(r.config.pools[0].send_proxy == SendProxy::Off);

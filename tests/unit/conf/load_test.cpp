@@ -463,8 +463,12 @@ TEST_CASE("member addresses") {
         line,
     });
   };
-  const char* expected = "(expected ip:port, [v6]:port, localhost:port or unix:/path)";
-  require_one_error(with_member("      - address: example.com:80"), 5, 18,
+  const char* expected = "(expected ip:port, [v6]:port, hostname:port or unix:/path)";
+  require_one_error(with_member("      - address: -bad.example:80"), 5, 18,
+                    "pools[0].members[0].address", expected);
+  require_one_error(with_member("      - address: 'app_1.internal:80'"), 5, 18,
+                    "pools[0].members[0].address", expected);
+  require_one_error(with_member("      - address: 1.2.3:80"), 5, 18,
                     "pools[0].members[0].address", expected);
   require_one_error(with_member("      - address: 127.0.0.1"), 5, 18, "pools[0].members[0].address",
                     expected);
@@ -479,6 +483,29 @@ TEST_CASE("member addresses") {
                     "port 0 in \"127.0.0.1:0\" is out of range (expected 1..65535)");
   require_one_error(with_member("      - address: 127.0.0.1:65536"), 5, 18,
                     "pools[0].members[0].address", "is out of range (expected 1..65535)");
+}
+
+TEST_CASE("host-name members and the resolver block") {
+  auto r = sy::conf::load_config_string(doc({
+      "listeners: [{name: a, port: 1, pool: p}]",
+      "pools: [{name: p, members: [{address: 'app.internal:8080'}, {address: '10.0.0.1:80'}]}]",
+      "resolver: {nameservers: ['127.0.0.1:5353', '::1', '10.0.0.53'], resolve_interval: 500ms}",
+  }));
+  REQUIRE(r.ok());
+  CHECK(r.config.pools[0].members[0].host == "app.internal");
+  CHECK(r.config.pools[0].members[0].port == 8080);
+  CHECK(r.config.resolver.nameservers ==
+        std::vector<std::string>{"127.0.0.1:5353", "[::1]:53", "10.0.0.53:53"});
+  CHECK(r.config.resolver.resolve_interval == sy::conf::Millis{500});
+  CHECK(r.config.resolver.timeout == sy::conf::Millis{2000});
+  auto with_resolver = [](const char* line) {
+    return doc({"listeners: [{name: a, port: 1, pool: p}]",
+                "pools: [{name: p, members: [{address: '127.0.0.1:1'}]}]", line});
+  };
+  require_one_error(with_resolver("resolver: {nameservers: [dns.example]}"), 3, 26,
+                    "resolver.nameservers[0]", "bad nameserver \"dns.example\"");
+  require_one_error(with_resolver("resolver: {resolve_interval: 10ms}"), 3, 30,
+                    "resolver.resolve_interval", "is 10ms (expected at least 100ms)");
 }
 
 TEST_CASE("listener address must be an IP literal") {

@@ -332,6 +332,25 @@ TEST_CASE("an upgrade goes to an HTTP/1.1 member and its 101 back to the client"
                "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
+TEST_CASE("an HTTP/2 extended CONNECT goes to an HTTP/1.1 member with the proxy's key") {
+  // Exchange::proxy turns the CONNECT into a GET; the client's own key (it has none to send
+  // over HTTP/2, RFC 8441 5) never reaches the member.
+  Req r("GET", "/chat", "a.test",
+        {{"sec-websocket-version", "13"}, {"sec-websocket-protocol", "chat"},
+         {"sec-websocket-key", "Y2xpZW50J3Mgb3duIGtleQ=="}},
+        Protocol::Http2);
+  r.req.host_rule = HostRule::FromPseudoField;
+  ForwardPolicy p = bare(false);
+  p.upgrade = "websocket";
+  p.websocket_key = "dGhlIHNhbXBsZSBub25jZQ==";
+  std::string out;
+  append_upstream_h1_head(r.req, p, &out);
+  CHECK(out == "GET /chat HTTP/1.1\r\nHost: a.test\r\n"
+               "sec-websocket-version: 13\r\nsec-websocket-protocol: chat\r\n"
+               "Connection: upgrade\r\nUpgrade: websocket\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+}
+
 TEST_CASE("a response head for an HTTP/2 client") {
   std::vector<Field> f = {{"Content-Type", "text/plain"},
                           {"Connection", "close"},

@@ -63,3 +63,40 @@ TEST_CASE("requests the proxy answers itself: CONNECT, other schemes, disagreein
   CHECK(nohost.status == 400);
   CHECK(std::string(nohost.why) == "missing-host");
 }
+
+TEST_CASE("extended CONNECT (RFC 8441): websocket only, then checked like any request") {
+  auto with = [](std::string protocol, std::string scheme, std::string path) {
+    Request r;
+    r.method = "CONNECT";
+    r.protocol = std::move(protocol);
+    r.scheme = std::move(scheme);
+    r.authority = "a.test";
+    r.path = std::move(path);
+    return check_request(r);
+  };
+  CHECK(with("websocket", "https", "/chat").status == 0);
+  CHECK(with("WebSocket", "http", "/chat?x=1").status == 0);
+  Refusal other = with("connect-udp", "https", "/x");
+  CHECK(other.status == 501);
+  CHECK(std::string(other.why) == "protocol-not-supported");
+  CHECK(std::string(with("", "https", "/chat").why) == "connect-not-supported");
+  CHECK(std::string(with("websocket", "ftp", "/chat").why) == "bad-scheme");
+  CHECK(std::string(with("websocket", "https", "chat").why) == "bad-path");
+}
+
+TEST_CASE("the WebSocket handshake values the proxy makes for an HTTP/1.1 member") {
+  // RFC 6455 1.3's worked example.
+  char accept[kWebSocketAcceptLen];
+  websocket_accept("dGhlIHNhbXBsZSBub25jZQ==", accept);
+  CHECK(std::string_view(accept, sizeof accept) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  char a[kWebSocketKeyLen];
+  char b[kWebSocketKeyLen];
+  make_websocket_key(a);
+  make_websocket_key(b);
+  std::string_view ka(a, sizeof a);
+  CHECK(ka.size() == 24);
+  CHECK(ka.substr(22) == "==");  // 16 bytes in base64
+  CHECK(ka.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+        std::string_view::npos);
+  CHECK(ka != std::string_view(b, sizeof b));
+}

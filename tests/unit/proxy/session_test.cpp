@@ -241,7 +241,7 @@ TEST_CASE("http1 session: a head above max_header_bytes gets 431") {
 
 TEST_CASE("http1 session: no member in service answers 502 and closes") {
   Rig rig(false);
-  rig.registry->pools()[0]->members[0]->admin.store(
+  rig.registry->pools()[0]->members()->at(0)->admin.store(
       static_cast<uint8_t>(MemberAdminState::Maintenance));
   Client c(rig);
   c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");

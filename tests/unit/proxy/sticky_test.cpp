@@ -59,16 +59,18 @@ TEST_CASE("a member's id is its route, else a keyed hash that does not show the 
   a.address = "10.0.0.7:8080";
   sy::conf::Member b;
   b.address = "10.0.0.8:8080";
-  std::string ida = sticky_member_id(pool, a);
+  std::string ida = sticky_member_id(pool, a.route, a.address);
   CHECK(ida.size() == 16);
   CHECK(ida.find("10.0.0.7") == std::string::npos);
   CHECK(ida.find("8080") == std::string::npos);
-  CHECK(ida == sticky_member_id(pool, a));  // stable: another instance computes the same
-  CHECK(ida != sticky_member_id(pool, b));
+  // Stable: another instance computes the same.
+  CHECK(ida == sticky_member_id(pool, a.route, a.address));
+  CHECK(ida != sticky_member_id(pool, b.route, b.address));
   pool.sticky.secret = "other";
-  CHECK(ida != sticky_member_id(pool, a));  // keyed: without the secret it cannot be guessed
+  // Keyed: without the secret it cannot be guessed.
+  CHECK(ida != sticky_member_id(pool, a.route, a.address));
   a.route = "node1";
-  CHECK(sticky_member_id(pool, a) == "node1");
+  CHECK(sticky_member_id(pool, a.route, a.address) == "node1");
 }
 
 TEST_CASE("the Set-Cookie value") {

@@ -220,11 +220,11 @@ TEST_CASE("migrate by scope: the state tables alone, the directory tables alone"
     std::sort(out.begin(), out.end());
     return out;
   };
-  CHECK(tables(*state.db) == std::vector<std::string>{"sy_cluster", "sy_cluster_history",
-                                                      "sy_instances", "sy_member_state", "sy_meta",
-                                                      "sy_schema_version", "sy_server_meta",
-                                                      "sy_update_tasks", "sy_upgrade_driver",
-                                                      "sy_upgrade_journal", "sy_upgrade_runs"});
+  CHECK(tables(*state.db) ==
+        std::vector<std::string>{"sy_cluster", "sy_cluster_history", "sy_event_cursor", "sy_events",
+                                 "sy_instances", "sy_member_state", "sy_meta", "sy_pool_members",
+                                 "sy_schema_version", "sy_server_meta", "sy_update_tasks",
+                                 "sy_upgrade_driver", "sy_upgrade_journal", "sy_upgrade_runs"});
   // Running the state scope again changes nothing; the directory scope adds only its tables.
   CHECK(migrate(*state.db, MigrateScope::State)->applied.empty());
   TestDb dir;
@@ -235,4 +235,16 @@ TEST_CASE("migrate by scope: the state tables alone, the directory tables alone"
   CHECK(known_migrations(MigrateScope::Directory).size() +
             known_migrations(MigrateScope::State).size() ==
         known_migrations().size());
+}
+
+TEST_CASE("a migration refused for want of SUPER says what to do") {
+  sy::Error e = sy::make_error(
+      sy::Errc::Database,
+      "query 'CREATE TRIGGER ...' on a: MySQL error 1419 (HY000): You do not have the SUPER "
+      "privilege and binary logging is enabled");
+  const std::string hint = sy::store::trigger_privilege_hint(e);
+  CHECK(hint.find("log_bin_trust_function_creators") != std::string::npos);
+  CHECK(hint.find("SUPER") != std::string::npos);
+  CHECK(sy::store::trigger_privilege_hint(sy::make_error(sy::Errc::Database, "MySQL error 1146 "))
+            .empty());
 }

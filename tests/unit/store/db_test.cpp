@@ -315,3 +315,47 @@ TEST_CASE("a lock wait timeout is a conflict, and the whole transaction runs aga
   CHECK(is_conflict(stuck.error()));
   CHECK(tries == 5);
 }
+
+TEST_CASE("a server is fit for a role by read_only and its Galera state") {
+  NodeHealth plain;  // no Galera provider, writable
+  CHECK(unfit_reason(plain, DsnRole::Writer).empty());
+  CHECK(unfit_reason(plain, DsnRole::Reader).empty());
+  NodeHealth replica = plain;
+  replica.read_only = true;
+  CHECK(unfit_reason(replica, DsnRole::Writer).find("read_only is ON") != std::string::npos);
+  CHECK(unfit_reason(replica, DsnRole::Reader).empty());  // a replica is for reading
+  NodeHealth synced{false, true, "ON", 4};
+  CHECK(unfit_reason(synced, DsnRole::Writer).empty());
+  NodeHealth desynced{false, true, "ON", 2};
+  CHECK(unfit_reason(desynced, DsnRole::Reader).find("wsrep_local_state is 2") !=
+        std::string::npos);
+  NodeHealth non_primary{false, true, "OFF", 0};
+  CHECK(unfit_reason(non_primary, DsnRole::Reader).find("wsrep_ready is OFF") !=
+        std::string::npos);
+  NodeHealth ro_galera{true, true, "ON", 4};
+  CHECK(!unfit_reason(ro_galera, DsnRole::Writer).empty());
+  CHECK(unfit_reason(ro_galera, DsnRole::Reader).empty());
+}
+
+TEST_CASE("1047 and 1290 are wrong-node errors, others are not") {
+  auto e = [](const char* text) { return sy::make_error(sy::Errc::Database, text); };
+  CHECK(is_wrong_node(e("query 'x' on a: MySQL error 1047 (08S01): WSREP has not yet prepared")));
+  CHECK(is_wrong_node(e("query 'x' on a: MySQL error 1290 (HY000): --read-only option")));
+  CHECK_FALSE(is_wrong_node(e("query 'x' on a: MySQL error 1213 (40001): Deadlock")));
+  CHECK_FALSE(is_wrong_node(sy::make_error(sy::Errc::Internal, "MySQL error 1047 ")));
+}
+
+TEST_CASE("a writable private server is connected as a writer, passing nothing over") {
+  TestDb t;
+  auto db = must_connect(t.dsn);
+  CHECK(db->role() == DsnRole::Writer);
+  CHECK(db->passed_over().empty());
+  CHECK(db->health_problem().empty());
+  Dsn dead = t.dsn;
+  dead.port = 1;
+  auto two = Db::connect({dead, t.dsn}, 1s, 5s, DsnRole::Reader);
+  REQUIRE(two.ok());
+  CHECK((*two)->role() == DsnRole::Reader);
+  REQUIRE((*two)->passed_over().size() == 1);
+  CHECK((*two)->passed_over()[0].find(dead.label()) == 0);
+}

@@ -58,7 +58,10 @@ TEST_CASE("the loader publishes at start and each change while workers read") {
   std::atomic<int> ticks{0};
   std::atomic<int> publishes{0};
   LoaderOptions o = options(t.dsn);
-  o.on_tick = [&](Db&) { ticks.fetch_add(1); };
+  o.on_tick = [&](Db&) {
+    ticks.fetch_add(1);
+    return ok_result();
+  };
   o.on_publish = [&] { publishes.fetch_add(1); };
   DirectoryLoader loader(std::move(o), &publisher);
   REQUIRE(loader.start().ok());

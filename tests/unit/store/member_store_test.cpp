@@ -48,3 +48,27 @@ TEST_CASE("member state is stored, replaced and loaded in order") {
   CHECK(std::string(bad.error().tag) == "invalid-argument");
   CHECK_FALSE(store_member_state(*t.db, {"old", "x:1", MemberAdmin::Ready, -1, 0}).ok());
 }
+
+TEST_CASE("runtime pool members are upserted, tombstoned and loaded in order") {
+  TestDb t;
+  REQUIRE(migrate(*t.db).ok());
+  CHECK(load_pool_members(*t.db)->empty());
+  REQUIRE(store_pool_member(*t.db, {"new", "127.0.0.1:9102", 2, "", false, 0}).ok());
+  REQUIRE(store_pool_member(*t.db, {"new", "127.0.0.1:9101", 1, "app.example", false, 0}).ok());
+  REQUIRE(store_pool_member(*t.db, {"new", "127.0.0.1:9102", 5, "", true, 0}).ok());
+  auto all = load_pool_members(*t.db);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK(all->at(0).member == "127.0.0.1:9101");
+  CHECK(all->at(0).tls_name == "app.example");
+  CHECK_FALSE(all->at(0).removed);
+  CHECK(all->at(1).member == "127.0.0.1:9102");
+  CHECK(all->at(1).weight == 5);
+  CHECK(all->at(1).removed);
+  CHECK(all->at(1).updated_unix_ms > 1600000000000LL);
+
+  auto bad = store_pool_member(*t.db, {"new", "127.0.0.1:1", 0, "", false, 0});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("not in 1..256") != std::string::npos);
+  CHECK_FALSE(store_pool_member(*t.db, {"", "127.0.0.1:1", 1, "", false, 0}).ok());
+}

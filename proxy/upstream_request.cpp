@@ -191,6 +191,7 @@ void UpstreamRequest::release(bool reusable) {
     codec->release(reusable && !*env_.draining);
   }
   detach_member();
+  repin(&sticky_, nullptr);  // read up to the response head only; a retired member can go
 }
 
 void UpstreamRequest::detach_member() {

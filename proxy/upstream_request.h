@@ -133,7 +133,7 @@ class UpstreamRequest {
   void set_member(WorkerMember* m);
   static void repin(WorkerMember** slot, WorkerMember* m);
   uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
-  WorkerMember* sticky_ = nullptr;  // the member the sticky cookie names; pinned while set
+  WorkerMember* sticky_ = nullptr;  // the member the sticky cookie names; pinned until release
   bool sticky_counted_ = false;     // counted as a sticky hit or fallback
   std::string last_connect_error_;  // "member: why" of the last failed connect
   int attempts_ = 0;

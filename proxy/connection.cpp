@@ -44,11 +44,10 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 
 ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
                                    WorkerListener* listener, Stream* stream, const sockaddr* peer)
-    : env_(env), set_(set), listener_(listener), client_(stream) {
+    : env_(env), set_(set), listener_(listener), client_(stream), timer_(env.base, timer_cb, this) {
   static thread_local uint64_t last_id = 0;  // per worker: idle upstream lists are per worker
   id_ = ++last_id;
   set_peer(peer);
-  timer_ = evtimer_new(env.base, timer_cb, this);
   resume_ev_ = event_new(env.base, -1, 0, resume_cb, this);
   env.stats->inc(Stat::ConnectionsAccepted);
   env.stats->inc(Stat::ConnectionsActive);
@@ -71,7 +70,6 @@ ClientConnection::~ClientConnection() {
     event_free(closed_ev_);
   }
   event_free(resume_ev_);
-  event_free(timer_);
   env_.stats->dec(Stat::ConnectionsActive);
 }
 
@@ -288,7 +286,7 @@ void ClientConnection::event_cb(Stream*, short what, void* arg) {
   c->session_->on_event(what);
 }
 
-void ClientConnection::timer_cb(int, short, void* arg) {
+void ClientConnection::timer_cb(void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   ConnectionScope scope(c);
   if (c->close_requested_) {
@@ -396,12 +394,9 @@ void ClientConnection::on_kill() {
   }
 }
 
-void ClientConnection::arm_timer(uint64_t ms) {
-  timeval tv = ms_to_tv(ms);
-  evtimer_add(timer_, &tv);
-}
+void ClientConnection::arm_timer(uint64_t ms) { timer_.arm_ms(ms); }
 
-void ClientConnection::disarm_timer() { evtimer_del(timer_); }
+void ClientConnection::disarm_timer() { timer_.disarm(); }
 
 void ClientConnection::resume_soon() { event_active(resume_ev_, EV_READ, 1); }
 

@@ -32,6 +32,7 @@
 #include "common/thread_check.h"
 #include "proxy/connection_limits.h"
 #include "proxy/exchange.h"
+#include "proxy/lazy_timer.h"
 
 struct event;
 struct ssl_st;
@@ -124,7 +125,7 @@ class ClientConnection {
   static void read_cb(Stream* s, void* arg);
   static void write_cb(Stream* s, void* arg);
   static void event_cb(Stream* s, short what, void* arg);
-  static void timer_cb(int fd, short what, void* arg);
+  static void timer_cb(void* arg);
   static void resume_cb(int fd, short what, void* arg);
   static void closed_cb(int fd, short what, void* arg);
   static void proxy_header_cb(int fd, short what, void* arg);
@@ -145,7 +146,7 @@ class ClientConnection {
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
   ConnectionSlot slot_;                         // counted against the connection caps
   std::unique_ptr<ServerSession> session_;
-  event* timer_ = nullptr;
+  LazyTimer timer_;             // header, body, idle and linger timeouts (lazy: proxy/lazy_timer.h)
   event* resume_ev_ = nullptr;  // activated by hand: resume_soon(), deferred destruction
   event* closed_ev_ = nullptr;  // EV_CLOSED watch (watch_close)
   event* proxy_ev_ = nullptr;   // readable while the PROXY header is awaited

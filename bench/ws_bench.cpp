@@ -21,7 +21,6 @@
 // its first 8 bytes, so a check is one compare of the whole message, no per-byte work.
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
@@ -43,6 +42,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -139,7 +139,7 @@ struct Bytes {
   }
 };
 
-// A non-blocking socket with its two queues. Reads are one read() per wakeup (level-triggered);
+// A non-blocking socket with its two queues. Reads are one recv() per wakeup (level-triggered);
 // writes go out at once at the end of each batch (flush), and only what the kernel did not
 // take arms a write event: no write-readiness round trip per message, as bufferevents have.
 struct Sock {
@@ -169,7 +169,7 @@ struct Sock {
   // Reads what is there: > 0 bytes read, 0 EOF, -1 error, -2 nothing yet.
   ssize_t fill() {
     constexpr size_t kChunk = 65536;
-    ssize_t n = ::read(fd, in.reserve(kChunk), kChunk);
+    ssize_t n = ::recv(fd, in.reserve(kChunk), kChunk, 0);
     if (n > 0) {
       in.commit(static_cast<size_t>(n));
       return n;
@@ -182,7 +182,7 @@ struct Sock {
   // Writes what is queued; false on a socket error.
   bool flush() {
     while (out.size() > 0) {
-      ssize_t n = ::write(fd, out.begin(), out.size());
+      ssize_t n = ::send(fd, out.begin(), out.size(), MSG_NOSIGNAL);  // a gone peer: EPIPE
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -323,9 +323,7 @@ void echo_readable(evutil_socket_t, short, void* arg) {
   }
 }
 
-void echo_writable(evutil_socket_t, short, void* arg) {
-  echo_flush(static_cast<EchoConn*>(arg));
-}
+void echo_writable(evutil_socket_t, short, void* arg) { echo_flush(static_cast<EchoConn*>(arg)); }
 
 void echo_accept(evconnlistener* listener, evutil_socket_t fd, sockaddr*, int, void*) {
   auto* c = new EchoConn;
@@ -358,9 +356,9 @@ int cmd_echo(int argc, char** argv) {
   sin.sin_family = AF_INET;
   sin.sin_port = htons(static_cast<uint16_t>(port));
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  evconnlistener* l = evconnlistener_new_bind(
-      base, echo_accept, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
-      reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+  evconnlistener* l =
+      evconnlistener_new_bind(base, echo_accept, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                              4096, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
   if (!l) {
     std::fprintf(stderr, "switchyard-wsbench echo: cannot listen on port %d: %s\n", port,
                  std::strerror(errno));
@@ -402,9 +400,9 @@ struct LoadConn {
   Sock sock;
   int id = 0;
   enum class State { Connecting, Handshake, Open, Closing, Done } state = State::Connecting;
-  std::string accept;              // the Sec-WebSocket-Accept we expect
-  std::vector<uint8_t> payload;    // the base payload; message s carries s in its first 8 bytes
-  std::vector<uint64_t> sent_at;   // ring of --inflight send times, by seq % inflight
+  std::string accept;             // the Sec-WebSocket-Accept we expect
+  std::vector<uint8_t> payload;   // the base payload; message s carries s in its first 8 bytes
+  std::vector<uint64_t> sent_at;  // ring of --inflight send times, by seq % inflight
   uint64_t next_send = 0;
   uint64_t next_recv = 0;
 };
@@ -591,8 +589,8 @@ void load_readable(evutil_socket_t, short, void* arg) {
     if (got == 0 && c->state == LoadConn::State::Closing) {
       conn_done(c);  // the server closed right after its close frame
     } else {
-      conn_error(c, got == 0 ? "closed by the server"
-                             : std::string("read: ") + std::strerror(errno));
+      conn_error(c,
+                 got == 0 ? "closed by the server" : std::string("read: ") + std::strerror(errno));
     }
     return;
   }
@@ -781,11 +779,10 @@ int cmd_load(int argc, char** argv) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(o.port));
-  if (inet_pton(AF_INET, o.host == "localhost" ? "127.0.0.1" : o.host.c_str(),
-                &addr.sin_addr) != 1) {
+  if (inet_pton(AF_INET, o.host == "localhost" ? "127.0.0.1" : o.host.c_str(), &addr.sin_addr) !=
+      1) {
     usage_error("the host must be an IPv4 address, got " + o.host);
   }
-  std::signal(SIGPIPE, SIG_IGN);
   std::vector<LoadWorker> workers(static_cast<size_t>(std::min(o.threads, o.connections)));
   std::mt19937_64 seed(static_cast<uint64_t>(now_ns()));
   for (size_t i = 0; i < workers.size(); ++i) {

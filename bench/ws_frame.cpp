@@ -69,8 +69,7 @@ WsParse ws_parse_head(const uint8_t* p, size_t n, WsFrameHead* head, const char*
   return WsParse::Ok;
 }
 
-size_t ws_write_head(uint8_t* out, uint8_t opcode, bool fin, uint64_t length,
-                     const uint8_t* mask) {
+size_t ws_write_head(uint8_t* out, uint8_t opcode, bool fin, uint64_t length, const uint8_t* mask) {
   out[0] = static_cast<uint8_t>((fin ? 0x80 : 0) | (opcode & 0x0F));
   const uint8_t mask_bit = mask ? 0x80 : 0;
   size_t at = 2;

@@ -43,8 +43,7 @@ WsParse ws_parse_head(const uint8_t* p, size_t n, WsFrameHead* head, const char*
 
 // Writes a head for |length| payload bytes at |out| (room for kWsMaxHead); |mask| null for an
 // unmasked (server) frame. Returns the head's size.
-size_t ws_write_head(uint8_t* out, uint8_t opcode, bool fin, uint64_t length,
-                     const uint8_t* mask);
+size_t ws_write_head(uint8_t* out, uint8_t opcode, bool fin, uint64_t length, const uint8_t* mask);
 
 // XORs |n| bytes at |data| with |mask|, |offset| being the position of data[0] in the payload.
 void ws_mask(uint8_t* data, size_t n, const uint8_t mask[4], uint64_t offset = 0);

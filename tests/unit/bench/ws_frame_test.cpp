@@ -69,7 +69,7 @@ TEST_CASE("ws_parse_head refuses what RFC 6455 forbids") {
   CHECK(std::string(error) == "reserved bits set");
   CHECK(parse({0x83, 0x00}, &h, &error) == WsParse::Bad);  // opcode 3 is reserved
   CHECK(std::string(error) == "unknown opcode");
-  CHECK(parse({0x09, 0x00}, &h, &error) == WsParse::Bad);  // a fragmented ping
+  CHECK(parse({0x09, 0x00}, &h, &error) == WsParse::Bad);             // a fragmented ping
   CHECK(parse({0x89, 126, 0x00, 0x7E}, &h, &error) == WsParse::Bad);  // a 126-byte ping
   CHECK(std::string(error) == "control frame fragmented or longer than 125 bytes");
   CHECK(parse({0x82, 126, 0x00, 0x7D}, &h, &error) == WsParse::Bad);  // 125 in 16 bits

@@ -1,9 +1,11 @@
 #include "proxy/connection.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include <event2/buffer.h>
@@ -43,6 +45,8 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
                                    WorkerListener* listener, Stream* stream, const sockaddr* peer)
     : env_(env), set_(set), listener_(listener), client_(stream) {
+  static thread_local uint64_t last_id = 0;  // per worker: idle upstream lists are per worker
+  id_ = ++last_id;
   set_peer(peer);
   timer_ = evtimer_new(env.base, timer_cb, this);
   resume_ev_ = event_new(env.base, -1, 0, resume_cb, this);
@@ -75,7 +79,22 @@ void ClientConnection::set_peer(const sockaddr* peer) {
   format_peer(peer, &label_, &ip_);
   std::optional<IpBytes> ip = ip_of(peer);
   peer_trusted_ = ip && any_contains(listener_->conf->trusted_proxies, *ip);
-  info_ = ClientInfo{listener_, label_, ip_, peer_trusted_};
+  peer_addr_ = sockaddr_storage{};
+  if (peer != nullptr && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+    std::memcpy(&peer_addr_, peer,
+                peer->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+  }
+  info_ = ClientInfo{listener_, label_, ip_, peer_trusted_, &peer_addr_, id_};
+}
+
+const sockaddr_storage& ClientConnection::local_address() {
+  if (local_addr_.ss_family == AF_UNSPEC && client_ != nullptr && client_->fd() >= 0) {
+    socklen_t len = sizeof(local_addr_);
+    if (getsockname(client_->fd(), reinterpret_cast<sockaddr*>(&local_addr_), &len) != 0) {
+      local_addr_ = sockaddr_storage{};
+    }
+  }
+  return local_addr_;
 }
 
 void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {

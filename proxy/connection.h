@@ -97,6 +97,9 @@ class ClientConnection {
   Stream* client() const { return client_; }
   const ExchangeEnv& env() const { return env_; }
   const ClientInfo& info() const { return info_; }
+  // The address the client connected to (getsockname on first use: only a PROXY header sent
+  // to a member needs it); AF_UNSPEC when the client side is no socket.
+  const sockaddr_storage& local_address();
   void arm_timer(uint64_t ms);
   void disarm_timer();
   // The session's on_resume() runs from the loop soon (same loop iteration, after this
@@ -149,6 +152,9 @@ class ClientConnection {
   std::string proxy_buf_;       // the part of the PROXY header consumed so far
   std::string label_;           // "ip:port"
   std::string ip_;              // for X-Forwarded-For
+  sockaddr_storage peer_addr_{};   // the client (the PROXY header's source when there is one)
+  sockaddr_storage local_addr_{};  // local_address(), once asked; AF_UNSPEC before
+  uint64_t id_ = 0;                // ClientInfo::connection_id
   bool peer_trusted_ = false;   // the TCP peer is in the listener's trusted_proxies
   ClientInfo info_;
   int depth_ = 0;  // ConnectionScopes open on the stack

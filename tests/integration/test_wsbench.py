@@ -91,8 +91,10 @@ class FaultyEcho:
 
 class WsBenchTest(unittest.TestCase):
     def setUp(self):
+        import shutil
         import tempfile
         self.workdir = tempfile.mkdtemp(prefix="wsbench-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
 
     def load(self, port, *args):
         p = subprocess.run([WSBENCH, "load", f"ws://127.0.0.1:{port}/x", *args],

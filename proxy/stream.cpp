@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,39 @@ constexpr size_t kMaxTlsRecord = 16 * 1024;  // one SSL_write = one full-size TL
 thread_local char read_scratch[kMaxReadScratch];
 
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// Writes the front of |out| to the socket |fd| and drains what went: like
+// evbuffer_write_atmost, but with send()/sendmsg() instead of writev(). On a socket the vfs
+// write path (fdget_pos, rw_verify_area, fsnotify) is pure overhead, paid on every write of
+// every relayed message (bench/RESULTS.md, "WebSocket messages"). Returns the bytes written,
+// or -1 with errno.
+ssize_t send_buffer(evbuffer* out, int fd) {
+  constexpr int kMaxIov = 16;
+  evbuffer_iovec vec[kMaxIov];
+  int n = evbuffer_peek(out, -1, nullptr, vec, kMaxIov);
+  if (n <= 0) {
+    return 0;
+  }
+  n = n < kMaxIov ? n : kMaxIov;
+  ssize_t sent;
+  if (n == 1) {
+    sent = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL);
+  } else {
+    iovec iov[kMaxIov];
+    for (int i = 0; i < n; ++i) {
+      iov[i].iov_base = vec[i].iov_base;
+      iov[i].iov_len = vec[i].iov_len;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  }
+  if (sent > 0) {
+    evbuffer_drain(out, static_cast<size_t>(sent));
+  }
+  return sent;
+}
 
 }  // namespace
 
@@ -530,7 +564,7 @@ bool Stream::write_some(bool* wrote) {
     err = errno;
   } else {
     while (evbuffer_get_length(output_) > 0 && written < kMaxWritePerFlush) {
-      int n = evbuffer_write_atmost(output_, fd_, -1);
+      ssize_t n = send_buffer(output_, fd_);
       if (n < 0) {
         err = errno;
         fatal = !would_block(err);
@@ -578,7 +612,7 @@ void Stream::flush_now() {
     return;
   }
   while (evbuffer_get_length(output_) > 0) {
-    int n = evbuffer_write_atmost(output_, fd_, -1);
+    ssize_t n = send_buffer(output_, fd_);
     if (n <= 0) {
       return;  // EAGAIN or an error: the scheduled flush retries and reports
     }
@@ -699,7 +733,7 @@ void Stream::on_readable(int fd, short, void* arg) {
   // (sysmalloc + madvise were 14% of the proxy's CPU under wrk).
   char* scratch = read_scratch;
   size_t want = s->max_read_ < sizeof(read_scratch) ? s->max_read_ : sizeof(read_scratch);
-  ssize_t n = ::read(fd, scratch, want);
+  ssize_t n = ::recv(fd, scratch, want, 0);  // not read(): see send_buffer
   if (n > 0) {
     evbuffer_add(s->input_, scratch, static_cast<size_t>(n));
     s->arm_read_timer();

@@ -51,9 +51,12 @@ build-tsan: deps
 # The whole suite (docs/testing.md): the normal build's bench smoke tests, the unit and
 # integration tests under ASan+UBSan (they run once, there: CI time), the threaded unit tests
 # under TSan, and a short run of every fuzzer. One private MariaDB serves them all.
+# Only the ASan tree is built first: the normal (programs), TSan and fuzz trees build behind its
+# tests, niced, on the CPU the integration tests leave idle (run-tests.sh --build-behind).
 # `make test-normal` runs the unit and integration tests against the normal build.
-test: build-programs build-asan build-tsan
-	bash scripts/run-tests.sh --bench $(BUILD_DIR) --asan $(ASAN_DIR) --tsan $(TSAN_DIR) --fuzz
+test: build-asan
+	bash scripts/run-tests.sh --build-behind --asan $(ASAN_DIR) --bench $(BUILD_DIR) \
+	  --tsan $(TSAN_DIR) --fuzz
 
 # Parts of it.
 test-normal: build

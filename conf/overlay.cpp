@@ -48,7 +48,7 @@ bool is_named_list(const std::string& path) {
   return std::find(std::begin(kNamedLists), std::end(kNamedLists), bare) != std::end(kNamedLists);
 }
 
-std::string index_path(const std::string& path, size_t i) {
+std::string indexed_path(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
@@ -216,7 +216,7 @@ class Gatherer {
     } else if (node.IsSequence()) {
       size_t i = 0;
       for (auto it = node.begin(); it != node.end(); ++it) {
-        substitute_values(*it, index_path(path, i++), label);
+        substitute_values(*it, indexed_path(path, i++), label);
       }
     } else if (node.IsScalar() && node.Scalar().find('$') != std::string::npos &&
                expanded_.insert(&node.Scalar()).second) {
@@ -289,10 +289,10 @@ class Gatherer {
       }
       if (i < before.size()) {
         matched[i] = true;
-        merge_map(before[i], *it, index_path(path, i), file, "name");
+        merge_map(before[i], *it, indexed_path(path, i), file, "name");
       } else {
         base.push_back(*it);
-        positions_->set_origin(index_path(path, base.size() - 1), file);
+        positions_->set_origin(indexed_path(path, base.size() - 1), file);
       }
     }
   }

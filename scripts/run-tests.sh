@@ -10,6 +10,11 @@
 #   --tsan DIR     the unit tests of a TSan build (only the threaded ones are built there:
 #                  SY_TSAN_TESTS in tests/CMakeLists.txt)
 #   --fuzz         a short run of every fuzzer (SY_FUZZ_SECONDS each, default 15)
+#   --build-behind build the trees of --bench, --tsan and --fuzz (`make build-programs`,
+#                  `make build-tsan`, `tests/fuzz/run.sh --build-only`) in the background, at
+#                  low priority, while the --asan part runs: its integration tests mostly wait
+#                  on sockets, so the builds use the idle CPU (`make test`; docs/testing.md).
+#                  The parts after it wait for those builds; a failed build fails its part.
 #   DIR            alone: the same as --normal DIR (the old usage)
 #
 # Starts the project's private MariaDB once for all of them (tests that need a database read
@@ -19,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-normal="" unit="" bench="" asan="" tsan="" fuzz=0
+normal="" unit="" bench="" asan="" tsan="" fuzz=0 build_behind=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --normal) normal=$2; shift 2 ;;
@@ -28,6 +33,7 @@ while [[ $# -gt 0 ]]; do
     --asan) asan=$2; shift 2 ;;
     --tsan) tsan=$2; shift 2 ;;
     --fuzz) fuzz=1; shift ;;
+    --build-behind) build_behind=1; shift ;;
     -*) echo "run-tests: unknown option $1" >&2; exit 2 ;;
     *) normal=$1; shift ;;
   esac
@@ -37,7 +43,13 @@ if [[ -z "$normal$unit$bench$asan$tsan" && $fuzz -eq 0 ]]; then
 fi
 
 db_started=0
+behind_pid=""
+behind_dir=$(mktemp -d)
 cleanup() {
+  if [[ -n "$behind_pid" ]] && kill -0 "$behind_pid" 2>/dev/null; then
+    kill -- -"$behind_pid" 2>/dev/null || true  # its own process group (set -m below)
+  fi
+  rm -rf "$behind_dir"
   if [[ $db_started -eq 1 ]]; then
     bash tests/scripts/mariadb.sh stop || true
   fi
@@ -85,7 +97,55 @@ part() {
   fi
 }
 
+# --build-behind: one background job builds the other trees one after the other (each with
+# every core, niced so that the tests running meanwhile keep the CPU they ask for); it writes
+# <tree>.rc and <tree>.log into $behind_dir.
+build_tree() {
+  local tree=$1
+  shift
+  local rc=0
+  nice -n 19 "$@" >"$behind_dir/$tree.log" 2>&1 || rc=$?
+  echo "$rc" >"$behind_dir/$tree.rc"
+}
+if [[ $build_behind -eq 1 ]]; then
+  set -m  # the job gets its own process group, so cleanup can end all of it
+  {
+    if [[ -n "$bench" ]]; then build_tree normal make -s build-programs BUILD_DIR="$bench"; fi
+    if [[ -n "$tsan" ]]; then build_tree tsan make -s build-tsan TSAN_DIR="$tsan"; fi
+    if [[ $fuzz -eq 1 ]]; then build_tree fuzz bash tests/fuzz/run.sh --build-only; fi
+  } </dev/null &
+  behind_pid=$!
+  set +m
+fi
+# built_and TREE COMMAND...: runs COMMAND if TREE (normal, tsan or fuzz) built behind; if it did
+# not, prints the end of its build log and fails. (Runs inside `part`'s pipeline, so the main
+# shell waits for the background job first: wait_behind.)
+built_and() {
+  local tree=$1
+  shift
+  if [[ $build_behind -eq 1 && "$(cat "$behind_dir/$tree.rc" 2>/dev/null)" != 0 ]]; then
+    echo "run-tests: building the $tree tree failed:"
+    tail -n 60 "$behind_dir/$tree.log" 2>/dev/null || true
+    return 1
+  fi
+  "$@"
+}
+wait_behind() {
+  if [[ -n "$behind_pid" ]]; then
+    local start=$SECONDS
+    wait "$behind_pid" || true
+    echo "run-tests: waited $((SECONDS - start)) s for the builds behind the tests"
+    behind_pid=""
+  fi
+}
+
 jobs=$(nproc)
+if [[ -n "$asan" ]]; then
+  # The sanitizer options every test gets are set by tests/CMakeLists.txt (sanitizer_env).
+  part "ASan+UBSan build ($asan)" ctest --test-dir "$asan" --output-on-failure -j"$jobs" \
+    --timeout 900 --label-exclude bench
+fi
+wait_behind
 if [[ -n "$normal" ]]; then
   part "normal build ($normal)" ctest --test-dir "$normal" --output-on-failure -j"$jobs" --timeout 600
 fi
@@ -94,19 +154,14 @@ if [[ -n "$unit" ]]; then
     --output-on-failure -j"$jobs" --timeout 600 --label-exclude integration
 fi
 if [[ -n "$bench" ]]; then
-  part "normal build, bench smoke ($bench)" ctest --test-dir "$bench" --output-on-failure \
+  part "normal build, bench smoke ($bench)" built_and normal ctest --test-dir "$bench" --output-on-failure \
     -j"$jobs" --timeout 600 --label-regex '^bench$'
 fi
-if [[ -n "$asan" ]]; then
-  # The sanitizer options every test gets are set by tests/CMakeLists.txt (sanitizer_env).
-  part "ASan+UBSan build ($asan)" ctest --test-dir "$asan" --output-on-failure -j"$jobs" \
-    --timeout 900 --label-exclude bench
-fi
 if [[ -n "$tsan" ]]; then
-  part "TSan build ($tsan)" ctest --test-dir "$tsan" --output-on-failure -j"$jobs" --timeout 900
+  part "TSan build ($tsan)" built_and tsan ctest --test-dir "$tsan" --output-on-failure -j"$jobs" --timeout 900
 fi
 if [[ $fuzz -eq 1 ]]; then
-  part "fuzzers (${SY_FUZZ_SECONDS:-15} s each)" bash tests/fuzz/run.sh "${SY_FUZZ_SECONDS:-15}"
+  part "fuzzers (${SY_FUZZ_SECONDS:-15} s each)" built_and fuzz bash tests/fuzz/run.sh "${SY_FUZZ_SECONDS:-15}"
 fi
 
 echo

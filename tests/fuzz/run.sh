@@ -3,6 +3,7 @@
 # each for a bounded time, several at once, then prints one summary line per target.
 #
 # Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
+#        tests/fuzz/run.sh --build-only [TARGET...]   (configure and build, run nothing)
 #   SECONDS   per target (default 60); `make test` runs 15, `make fuzz` FUZZ_SECONDS (600)
 #   TARGET    http1 chunked h2 config context_key admin_protocol (default: all)
 # Environment: SY_FUZZ_BUILD_DIR (default build-fuzz), SY_FUZZ_JOBS (targets run at once,
@@ -14,8 +15,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-seconds=${1:-60}
-shift || true
+build_only=0
+if [[ ${1:-} == --build-only ]]; then
+  build_only=1
+  shift
+fi
+seconds=60
+if [[ $build_only -eq 0 && $# -gt 0 ]]; then
+  seconds=$1
+  shift
+fi
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
   targets=(http1 chunked h2 config context_key admin_protocol)
@@ -33,6 +42,9 @@ cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_R
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" -DSY_FUZZ=ON >"$out.configure.log" 2>&1 ||
   { cat "$out.configure.log" >&2; exit 1; }
 cmake --build "$out" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
+if [[ $build_only -eq 1 ]]; then
+  exit 0
+fi
 
 # Per target: the longest input worth trying.
 max_len() {

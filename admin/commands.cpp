@@ -241,7 +241,7 @@ Json loader_json(const store::LoaderStatus* l, const routing::SnapshotPublisher*
       .set("publishes", l->publishes.load(std::memory_order_relaxed))
       .set("last_ok_unix_ms", l->last_ok_unix_ms.load(std::memory_order_relaxed));
   if (pub != nullptr && pub->last_good_round_ms() != 0) {
-    // Staleness (docs/decisions.md 63), on the publisher's steady clock.
+    // Staleness (docs/decisions.md 67), on the publisher's steady clock.
     const auto steady_ms =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::steady_clock::now().time_since_epoch())
@@ -1096,6 +1096,16 @@ std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::strin
   }
   if (a.has("--tls-name")) {
     row->tls_name = a.get("--tls-name");
+  }
+  if (verb == "add" && env.ctx->config != nullptr) {
+    for (const auto& p : env.ctx->config->pools) {  // pool settings are fixed at start
+      if (p.name == row->pool) {
+        why = conf::runtime_member_problem(p, parsed, row->tls_name);
+      }
+    }
+    if (!why.empty()) {
+      return error_reply("invalid-argument", why);
+    }
   }
   return std::nullopt;
 }

@@ -381,7 +381,7 @@ void render_routing(const HttpSources& s, PromWriter& w) {
       w.family("switchyard_directory_stale", "gauge",
                "1 while the directory is stale: no good round for database.stale_after while "
                "the cluster was not STABLE; schemas that may have moved are held, then answered "
-               "503 CTX-0023 (docs/decisions.md 63).");
+               "503 CTX-0023 (docs/decisions.md 67).");
       w.sample("switchyard_directory_stale", {},
                uint64_t{s.publisher->stale(static_cast<uint64_t>(steady.count())) ? 1u : 0u});
       w.family("switchyard_cluster_stable", "gauge",

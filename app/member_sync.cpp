@@ -39,8 +39,8 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
     std::string why;
     if (ps == nullptr) {
       why = "no pool named " + row.pool + " here";
-    } else if (!conf::parse_member_address(row.member, &parsed, &why)) {
-      // why is set
+    } else if (conf::parse_member_address(row.member, &parsed, &why)) {
+      why = conf::runtime_member_problem(*ps->conf, parsed, row.tls_name);
     }
     if (!why.empty()) {
       std::string key = row.pool + "/" + row.member + ": " + why;
@@ -54,6 +54,7 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
     o.spec.address = parsed.address;
     o.spec.host = parsed.host;
     o.spec.port = parsed.port;
+    o.spec.unix_path = parsed.unix_path;
     o.spec.weight = row.weight;
     o.spec.tls_name = row.tls_name;
     o.spec.origin = proxy::MemberOrigin::Db;

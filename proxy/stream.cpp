@@ -32,13 +32,13 @@ bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err ==
 
 }  // namespace
 
-Stream::Stream(event_base* base, int fd) : base_(base), fd_(-1) {
+Stream::Stream(event_base* base, int fd)
+    : base_(base), fd_(-1), read_timer_(base, on_read_timeout, this),
+      write_timer_(base, on_write_timeout, this) {
   input_ = evbuffer_new();
   output_ = evbuffer_new();
   evbuffer_add_cb(output_, on_output_changed, this);
   flush_ev_ = event_new(base_, -1, 0, on_flush, this);
-  read_timer_ = evtimer_new(base_, on_read_timeout, this);
-  write_timer_ = evtimer_new(base_, on_write_timeout, this);
   if (fd >= 0) {
     fd_ = fd;
     read_ev_ = event_new(base_, fd_, EV_READ | EV_PERSIST, on_readable, this);
@@ -75,8 +75,6 @@ Stream::~Stream() {
     event_free(write_ev_);
   }
   event_free(flush_ev_);
-  event_free(read_timer_);
-  event_free(write_timer_);
   evbuffer_free(input_);
   evbuffer_free(output_);
   if (fd_ >= 0) {
@@ -503,23 +501,19 @@ void Stream::watch_writable(bool on) {
   }
 }
 
-void Stream::evtimer_del_(event* ev) { evtimer_del(ev); }
-
 void Stream::arm_read_timer() {
   if (has_read_tv_ && read_enabled_) {
-    evtimer_add(read_timer_, &read_tv_);
-    read_timer_armed_ = true;
+    read_timer_.arm(read_tv_);
   } else {
-    del_read_timer();
+    read_timer_.disarm();
   }
 }
 
 void Stream::arm_write_timer() {
   if (has_write_tv_) {
-    evtimer_add(write_timer_, &write_tv_);
-    write_timer_armed_ = true;
+    write_timer_.arm(write_tv_);
   } else {
-    del_write_timer();
+    write_timer_.disarm();
   }
 }
 
@@ -731,18 +725,16 @@ void Stream::on_readable(int fd, short, void* arg) {
   }
 }
 
-void Stream::on_read_timeout(int, short, void* arg) {
+void Stream::on_read_timeout(void* arg) {
   auto* s = static_cast<Stream*>(arg);
-  s->read_timer_armed_ = false;
   s->read_enabled_ = false;
   if (s->event_cb_ != nullptr) {
     s->event_cb_(s, BEV_EVENT_TIMEOUT | BEV_EVENT_READING, s->arg_);
   }
 }
 
-void Stream::on_write_timeout(int, short, void* arg) {
+void Stream::on_write_timeout(void* arg) {
   auto* s = static_cast<Stream*>(arg);
-  s->write_timer_armed_ = false;
   s->watch_writable(false);
   s->write_enabled_ = false;
   if (s->event_cb_ != nullptr) {

@@ -27,7 +27,7 @@
 //     otherwise ...................................................... 502 CTX-0011
 //
 // directory_stale (RequestFacts; the database is gone while the cluster is not STABLE, docs/
-// decisions.md 63): what may have moved since the snapshot is not routed from it. On role Old
+// decisions.md 67): what may have moved since the snapshot is not routed from it. On role Old
 // that is every schema it serves itself (it may have moved to the new version meanwhile) and
 // every disabled one; both are held, and a stale hold that ends without fresh data is answered
 // 503 CTX-0023 (not CTX-0021). A context already moved keeps its redirect or proxy: a move is a

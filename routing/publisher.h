@@ -54,7 +54,7 @@ class SnapshotPublisher {
   // Snapshots replaced but not yet freed (for `show routing` / tests). Any thread.
   size_t retired_count() const;
 
-  // ---- Freshness (issue 12 item 5, docs/decisions.md 63) ------------------------------------
+  // ---- Freshness (issue 12 item 5, docs/decisions.md 67) ------------------------------------
   // The snapshot is *stale* when the loader's last good round (the directory read and the
   // cluster state read, both answered) is older than stale_after AND the cluster was not
   // STABLE at that round: schemas may have moved since, and decide() must not route them from

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,7 +64,7 @@ struct LoaderOptions {
   // round after this instead of holding it (and db_up) for the client library's 120 s.
   std::chrono::seconds io_timeout{5};
   bool wait_at_start = false;
-  // database.stale_after (docs/decisions.md 63): handed to the publisher, which calls the
+  // database.stale_after (docs/decisions.md 67): handed to the publisher, which calls the
   // snapshot stale when the last good round is older than this and the cluster was not
   // STABLE then. 0 = never stale.
   std::chrono::milliseconds stale_after{10000};
@@ -79,6 +80,26 @@ struct LoaderOptions {
   // component) drops the sessions: the next round connects to a server that fits.
   std::function<Result<Unit>(Db&)> on_tick;
 };
+
+// The one-way door across lost changes (docs/decisions.md 66). A promoted replica that lagged
+// has lost the primary's last changes; a schema the primary had moved to a newer server (and
+// whose update task may have run on it) reads as on its older server again. Instances that
+// applied the move hold such a schema instead of routing it to the older pool, until the
+// database has it on a server of at least the version it had reached (`upgrade schemata
+// --continue` moves it again) or the process restarts. Name -> that version.
+using HeldBack = std::map<std::string, std::string>;
+
+// A full load |after| replaces the snapshot |before| (null = the first load: nothing to hold).
+// When |lost| (the database lost changes: its position is below before's), every schema that
+// before had on a server of a higher version than after has it on joins |held|. Then every
+// enabled schema of |held| that after has below its version is shown disabled (its requests
+// are held), and one that reached its version leaves |held|. Returns the schemas held now that
+// were not before. Pure.
+std::vector<std::string> hold_moved_back(const RoutingSnapshot* before, bool lost,
+                                         DirectoryData& after, HeldBack& held);
+// The same for a delta applied to |current|: a held schema in it that is still below its
+// version is shown disabled; one that reached it leaves |held|. Pure.
+void hold_moved_back(const RoutingSnapshot& current, DirectoryDelta& delta, HeldBack& held);
 
 // How often the loader re-reads its servers' read_only / wsrep state while connected: a node
 // that turned read-only or desynced is left within this (errors 1047/1290 leave at once).
@@ -134,7 +155,7 @@ class DirectoryLoader {
   void record_good_round();
   void publish(std::shared_ptr<const RoutingSnapshot> snap);
   std::chrono::steady_clock::time_point round_start_;  // of the round in progress (loader)
-  bool wait(std::chrono::milliseconds d);  // false when stopping
+  bool wait(std::chrono::milliseconds d);              // false when stopping
 
   LoaderOptions opt_;
   SnapshotPublisher* publisher_;
@@ -157,6 +178,7 @@ class DirectoryLoader {
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;
   bool cluster_stable_ = true;  // sy_cluster.state read by the current round was STABLE
+  HeldBack held_back_;  // hold_moved_back()
   LoaderStatus status_;
   std::mutex mu_;
   std::condition_variable cv_;

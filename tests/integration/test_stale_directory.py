@@ -1,5 +1,5 @@
 """An instance cut off from the database mid-upgrade stops routing from its stale snapshot
-(issue 12 item 5; docs/decisions.md 63).
+(issue 12 item 5; docs/decisions.md 67).
 
 Once the last good directory round is older than database.stale_after while the cluster was not
 STABLE, a schema that may have moved (one this old-role instance serves, or a disabled one) is

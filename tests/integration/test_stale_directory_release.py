@@ -1,5 +1,5 @@
 """A stale hold ends the moment the database answers again (issue 12 item 5; docs/decisions.md
-63): a request held because this instance's directory went stale mid-upgrade is routed as soon
+67): a request held because this instance's directory went stale mid-upgrade is routed as soon
 as a directory round succeeds, even when nothing changed and no snapshot is published. A file of
 its own (one ctest entry) so that it runs beside test_stale_directory.py.
 """

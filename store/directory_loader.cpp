@@ -8,9 +8,9 @@
 
 #include "common/fnv.h"
 #include "common/log.h"
+#include "routing/versions.h"
 #include "store/cluster_store.h"
 #include "store/db_error.h"
-#include "routing/versions.h"
 
 namespace sy::store {
 

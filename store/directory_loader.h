@@ -178,7 +178,7 @@ class DirectoryLoader {
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;
   bool cluster_stable_ = true;  // sy_cluster.state read by the current round was STABLE
-  HeldBack held_back_;  // hold_moved_back()
+  HeldBack held_back_;          // hold_moved_back()
   LoaderStatus status_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -224,7 +224,7 @@ Reply cmd_show_info(CommandEnv& env, const Args&) {
   return ok_reply(std::move(j));
 }
 
-Json loader_json(const store::LoaderStatus* l) {
+Json loader_json(const store::LoaderStatus* l, const routing::SnapshotPublisher* pub) {
   if (l == nullptr) {
     return Json::object().set("enabled", false);
   }
@@ -232,14 +232,27 @@ Json loader_json(const store::LoaderStatus* l) {
                                                 std::chrono::system_clock::now().time_since_epoch())
                                                 .count());
   const char* state = l->db_state(now_ms);
-  return Json::object()
-      .set("enabled", true)
+  Json j = Json::object();
+  j.set("enabled", true)
       .set("db_up", std::string_view(state) == "up")
       .set("db_state", state)
       .set("refreshes", l->refreshes.load(std::memory_order_relaxed))
       .set("failures", l->failures.load(std::memory_order_relaxed))
       .set("publishes", l->publishes.load(std::memory_order_relaxed))
       .set("last_ok_unix_ms", l->last_ok_unix_ms.load(std::memory_order_relaxed));
+  if (pub != nullptr && pub->last_good_round_ms() != 0) {
+    // Staleness (docs/decisions.md 67), on the publisher's steady clock.
+    const auto steady_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count());
+    const uint64_t good = pub->last_good_round_ms();
+    j.set("checked_age_ms", steady_ms > good ? steady_ms - good : uint64_t{0})
+        .set("cluster_stable", pub->cluster_stable())
+        .set("stale_after_ms", pub->stale_after_ms())
+        .set("stale", pub->stale(steady_ms));
+  }
+  return j;
 }
 
 Reply cmd_show_stats(CommandEnv& env, const Args&) {
@@ -256,7 +269,7 @@ Reply cmd_show_stats(CommandEnv& env, const Args&) {
   j.set("decisions", pairs_json(s.decisions))
       .set("errors", pairs_json(s.errors))
       .set("held_now", s.held_now)
-      .set("loader", loader_json(env.ctx->loader))
+      .set("loader", loader_json(env.ctx->loader, env.ctx->publisher))
       .set("proxy", pairs_json(s.proxy))
       .set("pools", std::move(pools))
       // Cluster transitions this process refused (STYLE rule 11: counted, never ignored).

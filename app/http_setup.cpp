@@ -375,6 +375,19 @@ void render_routing(const HttpSources& s, PromWriter& w) {
       w.sample("switchyard_directory_checked_age_seconds", {},
                static_cast<double>(now > ok ? now - ok : 0) / 1e3);
     }
+    if (s.publisher->last_good_round_ms() != 0) {
+      const auto steady = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now().time_since_epoch());
+      w.family("switchyard_directory_stale", "gauge",
+               "1 while the directory is stale: no good round for database.stale_after while "
+               "the cluster was not STABLE; schemas that may have moved are held, then answered "
+               "503 CTX-0023 (docs/decisions.md 67).");
+      w.sample("switchyard_directory_stale", {},
+               uint64_t{s.publisher->stale(static_cast<uint64_t>(steady.count())) ? 1u : 0u});
+      w.family("switchyard_cluster_stable", "gauge",
+               "1 when the last good directory round read sy_cluster.state STABLE.");
+      w.sample("switchyard_cluster_stable", {}, uint64_t{s.publisher->cluster_stable() ? 1u : 0u});
+    }
     w.family("switchyard_directory_refreshes_total", "counter",
              "Successful directory refresh rounds.");
     w.sample("switchyard_directory_refreshes_total", {},

@@ -160,6 +160,7 @@ store::LoaderOptions make_loader_options(const conf::Config& config,
   o.connect_timeout = db.connect_timeout;
   o.refresh_interval = db.refresh_interval;
   o.wait_at_start = db.wait_at_start;
+  o.stale_after = db.stale_after;
   for (const auto& p : config.pools) {
     o.input.pool_names.push_back(p.name);
   }

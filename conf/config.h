@@ -275,6 +275,10 @@ struct Database {
   // Profile own: how long a gap in the change sequence may stay open (store/directory_reader.h
   // OwnProfileOptions::settle; on Galera how long recent changes are read again).
   Millis change_settle{5000};
+  // How long the database may stay unreachable while the cluster is not STABLE before this
+  // instance stops routing from its snapshot what may have moved (docs/decisions.md 67);
+  // 0 = never (serve the last snapshot whatever the cluster state).
+  Millis stale_after{10000};
 
   bool operator==(const Database&) const = default;
 };

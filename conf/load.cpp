@@ -781,6 +781,7 @@ void Decoder::database(const YAML::Node& node, const std::string& path, Database
               {"refresh_interval", kOptional, duration(&out->refresh_interval)},
               {"change_settle", kOptional, duration(&out->change_settle)},
               {"heartbeat_interval", kOptional, duration(&out->heartbeat_interval)},
+              {"stale_after", kOptional, duration(&out->stale_after)},
           });
 }
 

@@ -420,6 +420,15 @@ class Validator {
         }
       }
     }
+    // A bound below one refresh period would call the snapshot stale between two good rounds.
+    if (d.stale_after <= d.refresh_interval && !positions_.failed("database.stale_after") &&
+        !positions_.failed("database.refresh_interval")) {
+      error(positions_.has("database.stale_after") ? "database.stale_after"
+                                                   : "database.refresh_interval",
+            "stale_after (" + std::to_string(d.stale_after.count()) +
+                " ms) must be longer than refresh_interval (" +
+                std::to_string(d.refresh_interval.count()) + " ms)");
+    }
   }
 
   const Config& config_;

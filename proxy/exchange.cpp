@@ -224,7 +224,7 @@ void Exchange::route(const HttpRequest& req, std::string_view form_body) {
                    stats.inc(Stat::RouteRejects);
                    reject(j, {});
                  },
-                 [&](const routing::Hold&) { hold(req, form_body); },
+                 [&](const routing::Hold& h) { hold(req, form_body, h.stale); },
              },
              d);
 }
@@ -236,7 +236,7 @@ void Exchange::reject(const routing::Reject& r, Termination term) {
   respond_local(a.status, a.extra_headers, kJson, a.body, term, true);
 }
 
-void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
+void Exchange::hold(const HttpRequest& req, std::string_view form_body, bool stale) {
   Forwarder* fw = env_.forwarder;
   uint64_t now = monotonic_ms();
   if (!rec_.held) {
@@ -258,6 +258,14 @@ void Exchange::hold(const HttpRequest& req, std::string_view form_body) {
   // it; reading stops below, so the rest stays in the kernel.
   const uint64_t buffered = held_->text.size() + ds_->buffered_request_bytes();
   if (now >= rec_.hold_deadline_ms || !fw->hold().park(this, buffered)) {
+    if (stale) {
+      // Not a hold bound but the directory: this instance cannot tell where the tenant lives
+      // now, so it says that (CTX-0023) rather than "being migrated" (docs/decisions.md 67).
+      rec_.route = "stale-refused";
+      reject(routing::Reject{routing::CtxCode::DirectoryStale, rec_.context},
+             {Who::Directory, Phase::Held});
+      return;
+    }
     rec_.route = "hold-refused";
     env_.stats->inc(Stat::HoldRefused);
     reject(routing::Reject{routing::CtxCode::HoldRefused, rec_.context}, {Who::Hold, Phase::Done});

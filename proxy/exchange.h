@@ -220,7 +220,9 @@ class Exchange final : private UpstreamHandler {
   // Routes (when configured) and carries the decision out.
   void route(const HttpRequest& req, std::string_view form_body);
   void proxy(const HttpRequest& req);
-  void hold(const HttpRequest& req, std::string_view form_body);
+  // Parks the request until its schema is enabled (or the directory is fresh again, |stale|);
+  // past a bound answers 503: CTX-0021, or CTX-0023 for a |stale| hold.
+  void hold(const HttpRequest& req, std::string_view form_body, bool stale);
   // A CTX-00NN answer (the one reject path: counted per code, rendered, answered).
   void reject(const routing::Reject& r, Termination term);
   void release_head();

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/thread_check.h"
+#include "proxy/upstream_pool.h"  // monotonic_ms
 
 namespace sy::proxy {
 
@@ -24,6 +25,12 @@ bool Forwarder::refresh() {
   uint64_t generation = setup_->publisher->generation();
   bool changed = generation != seen_generation_;
   seen_generation_ = generation;
+  // The database answered again after this worker saw the directory stale: what it holds for
+  // that reason routes normally at once, even when the data did not change (no publish).
+  if (stale_seen_ && !setup_->publisher->stale(monotonic_ms())) {
+    stale_seen_ = false;
+    changed = true;
+  }
   (void)view_.get();  // re-pins when the generation moved
   return changed;
 }
@@ -73,6 +80,8 @@ routing::Decision Forwarder::decide(const HttpRequest& req, int listener_pool,
   facts.body = form_body;
   facts.content_type = req.content_type;
   facts.listener_pool = listener_pool;
+  facts.directory_stale = setup_->publisher->stale(monotonic_ms());
+  stale_seen_ = stale_seen_ || facts.directory_stale;
 
   routing::ContextKey key = setup_->extractor.extract(facts);
   const std::shared_ptr<const routing::RoutingSnapshot>& snap = view_.get();

@@ -71,7 +71,8 @@ class Forwarder {
   }
   // Name of schema |index| in the snapshot the last decide() used; nullptr when out of range.
   const std::string* schema_name(uint32_t index) const;
-  // Picks up a newer snapshot; true when it changed.
+  // Picks up a newer snapshot; true when it changed, or when the directory was stale at a
+  // decide() since the last refresh and is not any more (held requests are decided again).
   bool refresh();
   // Renders |reject| in the deployment's envelope (routing::render_ctx_error; the only call
   // of it in the proxy). |reject.server| must point into the snapshot pinned now. Worker
@@ -101,6 +102,8 @@ class Forwarder {
   const RoutingSetup* setup_;
   routing::WorkerView view_;
   uint64_t seen_generation_ = 0;
+  bool stale_seen_ = false;  // a decide() saw RequestFacts::directory_stale since the last
+                             // refresh() that found the directory fresh
   std::vector<routing::Header> headers_;  // scratch, capacity reused
   std::string header_scratch_;
   std::string body_scratch_;

@@ -90,6 +90,8 @@ enum class Who : char {
   Proxy = 'P',          // the proxy refused the request (parse error, limit)
   Killed = 'K',         // killed at the drain deadline of a shutdown
   Hold = 'H',           // a hold bound passed (503 + Retry-After)
+  Directory = 'D',      // the tenant directory is stale (database lost while the cluster is
+                        // not STABLE): 503 CTX-0023 when the hold ended
 };
 
 enum class Phase : char {

@@ -57,6 +57,10 @@ struct RequestFacts {
                           // else empty
   std::string_view content_type;  // Content-Type header value, raw ("" = none)
   int listener_pool = -1;         // pool index of the listener the request arrived on; -1 = none
+  // The snapshot may be out of date in a way that matters: the database has not answered for
+  // longer than database.stale_after while the cluster was not STABLE (SnapshotPublisher::
+  // stale()). decide() then holds what may have moved instead of routing it (decide.h).
+  bool directory_stale = false;
 };
 
 enum class KeyRuleKind {

@@ -32,6 +32,10 @@ constexpr CtxCodeInfo kTable[kCtxCodeCount] = {
     {CtxCode::SchemaFailed, "CTX-0022", 503, 60,
      "the tenant's database update failed; an operator is needed",
      "Updating database failed for context {ctx}. Try again later.", "TRY_AGAIN"},
+    // The database is gone while schemas move: a few seconds, as a reconnect takes.
+    {CtxCode::DirectoryStale, "CTX-0023", 503, 5,
+     "tenant directory out of date (database unreachable during an upgrade); retry shortly",
+     "The location of context {ctx} cannot be confirmed right now. Try again later.", "TRY_AGAIN"},
 };
 
 void append_number(std::string* out, uint64_t v) {

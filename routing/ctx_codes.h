@@ -43,8 +43,10 @@ enum class CtxCode : uint8_t {
   NotLoaded,        // CTX-0020 503 tenant directory not loaded yet
   HoldRefused,      // CTX-0021 503 held past a hold bound
   SchemaFailed,     // CTX-0022 503 the schema's upgrade failed; answered at once, not held
+  DirectoryStale,   // CTX-0023 503 the directory may be out of date (database lost while the
+                    // cluster is not STABLE): the schema may have moved; held, then this
 };
-inline constexpr size_t kCtxCodeCount = 11;
+inline constexpr size_t kCtxCodeCount = 12;
 
 struct CtxCodeInfo {
   CtxCode code;

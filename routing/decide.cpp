@@ -73,7 +73,7 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
     if (s.schema_failed(ctx->schema)) {
       return reject(CtxCode::SchemaFailed, id);
     }
-    return Hold{ctx->schema, id};
+    return Hold{ctx->schema, id, f.directory_stale};
   }
 
   // The served check needs only the pool index, so the common case never looks at the row.
@@ -81,6 +81,11 @@ Decision decide(const RequestFacts& f, const ContextKey& key, const RoutingSnaps
   int pool = s.pool_of_server(server_id);
   if (pool >= 0 &&
       std::find(c.served_pools.begin(), c.served_pools.end(), pool) != c.served_pools.end()) {
+    // A stale snapshot cannot tell an old instance whether this schema has moved meanwhile;
+    // a new instance serves only what moved to it, and a move is not undone.
+    if (f.directory_stale && c.role == Role::Old) {
+      return Hold{ctx->schema, id, true};
+    }
     return Proxy{pool, ctx->schema, id};
   }
   const ServerRow* server = s.server(server_id);

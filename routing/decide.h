@@ -15,7 +15,9 @@
 //   context disabled ................................................. 403 CTX-0004
 //   schema failed (sequencer marked its update failed) .............. 503 CTX-0022 at once
 //   schema disabled ............................ Hold{schema, context} (any role)
+//                                   directory_stale: Hold{..., stale} (then 503 CTX-0023)
 //   effective server's pool is in served_pools .................... Proxy{pool}
+//     role Old and directory_stale ........... Hold{schema, context, stale} (then 503 CTX-0023)
 //   effective server unknown (or 0) .................................. 502 CTX-0010
 //   role New (context still on another server) ...................... 409 CTX-0012
 //   role Old, context moved:
@@ -23,6 +25,15 @@
 //     moved == Proxy and the server's pool is configured here ........ Proxy{pool, moved}
 //     server has a redirect_url .............. 307 Redirect{redirect_url + target}
 //     otherwise ...................................................... 502 CTX-0011
+//
+// directory_stale (RequestFacts; the database is gone while the cluster is not STABLE, docs/
+// decisions.md 67): what may have moved since the snapshot is not routed from it. On role Old
+// that is every schema it serves itself (it may have moved to the new version meanwhile) and
+// every disabled one; both are held, and a stale hold that ends without fresh data is answered
+// 503 CTX-0023 (not CTX-0021). A context already moved keeps its redirect or proxy: a move is a
+// one-way door, the snapshot cannot be wrong about it. Role New serves only what has moved to
+// it, so it keeps proxying; it holds disabled schemas the same way. Everything else (keys,
+// unknown or disabled contexts, failed schemas, CTX-0012) is answered as without the fact.
 //
 // A Redirect's Location is the server's redirect_url without trailing '/' followed by the
 // request's path and query exactly as received; it is never built from the Host header.
@@ -83,6 +94,8 @@ struct Redirect {
 struct Hold {
   uint32_t schema;  // schema index to wait for (RoutingSnapshot::schema_enabled)
   ContextId context;
+  bool stale = false;  // held because the directory is stale (RequestFacts::directory_stale):
+                       // when the hold ends without fresh data the answer is CTX-0023
 };
 struct Reject {
   CtxCode code;                       // status and texts: ctx_info(code)

@@ -54,6 +54,36 @@ class SnapshotPublisher {
   // Snapshots replaced but not yet freed (for `show routing` / tests). Any thread.
   size_t retired_count() const;
 
+  // ---- Freshness (issue 12 item 5, docs/decisions.md 67) ------------------------------------
+  // The snapshot is *stale* when the loader's last good round (the directory read and the
+  // cluster state read, both answered) is older than stale_after AND the cluster was not
+  // STABLE at that round: schemas may have moved since, and decide() must not route them from
+  // here (RequestFacts::directory_stale). With the cluster STABLE an outage changes nothing.
+  // Times are CLOCK_MONOTONIC milliseconds (std::chrono::steady_clock on Linux), from the
+  // caller: the publisher reads no clock.
+
+  // |ms| = database.stale_after; 0 = never stale. Before the loader starts (any thread).
+  void set_stale_after(uint64_t ms) { stale_after_ms_.store(ms, std::memory_order_relaxed); }
+  // A good round ended at |now_ms| and saw the cluster STABLE (|cluster_stable|) or not.
+  // Loader thread.
+  void record_good_round(uint64_t now_ms, bool cluster_stable) {
+    cluster_stable_.store(cluster_stable, std::memory_order_relaxed);
+    last_good_ms_.store(now_ms, std::memory_order_relaxed);
+  }
+  // Whether the snapshot is stale at |now_ms|. Any thread; relaxed loads only (a worker calls
+  // it per routed request: while the cluster is STABLE it is one load).
+  bool stale(uint64_t now_ms) const {
+    if (cluster_stable_.load(std::memory_order_relaxed)) {
+      return false;
+    }
+    const uint64_t after = stale_after_ms_.load(std::memory_order_relaxed);
+    const uint64_t good = last_good_ms_.load(std::memory_order_relaxed);
+    return after != 0 && good != 0 && now_ms > good + after;
+  }
+  uint64_t last_good_round_ms() const { return last_good_ms_.load(std::memory_order_relaxed); }
+  bool cluster_stable() const { return cluster_stable_.load(std::memory_order_relaxed); }
+  uint64_t stale_after_ms() const { return stale_after_ms_.load(std::memory_order_relaxed); }
+
  private:
   friend class WorkerView;
   // current() and the generation it belongs to, read together under the mutex.
@@ -65,7 +95,10 @@ class SnapshotPublisher {
   mutable std::mutex mu_;
   std::shared_ptr<const RoutingSnapshot> current_;               // guarded by mu_
   std::vector<std::shared_ptr<const RoutingSnapshot>> retired_;  // guarded by mu_
-  std::atomic<uint64_t> generation_{0};  // written under mu_, read without it
+  std::atomic<uint64_t> generation_{0};      // written under mu_, read without it
+  std::atomic<uint64_t> stale_after_ms_{0};  // ms; 0 = never stale
+  std::atomic<uint64_t> last_good_ms_{0};    // steady ms of the last good round; 0 = none yet
+  std::atomic<bool> cluster_stable_{true};   // sy_cluster.state was STABLE at that round
 };
 
 // One worker's cached view of a publisher. Worker thread only (not thread-safe); |publisher|

@@ -9,6 +9,8 @@
 #include "common/fnv.h"
 #include "common/log.h"
 #include "routing/versions.h"
+#include "store/cluster_store.h"
+#include "store/db_error.h"
 
 namespace sy::store {
 
@@ -106,6 +108,7 @@ void hold_moved_back(const RoutingSnapshot& current, DirectoryDelta& delta, Held
 DirectoryLoader::DirectoryLoader(LoaderOptions options, SnapshotPublisher* publisher)
     : opt_(std::move(options)), publisher_(publisher) {
   reader_ = opt_.make_reader();
+  publisher_->set_stale_after(static_cast<uint64_t>(opt_.stale_after.count()));
 }
 
 DirectoryLoader::~DirectoryLoader() { stop(); }
@@ -222,6 +225,28 @@ void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
   }
 }
 
+Result<Unit> DirectoryLoader::read_cluster_state() {
+  Db* st = state();
+  if (st == nullptr) {
+    cluster_stable_ = true;  // no state database: no upgrade is driven through Switchyard
+    return ok_result();
+  }
+  auto row = read_cluster_row(*st);
+  if (!row.ok()) {
+    return db_error("reading sy_cluster", row.error());
+  }
+  // No row yet: nobody has started an upgrade (ensure_cluster_row creates it as STABLE).
+  cluster_stable_ = !row->has_value() || (*row)->state == "STABLE";
+  return ok_result();
+}
+
+void DirectoryLoader::record_good_round() {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  publisher_->record_good_round(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
+      cluster_stable_);
+}
+
 Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
   auto data = reader_->full_load(*db_);
   if (!data.ok()) {
@@ -289,6 +314,9 @@ Result<Unit> DirectoryLoader::start() {
     round_start_ = std::chrono::steady_clock::now();
     auto r = connect();
     if (r.ok()) {
+      r = read_cluster_state();
+    }
+    if (r.ok()) {
       r = full_load_and_publish(false);
     }
     if (r.ok()) {
@@ -308,6 +336,7 @@ Result<Unit> DirectoryLoader::start() {
   }
   status_.db_up = true;
   status_.last_ok_unix_ms = now_unix_ms();
+  record_good_round();
   thread_ = std::thread([this] { run(); });
   return ok_result();
 }
@@ -328,14 +357,18 @@ void DirectoryLoader::run() {
     round_start_ = std::chrono::steady_clock::now();
     check_health();
     Result<Unit> r = ok_result();
-    if (!db_) {
+    const bool reconnect = !db_;
+    if (reconnect) {
       r = connect();
-      if (r.ok()) {
-        // Anything may have changed while we were away: start over with a full load.
-        r = full_load_and_publish(true);
-      }
-    } else {
-      r = refresh();
+    }
+    // The cluster state first: a snapshot published by this round is then never judged by an
+    // older state.
+    if (r.ok()) {
+      r = read_cluster_state();
+    }
+    if (r.ok()) {
+      // After a reconnect anything may have changed while we were away: a full load.
+      r = reconnect ? full_load_and_publish(true) : refresh();
     }
     status_.round_started_unix_ms = 0;
     if (!r.ok()) {
@@ -365,6 +398,9 @@ void DirectoryLoader::run() {
     status_.db_up = true;
     status_.refreshes.fetch_add(1, std::memory_order_relaxed);
     status_.last_ok_unix_ms = now_unix_ms();
+    // Ends a stale period at once: each worker sees it at its next request or 100 ms flush
+    // and re-decides what it holds (Forwarder::refresh).
+    record_good_round();
     if (opt_.on_tick && state() != nullptr) {
       status_.round_started_unix_ms = now_unix_ms();  // a heartbeat write can stall too
       auto ticked = opt_.on_tick(*state());

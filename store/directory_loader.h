@@ -8,6 +8,10 @@
 //
 // Outages: a failed refresh drops the connection and logs once; the thread reconnects with
 // backoff (250 ms doubling to 5 s, DSNs tried in order) while workers keep the last snapshot.
+// Every round also reads sy_cluster.state from the state session (none: taken as STABLE); a
+// good round (both reads answered) is recorded in the publisher with that state, and past
+// stale_after without one while the cluster was not STABLE the snapshot counts as stale
+// (SnapshotPublisher::stale(); the workers then hold what may have moved).
 // With a separate state database both sessions are (re)connected together: a failure of either
 // is an outage of the round.
 // The state is readable from any thread through status().
@@ -60,6 +64,10 @@ struct LoaderOptions {
   // round after this instead of holding it (and db_up) for the client library's 120 s.
   std::chrono::seconds io_timeout{5};
   bool wait_at_start = false;
+  // database.stale_after (docs/decisions.md 67): handed to the publisher, which calls the
+  // snapshot stale when the last good round is older than this and the cluster was not
+  // STABLE then. 0 = never stale.
+  std::chrono::milliseconds stale_after{10000};
   SnapshotInput input;
   std::vector<ServerOverride> overrides;  // applied to every load and delta
   std::function<std::unique_ptr<DirectoryReader>()> make_reader;
@@ -140,6 +148,11 @@ class DirectoryLoader {
   Result<Unit> connect();
   Result<Unit> full_load_and_publish(bool only_if_changed);
   Result<Unit> refresh();
+  // Reads sy_cluster.state through the state session into cluster_stable_ (true without a
+  // state database or without the row).
+  Result<Unit> read_cluster_state();
+  // Tells the publisher that a round succeeded now, with cluster_stable_.
+  void record_good_round();
   void publish(std::shared_ptr<const RoutingSnapshot> snap);
   std::chrono::steady_clock::time_point round_start_;  // of the round in progress (loader)
   bool wait(std::chrono::milliseconds d);              // false when stopping
@@ -164,7 +177,8 @@ class DirectoryLoader {
   std::shared_ptr<const RoutingSnapshot> current_;
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;
-  HeldBack held_back_;  // hold_moved_back()
+  bool cluster_stable_ = true;  // sy_cluster.state read by the current round was STABLE
+  HeldBack held_back_;          // hold_moved_back()
   LoaderStatus status_;
   std::mutex mu_;
   std::condition_variable cv_;

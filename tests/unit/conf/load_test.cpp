@@ -935,6 +935,7 @@ TEST_CASE("database and routing sections load with their defaults") {
   CHECK(c.database.dsns[1].port == 3306);
   CHECK(c.database.profile == Profile::Own);
   CHECK(c.database.refresh_interval == Millis(250));
+  CHECK(c.database.stale_after == Millis(10000));
   CHECK(c.routing.enabled);
   CHECK(c.routing.role == "new");
   CHECK(c.routing.keys.size() == 4);
@@ -973,6 +974,24 @@ TEST_CASE("routing errors are reported at their keys") {
   require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
                            "  servers: [{name: a, pool: nope}]\n"),
                     10, 29, "database.servers[0].pool", "unknown pool \"nope\"");
+}
+
+TEST_CASE("database.stale_after loads and must be longer than refresh_interval") {
+  LoadResult r = load_config_string(
+      routed("database:\n  dsns: [{user: sy, database: d}]\n  stale_after: 3s\n"), "t.yaml");
+  INFO(all(r));
+  REQUIRE(r.errors.empty());
+  CHECK(r.config.database.stale_after == Millis(3000));
+  // Line 8 is the first line after routed()'s pools.
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  refresh_interval: 1s\n  stale_after: 500ms\n"),
+                    11, 16, "database.stale_after", "must be longer than refresh_interval");
+  // The default bound is checked against a long refresh too, at the key that was set.
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n"
+                           "  refresh_interval: 20s\n"),
+                    10, 21, "database.refresh_interval", "stale_after (10000 ms)");
+  require_one_error(routed("database:\n  dsns: [{user: sy, database: d}]\n  stale_after: 0s\n"), 10,
+                    16, "database.stale_after", "out of range");
 }
 
 TEST_CASE("profile ox: state database, OX options and error envelope") {

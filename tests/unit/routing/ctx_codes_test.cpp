@@ -27,6 +27,10 @@ TEST_CASE("ctx codes: the table is in enum order, ids are unique and parse back"
   CHECK(std::string(ctx_info(CtxCode::SchemaFailed).id) == "CTX-0022");
   CHECK(ctx_info(CtxCode::SchemaFailed).status == 503);
   CHECK(ctx_info(CtxCode::SchemaFailed).retry_after == 60);
+  // A stale directory (database gone mid-upgrade): its own code, temporary, a short retry.
+  CHECK(std::string(ctx_info(CtxCode::DirectoryStale).id) == "CTX-0023");
+  CHECK(ctx_info(CtxCode::DirectoryStale).status == 503);
+  CHECK(ctx_info(CtxCode::DirectoryStale).retry_after == 5);
 }
 
 TEST_CASE("ctx codes: the own JSON envelope, with the code's own status") {

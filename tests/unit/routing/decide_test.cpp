@@ -51,6 +51,7 @@ struct Case {
   MovedAction moved;
   bool loop_guard;
   NoKeyPolicy no_key;
+  bool stale;  // RequestFacts::directory_stale
 };
 
 constexpr ContextId kCtx = 100;
@@ -103,6 +104,7 @@ struct Expect {
   bool moved = false;
   int status = 0;
   std::string code;
+  bool stale = false;  // Hold::stale
 };
 
 Expect proxy(int pool, uint32_t schema, ContextId ctx, bool moved = false) {
@@ -128,12 +130,18 @@ Expect expected(const Case& c) {
     return rejected(403, "CTX-0004");
   }
   if (!c.schema_enabled) {
-    return Expect{'H', -1, 1, kCtx, false, 0, ""};
+    return Expect{'H', -1, 1, kCtx, false, 0, "", c.stale};
   }
   int own_pool = c.role == Role::Old ? 0 : 1;
   int other_pool = 1 - own_pool;
   switch (c.placement) {
-  case Placement::Served: return proxy(own_pool, 1, kCtx);
+  case Placement::Served:
+    // Stale: an old instance cannot know whether the schema moved meanwhile; what a new one
+    // serves has moved to it for good.
+    if (c.stale && c.role == Role::Old) {
+      return Expect{'H', -1, 1, kCtx, false, 0, "", true};
+    }
+    return proxy(own_pool, 1, kCtx);
   case Placement::UnknownServer:
   case Placement::NoServer: return rejected(502, "CTX-0010");
   case Placement::ConfiguredNotServed:
@@ -160,7 +168,8 @@ std::string describe(const Case& c) {
     << " ctx=" << static_cast<int>(c.ctx) << " schema_enabled=" << c.schema_enabled
     << " placement=" << static_cast<int>(c.placement) << " via=" << static_cast<int>(c.via)
     << " redirect_url=" << c.redirect_url << " moved=" << static_cast<int>(c.moved)
-    << " loop_guard=" << c.loop_guard << " no_key=" << static_cast<int>(c.no_key);
+    << " loop_guard=" << c.loop_guard << " no_key=" << static_cast<int>(c.no_key)
+    << " stale=" << c.stale;
   return o.str();
 }
 
@@ -176,6 +185,7 @@ std::string check_case(const Case& c) {
   f.host = "evil.example.org";
   f.headers = headers.data();
   f.header_count = headers.size();
+  f.directory_stale = c.stale;
 
   ContextKey key;
   switch (c.key) {
@@ -227,8 +237,8 @@ std::string check_case(const Case& c) {
     const auto* h = std::get_if<Hold>(&d);
     if (h == nullptr) {
       bad << "want hold, got " << decision_name(d);
-    } else if (h->schema != 1 || h->context != kCtx) {
-      bad << "hold fields " << h->schema << "/" << h->context;
+    } else if (h->schema != 1 || h->context != kCtx || h->stale != e.stale) {
+      bad << "hold fields " << h->schema << "/" << h->context << "/" << h->stale;
     }
     break;
   }
@@ -264,12 +274,15 @@ TEST_CASE("decide: every combination of the policy dimensions matches the table"
                 for (MovedAction moved : {MovedAction::Redirect, MovedAction::Proxy}) {
                   for (bool guard : {false, true}) {
                     for (NoKeyPolicy nk : {NoKeyPolicy::NotFound, NoKeyPolicy::DefaultPool}) {
-                      Case c{role, key, ctx, schema_enabled, pl, via, url, moved, guard, nk};
-                      std::string err = check_case(c);
-                      ++cases;
-                      if (!err.empty()) {
-                        if (failures++ == 0) {
-                          first_failure = err;
+                      for (bool stale : {false, true}) {
+                        Case c{role,  key,   ctx, schema_enabled, pl, via, url,
+                               moved, guard, nk,  stale};
+                        std::string err = check_case(c);
+                        ++cases;
+                        if (!err.empty()) {
+                          if (failures++ == 0) {
+                            first_failure = err;
+                          }
                         }
                       }
                     }
@@ -284,7 +297,7 @@ TEST_CASE("decide: every combination of the policy dimensions matches the table"
   }
   INFO(first_failure);
   CHECK(failures == 0);
-  CHECK(cases == 2 * 4 * 3 * 2 * 5 * 2 * 2 * 2 * 2 * 2);
+  CHECK(cases == 2 * 4 * 3 * 2 * 5 * 2 * 2 * 2 * 2 * 2 * 2);
 }
 
 // ---- Hand-written rows: concrete bodies, locations and edge cases -------------------------------
@@ -525,6 +538,54 @@ TEST_CASE("decide: a failed schema is answered CTX-0022 at once on either role, 
     // Disabled without the failed mark: held, as before.
     CHECK(std::holds_alternative<Hold>(decide(facts, id_key(3), *snap, c)));
   }
+}
+
+TEST_CASE("decide: a stale directory holds what may have moved, keeps what cannot move back") {
+  DirectoryData d;
+  d.servers = {{1, "ox-7.10", "old", "7.10", ""}, {2, "ox-8.0", "new", "8.0", "https://n"}};
+  d.schemas = {{"oxdb_a", SchemaState::Enabled, 1},
+               {"oxdb_b", SchemaState::Disabled, 1},
+               {"oxdb_c", SchemaState::Enabled, 2},
+               {"oxdb_d", SchemaState::Failed, 1}};
+  d.contexts = {{1, 0, 0, true}, {2, 1, 0, true}, {3, 2, 0, true}, {4, 3, 0, true}};
+  auto snap = RoutingSnapshot::build(std::move(d), SnapshotInput{{"old", "new"}}, 1);
+  RequestFacts facts;
+  facts.method = "GET";
+  facts.target = "/x";
+  // Fresh: as ever.
+  CHECK(std::holds_alternative<Proxy>(decide(facts, id_key(1), *snap, old_cfg())));
+  Decision held = decide(facts, id_key(2), *snap, old_cfg());
+  REQUIRE(std::holds_alternative<Hold>(held));
+  CHECK_FALSE(std::get<Hold>(held).stale);
+
+  facts.directory_stale = true;
+  // Old role: a schema it serves may have moved meanwhile -> held, marked stale (503 CTX-0023
+  // when the hold ends); a disabled one too; a moved one keeps its redirect or its proxy to
+  // the new pool (the one-way door).
+  Decision a = decide(facts, id_key(1), *snap, old_cfg());
+  REQUIRE(std::holds_alternative<Hold>(a));
+  CHECK(std::get<Hold>(a).stale);
+  CHECK(std::get<Hold>(a).schema == 0);
+  CHECK(std::get<Hold>(a).context == 1);
+  Decision b = decide(facts, id_key(2), *snap, old_cfg());
+  REQUIRE(std::holds_alternative<Hold>(b));
+  CHECK(std::get<Hold>(b).stale);
+  Decision c = decide(facts, id_key(3), *snap, old_cfg());
+  REQUIRE(std::holds_alternative<Redirect>(c));
+  CHECK(std::get<Redirect>(c).location == "https://n/x");
+  Decision cp = decide(facts, id_key(3), *snap, old_cfg(MovedAction::Proxy));
+  REQUIRE(std::holds_alternative<Proxy>(cp));
+  CHECK(std::get<Proxy>(cp).moved);
+  // A failed schema is still answered at once; unknown contexts as ever.
+  CHECK(code_of(decide(facts, id_key(4), *snap, old_cfg())) == "CTX-0022");
+  CHECK(code_of(decide(facts, id_key(9), *snap, old_cfg())) == "CTX-0003");
+  // New role: what it serves has moved to it and cannot move back -> still proxied; a disabled
+  // schema is held (and marked); one still on the old server is refused as before.
+  CHECK(std::holds_alternative<Proxy>(decide(facts, id_key(3), *snap, new_cfg())));
+  Decision nb = decide(facts, id_key(2), *snap, new_cfg());
+  REQUIRE(std::holds_alternative<Hold>(nb));
+  CHECK(std::get<Hold>(nb).stale);
+  CHECK(code_of(decide(facts, id_key(1), *snap, new_cfg())) == "CTX-0012");
 }
 
 TEST_CASE("decide: disabled schema holds on either role, login keys resolve through the table") {

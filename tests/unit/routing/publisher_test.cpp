@@ -237,3 +237,36 @@ TEST_CASE("workers read shards shared by chained applies while the loader publis
   CHECK(pub.collect() == 0);
   CHECK(pub.current()->find_context(changed(kPublishes))->server == kPublishes);
 }
+
+TEST_CASE("the directory is stale only past stale_after since a good round that was not STABLE") {
+  SnapshotPublisher pub;
+  pub.set_stale_after(1000);
+  CHECK_FALSE(pub.stale(50'000));  // no good round yet: nothing to be stale about
+  CHECK(pub.last_good_round_ms() == 0);
+
+  // STABLE: an outage of any length changes nothing.
+  pub.record_good_round(10'000, true);
+  CHECK(pub.cluster_stable());
+  CHECK_FALSE(pub.stale(10'500));
+  CHECK_FALSE(pub.stale(10'000'000));
+
+  // Not STABLE: fresh up to the bound, stale after it, fresh again at the next good round.
+  pub.record_good_round(20'000, false);
+  CHECK_FALSE(pub.cluster_stable());
+  CHECK(pub.last_good_round_ms() == 20'000);
+  CHECK_FALSE(pub.stale(20'999));
+  CHECK_FALSE(pub.stale(21'000));
+  CHECK(pub.stale(21'001));
+  CHECK(pub.stale(99'000));
+  pub.record_good_round(99'000, false);
+  CHECK_FALSE(pub.stale(99'500));
+  // The cluster back to STABLE ends it too.
+  CHECK(pub.stale(101'000));
+  pub.record_good_round(101'000, true);
+  CHECK_FALSE(pub.stale(200'000));
+
+  // stale_after 0: never stale (a loader built without the bound).
+  pub.record_good_round(300'000, false);
+  pub.set_stale_after(0);
+  CHECK_FALSE(pub.stale(900'000));
+}

@@ -225,3 +225,34 @@ TEST_CASE("a kept member's weight and origin changes are named") {
   CHECK(plan->changes == std::vector<std::string>{"member 127.0.0.1:1 weight: 1 -> 3",
                                                   "member 127.0.0.1:2 now from db"});
 }
+
+TEST_CASE("pools added at runtime take new slots; removed ones keep theirs and are not found") {
+  conf::Config c = config("round_robin");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  PoolRegistry& r = **reg;
+  REQUIRE(r.pools().size() == 1);
+  conf::Pool extra;
+  extra.name = "extra";
+  extra.balance = conf::Balance::LeastConn;
+  auto added = r.add(extra, MemberOrigin::Db);
+  REQUIRE(added.ok());
+  CHECK((*added)->index == 1);
+  CHECK((*added)->conf->balance == conf::Balance::LeastConn);
+  CHECK((*added)->origin.load() == MemberOrigin::Db);
+  CHECK((*added)->members()->empty());
+  CHECK(r.find("extra") == *added);
+  (*added)->removed.store(true);
+  CHECK(r.find("extra") == nullptr);
+  CHECK(r.pools().size() == 2);  // the slot stays
+  auto again = r.add(extra, MemberOrigin::Yaml);
+  REQUIRE(again.ok());
+  CHECK((*again)->index == 2);
+  CHECK(r.find("extra") == *again);
+  for (size_t i = r.pools().size(); i < kMaxPools; ++i) {
+    REQUIRE(r.add(extra, MemberOrigin::Db).ok());
+  }
+  auto full = r.add(extra, MemberOrigin::Db);
+  REQUIRE_FALSE(full.ok());
+  CHECK(full.error().message.find("pool slots") != std::string::npos);
+}

@@ -1043,33 +1043,48 @@ Reply cmd_member_wait(CommandEnv& env, const Args& a) {
 
 // --- pool members at runtime (sy_pool_members; app/member_sync.h) ------------------------------
 
-// Stores |row| and applies every stored row here at once (the other instances follow at their
-// next poll). The changes applied, or an error reply.
-Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
-                                                 const store::PoolMemberRow& row) {
+// Stores |row| with |put|, reads every row back with |get| and applies them all here at once
+// with |apply| (the other instances follow at their next poll). The changes applied.
+template <class Row, class Put, class Get, class Apply>
+Result<std::vector<std::string>> store_and_apply(Stores* stores, const Row& row, Put put, Get get,
+                                                 const Apply& apply) {
   auto db = stores->state();
   if (!db.ok()) {
     return db.error();
   }
-  if (auto r = store::store_pool_member(**db, row); !r.ok()) {
+  if (auto r = put(**db, row); !r.ok()) {
     return r.error();
   }
-  auto rows = store::load_pool_members(**db);
+  auto rows = get(**db);
   if (!rows.ok()) {
     return rows.error();
   }
-  return ctx->apply_pool_members(*rows);
+  return apply(*rows);
+}
+
+Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
+                                                 const store::PoolMemberRow& row) {
+  return store_and_apply(stores, row, store::store_pool_member, store::load_pool_members,
+                         ctx->apply_pool_members);
+}
+
+// `pool VERB` changes rows of the state database: an error reply without one.
+std::optional<Reply> needs_state(CommandEnv& env, const std::string& verb, bool hooked,
+                                 const char* what) {
+  if (!env.stores->has_state() || !hooked) {
+    return error_reply("unavailable", "pool " + verb + " needs the state database (" + what +
+                                          " added at runtime live there, for every instance); "
+                                          "configure database: or change the YAML and reload");
+  }
+  return std::nullopt;
 }
 
 // The common checks of `pool member add|set|remove`: a state database, a known pool, an
 // address in the YAML's syntax; then --weight and --tls-name into |row|.
 std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::string& verb,
                                 store::PoolMemberRow* row) {
-  if (!env.stores->has_state() || !env.ctx->apply_pool_members) {
-    return error_reply("unavailable", "pool member " + verb +
-                                          " needs the state database (members added at runtime "
-                                          "live there, for every instance); configure database: "
-                                          "or change the YAML and reload");
+  if (auto err = needs_state(env, "member " + verb, bool(env.ctx->apply_pool_members), "members")) {
+    return err;
   }
   row->pool = a.positional[0];
   bool pool_known = false;
@@ -1307,32 +1322,13 @@ Reply cmd_upgrade_binary(CommandEnv& env, const Args&) {
 
 // --- pools at runtime (sy_pools; app/pool_sync.h) -----------------------------------------------
 
-// Stores |row| and applies every stored row here at once (the other instances follow at their
-// next poll). The changes applied.
 Result<std::vector<std::string>> store_and_apply_pool(Stores* stores, AdminContext* ctx,
                                                       const store::PoolRow& row) {
-  auto db = stores->state();
-  if (!db.ok()) {
-    return db.error();
-  }
-  if (auto r = store::store_pool(**db, row); !r.ok()) {
-    return r.error();
-  }
-  auto rows = store::load_pools(**db);
-  if (!rows.ok()) {
-    return rows.error();
-  }
-  return ctx->apply_pools(*rows);
+  return store_and_apply(stores, row, store::store_pool, store::load_pools, ctx->apply_pools);
 }
 
 std::optional<Reply> pools_available(CommandEnv& env, const std::string& verb) {
-  if (!env.stores->has_state() || !env.ctx->apply_pools) {
-    return error_reply("unavailable", "pool " + verb +
-                                          " needs the state database (pools added at runtime "
-                                          "live there, for every instance); configure database: "
-                                          "or change the YAML and reload");
-  }
-  return std::nullopt;
+  return needs_state(env, verb, bool(env.ctx->apply_pools), "pools");
 }
 
 const PoolView* find_pool(const std::vector<PoolView>& pools, const std::string& name) {
@@ -1505,8 +1501,7 @@ Reply cmd_pool_remove(CommandEnv& env, const Args& a) {
       if (std::chrono::steady_clock::now() < deadline) {
         return std::nullopt;
       }
-      return error_reply("timeout", "pool " + name + " not removed: " +
-                                        std::to_string(inflight) +
+      return error_reply("timeout", "pool " + name + " not removed: " + std::to_string(inflight) +
                                         " request(s) still in flight after " +
                                         std::to_string(waited) +
                                         " ms; its members stay drained (run the command again, "

@@ -452,9 +452,8 @@ int main(int argc, char** argv) {
                           config.routing.enabled ? &publisher : nullptr);
   if (loader) {
     store::DirectoryLoader* l = loader.get();
-    pool_sync.set_pool_names_sink([l](std::vector<std::string> names) {
-      l->set_pool_names(std::move(names));
-    });
+    pool_sync.set_pool_names_sink(
+        [l](std::vector<std::string> names) { l->set_pool_names(std::move(names)); });
   }
   app::Resolver resolver(config.resolver, &member_sync);
   resolver.resolve_now();

@@ -76,7 +76,7 @@ class MemberSync {
   proxy::HealthChecker* health_;
   std::map<std::string, std::vector<proxy::MemberSpec>> yaml_;    // by pool name
   std::map<std::string, std::vector<proxy::MemberOverride>> db_;  // by pool name
-  std::vector<std::string> warned_;                     // bad rows already logged
+  std::vector<std::string> warned_;                               // bad rows already logged
   std::map<std::string, proxy::NameAddresses> dns_;  // host name -> last good addresses
 };
 

@@ -13,11 +13,10 @@ using proxy::MemberOrigin;
 using proxy::PoolStep;
 
 PoolSync::PoolSync(const conf::Config& config, proxy::PoolRegistry* registry,
-                   const std::vector<std::unique_ptr<proxy::Worker>>* workers,
-                   MemberSync* members, proxy::HealthChecker* health,
-                   const routing::SnapshotPublisher* publisher)
-    : config_(config), registry_(registry), workers_(workers), members_(members),
-      health_(health), publisher_(publisher), yaml_(config.pools) {}
+                   const std::vector<std::unique_ptr<proxy::Worker>>* workers, MemberSync* members,
+                   proxy::HealthChecker* health, const routing::SnapshotPublisher* publisher)
+    : config_(config), registry_(registry), workers_(workers), members_(members), health_(health),
+      publisher_(publisher), yaml_(config.pools) {}
 
 std::vector<std::string> PoolSync::set_yaml(const std::vector<conf::Pool>& pools) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -95,8 +94,7 @@ std::vector<std::string> PoolSync::apply_locked(bool yaml_changed) {
       if (!ref.empty()) {
         std::string key = step.name + " kept: " + ref;
         if (std::find(warned_.begin(), warned_.end(), key) == warned_.end()) {
-          SY_LOG(Warn, "pools.%s: not removed: referenced by %s", step.name.c_str(),
-                 ref.c_str());
+          SY_LOG(Warn, "pools.%s: not removed: referenced by %s", step.name.c_str(), ref.c_str());
           warned_.push_back(key);
         }
         kept.push_back(step.name);
@@ -112,8 +110,7 @@ std::vector<std::string> PoolSync::apply_locked(bool yaml_changed) {
     auto added = registry_->add(step.wanted.pool, step.wanted.origin);
     if (!added.ok()) {
       SY_LOG(Warn, "pools.%s: not %s: %s", step.name.c_str(),
-             step.kind == PoolStep::Kind::Add ? "added" : "changed",
-             added.error().message.c_str());
+             step.kind == PoolStep::Kind::Add ? "added" : "changed", added.error().message.c_str());
       continue;
     }
     slots_added = true;

@@ -550,7 +550,8 @@ void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message)
   // A failed connect was counted per attempt (UpstreamRequest); these are the member's answer.
   if (why != UpstreamFailure::Connect && env_.metrics != nullptr && up_.member() != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    if (MemberMetrics* mm = m.member(rec_.pool->shared().index, up_.member()->shared->metrics_slot)) {
+    if (MemberMetrics* mm =
+            m.member(rec_.pool->shared().index, up_.member()->shared->metrics_slot)) {
       mm->errors.add();
     }
   }

@@ -17,8 +17,7 @@ const char* tls_outcome_name(TlsOutcome o) {
 }
 
 WorkerMetrics::WorkerMetrics(const conf::Config& config)
-    : listeners_(new ListenerMetrics[config.listeners.size()]),
-      pools_(new PoolMetrics[kMaxPools]) {
+    : listeners_(new ListenerMetrics[config.listeners.size()]), pools_(new PoolMetrics[kMaxPools]) {
   for (size_t i = 0; i < config.pools.size() && i < kMaxPools; ++i) {
     pools_[i].members.reset(new MemberMetrics[config.pools[i].members.size()]);
     pools_[i].member_count = config.pools[i].members.size();

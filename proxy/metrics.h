@@ -102,7 +102,7 @@ struct MemberMetrics {
 };
 
 struct PoolMetrics {
-  Histogram upstream_latency;  // request sent -> response head from the member
+  Histogram upstream_latency;                // request sent -> response head from the member
   std::unique_ptr<MemberMetrics[]> members;  // the YAML members at start (metrics_slot)
   size_t member_count = 0;                   // of |members|
 };

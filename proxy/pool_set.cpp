@@ -49,9 +49,8 @@ std::vector<PoolStep> plan_pools(const std::vector<LivePool>& live,
                                  const std::vector<WantedPool>& wanted) {
   std::vector<PoolStep> steps;
   for (const auto& w : wanted) {
-    auto it = std::find_if(live.begin(), live.end(), [&w](const LivePool& l) {
-      return l.settings->name == w.pool.name;
-    });
+    auto it = std::find_if(live.begin(), live.end(),
+                           [&w](const LivePool& l) { return l.settings->name == w.pool.name; });
     PoolStep s;
     s.name = w.pool.name;
     s.wanted = w;
@@ -67,9 +66,8 @@ std::vector<PoolStep> plan_pools(const std::vector<LivePool>& live,
     steps.push_back(std::move(s));
   }
   for (const auto& l : live) {
-    bool kept = std::any_of(wanted.begin(), wanted.end(), [&l](const WantedPool& w) {
-      return w.pool.name == l.settings->name;
-    });
+    bool kept = std::any_of(wanted.begin(), wanted.end(),
+                            [&l](const WantedPool& w) { return w.pool.name == l.settings->name; });
     if (!kept) {
       PoolStep s;
       s.kind = PoolStep::Kind::Remove;

@@ -23,7 +23,7 @@ namespace sy::proxy {
 // A pool's database row, parsed: present with these settings, or removed (a tombstone).
 struct PoolOverride {
   std::string name;
-  conf::Pool settings;   // ignored when removed
+  conf::Pool settings;  // ignored when removed
   bool removed = false;
 };
 

@@ -128,8 +128,8 @@ using MemberSet = std::vector<std::shared_ptr<MemberState>>;
 struct PoolState {
   const conf::Pool* conf = nullptr;  // the config's, or |owned| (a pool added at runtime)
   std::unique_ptr<const conf::Pool> owned;
-  size_t index = 0;                  // in the registry: a slot, never reused (routing, workers
-                                     // and metrics index pools by it)
+  size_t index = 0;  // in the registry: a slot, never reused (routing, workers
+                     // and metrics index pools by it)
   // Where the pool's settings came from (`show pools`): Yaml or Db (may change: a YAML pool
   // stored in the database).
   std::atomic<MemberOrigin> origin{MemberOrigin::Yaml};

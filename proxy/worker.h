@@ -153,7 +153,7 @@ class Worker final : private ConnectionSet {
   event* flush_timer_ = nullptr;
   event* drain_timer_ = nullptr;
   std::mutex inbox_mu_;
-  std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
+  std::vector<std::function<void()>> inbox_;        // guarded by inbox_mu_
   std::vector<std::unique_ptr<WorkerPool>> pools_;  // by registry slot; reserved kMaxPools
   std::vector<WorkerPool*> pool_ptrs_;  // pools_ by index, for ExchangeEnv; reserved kMaxPools
   std::atomic<size_t> pool_count_{0};   // pools_.size(), for other threads

@@ -126,7 +126,7 @@ class DirectoryLoader {
   Result<Unit> refresh();
   void publish(std::shared_ptr<const RoutingSnapshot> snap);
   std::chrono::steady_clock::time_point round_start_;  // of the round in progress (loader)
-  bool wait(std::chrono::milliseconds d);  // false when stopping
+  bool wait(std::chrono::milliseconds d);              // false when stopping
 
   LoaderOptions opt_;
   SnapshotPublisher* publisher_;

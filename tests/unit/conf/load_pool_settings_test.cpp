@@ -27,8 +27,8 @@ TEST_CASE("pool settings without members decode like a pools entry") {
 TEST_CASE("bad pool settings are refused with every reason, by key") {
   Pool p;
   std::string why;
-  CHECK_FALSE(parse_pool_settings("{name: x, balance: random, retries: \"2\", colour: red}", &p,
-                                  &why));
+  CHECK_FALSE(
+      parse_pool_settings("{name: x, balance: random, retries: \"2\", colour: red}", &p, &why));
   CHECK(why.find("pool.balance") != std::string::npos);
   CHECK(why.find("pool.retries") != std::string::npos);
   CHECK(why.find("colour") != std::string::npos);

@@ -66,9 +66,8 @@ TEST_CASE("same_settings ignores members, compares every setting") {
 
 TEST_CASE("plan_pools: add, replace on new settings, origin only, remove what is not wanted") {
   conf::Pool main = pool("main"), old = pool("old"), moved = pool("moved");
-  std::vector<LivePool> live = {{&main, MemberOrigin::Yaml},
-                                {&old, MemberOrigin::Yaml},
-                                {&moved, MemberOrigin::Yaml}};
+  std::vector<LivePool> live = {
+      {&main, MemberOrigin::Yaml}, {&old, MemberOrigin::Yaml}, {&moved, MemberOrigin::Yaml}};
   std::vector<WantedPool> wanted = {{pool("main"), MemberOrigin::Yaml},
                                     {pool("moved"), MemberOrigin::Db},
                                     {pool("extra"), MemberOrigin::Db},

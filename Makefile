@@ -31,7 +31,7 @@ build: configure
 # (the bench smoke runs these; the unit tests run in the ASan tree). A later `make build` or
 # `make demo` builds the rest of the same tree.
 build-programs: configure
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target switchyard switchyardctl switchyard-bench \
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target switchyard switchyardctl switchyard-bench switchyard-wsbench \
 	  directory_bench sy-gen-docs
 
 # AddressSanitizer + UndefinedBehaviorSanitizer: the whole tree, -O1 (fast enough to run the

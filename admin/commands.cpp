@@ -1108,6 +1108,16 @@ std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::strin
   if (a.has("--tls-name")) {
     row->tls_name = a.get("--tls-name");
   }
+  if (verb == "add" && env.ctx->config != nullptr) {
+    for (const auto& p : env.ctx->config->pools) {  // pool settings are fixed at start
+      if (p.name == row->pool) {
+        why = conf::runtime_member_problem(p, parsed, row->tls_name);
+      }
+    }
+    if (!why.empty()) {
+      return error_reply("invalid-argument", why);
+    }
+  }
   return std::nullopt;
 }
 

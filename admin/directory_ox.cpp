@@ -82,7 +82,7 @@ class OxDirectory final : public Directory {
 };
 
 Result<WriteResult> OxDirectory::written(bool changed, const std::string& what) {
-  auto epoch = store::bump_directory_epoch(state_);
+  auto epoch = store::with_conflict_retries([&] { return store::bump_directory_epoch(state_); });
   if (!epoch) {
     return store::db_error(
         what + ": the configdb was written, but bumping the directory epoch in the "
@@ -104,8 +104,10 @@ Result<WriteResult> OxDirectory::update_server(const ServerInfo& changes, Server
   const bool changed = after->pool != have->pool || after->version != have->version ||
                        after->redirect_url != have->redirect_url;
   if (changed) {
-    if (auto w = store::write_server_meta(
-            state_, {after->name, after->pool, after->version, after->redirect_url});
+    if (auto w = store::with_conflict_retries([&] {
+          return store::write_server_meta(
+              state_, {after->name, after->pool, after->version, after->redirect_url});
+        });
         !w) {
       return store::db_error(what, w.error());
     }
@@ -121,39 +123,47 @@ Result<WriteResult> OxDirectory::unregister_server(const std::string& name_or_id
     return found.error();
   }
   *removed = *found;
-  auto txn = db_.begin();
-  if (!txn) {
-    return store::db_error(what, txn.error());
+  auto deleted = store::with_conflict_retries([&]() -> Result<Unit> {
+    auto txn = db_.begin();
+    if (!txn) {
+      return store::db_error(what, txn.error());
+    }
+    auto locked = store::query_one(
+        db_, "SELECT server_id FROM server WHERE server_id = ? FOR UPDATE",
+        [](const Row& row) { return row.u32(1); }, found->id);
+    if (!locked) {
+      return store::db_error(what, locked.error());
+    }
+    if (!locked->has_value()) {
+      return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
+                               ErrorSource::Downstream);
+    }
+    auto schemas = store::query_all(
+        db_,
+        "SELECT DISTINCT db_schema FROM context_server2db_pool WHERE server_id = ?"
+        " ORDER BY db_schema",
+        [](const Row& row) { return row.str(1); }, found->id);
+    if (!schemas) {
+      return store::db_error(what, schemas.error());
+    }
+    // A context is on a server only through its schema's row here: the schemas name them all.
+    if (auto unused = check_server_unused(*found, *schemas, {}); !unused) {
+      return unused.error();
+    }
+    if (auto d = store::exec(db_, "DELETE FROM server WHERE server_id = ?", found->id); !d) {
+      return store::db_error(what, d.error());
+    }
+    if (auto c = txn->commit(); !c) {
+      return store::db_error(what, c.error());
+    }
+    return ok_result();
+  });
+  if (!deleted) {
+    return deleted.error();
   }
-  auto locked = store::query_one(
-      db_, "SELECT server_id FROM server WHERE server_id = ? FOR UPDATE",
-      [](const Row& row) { return row.u32(1); }, found->id);
-  if (!locked) {
-    return store::db_error(what, locked.error());
-  }
-  if (!locked->has_value()) {
-    return make_tagged_error(Errc::NotFound, "not-found", what + ": no such server",
-                             ErrorSource::Downstream);
-  }
-  auto schemas = store::query_all(
-      db_,
-      "SELECT DISTINCT db_schema FROM context_server2db_pool WHERE server_id = ?"
-      " ORDER BY db_schema",
-      [](const Row& row) { return row.str(1); }, found->id);
-  if (!schemas) {
-    return store::db_error(what, schemas.error());
-  }
-  // A context is on a server only through its schema's row here: the schemas name them all.
-  if (auto unused = check_server_unused(*found, *schemas, {}); !unused) {
-    return unused.error();
-  }
-  if (auto d = store::exec(db_, "DELETE FROM server WHERE server_id = ?", found->id); !d) {
-    return store::db_error(what, d.error());
-  }
-  if (auto c = txn->commit(); !c) {
-    return store::db_error(what, c.error());
-  }
-  if (auto m = store::delete_server_meta(state_, found->name); !m) {
+  if (auto m = store::with_conflict_retries(
+          [&] { return store::delete_server_meta(state_, found->name); });
+      !m) {
     return store::db_error(what + ": the server is unregistered, but removing its pool, version "
                                   "and redirect URL from sy_server_meta failed",
                            m.error());
@@ -231,8 +241,10 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted, If
       return answer;
     }
     // Registered by OX's registerserver: record what Switchyard needs to route to it.
-    if (auto w = store::write_server_meta(
-            state_, {existing->name, wanted.pool, wanted.version, wanted.redirect_url});
+    if (auto w = store::with_conflict_retries([&] {
+          return store::write_server_meta(
+              state_, {existing->name, wanted.pool, wanted.version, wanted.redirect_url});
+        });
         !w) {
       return store::db_error(what + ": recording pool, version and redirect URL", w.error());
     }
@@ -252,28 +264,36 @@ Result<RegisterResult> OxDirectory::register_server(const ServerInfo& wanted, If
   if (existing.error().code != Errc::NotFound) {
     return existing.error();
   }
-  auto txn = db_.begin();
-  if (!txn) {
-    return store::db_error(what, txn.error());
-  }
-  if (auto r = store::exec(db_, "UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
-    return store::db_error(what + ": configdb_sequence", r.error());
-  }
-  auto next = store::query_value<uint32_t>(db_, "SELECT LAST_INSERT_ID()");
+  auto next = store::with_conflict_retries([&]() -> Result<uint32_t> {
+    auto txn = db_.begin();
+    if (!txn) {
+      return store::db_error(what, txn.error());
+    }
+    if (auto r = store::exec(db_, "UPDATE configdb_sequence SET id=LAST_INSERT_ID(id+1)"); !r) {
+      return store::db_error(what + ": configdb_sequence", r.error());
+    }
+    auto taken = store::query_value<uint32_t>(db_, "SELECT LAST_INSERT_ID()");
+    if (!taken) {
+      return store::db_error(what + ": configdb_sequence", taken.error());
+    }
+    if (auto r = store::exec(db_, "INSERT INTO server (server_id, name) VALUES (?, ?)", *taken,
+                             wanted.name);
+        !r) {
+      return store::db_error(what, r.error());
+    }
+    if (auto c = txn->commit(); !c) {
+      return store::db_error(what, c.error());
+    }
+    return *taken;
+  });
   if (!next) {
-    return store::db_error(what + ": configdb_sequence", next.error());
+    return next.error();
   }
   const uint32_t id = *next;
-  if (auto r =
-          store::exec(db_, "INSERT INTO server (server_id, name) VALUES (?, ?)", id, wanted.name);
-      !r) {
-    return store::db_error(what, r.error());
-  }
-  if (auto c = txn->commit(); !c) {
-    return store::db_error(what, c.error());
-  }
-  if (auto w = store::write_server_meta(
-          state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
+  if (auto w = store::with_conflict_retries([&] {
+        return store::write_server_meta(
+            state_, {wanted.name, wanted.pool, wanted.version, wanted.redirect_url});
+      });
       !w) {
     return store::db_error(what + ": server " + std::to_string(id) +
                                " is registered, but recording its pool, version and redirect URL "
@@ -431,17 +451,20 @@ Result<WriteResult> OxDirectory::set_schema_enabled(const std::string& schema, b
           ErrorSource::Downstream);
     }
   }
-  // Autocommit, as OX runs them.
-  auto rows =
-      enabled ? store::exec(db_,
-                            "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT"
-                            " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 0"
-                            " AND reason_id = ?",
-                            schema, opt_.maintenance_reason)
-              : store::exec(db_,
-                            "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT"
-                            " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 1",
-                            opt_.maintenance_reason, schema);
+  // Autocommit, as OX runs them; each is idempotent (it changes only rows not yet changed).
+  auto rows = store::with_conflict_retries([&] {
+    return enabled
+               ? store::exec(db_,
+                             "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT"
+                             " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 0"
+                             " AND reason_id = ?",
+                             schema, opt_.maintenance_reason)
+               : store::exec(
+                     db_,
+                     "UPDATE context SET enabled = 0, reason_id = ? WHERE cid IN (SELECT"
+                     " cid FROM context_server2db_pool WHERE db_schema = ?) AND enabled = 1",
+                     opt_.maintenance_reason, schema);
+  });
   if (!rows) {
     return store::db_error(what, rows.error());
   }
@@ -476,34 +499,40 @@ Result<WriteResult> OxDirectory::move_schema(const std::string& schema, uint32_t
       }
     }
   }
-  auto txn = db_.begin();
-  if (!txn) {
-    return store::db_error(what, txn.error());
-  }
-  // OX's isSchemaDisabled: every context of the schema must be disabled.
-  auto enabled_cid = store::query_one(
-      db_,
-      "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
-      " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE",
-      [](const Row& row) { return row.u32(1); }, schema);
-  if (!enabled_cid) {
-    return store::db_error(what, enabled_cid.error());
-  }
-  if (enabled_cid->has_value()) {
-    return make_tagged_error(Errc::InvalidArgument, "not-disabled",
-                             what + ": context " + std::to_string(**enabled_cid) +
-                                 " is enabled; OX's changeserver needs a disabled schema "
-                                 "(schema disable " +
-                                 schema + " first)",
-                             ErrorSource::Downstream);
-  }
-  auto rows = store::exec(db_, "UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?",
-                          to_server, schema);
+  auto rows = store::with_conflict_retries([&]() -> Result<uint64_t> {
+    auto txn = db_.begin();
+    if (!txn) {
+      return store::db_error(what, txn.error());
+    }
+    // OX's isSchemaDisabled: every context of the schema must be disabled.
+    auto enabled_cid = store::query_one(
+        db_,
+        "SELECT c.cid FROM context c JOIN context_server2db_pool p ON p.cid = c.cid"
+        " WHERE p.db_schema = ? AND c.enabled = 1 LIMIT 1 FOR UPDATE",
+        [](const Row& row) { return row.u32(1); }, schema);
+    if (!enabled_cid) {
+      return store::db_error(what, enabled_cid.error());
+    }
+    if (enabled_cid->has_value()) {
+      return make_tagged_error(Errc::InvalidArgument, "not-disabled",
+                               what + ": context " + std::to_string(**enabled_cid) +
+                                   " is enabled; OX's changeserver needs a disabled schema "
+                                   "(schema disable " +
+                                   schema + " first)",
+                               ErrorSource::Downstream);
+    }
+    auto changed = store::exec(
+        db_, "UPDATE context_server2db_pool SET server_id=? WHERE db_schema=?", to_server, schema);
+    if (!changed) {
+      return store::db_error(what, changed.error());
+    }
+    if (auto c = txn->commit(); !c) {
+      return store::db_error(what, c.error());
+    }
+    return *changed;
+  });
   if (!rows) {
-    return store::db_error(what, rows.error());
-  }
-  if (auto c = txn->commit(); !c) {
-    return store::db_error(what, c.error());
+    return rows.error();
   }
   return written(*rows > 0, what);
 }

@@ -48,7 +48,13 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
   for (const auto& row : rows) {
     conf::Member parsed;
     std::string why;
-    if (!conf::parse_member_address(row.member, &parsed, &why)) {
+    // A row of a pool this instance does not have (yet) waits for it; it is checked against
+    // the pool at the first poll that finds the pool (every poll calls this with every row).
+    const proxy::PoolState* ps = registry_->find(row.pool);
+    if (conf::parse_member_address(row.member, &parsed, &why) && ps != nullptr) {
+      why = conf::runtime_member_problem(*ps->conf, parsed, row.tls_name);
+    }
+    if (!why.empty()) {
       std::string key = row.pool + "/" + row.member + ": " + why;
       if (std::find(warned_.begin(), warned_.end(), key) == warned_.end()) {
         SY_LOG(Warn, "sy_pool_members: skipping %s", key.c_str());
@@ -60,6 +66,7 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
     o.spec.address = parsed.address;
     o.spec.host = parsed.host;
     o.spec.port = parsed.port;
+    o.spec.unix_path = parsed.unix_path;
     o.spec.weight = row.weight;
     o.spec.tls_name = row.tls_name;
     o.spec.origin = proxy::MemberOrigin::Db;

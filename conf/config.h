@@ -91,16 +91,41 @@ struct PassiveEjection {
 
 struct Member {
   std::string address;  // "host:port" or "[v6]:port" as written; host is an IP literal,
-                        // "localhost" or a DNS name (resolved by app/resolver.h)
-  std::string host;     // parsed host part
-  int port = 0;         // parsed port, 1..65535
+                        // "localhost" or a DNS name (resolved by app/resolver.h); or
+                        // "unix:/absolute/path" (an AF_UNIX socket)
+  std::string host;     // parsed host part ("" for a unix: member)
+  int port = 0;         // parsed port, 1..65535 (0 for a unix: member)
+  std::string unix_path;  // unix: members: the socket's path; "" = a TCP member
   int weight = 1;       // 1..256
+  std::string route;    // sticky sessions: the member's id in the cookie (HAProxy's `cookie`,
+                        // Tomcat's jvmRoute); "" = none (insert mode then uses a keyed hash)
   Mark mark;
 
   bool operator==(const Member&) const = default;
 };
 
 enum class Balance { RoundRobin, LeastConn };
+
+// --- issue 13: sticky sessions, PROXY headers to members (docs/members.md) ---
+// Cookie persistence of a pool (docs/configuration.md "Sticky sessions").
+enum class StickyMode {
+  Off,
+  Insert,  // Switchyard sets <cookie>=<member id> (HAProxy's `cookie SRV insert indirect`)
+           // and strips it from the forwarded request
+  Route,   // the application's own session cookie ends in ".<route>" (Tomcat's jvmRoute,
+           // "abc.node1"); read, never changed
+};
+struct Sticky {
+  StickyMode mode = StickyMode::Off;
+  std::string cookie;      // insert: default "SYSRV"; route: default "JSESSIONID"
+  std::string secret;      // insert: HMAC key naming members without a route; "" = none
+  Millis max_age{0};       // insert: the cookie's Max-Age (> 0); absent (0) = a session cookie
+  Mark mark;
+
+  bool operator==(const Sticky&) const = default;
+};
+// A PROXY protocol header first on every connection to a member (HAProxy's send-proxy).
+enum class SendProxy { Off, V1, V2 };
 
 // What Switchyard speaks to the members of a pool.
 enum class PoolProtocol {
@@ -145,6 +170,8 @@ struct Pool {
   int max_idle_connections = 64;   // idle keep-alive upstream connections per member per worker
   int retries = 2;                 // extra members tried when a connect fails (no byte sent)
   PoolTls tls;                     // TLS to the members; tls.enabled = false: cleartext
+  Sticky sticky;                   // cookie persistence; mode Off = none
+  SendProxy send_proxy = SendProxy::Off;  // HTTP/1.1 cleartext pools only
   Mark mark;
 
   bool operator==(const Pool&) const = default;

@@ -246,6 +246,9 @@ class Decoder {
   void pool_settings(const YAML::Node& node, const std::string& path, Pool* out,
                      bool members_required);
   void pool_tls(const YAML::Node& node, const std::string& path, PoolTls* out);
+  void sticky(const YAML::Node& node, const std::string& path, Sticky* out);
+  ValueFn token(std::string* out, std::string_view what, size_t max);
+  ValueFn send_proxy(SendProxy* out);
   ValueFn pem_file(std::string* out);
   ValueFn server_name(std::string* out);
   void member(const YAML::Node& node, const std::string& path, Member* out);
@@ -392,11 +395,27 @@ Decoder::ValueFn Decoder::one_of(std::string* out, std::vector<std::string_view>
 
 Decoder::ValueFn Decoder::balance(Balance* out) {
   return [this, out](const YAML::Node& node, const std::string& path) {
+    if (node.IsScalar() && node.Scalar() == "cookie") {
+      error(path, "bad value \"cookie\" (expected one of: round_robin, least_conn; cookie "
+                  "persistence is the pool's `sticky` mapping, with `balance` as the fallback)");
+      return false;
+    }
     std::string text;
     if (!one_of(&text, {"round_robin", "least_conn"})(node, path)) {
       return false;
     }
     *out = text == "least_conn" ? Balance::LeastConn : Balance::RoundRobin;
+    return true;
+  };
+}
+
+Decoder::ValueFn Decoder::send_proxy(SendProxy* out) {
+  return [this, out](const YAML::Node& node, const std::string& path) {
+    std::string text;
+    if (!one_of(&text, {"off", "v1", "v2"})(node, path)) {
+      return false;
+    }
+    *out = text == "v1" ? SendProxy::V1 : text == "v2" ? SendProxy::V2 : SendProxy::Off;
     return true;
   };
 }
@@ -1076,6 +1095,10 @@ void Decoder::pool_settings(const YAML::Node& node, const std::string& path, Poo
              out->tls.enabled = true;
              pool_tls(n, p, &out->tls);
            })},
+          {"sticky", kOptional, nested([this, out](const YAML::Node& n, const std::string& p) {
+             sticky(n, p, &out->sticky);
+           })},
+          {"send_proxy", kOptional, send_proxy(&out->send_proxy)},
           {"health_check", kOptional, nested([this, hc](const YAML::Node& n, const std::string& p) {
              mapping(n, p,
                      {
@@ -1164,7 +1187,50 @@ void Decoder::member(const YAML::Node& node, const std::string& path, Member* ou
           {
               {"address", kRequired, member_address(out)},
               {"weight", kOptional, integer(&out->weight, 1, 256)},
+              {"route", kOptional, token(&out->route, "a route (letters, digits, '-', '_')", 64)},
           });
+}
+
+// Sticky sessions (docs/configuration.md): the cookie defaults by mode.
+void Decoder::sticky(const YAML::Node& node, const std::string& path, Sticky* out) {
+  out->mark = positions_->find(path);
+  std::string mode;
+  mapping(node, path,
+          {
+              {"mode", kRequired, one_of(&mode, {"insert", "route"})},
+              {"cookie", kOptional,
+               token(&out->cookie, "a cookie name (letters, digits, '-', '_')", 64)},
+              {"secret", kOptional, string(&out->secret)},
+              {"secret_file", kOptional, secret_file(&out->secret)},
+              {"max_age", kOptional, duration(&out->max_age)},
+          });
+  out->mode = mode == "route" ? StickyMode::Route : StickyMode::Insert;
+  if (out->cookie.empty()) {
+    out->cookie = out->mode == StickyMode::Route ? "JSESSIONID" : "SYSRV";
+  }
+}
+
+// One word of letters, digits, '-' and '_' (safe in a cookie name or value, in a route suffix
+// after '.', and in a log line), 1..|max| characters.
+Decoder::ValueFn Decoder::token(std::string* out, std::string_view what, size_t max) {
+  return [this, out, what, max](const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      return wrong_type(node, path, std::string(what));
+    }
+    const std::string& text = node.Scalar();
+    bool good = !text.empty() && text.size() <= max &&
+                std::all_of(text.begin(), text.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '_';
+                });
+    if (!good) {
+      error(path, "bad value " + quoted(text) + " (expected " + std::string(what) + ", 1.." +
+                      std::to_string(max) + " characters)");
+      return false;
+    }
+    *out = text;
+    return true;
+  };
 }
 
 void Decoder::limits(const YAML::Node& node, const std::string& path, Limits* out) {
@@ -1544,13 +1610,33 @@ bool parse_size(std::string_view text, uint64_t* out) {
 }
 
 bool parse_member_address(const std::string& text, Member* out, std::string* why) {
+  if (text.rfind("unix:", 0) == 0) {
+    // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
+    std::string socket_path = text.substr(5);
+    if (socket_path.empty() || socket_path.front() != '/') {
+      *why = "bad member address " + quoted(text) +
+             " (expected unix: and an absolute path, e.g. unix:/run/app.sock)";
+      return false;
+    }
+    if (socket_path.size() > 107) {
+      *why = "unix socket path in " + quoted(text) + " is " +
+             std::to_string(socket_path.size()) + " bytes long (at most 107)";
+      return false;
+    }
+    out->address = text;
+    out->host.clear();
+    out->port = 0;
+    out->unix_path = std::move(socket_path);
+    return true;
+  }
   std::string host;
   std::string_view port_text;
   int port = 0;
   if (!split_member_address(text, &host, &port_text) || port_text.empty() ||
       !std::all_of(port_text.begin(), port_text.end(),
                    [](char c) { return c >= '0' && c <= '9'; })) {
-    *why = "bad member address " + quoted(text) + " (expected ip:port, [v6]:port or hostname:port)";
+    *why = "bad member address " + quoted(text) +
+           " (expected ip:port, [v6]:port, hostname:port or unix:/path)";
     return false;
   }
   auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -1562,7 +1648,29 @@ bool parse_member_address(const std::string& text, Member* out, std::string* why
   out->address = text;
   out->host = host;
   out->port = port;
+  out->unix_path.clear();
   return true;
+}
+
+std::string runtime_member_problem(const Pool& pool, const Member& member,
+                                   const std::string& tls_name) {
+  if (!member.unix_path.empty() && pool.tls.enabled && pool.tls.verify &&
+      pool.tls.server_name.empty() && tls_name.empty()) {
+    return "a unix: member of TLS pool " + pool.name +
+           " needs a TLS name (--tls-name, or the pool's tls.server_name)";
+  }
+  if (!member.route.empty()) {
+    return "";
+  }
+  if (pool.sticky.mode == StickyMode::Route) {
+    return "pool " + pool.name + " is sticky by route and " + member.address +
+           " has none (add it to the YAML with its route)";
+  }
+  if (pool.sticky.mode == StickyMode::Insert && pool.sticky.secret.empty()) {
+    return "pool " + pool.name + " is sticky without sticky.secret, so " + member.address +
+           " would have no id in the cookie (add it to the YAML with its route)";
+  }
+  return "";
 }
 
 }  // namespace sy::conf

@@ -56,8 +56,17 @@ bool parse_size(std::string_view text, uint64_t* out);
 // directory, like the YAML's).
 bool parse_pool_settings(std::string_view yaml, Pool* out, std::string* why);
 
-// Parses a member address ("ip:port", "[v6]:port", "localhost:port") into |out| (address, host,
-// port); false with a message in |why| otherwise. The YAML's and the admin socket's rule.
+// Parses a member address ("ip:port", "[v6]:port", "name:port", "unix:/absolute/path") into
+// |out| (address, host, port, unix_path); false with a message in |why| otherwise. The YAML's,
+// the admin socket's and sy_pool_members' rule.
 bool parse_member_address(const std::string& text, Member* out, std::string* why);
+
+// Why |member| (address parsed, |tls_name| its own TLS name, "" = none) cannot join |pool| at
+// runtime (`pool member add`, sy_pool_members), where the YAML's checks never see it; "" when
+// it can. A unix: member of a verifying TLS pool needs a name to verify; a sticky pool names a
+// member without a route by a keyed hash of its address (insert mode: needs sticky.secret)
+// and route mode by its route alone.
+std::string runtime_member_problem(const Pool& pool, const Member& member,
+                                   const std::string& tls_name);
 
 }  // namespace sy::conf

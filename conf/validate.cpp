@@ -37,6 +37,8 @@ class Validator {
     unique_listener_addresses();
     proxy_protocol_needs_trust();
     unique_members();
+    sticky_routes();
+    member_transport();
     limits();
     health_checks();
     pool_tls();
@@ -148,12 +150,87 @@ class Validator {
         if (positions_.failed(path)) {
           continue;
         }
-        std::string key = host_port(canonical_ip(member.host), member.port);
+        std::string key = member.unix_path.empty()
+                              ? host_port(canonical_ip(member.host), member.port)
+                              : member.address;
         auto [it, inserted] = first.emplace(key, m);
         if (!inserted) {
           error(path, "duplicate member " + key + " (" +
                           first_at(index_path(members, it->second, "address"), path) + ")");
         }
+      }
+    }
+  }
+
+  // Sticky sessions: every member has a distinct id in the cookie. Route mode reads the
+  // application's suffix, so each member needs its route; insert mode names a member without
+  // one by a keyed hash of its address, so it needs the key (the address itself never leaves).
+  void sticky_routes() {
+    for (size_t p = 0; p < config_.pools.size(); ++p) {
+      const Pool& pool = config_.pools[p];
+      std::string sticky = index_path("pools", p, "sticky");
+      if (pool.sticky.mode == StickyMode::Off || positions_.failed(sticky + ".mode")) {
+        continue;
+      }
+      if (positions_.has(sticky + ".secret") && positions_.has(sticky + ".secret_file")) {
+        error(sticky + ".secret_file", "secret is set too (expected secret or secret_file)");
+      }
+      std::string members = index_path("pools", p, "members");
+      std::map<std::string, size_t> first;
+      for (size_t m = 0; m < pool.members.size(); ++m) {
+        const Member& member = pool.members[m];
+        std::string path = index_path(members, m, "route");
+        if (positions_.failed(path) || positions_.failed(index_path(members, m))) {
+          continue;
+        }
+        if (member.route.empty()) {
+          if (pool.sticky.mode == StickyMode::Route) {
+            error(index_path(members, m),
+                  "member " + member.address + " has no route (sticky mode route reads the "
+                  "member from the application's cookie suffix \"<session>.<route>\")");
+          } else if (pool.sticky.secret.empty() && !positions_.failed(sticky + ".secret") &&
+                     !positions_.failed(sticky + ".secret_file")) {
+            error(index_path(members, m),
+                  "member " + member.address + " has no route and " + sticky +
+                      " has no secret (the cookie names a member by its route, or by a keyed "
+                      "hash of its address: never the address itself)");
+          }
+          continue;
+        }
+        auto [it, inserted] = first.emplace(member.route, m);
+        if (!inserted) {
+          error(path, "duplicate route " + quoted(member.route) + " (" +
+                          first_at(index_path(members, it->second, "route"), path) + ")");
+        }
+      }
+    }
+  }
+
+  // unix: members and PROXY headers sent to members (docs/members.md).
+  void member_transport() {
+    for (size_t p = 0; p < config_.pools.size(); ++p) {
+      const Pool& pool = config_.pools[p];
+      // A verified TLS member is checked against a name; a socket path is not one.
+      if (pool.tls.enabled && pool.tls.verify && pool.tls.server_name.empty() &&
+          !positions_.failed(index_path("pools", p, "tls"))) {
+        for (size_t m = 0; m < pool.members.size(); ++m) {
+          if (!pool.members[m].unix_path.empty()) {
+            error(index_path(index_path("pools", p, "members"), m, "address"),
+                  "a unix: member of a TLS pool needs " + index_path("pools", p, "tls") +
+                      ".server_name (the name its certificate must carry)");
+          }
+        }
+      }
+      std::string send = index_path("pools", p, "send_proxy");
+      if (pool.send_proxy == SendProxy::Off || positions_.failed(send)) {
+        continue;
+      }
+      if (pool.protocol == PoolProtocol::Http2) {
+        error(send, "needs protocol http1 (an HTTP/2 connection carries many clients' "
+                    "streams, a PROXY header names one client)");
+      } else if (pool.tls.enabled) {
+        error(send, "is not supported with tls to the members yet (the header must precede "
+                    "the TLS handshake)");
       }
     }
   }

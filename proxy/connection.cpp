@@ -1,9 +1,11 @@
 #include "proxy/connection.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include <event2/buffer.h>
@@ -42,9 +44,10 @@ ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
 
 ClientConnection::ClientConnection(const ExchangeEnv& env, ConnectionSet* set,
                                    WorkerListener* listener, Stream* stream, const sockaddr* peer)
-    : env_(env), set_(set), listener_(listener), client_(stream) {
+    : env_(env), set_(set), listener_(listener), client_(stream), timer_(env.base, timer_cb, this) {
+  static thread_local uint64_t last_id = 0;  // per worker: idle upstream lists are per worker
+  id_ = ++last_id;
   set_peer(peer);
-  timer_ = evtimer_new(env.base, timer_cb, this);
   resume_ev_ = event_new(env.base, -1, 0, resume_cb, this);
   env.stats->inc(Stat::ConnectionsAccepted);
   env.stats->inc(Stat::ConnectionsActive);
@@ -67,7 +70,6 @@ ClientConnection::~ClientConnection() {
     event_free(closed_ev_);
   }
   event_free(resume_ev_);
-  event_free(timer_);
   env_.stats->dec(Stat::ConnectionsActive);
 }
 
@@ -75,7 +77,22 @@ void ClientConnection::set_peer(const sockaddr* peer) {
   format_peer(peer, &label_, &ip_);
   std::optional<IpBytes> ip = ip_of(peer);
   peer_trusted_ = ip && any_contains(listener_->conf->trusted_proxies, *ip);
-  info_ = ClientInfo{listener_, label_, ip_, peer_trusted_};
+  peer_addr_ = sockaddr_storage{};
+  if (peer != nullptr && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+    std::memcpy(&peer_addr_, peer,
+                peer->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+  }
+  info_ = ClientInfo{listener_, label_, ip_, peer_trusted_, &peer_addr_, id_};
+}
+
+const sockaddr_storage& ClientConnection::local_address() {
+  if (local_addr_.ss_family == AF_UNSPEC && client_ != nullptr && client_->fd() >= 0) {
+    socklen_t len = sizeof(local_addr_);
+    if (getsockname(client_->fd(), reinterpret_cast<sockaddr*>(&local_addr_), &len) != 0) {
+      local_addr_ = sockaddr_storage{};
+    }
+  }
+  return local_addr_;
 }
 
 void ClientConnection::use_tls(ssl_st* ssl, std::shared_ptr<const TlsContexts> pin) {
@@ -269,7 +286,7 @@ void ClientConnection::event_cb(Stream*, short what, void* arg) {
   c->session_->on_event(what);
 }
 
-void ClientConnection::timer_cb(int, short, void* arg) {
+void ClientConnection::timer_cb(void* arg) {
   auto* c = static_cast<ClientConnection*>(arg);
   ConnectionScope scope(c);
   if (c->close_requested_) {
@@ -377,12 +394,9 @@ void ClientConnection::on_kill() {
   }
 }
 
-void ClientConnection::arm_timer(uint64_t ms) {
-  timeval tv = ms_to_tv(ms);
-  evtimer_add(timer_, &tv);
-}
+void ClientConnection::arm_timer(uint64_t ms) { timer_.arm_ms(ms); }
 
-void ClientConnection::disarm_timer() { evtimer_del(timer_); }
+void ClientConnection::disarm_timer() { timer_.disarm(); }
 
 void ClientConnection::resume_soon() { event_active(resume_ev_, EV_READ, 1); }
 

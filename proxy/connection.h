@@ -32,6 +32,7 @@
 #include "common/thread_check.h"
 #include "proxy/connection_limits.h"
 #include "proxy/exchange.h"
+#include "proxy/lazy_timer.h"
 
 struct event;
 struct ssl_st;
@@ -97,6 +98,9 @@ class ClientConnection {
   Stream* client() const { return client_; }
   const ExchangeEnv& env() const { return env_; }
   const ClientInfo& info() const { return info_; }
+  // The address the client connected to (getsockname on first use: only a PROXY header sent
+  // to a member needs it); AF_UNSPEC when the client side is no socket.
+  const sockaddr_storage& local_address();
   void arm_timer(uint64_t ms);
   void disarm_timer();
   // The session's on_resume() runs from the loop soon (same loop iteration, after this
@@ -121,7 +125,7 @@ class ClientConnection {
   static void read_cb(Stream* s, void* arg);
   static void write_cb(Stream* s, void* arg);
   static void event_cb(Stream* s, short what, void* arg);
-  static void timer_cb(int fd, short what, void* arg);
+  static void timer_cb(void* arg);
   static void resume_cb(int fd, short what, void* arg);
   static void closed_cb(int fd, short what, void* arg);
   static void proxy_header_cb(int fd, short what, void* arg);
@@ -142,13 +146,16 @@ class ClientConnection {
   std::shared_ptr<const TlsContexts> tls_pin_;  // TLS listeners: keeps the SNI table alive
   ConnectionSlot slot_;                         // counted against the connection caps
   std::unique_ptr<ServerSession> session_;
-  event* timer_ = nullptr;
+  LazyTimer timer_;             // header, body, idle and linger timeouts (lazy: proxy/lazy_timer.h)
   event* resume_ev_ = nullptr;  // activated by hand: resume_soon(), deferred destruction
   event* closed_ev_ = nullptr;  // EV_CLOSED watch (watch_close)
   event* proxy_ev_ = nullptr;   // readable while the PROXY header is awaited
   std::string proxy_buf_;       // the part of the PROXY header consumed so far
   std::string label_;           // "ip:port"
   std::string ip_;              // for X-Forwarded-For
+  sockaddr_storage peer_addr_{};   // the client (the PROXY header's source when there is one)
+  sockaddr_storage local_addr_{};  // local_address(), once asked; AF_UNSPEC before
+  uint64_t id_ = 0;                // ClientInfo::connection_id
   bool peer_trusted_ = false;   // the TCP peer is in the listener's trusted_proxies
   ClientInfo info_;
   int depth_ = 0;  // ConnectionScopes open on the stack

@@ -320,8 +320,9 @@ void Exchange::proxy(const HttpRequest& req) {
   policy.drop_underscores = !lim.underscores_in_headers;
   policy.request_id = fields_.generated_id();
   policy.strip_expect = rec_.expect_continue;
-  policy.fallback_host =
-      pool->size() > 0 ? std::string_view(pool->member(0).shared->label) : std::string_view();
+  policy.fallback_host = pool->size() > 0
+                             ? std::string_view(pool->member(0).shared->host_header)
+                             : std::string_view();
   if (pool->conf().protocol == conf::PoolProtocol::Http1) {
     policy.upgrade = req.upgrade;  // an HTTP/2 member cannot switch protocols: dropped
   }
@@ -344,6 +345,9 @@ void Exchange::proxy(const HttpRequest& req) {
     h2::make_websocket_key(ws_key_);
     policy.websocket_key = std::string_view(ws_key_, sizeof ws_key_);
     rec_.websocket = true;
+  }
+  if (pool->conf().sticky.mode == conf::StickyMode::Insert) {
+    policy.strip_cookie = pool->conf().sticky.cookie;  // the member never sees our cookie
   }
   bool safe = (fwd->method == "GET" || fwd->method == "HEAD" || fwd->method == "OPTIONS") &&
               fwd->body == BodySize::None;
@@ -425,11 +429,22 @@ void Exchange::on_response_head(const HttpResponse& resp) {
   // An HTTP/2 client's WebSocket tunnel is opened with 200 (RFC 8441 5): logged as sent.
   rec_.status = rec_.websocket && resp.status == 101 ? 200 : resp.status;
   count_status(*env_.stats, rec_.status);
+  // Sticky insert mode: a response from another member than the cookie named (or to a request
+  // without one) sticks the client to the member that answered.
+  const WorkerMember* m = up_.member();
+  const HttpResponse* head = &resp;
+  HttpResponse stuck;
+  if (rec_.pool->conf().sticky.mode == conf::StickyMode::Insert && m != nullptr &&
+      m != up_.sticky_member()) {
+    stuck = resp;
+    stuck.set_cookie = m->shared->set_cookie[client_.listener->conf->tls.enabled ? 1 : 0];
+    head = &stuck;
+  }
   if (resp.status == 101) {
-    start_tunnel(resp);
+    start_tunnel(*head);
     return;
   }
-  ds_->send_response_head(resp);
+  ds_->send_response_head(*head);
   rec_.head_sent = true;
 }
 

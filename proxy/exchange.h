@@ -44,6 +44,8 @@
 // Ownership: embedded in its session (one per HTTP/1.1 connection, one per HTTP/2 stream);
 // it owns its UpstreamRequest and its hold timer. Thread: the owning worker, all of it.
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -99,6 +101,11 @@ struct ClientInfo {
   std::string_view label;  // "ip:port" (of the PROXY header's source when there is one)
   std::string_view ip;
   bool trusted = false;  // |ip| is a trusted proxy: its X-Forwarded-For / Forwarded are kept
+  // For a PROXY header sent to a member (pools[].send_proxy): the client's address (as
+  // |label|; AF_UNSPEC when unknown), and a number unique among the worker's client
+  // connections, never 0 (upstream connections announcing the client are its alone).
+  const sockaddr_storage* peer_addr = nullptr;
+  uint64_t connection_id = 0;
 };
 
 class Exchange final : private UpstreamHandler {

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "proxy/sticky.h"
+
 namespace sy::proxy {
 namespace {
 
@@ -193,7 +195,19 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
       continue;
     }
     if (join_cookies && h.name == "cookie") {
-      cookie.append(cookie.empty() ? "" : "; ").append(h.value);
+      append_cookie_without(h.value, p.strip_cookie, !cookie.empty(), &cookie);
+      continue;
+    }
+    if (!p.strip_cookie.empty() && iequals(h.name, "cookie")) {
+      size_t mark = out->size();
+      out->append(h.name).append(": ");
+      size_t value_at = out->size();
+      append_cookie_without(h.value, p.strip_cookie, false, out);
+      if (out->size() == value_at) {
+        out->resize(mark);  // only our cookie: no field at all
+      } else {
+        out->append("\r\n");
+      }
       continue;
     }
     out->append(h.name).append(": ").append(h.value).append("\r\n");
@@ -267,6 +281,12 @@ size_t make_upstream_h2_head(const HttpRequest& req, const ForwardPolicy& p, NvL
       continue;  // :authority carries the host
     }
     if (p.add_forwarded && take_forwarded_field(h, p, &xff, &fwd, &forwarded_seen)) {
+      continue;
+    }
+    if (!p.strip_cookie.empty() && iequals(h.name, "cookie")) {
+      out->add_written("cookie", [&](std::string* arena) {
+        append_cookie_without(h.value, p.strip_cookie, false, arena);
+      });
       continue;
     }
     out->add(h.name, h.value, true);
@@ -345,6 +365,9 @@ void append_downstream_h1_head(const HttpResponse& resp, const H1Framing& framin
     }
   }
   if (!interim) {
+    if (!resp.set_cookie.empty()) {
+      out->append("Set-Cookie: ").append(resp.set_cookie).append("\r\n");
+    }
     out->append("Via: ").append(kViaValue).append("\r\n");
     if (framing.chunked) {
       out->append("Transfer-Encoding: chunked\r\n");
@@ -374,6 +397,9 @@ void make_downstream_h2_head(const HttpResponse& resp, bool interim, NvList* out
     }
   }
   if (!interim) {
+    if (!resp.set_cookie.empty()) {
+      out->add("set-cookie", resp.set_cookie);
+    }
     out->add("via", kViaValue);
   }
 }

@@ -16,7 +16,9 @@
 //    switchyard is added, and the loop-guard field when a moved tenant is proxied to the other
 //    version;
 //  * Host: see HostRule (http_message.h); HTTP/2 cookie crumbs are joined for HTTP/1.1 (RFC 9113
-//    8.2.3); a body sent chunked loses its content-length.
+//    8.2.3); a body sent chunked loses its content-length;
+//  * sticky insert mode: Switchyard's own cookie is taken out of the Cookie fields (a field
+//    left empty is dropped), and a response may gain its Set-Cookie (HttpResponse::set_cookie).
 //
 // Pure (STYLE rule 6): strings in, strings out; nothing here touches a socket, a timer or
 // libevent. Thread: any.
@@ -43,6 +45,22 @@ class NvList {
   void clear();
   // Adds |name| (lower-cased when |lower|) and |value|.
   void add(std::string_view name, std::string_view value, bool lower = false);
+  // Adds |name| with the value |write(std::string*)| appends (no copy through a temporary);
+  // nothing when it appends nothing.
+  template <class Write>
+  void add_written(std::string_view name, Write&& write) {
+    size_t mark = arena_.size();
+    Span s{static_cast<uint32_t>(mark), static_cast<uint32_t>(name.size()), 0, 0};
+    arena_.append(name);
+    s.value_off = static_cast<uint32_t>(arena_.size());
+    write(&arena_);
+    s.value_len = static_cast<uint32_t>(arena_.size() - s.value_off);
+    if (s.value_len == 0) {
+      arena_.resize(mark);
+      return;
+    }
+    spans_.push_back(s);
+  }
   // The entries, pointing into the arena; valid until the next add() or clear().
   nghttp2_nv* nv();
   size_t size() const { return spans_.size(); }
@@ -74,6 +92,8 @@ struct ForwardPolicy {
   std::string_view request_id;       // X-Request-Id to add (generated here); "" = none
   std::string_view upgrade;          // HTTP/1.1 upstream: "Upgrade: <this>" and "Connection:
                                      // upgrade" sent (the client's, hop-by-hop, are dropped)
+  std::string_view strip_cookie;     // a cookie removed from the Cookie fields (sticky insert
+                                     // mode: Switchyard's own); "" = none
   std::string_view websocket_key;    // HTTP/1.1 upstream of an RFC 8441 extended CONNECT:
                                      // "Sec-WebSocket-Key: <this>" (a client's is dropped)
 };

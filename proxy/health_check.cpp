@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/timeval.h"
+#include "proxy/proxy_protocol.h"
 
 namespace sy::proxy {
 
@@ -327,10 +328,17 @@ void HealthChecker::sync_targets() {
         t->hold = m;
         t->hc = &hc;
         t->base = base_;
-        std::string host = hc.host.empty() ? m->label : hc.host;
+        std::string host = hc.host.empty() ? m->host_header : hc.host;
         t->host = host;
         t->request = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
                      "\r\nUser-Agent: switchyard-health-check\r\nConnection: close\r\n\r\n";
+        if (pool->conf->send_proxy != conf::SendProxy::Off) {
+          // A member that expects a PROXY header gets one naming no client (v1 UNKNOWN, v2
+          // LOCAL: what the specification reserves for a balancer's own health checks).
+          t->request.insert(0, proxy_header_for_member(
+                                   pool->conf->send_proxy == conf::SendProxy::V1 ? 1 : 2,
+                                   sockaddr_storage{}, sockaddr_storage{}));
+        }
         t->interval_timer = evtimer_new(base_, interval_cb, t.get());
         t->timeout_timer = evtimer_new(base_, timeout_cb, t.get());
         timeval now{0, 0};

@@ -76,6 +76,7 @@ struct HttpResponse {
   BodySize body = BodySize::None;
   uint64_t content_length = 0;  // BodySize::Known
   std::string_view upgrade;     // a 101 to an upgrade request: the protocol switched to
+  std::string_view set_cookie;  // a Set-Cookie value the proxy adds (sticky sessions); "" = none
 };
 
 // Who ended an exchange abnormally, and in which phase (HAProxy's SF_ERR_* x SF_FINST_*).

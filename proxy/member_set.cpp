@@ -74,7 +74,8 @@ Result<MemberPlan> plan_members(const PoolState& pool, const MemberSet& current,
   for (const auto& spec : wanted) {
     std::shared_ptr<MemberState> kept;
     for (const auto& m : current) {
-      if (m->address == spec.address && m->spec_tls_name == spec.tls_name) {
+      if (m->address == spec.address && m->spec_tls_name == spec.tls_name &&
+          m->route == spec.route) {
         kept = m;
         break;
       }

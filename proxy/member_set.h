@@ -6,9 +6,9 @@
 //   plan   = plan_members(pool, current set, wanted)          no I/O (IP literals only)
 //   apply  = plan.weights stored, PoolState::publish(plan.set), every worker apply()s it
 //
-// A member is identified by its address and TLS name: the same pair keeps its MemberState (and
-// so its health, admin state and every worker's idle connections); a changed weight or origin
-// is written into it. Thread: any (the caller serialises plans of one pool).
+// A member is identified by its address, TLS name and sticky route: the same triple keeps its
+// MemberState (and so its health, admin state and every worker's idle connections); a changed
+// weight or origin is written into it. Thread: any (the caller serialises plans of one pool).
 
 #include <map>
 #include <memory>

@@ -184,6 +184,50 @@ ProxyParse parse_proxy_header(std::string_view bytes, ProxyHeader* out, std::str
   return bytes.size() < kV1Prefix.size() ? ProxyParse::Incomplete : parse_v1(bytes, out, error);
 }
 
+namespace {
+
+// |a| as AF_INET when it is an IPv4-mapped IPv6 address (::ffff:a.b.c.d), else as it is.
+sockaddr_storage unmapped(const sockaddr_storage& a) {
+  if (a.ss_family != AF_INET6) {
+    return a;
+  }
+  const auto* six = reinterpret_cast<const sockaddr_in6*>(&a);
+  if (!IN6_IS_ADDR_V4MAPPED(&six->sin6_addr)) {
+    return a;
+  }
+  sockaddr_storage out{};
+  auto* four = reinterpret_cast<sockaddr_in*>(&out);
+  four->sin_family = AF_INET;
+  four->sin_port = six->sin6_port;
+  std::memcpy(&four->sin_addr, six->sin6_addr.s6_addr + 12, 4);
+  return out;
+}
+
+}  // namespace
+
+std::string proxy_header_for_member(int version, const sockaddr_storage& source,
+                                    const sockaddr_storage& destination) {
+  sockaddr_storage s = source;
+  sockaddr_storage d = destination;
+  if (s.ss_family != d.ss_family) {  // e.g. a v4 client from a PROXY header, a [::] listener
+    s = unmapped(s);
+    d = unmapped(d);
+  }
+  const bool known = s.ss_family == d.ss_family &&
+                     (s.ss_family == AF_INET || s.ss_family == AF_INET6);
+  const auto* src = reinterpret_cast<const sockaddr*>(&s);
+  const auto* dst = reinterpret_cast<const sockaddr*>(&d);
+  if (version == 1) {
+    return known ? proxy_v1_header(src, dst) : std::string("PROXY UNKNOWN\r\n");
+  }
+  if (known) {
+    return proxy_v2_header(src, dst);
+  }
+  std::string out(reinterpret_cast<const char*>(kV2Signature), sizeof(kV2Signature));
+  out.append("\x20\x00\x00\x00", 4);  // version 2 LOCAL, AF_UNSPEC, no addresses
+  return out;
+}
+
 std::string proxy_v1_header(const sockaddr* source, const sockaddr* destination) {
   char s[INET6_ADDRSTRLEN] = "";
   char d[INET6_ADDRSTRLEN] = "";

@@ -34,8 +34,15 @@ struct ProxyHeader {
 ProxyParse parse_proxy_header(std::string_view bytes, ProxyHeader* out, std::string* error);
 
 // The v1 and v2 forms of a header for |source| -> |destination| (both AF_INET or AF_INET6):
-// what a balancer sends (the tests send them; members are not sent one yet).
+// what a balancer sends.
 std::string proxy_v1_header(const sockaddr* source, const sockaddr* destination);
 std::string proxy_v2_header(const sockaddr* source, const sockaddr* destination);
+
+// The header Switchyard sends a member (pools[].send_proxy: |version| 1 or 2) for a client
+// |source| that connected to |destination|. An IPv4-mapped IPv6 address is sent as IPv4 when
+// the other one is IPv4; addresses of other or mixed families (unknown, a unix socket) are
+// sent as v1 "PROXY UNKNOWN" / v2 LOCAL, which a receiver answers with the TCP peer.
+std::string proxy_header_for_member(int version, const sockaddr_storage& source,
+                                    const sockaddr_storage& destination);
 
 }  // namespace sy::proxy

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace sy::proxy {
@@ -17,8 +18,23 @@ void format_request_id(uint64_t prefix, uint64_t sequence, char* out) {
 }
 
 void RequestIdSource::next(std::string* out) {
-  out->resize(kRequestIdLength);
-  format_request_id(prefix_, sequence_++, out->data());
+  out->assign(id_, kRequestIdLength);
+  // The sequence + 1, in hex, in place: like an odometer, 'f' rolls over to '0' and carries.
+  for (size_t i = kRequestIdLength - 1; i >= kRequestIdLength / 2; --i) {
+    char& c = id_[i];
+    if (c == 'f') {
+      c = '0';
+      continue;
+    }
+    c = c == '9' ? 'a' : static_cast<char>(c + 1);
+    return;
+  }
+}
+
+void RequestIdSource::set_sequence(uint64_t sequence) {
+  char full[kRequestIdLength];
+  format_request_id(0, sequence, full);
+  std::copy(full + kRequestIdLength / 2, full + kRequestIdLength, id_ + kRequestIdLength / 2);
 }
 
 uint64_t RequestIdSource::random_prefix() {

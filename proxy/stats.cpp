@@ -35,6 +35,8 @@ const char* stat_name(Stat stat) {
   case Stat::Tunnels: return "tunnels";
   case Stat::TunnelTimeouts: return "tunnel_timeouts";
   case Stat::TunnelsCut: return "tunnels_cut";
+  case Stat::StickyHits: return "sticky_hits";
+  case Stat::StickyFallbacks: return "sticky_fallbacks";
   case Stat::kCount: break;
   }
   return "?";

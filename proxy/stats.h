@@ -44,6 +44,8 @@ enum class Stat : int {
   Tunnels,                  // upgraded exchanges (101): byte tunnels opened
   TunnelTimeouts,           // tunnels closed after tunnel_timeout idle both ways
   TunnelsCut,               // tunnels closed by `pool member drain` past its bound
+  StickyHits,               // requests sent to the member their sticky cookie named
+  StickyFallbacks,          // a sticky cookie named no member, or one that could not take it
   kCount
 };
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,15 +31,48 @@ thread_local char read_scratch[kMaxReadScratch];
 
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
+// Writes the front of |out| to the socket |fd| and drains what went: like
+// evbuffer_write_atmost, but with send()/sendmsg() instead of writev(). On a socket the vfs
+// write path (fdget_pos, rw_verify_area, fsnotify) is pure overhead, paid on every write of
+// every relayed message (bench/RESULTS.md, "WebSocket messages"). Returns the bytes written,
+// or -1 with errno.
+ssize_t send_buffer(evbuffer* out, int fd) {
+  constexpr int kMaxIov = 16;
+  evbuffer_iovec vec[kMaxIov];
+  int n = evbuffer_peek(out, -1, nullptr, vec, kMaxIov);
+  if (n <= 0) {
+    return 0;
+  }
+  n = n < kMaxIov ? n : kMaxIov;
+  ssize_t sent;
+  if (n == 1) {
+    sent = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL);
+  } else {
+    iovec iov[kMaxIov];
+    for (int i = 0; i < n; ++i) {
+      iov[i].iov_base = vec[i].iov_base;
+      iov[i].iov_len = vec[i].iov_len;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  }
+  if (sent > 0) {
+    evbuffer_drain(out, static_cast<size_t>(sent));
+  }
+  return sent;
+}
+
 }  // namespace
 
-Stream::Stream(event_base* base, int fd) : base_(base), fd_(-1) {
+Stream::Stream(event_base* base, int fd)
+    : base_(base), fd_(-1), read_timer_(base, on_read_timeout, this),
+      write_timer_(base, on_write_timeout, this) {
   input_ = evbuffer_new();
   output_ = evbuffer_new();
   evbuffer_add_cb(output_, on_output_changed, this);
   flush_ev_ = event_new(base_, -1, 0, on_flush, this);
-  read_timer_ = evtimer_new(base_, on_read_timeout, this);
-  write_timer_ = evtimer_new(base_, on_write_timeout, this);
   if (fd >= 0) {
     fd_ = fd;
     read_ev_ = event_new(base_, fd_, EV_READ | EV_PERSIST, on_readable, this);
@@ -75,8 +109,6 @@ Stream::~Stream() {
     event_free(write_ev_);
   }
   event_free(flush_ev_);
-  event_free(read_timer_);
-  event_free(write_timer_);
   evbuffer_free(input_);
   evbuffer_free(output_);
   if (fd_ >= 0) {
@@ -503,23 +535,19 @@ void Stream::watch_writable(bool on) {
   }
 }
 
-void Stream::evtimer_del_(event* ev) { evtimer_del(ev); }
-
 void Stream::arm_read_timer() {
   if (has_read_tv_ && read_enabled_) {
-    evtimer_add(read_timer_, &read_tv_);
-    read_timer_armed_ = true;
+    read_timer_.arm(read_tv_);
   } else {
-    del_read_timer();
+    read_timer_.disarm();
   }
 }
 
 void Stream::arm_write_timer() {
   if (has_write_tv_) {
-    evtimer_add(write_timer_, &write_tv_);
-    write_timer_armed_ = true;
+    write_timer_.arm(write_tv_);
   } else {
-    del_write_timer();
+    write_timer_.disarm();
   }
 }
 
@@ -536,7 +564,7 @@ bool Stream::write_some(bool* wrote) {
     err = errno;
   } else {
     while (evbuffer_get_length(output_) > 0 && written < kMaxWritePerFlush) {
-      int n = evbuffer_write_atmost(output_, fd_, -1);
+      ssize_t n = send_buffer(output_, fd_);
       if (n < 0) {
         err = errno;
         fatal = !would_block(err);
@@ -584,7 +612,7 @@ void Stream::flush_now() {
     return;
   }
   while (evbuffer_get_length(output_) > 0) {
-    int n = evbuffer_write_atmost(output_, fd_, -1);
+    ssize_t n = send_buffer(output_, fd_);
     if (n <= 0) {
       return;  // EAGAIN or an error: the scheduled flush retries and reports
     }
@@ -705,7 +733,7 @@ void Stream::on_readable(int fd, short, void* arg) {
   // (sysmalloc + madvise were 14% of the proxy's CPU under wrk).
   char* scratch = read_scratch;
   size_t want = s->max_read_ < sizeof(read_scratch) ? s->max_read_ : sizeof(read_scratch);
-  ssize_t n = ::read(fd, scratch, want);
+  ssize_t n = ::recv(fd, scratch, want, 0);  // not read(): see send_buffer
   if (n > 0) {
     evbuffer_add(s->input_, scratch, static_cast<size_t>(n));
     s->arm_read_timer();
@@ -731,18 +759,16 @@ void Stream::on_readable(int fd, short, void* arg) {
   }
 }
 
-void Stream::on_read_timeout(int, short, void* arg) {
+void Stream::on_read_timeout(void* arg) {
   auto* s = static_cast<Stream*>(arg);
-  s->read_timer_armed_ = false;
   s->read_enabled_ = false;
   if (s->event_cb_ != nullptr) {
     s->event_cb_(s, BEV_EVENT_TIMEOUT | BEV_EVENT_READING, s->arg_);
   }
 }
 
-void Stream::on_write_timeout(int, short, void* arg) {
+void Stream::on_write_timeout(void* arg) {
   auto* s = static_cast<Stream*>(arg);
-  s->write_timer_armed_ = false;
   s->watch_writable(false);
   s->write_enabled_ = false;
   if (s->event_cb_ != nullptr) {

@@ -40,6 +40,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "proxy/lazy_timer.h"
+
 struct event;
 struct event_base;
 struct ssl_st;
@@ -119,8 +121,8 @@ class Stream {
   static void on_readable(int fd, short what, void* arg);
   static void on_writable(int fd, short what, void* arg);
   static void on_flush(int fd, short what, void* arg);
-  static void on_read_timeout(int fd, short what, void* arg);
-  static void on_write_timeout(int fd, short what, void* arg);
+  static void on_read_timeout(void* arg);
+  static void on_write_timeout(void* arg);
   static void on_output_changed(evbuffer* buf, const evbuffer_cb_info* info, void* arg);
   static void on_mem_readable(int fd, short what, void* arg);
   // In-memory pair: moves output into the peer's input. Same contract as write_some.
@@ -133,21 +135,8 @@ class Stream {
   void finish_connect();
   void arm_read_timer();
   void arm_write_timer();
-  // event_del costs a call into libevent even for a timer that is not pending; a proxied
-  // request used to make about ten such calls (callgrind), so the Stream remembers.
-  void del_read_timer() {
-    if (read_timer_armed_) {
-      evtimer_del_(read_timer_);
-      read_timer_armed_ = false;
-    }
-  }
-  void del_write_timer() {
-    if (write_timer_armed_) {
-      evtimer_del_(write_timer_);
-      write_timer_armed_ = false;
-    }
-  }
-  static void evtimer_del_(event* ev);
+  void del_read_timer() { read_timer_.disarm(); }
+  void del_write_timer() { write_timer_.disarm(); }
   void watch_writable(bool on);
   // TLS: drives the handshake; returns false after reporting a failure through event_cb.
   bool continue_handshake();
@@ -165,8 +154,9 @@ class Stream {
   event* read_ev_ = nullptr;   // EV_READ | EV_PERSIST on fd_
   event* write_ev_ = nullptr;  // EV_WRITE | EV_PERSIST on fd_, added only on EAGAIN/connect
   event* flush_ev_ = nullptr;  // activated by hand, never polled
-  event* read_timer_ = nullptr;
-  event* write_timer_ = nullptr;
+  // Inactivity timeouts, re-armed on every read or write: lazy (proxy/lazy_timer.h).
+  LazyTimer read_timer_;
+  LazyTimer write_timer_;
   DataCb read_cb_ = nullptr;
   DataCb write_cb_ = nullptr;
   EventCb event_cb_ = nullptr;
@@ -175,8 +165,6 @@ class Stream {
   timeval write_tv_{};
   size_t write_low_ = 0;
   size_t max_read_ = 64 * 1024;
-  bool read_timer_armed_ = false;   // read_timer_ is pending (added, not fired or deleted)
-  bool write_timer_armed_ = false;  // write_timer_ is pending
   bool has_read_tv_ = false;
   bool has_write_tv_ = false;
   bool read_enabled_ = false;

@@ -18,6 +18,7 @@
 #include "proxy/http1_chunked_body.h"
 #include "proxy/connection.h"
 #include "proxy/exchange.h"
+#include "proxy/proxy_protocol.h"
 #include "proxy/stats.h"
 #include "proxy/stream.h"
 #include "proxy/tls.h"
@@ -25,6 +26,13 @@
 #include "proxy/upstream_request.h"
 
 namespace sy::proxy {
+
+uint64_t Http1Upstream::proxy_owner() const {
+  if (pool_->conf().send_proxy == conf::SendProxy::Off || req_->owner() == nullptr) {
+    return 0;
+  }
+  return req_->owner()->info().connection_id;
+}
 
 Http1Upstream::Http1Upstream(UpstreamRequest* req)
     : req_(req), chunks_(req->env().parse_limits->max_head_bytes) {}
@@ -52,7 +60,7 @@ void Http1Upstream::connect(WorkerPool* pool, WorkerMember* m) {
   tunnel_ = false;
   half_close_ = false;
   const ExchangeEnv& env = req_->env();
-  Stream* idle = pool->take_idle(m);
+  Stream* idle = pool->take_idle(m, proxy_owner());
   if (idle != nullptr) {
     stream_ = idle;
     reused_ = true;
@@ -92,6 +100,15 @@ void Http1Upstream::on_connected() {
   }
   const conf::Limits& lim = *req_->env().limits;
   stream_->set_write_low_water(lim.buffer_high_water / 2);
+  if (!reused_ && pool_->conf().send_proxy != conf::SendProxy::Off && req_->owner() != nullptr) {
+    // The member learns who the client is before anything else (HAProxy's send-proxy); the
+    // connection is this client connection's alone from now on (proxy_owner()).
+    ClientConnection* c = req_->owner();
+    std::string header = proxy_header_for_member(
+        pool_->conf().send_proxy == conf::SendProxy::V1 ? 1 : 2, *c->info().peer_addr,
+        c->local_address());
+    evbuffer_add(stream_->output(), header.data(), header.size());
+  }
   evbuffer_add(stream_->output(), head_.data(), head_.size());
   if (has_body_) {
     // While the body streams, upstream silence is normal: the response timeout starts when
@@ -183,7 +200,7 @@ void Http1Upstream::release(bool reusable) {
   stream_ = nullptr;
   if (reusable && keep_alive_ && resp_ == Resp::Done && !connecting_ &&
       evbuffer_get_length(s->input()) == 0) {
-    pool_->park(member_, s);
+    pool_->park(member_, s, proxy_owner());
   } else {
     delete s;
   }

@@ -57,6 +57,8 @@ class Http1Upstream final : public UpstreamCodec {
   static void write_cb(Stream* s, void* arg);
   static void event_cb(Stream* s, short what, void* arg);
   void on_connected();
+  // send_proxy pools: the client connection this upstream connection belongs to; else 0.
+  uint64_t proxy_owner() const;
   void on_read();
   void on_write();
   void on_event(short what);

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 
@@ -12,6 +14,7 @@
 #include <event2/event.h>
 
 #include "proxy/stats.h"
+#include "proxy/sticky.h"
 #include "proxy/upstream_http2.h"
 
 namespace sy::proxy {
@@ -27,8 +30,22 @@ uint64_t monotonic_ms() { return monotonic_us() / 1000u; }
 namespace {
 
 Result<Unit> resolve(const MemberSpec& m, MemberState* out) {
-  std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
   std::memset(&out->addr, 0, sizeof(out->addr));
+  out->label = m.address;
+  out->host_header = m.address;
+  if (!m.unix_path.empty()) {  // conf::parse_member_address checked it is absolute
+    auto* un = reinterpret_cast<sockaddr_un*>(&out->addr);
+    if (m.unix_path.size() >= sizeof(un->sun_path)) {
+      return make_error(Errc::Config, "member address " + m.address + ": path too long");
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, m.unix_path.data(), m.unix_path.size());
+    out->addr_len =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + m.unix_path.size() + 1);
+    out->host_header = "localhost";  // "unix:/path" is no valid Host
+    return ok_result();
+  }
+  std::string host = m.host == "localhost" ? "127.0.0.1" : m.host;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out->addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
   if (m.port <= 0 || m.port > 65535) {
@@ -45,7 +62,6 @@ Result<Unit> resolve(const MemberSpec& m, MemberState* out) {
   } else {
     return make_error(Errc::Config, "member address " + m.address + " is not an IP literal");
   }
-  out->label = m.address;
   return ok_result();
 }
 
@@ -60,6 +76,7 @@ void idle_event_cb(Stream* s, short /*what*/, void* arg) {
   for (size_t i = 0; i < m->idle.size(); ++i) {
     if (m->idle[i] == s) {
       m->idle.erase(m->idle.begin() + static_cast<long>(i));
+      m->idle_owner.erase(m->idle_owner.begin() + static_cast<long>(i));
       break;
     }
   }
@@ -80,7 +97,7 @@ const char* to_string(MemberOrigin o) {
 bool is_host_name(const std::string& host) {
   in_addr v4;
   in6_addr v6;
-  return host != "localhost" && inet_pton(AF_INET, host.c_str(), &v4) != 1 &&
+  return !host.empty() && host != "localhost" && inet_pton(AF_INET, host.c_str(), &v4) != 1 &&
          inet_pton(AF_INET6, host.c_str(), &v6) != 1;
 }
 
@@ -91,7 +108,9 @@ std::vector<MemberSpec> yaml_specs(const conf::Pool& pool) {
     s.address = m.address;
     s.host = m.host;
     s.port = m.port;
+    s.unix_path = m.unix_path;
     s.weight = m.weight;
+    s.route = m.route;
     out.push_back(std::move(s));
   }
   return out;
@@ -107,6 +126,7 @@ Result<std::shared_ptr<MemberState>> PoolState::make_member(const MemberSpec& sp
   ms->address = spec.address;
   ms->origin.store(spec.origin, std::memory_order_relaxed);
   ms->spec_tls_name = spec.tls_name;
+  ms->route = spec.route;
   ms->name = spec.name;
   ms->yaml_weight.store(spec.weight, std::memory_order_relaxed);
   auto r = resolve(spec, ms.get());
@@ -118,6 +138,13 @@ Result<std::shared_ptr<MemberState>> PoolState::make_member(const MemberSpec& sp
                    : !conf->tls.server_name.empty() ? conf->tls.server_name
                    : !spec.name_host.empty()        ? spec.name_host
                                                     : spec.host;
+  }
+  if (conf->sticky.mode != conf::StickyMode::Off) {
+    ms->sticky_id = sticky_member_id(*conf, spec.route, spec.address);
+  }
+  if (conf->sticky.mode == conf::StickyMode::Insert) {
+    ms->set_cookie[0] = sticky_set_cookie(conf->sticky, ms->sticky_id, false);
+    ms->set_cookie[1] = sticky_set_cookie(conf->sticky, ms->sticky_id, true);
   }
   ms->slots = worker_slots;
   ms->inflight = std::make_unique<std::atomic<int64_t>[]>(worker_slots);
@@ -417,27 +444,73 @@ WorkerMember* WorkerPool::pick(uint64_t exclude_mask, uint64_t now_ms, bool* pan
   return m;
 }
 
-Stream* WorkerPool::take_idle(WorkerMember* m) {
-  SY_ASSERT_IN(thread_);
-  if (m->idle.empty()) {
-    return nullptr;
+WorkerPool::StickyTarget WorkerPool::sticky_member(const HttpRequest& req) const {
+  const conf::Sticky& sticky = shared_->conf->sticky;
+  if (sticky.mode == conf::StickyMode::Off) {
+    return {};
   }
-  Stream* s = m->idle.back();
-  m->idle.pop_back();
-  s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
-  return s;
+  std::string_view id = find_cookie(req.fields, req.num_fields, sticky.cookie);
+  if (sticky.mode == conf::StickyMode::Route) {
+    id = route_of(id);
+  }
+  if (id.empty()) {
+    return {};
+  }
+  for (const auto& m : members_) {
+    if (m->shared->sticky_id == id) {
+      return {m.get(), false};
+    }
+  }
+  return {nullptr, true};
 }
 
-void WorkerPool::park(WorkerMember* m, Stream* s) {
+WorkerMember* WorkerPool::sticky_pick(WorkerMember* m, uint64_t exclude_mask, uint64_t now_ms) {
   SY_ASSERT_IN(thread_);
-  if (m->retired || static_cast<int>(m->idle.size()) >= shared_->conf->max_idle_connections) {
+  if (m == nullptr || m->retired || (m->index < 64 && (exclude_mask >> m->index) & 1u) ||
+      !usable(*m, true, now_ms)) {
+    return nullptr;
+  }
+  return m;
+}
+
+Stream* WorkerPool::take_idle(WorkerMember* m, uint64_t owner) {
+  SY_ASSERT_IN(thread_);
+  // Most recently parked first; without send_proxy every owner is 0 and this is the last one.
+  for (size_t i = m->idle.size(); i-- > 0;) {
+    if (m->idle_owner[i] != owner) {
+      continue;
+    }
+    Stream* s = m->idle[i];
+    m->idle.erase(m->idle.begin() + static_cast<long>(i));
+    m->idle_owner.erase(m->idle_owner.begin() + static_cast<long>(i));
+    s->set_callbacks(nullptr, nullptr, nullptr, nullptr);
+    return s;
+  }
+  return nullptr;
+}
+
+void WorkerPool::park(WorkerMember* m, Stream* s, uint64_t owner) {
+  SY_ASSERT_IN(thread_);
+  const int max = shared_->conf->max_idle_connections;
+  if (m->retired) {
     delete s;
     return;
+  }
+  if (static_cast<int>(m->idle.size()) >= max) {
+    if (owner == 0 || max == 0) {
+      delete s;
+      return;
+    }
+    // Connections of clients that went away would fill the list for good: the oldest goes.
+    delete m->idle.front();
+    m->idle.erase(m->idle.begin());
+    m->idle_owner.erase(m->idle_owner.begin());
   }
   s->set_callbacks(idle_read_cb, nullptr, idle_event_cb, m);
   s->set_timeouts(nullptr, nullptr);
   s->enable(EV_READ);
   m->idle.push_back(s);
+  m->idle_owner.push_back(owner);
 }
 
 void WorkerPool::close_member_idle(WorkerMember& m) {
@@ -445,6 +518,7 @@ void WorkerPool::close_member_idle(WorkerMember& m) {
     delete s;
   }
   m.idle.clear();
+  m.idle_owner.clear();
   std::vector<H2UpstreamConnection*> h2 = m.h2;  // closing one unlinks it
   for (H2UpstreamConnection* c : h2) {
     c->close_if_idle();

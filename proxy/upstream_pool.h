@@ -38,6 +38,7 @@
 #include "common/result.h"
 #include "common/thread_check.h"
 #include "conf/config.h"
+#include "proxy/http_message.h"
 #include "proxy/tls.h"
 
 struct event_base;
@@ -61,15 +62,18 @@ enum class MemberAdminState : uint8_t {
 enum class MemberOrigin : uint8_t { Yaml, Db, Dns };
 const char* to_string(MemberOrigin o);  // "yaml", "db", "dns"
 
-// What a member is: the key of a MemberState. A member whose spec changes (address, TLS name)
-// is a new MemberState; a weight change is applied to the existing one.
+// What a member is: the key of a MemberState. A member whose spec changes (address, TLS name,
+// sticky route) is a new MemberState; a weight change is applied to the existing one.
 struct MemberSpec {
-  std::string address;  // "host:port" as configured (the member's name)
+  std::string address;  // "host:port" or "unix:/path" as configured (the member's name)
   std::string host;     // IP literal, "localhost", or a DNS name (expand_names() turns that
-                        // into one spec per address before it becomes a MemberState)
-  int port = 0;
+                        // into one spec per address before it becomes a MemberState); "" for
+                        // a unix: member
+  int port = 0;          // 0 for a unix: member
+  std::string unix_path;  // unix: members: the socket's path; "" = a TCP member
   int weight = 1;        // the configured weight (YAML or database)
   std::string tls_name;  // TLS pools: SNI / name to verify; empty = pool's server_name or host
+  std::string route;     // sticky pools: the member's id in the cookie; "" = a keyed hash
   MemberOrigin origin = MemberOrigin::Yaml;
   // Dns: the configured "name:port" this address was resolved from, and its host part (the
   // TLS name when neither tls_name nor the pool's server_name is set).
@@ -82,12 +86,19 @@ struct MemberState {
   std::string address;                                   // MemberSpec::address
   std::atomic<MemberOrigin> origin{MemberOrigin::Yaml};  // may change (a YAML member set in the db)
   std::string spec_tls_name;  // MemberSpec::tls_name (what the spec asked for)
+  std::string route;          // MemberSpec::route
   std::string name;           // MemberSpec::name: "app.internal:8080" for a DNS member, else ""
   int metrics_slot = -1;      // index of its YAML member at start (per-member metrics); -1: none
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  std::string label;                // "127.0.0.1:9001" (as used in logs and Host fallback)
+  std::string label;                // "127.0.0.1:9001" or "unix:/run/app.sock" (logs)
+  std::string host_header;          // Host when nothing else gives one: the label, "localhost"
+                                    // for a unix: member
   std::string tls_name;             // TLS pools: SNI / name to verify (server_name or host)
+  // Sticky pools: the member's id in the cookie (proxy/sticky.h), and for insert mode the
+  // Set-Cookie value naming it, [0] for cleartext listeners and [1] (Secure) for TLS ones.
+  std::string sticky_id;
+  std::string set_cookie[2];
   std::atomic<bool> healthy{true};  // health checker writes; workers read
   // Written by the admin thread (and reload), read by workers with relaxed loads.
   std::atomic<uint8_t> admin{0};        // MemberAdminState
@@ -144,8 +155,9 @@ struct PoolState {
   // The current member set. Any thread (a mutex; never on a request's path: workers get sets
   // through their inbox).
   std::shared_ptr<const MemberSet> members() const;
-  // A new MemberState for |spec| (address resolved: an IP literal or "localhost"; no DNS here);
-  // the error names the member. Any thread.
+  // A new MemberState for |spec| (address resolved: an IP literal, "localhost" or a unix:
+  // path; no DNS here), with its sticky id and Set-Cookie in a sticky pool; the error names
+  // the member. Any thread.
   Result<std::shared_ptr<MemberState>> make_member(const MemberSpec& spec) const;
   // Makes |set| current (the caller then hands it to every worker) and frees replaced members
   // no worker holds any more. Admin / main thread.
@@ -191,7 +203,8 @@ class PoolRegistry {
   std::string base_dir_;  // the config file's directory (relative TLS file names)
 };
 
-// True for a DNS name (not an IP literal, not "localhost"): resolved off the workers.
+// True for a DNS name (not an IP literal, not "localhost", not "" (a unix: member)): resolved
+// off the workers.
 bool is_host_name(const std::string& host);
 // The YAML members of |pool| as specs.
 std::vector<MemberSpec> yaml_specs(const conf::Pool& pool);
@@ -210,6 +223,9 @@ struct WorkerMember {
   // point at the member's idle handler, which frees it if the upstream closes it or sends
   // anything unsolicited. Parking and taking allocate nothing once the vector has grown.
   std::vector<Stream*> idle;
+  // send_proxy pools: the client connection (ClientInfo::connection_id) each idle connection
+  // announced in its PROXY header, parallel to |idle|: only that client may reuse it.
+  std::vector<uint64_t> idle_owner;
   // TLS pools: the last session this member's server handed out on this worker, offered by
   // the next connection (abbreviated handshake). Owned; freed with the WorkerPool.
   SSL_SESSION* tls_session = nullptr;
@@ -237,11 +253,25 @@ class WorkerPool {
   // |now_ms| is monotonic. Worker thread only.
   WorkerMember* pick(uint64_t exclude_mask, uint64_t now_ms, bool* panic);
 
-  // Takes the most recently parked idle connection to |m|, or nullptr. The caller owns it and
-  // must install its own callbacks. Worker thread only.
-  Stream* take_idle(WorkerMember* m);
-  // Parks |s| (keep-alive, no pending bytes) on |m|; frees it when the idle list is full.
-  void park(WorkerMember* m, Stream* s);
+  // Sticky pools: the member |req|'s cookie names (null when the pool is not sticky or the
+  // request has no such cookie, or it names no member: forged, stale, gone; |unknown| says
+  // that). No allocation. Worker thread only.
+  struct StickyTarget {
+    WorkerMember* member = nullptr;
+    bool unknown = false;
+  };
+  StickyTarget sticky_member(const HttpRequest& req) const;
+  // |m| when it may take a request now (a member of the current set, in service, healthy, not
+  // ejected, not in |exclude_mask|); nullptr sends the request to the balancer (pick) instead.
+  WorkerMember* sticky_pick(WorkerMember* m, uint64_t exclude_mask, uint64_t now_ms);
+
+  // Takes the most recently parked idle connection to |m| (of client connection |owner| in a
+  // send_proxy pool), or nullptr. The caller owns it and must install its own callbacks.
+  // Worker thread only.
+  Stream* take_idle(WorkerMember* m, uint64_t owner = 0);
+  // Parks |s| (keep-alive, no pending bytes; |owner| as above) on |m|; when the idle list is
+  // full, frees |s| (or, in a send_proxy pool, the oldest one).
+  void park(WorkerMember* m, Stream* s, uint64_t owner = 0);
   // Frees every idle connection (graceful shutdown); HTTP/2 connections close once their
   // last stream is done.
   void close_idle();

@@ -15,13 +15,16 @@ UpstreamRequest::UpstreamRequest(const ExchangeEnv& env, UpstreamHandler* handle
 UpstreamRequest::~UpstreamRequest() {
   release(false);
   set_member(nullptr);
+  repin(&sticky_, nullptr);
 }
 
-void UpstreamRequest::set_member(WorkerMember* m) {
-  if (member_ != nullptr) {
-    WorkerPool::unpin(member_);
+void UpstreamRequest::set_member(WorkerMember* m) { repin(&member_, m); }
+
+void UpstreamRequest::repin(WorkerMember** slot, WorkerMember* m) {
+  if (*slot != nullptr) {
+    WorkerPool::unpin(*slot);
   }
-  member_ = m;
+  *slot = m;
   if (m != nullptr) {
     WorkerPool::pin(m);  // a retired member stays allocated while this request points at it
   }
@@ -31,6 +34,12 @@ void UpstreamRequest::prepare(WorkerPool* pool, const HttpRequest& req, const Fo
                               bool head_request, bool safe_to_retry) {
   pool_ = pool;
   set_member(nullptr);
+  WorkerPool::StickyTarget sticky = pool->sticky_member(req);
+  repin(&sticky_, sticky.member);
+  sticky_counted_ = sticky.unknown;
+  if (sticky.unknown) {
+    env_.stats->inc(Stat::StickyFallbacks);
+  }
   head_request_ = head_request;
   safe_to_retry_ = safe_to_retry;
   attempts_ = 0;
@@ -57,7 +66,19 @@ void UpstreamRequest::start() { connect_next(); }
 
 void UpstreamRequest::connect_next() {
   bool panic = false;
-  WorkerMember* m = pool_->pick(exclude_mask_, monotonic_ms(), &panic);
+  const uint64_t now_ms = monotonic_ms();
+  WorkerMember* m = nullptr;
+  if (sticky_ != nullptr) {
+    // A member that failed to connect is in exclude_mask_: the retry goes to the balancer.
+    m = pool_->sticky_pick(sticky_, exclude_mask_, now_ms);
+    if (!sticky_counted_) {
+      sticky_counted_ = true;
+      env_.stats->inc(m != nullptr ? Stat::StickyHits : Stat::StickyFallbacks);
+    }
+  }
+  if (m == nullptr) {
+    m = pool_->pick(exclude_mask_, now_ms, &panic);
+  }
   if (m == nullptr) {
     std::string message = "no member of pool '" + pool_->conf().name + "' could be connected";
     if (!last_connect_error_.empty()) {
@@ -170,6 +191,7 @@ void UpstreamRequest::release(bool reusable) {
     codec->release(reusable && !*env_.draining);
   }
   detach_member();
+  repin(&sticky_, nullptr);  // read up to the response head only; a retired member can go
 }
 
 void UpstreamRequest::detach_member() {

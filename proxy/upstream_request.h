@@ -71,6 +71,8 @@ class UpstreamRequest {
 
   // Builds what will be sent to a member of |pool| (the pool's protocol decides the form) from
   // |req|, whose views are not kept. |head_request|: the response has no body whatever it says.
+  // In a sticky pool the member |req|'s cookie names (WorkerPool::sticky_member) is tried
+  // first while it can take requests.
   void prepare(WorkerPool* pool, const HttpRequest& req, const ForwardPolicy& policy,
                bool head_request, bool safe_to_retry);
   // Picks and connects; the handler hears on_upstream_ready or on_upstream_failed (possibly
@@ -90,6 +92,8 @@ class UpstreamRequest {
   // For the access log and counters.
   WorkerPool* pool() const { return pool_; }
   const WorkerMember* member() const { return member_; }
+  // Sticky pools: the member the request's cookie named (null: none, or an unknown id).
+  const WorkerMember* sticky_member() const { return sticky_; }
   int attempts() const { return attempts_; }
   bool reused() const { return reused_; }
   uint64_t connect_us() const { return t_connect_us_; }      // pick of the member; 0 = none
@@ -127,7 +131,10 @@ class UpstreamRequest {
   WorkerPool* pool_ = nullptr;
   WorkerMember* member_ = nullptr;  // pinned (WorkerPool::pin) while set: use set_member()
   void set_member(WorkerMember* m);
+  static void repin(WorkerMember** slot, WorkerMember* m);
   uint64_t exclude_mask_ = 0;       // members that failed to connect for this exchange
+  WorkerMember* sticky_ = nullptr;  // the member the sticky cookie names; pinned until release
+  bool sticky_counted_ = false;     // counted as a sticky hit or fallback
   std::string last_connect_error_;  // "member: why" of the last failed connect
   int attempts_ = 0;
   bool reused_ = false;

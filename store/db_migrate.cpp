@@ -338,7 +338,7 @@ CREATE TABLE IF NOT EXISTS sy_pool_members (
 // One row per pool an operator added or removed through the admin socket: its settings as a
 // YAML flow mapping (the keys of a `pools` entry, parsed by conf::parse_pool_settings), and
 // `removed`, a tombstone (the pool is gone even when the YAML lists it). The YAML is the
-// bootstrap, the database wins afterwards (docs/decisions.md 63).
+// bootstrap, the database wins afterwards (docs/decisions.md 67).
 constexpr std::string_view kPools = R"sql(
 CREATE TABLE IF NOT EXISTS sy_pools (
   name         VARCHAR(191) NOT NULL,

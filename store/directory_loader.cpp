@@ -8,6 +8,7 @@
 
 #include "common/fnv.h"
 #include "common/log.h"
+#include "routing/versions.h"
 
 namespace sy::store {
 
@@ -36,6 +37,70 @@ uint64_t hash_directory(const DirectoryData& d) {
     f.num(l.context_id);
   }
   return f.h;
+}
+
+namespace {
+
+// Applies |held| to one schema row on a server of version |version| ("" = no server known):
+// still below the version it had reached = shown disabled; reached it = no longer held.
+void hold_row(SchemaRow& row, const std::string& version, HeldBack& held) {
+  auto it = held.find(row.name);
+  if (it == held.end()) {
+    return;
+  }
+  if (!version.empty() && !routing::version_less(version, it->second)) {
+    held.erase(it);
+  } else if (row.state == SchemaState::Enabled) {
+    row.state = SchemaState::Disabled;
+  }
+}
+
+std::string version_in(const std::vector<ServerRow>& servers, ServerId id) {
+  for (const auto& s : servers) {
+    if (s.id == id) {
+      return s.version;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> hold_moved_back(const RoutingSnapshot* before, bool lost,
+                                         DirectoryData& after, HeldBack& held) {
+  std::vector<std::string> added;
+  if (before != nullptr && lost) {
+    for (const SchemaRow& row : after.schemas) {
+      const auto i = before->schema_index(row.name);
+      const ServerRow* was = i ? before->server(before->schema(*i).server_id) : nullptr;
+      if (was == nullptr || held.count(row.name) != 0) {
+        continue;
+      }
+      const std::string now = version_in(after.servers, row.server_id);
+      if (!now.empty() && routing::version_less(now, was->version)) {
+        held.emplace(row.name, was->version);
+        added.push_back(row.name);
+      }
+    }
+  }
+  if (held.empty()) {
+    return added;  // the usual case: nothing to look at
+  }
+  for (SchemaRow& row : after.schemas) {
+    hold_row(row, version_in(after.servers, row.server_id), held);
+  }
+  return added;
+}
+
+void hold_moved_back(const RoutingSnapshot& current, DirectoryDelta& delta, HeldBack& held) {
+  for (SchemaRow& row : delta.schemas) {
+    std::string version = version_in(delta.servers, row.server_id);
+    if (version.empty()) {
+      const ServerRow* s = current.server(row.server_id);
+      version = s != nullptr ? s->version : "";
+    }
+    hold_row(row, version, held);
+  }
 }
 
 DirectoryLoader::DirectoryLoader(LoaderOptions options, SnapshotPublisher* publisher)
@@ -183,6 +248,17 @@ Result<Unit> DirectoryLoader::full_load_and_publish(bool only_if_changed) {
     return data.error();
   }
   apply_overrides(opt_.overrides, &data->servers);
+  // Changes lost (a promoted replica that lagged): the one-way door still holds here.
+  const bool lost = current_ && reader_->incremental() && data->change_seq < current_->change_seq();
+  for (const std::string& name : hold_moved_back(current_.get(), lost, *data, held_back_)) {
+    SY_LOG(Warn,
+           "directory: schema '%s' was on a server of version %s before the database lost "
+           "changes (change seq %llu, now %llu: a promoted replica that lagged?); its requests "
+           "are held until it is on such a server again (upgrade schemata --continue)",
+           name.c_str(), held_back_[name].c_str(),
+           static_cast<unsigned long long>(current_->change_seq()),
+           static_cast<unsigned long long>(data->change_seq));
+  }
   uint64_t h = hash_directory(*data);
   if (only_if_changed && current_ && h == data_hash_ &&
       data->change_seq == current_->change_seq()) {
@@ -220,6 +296,9 @@ Result<Unit> DirectoryLoader::refresh() {
     return ok_result();
   }
   apply_overrides(opt_.overrides, &delta->servers);
+  if (!held_back_.empty()) {
+    hold_moved_back(*current_, *delta, held_back_);
+  }
   publish(current_->apply(*delta, ++generation_));
   return ok_result();
 }

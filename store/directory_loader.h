@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,26 @@ struct LoaderOptions {
   // component) drops the sessions: the next round connects to a server that fits.
   std::function<Result<Unit>(Db&)> on_tick;
 };
+
+// The one-way door across lost changes (docs/decisions.md 66). A promoted replica that lagged
+// has lost the primary's last changes; a schema the primary had moved to a newer server (and
+// whose update task may have run on it) reads as on its older server again. Instances that
+// applied the move hold such a schema instead of routing it to the older pool, until the
+// database has it on a server of at least the version it had reached (`upgrade schemata
+// --continue` moves it again) or the process restarts. Name -> that version.
+using HeldBack = std::map<std::string, std::string>;
+
+// A full load |after| replaces the snapshot |before| (null = the first load: nothing to hold).
+// When |lost| (the database lost changes: its position is below before's), every schema that
+// before had on a server of a higher version than after has it on joins |held|. Then every
+// enabled schema of |held| that after has below its version is shown disabled (its requests
+// are held), and one that reached its version leaves |held|. Returns the schemas held now that
+// were not before. Pure.
+std::vector<std::string> hold_moved_back(const RoutingSnapshot* before, bool lost,
+                                         DirectoryData& after, HeldBack& held);
+// The same for a delta applied to |current|: a held schema in it that is still below its
+// version is shown disabled; one that reached it leaves |held|. Pure.
+void hold_moved_back(const RoutingSnapshot& current, DirectoryDelta& delta, HeldBack& held);
 
 // How often the loader re-reads its servers' read_only / wsrep state while connected: a node
 // that turned read-only or desynced is left within this (errors 1047/1290 leave at once).
@@ -152,6 +173,7 @@ class DirectoryLoader {
   std::shared_ptr<const RoutingSnapshot> current_;
   uint64_t generation_ = 0;
   uint64_t data_hash_ = 0;
+  HeldBack held_back_;  // hold_moved_back()
   LoaderStatus status_;
   std::mutex mu_;
   std::condition_variable cv_;

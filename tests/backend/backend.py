@@ -21,14 +21,21 @@ tests. Endpoints (any method unless noted):
                        and fields no trailer may carry (Content-Length, Host, Set-Cookie)
   /control/conns       JSON: connections accepted (after the TLS handshake), how many of them
                        resumed a TLS session, the CNs of the client certificates seen
+  /proxy               with --proxy-protocol: JSON of the PROXY header this connection began
+                       with: {"version", "source", "destination", "connection"} (source and
+                       destination "ip:port", null for v1 UNKNOWN / v2 LOCAL; connection = the
+                       backend's number of the connection)
 
-Usage: backend.py --port P [--name N] [--version V] [--ready-file F]
+Usage: backend.py --port P [--name N] [--version V] [--ready-file F] [--unix PATH]
                   [--tls-cert C --tls-key K [--tls-client-ca CA] [--tls-max-version 1.2]]
                   [--latency-ms MS] [--app-db HOST:PORT:USER:PASSWORD:DB --app-tenants N
                    --app-schemas S --app-schema-prefix P]
 With --tls-cert/--tls-key the origin speaks TLS (1.2+, Python's ssl); --tls-client-ca makes it
 require a client certificate signed by CA (mutual TLS); --tls-max-version 1.2 keeps it at 1.2.
-Port 0 picks a free port; the chosen one is written to --ready-file as "port=P".
+Port 0 picks a free port; the chosen one is written to --ready-file as "port=P". With --unix
+it listens on that AF_UNIX socket path instead (a `unix:` member; ready file "port=0").
+With --proxy-protocol every connection must begin with a PROXY v1 or v2 header (like nginx's
+`listen ... proxy_protocol`); a connection without a valid one is closed unanswered.
 
 Application emulation (the bench harness, bench/run): --latency-ms makes every answer of the
 default endpoint take that long (an application's own time). With --app-db the backend plays
@@ -54,6 +61,7 @@ import time
 import urllib.parse
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"  # PROXY protocol v2
 
 
 class AppDirectory:
@@ -134,6 +142,43 @@ class Backend:
         self.connections = 0
         self.resumed = 0
         self.peer_cns = []  # CNs of the client certificates seen, first use order
+        self.proxy_protocol = False  # --proxy-protocol
+
+    async def read_proxy_header(self, reader):
+        """The PROXY header a connection begins with, as /proxy reports it; None if invalid."""
+        first = await reader.readexactly(1)
+        if first == b"P":
+            line = first + await reader.readuntil(b"\r\n")
+            parts = line[:-2].decode("ascii").split(" ")
+            if len(line) > 107 or parts[0] != "PROXY":
+                return None
+            if parts[1] == "UNKNOWN":
+                return {"version": 1, "source": None, "destination": None}
+            if parts[1] not in ("TCP4", "TCP6") or len(parts) != 6:
+                return None
+            fmt = (lambda a, p: f"[{a}]:{p}") if parts[1] == "TCP6" else (lambda a, p: f"{a}:{p}")
+            return {"version": 1, "source": fmt(parts[2], parts[4]),
+                    "destination": fmt(parts[3], parts[5])}
+        rest = await reader.readexactly(15)
+        head = first + rest
+        if head[:12] != V2_SIGNATURE or head[12] >> 4 != 2:
+            return None
+        body = await reader.readexactly(int.from_bytes(head[14:16], "big"))
+        if head[12] & 0x0F == 0:  # LOCAL
+            return {"version": 2, "source": None, "destination": None}
+        import ipaddress
+        if head[13] == 0x11:
+            a, b = ipaddress.IPv4Address(body[0:4]), ipaddress.IPv4Address(body[4:8])
+            ports = body[8:12]
+            fmt = lambda a, p: f"{a}:{p}"
+        elif head[13] == 0x21:
+            a, b = ipaddress.IPv6Address(body[0:16]), ipaddress.IPv6Address(body[16:32])
+            ports = body[32:36]
+            fmt = lambda a, p: f"[{a}]:{p}"
+        else:
+            return None
+        return {"version": 2, "source": fmt(a, int.from_bytes(ports[0:2], "big")),
+                "destination": fmt(b, int.from_bytes(ports[2:4], "big"))}
 
     async def handle(self, reader, writer):
         self.connections += 1
@@ -147,6 +192,18 @@ class Backend:
                     for key, value in rdn:
                         if key == "commonName" and value not in self.peer_cns:
                             self.peer_cns.append(value)
+        writer.proxy_info = None
+        if self.proxy_protocol:
+            try:
+                info = await self.read_proxy_header(reader)
+            except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    UnicodeDecodeError, IndexError, ValueError):
+                info = None
+            if info is None:
+                writer.close()
+                return
+            info["connection"] = self.connections
+            writer.proxy_info = info
         try:
             while True:
                 head = await read_head(reader)
@@ -220,6 +277,9 @@ class Backend:
             send(writer, 200, body, keep, ctype="application/json")
         elif path == "/control/seen":
             send(writer, 200, f"{self.seen.get(query.get('path', '/'), 0)}\n".encode(), keep)
+        elif path == "/proxy":
+            send(writer, 200, json.dumps(writer.proxy_info).encode(), keep,
+                 ctype="application/json")
         elif path == "/headers":
             body = json.dumps({"method": method, "target": target, "version": version,
                                "headers": headers, "name": self.name}).encode()
@@ -367,6 +427,9 @@ async def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca")
     ap.add_argument("--tls-max-version", choices=["1.2", "1.3"], default="1.3")
+    ap.add_argument("--unix", help="listen on this unix socket path instead of a TCP port")
+    ap.add_argument("--proxy-protocol", action="store_true",
+                    help="every connection starts with a PROXY v1/v2 header")
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--app-db", help="HOST:PORT:USER:PASSWORD:DB (application emulation)")
     ap.add_argument("--app-tenants", type=int, default=0)
@@ -376,6 +439,7 @@ async def main():
     app = (AppDirectory(args.app_db, args.app_tenants, args.app_schemas, args.app_schema_prefix)
            if args.app_db else None)
     backend = Backend(args.name, args.version, args.latency_ms, app)
+    backend.proxy_protocol = args.proxy_protocol
     ctx = None
     if args.tls_cert:
         import ssl
@@ -388,9 +452,16 @@ async def main():
         if args.tls_client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(args.tls_client_ca)
-    server = await asyncio.start_server(backend.handle, args.host, args.port, ssl=ctx,
-                                        limit=1 << 20, reuse_address=True)
-    port = server.sockets[0].getsockname()[1]
+    if args.unix:
+        if os.path.exists(args.unix):
+            os.unlink(args.unix)
+        server = await asyncio.start_unix_server(backend.handle, args.unix, ssl=ctx,
+                                                 limit=1 << 20)
+        port = 0
+    else:
+        server = await asyncio.start_server(backend.handle, args.host, args.port, ssl=ctx,
+                                            limit=1 << 20, reuse_address=True)
+        port = server.sockets[0].getsockname()[1]
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
         with open(tmp, "w") as f:

@@ -436,7 +436,7 @@ class UpstreamTlsTest(ProxyTestCase):
         with open(sy.config_path, "w") as f:
             f.write(text.replace("tls:\n", "tls:\n      server_name: \"other.test\"\n", 1))
         os.kill(sy.pid, signal.SIGHUP)
-        # The pool takes its new TLS settings live (docs/decisions.md 63): the member's
+        # The pool takes its new TLS settings live (docs/decisions.md 67): the member's
         # certificate does not name other.test, so it is refused now.
         wait_for(lambda: "pools.main: settings changed (yaml)" in sy.log(),
                  what="the reload report")

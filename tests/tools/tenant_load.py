@@ -65,6 +65,8 @@ class TenantLoad:
         self.max_ms = 0.0
         self.max_ms_by_context = {}
         self.by_version = {}  # body version word -> count
+        self.versions_by_context = {}  # context -> the version words it was answered by, in order
+        # (a word is listed again only after another one: ["old", "new"] = moved once)
 
     def start(self):
         for i in range(self.threads):
@@ -97,6 +99,9 @@ class TenantLoad:
                 self.redirects += 1
             if version:
                 self.by_version[version] = self.by_version.get(version, 0) + 1
+                seen = self.versions_by_context.setdefault(ctx, [])
+                if not seen or seen[-1] != version:
+                    seen.append(version)
             self.max_ms = max(self.max_ms, ms)
             self.max_ms_by_context[ctx] = max(self.max_ms_by_context.get(ctx, 0.0), ms)
 

@@ -180,3 +180,71 @@ TEST_CASE("ox directory: register server takes its id from configdb_sequence, as
               "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
               " AND table_name LIKE 'sy\\_%'") == 0);
 }
+
+namespace {
+
+// Makes the next |n| writes of |event| (UPDATE or INSERT) on |table| fail with MySQL error
+// 1213, as a deadlock or a Galera certification conflict does: a trigger that counts down in a
+// non-transactional table (the failed statement's rollback does not undo the count).
+void fail_next(sy::store::Db& db, const std::string& table, const std::string& event, int n) {
+  run_sql(db, "CREATE TABLE IF NOT EXISTS fail_left (n INT NOT NULL) ENGINE=Aria");
+  run_sql(db, "DELETE FROM fail_left");
+  run_sql(db, "INSERT INTO fail_left VALUES (" + std::to_string(n) + ")");
+  run_sql(db, "CREATE TRIGGER fail_" + table + " BEFORE " + event + " ON " + table +
+                  " FOR EACH ROW BEGIN IF (SELECT n FROM fail_left) > 0 THEN"
+                  " UPDATE fail_left SET n = n - 1; SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO ="
+                  " 1213, MESSAGE_TEXT = 'Deadlock found when trying to get lock (injected)';"
+                  " END IF; END");
+}
+
+uint64_t fails_left(sy::store::Db& db) { return count(db, "SELECT n FROM fail_left"); }
+
+}  // namespace
+
+TEST_CASE("ox directory: writes that meet a deadlock run again, like the own profile's") {
+  Ox ox;
+  REQUIRE(
+      sy::store::write_server_meta(*ox.state.db, {"oxserver-2", "new", "8.0", "http://n"}).ok());
+  sy::store::Db& configdb = *ox.configdb.db;
+
+  SECTION("disable: OX's autocommit UPDATE of context") {
+    fail_next(configdb, "context", "UPDATE", 2);
+    auto off = ox.dir->set_schema_enabled("oxdatabase_5", false);
+    REQUIRE(off.ok());
+    CHECK(fails_left(configdb) == 0);  // failed twice, ran a third time
+    CHECK(off->changed);
+    CHECK_FALSE(ox.dir->find_schema("oxdatabase_5")->enabled);
+  }
+
+  SECTION("changeserver: the transaction on context_server2db_pool") {
+    REQUIRE(ox.dir->set_schema_enabled("oxdatabase_5", false).ok());
+    fail_next(configdb, "context_server2db_pool", "UPDATE", 1);
+    auto moved = ox.dir->move_schema("oxdatabase_5", 2);
+    REQUIRE(moved.ok());
+    CHECK(fails_left(configdb) == 0);
+    CHECK(moved->changed);
+    CHECK(count(configdb,
+                "SELECT COUNT(*) FROM context_server2db_pool WHERE db_schema = 'oxdatabase_5'"
+                " AND server_id = 2") == 2);
+  }
+
+  SECTION("registerserver: the transaction on configdb_sequence and server") {
+    const uint64_t seq = count(configdb, "SELECT id FROM configdb_sequence");
+    fail_next(configdb, "server", "INSERT", 1);
+    auto reg = ox.dir->register_server(ServerInfo{0, "oxserver-9", "new", "8.0", "http://n"},
+                                       IfExists::Refuse);
+    REQUIRE(reg.ok());
+    CHECK(fails_left(configdb) == 0);
+    // The failed try's sequence step was rolled back with it: one id taken, not two.
+    CHECK(reg->server.id == seq + 1);
+    CHECK(ox.dir->find_server("oxserver-9")->id == reg->server.id);
+  }
+
+  SECTION("a conflict that persists ends after a bounded number of tries, as an error") {
+    fail_next(configdb, "context", "UPDATE", 100);
+    auto off = ox.dir->set_schema_enabled("oxdatabase_5", false);
+    REQUIRE_FALSE(off.ok());
+    CHECK_THAT(off.error().message, Catch::Contains("1213"));
+    CHECK(fails_left(configdb) == 95);  // 5 tries
+  }
+}

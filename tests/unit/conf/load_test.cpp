@@ -463,7 +463,7 @@ TEST_CASE("member addresses") {
         line,
     });
   };
-  const char* expected = "(expected ip:port, [v6]:port or hostname:port)";
+  const char* expected = "(expected ip:port, [v6]:port, hostname:port or unix:/path)";
   require_one_error(with_member("      - address: -bad.example:80"), 5, 18,
                     "pools[0].members[0].address", expected);
   require_one_error(with_member("      - address: 'app_1.internal:80'"), 5, 18,

@@ -388,3 +388,51 @@ TEST_CASE("trailer text and HTTP/2 trailer fields") {
   CHECK(reason_phrase(307) == "Temporary Redirect");
   CHECK(reason_phrase(299) == "");
 }
+
+// --- sticky sessions (proxy/sticky.h) ---
+
+TEST_CASE("sticky insert mode: our cookie never reaches the member, over either protocol") {
+  ForwardPolicy p = bare(false);
+  p.strip_cookie = "SYSRV";
+  Req h1("GET", "/", "a.test",
+         {{"Cookie", "a=1; SYSRV=node2; b=2"}, {"Cookie", "SYSRV=node2"}, {"X", "1"}},
+         Protocol::Http11);
+  std::string out;
+  append_upstream_h1_head(h1.req, p, &out);
+  CHECK(out == "GET / HTTP/1.1\r\nCookie: a=1; b=2\r\nX: 1\r\nHost: a.test\r\n\r\n");
+  Req h2("GET", "/", "a.test", {{"cookie", "a=1"}, {"cookie", "SYSRV=n"}, {"cookie", "b=2"}},
+         Protocol::Http2);
+  out.clear();
+  append_upstream_h1_head(h2.req, p, &out);
+  CHECK(out == "GET / HTTP/1.1\r\nHost: a.test\r\ncookie: a=1; b=2\r\n\r\n");
+  NvList nv;
+  make_upstream_h2_head(h2.req, p, &nv);
+  std::vector<std::string> cookies;
+  for (size_t i = 0; i < nv.size(); ++i) {
+    if (nv.name(i) == "cookie") {
+      cookies.emplace_back(nv.value(i));
+    }
+  }
+  CHECK(cookies == std::vector<std::string>{"a=1", "b=2"});
+}
+
+TEST_CASE("a Set-Cookie the proxy adds goes to HTTP/1.x and HTTP/2 clients") {
+  std::vector<Field> f = {{"Set-Cookie", "app=1"}};
+  HttpResponse resp;
+  resp.status = 200;
+  resp.reason = "OK";
+  resp.fields = f.data();
+  resp.num_fields = f.size();
+  resp.set_cookie = "SYSRV=node1; Path=/";
+  std::string out;
+  append_downstream_h1_head(resp, H1Framing{}, false, &out);
+  CHECK(out == "HTTP/1.1 200 OK\r\nSet-Cookie: app=1\r\nSet-Cookie: SYSRV=node1; Path=/\r\n"
+               "Via: 1.1 switchyard\r\n\r\n");
+  NvList nv;
+  make_downstream_h2_head(resp, false, &nv);
+  int ours = 0;
+  for (size_t i = 0; i < nv.size(); ++i) {
+    ours += nv.name(i) == "set-cookie" && nv.value(i) == "SYSRV=node1; Path=/";
+  }
+  CHECK(ours == 1);
+}

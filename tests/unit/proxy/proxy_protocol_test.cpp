@@ -147,3 +147,25 @@ TEST_CASE("a malformed or missing PROXY header is Invalid, with a reason") {
   bad_sig[5] = 'X';
   CHECK_THAT(invalid(bad_sig), Catch::Contains("bad v2 signature"));
 }
+
+TEST_CASE("the header sent to a member: v1/v2, IPv4-mapped unmapped, unknown as UNKNOWN/LOCAL") {
+  auto client = v4("203.0.113.7", 40000);
+  auto listener = v4("10.0.0.1", 80);
+  CHECK(proxy_header_for_member(1, client, listener) ==
+        "PROXY TCP4 203.0.113.7 10.0.0.1 40000 80\r\n");
+  ProxyHeader h = parse_whole(proxy_header_for_member(2, client, listener));
+  CHECK(h.version == 2);
+  CHECK(source_text(h) == "203.0.113.7:40000");
+  // A v4 client (from a PROXY header) on a [::] listener: sent as TCP4.
+  CHECK(proxy_header_for_member(1, client, v6("::ffff:10.0.0.1", 80)) ==
+        "PROXY TCP4 203.0.113.7 10.0.0.1 40000 80\r\n");
+  CHECK(proxy_header_for_member(1, v6("fd00::9", 5), v6("fd00::1", 6)) ==
+        "PROXY TCP6 fd00::9 fd00::1 5 6\r\n");
+  // Nothing known (an in-memory client, a health check): the forms that name no client.
+  CHECK(proxy_header_for_member(1, sockaddr_storage{}, listener) == "PROXY UNKNOWN\r\n");
+  h = parse_whole(proxy_header_for_member(2, sockaddr_storage{}, sockaddr_storage{}));
+  CHECK(h.version == 2);
+  CHECK_FALSE(h.has_source);
+  CHECK(h.length == 16);
+  CHECK(proxy_header_for_member(1, client, v6("fd00::1", 6)) == "PROXY UNKNOWN\r\n");
+}

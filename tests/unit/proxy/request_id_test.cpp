@@ -40,6 +40,24 @@ TEST_CASE("a source gives distinct ids under its prefix and reuses the string") 
   CHECK(*seen.rbegin() == "00000000deadbeef00000000000003e7");
 }
 
+TEST_CASE("a source's sequence carries across digits and wraps like a 64-bit counter") {
+  RequestIdSource source(0xabcULL);
+  std::string id;
+  source.set_sequence(0x9ULL);
+  source.next(&id);
+  source.next(&id);
+  CHECK(id == "0000000000000abc000000000000000a");
+  source.set_sequence(0x19fffULL);
+  source.next(&id);
+  source.next(&id);
+  CHECK(id == "0000000000000abc000000000001a000");
+  source.set_sequence(~0ULL);
+  source.next(&id);
+  CHECK(id == "0000000000000abcffffffffffffffff");
+  source.next(&id);
+  CHECK(id == "0000000000000abc0000000000000000");  // the prefix is never touched
+}
+
 TEST_CASE("random prefixes differ") {
   // Two draws of 64 random bits are equal with probability 2^-64: a failure means no entropy.
   CHECK(RequestIdSource::random_prefix() != RequestIdSource::random_prefix());

@@ -5,14 +5,19 @@
 
 #include "proxy/upstream_pool.h"
 
+#include <sys/un.h>
+
 #include <catch.hpp>
 
+#include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "conf/load.h"
 #include "proxy/member_set.h"
 #include "proxy/stats.h"
+#include "proxy/sticky.h"
 
 using namespace sy;
 using namespace sy::proxy;
@@ -224,6 +229,145 @@ TEST_CASE("a kept member's weight and origin changes are named") {
   CHECK_FALSE(plan->membership_changed);
   CHECK(plan->changes == std::vector<std::string>{"member 127.0.0.1:1 weight: 1 -> 3",
                                                   "member 127.0.0.1:2 now from db"});
+}
+
+namespace {
+
+conf::Config load_ok(const std::string& yaml) {
+  auto r = conf::load_config_string("listeners: [{name: m, port: 1, pool: p}]\n" + yaml);
+  INFO((r.errors.empty() ? std::string() : r.errors[0].message));
+  REQUIRE(r.ok());
+  return r.config;
+}
+
+// An HttpRequest with one Cookie field.
+struct CookieRequest {
+  std::vector<Field> fields;
+  HttpRequest req;
+  explicit CookieRequest(std::string_view cookie) {
+    fields.push_back(Field{"Cookie", cookie});
+    req.fields = fields.data();
+    req.num_fields = fields.size();
+  }
+};
+
+WorkerMember* named(const WorkerPool& pool, std::string_view cookie) {
+  return pool.sticky_member(CookieRequest(cookie).req).member;
+}
+
+}  // namespace
+
+TEST_CASE("a sticky cookie names a member while it can take requests") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    sticky: {mode: insert, secret: k}\n"
+      "    members:\n"
+      "      - {address: '127.0.0.1:1', route: a}\n"
+      "      - {address: '127.0.0.1:2'}\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  const PoolState* ps = (*reg)->find("p");
+  WorkerStats stats;
+  WorkerPool pool(ps, nullptr, &stats);
+  const std::string& hashed = at(ps, 1)->sticky_id;
+  CHECK(hashed.size() == 16);
+  CHECK(at(ps, 0)->set_cookie[0] == "SYSRV=a; Path=/; HttpOnly; SameSite=Lax");
+  CHECK(at(ps, 1)->set_cookie[1] ==
+        "SYSRV=" + hashed + "; Path=/; HttpOnly; SameSite=Lax; Secure");
+  CHECK(named(pool, "x=1; SYSRV=a") == &pool.member(0));
+  std::string second = "SYSRV=" + hashed;
+  CHECK(named(pool, second) == &pool.member(1));
+  CHECK(pool.sticky_member(CookieRequest("SYSRV=127.0.0.1:2").req).unknown);
+  CHECK(named(pool, "SYSRV=127.0.0.1:2") == nullptr);
+  CHECK_FALSE(pool.sticky_member(CookieRequest("other=a").req).unknown);
+  CHECK(named(pool, "other=a") == nullptr);
+
+  WorkerMember* m1 = &pool.member(1);
+  CHECK(pool.sticky_pick(m1, 0, 1000) == m1);
+  CHECK(pool.sticky_pick(m1, uint64_t{1} << 1, 1000) == nullptr);  // failed to connect: excluded
+  at(ps, 1)->healthy.store(false);
+  CHECK(pool.sticky_pick(m1, 0, 1000) == nullptr);
+  at(ps, 1)->healthy.store(true);
+  set_admin(at(ps, 1), MemberAdminState::Drain);
+  CHECK(pool.sticky_pick(m1, 0, 1000) == nullptr);
+  set_admin(at(ps, 1), MemberAdminState::Ready);
+  m1->ejected_until_ms = 2000;
+  CHECK(pool.sticky_pick(m1, 0, 1000) == nullptr);
+  CHECK(pool.sticky_pick(m1, 0, 2000) == m1);
+  CHECK(pool.sticky_pick(nullptr, 0, 1000) == nullptr);
+}
+
+TEST_CASE("route mode reads the application's cookie suffix") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    sticky: {mode: route}\n"
+      "    members:\n"
+      "      - {address: '127.0.0.1:1', route: node1}\n"
+      "      - {address: '127.0.0.1:2', route: node2}\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  WorkerStats stats;
+  WorkerPool pool((*reg)->find("p"), nullptr, &stats);
+  CHECK(at((*reg)->find("p"), 0)->set_cookie[0].empty());  // nothing is inserted
+  CHECK(named(pool, "JSESSIONID=abc.node2") == &pool.member(1));
+  CHECK(named(pool, "JSESSIONID=abc") == nullptr);
+  CHECK_FALSE(pool.sticky_member(CookieRequest("JSESSIONID=abc").req).unknown);
+  CHECK(pool.sticky_member(CookieRequest("JSESSIONID=abc.node3").req).unknown);
+}
+
+TEST_CASE("a unix: member gets an AF_UNIX address and localhost as its Host") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    members: [{address: 'unix:/run/app.sock'}, {address: '127.0.0.1:2'}]\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  const MemberState& m = *at((*reg)->find("p"), 0);
+  REQUIRE(m.addr.ss_family == AF_UNIX);
+  CHECK(std::string(reinterpret_cast<const sockaddr_un*>(&m.addr)->sun_path) == "/run/app.sock");
+  CHECK(m.addr_len == offsetof(sockaddr_un, sun_path) + sizeof("/run/app.sock"));
+  CHECK(m.label == "unix:/run/app.sock");
+  CHECK(m.host_header == "localhost");
+  CHECK(at((*reg)->find("p"), 1)->host_header == "127.0.0.1:2");
+}
+
+TEST_CASE("a member added at runtime gets its sticky id; a route change is a new member") {
+  conf::Config c = load_ok(
+      "pools:\n"
+      "  - name: p\n"
+      "    sticky: {mode: insert, secret: k}\n"
+      "    members: [{address: '127.0.0.1:1', route: a}]\n");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  PoolState* ps = (*reg)->find("p");
+  WorkerStats stats;
+  WorkerPool pool(ps, nullptr, &stats);
+  std::vector<MemberSpec> wanted = yaml_specs(c.pools[0]);
+  MemberSpec added;
+  added.address = "unix:/run/app.sock";
+  added.unix_path = "/run/app.sock";
+  added.origin = MemberOrigin::Db;
+  wanted.push_back(added);
+  auto plan = plan_members(*ps, *ps->members(), wanted);
+  REQUIRE(plan.ok());
+  ps->publish(plan->set);
+  pool.apply(plan->set);
+  REQUIRE(pool.size() == 2);
+  const MemberState& runtime = *at(ps, 1);
+  CHECK(runtime.addr.ss_family == AF_UNIX);
+  CHECK(runtime.sticky_id == sticky_member_id(c.pools[0], "", "unix:/run/app.sock"));
+  CHECK(runtime.set_cookie[0] == "SYSRV=" + runtime.sticky_id + "; Path=/; HttpOnly; SameSite=Lax");
+  CHECK(named(pool, "SYSRV=" + runtime.sticky_id) == &pool.member(1));
+
+  wanted[0].route = "b";  // the id is part of what the member is: a new MemberState
+  auto renamed = plan_members(*ps, *ps->members(), wanted);
+  REQUIRE(renamed.ok());
+  CHECK(renamed->membership_changed);
+  CHECK(renamed->set->at(0).get() != at(ps, 0));
+  CHECK(renamed->set->at(0)->sticky_id == "b");
+  CHECK(renamed->set->at(1).get() == at(ps, 1));
 }
 
 TEST_CASE("pools added at runtime take new slots; removed ones keep theirs and are not found") {

@@ -132,3 +132,80 @@ TEST_CASE("an unreachable database fails start() with a clear message") {
   CHECK(publisher.current() == nullptr);
   CHECK_FALSE(loader.status().db_up.load());
 }
+
+namespace {
+
+// Servers 1 (old, 7.10) and 2 (new, 8.0); schemas a, b, c on the given servers, all enabled.
+DirectoryData rows_on(ServerId a, ServerId b, ServerId c, uint64_t seq) {
+  DirectoryData d;
+  d.servers = {ServerRow{1, "app-old", "old", "7.10", ""},
+               ServerRow{2, "app-new", "new", "8.0", ""}};
+  d.schemas = {SchemaRow{"a", SchemaState::Enabled, a}, SchemaRow{"b", SchemaState::Enabled, b},
+               SchemaRow{"c", SchemaState::Enabled, c}};
+  d.change_seq = seq;
+  return d;
+}
+
+SchemaState state_of(const DirectoryData& d, const std::string& name) {
+  for (const auto& s : d.schemas) {
+    if (s.name == name) {
+      return s.state;
+    }
+  }
+  FAIL("no schema " << name);
+  return SchemaState::Failed;
+}
+
+}  // namespace
+
+TEST_CASE("after lost changes a schema moved back to an older server is held until it is moved "
+          "again") {
+  // Before: a and b moved to app-new (8.0) through the primary, change seq 156.
+  auto before = RoutingSnapshot::build(rows_on(2, 2, 1, 156), SnapshotInput{{"old", "new"}}, 1);
+  HeldBack held;
+
+  SECTION("the first load and a load that lost nothing hold nothing") {
+    DirectoryData first = rows_on(1, 1, 1, 150);
+    CHECK(hold_moved_back(nullptr, true, first, held).empty());
+    DirectoryData same = rows_on(1, 2, 1, 160);  // b back on 7.10, but no change was lost
+    CHECK(hold_moved_back(before.get(), false, same, held).empty());
+    CHECK(state_of(same, "b") == SchemaState::Enabled);
+    CHECK(held.empty());
+  }
+
+  SECTION("a promoted replica that lagged: a and b read as on app-old again") {
+    DirectoryData after = rows_on(1, 1, 1, 150);
+    after.schemas[1].state = SchemaState::Disabled;  // b: the replica had its disable only
+    CHECK(hold_moved_back(before.get(), true, after, held) == std::vector<std::string>{"a", "b"});
+    CHECK(held == HeldBack{{"a", "8.0"}, {"b", "8.0"}});
+    CHECK(state_of(after, "a") == SchemaState::Disabled);  // held, not routed to app-old
+    CHECK(state_of(after, "b") == SchemaState::Disabled);
+    CHECK(state_of(after, "c") == SchemaState::Enabled);  // never moved: untouched
+
+    // A later full load (no new loss) still holds them; the snapshot it replaces has a
+    // disabled on app-old, which adds nothing.
+    auto held_snap = RoutingSnapshot::build(after, SnapshotInput{{"old", "new"}}, 2);
+    DirectoryData again = rows_on(1, 1, 1, 151);
+    CHECK(hold_moved_back(held_snap.get(), false, again, held).empty());
+    CHECK(state_of(again, "a") == SchemaState::Disabled);
+
+    // Deltas: the run disables a (really), moves it to app-new (it leaves the hold, still
+    // disabled), then enables it; b is untouched and stays held.
+    DirectoryDelta disable;
+    disable.schemas = {SchemaRow{"a", SchemaState::Disabled, 1}};
+    hold_moved_back(*held_snap, disable, held);
+    CHECK(held.count("a") == 1);
+    DirectoryDelta move;
+    move.schemas = {SchemaRow{"a", SchemaState::Disabled, 2}};
+    hold_moved_back(*held_snap, move, held);
+    CHECK(held == HeldBack{{"b", "8.0"}});
+    CHECK(move.schemas[0].state == SchemaState::Disabled);
+    DirectoryDelta enable;
+    enable.schemas = {SchemaRow{"a", SchemaState::Enabled, 2},
+                      SchemaRow{"b", SchemaState::Enabled, 1}};
+    hold_moved_back(*held_snap, enable, held);
+    CHECK(enable.schemas[0].state == SchemaState::Enabled);
+    CHECK(enable.schemas[1].state == SchemaState::Disabled);  // b: still on 7.10, held
+    CHECK(held == HeldBack{{"b", "8.0"}});
+  }
+}

@@ -66,6 +66,8 @@ enum class CommandId {
   PoolMemberAdd,
   PoolMemberSet,
   PoolMemberRemove,
+  PoolAdd,
+  PoolRemove,
   Reload,
   ReopenLogs,
   UpgradeBinary,

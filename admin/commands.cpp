@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <sstream>
@@ -286,11 +287,20 @@ Reply cmd_show_stats(CommandEnv& env, const Args&) {
 
 Reply cmd_show_pools(CommandEnv& env, const Args&) {
   Json rows = Json::array();
+  Json pools = Json::array();
   for (const auto& p : env.ctx->pools()) {
+    pools.push(Json::object()
+                   .set("pool", p.name)
+                   .set("version", p.version)
+                   .set("balance", p.balance)
+                   .set("origin", p.origin)
+                   .set("members", static_cast<uint64_t>(p.members.size()))
+                   .set("active", p.active));
     for (const auto& m : p.members) {
       rows.push(Json::object()
                     .set("pool", p.name)
                     .set("version", p.version)
+                    .set("pool_origin", p.origin)
                     .set("member", m.address)
                     .set("origin", m.origin)
                     .set("name", m.name)
@@ -303,7 +313,7 @@ Reply cmd_show_pools(CommandEnv& env, const Args&) {
                     .set("tunnels", m.tunnels));
     }
   }
-  return ok_reply(Json::object().set("members", std::move(rows)));
+  return ok_reply(Json::object().set("pools", std::move(pools)).set("members", std::move(rows)));
 }
 
 Reply cmd_server_list(CommandEnv& env, const Args&) {
@@ -1046,33 +1056,48 @@ Reply cmd_member_wait(CommandEnv& env, const Args& a) {
 
 // --- pool members at runtime (sy_pool_members; app/member_sync.h) ------------------------------
 
-// Stores |row| and applies every stored row here at once (the other instances follow at their
-// next poll). The changes applied, or an error reply.
-Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
-                                                 const store::PoolMemberRow& row) {
+// Stores |row| with |put|, reads every row back with |get| and applies them all here at once
+// with |apply| (the other instances follow at their next poll). The changes applied.
+template <class Row, class Put, class Get, class Apply>
+Result<std::vector<std::string>> store_and_apply(Stores* stores, const Row& row, Put put, Get get,
+                                                 const Apply& apply) {
   auto db = stores->state();
   if (!db.ok()) {
     return db.error();
   }
-  if (auto r = store::store_pool_member(**db, row); !r.ok()) {
+  if (auto r = put(**db, row); !r.ok()) {
     return r.error();
   }
-  auto rows = store::load_pool_members(**db);
+  auto rows = get(**db);
   if (!rows.ok()) {
     return rows.error();
   }
-  return ctx->apply_pool_members(*rows);
+  return apply(*rows);
+}
+
+Result<std::vector<std::string>> store_and_apply(Stores* stores, AdminContext* ctx,
+                                                 const store::PoolMemberRow& row) {
+  return store_and_apply(stores, row, store::store_pool_member, store::load_pool_members,
+                         ctx->apply_pool_members);
+}
+
+// `pool VERB` changes rows of the state database: an error reply without one.
+std::optional<Reply> needs_state(CommandEnv& env, const std::string& verb, bool hooked,
+                                 const char* what) {
+  if (!env.stores->has_state() || !hooked) {
+    return error_reply("unavailable", "pool " + verb + " needs the state database (" + what +
+                                          " added at runtime live there, for every instance); "
+                                          "configure database: or change the YAML and reload");
+  }
+  return std::nullopt;
 }
 
 // The common checks of `pool member add|set|remove`: a state database, a known pool, an
 // address in the YAML's syntax; then --weight and --tls-name into |row|.
 std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::string& verb,
                                 store::PoolMemberRow* row) {
-  if (!env.stores->has_state() || !env.ctx->apply_pool_members) {
-    return error_reply("unavailable", "pool member " + verb +
-                                          " needs the state database (members added at runtime "
-                                          "live there, for every instance); configure database: "
-                                          "or change the YAML and reload");
+  if (auto err = needs_state(env, "member " + verb, bool(env.ctx->apply_pool_members), "members")) {
+    return err;
   }
   row->pool = a.positional[0];
   bool pool_known = false;
@@ -1080,8 +1105,7 @@ std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::strin
     pool_known = pool_known || p.name == row->pool;
   }
   if (!pool_known) {
-    return error_reply("not-found", "no pool named " + row->pool +
-                                        " (pools are fixed at start; members change at runtime)");
+    return error_reply("not-found", "no pool named " + row->pool + " (add it with pool add)");
   }
   conf::Member parsed;
   std::string why;
@@ -1110,12 +1134,16 @@ std::optional<Reply> member_row(CommandEnv& env, const Args& a, const std::strin
   return std::nullopt;
 }
 
-Reply member_changed(const store::PoolMemberRow& row, const std::string& what,
-                     const std::vector<std::string>& applied) {
+Json changes_json(const std::vector<std::string>& applied) {
   Json changes = Json::array();
   for (const auto& c : applied) {
     changes.push(Json(c));
   }
+  return changes;
+}
+
+Reply member_changed(const store::PoolMemberRow& row, const std::string& what,
+                     const std::vector<std::string>& applied) {
   return ok_reply(Json::object()
                       .set("message", "member " + row.pool + "/" + row.member + " " + what +
                                           "; every instance applies it within one refresh")
@@ -1123,7 +1151,7 @@ Reply member_changed(const store::PoolMemberRow& row, const std::string& what,
                       .set("member", row.member)
                       .set("weight", row.weight)
                       .set("tls_name", row.tls_name)
-                      .set("applied", std::move(changes)));
+                      .set("applied", changes_json(applied)));
 }
 
 Reply cmd_member_add(CommandEnv& env, const Args& a) {
@@ -1315,6 +1343,216 @@ Reply cmd_upgrade_binary(CommandEnv& env, const Args&) {
   return message_reply(*r);
 }
 
+// --- pools at runtime (sy_pools; app/pool_sync.h) -----------------------------------------------
+
+Result<std::vector<std::string>> store_and_apply_pool(Stores* stores, AdminContext* ctx,
+                                                      const store::PoolRow& row) {
+  return store_and_apply(stores, row, store::store_pool, store::load_pools, ctx->apply_pools);
+}
+
+std::optional<Reply> pools_available(CommandEnv& env, const std::string& verb) {
+  return needs_state(env, verb, bool(env.ctx->apply_pools), "pools");
+}
+
+const PoolView* find_pool(const std::vector<PoolView>& pools, const std::string& name) {
+  for (const auto& p : pools) {
+    if (p.name == name) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+// |value| as a YAML scalar: plain when it is a plain word (so integers and booleans stay what
+// they are), else double-quoted (then only a string setting accepts it).
+std::string yaml_scalar(const std::string& value) {
+  bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '/';
+  });
+  if (plain && value[0] != '-') {
+    return value;
+  }
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+// `pool add` flag -> the key of a `pools` entry it sets (docs/configuration.md).
+struct PoolFlag {
+  const char* flag;
+  const char* key;  // "tls.ca": inside the tls mapping
+};
+constexpr PoolFlag kPoolFlags[] = {
+    {"--version", "version"},
+    {"--balance", "balance"},
+    {"--protocol", "protocol"},
+    {"--connect-timeout", "connect_timeout"},
+    {"--response-timeout", "response_timeout"},
+    {"--stream-timeout", "stream_timeout"},
+    {"--tunnel-timeout", "tunnel_timeout"},
+    {"--max-idle-connections", "max_idle_connections"},
+    {"--retries", "retries"},
+    {"--tls-ca", "tls.ca"},
+    {"--tls-server-name", "tls.server_name"},
+    {"--tls-verify", "tls.verify"},
+    {"--tls-min-version", "tls.min_version"},
+    {"--tls-cert", "tls.cert"},
+    {"--tls-key", "tls.key"},
+    {"--health-check", "health_check.path"},
+    {"--health-check-interval", "health_check.interval"},
+    {"--health-check-timeout", "health_check.timeout"},
+};
+
+// The settings of `pool add NAME [flags]` as the YAML flow mapping stored in sy_pools.
+std::string pool_spec(const std::string& name, const Args& a) {
+  std::string top = "name: " + yaml_scalar(name);
+  std::string tls, hc;
+  for (const auto& f : kPoolFlags) {
+    if (!a.has(f.flag)) {
+      continue;
+    }
+    std::string key = f.key, value = a.get(f.flag);
+    if (key == "protocol" && value == "h1") {
+      value = "http1";  // the YAML's word
+    }
+    std::string* into = &top;
+    if (key.rfind("tls.", 0) == 0) {
+      into = &tls;
+      key = key.substr(4);
+    } else if (key.rfind("health_check.", 0) == 0) {
+      into = &hc;
+      key = key.substr(13);
+    }
+    *into += (into->empty() ? "" : ", ") + key + ": " + yaml_scalar(value);
+  }
+  if (!tls.empty() || a.has("--tls")) {
+    top += ", tls: {" + tls + "}";
+  }
+  if (!hc.empty()) {
+    top += ", health_check: {enabled: true, " + hc + "}";
+  }
+  return "{" + top + "}";
+}
+
+Reply cmd_pool_add(CommandEnv& env, const Args& a) {
+  if (auto err = pools_available(env, "add")) {
+    return *err;
+  }
+  const std::string& name = a.positional[0];
+  auto pools = env.ctx->pools();
+  if (const PoolView* p = find_pool(pools, name)) {
+    return error_reply("conflict", "pool " + name + " already exists (from " + p->origin +
+                                       "); remove it first to change its settings");
+  }
+  store::PoolRow row;
+  row.name = name;
+  row.spec = pool_spec(name, a);
+  conf::Pool parsed;
+  std::string why;
+  if (!conf::parse_pool_settings(row.spec, &parsed, &why)) {
+    return error_reply("invalid-argument", why);
+  }
+  auto applied = store_and_apply_pool(env.stores, env.ctx, row);
+  if (!applied.ok()) {
+    return error_reply(applied.error());
+  }
+  return ok_reply(Json::object()
+                      .set("message", "pool " + name +
+                                          " added; every instance applies it within one refresh "
+                                          "(add members with pool member add)")
+                      .set("pool", name)
+                      .set("spec", row.spec)
+                      .set("applied", changes_json(*applied)));
+}
+
+// Refuses a referenced pool; drains every member (stored: every instance stops sending the pool
+// new requests), waits until no request is in flight on it here, then stores the removal (a
+// tombstone, so a YAML pool stays removed) and applies it: its members are retired on every
+// worker (exchanges still running elsewhere finish there; idle connections close).
+Reply cmd_pool_remove(CommandEnv& env, const Args& a) {
+  conf::Millis timeout{30000};
+  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
+    return error_reply("invalid-argument",
+                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  }
+  if (auto err = pools_available(env, "remove")) {
+    return *err;
+  }
+  const std::string name = a.positional[0];
+  auto pools = env.ctx->pools();
+  const PoolView* pool = find_pool(pools, name);
+  if (pool == nullptr) {
+    return error_reply("not-found", "no pool named " + name);
+  }
+  auto refused = [name](const std::string& ref) {
+    return error_reply("conflict", "pool " + name + " is referenced by " + ref +
+                                       "; not removed (remove the reference first)");
+  };
+  if (std::string ref = env.ctx->pool_referenced_by(name); !ref.empty()) {
+    return refused(ref);
+  }
+  for (const auto& m : pool->members) {
+    MemberRuntime drain;
+    drain.pool = name;
+    drain.member = m.address;
+    drain.admin = MemberAdmin::Drain;
+    drain.weight = m.weight_override;
+    if (Reply r = change_member(env, drain, "is draining"); !r.ok) {
+      return r;
+    }
+  }
+  AdminContext* ctx = env.ctx;
+  Stores* stores = env.stores;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  Reply r;
+  r.poll = [ctx, stores, name, start, deadline, refused]() -> std::optional<Reply> {
+    uint64_t inflight = 0;
+    for (const auto& p : ctx->pools()) {
+      inflight += p.name == name ? p.active : 0;
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    if (inflight > 0) {
+      if (std::chrono::steady_clock::now() < deadline) {
+        return std::nullopt;
+      }
+      return error_reply("timeout", "pool " + name + " not removed: " + std::to_string(inflight) +
+                                        " request(s) still in flight after " +
+                                        std::to_string(waited) +
+                                        " ms; its members stay drained (run the command again, "
+                                        "or with a longer --timeout)");
+    }
+    if (std::string ref = ctx->pool_referenced_by(name); !ref.empty()) {
+      return refused(ref);  // a server row may have named it meanwhile
+    }
+    store::PoolRow row;
+    row.name = name;
+    row.removed = true;
+    auto applied = store_and_apply_pool(stores, ctx, row);
+    if (!applied.ok()) {
+      return error_reply(applied.error());
+    }
+    Reply done = ok_reply(Json::object()
+                              .set("message", "pool " + name + " removed after draining (" +
+                                                  std::to_string(waited) +
+                                                  " ms); every instance applies it within one "
+                                                  "refresh")
+                              .set("pool", name)
+                              .set("waited_ms", waited)
+                              .set("applied", changes_json(*applied)));
+    return done;
+  };
+  return r;
+}
+
 using Handler = Reply (*)(CommandEnv&, const Args&);
 
 // The handler of each row; a CommandId without one does not compile (-Wswitch).
@@ -1371,6 +1609,8 @@ Handler handler_of(CommandId id) {
   case CommandId::PoolMemberAdd: return cmd_member_add;
   case CommandId::PoolMemberSet: return cmd_member_set;
   case CommandId::PoolMemberRemove: return cmd_member_remove;
+  case CommandId::PoolAdd: return cmd_pool_add;
+  case CommandId::PoolRemove: return cmd_pool_remove;
   case CommandId::Reload: return cmd_reload;
   case CommandId::ReopenLogs: return cmd_reopen_logs;
   case CommandId::UpgradeBinary: return cmd_upgrade_binary;

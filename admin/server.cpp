@@ -114,6 +114,7 @@ struct AdminServer::Impl {
   Stores member_stores;
   bool db_down_logged = false;     // member poller only
   std::string pool_members_error;  // member poller only: the last one logged
+  std::string pools_error;         // member poller only: the last one logged
   std::mutex member_mu;
   std::condition_variable member_cv;  // wakes the poller at stop
   std::thread member_thread;
@@ -439,6 +440,18 @@ bool AdminServer::Impl::poll_members() {
       db_down_logged = true;
     }
     return false;
+  }
+  if (ctx.apply_pools) {
+    // Pools before members: a member row of a pool added meanwhile applies in this same poll.
+    // A failure (e.g. a database not migrated to version 12 yet) leaves the pools as they are.
+    auto pools = load_pools(**s);
+    if (pools.ok()) {
+      pools_error.clear();
+      ctx.apply_pools(*pools);
+    } else if (pools_error != pools.error().message) {
+      pools_error = pools.error().message;
+      SY_LOG(Warn, "admin: pools not refreshed: %s", pools_error.c_str());
+    }
   }
   if (ctx.apply_pool_members) {
     // A failure here (e.g. a database not migrated to version 10 yet) leaves the members as

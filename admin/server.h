@@ -61,6 +61,8 @@ struct PoolView {
   std::string name;
   std::string version;
   std::string balance;
+  std::string origin = "yaml";  // where the pool came from: yaml | db
+  size_t slot = 0;              // the registry slot (per-worker metrics index)
   uint64_t requests = 0;       // exchanges started on this pool (all workers)
   uint64_t responses_5xx = 0;  // 5xx answered for requests of this pool
   uint64_t active = 0;         // exchanges in flight now
@@ -101,6 +103,11 @@ struct AdminContext {
   // changes made ("pools.new: member 127.0.0.1:9003 added (db)"). Admin thread.
   std::function<std::vector<std::string>(const std::vector<store::PoolMemberRow>&)>
       apply_pool_members;
+  // Applies the rows of sy_pools (all of them) over the YAML's pools; returns the changes made
+  // ("pools.extra: added (db)"). Admin thread.
+  std::function<std::vector<std::string>(const std::vector<store::PoolRow>&)> apply_pools;
+  // What references pool |name| here ("listener main", "server 3 (app-extra)"); "" = nothing.
+  std::function<std::string(const std::string& name)> pool_referenced_by;
   // Closes every tunnel open to the member (each at its next tick, within 1 s); false when
   // pool/member is unknown here. Null = no proxy (tests of the admin alone).
   std::function<bool(const std::string& pool, const std::string& member)> cut_tunnels;

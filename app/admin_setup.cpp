@@ -60,17 +60,11 @@ MemberAdminState from_admin(admin::MemberAdmin a) {
   return MemberAdminState::Ready;
 }
 
-// The pool without its members (members change at runtime: app/member_sync.h).
-conf::Pool without_members(conf::Pool p) {
-  p.members.clear();
-  return p;
-}
-
 }  // namespace
 
-Reloader::Reloader(const conf::Config& initial, MemberSync* members, std::string path,
-                   bool log_level_fixed)
-    : current_(initial), members_(members), path_(std::move(path)),
+Reloader::Reloader(const conf::Config& initial, MemberSync* members, PoolSync* pools,
+                   std::string path, bool log_level_fixed)
+    : current_(initial), members_(members), pools_(pools), path_(std::move(path)),
       log_level_fixed_(log_level_fixed) {}
 
 Result<admin::ReloadOutcome> Reloader::reload() {
@@ -122,26 +116,11 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
       out.applied.push_back("log_level: " + current_.log_level + " -> " + next.log_level);
     }
   }
-  // Members (and their weights) of pools whose other settings are unchanged: applied live,
-  // under the database's overrides (app/member_sync.h).
-  bool pools_same_shape = next.pools.size() == current_.pools.size();
-  for (size_t i = 0; pools_same_shape && i < next.pools.size(); ++i) {
-    pools_same_shape = without_members(next.pools[i]) == without_members(current_.pools[i]);
-  }
-  if (pools_same_shape) {
-    for (auto& line : members_->set_yaml(next.pools)) {
-      out.applied.push_back(std::move(line));
-    }
-  } else {
-    out.needs_restart.push_back("pools (names or pool settings changed; members alone apply live)");
-  }
-  // Upstream TLS is built into the pools at start (CA and client certificate files are read
-  // then): say so by name, even when the pools changed otherwise too.
-  for (const auto& np : next.pools) {
-    const conf::Pool* op = current_.find_pool(np.name);
-    if (op != nullptr && !(op->tls == np.tls)) {
-      out.needs_restart.push_back("pools." + np.name + ".tls (upstream TLS settings)");
-    }
+  // Pools (added, removed, settings changed) and their members, applied live under the
+  // database's rows (app/pool_sync.h; a pool something references here is kept, with a
+  // warning, until nothing does).
+  for (auto& line : pools_->set_yaml(next.pools)) {
+    out.applied.push_back(std::move(line));
   }
   if (next.workers != current_.workers)
     out.needs_restart.push_back("workers");
@@ -174,9 +153,7 @@ Result<admin::ReloadOutcome> Reloader::reload_locked() {
   // What was applied is now current; what needs a restart keeps its running value, so it is
   // reported again on the next reload until the process restarts.
   current_.log_level = log_level_fixed_ ? current_.log_level : next.log_level;
-  if (pools_same_shape) {
-    current_.pools = next.pools;
-  }
+  current_.pools = next.pools;
   return out;
 }
 
@@ -215,8 +192,13 @@ std::vector<admin::PoolView> pool_views(const PoolRegistry* registry,
   const auto& pools = registry->pools();
   for (size_t i = 0; i < pools.size(); ++i) {
     const PoolState& ps = *pools[i];
+    if (ps.removed.load(std::memory_order_acquire)) {
+      continue;
+    }
     admin::PoolView pv;
     pv.name = ps.conf->name;
+    pv.origin = proxy::to_string(ps.origin.load(std::memory_order_relaxed));
+    pv.slot = i;
     pv.version = ps.conf->version;
     pv.balance = ps.conf->balance == conf::Balance::LeastConn ? "least_conn" : "round_robin";
     for (const auto& member : *ps.members()) {
@@ -257,7 +239,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<Worker>>* workers,
                                        const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader, MemberSync* members,
+                                       Reloader* reloader, MemberSync* members, PoolSync* pools,
                                        AccessLogWriter* access_log) {
   admin::AdminContext c;
   c.instance_id = make_instance_id(config);
@@ -299,6 +281,8 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
   c.apply_pool_members = [members](const std::vector<store::PoolMemberRow>& rows) {
     return members->set_db(rows);
   };
+  c.apply_pools = [pools](const std::vector<store::PoolRow>& rows) { return pools->set_db(rows); };
+  c.pool_referenced_by = [pools](const std::string& name) { return pools->referenced_by(name); };
   if (access_log != nullptr) {
     c.reopen_logs = [access_log] { return reopen_access_log(access_log); };
   }

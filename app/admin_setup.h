@@ -11,6 +11,7 @@
 
 #include "admin/server.h"
 #include "app/member_sync.h"
+#include "app/pool_sync.h"
 #include "common/result.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
@@ -27,13 +28,14 @@ namespace sy::app {
 
 // Re-reads the YAML with the startup code (conf::load_config_file: the main file and its
 // overlays) and applies what can change at runtime: log_level (unless --log-level was given)
-// and pool members and their weights (through |members|, under the database's overrides).
+// pools (added, removed, settings changed: through |pools|) and their members and weights
+// (through |members|), both under the database's rows.
 // Everything else that differs is listed as needing a restart. A file with errors changes nothing.
 // Any thread (serialised by a mutex); the registry must outlive it. With a notifier, each reload is
 // bracketed by RELOADING=1 and READY=1 (systemd).
 class Reloader {
  public:
-  Reloader(const conf::Config& initial, MemberSync* members, std::string path,
+  Reloader(const conf::Config& initial, MemberSync* members, PoolSync* pools, std::string path,
            bool log_level_fixed);
   Result<admin::ReloadOutcome> reload();
   // TLS listeners: reload() also re-reads every certificate and key first; if that fails the
@@ -56,6 +58,7 @@ class Reloader {
   std::shared_ptr<store::DsnSource> dsns_;
   conf::Config current_;  // guarded by mu_: the last configuration applied
   MemberSync* members_;
+  PoolSync* pools_;
   std::string path_;
   bool log_level_fixed_;
 };
@@ -78,7 +81,7 @@ admin::AdminContext make_admin_context(const conf::Config& config, const std::st
                                        const std::vector<std::unique_ptr<proxy::Worker>>* workers,
                                        const store::LoaderStatus* loader,
                                        const routing::SnapshotPublisher* publisher,
-                                       Reloader* reloader, MemberSync* members,
+                                       Reloader* reloader, MemberSync* members, PoolSync* pools,
                                        proxy::AccessLogWriter* access_log);
 
 // Reopens |access_log| (SIGUSR1 and the admin `reopen-logs`): "access log reopened: PATH",

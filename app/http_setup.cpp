@@ -235,8 +235,8 @@ void render_proxy(const HttpSources& s, PromWriter& w) {
   for (size_t p = 0; p < pools.size(); ++p) {
     sums[p].resize(pools[p].members.size());
     for (const auto& wk : workers) {
-      const proxy::PoolMetrics& pm = wk->metrics()->pool(p);
-      for (size_t m = 0; m < pools[p].members.size(); ++m) {
+      const proxy::PoolMetrics& pm = wk->metrics()->pool(pools[p].slot);
+      for (size_t m = 0; m < pools[p].members.size() && m < pm.member_count; ++m) {
         const proxy::MemberMetrics& mm = pm.members[m];
         sums[p][m].requests += mm.requests.get();
         sums[p][m].errors += mm.errors.get();
@@ -285,7 +285,7 @@ void render_proxy(const HttpSources& s, PromWriter& w) {
   for (size_t p = 0; p < pools.size(); ++p) {
     HistSum h;
     for (const auto& wk : workers) {
-      h.add(wk->metrics()->pool(p).upstream_latency);
+      h.add(wk->metrics()->pool(pools[p].slot).upstream_latency);
     }
     h.write(w, "switchyard_upstream_duration_seconds", {{"pool", pools[p].name}});
   }

@@ -25,6 +25,7 @@
 #include "app/admin_setup.h"
 #include "app/resolver.h"
 #include "app/http_setup.h"
+#include "app/pool_sync.h"
 #include "app/tenant_setup.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -446,6 +447,14 @@ int main(int argc, char** argv) {
   // Members: YAML, then the database's rows (admin poller), then host names resolved here
   // before any worker serves, and every resolver.resolve_interval on the resolver's thread.
   app::MemberSync member_sync(config, registry->get(), &pool, &health);
+  // Pools: the YAML's at start; sy_pools rows (admin poller) and reloads add and remove them.
+  app::PoolSync pool_sync(config, registry->get(), &pool, &member_sync, &health,
+                          config.routing.enabled ? &publisher : nullptr);
+  if (loader) {
+    store::DirectoryLoader* l = loader.get();
+    pool_sync.set_pool_names_sink(
+        [l](std::vector<std::string> names) { l->set_pool_names(std::move(names)); });
+  }
   app::Resolver resolver(config.resolver, &member_sync);
   resolver.resolve_now();
   resolver.start();
@@ -477,7 +486,7 @@ int main(int argc, char** argv) {
            "; it takes the sockets over, then this process drains and exits";
   };
   // The admin server: after the workers (its hooks read them), stopped before them.
-  app::Reloader reloader(config, &member_sync, args.config, !args.log_level.empty());
+  app::Reloader reloader(config, &member_sync, &pool_sync, args.config, !args.log_level.empty());
   reloader.set_tls(tls->get());      // SIGHUP and the admin `reload` re-read certificates too
   reloader.set_notifier(&notifier);  // RELOADING=1 ... READY=1 around each reload
   reloader.set_dsn_source(dsn_source);  // database DSN lists apply live
@@ -492,7 +501,8 @@ int main(int argc, char** argv) {
     }
     admin::AdminContext ctx = app::make_admin_context(
         config, args.config, registry->get(), &pool, loader ? &loader->status() : nullptr,
-        config.routing.enabled ? &publisher : nullptr, &reloader, &member_sync, access_log.get());
+        config.routing.enabled ? &publisher : nullptr, &reloader, &member_sync, &pool_sync,
+        access_log.get());
     ctx.upgrade_binary = start_successor;
     admin_server = std::make_unique<admin::AdminServer>(std::move(opts), std::move(ctx));
     auto started = admin_server->start();

@@ -17,29 +17,41 @@ MemberSync::MemberSync(const conf::Config& initial, proxy::PoolRegistry* registr
                        proxy::HealthChecker* health)
     : registry_(registry), workers_(workers), health_(health) {
   for (const auto& p : initial.pools) {
-    yaml_.push_back(proxy::yaml_specs(p));
+    yaml_[p.name] = proxy::yaml_specs(p);
   }
-  db_.resize(yaml_.size());
 }
 
-std::vector<std::string> MemberSync::set_yaml(const std::vector<conf::Pool>& pools) {
+std::vector<std::string> MemberSync::set_yaml(const std::vector<conf::Pool>& pools,
+                                              const std::vector<std::string>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (size_t i = 0; i < pools.size() && i < yaml_.size(); ++i) {
-    yaml_[i] = proxy::yaml_specs(pools[i]);
+  std::map<std::string, std::vector<MemberSpec>> next;
+  for (const auto& name : keep) {
+    if (auto it = yaml_.find(name); it != yaml_.end()) {
+      next[name] = it->second;
+    }
   }
+  for (const auto& p : pools) {
+    next[p.name] = proxy::yaml_specs(p);
+  }
+  yaml_ = std::move(next);
+  return apply_locked();
+}
+
+std::vector<std::string> MemberSync::resync() {
+  std::lock_guard<std::mutex> lock(mu_);
   return apply_locked();
 }
 
 std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberRow>& rows) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::vector<MemberOverride>> next(yaml_.size());
+  std::map<std::string, std::vector<MemberOverride>> next;
   for (const auto& row : rows) {
-    const proxy::PoolState* ps = registry_->find(row.pool);
     conf::Member parsed;
     std::string why;
-    if (ps == nullptr) {
-      why = "no pool named " + row.pool + " here";
-    } else if (conf::parse_member_address(row.member, &parsed, &why)) {
+    // A row of a pool this instance does not have (yet) waits for it; it is checked against
+    // the pool at the first poll that finds the pool (every poll calls this with every row).
+    const proxy::PoolState* ps = registry_->find(row.pool);
+    if (conf::parse_member_address(row.member, &parsed, &why) && ps != nullptr) {
       why = conf::runtime_member_problem(*ps->conf, parsed, row.tls_name);
     }
     if (!why.empty()) {
@@ -59,7 +71,7 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
     o.spec.tls_name = row.tls_name;
     o.spec.origin = proxy::MemberOrigin::Db;
     o.removed = row.removed;
-    next[ps->index].push_back(std::move(o));
+    next[row.pool].push_back(std::move(o));
   }
   db_ = std::move(next);
   return apply_locked();
@@ -68,8 +80,11 @@ std::vector<std::string> MemberSync::set_db(const std::vector<store::PoolMemberR
 std::vector<std::string> MemberSync::names() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
-  for (size_t i = 0; i < yaml_.size(); ++i) {
-    for (const auto& spec : proxy::merge_members(yaml_[i], db_[i])) {
+  for (const auto& ps : registry_->pools()) {
+    if (ps->removed.load(std::memory_order_acquire)) {
+      continue;
+    }
+    for (const auto& spec : wanted_locked(ps->conf->name)) {
       if (proxy::is_host_name(spec.host) &&
           std::find(out.begin(), out.end(), spec.host) == out.end()) {
         out.push_back(spec.host);
@@ -106,11 +121,24 @@ std::string MemberSync::resolve_error(const std::string& host) {
   return it == dns_.end() ? std::string() : it->second.error;
 }
 
+std::vector<MemberSpec> MemberSync::wanted_locked(const std::string& pool) const {
+  static const std::vector<MemberSpec> kNoSpecs;
+  static const std::vector<MemberOverride> kNoOverrides;
+  auto y = yaml_.find(pool);
+  auto d = db_.find(pool);
+  return proxy::merge_members(y == yaml_.end() ? kNoSpecs : y->second,
+                              d == db_.end() ? kNoOverrides : d->second);
+}
+
 std::vector<std::string> MemberSync::apply_locked() {
   std::vector<std::string> applied;
   for (const auto& ps : registry_->pools()) {
     size_t i = ps->index;
-    auto wanted = proxy::expand_names(proxy::merge_members(yaml_[i], db_[i]), dns_);
+    // A removed pool keeps its slot with no member: each is retired (drained) on every worker.
+    std::vector<MemberSpec> wanted;
+    if (!ps->removed.load(std::memory_order_acquire)) {
+      wanted = proxy::expand_names(wanted_locked(ps->conf->name), dns_);
+    }
     auto current = ps->members();
     auto plan = proxy::plan_members(*ps, *current, wanted);
     if (!plan.ok()) {

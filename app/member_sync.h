@@ -45,12 +45,18 @@ class MemberSync {
              const std::vector<std::unique_ptr<proxy::Worker>>* workers,
              proxy::HealthChecker* health);
 
-  // The YAML's pools (same names and order as at start: a reload that renames, adds or removes
-  // pools needs a restart). Returns the applied changes, "pools.P: ...".
-  std::vector<std::string> set_yaml(const std::vector<conf::Pool>& pools);
-  // The database's rows (all of them). Rows naming an unknown pool or an unusable address are
-  // skipped with a warning (once per row). Returns the applied changes.
+  // The YAML's pools (reload, through app/pool_sync.h): their members, by pool name; a pool
+  // named in |keep| that |pools| lacks keeps its YAML members (a pool dropped from the YAML
+  // but kept because something references it). Returns the applied changes, "pools.P: ...".
+  std::vector<std::string> set_yaml(const std::vector<conf::Pool>& pools,
+                                    const std::vector<std::string>& keep = {});
+  // The database's rows (all of them). Rows with an unusable address are skipped with a
+  // warning (once per row); rows of a pool this instance does not have (yet) wait for it.
+  // Returns the applied changes.
   std::vector<std::string> set_db(const std::vector<store::PoolMemberRow>& rows);
+  // The registry's pools changed (app/pool_sync.h): an added pool gets its members, a removed
+  // one none (every member retired). Returns the applied changes.
+  std::vector<std::string> resync();
   // The host names the members need now (YAML and database), for the resolver.
   std::vector<std::string> names();
   // The resolver's answers: a name with addresses replaces its members by them; a failed one
@@ -61,14 +67,16 @@ class MemberSync {
 
  private:
   std::vector<std::string> apply_locked();
+  // The merged YAML and database members of |pool| (names not yet expanded). mu_ held.
+  std::vector<proxy::MemberSpec> wanted_locked(const std::string& pool) const;
 
   std::mutex mu_;
   proxy::PoolRegistry* registry_;
   const std::vector<std::unique_ptr<proxy::Worker>>* workers_;
   proxy::HealthChecker* health_;
-  std::vector<std::vector<proxy::MemberSpec>> yaml_;    // by pool index
-  std::vector<std::vector<proxy::MemberOverride>> db_;  // by pool index
-  std::vector<std::string> warned_;                     // bad rows already logged
+  std::map<std::string, std::vector<proxy::MemberSpec>> yaml_;    // by pool name
+  std::map<std::string, std::vector<proxy::MemberOverride>> db_;  // by pool name
+  std::vector<std::string> warned_;                               // bad rows already logged
   std::map<std::string, proxy::NameAddresses> dns_;  // host name -> last good addresses
 };
 

@@ -181,6 +181,11 @@ class Decoder {
       : base_dir_(std::move(base_dir)), errors_(errors), positions_(positions) {}
 
   void document(const YAML::Node& root, Config* config);
+  // One pool added through the admin socket (`pool add`): `members` is optional (its members
+  // come from sy_pool_members).
+  void runtime_pool(const YAML::Node& node, const std::string& path, Pool* out) {
+    pool_settings(node, path, out, /*members_required=*/false);
+  }
 
  private:
   // Decodes the value at |path|; false when it reported an error (the value is then unusable).
@@ -235,7 +240,11 @@ class Decoder {
   void listener(const YAML::Node& node, const std::string& path, Listener* out);
   void listener_tls(const YAML::Node& node, const std::string& path, ListenerTls* out);
   void tls_certificate(const YAML::Node& node, const std::string& path, TlsCertificate* out);
-  void pool(const YAML::Node& node, const std::string& path, Pool* out);
+  void pool(const YAML::Node& node, const std::string& path, Pool* out) {
+    pool_settings(node, path, out, /*members_required=*/true);
+  }
+  void pool_settings(const YAML::Node& node, const std::string& path, Pool* out,
+                     bool members_required);
   void pool_tls(const YAML::Node& node, const std::string& path, PoolTls* out);
   void sticky(const YAML::Node& node, const std::string& path, Sticky* out);
   ValueFn token(std::string* out, std::string_view what, size_t max);
@@ -1063,7 +1072,8 @@ void Decoder::tls_certificate(const YAML::Node& node, const std::string& path,
           });
 }
 
-void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
+void Decoder::pool_settings(const YAML::Node& node, const std::string& path, Pool* out,
+                            bool members_required) {
   out->mark = positions_->find(path);
   HealthCheck* hc = &out->health_check;
   PassiveEjection* pe = &out->passive_ejection;
@@ -1080,7 +1090,8 @@ void Decoder::pool(const YAML::Node& node, const std::string& path, Pool* out) {
           {"tunnel_timeout", kOptional, duration(&out->tunnel_timeout)},
           {"max_idle_connections", kOptional, integer(&out->max_idle_connections, 0, INT_MAX)},
           {"retries", kOptional, integer(&out->retries, 0, 10)},
-          {"members", kRequired, list(&out->members, "member", &Decoder::member)},
+          {"members", members_required ? kRequired : kOptional,
+           list(&out->members, "member", &Decoder::member)},
           {"tls", kOptional, nested([this, out](const YAML::Node& n, const std::string& p) {
              out->tls.enabled = true;
              pool_tls(n, p, &out->tls);
@@ -1554,6 +1565,30 @@ LoadResult load_config_string(std::string_view yaml, const std::string& file_lab
   LoadResult result;
   load(yaml, file_label, &result);
   return result;
+}
+
+bool parse_pool_settings(std::string_view yaml, Pool* out, std::string* why) {
+  std::vector<ConfigError> errors;
+  detail::Positions positions;
+  try {
+    YAML::Node node = YAML::Load(std::string(yaml));
+    if (!node.IsMap()) {
+      *why = "pool settings: expected a mapping";
+      return false;
+    }
+    Decoder(std::string(), &errors, &positions).runtime_pool(node, "pool", out);
+  } catch (const std::exception& e) {
+    *why = std::string("pool settings: ") + e.what();
+    return false;
+  }
+  if (!errors.empty()) {
+    why->clear();
+    for (const auto& e : errors) {
+      *why += (why->empty() ? "" : "; ") + (e.path.empty() ? "" : e.path + ": ") + e.message;
+    }
+    return false;
+  }
+  return true;
 }
 
 bool parse_duration(std::string_view text, Millis* out) {

@@ -48,6 +48,14 @@ bool parse_duration(std::string_view text, Millis* out);
 // Parses "512", "16k", "1m", "1g" (binary multiples, case-insensitive). False on anything else.
 bool parse_size(std::string_view text, uint64_t* out);
 
+// Parses one pool's settings, a YAML mapping with the keys of a `pools` entry (`members`
+// optional: a pool added at runtime gets its members from sy_pool_members), into |out|; false
+// with every problem in |why| ("pool.connect_timeout: ..."). The admin socket's `pool add` and
+// the rows of sy_pools go through it, so they accept exactly what the YAML accepts. Relative
+// TLS file names stay relative (proxy::PoolRegistry resolves them against the config's
+// directory, like the YAML's).
+bool parse_pool_settings(std::string_view yaml, Pool* out, std::string* why);
+
 // Parses a member address ("ip:port", "[v6]:port", "name:port", "unix:/absolute/path") into
 // |out| (address, host, port, unix_path); false with a message in |why| otherwise. The YAML's,
 // the admin socket's and sy_pool_members' rule.

@@ -573,7 +573,8 @@ void Exchange::on_upstream_failed(UpstreamFailure why, std::string_view message)
   // A failed connect was counted per attempt (UpstreamRequest); these are the member's answer.
   if (why != UpstreamFailure::Connect && env_.metrics != nullptr && up_.member() != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    if (MemberMetrics* mm = m.member(rec_.pool->conf(), up_.member()->shared->metrics_slot)) {
+    if (MemberMetrics* mm =
+            m.member(rec_.pool->shared().index, up_.member()->shared->metrics_slot)) {
       mm->errors.add();
     }
   }
@@ -752,11 +753,11 @@ void Exchange::count_metrics(uint64_t now_us) {
   if (rec_.pool == nullptr || member == nullptr) {
     return;
   }
-  PoolMetrics& p = m.pool(m.pool_index(rec_.pool->conf()));
+  PoolMetrics& p = m.pool(rec_.pool->shared().index);
   if (up_.response_us() != 0 && up_.response_us() >= up_.sent_us()) {
     p.upstream_latency.observe_us(up_.response_us() - up_.sent_us());
   }
-  if (MemberMetrics* mm = m.member(rec_.pool->conf(), member->shared->metrics_slot)) {
+  if (MemberMetrics* mm = m.member(rec_.pool->shared().index, member->shared->metrics_slot)) {
     mm->requests.add();
     if (answered) {
       mm->responses[cls].add();

@@ -358,19 +358,13 @@ void HealthChecker::sync_targets() {
 void HealthChecker::start() {
   base_ = event_base_new();
   sync_targets();
-  bool any = false;
-  for (const auto& pool : registry_->pools()) {
-    any = any || pool->conf->health_check.enabled;
-  }
-  if (!any) {
-    return;
-  }
+  // Always a thread, even with no check configured yet: a pool added at runtime may have one.
   stop_event_ = event_new(base_, -1, 0, stop_cb, base_);
   sync_event_ = event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* arg) { static_cast<HealthChecker*>(arg)->sync_targets(); },
       this);
-  thread_ = std::thread([this] { event_base_dispatch(base_); });
+  thread_ = std::thread([this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); });
 }
 
 void HealthChecker::members_changed() {

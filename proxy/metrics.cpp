@@ -1,5 +1,7 @@
 #include "proxy/metrics.h"
 
+#include "proxy/upstream_pool.h"
+
 namespace sy::proxy {
 
 const char* tls_outcome_name(TlsOutcome o) {
@@ -15,10 +17,10 @@ const char* tls_outcome_name(TlsOutcome o) {
 }
 
 WorkerMetrics::WorkerMetrics(const conf::Config& config)
-    : config_(config), listeners_(new ListenerMetrics[config.listeners.size()]),
-      pools_(new PoolMetrics[config.pools.size()]) {
-  for (size_t i = 0; i < config.pools.size(); ++i) {
+    : listeners_(new ListenerMetrics[config.listeners.size()]), pools_(new PoolMetrics[kMaxPools]) {
+  for (size_t i = 0; i < config.pools.size() && i < kMaxPools; ++i) {
     pools_[i].members.reset(new MemberMetrics[config.pools[i].members.size()]);
+    pools_[i].member_count = config.pools[i].members.size();
   }
 }
 

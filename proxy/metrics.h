@@ -102,8 +102,9 @@ struct MemberMetrics {
 };
 
 struct PoolMetrics {
-  Histogram upstream_latency;  // request sent -> response head from the member
-  std::unique_ptr<MemberMetrics[]> members;
+  Histogram upstream_latency;                // request sent -> response head from the member
+  std::unique_ptr<MemberMetrics[]> members;  // the YAML members at start (metrics_slot)
+  size_t member_count = 0;                   // of |members|
 };
 
 class WorkerMetrics {
@@ -111,29 +112,24 @@ class WorkerMetrics {
   // Sized after |config| (listeners, pools, members), which must outlive it. Main thread.
   explicit WorkerMetrics(const conf::Config& config);
 
-  // Any thread reads, the worker writes. |i| indexes config.listeners / config.pools and
-  // |m| the pool's members (both asserted in range).
+  // Any thread reads, the worker writes. |i| indexes config.listeners.
   ListenerMetrics& listener(size_t i) { return listeners_[i]; }
   const ListenerMetrics& listener(size_t i) const { return listeners_[i]; }
+  // |i| is a pool's registry slot (PoolState::index; below kMaxPools).
   PoolMetrics& pool(size_t i) { return pools_[i]; }
   const PoolMetrics& pool(size_t i) const { return pools_[i]; }
-  // The slot of |pool|, an element of the config's pools.
-  size_t pool_index(const conf::Pool& pool) const {
-    return static_cast<size_t>(&pool - config_.pools.data());
-  }
-  // Member |slot| of |pool| (MemberState::metrics_slot: its YAML member at start); nullptr for
-  // a member added at runtime (no per-member series; the pool's series count it).
-  MemberMetrics* member(const conf::Pool& pool, int slot) {
-    if (slot < 0 || static_cast<size_t>(slot) >= pool.members.size()) {
+  // Member |slot| of pool |i| (MemberState::metrics_slot: its YAML member at start); nullptr
+  // for a member added at runtime (no per-member series; the pool's series count it).
+  MemberMetrics* member(size_t i, int slot) {
+    if (slot < 0 || static_cast<size_t>(slot) >= pools_[i].member_count) {
       return nullptr;
     }
-    return &pools_[pool_index(pool)].members[static_cast<size_t>(slot)];
+    return &pools_[i].members[static_cast<size_t>(slot)];
   }
   Histogram& hold_time() { return hold_time_; }  // parked -> released, answered or gone
   const Histogram& hold_time() const { return hold_time_; }
 
  private:
-  const conf::Config& config_;
   std::unique_ptr<ListenerMetrics[]> listeners_;
   std::unique_ptr<PoolMetrics[]> pools_;
   Histogram hold_time_;

@@ -180,25 +180,39 @@ size_t PoolState::collect() {
   return retired_.size();
 }
 
+Result<std::unique_ptr<PoolState>> PoolRegistry::make_state(const conf::Pool& p) const {
+  auto ps = std::make_unique<PoolState>();
+  ps->conf = &p;
+  ps->worker_slots = worker_slots_;
+  if (p.tls.enabled) {
+    auto tls = UpstreamTls::build(p, base_dir_);
+    if (!tls) {
+      return tls.error();
+    }
+    ps->tls = std::move(*tls);
+  }
+  return ps;
+}
+
 Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& config, int workers) {
   auto reg = std::unique_ptr<PoolRegistry>(new PoolRegistry());
-  std::string base_dir;
+  reg->pools_.reserve(kMaxPools);
+  reg->worker_slots_ = workers > 0 ? static_cast<size_t>(workers) : 1;
   size_t slash = config.file.rfind('/');
   if (slash != std::string::npos) {
-    base_dir = config.file.substr(0, slash);
+    reg->base_dir_ = config.file.substr(0, slash);
+  }
+  if (config.pools.size() > kMaxPools) {
+    return make_error(Errc::Config, "pools: " + std::to_string(config.pools.size()) +
+                                        " pools; at most " + std::to_string(kMaxPools));
   }
   for (const auto& p : config.pools) {
-    auto ps = std::make_unique<PoolState>();
-    ps->conf = &p;
-    ps->index = reg->pools_.size();
-    ps->worker_slots = workers > 0 ? static_cast<size_t>(workers) : 1;
-    if (p.tls.enabled) {
-      auto tls = UpstreamTls::build(p, base_dir);
-      if (!tls) {
-        return tls.error();
-      }
-      ps->tls = std::move(*tls);
+    auto made = reg->make_state(p);
+    if (!made) {
+      return made.error();
     }
+    std::unique_ptr<PoolState> ps = std::move(*made);
+    ps->index = reg->pools_.size();
     auto set = std::make_shared<MemberSet>();
     int slot = -1;
     for (const MemberSpec& spec : yaml_specs(p)) {
@@ -216,12 +230,35 @@ Result<std::unique_ptr<PoolRegistry>> PoolRegistry::build(const conf::Config& co
     ps->publish(std::move(set));
     reg->pools_.push_back(std::move(ps));
   }
+  reg->count_.store(reg->pools_.size(), std::memory_order_release);
   return reg;
 }
 
+Result<PoolState*> PoolRegistry::add(const conf::Pool& pool, MemberOrigin origin) {
+  if (pools_.size() >= kMaxPools) {
+    return make_error(Errc::InvalidArgument,
+                      "pool " + pool.name + ": all " + std::to_string(kMaxPools) +
+                          " pool slots of this instance are used (removed pools keep theirs "
+                          "until a restart)");
+  }
+  auto owned = std::make_unique<const conf::Pool>(pool);
+  auto made = make_state(*owned);
+  if (!made) {
+    return made.error();
+  }
+  std::unique_ptr<PoolState> ps = std::move(*made);
+  ps->owned = std::move(owned);
+  ps->origin = origin;
+  ps->index = pools_.size();
+  PoolState* out = ps.get();
+  pools_.push_back(std::move(ps));  // within the reserved capacity: never moves the others
+  count_.store(pools_.size(), std::memory_order_release);
+  return out;
+}
+
 PoolState* PoolRegistry::find(const std::string& name) const {
-  for (const auto& p : pools_) {
-    if (p->conf->name == name) {
+  for (const auto& p : pools()) {
+    if (!p->removed.load(std::memory_order_acquire) && p->conf->name == name) {
       return p.get();
     }
   }

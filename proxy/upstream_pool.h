@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -136,8 +137,18 @@ struct MemberState {
 using MemberSet = std::vector<std::shared_ptr<MemberState>>;
 
 struct PoolState {
-  const conf::Pool* conf = nullptr;
-  size_t index = 0;                  // in the registry (and the config's pools)
+  const conf::Pool* conf = nullptr;  // the config's, or |owned| (a pool added at runtime)
+  std::unique_ptr<const conf::Pool> owned;
+  size_t index = 0;  // in the registry: a slot, never reused (routing, workers
+                     // and metrics index pools by it)
+  // Where the pool's settings came from (`show pools`): Yaml or Db (may change: a YAML pool
+  // stored in the database).
+  std::atomic<MemberOrigin> origin{MemberOrigin::Yaml};
+  // Removed at runtime (`pool remove`, a reload without it): never found by name again, its
+  // member set is empty (every member retired: exchanges in flight finish, idle connections
+  // closed); the slot stays, so indexes held anywhere stay valid. Written by the thread that
+  // owns the registry's changes, read anywhere.
+  std::atomic<bool> removed{false};
   std::unique_ptr<UpstreamTls> tls;  // null: cleartext to the members
   size_t worker_slots = 1;
 
@@ -160,6 +171,11 @@ struct PoolState {
   std::vector<std::shared_ptr<MemberState>> retired_;
 };
 
+// Pool slots an instance can hold over its lifetime (pools added at runtime take a new slot,
+// a removed pool keeps its own): the registry's and each worker's arrays are reserved at this
+// size once, so readers on other threads never see them move.
+inline constexpr size_t kMaxPools = 64;
+
 class PoolRegistry {
  public:
   // Resolves every member address (numeric or "localhost"; no DNS on the hot path ever) and
@@ -167,11 +183,24 @@ class PoolRegistry {
   // the error names the pool and the file). |workers| sizes the per-worker counters. Main
   // thread; |config| must outlive the registry.
   static Result<std::unique_ptr<PoolRegistry>> build(const conf::Config& config, int workers = 1);
+  // Adds |pool| (settings only; its members come through the member sync) in a new slot,
+  // published to readers of pools() when this returns. Fails when every slot is taken or its
+  // TLS context cannot be built. One thread at a time (app/pool_sync.h holds a mutex).
+  Result<PoolState*> add(const conf::Pool& pool, MemberOrigin origin);
+  // The pool named |name| that is not removed; nullptr when there is none. Any thread.
   PoolState* find(const std::string& name) const;
-  const std::vector<std::unique_ptr<PoolState>>& pools() const { return pools_; }
+  // Every slot, removed ones included (check PoolState::removed). Any thread: the slots are
+  // reserved up front and a new one becomes visible only once built (acquire/release).
+  std::span<const std::unique_ptr<PoolState>> pools() const {
+    return {pools_.data(), count_.load(std::memory_order_acquire)};
+  }
 
  private:
-  std::vector<std::unique_ptr<PoolState>> pools_;
+  Result<std::unique_ptr<PoolState>> make_state(const conf::Pool& p) const;
+  std::vector<std::unique_ptr<PoolState>> pools_;  // reserved kMaxPools; grows only
+  std::atomic<size_t> count_{0};
+  size_t worker_slots_ = 1;
+  std::string base_dir_;  // the config file's directory (relative TLS file names)
 };
 
 // True for a DNS name (not an IP literal, not "localhost", not "" (a unix: member)): resolved

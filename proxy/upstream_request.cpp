@@ -112,7 +112,7 @@ void UpstreamRequest::codec_connect_failed(std::string_view why) {
   env_.stats->inc(Stat::UpstreamConnectFailures);
   if (env_.metrics != nullptr) {
     WorkerMetrics& m = *env_.metrics;
-    if (MemberMetrics* mm = m.member(pool_->conf(), member_->shared->metrics_slot)) {
+    if (MemberMetrics* mm = m.member(pool_->shared().index, member_->shared->metrics_slot)) {
       mm->errors.add();
     }
   }

@@ -89,10 +89,13 @@ Worker::Worker(int id, const conf::Config& config, const PoolRegistry& registry,
   inbox_event_ = event_new(base_, inbox_fd_, EV_READ | EV_PERSIST, inbox_cb, this);
   flush_timer_ = event_new(base_, -1, EV_PERSIST, flush_cb, this);
   drain_timer_ = evtimer_new(base_, drain_timeout_cb, this);
+  pools_.reserve(kMaxPools);
+  pool_ptrs_.reserve(kMaxPools);
   for (const auto& p : registry.pools()) {
     pools_.push_back(
         std::make_unique<WorkerPool>(p.get(), base_, &stats_, static_cast<size_t>(id)));
   }
+  pool_count_.store(pools_.size(), std::memory_order_release);
   for (const auto& [lconf, fd] : listener_fds) {
     auto wl = std::make_unique<WorkerListener>();
     wl->worker = this;
@@ -243,6 +246,41 @@ void Worker::apply_members(size_t pool, std::shared_ptr<const MemberSet> set) {
   if (pool < pools_.size()) {
     pools_[pool]->apply(std::move(set));
   }
+}
+
+void Worker::add_pools(const PoolRegistry& registry) {
+  auto slots = registry.pools();
+  for (size_t i = pools_.size(); i < slots.size(); ++i) {
+    pools_.push_back(
+        std::make_unique<WorkerPool>(slots[i].get(), base_, &stats_, static_cast<size_t>(id_)));
+    pool_ptrs_.push_back(pools_.back().get());  // reserved: data() stays what env_ holds
+  }
+  // A name's live slot, or -1.
+  auto live = [&](const std::string& name) {
+    for (size_t i = 0; i < pools_.size(); ++i) {
+      if (!slots[i]->removed.load(std::memory_order_acquire) && slots[i]->conf->name == name) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  for (auto& l : listeners_) {  // a listener's pool is never removed, but may be replaced
+    int i = live(l->conf->pool);
+    if (i >= 0) {
+      l->pool = pools_[static_cast<size_t>(i)].get();
+      l->pool_index = i;
+    }
+  }
+  // Routing still names a replaced pool's old slot until the loader republishes: send those
+  // requests to the new one. In-flight exchanges keep the old WorkerPool (it drains).
+  for (size_t j = 0; j < pools_.size(); ++j) {
+    if (slots[j]->removed.load(std::memory_order_acquire)) {
+      int i = live(slots[j]->conf->name);
+      pool_ptrs_[j] = pools_[static_cast<size_t>(i >= 0 ? i : static_cast<int>(j))].get();
+    }
+  }
+  env_.num_pools = pool_ptrs_.size();
+  pool_count_.store(pools_.size(), std::memory_order_release);
 }
 
 void Worker::publish_inflight() {

@@ -88,7 +88,8 @@ class Worker final : private ConnectionSet {
   const WorkerStats& stats() const { return stats_; }
   // The /metrics counters; null when admin.http is not configured (nothing is counted).
   const WorkerMetrics* metrics() const { return metrics_.get(); }
-  size_t pool_count() const { return pools_.size(); }
+  // The pools this worker has now (slots below it are safe to read: pools_ never moves).
+  size_t pool_count() const { return pool_count_.load(std::memory_order_acquire); }
   const WorkerPool* pool_view(size_t i) const { return pools_[i].get(); }
   // Requests in flight per schema name (routing only): a copy, at most kFlushInterval old,
   // for the instance heartbeat. |applied_seq| (optional) receives the change_seq of the
@@ -104,6 +105,10 @@ class Worker final : private ConnectionSet {
   // Pool |pool| has a new member set (upstream_pool.h): kept members keep their connections,
   // gone ones are retired. Posted by app/member_sync.cpp to every worker.
   void apply_members(size_t pool, std::shared_ptr<const MemberSet> set);
+  // A pool was added at runtime in registry slot |shared|->index (app/pool_sync.h): this worker
+  // gets its half (and every earlier slot it lacks), and listeners configured with its name
+  // send their requests to it from now on (a pool whose settings changed takes a new slot).
+  void add_pools(const PoolRegistry& registry);
   // A new routing snapshot was published: pin it and re-decide every held request. Posted by
   // main to every worker.
   void on_snapshot();
@@ -148,9 +153,10 @@ class Worker final : private ConnectionSet {
   event* flush_timer_ = nullptr;
   event* drain_timer_ = nullptr;
   std::mutex inbox_mu_;
-  std::vector<std::function<void()>> inbox_;  // guarded by inbox_mu_
-  std::vector<std::unique_ptr<WorkerPool>> pools_;
-  std::vector<WorkerPool*> pool_ptrs_;  // pools_ by index, for ExchangeEnv
+  std::vector<std::function<void()>> inbox_;        // guarded by inbox_mu_
+  std::vector<std::unique_ptr<WorkerPool>> pools_;  // by registry slot; reserved kMaxPools
+  std::vector<WorkerPool*> pool_ptrs_;  // pools_ by index, for ExchangeEnv; reserved kMaxPools
+  std::atomic<size_t> pool_count_{0};   // pools_.size(), for other threads
   std::unique_ptr<Forwarder> forwarder_;
   // Copies the in-flight counts and the pinned change_seq for inflight_copy(). Worker thread.
   void publish_inflight();

@@ -43,6 +43,20 @@ void RoutingSnapshot::upsert_server(Servers& s, ServerRow row) {
   s.pool.push_back(pool);
 }
 
+std::shared_ptr<const RoutingSnapshot>
+RoutingSnapshot::with_pool_names(std::vector<std::string> pool_names, uint64_t generation) const {
+  std::shared_ptr<RoutingSnapshot> s(new RoutingSnapshot(*this));
+  s->generation_ = generation;
+  s->rejected_rows_ = 0;
+  auto servers = std::make_shared<Servers>(*servers_);
+  servers->pool_names = std::move(pool_names);
+  for (size_t i = 0; i < servers->rows.size(); ++i) {
+    servers->pool[i] = pool_index(servers->pool_names, servers->rows[i].pool);
+  }
+  s->servers_ = std::move(servers);
+  return s;
+}
+
 void RoutingSnapshot::remove_server(Servers& s, ServerId id) {
   auto it = s.index.find(id);
   if (it == s.index.end()) {

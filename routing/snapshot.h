@@ -67,6 +67,11 @@ class RoutingSnapshot {
   // the rest with this snapshot; the last snapshot holding a part frees it (see
   // routing/snapshot_tables.h: the publisher frees snapshots on the loader thread).
   std::shared_ptr<const RoutingSnapshot> apply(const DirectoryDelta& d, uint64_t generation) const;
+  // A copy that maps server rows to |pool_names| instead (pools added or removed at runtime:
+  // app/pool_sync.h; a removed pool's slot is ""), sharing every table but the small server
+  // list. Same change_seq. Any thread.
+  std::shared_ptr<const RoutingSnapshot> with_pool_names(std::vector<std::string> pool_names,
+                                                         uint64_t generation) const;
 
   // The context |id|; nullptr = unknown (also for id 0). O(1), no allocation. The pointer lives
   // as long as this snapshot.
@@ -109,6 +114,8 @@ class RoutingSnapshot {
   // Rows dropped while making this snapshot (see build()); the loader logs and counts them.
   size_t rejected_rows() const { return rejected_rows_; }
   const std::vector<std::string>& pool_names() const { return servers_->pool_names; }
+  // Every server row, directory order (e.g. which servers name a pool: `pool remove`).
+  const std::vector<ServerRow>& server_rows() const { return servers_->rows; }
   // Heap bytes this snapshot refers to (tables, rows, strings; hash-map nodes estimated) plus
   // the object itself, counting parts shared with other snapshots in full: what it would hold
   // alone. For the <= 40 B/context target and the admin `show routing` output.

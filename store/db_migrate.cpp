@@ -334,6 +334,21 @@ CREATE TABLE IF NOT EXISTS sy_pool_members (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 )sql";
 
+// ---- 12: pools added, changed or removed at runtime (store/member_store.h) ----------------
+// One row per pool an operator added or removed through the admin socket: its settings as a
+// YAML flow mapping (the keys of a `pools` entry, parsed by conf::parse_pool_settings), and
+// `removed`, a tombstone (the pool is gone even when the YAML lists it). The YAML is the
+// bootstrap, the database wins afterwards (docs/decisions.md 68).
+constexpr std::string_view kPools = R"sql(
+CREATE TABLE IF NOT EXISTS sy_pools (
+  name         VARCHAR(191) NOT NULL,
+  spec         TEXT         NOT NULL,
+  removed      TINYINT(1)   NOT NULL DEFAULT 0,
+  updated_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+)sql";
+
 // ---- 5: state of the ox profile ---------------------------------------------------------------
 
 // What the configdb's server table lacks (pool, version, redirect URL), by server name; written
@@ -470,6 +485,7 @@ const std::vector<Migration>& migrations() {
        {kSchemasFailedV9, kDropSchemasAu, kSchemasAuV9}},
       {10, "pool members at runtime", S::State, {kPoolMembers}},
       {11, "events and each instance's delivered position", S::State, {kEvents, kEventCursor}},
+      {12, "pools at runtime", S::State, {kPools}},
   };
   return all;
 }

@@ -210,6 +210,26 @@ Db* DirectoryLoader::state() {
   return nullptr;
 }
 
+void DirectoryLoader::set_pool_names(std::vector<std::string> names) {
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  pool_names_ = std::move(names);
+}
+
+void DirectoryLoader::take_pool_names() {
+  std::optional<std::vector<std::string>> names;
+  {
+    std::lock_guard<std::mutex> lock(pools_mu_);
+    names.swap(pool_names_);
+  }
+  if (!names || *names == opt_.input.pool_names) {
+    return;
+  }
+  opt_.input.pool_names = *names;
+  if (current_) {  // servers naming an added pool route to it from this snapshot on
+    publish(current_->with_pool_names(std::move(*names), ++generation_));
+  }
+}
+
 void DirectoryLoader::publish(std::shared_ptr<const RoutingSnapshot> snap) {
   current_ = snap;
   publisher_->publish(std::move(snap));
@@ -355,6 +375,7 @@ void DirectoryLoader::run() {
     }
     status_.round_started_unix_ms = now_unix_ms();  // the health check can stall too
     round_start_ = std::chrono::steady_clock::now();
+    take_pool_names();
     check_health();
     Result<Unit> r = ok_result();
     const bool reconnect = !db_;

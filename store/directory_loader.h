@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +143,10 @@ class DirectoryLoader {
   Result<Unit> start();
   void stop();  // idempotent
   const LoaderStatus& status() const { return status_; }
+  // The instance's pools changed at runtime (app/pool_sync.h): |names| by registry slot, ""
+  // for a removed one. The loader thread republishes the current snapshot mapped to them at
+  // once (no database read) and uses them for every later load. Any thread.
+  void set_pool_names(std::vector<std::string> names);
 
  private:
   void run();
@@ -159,6 +164,10 @@ class DirectoryLoader {
 
   LoaderOptions opt_;
   SnapshotPublisher* publisher_;
+  // set_pool_names() hands its list over here; the loader thread takes it (pools_mu_).
+  void take_pool_names();
+  std::mutex pools_mu_;
+  std::optional<std::vector<std::string>> pool_names_;  // guarded by pools_mu_
   // The state session for the reader and on_tick; nullptr with StateStore::None.
   Db* state();
   void drop_sessions();

@@ -116,4 +116,36 @@ Result<std::vector<PoolMemberRow>> load_pool_members(Db& db) {
   return rows;
 }
 
+Result<Unit> store_pool(Db& db, const PoolRow& p) {
+  if (p.name.empty()) {
+    return make_tagged_error(Errc::InvalidArgument, "invalid-argument", "pool: a name is required",
+                             ErrorSource::Downstream);
+  }
+  return in_context("storing pool " + p.name,
+                    done(exec(db,
+                              "INSERT INTO sy_pools (name, spec, removed, updated_at)"
+                              " VALUES (?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE spec ="
+                              " VALUES(spec), removed = VALUES(removed), updated_at = NOW(6)",
+                              p.name, p.spec, static_cast<int32_t>(p.removed ? 1 : 0))));
+}
+
+Result<std::vector<PoolRow>> load_pools(Db& db) {
+  auto rows = query_all(db,
+                        "SELECT name, spec, removed,"
+                        " CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED)"
+                        " FROM sy_pools ORDER BY name",
+                        [&](const Row& row) {
+                          PoolRow p;
+                          p.name = row.str(1);
+                          p.spec = row.str(2);
+                          p.removed = row.i32(3) != 0;
+                          p.updated_unix_ms = row.i64(4);
+                          return p;
+                        });
+  if (!rows) {
+    return db_error("reading sy_pools", rows.error());
+  }
+  return rows;
+}
+
 }  // namespace sy::store

@@ -43,4 +43,17 @@ struct PoolMemberRow {
 Result<Unit> store_pool_member(Db& db, const PoolMemberRow& m);
 Result<std::vector<PoolMemberRow>> load_pool_members(Db& db);
 
+// A pool added, changed or removed at runtime (`pool add|remove`), stored in sy_pools. Overlays
+// the YAML's pools by name: the database wins (app/pool_sync.h).
+struct PoolRow {
+  std::string name;
+  std::string spec;      // the pool's settings as a YAML flow mapping (conf::parse_pool_settings)
+  bool removed = false;  // a tombstone: the pool is gone, even when the YAML lists it
+  int64_t updated_unix_ms = 0;
+  bool operator==(const PoolRow&) const = default;
+};
+
+Result<Unit> store_pool(Db& db, const PoolRow& p);
+Result<std::vector<PoolRow>> load_pools(Db& db);
+
 }  // namespace sy::store

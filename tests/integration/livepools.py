@@ -69,3 +69,75 @@ def served_by(url, name):
 
 def wait_served_by(url, name, what, timeout=20):
     wait_for(lambda: served_by(url, name), timeout=timeout, what=what)
+
+
+# --- whole pools at runtime (test_live_pools_add.py, test_live_pools_reload_pools.py) ---------
+
+# Server 1 (pool main) holds schema s1 with context 11; server 3 names pool `extra`, which no
+# YAML lists: its context 91 is answered 502 (CTX-0011) until a pool `extra` exists on the
+# instance, then proxied to it (role old, moved_action proxy: a context on a server this
+# instance does not serve goes to that server's pool when the instance has it).
+ROUTED_SEED = """
+INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES
+  (1, 'app-main', 'main', 'v1', ''), (3, 'app-extra', 'extra', 'v2', '');
+INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1), ('s9', 'enabled', 3);
+INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES
+  (11, 's1', 1, NULL), (91, 's9', 1, NULL);
+"""
+
+
+def routed_yaml(db, main_members, sock, extra_pools=""):
+    """An old-role instance serving pool main (listener main), routing by X-Context-Id;
+    |extra_pools| is appended to its pools list as YAML text."""
+    member_lines = "".join(f'      - {{address: "{m}"}}\n' for m in main_members)
+    return f"""workers: 2
+log_level: info
+listeners:
+  - {{name: main, port: 0, pool: main}}
+pools:
+  - name: main
+    version: "v1"
+    health_check: {{enabled: false}}
+    members:
+{member_lines}{extra_pools}database:
+  dsns:
+{db.dsn_yaml()}  refresh_interval: 200ms
+  heartbeat_interval: 200ms
+  connect_timeout: 1s
+routing:
+  role: old
+  version: "v1"
+  serve_pools: [main]
+  moved_action: proxy
+  keys:
+    - {{type: header, name: X-Context-Id}}
+admin:
+  socket: {{path: "{sock}", mode: "0600"}}
+"""
+
+
+def extra_pool_yaml(members, settings=""):
+    member_lines = "".join(f'      - {{address: "{m}"}}\n' for m in members)
+    return (f"  - name: extra\n    version: \"v2\"\n    health_check: {{enabled: false}}\n"
+            f"{settings}    members:\n{member_lines}")
+
+
+def get_ctx(url, ctx, timeout=10):
+    """(status, body) of a GET for context |ctx|."""
+    req = urllib.request.Request(url, headers={"X-Context-Id": str(ctx)})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def pools(test, sock):
+    """{pool name: row} from `show pools --json`."""
+    doc = json.loads(ctl_ok(test, sock, "show", "pools", "--json"))
+    return {r["pool"]: r for r in doc["pools"]}
+
+
+def pool_members(test, sock, pool):
+    doc = json.loads(ctl_ok(test, sock, "show", "pools", "--json"))
+    return {r["member"]: r for r in doc["members"] if r["pool"] == pool}

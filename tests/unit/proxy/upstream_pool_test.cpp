@@ -369,3 +369,34 @@ TEST_CASE("a member added at runtime gets its sticky id; a route change is a new
   CHECK(renamed->set->at(0)->sticky_id == "b");
   CHECK(renamed->set->at(1).get() == at(ps, 1));
 }
+
+TEST_CASE("pools added at runtime take new slots; removed ones keep theirs and are not found") {
+  conf::Config c = config("round_robin");
+  auto reg = PoolRegistry::build(c);
+  REQUIRE(reg.ok());
+  PoolRegistry& r = **reg;
+  REQUIRE(r.pools().size() == 1);
+  conf::Pool extra;
+  extra.name = "extra";
+  extra.balance = conf::Balance::LeastConn;
+  auto added = r.add(extra, MemberOrigin::Db);
+  REQUIRE(added.ok());
+  CHECK((*added)->index == 1);
+  CHECK((*added)->conf->balance == conf::Balance::LeastConn);
+  CHECK((*added)->origin.load() == MemberOrigin::Db);
+  CHECK((*added)->members()->empty());
+  CHECK(r.find("extra") == *added);
+  (*added)->removed.store(true);
+  CHECK(r.find("extra") == nullptr);
+  CHECK(r.pools().size() == 2);  // the slot stays
+  auto again = r.add(extra, MemberOrigin::Yaml);
+  REQUIRE(again.ok());
+  CHECK((*again)->index == 2);
+  CHECK(r.find("extra") == *again);
+  for (size_t i = r.pools().size(); i < kMaxPools; ++i) {
+    REQUIRE(r.add(extra, MemberOrigin::Db).ok());
+  }
+  auto full = r.add(extra, MemberOrigin::Db);
+  REQUIRE_FALSE(full.ok());
+  CHECK(full.error().message.find("pool slots") != std::string::npos);
+}

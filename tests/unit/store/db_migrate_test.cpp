@@ -223,8 +223,9 @@ TEST_CASE("migrate by scope: the state tables alone, the directory tables alone"
   CHECK(tables(*state.db) ==
         std::vector<std::string>{"sy_cluster", "sy_cluster_history", "sy_event_cursor", "sy_events",
                                  "sy_instances", "sy_member_state", "sy_meta", "sy_pool_members",
-                                 "sy_schema_version", "sy_server_meta", "sy_update_tasks",
-                                 "sy_upgrade_driver", "sy_upgrade_journal", "sy_upgrade_runs"});
+                                 "sy_pools", "sy_schema_version", "sy_server_meta",
+                                 "sy_update_tasks", "sy_upgrade_driver", "sy_upgrade_journal",
+                                 "sy_upgrade_runs"});
   // Running the state scope again changes nothing; the directory scope adds only its tables.
   CHECK(migrate(*state.db, MigrateScope::State)->applied.empty());
   TestDb dir;

@@ -997,11 +997,45 @@ Reply cmd_member_weight(CommandEnv& env, const Args& a) {
                                    : "weight is now " + std::to_string(weight));
 }
 
-Reply cmd_member_wait(CommandEnv& env, const Args& a) {
-  conf::Millis timeout{30000};
-  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
+// --timeout DURATION of the waiting commands (default: |*timeout| as it is).
+std::optional<Reply> timeout_option(const Args& a, conf::Millis* timeout) {
+  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), timeout)) {
     return error_reply("invalid-argument",
                        "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  }
+  return std::nullopt;
+}
+
+// A reply the admin server polls until |inflight| says nothing of |what| is in flight here,
+// then |finish|(milliseconds waited); past |timeout| an `ERR timeout` that says what |stays|.
+Reply when_drained(std::string what, std::string stays, conf::Millis timeout,
+                   std::function<uint64_t()> inflight, std::function<Reply(int64_t)> finish) {
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  Reply r;
+  r.poll = [what = std::move(what), stays = std::move(stays), deadline, start,
+            inflight = std::move(inflight), finish = std::move(finish)]() -> std::optional<Reply> {
+    uint64_t n = inflight();
+    auto now = std::chrono::steady_clock::now();
+    int64_t waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count();
+    if (n == 0) {
+      return finish(waited);
+    }
+    if (now < deadline) {
+      return std::nullopt;
+    }
+    return error_reply("timeout", what + " not removed: " + std::to_string(n) +
+                                      " request(s) still in flight after " +
+                                      std::to_string(waited) + " ms; " + stays +
+                                      " (run the command again, or with a longer --timeout)");
+  };
+  return r;
+}
+
+Reply cmd_member_wait(CommandEnv& env, const Args& a) {
+  conf::Millis timeout{30000};
+  if (auto err = timeout_option(a, &timeout)) {
+    return *err;
   }
   MemberView view;
   if (auto err = find_member(env, a.positional[0], a.positional[1], &view)) {
@@ -1216,9 +1250,8 @@ Reply cmd_member_set(CommandEnv& env, const Args& a) {
 // removal reaches it finishes there: a removed member is retired, never cut.
 Reply cmd_member_remove(CommandEnv& env, const Args& a) {
   conf::Millis timeout{30000};
-  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
-    return error_reply("invalid-argument",
-                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  if (auto err = timeout_option(a, &timeout)) {
+    return *err;
   }
   store::PoolMemberRow row;
   if (auto err = member_row(env, a, "remove", &row)) {
@@ -1242,32 +1275,18 @@ Reply cmd_member_remove(CommandEnv& env, const Args& a) {
   }
   AdminContext* ctx = env.ctx;
   Stores* stores = env.stores;
-  auto start = std::chrono::steady_clock::now();
-  auto deadline = start + timeout;
-  Reply r;
-  r.poll = [ctx, stores, row, start, deadline]() -> std::optional<Reply> {
-    uint64_t inflight = 0;
+  auto inflight = [ctx, row] {
+    uint64_t n = 0;
     for (const auto& p : ctx->pools()) {
       for (const auto& m : p.members) {
         if (p.name == row.pool && m.address == row.member) {
-          inflight = m.inflight;
+          n = m.inflight;
         }
       }
     }
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-    if (inflight > 0) {
-      if (std::chrono::steady_clock::now() < deadline) {
-        return std::nullopt;
-      }
-      return error_reply("timeout", "member " + row.pool + "/" + row.member +
-                                        " not removed: " + std::to_string(inflight) +
-                                        " request(s) still in flight after " +
-                                        std::to_string(waited) +
-                                        " ms; it stays drained (run the command again, or with a "
-                                        "longer --timeout)");
-    }
+    return n;
+  };
+  auto finish = [ctx, stores, row](int64_t waited) {
     auto applied = store_and_apply(stores, ctx, row);
     if (!applied.ok()) {
       return error_reply(applied.error());
@@ -1277,7 +1296,8 @@ Reply cmd_member_remove(CommandEnv& env, const Args& a) {
     done.doc.set("waited_ms", waited);
     return done;
   };
-  return r;
+  return when_drained("member " + row.pool + "/" + row.member, "it stays drained", timeout,
+                      inflight, finish);
 }
 
 // --- reload ------------------------------------------------------------------------------------
@@ -1477,9 +1497,8 @@ Reply cmd_pool_add(CommandEnv& env, const Args& a) {
 // worker (exchanges still running elsewhere finish there; idle connections close).
 Reply cmd_pool_remove(CommandEnv& env, const Args& a) {
   conf::Millis timeout{30000};
-  if (a.has("--timeout") && !conf::parse_duration(a.get("--timeout"), &timeout)) {
-    return error_reply("invalid-argument",
-                       "--timeout '" + a.get("--timeout") + "' is not a duration (e.g. 30s)");
+  if (auto err = timeout_option(a, &timeout)) {
+    return *err;
   }
   if (auto err = pools_available(env, "remove")) {
     return *err;
@@ -1509,27 +1528,14 @@ Reply cmd_pool_remove(CommandEnv& env, const Args& a) {
   }
   AdminContext* ctx = env.ctx;
   Stores* stores = env.stores;
-  auto start = std::chrono::steady_clock::now();
-  auto deadline = start + timeout;
-  Reply r;
-  r.poll = [ctx, stores, name, start, deadline, refused]() -> std::optional<Reply> {
-    uint64_t inflight = 0;
+  auto inflight = [ctx, name] {
+    uint64_t n = 0;
     for (const auto& p : ctx->pools()) {
-      inflight += p.name == name ? p.active : 0;
+      n += p.name == name ? p.active : 0;
     }
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-    if (inflight > 0) {
-      if (std::chrono::steady_clock::now() < deadline) {
-        return std::nullopt;
-      }
-      return error_reply("timeout", "pool " + name + " not removed: " + std::to_string(inflight) +
-                                        " request(s) still in flight after " +
-                                        std::to_string(waited) +
-                                        " ms; its members stay drained (run the command again, "
-                                        "or with a longer --timeout)");
-    }
+    return n;
+  };
+  auto finish = [ctx, stores, name, refused](int64_t waited) {
     if (std::string ref = ctx->pool_referenced_by(name); !ref.empty()) {
       return refused(ref);  // a server row may have named it meanwhile
     }
@@ -1550,7 +1556,7 @@ Reply cmd_pool_remove(CommandEnv& env, const Args& a) {
                               .set("applied", changes_json(*applied)));
     return done;
   };
-  return r;
+  return when_drained("pool " + name, "its members stay drained", timeout, inflight, finish);
 }
 
 using Handler = Reply (*)(CommandEnv&, const Args&);

@@ -1,5 +1,5 @@
 #pragma once
-// Small helpers shared by the command handlers (admin/commands.cpp and the directory commands
+// Small helpers shared by the command handlers (admin/commands*.cpp and the directory commands
 // in admin/directory_commands.cpp). Admin thread only.
 
 #include <charconv>

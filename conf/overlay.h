@@ -45,7 +45,4 @@ std::string directory_of(const std::string& path);
 // |path| when absolute or |dir| is empty, else "dir/path".
 std::string resolve_path(const std::string& dir, const std::string& path);
 
-// yaml-cpp counts lines and columns from 0; we report them from 1. Null marks give {0, 0}.
-Mark to_mark(const YAML::Mark& mark);
-
 }  // namespace sy::conf::detail

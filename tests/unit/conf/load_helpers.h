@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the conf/load unit tests: every error of a result as text, and "exactly one error,
-// here".
+// Shared by the conf/load unit tests: a document from its lines, every error of a result as
+// text, and "exactly one error, here".
 
 #include "conf/load.h"
 
@@ -9,9 +9,21 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 
 namespace sy::conf::test {
+
+// Joins |lines| with '\n': line N of the document is element N-1, which keeps the expected
+// positions in the tests readable.
+inline std::string doc(std::initializer_list<const char*> lines) {
+  std::string out;
+  for (const char* line : lines) {
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
 
 // Every error of |result|, formatted, one per line (for INFO).
 inline std::string all(const LoadResult& result) {

@@ -468,8 +468,12 @@ void queue_frame(LoadConn* c, uint8_t opcode, const uint8_t* payload, size_t siz
   std::memcpy(mask, &r, 4);
   uint8_t* dst = c->sock.out.reserve(kWsMaxHead + size);
   const size_t n = ws_write_head(dst, opcode, true, size, mask);
-  std::memcpy(dst + n, payload, size);
-  std::memcpy(dst + n, seq, seq_bytes);
+  if (size > 0) {  // (an empty payload may be a null pointer: memcpy must not see it)
+    std::memcpy(dst + n, payload, size);
+  }
+  if (seq_bytes > 0) {
+    std::memcpy(dst + n, seq, seq_bytes);
+  }
   ws_mask(dst + n, size, mask);
   c->sock.out.commit(n + size);
 }
@@ -547,8 +551,9 @@ bool load_echoes(LoadConn* c) {
     const uint64_t seq = c->next_recv++;
     const size_t seq_bytes = std::min<size_t>(size, 8);
     bool ok = h.opcode == kWsBinary && h.fin && h.length == size &&
-              std::memcmp(body, &seq, seq_bytes) == 0 &&
-              std::memcmp(body + seq_bytes, c->payload.data() + seq_bytes, size - seq_bytes) == 0;
+              (seq_bytes == 0 || std::memcmp(body, &seq, seq_bytes) == 0) &&
+              (size == seq_bytes ||  // (an empty payload's data() may be null: no memcmp)
+               std::memcmp(body + seq_bytes, c->payload.data() + seq_bytes, size - seq_bytes) == 0);
     in.consume(h.head_bytes + h.length);
     if (now == 0) {
       now = now_ns();  // one clock read per batch: the echoes of one read arrived together

@@ -12,11 +12,10 @@ CTL = os.environ.get("SY_CTL", os.path.join(os.path.dirname(BINARY), "..", "admi
                                             "switchyardctl"))
 
 
-def instance_yaml(db, members, sock):
+def main_pool_yaml(members):
+    """The document's start both builders share: two workers, listener main on pool main (v1,
+    no health checks) with |members|; the pools list stays open for more entries."""
     member_lines = "".join(f'      - {{address: "{m}"}}\n' for m in members)
-    dsn = db.dsn_yaml() if db is not None else ""
-    database = (f"database:\n  dsns:\n{dsn}  refresh_interval: 200ms\n"
-                f"  heartbeat_interval: 200ms\n  connect_timeout: 1s\n") if db else ""
     return f"""workers: 2
 log_level: info
 listeners:
@@ -26,7 +25,14 @@ pools:
     version: "v1"
     health_check: {{enabled: false}}
     members:
-{member_lines}{database}admin:
+{member_lines}"""
+
+
+def instance_yaml(db, members, sock):
+    dsn = db.dsn_yaml() if db is not None else ""
+    database = (f"database:\n  dsns:\n{dsn}  refresh_interval: 200ms\n"
+                f"  heartbeat_interval: 200ms\n  connect_timeout: 1s\n") if db else ""
+    return main_pool_yaml(members) + f"""{database}admin:
   socket: {{path: "{sock}", mode: "0600"}}
 """
 
@@ -89,17 +95,7 @@ INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES
 def routed_yaml(db, main_members, sock, extra_pools=""):
     """An old-role instance serving pool main (listener main), routing by X-Context-Id;
     |extra_pools| is appended to its pools list as YAML text."""
-    member_lines = "".join(f'      - {{address: "{m}"}}\n' for m in main_members)
-    return f"""workers: 2
-log_level: info
-listeners:
-  - {{name: main, port: 0, pool: main}}
-pools:
-  - name: main
-    version: "v1"
-    health_check: {{enabled: false}}
-    members:
-{member_lines}{extra_pools}database:
+    return main_pool_yaml(main_members) + f"""{extra_pools}database:
   dsns:
 {db.dsn_yaml()}  refresh_interval: 200ms
   heartbeat_interval: 200ms

@@ -3,8 +3,9 @@ has the three instances and the load).
 
 `upgrade schemata` runs through the instance `old`, whose writers list node 1 first; the second
 schema's update task is running when node 1 is killed. Nodes 2 and 3 go on as a primary
-component of two. The driver's session is gone: the run either goes on through another node or
-stops, and `--continue` through the same instance (its sessions moved to node 2) finishes it.
+component of two. The driver's session is gone with node 1:
+the driver goes on by itself through the next DSN that fits (node 2), from its journal, as
+`--continue` would.
 Every journal step of every schema is recorded once, no client request fails (held ones are
 answered), and no tenant is answered by the old pool after the new one answered it.
 """
@@ -41,14 +42,21 @@ class GaleraKillDriverNodeTest(GaleraFaultTest):
         self.use_node(2)
         out, _ = driver.communicate(timeout=120)
         sys.stderr.write(f"\nthe run across the kill exited {driver.returncode}:\n{out}\n")
-        if driver.returncode != 0:
-            # It stopped: the run is resumed through the same instance, now on another node.
-            resumed = self.upgrade(self.old, timeout=120)
-            sys.stderr.write(f"\n--continue:\n{resumed.stdout}\n")
+        # The run lost its session with node 1 and went on through the next DSN by itself,
+        # saying so in its progress; it ends done, resumed from its journal.
+        self.assertEqual(driver.returncode, 0, out)
+        self.assertIn(f"{b} failover begin", out)
+        self.assertIn("database session lost, continuing through the next DSN", out)
+        self.assertIn("resumed: yes", out)
         # Every session of the driving instance left node 1.
         s = wait_for(lambda: self.off_node(self.old, 1), timeout=30,
                      what="the old instance's sessions off the killed node 1")
-        self.assertIn(f":{self.db.ports[0]})", s["loader"]["passed_over"], s["loader"])
+        # `show database` says where each session is now and that it left node 1, and why.
+        node1 = f":{self.db.ports[0]})"
+        sys.stderr.write(f"\nold after the kill: {s['loader']}\n{s['admin directory']}\n")
+        for who in ("loader", "admin directory", "upgrade directory"):
+            self.assertNotEqual(s[who]["left"], "-", s[who])  # node 1, or 2 while it stalled
+            self.assertIn(node1, s[who]["passed_over"], s[who])
 
         self.check_run_done()
         self.assertEqual(self.runs().get(a), 1)

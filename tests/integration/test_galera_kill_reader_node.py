@@ -40,8 +40,11 @@ class GaleraKillReaderNodeTest(GaleraFaultTest):
         self.use_node(1)
         s = wait_for(lambda: self.off_node(self.old2, 3), timeout=30,
                      what="old2's loader and admin sessions off the killed node 3")
-        self.assertIn(f":{self.db.ports[2]})", s["loader"]["passed_over"], s["loader"])
-        sys.stderr.write(f"\nold2 after the kill: loader {s['loader']}\n")
+        node3 = f":{self.db.ports[2]})"
+        for who in ("loader", "admin directory"):
+            self.assertIn(node3, s[who]["left"], s[who])
+            self.assertIn(node3, s[who]["passed_over"], s[who])
+        sys.stderr.write(f"\nold2 after the kill: {s['loader']}\n{s['admin directory']}\n")
         # Its heartbeat goes on through the new node: the sequencer sees it live.
         wait_for(self.beats_now, timeout=30,
                  what="old2's heartbeat through another node")

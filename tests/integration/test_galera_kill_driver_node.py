@@ -3,11 +3,11 @@ has the three instances and the load).
 
 `upgrade schemata` runs through the instance `old`, whose writers list node 1 first; the second
 schema's update task is running when node 1 is killed. Nodes 2 and 3 go on as a primary
-component of two. The driver's session is gone with node 1:
-the driver goes on by itself through the next DSN that fits (node 2), from its journal, as
-`--continue` would.
-Every journal step of every schema is recorded once, no client request fails (held ones are
-answered), and no tenant is answered by the old pool after the new one answered it.
+component of two. The run's session is gone with node 1: the driver goes on by itself through
+the next DSN that fits (node 2), from its journal, as `--continue` would, and says so in its
+progress ("failover"). Every journal step of every schema is recorded once, no client request
+fails (held ones are answered), and no tenant is answered by the old pool after the new one
+answered it.
 """
 import os
 import subprocess

@@ -174,6 +174,14 @@ class GaleraFaultTest(GaleraUpgradeTest):
             self.assertEqual(s["failed"], 0, s)
             self.assertEqual(set(s["answered_by"]), {"new"}, s)
 
+    def upgrade_through_new_and_check(self, what):
+        """The whole run driven through `new` after a failure: done, no client failed, and old2
+        (the instance that lost its node) sends every tenant to the new pool."""
+        self.upgrade(self.new, timeout=120)
+        self.check_run_done()
+        self.check_loads(what)
+        self.check_every_tenant_on_new(self.old2)
+
     def check_run_done(self):
         """Every schema on the new server, its update task's table once, each journal step
         once."""

@@ -54,10 +54,7 @@ class GaleraIsolatedNodeTest(GaleraFaultTest):
             self.assertTrue("wsrep_ready is OFF" in why or "1047" in why, s[who])
 
         # Changes after the isolation reach old2: the whole run, driven through `new`.
-        self.upgrade(self.new, timeout=120)
-        self.check_run_done()
-        self.check_loads("node 3 isolated")
-        self.check_every_tenant_on_new(self.old2)
+        self.upgrade_through_new_and_check("node 3 isolated")
         body = time.monotonic() - started
 
         # Back: node 3 rejoins (IST) and the cluster has three synced nodes again.

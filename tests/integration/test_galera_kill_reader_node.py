@@ -50,10 +50,7 @@ class GaleraKillReaderNodeTest(GaleraFaultTest):
                  what="old2's heartbeat through another node")
 
         # Changes after the kill reach it: the whole run, driven through `new` (node 2).
-        self.upgrade(self.new, timeout=120)
-        self.check_run_done()
-        self.check_loads("kill -9 of old2's node")
-        self.check_every_tenant_on_new(self.old2)
+        self.upgrade_through_new_and_check("kill -9 of old2's node")
         body = time.monotonic() - started
         self.restart_node(3)
         sys.stderr.write(f"\ntest body {body:.1f} s, node 3 back in "

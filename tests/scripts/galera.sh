@@ -264,6 +264,14 @@ do_start() {
   echo "galera.sh: running, client ports $(do_env | sed -n 's/^SY_TEST_GALERA_PORTS=//p')" >&2
 }
 
+wait_exit() {  # wait_exit PID SECONDS MESSAGE: until PID is gone, or die with MESSAGE
+  local deadline=$((SECONDS + $2))
+  while kill -0 "$1" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "$3"
+    sleep 0.05
+  done
+}
+
 do_stop() {
   [[ -d $dir ]] || return 0
   exec 9>"$dir/.lock"
@@ -273,11 +281,7 @@ do_stop() {
     [[ -d $(node_dir "$n") ]] || continue
     pid=$(server_pid "$n") || continue
     kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 60))
-    while kill -0 "$pid" 2>/dev/null; do
-      ((SECONDS < deadline)) || die "node $n (pid $pid) did not exit within 60s"
-      sleep 0.1
-    done
+    wait_exit "$pid" 60 "node $n (pid $pid) did not exit within 60s"
     echo "galera.sh: stopped node $n (pid $pid)" >&2
   done
 }
@@ -314,11 +318,7 @@ do_kill_node() {  # do_kill_node N
     pid=$(<"$f")
   }
   kill -KILL "$pid"
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
-    ((SECONDS < deadline)) || die "node $n (pid $pid) still exists 30s after kill -9"
-    sleep 0.05
-  done
+  wait_exit "$pid" 30 "node $n (pid $pid) still exists 30s after kill -9"
   echo "galera.sh: killed node $n (pid $pid)" >&2
 }
 

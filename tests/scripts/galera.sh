@@ -64,7 +64,7 @@ node_dir() { echo "$dir/n$1"; }
 sock() { echo "$(node_dir "$1")/mysqld.sock"; }
 pidfile() { echo "$(node_dir "$1")/mysqld.pid"; }
 errlog() { echo "$(node_dir "$1")/error.log"; }
-# Four ports per node, chosen once and remembered: client, gcomm, IST, SST.
+# Four ports per node, chosen once and remembered (pick_port): client, gcomm, IST, SST.
 port() { sed -n "$2p" "$(node_dir "$1")/ports"; }
 
 log_tail() {
@@ -123,7 +123,26 @@ check_packages() {
 }
 
 pick_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  # Below the kernel's ephemeral range: a port bound only now and then (IST and SST while a
+  # node joins, every port of a node that is down for a restart) must not be handed out
+  # meanwhile to a process that binds port 0 or connects out (each test starts several), or
+  # the node cannot listen on it again ("Address already in use", then neither SST nor IST).
+  python3 - <<'PY'
+import random, socket
+lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+candidates = list(range(10000, lo)) if lo > 11000 else list(range(hi + 1, 65536))
+random.shuffle(candidates)
+for port in candidates:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
 }
 
 init_node() {

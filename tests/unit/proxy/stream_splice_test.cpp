@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "proxy/stream.h"
+#include "unit/proxy/stream_test_util.h"
 
 using sy::proxy::Stream;
 
@@ -27,11 +28,7 @@ struct Seen {
 void on_read(Stream* s, void* arg) {
   auto* seen = static_cast<Seen*>(arg);
   ++seen->reads;
-  evbuffer* in = s->input();
-  size_t n = evbuffer_get_length(in);
-  std::string chunk(n, '\0');
-  evbuffer_remove(in, chunk.data(), n);
-  seen->data += chunk;
+  seen->data += sy::proxy::testing::take_all(s->input());
 }
 
 void on_write(Stream*, void*) {}
@@ -200,46 +197,40 @@ TEST_CASE("a large message relayed both ways at once arrives byte-exact") {
   CHECK(t.b_to_a == down.size());
 }
 
-TEST_CASE("half-close: the client's FIN after its bytes is EOF on A; the other way still flows") {
-  Tunnel t;
-  REQUIRE(::send(t.client, "last words", 10, 0) == 10);
-  REQUIRE(::shutdown(t.client, SHUT_WR) == 0);
-  std::string at_member;
+namespace {
+
+// |closer| sends "last words" and its FIN; the Stream on its side reports EOF after relaying them,
+// and the other way (|other| -> |closer|) still flows.
+void half_close(Tunnel& t, int closer, int other, const Seen& closing, const Seen& open) {
+  REQUIRE(::send(closer, "last words", 10, 0) == 10);
+  REQUIRE(::shutdown(closer, SHUT_WR) == 0);
+  std::string got;
   run_until(t.base, [&] {
-    drain_into(t.member, &at_member);
-    return t.seen_a.last_event != 0 && at_member.size() >= 10;
+    drain_into(other, &got);
+    return closing.last_event != 0 && got.size() >= 10;
   });
-  CHECK(at_member == "last words");  // the bytes before the FIN went first
-  CHECK(t.seen_a.last_event == (BEV_EVENT_EOF | BEV_EVENT_READING));
-  CHECK(t.seen_b.last_event == 0);
-  REQUIRE(::send(t.member, "reply", 5, 0) == 5);
-  std::string at_client;
+  CHECK(got == "last words");  // the bytes before the FIN went first
+  CHECK(closing.last_event == (BEV_EVENT_EOF | BEV_EVENT_READING));
+  CHECK(open.last_event == 0);
+  REQUIRE(::send(other, "reply", 5, 0) == 5);
+  std::string back;
   run_until(t.base, [&] {
-    drain_into(t.client, &at_client);
-    return at_client.size() >= 5;
+    drain_into(closer, &back);
+    return back.size() >= 5;
   });
-  CHECK(at_client == "reply");
+  CHECK(back == "reply");
 }
 
-TEST_CASE("half-close: the member's FIN after its bytes is EOF on B; the other way still flows") {
+}  // namespace
+
+TEST_CASE("half-close: the client's FIN after its bytes is EOF on A; the other way flows") {
   Tunnel t;
-  REQUIRE(::send(t.member, "bye", 3, 0) == 3);
-  REQUIRE(::shutdown(t.member, SHUT_WR) == 0);
-  std::string at_client;
-  run_until(t.base, [&] {
-    drain_into(t.client, &at_client);
-    return t.seen_b.last_event != 0 && at_client.size() >= 3;
-  });
-  CHECK(at_client == "bye");
-  CHECK(t.seen_b.last_event == (BEV_EVENT_EOF | BEV_EVENT_READING));
-  CHECK(t.seen_a.last_event == 0);
-  REQUIRE(::send(t.client, "still here", 10, 0) == 10);
-  std::string at_member;
-  run_until(t.base, [&] {
-    drain_into(t.member, &at_member);
-    return at_member.size() >= 10;
-  });
-  CHECK(at_member == "still here");
+  half_close(t, t.client, t.member, t.seen_a, t.seen_b);
+}
+
+TEST_CASE("half-close: the member's FIN after its bytes is EOF on B; the other way flows") {
+  Tunnel t;
+  half_close(t, t.member, t.client, t.seen_b, t.seen_a);
 }
 
 TEST_CASE("bytes already in the input go the owner's way first; a destroyed peer unsplices") {

@@ -288,4 +288,3 @@ int main(int argc, char** argv) {
   }
   usage_error("unknown command " + cmd);
 }
-

@@ -130,8 +130,7 @@ class Stream {
   // Splices |a| and |b| (see above); |a_to_b| and |b_to_a| count the bytes relayed each way.
   // Returns false (and changes nothing) if either is null, TLS, in-memory or unconnected.
   // Undone by destroying either Stream.
-  static bool splice(Stream* a, Stream* b, uint64_t* a_to_b, uint64_t* b_to_a,
-                     size_t high_water);
+  static bool splice(Stream* a, Stream* b, uint64_t* a_to_b, uint64_t* b_to_a, size_t high_water);
   bool spliced() const { return splice_peer_ != nullptr; }
 
   // Starts a non-blocking connect. 0: in progress or done (event_cb reports CONNECTED or
@@ -211,10 +210,10 @@ class Stream {
   bool mem_waiting_ = false;  // output held because the peer is not reading
 
   // --- splice (all unused when splice_peer_ is null) ---
-  Stream* splice_peer_ = nullptr;       // reads go to its socket / output; it splices to us
-  uint64_t* splice_count_ = nullptr;    // bytes relayed to the peer
-  size_t splice_high_ = 0;              // stop reading at this much queued in the peer's output
-  bool splice_paused_ = false;          // reading stopped by the splice (not by the owner)
+  Stream* splice_peer_ = nullptr;     // reads go to its socket / output; it splices to us
+  uint64_t* splice_count_ = nullptr;  // bytes relayed to the peer
+  size_t splice_high_ = 0;            // stop reading at this much queued in the peer's output
+  bool splice_paused_ = false;        // reading stopped by the splice (not by the owner)
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;  // owned

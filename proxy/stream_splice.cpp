@@ -12,8 +12,7 @@
 
 namespace sy::proxy {
 
-bool Stream::splice(Stream* a, Stream* b, uint64_t* a_to_b, uint64_t* b_to_a,
-                    size_t high_water) {
+bool Stream::splice(Stream* a, Stream* b, uint64_t* a_to_b, uint64_t* b_to_a, size_t high_water) {
   if (a == nullptr || b == nullptr || a == b) {
     return false;
   }

@@ -111,6 +111,9 @@ Result<Unit> ContextScan::read_page(BulkSession& s, Page& page) {
                           " WHERE id BETWEEN " +
                           std::to_string(page.lo) + " AND " + std::to_string(page.hi) +
                           " ORDER BY id";
+  // Room for a dense page up front (ids are mostly dense): no regrowth copies while reading.
+  // Reserving does not touch the memory, so a sparse page costs address space only.
+  page.rows.reserve(std::min<uint64_t>(page.hi - page.lo + 1, kReserveCap));
   std::string last_name;
   uint32_t last_index = 0;
   bool have_last = false;
@@ -169,11 +172,14 @@ Result<Unit> ContextScan::finish(const std::function<uint32_t(const std::string&
     for (const std::string& name : p.new_names) {
       global.push_back(resolve(name));
     }
-    for (routing::ContextRow c : p.rows) {
-      if (c.schema_index >= kLocal) {
-        c.schema_index = global[c.schema_index - kLocal];
+    const size_t at = out->size();
+    out->insert(out->end(), p.rows.begin(), p.rows.end());  // one copy of the block
+    if (!global.empty()) {
+      for (auto it = out->begin() + static_cast<ptrdiff_t>(at); it != out->end(); ++it) {
+        if (it->schema_index >= kLocal) {
+          it->schema_index = global[it->schema_index - kLocal];
+        }
       }
-      out->push_back(c);
     }
     p.rows = {};  // give the page back now: the rows exist twice only page by page
   }

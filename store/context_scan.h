@@ -73,6 +73,7 @@ class ContextScan {
     std::vector<std::string> new_names;
   };
   static constexpr uint32_t kLocal = 0x80000000u;
+  static constexpr uint64_t kReserveCap = uint64_t{1} << 22;  // rows reserved per page, at most
 
   void helper();
   Result<Unit> read_page(class BulkSession& s, Page& page);

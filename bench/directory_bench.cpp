@@ -19,8 +19,9 @@
 // their resident bytes and find_login() cost are reported apart from the contexts'.
 //
 // Usage: directory_bench [--contexts 1000000] [--schemas 1000] [--logins 0] [--runs 3]
-//                        [--applies 21] [--buffer-pool 4G] [--keep] [--sessions 2]
-// --sessions is OwnProfileOptions::load_sessions (0 = the serial read through Connector/C++).
+//                        [--applies 21] [--buffer-pool 4G] [--keep] [--sessions 2] [--socket]
+// --sessions is OwnProfileOptions::load_sessions (0 = the serial read through Connector/C++);
+// --socket connects through SY_TEST_MYSQL_SOCKET (the server's unix socket) instead of TCP.
 // The read's server CPU is the local server's (/proc/<pid of @@pid_file>/stat).
 // --buffer-pool raises innodb_buffer_pool_size for the run (SET GLOBAL, online) and restores it
 // at exit; the private server's default (tests/scripts/mariadb.sh) is 512 MiB, too small to keep
@@ -325,6 +326,7 @@ int main(int argc, char** argv) {
   uint64_t buffer_pool = 0;
   bool keep = false;
   int sessions = store::OwnProfileOptions{}.load_sessions;
+  bool via_socket = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -349,6 +351,8 @@ int main(int argc, char** argv) {
         die("--buffer-pool: not a size: " + v + " (e.g. 4G, 512M)");
     } else if (a == "--keep")
       keep = true;
+    else if (a == "--socket")
+      via_socket = true;
     else if (a == "--sessions")
       sessions = std::atoi(next().c_str());
     else
@@ -364,6 +368,11 @@ int main(int argc, char** argv) {
   dsn.port = std::atoi(env_or("SY_TEST_MYSQL_PORT", "3306"));
   dsn.user = env_or("SY_TEST_MYSQL_USER", "switchyard");
   dsn.password = env_or("SY_TEST_MYSQL_PASSWORD", "switchyard");
+  if (via_socket) {
+    dsn.socket = env_or("SY_TEST_MYSQL_SOCKET", "");
+    if (dsn.socket.empty())
+      die("--socket needs SY_TEST_MYSQL_SOCKET");
+  }
   // The 1M/1000 name without logins is the one bench/compare --routing uses.
   std::string dbname = "sy_bench_" + std::to_string(contexts) + "_" + std::to_string(schemas);
   if (logins_per_context > 0) {

@@ -116,7 +116,7 @@ RoutingSnapshot::build(DirectoryData data, const SnapshotInput& in, uint64_t gen
   // ahead, so that ~kAhead misses overlap (at 10M: ~90 -> ~30 ns per row on our VMs).
   // A big load is inserted by two threads, each into the shards of every other group (groups,
   // not shards: a shard's view is rewritten per insert, and neighbouring views share a cache
-  // line); each reads every row and skips the other's (decision 69).
+  // line); each reads every row and skips the other's (decision 70).
   constexpr size_t kAhead = 8;
   const std::vector<ContextRow>& rows = data.contexts;
   const unsigned parts = rows.size() >= kParallelBuildRows ? 2 : 1;

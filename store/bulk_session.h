@@ -2,7 +2,7 @@
 // A bare MariaDB C API session for bulk reads: the directory's full load streams millions of
 // rows, and Connector/C++'s per-row ResultSet machinery (a virtual call, validity checks and a
 // std::string per column) cost more client CPU than the server spent producing them
-// (docs/decisions.md 69, bench/RESULTS.md). Rows arrive as the C API's raw column pointers,
+// (docs/decisions.md 70, bench/RESULTS.md). Rows arrive as the C API's raw column pointers,
 // valid during one visitor call. Everything else talks to the database through store/db.h.
 //
 // Errors are values in db.h's form (Errc::Database, "MySQL error <n> (<sqlstate>): <text>",

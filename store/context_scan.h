@@ -1,6 +1,6 @@
 #pragma once
 // A parallel read of sy_contexts for the own profile's full load (store/directory_reader.h,
-// docs/decisions.md 69): the table's id span is cut into key ranges (pages) that |sessions|
+// docs/decisions.md 70): the table's id span is cut into key ranges (pages) that |sessions|
 // threads, each with a BulkSession and a consistent snapshot of its own, take in turn and read
 // in primary key order. Start it after the caller's own snapshot began (then every helper sees
 // at least what the caller sees), do the caller's other reads, then finish().

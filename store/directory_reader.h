@@ -105,7 +105,7 @@ struct OwnProfileOptions {
   // on a thread of its own (BulkSession: the MariaDB C API), when the table spans at least
   // |parallel_min_span| ids; below that (or with load_sessions 0) through the caller's session.
   // The id span is cut into |load_sessions| * |pages_per_session| key ranges (pages) that the
-  // threads take in turn. docs/decisions.md 69 says why and why it is consistent.
+  // threads take in turn. docs/decisions.md 70 says why and why it is consistent.
   int load_sessions = 2;
   uint64_t parallel_min_span = 200000;
   int pages_per_session = 8;
@@ -121,7 +121,7 @@ struct OwnProfileOptions {
 // for contexts beyond the vector's growth). A big sy_contexts is read in parallel by helper
 // sessions (OwnProfileOptions::load_sessions) whose snapshots start after the caller's: they
 // see everything it sees, and whatever they see beyond it has a change row above change_seq
-// that changes_since() delivers again (decision 69). They read the same server (identity
+// that changes_since() delivers again (decision 70). They read the same server (identity
 // checked; wsrep_sync_wait on Galera), stop at the first error of any of them, and are joined
 // before full_load() returns. A context whose schema has no sy_schemas row gets a synthesised
 // enabled schema with server 0, as RoutingSnapshot::apply() does for deltas. Contexts come in

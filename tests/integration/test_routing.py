@@ -359,7 +359,7 @@ class RoutingTest(ProxyTestCase):
 
     def test_a_wide_id_span_is_loaded_in_parallel_and_routes_like_a_narrow_one(self):
         # Ids spread over more than 200,000 make the own profile's full load read sy_contexts
-        # over two MariaDB C API sessions of its own, in key-range pages (decision 69).
+        # over two MariaDB C API sessions of its own, in key-range pages (decision 70).
         self.db.sql("INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
                     " (250000, 's2', 1, NULL), (300001, 's4', 0, NULL), (3000000, 'sx', 1, 2)")
         sy = self.start("old", "old")

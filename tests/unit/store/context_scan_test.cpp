@@ -1,7 +1,7 @@
 // store/context_scan.h and the own profile's parallel full load against the real private
 // MariaDB: every row exactly once across page borders and sparse ids, the same result as the
 // serial read, a change committed between the loader's snapshot and the helpers' delivered by
-// changes_since() (decision 69), and helper errors returned as values with the helpers joined.
+// changes_since() (decision 70), and helper errors returned as values with the helpers joined.
 
 #include "store/context_scan.h"
 

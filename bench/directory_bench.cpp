@@ -19,7 +19,10 @@
 // their resident bytes and find_login() cost are reported apart from the contexts'.
 //
 // Usage: directory_bench [--contexts 1000000] [--schemas 1000] [--logins 0] [--runs 3]
-//                        [--applies 21] [--buffer-pool 4G] [--keep]
+//                        [--applies 21] [--buffer-pool 4G] [--keep] [--sessions 2] [--socket]
+// --sessions is OwnProfileOptions::load_sessions (0 = the serial read through Connector/C++);
+// --socket connects through SY_TEST_MYSQL_SOCKET (the server's unix socket) instead of TCP.
+// The read's server CPU is the local server's (/proc/<pid of @@pid_file>/stat).
 // --buffer-pool raises innodb_buffer_pool_size for the run (SET GLOBAL, online) and restores it
 // at exit; the private server's default (tests/scripts/mariadb.sh) is 512 MiB, too small to keep
 // 10M rows cached. Reads SY_TEST_MYSQL_HOST/PORT/USER/PASSWORD
@@ -36,6 +39,7 @@
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -92,6 +96,33 @@ size_t resident_bytes() {
   size_t total = 0, resident = 0;
   statm >> total >> resident;
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// CPU time (user + system) of process |pid| so far, ms, from /proc; 0 when unreadable (a
+// server on another machine).
+double proc_cpu_ms(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (pid <= 0 || !std::getline(stat, line)) {
+    return 0;
+  }
+  // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) {
+      ticks += std::strtod(field.c_str(), nullptr);
+    }
+  }
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double loadavg1() {
+  std::ifstream f("/proc/loadavg");
+  double l = 0;
+  f >> l;
+  return l;
 }
 
 // CPU time of this process (user + system), ms.
@@ -294,6 +325,8 @@ int main(int argc, char** argv) {
   int runs = 3, applies = 21;
   uint64_t buffer_pool = 0;
   bool keep = false;
+  int sessions = store::OwnProfileOptions{}.load_sessions;
+  bool via_socket = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -318,6 +351,10 @@ int main(int argc, char** argv) {
         die("--buffer-pool: not a size: " + v + " (e.g. 4G, 512M)");
     } else if (a == "--keep")
       keep = true;
+    else if (a == "--socket")
+      via_socket = true;
+    else if (a == "--sessions")
+      sessions = std::atoi(next().c_str());
     else
       die("unknown argument " + a);
   }
@@ -331,13 +368,28 @@ int main(int argc, char** argv) {
   dsn.port = std::atoi(env_or("SY_TEST_MYSQL_PORT", "3306"));
   dsn.user = env_or("SY_TEST_MYSQL_USER", "switchyard");
   dsn.password = env_or("SY_TEST_MYSQL_PASSWORD", "switchyard");
+  if (via_socket) {
+    dsn.socket = env_or("SY_TEST_MYSQL_SOCKET", "");
+    if (dsn.socket.empty())
+      die("--socket needs SY_TEST_MYSQL_SOCKET");
+  }
   // The 1M/1000 name without logins is the one bench/compare --routing uses.
   std::string dbname = "sy_bench_" + std::to_string(contexts) + "_" + std::to_string(schemas);
   if (logins_per_context > 0) {
     dbname += "_l" + std::to_string(logins_per_context);
   }
 
-  auto admin_db = check(store::Db::connect({dsn}, std::chrono::seconds(5)));
+  // No read timeout: seeding 10M rows is one statement that may run for minutes.
+  auto admin_db =
+      check(store::Db::connect({dsn}, std::chrono::seconds(5), std::chrono::seconds(0)));
+  // The server's pid, for its CPU time during the read (the private server is local).
+  long server_pid = 0;
+  {
+    std::string pid_file;
+    check(admin_db->query("SELECT @@pid_file",
+                          [&](const store::Row& row) { pid_file = row.str(1); }));
+    std::ifstream(pid_file) >> server_pid;
+  }
   const uint64_t old_pool = query_u64(*admin_db, "SELECT @@innodb_buffer_pool_size");
   if (buffer_pool > old_pool) {
     exec(*admin_db, "SET GLOBAL innodb_buffer_pool_size = " + std::to_string(buffer_pool));
@@ -346,7 +398,7 @@ int main(int argc, char** argv) {
   }
   exec(*admin_db, "CREATE DATABASE IF NOT EXISTS " + dbname);
   dsn.database = dbname;
-  auto db = check(store::Db::connect({dsn}, std::chrono::seconds(5)));
+  auto db = check(store::Db::connect({dsn}, std::chrono::seconds(5), std::chrono::seconds(0)));
   check(store::migrate(*db));
   {
     uint64_t n = query_u64(*db, "SELECT COUNT(*) FROM sy_contexts");
@@ -367,31 +419,41 @@ int main(int argc, char** argv) {
   }
 
   // ---- full load ----
-  store::OwnProfileReader reader;
+  store::OwnProfileOptions reader_opt;
+  reader_opt.load_sessions = sessions;
+  store::OwnProfileReader reader(reader_opt);
   routing::SnapshotInput input;
   input.pool_names = {"pool-1", "pool-2"};
-  std::vector<double> read_ms, read_cpu_ms, scan_ms, build_ms, login_build_ms, total_ms;
+  std::vector<double> read_ms, read_cpu_ms, read_server_ms, scan_ms, scan_server_ms, build_ms,
+      build_cpu_ms, login_build_ms, total_ms, load1;
   size_t rows_resident = 0, total_resident = 0;
   Snap snap, login_snap;
   for (int r = 0; r < runs; ++r) {
     snap.reset();
     login_snap.reset();
     // What the server alone needs to go through every row (nothing crosses the wire).
+    load1.push_back(loadavg1());
     auto ts = Clock::now();
+    const double scan_srv0 = proc_cpu_ms(server_pid);
     query_u64(*db, "SELECT SUM(enabled) + SUM(LENGTH(schema_name)) + COUNT(server_id)"
                    " FROM sy_contexts");
     scan_ms.push_back(ms_since(ts));
+    scan_server_ms.push_back(proc_cpu_ms(server_pid) - scan_srv0);
     const size_t rss0 = resident_bytes();
     const double cpu0 = cpu_ms();
+    const double srv0 = proc_cpu_ms(server_pid);
     auto t0 = Clock::now();
     routing::DirectoryData data = check(reader.full_load(*db));
     read_ms.push_back(ms_since(t0));
     read_cpu_ms.push_back(cpu_ms() - cpu0);
+    read_server_ms.push_back(proc_cpu_ms(server_pid) - srv0);
     routing::DirectoryData logins = take_logins(data);
     const size_t rss1 = resident_bytes();
     auto t1 = Clock::now();
+    const double bcpu0 = cpu_ms();
     snap = RoutingSnapshot::build(std::move(data), input, r + 1);  // frees the context rows
     build_ms.push_back(ms_since(t1));
+    build_cpu_ms.push_back(cpu_ms() - bcpu0);
     auto t2 = Clock::now();
     login_snap = RoutingSnapshot::build(std::move(logins), input, r + 1);  // and the logins
     login_build_ms.push_back(ms_since(t2));
@@ -479,12 +541,20 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(contexts * logins_per_context), runs);
   std::printf("  full load (read + build)     %9.0f ms   (target < 5000 ms at 10M)\n",
               median(total_ms));
-  std::printf("    database read              %9.0f ms   (client CPU %.0f ms; rows read: RSS +%zu "
-              "MiB)\n",
-              median(read_ms), median(read_cpu_ms), rows_resident >> 20);
-  std::printf("      server scan alone        %9.0f ms   (SUM over every row, nothing sent)\n",
-              median(scan_ms));
-  std::printf("    snapshot build (contexts)  %9.0f ms\n", median(build_ms));
+  std::string loads;
+  for (double l : load1) {
+    loads += (loads.empty() ? "" : ", ") + std::to_string(l).substr(0, 5);
+  }
+  std::printf("  load average (1 min) at the start of each run: %s\n", loads.c_str());
+  std::printf("    database read              %9.0f ms   (client CPU %.0f ms, server CPU %.0f "
+              "ms, %d helper session(s); rows read: RSS +%zu MiB)\n",
+              median(read_ms), median(read_cpu_ms), median(read_server_ms), sessions,
+              rows_resident >> 20);
+  std::printf("      server scan alone        %9.0f ms   (server CPU %.0f ms; SUM over every row, "
+              "nothing sent)\n",
+              median(scan_ms), median(scan_server_ms));
+  std::printf("    snapshot build (contexts)  %9.0f ms   (CPU %.0f ms)\n", median(build_ms),
+              median(build_cpu_ms));
   if (logins_per_context > 0) {
     std::printf("    snapshot build (logins)    %9.0f ms\n", median(login_build_ms));
   }

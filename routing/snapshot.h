@@ -49,9 +49,12 @@ class RoutingSnapshot {
   // range, login pointing at context 0) are dropped and counted in rejected_rows(). Duplicate
   // server/context ids and logins: the last row wins; duplicate schema names: both rows stay
   // (contexts refer to them by index), schema_index() finds the first.
-  // Loader thread. The caller owns the result. Throws only std::bad_alloc.
+  // Loader thread; from kParallelBuildRows contexts on, one helper thread of its own inserts
+  // half of the shards and is joined before build() returns. The caller owns the result.
+  // Throws only std::bad_alloc (and std::system_error when no thread can be started).
   static std::shared_ptr<const RoutingSnapshot> build(DirectoryData data, const SnapshotInput& in,
                                                       uint64_t generation);
+  static constexpr size_t kParallelBuildRows = size_t{1} << 20;
 
   // New snapshot = this one + |d| (incremental refresh); this one is unchanged, so requests
   // pinned to it keep a consistent view. Servers and schemas are upserted by id/name (new

@@ -351,6 +351,14 @@ bool ContextIndex::upsert(const ContextInfo& info) {
   return r != ContextTable::Upsert::Unchanged;
 }
 
+bool ContextIndex::upsert_presized(const ContextInfo& info) {
+  const size_t s = shard_of(info.id);
+  assert(shards_.owns(s));
+  auto r = ContextTable::Upsert::Unchanged;
+  shards_.modify(s, [&](ContextTable& t) { r = t.upsert(info); });
+  return r == ContextTable::Upsert::Inserted;
+}
+
 bool ContextIndex::erase(ContextId id) {
   const size_t s = shard_of(id);
   if (ContextTable::find(shards_.view(s), id) == nullptr) {

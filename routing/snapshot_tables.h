@@ -339,6 +339,8 @@ class ShardArray {
 
   unsigned bits() const { return bits_; }
   size_t size() const { return size_t{1} << bits_; }
+  // The group shard |i| belongs to (its view sits in that group's array).
+  size_t group_of(size_t i) const { return i >> slot_bits_; }
   View view(size_t i) const { return views_[i >> slot_bits_][i & slot_mask_]; }
   // True when shard |i| is this edit's own (modify() will not copy it).
   bool owns(size_t i) const { return !own_shard_.empty() && own_shard_[i]; }
@@ -447,6 +449,13 @@ class ContextIndex {
   // Inserts or overwrites |info| (id != 0); false = it was already there, unchanged (nothing
   // is copied).
   bool upsert(const ContextInfo& info);
+  // Build on several threads: after presize() every shard that receives rows is this edit's
+  // own, so upserts into shards of different groups touch disjoint memory. upsert_presized()
+  // is upsert() for that case without the shared row count; each thread counts its inserts
+  // and the caller adds them with add_inserted() once the threads are joined.
+  bool upsert_presized(const ContextInfo& info);
+  void add_inserted(size_t n) { size_ += n; }
+  size_t group_of(ContextId id) const { return shards_.group_of(shard_of(id)); }
   // Removes |id|; false when absent (nothing is copied).
   bool erase(ContextId id);
   // Starts loading the cache line find(|id|) will read first. A build that calls it a few

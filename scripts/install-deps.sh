@@ -12,6 +12,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # database: the private MariaDB started by tests/scripts/mariadb.sh
   mariadb-server mariadb-client
+  # the MariaDB C API beneath Connector/C++: the directory's bulk read (store/bulk_session.h)
+  libmariadb-dev
   # tests, demo and benchmarks: real clients, real peers
   curl python3 openssl nghttp2-client nghttp2-proxy nghttp2-server wrk haproxy nginx-light procps
   # HTTP/2 to members: a real gRPC client and server through the proxy (tests/integration)

@@ -4,12 +4,14 @@
 #include "store/directory_reader.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <functional>
 #include <optional>
 #include <unordered_map>
 #include <utility>
 
+#include "store/context_scan.h"
 #include "store/own_tables.h"
 #include "store/query.h"
 
@@ -65,6 +67,13 @@ bool gaps_provable(Db& db) {
   auto wsrep = query_value<uint64_t>(db, "SELECT COALESCE(@@GLOBAL.wsrep_on, 0)");
   return wsrep && *wsrep == 0;
 }
+
+// The database's identity as OwnProfileReader::Position has it (one column, no table).
+constexpr const char* kIdentityColumn =
+    "CONCAT(IF(COALESCE(@@GLOBAL.wsrep_on, 0) = 1, CONCAT('galera cluster ',"
+    " COALESCE((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+    " WHERE VARIABLE_NAME = 'wsrep_cluster_state_uuid'), '?')), CONCAT('server_id ',"
+    " @@server_id)))";
 
 int64_t micros(std::chrono::milliseconds d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -186,22 +195,63 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
     return r.error();
   }
 
-  // The big one: one streamed SELECT; the schema name is read into a reused buffer and
-  // resolved through a one-entry cache, so a row costs no allocation.
+  // The big one. A big table is read by helper sessions in parallel (context_scan.h) while
+  // this session reads the logins; else one streamed SELECT here.
+  auto position = read_position(db);
+  if (!position) {
+    return position.error();
+  }
   SchemaIndex schemas(&data.schemas);
-  std::string name;
-  r = db.query("SELECT id, schema_name, enabled, server_id FROM sy_contexts", [&](const Row& row) {
-    row.str_into(2, name);
-    data.contexts.push_back(ContextRow{row.u32(1), schemas.get(name), row.u32(4), row.boolean(3)});
-  });
-  if (!r) {
-    return r.error();
+  std::optional<SchemaNames> known;
+  std::optional<ContextScan> scan;
+  auto span = query_one(
+      // MIN and MAX of the primary key are one index dive each (COUNT(*) would scan it all).
+      db, "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0), MIN(id) IS NOT NULL FROM sy_contexts",
+      [](const Row& row) { return std::array<uint64_t, 3>{row.u64(1), row.u64(2), row.u64(3)}; });
+  if (!span) {
+    return span.error();
+  }
+  const auto [lo, hi, any] = span->value_or(std::array<uint64_t, 3>{});
+  if (opt_.load_sessions > 0 && any != 0 && hi - lo + 1 >= opt_.parallel_min_span) {
+    known.emplace();
+    for (uint32_t i = 0; i < data.schemas.size(); ++i) {
+      known->emplace(data.schemas[i].name, i);
+    }
+    scan.emplace(db.dsn(),
+                 ContextScanOptions{opt_.load_sessions, opt_.pages_per_session, !probe_gaps_,
+                                    std::string("SELECT ") + kIdentityColumn,
+                                    position->identity},
+                 lo, hi, &*known);
+    if (opt_.before_parallel_read) {
+      opt_.before_parallel_read();
+    }
+    scan->start();
+  } else {
+    // The schema name is read into a reused buffer and resolved through a one-entry cache,
+    // so a row costs no allocation.
+    std::string name;
+    r = db.query("SELECT id, schema_name, enabled, server_id FROM sy_contexts ORDER BY id",
+                 [&](const Row& row) {
+                   row.str_into(2, name);
+                   data.contexts.push_back(
+                       ContextRow{row.u32(1), schemas.get(name), row.u32(4), row.boolean(3)});
+                 });
+    if (!r) {
+      return r.error();
+    }
   }
   r = db.query("SELECT login, context_id FROM sy_logins", [&](const Row& row) {
     data.logins.push_back(LoginRow{row.str(1), row.u32(2)});
   });
   if (!r) {
     return r.error();
+  }
+  if (scan) {
+    if (auto done = scan->finish([&](const std::string& name) { return schemas.get(name); },
+                                 &data.contexts);
+        !done) {
+      return done.error();
+    }
   }
 
   // Where changes_since() continues: the last sequence number with no young gap below it.
@@ -259,10 +309,7 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
     return pruned.error();
   }
   data.change_seq = std::max(data.change_seq, *pruned);
-  auto where = read_position(db);
-  if (!where) {
-    return where.error();
-  }
+  const Position* where = &*position;  // read in this snapshot before the contexts
   if (auto c = txn->commit(); !c) {
     return c.error();
   }
@@ -279,11 +326,7 @@ Result<DirectoryData> OwnProfileReader::full_load(Db& db) {
 
 Result<OwnProfileReader::Position> OwnProfileReader::read_position(Db& db) {
   auto where = query_one(
-      db,
-      "SELECT COALESCE(MAX(seq), 0), CONCAT(IF(COALESCE(@@GLOBAL.wsrep_on, 0) = 1, CONCAT("
-      "'galera cluster ', COALESCE((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-      " WHERE VARIABLE_NAME = 'wsrep_cluster_state_uuid'), '?')), CONCAT('server_id ',"
-      " @@server_id))) FROM sy_changes",
+      db, std::string("SELECT COALESCE(MAX(seq), 0), ") + kIdentityColumn + " FROM sy_changes",
       [](const Row& row) {
         return Position{row.u64(1), row.str(2)};
       });

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -100,14 +101,31 @@ struct OwnProfileOptions {
   // delivered. Configurable as database.change_settle.
   std::chrono::milliseconds settle{5000};
   std::chrono::milliseconds settle_pending{20000};
+  // The full load reads sy_contexts over |load_sessions| sessions of its own in parallel, each
+  // on a thread of its own (BulkSession: the MariaDB C API), when the table spans at least
+  // |parallel_min_span| ids; below that (or with load_sessions 0) through the caller's session.
+  // The id span is cut into |load_sessions| * |pages_per_session| key ranges (pages) that the
+  // threads take in turn. docs/decisions.md 71 says why and why it is consistent.
+  int load_sessions = 2;
+  uint64_t parallel_min_span = 200000;
+  int pages_per_session = 8;
+  // Tests only: called on the caller's thread after its snapshot began and before the helper
+  // sessions start theirs (a change committed here is what a racing writer does).
+  std::function<void()> before_parallel_read;
 };
 
 // Reads sy_servers, sy_schemas, sy_contexts, sy_logins and follows sy_changes.
 //
-// full_load(): one START TRANSACTION WITH CONSISTENT SNAPSHOT; four streamed SELECTs (no
-// per-row allocation for contexts beyond the vector's growth). A context whose schema has no
-// sy_schemas row gets a synthesised enabled schema with server 0, as RoutingSnapshot::apply()
-// does for deltas.
+// full_load(): one START TRANSACTION WITH CONSISTENT SNAPSHOT on the caller's session for
+// servers, schemas, logins and the change position; streamed SELECTs (no per-row allocation
+// for contexts beyond the vector's growth). A big sy_contexts is read in parallel by helper
+// sessions (OwnProfileOptions::load_sessions) whose snapshots start after the caller's: they
+// see everything it sees, and whatever they see beyond it has a change row above change_seq
+// that changes_since() delivers again (decision 71). They read the same server (identity
+// checked; wsrep_sync_wait on Galera), stop at the first error of any of them, and are joined
+// before full_load() returns. A context whose schema has no sy_schemas row gets a synthesised
+// enabled schema with server 0, as RoutingSnapshot::apply() does for deltas. Contexts come in
+// primary key order.
 //
 // changes_since(seq): in one snapshot, reads at most max_changes change rows after |seq|,
 // de-duplicates their keys, and fetches the current row of every changed key by primary key in

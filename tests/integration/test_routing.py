@@ -357,6 +357,23 @@ class RoutingTest(ProxyTestCase):
         self.assertEqual(log.count("doing a full load"), 1, log)
         self.assertNotIn("database unavailable", log)
 
+    def test_a_wide_id_span_is_loaded_in_parallel_and_routes_like_a_narrow_one(self):
+        # Ids spread over more than 200,000 make the own profile's full load read sy_contexts
+        # over two MariaDB C API sessions of its own, in key-range pages (decision 71).
+        self.db.sql("INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
+                    " (250000, 's2', 1, NULL), (300001, 's4', 0, NULL), (3000000, 'sx', 1, 2)")
+        sy = self.start("old", "old")
+        self.assertEqual(self.get(sy, "/", 11), (200, b"old-1 old\n"))
+        self.assertEqual(self.get(sy, "/", 250000), (200, b"old-1 old\n"))
+        code, body = self.get(sy, "/", 300001)
+        self.assertEqual((code, json.loads(body)["error"]), (403, "CTX-0004"))
+        self.assertEqual(self.get(sy, "/", 3000000)[0], 307)  # no sy_schemas row, server 2
+        code, body = self.get(sy, "/", 299999)
+        self.assertEqual((code, json.loads(body)["error"]), (404, "CTX-0003"))
+        # Changes after the parallel load arrive as deltas, as after any full load.
+        self.db.sql("UPDATE sy_contexts SET enabled = 0 WHERE id = 250000")
+        self.wait_route(sy, 250000, 403, "context 250000 disabled after the parallel load")
+
     def test_wait_at_start_waits_for_the_database(self):
         fwd = TcpForwarder(self.db.port)
         self.addCleanup(fwd.stop)

@@ -386,6 +386,43 @@ TEST_CASE("1M contexts over 1000 schemas fit in 64 bytes per context") {
   CHECK(s->effective_server(*s->find_context(2)) == 2);
 }
 
+TEST_CASE("a build big enough for two threads agrees with a model: duplicates, bad rows, spread ids") {
+  DirectoryData d;
+  d.schemas = {{"s0", SchemaState::Enabled, 1}, {"s1", SchemaState::Enabled, 2}};
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> any_id(1, UINT32_MAX);
+  std::unordered_map<ContextId, ContextRow> model;
+  size_t bad = 0;
+  const size_t n = RoutingSnapshot::kParallelBuildRows + 4321;
+  for (size_t i = 0; i < n; ++i) {
+    // Dense ids, ids anywhere, and every 97th row again later with other values (last wins).
+    const ContextId id = i % 3 == 0 ? any_id(rng) : static_cast<ContextId>(i + 1);
+    ContextRow row{id, static_cast<uint32_t>(i % 2), static_cast<ServerId>(i % 5), i % 7 != 0};
+    if (i % 1000 == 999) {
+      row = i % 2000 == 999 ? ContextRow{0, 0, 0, true} : ContextRow{id, 9, 0, true};
+      ++bad;
+    } else {
+      model[id] = row;
+    }
+    d.contexts.push_back(row);
+    if (i % 97 == 0 && row.id != 0 && row.schema_index < 2) {
+      ContextRow again{id, 1 - row.schema_index, 7, !row.enabled};
+      d.contexts.push_back(again);
+      model[id] = again;
+    }
+  }
+  auto s = RoutingSnapshot::build(std::move(d), pools(), 1);
+  CHECK(s->rejected_rows() == bad);
+  CHECK(s->context_count() == model.size());
+  size_t wrong = 0;
+  for (const auto& [id, row] : model) {
+    const ContextInfo* c = s->find_context(id);
+    wrong += c == nullptr || c->schema != row.schema_index || c->server != row.server_id ||
+             c->enabled != row.enabled;
+  }
+  CHECK(wrong == 0);
+}
+
 // Not run by ctest (hidden): `unit_routing_snapshot_test "[.bench]"` prints build and lookup
 // timings for bench notes.
 TEST_CASE("snapshot timings", "[.bench]") {

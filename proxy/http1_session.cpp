@@ -26,8 +26,6 @@ std::string_view decimal(T value, char* buf, size_t size) {
   return {buf, static_cast<size_t>(r.ptr - buf)};
 }
 
-constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
-
 }  // namespace
 
 Http1Session::Http1Session(ClientConnection* conn)
@@ -463,7 +461,7 @@ void Http1Session::send_local_response(int status, std::string_view content_type
       decimal(body.size(), length, sizeof(length)),
       "\r\n",
       close_after_ ? std::string_view("Connection: close\r\n") : std::string_view(),
-      kVia,
+      kViaLine,
       extra_headers,
       "\r\n",
       head_request_ ? std::string_view() : body,

@@ -171,11 +171,11 @@ TEST_CASE("request targets are scanned the same whatever their length and where 
     char byte;
     ParseError error;  // None: a valid target byte
   };
-  const Case cases[] = {{'a', ParseError::None},     {'~', ParseError::None},
-                        {'\x80', ParseError::None},  {'\xff', ParseError::None},
-                        {'!', ParseError::None},     {'\x7f', ParseError::BadTarget},
+  const Case cases[] = {{'a', ParseError::None},         {'~', ParseError::None},
+                        {'\x80', ParseError::None},      {'\xff', ParseError::None},
+                        {'!', ParseError::None},         {'\x7f', ParseError::BadTarget},
                         {'\x01', ParseError::BadTarget}, {'\t', ParseError::BadTarget},
-                        {'\0', ParseError::NulByte},  {' ', ParseError::BadVersion}};
+                        {'\0', ParseError::NulByte},     {' ', ParseError::BadVersion}};
   for (size_t len = 1; len <= 70; ++len) {
     for (size_t at = 1; at < len; ++at) {
       for (const Case& c : cases) {
@@ -571,8 +571,8 @@ TEST_CASE("a Host value may hold any byte but SP, controls, / ? # @ and backslas
     std::string head = "GET / HTTP/1.1\r\nHost: a";
     head += static_cast<char>(c);
     head += "b\r\n\r\n";
-    const bool ok = c > 0x20 && c != 0x7f && c != '/' && c != '?' && c != '#' && c != '@' &&
-                    c != '\\';
+    const bool ok =
+        c > 0x20 && c != 0x7f && c != '/' && c != '?' && c != '#' && c != '@' && c != '\\';
     Req r = parse_req(head);
     INFO("byte " << c);
     if (ok) {

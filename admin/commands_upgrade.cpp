@@ -11,6 +11,8 @@
 #include "admin/commands_internal.h"
 #include "admin/sequencer.h"
 #include "admin/update_tasks.h"
+#include "common/log.h"
+#include "store/db.h"
 
 namespace sy::admin::detail {
 
@@ -318,6 +320,10 @@ Reply cmd_schema_update(CommandEnv& env, const Args& a) {
 
 // --- upgrade -----------------------------------------------------------------------------------
 
+// How many times one `upgrade schemata` goes on through another database server after losing
+// its session (cmd_upgrade_schemata).
+constexpr int kRunFailovers = 3;
+
 Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   UpgradeOptions o;  // (one run per instance: AdminServer refuses a second with driver-busy)
   o.server.name = a.get("--server");
@@ -357,26 +363,50 @@ Reply cmd_upgrade_schemata(CommandEnv& env, const Args& a) {
   r.long_job = [o, stores, keep = env.events_owner,
                 keep_stop = env.stop_jobs](const ProgressFn& progress) {
     Stores own(stores);  // the upgrade thread's own sessions
-    auto dir = own.directory();
-    if (!dir.ok()) {
-      return error_reply(dir.error());
-    }
-    auto state = own.state();
-    if (!state.ok()) {
-      return error_reply(state.error());
-    }
-    auto report = run_upgrade(**dir, **state, o, [&](const Progress& p) {
-      ProgressLine line;
-      line.done = p.schemas_done;
-      line.total = p.schemas_total;
-      line.schema = p.schema;
-      line.step = to_string(p.step);
-      line.phase = to_string(p.phase);
-      line.elapsed_ms = p.elapsed_ms;
-      line.eta_ms = p.eta_ms;
-      line.detail = p.detail;
+    ProgressLine last;
+    auto run_once = [&](const UpgradeOptions& opts) -> Result<UpgradeReport> {
+      auto dir = own.directory();
+      if (!dir.ok()) {
+        return dir.error();
+      }
+      auto state = own.state();
+      if (!state.ok()) {
+        return state.error();
+      }
+      return run_upgrade(**dir, **state, opts, [&](const Progress& p) {
+        last.done = p.schemas_done;
+        last.total = p.schemas_total;
+        last.schema = p.schema;
+        last.step = to_string(p.step);
+        last.phase = to_string(p.phase);
+        last.elapsed_ms = p.elapsed_ms;
+        last.eta_ms = p.eta_ms;
+        last.detail = p.detail;
+        progress(last);
+      });
+    };
+    auto report = run_once(o);
+    // The database server went away under the run (a Galera node killed or cut off from the
+    // primary component, a primary gone): the journal and the lease are in the database, so the
+    // run goes on from the next DSN that fits exactly as `upgrade schemata --continue` would
+    // (the same instance takes its own lease over at once). Bounded: a database that keeps
+    // failing ends the run with its error, for the operator's --continue.
+    UpgradeOptions again = o;
+    again.register_new = false;  // registered (or refused) by the first attempt
+    again.use_existing = true;
+    for (int n = 1; n <= kRunFailovers && !report.ok() && store::is_session_lost(report.error());
+         ++n) {
+      const std::string why = report.error().message;
+      SY_LOG(Warn, "upgrade: the run's database session was lost (%s); continuing the run through "
+                   "the next DSN that fits (failover %d of %d)", why.c_str(), n, kRunFailovers);
+      ProgressLine line = last;
+      line.step = "failover";
+      line.phase = "begin";
+      line.detail = "database session lost, continuing through the next DSN that fits: " + why;
       progress(line);
-    });
+      own.reset(why);
+      report = run_once(again);
+    }
     if (!report.ok()) {
       return error_reply(report.error());
     }

@@ -156,7 +156,7 @@ struct AdminServer::Impl {
 
 void AdminServer::Impl::finish_reply(Conn& c, const Reply& r, bool json) {
   if (!r.ok && r.code == "database") {
-    stores.reset();  // reconnect on the next command
+    stores.reset(r.message);  // reconnect on the next command; `show database` says why
   }
   std::string text = render_reply(r, json);
   c.out += text;

@@ -107,7 +107,15 @@ Result<Directory*> Stores::directory() {
   return directory_.get();
 }
 
-void Stores::reset() {
+void Stores::reset(const std::string& why) {
+  if (opt_.dsn_source && !why.empty()) {
+    if (db_) {
+      opt_.dsn_source->left(opt_.who + " directory", *db_, why);
+    }
+    if (state_db_) {
+      opt_.dsn_source->left(opt_.who + " state", *state_db_, why);
+    }
+  }
   directory_.reset();
   db_.reset();
   state_db_.reset();

@@ -67,8 +67,10 @@ class Stores {
   // The directory's own session (SQL update tasks connect next to it); same errors as
   // directory().
   Result<store::Db*> directory_db();
-  // Drops both sessions (after a database error); the next call connects again.
-  void reset();
+  // Drops both sessions (after a database error); the next call connects again. A non-empty
+  // |why| (the error) is reported to the DSN source as why each session left its server
+  // (`show database`).
+  void reset(const std::string& why = {});
 
  private:
   Result<store::Db*> connect(std::unique_ptr<store::Db>* slot, const std::vector<store::Dsn>& dsns,

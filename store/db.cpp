@@ -536,6 +536,19 @@ bool is_wrong_node(const Error& e) {
                                       e.message.find("MySQL error 1290 ") != std::string::npos);
 }
 
+bool is_session_lost(const Error& e) {
+  if (e.code != Errc::Database) {
+    return false;
+  }
+  for (const char* code : {"MySQL error 2006 ", "MySQL error 2013 ", "MySQL error 2055 ",
+                           "MySQL error 4031 "}) {
+    if (e.message.find(code) != std::string::npos) {
+      return true;
+    }
+  }
+  return is_wrong_node(e);
+}
+
 bool is_conflict(const Error& e) {
   return e.code == Errc::Database && (e.message.find("MySQL error 1213 ") != std::string::npos ||
                                       e.message.find("MySQL error 1205 ") != std::string::npos);

@@ -302,6 +302,11 @@ bool is_conflict(const Error& e);
 // the primary component, or not synced) or 1290 (read_only: a replica). The session is to be
 // dropped and the DSNs tried again (Db::connect passes such a server over).
 bool is_wrong_node(const Error& e);
+// The session is gone with its server or cannot be used there: 2006 (server has gone away),
+// 2013 / 2055 (lost connection), 4031 (disconnected by the server), or is_wrong_node(). What
+// the session was doing may or may not have committed; a caller that can redo its work from
+// the database's record (the upgrade journal) connects again, to the next DSN that fits.
+bool is_session_lost(const Error& e);
 // The pause before retry |n| (1-based) of with_conflict_retries.
 void conflict_pause(int n);
 

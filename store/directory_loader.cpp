@@ -402,7 +402,9 @@ void DirectoryLoader::run() {
                r.error().message.c_str());
         outage_logged = true;
       }
-      if (db_ && opt_.dsn_source && is_wrong_node(r.error())) {
+      // Whatever dropped a connected session (a dead node's lost connection as much as a
+      // wrong node's 1047/1290): `show database` says which server the loader left and why.
+      if (db_ && opt_.dsn_source) {
         opt_.dsn_source->left("loader", *db_, r.error().message);
       }
       drop_sessions();

@@ -15,6 +15,11 @@
 #                                    PORTS (comma separated, node 1 first), USER, PASSWORD
 #   tests/scripts/galera.sh check    exit 0 when the packages are installed, else print why
 #   tests/scripts/galera.sh start-if-installed   start, or say why not and exit 0 (ctest)
+#   tests/scripts/galera.sh kill-node N     kill -9 node N's mariadbd and wait until it is gone
+#                                    (the fault tests; the other two stay a primary component)
+#   tests/scripts/galera.sh restart-node N  start node N again (it rejoins the running cluster
+#                                    by IST or SST) and wait until all three are Synced in one
+#                                    primary component of size 3; ok if it runs already
 #
 # Environment:
 #   SY_GALERA_DIR            the private directory (default <repo>/var/galera, or
@@ -59,7 +64,7 @@ node_dir() { echo "$dir/n$1"; }
 sock() { echo "$(node_dir "$1")/mysqld.sock"; }
 pidfile() { echo "$(node_dir "$1")/mysqld.pid"; }
 errlog() { echo "$(node_dir "$1")/error.log"; }
-# Four ports per node, chosen once and remembered: client, gcomm, IST, SST.
+# Four ports per node, chosen once and remembered (pick_port): client, gcomm, IST, SST.
 port() { sed -n "$2p" "$(node_dir "$1")/ports"; }
 
 log_tail() {
@@ -118,7 +123,26 @@ check_packages() {
 }
 
 pick_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  # Below the kernel's ephemeral range: a port bound only now and then (IST and SST while a
+  # node joins, every port of a node that is down for a restart) must not be handed out
+  # meanwhile to a process that binds port 0 or connects out (each test starts several), or
+  # the node cannot listen on it again ("Address already in use", then neither SST nor IST).
+  python3 - <<'PY'
+import random, socket
+lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+candidates = list(range(10000, lo)) if lo > 11000 else list(range(hi + 1, 65536))
+random.shuffle(candidates)
+for port in candidates:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
 }
 
 init_node() {
@@ -259,6 +283,14 @@ do_start() {
   echo "galera.sh: running, client ports $(do_env | sed -n 's/^SY_TEST_GALERA_PORTS=//p')" >&2
 }
 
+wait_exit() {  # wait_exit PID SECONDS MESSAGE: until PID is gone, or die with MESSAGE
+  local deadline=$((SECONDS + $2))
+  while kill -0 "$1" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "$3"
+    sleep 0.05
+  done
+}
+
 do_stop() {
   [[ -d $dir ]] || return 0
   exec 9>"$dir/.lock"
@@ -268,11 +300,7 @@ do_stop() {
     [[ -d $(node_dir "$n") ]] || continue
     pid=$(server_pid "$n") || continue
     kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 60))
-    while kill -0 "$pid" 2>/dev/null; do
-      ((SECONDS < deadline)) || die "node $n (pid $pid) did not exit within 60s"
-      sleep 0.1
-    done
+    wait_exit "$pid" 60 "node $n (pid $pid) did not exit within 60s"
     echo "galera.sh: stopped node $n (pid $pid)" >&2
   done
 }
@@ -300,8 +328,62 @@ do_env() {
   printf 'SY_TEST_GALERA_PASSWORD=%q\n' "$password"
 }
 
+do_kill_node() {  # do_kill_node N
+  local n=$1 pid f
+  [[ $n =~ ^[123]$ ]] || die "kill-node: no node '$n' (1, 2 or 3)"
+  pid=$(server_pid "$n") || {
+    f=$(node_dir "$n")/launch.pid
+    [[ -s $f ]] && kill -0 "$(<"$f")" 2>/dev/null || die "kill-node: node $n is not running"
+    pid=$(<"$f")
+  }
+  kill -KILL "$pid"
+  wait_exit "$pid" 30 "node $n (pid $pid) still exists 30s after kill -9"
+  echo "galera.sh: killed node $n (pid $pid)" >&2
+}
+
+recover_position() {  # recover_position N: node N's last committed uuid:seqno, or nothing
+  local n=$1 d log
+  d=$(node_dir "$n")
+  grep -q '^seqno: *-1' "$d/data/grastate.dat" 2>/dev/null || return 0
+  log=$d/recover.log
+  : >"$log"
+  chown mysql:mysql "$log"
+  mariadbd --no-defaults --user=mysql --datadir="$d/data" --log-error="$log" \
+    --skip-networking --socket="$d/recover.sock" --pid-file="$d/recover.pid" \
+    --innodb-buffer-pool-size=64M --innodb-log-file-size=48M --binlog-format=ROW \
+    --wsrep-on=ON --wsrep-provider="$provider" --wsrep-cluster-address="$(cluster_address)" \
+    --wsrep-recover </dev/null >/dev/null 2>&1 9>&- ||
+    true
+  sed -n 's/.*WSREP: Recovered position: *\([0-9a-f-]*:[0-9-]*\).*/\1/p' "$log" | tail -n 1
+}
+
+do_restart_node() {  # do_restart_node N
+  local n=$1
+  [[ $n =~ ^[123]$ ]] || die "restart-node: no node '$n' (1, 2 or 3)"
+  exec 9>"$dir/.lock"
+  flock 9
+  if ! alive "$n"; then
+    # After a kill -9 grastate.dat has seqno -1 and the node would take a full state transfer
+    # (rsync of the whole data directory, tens of seconds); recovering its position from
+    # InnoDB first (what galera_recovery does for systemd) lets it catch up by IST.
+    local pos
+    pos=$(recover_position "$n")
+    if [[ -n $pos ]]; then
+      start_node "$n" --wsrep-start-position="$pos"
+    else
+      start_node "$n"
+    fi
+  fi
+  local m
+  for m in "${nodes[@]}"; do
+    wait_synced "$m"
+  done
+}
+
 case ${1:-} in
   start) do_start ;;
+  kill-node) do_kill_node "${2:-}" ;;
+  restart-node) do_restart_node "${2:-}" ;;
   stop) do_stop ;;
   status) do_status ;;
   env) do_env ;;
@@ -315,7 +397,7 @@ case ${1:-} in
     do_start
     ;;
   *)
-    echo "usage: $0 {start|start-if-installed|stop|status|env|check}" >&2
+    echo "usage: $0 {start|start-if-installed|stop|status|env|check|kill-node N|restart-node N}" >&2
     exit 2
     ;;
 esac

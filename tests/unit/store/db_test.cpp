@@ -316,6 +316,27 @@ TEST_CASE("a lock wait timeout is a conflict, and the whole transaction runs aga
   CHECK(tries == 5);
 }
 
+TEST_CASE("a lost session is told apart from a failed statement") {
+  auto db_err = [](const std::string& m) { return sy::make_error(sy::Errc::Database, m); };
+  // The server went away (killed, restarted), the connection broke, or it cannot serve here.
+  CHECK(is_session_lost(db_err("query 'START TRANSACTION' on x: MySQL error 2006 (HY000): "
+                               "Server has gone away")));
+  CHECK(is_session_lost(db_err("reading sy_cluster: query on x: MySQL error 2013 (HY000): Lost "
+                               "connection to server during query")));
+  CHECK(is_session_lost(db_err("on x: MySQL error 4031 (HY000): The client was disconnected")));
+  CHECK(is_session_lost(db_err("on x: MySQL error 1047 (08S01): WSREP has not yet prepared "
+                               "node for application use")));
+  CHECK(is_session_lost(db_err("on x: MySQL error 1290 (HY000): --read-only")));
+  // A statement the server refused, a conflict, a refused connect or another kind of error:
+  // not a lost session.
+  CHECK_FALSE(is_session_lost(db_err("on x: MySQL error 1054 (42S22): Unknown column")));
+  CHECK_FALSE(is_session_lost(db_err("COMMIT on x: MySQL error 1213 (40001): Deadlock")));
+  CHECK_FALSE(is_session_lost(db_err("no database reachable: [1] x: MySQL error 2002 (HY000): "
+                                     "Can't connect")));
+  CHECK_FALSE(is_session_lost(sy::make_error(sy::Errc::Unavailable, "MySQL error 2006 ")));
+  CHECK_FALSE(is_session_lost(db_err("MySQL error 20061 (HY000): not one")));
+}
+
 TEST_CASE("a server is fit for a role by read_only and its Galera state") {
   NodeHealth plain;  // no Galera provider, writable
   CHECK(unfit_reason(plain, DsnRole::Writer).empty());

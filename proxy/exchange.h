@@ -223,6 +223,8 @@ class Exchange final : private UpstreamHandler {
   // Parks the request until its schema is enabled (or the directory is fresh again, |stale|);
   // past a bound answers 503: CTX-0021, or CTX-0023 for a |stale| hold.
   void hold(const HttpRequest& req, std::string_view form_body, bool stale);
+  // The 307 to |location| (the tenant's instance; routing::Redirect).
+  void redirect(std::string_view location);
   // A CTX-00NN answer (the one reject path: counted per code, rendered, answered).
   void reject(const routing::Reject& r, Termination term);
   void release_head();

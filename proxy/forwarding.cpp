@@ -1,5 +1,6 @@
 #include "proxy/forwarding.h"
 
+#include <cstring>
 #include <optional>
 
 #include "proxy/sticky.h"
@@ -94,6 +95,30 @@ bool take_forwarded_field(const Field& h, const ForwardPolicy& p, ForwardedFor* 
   return iequals(h.name, "x-forwarded-proto");
 }
 
+// Appends "name: value\r\n" with one std::string append instead of four: the pieces are
+// gathered on the stack first. Four appends (each a capacity check and a memcpy call) per
+// forwarded field were a tenth of a proxied request's head building (callgrind).
+void append_field(std::string* out, std::string_view name, std::string_view value) {
+  char line[256];
+  const size_t n = name.size() + value.size() + 4;
+  if (n > sizeof line) {
+    out->append(name).append(": ").append(value).append("\r\n");
+    return;
+  }
+  char* p = line;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  if (!value.empty()) {  // an empty view may hold nullptr: memcpy(p, nullptr, 0) is UB
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+  }
+  *p++ = '\r';
+  *p = '\n';
+  out->append(line, n);
+}
+
 void append_status_digits(int status, char out[3]) {
   out[0] = static_cast<char>('0' + status / 100 % 10);
   out[1] = static_cast<char>('0' + status / 10 % 10);
@@ -150,7 +175,7 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
   const bool join_cookies = req.protocol == Protocol::Http2;
   bool has_host = false;
   if (req.host_rule == HostRule::FromPseudoField) {
-    out->append("Host: ").append(req.authority).append("\r\n");
+    append_field(out, "Host", req.authority);
     has_host = true;
   }
   const http1::ConnectionListed listed(req.fields, req.num_fields);
@@ -184,7 +209,7 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
       if (req.host_rule == HostRule::FromTarget) {
         // RFC 9112 3.2.2: a proxy forwarding an absolute-form request sends the target's
         // authority as Host, never the Host it received (which may name another tenant).
-        out->append("Host: ").append(req.authority).append("\r\n");
+        append_field(out, "Host", req.authority);
         continue;
       }
     }
@@ -210,7 +235,7 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
       }
       continue;
     }
-    out->append(h.name).append(": ").append(h.value).append("\r\n");
+    append_field(out, h.name, h.value);
   }
   if (!cookie.empty()) {
     out->append("cookie: ").append(cookie).append("\r\n");
@@ -229,14 +254,15 @@ size_t append_upstream_h1_head(const HttpRequest& req, const ForwardPolicy& p, s
       out->append("\r\nForwarded: ");
       fwd.append_to(out, element);
     }
-    out->append("\r\nX-Forwarded-Proto: ").append(p.proto).append("\r\nVia: ");
-    out->append(kViaValue).append("\r\n");
+    out->append("\r\n");
+    append_field(out, "X-Forwarded-Proto", p.proto);
+    out->append(kViaLine);
     if (!p.loop_guard.empty()) {
       out->append(p.loop_guard).append(": 1\r\n");
     }
   }
   if (!p.request_id.empty()) {
-    out->append("X-Request-Id: ").append(p.request_id).append("\r\n");
+    append_field(out, "X-Request-Id", p.request_id);
   }
   if (p.chunked) {
     out->append("Transfer-Encoding: chunked\r\n");
@@ -361,23 +387,25 @@ void append_downstream_h1_head(const HttpResponse& resp, const H1Framing& framin
   for (size_t i = 0; i < resp.num_fields; ++i) {
     const Field& h = resp.fields[i];
     if (listed.forwards(h.name)) {
-      out->append(h.name).append(": ").append(h.value).append("\r\n");
+      append_field(out, h.name, h.value);
     }
   }
   if (!interim) {
     if (!resp.set_cookie.empty()) {
-      out->append("Set-Cookie: ").append(resp.set_cookie).append("\r\n");
+      append_field(out, "Set-Cookie", resp.set_cookie);
     }
-    out->append("Via: ").append(kViaValue).append("\r\n");
+    out->append(kViaLine);
     if (framing.chunked) {
       out->append("Transfer-Encoding: chunked\r\n");
     }
     if (!framing.upgrade.empty()) {
       out->append("Connection: upgrade\r\nUpgrade: ").append(framing.upgrade).append("\r\n");
     } else if (framing.close) {
-      out->append("Connection: close\r\n");
+      out->append("Connection: close\r\n\r\n");
+      return;
     } else if (framing.keep_alive) {
-      out->append("Connection: keep-alive\r\n");
+      out->append("Connection: keep-alive\r\n\r\n");
+      return;
     }
   }
   out->append("\r\n");

@@ -36,6 +36,8 @@
 namespace sy::proxy {
 
 inline constexpr std::string_view kViaValue = "1.1 switchyard";
+// The same as an HTTP/1 field line.
+inline constexpr std::string_view kViaLine = "Via: 1.1 switchyard\r\n";
 
 // An HTTP/2 field list under construction. Names and values are copied into one arena, so the
 // list stays valid after the views it was built from are gone (a retry sends it again);

@@ -16,6 +16,7 @@ enum : uint8_t {
   kFieldValue = 2,  // field-vchar / SP / HTAB / obs-text
   kTarget = 4,      // visible ASCII and obs-text allowed in a request target
   kHex = 8,
+  kHost = 16,  // a byte a Host value may hold (valid_host): not SP, CTL, / ? # @ or backslash
 };
 
 constexpr std::array<uint8_t, 256> make_classes() {
@@ -35,6 +36,10 @@ constexpr std::array<uint8_t, 256> make_classes() {
     }
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
       v |= kHex;
+    }
+    if (c > 0x20 && c != 0x7f && std::string_view("/?#@\\").find(static_cast<char>(c)) ==
+                                     std::string_view::npos) {
+      v |= kHost;
     }
     t[static_cast<size_t>(c)] = v;
   }

@@ -25,6 +25,7 @@ using detail::for_each_element;
 using detail::is;
 using detail::kFieldValue;
 using detail::kHex;
+using detail::kHost;
 using detail::kTarget;
 using detail::kToken;
 using detail::lower;
@@ -38,31 +39,50 @@ constexpr Scan kOk{ParseStatus::Complete, ParseError::None};
 constexpr Scan kMore{ParseStatus::Incomplete, ParseError::None};
 inline Scan fail(ParseError e) { return Scan{ParseStatus::Error, e}; }
 
-// The first index in [p, len) whose byte is not a field-value byte (HTAB, SP, VCHAR, obs-text:
-// kFieldValue), or the last whole 16-byte block's end: the caller's byte loop goes on from there.
-// Field values are most of a head's bytes (Date, User-Agent, Cookie); 16 at a time with SSE2
-// (every x86-64 CPU) instead of one table lookup per byte.
-inline size_t skip_field_value_bytes(const char* buf, size_t p, size_t len) {
+// Field values are most of a head's bytes (Date, User-Agent, Cookie) and the target is the
+// longest run of a request line: both are skipped 16 bytes at a time (SSE2, every x86-64 CPU)
+// instead of one table lookup per byte. Each skip returns the first index in [p, len) of a
+// byte outside its class, or the last whole 16-byte block's end: the caller's byte loop goes
+// on from there.
 #if defined(__SSE2__)
+// Field-value bytes are HTAB, SP, VCHAR and obs-text (kFieldValue): stops at other controls
+// and DEL.
+inline __m128i field_value_stops(__m128i v) {
   const __m128i k1f = _mm_set1_epi8(0x1f);
-  const __m128i ktab = _mm_set1_epi8(0x09);
-  const __m128i kdel = _mm_set1_epi8(0x7f);
+  __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, k1f), k1f);              // v <= 0x1f (unsigned)
+  ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), ctl);  // ... except HTAB
+  return _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+}
+
+// Target bytes are above SP and not DEL (kTarget).
+inline __m128i target_stops(__m128i v) {
+  const __m128i ksp = _mm_set1_epi8(0x20);
+  __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, ksp), ksp);  // v <= 0x20 (unsigned)
+  return _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+}
+
+template <__m128i (*Stops)(__m128i)>
+inline size_t skip_blocks(const char* buf, size_t p, size_t len) {
   while (len - p >= 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + p));
-    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, k1f), k1f);  // v <= 0x1f (unsigned)
-    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, ktab), ctl);     // ... except HTAB
-    int bad = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, kdel)));
+    int bad = _mm_movemask_epi8(Stops(_mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + p))));
     if (bad != 0) {
       return p + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(bad)));
     }
     p += 16;
   }
-#else
-  (void)buf;
-  (void)len;
-#endif
   return p;
 }
+
+inline size_t skip_field_value_bytes(const char* buf, size_t p, size_t len) {
+  return skip_blocks<field_value_stops>(buf, p, len);
+}
+inline size_t skip_target_bytes(const char* buf, size_t p, size_t len) {
+  return skip_blocks<target_stops>(buf, p, len);
+}
+#else
+inline size_t skip_field_value_bytes(const char*, size_t p, size_t) { return p; }
+inline size_t skip_target_bytes(const char*, size_t p, size_t) { return p; }
+#endif
 
 // Expects CRLF at buf[*pos]. Bare CR / bare LF are errors.
 Scan expect_crlf(const char* buf, size_t len, size_t* pos) {
@@ -347,8 +367,7 @@ Framing read_framing(const Header* h, size_t n) {
 // '#', '@' (which would change where the authority ends).
 bool valid_host(std::string_view host) {
   for (char c : host) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '/' || c == '?' || c == '#' || c == '@' || c == '\\') {
+    if (!is(c, kHost)) {  // one table lookup a byte (seven compares before: callgrind)
       return false;
     }
   }
@@ -497,6 +516,10 @@ ParseResult parse_request(const char* buf, size_t len, const Limits& limits, Req
 
   // request-target SP
   size_t target_start = p;
+  p = skip_target_bytes(buf, p, len);
+  if (p - target_start > limits.max_uri_bytes) {
+    return error(ParseError::UriTooLong);
+  }
   while (p < len && is(buf[p], kTarget)) {
     ++p;
     if (p - target_start > limits.max_uri_bytes) {

@@ -26,8 +26,6 @@ std::string_view decimal(T value, char* buf, size_t size) {
   return {buf, static_cast<size_t>(r.ptr - buf)};
 }
 
-constexpr char kVia[] = "Via: 1.1 switchyard\r\n";
-
 }  // namespace
 
 Http1Session::Http1Session(ClientConnection* conn)
@@ -158,11 +156,13 @@ void Http1Session::parse() {
   }
   if (!head_started_) {
     // RFC 9112 2.2: ignore empty lines before a request line.
-    unsigned char first2[2];
-    while (evbuffer_copyout(in, first2, 2) == 2 && first2[0] == '\r' && first2[1] == '\n') {
+    // Looked at in place (the first chain holds the head's start): no copy out.
+    const unsigned char* first2 = nullptr;
+    while (len >= 2 && (first2 = evbuffer_pullup(in, 2)) != nullptr && first2[0] == '\r' &&
+           first2[1] == '\n') {
       evbuffer_drain(in, 2);
+      len -= 2;
     }
-    len = evbuffer_get_length(in);
     if (len == 0) {
       return;
     }
@@ -463,7 +463,7 @@ void Http1Session::send_local_response(int status, std::string_view content_type
       decimal(body.size(), length, sizeof(length)),
       "\r\n",
       close_after_ ? std::string_view("Connection: close\r\n") : std::string_view(),
-      kVia,
+      kViaLine,
       extra_headers,
       "\r\n",
       head_request_ ? std::string_view() : body,

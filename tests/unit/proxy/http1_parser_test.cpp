@@ -164,6 +164,51 @@ TEST_CASE("field values are scanned the same whatever their length and where a b
   }
 }
 
+TEST_CASE("request targets are scanned the same whatever their length and where a byte sits") {
+  // Targets up to 70 bytes cross the parser's 16-byte blocks at every offset: each byte class
+  // at each position gives the verdict of the one-byte-at-a-time rule (kTarget).
+  struct Case {
+    char byte;
+    ParseError error;  // None: a valid target byte
+  };
+  const Case cases[] = {{'a', ParseError::None},         {'~', ParseError::None},
+                        {'\x80', ParseError::None},      {'\xff', ParseError::None},
+                        {'!', ParseError::None},         {'\x7f', ParseError::BadTarget},
+                        {'\x01', ParseError::BadTarget}, {'\t', ParseError::BadTarget},
+                        {'\0', ParseError::NulByte},     {' ', ParseError::BadVersion}};
+  for (size_t len = 1; len <= 70; ++len) {
+    for (size_t at = 1; at < len; ++at) {
+      for (const Case& c : cases) {
+        std::string target = "/" + std::string(len - 1, 't');
+        target[at] = c.byte;
+        Req r = parse_req("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+        INFO("len " << len << " at " << at << " byte " << static_cast<int>(c.byte));
+        if (c.error == ParseError::None) {
+          REQUIRE(r.r.status == ParseStatus::Complete);
+          CHECK(r.head.target == target);
+        } else {
+          REQUIRE(r.r.status == ParseStatus::Error);
+          CHECK(r.head.error == c.error);
+        }
+      }
+    }
+  }
+  Limits lim;
+  lim.max_uri_bytes = 20;
+  for (size_t len = 18; len <= 40; ++len) {  // the limit checked inside and after a block
+    INFO("len " << len);
+    Req r = parse_req("GET /" + std::string(len - 1, 'u') + " HTTP/1.1\r\nHost: h\r\n\r\n", lim);
+    CHECK(r.r.status == (len <= 20 ? ParseStatus::Complete : ParseStatus::Error));
+    Req partial = parse_req("GET /" + std::string(len - 1, 'u'), lim);  // no SP yet
+    if (len <= 20) {
+      CHECK(partial.r.status == ParseStatus::Incomplete);
+    } else {
+      CHECK(partial.r.status == ParseStatus::Error);
+      CHECK(partial.head.error == ParseError::UriTooLong);
+    }
+  }
+}
+
 TEST_CASE("every prefix of a valid head is incomplete") {
   for (const char* head : kValidHeads) {
     std::string s(head);
@@ -482,6 +527,60 @@ TEST_CASE("hop-by-hop fields, including those a Connection field names") {
   Header hs[] = {{"Connection", "close, X-Secret"}, {"X-Secret", "1"}};
   CHECK(connection_lists(hs, 2, "x-secret"));
   CHECK_FALSE(connection_lists(hs, 2, "x-other"));
+}
+
+TEST_CASE("iequals: word-at-a-time equals the byte-by-byte rule for every byte pair") {
+  // Case-insensitive means: only 'A'..'Z' / 'a'..'z' pairs may differ. Each length takes a
+  // different path (bytes, two 4-byte words, 8-byte words with an overlapping last one).
+  auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (sy::ascii_lower(a[i]) != sy::ascii_lower(b[i])) {
+        return false;
+      }
+    }
+    return true;
+  };
+  size_t mismatches = 0;
+  for (size_t len : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17}) {
+    for (size_t pos : {size_t{0}, len / 2, len - 1}) {
+      for (int x = 0; x < 256; ++x) {
+        for (int y = 0; y < 256; ++y) {
+          std::string a(len, 'q');
+          std::string b(len, 'Q');
+          a[pos] = static_cast<char>(x);
+          b[pos] = static_cast<char>(y);
+          mismatches += iequals(a, b) != reference(a, b) ? 1 : 0;
+        }
+      }
+    }
+  }
+  CHECK(mismatches == 0);
+  CHECK(iequals("Content-Length", "content-length"));
+  CHECK(iequals("X-FORWARDED-FOR", "x-forwarded-for"));
+  CHECK_FALSE(iequals("content-length", "content-lengtH2"));
+  CHECK_FALSE(iequals("Content-Lengt@", "content-length`"));
+  CHECK_FALSE(iequals("[host", "{host"));  // 0x5b / 0x7b differ by 0x20 but are not letters
+  CHECK(iequals("", ""));
+}
+
+TEST_CASE("a Host value may hold any byte but SP, controls, / ? # @ and backslash") {
+  for (int c = 0; c < 256; ++c) {
+    std::string head = "GET / HTTP/1.1\r\nHost: a";
+    head += static_cast<char>(c);
+    head += "b\r\n\r\n";
+    const bool ok =
+        c > 0x20 && c != 0x7f && c != '/' && c != '?' && c != '#' && c != '@' && c != '\\';
+    Req r = parse_req(head);
+    INFO("byte " << c);
+    if (ok) {
+      CHECK(r.r.status == ParseStatus::Complete);
+    } else {
+      CHECK(r.r.status == ParseStatus::Error);
+    }
+  }
 }
 
 TEST_CASE("chunked bodies decode identically in every split") {

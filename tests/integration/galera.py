@@ -63,6 +63,23 @@ class GaleraDatabase(Database):
     def dsn_yaml(self, port=None):
         return super().dsn_yaml(port or self.ports[self.node - 1])
 
+    def dsns_from(self, first):
+        """The `dsns:` entries of all three nodes, node |first| (1-3) first, then the others in
+        order: an instance that fails over moves on to the next node."""
+        order = [(first - 1 + i) % len(self.ports) for i in range(len(self.ports))]
+        return "".join(Database.dsn_yaml(self, self.ports[i]) for i in order)
+
+
+class NodeDsns:
+    """What the YAML builders that call db.dsn_yaml() need, for an instance whose DSN list starts
+    at node |first| of |db| (a GaleraDatabase)."""
+
+    def __init__(self, db, first):
+        self.db, self.first = db, first
+
+    def dsn_yaml(self, port=None):
+        return self.db.dsn_yaml(port) if port else self.db.dsns_from(self.first)
+
 
 class GaleraUpgradeTest(test_upgrade.UpgradeTest):
     """Base class (no tests of its own): old role through node 1, new role through node 2."""

@@ -2,7 +2,8 @@
 the cluster): three Switchyard instances, each with its DSN list starting at a different node,
 and through their three admin sockets at once many writes that touch the same rows: toggles of
 one schema and one context, `pool member add|set|remove` of the same addresses of one pool, a
-member's runtime state, and server registrations (unique names and one name all race for).
+member's runtime state, `pool add` of the same names, and registrations of servers (unique
+names, and one name all three race for), schemas and logins (one name all three race for).
 
 Galera certifies each commit against the others' and fails the loser with 1213 at COMMIT
 (`Deadlock found ... try restarting transaction`); an InnoDB lock wait can end in 1205. Every
@@ -23,7 +24,7 @@ from galera import GaleraDatabase, NodeDsns, require_galera  # noqa: E402
 from harness import ProxyTestCase, wait_for  # noqa: E402
 from livepools import ROUTED_SEED, routed_yaml  # noqa: E402
 
-ROUNDS = 20  # per instance; each round is 9 commands
+ROUNDS = 20  # per instance; each round is 12 commands
 
 
 class AdminSocket:
@@ -99,7 +100,10 @@ class GaleraAdminWritesTest(ProxyTestCase):
                         f"server register app-race-{r} --pool main --version v{i} "
                         "--redirect-url http://127.0.0.1:9",
                         f"pool member remove main {shared} --timeout 5s",
-                        f"pool member weight main {self.b1.address} {1 + (r + i) % 5}"):
+                        f"pool member weight main {self.b1.address} {1 + (r + i) % 5}",
+                        f"schema add sx{r} --server app-main",
+                        f"login add u{r}@example.com --context 11",
+                        f"pool add px{r % 4}"):
                     ok, code, doc = conn.command(line)
                     results.append((line, ok, code, "" if ok else doc.get("message", "")))
         finally:
@@ -114,7 +118,7 @@ class GaleraAdminWritesTest(ProxyTestCase):
             t.join(120)
         self.assertFalse(any(t.is_alive() for t in threads))
         every = [r for rs in results for r in rs]
-        self.assertEqual(len(every), 3 * ROUNDS * 9)
+        self.assertEqual(len(every), 3 * ROUNDS * 12)
         # Refusals that are meant: a name already registered by another instance; a member not
         # (yet) known here or already there. Nothing else, and never the database's error.
         meant = {"exists", "not-found", "conflict"}
@@ -123,11 +127,15 @@ class GaleraAdminWritesTest(ProxyTestCase):
         for line, ok, code, why in every:
             self.assertNotIn("1213", why, line)
             self.assertNotIn("1205", why, line)
-        # The race for one name: each app-race-N registered exactly once, the others told so.
+        # The races for one name: each server app-race-N, schema sxN and login uN registered
+        # exactly once, the other two instances told so.
         for r in range(ROUNDS):
-            outcomes = [x for x in every if x[0].startswith(f"server register app-race-{r} ")]
-            self.assertEqual(sum(1 for x in outcomes if x[1]), 1, outcomes)
-            self.assertEqual({x[2] for x in outcomes if not x[1]}, {"exists"}, outcomes)
+            for prefix in (f"server register app-race-{r} ", f"schema add sx{r} ",
+                           f"login add u{r}@"):
+                outcomes = [x for x in every if x[0].startswith(prefix)]
+                self.assertEqual(len(outcomes), 3, prefix)
+                self.assertEqual(sum(1 for x in outcomes if x[1]), 1, outcomes)
+                self.assertEqual({x[2] for x in outcomes if not x[1]}, {"exists"}, outcomes)
         self.assertTrue(all(x[1] for x in every if "register app-" in x[0] and "race" not in x[0]))
 
         # No id twice; every registration is there once, read through each instance's node.
@@ -147,14 +155,17 @@ class GaleraAdminWritesTest(ProxyTestCase):
         def state(i):
             schema = [s for s in self.show(i, "schema", "list")["schemas"] if s["schema"] == "s1"]
             ctx = self.show(i, "context", "show", "11")
+            shown = self.show(i, "show", "pools")
             members = sorted((m["member"], m["weight"], m["weight_override"], m["admin"])
-                             for m in self.show(i, "show", "pools")["members"]
-                             if m["pool"] == "main")
-            return (schema[0]["enabled"], ctx["enabled"], members)
+                             for m in shown["members"] if m["pool"] == "main")
+            return (schema[0]["enabled"], ctx["enabled"], members,
+                    sorted(p["pool"] for p in shown["pools"]), sorted(ctx["logins"]))
 
         wait_for(lambda: state(0) == state(1) == state(2), timeout=20,
-                 what="the three instances to show the same schema, context and members")
+                 what="the three instances to show the same schema, context, members, pools")
         final = state(0)
+        self.assertEqual(final[3], sorted(["main"] + [f"px{k}" for k in range(min(ROUNDS, 4))]))
+        self.assertEqual(final[4], sorted(f"u{r}@example.com" for r in range(ROUNDS)))
         # The schema and the context as stored (read through node 1).
         self.assertEqual(self.db.sql("SELECT state FROM sy_schemas WHERE name = 's1'")[0][0],
                          "enabled" if final[0] else "disabled")

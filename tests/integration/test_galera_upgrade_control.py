@@ -6,7 +6,6 @@ state are the same sy_upgrade_runs row, written through three nodes. Every comma
 the run finishes with each step once per schema and no client request failed.
 """
 import os
-import subprocess
 import sys
 import threading
 import unittest
@@ -14,8 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 
-from galera import CTL, GaleraUpgradeTest  # noqa: E402
-from harness import wait_for  # noqa: E402
+from galera import GaleraUpgradeTest  # noqa: E402
 from tenant_load import TenantLoad  # noqa: E402
 from test_galera_admin_writes import AdminSocket  # noqa: E402
 from test_galera_upgrade_load import STEPS, UpgradeLoadRun  # noqa: E402
@@ -39,15 +37,8 @@ class GaleraUpgradeControlTest(UpgradeLoadRun, GaleraUpgradeTest):
             conn.close()
 
     def test_pause_and_resume_through_three_nodes_while_the_run_goes_on(self):
-        self.write_list("slow", [self.schemas[0]])  # the run is on while the togglers start
-        self.prepare_cluster(self.old)
         load = TenantLoad(self.old.url("/"), self.contexts, threads=2).start()
-        driver = subprocess.Popen([CTL, "-s", self.old.socket, "upgrade", "schemata", "--server",
-                                   "app-new", "--continue"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(lambda: driver.poll() is None and driver.kill())
-        wait_for(lambda: self.runs().get(self.schemas[0]) == 1, timeout=60,
-                 what="the first schema's update task to start")
+        driver = self.start_slow_run(self.old)  # the run is on while the togglers start
         results = []
         threads = [threading.Thread(target=self.toggler, args=(sy, results))
                    for sy in (self.old, self.new, self.old3)]

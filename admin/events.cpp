@@ -53,7 +53,7 @@ Json event_doc(const store::EventRow& e) {
 
 Result<uint64_t> EventSink::emit(store::Db& state, const Event& e) {
   store::EventRow row{0, e.kind, e.schema, e.state, e.detail, actor_, 0};
-  auto id = store::with_conflict_retries([&] { return store::append_event(state, row); });
+  auto id = store::append_event(state, row);
   if (!id.ok()) {
     SY_LOG(Warn, "event %s%s%s NOT STORED: %s", e.kind.c_str(), e.schema.empty() ? "" : " schema=",
            e.schema.c_str(), id.error().message.c_str());

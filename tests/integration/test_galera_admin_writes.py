@@ -2,7 +2,7 @@
 the cluster): three Switchyard instances, each with its DSN list starting at a different node,
 and through their three admin sockets at once many writes that touch the same rows: toggles of
 one schema and one context, `pool member add|set|remove` of the same addresses of one pool, a
-member's runtime state, `pool add` of the same names, and registrations of servers (unique
+member's runtime state, `pool add` of the same names, `cluster prepare|cancel`, and registrations of servers (unique
 names, and one name all three race for), schemas and logins (one name all three race for).
 
 Galera certifies each commit against the others' and fails the loser with 1213 at COMMIT
@@ -24,7 +24,7 @@ from galera import GaleraDatabase, NodeDsns, require_galera  # noqa: E402
 from harness import ProxyTestCase, wait_for  # noqa: E402
 from livepools import ROUTED_SEED, routed_yaml  # noqa: E402
 
-ROUNDS = 20  # per instance; each round is 12 commands
+ROUNDS = 20  # per instance; each round is 14 commands
 
 
 class AdminSocket:
@@ -103,13 +103,18 @@ class GaleraAdminWritesTest(ProxyTestCase):
                         f"pool member weight main {self.b1.address} {1 + (r + i) % 5}",
                         f"schema add sx{r} --server app-main",
                         f"login add u{r}@example.com --context 11",
-                        f"pool add px{r % 4}"):
+                        f"pool add px{r % 4}",
+                        "cluster prepare app-target",
+                        "cluster cancel"):
                     ok, code, doc = conn.command(line)
                     results.append((line, ok, code, "" if ok else doc.get("message", "")))
         finally:
             conn.close()
 
     def test_three_instances_write_the_same_rows_at_once_without_conflicts(self):
+        # A target server with no schema yet: `cluster prepare` and `cancel` may toggle.
+        self.show(0, "server", "register", "app-target", "--pool", "main", "--version", "v2",
+                  "--redirect-url", "http://127.0.0.1:9")
         results = [[], [], []]
         threads = [threading.Thread(target=self.writer, args=(i, results[i])) for i in range(3)]
         for t in threads:
@@ -118,10 +123,10 @@ class GaleraAdminWritesTest(ProxyTestCase):
             t.join(120)
         self.assertFalse(any(t.is_alive() for t in threads))
         every = [r for rs in results for r in rs]
-        self.assertEqual(len(every), 3 * ROUNDS * 12)
+        self.assertEqual(len(every), 3 * ROUNDS * 14)
         # Refusals that are meant: a name already registered by another instance; a member not
         # (yet) known here or already there. Nothing else, and never the database's error.
-        meant = {"exists", "not-found", "conflict"}
+        meant = {"exists", "not-found", "conflict", "illegal-transition"}
         unexpected = [r for r in every if not r[1] and r[2] not in meant]
         self.assertEqual(unexpected, [], f"{len(unexpected)} of {len(every)} commands failed")
         for line, ok, code, why in every:
@@ -139,7 +144,7 @@ class GaleraAdminWritesTest(ProxyTestCase):
         self.assertTrue(all(x[1] for x in every if "register app-" in x[0] and "race" not in x[0]))
 
         # No id twice; every registration is there once, read through each instance's node.
-        expected = {"app-main", "app-extra"} | {f"app-{i}-{r}" for i in range(3)
+        expected = {"app-main", "app-extra", "app-target"} | {f"app-{i}-{r}" for i in range(3)
                                                 for r in range(ROUNDS)} | {
             f"app-race-{r}" for r in range(ROUNDS)}
         for i in range(3):
@@ -164,6 +169,14 @@ class GaleraAdminWritesTest(ProxyTestCase):
         wait_for(lambda: state(0) == state(1) == state(2), timeout=20,
                  what="the three instances to show the same schema, context, members, pools")
         final = state(0)
+        # The cluster walked STABLE <-> READY_TO_UPGRADE: each OK a transition in the history.
+        ok_cluster = sum(1 for x in every if x[0].startswith("cluster") and x[1])
+        self.assertGreater(ok_cluster, 0)
+        # (An OK whose transaction was rolled back would show here: a cluster event retried on
+        # its own inside the transition's transaction did that once.)
+        history = self.show(1, "cluster", "history", "--limit", "1000")["history"]
+        self.assertEqual(len(history), ok_cluster, [h["event"] for h in history])
+        self.assertTrue(all(a["from"] == b["to"] for a, b in zip(history, history[1:])))
         self.assertEqual(final[3], sorted(["main"] + [f"px{k}" for k in range(min(ROUNDS, 4))]))
         self.assertEqual(final[4], sorted(f"u{r}@example.com" for r in range(ROUNDS)))
         # The schema and the context as stored (read through node 1).

@@ -26,6 +26,8 @@ struct evbuffer;
 
 namespace sy::proxy {
 
+class Stream;
+
 class BodySink {
  public:
   // Moves |n| payload bytes from the front of |src| (they are there) to the sink.
@@ -65,6 +67,10 @@ class Downstream : public BodySink {
   // While a request is held: stop reading the client and watch whether it goes away (the
   // exchange then hears on_downstream_closed). Off again when it is released.
   virtual void hold_watch(bool on) = 0;
+
+  // A tunnel's client side as one plain socket, for Stream::splice (the HTTP/1.1 session's
+  // connection); null where the tunnel is not a whole connection (an HTTP/2 stream).
+  virtual Stream* tunnel_stream() { return nullptr; }
 
   // An interim (1xx) response. Never 101.
   virtual void send_interim(const HttpResponse& resp) = 0;

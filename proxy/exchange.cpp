@@ -12,6 +12,7 @@
 #include "proxy/h2_convert.h"
 #include "proxy/metrics.h"
 #include "proxy/stats.h"
+#include "proxy/stream.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
@@ -501,6 +502,11 @@ void Exchange::start_tunnel(const HttpResponse& resp) {
   rec_.pool->tunnel_opened(m);
   arm_timer(tunnel_tick_ms());
   pull_request_body();  // bytes the client sent after its request, before the 101
+  if (tunneling()) {
+    // Plain sockets both sides: each read is relayed straight to the other socket.
+    Stream::splice(ds_->tunnel_stream(), up_.tunnel_stream(), &rec_.bytes_in, &rec_.bytes_out,
+                   env_.limits->buffer_high_water);
+  }
 }
 
 uint64_t Exchange::tunnel_tick_ms() const {

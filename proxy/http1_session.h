@@ -56,6 +56,7 @@ class Http1Session final : public ServerSession, private Downstream {
   void hold_watch(bool on) override;
   void send_interim(const HttpResponse& resp) override;
   void send_response_head(const HttpResponse& resp) override;
+  Stream* tunnel_stream() override { return client_; }
   void write_body(evbuffer* src, size_t n) override;
   bool body_full() const override;
   void send_local_response(int status, std::string_view content_type,

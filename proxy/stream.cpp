@@ -16,6 +16,8 @@
 #include <event2/bufferevent.h>  // BEV_EVENT_* flag values only
 #include <event2/event.h>
 
+#include "proxy/stream_io.h"
+
 namespace sy::proxy {
 
 namespace {
@@ -23,46 +25,7 @@ namespace {
 // One flush writes at most this much before yielding to other connections; the rest goes
 // when the socket next reports writable.
 constexpr size_t kMaxWritePerFlush = 1024 * 1024;
-constexpr size_t kMaxReadScratch = 64 * 1024;
 constexpr size_t kMaxTlsRecord = 16 * 1024;  // one SSL_write = one full-size TLS record
-
-// Per-thread read buffer: reads append only what arrived (see on_readable).
-thread_local char read_scratch[kMaxReadScratch];
-
-bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
-
-// Writes the front of |out| to the socket |fd| and drains what went: like
-// evbuffer_write_atmost, but with send()/sendmsg() instead of writev(). On a socket the vfs
-// write path (fdget_pos, rw_verify_area, fsnotify) is pure overhead, paid on every write of
-// every relayed message (bench/RESULTS.md, "WebSocket messages"). Returns the bytes written,
-// or -1 with errno.
-ssize_t send_buffer(evbuffer* out, int fd) {
-  constexpr int kMaxIov = 16;
-  evbuffer_iovec vec[kMaxIov];
-  int n = evbuffer_peek(out, -1, nullptr, vec, kMaxIov);
-  if (n <= 0) {
-    return 0;
-  }
-  n = n < kMaxIov ? n : kMaxIov;
-  ssize_t sent;
-  if (n == 1) {
-    sent = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL);
-  } else {
-    iovec iov[kMaxIov];
-    for (int i = 0; i < n; ++i) {
-      iov[i].iov_base = vec[i].iov_base;
-      iov[i].iov_len = vec[i].iov_len;
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(n);
-    sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-  }
-  if (sent > 0) {
-    evbuffer_drain(out, static_cast<size_t>(sent));
-  }
-  return sent;
-}
 
 }  // namespace
 
@@ -81,6 +44,13 @@ Stream::Stream(event_base* base, int fd)
 }
 
 Stream::~Stream() {
+  if (splice_peer_ != nullptr) {
+    Stream* p = splice_peer_;
+    p->splice_peer_ = nullptr;
+    if (p->splice_paused_) {
+      p->enable(EV_READ);  // it waited for our output to drain: its owner expects reading
+    }
+  }
   if (peer_ != nullptr) {
     peer_->peer_ = nullptr;  // the peer reads what it has, then EOF
     peer_->mem_eof_ = true;
@@ -229,6 +199,7 @@ void Stream::enable(short what) {
   }
   if (what & EV_READ) {
     read_enabled_ = true;
+    splice_paused_ = false;
     if (read_ev_ != nullptr && !connecting_ && !read_registered_) {
       event_add(read_ev_, nullptr);
       read_registered_ = true;
@@ -251,6 +222,7 @@ void Stream::disable(short what) {
   if (what & EV_READ) {
     // Lazy: stay registered; on_readable unregisters if the peer actually sends meanwhile.
     read_enabled_ = false;
+    splice_paused_ = false;  // the owner's own stop: the splice does not undo it
     del_read_timer();
   }
   if (what & EV_WRITE) {
@@ -586,6 +558,9 @@ bool Stream::write_some(bool* wrote) {
     return false;
   }
   *wrote = written > 0;
+  if (splice_peer_ != nullptr) {
+    resume_splice_peer();  // also after a flush_now() that left nothing to write
+  }
   // A TLS write waiting for the peer's bytes is retried by read_tls, not by EV_WRITE.
   if (evbuffer_get_length(output_) > 0 && !write_wants_read_) {
     if (write_registered_ && *wrote) {
@@ -731,16 +706,24 @@ void Stream::on_readable(int fd, short, void* arg) {
   // Read into a per-thread scratch buffer and append only what arrived: reserving 64 KiB of
   // evbuffer space per read made glibc grow and trim the worker's arena on every request
   // (sysmalloc + madvise were 14% of the proxy's CPU under wrk).
-  char* scratch = read_scratch;
-  size_t want = s->max_read_ < sizeof(read_scratch) ? s->max_read_ : sizeof(read_scratch);
-  ssize_t n = ::recv(fd, scratch, want, 0);  // not read(): see send_buffer
-  if (n > 0) {
-    evbuffer_add(s->input_, scratch, static_cast<size_t>(n));
-    s->arm_read_timer();
-    if (s->read_cb_ != nullptr) {
-      s->read_cb_(s, s->arg_);
+  ssize_t n;
+  if (s->splice_peer_ != nullptr && evbuffer_get_length(s->input_) == 0) {
+    n = s->relay(fd);  // the tunnel fast path (stream_splice.cpp)
+    if (n > 0) {
+      return;
     }
-    return;
+  } else {
+    char* scratch = read_scratch;
+    size_t want = s->max_read_ < sizeof(read_scratch) ? s->max_read_ : sizeof(read_scratch);
+    n = ::recv(fd, scratch, want, 0);  // not read(): see send_buffer
+    if (n > 0) {
+      evbuffer_add(s->input_, scratch, static_cast<size_t>(n));
+      s->arm_read_timer();
+      if (s->read_cb_ != nullptr) {
+        s->read_cb_(s, s->arg_);
+      }
+      return;
+    }
   }
   int err = n < 0 ? errno : 0;
   if (n < 0 && would_block(err)) {

@@ -33,6 +33,20 @@
 // in the writer's output (so the writer's high/low-water logic sees the backpressure) and move
 // when the reader enables reading again. No fd, no syscall; no timeouts on the write side.
 // Used by tests and fuzz targets to drive a connection without a socket.
+//
+// Splice (the tunnel fast path, proxy/stream_splice.cpp): once a connection is a byte tunnel,
+// splice(a, b) makes each Stream's reads go straight to the other's socket: on readable, one
+// recv() into the per-thread scratch and, when the peer's output is empty and its socket was
+// not full, one send() of the same bytes in the same callback: no input evbuffer, no chain, no
+// scheduled flush, no read_cb. Only what send() did not take is appended to the peer's output
+// (its EV_WRITE is registered at once on EAGAIN) and flushed the usual way. Backpressure: at
+// |high_water| bytes queued in the peer's output a Stream stops reading, and resumes once the
+// peer's flushes bring it to half of that. EOF, errors and timeouts are reported through
+// event_cb exactly as without the splice; write errors on the peer are left to the peer's own
+// scheduled flush (never reported from the reader's callback). Bytes still in a Stream's input
+// when it was spliced (or that arrive while its input is not empty) go the ordinary way first,
+// so order is kept. Plain sockets only: splice() refuses TLS and in-memory Streams (their
+// tunnels keep the evbuffer path).
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -113,6 +127,12 @@ class Stream {
   // write_cb are left to the scheduled flush.
   void flush_now();
 
+  // Splices |a| and |b| (see above); |a_to_b| and |b_to_a| count the bytes relayed each way.
+  // Returns false (and changes nothing) if either is null, TLS, in-memory or unconnected.
+  // Undone by destroying either Stream.
+  static bool splice(Stream* a, Stream* b, uint64_t* a_to_b, uint64_t* b_to_a, size_t high_water);
+  bool spliced() const { return splice_peer_ != nullptr; }
+
   // Starts a non-blocking connect. 0: in progress or done (event_cb reports CONNECTED or
   // ERROR later); -1: failed at once (errno set, no callback).
   int connect(const sockaddr* addr, socklen_t len);
@@ -129,6 +149,12 @@ class Stream {
   bool write_mem(bool* wrote);
 
   void schedule_flush();
+  // Splice: one recv() relayed to the peer; returns recv's result (> 0 also when reading was
+  // paused instead), <= 0 for the caller's EOF/error handling.
+  ssize_t relay(int fd);
+  void pause_splice();
+  // After this Stream wrote: lets a peer paused on our full output read again.
+  void resume_splice_peer();
   // Writes what the kernel takes. Returns false after reporting an error through event_cb
   // (the Stream may be gone); true otherwise, with *wrote set when any byte was written.
   bool write_some(bool* wrote);
@@ -182,6 +208,12 @@ class Stream {
   bool mem_new_data_ = false;  // bytes arrived since the last read_cb
   bool mem_eof_reported_ = false;
   bool mem_waiting_ = false;  // output held because the peer is not reading
+
+  // --- splice (all unused when splice_peer_ is null) ---
+  Stream* splice_peer_ = nullptr;     // reads go to its socket / output; it splices to us
+  uint64_t* splice_count_ = nullptr;  // bytes relayed to the peer
+  size_t splice_high_ = 0;            // stop reading at this much queued in the peer's output
+  bool splice_paused_ = false;        // reading stopped by the splice (not by the owner)
 
   // --- TLS (all unused when ssl_ is null) ---
   ssl_st* ssl_ = nullptr;  // owned

@@ -25,6 +25,8 @@ class UpstreamCodec : public BodySink {
   // Lets go of the connection or stream: kept for another request when |reusable|, else
   // closed (HTTP/1.1) or reset (HTTP/2). No callback follows.
   virtual void release(bool reusable) = 0;
+  // After a 101: the member's connection, for Stream::splice; null if none (HTTP/2).
+  virtual Stream* tunnel_stream() { return nullptr; }
 
  protected:
   ~UpstreamCodec() = default;

@@ -49,6 +49,7 @@ class Http1Upstream final : public UpstreamCodec {
   void end_request(std::string_view trailer) override;
   void pause_response(bool paused) override;
   void release(bool reusable) override;
+  Stream* tunnel_stream() override { return tunnel_ ? stream_ : nullptr; }
 
  private:
   enum class Resp { Head, Body, Done };

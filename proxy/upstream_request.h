@@ -88,6 +88,7 @@ class UpstreamRequest {
   // for another exchange, else it is closed (HTTP/1.1) or the stream reset (HTTP/2).
   void release(bool reusable);
   bool active() const { return codec_ != nullptr; }
+  Stream* tunnel_stream() { return codec_ != nullptr ? codec_->tunnel_stream() : nullptr; }
 
   // For the access log and counters.
   WorkerPool* pool() const { return pool_; }

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "proxy/stream.h"
+#include "unit/proxy/stream_test_util.h"
 
 using sy::proxy::Stream;
 
@@ -33,11 +34,7 @@ struct Seen {
 void on_read(Stream* s, void* arg) {
   auto* seen = static_cast<Seen*>(arg);
   ++seen->reads;
-  evbuffer* in = s->input();
-  size_t n = evbuffer_get_length(in);
-  std::string chunk(n, '\0');
-  evbuffer_remove(in, chunk.data(), n);
-  seen->data += chunk;
+  seen->data += sy::proxy::testing::take_all(s->input());
 }
 
 void on_write(Stream*, void* arg) { ++static_cast<Seen*>(arg)->writes; }

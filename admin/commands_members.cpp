@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "admin/commands_internal.h"
+#include "store/db.h"
 #include "store/member_store.h"
 
 namespace sy::admin::detail {
@@ -43,7 +44,8 @@ Reply change_member(CommandEnv& env, const MemberRuntime& m, const std::string& 
     if (!db.ok()) {
       return error_reply(db.error());
     }
-    auto r = store_member_state(**db, m);
+    // One upsert; concurrent admin writes through other Galera nodes fail it with 1213.
+    auto r = store::with_conflict_retries([&] { return store_member_state(**db, m); });
     if (!r.ok()) {
       return error_reply(r.error());
     }

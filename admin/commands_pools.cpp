@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "admin/commands_internal.h"
+#include "store/db.h"
 #include "store/member_store.h"
 
 namespace sy::admin::detail {
@@ -53,10 +54,11 @@ Result<std::vector<std::string>> store_and_apply(Stores* stores, const Row& row,
   if (!db.ok()) {
     return db.error();
   }
-  if (auto r = put(**db, row); !r.ok()) {
+  // One upsert each (idempotent): a Galera certification conflict (1213) is run again.
+  if (auto r = store::with_conflict_retries([&] { return put(**db, row); }); !r.ok()) {
     return r.error();
   }
-  auto rows = get(**db);
+  auto rows = store::with_conflict_retries([&] { return get(**db); });
   if (!rows.ok()) {
     return rows.error();
   }
@@ -163,7 +165,8 @@ Reply cmd_member_add(CommandEnv& env, const Args& a) {
   MemberRuntime ready;
   ready.pool = row.pool;
   ready.member = row.member;
-  if (auto r = store_member_state(**db, ready); !r.ok()) {
+  if (auto r = store::with_conflict_retries([&] { return store_member_state(**db, ready); });
+      !r.ok()) {
     return error_reply(r.error());
   }
   auto applied = store_and_apply(env.stores, env.ctx, row);

@@ -817,7 +817,8 @@ Result<Unit> control_run(Db& db, const std::string& word) {
                              "upgrade control '" + word + "': expected pause, resume or abort",
                              ErrorSource::Downstream);
   }
-  auto run = store::control_unfinished_run(db, *control);
+  auto run =
+      store::with_conflict_retries([&] { return store::control_unfinished_run(db, *control); });
   if (!run) {
     if (run.error().code == Errc::NotFound) {
       return make_tagged_error(Errc::NotFound, "not-found",

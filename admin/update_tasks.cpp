@@ -156,7 +156,9 @@ run_update_tasks(Db& db, const std::vector<store::Dsn>& dsns_template, const std
       results.push_back(std::move(result));
       continue;
     }
-    if (auto r = store::mark_task_running(db, schema, task); !r) {
+    if (auto r = store::with_conflict_retries(
+            [&] { return store::mark_task_running(db, schema, task); });
+        !r) {
       return r.error();
     }
     const auto start = Clock::now();
@@ -168,8 +170,10 @@ run_update_tasks(Db& db, const std::vector<store::Dsn>& dsns_template, const std
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     result.status = outcome.ok ? TaskStatus::Ok : TaskStatus::Failed;
     result.error = outcome.error;
-    if (auto r =
-            store::mark_task_finished(db, schema, task, outcome.ok, outcome.output, outcome.error);
+    if (auto r = store::with_conflict_retries([&] {
+          return store::mark_task_finished(db, schema, task, outcome.ok, outcome.output,
+                                           outcome.error);
+        });
         !r) {
       return r.error();
     }

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -555,7 +556,10 @@ bool is_conflict(const Error& e) {
 }
 
 void conflict_pause(int n) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, 1 << std::min(n - 1, 6))));
+  thread_local std::minstd_rand jitter{std::random_device{}()};
+  const int base_us = 1000 * std::min(50, 1 << std::min(n - 1, 6));
+  std::uniform_int_distribution<int> pick(base_us / 2, base_us + base_us / 2);
+  std::this_thread::sleep_for(std::chrono::microseconds(pick(jitter)));
 }
 
 }  // namespace sy::store

@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_upgrade  # noqa: E402  (a module import: its test classes are not collected here)
-from harness import SOURCE_DIR, Database  # noqa: E402
+from harness import SOURCE_DIR, Database, wait_for  # noqa: E402
 
 GALERA = os.path.join(SOURCE_DIR, "tests", "scripts", "galera.sh")
 CTL = test_upgrade.CTL
@@ -63,6 +63,23 @@ class GaleraDatabase(Database):
     def dsn_yaml(self, port=None):
         return super().dsn_yaml(port or self.ports[self.node - 1])
 
+    def dsns_from(self, first):
+        """The `dsns:` entries of all three nodes, node |first| (1-3) first, then the others in
+        order: an instance that fails over moves on to the next node."""
+        order = [(first - 1 + i) % len(self.ports) for i in range(len(self.ports))]
+        return "".join(Database.dsn_yaml(self, self.ports[i]) for i in order)
+
+
+class NodeDsns:
+    """What the YAML builders that call db.dsn_yaml() need, for an instance whose DSN list starts
+    at node |first| of |db| (a GaleraDatabase)."""
+
+    def __init__(self, db, first):
+        self.db, self.first = db, first
+
+    def dsn_yaml(self, port=None):
+        return self.db.dsn_yaml(port) if port else self.db.dsns_from(self.first)
+
 
 class GaleraUpgradeTest(test_upgrade.UpgradeTest):
     """Base class (no tests of its own): old role through node 1, new role through node 2."""
@@ -86,6 +103,19 @@ class GaleraUpgradeTest(test_upgrade.UpgradeTest):
 
     def with_command(self):
         return True  # the command task: its slow list and run counts
+
+    def start_slow_run(self, sy):
+        """Prepares the cluster through |sy|, starts `upgrade schemata` there with the first
+        schema's command task slow (3 s) and returns the driver process once that task runs."""
+        self.write_list("slow", [self.schemas[0]])
+        self.prepare_cluster(sy)
+        driver = subprocess.Popen([CTL, "-s", sy.socket, "upgrade", "schemata", "--server",
+                                   "app-new", "--continue"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(lambda: driver.poll() is None and driver.kill())
+        wait_for(lambda: self.runs().get(self.schemas[0]) == 1, timeout=60,
+                 what="the driver to run the first update task")
+        return driver
 
     def new_server_id(self):
         # From the sy_server_ids sequence: on Galera not 2 (auto_increment_increment is 3).

@@ -10,7 +10,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from galera import CTL, GaleraUpgradeTest  # noqa: E402
-from harness import wait_for  # noqa: E402
 
 
 class GaleraDriverTest(GaleraUpgradeTest):
@@ -60,14 +59,7 @@ class GaleraDriverTest(GaleraUpgradeTest):
         self.assertEqual(self.ctl_json(self.new, "upgrade", "status")["driver"], "")
 
     def test_upgrade_status_names_the_driver_while_it_runs(self):
-        self.write_list("slow", [self.schemas[0]])
-        self.prepare_cluster(self.old)
-        driver = subprocess.Popen([CTL, "-s", self.old.socket, "upgrade", "schemata", "--server",
-                                   "app-new", "--continue"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(lambda: driver.poll() is None and driver.kill())
-        wait_for(lambda: self.runs().get(self.schemas[0]) == 1, timeout=60,
-                 what="the driver to run the first update task")
+        driver = self.start_slow_run(self.old)
         # Read through the other node: the lease row is replicated, unlike a GET_LOCK.
         status = self.ctl_json(self.new, "upgrade", "status")
         self.assertEqual(status["driver"], f"up-old-{os.getpid()}/admin", status)

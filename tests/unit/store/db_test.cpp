@@ -313,7 +313,7 @@ TEST_CASE("a lock wait timeout is a conflict, and the whole transaction runs aga
   });
   CHECK_FALSE(stuck.ok());
   CHECK(is_conflict(stuck.error()));
-  CHECK(tries == 5);
+  CHECK(tries == kConflictTries);
 }
 
 TEST_CASE("a lost session is told apart from a failed statement") {

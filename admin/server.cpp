@@ -4,13 +4,9 @@
 
 #include "admin/server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +19,7 @@
 
 #include "admin/commands.h"
 #include "admin/events.h"
+#include "admin/listeners.h"
 #include "admin/protocol.h"
 #include "admin/token.h"
 #include "common/log.h"
@@ -630,91 +627,22 @@ Result<Unit> AdminServer::start() {
     }
     s.token = std::move(token.value());
   }
-  if (a.socket.enabled && s.opt.inherited_unix_fd >= 0) {
-    s.unix_fd = s.opt.inherited_unix_fd;  // a predecessor's (self-upgrade): already listening
+  if (a.socket.enabled) {
+    auto fd = listen_admin_socket(a.socket, s.opt.inherited_unix_fd);
     s.opt.inherited_unix_fd = -1;
-  } else if (a.socket.enabled) {
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    if (a.socket.path.size() >= sizeof(sun.sun_path)) {
-      return make_error(Errc::Config, "admin.socket.path is too long: " + a.socket.path);
+    if (!fd.ok()) {
+      return fd.error();
     }
-    std::memcpy(sun.sun_path, a.socket.path.c_str(), a.socket.path.size() + 1);
-    struct stat st;
-    if (::lstat(a.socket.path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) {
-        return make_error(Errc::Config,
-                          "admin.socket.path " + a.socket.path + " exists and is not a socket");
-      }
-      // A live server there refuses to be replaced; a stale file is removed.
-      int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
-      ::close(probe);
-      if (live) {
-        return make_error(Errc::Io,
-                          "admin socket " + a.socket.path + " is in use by another process");
-      }
-      ::unlink(a.socket.path.c_str());
-    }
-    s.unix_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    mode_t old = ::umask(0177);
-    int rc = ::bind(s.unix_fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
-    ::umask(old);
-    if (rc != 0 || ::chmod(a.socket.path.c_str(), static_cast<mode_t>(a.socket.mode)) != 0 ||
-        ::listen(s.unix_fd, 64) != 0) {
-      std::string why = errno_text();
-      ::close(s.unix_fd);
-      s.unix_fd = -1;
-      return make_error(Errc::Io, "admin socket " + a.socket.path + ": " + why);
-    }
+    s.unix_fd = *fd;
   }
   if (a.tcp.enabled) {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, a.tcp.address.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(static_cast<uint16_t>(a.tcp.port));
-      len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, a.tcp.address.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(static_cast<uint16_t>(a.tcp.port));
-      len = sizeof(sockaddr_in6);
-    } else {
-      return make_error(Errc::Config, "admin.tcp.address is not an IP literal");
-    }
-    const bool inherited = s.opt.inherited_tcp_fd >= 0;
-    // A predecessor's socket (self-upgrade) is already bound and listening.
-    s.tcp_fd = inherited ? s.opt.inherited_tcp_fd
-                         : ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    auto tcp = listen_admin_tcp(a.tcp, s.opt.inherited_tcp_fd);
     s.opt.inherited_tcp_fd = -1;
-    int one = 1;
-    setsockopt(s.tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (!inherited && (::bind(s.tcp_fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-                       ::listen(s.tcp_fd, 64) != 0)) {
-      std::string why = errno_text();
-      ::close(s.tcp_fd);
-      s.tcp_fd = -1;
-      return make_error(Errc::Io, "admin tcp " + a.tcp.address + ":" + std::to_string(a.tcp.port) +
-                                      ": " + why);
+    if (!tcp.ok()) {
+      return tcp.error();
     }
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    getsockname(s.tcp_fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-    char host[INET6_ADDRSTRLEN] = "";
-    int port = 0;
-    if (bound.ss_family == AF_INET) {
-      auto* b4 = reinterpret_cast<sockaddr_in*>(&bound);
-      inet_ntop(AF_INET, &b4->sin_addr, host, sizeof host);
-      port = ntohs(b4->sin_port);
-      tcp_address_ = std::string(host) + ":" + std::to_string(port);
-    } else {
-      auto* b6 = reinterpret_cast<sockaddr_in6*>(&bound);
-      inet_ntop(AF_INET6, &b6->sin6_addr, host, sizeof host);
-      port = ntohs(b6->sin6_port);
-      tcp_address_ = "[" + std::string(host) + "]:" + std::to_string(port);
-    }
+    s.tcp_fd = tcp->fd;
+    tcp_address_ = std::move(tcp->address);
   }
   s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   s.env.ctx = &s.ctx;

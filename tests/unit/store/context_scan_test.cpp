@@ -15,6 +15,7 @@
 #include "store/directory_loader.h"
 #include "store/directory_reader.h"
 #include "unit/store/rows_text.h"
+#include "unit/store/store_fixture.h"
 #include "unit/test_db.h"
 
 using namespace sy::store;
@@ -25,31 +26,9 @@ namespace {
 using sy::test::contexts_of;
 using sy::test::must_connect;
 using sy::test::TestDb;
-
-struct OwnDb : TestDb {
-  OwnDb() {
-    auto r = sy::store::migrate(*db);
-    if (!r) {
-      FAIL("migrate: " << r.error().message);
-    }
-  }
-};
-
-void run(Db& db, const std::string& sql) {
-  auto r = db.exec(sql);
-  INFO(sql);
-  if (!r) {
-    FAIL(r.error().message);
-  }
-}
-
-template <class T>
-T must(sy::Result<T> r) {
-  if (!r) {
-    FAIL(r.error().message);
-  }
-  return std::move(r.value());
-}
+using sy::test::OwnDb;
+using sy::test::must;
+using sy::test::run_sql;
 
 OwnProfileOptions parallel(int sessions, int pages) {
   OwnProfileOptions o;
@@ -69,13 +48,13 @@ OwnProfileOptions serial() {
 // Dense ids 1..300, sparse ones far apart up to the largest id, several schemas (one without a
 // sy_schemas row), NULL and set server ids, enabled and not.
 void seed_spread(Db& db) {
-  run(db, "INSERT INTO sy_servers (id, name, pool, version) VALUES (1, 'a', 'old', '1'),"
+  run_sql(db, "INSERT INTO sy_servers (id, name, pool, version) VALUES (1, 'a', 'old', '1'),"
           " (2, 'b', 'new', '2')");
-  run(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1),"
+  run_sql(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES ('s1', 'enabled', 1),"
           " ('s2', 'disabled', 2), ('s3', 'enabled', 1)");
-  run(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) SELECT seq,"
+  run_sql(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) SELECT seq,"
           " CONCAT('s', seq % 3 + 1), seq % 7 <> 0, IF(seq % 5 = 0, 2, NULL) FROM seq_1_to_300");
-  run(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
+  run_sql(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
           " (5000, 's1', 1, NULL), (5001, 'orphan', 0, 1), (70000, 's2', 1, 2),"
           " (2147483648, 'orphan', 1, NULL), (4294967295, 's3', 1, 4294967295)");
 }
@@ -125,11 +104,11 @@ TEST_CASE("own profile: a change racing a parallel full load is delivered once b
   // Committed after the loader's snapshot began, before the helpers begin theirs: the helpers
   // see these rows, the change position does not include them.
   opt.before_parallel_read = [&] {
-    run(*writer, "UPDATE sy_contexts SET enabled = 0, server_id = 2 WHERE id IN (1, 750, 3000)");
-    run(*writer, "DELETE FROM sy_contexts WHERE id IN (2, 1500)");
-    run(*writer, "INSERT INTO sy_contexts (id, schema_name) VALUES (1500, 'schema_9'),"
+    run_sql(*writer, "UPDATE sy_contexts SET enabled = 0, server_id = 2 WHERE id IN (1, 750, 3000)");
+    run_sql(*writer, "DELETE FROM sy_contexts WHERE id IN (2, 1500)");
+    run_sql(*writer, "INSERT INTO sy_contexts (id, schema_name) VALUES (1500, 'schema_9'),"
                  " (9000, 'schema_1')");  // 9000: beyond the span the load reads
-    run(*writer, "UPDATE sy_contexts SET id = 9001 WHERE id = 2999");
+    run_sql(*writer, "UPDATE sy_contexts SET id = 9001 WHERE id = 2999");
   };
   OwnProfileReader reader(opt);
   DirectoryData d = must(reader.full_load(*t.db));

@@ -16,6 +16,7 @@
 #include "store/db_migrate.h"
 #include "unit/ox_fixture.h"
 #include "unit/store/rows_text.h"
+#include "unit/store/store_fixture.h"
 #include "unit/test_db.h"
 
 using namespace sy::store;
@@ -25,36 +26,22 @@ namespace {
 
 using sy::test::contexts_of;
 using sy::test::TestDb;
-
-void run(Db& db, const std::string& sql) {
-  auto r = db.exec(sql);
-  INFO(sql);
-  if (!r) {
-    FAIL(r.error().message);
-  }
-}
-
-template <class T>
-T must(sy::Result<T> r) {
-  if (!r) {
-    FAIL(r.error().message);
-  }
-  return std::move(r.value());
-}
+using sy::test::must;
+using sy::test::run_sql;
 
 // OX's disableschema / enableschema / changeserver, as OX's storage classes write them.
 void ox_disable_schema(Db& db, const std::string& schema) {
-  run(db, "UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid IN (SELECT cid FROM"
+  run_sql(db, "UPDATE context SET enabled = 0, reason_id = 1431655765 WHERE cid IN (SELECT cid FROM"
           " context_server2db_pool WHERE db_schema = '" +
               schema + "') AND enabled = 1");
 }
 void ox_enable_schema(Db& db, const std::string& schema) {
-  run(db, "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT cid FROM"
+  run_sql(db, "UPDATE context SET enabled = 1, reason_id = NULL WHERE cid IN (SELECT cid FROM"
           " context_server2db_pool WHERE db_schema = '" +
               schema + "') AND enabled = 0 AND reason_id = 1431655765");
 }
 void ox_change_server(Db& db, int server, const std::string& schema) {
-  run(db, "UPDATE context_server2db_pool SET server_id=" + std::to_string(server) +
+  run_sql(db, "UPDATE context_server2db_pool SET server_id=" + std::to_string(server) +
               " WHERE db_schema='" + schema + "'");
 }
 
@@ -180,9 +167,9 @@ TEST_CASE("ox profile: added contexts, servers and server metadata need a full l
   Db& cdb = *ox.configdb.db;
   must(ox.reader.full_load(cdb));
   // createcontext: the context, its pool row, its logins, the counts.
-  run(cdb, "INSERT INTO context (cid, name, enabled) VALUES (21, 'new.example.com', 1)");
-  run(cdb, "INSERT INTO context_server2db_pool VALUES (2, 21, 4, 4, 'oxdatabase_8')");
-  run(cdb, "UPDATE contexts_per_dbschema SET count = count + 1 WHERE schemaname = 'oxdatabase_8'");
+  run_sql(cdb, "INSERT INTO context (cid, name, enabled) VALUES (21, 'new.example.com', 1)");
+  run_sql(cdb, "INSERT INTO context_server2db_pool VALUES (2, 21, 4, 4, 'oxdatabase_8')");
+  run_sql(cdb, "UPDATE contexts_per_dbschema SET count = count + 1 WHERE schemaname = 'oxdatabase_8'");
   auto r = ox.reader.changes_since(cdb, 0);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == sy::Errc::NotFound);
@@ -190,8 +177,8 @@ TEST_CASE("ox profile: added contexts, servers and server metadata need a full l
   CHECK(contexts_of(d)[21] == "oxdatabase_8/2/on");
 
   // registerserver: a sequence id and a server row.
-  run(cdb, "UPDATE configdb_sequence SET id = LAST_INSERT_ID(id + 1)");
-  run(cdb, "INSERT INTO server (server_id, name) VALUES (LAST_INSERT_ID(), 'oxserver-3')");
+  run_sql(cdb, "UPDATE configdb_sequence SET id = LAST_INSERT_ID(id + 1)");
+  run_sql(cdb, "INSERT INTO server (server_id, name) VALUES (LAST_INSERT_ID(), 'oxserver-3')");
   CHECK(ox.reader.changes_since(cdb, 0).error().code == sy::Errc::NotFound);
   must(ox.reader.full_load(cdb));
 
@@ -207,13 +194,13 @@ TEST_CASE("ox profile: single-context and login changes are found by the checksu
     Db& cdb = *ox.configdb.db;
     must(ox.reader.full_load(cdb));
     // disablecontext of context 2 (not its schema's sentinel, which is 1).
-    run(cdb, "UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 2");
+    run_sql(cdb, "UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 2");
     DirectoryDelta delta = must(ox.reader.changes_since(cdb, 0));
     CHECK(contexts_of(delta) ==
           std::map<ContextId, std::string>{{1, "oxdatabase_5/1/on"}, {2, "oxdatabase_5/1/off"}});
     CHECK(must(ox.reader.changes_since(cdb, 0)).empty());
     // changecontext -L: a new login mapping.
-    run(cdb, "INSERT INTO login2context VALUES (2, 'acme.test')");
+    run_sql(cdb, "INSERT INTO login2context VALUES (2, 'acme.test')");
     auto r = ox.reader.changes_since(cdb, 0);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == sy::Errc::NotFound);
@@ -222,7 +209,7 @@ TEST_CASE("ox profile: single-context and login changes are found by the checksu
     Ox ox(1h);
     Db& cdb = *ox.configdb.db;
     must(ox.reader.full_load(cdb));
-    run(cdb, "UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 2");
+    run_sql(cdb, "UPDATE context SET enabled = 0, reason_id = 7 WHERE cid = 2");
     CHECK(must(ox.reader.changes_since(cdb, 0)).empty());  // until the next checksum
     ox_disable_schema(cdb, "oxdatabase_5");
     DirectoryDelta delta = must(ox.reader.changes_since(cdb, 0));
@@ -248,15 +235,15 @@ TEST_CASE("bench: ox profile probes at 1,000,000 contexts over 1,000 schemas", "
   Ox ox(0ms, false);
   Db& cdb = *ox.configdb.db;
   auto t0 = std::chrono::steady_clock::now();
-  run(cdb, "INSERT INTO server VALUES (1, 'oxserver-1')");
-  run(cdb, "INSERT INTO contexts_per_dbschema SELECT 3, CONCAT('oxdatabase_', seq), 1000, 0"
+  run_sql(cdb, "INSERT INTO server VALUES (1, 'oxserver-1')");
+  run_sql(cdb, "INSERT INTO contexts_per_dbschema SELECT 3, CONCAT('oxdatabase_', seq), 1000, 0"
            " FROM seq_1_to_1000");
-  run(cdb, "INSERT INTO context (cid, name, enabled, filestore_id, filestore_name, quota_max)"
+  run_sql(cdb, "INSERT INTO context (cid, name, enabled, filestore_id, filestore_name, quota_max)"
            " SELECT seq, CONCAT('ctx', seq, '.example.com'), 1, 2, CONCAT(seq, '_ctx_store'),"
            " 1024 FROM seq_1_to_1000000");
-  run(cdb, "INSERT INTO context_server2db_pool SELECT 1, seq, 3, 3,"
+  run_sql(cdb, "INSERT INTO context_server2db_pool SELECT 1, seq, 3, 3,"
            " CONCAT('oxdatabase_', 1 + (seq - 1) DIV 1000) FROM seq_1_to_1000000");
-  run(cdb, "INSERT INTO login2context SELECT seq, CONCAT('ctx', seq, '.example.com')"
+  run_sql(cdb, "INSERT INTO login2context SELECT seq, CONCAT('ctx', seq, '.example.com')"
            " FROM seq_1_to_1000000");
   auto seeded = std::chrono::steady_clock::now();
   auto ms = [](auto a, auto b) {

@@ -14,6 +14,7 @@
 
 #include "unit/ox_fixture.h"
 #include "unit/store/rows_text.h"
+#include "unit/store/store_fixture.h"
 #include "unit/test_db.h"
 
 #include <unistd.h>
@@ -37,34 +38,11 @@ using sy::test::count;
 using sy::test::env_dsn;
 using sy::test::must_connect;
 using sy::test::TestDb;
-
-// A test database with the own-profile tables.
-struct OwnDb : TestDb {
-  OwnDb() {
-    auto r = sy::store::migrate(*db);
-    if (!r) {
-      FAIL("migrate: " << r.error().message);
-    }
-  }
-};
-
-void run(Db& db, const std::string& sql) {
-  auto r = db.exec(sql);
-  INFO(sql);
-  if (!r) {
-    FAIL(r.error().message);
-  }
-}
+using sy::test::OwnDb;
+using sy::test::must;
+using sy::test::run_sql;
 
 uint64_t max_seq(Db& db) { return count(db, "SELECT COALESCE(MAX(seq), 0) FROM sy_changes"); }
-
-template <class T>
-T must(sy::Result<T> r) {
-  if (!r) {
-    FAIL(r.error().message);
-  }
-  return std::move(r.value());
-}
 
 std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
   std::map<std::string, ContextId> out;
@@ -75,15 +53,15 @@ std::map<std::string, ContextId> logins_of(const std::vector<LoginRow>& rows) {
 }
 
 void seed_small(Db& db) {
-  run(db, "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
+  run_sql(db, "INSERT INTO sy_servers (id, name, pool, version, redirect_url) VALUES"
           " (1, 'ox-7.10', 'old', '7.10', 'https://new.example.com'),"
           " (2, 'ox-8.0', 'new', '8.0', '')");
-  run(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES"
+  run_sql(db, "INSERT INTO sy_schemas (name, state, server_id) VALUES"
           " ('oxdb_1', 'enabled', 1), ('oxdb_2', 'disabled', 2)");
-  run(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
+  run_sql(db, "INSERT INTO sy_contexts (id, schema_name, enabled, server_id) VALUES"
           " (10, 'oxdb_1', 1, NULL), (11, 'oxdb_1', 0, 0), (12, 'oxdb_2', 1, 1),"
           " (13, 'orphan', 1, NULL)");
-  run(db, "INSERT INTO sy_logins (login, context_id) VALUES"
+  run_sql(db, "INSERT INTO sy_logins (login, context_id) VALUES"
           " ('a@example.com', 10), ('b@example.com', 12)");
 }
 
@@ -148,17 +126,17 @@ TEST_CASE("own profile: changes_since delivers inserts, updates and deletes") {
   OwnProfileReader reader;
   DirectoryData d = must(reader.full_load(*t.db));
 
-  run(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (14, 'oxdb_2')");
-  run(*t.db, "UPDATE sy_contexts SET server_id = 2 WHERE id = 10");
-  run(*t.db, "UPDATE sy_contexts SET enabled = 1 WHERE id = 11");
-  run(*t.db, "DELETE FROM sy_contexts WHERE id = 12");
-  run(*t.db, "UPDATE sy_schemas SET state = 'disabled' WHERE name = 'oxdb_1'");
-  run(*t.db, "DELETE FROM sy_logins WHERE login = 'b@example.com'");
-  run(*t.db, "INSERT INTO sy_logins (login, context_id) VALUES ('c@example.com', 14)");
-  run(*t.db, "UPDATE sy_servers SET pool = 'newer' WHERE id = 2");
+  run_sql(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (14, 'oxdb_2')");
+  run_sql(*t.db, "UPDATE sy_contexts SET server_id = 2 WHERE id = 10");
+  run_sql(*t.db, "UPDATE sy_contexts SET enabled = 1 WHERE id = 11");
+  run_sql(*t.db, "DELETE FROM sy_contexts WHERE id = 12");
+  run_sql(*t.db, "UPDATE sy_schemas SET state = 'disabled' WHERE name = 'oxdb_1'");
+  run_sql(*t.db, "DELETE FROM sy_logins WHERE login = 'b@example.com'");
+  run_sql(*t.db, "INSERT INTO sy_logins (login, context_id) VALUES ('c@example.com', 14)");
+  run_sql(*t.db, "UPDATE sy_servers SET pool = 'newer' WHERE id = 2");
   // Changed twice, then back: delivered once, with its current value.
-  run(*t.db, "UPDATE sy_contexts SET enabled = 0 WHERE id = 13");
-  run(*t.db, "UPDATE sy_contexts SET enabled = 1 WHERE id = 13");
+  run_sql(*t.db, "UPDATE sy_contexts SET enabled = 0 WHERE id = 13");
+  run_sql(*t.db, "UPDATE sy_contexts SET enabled = 1 WHERE id = 13");
 
   DirectoryDelta delta = must(reader.changes_since(*t.db, d.change_seq));
   CHECK(delta.from_seq == d.change_seq);
@@ -196,9 +174,9 @@ TEST_CASE("own profile: deleted servers and schemas are reported removed") {
   seed_small(*t.db);
   OwnProfileReader reader;
   DirectoryData d = must(reader.full_load(*t.db));
-  run(*t.db, "DELETE FROM sy_servers WHERE id = 2");
-  run(*t.db, "DELETE FROM sy_schemas WHERE name = 'oxdb_2'");
-  run(*t.db, "UPDATE sy_schemas SET name = 'oxdb_9' WHERE name = 'oxdb_1'");
+  run_sql(*t.db, "DELETE FROM sy_servers WHERE id = 2");
+  run_sql(*t.db, "DELETE FROM sy_schemas WHERE name = 'oxdb_2'");
+  run_sql(*t.db, "UPDATE sy_schemas SET name = 'oxdb_9' WHERE name = 'oxdb_1'");
   DirectoryDelta delta = must(reader.changes_since(*t.db, d.change_seq));
   CHECK(delta.removed_servers == std::vector<ServerId>{2});
   CHECK(delta.removed_schemas == std::vector<std::string>{"oxdb_1", "oxdb_2"});
@@ -215,7 +193,7 @@ TEST_CASE("own profile: a bulk move of 20,000 contexts arrives as one delta") {
   REQUIRE(d.contexts.size() == 40000);
   CHECK(d.change_seq == 0);  // seeding logs nothing
 
-  run(*t.db, "UPDATE sy_contexts SET server_id = 2 WHERE schema_name = 'schema_1'");
+  run_sql(*t.db, "UPDATE sy_contexts SET server_id = 2 WHERE schema_name = 'schema_1'");
   CHECK(max_seq(*t.db) == 20000);
 
   auto t0 = std::chrono::steady_clock::now();
@@ -241,7 +219,7 @@ TEST_CASE("own profile: max_changes splits a backlog over several calls") {
   opt.max_changes = 1000;
   OwnProfileReader reader(opt);
   DirectoryData d = must(reader.full_load(*t.db));
-  run(*t.db, "UPDATE sy_contexts SET enabled = 0");
+  run_sql(*t.db, "UPDATE sy_contexts SET enabled = 0");
 
   std::set<ContextId> seen;
   uint64_t seq = d.change_seq;
@@ -271,9 +249,9 @@ TEST_CASE("own profile: a writer that commits after a later one is not missed") 
 
   // |slow| takes sequence number start+1 but commits last.
   auto slow = must_connect(t.dsn);
-  run(*slow, "START TRANSACTION");
-  run(*slow, "INSERT INTO sy_contexts (id, schema_name) VALUES (100, 'oxdb_1')");
-  run(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (101, 'oxdb_1')");
+  run_sql(*slow, "START TRANSACTION");
+  run_sql(*slow, "INSERT INTO sy_contexts (id, schema_name) VALUES (100, 'oxdb_1')");
+  run_sql(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (101, 'oxdb_1')");
 
   DirectoryDelta first = must(reader.changes_since(*t.db, start));
   CHECK(contexts_of(first) == std::map<ContextId, std::string>{{101, "oxdb_1/0/on"}});
@@ -284,7 +262,7 @@ TEST_CASE("own profile: a writer that commits after a later one is not missed") 
   CHECK(idle.empty());
   CHECK(idle.to_seq == start);
 
-  run(*slow, "COMMIT");
+  run_sql(*slow, "COMMIT");
   DirectoryDelta second = must(reader.changes_since(*t.db, idle.to_seq));
   CHECK(contexts_of(second) == std::map<ContextId, std::string>{{100, "oxdb_1/0/on"}});
   CHECK(second.to_seq == start + 2);
@@ -309,9 +287,9 @@ TEST_CASE(
   REQUIRE(d.change_seq == d2.change_seq);
   const uint64_t start = d.change_seq;
 
-  run(*other, "START TRANSACTION");
-  run(*other, "INSERT INTO sy_contexts (id, schema_name) VALUES (200, 'oxdb_1')");  // start+1
-  run(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (201, 'oxdb_1')");
+  run_sql(*other, "START TRANSACTION");
+  run_sql(*other, "INSERT INTO sy_contexts (id, schema_name) VALUES (200, 'oxdb_1')");  // start+1
+  run_sql(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (201, 'oxdb_1')");
 
   // The writer of start+1 is open: the gap may still fill.
   DirectoryDelta held = must(patient.changes_since(*t.db, start));
@@ -330,7 +308,7 @@ TEST_CASE(
   CHECK(after_load.empty());  // 201 is in the load already
 
   // Rolled back: start+1 is never used, and no reader waits for it (issue 17 item 5).
-  run(*other, "ROLLBACK");
+  run_sql(*other, "ROLLBACK");
   DirectoryDelta rolled_back = must(patient.changes_since(*t.db, held.to_seq));
   CHECK(rolled_back.to_seq == start + 2);
   CHECK(contexts_of(rolled_back).empty());  // 201 was delivered already
@@ -341,8 +319,8 @@ TEST_CASE(
 TEST_CASE("own profile: a pruned change log makes changes_since ask for a full load") {
   OwnDb t;
   seed_small(*t.db);
-  run(*t.db, "UPDATE sy_changes SET at = NOW(6) - INTERVAL 1 DAY");
-  run(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (300, 'oxdb_1')");
+  run_sql(*t.db, "UPDATE sy_changes SET at = NOW(6) - INTERVAL 1 DAY");
+  run_sql(*t.db, "INSERT INTO sy_contexts (id, schema_name) VALUES (300, 'oxdb_1')");
   const uint64_t newest = max_seq(*t.db);
 
   auto too_short = prune_changes(*t.db, 10s);
@@ -378,7 +356,7 @@ TEST_CASE("own profile: a change sequence that goes backwards asks for a full lo
   REQUIRE(applied > 2);
   // A promoted replica that lagged two changes behind: its log ends below what was applied,
   // and the next change there reuses a number this reader has seen already.
-  run(*t.db, "DELETE FROM sy_changes WHERE seq > " + std::to_string(applied - 2));
+  run_sql(*t.db, "DELETE FROM sy_changes WHERE seq > " + std::to_string(applied - 2));
   auto back = reader.changes_since(*t.db, applied);
   REQUIRE_FALSE(back.ok());
   CHECK(back.error().code == sy::Errc::NotFound);  // the loader's "full load" answer
@@ -427,7 +405,7 @@ TEST_CASE("seed_own_profile fills the tables without logging changes") {
   CHECK(logins["ctx10001-1"] == 10001);
 
   // The session logs changes again afterwards.
-  run(*t.db, "UPDATE sy_contexts SET enabled = 0 WHERE id = 1");
+  run_sql(*t.db, "UPDATE sy_contexts SET enabled = 0 WHERE id = 1");
   CHECK(count(*t.db, "SELECT COUNT(*) FROM sy_changes") == 1);
   CHECK_FALSE(seed_own_profile(*t.db, 1, 0, 1).ok());
 }

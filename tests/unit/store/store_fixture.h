@@ -1,6 +1,6 @@
 #pragma once
-// Shared set-up of the database tests above the session: statements that must work, one value
-// read back, and a migrated TestDb with a small own-profile directory (two servers, N schemas
+// Shared set-up of the database tests above the session: statements and results that must work,
+// one value read back, a migrated TestDb (OwnDb), and a migrated TestDb with a small own-profile directory (two servers, N schemas
 // on server 1, a few contexts).
 
 #include <string>
@@ -12,6 +12,25 @@
 #include "unit/test_db.h"
 
 namespace sy::test {
+
+// A TestDb with the own-profile tables (migrated to the latest version).
+struct OwnDb : TestDb {
+  OwnDb() {
+    auto r = sy::store::migrate(*db);
+    if (!r) {
+      FAIL("migrate: " << r.error().message);
+    }
+  }
+};
+
+// The value of |r|, or the test fails with its error.
+template <class T>
+T must(sy::Result<T> r) {
+  if (!r) {
+    FAIL(r.error().message);
+  }
+  return std::move(r.value());
+}
 
 inline void run_sql(sy::store::Db& db, const std::string& sql) {
   auto r = db.exec(sql);

@@ -5,9 +5,17 @@
 
 #include <cstdlib>
 
+#include "conf/load_internal.h"
+
 namespace sy::conf {
 
 namespace {
+
+// |text| as the error shows it: as written while short, else cut the way values are
+// (detail::quote_value), so that a huge reference still gives one short error line.
+std::string shown(std::string_view text) {
+  return text.size() <= detail::kMaxShownBytes ? std::string(text) : detail::quote_value(text);
+}
 
 bool name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
@@ -57,7 +65,7 @@ bool substitute(std::string_view text, const EnvLookup& lookup, std::string* out
     std::string name(inner.substr(0, n));
     bool has_default = inner.substr(n, 2) == ":-";
     if (name.empty() || !name_start(name[0]) || (n != inner.size() && !has_default)) {
-      *error = "bad variable reference ${" + std::string(inner) +
+      *error = "bad variable reference ${" + shown(inner) +
                "} (expected ${NAME} or ${NAME:-default}, NAME of letters, digits and '_')";
       return false;
     }
@@ -65,8 +73,8 @@ bool substitute(std::string_view text, const EnvLookup& lookup, std::string* out
     if (has_default && (value == nullptr || *value == '\0')) {
       out->append(inner.substr(n + 2));
     } else if (value == nullptr) {
-      *error = "environment variable " + name + " is not set (expected it set, or ${" + name +
-               ":-default})";
+      *error = "environment variable " + shown(name) + " is not set (expected it set, or ${" +
+               shown(name) + ":-default})";
       return false;
     } else {
       out->append(value);

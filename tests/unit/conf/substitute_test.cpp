@@ -100,3 +100,19 @@ TEST_CASE("malformed references are errors") {
   CHECK_THAT(failure("${A}${B}", e), Catch::Contains("B is not set"));
   CHECK_THAT(failure("${A}${B}", e), !Catch::Contains("secret-value"));
 }
+
+TEST_CASE("a huge reference gives a short error: the name is cut like a value") {
+  // Found by the config fuzzer: the whole ${...} was echoed, 7 KB on one error line.
+  auto e = env({});
+  const std::string bad = "${" + std::string(5000, '4') + std::string(2000, '\x06') + "}";
+  std::string error = failure(bad, e);
+  CHECK_THAT(error, Catch::Contains("bad variable reference ${\"4444"));
+  CHECK_THAT(error, Catch::Contains("... (7000 bytes)"));
+  CHECK(error.size() < 300);
+  const std::string long_name = "${" + std::string(3000, 'N') + "}";
+  error = failure(long_name, e);
+  CHECK_THAT(error, Catch::Contains("... (3000 bytes) is not set"));
+  CHECK(error.size() < 400);
+  // Short ones read as written.
+  CHECK_THAT(failure("${NOPE}", e), Catch::Contains("environment variable NOPE is not set"));
+}

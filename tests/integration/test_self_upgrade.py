@@ -35,6 +35,22 @@ def fixed_port_yaml(backend, port, extra_listener=None, admin_sock=None, workers
     return text
 
 
+
+def live_children(pid):
+    """Pids of |pid|'s children that have not exited (zombies do not count: they are reapable)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
 class SelfUpgradeTest(ProxyTestCase):
     def setUp(self):
         super().setUp()
@@ -125,6 +141,9 @@ class SelfUpgradeTest(ProxyTestCase):
         wait_for(lambda: "not starting" in sy.log(), what="the successor to refuse its config")
         self.assertIsNone(sy.proc.poll())
         self.assertEqual(curl_status(sy.url("/"))[0], 200)
+        # The refused successor logs before it exits (under ASan its leak check takes a while);
+        # until it has exited the old one rightly answers a new SIGUSR2 "still starting".
+        wait_for(lambda: not live_children(sy.pid), what="the refused successor to exit")
         # Fixed, the next attempt works (the failed successor was reaped, not "still starting").
         with open(sy.config_path, "w") as f:
             f.write(good)
